@@ -1,1 +1,18 @@
-//! Placeholder.
+//! The keyspace: databases, values and expiry. Synchronous by design: nothing
+//! here awaits, so the server can run a whole batch of commands under one
+//! lock and a later split into per-slot shards stays possible.
+//!
+//! # Layout
+//! - [`keyspace`]: the set of numbered databases plus keyspace-wide counters.
+//! - [`db`]: one database: the main table, the expiry table, lazy and active expiry.
+//! - [`value`]: the value enum shared by every type module.
+//! - [`string`]: the string type API (encodings `int`, `embstr`, `raw`).
+
+pub mod db;
+pub mod keyspace;
+pub mod string;
+pub mod value;
+
+pub use db::{Db, Entry};
+pub use keyspace::Keyspace;
+pub use value::Value;

@@ -1,0 +1,177 @@
+//! One database: the main table, the expiry table, lazy expiry on access and
+//! the sampling used by active expiry.
+//!
+//! The expiry policy (lazy and active) lives in [`crate::Keyspace`], which
+//! records every expiry-driven deletion; this module only stores deadlines.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use rand::Rng;
+
+use crate::value::Value;
+
+/// A value with its per-key metadata.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub value: Value,
+    /// LRU clock (seconds) of the last access, for `OBJECT IDLETIME`.
+    pub lru: u32,
+}
+
+/// One numbered database.
+#[derive(Debug, Default)]
+pub struct Db {
+    map: HashMap<Bytes, Entry>,
+    expires: HashMap<Bytes, i64>,
+    /// Running average TTL estimate reported by `INFO keyspace`.
+    pub avg_ttl: i64,
+}
+
+impl Db {
+    /// Number of keys, including logically expired keys not yet deleted.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when the database holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Number of keys with a deadline.
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// The absolute deadline of `key` in Unix milliseconds.
+    pub fn expire_at(&self, key: &[u8]) -> Option<i64> {
+        self.expires.get(key).copied()
+    }
+
+    /// True when `key` has a deadline at or before `now`.
+    pub fn is_expired(&self, key: &[u8], now: i64) -> bool {
+        matches!(self.expires.get(key), Some(&t) if t <= now)
+    }
+
+    /// Looks `key` up without expiring it (caller already did).
+    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        self.map.get(key)
+    }
+
+    /// Mutable access without expiry check.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.map.get_mut(key)
+    }
+
+    /// True when `key` exists (no expiry check).
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.map.contains_key(key)
+    }
+
+    /// Stores `value` under `key`, replacing any old value. The deadline is
+    /// kept only when `keep_ttl` is set (upstream `setKey` semantics).
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, lru: u32) {
+        if !keep_ttl {
+            self.expires.remove(key);
+        }
+        match self.map.get_mut(key) {
+            Some(e) => {
+                e.value = value;
+                e.lru = lru;
+            }
+            None => {
+                self.map
+                    .insert(Bytes::copy_from_slice(key), Entry { value, lru });
+            }
+        }
+    }
+
+    /// Inserts an entry with an already-owned key (used by RENAME/MOVE/COPY).
+    pub fn insert_entry(&mut self, key: Bytes, entry: Entry, expire_at: Option<i64>) {
+        match expire_at {
+            Some(t) => {
+                self.expires.insert(key.clone(), t);
+            }
+            None => {
+                self.expires.remove(&key);
+            }
+        }
+        self.map.insert(key, entry);
+    }
+
+    /// Removes `key`; returns the entry and its deadline.
+    pub fn remove(&mut self, key: &[u8]) -> Option<(Bytes, Entry, Option<i64>)> {
+        let (k, e) = self.map.remove_entry(key)?;
+        let exp = self.expires.remove(key);
+        Some((k, e, exp))
+    }
+
+    /// Sets the deadline of an existing key. Returns false if the key is absent.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64) -> bool {
+        match self.map.get_key_value(key) {
+            Some((k, _)) => {
+                let k = k.clone();
+                self.expires.insert(k, at_ms);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the deadline; returns true if there was one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        self.expires.remove(key).is_some()
+    }
+
+    /// Deletes everything.
+    pub fn clear(&mut self) {
+        self.map = HashMap::new();
+        self.expires = HashMap::new();
+        self.avg_ttl = 0;
+    }
+
+    /// Iterates over all entries (including logically expired ones).
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        self.map.iter()
+    }
+
+    /// A uniformly chosen key (may be logically expired).
+    pub fn random_key(&self, rng: &mut impl Rng) -> Option<Bytes> {
+        if self.map.is_empty() {
+            return None;
+        }
+        let n = rng.gen_range(0..self.map.len());
+        self.map.keys().nth(n).cloned()
+    }
+
+    /// One step of a `SCAN` iteration. Calls `f` for each key visited and
+    /// returns the next cursor (0 when done).
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Bytes, &Entry)) -> u64 {
+        // Interim implementation: a sorted snapshot makes the cursor stable
+        // for keys present during the whole iteration.
+        let mut keys: Vec<&Bytes> = self.map.keys().collect();
+        keys.sort();
+        let start = cursor as usize;
+        let end = (start + count.max(1)).min(keys.len());
+        for k in keys.get(start..end).unwrap_or(&[]) {
+            if let Some(e) = self.map.get(*k) {
+                f(k, e);
+            }
+        }
+        if end >= keys.len() {
+            0
+        } else {
+            end as u64
+        }
+    }
+
+    /// Up to `n` keys that have a deadline, for the active expiry cycle.
+    pub fn sample_volatile(&self, n: usize) -> Vec<(Bytes, i64)> {
+        self.expires
+            .iter()
+            .take(n)
+            .map(|(k, t)| (k.clone(), *t))
+            .collect()
+    }
+}

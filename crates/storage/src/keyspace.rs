@@ -1,0 +1,160 @@
+//! The numbered databases and keyspace-wide counters.
+
+use bytes::Bytes;
+
+use crate::db::{Db, Entry};
+
+/// All databases of a server.
+#[derive(Debug)]
+pub struct Keyspace {
+    pub dbs: Vec<Db>,
+    /// Keys deleted by expiry since the last drain: (db, key). The command
+    /// layer drains it after every command to propagate `DEL`s.
+    pub expired: Vec<(usize, Bytes)>,
+    pub hits: u64,
+    pub misses: u64,
+    pub expired_keys: u64,
+    /// True on a replica: expired keys are hidden but not deleted, since the
+    /// primary's `DEL` is the authority.
+    pub is_replica: bool,
+}
+
+impl Keyspace {
+    /// `n` empty databases.
+    pub fn new(n: usize) -> Keyspace {
+        Keyspace {
+            dbs: (0..n.max(1)).map(|_| Db::default()).collect(),
+            expired: Vec::new(),
+            hits: 0,
+            misses: 0,
+            expired_keys: 0,
+            is_replica: false,
+        }
+    }
+
+    /// Number of databases.
+    pub fn len(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Always false: a keyspace has at least one database.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Total keys over all databases.
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().map(Db::len).sum()
+    }
+
+    /// Exchanges two databases.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+
+    /// Empties every database; returns the number of keys removed.
+    pub fn flush_all(&mut self) -> usize {
+        let n = self.total_keys();
+        for db in &mut self.dbs {
+            db.clear();
+        }
+        n
+    }
+}
+
+impl Keyspace {
+    /// Lazy expiry: if `key` is past its deadline, delete it (on a primary)
+    /// and record the deletion. Returns true if the key is logically gone.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now: i64) -> bool {
+        let d = &mut self.dbs[db];
+        if !d.is_expired(key, now) {
+            return false;
+        }
+        if self.is_replica {
+            return true;
+        }
+        if let Some((k, _, _)) = d.remove(key) {
+            self.expired.push((db, k));
+            self.expired_keys += 1;
+        }
+        true
+    }
+
+    /// Looks a key up for reading: lazy expiry, hit/miss counters, LRU touch.
+    pub fn lookup_read(&mut self, db: usize, key: &[u8], now: i64, lru: u32) -> Option<&mut Entry> {
+        if self.expire_if_needed(db, key, now) {
+            self.misses += 1;
+            return None;
+        }
+        match self.dbs[db].get_mut(key) {
+            Some(e) => {
+                self.hits += 1;
+                e.lru = lru;
+                Some(e)
+            }
+            None => {
+                self.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Looks a key up for writing: lazy expiry only, no counters.
+    pub fn lookup_write(&mut self, db: usize, key: &[u8], now: i64) -> Option<&mut Entry> {
+        if self.expire_if_needed(db, key, now) && self.is_replica {
+            return None;
+        }
+        self.dbs[db].get_mut(key)
+    }
+
+    /// True if `key` exists and is not expired (expires it lazily otherwise).
+    pub fn exists(&mut self, db: usize, key: &[u8], now: i64) -> bool {
+        !self.expire_if_needed(db, key, now) && self.dbs[db].contains(key)
+    }
+
+    /// A random live key of `db`.
+    pub fn random_key(&mut self, db: usize, now: i64, rng: &mut impl rand::Rng) -> Option<Bytes> {
+        // Bounded tries so a database made only of expired keys cannot keep
+        // us looping (upstream bounds this on replicas too).
+        for _ in 0..100 {
+            let k = self.dbs[db].random_key(rng)?;
+            if !self.expire_if_needed(db, &k, now) {
+                return Some(k);
+            }
+            if self.is_replica {
+                return Some(k);
+            }
+        }
+        None
+    }
+
+    /// One pass of active expiry over every database: samples keys with a
+    /// deadline and deletes the expired ones, repeating on a database while
+    /// more than a quarter of the sample was expired (upstream's heuristic),
+    /// within `max_rounds` rounds per database.
+    pub fn active_expire_cycle(&mut self, now: i64, per_sample: usize, max_rounds: usize) -> usize {
+        if self.is_replica {
+            return 0;
+        }
+        let mut total = 0;
+        for db in 0..self.dbs.len() {
+            for _ in 0..max_rounds {
+                let sample = self.dbs[db].sample_volatile(per_sample);
+                if sample.is_empty() {
+                    break;
+                }
+                let mut n = 0;
+                for (k, t) in &sample {
+                    if *t <= now && self.expire_if_needed(db, k, now) {
+                        n += 1;
+                    }
+                }
+                total += n;
+                if n * 4 <= sample.len() {
+                    break;
+                }
+            }
+        }
+        total
+    }
+}
