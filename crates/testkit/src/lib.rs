@@ -1,1 +1,62 @@
-//! Placeholder.
+//! Test helpers shared by the black-box tests: spawn a server (ours or the
+//! reference `redis-server`) on a free loopback port with a private temp
+//! dir, talk to it over a raw synchronous TCP connection that returns reply
+//! bytes exactly as sent, and compare replies with readable diffs.
+//!
+//! Nothing here depends on the crates under test, so a broken protocol
+//! implementation cannot hide behind the same broken parser in the client.
+
+pub mod conn;
+pub mod resp;
+pub mod server;
+
+pub use conn::Conn;
+pub use resp::{escape, reply_len, ScanError};
+pub use server::{ServerKind, TestServer};
+
+/// Asserts that two byte strings (anything `AsRef<[u8]>`) are equal and, when
+/// they are not, prints both with `\r\n` and other control bytes escaped so
+/// that RESP framing differences are visible in the panic message.
+#[macro_export]
+macro_rules! assert_resp_eq {
+    ($left:expr, $right:expr $(,)?) => {{
+        let (left_val, right_val) = (&$left, &$right);
+        let l: &[u8] = ::core::convert::AsRef::<[u8]>::as_ref(left_val);
+        let r: &[u8] = ::core::convert::AsRef::<[u8]>::as_ref(right_val);
+        if l != r {
+            panic!(
+                "RESP replies differ\n  left:  {}\n  right: {}",
+                $crate::escape(l),
+                $crate::escape(r)
+            );
+        }
+    }};
+    ($left:expr, $right:expr, $($fmt:tt)+) => {{
+        let (left_val, right_val) = (&$left, &$right);
+        let l: &[u8] = ::core::convert::AsRef::<[u8]>::as_ref(left_val);
+        let r: &[u8] = ::core::convert::AsRef::<[u8]>::as_ref(right_val);
+        if l != r {
+            panic!(
+                "RESP replies differ: {}\n  left:  {}\n  right: {}",
+                format_args!($($fmt)+),
+                $crate::escape(l),
+                $crate::escape(r)
+            );
+        }
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn assert_resp_eq_accepts_equal() {
+        assert_resp_eq!(b"+OK\r\n", "+OK\r\n");
+        assert_resp_eq!(b"+OK\r\n".to_vec(), b"+OK\r\n", "with {}", "context");
+    }
+
+    #[test]
+    #[should_panic(expected = "left:  +OK\\r\\n")]
+    fn assert_resp_eq_shows_escaped_sides() {
+        assert_resp_eq!(b"+OK\r\n", b"-ERR\r\n");
+    }
+}

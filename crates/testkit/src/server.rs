@@ -1,0 +1,358 @@
+//! Spawning a server under test on a free loopback port with its own temp
+//! dir, waiting until it answers PING, and tearing it down on `Drop` even
+//! when the test panics.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The Debian reference binary used as the oracle.
+pub const REFERENCE_SERVER: &str = "/usr/bin/redis-server";
+/// How long a server may take to answer its first PING.
+pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server gets to exit after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+/// Start attempts; a retry covers the race where another process grabs the
+/// port between our probe bind and the server's bind.
+const START_ATTEMPTS: usize = 4;
+
+/// Which implementation to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    /// This workspace's `redis-server` (see [`ours_bin_dir`]).
+    Ours,
+    /// `/usr/bin/redis-server` from Debian, the test oracle.
+    Reference,
+}
+
+impl ServerKind {
+    /// Path of the `redis-server` binary for this kind; panics with a hint
+    /// when it is missing, because a test without its server must fail.
+    pub fn server_binary(self) -> PathBuf {
+        match self {
+            ServerKind::Reference => {
+                let p = PathBuf::from(REFERENCE_SERVER);
+                if !p.is_file() {
+                    panic!(
+                        "{REFERENCE_SERVER} not found: install redis-server \
+                         (apt-get install redis-server redis-tools), or run `cargo xtask test`"
+                    );
+                }
+                p
+            }
+            ServerKind::Ours => {
+                let dir = ours_bin_dir();
+                let p = dir.join("redis-server");
+                if !p.is_file() {
+                    panic!(
+                        "our redis-server is not built at {} (build it with \
+                         `cargo build --workspace --bins`, or point REDIS_RS_BIN_DIR at \
+                         the directory holding it)",
+                        p.display()
+                    );
+                }
+                p
+            }
+        }
+    }
+}
+
+/// Directory holding our binaries: `$REDIS_RS_BIN_DIR` if set, otherwise the
+/// `target/<profile>/` directory of the running test executable (test
+/// binaries live in `target/<profile>/deps/`). Setting
+/// `REDIS_RS_BIN_DIR=/usr/bin` makes "ours" the reference, which is how the
+/// test scripts are self-checked.
+pub fn ours_bin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("REDIS_RS_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let parent = exe.parent().expect("test executable has a parent dir");
+    if parent.file_name().is_some_and(|n| n == "deps") {
+        parent.parent().expect("deps has a parent").to_path_buf()
+    } else {
+        parent.to_path_buf()
+    }
+}
+
+/// Directory of our `redis-cli` etc., same rules as the server.
+pub fn ours_binary(name: &str) -> PathBuf {
+    let p = ours_bin_dir().join(name);
+    if !p.is_file() {
+        panic!(
+            "our {name} is not built at {} (run `cargo build --workspace --bins`)",
+            p.display()
+        );
+    }
+    p
+}
+
+/// A running server. Dropping it stops the process and removes its dir.
+#[derive(Debug)]
+pub struct TestServer {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+    kind: ServerKind,
+}
+
+static DIR_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Creates a fresh private directory under the system temp dir.
+fn fresh_dir() -> PathBuf {
+    let base = std::env::temp_dir();
+    for _ in 0..100 {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let n = DIR_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let p = base.join(format!("redis-testkit-{}-{n}-{nanos}", std::process::id()));
+        if std::fs::create_dir(&p).is_ok() {
+            return p;
+        }
+    }
+    panic!("could not create a temp dir under {}", base.display());
+}
+
+/// Asks the kernel for a free port by binding port 0, then releases it.
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local_addr").port()
+}
+
+/// True when the server at `addr` answers PING with +PONG.
+fn answers_ping(addr: SocketAddr) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    if s.set_read_timeout(Some(Duration::from_millis(500)))
+        .is_err()
+    {
+        return false;
+    }
+    if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_err() {
+        return false;
+    }
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 64];
+    while got.len() < 7 {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+    got.starts_with(b"+PONG\r\n")
+}
+
+/// Sends SIGTERM with the `kill` command (no libc needed); false if that
+/// could not be done.
+fn sigterm(pid: u32) -> bool {
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Stops `child`: SIGTERM, a bounded wait, then SIGKILL; always reaps.
+fn stop_child(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    if sigterm(child.id()) {
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl TestServer {
+    /// Starts a server of `kind` with the standard test arguments plus
+    /// `extra_args`, and waits until it answers PING. Panics (showing the
+    /// server log) when it does not come up.
+    pub fn start(kind: ServerKind, extra_args: &[&str]) -> TestServer {
+        let bin = kind.server_binary();
+        let mut last_log = String::new();
+        for attempt in 1..=START_ATTEMPTS {
+            let dir = fresh_dir();
+            let port = free_port();
+            let log = dir.join("log");
+            let mut args: Vec<String> = vec![
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--save".into(),
+                String::new(),
+                "--appendonly".into(),
+                "no".into(),
+                "--dir".into(),
+                dir.to_str().expect("temp dir is UTF-8").into(),
+                "--logfile".into(),
+                log.to_str().expect("temp dir is UTF-8").into(),
+            ];
+            args.extend(extra_args.iter().map(|a| a.to_string()));
+            // stdout/stderr go to a file rather than a pipe so a chatty
+            // server can never block on a full pipe nobody reads.
+            let out = std::fs::File::create(dir.join("stdout")).expect("create stdout file");
+            let err = out.try_clone().expect("clone stdout file");
+            let child = Command::new(&bin)
+                .args(&args)
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
+            // From here on Drop owns the process and the directory.
+            let mut server = TestServer {
+                child,
+                port,
+                dir,
+                kind,
+            };
+            match server.wait_ready() {
+                Ok(()) => return server,
+                Err(why) => {
+                    last_log = format!(
+                        "attempt {attempt}: {why}\n--- args: {args:?}\n--- log:\n{}\n--- stdout/stderr:\n{}",
+                        server.log_contents(),
+                        server.output()
+                    );
+                    // Only a lost port race is worth another try.
+                    let port_race = last_log.contains("Address already in use");
+                    drop(server);
+                    if !port_race {
+                        break;
+                    }
+                }
+            }
+        }
+        panic!(
+            "{kind:?} server ({}) did not start:\n{last_log}",
+            bin.display()
+        );
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("server exited early with {status}"));
+            }
+            if answers_ping(self.addr()) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("no +PONG within {START_TIMEOUT:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// What the server wrote to stdout and stderr so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stdout")).unwrap_or_default()
+    }
+
+    /// The TCP port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Process id of the server.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Which implementation this is.
+    pub fn kind(&self) -> ServerKind {
+        self.kind
+    }
+
+    /// The server's private working directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The server's log file so far (empty if it has none yet).
+    pub fn log_contents(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
+    /// A new raw connection to this server.
+    pub fn conn(&self) -> crate::Conn {
+        crate::Conn::connect(self.addr())
+            .unwrap_or_else(|e| panic!("connect to {:?} server at {}: {e}", self.kind, self.addr()))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        stop_child(&mut self.child);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_server_starts_answers_and_stops() {
+        let srv = TestServer::start(ServerKind::Reference, &[]);
+        let mut c = srv.conn();
+        assert_eq!(c.cmd(&["SET", "k", "v"]), b"+OK\r\n");
+        assert_eq!(c.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+        assert_eq!(
+            c.cmd(&["CONFIG", "GET", "save"]),
+            b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+        );
+        let dir = srv.dir().to_path_buf();
+        let pid = srv.pid();
+        assert!(dir.is_dir());
+        drop(srv);
+        assert!(!dir.exists(), "temp dir must be removed on drop");
+        // The pid is reaped, so /proc no longer lists it as our child.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            !stat.contains("redis-server"),
+            "server {pid} still running: {stat}"
+        );
+        assert!(
+            c.is_closed(),
+            "connection must be closed after the server stopped"
+        );
+    }
+
+    #[test]
+    fn bad_args_fail_with_the_log_shown() {
+        let r = std::panic::catch_unwind(|| {
+            TestServer::start(ServerKind::Reference, &["--no-such-option", "x"])
+        });
+        let msg = r.expect_err("start must fail");
+        let text = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(text.contains("did not start"), "{text}");
+        assert!(
+            text.contains("no-such-option"),
+            "log/stderr should be shown: {text}"
+        );
+    }
+}
