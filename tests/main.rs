@@ -1,1 +1,11 @@
-//! Integration tests.
+//! Black-box integration tests: one test binary, one module per area. Every
+//! test talks to real server processes over loopback TCP; "ours" is the
+//! workspace's `redis-server` (or whatever `REDIS_RS_BIN_DIR` points at) and
+//! the reference is Debian's `/usr/bin/redis-server`.
+//!
+//! Self-check of the scripts and tools against the reference alone:
+//! `REDIS_RS_BIN_DIR=/usr/bin cargo test -p redis-tests`.
+
+mod clients;
+mod differential;
+mod util;
