@@ -10,7 +10,8 @@ use redis_testkit::{ServerKind, TestServer};
 
 use crate::util::{repo_root, require_tool, run_bounded};
 
-const INSTALL_HINT: &str = "install it with `apt-get install redis-server redis-tools` or run `cargo xtask test`";
+const INSTALL_HINT: &str =
+    "install it with `apt-get install redis-server redis-tools` or run `cargo xtask test`";
 
 /// Runs `/usr/bin/redis-cli -p <port> <args>` and returns (exit code,
 /// stdout, stderr).
@@ -18,7 +19,9 @@ fn cli(server: &TestServer, args: &[&str]) -> (i32, String, String) {
     let bin = require_tool("/usr/bin/redis-cli", INSTALL_HINT);
     let port = server.port().to_string();
     let out = run_bounded(
-        Command::new(bin).args(["-h", "127.0.0.1", "-p", &port]).args(args),
+        Command::new(bin)
+            .args(["-h", "127.0.0.1", "-p", &port])
+            .args(args),
         Duration::from_secs(20),
     );
     (
@@ -56,7 +59,10 @@ const CLI_SESSION: &[&[&str]] = &[
     &["--no-raw", "exists", "a", "k1", "zz"],
     &["--no-raw", "type", "a"],
     &["--no-raw", "ttl", "a"],
-    &["--no-raw", "hello", "3"],
+    // Not HELLO: its reply carries the client id, which depends on how many
+    // readiness probes connected before.
+    &["--no-raw", "config", "get", "maxmemory"],
+    &["-3", "--no-raw", "config", "get", "maxmemory"],
     &["-3", "--no-raw", "get", "a"],
     &["-3", "--no-raw", "get", "missing"],
     &["--no-raw", "echo", "hi there"],
@@ -71,10 +77,16 @@ fn redis_cli_output_matches_reference() {
         let r = cli(&reference, args);
         let o = cli(&ours, args);
         if r != o {
-            failures.push(format!("redis-cli {args:?}\n  reference: {r:?}\n  ours:      {o:?}"));
+            failures.push(format!(
+                "redis-cli {args:?}\n  reference: {r:?}\n  ours:      {o:?}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "redis-cli output differs:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "redis-cli output differs:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -82,11 +94,23 @@ fn redis_cli_basic_commands_against_ours() {
     // Absolute expectations too, so a server and client that agree on
     // something wrong still fail.
     let ours = TestServer::start(ServerKind::Ours, &[]);
-    assert_eq!(cli(&ours, &["set", "a", "b"]), (0, "OK\n".into(), String::new()));
+    assert_eq!(
+        cli(&ours, &["set", "a", "b"]),
+        (0, "OK\n".into(), String::new())
+    );
     assert_eq!(cli(&ours, &["get", "a"]), (0, "b\n".into(), String::new()));
-    assert_eq!(cli(&ours, &["--no-raw", "get", "a"]), (0, "\"b\"\n".into(), String::new()));
-    assert_eq!(cli(&ours, &["--no-raw", "get", "zz"]), (0, "(nil)\n".into(), String::new()));
-    assert_eq!(cli(&ours, &["--no-raw", "incr", "c"]), (0, "(integer) 1\n".into(), String::new()));
+    assert_eq!(
+        cli(&ours, &["--no-raw", "get", "a"]),
+        (0, "\"b\"\n".into(), String::new())
+    );
+    assert_eq!(
+        cli(&ours, &["--no-raw", "get", "zz"]),
+        (0, "(nil)\n".into(), String::new())
+    );
+    assert_eq!(
+        cli(&ours, &["--no-raw", "incr", "c"]),
+        (0, "(integer) 1\n".into(), String::new())
+    );
     let (_, out, _) = cli(&ours, &["--no-raw", "incr", "a"]);
     assert_eq!(out, "(error) ERR value is not an integer or out of range\n");
 }
@@ -97,14 +121,31 @@ fn redis_benchmark_runs_every_test() {
     let ours = TestServer::start(ServerKind::Ours, &[]);
     let port = ours.port().to_string();
     let out = run_bounded(
-        Command::new(bin).args(["-h", "127.0.0.1", "-p", &port, "-t", "set,get,incr,ping", "-n", "2000", "-q"]),
+        Command::new(bin).args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            "set,get,incr,ping",
+            "-n",
+            "2000",
+            "-q",
+        ]),
         Duration::from_secs(120),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "redis-benchmark failed: {}\n{stdout}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "redis-benchmark failed: {}\n{stdout}\n{stderr}",
+        out.status
+    );
     // -q prints progress with \r and one final line per test.
-    let finals: Vec<&str> = stdout.split(['\r', '\n']).filter(|l| l.contains("requests per second")).collect();
+    let finals: Vec<&str> = stdout
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("requests per second"))
+        .collect();
     for name in ["PING_INLINE:", "PING_MBULK:", "SET:", "GET:", "INCR:"] {
         assert!(
             finals.iter().any(|l| l.starts_with(name)),
@@ -114,7 +155,11 @@ fn redis_benchmark_runs_every_test() {
     // The benchmark's requests really reached the server.
     let mut c = ours.conn();
     let n = c.cmd(&["GET", "counter:__rand_int__"]);
-    assert!(n.starts_with(b"$"), "INCR benchmark left no counter: {}", redis_testkit::escape(&n));
+    assert!(
+        n.starts_with(b"$"),
+        "INCR benchmark left no counter: {}",
+        redis_testkit::escape(&n)
+    );
 }
 
 #[test]
@@ -130,7 +175,9 @@ fn redis_py_suite_against_ours() {
     let script = repo_root().join("tests/python/test_redispy.py");
     let ours = TestServer::start(ServerKind::Ours, &[]);
     let out = run_bounded(
-        Command::new(python).arg(&script).arg(ours.port().to_string()),
+        Command::new(python)
+            .arg(&script)
+            .arg(ours.port().to_string()),
         Duration::from_secs(120),
     );
     assert!(
@@ -139,8 +186,16 @@ fn redis_py_suite_against_ours() {
         out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
-        ours.log_contents().lines().rev().take(20).collect::<Vec<_>>().join("\n")
+        ours.log_contents()
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("redis-py checks passed"), "script did not finish: {stdout}");
+    assert!(
+        stdout.contains("redis-py checks passed"),
+        "script did not finish: {stdout}"
+    );
 }

@@ -49,7 +49,11 @@ const MAX_SLEEP_MS: u64 = 5000;
 #[derive(Debug, Clone, PartialEq)]
 enum Step {
     /// Send `bytes`, read `replies` replies; compare unless `compare` is off.
-    Send { bytes: Vec<u8>, replies: usize, mode: Compare },
+    Send {
+        bytes: Vec<u8>,
+        replies: usize,
+        mode: Compare,
+    },
     Sleep(u64),
     ExpectClose,
     Reconnect,
@@ -83,7 +87,8 @@ fn multibulk(args: &[Vec<u8>]) -> Vec<u8> {
 
 /// Escaped text (split_args syntax) to raw bytes: all arguments joined.
 fn unescape(text: &str, no: usize) -> Result<Vec<u8>, String> {
-    let parts = split_args(text.as_bytes()).ok_or(format!("line {no}: unbalanced quotes in raw bytes"))?;
+    let parts =
+        split_args(text.as_bytes()).ok_or(format!("line {no}: unbalanced quotes in raw bytes"))?;
     Ok(parts.concat())
 }
 
@@ -104,14 +109,23 @@ fn parse_script(src: &str) -> Result<Script, String> {
             let step = match name {
                 "args" => {
                     if !lines.is_empty() {
-                        return Err(format!("line {no}: #!args must come before the first command"));
+                        return Err(format!(
+                            "line {no}: #!args must come before the first command"
+                        ));
                     }
-                    let parsed = split_args(rest.as_bytes()).ok_or(format!("line {no}: bad quotes"))?;
-                    args.extend(parsed.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()));
+                    let parsed =
+                        split_args(rest.as_bytes()).ok_or(format!("line {no}: bad quotes"))?;
+                    args.extend(
+                        parsed
+                            .into_iter()
+                            .map(|a| String::from_utf8_lossy(&a).into_owned()),
+                    );
                     continue;
                 }
                 "sleep" => {
-                    let ms: u64 = rest.parse().map_err(|_| format!("line {no}: #!sleep needs milliseconds"))?;
+                    let ms: u64 = rest
+                        .parse()
+                        .map_err(|_| format!("line {no}: #!sleep needs milliseconds"))?;
                     if ms > MAX_SLEEP_MS {
                         return Err(format!("line {no}: #!sleep at most {MAX_SLEEP_MS} ms"));
                     }
@@ -123,7 +137,9 @@ fn parse_script(src: &str) -> Result<Script, String> {
                     mode: pending.take().unwrap_or(Compare::Exact),
                 },
                 "rawn" => {
-                    let (n, bytes) = rest.split_once(' ').ok_or(format!("line {no}: #!rawn <n> <bytes>"))?;
+                    let (n, bytes) = rest
+                        .split_once(' ')
+                        .ok_or(format!("line {no}: #!rawn <n> <bytes>"))?;
                     let replies = n.parse().map_err(|_| format!("line {no}: #!rawn count"))?;
                     Step::Send {
                         bytes: unescape(bytes, no)?,
@@ -140,7 +156,11 @@ fn parse_script(src: &str) -> Result<Script, String> {
                     if pending.is_some() {
                         return Err(format!("line {no}: two modifiers in a row"));
                     }
-                    pending = Some(if name == "nocompare" { Compare::Skip } else { Compare::Unordered });
+                    pending = Some(if name == "nocompare" {
+                        Compare::Skip
+                    } else {
+                        Compare::Unordered
+                    });
                     continue;
                 }
                 other => return Err(format!("line {no}: unknown directive #!{other}")),
@@ -186,7 +206,11 @@ impl Side {
             .map_err(|e| format!("{}: write failed: {e}", self.name))?;
         let mut out = Vec::new();
         for _ in 0..replies {
-            out.extend(self.conn.try_read_reply_raw().map_err(|e| format!("{}: {e}", self.name))?);
+            out.extend(
+                self.conn
+                    .try_read_reply_raw()
+                    .map_err(|e| format!("{}: {e}", self.name))?,
+            );
         }
         Ok(out)
     }
@@ -194,7 +218,8 @@ impl Side {
 
 /// Runs one script file; returns a report of every mismatch (empty = pass).
 fn run_script(path: &Path) -> Vec<String> {
-    let src = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let src =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let script = parse_script(&src).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let args: Vec<&str> = script.args.iter().map(String::as_str).collect();
     let mut reference = Side::start("reference", ServerKind::Reference, &args);
@@ -214,7 +239,7 @@ fn run_script(path: &Path) -> Vec<String> {
                 let r = reference.conn.read_until_close();
                 let o = ours.conn.read_until_close();
                 if trace {
-                    eprintln!("{here}\n    -> {r:?}");
+                    eprintln!("{here}\n    -> {}", show_close(&r));
                 }
                 match (r, o) {
                     (Ok(r), Ok(o)) if r == o => {}
@@ -227,17 +252,26 @@ fn run_script(path: &Path) -> Vec<String> {
                 reference.reconnect();
                 ours.reconnect();
             }
-            Step::Send { bytes, replies, mode } => {
+            Step::Send {
+                bytes,
+                replies,
+                mode,
+            } => {
                 let r = reference.exchange(bytes, *replies);
                 let o = ours.exchange(bytes, *replies);
                 if trace {
-                    eprintln!("{here}\n    -> {}", r.as_deref().map(escape).unwrap_or_else(|e| e.clone()));
+                    eprintln!(
+                        "{here}\n    -> {}",
+                        r.as_deref().map(escape).unwrap_or_else(|e| e.clone())
+                    );
                 }
                 match (r, o) {
                     (Ok(r), Ok(o)) => {
                         let same = match mode {
                             Compare::Exact => r == o,
-                            Compare::Unordered => normalize_unordered(&r) == normalize_unordered(&o),
+                            Compare::Unordered => {
+                                normalize_unordered(&r) == normalize_unordered(&o)
+                            }
                             Compare::Skip => true,
                         };
                         if !same {
@@ -289,7 +323,11 @@ fn check(name: &str) {
     let path = scripts_dir().join(format!("{name}.txt"));
     let failures = run_script(&path);
     if !failures.is_empty() {
-        panic!("differential script {} failed:\n{}", path.display(), failures.join("\n"));
+        panic!(
+            "differential script {} failed:\n{}",
+            path.display(),
+            failures.join("\n")
+        );
     }
 }
 
@@ -321,7 +359,10 @@ fn every_script_has_a_test() {
     on_disk.sort();
     let mut listed: Vec<String> = SCRIPTS.iter().map(|s| s.to_string()).collect();
     listed.sort();
-    assert_eq!(on_disk, listed, "add new scripts to the scripts! list in tests/differential.rs");
+    assert_eq!(
+        on_disk, listed,
+        "add new scripts to the scripts! list in tests/differential.rs"
+    );
 }
 
 #[test]
@@ -345,16 +386,39 @@ fn parser_understands_directives() {
     assert_eq!(
         steps,
         vec![
-            Step::Send { bytes: b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$3\r\nb c\r\n".to_vec(), replies: 1, mode: Compare::Exact },
-            Step::Send { bytes: b"*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n".to_vec(), replies: 1, mode: Compare::Unordered },
-            Step::Send { bytes: b"*1\r\n".to_vec(), replies: 0, mode: Compare::Exact },
-            Step::Send { bytes: b"PING\r\n".to_vec(), replies: 1, mode: Compare::Exact },
+            Step::Send {
+                bytes: b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$3\r\nb c\r\n".to_vec(),
+                replies: 1,
+                mode: Compare::Exact
+            },
+            Step::Send {
+                bytes: b"*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n".to_vec(),
+                replies: 1,
+                mode: Compare::Unordered
+            },
+            Step::Send {
+                bytes: b"*1\r\n".to_vec(),
+                replies: 0,
+                mode: Compare::Exact
+            },
+            Step::Send {
+                bytes: b"PING\r\n".to_vec(),
+                replies: 1,
+                mode: Compare::Exact
+            },
             Step::ExpectClose,
             Step::Sleep(5),
-            Step::Send { bytes: b"*1\r\n$4\r\nTIME\r\n".to_vec(), replies: 1, mode: Compare::Skip },
+            Step::Send {
+                bytes: b"*1\r\n$4\r\nTIME\r\n".to_vec(),
+                replies: 1,
+                mode: Compare::Skip
+            },
         ]
     );
-    assert!(parse_script("#!nocompare\nPING\n").is_err(), "reason required");
+    assert!(
+        parse_script("#!nocompare\nPING\n").is_err(),
+        "reason required"
+    );
     assert!(parse_script("#!bogus\n").is_err());
     assert!(parse_script("SET \"a\n").is_err());
     assert!(parse_script("#!unordered\n").is_err());
