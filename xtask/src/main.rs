@@ -1,1 +1,50 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's automation entry point.
+//!
+//! - `test`: install what the tests need (when run as root), then fmt
+//!   check, clippy, build, and the whole test suite; the one command CI runs.
+//! - `bench [--quick] [--requests N] [--rounds R]`: our server vs the
+//!   reference under redis-benchmark, with a comparison table.
+//! - `tidy`: repository rules (doc headers, crate layering); also run as
+//!   unit tests of this crate so `cargo test --workspace` enforces them.
+
+mod bench;
+mod json;
+mod test;
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The workspace root, fixed at compile time from this crate's location.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent dir")
+        .to_path_buf()
+}
+
+/// The cargo that started us (set by `cargo run`), so nested builds use the
+/// same toolchain.
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+const USAGE: &str =
+    "usage: cargo xtask <test | bench [--quick] [--requests N] [--rounds R] | tidy>";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test::run(),
+        Some("bench") => bench::run(&args[1..]),
+        Some("tidy") => tidy::run(),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

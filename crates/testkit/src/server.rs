@@ -183,7 +183,12 @@ impl TestServer {
     /// `extra_args`, and waits until it answers PING. Panics (showing the
     /// server log) when it does not come up.
     pub fn start(kind: ServerKind, extra_args: &[&str]) -> TestServer {
-        let bin = kind.server_binary();
+        TestServer::start_binary(kind, &kind.server_binary(), extra_args)
+    }
+
+    /// [`TestServer::start`] with an explicit binary (the benchmark runs a
+    /// release build that is not where the tests look).
+    pub fn start_binary(kind: ServerKind, bin: &Path, extra_args: &[&str]) -> TestServer {
         let mut last_log = String::new();
         for attempt in 1..=START_ATTEMPTS {
             let dir = fresh_dir();
@@ -208,7 +213,7 @@ impl TestServer {
             // server can never block on a full pipe nobody reads.
             let out = std::fs::File::create(dir.join("stdout")).expect("create stdout file");
             let err = out.try_clone().expect("clone stdout file");
-            let child = Command::new(&bin)
+            let child = Command::new(bin)
                 .args(&args)
                 .current_dir(&dir)
                 .stdin(Stdio::null())

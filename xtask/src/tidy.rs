@@ -1,0 +1,216 @@
+//! Repository rules checked by `cargo xtask tidy` and, as unit tests, by
+//! `cargo test --workspace`:
+//! - every `.rs` file under `crates/`, `xtask/` and `tests/` starts with a
+//!   `//!` doc header;
+//! - workspace crates depend only on crates of a lower layer.
+//!
+//! Layers: L0 redis-resp, redis-common; L1 redis-config, redis-storage,
+//! redis-client, redis-cluster; L2 redis-commands, redis-aof, redis-rdb,
+//! redis-replication; L3 redis-server, redis-cli, redis-sentinel,
+//! redis-benchmark. One exception inside L0: redis-resp may depend on
+//! redis-common, because inline requests are split with the shared
+//! `split_args` (same quoting as redis.conf and redis-cli), and duplicating
+//! that would let the two drift apart. Dev crates (redis-testkit,
+//! redis-tests, xtask) are outside the layering and may be used by anyone
+//! as dev-dependencies.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::json::{self, Json};
+
+const LAYERS: &[(&str, u8)] = &[
+    ("redis-resp", 0),
+    ("redis-common", 0),
+    ("redis-config", 1),
+    ("redis-storage", 1),
+    ("redis-client", 1),
+    ("redis-cluster", 1),
+    ("redis-commands", 2),
+    ("redis-aof", 2),
+    ("redis-rdb", 2),
+    ("redis-replication", 2),
+    ("redis-server", 3),
+    ("redis-cli", 3),
+    ("redis-sentinel", 3),
+    ("redis-benchmark", 3),
+];
+
+const DEV_CRATES: &[&str] = &["redis-testkit", "redis-tests", "xtask"];
+
+/// Same-layer edges that are allowed on purpose (see the module docs).
+const EXCEPTIONS: &[(&str, &str)] = &[("redis-resp", "redis-common")];
+
+/// Runs every check and reports all problems at once.
+pub fn run() -> Result<(), String> {
+    let root = crate::repo_root();
+    let mut problems = missing_doc_headers(&root);
+    problems.extend(layer_violations(&cargo_metadata(&root)?));
+    if problems.is_empty() {
+        println!("tidy: ok");
+        Ok(())
+    } else {
+        Err(format!(
+            "tidy found {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ))
+    }
+}
+
+/// Collects `.rs` files below `dir`, skipping build output and hidden dirs.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if p.is_dir() {
+            if name == "target" || name.starts_with('.') {
+                continue;
+            }
+            rust_files(&p, out);
+        } else if name.ends_with(".rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Files under crates/, xtask/, tests/ whose first line is not `//!...`.
+pub fn missing_doc_headers(root: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for d in ["crates", "xtask", "tests"] {
+        rust_files(&root.join(d), &mut files);
+    }
+    files.sort();
+    files
+        .into_iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            !text.starts_with("//!")
+        })
+        .map(|f| {
+            let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+            format!("{rel}: does not start with a `//!` doc header")
+        })
+        .collect()
+}
+
+/// `cargo metadata --format-version 1 --no-deps`, parsed.
+pub fn cargo_metadata(root: &Path) -> Result<Json, String> {
+    let out = Command::new(crate::cargo())
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("running cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    json::parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn layer_of(name: &str) -> Option<u8> {
+    LAYERS.iter().find(|(n, _)| *n == name).map(|(_, l)| *l)
+}
+
+/// Every dependency edge between workspace crates that breaks the layering.
+pub fn layer_violations(metadata: &Json) -> Vec<String> {
+    let packages = metadata.get("packages").map(Json::as_array).unwrap_or(&[]);
+    let names: Vec<&str> = packages
+        .iter()
+        .filter_map(|p| p.get("name")?.as_str())
+        .collect();
+    let mut problems = Vec::new();
+    if names.is_empty() {
+        problems.push("cargo metadata listed no packages".to_string());
+    }
+    for pkg in packages {
+        let Some(name) = pkg.get("name").and_then(Json::as_str) else {
+            continue;
+        };
+        if DEV_CRATES.contains(&name) {
+            continue;
+        }
+        let Some(layer) = layer_of(name) else {
+            problems.push(format!(
+                "{name}: not assigned to a layer (add it to LAYERS in xtask/src/tidy.rs)"
+            ));
+            continue;
+        };
+        for dep in pkg.get("dependencies").map(Json::as_array).unwrap_or(&[]) {
+            let Some(dep_name) = dep.get("name").and_then(Json::as_str) else {
+                continue;
+            };
+            if !names.contains(&dep_name) {
+                continue; // an external crate
+            }
+            let kind = dep.get("kind").and_then(Json::as_str).unwrap_or("normal");
+            if DEV_CRATES.contains(&dep_name) {
+                if kind != "dev" {
+                    problems.push(format!(
+                        "{name} -> {dep_name}: dev crates may only be dev-dependencies"
+                    ));
+                }
+                continue;
+            }
+            if EXCEPTIONS.contains(&(name, dep_name)) {
+                continue;
+            }
+            match layer_of(dep_name) {
+                Some(l) if l < layer => {}
+                Some(l) => problems.push(format!(
+                    "{name} (L{layer}) -> {dep_name} (L{l}): dependencies must point to a lower layer"
+                )),
+                None => {} // reported when that package itself is visited
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rust_file_has_a_doc_header() {
+        let problems = missing_doc_headers(&crate::repo_root());
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn workspace_respects_crate_layers() {
+        let meta = cargo_metadata(&crate::repo_root()).expect("cargo metadata");
+        let problems = layer_violations(&meta);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    fn meta(pkgs: &str) -> Json {
+        json::parse(&format!("{{\"packages\": [{pkgs}]}}")).unwrap()
+    }
+
+    #[test]
+    fn layer_check_flags_upward_and_sideways_edges() {
+        let m = meta(
+            r#"{"name": "redis-common", "dependencies": [{"name": "redis-server", "kind": null}]},
+               {"name": "redis-storage", "dependencies": [{"name": "redis-config", "kind": null}]},
+               {"name": "redis-resp", "dependencies": [{"name": "redis-common", "kind": null}]},
+               {"name": "redis-server", "dependencies": [{"name": "redis-common", "kind": null},
+                                                           {"name": "tokio", "kind": null},
+                                                           {"name": "redis-testkit", "kind": "dev"}]},
+               {"name": "redis-config", "dependencies": [{"name": "redis-testkit", "kind": null}]},
+               {"name": "redis-testkit", "dependencies": [{"name": "redis-server", "kind": null}]},
+               {"name": "mystery", "dependencies": []}"#,
+        );
+        let p = layer_violations(&m);
+        assert_eq!(p.len(), 4, "{p:#?}");
+        assert!(p[0].starts_with("redis-common (L0) -> redis-server (L3)"));
+        assert!(p[1].starts_with("redis-storage (L1) -> redis-config (L1)"));
+        assert!(p[2].starts_with("redis-config -> redis-testkit"));
+        assert!(p[3].starts_with("mystery: not assigned"));
+    }
+}
