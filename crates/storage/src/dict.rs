@@ -1,0 +1,1157 @@
+//! `Dict`: the keyspace hash table, with incremental rehashing and a
+//! reverse-binary `SCAN` cursor.
+//!
+//! # Memory layout
+//!
+//! ```text
+//! entries: Vec<Entry>      dense, insertion-ordered until removals swap
+//!   [ key | value | hash: u32 | next: u32 ] [ ... ] [ ... ]
+//!
+//! main:  Vec<u32>   2^n bucket heads  (the table lookups normally use)
+//! next:  Vec<u32>   2^m bucket heads  (only allocated while resizing)
+//! ```
+//!
+//! A bucket head and an entry's `next` hold a *link*: `0` means "none" and
+//! `i + 1` means `entries[i]`. Chains are therefore threaded through the
+//! dense entry vector by 32-bit indices instead of pointers to separately
+//! boxed nodes: no allocation per entry beyond the amortised growth of the
+//! vector, 4-byte buckets instead of 8, and 8 bytes of per-entry overhead
+//! (the low 32 bits of the key's hash plus the chain link). With the
+//! default load factor of at most 1 that is ~12–16 bytes of table overhead
+//! per key, versus 32 for a pointer-chained design. Because the "empty"
+//! link is zero, fresh bucket arrays come from zeroed allocations, which
+//! the allocator hands out lazily (no O(n) initialisation pass when a big
+//! table doubles).
+//!
+//! Removal uses `swap_remove` on the entry vector, so the last entry moves
+//! into the hole; the single link pointing at it is patched by walking its
+//! (short) chain, found again through its cached hash.
+//!
+//! # Incremental rehashing
+//!
+//! When `len` reaches the bucket count (load factor 1) the table starts
+//! growing to the next power of two; when fewer than 10% of the buckets are
+//! in use after a removal (or on [`Dict::shrink_if_needed`]) it starts
+//! shrinking. A resize allocates `next` and then moves `main`'s buckets one
+//! at a time, in index order, from `rehash_idx` upwards: every mutating
+//! call (`insert`, `remove`, `get_mut`, `get_or_insert_with`) moves one
+//! non-empty bucket, skipping at most [`EMPTY_VISITS_PER_STEP`] empty ones,
+//! and the server cron can call [`Dict::rehash_for`] / [`Dict::rehash_steps`]
+//! to finish faster. Each insert moves at least one bucket, and growth only
+//! starts once the previous resize has finished, so a resize always
+//! completes before the next one is due. `get(&self)` cannot move buckets
+//! (it borrows immutably); reads are still one probe, see below.
+//!
+//! Every entry lives in its *home* bucket: if `b = hash & (main.len()-1)`
+//! is below `rehash_idx` that bucket has been moved and the entry is in
+//! `next[hash & (next.len()-1)]`, otherwise it is in `main[b]`. New keys
+//! are inserted at their home too (unlike a design that always inserts into
+//! the new table), so a lookup is always one hash, one bucket and one chain
+//! walk, even in the middle of a resize.
+//!
+//! # SCAN
+//!
+//! [`Dict::scan`] uses the reverse-binary cursor: the cursor's bits are
+//! incremented from the most significant bucket bit downwards, so the set of
+//! buckets already visited in a table of size 2^n is closed under doubling
+//! and halving the table. During a resize it visits the cursor's bucket in
+//! the smaller table and every bucket of the larger table that expands it.
+//! Consequently an element present from the first call (cursor 0) until the
+//! cursor returns to 0 is reported at least once whatever resizes happen in
+//! between; elements may be reported more than once when the table shrinks.
+//!
+//! # Limits
+//!
+//! Links are 32-bit, so a `Dict` holds at most [`MAX_ENTRIES`]
+//! (2^32 − 2) entries; reaching that would need well over 100 GiB of
+//! entries, and inserting beyond it panics like `Vec` does on capacity
+//! overflow.
+
+use std::borrow::Borrow;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::mem;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+/// Link value meaning "no entry" (chain end / empty bucket).
+const NIL: u32 = 0;
+/// Bucket count of a table's first allocation.
+const INITIAL_BUCKETS: usize = 4;
+/// Shrink when fewer than this percentage of the buckets would be used.
+const MIN_FILL_PERCENT: usize = 10;
+/// Empty buckets a rehash step may skip before giving up, per bucket moved,
+/// so a step over a sparse table stays bounded.
+pub const EMPTY_VISITS_PER_STEP: usize = 10;
+/// Largest bucket count: the cached hash has 32 bits, so more buckets
+/// could not be addressed anyway.
+const MAX_BUCKETS: usize = 1 << 31;
+/// Largest number of entries (links are `index + 1` in a `u32`).
+pub const MAX_ENTRIES: usize = (u32::MAX - 1) as usize;
+/// Buckets moved per cron step between clock checks in `rehash_for`.
+const CRON_BATCH: usize = 100;
+
+#[derive(Clone)]
+struct Entry<K, V> {
+    key: K,
+    value: V,
+    /// Low 32 bits of the key's hash: saves rehashing keys when buckets
+    /// move and rejects most non-matching chain members without touching
+    /// the key's heap data.
+    hash: u32,
+    /// Link to the next entry of the same bucket.
+    next: u32,
+}
+
+/// Which bucket array a bucket index refers to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Table {
+    Main,
+    Next,
+}
+
+/// A location holding a link: a bucket head or an entry's `next` field.
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    Head(Table, usize),
+    Next(usize),
+}
+
+#[inline]
+fn link_of(index: usize) -> u32 {
+    // Callers keep `index < MAX_ENTRIES`, so `index + 1` fits in a u32.
+    (index as u32).wrapping_add(1)
+}
+
+#[inline]
+fn index_of(link: u32) -> usize {
+    (link as usize).wrapping_sub(1)
+}
+
+/// Chained hash table with incremental rehashing; see the module docs.
+#[derive(Clone)]
+pub struct Dict<K, V, S = RandomState> {
+    entries: Vec<Entry<K, V>>,
+    main: Vec<u32>,
+    /// Destination table of an ongoing resize; empty when not resizing.
+    next: Vec<u32>,
+    /// First bucket of `main` not yet moved to `next` (0 when idle).
+    rehash_idx: usize,
+    hasher: S,
+}
+
+impl<K, V> Dict<K, V, RandomState> {
+    /// An empty table; nothing is allocated until the first insert.
+    pub fn new() -> Self {
+        Self::with_hasher(RandomState::new())
+    }
+
+    /// A table sized so that `capacity` entries fit without resizing.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_capacity_and_hasher(capacity, RandomState::new())
+    }
+}
+
+impl<K, V, S: Default> Default for Dict<K, V, S> {
+    fn default() -> Self {
+        Self::with_hasher(S::default())
+    }
+}
+
+impl<K, V, S> Dict<K, V, S> {
+    /// An empty table using `hasher`.
+    pub fn with_hasher(hasher: S) -> Self {
+        Dict {
+            entries: Vec::new(),
+            main: Vec::new(),
+            next: Vec::new(),
+            rehash_idx: 0,
+            hasher,
+        }
+    }
+
+    /// A table with room for `capacity` entries at load factor 1.
+    pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
+        let capacity = capacity.min(MAX_ENTRIES);
+        let mut d = Self::with_hasher(hasher);
+        if capacity > 0 {
+            d.main = vec![NIL; bucket_count_for(capacity)];
+            d.entries = Vec::with_capacity(capacity);
+        }
+        d
+    }
+
+    /// Number of entries.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there are no entries.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bucket count of the main table (the size `SCAN` cursors refer to
+    /// when not resizing).
+    pub fn buckets(&self) -> usize {
+        self.main.len()
+    }
+
+    /// True while a resize is in progress.
+    #[inline]
+    pub fn is_rehashing(&self) -> bool {
+        !self.next.is_empty()
+    }
+
+    /// `(buckets moved so far, buckets of the old table)` during a resize.
+    pub fn rehash_progress(&self) -> Option<(usize, usize)> {
+        self.is_rehashing()
+            .then_some((self.rehash_idx, self.main.len()))
+    }
+
+    /// Estimated bytes owned by the table itself: the struct, both bucket
+    /// arrays and the entry vector's capacity (which embeds `K` and `V`
+    /// inline). Heap data owned by keys and values is not included.
+    pub fn mem_usage(&self) -> usize {
+        mem::size_of::<Self>()
+            + (self.main.capacity() + self.next.capacity()) * mem::size_of::<u32>()
+            + self.entries.capacity() * mem::size_of::<Entry<K, V>>()
+    }
+
+    /// Iterates over all entries (in storage order, not bucket order).
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        Iter {
+            inner: self.entries.iter(),
+        }
+    }
+
+    /// Iterates over all entries with mutable values.
+    pub fn iter_mut(&mut self) -> IterMut<'_, K, V> {
+        IterMut {
+            inner: self.entries.iter_mut(),
+        }
+    }
+
+    /// Iterates over the keys.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &K> + '_ {
+        self.entries.iter().map(|e| &e.key)
+    }
+
+    /// Iterates over the values.
+    pub fn values(&self) -> impl ExactSizeIterator<Item = &V> + '_ {
+        self.entries.iter().map(|e| &e.value)
+    }
+
+    /// Removes everything and releases the table's memory. To free a huge
+    /// table off the hot path, `std::mem::take` it and drop it elsewhere.
+    pub fn clear(&mut self) {
+        self.entries = Vec::new();
+        self.main = Vec::new();
+        self.next = Vec::new();
+        self.rehash_idx = 0;
+    }
+
+    /// Removes and yields every entry; the table is empty afterwards (even
+    /// if the iterator is dropped early).
+    pub fn drain(&mut self) -> Drain<'_, K, V> {
+        self.main = Vec::new();
+        self.next = Vec::new();
+        self.rehash_idx = 0;
+        Drain {
+            inner: self.entries.drain(..),
+        }
+    }
+
+    /// A uniformly random entry. Entries are stored densely, so picking a
+    /// random index is exactly fair and O(1) — fairer than picking a random
+    /// bucket and then a chain member, which favours short chains.
+    pub fn random_entry<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<(&K, &V)> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let i = rng.gen_range(0..self.entries.len());
+        self.entries.get(i).map(|e| (&e.key, &e.value))
+    }
+
+    /// Up to `n` distinct entries chosen uniformly at random (all of them
+    /// when `n >= len`), for eviction/expiry sampling. Unlike picking
+    /// consecutive buckets, samples are independent of insertion order.
+    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Vec<(&K, &V)> {
+        if n >= self.entries.len() {
+            return self.iter().collect();
+        }
+        rand::seq::index::sample(rng, self.entries.len(), n)
+            .into_iter()
+            .filter_map(|i| self.entries.get(i).map(|e| (&e.key, &e.value)))
+            .collect()
+    }
+
+    /// Visits the buckets designated by `cursor`, calls `f` for each entry
+    /// in them, and returns the next cursor (0 once the scan is complete).
+    /// Start with cursor 0. See the module docs for the guarantee.
+    pub fn scan<F: FnMut(&K, &V)>(&self, cursor: u64, mut f: F) -> u64 {
+        if self.entries.is_empty() || self.main.is_empty() {
+            return 0;
+        }
+        let mut v = cursor;
+        if !self.is_rehashing() {
+            let m0 = (self.main.len() - 1) as u64;
+            self.visit_bucket(&self.main, (v & m0) as usize, &mut f);
+            v = next_cursor(v, m0);
+        } else {
+            let (small, large) = if self.main.len() <= self.next.len() {
+                (&self.main, &self.next)
+            } else {
+                (&self.next, &self.main)
+            };
+            let m0 = (small.len() - 1) as u64;
+            let m1 = (large.len() - 1) as u64;
+            self.visit_bucket(small, (v & m0) as usize, &mut f);
+            // Every bucket of the larger table whose low bits equal the
+            // small table's bucket index.
+            loop {
+                self.visit_bucket(large, (v & m1) as usize, &mut f);
+                v = next_cursor(v, m1);
+                if v & (m0 ^ m1) == 0 {
+                    break;
+                }
+            }
+        }
+        v
+    }
+
+    fn visit_bucket<F: FnMut(&K, &V)>(&self, table: &[u32], bucket: usize, f: &mut F) {
+        let mut link = table.get(bucket).copied().unwrap_or(NIL);
+        while let Some(e) = self.entry_at(link) {
+            f(&e.key, &e.value);
+            link = e.next;
+        }
+    }
+
+    #[inline]
+    fn entry_at(&self, link: u32) -> Option<&Entry<K, V>> {
+        if link == NIL {
+            None
+        } else {
+            self.entries.get(index_of(link))
+        }
+    }
+
+    /// Moves up to `n` non-empty buckets to the new table (skipping at most
+    /// `n * EMPTY_VISITS_PER_STEP` empty ones). Returns true while a resize
+    /// is still in progress afterwards.
+    pub fn rehash_steps(&mut self, n: usize) -> bool {
+        if !self.is_rehashing() {
+            return false;
+        }
+        let mask = self.next.len() - 1;
+        let mut empty_budget = n.saturating_mul(EMPTY_VISITS_PER_STEP).max(1);
+        let mut moved = 0;
+        while moved < n && self.rehash_idx < self.main.len() {
+            let head = mem::replace(&mut self.main[self.rehash_idx], NIL);
+            self.rehash_idx += 1;
+            if head == NIL {
+                empty_budget -= 1;
+                if empty_budget == 0 {
+                    break;
+                }
+                continue;
+            }
+            let mut link = head;
+            while link != NIL {
+                let Some(e) = self.entries.get_mut(index_of(link)) else {
+                    break;
+                };
+                let after = e.next;
+                let b = e.hash as usize & mask;
+                e.next = self.next[b];
+                self.next[b] = link;
+                link = after;
+            }
+            moved += 1;
+        }
+        if self.rehash_idx >= self.main.len() {
+            self.main = mem::take(&mut self.next);
+            self.rehash_idx = 0;
+            false
+        } else {
+            true
+        }
+    }
+
+    /// Rehashes in batches until done or `budget` has elapsed (checked
+    /// between batches of 100 buckets, like the reference's cron). Returns
+    /// the number of batches run.
+    pub fn rehash_for(&mut self, budget: Duration) -> usize {
+        let start = Instant::now();
+        let mut batches = 0;
+        while self.is_rehashing() {
+            self.rehash_steps(CRON_BATCH);
+            batches += 1;
+            if start.elapsed() >= budget {
+                break;
+            }
+        }
+        batches
+    }
+
+    /// Starts shrinking if fewer than 10% of the buckets are in use and no
+    /// resize is running; also trims an oversized entry vector. Returns
+    /// true if a shrink was started.
+    pub fn shrink_if_needed(&mut self) -> bool {
+        if self.entries.capacity() > 64 && self.entries.capacity() / 4 > self.entries.len() {
+            self.entries.shrink_to(self.entries.len() * 2);
+        }
+        if self.is_rehashing() || self.main.len() <= INITIAL_BUCKETS {
+            return false;
+        }
+        if self.entries.len() * 100 / self.main.len() >= MIN_FILL_PERCENT {
+            return false;
+        }
+        self.start_resize(self.entries.len())
+    }
+
+    /// Begins moving to a table sized for `min_entries`. Returns false if
+    /// that is the current size.
+    fn start_resize(&mut self, min_entries: usize) -> bool {
+        let size = bucket_count_for(min_entries);
+        if size == self.main.len() {
+            return false;
+        }
+        self.next = vec![NIL; size];
+        self.rehash_idx = 0;
+        true
+    }
+
+    /// The bucket that holds (or will hold) an entry with this hash.
+    #[inline]
+    fn home(&self, hash: u32) -> Option<(Table, usize)> {
+        if self.main.is_empty() {
+            return None;
+        }
+        let b0 = hash as usize & (self.main.len() - 1);
+        if b0 < self.rehash_idx && self.is_rehashing() {
+            Some((Table::Next, hash as usize & (self.next.len() - 1)))
+        } else {
+            Some((Table::Main, b0))
+        }
+    }
+
+    #[inline]
+    fn get_slot(&self, slot: Slot) -> u32 {
+        match slot {
+            Slot::Head(Table::Main, b) => self.main.get(b).copied().unwrap_or(NIL),
+            Slot::Head(Table::Next, b) => self.next.get(b).copied().unwrap_or(NIL),
+            Slot::Next(i) => self.entries.get(i).map_or(NIL, |e| e.next),
+        }
+    }
+
+    #[inline]
+    fn set_slot(&mut self, slot: Slot, link: u32) {
+        let target = match slot {
+            Slot::Head(Table::Main, b) => self.main.get_mut(b),
+            Slot::Head(Table::Next, b) => self.next.get_mut(b),
+            Slot::Next(i) => self.entries.get_mut(i).map(|e| &mut e.next),
+        };
+        if let Some(t) = target {
+            *t = link;
+        }
+    }
+
+    /// Finds the slot currently holding `link` in the chain of `hash`'s
+    /// home bucket and overwrites it with `replacement`.
+    fn relink(&mut self, hash: u32, link: u32, replacement: u32) {
+        let Some((table, b)) = self.home(hash) else {
+            return;
+        };
+        let mut slot = Slot::Head(table, b);
+        loop {
+            let cur = self.get_slot(slot);
+            if cur == link {
+                self.set_slot(slot, replacement);
+                return;
+            }
+            if cur == NIL {
+                debug_assert!(false, "dict: entry missing from its home chain");
+                return;
+            }
+            slot = Slot::Next(index_of(cur));
+        }
+    }
+
+    /// Unlinks entry `i` from its chain and removes it from the vector,
+    /// patching the link of the entry that `swap_remove` moves into `i`.
+    fn remove_at(&mut self, i: usize) -> Option<(K, V)> {
+        let (hash, after) = {
+            let e = self.entries.get(i)?;
+            (e.hash, e.next)
+        };
+        self.relink(hash, link_of(i), after);
+        let last = self.entries.len() - 1;
+        if i != last {
+            let moved_hash = self.entries[last].hash;
+            self.relink(moved_hash, link_of(last), link_of(i));
+        }
+        let e = self.entries.swap_remove(i);
+        Some((e.key, e.value))
+    }
+}
+
+impl<K, V, S> Dict<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    #[inline]
+    fn hash_of<Q: Hash + ?Sized>(&self, key: &Q) -> u32 {
+        // Bucket indices only ever use the low bits.
+        self.hasher.hash_one(key) as u32
+    }
+
+    /// Index of the entry with this key, if any.
+    #[inline]
+    fn find<Q>(&self, hash: u32, key: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let (table, b) = self.home(hash)?;
+        let mut link = match table {
+            Table::Main => self.main.get(b).copied()?,
+            Table::Next => self.next.get(b).copied()?,
+        };
+        while let Some(e) = self.entry_at(link) {
+            if e.hash == hash && e.key.borrow() == key {
+                return Some(index_of(link));
+            }
+            link = e.next;
+        }
+        None
+    }
+
+    /// The incremental work attached to every mutating operation.
+    #[inline]
+    fn rehash_step(&mut self) {
+        if self.is_rehashing() {
+            self.rehash_steps(1);
+        }
+    }
+
+    /// Shared reference to the value for `key`.
+    #[inline]
+    pub fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let i = self.find(self.hash_of(key), key)?;
+        self.entries.get(i).map(|e| &e.value)
+    }
+
+    /// The stored key and value for `key`.
+    pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let i = self.find(self.hash_of(key), key)?;
+        self.entries.get(i).map(|e| (&e.key, &e.value))
+    }
+
+    /// True if `key` is present.
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.find(self.hash_of(key), key).is_some()
+    }
+
+    /// Mutable reference to the value for `key` (also advances a resize).
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.rehash_step();
+        let i = self.find(self.hash_of(key), key)?;
+        self.entries.get_mut(i).map(|e| &mut e.value)
+    }
+
+    /// Inserts or replaces; returns the previous value. The stored key is
+    /// kept when replacing (like `HashMap`).
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.rehash_step();
+        let hash = self.hash_of(&key);
+        if let Some(i) = self.find(hash, &key) {
+            return self
+                .entries
+                .get_mut(i)
+                .map(|e| mem::replace(&mut e.value, value));
+        }
+        self.insert_new(hash, key, value);
+        None
+    }
+
+    /// The value for `key`, inserting `make()` first if it is absent.
+    pub fn get_or_insert_with<F: FnOnce() -> V>(&mut self, key: K, make: F) -> &mut V {
+        self.rehash_step();
+        let hash = self.hash_of(&key);
+        let i = match self.find(hash, &key) {
+            Some(i) => i,
+            None => self.insert_new(hash, key, make()),
+        };
+        &mut self.entries[i].value
+    }
+
+    /// Removes `key`, returning the stored key and value.
+    pub fn remove<Q>(&mut self, key: &Q) -> Option<(K, V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.rehash_step();
+        let i = self.find(self.hash_of(key), key)?;
+        let removed = self.remove_at(i);
+        self.shrink_if_needed();
+        removed
+    }
+
+    /// Keeps only the entries for which `keep` returns true.
+    pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut keep: F) {
+        let mut i = 0;
+        while let Some(e) = self.entries.get_mut(i) {
+            if keep(&e.key, &mut e.value) {
+                i += 1;
+            } else {
+                // The entry swapped into `i` came from the unvisited tail,
+                // so `i` is examined again.
+                self.remove_at(i);
+            }
+        }
+        self.shrink_if_needed();
+    }
+
+    /// Appends a new entry at its home bucket; returns its index.
+    fn insert_new(&mut self, hash: u32, key: K, value: V) -> usize {
+        assert!(
+            self.entries.len() < MAX_ENTRIES,
+            "dict: capacity overflow ({MAX_ENTRIES} entries)"
+        );
+        self.grow_if_needed();
+        let index = self.entries.len();
+        let link = link_of(index);
+        let (table, b) = self.home(hash).unwrap_or((Table::Main, 0));
+        let head = self.get_slot(Slot::Head(table, b));
+        self.entries.push(Entry {
+            key,
+            value,
+            hash,
+            next: head,
+        });
+        self.set_slot(Slot::Head(table, b), link);
+        index
+    }
+
+    /// Allocates the first table, or starts doubling at load factor 1.
+    fn grow_if_needed(&mut self) {
+        if self.main.is_empty() {
+            self.main = vec![NIL; INITIAL_BUCKETS];
+            self.rehash_idx = 0;
+            return;
+        }
+        if !self.is_rehashing() && self.entries.len() >= self.main.len() {
+            self.start_resize(self.entries.len() + 1);
+        }
+    }
+}
+
+/// Power-of-two bucket count giving load factor <= 1 for `entries`.
+fn bucket_count_for(entries: usize) -> usize {
+    entries
+        .max(INITIAL_BUCKETS)
+        .checked_next_power_of_two()
+        .unwrap_or(MAX_BUCKETS)
+        .min(MAX_BUCKETS)
+}
+
+/// Increments the cursor's bits under `mask` in reverse bit order.
+#[inline]
+fn next_cursor(v: u64, mask: u64) -> u64 {
+    // Setting the unmasked bits makes the +1 carry out of them directly.
+    (v | !mask).reverse_bits().wrapping_add(1).reverse_bits()
+}
+
+impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for Dict<K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<'a, K, V, S> IntoIterator for &'a Dict<K, V, S> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = Iter<'a, K, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// Iterator over `(&K, &V)`; see [`Dict::iter`].
+pub struct Iter<'a, K, V> {
+    inner: std::slice::Iter<'a, Entry<K, V>>,
+}
+
+impl<'a, K, V> Iterator for Iter<'a, K, V> {
+    type Item = (&'a K, &'a V);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next().map(|e| (&e.key, &e.value))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl<K, V> ExactSizeIterator for Iter<'_, K, V> {}
+
+/// Iterator over `(&K, &mut V)`; see [`Dict::iter_mut`].
+pub struct IterMut<'a, K, V> {
+    inner: std::slice::IterMut<'a, Entry<K, V>>,
+}
+
+impl<'a, K, V> Iterator for IterMut<'a, K, V> {
+    type Item = (&'a K, &'a mut V);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next().map(|e| (&e.key, &mut e.value))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl<K, V> ExactSizeIterator for IterMut<'_, K, V> {}
+
+/// Owning iterator returned by [`Dict::drain`].
+pub struct Drain<'a, K, V> {
+    inner: std::vec::Drain<'a, Entry<K, V>>,
+}
+
+impl<K, V> Iterator for Drain<'_, K, V> {
+    type Item = (K, V);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next().map(|e| (e.key, e.value))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl<K, V> ExactSizeIterator for Drain<'_, K, V> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use std::collections::{HashMap, HashSet};
+
+    impl<K: Hash + Eq, V, S: BuildHasher> Dict<K, V, S> {
+        /// Structural invariants: every entry reachable exactly once, from
+        /// its home bucket, with a correct cached hash; moved buckets empty.
+        fn check_invariants(&self) {
+            let mut seen = vec![false; self.entries.len()];
+            let tables: [(&[u32], Table); 2] =
+                [(&self.main, Table::Main), (&self.next, Table::Next)];
+            for (table, which) in tables {
+                for (b, &head) in table.iter().enumerate() {
+                    if which == Table::Main && self.is_rehashing() {
+                        assert!(
+                            b >= self.rehash_idx || head == NIL,
+                            "moved bucket not empty"
+                        );
+                    }
+                    let mut link = head;
+                    while link != NIL {
+                        let i = index_of(link);
+                        assert!(!seen[i], "entry linked twice");
+                        seen[i] = true;
+                        let e = &self.entries[i];
+                        assert_eq!(e.hash, self.hash_of(&e.key), "stale hash");
+                        assert_eq!(self.home(e.hash), Some((which, b)), "not at home");
+                        link = e.next;
+                    }
+                }
+            }
+            assert!(seen.iter().all(|&s| s), "unreachable entry");
+            assert!(self.main.len().is_power_of_two() || self.main.is_empty());
+            assert!(self.next.len().is_power_of_two() || self.next.is_empty());
+        }
+    }
+
+    fn key(n: u64) -> Bytes {
+        Bytes::from(format!("key:{n}"))
+    }
+
+    #[test]
+    fn basic_api_and_borrowed_lookup() {
+        let mut d: Dict<Bytes, u64> = Dict::new();
+        assert!(d.is_empty());
+        assert_eq!(d.get(&b"x"[..]), None);
+        assert_eq!(d.insert(Bytes::from_static(b"a"), 1), None);
+        assert_eq!(d.insert(Bytes::from_static(b"a"), 2), Some(1));
+        assert_eq!(d.get(&b"a"[..]), Some(&2));
+        assert!(d.contains_key(&b"a"[..]));
+        *d.get_mut(&b"a"[..]).unwrap() += 10;
+        assert_eq!(
+            d.get_key_value(&b"a"[..]),
+            Some((&Bytes::from_static(b"a"), &12))
+        );
+        *d.get_or_insert_with(Bytes::from_static(b"b"), || 5) += 1;
+        *d.get_or_insert_with(Bytes::from_static(b"b"), || 100) += 1;
+        assert_eq!(d.get(&b"b"[..]), Some(&7));
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.remove(&b"a"[..]), Some((Bytes::from_static(b"a"), 12)));
+        assert_eq!(d.remove(&b"a"[..]), None);
+        assert_eq!(d.len(), 1);
+        d.check_invariants();
+        let drained: Vec<_> = d.drain().collect();
+        assert_eq!(drained, vec![(Bytes::from_static(b"b"), 7)]);
+        assert!(d.is_empty());
+        d.insert(Bytes::from_static(b"c"), 1);
+        d.check_invariants();
+        d.clear();
+        assert!(d.is_empty() && d.get(&b"c"[..]).is_none());
+        assert_eq!(d.scan(0, |_, _| panic!("empty")), 0);
+    }
+
+    #[test]
+    fn model_random_ops_against_hashmap() {
+        for seed in 0..6u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let mut d: Dict<Bytes, u64> = Dict::new();
+            let mut m: HashMap<Bytes, u64> = HashMap::new();
+            // Phases with different key ranges and op mixes drive the
+            // table through growth, shrink and mid-rehash states.
+            for phase in 0..8 {
+                let range = [50u64, 3000, 400, 20, 5000, 10, 1500, 2][phase];
+                let insert_bias = if phase % 2 == 0 { 70 } else { 30 };
+                for step in 0..4000 {
+                    let k = key(rng.gen_range(0..range));
+                    let op = rng.gen_range(0..100);
+                    if op < insert_bias {
+                        let v = rng.gen();
+                        assert_eq!(d.insert(k.clone(), v), m.insert(k, v));
+                    } else if op < insert_bias + 15 {
+                        assert_eq!(d.remove(&k[..]).map(|(_, v)| v), m.remove(&k));
+                    } else if op < insert_bias + 20 {
+                        let v: u64 = rng.gen();
+                        let got = *d.get_or_insert_with(k.clone(), || v);
+                        assert_eq!(got, *m.entry(k).or_insert(v));
+                    } else if op < insert_bias + 24 {
+                        if let Some(v) = d.get_mut(&k[..]) {
+                            *v = v.wrapping_add(1);
+                        }
+                        if let Some(v) = m.get_mut(&k) {
+                            *v = v.wrapping_add(1);
+                        }
+                    } else if op == 99 && step % 7 == 0 {
+                        let r = rng.gen_range(0..4u64);
+                        d.retain(|_, v| *v % 4 != r);
+                        m.retain(|_, v| *v % 4 != r);
+                    } else if op == 98 {
+                        d.rehash_steps(rng.gen_range(0..5));
+                    } else {
+                        assert_eq!(d.get(&k[..]), m.get(&k));
+                    }
+                    assert_eq!(d.len(), m.len());
+                    if step % 500 == 0 {
+                        d.check_invariants();
+                    }
+                }
+                d.check_invariants();
+                let mut all: Vec<_> = d.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                let mut want: Vec<_> = m.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                all.sort();
+                want.sort();
+                assert_eq!(all, want, "seed {seed} phase {phase}");
+            }
+        }
+    }
+
+    #[test]
+    fn grows_and_shrinks() {
+        let mut d: Dict<u64, u64> = Dict::new();
+        for i in 0..10_000 {
+            d.insert(i, i);
+        }
+        while d.rehash_steps(100) {}
+        assert_eq!(d.buckets(), 16384);
+        for i in 0..9_990 {
+            assert!(d.remove(&i).is_some());
+        }
+        while d.rehash_steps(100) {}
+        d.shrink_if_needed();
+        while d.rehash_steps(100) {}
+        assert!(d.buckets() <= 128, "buckets {}", d.buckets());
+        for i in 9_990..10_000 {
+            assert_eq!(d.get(&i), Some(&i));
+        }
+        d.check_invariants();
+    }
+
+    #[test]
+    fn insert_rehash_work_is_bounded() {
+        let mut d: Dict<u64, ()> = Dict::new();
+        let mut resizes = 0;
+        for i in 0..200_000u64 {
+            let before = d.rehash_progress();
+            d.insert(i, ());
+            let after = d.rehash_progress();
+            match (before, after) {
+                // One insert moves at most one non-empty bucket plus the
+                // bounded run of empty ones before it.
+                (Some((a, size_a)), Some((b, size_b))) if size_a == size_b => {
+                    assert!(b - a <= EMPTY_VISITS_PER_STEP + 1, "moved {}", b - a)
+                }
+                (Some((a, size)), None) => {
+                    assert!(size - a <= EMPTY_VISITS_PER_STEP + 1);
+                    resizes += 1;
+                }
+                (None, Some((0, _))) | (None, None) => {}
+                other => panic!("unexpected transition {other:?}"),
+            }
+        }
+        assert!(resizes >= 15, "resizes {resizes}");
+        // A resize always finishes before the next one is due.
+        assert!(d.len() <= 2 * d.buckets());
+    }
+
+    #[test]
+    fn rehash_for_finishes_with_budget() {
+        let mut d: Dict<u64, u64> = Dict::with_capacity(0);
+        for i in 0..(1 << 16) {
+            d.insert(i, i);
+        }
+        d.insert(u64::MAX, 0);
+        assert!(d.is_rehashing());
+        d.rehash_for(Duration::from_secs(5));
+        assert!(!d.is_rehashing());
+        d.check_invariants();
+        assert_eq!(d.rehash_for(Duration::from_millis(1)), 0);
+    }
+
+    /// Runs `rounds` full scans with `mutate` called between scan calls and
+    /// asserts that every key present throughout a scan was reported. The
+    /// mutators never re-insert a removed key, so "present throughout" is
+    /// exactly "present at the start and at the end".
+    fn scan_with_mutations(
+        seed: u64,
+        initial: u64,
+        rounds: usize,
+        mut mutate: impl FnMut(&mut Dict<u64, u64>, &mut StdRng, u64),
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut d: Dict<u64, u64> = Dict::new();
+        for i in 0..initial {
+            d.insert(i, i);
+        }
+        let mut saw_rehash_between_calls = false;
+        for round in 0..rounds {
+            let start: Vec<u64> = d.keys().copied().collect();
+            let mut seen: HashSet<u64> = HashSet::new();
+            let mut cursor = 0;
+            let mut calls = 0u64;
+            loop {
+                cursor = d.scan(cursor, |k, _| {
+                    seen.insert(*k);
+                });
+                calls += 1;
+                if cursor == 0 {
+                    break;
+                }
+                mutate(&mut d, &mut rng, calls);
+                saw_rehash_between_calls |= d.is_rehashing();
+                if calls & 15 == 0 {
+                    d.check_invariants();
+                }
+                assert!(calls < 1_000_000, "scan does not terminate");
+            }
+            d.check_invariants();
+            for k in start.iter().filter(|k| d.contains_key(*k)) {
+                assert!(
+                    seen.contains(k),
+                    "seed {seed} round {round}: key {k} missed"
+                );
+            }
+        }
+        assert!(saw_rehash_between_calls, "test never scanned mid-rehash");
+    }
+
+    #[test]
+    fn scan_complete_without_mutation() {
+        let mut d: Dict<u64, u64> = Dict::new();
+        for i in 0..1000 {
+            d.insert(i, i);
+        }
+        let mut seen = Vec::new();
+        let mut c = 0;
+        loop {
+            c = d.scan(c, |k, _| seen.push(*k));
+            if c == 0 {
+                break;
+            }
+        }
+        seen.sort();
+        // Stable table: every element exactly once.
+        assert_eq!(seen, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn scan_guarantee_under_growth() {
+        for seed in 0..6 {
+            let mut next_key = 1_000_000;
+            // Growth is capped so the scan can overtake the table.
+            scan_with_mutations(seed, 50, 1, |d, rng, _| {
+                for _ in 0..rng.gen_range(0..40) {
+                    if d.len() < 8000 {
+                        d.insert(next_key, 0);
+                        next_key += 1;
+                    }
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn scan_guarantee_under_shrink() {
+        for seed in 0..6 {
+            scan_with_mutations(seed, 6000, 2, |d, rng, _| {
+                // Remove many keys but keep the low ones (which must be
+                // reported) alive; shrinks start while scanning.
+                for _ in 0..rng.gen_range(0..200) {
+                    let k = rng.gen_range(100..6000);
+                    d.remove(&k);
+                }
+                if rng.gen_bool(0.1) {
+                    d.shrink_if_needed();
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn scan_guarantee_mixed_mid_rehash() {
+        for seed in 0..6 {
+            let mut next_key = 10_000_000;
+            let mut fresh: Vec<u64> = Vec::new();
+            scan_with_mutations(seed, 700, 4, |d, rng, calls| {
+                // Alternate growth and shrink pressure on keys added during
+                // the test; small rehash steps keep the table mid-rehash
+                // across many scan calls.
+                let grow = (calls / 8) % 2 == 0;
+                for _ in 0..rng.gen_range(0..60) {
+                    if grow && d.len() < 6000 {
+                        d.insert(next_key, 0);
+                        fresh.push(next_key);
+                        next_key += 1;
+                    } else if !grow && !fresh.is_empty() {
+                        let k = fresh.swap_remove(rng.gen_range(0..fresh.len()));
+                        d.remove(&k);
+                    }
+                }
+                if rng.gen_bool(0.3) {
+                    d.rehash_steps(rng.gen_range(0..3));
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn random_entry_is_roughly_uniform() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut d: Dict<u64, ()> = Dict::new();
+        for i in 0..100 {
+            d.insert(i, ());
+        }
+        // Leave it mid-rehash and with holes from removals.
+        for i in 100..140 {
+            d.insert(i, ());
+        }
+        for i in 0..40 {
+            d.remove(&(i * 3));
+        }
+        let n = d.len() as u64;
+        let draws = 200_000u64;
+        let mut counts: HashMap<u64, u64> = HashMap::new();
+        for _ in 0..draws {
+            let (k, _) = d.random_entry(&mut rng).unwrap();
+            *counts.entry(*k).or_default() += 1;
+        }
+        assert_eq!(counts.len() as u64, n);
+        let expected = draws as f64 / n as f64;
+        let chi2: f64 = counts
+            .values()
+            .map(|&c| (c as f64 - expected).powi(2) / expected)
+            .sum();
+        // df = n-1 = 99: the 99.9th percentile is about 149.
+        assert!(chi2 < 160.0, "chi2 {chi2}");
+        let empty: Dict<u64, ()> = Dict::new();
+        assert!(empty.random_entry(&mut rng).is_none());
+    }
+
+    #[test]
+    fn sample_returns_distinct_entries() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut d: Dict<u64, u64> = Dict::new();
+        for i in 0..50 {
+            d.insert(i, i * 2);
+        }
+        for _ in 0..100 {
+            let s = d.sample(5, &mut rng);
+            assert_eq!(s.len(), 5);
+            let ks: HashSet<u64> = s
+                .iter()
+                .map(|(k, v)| {
+                    assert_eq!(**v, **k * 2);
+                    **k
+                })
+                .collect();
+            assert_eq!(ks.len(), 5);
+        }
+        assert_eq!(d.sample(500, &mut rng).len(), 50);
+    }
+
+    #[test]
+    fn mem_usage_tracks_size() {
+        let mut d: Dict<u64, u64> = Dict::new();
+        let empty = d.mem_usage();
+        for i in 0..10_000 {
+            d.insert(i, i);
+        }
+        let full = d.mem_usage();
+        assert!(full >= empty + 10_000 * (16 + 8));
+        d.clear();
+        assert_eq!(d.mem_usage(), empty);
+    }
+
+    #[test]
+    fn iter_mut_and_debug() {
+        let mut d: Dict<u64, u64> = Dict::with_capacity(10);
+        assert_eq!(d.buckets(), 16);
+        d.insert(1, 1);
+        for (_, v) in d.iter_mut() {
+            *v += 1;
+        }
+        assert_eq!(d.get(&1), Some(&2));
+        assert_eq!(format!("{d:?}"), "{1: 2}");
+        assert_eq!((&d).into_iter().count(), 1);
+        assert_eq!(d.values().copied().sum::<u64>(), 2);
+    }
+}
