@@ -1,0 +1,301 @@
+//! Reply rendering: the human ("tty"), raw and CSV formats of upstream redis-cli.
+//!
+//! Formatting is pure (frame in, bytes out) so it can be unit tested; the one
+//! thing upstream cannot render (big numbers, under its hiredis) is reported as
+//! [`Unrenderable`] so the caller can fail the way upstream does.
+
+use redis_resp::Frame;
+
+/// Upstream's hiredis has no renderer for this frame; the value is its type code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unrenderable(pub u32);
+
+/// Output mode selected by `--raw`, `--no-raw`, `--csv` or the tty check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Standard,
+    Raw,
+    Csv,
+}
+
+/// Appends `s` quoted the way upstream's `sdscatrepr` does.
+pub fn repr(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            7 => out.extend_from_slice(b"\\a"),
+            8 => out.extend_from_slice(b"\\b"),
+            // isprint() in the C locale: 0x20..=0x7e.
+            0x20..=0x7e => out.push(c),
+            _ => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Formats a double like C's `%.17g`, which is how the server sends RESP3 doubles;
+/// the decoded `f64` round-trips to the same text.
+pub fn fmt_double(d: f64) -> String {
+    if d.is_nan() {
+        return if d.is_sign_negative() { "-nan" } else { "nan" }.into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    const P: i32 = 17;
+    let sci = format!("{:.*e}", (P - 1) as usize, d);
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..P).contains(&exp) {
+        let mant = strip_zeros(mant);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
+    } else {
+        let fixed = format!("{:.*}", (P - 1 - exp) as usize, d);
+        strip_zeros(&fixed).to_string()
+    }
+}
+
+fn strip_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// Renders a reply in the requested mode, including the trailing separator.
+/// `verbatim` is upstream's "raw strings" switch used for INFO-like commands.
+pub fn format_reply(
+    f: &Frame,
+    mode: Output,
+    verbatim: bool,
+    mb_delim: &[u8],
+    cmd_delim: &[u8],
+) -> Result<Vec<u8>, Unrenderable> {
+    let mut out = Vec::new();
+    if verbatim {
+        raw(f, mb_delim, &mut out)?;
+        return Ok(out);
+    }
+    match mode {
+        Output::Standard => tty(f, "", &mut out)?,
+        Output::Raw => {
+            raw(f, mb_delim, &mut out)?;
+            out.extend_from_slice(cmd_delim);
+        }
+        Output::Csv => {
+            csv(f, &mut out)?;
+            out.push(b'\n');
+        }
+    }
+    Ok(out)
+}
+
+/// The human format; always ends with a newline.
+pub fn tty(f: &Frame, prefix: &str, out: &mut Vec<u8>) -> Result<(), Unrenderable> {
+    match f {
+        Frame::Error(e) => {
+            out.extend_from_slice(b"(error) ");
+            out.extend_from_slice(e);
+            out.push(b'\n');
+        }
+        Frame::Simple(s) => {
+            out.extend_from_slice(s);
+            out.push(b'\n');
+        }
+        Frame::Integer(n) => out.extend_from_slice(format!("(integer) {n}\n").as_bytes()),
+        Frame::Double(d) => {
+            out.extend_from_slice(format!("(double) {}\n", fmt_double(*d)).as_bytes())
+        }
+        Frame::Bulk(b) => {
+            repr(out, b);
+            out.push(b'\n');
+        }
+        Frame::Verbatim { text, .. } => {
+            out.extend_from_slice(text);
+            out.push(b'\n');
+        }
+        Frame::Null | Frame::NullArray => out.extend_from_slice(b"(nil)\n"),
+        Frame::Boolean(b) => out.extend_from_slice(if *b { b"(true)\n" } else { b"(false)\n" }),
+        Frame::BigNumber(_) => return Err(Unrenderable(13)),
+        Frame::Attribute(_) => return Err(Unrenderable(14)),
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
+            let (empty, sep): (&[u8], char) = match f {
+                Frame::Array(_) => (b"(empty array)\n", ')'),
+                Frame::Set(_) => (b"(empty set)\n", '~'),
+                _ => (b"(empty aggregate type)\n", ')'),
+            };
+            if items.is_empty() {
+                out.extend_from_slice(empty);
+                return Ok(());
+            }
+            let width = digits(items.len());
+            let child_prefix = format!("{prefix}{}", " ".repeat(width + 2));
+            for (i, item) in items.iter().enumerate() {
+                // The first index follows whatever the parent already printed on this line.
+                let lead = if i == 0 { "" } else { prefix };
+                out.extend_from_slice(format!("{lead}{:>width$}{sep} ", i + 1).as_bytes());
+                tty(item, &child_prefix, out)?;
+            }
+        }
+        Frame::Map(pairs) => {
+            if pairs.is_empty() {
+                out.extend_from_slice(b"(empty hash)\n");
+                return Ok(());
+            }
+            let width = digits(pairs.len());
+            let child_prefix = format!("{prefix}{}", " ".repeat(width + 2));
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                let lead = if i == 0 { "" } else { prefix };
+                out.extend_from_slice(format!("{lead}{:>width$}# ", i + 1).as_bytes());
+                tty(k, &child_prefix, out)?;
+                out.pop();
+                out.extend_from_slice(b" => ");
+                tty(v, &child_prefix, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn digits(mut n: usize) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
+/// The raw format (default when stdout is not a tty); no trailing separator.
+pub fn raw(f: &Frame, mb_delim: &[u8], out: &mut Vec<u8>) -> Result<(), Unrenderable> {
+    match f {
+        Frame::Null | Frame::NullArray => {}
+        Frame::Error(e) => {
+            out.extend_from_slice(e);
+            out.push(b'\n');
+        }
+        Frame::Simple(s) | Frame::Bulk(s) => out.extend_from_slice(s),
+        Frame::Verbatim { text, .. } => out.extend_from_slice(text),
+        Frame::Boolean(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
+        Frame::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Frame::Double(d) => out.extend_from_slice(fmt_double(*d).as_bytes()),
+        Frame::BigNumber(_) => return Err(Unrenderable(13)),
+        Frame::Attribute(_) => return Err(Unrenderable(14)),
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(mb_delim);
+                }
+                raw(item, mb_delim, out)?;
+            }
+        }
+        Frame::Map(pairs) => {
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(mb_delim);
+                }
+                raw(k, mb_delim, out)?;
+                out.push(b' ');
+                raw(v, mb_delim, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `--csv` format; aggregates are flattened into one comma separated line.
+pub fn csv(f: &Frame, out: &mut Vec<u8>) -> Result<(), Unrenderable> {
+    match f {
+        Frame::Error(e) => {
+            out.extend_from_slice(b"ERROR,");
+            // Upstream quotes the error up to its first NUL (it uses strlen).
+            let end = e.iter().position(|&c| c == 0).unwrap_or(e.len());
+            repr(out, &e[..end]);
+        }
+        Frame::Simple(s) | Frame::Bulk(s) => repr(out, s),
+        Frame::Verbatim { text, .. } => repr(out, text),
+        Frame::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Frame::Double(d) => out.extend_from_slice(fmt_double(*d).as_bytes()),
+        Frame::Null | Frame::NullArray => out.extend_from_slice(b"NULL"),
+        Frame::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Frame::BigNumber(_) => return Err(Unrenderable(13)),
+        Frame::Attribute(_) => return Err(Unrenderable(14)),
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
+            for (i, item) in items.iter().enumerate() {
+                csv(item, out)?;
+                if i + 1 != items.len() {
+                    out.push(b',');
+                }
+            }
+        }
+        Frame::Map(pairs) => {
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                csv(k, out)?;
+                out.push(b',');
+                csv(v, out)?;
+                if i + 1 != pairs.len() {
+                    out.push(b',');
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn bulk(s: &str) -> Frame {
+        Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn tty_s(f: &Frame) -> String {
+        let mut v = Vec::new();
+        tty(f, "", &mut v).unwrap();
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn doubles_match_printf_g17() {
+        assert_eq!(fmt_double(1.5), "1.5");
+        assert_eq!(fmt_double(0.1), "0.10000000000000001");
+        assert_eq!(fmt_double(2.0), "2");
+        assert_eq!(fmt_double(1e20), "1e+20");
+        assert_eq!(fmt_double(1.5e-7), "1.4999999999999999e-07");
+        assert_eq!(fmt_double(-3.0), "-3");
+        assert_eq!(fmt_double(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn repr_escapes() {
+        let mut v = Vec::new();
+        repr(&mut v, b"a\"\\\n\x00\xff");
+        assert_eq!(v, b"\"a\\\"\\\\\\n\\x00\\xff\"");
+    }
+
+    #[test]
+    fn nested_tty() {
+        let f = Frame::Array(vec![
+            bulk("a"),
+            Frame::Array(vec![Frame::Integer(1), Frame::Array(vec![])]),
+        ]);
+        assert_eq!(
+            tty_s(&f),
+            "1) \"a\"\n2) 1) (integer) 1\n   2) (empty array)\n"
+        );
+        let m = Frame::Map(vec![(bulk("k"), Frame::Array(vec![bulk("x"), bulk("y")]))]);
+        assert_eq!(tty_s(&m), "1# \"k\" => 1) \"x\"\n   2) \"y\"\n");
+    }
+}

@@ -1,0 +1,352 @@
+//! Command line parsing with upstream redis-cli's rules.
+//!
+//! Upstream does not use getopt: options are matched one by one until the first
+//! word not starting with `-`, numbers are read with C's lenient `atoi`/`atof`,
+//! and anything unknown aborts with one fixed message. We reproduce that rather
+//! than use clap, because scripts depend on the exact messages and leniency.
+
+use crate::format::Output;
+
+/// The version we report; matches the upstream release we are compatible with.
+pub const VERSION: &str = "7.0.15";
+
+/// `--help` text, identical to upstream's so scripts and docs keep working.
+pub const USAGE: &str = include_str!("usage.txt");
+
+/// Everything the options can set.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: i64,
+    pub socket: Option<String>,
+    pub auth: Option<String>,
+    pub user: Option<String>,
+    pub askpass: bool,
+    pub no_auth_warning: bool,
+    pub input_db: i64,
+    pub repeat: i64,
+    pub interval_us: u64,
+    pub stdin_lastarg: bool,
+    pub output: Output,
+    pub mb_delim: Vec<u8>,
+    pub cmd_delim: Vec<u8>,
+    pub cluster: bool,
+    pub set_errcode: bool,
+    pub pipe: bool,
+    pub pipe_timeout: i64,
+    pub resp2: bool,
+    pub resp3: bool,
+    pub quoted_input: bool,
+    pub push_output: bool,
+    pub verbose: bool,
+}
+
+/// What `parse` decided.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Run with this config; the command (possibly empty) follows.
+    Run(Box<Config>, Vec<String>),
+    /// Print this to the given stream and exit with the code.
+    Exit {
+        stdout: String,
+        stderr: String,
+        code: i32,
+    },
+}
+
+/// C `atoi`/`strtoll`: leading blanks, optional sign, digits; stops at junk.
+pub fn atoi(s: &str) -> i64 {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let mut n: i64 = 0;
+    for c in digits.bytes() {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        n = n.saturating_mul(10).saturating_add(i64::from(c - b'0'));
+    }
+    if neg {
+        -n
+    } else {
+        n
+    }
+}
+
+/// C `atof` on the longest numeric prefix; 0 when there is none.
+pub fn atof(s: &str) -> f64 {
+    let t = s.trim_start();
+    let mut best = 0.0;
+    for end in 1..=t.len() {
+        if !t.is_char_boundary(end) {
+            continue;
+        }
+        if let Ok(v) = t[..end].parse::<f64>() {
+            best = v;
+        }
+    }
+    best
+}
+
+fn unrecognized(opt: &str) -> Parsed {
+    Parsed::Exit {
+        stdout: String::new(),
+        stderr: format!("Unrecognized option or bad number of args for: '{opt}'\n"),
+        code: 1,
+    }
+}
+
+fn fail(msg: &str) -> Parsed {
+    Parsed::Exit {
+        stdout: String::new(),
+        stderr: format!("{msg}\n"),
+        code: 1,
+    }
+}
+
+/// Decodes `%XX` escapes in URI user info.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Applies `redis://[[user]:pass@]host[:port][/db]` to the config.
+fn parse_uri(cfg: &mut Config, uri: &str) -> Result<(), Parsed> {
+    let lower = uri.to_ascii_lowercase();
+    let rest = if lower.starts_with("rediss://") {
+        return Err(fail(
+            "rediss:// is only supported when redis-cli is compiled with OpenSSL",
+        ));
+    } else if lower.starts_with("redis://") {
+        &uri["redis://".len()..]
+    } else {
+        return Err(fail("Invalid URI scheme"));
+    };
+    let mut cur = rest;
+    if cur.is_empty() {
+        return Ok(());
+    }
+    if let Some(at) = cur.find('@') {
+        let userinfo = &cur[..at];
+        match userinfo.find(':') {
+            Some(colon) => {
+                cfg.user = Some(percent_decode(&userinfo[..colon]));
+                cfg.auth = Some(percent_decode(&userinfo[colon + 1..]));
+            }
+            None => cfg.auth = Some(percent_decode(userinfo)),
+        }
+        cur = &cur[at + 1..];
+    }
+    if cur.is_empty() {
+        return Ok(());
+    }
+    let path = cur.find('/');
+    if !cur.starts_with('/') {
+        let hostport = &cur[..path.unwrap_or(cur.len())];
+        let host = match hostport.find(':') {
+            Some(c) => {
+                cfg.port = atoi(&hostport[c + 1..]);
+                &hostport[..c]
+            }
+            None => hostport,
+        };
+        cfg.host = host.to_string();
+    }
+    if let Some(p) = path {
+        let db = &cur[p + 1..];
+        if !db.is_empty() {
+            cfg.input_db = atoi(db);
+        }
+    }
+    Ok(())
+}
+
+/// Parses `args` (without the program name). `stdout_tty` picks the default output.
+pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
+    let mut cfg = Config {
+        host: "127.0.0.1".into(),
+        port: 6379,
+        socket: None,
+        auth: None,
+        user: None,
+        askpass: false,
+        no_auth_warning: false,
+        input_db: 0,
+        repeat: 1,
+        interval_us: 0,
+        stdin_lastarg: false,
+        output: if stdout_tty {
+            Output::Standard
+        } else {
+            Output::Raw
+        },
+        mb_delim: b"\n".to_vec(),
+        cmd_delim: b"\n".to_vec(),
+        cluster: false,
+        set_errcode: false,
+        pipe: false,
+        pipe_timeout: 30,
+        resp2: false,
+        resp3: false,
+        quoted_input: false,
+        push_output: stdout_tty,
+        verbose: false,
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        let has_val = i + 1 < args.len();
+        // The value of a one-argument option, advancing past it.
+        let mut val = || {
+            i += 1;
+            args[i].clone()
+        };
+        match a {
+            "-h" if has_val => cfg.host = val(),
+            "-h" | "--help" => {
+                return Parsed::Exit {
+                    stdout: USAGE.into(),
+                    stderr: String::new(),
+                    code: 0,
+                }
+            }
+            "-v" | "--version" => {
+                return Parsed::Exit {
+                    stdout: format!("redis-cli {VERSION}\n"),
+                    stderr: String::new(),
+                    code: 0,
+                }
+            }
+            "-x" => cfg.stdin_lastarg = true,
+            "-p" if has_val => {
+                cfg.port = atoi(&val());
+                if !(0..=65535).contains(&cfg.port) {
+                    return fail("Invalid server port.");
+                }
+            }
+            "-s" if has_val => cfg.socket = Some(val()),
+            "-r" if has_val => cfg.repeat = atoi(&val()),
+            "-i" if has_val => {
+                let secs = atof(&val());
+                cfg.interval_us = if secs > 0.0 {
+                    (secs * 1_000_000.0) as u64
+                } else {
+                    0
+                };
+            }
+            "-n" if has_val => cfg.input_db = atoi(&val()),
+            "--no-auth-warning" => cfg.no_auth_warning = true,
+            "--askpass" => cfg.askpass = true,
+            "-a" | "--pass" if has_val => cfg.auth = Some(val()),
+            "--user" if has_val => cfg.user = Some(val()),
+            "-u" if has_val => {
+                let uri = val();
+                if let Err(p) = parse_uri(&mut cfg, &uri) {
+                    return p;
+                }
+                if !(0..=65535).contains(&cfg.port) {
+                    return fail("Invalid server port.");
+                }
+            }
+            "--raw" => cfg.output = Output::Raw,
+            "--no-raw" => cfg.output = Output::Standard,
+            "--quoted-input" => cfg.quoted_input = true,
+            "--csv" => cfg.output = Output::Csv,
+            "--pipe" => cfg.pipe = true,
+            "--pipe-timeout" if has_val => cfg.pipe_timeout = atoi(&val()),
+            "-c" => cfg.cluster = true,
+            "-d" if has_val => cfg.mb_delim = val().into_bytes(),
+            "-D" if has_val => cfg.cmd_delim = val().into_bytes(),
+            "-e" => cfg.set_errcode = true,
+            "--verbose" => cfg.verbose = true,
+            "-2" => cfg.resp2 = true,
+            "-3" => cfg.resp3 = true,
+            "--show-pushes" if has_val => {
+                let v = val();
+                match v.as_bytes().first().map(u8::to_ascii_lowercase) {
+                    Some(b'n') => cfg.push_output = false,
+                    Some(b'y') => cfg.push_output = true,
+                    _ => {
+                        // Upstream warns and carries on.
+                        eprintln!("Unknown --show-pushes value '{v}' (valid: '[y]es', '[n]o')");
+                    }
+                }
+            }
+            _ if a.starts_with('-') => {
+                // Upstream options we do not implement (--stat, --scan, --tls, ...)
+                // are rejected exactly like unknown ones, so scripts fail loudly.
+                return unrecognized(a);
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    if cfg.socket.is_some() && cfg.cluster {
+        return fail("Options -c and -s are mutually exclusive.");
+    }
+    if cfg.resp2 && cfg.resp3 {
+        return fail("Options -2 and -3 are mutually exclusive.");
+    }
+    Parsed::Run(Box::new(cfg), args[i..].to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> (Config, Vec<String>) {
+        let v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        match parse(&v, false) {
+            Parsed::Run(c, rest) => (*c, rest),
+            Parsed::Exit { .. } => panic!("unexpected exit"),
+        }
+    }
+
+    #[test]
+    fn c_number_parsing() {
+        assert_eq!(atoi("12abc"), 12);
+        assert_eq!(atoi("  -7"), -7);
+        assert_eq!(atoi("x"), 0);
+        assert_eq!(atof("0.25s"), 0.25);
+        assert_eq!(atof("abc"), 0.0);
+    }
+
+    #[test]
+    fn options_stop_at_command() {
+        let (c, rest) = run(&["-p", "7000", "-n", "2", "--raw", "get", "-x"]);
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.input_db, 2);
+        assert_eq!(rest, vec!["get", "-x"]);
+    }
+
+    #[test]
+    fn uri() {
+        let (c, _) = run(&["-u", "redis://us%65r:p%40ss@example:7001/3"]);
+        assert_eq!(c.user.as_deref(), Some("user"));
+        assert_eq!(c.auth.as_deref(), Some("p@ss"));
+        assert_eq!((c.host.as_str(), c.port, c.input_db), ("example", 7001, 3));
+    }
+
+    #[test]
+    fn unknown_option() {
+        let v = vec!["--stat".to_string()];
+        assert!(matches!(parse(&v, false), Parsed::Exit { code: 1, .. }));
+    }
+}
