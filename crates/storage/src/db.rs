@@ -4,11 +4,10 @@
 //! The expiry policy (lazy and active) lives in [`crate::Keyspace`], which
 //! records every expiry-driven deletion; this module only stores deadlines.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use rand::Rng;
 
+use crate::dict::Dict;
 use crate::value::Value;
 
 /// A value with its per-key metadata.
@@ -22,8 +21,8 @@ pub struct Entry {
 /// One numbered database.
 #[derive(Debug, Default)]
 pub struct Db {
-    map: HashMap<Bytes, Entry>,
-    expires: HashMap<Bytes, i64>,
+    map: Dict<Bytes, Entry>,
+    expires: Dict<Bytes, i64>,
     /// Running average TTL estimate reported by `INFO keyspace`.
     pub avg_ttl: i64,
 }
@@ -102,8 +101,8 @@ impl Db {
 
     /// Removes `key`; returns the entry and its deadline.
     pub fn remove(&mut self, key: &[u8]) -> Option<(Bytes, Entry, Option<i64>)> {
-        let (k, e) = self.map.remove_entry(key)?;
-        let exp = self.expires.remove(key);
+        let (k, e) = self.map.remove(key)?;
+        let exp = self.expires.remove(key).map(|(_, t)| t);
         Some((k, e, exp))
     }
 
@@ -126,8 +125,8 @@ impl Db {
 
     /// Deletes everything.
     pub fn clear(&mut self) {
-        self.map = HashMap::new();
-        self.expires = HashMap::new();
+        self.map = Dict::new();
+        self.expires = Dict::new();
         self.avg_ttl = 0;
     }
 
@@ -138,40 +137,41 @@ impl Db {
 
     /// A uniformly chosen key (may be logically expired).
     pub fn random_key(&self, rng: &mut impl Rng) -> Option<Bytes> {
-        if self.map.is_empty() {
-            return None;
-        }
-        let n = rng.gen_range(0..self.map.len());
-        self.map.keys().nth(n).cloned()
+        self.map.random_entry(rng).map(|(k, _)| k.clone())
     }
 
-    /// One step of a `SCAN` iteration. Calls `f` for each key visited and
-    /// returns the next cursor (0 when done).
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Bytes, &Entry)) -> u64 {
-        // Interim implementation: a sorted snapshot makes the cursor stable
-        // for keys present during the whole iteration.
-        let mut keys: Vec<&Bytes> = self.map.keys().collect();
-        keys.sort();
-        let start = cursor as usize;
-        let end = (start + count.max(1)).min(keys.len());
-        for k in keys.get(start..end).unwrap_or(&[]) {
-            if let Some(e) = self.map.get(*k) {
+    /// One step of a `SCAN` iteration: visits buckets until about `count`
+    /// keys were seen or the iteration ends. Returns the next cursor (0 when
+    /// done). Every key present during the whole iteration is visited.
+    pub fn scan(&self, mut cursor: u64, count: usize, mut f: impl FnMut(&Bytes, &Entry)) -> u64 {
+        let mut seen = 0;
+        // Upstream bounds the work per call to 10 × COUNT buckets so a sparse
+        // table cannot make one call walk it all.
+        let mut budget = count.max(1).saturating_mul(10);
+        loop {
+            cursor = self.map.scan(cursor, |k, e| {
+                seen += 1;
                 f(k, e);
+            });
+            budget -= 1;
+            if cursor == 0 || seen >= count || budget == 0 {
+                return cursor;
             }
         }
-        if end >= keys.len() {
-            0
-        } else {
-            end as u64
-        }
     }
 
-    /// Up to `n` keys that have a deadline, for the active expiry cycle.
-    pub fn sample_volatile(&self, n: usize) -> Vec<(Bytes, i64)> {
+    /// Up to `n` random keys that have a deadline, for the active expiry cycle.
+    pub fn sample_volatile(&self, n: usize, rng: &mut impl Rng) -> Vec<(Bytes, i64)> {
         self.expires
-            .iter()
-            .take(n)
+            .sample(n, rng)
+            .into_iter()
             .map(|(k, t)| (k.clone(), *t))
             .collect()
+    }
+
+    /// Moves a little of any rehash in progress forward (cron).
+    pub fn rehash_step(&mut self, budget: std::time::Duration) {
+        self.map.rehash_for(budget);
+        self.expires.rehash_for(budget);
     }
 }

@@ -132,14 +132,20 @@ impl Keyspace {
     /// deadline and deletes the expired ones, repeating on a database while
     /// more than a quarter of the sample was expired (upstream's heuristic),
     /// within `max_rounds` rounds per database.
-    pub fn active_expire_cycle(&mut self, now: i64, per_sample: usize, max_rounds: usize) -> usize {
+    pub fn active_expire_cycle(
+        &mut self,
+        now: i64,
+        per_sample: usize,
+        max_rounds: usize,
+        rng: &mut impl rand::Rng,
+    ) -> usize {
         if self.is_replica {
             return 0;
         }
         let mut total = 0;
         for db in 0..self.dbs.len() {
             for _ in 0..max_rounds {
-                let sample = self.dbs[db].sample_volatile(per_sample);
+                let sample = self.dbs[db].sample_volatile(per_sample, rng);
                 if sample.is_empty() {
                     break;
                 }

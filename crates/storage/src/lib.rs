@@ -4,11 +4,15 @@
 //!
 //! # Layout
 //! - [`keyspace`]: the set of numbered databases plus keyspace-wide counters.
+//! - [`dict`]: the incrementally rehashed hash table with SCAN cursors.
+//! - [`digest`]: `DEBUG DIGEST` primitives compatible with upstream.
 //! - [`db`]: one database: the main table, the expiry table, lazy and active expiry.
 //! - [`value`]: the value enum shared by every type module.
 //! - [`string`]: the string type API (encodings `int`, `embstr`, `raw`).
 
 pub mod db;
+pub mod dict;
+pub mod digest;
 pub mod keyspace;
 pub mod string;
 pub mod value;
