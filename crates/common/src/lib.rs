@@ -3,5 +3,11 @@
 //! # Layout
 //! - [`args`]: splitting a line into arguments with upstream's quoting rules
 //!   (used by inline requests, `redis.conf` and `redis-cli`).
+//! - [`glob`]: upstream-compatible glob matching (`KEYS`, `CONFIG GET`, …).
+//! - [`units`]: memory sizes with unit suffixes and `yes`/`no` flags.
+//! - [`log`]: the exact layout of upstream's log lines.
 
 pub mod args;
+pub mod glob;
+pub mod log;
+pub mod units;

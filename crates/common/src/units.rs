@@ -1,0 +1,103 @@
+//! Parsing of the value syntaxes shared by `redis.conf` and `CONFIG SET`:
+//! memory sizes with unit suffixes and `yes`/`no` booleans.
+
+/// Parses a memory size the way upstream's `memtoull` does: a plain
+/// non-negative decimal integer, optionally followed by one of the
+/// case-insensitive units `b`, `k` (1000), `kb` (1024), `m` (10^6),
+/// `mb` (2^20), `g` (10^9) or `gb` (2^30). Returns `None` for anything
+/// else (signs, fractions, white space, overflow) and for values that do
+/// not fit in an `i64`; use [`parse_memory_u64`] for the full range.
+pub fn parse_memory(s: &str) -> Option<i64> {
+    parse_memory_u64(s).and_then(|v| i64::try_from(v).ok())
+}
+
+/// Like [`parse_memory`] but over the full unsigned 64-bit range, which
+/// upstream accepts for a few directives such as `maxmemory`.
+pub fn parse_memory_u64(s: &str) -> Option<u64> {
+    let digits_end = s
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(digits_end);
+    if num.is_empty() {
+        return None;
+    }
+    let mul: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// Parses upstream's boolean syntax: `yes` or `no`, case-insensitive.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    if s.eq_ignore_ascii_case("yes") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case("no") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Formats a boolean the way `CONFIG GET` prints it.
+pub fn format_bool(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory() {
+        assert_eq!(parse_memory("0"), Some(0));
+        assert_eq!(parse_memory("123"), Some(123));
+        assert_eq!(parse_memory("10b"), Some(10));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("1K"), Some(1000));
+        assert_eq!(parse_memory("1kb"), Some(1024));
+        assert_eq!(parse_memory("1kB"), Some(1024));
+        assert_eq!(parse_memory("2m"), Some(2_000_000));
+        assert_eq!(parse_memory("2mb"), Some(2 * 1024 * 1024));
+        assert_eq!(parse_memory("1g"), Some(1_000_000_000));
+        assert_eq!(parse_memory("1GB"), Some(1 << 30));
+        for bad in [
+            "",
+            "k",
+            "-1",
+            "+1",
+            "1.5k",
+            "1 k",
+            " 1",
+            "1t",
+            "1kbb",
+            "abc",
+            "9223372036854775808",
+        ] {
+            assert_eq!(parse_memory(bad), None, "{bad}");
+        }
+        assert_eq!(parse_memory_u64("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_memory_u64("18446744073709551615k"), None);
+    }
+
+    #[test]
+    fn booleans() {
+        assert_eq!(parse_bool("yes"), Some(true));
+        assert_eq!(parse_bool("YES"), Some(true));
+        assert_eq!(parse_bool("No"), Some(false));
+        assert_eq!(parse_bool("1"), None);
+        assert_eq!(parse_bool("true"), None);
+        assert_eq!(format_bool(true), "yes");
+    }
+}
