@@ -256,7 +256,7 @@ impl Scanner {
                             return Err(DecodeError::TooLarge(n));
                         }
                         let children = if kind == b'%' || kind == b'|' {
-                            n * 2
+                            n.saturating_mul(2)
                         } else {
                             n
                         };

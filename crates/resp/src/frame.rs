@@ -76,6 +76,9 @@ impl Frame {
     /// The frame as it will look to a client speaking `proto` after the
     /// encoder's RESP2 downgrades, with attributes dropped in RESP2. Useful
     /// for comparing a frame with what a RESP2 decoder reads back.
+    /// Attributes inside arrays/sets/pushes vanish; a top-level attribute
+    /// (which the RESP2 encoder writes as nothing at all) has no RESP2 value
+    /// and is returned flattened like a map.
     pub fn downgrade(self, proto: Protocol) -> Frame {
         if proto == Protocol::Resp3 {
             return self;

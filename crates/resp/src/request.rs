@@ -221,6 +221,9 @@ impl RequestParser {
                 // Upstream skips the two bytes after the payload unchecked.
                 buf.advance(2);
                 self.args.push(arg);
+                // The buffer front moved: forget any line-search position.
+                self.scanned = 0;
+                self.stuck = false;
                 self.pending_bulk = None;
                 self.pending_args -= 1;
             }
