@@ -1,1 +1,35 @@
-//! Placeholder.
+//! The execution engine: server state, the command table, the dispatcher and
+//! every command handler. Synchronous: the network layer (`redis-server`)
+//! calls [`State::call`] under the server lock for each parsed request.
+//!
+//! # Layout
+//! - [`state`]: shared state, the dispatcher (`call`/`execute`), cron, propagation.
+//! - [`table`]: the command table binding names to handlers; [`meta`]: the
+//!   declarative metadata (arity, flags, key specs, docs).
+//! - [`ctx`]: the handler context and reply writers; [`error`]: error replies;
+//!   [`args`]: argument parsing.
+//! - One module per family: [`string`], [`keys`] (keyspace and expiry),
+//!   [`server`] (connection/server), [`client_cmd`], [`config_cmd`], [`info`],
+//!   [`debug`].
+
+pub mod args;
+pub mod client;
+pub mod client_cmd;
+pub mod config_cmd;
+pub mod ctx;
+pub mod debug;
+pub mod digest;
+pub mod error;
+pub mod float;
+pub mod help;
+pub mod histogram;
+pub mod info;
+pub mod keys;
+pub mod meta;
+pub mod server;
+pub mod state;
+pub mod string;
+pub mod table;
+
+pub use client::{Client, ClientInfo, ClientSignal, ReplyMode};
+pub use state::State;

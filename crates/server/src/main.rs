@@ -1,1 +1,315 @@
-fn main() {}
+//! `redis-server`: loads the configuration, sets up logging, binds the
+//! listeners and runs the server until a signal or `SHUTDOWN`.
+//!
+//! This is the only place that builds the runtime, installs signal handlers,
+//! forks (for `daemonize yes`, before any thread exists) or exits.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use redis_commands::state::{LogLevel as StateLevel, REDIS_VERSION};
+use redis_commands::State;
+use redis_common::log::LogLevel;
+use redis_config::Config;
+use redis_server::{listen, log, notify, now_ms, Shared};
+
+/// Bytes currently allocated, for `INFO memory` and (later) `maxmemory`.
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+
+/// The system allocator with a running byte count.
+struct CountingAlloc;
+
+// SAFETY: every method forwards to the system allocator unchanged; the
+// counter is only arithmetic on the layout sizes.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(layout);
+        if !p.is_null() {
+            ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
+            ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+fn used_memory() -> usize {
+    ALLOCATED.load(Ordering::Relaxed)
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "Usage: ./redis-server [/path/to/redis.conf] [options] [-]\n       ./redis-server - (read config from stdin)\n       ./redis-server -v or --version\n       ./redis-server -h or --help\n       ./redis-server --check-config /path/to/redis.conf\n\nExamples:\n       ./redis-server (run the server with default conf)\n       ./redis-server /etc/redis/6379.conf\n       ./redis-server --port 7777\n       ./redis-server /etc/myredis.conf --loglevel verbose -\n       ./redis-server /etc/myredis.conf --loglevel verbose\n"
+    );
+    std::process::exit(1);
+}
+
+fn version_line() -> String {
+    format!(
+        "Redis server v={REDIS_VERSION} sha=00000000:0 malloc=libc bits=64 build=0 (redis-rs {})",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+struct Args {
+    config_file: Option<PathBuf>,
+    rest: Vec<String>,
+    check_only: bool,
+}
+
+fn parse_args() -> Args {
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut check_only = false;
+    if let Some(first) = argv.first().map(String::as_str) {
+        match first {
+            "-v" | "--version" => {
+                println!("{}", version_line());
+                std::process::exit(0);
+            }
+            "-h" | "--help" => usage(),
+            "--check-config" => {
+                check_only = true;
+                argv.remove(0);
+                if argv.is_empty() {
+                    usage();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut config_file = None;
+    if let Some(first) = argv.first() {
+        if !first.starts_with("--") && first != "-" {
+            config_file = Some(PathBuf::from(argv.remove(0)));
+        }
+    }
+    Args {
+        config_file,
+        rest: argv,
+        check_only,
+    }
+}
+
+fn main() {
+    let args = parse_args();
+    let config = match Config::load(args.config_file.as_deref(), &args.rest) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    if args.check_only {
+        println!("Configuration OK");
+        return;
+    }
+    let level = log::parse_level(config.get_str("loglevel"));
+    if let Err(e) = log::configure(config.get_str("logfile"), level) {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    let daemonize = config.get_bool("daemonize");
+    if daemonize {
+        daemon::daemonize();
+    }
+    let pid = std::process::id();
+    log::warning("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
+    log::warning(&format!(
+        "Redis version={REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid={pid}, just started"
+    ));
+    if args.config_file.is_none() && args.rest.is_empty() {
+        log::warning("Warning: no config file specified, using the default config. In order to specify a config file use redis-server /path/to/redis.conf");
+    } else {
+        log::warning("Configuration loaded");
+    }
+    let dir = config.get_str("dir").to_string();
+    if !dir.is_empty() {
+        if let Err(e) = std::env::set_current_dir(&dir) {
+            log::warning(&format!("Can't chdir to '{dir}': {}", os_text(&e)));
+            std::process::exit(1);
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            log::warning(&format!("Failed creating the event loop. Error message: '{e}'"));
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(serve(config, args.config_file, daemonize));
+    // Connection tasks may still be parked on sockets; do not wait for them.
+    runtime.shutdown_background();
+    std::process::exit(code);
+}
+
+fn os_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) -> i32 {
+    log::set_role('M');
+    let port = config.get_int("port").clamp(0, 65535) as u16;
+    let supervised = supervised_mode(config.get_str("supervised"));
+    let pidfile = {
+        let p = config.get_str("pidfile").to_string();
+        if p.is_empty() && daemonize {
+            "/var/run/redis.pid".to_string()
+        } else {
+            p
+        }
+    };
+    let listeners = match listen::bind_all(
+        &config.bind_addrs(),
+        port,
+        config.get_int("tcp-backlog") as i32,
+        config.get_str("unixsocket"),
+        u32::from_str_radix(config.get_str("unixsocketperm"), 8).unwrap_or(0),
+    ) {
+        Ok(l) => l,
+        Err(lines) => {
+            for l in lines {
+                log::warning(&l);
+            }
+            return 1;
+        }
+    };
+    log::notice(&format!("Running mode=standalone, port={port}."));
+    let mut state = State::new(config, now_ms());
+    state.port = port;
+    state.executable = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    state.config_file = config_file
+        .as_deref()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    state.supervised = supervised.to_string();
+    state.used_memory = used_memory;
+    state.startup_memory = used_memory() as u64;
+    state.log_sink = Arc::new(|lvl, msg| {
+        let l = match lvl {
+            StateLevel::Debug => LogLevel::Debug,
+            StateLevel::Verbose => LogLevel::Verbose,
+            StateLevel::Notice => LogLevel::Notice,
+            StateLevel::Warning => LogLevel::Warning,
+        };
+        log::log(l, msg);
+    });
+    let notify_shutdown = state.shutdown_notify.clone();
+    let shared = Shared::new(state);
+    log::warning("Server initialized");
+    if !pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+            log::warning(&format!("Failed to write PID file: {}", os_text(&e)));
+        }
+    }
+    log::notice("Ready to accept connections tcp");
+    if supervised == "systemd" {
+        notify::notify("STATUS=Ready to accept connections\nREADY=1\n");
+    }
+    let server = tokio::spawn(redis_server::run(listeners, shared.clone()));
+    wait_for_shutdown(&notify_shutdown).await;
+    log::warning("User requested shutdown...");
+    if supervised == "systemd" {
+        notify::notify("STOPPING=1\n");
+    }
+    if !pidfile.is_empty() {
+        log::notice("Removing the pid file.");
+        let _ = std::fs::remove_file(Path::new(&pidfile));
+    }
+    shared.shutdown.cancel();
+    let _ = server.await;
+    log::warning("Redis is now ready to exit, bye bye...");
+    0
+}
+
+fn supervised_mode(s: &str) -> &'static str {
+    match s {
+        "systemd" => "systemd",
+        "upstart" => "upstart",
+        "auto" if std::env::var_os("NOTIFY_SOCKET").is_some() => "systemd",
+        "auto" if std::env::var_os("UPSTART_JOB").is_some() => "upstart",
+        _ => "no",
+    }
+}
+
+/// Waits for SIGTERM, SIGINT or a `SHUTDOWN` command.
+async fn wait_for_shutdown(cmd: &tokio::sync::Notify) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let sig_line = |name: &str| {
+        // Upstream logs from its signal handler with this distinct prefix.
+        let line = format!(
+            "{}:signal-handler ({}) Received {name} scheduling shutdown...",
+            std::process::id(),
+            now_ms() / 1000
+        );
+        log::raw_line(&line);
+    };
+    tokio::select! {
+        _ = cmd.notified() => {}
+        Some(_) = async { match term.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => sig_line("SIGTERM"),
+        Some(_) = async { match int.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => sig_line("SIGINT"),
+    }
+}
+
+mod daemon {
+    //! `daemonize yes`: detach before the runtime or any thread exists, so
+    //! forking is safe (the architecture forbids forking a running tokio
+    //! process, not a single-threaded program that has not started one).
+
+    /// Forks; the parent exits, the child starts a new session with its
+    /// standard streams on /dev/null.
+    #[allow(unsafe_code)]
+    pub fn daemonize() {
+        // SAFETY: called from main before any other thread is spawned; the
+        // child only continues ordinary single-threaded Rust code.
+        unsafe {
+            match libc::fork() {
+                -1 => return,
+                0 => {}
+                _ => libc::_exit(0),
+            }
+            libc::setsid();
+            let devnull = c"/dev/null";
+            let fd = libc::open(devnull.as_ptr(), libc::O_RDWR, 0);
+            if fd >= 0 {
+                libc::dup2(fd, 0);
+                libc::dup2(fd, 1);
+                libc::dup2(fd, 2);
+                if fd > 2 {
+                    libc::close(fd);
+                }
+            }
+        }
+    }
+}

@@ -8,14 +8,19 @@
 //! - [`digest`]: `DEBUG DIGEST` primitives compatible with upstream.
 //! - [`db`]: one database: the main table, the expiry table, lazy and active expiry.
 //! - [`value`]: the value enum shared by every type module.
-//! - [`string`]: the string type API (encodings `int`, `embstr`, `raw`).
+//! - [`string`]: the string type API (encodings `int`, `embstr`, `raw`);
+//!   [`list`], [`hash`], [`set`], [`zset`]: the collection types.
 
 pub mod db;
 pub mod dict;
 pub mod digest;
+pub mod hash;
+pub mod list;
+pub mod set;
 pub mod keyspace;
 pub mod string;
 pub mod value;
+pub mod zset;
 
 pub use db::{Db, Entry};
 pub use keyspace::Keyspace;

@@ -1,12 +1,22 @@
 //! The value stored under a key. One variant per data type; each type's
-//! operations live in its own module (`string.rs`, and later `list.rs`, …).
+//! operations live in its own module (`string.rs`, `list.rs`, `hash.rs`,
+//! `set.rs`, `zset.rs`).
 
+use crate::digest::{self as dg, DIGEST_LEN};
+use crate::hash::HashValue;
+use crate::list::ListValue;
+use crate::set::SetValue;
 use crate::string::StrValue;
+use crate::zset::ZSetValue;
 
 /// A stored value.
 #[derive(Clone, Debug)]
 pub enum Value {
     Str(StrValue),
+    List(ListValue),
+    Hash(HashValue),
+    Set(SetValue),
+    ZSet(ZSetValue),
 }
 
 impl Value {
@@ -14,6 +24,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -21,6 +35,10 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(v) => v.encoding(),
+            Value::Hash(v) => v.encoding(),
+            Value::Set(v) => v.encoding(),
+            Value::ZSet(v) => v.encoding(),
         }
     }
 
@@ -28,6 +46,25 @@ impl Value {
     pub fn mem_usage(&self) -> usize {
         match self {
             Value::Str(s) => s.mem_usage(),
+            Value::List(v) => v.mem_usage(),
+            Value::Hash(v) => v.mem_usage(),
+            Value::Set(v) => v.mem_usage(),
+            Value::ZSet(v) => v.mem_usage(),
+        }
+    }
+
+    /// The object part of `DEBUG DIGEST`: type code and content (the
+    /// expire marker is added by the caller).
+    pub fn digest(&self, d: &mut [u8; DIGEST_LEN]) {
+        match self {
+            Value::Str(s) => {
+                dg::begin_object(d, dg::ObjType::String);
+                s.with_bytes(|b| dg::mix_digest(d, b));
+            }
+            Value::List(v) => v.digest(d),
+            Value::Hash(v) => v.digest(d),
+            Value::Set(v) => v.digest(d),
+            Value::ZSet(v) => v.digest(d),
         }
     }
 }

@@ -1,0 +1,144 @@
+//! Per-connection state: what the connection task owns ([`Client`]) and what
+//! other clients may see or act upon through the server state ([`ClientInfo`],
+//! [`ClientSignal`]).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use redis_resp::Protocol;
+use tokio::sync::{mpsc, Notify};
+
+/// How replies are sent (`CLIENT REPLY`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+    /// Set while the command after `CLIENT REPLY SKIP` runs.
+    SkipThis,
+}
+
+/// The connection-owned part of a client.
+#[derive(Debug)]
+pub struct Client {
+    pub id: u64,
+    pub db: usize,
+    pub proto: Protocol,
+    pub authenticated: bool,
+    pub user: String,
+    pub reply_mode: ReplyMode,
+    /// Commands queued by `MULTI`; `None` outside a transaction.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// Set when a queued command was rejected: `EXEC` then aborts.
+    pub multi_error: bool,
+    /// Close the connection once pending replies are written.
+    pub close_after_reply: bool,
+    pub is_monitor: bool,
+    pub no_evict: bool,
+    pub signal: Arc<ClientSignal>,
+}
+
+/// Cross-task signals for one client: kill requests and pushed messages
+/// (`MONITOR` lines, later pub/sub and invalidations).
+#[derive(Debug)]
+pub struct ClientSignal {
+    killed: AtomicBool,
+    pub notify: Notify,
+    pub push: mpsc::UnboundedSender<Bytes>,
+}
+
+impl ClientSignal {
+    /// A new signal with the sending half of the push channel.
+    pub fn new(push: mpsc::UnboundedSender<Bytes>) -> ClientSignal {
+        ClientSignal {
+            killed: AtomicBool::new(false),
+            notify: Notify::new(),
+            push,
+        }
+    }
+
+    /// Asks the connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        // notify_one stores a permit, so a connection not currently waiting
+        // still sees the request at its next wait.
+        self.notify.notify_one();
+    }
+
+    /// True once `kill` was called.
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+}
+
+/// The part of a client other clients can observe (`CLIENT LIST`, `KILL`).
+#[derive(Debug)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i64,
+    pub name: Bytes,
+    pub created_ms: i64,
+    pub last_interaction_ms: i64,
+    pub db: usize,
+    pub multi: i64,
+    pub last_cmd: String,
+    pub user: String,
+    pub resp: u8,
+    pub is_monitor: bool,
+    pub no_evict: bool,
+    pub qbuf: usize,
+    pub obl: usize,
+    pub is_unix: bool,
+    pub signal: Arc<ClientSignal>,
+}
+
+impl ClientInfo {
+    /// The `flags=` letters of `CLIENT LIST`.
+    pub fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.is_monitor {
+            f.push('O');
+        }
+        if self.multi >= 0 {
+            f.push('x');
+        }
+        if self.no_evict {
+            f.push('e');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+
+    /// One `CLIENT LIST` line (without the trailing newline).
+    pub fn line(&self, now_ms: i64) -> String {
+        let age = (now_ms - self.created_ms).max(0) / 1000;
+        let idle = (now_ms - self.last_interaction_ms).max(0) / 1000;
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            String::from_utf8_lossy(&self.name),
+            age,
+            idle,
+            self.flags(),
+            self.db,
+            self.multi,
+            self.qbuf,
+            16384usize.saturating_sub(self.qbuf),
+            self.obl,
+            16384 + 1024 + self.qbuf + self.obl,
+            self.last_cmd,
+            self.user,
+            self.resp,
+        )
+    }
+}

@@ -1,0 +1,300 @@
+//! `CLIENT` subcommands.
+
+use bytes::Bytes;
+
+use crate::args::{self, is};
+use crate::client::ReplyMode;
+use crate::ctx::Ctx;
+use crate::error::{CmdError, CmdResult, SYNTAX};
+use crate::help;
+use crate::keys::reply_help;
+
+/// Rejects names upstream refuses (spaces, newlines, non-printables).
+pub fn validate_name(n: &[u8]) -> CmdResult {
+    if n.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Err(CmdError::fixed(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT ID`
+pub fn id(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let id = ctx.client.id;
+    ctx.int(id as i64);
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT SETNAME connection-name`
+pub fn setname(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    validate_name(&argv[2])?;
+    let id = ctx.client.id;
+    if let Some(c) = ctx.st.clients.get_mut(&id) {
+        c.name = argv[2].clone();
+    }
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT GETNAME`
+pub fn getname(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let id = ctx.client.id;
+    let name = ctx.st.clients.get(&id).map(|c| c.name.clone()).unwrap_or_default();
+    if name.is_empty() {
+        ctx.null();
+    } else {
+        ctx.bulk(&name);
+    }
+    Ok(())
+}
+
+/// Copies the connection-owned fields into the shared info so that the
+/// calling client's own line is current.
+fn refresh_self(ctx: &mut Ctx, cmd: &str) {
+    let id = ctx.client.id;
+    let (db, resp, multi) = (
+        ctx.client.db,
+        if ctx.client.proto == redis_resp::Protocol::Resp3 { 3 } else { 2 },
+        ctx.client.multi.as_ref().map_or(-1, |q| q.len() as i64),
+    );
+    if let Some(c) = ctx.st.clients.get_mut(&id) {
+        c.db = db;
+        c.resp = resp;
+        c.multi = multi;
+        c.last_cmd = cmd.to_string();
+        c.last_interaction_ms = ctx.now;
+    }
+}
+
+/// # Format
+/// `CLIENT LIST [TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]`
+pub fn list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    refresh_self(ctx, "client|list");
+    let mut ids: Option<Vec<u64>> = None;
+    let mut only_none = false;
+    if argv.len() > 2 {
+        if is(&argv[2], "type") && argv.len() == 4 {
+            let t = String::from_utf8_lossy(&argv[3]).to_ascii_lowercase();
+            match t.as_str() {
+                "normal" => {}
+                "master" | "replica" | "slave" | "pubsub" => only_none = true,
+                _ => {
+                    return Err(CmdError::msg(format!(
+                        "ERR Unknown client type '{}'",
+                        String::from_utf8_lossy(&argv[3])
+                    )))
+                }
+            }
+        } else if is(&argv[2], "id") && argv.len() > 3 {
+            let mut v = Vec::new();
+            for a in &argv[3..] {
+                match args::int(a) {
+                    Ok(n) if n > 0 => v.push(n as u64),
+                    _ => return Err(CmdError::fixed("ERR Invalid client ID")),
+                }
+            }
+            ids = Some(v);
+        } else {
+            return Err(SYNTAX);
+        }
+    }
+    let now = ctx.now;
+    let mut text = String::new();
+    if !only_none {
+        for c in ctx.st.clients.values() {
+            if let Some(ids) = &ids {
+                if !ids.contains(&c.id) {
+                    continue;
+                }
+            }
+            text.push_str(&c.line(now));
+            text.push('\n');
+        }
+    }
+    ctx.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT INFO`
+pub fn info(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    refresh_self(ctx, "client|info");
+    let id = ctx.client.id;
+    let mut line = ctx.st.clients.get(&id).map(|c| c.line(ctx.now)).unwrap_or_default();
+    line.push('\n');
+    ctx.verbatim(line.as_bytes());
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT KILL ip:port` or
+/// `CLIENT KILL [ID id] [TYPE type] [USER user] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no]`
+pub fn kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let me = ctx.client.id;
+    if argv.len() == 3 {
+        let addr = String::from_utf8_lossy(&argv[2]).into_owned();
+        let target = ctx.st.clients.values().find(|c| c.addr == addr).map(|c| c.id);
+        return match target {
+            Some(id) => {
+                kill_client(ctx, id);
+                ctx.ok();
+                Ok(())
+            }
+            None => Err(CmdError::fixed("ERR No such client")),
+        };
+    }
+    if argv.len() % 2 != 0 {
+        return Err(SYNTAX);
+    }
+    let mut id: Option<u64> = None;
+    let mut addr: Option<String> = None;
+    let mut laddr: Option<String> = None;
+    let mut user: Option<String> = None;
+    let mut typ_none = false;
+    let mut skipme = true;
+    for pair in argv[2..].chunks_exact(2) {
+        let (k, v) = (&pair[0], &pair[1]);
+        if is(k, "id") {
+            match args::int(v) {
+                Ok(n) if n > 0 => id = Some(n as u64),
+                _ => return Err(CmdError::fixed("ERR client-id should be greater than 0")),
+            }
+        } else if is(k, "type") {
+            let t = String::from_utf8_lossy(v).to_ascii_lowercase();
+            match t.as_str() {
+                "normal" => {}
+                "master" | "replica" | "slave" | "pubsub" => typ_none = true,
+                _ => {
+                    return Err(CmdError::msg(format!(
+                        "ERR Unknown client type '{}'",
+                        String::from_utf8_lossy(v)
+                    )))
+                }
+            }
+        } else if is(k, "addr") {
+            addr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "laddr") {
+            laddr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "user") {
+            user = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "skipme") {
+            if is(v, "yes") {
+                skipme = true;
+            } else if is(v, "no") {
+                skipme = false;
+            } else {
+                return Err(SYNTAX);
+            }
+        } else {
+            return Err(SYNTAX);
+        }
+    }
+    let victims: Vec<u64> = if typ_none {
+        Vec::new()
+    } else {
+        ctx.st
+            .clients
+            .values()
+            .filter(|c| id.is_none_or(|i| c.id == i))
+            .filter(|c| addr.as_ref().is_none_or(|a| &c.addr == a))
+            .filter(|c| laddr.as_ref().is_none_or(|a| &c.laddr == a))
+            .filter(|c| user.as_ref().is_none_or(|u| &c.user == u))
+            .filter(|c| !(skipme && c.id == me))
+            .map(|c| c.id)
+            .collect()
+    };
+    for v in &victims {
+        kill_client(ctx, *v);
+    }
+    ctx.int(victims.len() as i64);
+    Ok(())
+}
+
+fn kill_client(ctx: &mut Ctx, id: u64) {
+    if id == ctx.client.id {
+        // Killing oneself: the reply is still sent, then the link closes.
+        ctx.client.close_after_reply = true;
+    } else if let Some(c) = ctx.st.clients.get(&id) {
+        c.signal.kill();
+    }
+}
+
+/// # Format
+/// `CLIENT PAUSE timeout [WRITE | ALL]`
+pub fn pause(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let ms = args::int_or(
+        &argv[2],
+        CmdError::fixed("ERR timeout is not an integer or out of range"),
+    )?;
+    if ms < 0 {
+        return Err(CmdError::fixed("ERR timeout is negative"));
+    }
+    let mut write_only = false;
+    if let Some(m) = argv.get(3) {
+        if is(m, "write") {
+            write_only = true;
+        } else if !is(m, "all") || argv.len() > 4 {
+            return Err(CmdError::fixed("ERR CLIENT PAUSE mode must be WRITE or ALL"));
+        }
+    }
+    ctx.st.pause = Some((ctx.now.saturating_add(ms), write_only));
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT UNPAUSE`
+pub fn unpause(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    ctx.st.pause = None;
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT REPLY ON | OFF | SKIP`
+pub fn reply(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let a = &argv[2];
+    if is(a, "on") {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.ok();
+    } else if is(a, "off") {
+        ctx.client.reply_mode = ReplyMode::Off;
+    } else if is(a, "skip") {
+        if ctx.client.reply_mode == ReplyMode::On {
+            ctx.client.reply_mode = ReplyMode::Skip;
+        }
+    } else {
+        return Err(SYNTAX);
+    }
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT NO-EVICT ON | OFF`
+pub fn no_evict(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let on = if is(&argv[2], "on") {
+        true
+    } else if is(&argv[2], "off") {
+        false
+    } else {
+        return Err(SYNTAX);
+    };
+    ctx.client.no_evict = on;
+    let id = ctx.client.id;
+    if let Some(c) = ctx.st.clients.get_mut(&id) {
+        c.no_evict = on;
+    }
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT HELP`
+pub fn help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    reply_help(ctx, help::CLIENT);
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! `CONFIG` subcommands over the directive table of `redis-config`.
+
+use bytes::Bytes;
+
+use crate::ctx::Ctx;
+use crate::error::{CmdError, CmdResult};
+use crate::help;
+use crate::keys::reply_help;
+use crate::state::{CmdStat, Stats};
+
+/// # Format
+/// `CONFIG GET parameter [parameter ...]`
+pub fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let pats: Vec<&[u8]> = argv[2..].iter().map(|a| a.as_ref()).collect();
+    let pairs = ctx.st.config.get(&pats);
+    ctx.map(pairs.len());
+    for (k, v) in pairs {
+        ctx.bulk(k.as_bytes());
+        ctx.bulk(v.as_bytes());
+    }
+    Ok(())
+}
+
+/// # Format
+/// `CONFIG SET parameter value [parameter value ...]`
+pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() % 2 != 0 {
+        return Err(crate::error::wrong_arity("config|set"));
+    }
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = argv[2..]
+        .chunks_exact(2)
+        .map(|p| (p[0].to_vec(), p[1].to_vec()))
+        .collect();
+    ctx.st.config.set(&pairs).map_err(CmdError::msg)?;
+    ctx.st.apply_config();
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `CONFIG RESETSTAT`
+pub fn resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let st = &mut *ctx.st;
+    let keep = (st.stats.total_connections, st.stats.ops_samples.clone());
+    st.stats = Stats::default();
+    st.stats.ops_samples = keep.1;
+    // Upstream keeps counting connections since start? No: it resets
+    // stat_numconnections too; we follow it.
+    let _ = keep.0;
+    st.cmdstats.iter_mut().for_each(|s| *s = CmdStat::default());
+    st.errorstats.clear();
+    st.ks.hits = 0;
+    st.ks.misses = 0;
+    st.ks.expired_keys = 0;
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `CONFIG REWRITE`
+pub fn rewrite(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let Some(path) = ctx.st.config.file_path().map(|p| p.to_path_buf()) else {
+        return Err(CmdError::fixed("ERR The server is running without a config file"));
+    };
+    ctx.st
+        .config
+        .rewrite(&path)
+        .map_err(|e| CmdError::msg(format!("ERR Rewriting config file: {e}")))?;
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `CONFIG HELP`
+pub fn help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    reply_help(ctx, help::CONFIG);
+    Ok(())
+}

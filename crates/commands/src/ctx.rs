@@ -1,0 +1,164 @@
+//! The execution context handed to every command handler, and the reply
+//! writers handlers use. Replies are appended straight to the connection's
+//! output buffer: no intermediate frame is built on the hot path.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use redis_resp::{Frame, Protocol};
+use redis_storage::string::itoa_buf;
+
+use crate::client::Client;
+use crate::state::State;
+
+/// What a handler may touch while it runs.
+pub struct Ctx<'a> {
+    pub st: &'a mut State,
+    pub client: &'a mut Client,
+    pub out: &'a mut BytesMut,
+    /// Unix time in milliseconds, frozen for the duration of the command.
+    pub now: i64,
+    /// The arguments to propagate instead of the original command, when the
+    /// handler rewrote it (e.g. `SET k v EX 10` → `SET k v PXAT <abs>`).
+    pub rewrite: Option<Vec<Vec<Bytes>>>,
+    /// Changes made by this command (feeds `rdb_changes_since_last_save`).
+    pub dirty: u64,
+}
+
+impl Ctx<'_> {
+    /// The client's protocol.
+    pub fn proto(&self) -> Protocol {
+        self.client.proto
+    }
+
+    /// The client's selected database.
+    pub fn db(&self) -> usize {
+        self.client.db
+    }
+
+    /// The current LRU clock value for touching keys.
+    pub fn lru(&self) -> u32 {
+        self.st.lru_clock
+    }
+
+    /// `+OK`.
+    pub fn ok(&mut self) {
+        self.out.extend_from_slice(b"+OK\r\n");
+    }
+
+    /// A simple string.
+    pub fn simple(&mut self, s: &str) {
+        self.out.put_u8(b'+');
+        self.out.extend_from_slice(s.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// An integer.
+    pub fn int(&mut self, i: i64) {
+        self.out.put_u8(b':');
+        self.out.extend_from_slice(itoa_buf(i).as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// A bulk string.
+    pub fn bulk(&mut self, b: &[u8]) {
+        self.out.put_u8(b'$');
+        self.out.extend_from_slice(itoa_buf(b.len() as i64).as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+        self.out.extend_from_slice(b);
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// An integer as a bulk string.
+    pub fn bulk_int(&mut self, i: i64) {
+        let b = itoa_buf(i);
+        self.bulk(b.as_bytes());
+    }
+
+    /// The null bulk (`$-1` / `_`).
+    pub fn null(&mut self) {
+        match self.client.proto {
+            Protocol::Resp2 => self.out.extend_from_slice(b"$-1\r\n"),
+            Protocol::Resp3 => self.out.extend_from_slice(b"_\r\n"),
+        }
+    }
+
+    /// The null array (`*-1` / `_`).
+    pub fn null_array(&mut self) {
+        match self.client.proto {
+            Protocol::Resp2 => self.out.extend_from_slice(b"*-1\r\n"),
+            Protocol::Resp3 => self.out.extend_from_slice(b"_\r\n"),
+        }
+    }
+
+    /// An array header.
+    pub fn array(&mut self, n: usize) {
+        self.header(b'*', n);
+    }
+
+    /// A map header (`%n` in RESP3, `*2n` in RESP2).
+    pub fn map(&mut self, n: usize) {
+        match self.client.proto {
+            Protocol::Resp2 => self.header(b'*', n * 2),
+            Protocol::Resp3 => self.header(b'%', n),
+        }
+    }
+
+    /// A set header (`~n` in RESP3, `*n` in RESP2).
+    pub fn set(&mut self, n: usize) {
+        match self.client.proto {
+            Protocol::Resp2 => self.header(b'*', n),
+            Protocol::Resp3 => self.header(b'~', n),
+        }
+    }
+
+    fn header(&mut self, c: u8, n: usize) {
+        self.out.put_u8(c);
+        self.out.extend_from_slice(itoa_buf(n as i64).as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// A verbatim string (`=` in RESP3, bulk in RESP2), as `INFO` replies.
+    pub fn verbatim(&mut self, text: &[u8]) {
+        match self.client.proto {
+            Protocol::Resp2 => self.bulk(text),
+            Protocol::Resp3 => {
+                self.header(b'=', text.len() + 4);
+                self.out.extend_from_slice(b"txt:");
+                self.out.extend_from_slice(text);
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// A boolean-ish integer reply in RESP2 that is a boolean in RESP3 is
+    /// not used by 7.0 commands; this writes a plain integer.
+    pub fn bool_int(&mut self, b: bool) {
+        self.int(i64::from(b));
+    }
+
+    /// Any frame.
+    pub fn frame(&mut self, f: &Frame) {
+        f.encode(self.client.proto, self.out);
+    }
+
+    /// An array of bulk strings.
+    pub fn bulk_array<I, B>(&mut self, items: I)
+    where
+        I: ExactSizeIterator<Item = B>,
+        B: AsRef<[u8]>,
+    {
+        self.array(items.len());
+        for it in items {
+            self.bulk(it.as_ref());
+        }
+    }
+
+    /// Records that the command changed `n` things.
+    pub fn changed(&mut self, n: u64) {
+        self.dirty += n;
+    }
+
+    /// Propagates `argv` instead of the command as received.
+    pub fn propagate_as(&mut self, argv: Vec<Bytes>) {
+        self.rewrite.get_or_insert_with(Vec::new).push(argv);
+    }
+}

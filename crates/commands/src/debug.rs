@@ -1,0 +1,217 @@
+//! `DEBUG`: the introspection and fault-injection subcommands operators and
+//! test harnesses rely on. Access is gated by `enable-debug-command` in the
+//! dispatcher.
+
+use bytes::Bytes;
+use redis_resp::{Frame, Protocol};
+use redis_storage::string::StrValue;
+use redis_storage::Value;
+
+use crate::args::{self, is};
+use crate::ctx::Ctx;
+use crate::error::{CmdError, CmdResult, NO_SUCH_KEY};
+
+const DEBUG_HELP: &[&str] = &[
+    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANGE-REPL-ID",
+    "    Change the replication IDs of the instance.",
+    "    Dangerous: should be used only for testing the replication subsystem.",
+    "DIGEST",
+    "    Output a hex signature representing the current DB content.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of all the specified keys.",
+    "LOG <message>",
+    "    Write <message> to the server log.",
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. These are not propagated to",
+    "    replicas. Cluster slots are not respected so keys not belonging to the",
+    "    current node can be created in cluster mode.",
+    "PROTOCOL <type>",
+    "    Reply with a test value of the specified type. <type> can be: string,",
+    "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+    "    true, false.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in background when they are not",
+    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+    "    default.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+    "STRINGMATCH-LEN <pattern> <string>",
+    "    Run a fuzz tester against the stringmatchlen() function.",
+    "HELP",
+    "    Print this help.",
+];
+
+fn unknown(sub: &[u8]) -> CmdError {
+    CmdError::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+        crate::error::truncated(sub, 128)
+    ))
+}
+
+/// # Format
+/// `DEBUG subcommand [arg ...]`
+pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let sub = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
+    let n = argv.len();
+    match (sub.as_str(), n) {
+        ("help", 2) => {
+            crate::keys::reply_help(ctx, DEBUG_HELP);
+        }
+        ("sleep", 3) => {
+            // Upstream uses strtod and ignores garbage (atof semantics).
+            let secs = args::parse_f64(&argv[2]).unwrap_or(0.0).max(0.0);
+            // Holding the server lock while sleeping is the point: the whole
+            // server stops, exactly as upstream's DEBUG SLEEP.
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+            ctx.ok();
+        }
+        ("set-active-expire", 3) => {
+            ctx.st.active_expire = args::int(&argv[2]).unwrap_or(1) != 0;
+            ctx.ok();
+        }
+        ("log", 3) => {
+            let msg = String::from_utf8_lossy(&argv[2]).into_owned();
+            ctx.st.log_warning(&format!("DEBUG LOG: {msg}"));
+            ctx.ok();
+        }
+        ("change-repl-id", 2) => {
+            let old = std::mem::take(&mut ctx.st.replid);
+            ctx.st.replid = crate::state::random_hex(&mut ctx.st.rng);
+            let _ = old;
+            ctx.ok();
+        }
+        ("object", 3) => {
+            let (db, now) = (ctx.db(), ctx.now);
+            if !ctx.st.ks.exists(db, &argv[2], now) {
+                return Err(NO_SUCH_KEY);
+            }
+            let clock = ctx.st.lru_clock;
+            let line = ctx.st.ks.dbs[db].get(&argv[2]).map(|e| {
+                let ser = match &e.value {
+                    Value::Str(s) => serialized_len(s),
+                    other => other.mem_usage(),
+                };
+                let idle = clock.wrapping_sub(e.lru) & ((1 << 24) - 1);
+                format!(
+                    "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+                    e as *const _ as usize,
+                    e.value.encoding(),
+                    ser,
+                    e.lru,
+                    idle
+                )
+            });
+            ctx.simple(&line.unwrap_or_default());
+        }
+        ("digest", 2) => {
+            let d = crate::digest::dataset_digest(&ctx.st.ks, ctx.now);
+            ctx.bulk(d.as_bytes());
+        }
+        ("digest-value", _) => {
+            let db = ctx.db();
+            ctx.array(n - 2);
+            for k in &argv[2..] {
+                let d = crate::digest::value_digest(&ctx.st.ks.dbs[db], k);
+                ctx.bulk(d.as_bytes());
+            }
+        }
+        ("populate", 3..=5) => {
+            let count = args::int_or(&argv[2], CmdError::fixed("ERR value is out of range"))?;
+            if count < 0 {
+                return Err(CmdError::fixed("ERR value is out of range"));
+            }
+            let prefix = argv.get(3).cloned().unwrap_or(Bytes::from_static(b"key"));
+            let size = match argv.get(4) {
+                Some(a) => Some(args::int_or(a, CmdError::fixed("ERR value is out of range"))?.max(0) as usize),
+                None => None,
+            };
+            let (db, lru) = (ctx.db(), ctx.lru());
+            for j in 0..count {
+                let mut key = prefix.to_vec();
+                key.push(b':');
+                key.extend_from_slice(j.to_string().as_bytes());
+                if ctx.st.ks.dbs[db].contains(&key) {
+                    continue;
+                }
+                let mut val = format!("value:{j}").into_bytes();
+                if let Some(sz) = size {
+                    val.resize(sz, 0);
+                }
+                ctx.st.ks.dbs[db].set(&key, Value::Str(StrValue::Shared(Bytes::from(val))), false, lru);
+            }
+            ctx.ok();
+        }
+        ("protocol", 3) => protocol(ctx, &argv[2])?,
+        ("stringmatch-len", 4) => {
+            let m = redis_common::glob::string_match(&argv[2], &argv[3], false);
+            ctx.int(i64::from(m));
+        }
+        _ => return Err(unknown(&argv[1])),
+    }
+    Ok(())
+}
+
+fn serialized_len(s: &StrValue) -> usize {
+    match s {
+        // RDB integer encodings take 2 to 5 bytes.
+        StrValue::Int(i) if (-128..128).contains(i) => 2,
+        StrValue::Int(i) if (-32768..32768).contains(i) => 3,
+        StrValue::Int(i) if (i32::MIN as i64..=i32::MAX as i64).contains(i) => 5,
+        _ => s.len() + if s.len() < 64 { 1 } else if s.len() < 16384 { 2 } else { 5 },
+    }
+}
+
+fn protocol(ctx: &mut Ctx, t: &Bytes) -> CmdResult {
+    let resp3 = ctx.proto() == Protocol::Resp3;
+    let f = if is(t, "string") {
+        Frame::Bulk(Bytes::from_static(b"Hello World"))
+    } else if is(t, "integer") {
+        Frame::Integer(12345)
+    } else if is(t, "double") {
+        Frame::Double(3.141)
+    } else if is(t, "bignum") {
+        Frame::BigNumber(Bytes::from_static(b"1234567999999999999999999999999999999"))
+    } else if is(t, "null") {
+        Frame::Null
+    } else if is(t, "array") {
+        Frame::Array((0..3).map(Frame::Integer).collect())
+    } else if is(t, "set") {
+        Frame::Set((0..3).map(Frame::Integer).collect())
+    } else if is(t, "map") {
+        Frame::Map((0..3).map(|i| (Frame::Integer(i), Frame::Boolean(i == 1))).collect())
+    } else if is(t, "attrib") {
+        if resp3 {
+            ctx.frame(&Frame::Attribute(vec![(
+                Frame::Bulk(Bytes::from_static(b"key-popularity")),
+                Frame::Array(vec![Frame::Bulk(Bytes::from_static(b"key:123")), Frame::Integer(90)]),
+            )]));
+        }
+        Frame::Bulk(Bytes::from_static(b"Some real reply following the attribute"))
+    } else if is(t, "push") {
+        if !resp3 {
+            return Err(CmdError::fixed("ERR RESP2 is not supported by this command"));
+        }
+        ctx.frame(&Frame::Push(vec![
+            Frame::Bulk(Bytes::from_static(b"server-cpu-usage")),
+            Frame::Integer(42),
+        ]));
+        Frame::Bulk(Bytes::from_static(b"Some real reply following the push reply"))
+    } else if is(t, "true") {
+        Frame::Boolean(true)
+    } else if is(t, "false") {
+        Frame::Boolean(false)
+    } else if is(t, "verbatim") {
+        Frame::Verbatim {
+            format: *b"txt",
+            text: Bytes::from_static(b"This is a verbatim string"),
+        }
+    } else {
+        return Err(CmdError::fixed("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"));
+    };
+    ctx.frame(&f);
+    Ok(())
+}

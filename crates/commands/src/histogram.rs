@@ -1,0 +1,75 @@
+//! A small log-linear latency histogram for `INFO latencystats`: eight
+//! linear sub-buckets per power of two of microseconds, so percentiles are
+//! exact to about 12% at any scale with 512 bytes per command.
+
+/// Latency histogram in microseconds.
+#[derive(Clone, Debug)]
+pub struct Histogram {
+    buckets: Box<[u64; 64 * 8]>,
+    count: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: Box::new([0; 64 * 8]),
+            count: 0,
+        }
+    }
+}
+
+fn index(us: u64) -> usize {
+    let v = us.max(1);
+    let msb = 63 - v.leading_zeros() as usize;
+    let sub = if msb >= 3 { ((v >> (msb - 3)) & 7) as usize } else { ((v << (3 - msb)) & 7) as usize };
+    (msb * 8 + sub).min(64 * 8 - 1)
+}
+
+fn upper(i: usize) -> f64 {
+    let msb = i / 8;
+    let sub = (i % 8) as f64;
+    let base = (1u64 << msb) as f64;
+    base + base * (sub + 1.0) / 8.0
+}
+
+impl Histogram {
+    /// Records one sample.
+    pub fn record(&mut self, us: u64) {
+        self.buckets[index(us)] += 1;
+        self.count += 1;
+    }
+
+    /// The value at percentile `p` (0–100), as a bucket upper bound.
+    pub fn percentile(&self, p: f64) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let target = ((p / 100.0) * self.count as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= target {
+                return upper(i);
+            }
+        }
+        upper(64 * 8 - 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_monotonic_and_close() {
+        let mut h = Histogram::default();
+        for v in 1..=1000u64 {
+            h.record(v);
+        }
+        let p50 = h.percentile(50.0);
+        let p99 = h.percentile(99.0);
+        assert!(p50 <= p99);
+        assert!((450.0..=600.0).contains(&p50), "{p50}");
+        assert!((950.0..=1150.0).contains(&p99), "{p99}");
+    }
+}

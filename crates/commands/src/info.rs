@@ -1,0 +1,315 @@
+//! `INFO`: every section and field name of upstream 7.0, with real values
+//! where we have them and upstream's idle values for features not built yet
+//! (persistence, replication, cluster).
+
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+
+use crate::ctx::Ctx;
+use crate::error::CmdResult;
+use crate::state::State;
+
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+const ALL: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+];
+
+/// # Format
+/// `INFO [section [section ...]]`
+pub fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut wanted: Vec<String> = Vec::new();
+    for a in &argv[1..] {
+        let s = String::from_utf8_lossy(a).to_ascii_lowercase();
+        match s.as_str() {
+            "default" => wanted.extend(DEFAULT.iter().map(|s| s.to_string())),
+            "all" | "everything" => wanted.extend(ALL.iter().map(|s| s.to_string())),
+            _ => wanted.push(s),
+        }
+    }
+    if argv.len() == 1 {
+        wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
+    }
+    let text = render(ctx.st, &wanted, ctx.now);
+    ctx.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// Renders the requested sections in upstream's order.
+pub fn render(st: &State, wanted: &[String], now: i64) -> String {
+    let mut out = String::new();
+    for sec in ALL {
+        if !wanted.iter().any(|w| w == sec) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        section(st, sec, now, &mut out);
+    }
+    out
+}
+
+fn human(n: u64) -> String {
+    let f = n as f64;
+    if n < 1024 {
+        format!("{n}B")
+    } else if f < 1024.0 * 1024.0 {
+        format!("{:.2}K", f / 1024.0)
+    } else if f < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", f / 1024.0 / 1024.0)
+    } else if f < 1024.0 * 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", f / 1024.0 / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}T", f / 1024.0 / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+fn read_proc(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Resident set size in bytes, from /proc.
+pub fn rss_bytes() -> u64 {
+    let statm = read_proc("/proc/self/statm");
+    statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn total_system_memory() -> u64 {
+    read_proc("/proc/meminfo")
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|k| k.parse::<u64>().ok())
+        .map_or(0, |k| k * 1024)
+}
+
+/// (user, system) CPU seconds of this process, from /proc.
+pub fn cpu_times() -> (f64, f64) {
+    let stat = read_proc("/proc/self/stat");
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields overall, in clock ticks (USER_HZ is 100 on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (tick(11), tick(12))
+}
+
+fn os_line() -> String {
+    let rel = read_proc("/proc/sys/kernel/osrelease");
+    format!("Linux {} {}", rel.trim(), std::env::consts::ARCH)
+}
+
+fn section(st: &State, sec: &str, now: i64, o: &mut String) {
+    let up = st.uptime_secs();
+    match sec {
+        "server" => {
+            o.push_str("# Server\r\n");
+            let _ = write!(
+                o,
+                "redis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
+                st.version,
+                os_line(),
+                std::process::id(),
+                st.supervised,
+                st.run_id,
+                st.port,
+                now * 1000,
+                up,
+                up / 86400,
+                st.cached.hz,
+                st.cached.hz,
+                st.lru_clock,
+                st.executable,
+                st.config_file,
+            );
+        }
+        "clients" => {
+            o.push_str("# Clients\r\n");
+            let _ = write!(
+                o,
+                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                st.clients.len(),
+                st.cached.maxclients,
+                st.clients.values().map(|c| c.qbuf).max().unwrap_or(0),
+            );
+        }
+        "memory" => {
+            let used = (st.used_memory)() as u64;
+            let rss = rss_bytes();
+            let peak = st.peak_memory.max(used);
+            let startup = st.startup_memory.min(used);
+            let sysmem = total_system_memory();
+            let maxmem = st.cached.maxmemory.max(0) as u64;
+            let dataset = used.saturating_sub(startup);
+            let frag = if used > 0 { rss as f64 / used as f64 } else { 0.0 };
+            o.push_str("# Memory\r\n");
+            let _ = write!(
+                o,
+                "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{startup}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{used}\r\nallocator_active:{used}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{sysmem}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_lua_human:0B\r\nused_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\nnumber_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:0\r\nused_memory_vm_total_human:0B\r\nused_memory_functions:0\r\nused_memory_scripts:0\r\nused_memory_scripts_human:0B\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:1.00\r\nallocator_frag_bytes:0\r\nallocator_rss_ratio:{frag:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:1.00\r\nrss_overhead_bytes:0\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:0\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+                human(used),
+                human(rss),
+                human(peak),
+                if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 0.0 },
+                if used > startup { dataset as f64 * 100.0 / (used - startup) as f64 } else { 0.0 },
+                human(sysmem),
+                human(maxmem),
+                st.config.get_str("maxmemory-policy"),
+                rss as i64 - used as i64,
+                rss as i64 - used as i64,
+            );
+        }
+        "persistence" => {
+            o.push_str("# Persistence\r\n");
+            let _ = write!(
+                o,
+                "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                st.dirty, st.lastsave
+            );
+        }
+        "stats" => {
+            let s = &st.stats;
+            let (ops, inkbps, outkbps) = instantaneous(st);
+            o.push_str("# Stats\r\n");
+            let _ = write!(
+                o,
+                "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{ops}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:{inkbps:.2}\r\ninstantaneous_output_kbps:{outkbps:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
+                s.total_connections,
+                s.total_commands,
+                s.net_input_bytes,
+                s.net_output_bytes,
+                s.rejected_connections,
+                st.ks.expired_keys,
+                s.evicted_keys,
+                st.ks.hits,
+                st.ks.misses,
+                s.total_error_replies,
+                s.total_reads,
+                s.total_writes,
+            );
+        }
+        "replication" => {
+            o.push_str("# Replication\r\n");
+            let _ = write!(
+                o,
+                "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                st.replid,
+                st.config.get_int("repl-backlog-size"),
+            );
+        }
+        "cpu" => {
+            let (u, s) = cpu_times();
+            o.push_str("# CPU\r\n");
+            let _ = write!(
+                o,
+                "used_cpu_sys:{s:.6}\r\nused_cpu_user:{u:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{s:.6}\r\nused_cpu_user_main_thread:{u:.6}\r\n"
+            );
+        }
+        "modules" => o.push_str("# Modules\r\n"),
+        "commandstats" => {
+            o.push_str("# Commandstats\r\n");
+            let names = &crate::table::registry().names;
+            for (i, s) in st.cmdstats.iter().enumerate() {
+                if s.calls == 0 && s.rejected == 0 && s.failed == 0 {
+                    continue;
+                }
+                let per = if s.calls > 0 { s.usec as f64 / s.calls as f64 } else { 0.0 };
+                let _ = write!(
+                    o,
+                    "cmdstat_{}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
+                    names.get(i).map_or("", |n| n.as_str()),
+                    s.calls,
+                    s.usec,
+                    s.rejected,
+                    s.failed
+                );
+            }
+        }
+        "errorstats" => {
+            o.push_str("# Errorstats\r\n");
+            for (k, v) in &st.errorstats {
+                let _ = write!(o, "errorstat_{k}:count={v}\r\n");
+            }
+        }
+        "latencystats" => {
+            o.push_str("# Latencystats\r\n");
+            let names = &crate::table::registry().names;
+            for (i, s) in st.cmdstats.iter().enumerate() {
+                if s.calls == 0 {
+                    continue;
+                }
+                let h = &st.latency[i];
+                let _ = write!(
+                    o,
+                    "latency_percentiles_usec_{}:p50={:.3},p99={:.3},p99.9={:.3}\r\n",
+                    names.get(i).map_or("", |n| n.as_str()),
+                    h.percentile(50.0),
+                    h.percentile(99.0),
+                    h.percentile(99.9),
+                );
+            }
+        }
+        "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "keyspace" => {
+            o.push_str("# Keyspace\r\n");
+            for (i, db) in st.ks.dbs.iter().enumerate() {
+                if db.is_empty() {
+                    continue;
+                }
+                let _ = write!(
+                    o,
+                    "db{i}:keys={},expires={},avg_ttl={}\r\n",
+                    db.len(),
+                    db.expires_len(),
+                    db.avg_ttl
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Instantaneous ops/sec and kbps from the cron samples.
+fn instantaneous(st: &State) -> (u64, f64, f64) {
+    let s = &st.stats.ops_samples;
+    match (s.front(), s.back()) {
+        (Some(a), Some(b)) if b.0 > a.0 => {
+            let dt = (b.0 - a.0) as f64 / 1000.0;
+            (
+                ((b.1 - a.1) as f64 / dt) as u64,
+                (b.2 - a.2) as f64 / dt / 1024.0,
+                (b.3 - a.3) as f64 / dt / 1024.0,
+            )
+        }
+        _ => (0, 0.0, 0.0),
+    }
+}

@@ -1,0 +1,569 @@
+//! The server state shared by all connections, and the dispatcher: the one
+//! place where every check runs before a handler (upstream `processCommand`)
+//! and where statistics, monitors and propagation happen after it (`call`).
+//!
+//! Lock ordering: the server holds exactly one lock, the `Mutex<State>`; it is
+//! taken once per batch of pipelined commands. Nothing in here awaits.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use redis_config::Config;
+use redis_storage::Keyspace;
+use tokio::sync::Notify;
+
+use crate::client::{Client, ClientInfo, ReplyMode};
+use crate::ctx::Ctx;
+use crate::error::{self, truncated, CmdError};
+use crate::histogram::Histogram;
+use crate::table::{flags, registry, Cmd};
+
+/// Per-command statistics (`INFO commandstats`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CmdStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected: u64,
+    pub failed: u64,
+}
+
+/// Server-wide counters (`INFO stats`).
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub total_commands: u64,
+    pub total_connections: u64,
+    pub rejected_connections: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub total_error_replies: u64,
+    pub evicted_keys: u64,
+    pub total_reads: u64,
+    pub total_writes: u64,
+    /// Ring of (time ms, commands) samples for `instantaneous_ops_per_sec`.
+    pub ops_samples: VecDeque<(i64, u64, u64, u64)>,
+}
+
+/// One `SLOWLOG` entry.
+#[derive(Clone, Debug)]
+pub struct SlowlogEntry {
+    pub id: u64,
+    pub time: i64,
+    pub usec: u64,
+    pub argv: Vec<Bytes>,
+    pub addr: String,
+    pub name: Bytes,
+}
+
+/// What `SHUTDOWN` asked for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShutdownRequest {
+    pub nosave: bool,
+    pub save: bool,
+    pub now: bool,
+    pub force: bool,
+}
+
+/// Configuration values read on the hot path, refreshed by
+/// [`State::apply_config`] whenever the configuration changes.
+#[derive(Clone, Debug, Default)]
+pub struct Cached {
+    pub requirepass: Option<Bytes>,
+    pub maxclients: u64,
+    pub timeout_secs: u64,
+    pub proto_max_bulk_len: i64,
+    pub client_query_buffer_limit: i64,
+    pub databases: usize,
+    pub hz: u64,
+    pub protected_mode: bool,
+    pub enable_debug: String,
+    pub slowlog_slower_than: i64,
+    pub slowlog_max_len: u64,
+    pub maxmemory: i64,
+    pub tcp_keepalive: u64,
+}
+
+/// Everything behind the server lock.
+pub struct State {
+    pub ks: Keyspace,
+    pub config: Config,
+    pub cached: Cached,
+    pub stats: Stats,
+    pub cmdstats: Vec<CmdStat>,
+    pub errorstats: BTreeMap<String, u64>,
+    pub clients: BTreeMap<u64, ClientInfo>,
+    pub next_client_id: u64,
+    pub monitors: Vec<u64>,
+    pub slowlog: VecDeque<SlowlogEntry>,
+    pub slowlog_next_id: u64,
+    /// Changes since the last save.
+    pub dirty: u64,
+    pub lastsave: i64,
+    pub start_ms: i64,
+    pub start_instant: Instant,
+    pub run_id: String,
+    pub replid: String,
+    pub port: u16,
+    pub executable: String,
+    pub config_file: String,
+    pub lru_clock: u32,
+    pub rng: StdRng,
+    pub shutdown: Option<ShutdownRequest>,
+    /// Woken when `shutdown` is set.
+    pub shutdown_notify: Arc<Notify>,
+    /// `CLIENT PAUSE`: deadline in ms and whether only writes are paused.
+    pub pause: Option<(i64, bool)>,
+    pub supervised: String,
+    pub version: &'static str,
+    /// Bytes allocated by the process, provided by the binary's allocator.
+    pub used_memory: fn() -> usize,
+    pub peak_memory: u64,
+    pub startup_memory: u64,
+    /// Per-command latency histograms, indexed like `cmdstats`.
+    pub latency: Vec<Histogram>,
+    /// `DEBUG SET-ACTIVE-EXPIRE`.
+    pub active_expire: bool,
+    /// Where log lines go (the server installs its logger).
+    pub log_sink: Arc<dyn Fn(LogLevel, &str) + Send + Sync>,
+}
+
+/// Log levels, as upstream's `loglevel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+}
+
+/// The version we report: the upstream release we are compatible with.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+impl State {
+    /// A fresh state for `config`.
+    pub fn new(config: Config, now_ms: i64) -> State {
+        let mut rng = StdRng::from_entropy();
+        let run_id = random_hex(&mut rng);
+        let replid = random_hex(&mut rng);
+        let mut st = State {
+            ks: Keyspace::new(1),
+            config,
+            cached: Cached::default(),
+            stats: Stats::default(),
+            cmdstats: vec![CmdStat::default(); registry().len()],
+            errorstats: BTreeMap::new(),
+            clients: BTreeMap::new(),
+            next_client_id: 1,
+            monitors: Vec::new(),
+            slowlog: VecDeque::new(),
+            slowlog_next_id: 0,
+            dirty: 0,
+            lastsave: now_ms / 1000,
+            start_ms: now_ms,
+            start_instant: Instant::now(),
+            run_id,
+            replid,
+            port: 0,
+            executable: String::new(),
+            config_file: String::new(),
+            lru_clock: lru_clock(now_ms),
+            rng,
+            shutdown: None,
+            shutdown_notify: Arc::new(Notify::new()),
+            pause: None,
+            supervised: "no".into(),
+            version: REDIS_VERSION,
+            used_memory: || 0,
+            peak_memory: 0,
+            startup_memory: 0,
+            latency: vec![Histogram::default(); registry().len()],
+            active_expire: true,
+            log_sink: Arc::new(|_, _| {}),
+        };
+        st.apply_config();
+        st.ks = Keyspace::new(st.cached.databases);
+        st
+    }
+
+    /// Refreshes the cached configuration values.
+    pub fn apply_config(&mut self) {
+        let c = &self.config;
+        let pass = c.get_str("requirepass");
+        self.cached = Cached {
+            requirepass: if pass.is_empty() {
+                None
+            } else {
+                Some(Bytes::copy_from_slice(pass.as_bytes()))
+            },
+            maxclients: c.get_int("maxclients").max(1) as u64,
+            timeout_secs: c.get_int("timeout").max(0) as u64,
+            proto_max_bulk_len: c.get_int("proto-max-bulk-len"),
+            client_query_buffer_limit: c.get_int("client-query-buffer-limit"),
+            databases: c.get_int("databases").clamp(1, 1 << 20) as usize,
+            hz: c.get_int("hz").clamp(1, 500) as u64,
+            protected_mode: c.get_bool("protected-mode"),
+            enable_debug: c.get_str("enable-debug-command").to_string(),
+            slowlog_slower_than: c.get_int("slowlog-log-slower-than"),
+            slowlog_max_len: c.get_int("slowlog-max-len").max(0) as u64,
+            maxmemory: c.get_int("maxmemory"),
+            tcp_keepalive: c.get_int("tcp-keepalive").max(0) as u64,
+        };
+        while self.slowlog.len() as u64 > self.cached.slowlog_max_len {
+            self.slowlog.pop_back();
+        }
+    }
+
+    /// Registers a new client and returns its id.
+    pub fn add_client(&mut self, mut info: ClientInfo) -> u64 {
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        info.id = id;
+        self.clients.insert(id, info);
+        self.stats.total_connections += 1;
+        id
+    }
+
+    /// Forgets a client.
+    pub fn remove_client(&mut self, id: u64) {
+        self.clients.remove(&id);
+        self.monitors.retain(|&m| m != id);
+    }
+
+    /// Counts an error reply in `INFO errorstats`.
+    pub fn count_error(&mut self, e: &CmdError) {
+        self.stats.total_error_replies += 1;
+        let code = String::from_utf8_lossy(e.code()).into_owned();
+        *self.errorstats.entry(code).or_insert(0) += 1;
+    }
+
+    /// Writes an error reply and counts it.
+    fn reply_error(&mut self, client: &Client, out: &mut BytesMut, e: &CmdError) {
+        self.count_error(e);
+        if client.reply_mode == ReplyMode::On {
+            out.extend_from_slice(b"-");
+            out.extend_from_slice(&e.0);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// Runs one command for `client`, appending its reply to `out`.
+    /// All checks of upstream's `processCommand` happen here, in its order.
+    pub fn call(&mut self, client: &mut Client, argv: Vec<Bytes>, out: &mut BytesMut, now: i64) {
+        let cmd = match resolve(&argv) {
+            Ok(c) => c,
+            Err((e, idx)) => {
+                self.reject(client, out, e, idx);
+                return;
+            }
+        };
+        let arity = cmd.meta.arity;
+        let argc = argv.len() as i64;
+        if (arity > 0 && argc != arity) || (arity < 0 && argc < -arity) {
+            let e = error::wrong_arity(&cmd.full_name);
+            self.reject(client, out, e, Some(cmd.idx));
+            return;
+        }
+        if !client.authenticated && !cmd.has(flags::NO_AUTH) {
+            if self.cached.requirepass.is_some() {
+                self.reject(client, out, error::NOAUTH, Some(cmd.idx));
+                return;
+            }
+            client.authenticated = true;
+        }
+        // Inside MULTI everything but the transaction commands is queued.
+        if client.multi.is_some()
+            && !matches!(
+                cmd.full_name.as_str(),
+                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+            )
+        {
+            if cmd.has(flags::NO_MULTI) {
+                let e = CmdError::msg("ERR Command not allowed inside a transaction");
+                self.reject(client, out, e, Some(cmd.idx));
+                return;
+            }
+            if let Some(q) = client.multi.as_mut() {
+                q.push(argv);
+            }
+            if client.reply_mode == ReplyMode::On {
+                out.extend_from_slice(b"+QUEUED\r\n");
+            }
+            return;
+        }
+        self.execute(cmd, client, argv, out, now);
+    }
+
+    /// Rejects a command before execution: counts it and flags a transaction.
+    fn reject(&mut self, client: &mut Client, out: &mut BytesMut, e: CmdError, idx: Option<usize>) {
+        if let Some(i) = idx {
+            if let Some(s) = self.cmdstats.get_mut(i) {
+                s.rejected += 1;
+            }
+        }
+        if client.multi.is_some() {
+            client.multi_error = true;
+        }
+        self.reply_error(client, out, &e);
+    }
+
+    /// Executes an already-checked command: the handler, then statistics,
+    /// slow log, monitors and propagation (upstream `call`).
+    pub fn execute(&mut self, cmd: &Cmd, client: &mut Client, argv: Vec<Bytes>, out: &mut BytesMut, now: i64) {
+        let Some(handler) = cmd.handler else { return };
+        let mark = out.len();
+        let start = Instant::now();
+        let (res, dirty, rewrite) = {
+            let mut ctx = Ctx {
+                st: self,
+                client,
+                out,
+                now,
+                rewrite: None,
+                dirty: 0,
+            };
+            let r = handler(&mut ctx, &argv);
+            (r, ctx.dirty, ctx.rewrite)
+        };
+        let usec = start.elapsed().as_micros() as u64;
+        if let Some(h) = self.latency.get_mut(cmd.idx) {
+            h.record(usec);
+        }
+        if let Some(s) = self.cmdstats.get_mut(cmd.idx) {
+            s.calls += 1;
+            s.usec += usec;
+            if res.is_err() {
+                s.failed += 1;
+            }
+        }
+        self.stats.total_commands += 1;
+        if let Err(e) = &res {
+            self.reply_error(client, out, e);
+        }
+        // CLIENT REPLY OFF/SKIP: drop whatever this command wrote.
+        match client.reply_mode {
+            ReplyMode::On => {}
+            ReplyMode::Off => out.truncate(mark),
+            ReplyMode::SkipThis => {
+                out.truncate(mark);
+                client.reply_mode = ReplyMode::On;
+            }
+            ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
+        }
+        self.dirty += dirty;
+        self.drain_expired();
+        if dirty > 0 && cmd.has(flags::WRITE) {
+            match rewrite {
+                Some(list) => {
+                    for a in list {
+                        self.propagate(client.db, &a);
+                    }
+                }
+                None => self.propagate(client.db, &argv),
+            }
+        }
+        if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
+            self.feed_monitors(client, &argv, now);
+        }
+        if !cmd.has(flags::SKIP_SLOWLOG) {
+            self.slowlog_push(client, &argv, usec, now);
+        }
+    }
+
+    /// Propagates the deletions done by expiry since the last drain.
+    pub fn drain_expired(&mut self) {
+        if self.ks.expired.is_empty() {
+            return;
+        }
+        let list = std::mem::take(&mut self.ks.expired);
+        for (db, key) in list {
+            self.propagate(db, &[Bytes::from_static(b"DEL"), key]);
+        }
+    }
+
+    /// The single propagation point feeding the AOF and replicas, in
+    /// execution order. Persistence and replication attach here in later
+    /// issues; today it only counts.
+    pub fn propagate(&mut self, _db: usize, _argv: &[Bytes]) {}
+
+    fn feed_monitors(&mut self, client: &Client, argv: &[Bytes], now: i64) {
+        let addr = self
+            .clients
+            .get(&client.id)
+            .map(|c| c.addr.clone())
+            .unwrap_or_default();
+        let mut line = format!("+{}.{:06} [{} {}]", now / 1000, (now % 1000) * 1000, client.db, addr);
+        for a in argv {
+            line.push_str(" \"");
+            line.push_str(&repr_escape(a));
+            line.push('"');
+        }
+        line.push_str("\r\n");
+        let msg = Bytes::from(line);
+        let monitors = self.monitors.clone();
+        for id in monitors {
+            if let Some(c) = self.clients.get(&id) {
+                // A monitor that went away is cleaned up by its own task.
+                let _ = c.signal.push.send(msg.clone());
+            }
+        }
+    }
+
+    fn slowlog_push(&mut self, client: &Client, argv: &[Bytes], usec: u64, now: i64) {
+        let limit = self.cached.slowlog_slower_than;
+        if limit < 0 || (usec as i64) < limit {
+            return;
+        }
+        let (addr, name) = self
+            .clients
+            .get(&client.id)
+            .map(|c| (c.addr.clone(), c.name.clone()))
+            .unwrap_or_default();
+        // Upstream keeps at most 32 arguments of at most 128 bytes each.
+        let mut args: Vec<Bytes> = Vec::new();
+        for (i, a) in argv.iter().enumerate() {
+            if i == 31 && argv.len() > 32 {
+                args.push(Bytes::from(format!("... ({} more arguments)", argv.len() - 31)));
+                break;
+            }
+            if a.len() > 128 {
+                args.push(Bytes::from(format!(
+                    "{}... ({} more bytes)",
+                    String::from_utf8_lossy(&a[..128]),
+                    a.len() - 128
+                )));
+            } else {
+                args.push(a.clone());
+            }
+        }
+        self.slowlog.push_front(SlowlogEntry {
+            id: self.slowlog_next_id,
+            time: now / 1000,
+            usec,
+            argv: args,
+            addr,
+            name,
+        });
+        self.slowlog_next_id += 1;
+        while self.slowlog.len() as u64 > self.cached.slowlog_max_len {
+            self.slowlog.pop_back();
+        }
+    }
+
+    /// Periodic work (upstream `serverCron`), called `hz` times a second.
+    pub fn cron(&mut self, now: i64) {
+        self.lru_clock = lru_clock(now);
+        // Active expiry: 20 keys per sample, like upstream's default effort.
+        if self.active_expire && self.ks.active_expire_cycle(now, 20, 16, &mut self.rng) > 0 {
+            self.drain_expired();
+        }
+        let used = (self.used_memory)() as u64;
+        self.peak_memory = self.peak_memory.max(used);
+        // Move incremental rehashing forward a little, as upstream's cron does.
+        for db in &mut self.ks.dbs {
+            db.rehash_step(std::time::Duration::from_micros(500));
+        }
+        let s = &mut self.stats;
+        s.ops_samples.push_back((now, s.total_commands, s.net_input_bytes, s.net_output_bytes));
+        while s.ops_samples.len() > 16 {
+            s.ops_samples.pop_front();
+        }
+        if let Some((deadline, _)) = self.pause {
+            if now >= deadline {
+                self.pause = None;
+            }
+        }
+    }
+
+    /// Seconds since start.
+    pub fn uptime_secs(&self) -> u64 {
+        self.start_instant.elapsed().as_secs()
+    }
+}
+
+/// Finds the command (or subcommand) `argv` names. The error carries the
+/// statistics slot to count a rejection against, if any.
+pub fn resolve(argv: &[Bytes]) -> Result<&'static Cmd, (CmdError, Option<usize>)> {
+    let reg = registry();
+    let Some(name) = argv.first() else {
+        return Err((CmdError::fixed("ERR empty command"), None));
+    };
+    let Some(top) = reg.lookup(name) else {
+        // Upstream appends `'arg' ` while the list is under 128 bytes, each
+        // argument cut to the room left.
+        let mut args = String::new();
+        for a in argv.iter().skip(1) {
+            if args.len() >= 128 {
+                break;
+            }
+            let room = 128 - args.len();
+            args.push('\'');
+            args.push_str(&truncated(a, room));
+            args.push_str("' ");
+        }
+        let msg = format!(
+            "ERR unknown command '{}', with args beginning with: {args}",
+            truncated(name, 128)
+        );
+        return Err((CmdError::msg(msg), None));
+    };
+    if top.subs.is_empty() {
+        return Ok(top);
+    }
+    // A container command dispatches on its first argument; COMMAND alone
+    // also has a handler of its own.
+    match argv.get(1) {
+        None if top.handler.is_some() => Ok(top),
+        None => Err((error::wrong_arity(&top.full_name), Some(top.idx))),
+        Some(sub) => match reg.lookup_sub(top, sub) {
+            Some(c) => Ok(c),
+            None => Err((error::unknown_subcommand(sub, &top.full_name), None)),
+        },
+    }
+}
+
+/// The 24-bit LRU clock in seconds, as upstream's `LRU_CLOCK`.
+pub fn lru_clock(now_ms: i64) -> u32 {
+    ((now_ms / 1000) as u64 & ((1 << 24) - 1)) as u32
+}
+
+/// Logs a warning through the installed sink.
+impl State {
+    pub fn log_warning(&self, msg: &str) {
+        (self.log_sink)(LogLevel::Warning, msg);
+    }
+
+    /// Logs at notice level.
+    pub fn log_notice(&self, msg: &str) {
+        (self.log_sink)(LogLevel::Notice, msg);
+    }
+}
+
+/// 40 random hex digits (run ids, replication ids).
+pub fn random_hex(rng: &mut StdRng) -> String {
+    use rand::Rng;
+    (0..40)
+        .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
+        .collect()
+}
+
+/// Escapes bytes like upstream's `sdscatrepr` (without the quotes).
+pub fn repr_escape(a: &[u8]) -> String {
+    let mut s = String::with_capacity(a.len());
+    for &c in a {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s
+}

@@ -1,0 +1,289 @@
+//! One client connection: read, parse every complete request, execute the
+//! batch under one lock, write the replies in one go (pipelining).
+//!
+//! The loop waits on the socket, the client's push channel (MONITOR lines),
+//! its kill signal, the idle timeout and server shutdown. Every branch of the
+//! `select!` is cancel-safe: `read_buf` loses no data when another branch
+//! wins, and `recv`/`notified` only consume what they return.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use redis_commands::client::{Client, ClientInfo, ClientSignal, ReplyMode};
+use redis_commands::table::flags;
+use redis_commands::State;
+use redis_resp::{Limits, Protocol, RequestParser};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::{log, now_ms, Shared};
+
+const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Where a connection comes from.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub addr: String,
+    pub laddr: String,
+    pub is_local: bool,
+    pub is_unix: bool,
+    pub fd: i64,
+}
+
+/// Serves one connection until it closes, is killed, or the server stops.
+pub async fn serve<S>(shared: Arc<Shared>, mut stream: S, peer: Peer)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Bytes>();
+    let signal = Arc::new(ClientSignal::new(push_tx));
+    let now = now_ms();
+    let admitted = {
+        let Ok(mut st) = shared.state.lock() else { return };
+        admit(&mut st, &peer, &signal, now)
+    };
+    let id = match admitted {
+        Ok(id) => id,
+        Err(msg) => {
+            let _ = stream.write_all(msg.as_bytes()).await;
+            return;
+        }
+    };
+    let mut client = Client {
+        id,
+        db: 0,
+        proto: Protocol::Resp2,
+        authenticated: false,
+        user: "default".into(),
+        reply_mode: ReplyMode::On,
+        multi: None,
+        multi_error: false,
+        close_after_reply: false,
+        is_monitor: false,
+        no_evict: false,
+        signal: signal.clone(),
+    };
+    shared.connected.fetch_add(1, Ordering::Relaxed);
+    let reason = run_loop(&shared, &mut stream, &mut client, &mut push_rx).await;
+    if let Some(r) = reason {
+        log::verbose(&r);
+    }
+    shared.connected.fetch_sub(1, Ordering::Relaxed);
+    if let Ok(mut st) = shared.state.lock() {
+        st.remove_client(id);
+    }
+}
+
+/// Admission checks of upstream's accept handler: max clients, protected mode.
+fn admit(st: &mut State, peer: &Peer, signal: &Arc<ClientSignal>, now: i64) -> Result<u64, &'static str> {
+    if st.clients.len() as u64 >= st.cached.maxclients {
+        st.stats.rejected_connections += 1;
+        return Err("-ERR max number of clients reached\r\n");
+    }
+    if st.cached.protected_mode && st.cached.requirepass.is_none() && !peer.is_local {
+        st.stats.rejected_connections += 1;
+        return Err(PROTECTED_MODE_ERROR);
+    }
+    let info = ClientInfo {
+        id: 0,
+        addr: peer.addr.clone(),
+        laddr: peer.laddr.clone(),
+        fd: peer.fd,
+        name: Bytes::new(),
+        created_ms: now,
+        last_interaction_ms: now,
+        db: 0,
+        multi: -1,
+        last_cmd: "NULL".into(),
+        user: "default".into(),
+        resp: 2,
+        is_monitor: false,
+        no_evict: false,
+        qbuf: 0,
+        obl: 0,
+        is_unix: peer.is_unix,
+        signal: signal.clone(),
+    };
+    Ok(st.add_client(info))
+}
+
+/// Returns a verbose log line explaining why the connection ended, if any.
+async fn run_loop<S>(
+    shared: &Arc<Shared>,
+    stream: &mut S,
+    client: &mut Client,
+    push_rx: &mut mpsc::UnboundedReceiver<Bytes>,
+) -> Option<String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut out = BytesMut::with_capacity(16 * 1024);
+    let mut parser = RequestParser::default();
+    let mut batch: Vec<Vec<Bytes>> = Vec::new();
+    let (mut limits, mut idle_timeout, mut qbuf_limit, needs_auth) = {
+        let st = shared.state.lock().ok()?;
+        (
+            st.cached.proto_max_bulk_len,
+            st.cached.timeout_secs,
+            st.cached.client_query_buffer_limit,
+            st.cached.requirepass.is_some(),
+        )
+    };
+    parser.set_limits(Limits::new(limits.max(0) as usize));
+    parser.set_auth_required(needs_auth);
+    let mut read_bytes: u64 = 0;
+    let mut written_bytes: u64 = 0;
+    loop {
+        if client.signal.is_killed() {
+            return None;
+        }
+        let idle = if idle_timeout > 0 && !client.is_monitor {
+            Duration::from_secs(idle_timeout)
+        } else {
+            Duration::from_secs(86400 * 365)
+        };
+        let hint = parser.reserve_hint().clamp(16 * 1024, 64 * 1024 * 1024);
+        if rbuf.capacity() - rbuf.len() < 4096 {
+            rbuf.reserve(hint);
+        }
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return None,
+            _ = client.signal.notify.notified() => {
+                if client.signal.is_killed() {
+                    return None;
+                }
+            }
+            Some(msg) = push_rx.recv() => {
+                out.extend_from_slice(&msg);
+                while let Ok(m) = push_rx.try_recv() {
+                    out.extend_from_slice(&m);
+                }
+            }
+            r = stream.read_buf(&mut rbuf) => match r {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => read_bytes += n as u64,
+            },
+            _ = tokio::time::sleep(idle) => return Some("Closing idle client".into()),
+        }
+        let mut proto_err = None;
+        loop {
+            match parser.parse(&mut rbuf) {
+                Ok(Some(argv)) => batch.push(argv),
+                Ok(None) => break,
+                Err(e) => {
+                    proto_err = Some(e);
+                    break;
+                }
+            }
+        }
+        if qbuf_limit > 0 && rbuf.len() as i64 > qbuf_limit {
+            log::warning(&format!(
+                "Closing client that reached max query buffer length: id={} (qbuf initial bytes: {:?})",
+                client.id,
+                String::from_utf8_lossy(&rbuf[..rbuf.len().min(64)])
+            ));
+            return None;
+        }
+        if !batch.is_empty() || read_bytes > 0 || written_bytes > 0 {
+            wait_if_paused(shared, &batch).await;
+            let Ok(mut st) = shared.state.lock() else { return None };
+            st.stats.net_input_bytes += std::mem::take(&mut read_bytes);
+            st.stats.net_output_bytes += std::mem::take(&mut written_bytes);
+            st.stats.total_reads += 1;
+            let now = now_ms();
+            let mut last_name: Option<Bytes> = None;
+            for argv in batch.drain(..) {
+                last_name = argv.first().cloned();
+                st.call(client, argv, &mut out, now);
+                if client.close_after_reply || st.shutdown.is_some() {
+                    break;
+                }
+            }
+            batch.clear();
+            let (resp, multi) = (
+                if client.proto == Protocol::Resp3 { 3 } else { 2 },
+                client.multi.as_ref().map_or(-1, |q| q.len() as i64),
+            );
+            let cmd_name = last_name.map(|n| String::from_utf8_lossy(&n).to_ascii_lowercase());
+            if let Some(info) = st.clients.get_mut(&client.id) {
+                info.db = client.db;
+                info.resp = resp;
+                info.multi = multi;
+                info.qbuf = rbuf.len();
+                info.last_interaction_ms = now;
+                if let Some(n) = cmd_name {
+                    info.last_cmd = n;
+                }
+            }
+            limits = st.cached.proto_max_bulk_len;
+            idle_timeout = st.cached.timeout_secs;
+            qbuf_limit = st.cached.client_query_buffer_limit;
+            parser.set_limits(Limits::new(limits.max(0) as usize));
+            parser.set_auth_required(st.cached.requirepass.is_some() && !client.authenticated);
+            if st.shutdown.is_some() {
+                // The main task runs the shutdown; this client gets no reply.
+                return None;
+            }
+        }
+        if let Some(e) = &proto_err {
+            out.extend_from_slice(b"-ERR ");
+            out.extend_from_slice(&e.reply_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                return None;
+            }
+            written_bytes += out.len() as u64;
+            out.clear();
+            // Keep big one-off reply buffers from pinning memory.
+            if out.capacity() > 1024 * 1024 {
+                out = BytesMut::with_capacity(16 * 1024);
+            }
+        }
+        if let Some(e) = proto_err {
+            return Some(format!("Protocol error ({}) from client: id={}", e.0, client.id));
+        }
+        if client.close_after_reply {
+            let _ = stream.flush().await;
+            return None;
+        }
+    }
+}
+
+/// Implements `CLIENT PAUSE`: holds the batch while a pause covers it.
+async fn wait_if_paused(shared: &Arc<Shared>, batch: &[Vec<Bytes>]) {
+    if batch.is_empty() {
+        return;
+    }
+    // Bounded: a pause has a deadline, and we re-check every 10 ms.
+    loop {
+        let remaining = {
+            let Ok(st) = shared.state.lock() else { return };
+            match st.pause {
+                None => return,
+                Some((deadline, write_only)) => {
+                    let now = now_ms();
+                    if now >= deadline {
+                        return;
+                    }
+                    if write_only && !batch.iter().any(|a| is_write(a)) {
+                        return;
+                    }
+                    deadline - now
+                }
+            }
+        };
+        tokio::time::sleep(Duration::from_millis(remaining.clamp(1, 10) as u64)).await;
+    }
+}
+
+fn is_write(argv: &[Bytes]) -> bool {
+    match redis_commands::state::resolve(argv) {
+        Ok(c) => c.has(flags::WRITE) || c.has(flags::DENYOOM),
+        Err(_) => false,
+    }
+}
