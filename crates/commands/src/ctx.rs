@@ -152,6 +152,16 @@ impl Ctx<'_> {
         }
     }
 
+    /// Signals that `key` in database `db` was modified by `event` (upstream
+    /// `signalModifiedKey` + `notifyKeyspaceEvent`). `class` is the
+    /// notification class letter of `notify-keyspace-events` (`g` generic,
+    /// `$` string, `l` list, `s` set, `h` hash, `z` zset, `x` expired, …).
+    /// WATCH invalidation and keyspace notifications hang off this call, so
+    /// every handler that writes a key must call it once per key and event.
+    pub fn key_event(&mut self, db: usize, key: &[u8], class: char, event: &str) {
+        self.st.key_event(db, key, class, event);
+    }
+
     /// Records that the command changed `n` things.
     pub fn changed(&mut self, n: u64) {
         self.dirty += n;

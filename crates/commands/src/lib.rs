@@ -8,7 +8,8 @@
 //!   declarative metadata (arity, flags, key specs, docs).
 //! - [`ctx`]: the handler context and reply writers; [`error`]: error replies;
 //!   [`args`]: argument parsing.
-//! - One module per family: [`string`], [`keys`] (keyspace and expiry),
+//! - One module per family: [`string`], [`list`], [`hash`], [`set`], [`zset`],
+//!   [`keys`] (keyspace and expiry),
 //!   [`server`] (connection/server), [`client_cmd`], [`config_cmd`], [`info`],
 //!   [`debug`].
 
@@ -21,15 +22,19 @@ pub mod debug;
 pub mod digest;
 pub mod error;
 pub mod float;
+pub mod hash;
 pub mod help;
 pub mod histogram;
 pub mod info;
 pub mod keys;
+pub mod list;
 pub mod meta;
 pub mod server;
+pub mod set;
 pub mod state;
 pub mod string;
 pub mod table;
+pub mod zset;
 
 pub use client::{Client, ClientInfo, ClientSignal, ReplyMode};
 pub use state::State;

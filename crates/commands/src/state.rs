@@ -372,6 +372,10 @@ impl State {
         }
     }
 
+    /// Hook for WATCH invalidation and keyspace notifications (see
+    /// [`Ctx::key_event`](crate::ctx::Ctx::key_event)).
+    pub fn key_event(&mut self, _db: usize, _key: &[u8], _class: char, _event: &str) {}
+
     /// Propagates the deletions done by expiry since the last drain.
     pub fn drain_expired(&mut self) {
         if self.ks.expired.is_empty() {

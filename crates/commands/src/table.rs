@@ -14,7 +14,7 @@ use bytes::Bytes;
 use crate::ctx::Ctx;
 use crate::error::CmdResult;
 use crate::meta::{self, CommandMeta};
-use crate::{client_cmd, config_cmd, debug, info, keys, server, string};
+use crate::{client_cmd, config_cmd, debug, hash, info, keys, list, server, set, string, zset};
 
 /// A command handler. `argv[0]` is the command name as sent.
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
@@ -65,6 +65,16 @@ pub struct Registry {
     /// Full names by statistics index.
     pub names: Vec<String>,
 }
+
+/// The bindings of each type module, concatenated with [`TABLE`]. A type
+/// module declares `pub const COMMANDS: &[(&str, Handler)]`.
+const MODULES: &[&[(&str, Handler)]] = &[
+    TABLE,
+    list::COMMANDS,
+    hash::COMMANDS,
+    set::COMMANDS,
+    zset::COMMANDS,
+];
 
 /// The bindings of implemented commands to their handlers.
 const TABLE: &[(&str, Handler)] = &[
@@ -218,7 +228,7 @@ fn build() -> Registry {
         by_name: HashMap::new(),
         names: Vec::new(),
     };
-    for (name, handler) in TABLE {
+    for (name, handler) in MODULES.iter().flat_map(|m| m.iter()) {
         let (top, sub) = match name.split_once('|') {
             Some((t, s)) => (t, Some(s)),
             None => (*name, None),
@@ -293,7 +303,7 @@ mod tests {
 
     #[test]
     fn every_binding_has_metadata() {
-        for (name, _) in TABLE {
+        for (name, _) in MODULES.iter().flat_map(|m| m.iter()) {
             let (top, sub) = match name.split_once('|') {
                 Some((t, s)) => (t, Some(s)),
                 None => (*name, None),
