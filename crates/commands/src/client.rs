@@ -2,6 +2,7 @@
 //! other clients may see or act upon through the server state ([`ClientInfo`],
 //! [`ClientSignal`]).
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -39,6 +40,55 @@ pub struct Client {
     pub is_monitor: bool,
     pub no_evict: bool,
     pub signal: Arc<ClientSignal>,
+    /// Pub/sub subscriptions: channels, patterns, shard channels.
+    pub subs: HashSet<Bytes>,
+    pub psubs: HashSet<Bytes>,
+    pub ssubs: HashSet<Bytes>,
+    /// Keys under `WATCH`: (db, key, deadline at WATCH time).
+    pub watched: Vec<(usize, Bytes)>,
+    /// Set while the client waits in a blocking command.
+    pub blocked: Option<crate::blocking::Blocked>,
+    /// True for connections from loopback or a Unix socket.
+    pub is_local: bool,
+    /// True while `EXEC` runs the queued commands (nothing may block then).
+    pub in_exec: bool,
+}
+
+impl Client {
+    /// A client with default state.
+    pub fn new(id: u64, signal: Arc<ClientSignal>, is_local: bool) -> Client {
+        Client {
+            id,
+            db: 0,
+            proto: Protocol::Resp2,
+            authenticated: false,
+            user: "default".into(),
+            reply_mode: ReplyMode::On,
+            multi: None,
+            multi_error: false,
+            close_after_reply: false,
+            is_monitor: false,
+            no_evict: false,
+            signal,
+            subs: HashSet::new(),
+            psubs: HashSet::new(),
+            ssubs: HashSet::new(),
+            watched: Vec::new(),
+            blocked: None,
+            is_local,
+            in_exec: false,
+        }
+    }
+
+    /// Channels plus patterns (the count upstream replies with).
+    pub fn sub_count(&self) -> usize {
+        self.subs.len() + self.psubs.len()
+    }
+
+    /// True when the client is in RESP2 pub/sub mode.
+    pub fn in_pubsub_context(&self) -> bool {
+        self.proto == Protocol::Resp2 && (self.sub_count() + self.ssubs.len()) > 0
+    }
 }
 
 /// Cross-task signals for one client: kill requests and pushed messages
@@ -94,6 +144,10 @@ pub struct ClientInfo {
     pub qbuf: usize,
     pub obl: usize,
     pub is_unix: bool,
+    pub sub: usize,
+    pub psub: usize,
+    pub ssub: usize,
+    pub blocked: bool,
     pub signal: Arc<ClientSignal>,
 }
 
@@ -106,6 +160,12 @@ impl ClientInfo {
         }
         if self.multi >= 0 {
             f.push('x');
+        }
+        if self.blocked {
+            f.push('b');
+        }
+        if self.sub + self.psub + self.ssub > 0 {
+            f.push('P');
         }
         if self.no_evict {
             f.push('e');
@@ -121,7 +181,7 @@ impl ClientInfo {
         let age = (now_ms - self.created_ms).max(0) / 1000;
         let idle = (now_ms - self.last_interaction_ms).max(0) / 1000;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -131,6 +191,9 @@ impl ClientInfo {
             idle,
             self.flags(),
             self.db,
+            self.sub,
+            self.psub,
+            self.ssub,
             self.multi,
             self.qbuf,
             16384usize.saturating_sub(self.qbuf),

@@ -43,7 +43,12 @@ pub fn setname(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `CLIENT GETNAME`
 pub fn getname(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let id = ctx.client.id;
-    let name = ctx.st.clients.get(&id).map(|c| c.name.clone()).unwrap_or_default();
+    let name = ctx
+        .st
+        .clients
+        .get(&id)
+        .map(|c| c.name.clone())
+        .unwrap_or_default();
     if name.is_empty() {
         ctx.null();
     } else {
@@ -58,7 +63,11 @@ fn refresh_self(ctx: &mut Ctx, cmd: &str) {
     let id = ctx.client.id;
     let (db, resp, multi) = (
         ctx.client.db,
-        if ctx.client.proto == redis_resp::Protocol::Resp3 { 3 } else { 2 },
+        if ctx.client.proto == redis_resp::Protocol::Resp3 {
+            3
+        } else {
+            2
+        },
         ctx.client.multi.as_ref().map_or(-1, |q| q.len() as i64),
     );
     if let Some(c) = ctx.st.clients.get_mut(&id) {
@@ -124,7 +133,12 @@ pub fn list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 pub fn info(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     refresh_self(ctx, "client|info");
     let id = ctx.client.id;
-    let mut line = ctx.st.clients.get(&id).map(|c| c.line(ctx.now)).unwrap_or_default();
+    let mut line = ctx
+        .st
+        .clients
+        .get(&id)
+        .map(|c| c.line(ctx.now))
+        .unwrap_or_default();
     line.push('\n');
     ctx.verbatim(line.as_bytes());
     Ok(())
@@ -137,7 +151,12 @@ pub fn kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let me = ctx.client.id;
     if argv.len() == 3 {
         let addr = String::from_utf8_lossy(&argv[2]).into_owned();
-        let target = ctx.st.clients.values().find(|c| c.addr == addr).map(|c| c.id);
+        let target = ctx
+            .st
+            .clients
+            .values()
+            .find(|c| c.addr == addr)
+            .map(|c| c.id);
         return match target {
             Some(id) => {
                 kill_client(ctx, id);
@@ -238,7 +257,9 @@ pub fn pause(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         if is(m, "write") {
             write_only = true;
         } else if !is(m, "all") || argv.len() > 4 {
-            return Err(CmdError::fixed("ERR CLIENT PAUSE mode must be WRITE or ALL"));
+            return Err(CmdError::fixed(
+                "ERR CLIENT PAUSE mode must be WRITE or ALL",
+            ));
         }
     }
     ctx.st.pause = Some((ctx.now.saturating_add(ms), write_only));
@@ -251,6 +272,42 @@ pub fn pause(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 pub fn unpause(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     ctx.st.pause = None;
     ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT UNBLOCK client-id [TIMEOUT | ERROR]`
+pub fn unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let id = args::int(&argv[2])?;
+    let error = match argv.get(3) {
+        None => false,
+        Some(a) if is(a, "timeout") => false,
+        Some(a) if is(a, "error") => true,
+        Some(_) => {
+            return Err(CmdError::fixed(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    if argv.len() > 4 {
+        return Err(SYNTAX);
+    }
+    let Ok(id) = u64::try_from(id) else {
+        ctx.int(0);
+        return Ok(());
+    };
+    match ctx.st.unblock(id) {
+        Some(w) => {
+            let reply = if error {
+                bytes::Bytes::from_static(b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n")
+            } else {
+                crate::blocking::timeout_bytes(w.proto, w.timeout_reply)
+            };
+            let _ = w.signal.push.send(reply);
+            ctx.int(1);
+        }
+        None => ctx.int(0),
+    }
     Ok(())
 }
 

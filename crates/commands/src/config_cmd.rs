@@ -41,12 +41,11 @@ pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `CONFIG RESETSTAT`
 pub fn resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let st = &mut *ctx.st;
-    let keep = (st.stats.total_connections, st.stats.ops_samples.clone());
-    st.stats = Stats::default();
-    st.stats.ops_samples = keep.1;
-    // Upstream keeps counting connections since start? No: it resets
-    // stat_numconnections too; we follow it.
-    let _ = keep.0;
+    let samples = std::mem::take(&mut st.stats.ops_samples);
+    st.stats = Stats {
+        ops_samples: samples,
+        ..Stats::default()
+    };
     st.cmdstats.iter_mut().for_each(|s| *s = CmdStat::default());
     st.errorstats.clear();
     st.ks.hits = 0;
@@ -59,13 +58,7 @@ pub fn resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `CONFIG REWRITE`
 pub fn rewrite(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    let Some(path) = ctx.st.config.file_path().map(|p| p.to_path_buf()) else {
-        return Err(CmdError::fixed("ERR The server is running without a config file"));
-    };
-    ctx.st
-        .config
-        .rewrite(&path)
-        .map_err(|e| CmdError::msg(format!("ERR Rewriting config file: {e}")))?;
+    ctx.st.config.rewrite_config_file().map_err(CmdError::msg)?;
     ctx.ok();
     Ok(())
 }

@@ -61,7 +61,8 @@ impl Ctx<'_> {
     /// A bulk string.
     pub fn bulk(&mut self, b: &[u8]) {
         self.out.put_u8(b'$');
-        self.out.extend_from_slice(itoa_buf(b.len() as i64).as_bytes());
+        self.out
+            .extend_from_slice(itoa_buf(b.len() as i64).as_bytes());
         self.out.extend_from_slice(b"\r\n");
         self.out.extend_from_slice(b);
         self.out.extend_from_slice(b"\r\n");
@@ -159,7 +160,12 @@ impl Ctx<'_> {
     /// WATCH invalidation and keyspace notifications hang off this call, so
     /// every handler that writes a key must call it once per key and event.
     pub fn key_event(&mut self, db: usize, key: &[u8], class: char, event: &str) {
-        self.st.key_event(db, key, class, event);
+        self.st.touch_key(db, key);
+        if matches!(class, 'l' | 'z' | 't') {
+            self.st.signal_ready(db, key);
+        }
+        let id = self.client.id;
+        crate::pubsub::notify(self.st, db, key, class, event, Some((id, &mut *self.out)));
     }
 
     /// Records that the command changed `n` things.

@@ -126,7 +126,9 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             }
             let prefix = argv.get(3).cloned().unwrap_or(Bytes::from_static(b"key"));
             let size = match argv.get(4) {
-                Some(a) => Some(args::int_or(a, CmdError::fixed("ERR value is out of range"))?.max(0) as usize),
+                Some(a) => Some(
+                    args::int_or(a, CmdError::fixed("ERR value is out of range"))?.max(0) as usize,
+                ),
                 None => None,
             };
             let (db, lru) = (ctx.db(), ctx.lru());
@@ -141,7 +143,12 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 if let Some(sz) = size {
                     val.resize(sz, 0);
                 }
-                ctx.st.ks.dbs[db].set(&key, Value::Str(StrValue::Shared(Bytes::from(val))), false, lru);
+                ctx.st.ks.dbs[db].set(
+                    &key,
+                    Value::Str(StrValue::Shared(Bytes::from(val))),
+                    false,
+                    lru,
+                );
             }
             ctx.ok();
         }
@@ -161,7 +168,16 @@ fn serialized_len(s: &StrValue) -> usize {
         StrValue::Int(i) if (-128..128).contains(i) => 2,
         StrValue::Int(i) if (-32768..32768).contains(i) => 3,
         StrValue::Int(i) if (i32::MIN as i64..=i32::MAX as i64).contains(i) => 5,
-        _ => s.len() + if s.len() < 64 { 1 } else if s.len() < 16384 { 2 } else { 5 },
+        _ => {
+            s.len()
+                + if s.len() < 64 {
+                    1
+                } else if s.len() < 16384 {
+                    2
+                } else {
+                    5
+                }
+        }
     }
 }
 
@@ -182,24 +198,37 @@ fn protocol(ctx: &mut Ctx, t: &Bytes) -> CmdResult {
     } else if is(t, "set") {
         Frame::Set((0..3).map(Frame::Integer).collect())
     } else if is(t, "map") {
-        Frame::Map((0..3).map(|i| (Frame::Integer(i), Frame::Boolean(i == 1))).collect())
+        Frame::Map(
+            (0..3)
+                .map(|i| (Frame::Integer(i), Frame::Boolean(i == 1)))
+                .collect(),
+        )
     } else if is(t, "attrib") {
         if resp3 {
             ctx.frame(&Frame::Attribute(vec![(
                 Frame::Bulk(Bytes::from_static(b"key-popularity")),
-                Frame::Array(vec![Frame::Bulk(Bytes::from_static(b"key:123")), Frame::Integer(90)]),
+                Frame::Array(vec![
+                    Frame::Bulk(Bytes::from_static(b"key:123")),
+                    Frame::Integer(90),
+                ]),
             )]));
         }
-        Frame::Bulk(Bytes::from_static(b"Some real reply following the attribute"))
+        Frame::Bulk(Bytes::from_static(
+            b"Some real reply following the attribute",
+        ))
     } else if is(t, "push") {
         if !resp3 {
-            return Err(CmdError::fixed("ERR RESP2 is not supported by this command"));
+            return Err(CmdError::fixed(
+                "ERR RESP2 is not supported by this command",
+            ));
         }
         ctx.frame(&Frame::Push(vec![
             Frame::Bulk(Bytes::from_static(b"server-cpu-usage")),
             Frame::Integer(42),
         ]));
-        Frame::Bulk(Bytes::from_static(b"Some real reply following the push reply"))
+        Frame::Bulk(Bytes::from_static(
+            b"Some real reply following the push reply",
+        ))
     } else if is(t, "true") {
         Frame::Boolean(true)
     } else if is(t, "false") {

@@ -25,7 +25,11 @@ impl CmdError {
 
     /// The error code (the first word), e.g. `ERR` or `WRONGTYPE`.
     pub fn code(&self) -> &[u8] {
-        let end = self.0.iter().position(|&c| c == b' ').unwrap_or(self.0.len());
+        let end = self
+            .0
+            .iter()
+            .position(|&c| c == b' ')
+            .unwrap_or(self.0.len());
         &self.0[..end]
     }
 }
@@ -44,7 +48,9 @@ pub const NOAUTH: CmdError = CmdError::fixed("NOAUTH Authentication required.");
 
 /// `ERR wrong number of arguments for '<name>' command`.
 pub fn wrong_arity(full_name: &str) -> CmdError {
-    CmdError::msg(format!("ERR wrong number of arguments for '{full_name}' command"))
+    CmdError::msg(format!(
+        "ERR wrong number of arguments for '{full_name}' command"
+    ))
 }
 
 /// `ERR invalid expire time in '<cmd>' command`.

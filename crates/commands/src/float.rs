@@ -15,7 +15,9 @@ pub fn incr_by_float(cur: &[u8], incr: &[u8]) -> Result<Vec<u8>, CmdError> {
     let b = parse_f64(incr).ok_or(NOT_FLOAT)?;
     let r = a + b;
     if !r.is_finite() {
-        return Err(CmdError::fixed("ERR increment would produce NaN or Infinity"));
+        return Err(CmdError::fixed(
+            "ERR increment would produce NaN or Infinity",
+        ));
     }
     Ok(format_human(r).into_bytes())
 }

@@ -21,7 +21,11 @@ impl Default for Histogram {
 fn index(us: u64) -> usize {
     let v = us.max(1);
     let msb = 63 - v.leading_zeros() as usize;
-    let sub = if msb >= 3 { ((v >> (msb - 3)) & 7) as usize } else { ((v << (3 - msb)) & 7) as usize };
+    let sub = if msb >= 3 {
+        ((v >> (msb - 3)) & 7) as usize
+    } else {
+        ((v << (3 - msb)) & 7) as usize
+    };
     (msb * 8 + sub).min(64 * 8 - 1)
 }
 

@@ -171,7 +171,11 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
             let sysmem = total_system_memory();
             let maxmem = st.cached.maxmemory.max(0) as u64;
             let dataset = used.saturating_sub(startup);
-            let frag = if used > 0 { rss as f64 / used as f64 } else { 0.0 };
+            let frag = if used > 0 {
+                rss as f64 / used as f64
+            } else {
+                0.0
+            };
             o.push_str("# Memory\r\n");
             let _ = write!(
                 o,
@@ -242,7 +246,11 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
                 if s.calls == 0 && s.rejected == 0 && s.failed == 0 {
                     continue;
                 }
-                let per = if s.calls > 0 { s.usec as f64 / s.calls as f64 } else { 0.0 };
+                let per = if s.calls > 0 {
+                    s.usec as f64 / s.calls as f64
+                } else {
+                    0.0
+                };
                 let _ = write!(
                     o,
                     "cmdstat_{}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",

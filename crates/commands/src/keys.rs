@@ -37,6 +37,7 @@ pub fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     for k in &argv[1..] {
         ctx.st.ks.expire_if_needed(db, k, now);
         if ctx.st.ks.dbs[db].remove(k).is_some() {
+            ctx.key_event(db, k, 'g', "del");
             n += 1;
         }
     }
@@ -49,7 +50,10 @@ pub fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `EXISTS key [key ...]`
 pub fn exists(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (db, now) = (ctx.db(), ctx.now);
-    let n = argv[1..].iter().filter(|k| ctx.st.ks.exists(db, k, now)).count();
+    let n = argv[1..]
+        .iter()
+        .filter(|k| ctx.st.ks.exists(db, k, now))
+        .count();
     ctx.int(n as i64);
     Ok(())
 }
@@ -76,7 +80,9 @@ pub fn touch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 pub fn type_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (db, now) = (ctx.db(), ctx.now);
     let t = if ctx.st.ks.exists(db, &argv[1], now) {
-        ctx.st.ks.dbs[db].get(&argv[1]).map_or("none", |e| e.value.type_name())
+        ctx.st.ks.dbs[db]
+            .get(&argv[1])
+            .map_or("none", |e| e.value.type_name())
     } else {
         "none"
     };
@@ -109,6 +115,8 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> CmdResult {
         d.insert_entry(Bytes::copy_from_slice(dst), entry, exp);
     }
     ctx.changed(1);
+    ctx.key_event(db, src, 'g', "rename_from");
+    ctx.key_event(db, dst, 'g', "rename_to");
     if nx {
         ctx.int(1);
     } else {
@@ -146,6 +154,8 @@ pub fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.st.ks.dbs[dst_db].insert_entry(k, e, exp);
     }
     ctx.changed(1);
+    ctx.key_event(src_db, key, 'g', "move_from");
+    ctx.key_event(dst_db, key, 'g', "move_to");
     ctx.int(1);
     Ok(())
 }
@@ -190,6 +200,7 @@ pub fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     ctx.st.ks.dbs[dst_db].insert_entry(Bytes::copy_from_slice(dst), entry, exp);
     ctx.changed(1);
+    ctx.key_event(dst_db, dst, 'g', "copy_to");
     ctx.int(1);
     Ok(())
 }
@@ -292,6 +303,7 @@ pub fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     flush_mode(argv)?;
     let db = ctx.db();
     let n = ctx.st.ks.dbs[db].len();
+    ctx.st.touch_watched_db(db);
     ctx.st.ks.dbs[db].clear();
     // Upstream counts one change per removed key, and at least one so the
     // command is always propagated.
@@ -304,6 +316,9 @@ pub fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `FLUSHALL [ASYNC | SYNC]`
 pub fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     flush_mode(argv)?;
+    for db in 0..ctx.st.ks.len() {
+        ctx.st.touch_watched_db(db);
+    }
     let n = ctx.st.ks.flush_all();
     ctx.changed(n.max(1) as u64);
     ctx.ok();
@@ -328,7 +343,23 @@ pub fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(DB_RANGE);
     }
+    ctx.st.touch_watched_db(a as usize);
+    ctx.st.touch_watched_db(b as usize);
     ctx.st.ks.swap(a as usize, b as usize);
+    // Keys now visible in either database may serve blocked clients.
+    for db in [a as usize, b as usize] {
+        let keys: Vec<Bytes> = ctx
+            .st
+            .blocking
+            .by_key
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect();
+        for k in keys {
+            ctx.st.signal_ready(db, &k);
+        }
+    }
     ctx.changed(1);
     ctx.ok();
     Ok(())
@@ -381,10 +412,14 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], relative: bool, seconds: bool) 
     let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
     let mut when = args::int(&argv[2])?;
     if seconds {
-        when = when.checked_mul(1000).ok_or_else(|| error::invalid_expire(&name))?;
+        when = when
+            .checked_mul(1000)
+            .ok_or_else(|| error::invalid_expire(&name))?;
     }
     if relative {
-        when = when.checked_add(ctx.now).ok_or_else(|| error::invalid_expire(&name))?;
+        when = when
+            .checked_add(ctx.now)
+            .ok_or_else(|| error::invalid_expire(&name))?;
     }
     let (db, now) = (ctx.db(), ctx.now);
     let key = &argv[1];
@@ -403,9 +438,11 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], relative: bool, seconds: bool) 
     }
     if when <= now && !ctx.st.ks.is_replica {
         ctx.st.ks.dbs[db].remove(key);
+        ctx.key_event(db, key, 'g', "del");
         ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
     } else {
         ctx.st.ks.dbs[db].set_expire(key, when);
+        ctx.key_event(db, key, 'g', "expire");
         ctx.propagate_as(vec![
             Bytes::from_static(b"PEXPIREAT"),
             key.clone(),
@@ -492,6 +529,7 @@ pub fn persist(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let ok = ctx.st.ks.exists(db, &argv[1], now) && ctx.st.ks.dbs[db].persist(&argv[1]);
     if ok {
         ctx.changed(1);
+        ctx.key_event(db, &argv[1], 'g', "persist");
     }
     ctx.int(i64::from(ok));
     Ok(())
@@ -530,7 +568,9 @@ pub fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let rc = object_entry(ctx, &argv[2]).map(|e| match &e.value {
         // Upstream shares the integers 0..9999 when no LRU/LFU policy needs
         // per-object metadata, and reports them with INT_MAX references.
-        Value::Str(StrValue::Int(i)) if shared_ints && (0..10000).contains(i) => i64::from(i32::MAX),
+        Value::Str(StrValue::Int(i)) if shared_ints && (0..10000).contains(i) => {
+            i64::from(i32::MAX)
+        }
         _ => 1,
     });
     match rc {
@@ -549,7 +589,11 @@ pub fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let clock = ctx.st.lru_clock;
     match object_entry(ctx, &argv[2]).map(|e| e.lru) {
         Some(lru) => {
-            let idle = if clock >= lru { clock - lru } else { clock + (1 << 24) - lru };
+            let idle = if clock >= lru {
+                clock - lru
+            } else {
+                clock + (1 << 24) - lru
+            };
             ctx.int(i64::from(idle));
         }
         None => ctx.null(),
@@ -576,4 +620,3 @@ pub fn object_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     reply_help(ctx, help::OBJECT);
     Ok(())
 }
-

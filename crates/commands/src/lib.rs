@@ -11,9 +11,10 @@
 //! - One module per family: [`string`], [`list`], [`hash`], [`set`], [`zset`],
 //!   [`keys`] (keyspace and expiry),
 //!   [`server`] (connection/server), [`client_cmd`], [`config_cmd`], [`info`],
-//!   [`debug`].
+//!   [`debug`], [`pubsub`]; [`blocking`]: blocked clients.
 
 pub mod args;
+pub mod blocking;
 pub mod client;
 pub mod client_cmd;
 pub mod config_cmd;
@@ -29,6 +30,7 @@ pub mod info;
 pub mod keys;
 pub mod list;
 pub mod meta;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod state;

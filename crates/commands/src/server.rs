@@ -22,6 +22,10 @@ pub fn ping(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 2 {
         return Err(crate::error::wrong_arity("ping"));
     }
+    if ctx.client.in_pubsub_context() {
+        crate::pubsub::ping_in_pubsub(ctx, argv);
+        return Ok(());
+    }
     match argv.get(1) {
         None => ctx.simple("PONG"),
         Some(m) => ctx.bulk(m),
@@ -125,6 +129,10 @@ pub fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     }
     ctx.client.proto = proto;
+    let resp = if proto == Protocol::Resp3 { 3 } else { 2 };
+    if let Some(info) = ctx.st.clients.get_mut(&ctx.client.id) {
+        info.resp = resp;
+    }
     let id = ctx.client.id as i64;
     let v = ctx.st.version;
     ctx.map(7);
@@ -148,6 +156,12 @@ pub fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `RESET`
 pub fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    crate::pubsub::forget(ctx.st, ctx.client);
+    ctx.client.subs.clear();
+    ctx.client.psubs.clear();
+    ctx.client.ssubs.clear();
+    let watched = std::mem::take(&mut ctx.client.watched);
+    ctx.st.unwatch_all(ctx.client.id, &watched);
     let c = &mut *ctx.client;
     c.multi = None;
     c.multi_error = false;
@@ -168,6 +182,10 @@ pub fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         info.name = Bytes::new();
         info.is_monitor = false;
         info.no_evict = false;
+        info.resp = 2;
+        info.sub = 0;
+        info.psub = 0;
+        info.ssub = 0;
     }
     ctx.simple("RESET");
     Ok(())
@@ -259,6 +277,7 @@ pub fn discard(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         return Err(CmdError::fixed("ERR DISCARD without MULTI"));
     }
     ctx.client.multi_error = false;
+    unwatch_client(ctx);
     ctx.ok();
     Ok(())
 }
@@ -270,11 +289,25 @@ pub fn exec(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         return Err(CmdError::fixed("ERR EXEC without MULTI"));
     };
     if std::mem::take(&mut ctx.client.multi_error) {
+        unwatch_client(ctx);
         return Err(CmdError::fixed(
             "EXECABORT Transaction discarded because of previous errors.",
         ));
     }
+    // A watched key that was touched, or that expired since WATCH, aborts.
+    let dirty = ctx.st.cas_dirty.contains(&ctx.client.id)
+        || ctx
+            .client
+            .watched
+            .iter()
+            .any(|(db, k)| ctx.st.ks.dbs[*db].is_expired(k, ctx.now));
+    unwatch_client(ctx);
+    if dirty {
+        ctx.null_array();
+        return Ok(());
+    }
     ctx.array(queue.len());
+    ctx.client.in_exec = true;
     for argv in queue {
         let Ok(cmd) = crate::state::resolve(&argv) else {
             continue;
@@ -282,6 +315,33 @@ pub fn exec(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         let now = ctx.now;
         ctx.st.execute(cmd, ctx.client, argv, ctx.out, now);
     }
+    ctx.client.in_exec = false;
+    Ok(())
+}
+
+fn unwatch_client(ctx: &mut Ctx) {
+    let watched = std::mem::take(&mut ctx.client.watched);
+    ctx.st.unwatch_all(ctx.client.id, &watched);
+}
+
+/// # Format
+/// `WATCH key [key ...]`
+pub fn watch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::fixed("ERR WATCH inside MULTI is not allowed"));
+    }
+    for k in &argv[1..] {
+        ctx.st.watch(ctx.client, k);
+    }
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `UNWATCH`
+pub fn unwatch(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    unwatch_client(ctx);
+    ctx.ok();
     Ok(())
 }
 
@@ -327,7 +387,11 @@ pub fn command_list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 let cat = String::from_utf8_lossy(arg).to_ascii_lowercase();
                 metas
                     .iter()
-                    .filter(|m| m.acl_categories.iter().any(|c| c.trim_start_matches('@') == cat))
+                    .filter(|m| {
+                        m.acl_categories
+                            .iter()
+                            .any(|c| c.trim_start_matches('@') == cat)
+                    })
                     .map(|m| m.name.as_str())
                     .collect()
             } else if is(&argv[3], "pattern") {
@@ -388,11 +452,17 @@ pub fn command_docs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let metas: Vec<&meta::CommandMeta> = if argv.len() == 2 {
         registered_metas()
     } else {
-        argv[2..].iter().filter_map(|n| find_registered(n)).collect()
+        argv[2..]
+            .iter()
+            .filter_map(|n| find_registered(n))
+            .collect()
     };
     let mut pairs = Vec::with_capacity(metas.len());
     for m in metas {
-        pairs.push((Frame::Bulk(Bytes::from(m.name.clone())), meta::docs_frame(m)));
+        pairs.push((
+            Frame::Bulk(Bytes::from(m.name.clone())),
+            meta::docs_frame(m),
+        ));
     }
     ctx.frame(&Frame::Map(pairs));
     Ok(())
@@ -415,7 +485,9 @@ pub fn command_getkeys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let argc = args.len() as i64;
     if (m.arity > 0 && argc != m.arity) || argc < -m.arity {
-        return Err(CmdError::fixed("ERR Invalid number of arguments specified for command"));
+        return Err(CmdError::fixed(
+            "ERR Invalid number of arguments specified for command",
+        ));
     }
     let pos = meta::get_keys(m, args).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
     ctx.array(pos.len());
@@ -440,9 +512,14 @@ pub fn command_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 pub fn slowlog_get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut count = 10usize;
     if let Some(a) = argv.get(2) {
-        let n = args::int_or(a, CmdError::fixed("ERR count should be greater than or equal to -1"))?;
+        let n = args::int_or(
+            a,
+            CmdError::fixed("ERR count should be greater than or equal to -1"),
+        )?;
         if n < -1 {
-            return Err(CmdError::fixed("ERR count should be greater than or equal to -1"));
+            return Err(CmdError::fixed(
+                "ERR count should be greater than or equal to -1",
+            ));
         }
         count = if n == -1 { usize::MAX } else { n as usize };
     }

@@ -5,7 +5,7 @@
 //! Lock ordering: the server holds exactly one lock, the `Mutex<State>`; it is
 //! taken once per batch of pipelined commands. Nothing in here awaits.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,10 +16,12 @@ use redis_config::Config;
 use redis_storage::Keyspace;
 use tokio::sync::Notify;
 
+use crate::blocking::Blocking;
 use crate::client::{Client, ClientInfo, ReplyMode};
 use crate::ctx::Ctx;
 use crate::error::{self, truncated, CmdError};
 use crate::histogram::Histogram;
+use crate::pubsub::{NotifyFlags, PubSub};
 use crate::table::{flags, registry, Cmd};
 
 /// Per-command statistics (`INFO commandstats`).
@@ -128,6 +130,13 @@ pub struct State {
     pub active_expire: bool,
     /// Where log lines go (the server installs its logger).
     pub log_sink: Arc<dyn Fn(LogLevel, &str) + Send + Sync>,
+    pub pubsub: PubSub,
+    pub notify_flags: NotifyFlags,
+    pub blocking: Blocking,
+    /// `WATCH`ed keys: (db, key) → watching client ids.
+    pub watched: HashMap<(usize, Bytes), Vec<u64>>,
+    /// Clients whose watched keys were touched: their `EXEC` fails.
+    pub cas_dirty: HashSet<u64>,
 }
 
 /// Log levels, as upstream's `loglevel`.
@@ -182,6 +191,11 @@ impl State {
             latency: vec![Histogram::default(); registry().len()],
             active_expire: true,
             log_sink: Arc::new(|_, _| {}),
+            pubsub: PubSub::default(),
+            notify_flags: NotifyFlags::default(),
+            blocking: Blocking::default(),
+            watched: HashMap::new(),
+            cas_dirty: HashSet::new(),
         };
         st.apply_config();
         st.ks = Keyspace::new(st.cached.databases);
@@ -214,6 +228,12 @@ impl State {
         while self.slowlog.len() as u64 > self.cached.slowlog_max_len {
             self.slowlog.pop_back();
         }
+        self.notify_flags = NotifyFlags::parse(
+            &self
+                .config
+                .get_value("notify-keyspace-events")
+                .unwrap_or_default(),
+        );
     }
 
     /// Registers a new client and returns its id.
@@ -224,6 +244,15 @@ impl State {
         self.clients.insert(id, info);
         self.stats.total_connections += 1;
         id
+    }
+
+    /// Forgets everything about a departing client: subscriptions, watched
+    /// keys, blocking registration, and its entry.
+    pub fn forget_client(&mut self, c: &Client) {
+        crate::pubsub::forget(self, c);
+        self.unwatch_all(c.id, &c.watched);
+        self.unblock(c.id);
+        self.remove_client(c.id);
     }
 
     /// Forgets a client.
@@ -273,6 +302,27 @@ impl State {
             }
             client.authenticated = true;
         }
+        if client.in_pubsub_context()
+            && !matches!(
+                cmd.full_name.as_str(),
+                "subscribe"
+                    | "ssubscribe"
+                    | "unsubscribe"
+                    | "sunsubscribe"
+                    | "psubscribe"
+                    | "punsubscribe"
+                    | "ping"
+                    | "quit"
+                    | "reset"
+            )
+        {
+            let e = CmdError::msg(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                cmd.full_name
+            ));
+            self.reject(client, out, e, Some(cmd.idx));
+            return;
+        }
         // Inside MULTI everything but the transaction commands is queued.
         if client.multi.is_some()
             && !matches!(
@@ -294,6 +344,9 @@ impl State {
             return;
         }
         self.execute(cmd, client, argv, out, now);
+        if !self.blocking.ready.is_empty() {
+            self.serve_blocked(now);
+        }
     }
 
     /// Rejects a command before execution: counts it and flags a transaction.
@@ -311,7 +364,14 @@ impl State {
 
     /// Executes an already-checked command: the handler, then statistics,
     /// slow log, monitors and propagation (upstream `call`).
-    pub fn execute(&mut self, cmd: &Cmd, client: &mut Client, argv: Vec<Bytes>, out: &mut BytesMut, now: i64) {
+    pub fn execute(
+        &mut self,
+        cmd: &Cmd,
+        client: &mut Client,
+        argv: Vec<Bytes>,
+        out: &mut BytesMut,
+        now: i64,
+    ) {
         let Some(handler) = cmd.handler else { return };
         let mark = out.len();
         let start = Instant::now();
@@ -372,9 +432,55 @@ impl State {
         }
     }
 
-    /// Hook for WATCH invalidation and keyspace notifications (see
-    /// [`Ctx::key_event`](crate::ctx::Ctx::key_event)).
-    pub fn key_event(&mut self, _db: usize, _key: &[u8], _class: char, _event: &str) {}
+    /// Marks clients watching `key` so that their `EXEC` fails.
+    pub fn touch_key(&mut self, db: usize, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        if let Some(ids) = self.watched.get(&(db, Bytes::copy_from_slice(key))) {
+            self.cas_dirty.extend(ids.iter().copied());
+        }
+    }
+
+    /// Marks clients watching keys that currently exist in `db` (before a
+    /// FLUSHDB/FLUSHALL/SWAPDB changes them all), like upstream's
+    /// `touchAllWatchedKeysInDb`.
+    pub fn touch_watched_db(&mut self, db: usize) {
+        let mut hit = Vec::new();
+        for ((d, k), ids) in &self.watched {
+            if *d == db && self.ks.dbs[db].contains(k) {
+                hit.extend(ids.iter().copied());
+            }
+        }
+        self.cas_dirty.extend(hit);
+    }
+
+    /// Adds a watch.
+    pub fn watch(&mut self, client: &mut Client, key: &Bytes) {
+        let slot = (client.db, key.clone());
+        if client
+            .watched
+            .iter()
+            .any(|(d, k)| *d == slot.0 && *k == slot.1)
+        {
+            return;
+        }
+        client.watched.push(slot.clone());
+        self.watched.entry(slot).or_default().push(client.id);
+    }
+
+    /// Drops all watches of a client.
+    pub fn unwatch_all(&mut self, id: u64, keys: &[(usize, Bytes)]) {
+        for slot in keys {
+            if let Some(v) = self.watched.get_mut(slot) {
+                v.retain(|&x| x != id);
+                if v.is_empty() {
+                    self.watched.remove(slot);
+                }
+            }
+        }
+        self.cas_dirty.remove(&id);
+    }
 
     /// Propagates the deletions done by expiry since the last drain.
     pub fn drain_expired(&mut self) {
@@ -383,6 +489,8 @@ impl State {
         }
         let list = std::mem::take(&mut self.ks.expired);
         for (db, key) in list {
+            self.touch_key(db, &key);
+            crate::pubsub::notify(self, db, &key, 'x', "expired", None);
             self.propagate(db, &[Bytes::from_static(b"DEL"), key]);
         }
     }
@@ -398,7 +506,13 @@ impl State {
             .get(&client.id)
             .map(|c| c.addr.clone())
             .unwrap_or_default();
-        let mut line = format!("+{}.{:06} [{} {}]", now / 1000, (now % 1000) * 1000, client.db, addr);
+        let mut line = format!(
+            "+{}.{:06} [{} {}]",
+            now / 1000,
+            (now % 1000) * 1000,
+            client.db,
+            addr
+        );
         for a in argv {
             line.push_str(" \"");
             line.push_str(&repr_escape(a));
@@ -429,7 +543,10 @@ impl State {
         let mut args: Vec<Bytes> = Vec::new();
         for (i, a) in argv.iter().enumerate() {
             if i == 31 && argv.len() > 32 {
-                args.push(Bytes::from(format!("... ({} more arguments)", argv.len() - 31)));
+                args.push(Bytes::from(format!(
+                    "... ({} more arguments)",
+                    argv.len() - 31
+                )));
                 break;
             }
             if a.len() > 128 {
@@ -470,7 +587,8 @@ impl State {
             db.rehash_step(std::time::Duration::from_micros(500));
         }
         let s = &mut self.stats;
-        s.ops_samples.push_back((now, s.total_commands, s.net_input_bytes, s.net_output_bytes));
+        s.ops_samples
+            .push_back((now, s.total_commands, s.net_input_bytes, s.net_output_bytes));
         while s.ops_samples.len() > 16 {
             s.ops_samples.pop_front();
         }

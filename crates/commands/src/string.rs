@@ -7,7 +7,9 @@ use redis_storage::Value;
 
 use crate::args::{self, is};
 use crate::ctx::Ctx;
-use crate::error::{self, CmdError, CmdResult, NOT_INTEGER, OVERFLOW, STRING_TOO_BIG, SYNTAX, WRONGTYPE};
+use crate::error::{
+    self, CmdError, CmdResult, NOT_INTEGER, OVERFLOW, STRING_TOO_BIG, SYNTAX, WRONGTYPE,
+};
 
 /// Reads a string key: `Ok(None)` if missing, `WRONGTYPE` otherwise.
 fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c StrValue>, CmdError> {
@@ -120,13 +122,16 @@ fn expire_ms(ctx: &Ctx, arg: &[u8], unit: Unit, abs: bool, cmd: &str) -> Result<
         return Err(error::invalid_expire(cmd));
     }
     let ms = match unit {
-        Unit::Seconds => v.checked_mul(1000).ok_or_else(|| error::invalid_expire(cmd))?,
+        Unit::Seconds => v
+            .checked_mul(1000)
+            .ok_or_else(|| error::invalid_expire(cmd))?,
         Unit::Millis => v,
     };
     if abs {
         Ok(ms)
     } else {
-        ms.checked_add(ctx.now).ok_or_else(|| error::invalid_expire(cmd))
+        ms.checked_add(ctx.now)
+            .ok_or_else(|| error::invalid_expire(cmd))
     }
 }
 
@@ -139,7 +144,16 @@ pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Some((i, unit, abs)) => Some((expire_ms(ctx, &argv[i], unit, abs, "set")?, unit, abs)),
         None => None,
     };
-    set_generic(ctx, &argv[1], &argv[2], o.nx, o.xx, o.get, o.keepttl, when.map(|w| w.0))?;
+    set_generic(
+        ctx,
+        &argv[1],
+        &argv[2],
+        o.nx,
+        o.xx,
+        o.get,
+        o.keepttl,
+        when.map(|w| w.0),
+    )?;
     if let Some((ms, _, abs)) = when {
         if ctx.dirty > 0 && !(abs && matches!(o.expire, Some((_, Unit::Millis, true)))) {
             ctx.propagate_as(vec![
@@ -177,9 +191,11 @@ fn set_generic(
     }
     store(ctx, key, StrValue::from_request(val), keepttl);
     ctx.changed(1);
+    let db = ctx.db();
+    ctx.key_event(db, key, '$', "set");
     if let Some(ms) = expire_at {
-        let db = ctx.db();
         ctx.st.ks.dbs[db].set_expire(key, ms);
+        ctx.key_event(db, key, 'g', "expire");
     }
     if !get {
         ctx.ok();
@@ -196,6 +212,8 @@ pub fn setnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     } else {
         store(ctx, &argv[1], StrValue::from_request(&argv[2]), false);
         ctx.changed(1);
+        let db = ctx.db();
+        ctx.key_event(db, &argv[1], '$', "set");
         ctx.int(1);
     }
     Ok(())
@@ -203,7 +221,16 @@ pub fn setnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 fn setex_generic(ctx: &mut Ctx, argv: &[Bytes], unit: Unit, cmd: &str) -> CmdResult {
     let ms = expire_ms(ctx, &argv[2], unit, false, cmd)?;
-    set_generic(ctx, &argv[1], &argv[3], false, false, false, false, Some(ms))?;
+    set_generic(
+        ctx,
+        &argv[1],
+        &argv[3],
+        false,
+        false,
+        false,
+        false,
+        Some(ms),
+    )?;
     ctx.propagate_as(vec![
         Bytes::from_static(b"SET"),
         argv[1].clone(),
@@ -232,6 +259,8 @@ pub fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     reply_value(ctx, &argv[1])?;
     store(ctx, &argv[1], StrValue::from_request(&argv[2]), false);
     ctx.changed(1);
+    let db = ctx.db();
+    ctx.key_event(db, &argv[1], '$', "set");
     Ok(())
 }
 
@@ -245,6 +274,7 @@ pub fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             let db = ctx.db();
             ctx.st.ks.dbs[db].remove(&argv[1]);
             ctx.changed(1);
+            ctx.key_event(db, &argv[1], 'g', "del");
             ctx.propagate_as(vec![Bytes::from_static(b"DEL"), argv[1].clone()]);
         }
         None => ctx.null(),
@@ -272,10 +302,12 @@ pub fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         if ms <= ctx.now && !ctx.st.ks.is_replica {
             ctx.st.ks.dbs[db].remove(key);
             ctx.changed(1);
+            ctx.key_event(db, key, 'g', "del");
             ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
         } else {
             ctx.st.ks.dbs[db].set_expire(key, ms);
             ctx.changed(1);
+            ctx.key_event(db, key, 'g', "expire");
             ctx.propagate_as(vec![
                 Bytes::from_static(b"PEXPIREAT"),
                 key.clone(),
@@ -284,6 +316,7 @@ pub fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     } else if o.persist && ctx.st.ks.dbs[db].persist(key) {
         ctx.changed(1);
+        ctx.key_event(db, key, 'g', "persist");
         ctx.propagate_as(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
     }
     Ok(())
@@ -311,8 +344,10 @@ pub fn mset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() % 2 == 0 {
         return Err(error::wrong_arity("mset"));
     }
+    let db = ctx.db();
     for pair in argv[1..].chunks_exact(2) {
         store(ctx, &pair[0], StrValue::from_request(&pair[1]), false);
+        ctx.key_event(db, &pair[0], '$', "set");
     }
     ctx.changed((argv.len() as u64 - 1) / 2);
     ctx.ok();
@@ -334,6 +369,7 @@ pub fn msetnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     for pair in argv[1..].chunks_exact(2) {
         store(ctx, &pair[0], StrValue::from_request(&pair[1]), false);
+        ctx.key_event(db, &pair[0], '$', "set");
     }
     ctx.changed((argv.len() as u64 - 1) / 2);
     ctx.int(1);
@@ -355,6 +391,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
         None => store(ctx, key, StrValue::Int(new), false),
     }
     ctx.changed(1);
+    ctx.key_event(db, key, '$', "incrby");
     ctx.int(new);
     Ok(())
 }
@@ -411,6 +448,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         store(ctx, key, v, false);
     }
     ctx.changed(1);
+    ctx.key_event(db, key, '$', "incrbyfloat");
     ctx.bulk(&new);
     ctx.propagate_as(vec![
         Bytes::from_static(b"SET"),
@@ -429,7 +467,12 @@ pub fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (key, val) = (&argv[1], &argv[2]);
     let len = match ctx.st.ks.lookup_write(db, key, now) {
         None => {
-            store(ctx, key, StrValue::Shared(Bytes::copy_from_slice(val)), false);
+            store(
+                ctx,
+                key,
+                StrValue::Shared(Bytes::copy_from_slice(val)),
+                false,
+            );
             val.len()
         }
         Some(e) => {
@@ -445,6 +488,7 @@ pub fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     };
     ctx.changed(1);
+    ctx.key_event(db, key, '$', "append");
     ctx.int(len as i64);
     Ok(())
 }
@@ -508,6 +552,7 @@ pub fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     v[off..end].copy_from_slice(val);
     let n = v.len();
     ctx.changed(1);
+    ctx.key_event(db, key, '$', "setrange");
     ctx.int(n as i64);
     Ok(())
 }
@@ -568,7 +613,9 @@ pub fn lcs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let strict_type = |r: Result<Option<&StrValue>, CmdError>| match r {
         Ok(v) => Ok(v.map(StrValue::to_bytes).unwrap_or_default()),
-        Err(_) => Err(CmdError::fixed("ERR The specified keys must contain string values")),
+        Err(_) => Err(CmdError::fixed(
+            "ERR The specified keys must contain string values",
+        )),
     };
     let a = strict_type(read(ctx, &argv[1]))?;
     let b = strict_type(read(ctx, &argv[2]))?;
@@ -617,7 +664,9 @@ pub fn lcs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             out[idx] = a[i - 1];
             let (pa, pb) = (i - 1, j - 1);
             cur = match cur {
-                Some((ra, rb)) if ra.0 == pa + 1 && rb.0 == pb + 1 => Some(((pa, ra.1), (pb, rb.1))),
+                Some((ra, rb)) if ra.0 == pa + 1 && rb.0 == pb + 1 => {
+                    Some(((pa, ra.1), (pb, rb.1)))
+                }
                 other => {
                     let mut c = other;
                     flush(&mut c, &mut matches);

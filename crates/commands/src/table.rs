@@ -14,7 +14,9 @@ use bytes::Bytes;
 use crate::ctx::Ctx;
 use crate::error::CmdResult;
 use crate::meta::{self, CommandMeta};
-use crate::{client_cmd, config_cmd, debug, hash, info, keys, list, server, set, string, zset};
+use crate::{
+    client_cmd, config_cmd, debug, hash, info, keys, list, pubsub, server, set, string, zset,
+};
 
 /// A command handler. `argv[0]` is the command name as sent.
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
@@ -147,6 +149,23 @@ const TABLE: &[(&str, Handler)] = &[
     ("multi", server::multi),
     ("exec", server::exec),
     ("discard", server::discard),
+    ("watch", server::watch),
+    ("unwatch", server::unwatch),
+    // Pub/Sub.
+    ("subscribe", pubsub::cmd_subscribe),
+    ("psubscribe", pubsub::cmd_psubscribe),
+    ("ssubscribe", pubsub::cmd_ssubscribe),
+    ("unsubscribe", pubsub::cmd_unsubscribe),
+    ("punsubscribe", pubsub::cmd_punsubscribe),
+    ("sunsubscribe", pubsub::cmd_sunsubscribe),
+    ("publish", pubsub::cmd_publish),
+    ("spublish", pubsub::cmd_spublish),
+    ("pubsub|channels", pubsub::cmd_pubsub_channels),
+    ("pubsub|shardchannels", pubsub::cmd_pubsub_shardchannels),
+    ("pubsub|numsub", pubsub::cmd_pubsub_numsub),
+    ("pubsub|shardnumsub", pubsub::cmd_pubsub_shardnumsub),
+    ("pubsub|numpat", pubsub::cmd_pubsub_numpat),
+    ("pubsub|help", pubsub::cmd_pubsub_help),
     ("command", server::command),
     ("command|count", server::command_count),
     ("command|docs", server::command_docs),
@@ -173,6 +192,7 @@ const TABLE: &[(&str, Handler)] = &[
     ("client|kill", client_cmd::kill),
     ("client|pause", client_cmd::pause),
     ("client|unpause", client_cmd::unpause),
+    ("client|unblock", client_cmd::unblock),
     ("client|reply", client_cmd::reply),
     ("client|no-evict", client_cmd::no_evict),
     ("client|help", client_cmd::help),
@@ -310,7 +330,10 @@ mod tests {
             };
             let m = meta::find(top.as_bytes()).unwrap_or_else(|| panic!("no metadata for {top}"));
             if let Some(s) = sub {
-                assert!(meta::find_sub(m, s.as_bytes()).is_some(), "no metadata for {name}");
+                assert!(
+                    meta::find_sub(m, s.as_bytes()).is_some(),
+                    "no metadata for {name}"
+                );
             }
         }
     }

@@ -6,12 +6,13 @@
 //! `select!` is cancel-safe: `read_buf` loses no data when another branch
 //! wins, and `recv`/`notified` only consume what they return.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use redis_commands::client::{Client, ClientInfo, ClientSignal, ReplyMode};
+use redis_commands::client::{Client, ClientInfo, ClientSignal};
 use redis_commands::table::flags;
 use redis_commands::State;
 use redis_resp::{Limits, Protocol, RequestParser};
@@ -41,7 +42,9 @@ where
     let signal = Arc::new(ClientSignal::new(push_tx));
     let now = now_ms();
     let admitted = {
-        let Ok(mut st) = shared.state.lock() else { return };
+        let Ok(mut st) = shared.state.lock() else {
+            return;
+        };
         admit(&mut st, &peer, &signal, now)
     };
     let id = match admitted {
@@ -51,20 +54,7 @@ where
             return;
         }
     };
-    let mut client = Client {
-        id,
-        db: 0,
-        proto: Protocol::Resp2,
-        authenticated: false,
-        user: "default".into(),
-        reply_mode: ReplyMode::On,
-        multi: None,
-        multi_error: false,
-        close_after_reply: false,
-        is_monitor: false,
-        no_evict: false,
-        signal: signal.clone(),
-    };
+    let mut client = Client::new(id, signal.clone(), peer.is_local);
     shared.connected.fetch_add(1, Ordering::Relaxed);
     let reason = run_loop(&shared, &mut stream, &mut client, &mut push_rx).await;
     if let Some(r) = reason {
@@ -72,12 +62,17 @@ where
     }
     shared.connected.fetch_sub(1, Ordering::Relaxed);
     if let Ok(mut st) = shared.state.lock() {
-        st.remove_client(id);
+        st.forget_client(&client);
     }
 }
 
 /// Admission checks of upstream's accept handler: max clients, protected mode.
-fn admit(st: &mut State, peer: &Peer, signal: &Arc<ClientSignal>, now: i64) -> Result<u64, &'static str> {
+fn admit(
+    st: &mut State,
+    peer: &Peer,
+    signal: &Arc<ClientSignal>,
+    now: i64,
+) -> Result<u64, &'static str> {
     if st.clients.len() as u64 >= st.cached.maxclients {
         st.stats.rejected_connections += 1;
         return Err("-ERR max number of clients reached\r\n");
@@ -104,6 +99,10 @@ fn admit(st: &mut State, peer: &Peer, signal: &Arc<ClientSignal>, now: i64) -> R
         qbuf: 0,
         obl: 0,
         is_unix: peer.is_unix,
+        sub: 0,
+        psub: 0,
+        ssub: 0,
+        blocked: false,
         signal: signal.clone(),
     };
     Ok(st.add_client(info))
@@ -122,7 +121,9 @@ where
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::default();
-    let mut batch: Vec<Vec<Bytes>> = Vec::new();
+    // Parsed requests not executed yet: the tail of a batch behind a
+    // blocking command waits here until the client is served.
+    let mut pending: VecDeque<Vec<Bytes>> = VecDeque::new();
     let (mut limits, mut idle_timeout, mut qbuf_limit, needs_auth) = {
         let st = shared.state.lock().ok()?;
         (
@@ -136,75 +137,106 @@ where
     parser.set_auth_required(needs_auth);
     let mut read_bytes: u64 = 0;
     let mut written_bytes: u64 = 0;
+    let mut proto_err = None;
     loop {
         if client.signal.is_killed() {
             return None;
         }
-        let idle = if idle_timeout > 0 && !client.is_monitor {
-            Duration::from_secs(idle_timeout)
-        } else {
-            Duration::from_secs(86400 * 365)
-        };
-        let hint = parser.reserve_hint().clamp(16 * 1024, 64 * 1024 * 1024);
-        if rbuf.capacity() - rbuf.len() < 4096 {
-            rbuf.reserve(hint);
-        }
-        tokio::select! {
-            _ = shared.shutdown.cancelled() => return None,
-            _ = client.signal.notify.notified() => {
-                if client.signal.is_killed() {
-                    return None;
+        let runnable = !pending.is_empty() && client.blocked.is_none();
+        if !runnable {
+            let idle = if idle_timeout > 0 && !client.is_monitor && client.blocked.is_none() {
+                Duration::from_secs(idle_timeout)
+            } else {
+                Duration::from_secs(86400 * 365)
+            };
+            let block_wait = match client.blocked.as_ref().and_then(|b| b.deadline) {
+                Some(d) => Duration::from_millis((d - now_ms()).max(0) as u64),
+                None => Duration::from_secs(86400 * 365),
+            };
+            let hint = parser.reserve_hint().clamp(16 * 1024, 64 * 1024 * 1024);
+            if rbuf.capacity() - rbuf.len() < 4096 {
+                rbuf.reserve(hint);
+            }
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => return None,
+                _ = client.signal.notify.notified() => {
+                    if client.signal.is_killed() {
+                        return None;
+                    }
+                }
+                Some(msg) = push_rx.recv() => {
+                    out.extend_from_slice(&msg);
+                    while let Ok(m) = push_rx.try_recv() {
+                        out.extend_from_slice(&m);
+                    }
+                    if client.blocked.is_some() {
+                        // Served if the registry no longer lists us.
+                        let st = shared.state.lock().ok()?;
+                        if !st.blocking.waiters.contains_key(&client.id) {
+                            client.blocked = None;
+                        }
+                    }
+                }
+                r = stream.read_buf(&mut rbuf) => match r {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => read_bytes += n as u64,
+                },
+                _ = tokio::time::sleep(block_wait), if client.blocked.is_some() => {
+                    let mut st = shared.state.lock().ok()?;
+                    if let Some(reply) = st.timeout_blocked(client.id) {
+                        out.extend_from_slice(&reply);
+                    }
+                    client.blocked = None;
+                }
+                _ = tokio::time::sleep(idle) => return Some("Closing idle client".into()),
+            }
+            // While blocked, input stays buffered: upstream does not read
+            // further commands until the blocking one completes.
+            if client.blocked.is_none() && proto_err.is_none() {
+                loop {
+                    match parser.parse(&mut rbuf) {
+                        Ok(Some(argv)) => pending.push_back(argv),
+                        Ok(None) => break,
+                        Err(e) => {
+                            proto_err = Some(e);
+                            break;
+                        }
+                    }
                 }
             }
-            Some(msg) = push_rx.recv() => {
-                out.extend_from_slice(&msg);
-                while let Ok(m) = push_rx.try_recv() {
-                    out.extend_from_slice(&m);
-                }
-            }
-            r = stream.read_buf(&mut rbuf) => match r {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => read_bytes += n as u64,
-            },
-            _ = tokio::time::sleep(idle) => return Some("Closing idle client".into()),
-        }
-        let mut proto_err = None;
-        loop {
-            match parser.parse(&mut rbuf) {
-                Ok(Some(argv)) => batch.push(argv),
-                Ok(None) => break,
-                Err(e) => {
-                    proto_err = Some(e);
-                    break;
-                }
+            if qbuf_limit > 0 && rbuf.len() as i64 > qbuf_limit {
+                log::warning(&format!(
+                    "Closing client that reached max query buffer length: id={} (qbuf initial bytes: {:?})",
+                    client.id,
+                    String::from_utf8_lossy(&rbuf[..rbuf.len().min(64)])
+                ));
+                return None;
             }
         }
-        if qbuf_limit > 0 && rbuf.len() as i64 > qbuf_limit {
-            log::warning(&format!(
-                "Closing client that reached max query buffer length: id={} (qbuf initial bytes: {:?})",
-                client.id,
-                String::from_utf8_lossy(&rbuf[..rbuf.len().min(64)])
-            ));
-            return None;
-        }
-        if !batch.is_empty() || read_bytes > 0 || written_bytes > 0 {
-            wait_if_paused(shared, &batch).await;
-            let Ok(mut st) = shared.state.lock() else { return None };
+        if client.blocked.is_none() && (!pending.is_empty() || read_bytes > 0 || written_bytes > 0)
+        {
+            wait_if_paused(shared, pending.make_contiguous()).await;
+            let Ok(mut st) = shared.state.lock() else {
+                return None;
+            };
             st.stats.net_input_bytes += std::mem::take(&mut read_bytes);
             st.stats.net_output_bytes += std::mem::take(&mut written_bytes);
             st.stats.total_reads += 1;
             let now = now_ms();
             let mut last_name: Option<Bytes> = None;
-            for argv in batch.drain(..) {
+            while let Some(argv) = pending.pop_front() {
                 last_name = argv.first().cloned();
                 st.call(client, argv, &mut out, now);
-                if client.close_after_reply || st.shutdown.is_some() {
+                if client.close_after_reply || st.shutdown.is_some() || client.blocked.is_some() {
                     break;
                 }
             }
-            batch.clear();
             let (resp, multi) = (
-                if client.proto == Protocol::Resp3 { 3 } else { 2 },
+                if client.proto == Protocol::Resp3 {
+                    3
+                } else {
+                    2
+                },
                 client.multi.as_ref().map_or(-1, |q| q.len() as i64),
             );
             let cmd_name = last_name.map(|n| String::from_utf8_lossy(&n).to_ascii_lowercase());
@@ -228,10 +260,13 @@ where
                 return None;
             }
         }
-        if let Some(e) = &proto_err {
-            out.extend_from_slice(b"-ERR ");
-            out.extend_from_slice(&e.reply_bytes());
-            out.extend_from_slice(b"\r\n");
+        let finished = pending.is_empty() && client.blocked.is_none();
+        if finished {
+            if let Some(e) = &proto_err {
+                out.extend_from_slice(b"-ERR ");
+                out.extend_from_slice(&e.reply_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
         }
         if !out.is_empty() {
             if stream.write_all(&out).await.is_err() {
@@ -244,8 +279,13 @@ where
                 out = BytesMut::with_capacity(16 * 1024);
             }
         }
-        if let Some(e) = proto_err {
-            return Some(format!("Protocol error ({}) from client: id={}", e.0, client.id));
+        if finished {
+            if let Some(e) = proto_err {
+                return Some(format!(
+                    "Protocol error ({}) from client: id={}",
+                    e.0, client.id
+                ));
+            }
         }
         if client.close_after_reply {
             let _ = stream.flush().await;

@@ -44,7 +44,9 @@ pub fn bind_all(
                 Err(e) => {
                     let unavailable = matches!(
                         e.raw_os_error(),
-                        Some(libc::EADDRNOTAVAIL) | Some(libc::EAFNOSUPPORT) | Some(libc::EPROTONOSUPPORT)
+                        Some(libc::EADDRNOTAVAIL)
+                            | Some(libc::EAFNOSUPPORT)
+                            | Some(libc::EPROTONOSUPPORT)
                     );
                     if optional && unavailable {
                         continue;
@@ -64,7 +66,10 @@ pub fn bind_all(
             Ok(l) => {
                 if unixperm != 0 {
                     use std::os::unix::fs::PermissionsExt;
-                    let _ = std::fs::set_permissions(unixsocket, std::fs::Permissions::from_mode(unixperm));
+                    let _ = std::fs::set_permissions(
+                        unixsocket,
+                        std::fs::Permissions::from_mode(unixperm),
+                    );
                 }
                 let _ = l.set_nonblocking(true);
                 match UnixListener::from_std(l) {
@@ -90,7 +95,11 @@ fn errors_with_fail(mut errors: Vec<String>, port: u16) -> Vec<String> {
 }
 
 fn bind_tcp(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
-    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
     let sock = Socket::new(domain, Type::STREAM, None)?;
     sock.set_reuse_address(true)?;
     if addr.is_ipv6() {

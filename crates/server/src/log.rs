@@ -71,7 +71,11 @@ pub fn set_role(role: char) {
 pub fn reopen() {
     if let Ok(mut l) = logger().lock() {
         if !l.path.is_empty() {
-            l.file = OpenOptions::new().create(true).append(true).open(&l.path).ok();
+            l.file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&l.path)
+                .ok();
         }
     }
 }

@@ -152,10 +152,15 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
-            log::warning(&format!("Failed creating the event loop. Error message: '{e}'"));
+            log::warning(&format!(
+                "Failed creating the event loop. Error message: '{e}'"
+            ));
             std::process::exit(1);
         }
     };
@@ -190,7 +195,7 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
         port,
         config.get_int("tcp-backlog") as i32,
         config.get_str("unixsocket"),
-        u32::from_str_radix(config.get_str("unixsocketperm"), 8).unwrap_or(0),
+        config.get_int("unixsocketperm").clamp(0, 0o7777) as u32,
     ) {
         Ok(l) => l,
         Err(lines) => {
