@@ -235,12 +235,8 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
                 }
             }
             "-x" => cfg.stdin_lastarg = true,
-            "-p" if has_val => {
-                cfg.port = atoi(&val());
-                if !(0..=65535).contains(&cfg.port) {
-                    return fail("Invalid server port.");
-                }
-            }
+            // Upstream 7.0 does not range-check -p; the connect fails instead.
+            "-p" if has_val => cfg.port = atoi(&val()),
             "-s" if has_val => cfg.socket = Some(val()),
             "-r" if has_val => cfg.repeat = atoi(&val()),
             "-i" if has_val => {
@@ -260,9 +256,6 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
                 let uri = val();
                 if let Err(p) = parse_uri(&mut cfg, &uri) {
                     return p;
-                }
-                if !(0..=65535).contains(&cfg.port) {
-                    return fail("Invalid server port.");
                 }
             }
             "--raw" => cfg.output = Output::Raw,

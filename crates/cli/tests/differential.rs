@@ -1,0 +1,317 @@
+//! Differential tests: the upstream `/usr/bin/redis-cli` and our binary run with
+//! the same arguments and stdin against the same reference `redis-server`, and
+//! must produce identical stdout, stderr and exit status, both with a pipe as
+//! stdout (raw mode) and under a pty via `script` (formatted mode).
+//!
+//! Skipped when the reference binaries are not installed. Every spawned process
+//! is killed by PID on drop, and every wait is bounded in time.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const UPSTREAM: &str = "/usr/bin/redis-cli";
+const OURS: &str = env!("CARGO_BIN_EXE_redis-cli");
+
+/// Kills the child by PID when dropped, even if the test panicked.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Server {
+    _child: Guard,
+    port: u16,
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+fn pick_port(attempt: u64) -> u16 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    let seed = nanos
+        ^ ((std::process::id() as u64) << 12)
+        ^ (NEXT.fetch_add(1, Ordering::Relaxed) * 7919)
+        ^ (attempt * 104_729);
+    20000 + (seed % 20000) as u16
+}
+
+fn available() -> bool {
+    ["/usr/bin/redis-server", UPSTREAM, "/usr/bin/script"]
+        .iter()
+        .all(|p| std::path::Path::new(p).exists())
+}
+
+fn start_server() -> Server {
+    for attempt in 0..20 {
+        let port = pick_port(attempt);
+        if TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        let child = Command::new("/usr/bin/redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(["--enable-debug-command", "yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut guard = Guard(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(guard.0.try_wait(), Ok(Some(_))) {
+                break; // lost the port to someone else
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Server {
+                    _child: guard,
+                    port,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("could not start redis-server");
+}
+
+/// Runs `cmd` with `stdin`, waiting at most 20 seconds.
+fn run(mut cmd: Command, stdin: &[u8]) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut guard = Guard(cmd.spawn().unwrap());
+    let mut input = guard.0.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(Some(_)) = guard.0.try_wait() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "command timed out: {cmd:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = writer.join();
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    use std::io::Read;
+    if let Some(mut o) = guard.0.stdout.take() {
+        o.read_to_end(&mut stdout).unwrap();
+    }
+    if let Some(mut e) = guard.0.stderr.take() {
+        e.read_to_end(&mut stderr).unwrap();
+    }
+    let status = guard.0.wait().unwrap();
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Resets the server and runs the setup commands with the upstream client.
+fn prepare(port: u16, setup: &[&[&str]]) {
+    let p = port.to_string();
+    let mut all: Vec<&[&str]> = vec![&["FLUSHALL"]];
+    all.extend_from_slice(setup);
+    for c in all {
+        let mut cmd = Command::new(UPSTREAM);
+        cmd.args(["-p", &p]).args(c.iter());
+        let out = run(cmd, b"");
+        assert!(out.status.success(), "setup {c:?} failed");
+    }
+}
+
+/// Asserts both clients behave identically for `args` + `stdin`, raw and tty.
+fn check(srv: &Server, setup: &[&[&str]], args: &[&str], stdin: &[u8]) {
+    let port = srv.port.to_string();
+    let args: Vec<String> = args.iter().map(|a| a.replace("$PORT", &port)).collect();
+    let mut results = Vec::new();
+    for bin in [UPSTREAM, OURS] {
+        prepare(srv.port, setup);
+        let mut cmd = Command::new(bin);
+        cmd.args(&args).env_remove("REDISCLI_AUTH");
+        let piped = run(cmd, stdin);
+
+        prepare(srv.port, setup);
+        let dir = std::env::temp_dir();
+        let input = dir.join(format!("cli-diff-{}-{}", std::process::id(), pick_port(0)));
+        std::fs::write(&input, stdin).unwrap();
+        let line = std::iter::once(bin.to_string())
+            .chain(args.iter().map(|a| shell_quote(a)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut cmd = Command::new("/usr/bin/script");
+        cmd.args([
+            "-qec",
+            &format!("{line} < {}", input.display()),
+            "/dev/null",
+        ]);
+        let tty = run(cmd, b"");
+        let _ = std::fs::remove_file(&input);
+        results.push((piped, tty));
+    }
+    let (up, ours) = (&results[0], &results[1]);
+    let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert_eq!(
+        show(&up.0.stdout),
+        show(&ours.0.stdout),
+        "stdout of {args:?}"
+    );
+    assert_eq!(
+        show(&up.0.stderr),
+        show(&ours.0.stderr),
+        "stderr of {args:?}"
+    );
+    assert_eq!(
+        up.0.status.code(),
+        ours.0.status.code(),
+        "status of {args:?}"
+    );
+    assert_eq!(
+        show(&up.1.stdout),
+        show(&ours.1.stdout),
+        "tty output of {args:?}"
+    );
+    assert_eq!(
+        up.1.status.code(),
+        ours.1.status.code(),
+        "tty status of {args:?}"
+    );
+}
+
+const DATA: &[&[&str]] = &[
+    &["RPUSH", "l", "a", "b\"c", "x\ny", "", "\u{1}\\"],
+    &["HSET", "h", "f1", "v1", "f2", "2"],
+    &["ZADD", "z", "0.1", "m", "2", "n", "1.5", "o"],
+    &["SET", "s", "hello"],
+];
+
+#[test]
+fn reply_types_raw_and_tty() {
+    if !available() {
+        return;
+    }
+    let srv = start_server();
+    let cases: &[&[&str]] = &[
+        &["PING"],
+        &["GET", "s"],
+        &["GET", "nokey"],
+        &["LRANGE", "l", "0", "-1"],
+        &["LRANGE", "empty", "0", "-1"],
+        &["INCR", "counter"],
+        &["NOSUCHCOMMAND", "x"],
+        &["INCR", "l"],
+        &["HGETALL", "h"],
+        &["COMMAND", "INFO", "get"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["-3", "HGETALL", "h"],
+        &["-3", "ZSCORE", "z", "m"],
+        &["-3", "ZINCRBY", "z", "0.25", "o"],
+        &["-3", "ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["-3", "SMEMBERS", "nos"],
+        &["-3", "HGETALL", "nos"],
+        &["-3", "CONFIG", "GET", "maxmemory*"],
+        &["-3", "DEBUG", "PROTOCOL", "true"],
+        &["-3", "DEBUG", "PROTOCOL", "false"],
+        &["-3", "DEBUG", "PROTOCOL", "verbatim"],
+        &["-3", "DEBUG", "PROTOCOL", "map"],
+        &["-3", "DEBUG", "PROTOCOL", "set"],
+        &["-3", "DEBUG", "PROTOCOL", "null"],
+        &["-3", "DEBUG", "PROTOCOL", "bignum"],
+        &["-3", "DEBUG", "PROTOCOL", "attrib"],
+        &["MULTI"],
+    ];
+    for c in cases {
+        let mut args = vec!["-p", "$PORT"];
+        args.extend_from_slice(c);
+        check(&srv, DATA, &args, b"");
+        // The same through --no-raw and --csv.
+        let mut no_raw = vec!["--no-raw"];
+        no_raw.extend_from_slice(&args);
+        check(&srv, DATA, &no_raw, b"");
+        let mut csv = vec!["--csv"];
+        csv.extend_from_slice(&args);
+        check(&srv, DATA, &csv, b"");
+    }
+}
+
+#[test]
+fn options_errors_and_modes() {
+    if !available() {
+        return;
+    }
+    let srv = start_server();
+    let cases: &[(&[&str], &[u8])] = &[
+        (&["-p", "$PORT", "-a", "secret", "PING"], b""),
+        (&["-p", "$PORT", "-a", "secret", "--no-auth-warning", "PING"], b""),
+        (&["-u", "redis://u:p@127.0.0.1:$PORT/2", "PING"], b""),
+        (&["-p", "$PORT", "-n", "3", "SET", "k", "v"], b""),
+        (&["-p", "$PORT", "-n", "99", "GET", "k"], b""),
+        (&["-p", "1", "PING"], b""),
+        (&["-s", "/nonexistent/sock", "PING"], b""),
+        (&["-p", "$PORT", "--bogus"], b""),
+        (&["-2", "-3", "PING"], b""),
+        (&["-u", "http://x", "PING"], b""),
+        (&["--version"], b""),
+        (&["--help"], b""),
+        (&["-p", "$PORT", "-e", "NOSUCH"], b""),
+        (&["-p", "$PORT", "-r", "3", "INCR", "c"], b""),
+        (&["-p", "$PORT", "-r", "2", "-i", "0.05", "LRANGE", "l", "0", "1"], b""),
+        (&["-p", "$PORT", "-d", "|", "LRANGE", "l", "0", "-1"], b""),
+        (&["-p", "$PORT", "-x", "SET", "fromstdin"], b"line1\nline2\0bin\n"),
+        (&["-p", "$PORT", "--quoted-input", "SET", "\"a\\x00b\"", "v"], b""),
+        (&["-p", "$PORT", "HELP", "SET"], b""),
+        (&["-p", "$PORT", "HELP"], b""),
+        (&["-p", "$PORT", "HELP", "@hash"], b""),
+        (&["-p", "$PORT", "HELP", "client"], b""),
+        (&["-p", "$PORT", "HELP", "xadd"], b""),
+        (&["-p", "$PORT", "HELP", "nosuch"], b""),
+        (
+            &["-p", "$PORT"],
+            b"SET a 1\nGET a\nNOSUCH\n\n   \nINCR a\n\"unbalanced\n3 INCR c\n0 INCR c\nSELECT 2\nMULTI\nEXEC\nQUIT\nPING\n",
+        ),
+        (&["-p", "$PORT", "-e", "--csv"], b"SET a 1\nNOSUCH\nLRANGE l 0 -1\n"),
+        (
+            &["-p", "$PORT", "--pipe"],
+            b"SET k1 v1\r\n*2\r\n$3\r\nGET\r\n$2\r\nk1\r\n*1\r\n$6\r\nNOSUCH\r\n",
+        ),
+        (&["-p", "1", "--pipe"], b"PING\r\n"),
+    ];
+    for (args, stdin) in cases {
+        check(&srv, DATA, args, stdin);
+    }
+}
+
+#[test]
+fn pipe_mass_insertion_counts_replies() {
+    if !available() {
+        return;
+    }
+    let srv = start_server();
+    let mut input = Vec::new();
+    for i in 0..20_000 {
+        let k = format!("key:{i}");
+        input.extend_from_slice(
+            format!("*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n$1\r\nv\r\n", k.len()).as_bytes(),
+        );
+    }
+    check(&srv, &[], &["-p", "$PORT", "--pipe"], &input);
+    let mut cmd = Command::new(OURS);
+    cmd.args(["-p", &srv.port.to_string(), "DBSIZE"]);
+    assert_eq!(run(cmd, b"").stdout, b"20000\n");
+}
