@@ -139,7 +139,10 @@ pub fn run(session: &mut Session) {
     };
 
     // Like upstream, a failed first connection is not fatal here: every command retries.
-    session.connect(false);
+    if session.connect(false) && matches!(input, Input::Tty { .. }) {
+        // Upstream loads the help table at startup, so help works offline later.
+        session.load_help();
+    }
 
     loop {
         let prompt = if session.connected() {

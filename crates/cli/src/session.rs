@@ -242,6 +242,15 @@ impl Session {
         out(text.as_bytes());
     }
 
+    /// Fetches `COMMAND DOCS` once; retried later if not connected yet.
+    pub fn load_help(&mut self) {
+        if self.help.is_none() {
+            if let Some(docs) = self.roundtrip(&[b"COMMAND", b"DOCS"]) {
+                self.help = Some(help::entries_from_docs(&docs));
+            }
+        }
+    }
+
     fn is_help(args: &[Vec<u8>]) -> bool {
         args.first()
             .is_some_and(|a| a.eq_ignore_ascii_case(b"help") || a == b"?")
