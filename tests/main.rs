@@ -8,4 +8,5 @@
 
 mod clients;
 mod differential;
+mod server_core;
 mod util;

@@ -329,8 +329,8 @@ fn numsub(ctx: &mut Ctx, argv: &[Bytes], shard: bool) -> CmdResult {
             (c.clone(), m.get(c).map_or(0, Vec::len))
         })
         .collect();
-    // Upstream replies a flat array in RESP2 and a map in RESP3.
-    ctx.map(counts.len());
+    // Upstream replies a flat array in both protocols.
+    ctx.array(counts.len() * 2);
     for (c, n) in counts {
         ctx.bulk(&c);
         ctx.int(n as i64);

@@ -119,7 +119,7 @@ pub fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         check_password(ctx, u, p)?;
     }
     if !ctx.client.authenticated && ctx.st.cached.requirepass.is_some() {
-        return Err(CmdError::fixed("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+        return Err(CmdError::fixed("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if let Some(n) = name {
         crate::client_cmd::validate_name(n)?;

@@ -145,7 +145,20 @@ fn answers_ping(addr: SocketAddr) -> bool {
             Ok(n) => got.extend_from_slice(&chunk[..n]),
         }
     }
-    got.starts_with(b"+PONG\r\n")
+    // A server with `requirepass` answers NOAUTH: it is up all the same.
+    let up = got.starts_with(b"+PONG\r\n") || got.starts_with(b"-NOAUTH");
+    if up {
+        // Leave with QUIT so the server has dropped this connection before a
+        // test counts clients (maxclients, CLIENT LIST).
+        let _ = s.write_all(b"*1\r\n$4\r\nQUIT\r\n");
+        let mut rest = [0u8; 64];
+        while let Ok(n) = s.read(&mut rest) {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    up
 }
 
 /// Sends SIGTERM with the `kill` command (no libc needed); false if that

@@ -1,0 +1,324 @@
+//! Multi-connection behaviour of the server core, compared against the
+//! reference where the transcript is deterministic: pub/sub, keyspace
+//! notifications, WATCH, CLIENT KILL, MONITOR, limits (maxclients, timeout,
+//! query buffer), authentication, CLIENT PAUSE, shutdown, config errors and
+//! the log lines scripts grep for.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use redis_testkit::{assert_resp_eq, Conn, ServerKind, TestServer};
+
+use crate::util::run_bounded;
+
+/// Runs `scenario` on a fresh reference server and a fresh server of ours
+/// (same extra arguments) and asserts the transcripts are identical.
+fn same_on_both(args: &[&str], scenario: impl Fn(&TestServer) -> Vec<Vec<u8>>) {
+    let reference = TestServer::start(ServerKind::Reference, args);
+    let expected = scenario(&reference);
+    drop(reference);
+    let ours = TestServer::start(ServerKind::Ours, args);
+    let got = scenario(&ours);
+    assert_eq!(expected.len(), got.len(), "transcript lengths differ");
+    for (i, (e, g)) in expected.iter().zip(got.iter()).enumerate() {
+        assert_resp_eq!(g, e, "step {i}; our log:\n{}", ours.log_contents());
+    }
+}
+
+#[test]
+fn pubsub_channels_patterns_and_counts() {
+    same_on_both(&[], |s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        let mut t = vec![
+            a.cmd(&["SUBSCRIBE", "news"]),
+            a.cmd(&["PSUBSCRIBE", "n*"]),
+            b.cmd(&["PUBSUB", "NUMSUB", "news", "other"]),
+            b.cmd(&["PUBSUB", "NUMPAT"]),
+            b.cmd(&["PUBSUB", "CHANNELS"]),
+            b.cmd(&["PUBLISH", "news", "hello"]),
+        ];
+        t.push(a.read_reply_raw());
+        t.push(a.read_reply_raw());
+        t.push(a.cmd(&["GET", "x"]));
+        t.push(a.cmd(&["PING"]));
+        t.push(a.cmd(&["UNSUBSCRIBE", "news"]));
+        t.push(a.cmd(&["PUNSUBSCRIBE"]));
+        t.push(a.cmd(&["UNSUBSCRIBE"]));
+        t.push(b.cmd(&["PUBLISH", "news", "nobody"]));
+        t.push(a.cmd(&["GET", "x"]));
+        t
+    });
+}
+
+#[test]
+fn pubsub_resp3_pushes_and_self_delivery() {
+    same_on_both(&[], |s| {
+        let mut a = s.conn();
+        a.cmd(&["HELLO", "3"]);
+        vec![
+            a.cmd(&["SUBSCRIBE", "c"]),
+            // The message to ourselves precedes PUBLISH's own reply.
+            a.cmd(&["PUBLISH", "c", "self"]),
+            a.read_reply_raw(),
+            a.cmd(&["GET", "x"]),
+            a.cmd(&["SSUBSCRIBE", "sc"]),
+            a.cmd(&["SPUBLISH", "sc", "m"]),
+            a.read_reply_raw(),
+            a.cmd(&["PUBSUB", "SHARDNUMSUB", "sc"]),
+        ]
+    });
+}
+
+#[test]
+fn keyspace_notifications() {
+    same_on_both(&[], |s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        let mut t = vec![
+            b.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]),
+            b.cmd(&["CONFIG", "GET", "notify-keyspace-events"]),
+            a.cmd(&["PSUBSCRIBE", "__key*__:*"]),
+            b.cmd(&["SET", "k", "v"]),
+        ];
+        t.push(a.read_reply_raw());
+        t.push(a.read_reply_raw());
+        t.push(b.cmd(&["EXPIRE", "k", "100"]));
+        t.push(a.read_reply_raw());
+        t.push(a.read_reply_raw());
+        t.push(b.cmd(&["DEL", "k"]));
+        t.push(a.read_reply_raw());
+        t.push(a.read_reply_raw());
+        t.push(b.cmd(&["SET", "e", "v", "PX", "30"]));
+        for _ in 0..4 {
+            t.push(a.read_reply_raw());
+        }
+        std::thread::sleep(Duration::from_millis(80));
+        // Lazy expiry on access fires the "expired" event.
+        t.push(b.cmd(&["GET", "e"]));
+        t.push(a.read_reply_raw());
+        t.push(a.read_reply_raw());
+        t
+    });
+}
+
+#[test]
+fn watch_is_invalidated_by_writes_expiry_and_flush() {
+    same_on_both(&[], |s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        let mut t = Vec::new();
+        for (i, spoiler) in [vec!["SET", "w", "other"], vec!["FLUSHALL"], vec!["PING"]]
+            .iter()
+            .enumerate()
+        {
+            let _ = i;
+            t.push(a.cmd(&["SET", "w", "1"]));
+            t.push(a.cmd(&["WATCH", "w"]));
+            t.push(b.cmd(spoiler));
+            t.push(a.cmd(&["MULTI"]));
+            t.push(a.cmd(&["INCR", "w"]));
+            t.push(a.cmd(&["EXEC"]));
+        }
+        // Expiry of a watched key aborts the transaction too.
+        t.push(a.cmd(&["SET", "x", "1", "PX", "30"]));
+        t.push(a.cmd(&["WATCH", "x"]));
+        std::thread::sleep(Duration::from_millis(80));
+        t.push(a.cmd(&["MULTI"]));
+        t.push(a.cmd(&["SET", "y", "1"]));
+        t.push(a.cmd(&["EXEC"]));
+        t.push(a.cmd(&["MULTI"]));
+        t.push(a.cmd(&["WATCH", "z"]));
+        t.push(a.cmd(&["DISCARD"]));
+        t.push(a.cmd(&["UNWATCH"]));
+        t
+    });
+}
+
+#[test]
+fn auth_with_requirepass() {
+    same_on_both(&["--requirepass", "s3cret"], |s| {
+        let mut a = s.conn();
+        vec![
+            a.cmd(&["GET", "k"]),
+            a.cmd(&["AUTH", "wrong"]),
+            a.cmd(&["HELLO", "3"]),
+            a.cmd(&["AUTH", "s3cret"]),
+            a.cmd(&["GET", "k"]),
+            a.cmd(&["AUTH", "default", "s3cret"]),
+            a.cmd(&["RESET"]),
+            a.cmd(&["GET", "k"]),
+            a.cmd(&["HELLO", "2", "AUTH", "default", "s3cret", "SETNAME", "me"])
+                .len()
+                .to_le_bytes()
+                .to_vec(),
+            a.cmd(&["CLIENT", "GETNAME"]),
+        ]
+    });
+}
+
+#[test]
+fn client_kill_and_no_such_client() {
+    same_on_both(&[], |s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        let id = String::from_utf8_lossy(&b.cmd(&["CLIENT", "ID"]))
+            .trim_start_matches(':')
+            .trim()
+            .to_string();
+        let mut t = vec![
+            a.cmd(&["CLIENT", "KILL", "ID", &id]),
+            a.cmd(&["CLIENT", "KILL", "ID", &id]),
+            a.cmd(&["CLIENT", "KILL", "127.0.0.1:1"]),
+        ];
+        t.push(vec![u8::from(b.is_closed())]);
+        t
+    });
+}
+
+#[test]
+fn maxclients_rejects_with_upstream_error() {
+    same_on_both(&["--maxclients", "2"], |s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        // Let both connections be registered before the third arrives.
+        std::thread::sleep(Duration::from_millis(100));
+        let mut c = s.conn();
+        vec![
+            a.cmd(&["PING"]),
+            b.cmd(&["PING"]),
+            c.read_until_close().unwrap_or_default(),
+        ]
+    });
+}
+
+#[test]
+fn monitor_sees_commands() {
+    let s = TestServer::start(ServerKind::Ours, &[]);
+    let mut m = s.conn();
+    let mut c = s.conn();
+    assert_eq!(m.cmd(&["MONITOR"]), b"+OK\r\n");
+    c.cmd(&["SET", "a", "b c"]);
+    let line = String::from_utf8_lossy(&m.read_reply_raw()).into_owned();
+    // `+<secs>.<usecs> [0 127.0.0.1:<port>] "SET" "a" "b c"`
+    assert!(line.starts_with('+'), "{line}");
+    assert!(line.contains("[0 127.0.0.1:"), "{line}");
+    assert!(line.ends_with("\"SET\" \"a\" \"b c\"\r\n"), "{line}");
+}
+
+#[test]
+fn idle_timeout_closes_connection() {
+    let s = TestServer::start(ServerKind::Ours, &["--timeout", "1"]);
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    let start = Instant::now();
+    // Bounded: read_until_close gives up on its own after a few seconds.
+    let r = c.read_until_close();
+    assert!(r.is_ok(), "connection was not closed: {r:?}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn query_buffer_limit_closes_the_client_only() {
+    let s = TestServer::start(ServerKind::Ours, &["--client-query-buffer-limit", "1mb"]);
+    let mut c = s.conn();
+    let mut other = s.conn();
+    // A bulk header announcing 4 MB, then 2 MB of it: more than the limit.
+    c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4000000\r\n");
+    let chunk = vec![b'x'; 64 * 1024];
+    for _ in 0..32 {
+        if c.try_send_raw(&chunk).is_err() {
+            break;
+        }
+    }
+    assert!(c.read_until_close().is_ok());
+    assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n");
+}
+
+#[test]
+fn client_pause_write_holds_writes_only() {
+    let s = TestServer::start(ServerKind::Ours, &[]);
+    let mut a = s.conn();
+    let mut b = s.conn();
+    assert_eq!(a.cmd(&["CLIENT", "PAUSE", "300", "WRITE"]), b"+OK\r\n");
+    let start = Instant::now();
+    assert_eq!(b.cmd(&["GET", "k"]), b"$-1\r\n");
+    assert!(
+        start.elapsed() < Duration::from_millis(250),
+        "reads must not wait"
+    );
+    assert_eq!(b.cmd(&["SET", "k", "v"]), b"+OK\r\n");
+    assert!(
+        start.elapsed() >= Duration::from_millis(250),
+        "write was not held"
+    );
+}
+
+#[test]
+fn shutdown_command_exits_with_upstream_log_lines() {
+    let s = TestServer::start(ServerKind::Ours, &[]);
+    let mut c = s.conn();
+    c.send_raw(b"SHUTDOWN NOSAVE\r\n");
+    assert!(c.read_until_close().is_ok());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !s.log_contents().contains("ready to exit, bye bye") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = s.log_contents();
+    assert!(log.contains("# User requested shutdown..."), "{log}");
+    assert!(
+        log.contains("# Redis is now ready to exit, bye bye..."),
+        "{log}"
+    );
+    assert!(log.contains("* Ready to accept connections"), "{log}");
+    assert!(log.contains("# Server initialized"), "{log}");
+}
+
+/// Runs a server binary with a bad config and returns (exit code, stderr).
+fn bad_config(bin: &str, contents: &str, extra: &[&str]) -> (i32, String) {
+    let dir = std::env::temp_dir().join(format!("redis-rs-badconf-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("bad.conf");
+    std::fs::write(&path, contents).unwrap();
+    let out = run_bounded(
+        Command::new(bin).arg(&path).args(extra),
+        Duration::from_secs(10),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
+    )
+}
+
+#[test]
+fn bad_config_files_fail_like_upstream() {
+    let ours = redis_testkit::server::ours_binary("redis-server");
+    let ours = ours.to_string_lossy().into_owned();
+    for (contents, extra) in [
+        ("port 7000\nfoo bar\n", vec![]),
+        ("port abc\n", vec![]),
+        ("maxmemory 10xb\n", vec![]),
+        ("port 7000\n", vec!["--appendfsync", "sometimes"]),
+        ("protected-mode maybe\n", vec![]),
+        ("bind \"127.0.0.1\n", vec![]),
+    ] {
+        let (rc_ref, err_ref) = bad_config("/usr/bin/redis-server", contents, &extra);
+        let (rc_ours, err_ours) = bad_config(&ours, contents, &extra);
+        assert_eq!(rc_ref, 1, "{err_ref}");
+        assert_eq!(rc_ours, rc_ref, "exit code for {contents:?}: {err_ours}");
+        assert_eq!(err_ours.trim(), err_ref.trim(), "stderr for {contents:?}");
+    }
+}
+
+#[test]
+fn conn_survives_garbage_after_error_on_other_client() {
+    let s = TestServer::start(ServerKind::Ours, &[]);
+    let mut bad = s.conn();
+    let mut good = s.conn();
+    bad.send_raw(b"*1\r\n$-5\r\n");
+    let r = bad.read_until_close().unwrap_or_default();
+    assert_eq!(r, b"-ERR Protocol error: invalid bulk length\r\n");
+    assert_eq!(good.cmd(&["PING"]), b"+PONG\r\n");
+    let _ = Conn::connect(s.addr()).map(|mut c| c.cmd(&["PING"]));
+}
