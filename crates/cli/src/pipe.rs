@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis_client::{Error as ClientError, Frame};
-use tokio::io::AsyncReadExt;
+use std::io::Read;
 
 use crate::session::{io_text, out, Session};
 
@@ -39,10 +39,12 @@ pub fn run(session: &mut Session) -> i32 {
     session.runtime().block_on(async move {
         let (eof_tx, mut eof_rx) = tokio::sync::watch::channel(false);
         let write_task = tokio::spawn(async move {
-            let mut stdin = tokio::io::stdin();
+            // Blocking reads on purpose: like upstream, stdin EOF is noticed before
+            // replies are processed, which keeps the summary lines in a stable order.
+            let mut stdin = std::io::stdin();
             let mut buf = vec![0u8; 16 * 1024];
             loop {
-                let n = match stdin.read(&mut buf).await {
+                let n = match stdin.read(&mut buf) {
                     Ok(n) => n,
                     Err(e) => {
                         eprintln!("Error reading from stdin: {}", io_text(&e));
