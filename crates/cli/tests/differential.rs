@@ -44,10 +44,15 @@ fn pick_port(attempt: u64) -> u16 {
     20000 + (seed % 20000) as u16
 }
 
-fn available() -> bool {
-    ["/usr/bin/redis-server", UPSTREAM, "/usr/bin/script"]
-        .iter()
-        .all(|p| std::path::Path::new(p).exists())
+/// Fails the test (never skips it) when a required tool is missing: CI
+/// installs them, so a missing one is a broken environment.
+fn require_tools() {
+    for p in ["/usr/bin/redis-server", UPSTREAM, "/usr/bin/script"] {
+        assert!(
+            std::path::Path::new(p).exists(),
+            "{p} is missing: install redis-server, redis-tools and util-linux (cargo xtask test does)"
+        );
+    }
 }
 
 fn start_server() -> Server {
@@ -203,9 +208,7 @@ const DATA: &[&[&str]] = &[
 
 #[test]
 fn reply_types_raw_and_tty() {
-    if !available() {
-        return;
-    }
+    require_tools();
     let srv = start_server();
     let cases: &[&[&str]] = &[
         &["PING"],
@@ -252,9 +255,7 @@ fn reply_types_raw_and_tty() {
 
 #[test]
 fn options_errors_and_modes() {
-    if !available() {
-        return;
-    }
+    require_tools();
     let srv = start_server();
     let cases: &[(&[&str], &[u8])] = &[
         (&["-p", "$PORT", "-a", "secret", "PING"], b""),
@@ -299,9 +300,7 @@ fn options_errors_and_modes() {
 
 #[test]
 fn pipe_mass_insertion_counts_replies() {
-    if !available() {
-        return;
-    }
+    require_tools();
     let srv = start_server();
     let mut input = Vec::new();
     for i in 0..20_000 {
