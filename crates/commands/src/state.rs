@@ -137,6 +137,8 @@ pub struct State {
     pub watched: HashMap<(usize, Bytes), Vec<u64>>,
     /// Clients whose watched keys were touched: their `EXEC` fails.
     pub cas_dirty: HashSet<u64>,
+    /// Start time of the next command (see [`State::begin_batch`]).
+    pub clock_mark: Instant,
 }
 
 /// Log levels, as upstream's `loglevel`.
@@ -196,6 +198,7 @@ impl State {
             blocking: Blocking::default(),
             watched: HashMap::new(),
             cas_dirty: HashSet::new(),
+            clock_mark: Instant::now(),
         };
         st.apply_config();
         st.ks = Keyspace::new(st.cached.databases);
@@ -234,6 +237,11 @@ impl State {
                 .get_value("notify-keyspace-events")
                 .unwrap_or_default(),
         );
+    }
+
+    /// Marks the start of a batch of commands for latency accounting.
+    pub fn begin_batch(&mut self) {
+        self.clock_mark = Instant::now();
     }
 
     /// Registers a new client and returns its id.
@@ -280,12 +288,19 @@ impl State {
 
     /// Runs one command for `client`, appending its reply to `out`.
     /// All checks of upstream's `processCommand` happen here, in its order.
-    pub fn call(&mut self, client: &mut Client, argv: Vec<Bytes>, out: &mut BytesMut, now: i64) {
+    /// Returns the full name of the command it resolved, if any.
+    pub fn call(
+        &mut self,
+        client: &mut Client,
+        argv: Vec<Bytes>,
+        out: &mut BytesMut,
+        now: i64,
+    ) -> Option<&'static str> {
         let cmd = match resolve(&argv) {
             Ok(c) => c,
             Err((e, idx)) => {
                 self.reject(client, out, e, idx);
-                return;
+                return None;
             }
         };
         let arity = cmd.meta.arity;
@@ -293,12 +308,12 @@ impl State {
         if (arity > 0 && argc != arity) || (arity < 0 && argc < -arity) {
             let e = error::wrong_arity(&cmd.full_name);
             self.reject(client, out, e, Some(cmd.idx));
-            return;
+            return Some(&cmd.full_name);
         }
         if !client.authenticated && !cmd.has(flags::NO_AUTH) {
             if self.cached.requirepass.is_some() {
                 self.reject(client, out, error::NOAUTH, Some(cmd.idx));
-                return;
+                return Some(&cmd.full_name);
             }
             client.authenticated = true;
         }
@@ -321,7 +336,7 @@ impl State {
                 cmd.full_name
             ));
             self.reject(client, out, e, Some(cmd.idx));
-            return;
+            return Some(&cmd.full_name);
         }
         // Inside MULTI everything but the transaction commands is queued.
         if client.multi.is_some()
@@ -333,7 +348,7 @@ impl State {
             if cmd.has(flags::NO_MULTI) {
                 let e = CmdError::msg("ERR Command not allowed inside a transaction");
                 self.reject(client, out, e, Some(cmd.idx));
-                return;
+                return Some(&cmd.full_name);
             }
             if let Some(q) = client.multi.as_mut() {
                 q.push(argv);
@@ -341,12 +356,13 @@ impl State {
             if client.reply_mode == ReplyMode::On {
                 out.extend_from_slice(b"+QUEUED\r\n");
             }
-            return;
+            return Some(&cmd.full_name);
         }
         self.execute(cmd, client, argv, out, now);
         if !self.blocking.ready.is_empty() {
             self.serve_blocked(now);
         }
+        Some(&cmd.full_name)
     }
 
     /// Rejects a command before execution: counts it and flags a transaction.
@@ -374,7 +390,7 @@ impl State {
     ) {
         let Some(handler) = cmd.handler else { return };
         let mark = out.len();
-        let start = Instant::now();
+        let start = self.clock_mark;
         let (res, dirty, rewrite) = {
             let mut ctx = Ctx {
                 st: self,
@@ -387,7 +403,10 @@ impl State {
             let r = handler(&mut ctx, &argv);
             (r, ctx.dirty, ctx.rewrite)
         };
-        let usec = start.elapsed().as_micros() as u64;
+        // One clock read per command: the end of this one starts the next.
+        let end = Instant::now();
+        self.clock_mark = end;
+        let usec = end.saturating_duration_since(start).as_micros() as u64;
         if let Some(h) = self.latency.get_mut(cmd.idx) {
             h.record(usec);
         }

@@ -50,7 +50,7 @@ pub struct Cmd {
     pub idx: usize,
     /// `None` for a container command (`CONFIG`), which only dispatches.
     pub handler: Option<Handler>,
-    pub subs: HashMap<Vec<u8>, Cmd>,
+    pub subs: NameMap<Cmd>,
 }
 
 impl Cmd {
@@ -60,10 +60,36 @@ impl Cmd {
     }
 }
 
+/// FNV-1a: command names are few, short and fixed, so a keyed hash buys
+/// nothing here and SipHash showed up in profiles of the request path.
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// Map keyed by lower-case command names.
+pub type NameMap<V> = HashMap<Vec<u8>, V, std::hash::BuildHasherDefault<Fnv>>;
+
 /// The registered commands.
 #[derive(Debug)]
 pub struct Registry {
-    pub by_name: HashMap<Vec<u8>, Cmd>,
+    pub by_name: NameMap<Cmd>,
     /// Full names by statistics index.
     pub names: Vec<String>,
 }
@@ -239,13 +265,13 @@ fn new_cmd(meta: &'static CommandMeta, names: &mut Vec<String>) -> Cmd {
         flags: flag_bits(meta),
         idx,
         handler: None,
-        subs: HashMap::new(),
+        subs: NameMap::default(),
     }
 }
 
 fn build() -> Registry {
     let mut reg = Registry {
-        by_name: HashMap::new(),
+        by_name: NameMap::default(),
         names: Vec::new(),
     };
     for (name, handler) in MODULES.iter().flat_map(|m| m.iter()) {
@@ -303,7 +329,15 @@ impl Registry {
 
     /// Looks up a subcommand of `parent`.
     pub fn lookup_sub<'a>(&self, parent: &'a Cmd, sub: &[u8]) -> Option<&'a Cmd> {
-        parent.subs.get(&sub.to_ascii_lowercase())
+        let mut buf = [0u8; 32];
+        if sub.len() <= buf.len() {
+            let lower = &mut buf[..sub.len()];
+            lower.copy_from_slice(sub);
+            lower.make_ascii_lowercase();
+            parent.subs.get(&*lower)
+        } else {
+            parent.subs.get(&sub.to_ascii_lowercase())
+        }
     }
 
     /// Number of statistics slots.

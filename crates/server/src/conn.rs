@@ -215,49 +215,38 @@ where
         }
         if client.blocked.is_none() && (!pending.is_empty() || read_bytes > 0 || written_bytes > 0)
         {
-            wait_if_paused(shared, pending.make_contiguous()).await;
-            let Ok(mut st) = shared.state.lock() else {
-                return None;
-            };
-            st.stats.net_input_bytes += std::mem::take(&mut read_bytes);
-            st.stats.net_output_bytes += std::mem::take(&mut written_bytes);
-            st.stats.total_reads += 1;
-            let now = now_ms();
-            let mut last_name: Option<Bytes> = None;
-            while let Some(argv) = pending.pop_front() {
-                last_name = argv.first().cloned();
-                st.call(client, argv, &mut out, now);
-                if client.close_after_reply || st.shutdown.is_some() || client.blocked.is_some() {
-                    break;
+            // Bounded: a pause has a deadline; we re-check every 10 ms.
+            loop {
+                let pause_wait = {
+                    let Ok(mut st) = shared.state.lock() else {
+                        return None;
+                    };
+                    match pause_wait(&st, &pending) {
+                        Some(ms) => Some(ms),
+                        None => {
+                            st.stats.net_input_bytes += std::mem::take(&mut read_bytes);
+                            st.stats.net_output_bytes += std::mem::take(&mut written_bytes);
+                            st.stats.total_reads += 1;
+                            run_batch(&mut st, client, &mut pending, &mut out, rbuf.len());
+                            limits = st.cached.proto_max_bulk_len;
+                            idle_timeout = st.cached.timeout_secs;
+                            qbuf_limit = st.cached.client_query_buffer_limit;
+                            parser.set_limits(Limits::new(limits.max(0) as usize));
+                            parser.set_auth_required(
+                                st.cached.requirepass.is_some() && !client.authenticated,
+                            );
+                            if st.shutdown.is_some() {
+                                // The main task runs the shutdown; no reply.
+                                return None;
+                            }
+                            None
+                        }
+                    }
+                };
+                match pause_wait {
+                    Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                    None => break,
                 }
-            }
-            let (resp, multi) = (
-                if client.proto == Protocol::Resp3 {
-                    3
-                } else {
-                    2
-                },
-                client.multi.as_ref().map_or(-1, |q| q.len() as i64),
-            );
-            let cmd_name = last_name.map(|n| String::from_utf8_lossy(&n).to_ascii_lowercase());
-            if let Some(info) = st.clients.get_mut(&client.id) {
-                info.db = client.db;
-                info.resp = resp;
-                info.multi = multi;
-                info.qbuf = rbuf.len();
-                info.last_interaction_ms = now;
-                if let Some(n) = cmd_name {
-                    info.last_cmd = n;
-                }
-            }
-            limits = st.cached.proto_max_bulk_len;
-            idle_timeout = st.cached.timeout_secs;
-            qbuf_limit = st.cached.client_query_buffer_limit;
-            parser.set_limits(Limits::new(limits.max(0) as usize));
-            parser.set_auth_required(st.cached.requirepass.is_some() && !client.authenticated);
-            if st.shutdown.is_some() {
-                // The main task runs the shutdown; this client gets no reply.
-                return None;
             }
         }
         let finished = pending.is_empty() && client.blocked.is_none();
@@ -294,31 +283,56 @@ where
     }
 }
 
-/// Implements `CLIENT PAUSE`: holds the batch while a pause covers it.
-async fn wait_if_paused(shared: &Arc<Shared>, batch: &[Vec<Bytes>]) {
-    if batch.is_empty() {
-        return;
+/// Executes the pending requests under the lock (stopping after a command
+/// that closes, blocks or shuts down) and refreshes the shared client info.
+fn run_batch(
+    st: &mut State,
+    client: &mut Client,
+    pending: &mut VecDeque<Vec<Bytes>>,
+    out: &mut BytesMut,
+    qbuf: usize,
+) {
+    let now = now_ms();
+    st.begin_batch();
+    let mut last: Option<&'static str> = None;
+    while let Some(argv) = pending.pop_front() {
+        last = st.call(client, argv, out, now).or(last);
+        if client.close_after_reply || st.shutdown.is_some() || client.blocked.is_some() {
+            break;
+        }
     }
-    // Bounded: a pause has a deadline, and we re-check every 10 ms.
-    loop {
-        let remaining = {
-            let Ok(st) = shared.state.lock() else { return };
-            match st.pause {
-                None => return,
-                Some((deadline, write_only)) => {
-                    let now = now_ms();
-                    if now >= deadline {
-                        return;
-                    }
-                    if write_only && !batch.iter().any(|a| is_write(a)) {
-                        return;
-                    }
-                    deadline - now
-                }
+    let resp = if client.proto == Protocol::Resp3 {
+        3
+    } else {
+        2
+    };
+    let multi = client.multi.as_ref().map_or(-1, |q| q.len() as i64);
+    if let Some(info) = st.clients.get_mut(&client.id) {
+        info.db = client.db;
+        info.resp = resp;
+        info.multi = multi;
+        info.qbuf = qbuf;
+        info.last_interaction_ms = now;
+        if let Some(n) = last {
+            if info.last_cmd != n {
+                info.last_cmd = n.to_string();
             }
-        };
-        tokio::time::sleep(Duration::from_millis(remaining.clamp(1, 10) as u64)).await;
+        }
     }
+}
+
+/// `CLIENT PAUSE`: milliseconds to wait before the batch may run, if a
+/// pause covers it.
+fn pause_wait(st: &State, batch: &VecDeque<Vec<Bytes>>) -> Option<u64> {
+    let (deadline, write_only) = st.pause?;
+    let now = now_ms();
+    if now >= deadline || batch.is_empty() {
+        return None;
+    }
+    if write_only && !batch.iter().any(|a| is_write(a)) {
+        return None;
+    }
+    Some((deadline - now).clamp(1, 10) as u64)
 }
 
 fn is_write(argv: &[Bytes]) -> bool {

@@ -152,10 +152,21 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `io-threads 1` (the default) runs everything on one thread like
+    // upstream's event loop: on small machines the other cores are better
+    // left to clients and the kernel than spent on cross-thread wake-ups.
+    let io_threads = config.get_int("io-threads").clamp(1, 128) as usize;
+    let built = if io_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(io_threads)
+            .enable_all()
+            .build()
+    };
+    let runtime = match built {
         Ok(r) => r,
         Err(e) => {
             log::warning(&format!(

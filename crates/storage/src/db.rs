@@ -45,12 +45,16 @@ impl Db {
 
     /// The absolute deadline of `key` in Unix milliseconds.
     pub fn expire_at(&self, key: &[u8]) -> Option<i64> {
+        // Most datasets have no volatile keys: skip hashing the key twice.
+        if self.expires.is_empty() {
+            return None;
+        }
         self.expires.get(key).copied()
     }
 
     /// True when `key` has a deadline at or before `now`.
     pub fn is_expired(&self, key: &[u8], now: i64) -> bool {
-        matches!(self.expires.get(key), Some(&t) if t <= now)
+        !self.expires.is_empty() && matches!(self.expires.get(key), Some(&t) if t <= now)
     }
 
     /// Looks `key` up without expiring it (caller already did).
@@ -71,7 +75,7 @@ impl Db {
     /// Stores `value` under `key`, replacing any old value. The deadline is
     /// kept only when `keep_ttl` is set (upstream `setKey` semantics).
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, lru: u32) {
-        if !keep_ttl {
+        if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
         }
         match self.map.get_mut(key) {
