@@ -5,14 +5,16 @@
 /// non-negative decimal integer, optionally followed by one of the
 /// case-insensitive units `b`, `k` (1000), `kb` (1024), `m` (10^6),
 /// `mb` (2^20), `g` (10^9) or `gb` (2^30). Returns `None` for anything
-/// else (signs, fractions, white space, overflow) and for values that do
-/// not fit in an `i64`; use [`parse_memory_u64`] for the full range.
+/// else (signs, fractions, white space) and for values that do not fit in
+/// an `i64`; use [`parse_memory_u64`] for the full range.
 pub fn parse_memory(s: &str) -> Option<i64> {
     parse_memory_u64(s).and_then(|v| i64::try_from(v).ok())
 }
 
 /// Like [`parse_memory`] but over the full unsigned 64-bit range, which
-/// upstream accepts for a few directives such as `maxmemory`.
+/// upstream accepts for a few directives such as `maxmemory`. Numbers too
+/// large for 64 bits saturate and the unit multiplication wraps, exactly
+/// like upstream's `memtoull`.
 pub fn parse_memory_u64(s: &str) -> Option<u64> {
     let digits_end = s
         .bytes()
@@ -32,7 +34,10 @@ pub fn parse_memory_u64(s: &str) -> Option<u64> {
         "gb" => 1024 * 1024 * 1024,
         _ => return None,
     };
-    num.parse::<u64>().ok()?.checked_mul(mul)
+    // Upstream's strtoull saturates on overflow and the unit multiplication
+    // wraps; both are reproduced so huge values behave identically.
+    let n = num.parse::<u64>().unwrap_or(u64::MAX);
+    Some(n.wrapping_mul(mul))
 }
 
 /// Parses upstream's boolean syntax: `yes` or `no`, case-insensitive.
@@ -88,7 +93,11 @@ mod tests {
             assert_eq!(parse_memory(bad), None, "{bad}");
         }
         assert_eq!(parse_memory_u64("18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_memory_u64("18446744073709551615k"), None);
+        assert_eq!(parse_memory_u64("18446744073709551616"), Some(u64::MAX));
+        assert_eq!(
+            parse_memory_u64("18446744073709551615kb"),
+            Some(u64::MAX.wrapping_mul(1024))
+        );
     }
 
     #[test]

@@ -255,6 +255,8 @@ impl Config {
                 }
                 "rename-command" if argv.len() == 3 => self.extra.push(argv),
                 "user" | "loadmodule" if argv.len() >= 2 => self.extra.push(argv),
+                // A bare `sentinel` line is ignored by upstream.
+                "sentinel" if argv.len() == 1 => {}
                 "sentinel" => {
                     if !ld.opts.sentinel {
                         return Err(fail("sentinel directive while not in sentinel mode".into()));
@@ -268,7 +270,10 @@ impl Config {
                     let mut args = argv[1..].to_vec();
                     // Upstream splits a lone argument of a multi-argument
                     // directive on spaces, so `--save "60 1"` works.
-                    if args.len() == 1 && is_multi_arg(def) {
+                    // (An empty client-output-buffer-limit is an error in a
+                    // file although CONFIG SET accepts it as a no-op.)
+                    let cobl = def.kind == Kind::Special(Special::ClientOutputBufferLimit);
+                    if args.len() == 1 && is_multi_arg(def) && !(cobl && args[0].is_empty()) {
                         args = words(&args[0]);
                     }
                     let args = &args[..];

@@ -674,3 +674,83 @@ fn table_is_consistent() {
     }
     assert!(TABLE.len() >= 170);
 }
+
+#[test]
+fn reference_edge_cases() {
+    // Each expectation was checked against redis-server 7.0.15.
+    let mut c = Config::default();
+    c.set(&pairs(&["hz", "0"])).unwrap();
+    assert_eq!(get1(&c, "hz"), "1");
+    c.set(&pairs(&["hz", "501"])).unwrap();
+    assert_eq!(get1(&c, "hz"), "500");
+    c.set(&pairs(&["client-output-buffer-limit", ""])).unwrap();
+    assert_eq!(
+        get1(&c, "client-output-buffer-limit"),
+        Config::default()
+            .get_value("client-output-buffer-limit")
+            .unwrap()
+    );
+    c.set(&pairs(&["maxmemory", "18446744073709551616"]))
+        .unwrap();
+    assert_eq!(get1(&c, "maxmemory"), "18446744073709551615");
+    assert_eq!(
+        load_err("client-output-buffer-limit \"\"\n", &[]),
+        banner(
+            1,
+            "client-output-buffer-limit \"\"",
+            "Wrong number of arguments in buffer limit configuration."
+        )
+    );
+    assert_eq!(
+        load_err("latency-tracking-info-percentiles nan\n", &[]),
+        banner(
+            1,
+            "latency-tracking-info-percentiles nan",
+            "Invalid latency-tracking-info-percentiles parameters"
+        )
+    );
+    assert_eq!(
+        load_err("unixsocketperm -1\n", &[]),
+        banner(
+            1,
+            "unixsocketperm -1",
+            "argument must be between 0 and 777 inclusive"
+        )
+    );
+    assert_eq!(
+        load_err("proc-title-template \"{title} \"\n", &[]),
+        banner(
+            1,
+            "proc-title-template \"{title} \"",
+            "template format is invalid or contains unknown variables"
+        )
+    );
+    let ok = |text: &str, cli: &[&str]| -> Config {
+        let cli: Vec<String> = cli.iter().map(|s| s.to_string()).collect();
+        Config::load(Some(&file_with(text)), &cli).unwrap()
+    };
+    assert_eq!(
+        ok("proc-title-template \"title}\"\nsentinel\n", &[]).get_str("proc-title-template"),
+        "title}"
+    );
+    let c = ok(
+        "",
+        &[
+            "--replicaof",
+            "127.0.0.1 1",
+            "--bind",
+            "127.0.0.1 -::1",
+            "--save",
+            "60 1",
+        ],
+    );
+    assert_eq!(c.replica_of(), Some(("127.0.0.1".to_string(), 1)));
+    assert_eq!(c.bind_addrs(), vec!["127.0.0.1", "-::1"]);
+    assert_eq!(c.save_points(), vec![(60, 1)]);
+    assert!(ok("bind \"\"\n", &[]).bind_addrs().is_empty());
+    assert_eq!(ok("hz 0\n", &[]).get_int("hz"), 1);
+    assert_eq!(
+        ok("maxmemory 99999999999999999999\n", &[]).get_u64("maxmemory"),
+        u64::MAX
+    );
+}

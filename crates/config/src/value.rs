@@ -119,6 +119,8 @@ pub(crate) fn parse(def: &Directive, args: &[String], current: &Value) -> Result
             if v < min || v > max {
                 return Err(range_err(min, max));
             }
+            // Upstream accepts any `hz` in range but clamps what it stores.
+            let v = if def.name == "hz" { v.clamp(1, 500) } else { v };
             Ok(Value::Int(v))
         }
         Kind::Memory { min, max } => {
@@ -150,13 +152,15 @@ pub(crate) fn parse(def: &Directive, args: &[String], current: &Value) -> Result
             Ok(Value::MemPct(v))
         }
         Kind::Octal => {
+            // strtol(base 8) syntax: optional sign, octal digits only.
             let s = one()?;
-            let bad = || "argument couldn't be parsed as an octal number".to_string();
-            if s.is_empty() || !s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-                return Err(bad());
+            let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+            if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+                return Err("argument couldn't be parsed as an octal number".to_string());
             }
-            let v = i64::from_str_radix(s, 8).map_err(|_| bad())?;
-            if v > 0o777 {
+            let v = i64::from_str_radix(digits, 8).unwrap_or(i64::MAX);
+            let v = if s.starts_with('-') { -v } else { v };
+            if !(0..=0o777).contains(&v) {
                 return Err(range_err(0, 777));
             }
             Ok(Value::Int(v))
@@ -206,10 +210,7 @@ fn valid_proc_title_template(s: &str) -> bool {
         "{config-file}",
     ];
     let mut rest = s;
-    while let Some(open) = rest.find(['{', '}']) {
-        if rest.as_bytes()[open] == b'}' {
-            return false;
-        }
+    while let Some(open) = rest.find('{') {
         let Some(close) = rest[open..].find('}') else {
             return false;
         };
@@ -218,9 +219,10 @@ fn valid_proc_title_template(s: &str) -> bool {
         }
         rest = &rest[open + close + 1..];
     }
-    // Upstream also rejects a template that is nothing but `{title}`
-    // (observed from 7.0.15): the title would carry no information.
-    s.trim() != "{title}"
+    // Observed from 7.0.15: "", "{title}" are refused while "x", "{port}"
+    // and "title}" are accepted, i.e. the template must produce something
+    // besides the title itself.
+    !s.replace("{title}", "").trim_matches(' ').is_empty()
 }
 
 fn parse_special(sp: Special, args: &[String], current: &Value) -> Result<Value, String> {
@@ -262,7 +264,11 @@ fn parse_special(sp: Special, args: &[String], current: &Value) -> Result<Value,
                     }; 3]
                 }
             };
-            if args.is_empty() || args.len() % 4 != 0 {
+            // An empty CONFIG SET value is accepted and changes nothing.
+            if args.is_empty() {
+                return Ok(Value::Cobl(limits));
+            }
+            if args.len() % 4 != 0 {
                 return Err("Wrong number of arguments in buffer limit configuration.".to_string());
             }
             for group in args.chunks(4) {
@@ -334,9 +340,14 @@ fn parse_special(sp: Special, args: &[String], current: &Value) -> Result<Value,
         Special::LatencyPercentiles => {
             let mut out = Vec::new();
             for a in args {
-                let v: f64 = a.parse().map_err(|_| {
-                    "Invalid latency-tracking-info-percentiles parameters".to_string()
-                })?;
+                // strtod would accept "nan", but upstream then rejects it.
+                let v: f64 = a
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| !v.is_nan())
+                    .ok_or_else(|| {
+                        "Invalid latency-tracking-info-percentiles parameters".to_string()
+                    })?;
                 if !(0.0..=100.0).contains(&v) {
                     return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
                 }
