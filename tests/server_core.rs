@@ -322,3 +322,90 @@ fn conn_survives_garbage_after_error_on_other_client() {
     assert_eq!(good.cmd(&["PING"]), b"+PONG\r\n");
     let _ = Conn::connect(s.addr()).map(|mut c| c.cmd(&["PING"]));
 }
+
+fn info_field(c: &mut Conn, section: &str, field: &str) -> i64 {
+    let raw = c.cmd(&["INFO", section]);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}: {text}"))
+}
+
+#[test]
+fn oom_error_matches_reference() {
+    same_on_both(
+        &["--maxmemory", "1", "--maxmemory-policy", "noeviction"],
+        |s| {
+            let mut c = s.conn();
+            vec![
+                c.cmd(&["SET", "k", "v"]),
+                c.cmd(&["GET", "k"]),
+                c.cmd(&["DEL", "k"]),
+                c.cmd(&["CONFIG", "GET", "maxmemory-policy"]),
+            ]
+        },
+    );
+}
+
+#[test]
+fn allkeys_lru_eviction_keeps_memory_under_the_limit() {
+    let s = TestServer::start(
+        ServerKind::Ours,
+        &["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"],
+    );
+    let mut c = s.conn();
+    let value = "x".repeat(200);
+    let mut batch = Vec::new();
+    for i in 0..20_000 {
+        batch.extend_from_slice(&redis_testkit::conn::encode_request(&[
+            "SET".to_string(),
+            format!("key:{i}"),
+            value.clone(),
+        ]));
+        if i % 500 == 499 {
+            c.send_raw(&batch);
+            batch.clear();
+            for _ in 0..500 {
+                assert_eq!(c.read_reply_raw(), b"+OK\r\n");
+            }
+        }
+    }
+    let evicted = info_field(&mut c, "stats", "evicted_keys");
+    let used = info_field(&mut c, "memory", "used_memory");
+    let keys = String::from_utf8_lossy(&c.cmd(&["DBSIZE"]))
+        .trim_start_matches(':')
+        .trim()
+        .parse::<i64>()
+        .unwrap_or(0);
+    assert!(evicted > 0, "nothing evicted");
+    assert!(
+        used <= 4 * 1024 * 1024 + 64 * 1024,
+        "used_memory {used} over the limit"
+    );
+    assert!(
+        keys > 1000 && keys + evicted == 20_000,
+        "keys {keys} evicted {evicted}"
+    );
+}
+
+#[test]
+fn lfu_policy_tracks_frequency() {
+    let s = TestServer::start(ServerKind::Ours, &["--maxmemory-policy", "allkeys-lfu"]);
+    let mut c = s.conn();
+    c.cmd(&["SET", "hot", "1"]);
+    c.cmd(&["SET", "cold", "1"]);
+    assert_eq!(c.cmd(&["OBJECT", "FREQ", "cold"]), b":5\r\n");
+    for _ in 0..200 {
+        c.cmd(&["GET", "hot"]);
+    }
+    let hot: i64 = String::from_utf8_lossy(&c.cmd(&["OBJECT", "FREQ", "hot"]))
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(hot > 5, "frequency did not grow: {hot}");
+    assert!(
+        String::from_utf8_lossy(&c.cmd(&["OBJECT", "IDLETIME", "hot"])).starts_with("-ERR An LFU")
+    );
+}

@@ -34,9 +34,10 @@ impl Ctx<'_> {
         self.client.db
     }
 
-    /// The current LRU clock value for touching keys.
+    /// The access metadata for a key created or written now (LRU clock, or
+    /// the initial LFU counter, depending on `maxmemory-policy`).
     pub fn lru(&self) -> u32 {
-        self.st.lru_clock
+        self.st.ks.initial_access(self.now)
     }
 
     /// `+OK`.

@@ -89,13 +89,12 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             if !ctx.st.ks.exists(db, &argv[2], now) {
                 return Err(NO_SUCH_KEY);
             }
-            let clock = ctx.st.lru_clock;
             let line = ctx.st.ks.dbs[db].get(&argv[2]).map(|e| {
                 let ser = match &e.value {
                     Value::Str(s) => serialized_len(s),
                     other => other.mem_usage(),
                 };
-                let idle = clock.wrapping_sub(e.lru) & ((1 << 24) - 1);
+                let idle = redis_storage::access::idle_seconds(e.lru, now);
                 format!(
                     "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
                     e as *const _ as usize,

@@ -61,13 +61,11 @@ pub fn exists(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `TOUCH key [key ...]`
 pub fn touch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
+    let (db, now) = (ctx.db(), ctx.now);
     let mut n = 0;
     for k in &argv[1..] {
         if ctx.st.ks.exists(db, k, now) {
-            if let Some(e) = ctx.st.ks.dbs[db].get_mut(k) {
-                e.lru = lru;
-            }
+            ctx.st.ks.touch_entry(db, k, now);
             n += 1;
         }
     }
@@ -485,9 +483,7 @@ fn ttl_generic(ctx: &mut Ctx, argv: &[Bytes], ms: bool, absolute: bool) -> CmdRe
         ctx.int(-2);
         return Ok(());
     }
-    if let Some(e) = ctx.st.ks.dbs[db].get_mut(key) {
-        e.lru = ctx.st.lru_clock;
-    }
+    ctx.st.ks.touch_entry(db, key, now);
     ctx.st.ks.hits += 1;
     let Some(at) = ctx.st.ks.dbs[db].expire_at(key) else {
         ctx.int(-1);
@@ -586,16 +582,9 @@ pub fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if lfu_policy(ctx) {
         return Err(CmdError::fixed("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    let clock = ctx.st.lru_clock;
+    let now = ctx.now;
     match object_entry(ctx, &argv[2]).map(|e| e.lru) {
-        Some(lru) => {
-            let idle = if clock >= lru {
-                clock - lru
-            } else {
-                clock + (1 << 24) - lru
-            };
-            ctx.int(i64::from(idle));
-        }
+        Some(word) => ctx.int(redis_storage::access::idle_seconds(word, now) as i64),
         None => ctx.null(),
     }
     Ok(())
@@ -607,8 +596,14 @@ pub fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if !lfu_policy(ctx) {
         return Err(CmdError::fixed("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    match object_entry(ctx, &argv[2]) {
-        Some(_) => ctx.int(0),
+    let (now, decay) = (
+        ctx.now,
+        ctx.st.config.get_int("lfu-decay-time").max(0) as u32,
+    );
+    match object_entry(ctx, &argv[2]).map(|e| e.lru) {
+        Some(word) => ctx.int(i64::from(redis_storage::access::lfu_decayed(
+            word, decay, now,
+        ))),
         None => ctx.null(),
     }
     Ok(())

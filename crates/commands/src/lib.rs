@@ -22,6 +22,7 @@ pub mod ctx;
 pub mod debug;
 pub mod digest;
 pub mod error;
+pub mod evict;
 pub mod float;
 pub mod hash;
 pub mod help;

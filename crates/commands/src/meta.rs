@@ -21,6 +21,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
 
+use serde_json::value::RawValue;
+
 use bytes::Bytes;
 use redis_resp::Frame;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -296,8 +298,11 @@ pub struct CommandMeta {
     /// e.g. `deprecated`, `syscmd`.
     pub doc_flags: Vec<String>,
     raw_key_specs: Vec<MetaValue>,
-    /// The COMMAND DOCS map minus `subcommands` (rebuilt from `subcommands`).
-    docs: Vec<(String, MetaValue)>,
+    /// The COMMAND DOCS map minus `subcommands` (rebuilt from `subcommands`),
+    /// kept as a slice of the embedded JSON and parsed on demand: the
+    /// parsed trees of all commands cost over a megabyte of heap that would
+    /// count against `maxmemory` for a reply that is rarely asked for.
+    docs_raw: &'static RawValue,
     /// Lowercase subcommand name (after the `|`) to index in `subcommands`.
     sub_index: HashMap<String, usize>,
 }
@@ -324,8 +329,11 @@ impl CommandMeta {
     }
 
     /// The full COMMAND DOCS value map (without `subcommands`), verbatim.
-    pub fn docs(&self) -> &[(String, MetaValue)] {
-        &self.docs
+    pub fn docs(&self) -> Vec<(String, MetaValue)> {
+        match serde_json::from_str::<MetaValue>(self.docs_raw.get()) {
+            Ok(MetaValue::Map(m)) => m,
+            _ => Vec::new(),
+        }
     }
 
     /// The key specs as recorded (maps), verbatim.
@@ -342,7 +350,7 @@ impl CommandMeta {
 
 /// The JSON record shape (see `data/gen.py`).
 #[derive(Deserialize)]
-struct RawCommand {
+struct RawCommand<'a> {
     name: String,
     arity: i64,
     flags: Vec<String>,
@@ -352,11 +360,13 @@ struct RawCommand {
     acl_categories: Vec<String>,
     tips: Vec<String>,
     key_specs: Vec<MetaValue>,
-    subcommands: Vec<RawCommand>,
-    docs: MetaValue,
+    #[serde(borrow)]
+    subcommands: Vec<RawCommand<'a>>,
+    #[serde(borrow)]
+    docs: &'a RawValue,
 }
 
-impl RawCommand {
+impl RawCommand<'static> {
     fn into_meta(self) -> Result<CommandMeta, String> {
         let key_specs = self
             .key_specs
@@ -364,8 +374,8 @@ impl RawCommand {
             .map(KeySpec::parse)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("{}: {e}", self.name))?;
-        let docs = match self.docs {
-            MetaValue::Map(m) => m,
+        let docs = match serde_json::from_str::<MetaValue>(self.docs.get()) {
+            Ok(MetaValue::Map(m)) => m,
             _ => return Err(format!("{}: docs is not a map", self.name)),
         };
         let doc_str = |k: &str| {
@@ -407,7 +417,7 @@ impl RawCommand {
             key_specs,
             subcommands,
             raw_key_specs: self.key_specs,
-            docs,
+            docs_raw: self.docs,
             sub_index,
         })
     }
@@ -418,8 +428,8 @@ struct Table {
     index: HashMap<Vec<u8>, usize>,
 }
 
-fn parse_table(json: &str) -> Result<Table, String> {
-    let raw: Vec<RawCommand> =
+fn parse_table(json: &'static str) -> Result<Table, String> {
+    let raw: Vec<RawCommand<'static>> =
         serde_json::from_str(json).map_err(|e| format!("commands.json: {e}"))?;
     let commands = raw
         .into_iter()
@@ -533,7 +543,7 @@ pub fn info_frame(m: &CommandMeta) -> Frame {
 /// command name to this value).
 pub fn docs_frame(m: &CommandMeta) -> Frame {
     let mut pairs: Vec<(Frame, Frame)> = m
-        .docs
+        .docs()
         .iter()
         .map(|(k, v)| (bulk(k), v.to_frame()))
         .collect();
@@ -1041,7 +1051,7 @@ mod tests {
                 "acl_categories": c.acl_categories, "tips": c.tips,
                 "key_specs": c.raw_key_specs.iter().map(back).collect::<Vec<_>>(),
                 "subcommands": c.subcommands.iter().map(cmd).collect::<Vec<_>>(),
-                "docs": back(&MetaValue::Map(c.docs.clone())),
+                "docs": back(&MetaValue::Map(c.docs())),
             })
         }
         let want: serde_json::Value = serde_json::from_str(COMMANDS_JSON).expect("valid JSON");

@@ -202,6 +202,8 @@ impl State {
         };
         st.apply_config();
         st.ks = Keyspace::new(st.cached.databases);
+        // The fresh keyspace needs the policy-derived settings too.
+        st.apply_config();
         st
     }
 
@@ -231,6 +233,11 @@ impl State {
         while self.slowlog.len() as u64 > self.cached.slowlog_max_len {
             self.slowlog.pop_back();
         }
+        self.ks.policy = crate::evict::access_policy(
+            self.config.get_str("maxmemory-policy"),
+            self.config.get_int("lfu-log-factor"),
+            self.config.get_int("lfu-decay-time"),
+        );
         self.notify_flags = NotifyFlags::parse(
             &self
                 .config
@@ -335,6 +342,11 @@ impl State {
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 cmd.full_name
             ));
+            self.reject(client, out, e, Some(cmd.idx));
+            return Some(&cmd.full_name);
+        }
+        if self.cached.maxmemory > 0 && !self.perform_evictions(now) && cmd.has(flags::DENYOOM) {
+            let e = CmdError::fixed("OOM command not allowed when used memory > 'maxmemory'.");
             self.reject(client, out, e, Some(cmd.idx));
             return Some(&cmd.full_name);
         }

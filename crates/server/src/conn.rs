@@ -118,8 +118,10 @@ async fn run_loop<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut rbuf = BytesMut::with_capacity(16 * 1024);
-    let mut out = BytesMut::with_capacity(16 * 1024);
+    // Buffers start small and grow with the traffic, so ten thousand idle
+    // connections cost little (memory counts against `maxmemory`).
+    let mut rbuf = BytesMut::with_capacity(4096);
+    let mut out = BytesMut::new();
     let mut parser = RequestParser::default();
     // Parsed requests not executed yet: the tail of a batch behind a
     // blocking command waits here until the client is served.
@@ -153,8 +155,13 @@ where
                 Some(d) => Duration::from_millis((d - now_ms()).max(0) as u64),
                 None => Duration::from_secs(86400 * 365),
             };
-            let hint = parser.reserve_hint().clamp(16 * 1024, 64 * 1024 * 1024);
-            if rbuf.capacity() - rbuf.len() < 4096 {
+            if rbuf.capacity() - rbuf.len() < 1024 {
+                // Grow geometrically for pipelines; a big pending argument
+                // gets its whole size at once.
+                let hint = parser
+                    .reserve_hint()
+                    .max(rbuf.capacity())
+                    .clamp(4096, 64 * 1024 * 1024);
                 rbuf.reserve(hint);
             }
             tokio::select! {
@@ -264,8 +271,8 @@ where
             written_bytes += out.len() as u64;
             out.clear();
             // Keep big one-off reply buffers from pinning memory.
-            if out.capacity() > 1024 * 1024 {
-                out = BytesMut::with_capacity(16 * 1024);
+            if out.capacity() > 64 * 1024 {
+                out = BytesMut::new();
             }
         }
         if finished {

@@ -164,6 +164,15 @@ impl Db {
         }
     }
 
+    /// Up to `n` random keys with their access metadata, for eviction.
+    pub fn sample_keys(&self, n: usize, rng: &mut impl Rng) -> Vec<(Bytes, u32)> {
+        self.map
+            .sample(n, rng)
+            .into_iter()
+            .map(|(k, e)| (k.clone(), e.lru))
+            .collect()
+    }
+
     /// Up to `n` random keys that have a deadline, for the active expiry cycle.
     pub fn sample_volatile(&self, n: usize, rng: &mut impl Rng) -> Vec<(Bytes, i64)> {
         self.expires

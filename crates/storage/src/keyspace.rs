@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use crate::access::{self, AccessPolicy};
 use crate::db::{Db, Entry};
 
 /// All databases of a server.
@@ -17,6 +18,10 @@ pub struct Keyspace {
     /// True on a replica: expired keys are hidden but not deleted, since the
     /// primary's `DEL` is the authority.
     pub is_replica: bool,
+    /// How per-key access metadata is kept (`maxmemory-policy`).
+    pub policy: AccessPolicy,
+    /// xorshift state for the LFU probabilistic increment.
+    rng_state: u64,
 }
 
 impl Keyspace {
@@ -29,6 +34,8 @@ impl Keyspace {
             misses: 0,
             expired_keys: 0,
             is_replica: false,
+            policy: AccessPolicy::Lru,
+            rng_state: 0x9e37_79b9_7f4a_7c15,
         }
     }
 
@@ -80,16 +87,56 @@ impl Keyspace {
         true
     }
 
-    /// Looks a key up for reading: lazy expiry, hit/miss counters, LRU touch.
-    pub fn lookup_read(&mut self, db: usize, key: &[u8], now: i64, lru: u32) -> Option<&mut Entry> {
+    /// A uniform number in [0, 1) (xorshift64*; quality is ample for the
+    /// LFU increment and it costs nothing on the read path).
+    fn unit_random(&mut self) -> f64 {
+        let mut x = self.rng_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng_state = x;
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Records an access to an entry according to the policy.
+    pub fn touch_entry(&mut self, db: usize, key: &[u8], now: i64) {
+        let r = match self.policy {
+            AccessPolicy::Lru => 0.0,
+            AccessPolicy::Lfu { .. } => self.unit_random(),
+        };
+        let policy = self.policy;
+        if let Some(e) = self.dbs[db].get_mut(key) {
+            e.lru = access::touch(policy, e.lru, now, r);
+        }
+    }
+
+    /// The metadata word for a key created now (what callers pass as `lru`).
+    pub fn initial_access(&self, now: i64) -> u32 {
+        access::initial(self.policy, now)
+    }
+
+    /// Looks a key up for reading: lazy expiry, hit/miss counters, access
+    /// metadata (LRU clock or LFU counter).
+    pub fn lookup_read(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: i64,
+        _lru: u32,
+    ) -> Option<&mut Entry> {
         if self.expire_if_needed(db, key, now) {
             self.misses += 1;
             return None;
         }
+        let r = match self.policy {
+            AccessPolicy::Lru => 0.0,
+            AccessPolicy::Lfu { .. } => self.unit_random(),
+        };
+        let policy = self.policy;
         match self.dbs[db].get_mut(key) {
             Some(e) => {
                 self.hits += 1;
-                e.lru = lru;
+                e.lru = access::touch(policy, e.lru, now, r);
                 Some(e)
             }
             None => {

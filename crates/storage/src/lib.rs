@@ -3,6 +3,7 @@
 //! lock and a later split into per-slot shards stays possible.
 //!
 //! # Layout
+//! - [`access`]: per-key LRU/LFU metadata for eviction and `OBJECT`.
 //! - [`keyspace`]: the set of numbered databases plus keyspace-wide counters.
 //! - [`dict`]: the incrementally rehashed hash table with SCAN cursors.
 //! - [`digest`]: `DEBUG DIGEST` primitives compatible with upstream.
@@ -11,13 +12,14 @@
 //! - [`string`]: the string type API (encodings `int`, `embstr`, `raw`);
 //!   [`list`], [`hash`], [`set`], [`zset`]: the collection types.
 
+pub mod access;
 pub mod db;
 pub mod dict;
 pub mod digest;
 pub mod hash;
+pub mod keyspace;
 pub mod list;
 pub mod set;
-pub mod keyspace;
 pub mod string;
 pub mod value;
 pub mod zset;
