@@ -375,6 +375,13 @@ fn write_varint(out: &mut Vec<u8>, mut v: usize) {
     }
 }
 
+/// Upstream's listpack stores scores as text and `-0` comes back as the
+/// integer 0, so the compact form never keeps a negative zero (the ranked
+/// form does, like upstream's skiplist).
+fn normalize_zero(score: f64) -> f64 {
+    score + 0.0
+}
+
 /// Iterator over packed entries: (member, score).
 pub struct PackedIter<'a> {
     buf: &'a [u8],
@@ -424,6 +431,7 @@ impl Packed {
     }
 
     fn encode(member: &[u8], score: f64) -> Vec<u8> {
+        let score = normalize_zero(score);
         let mut e = Vec::with_capacity(member.len() + 10);
         write_varint(&mut e, member.len());
         e.extend_from_slice(member);
@@ -450,7 +458,8 @@ impl Packed {
     fn push_back(&mut self, member: &[u8], score: f64) {
         write_varint(&mut self.buf, member.len());
         self.buf.extend_from_slice(member);
-        self.buf.extend_from_slice(&score.to_le_bytes());
+        self.buf
+            .extend_from_slice(&normalize_zero(score).to_le_bytes());
         self.len += 1;
     }
 
