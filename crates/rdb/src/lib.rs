@@ -1,0 +1,31 @@
+//! RDB persistence (format version 10, as written by Redis 7.0): a
+//! streaming reader, a writer, DUMP/RESTORE payloads, and the logic behind
+//! `redis-check-rdb`.
+//!
+//! - [`RdbReader`] yields [`RdbItem`]s one at a time from any `Read`.
+//! - [`RdbWriter`] writes a file from [`RdbEntry`]s (see [`WriterOptions`]
+//!   for the encodings chosen).
+//! - [`dump_payload`] / [`parse_payload`] are DUMP and RESTORE.
+//!
+//! The value model ([`RdbValue`]) is independent of the server's storage
+//! types; the server converts both ways.
+
+pub mod check;
+pub mod compact;
+pub mod consts;
+pub mod crc64;
+mod error;
+mod input;
+pub mod lzf;
+mod model;
+pub mod numfmt;
+mod payload;
+mod reader;
+mod writer;
+
+pub use consts::RDB_VERSION;
+pub use error::{Error, ErrorKind, Result};
+pub use model::*;
+pub use payload::{dump_payload, dump_payload_with, parse_payload};
+pub use reader::{is_object_type, read_all, ChecksumStatus, Progress, RdbFile, RdbReader};
+pub use writer::{RdbWriter, WriterOptions};

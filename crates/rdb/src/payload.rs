@@ -1,0 +1,55 @@
+//! DUMP / RESTORE payloads: `type byte | value | RDB version (2 bytes LE) |
+//! CRC64 (8 bytes LE) of everything before it`.
+
+use crate::consts::RDB_VERSION;
+use crate::crc64::crc64;
+use crate::error::{Error, ErrorKind, Result};
+use crate::input::Input;
+use crate::model::RdbValue;
+use crate::reader::{is_object_type, read_value};
+use crate::writer::{value_type, write_value, Out, WriterOptions};
+
+/// DUMP with default options (LZF on, default encoding thresholds).
+pub fn dump_payload(v: &RdbValue) -> Vec<u8> {
+    dump_payload_with(v, &WriterOptions::default())
+}
+
+/// DUMP with the server's `rdbcompression` and encoding thresholds.
+pub fn dump_payload_with(v: &RdbValue, opts: &WriterOptions) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut out = Out::new(&mut buf);
+    let t = value_type(v, opts);
+    // Writing into a Vec cannot fail.
+    let _ = out
+        .put(&[t])
+        .and_then(|()| write_value(&mut out, v, t, opts));
+    buf.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+    let crc = crc64(0, &buf);
+    buf.extend_from_slice(&crc.to_le_bytes());
+    buf
+}
+
+/// RESTORE's payload check and decode. Errors map to upstream's replies
+/// with [`Error::restore_message`].
+pub fn parse_payload(p: &[u8]) -> Result<RdbValue> {
+    let bad = || Error::new(0, ErrorKind::PayloadVersionOrChecksum);
+    if p.len() < 10 {
+        return Err(bad());
+    }
+    let footer = p.len() - 10;
+    let version = u16::from_le_bytes([p[footer], p[footer + 1]]);
+    if version as u32 > RDB_VERSION {
+        return Err(bad());
+    }
+    let mut stored = [0u8; 8];
+    stored.copy_from_slice(&p[p.len() - 8..]);
+    if crc64(0, &p[..p.len() - 8]) != u64::from_le_bytes(stored) {
+        return Err(bad());
+    }
+    let mut input = Input::new(&p[..footer]);
+    let t = input.u8()?;
+    if !is_object_type(t) {
+        return Err(input.err(ErrorKind::InvalidType(t)));
+    }
+    read_value(&mut input, t)
+}
