@@ -3,6 +3,18 @@
 //!
 //! The expiry policy (lazy and active) lives in [`crate::Keyspace`], which
 //! records every expiry-driven deletion; this module only stores deadlines.
+//!
+//! # Point-in-time snapshots without fork
+//!
+//! While a snapshot runs (see [`crate::snapshot`]), every entry carries the
+//! epoch it was last saved or written in. A snapshot iterates the table in
+//! small steps and saves entries whose epoch is older than its own, marking
+//! them. Every write path below (`get_mut`, `set`, `remove`, `insert_entry`,
+//! `set_expire`, `persist`, `clear`) first hands the *old* version of a not
+//! yet saved entry to the snapshot (`cow` queue) and stamps the new one with
+//! the current epoch, which the iteration then skips. So the snapshot sees
+//! exactly the dataset of its start, copies only entries written during it,
+//! and never stops the server for longer than one step.
 
 use bytes::Bytes;
 use rand::Rng;
@@ -14,8 +26,29 @@ use crate::value::Value;
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub value: Value,
-    /// LRU clock (seconds) of the last access, for `OBJECT IDLETIME`.
+    /// Access metadata (LRU clock or LFU counter, see [`crate::access`]).
     pub lru: u32,
+    /// Snapshot epoch of the last save or write (see the module docs).
+    pub epoch: u32,
+}
+
+impl Entry {
+    /// A new entry (epoch stamped by the database on insertion).
+    pub fn new(value: Value, lru: u32) -> Entry {
+        Entry {
+            value,
+            lru,
+            epoch: 0,
+        }
+    }
+}
+
+/// An entry saved for a running snapshot before it was changed.
+#[derive(Debug)]
+pub struct Preimage {
+    pub key: Bytes,
+    pub entry: Entry,
+    pub expire_at: Option<i64>,
 }
 
 /// One numbered database.
@@ -25,9 +58,23 @@ pub struct Db {
     expires: Dict<Bytes, i64>,
     /// Running average TTL estimate reported by `INFO keyspace`.
     pub avg_ttl: i64,
+    /// Identity that follows the database through `SWAPDB`.
+    pub(crate) tag: u64,
+    /// Epoch of the running snapshot, 0 when none runs.
+    pub(crate) snap_epoch: u32,
+    /// Old versions of entries changed during the running snapshot.
+    pub(crate) cow: Vec<Preimage>,
 }
 
 impl Db {
+    /// An empty database with an identity tag.
+    pub fn with_tag(tag: u64) -> Db {
+        Db {
+            tag,
+            ..Db::default()
+        }
+    }
+
     /// Number of keys, including logically expired keys not yet deleted.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -62,9 +109,44 @@ impl Db {
         self.map.get(key)
     }
 
-    /// Mutable access without expiry check.
+    /// Mutable access for writing (saves the old version for a running
+    /// snapshot first).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        if self.snap_epoch != 0 {
+            self.preserve(key);
+        }
+        let epoch = self.snap_epoch;
+        let e = self.map.get_mut(key)?;
+        if epoch != 0 {
+            e.epoch = epoch;
+        }
+        Some(e)
+    }
+
+    /// Mutable access that is not a logical change (access metadata only).
+    pub(crate) fn get_mut_untracked(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.map.get_mut(key)
+    }
+
+    /// If a snapshot runs and `key` holds an entry it has not saved yet,
+    /// copies that entry (with its deadline) to the snapshot's queue.
+    fn preserve(&mut self, key: &[u8]) {
+        let epoch = self.snap_epoch;
+        let Some((k, e)) = self.map.get_key_value(key) else {
+            return;
+        };
+        if e.epoch >= epoch {
+            return;
+        }
+        let pre = Preimage {
+            key: k.clone(),
+            entry: e.clone(),
+            expire_at: self.expire_at(key),
+        };
+        if let Some(e) = self.map.get_mut(key) {
+            e.epoch = epoch;
+        }
+        self.cow.push(pre);
     }
 
     /// True when `key` exists (no expiry check).
@@ -75,23 +157,32 @@ impl Db {
     /// Stores `value` under `key`, replacing any old value. The deadline is
     /// kept only when `keep_ttl` is set (upstream `setKey` semantics).
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, lru: u32) {
+        if self.snap_epoch != 0 {
+            self.preserve(key);
+        }
         if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
         }
+        let epoch = self.snap_epoch;
         match self.map.get_mut(key) {
             Some(e) => {
                 e.value = value;
                 e.lru = lru;
+                e.epoch = e.epoch.max(epoch);
             }
             None => {
                 self.map
-                    .insert(Bytes::copy_from_slice(key), Entry { value, lru });
+                    .insert(Bytes::copy_from_slice(key), Entry { value, lru, epoch });
             }
         }
     }
 
     /// Inserts an entry with an already-owned key (used by RENAME/MOVE/COPY).
-    pub fn insert_entry(&mut self, key: Bytes, entry: Entry, expire_at: Option<i64>) {
+    pub fn insert_entry(&mut self, key: Bytes, mut entry: Entry, expire_at: Option<i64>) {
+        if self.snap_epoch != 0 {
+            self.preserve(&key);
+        }
+        entry.epoch = self.snap_epoch;
         match expire_at {
             Some(t) => {
                 self.expires.insert(key.clone(), t);
@@ -106,12 +197,28 @@ impl Db {
     /// Removes `key`; returns the entry and its deadline.
     pub fn remove(&mut self, key: &[u8]) -> Option<(Bytes, Entry, Option<i64>)> {
         let (k, e) = self.map.remove(key)?;
-        let exp = self.expires.remove(key).map(|(_, t)| t);
+        let exp = if self.expires.is_empty() {
+            None
+        } else {
+            self.expires.remove(key).map(|(_, t)| t)
+        };
+        if self.snap_epoch != 0 && e.epoch < self.snap_epoch {
+            // The snapshot still needs this entry: hand it over (a clone
+            // only because the caller gets the entry too).
+            self.cow.push(Preimage {
+                key: k.clone(),
+                entry: e.clone(),
+                expire_at: exp,
+            });
+        }
         Some((k, e, exp))
     }
 
     /// Sets the deadline of an existing key. Returns false if the key is absent.
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64) -> bool {
+        if self.snap_epoch != 0 {
+            self.preserve(key);
+        }
         match self.map.get_key_value(key) {
             Some((k, _)) => {
                 let k = k.clone();
@@ -124,14 +231,34 @@ impl Db {
 
     /// Removes the deadline; returns true if there was one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
+        if self.expires.is_empty() {
+            return false;
+        }
+        if self.snap_epoch != 0 {
+            self.preserve(key);
+        }
         self.expires.remove(key).is_some()
     }
 
     /// Deletes everything.
     pub fn clear(&mut self) {
-        self.map = Dict::new();
-        self.expires = Dict::new();
+        let mut map = std::mem::take(&mut self.map);
+        let mut expires = std::mem::take(&mut self.expires);
         self.avg_ttl = 0;
+        if self.snap_epoch != 0 {
+            // Entries the running snapshot has not saved yet move to it.
+            let epoch = self.snap_epoch;
+            for (k, e) in map.drain() {
+                if e.epoch < epoch {
+                    let expire_at = expires.remove(&k).map(|(_, t)| t);
+                    self.cow.push(Preimage {
+                        key: k,
+                        entry: e,
+                        expire_at,
+                    });
+                }
+            }
+        }
     }
 
     /// Iterates over all entries (including logically expired ones).
@@ -180,6 +307,45 @@ impl Db {
             .into_iter()
             .map(|(k, t)| (k.clone(), *t))
             .collect()
+    }
+
+    /// One step of a snapshot's iteration: visits buckets from `cursor`,
+    /// passes every entry the snapshot has not saved yet to `save` (with its
+    /// deadline) and marks it saved. Returns the next cursor (0 when done).
+    pub fn snapshot_step(
+        &mut self,
+        cursor: u64,
+        max_entries: usize,
+        mut save: impl FnMut(&Bytes, &Entry, Option<i64>),
+    ) -> u64 {
+        let epoch = self.snap_epoch;
+        let mut keys: Vec<Bytes> = Vec::new();
+        let mut cursor = cursor;
+        loop {
+            cursor = self.map.scan(cursor, |k, e| {
+                if e.epoch < epoch {
+                    keys.push(k.clone());
+                }
+            });
+            if cursor == 0 || keys.len() >= max_entries {
+                break;
+            }
+        }
+        for k in keys {
+            let exp = self.expire_at(&k);
+            if let Some(e) = self.map.get_mut(&k) {
+                if e.epoch < epoch {
+                    e.epoch = epoch;
+                    save(&k, e, exp);
+                }
+            }
+        }
+        cursor
+    }
+
+    /// Takes the queued old versions of changed entries.
+    pub fn take_preimages(&mut self) -> Vec<Preimage> {
+        std::mem::take(&mut self.cow)
     }
 
     /// Moves a little of any rehash in progress forward (cron).

@@ -22,13 +22,15 @@ pub struct Keyspace {
     pub policy: AccessPolicy,
     /// xorshift state for the LFU probabilistic increment.
     rng_state: u64,
+    pub(crate) snapshot_running: bool,
+    pub(crate) snapshot_epoch: u32,
 }
 
 impl Keyspace {
     /// `n` empty databases.
     pub fn new(n: usize) -> Keyspace {
         Keyspace {
-            dbs: (0..n.max(1)).map(|_| Db::default()).collect(),
+            dbs: (0..n.max(1)).map(|i| Db::with_tag(i as u64)).collect(),
             expired: Vec::new(),
             hits: 0,
             misses: 0,
@@ -36,6 +38,8 @@ impl Keyspace {
             is_replica: false,
             policy: AccessPolicy::Lru,
             rng_state: 0x9e37_79b9_7f4a_7c15,
+            snapshot_running: false,
+            snapshot_epoch: 0,
         }
     }
 
@@ -105,7 +109,7 @@ impl Keyspace {
             AccessPolicy::Lfu { .. } => self.unit_random(),
         };
         let policy = self.policy;
-        if let Some(e) = self.dbs[db].get_mut(key) {
+        if let Some(e) = self.dbs[db].get_mut_untracked(key) {
             e.lru = access::touch(policy, e.lru, now, r);
         }
     }
@@ -133,7 +137,7 @@ impl Keyspace {
             AccessPolicy::Lfu { .. } => self.unit_random(),
         };
         let policy = self.policy;
-        match self.dbs[db].get_mut(key) {
+        match self.dbs[db].get_mut_untracked(key) {
             Some(e) => {
                 self.hits += 1;
                 e.lru = access::touch(policy, e.lru, now, r);

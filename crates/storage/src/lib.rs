@@ -8,6 +8,7 @@
 //! - [`dict`]: the incrementally rehashed hash table with SCAN cursors.
 //! - [`digest`]: `DEBUG DIGEST` primitives compatible with upstream.
 //! - [`db`]: one database: the main table, the expiry table, lazy and active expiry.
+//! - [`snapshot`]: incremental point-in-time snapshots (no fork, no copy).
 //! - [`value`]: the value enum shared by every type module.
 //! - [`string`]: the string type API (encodings `int`, `embstr`, `raw`);
 //!   [`list`], [`hash`], [`set`], [`zset`]: the collection types.
@@ -20,10 +21,12 @@ pub mod hash;
 pub mod keyspace;
 pub mod list;
 pub mod set;
+pub mod snapshot;
 pub mod string;
 pub mod value;
 pub mod zset;
 
-pub use db::{Db, Entry};
+pub use db::{Db, Entry, Preimage};
 pub use keyspace::Keyspace;
+pub use snapshot::Snapshot;
 pub use value::Value;
