@@ -5,9 +5,11 @@
 //! - workspace crates depend only on crates of a lower layer.
 //!
 //! Layers: L0 redis-resp, redis-common; L1 redis-config, redis-storage,
-//! redis-client, redis-cluster; L2 redis-commands, redis-aof, redis-rdb,
-//! redis-replication; L3 redis-server, redis-cli, redis-sentinel,
-//! redis-benchmark. One exception inside L0: redis-resp may depend on
+//! redis-client, redis-cluster and the format crates redis-rdb, redis-aof,
+//! redis-replication (they know files and protocols, not the engine); L2
+//! redis-commands (the engine, which drives persistence and replication
+//! through the format crates); L3 the binaries redis-server, redis-cli,
+//! redis-sentinel, redis-benchmark, redis-check-aof, redis-check-rdb. One exception inside L0: redis-resp may depend on
 //! redis-common, because inline requests are split with the shared
 //! `split_args` (same quoting as redis.conf and redis-cli), and duplicating
 //! that would let the two drift apart. Dev crates (redis-testkit,
@@ -26,14 +28,16 @@ const LAYERS: &[(&str, u8)] = &[
     ("redis-storage", 1),
     ("redis-client", 1),
     ("redis-cluster", 1),
+    ("redis-aof", 1),
+    ("redis-rdb", 1),
+    ("redis-replication", 1),
     ("redis-commands", 2),
-    ("redis-aof", 2),
-    ("redis-rdb", 2),
-    ("redis-replication", 2),
     ("redis-server", 3),
     ("redis-cli", 3),
     ("redis-sentinel", 3),
     ("redis-benchmark", 3),
+    ("redis-check-aof", 3),
+    ("redis-check-rdb", 3),
 ];
 
 const DEV_CRATES: &[&str] = &["redis-testkit", "redis-tests", "xtask"];
