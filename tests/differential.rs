@@ -349,7 +349,7 @@ macro_rules! scripts {
     };
 }
 
-scripts!(keyspace, expire, strings, protocol, server, hash, zset);
+scripts!(keyspace, expire, strings, protocol, server, hash, zset, set);
 
 #[test]
 fn every_script_has_a_test() {
