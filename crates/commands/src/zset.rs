@@ -503,7 +503,7 @@ pub fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(CmdError::fixed(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -1103,7 +1103,7 @@ pub fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         4 if is(&argv[3], "withscores") => true,
         _ => return Err(SYNTAX),
     };
-    if withscores && (l < -(i64::MAX / 2) || l > i64::MAX / 2) {
+    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
         return Err(CmdError::fixed("ERR value is out of range"));
     }
     let Some(z) = read(ctx, &argv[1])? else {

@@ -7,7 +7,8 @@
 //! `memcmp` order) — the order every range command exposes.
 //!
 //! * **Compact** (`OBJECT ENCODING` "listpack"): one packed byte buffer of
-//!   entries `[varint member length][member bytes][score as 8 LE bytes]`,
+//!   entries `[varint member length][member bytes][tagged score]` (small
+//!   integral scores take 1–4 bytes after the tag, others 8 LE bytes),
 //!   kept sorted. Every operation is a linear walk, which is what upstream's
 //!   listpack costs too and is cheap for the small sizes this form is used
 //!   for (at most `zset-max-listpack-entries` entries of at most
@@ -382,6 +383,56 @@ fn normalize_zero(score: f64) -> f64 {
     score + 0.0
 }
 
+/// Score tags of the compact form: small integral scores (the common case)
+/// take 1–4 bytes instead of 8, as listpack integer entries do.
+const SCORE_F64: u8 = 0;
+const SCORE_I8: u8 = 1;
+const SCORE_I16: u8 = 2;
+const SCORE_I32: u8 = 3;
+
+/// Appends a tagged score.
+fn write_score(out: &mut Vec<u8>, score: f64) {
+    let score = normalize_zero(score);
+    // Exact integers only (never -0, normalized above).
+    if score.fract() == 0.0 && score.abs() <= f64::from(i32::MAX) {
+        let i = score as i32;
+        if let Ok(b) = i8::try_from(i) {
+            out.push(SCORE_I8);
+            out.extend_from_slice(&b.to_le_bytes());
+        } else if let Ok(h) = i16::try_from(i) {
+            out.push(SCORE_I16);
+            out.extend_from_slice(&h.to_le_bytes());
+        } else {
+            out.push(SCORE_I32);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        return;
+    }
+    out.push(SCORE_F64);
+    out.extend_from_slice(&score.to_le_bytes());
+}
+
+/// Reads a tagged score at `pos`: (score, bytes used).
+fn read_score(buf: &[u8], pos: usize) -> Option<(f64, usize)> {
+    let tag = *buf.get(pos)?;
+    let p = pos + 1;
+    Some(match tag {
+        SCORE_I8 => (f64::from(i8::from_le_bytes([*buf.get(p)?])), 2),
+        SCORE_I16 => {
+            let b: [u8; 2] = buf.get(p..p + 2)?.try_into().ok()?;
+            (f64::from(i16::from_le_bytes(b)), 3)
+        }
+        SCORE_I32 => {
+            let b: [u8; 4] = buf.get(p..p + 4)?.try_into().ok()?;
+            (f64::from(i32::from_le_bytes(b)), 5)
+        }
+        _ => {
+            let b: [u8; 8] = buf.get(p..p + 8)?.try_into().ok()?;
+            (f64::from_le_bytes(b), 9)
+        }
+    })
+}
+
 /// Iterator over packed entries: (member, score).
 pub struct PackedIter<'a> {
     buf: &'a [u8],
@@ -396,9 +447,9 @@ impl<'a> PackedIter<'a> {
         let m_start = start + used;
         let m_end = m_start.checked_add(len)?;
         let member = self.buf.get(m_start..m_end)?;
-        let sb: [u8; 8] = self.buf.get(m_end..m_end + 8)?.try_into().ok()?;
-        self.pos = m_end + 8;
-        Some((start, self.pos - start, member, f64::from_le_bytes(sb)))
+        let (score, used) = read_score(self.buf, m_end)?;
+        self.pos = m_end + used;
+        Some((start, self.pos - start, member, score))
     }
 }
 
@@ -431,11 +482,10 @@ impl Packed {
     }
 
     fn encode(member: &[u8], score: f64) -> Vec<u8> {
-        let score = normalize_zero(score);
         let mut e = Vec::with_capacity(member.len() + 10);
         write_varint(&mut e, member.len());
         e.extend_from_slice(member);
-        e.extend_from_slice(&score.to_le_bytes());
+        write_score(&mut e, score);
         e
     }
 
@@ -450,6 +500,9 @@ impl Packed {
             }
         }
         let e = Self::encode(member, score);
+        // Exact growth, like a listpack's realloc per insert: small sets are
+        // numerous, so slack capacity would dominate their footprint.
+        self.buf.reserve_exact(e.len());
         self.buf.splice(at..at, e);
         self.len += 1;
     }
@@ -458,8 +511,7 @@ impl Packed {
     fn push_back(&mut self, member: &[u8], score: f64) {
         write_varint(&mut self.buf, member.len());
         self.buf.extend_from_slice(member);
-        self.buf
-            .extend_from_slice(&normalize_zero(score).to_le_bytes());
+        write_score(&mut self.buf, score);
         self.len += 1;
     }
 
@@ -471,6 +523,9 @@ impl Packed {
         if let Some((_, elen, _, _)) = it.next_entry() {
             self.buf.drain(pos..pos + elen);
             self.len -= 1;
+            if self.buf.capacity() > 2 * self.buf.len() + 64 {
+                self.buf.shrink_to_fit();
+            }
         }
     }
 
@@ -1012,6 +1067,41 @@ mod tests {
             assert_eq!(names, vec!["z", "c", "a", "b", ""]);
             assert_eq!(z.rank(b"a"), Some((2, 1.0)));
             assert_eq!(z.rank(b"nope"), None);
+        }
+    }
+
+    #[test]
+    fn compact_score_encodings_round_trip() {
+        let limits = Limits::default();
+        let scores = [
+            0.0,
+            -0.0,
+            1.0,
+            -128.0,
+            127.0,
+            128.0,
+            -32768.0,
+            40000.0,
+            -3e9,
+            3e9,
+            1.1,
+            2147483647.0,
+            -2147483648.0,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            5e-324,
+        ];
+        let mut z = ZSetValue::new();
+        for (i, s) in scores.iter().enumerate() {
+            z.insert(format!("m{i}").as_bytes(), *s, limits);
+        }
+        assert_eq!(z.encoding(), "listpack");
+        for (i, s) in scores.iter().enumerate() {
+            let got = z.score(format!("m{i}").as_bytes()).unwrap();
+            assert_eq!(got, *s);
+            // The compact form normalizes -0 like upstream's listpack.
+            assert!(!(got == 0.0 && got.is_sign_negative()));
         }
     }
 
