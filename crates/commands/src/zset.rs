@@ -1220,8 +1220,7 @@ fn load_input(ctx: &mut Ctx, key: &[u8], store: bool) -> Result<Vec<(Bytes, f64)
 
 /// The members of a plain set input.
 fn set_members(s: &redis_storage::set::SetValue) -> Vec<Bytes> {
-    let _ = s;
-    Vec::new()
+    s.iter().map(|m| m.to_bytes()).collect()
 }
 
 /// Runs the set operation; the result is sorted like a sorted set.
