@@ -238,9 +238,9 @@ pub fn rpushx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 // ---------------------------------------------------------------------------
 // Pop
 
-/// Pops up to `count` elements of `key` at `end`, sends the pop event and
-/// deletes the key if it emptied. The key must hold a non-empty list.
-fn pop_n(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> Result<Vec<Bytes>, CmdError> {
+/// Pops up to `count` elements of `key` at `end` (no events yet: upstream
+/// writes the reply before notifying, see [`popped`]).
+fn take_n(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> Result<Vec<Bytes>, CmdError> {
     let mut out = Vec::new();
     if let Some(l) = write(ctx, key)? {
         let n = count.min(l.len());
@@ -252,13 +252,19 @@ fn pop_n(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> Result<Vec<Bytes>
             }
         }
     }
-    if !out.is_empty() {
-        let db = ctx.db();
-        ctx.changed(out.len() as u64);
-        ctx.key_event(db, key, 'l', pop_event(end));
-        delete_if_empty(ctx, key);
-    }
     Ok(out)
+}
+
+/// After `n` elements were popped from `key` at `end` and the reply was
+/// written: dirty counter, the pop event, and deletion of an emptied key.
+fn popped(ctx: &mut Ctx, key: &[u8], end: End, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let db = ctx.db();
+    ctx.changed(n as u64);
+    ctx.key_event(db, key, 'l', pop_event(end));
+    delete_if_empty(ctx, key);
 }
 
 fn pop_generic(ctx: &mut Ctx, argv: &[Bytes], end: End) -> CmdResult {
@@ -286,19 +292,13 @@ fn pop_generic(ctx: &mut Ctx, argv: &[Bytes], end: End) -> CmdResult {
         }
         return Ok(());
     }
-    match count {
-        None => {
-            let v = pop_n(ctx, key, end, 1)?;
-            match v.first() {
-                Some(b) => ctx.bulk(b),
-                None => ctx.null(),
-            }
-        }
-        Some(n) => {
-            let v = pop_n(ctx, key, end, n)?;
-            ctx.bulk_array(v.iter());
-        }
+    let v = take_n(ctx, key, end, count.unwrap_or(1))?;
+    match (count, v.first()) {
+        (None, Some(b)) => ctx.bulk(b),
+        (None, None) => ctx.null(),
+        (Some(_), _) => ctx.bulk_array(v.iter()),
     }
+    popped(ctx, key, end, v.len());
     Ok(())
 }
 
@@ -507,12 +507,12 @@ pub fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Some((s, e)) => (s, len - 1 - e),
     };
     l.trim(left, right);
-    ctx.ok();
     ctx.changed((left + right) as u64);
-    // Upstream notifies even when nothing was trimmed.
+    // Upstream notifies even when nothing was trimmed, and before replying.
     let db = ctx.db();
     ctx.key_event(db, key, 'l', "ltrim");
     delete_if_empty(ctx, key);
+    ctx.ok();
     Ok(())
 }
 
@@ -527,13 +527,14 @@ pub fn lrem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let max = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
     let removed = l.remove_matching(&argv[3], max, count < 0);
-    ctx.int(removed as i64);
+    // Events go out before the reply, as upstream does.
     if removed > 0 {
         ctx.changed(removed as u64);
         let db = ctx.db();
         ctx.key_event(db, key, 'l', "lrem");
         delete_if_empty(ctx, key);
     }
+    ctx.int(removed as i64);
     Ok(())
 }
 
@@ -559,10 +560,11 @@ pub fn linsert(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     l.insert(if after { pos + 1 } else { pos }, &argv[4]);
     let len = l.len();
-    ctx.int(len as i64);
+    // Event before the reply, as upstream does.
     ctx.changed(1);
     let db = ctx.db();
     ctx.key_event(db, key, 'l', "linsert");
+    ctx.int(len as i64);
     Ok(())
 }
 
@@ -598,9 +600,10 @@ fn move_generic(
             ctx.st.ks.dbs[db].set(dst, Value::List(l), false, lru);
         }
     }
-    ctx.bulk(&value);
+    // Upstream's order: push event, reply, pop event, `del` of the source.
     ctx.changed(1);
     ctx.key_event(db, dst, 'l', push_event(to));
+    ctx.bulk(&value);
     ctx.key_event(db, src, 'l', pop_event(from));
     delete_if_empty(ctx, src);
     Ok(true)
@@ -701,13 +704,14 @@ pub fn serve_blocked_pop(ctx: &mut Ctx, keys: &[Bytes], end: End) -> Result<bool
         if write(ctx, key)?.is_none() {
             continue;
         }
-        let v = pop_n(ctx, key, end, 1)?;
+        let v = take_n(ctx, key, end, 1)?;
         let Some(value) = v.first() else {
             continue;
         };
         ctx.array(2);
         ctx.bulk(key);
         ctx.bulk(value);
+        popped(ctx, key, end, 1);
         ctx.propagate_as(vec![pop_command(end), key.clone()]);
         return Ok(true);
     }
@@ -728,13 +732,14 @@ pub fn serve_blocked_mpop(
         if write(ctx, key)?.is_none() {
             continue;
         }
-        let v = pop_n(ctx, key, end, count)?;
+        let v = take_n(ctx, key, end, count)?;
         if v.is_empty() {
             continue;
         }
         ctx.array(2);
         ctx.bulk(key);
         ctx.bulk_array(v.iter());
+        popped(ctx, key, end, v.len());
         let n = Bytes::copy_from_slice(itoa_buf(v.len() as i64).as_bytes());
         ctx.propagate_as(vec![pop_command(end), key.clone(), n]);
         return Ok(true);
