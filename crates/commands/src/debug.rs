@@ -108,14 +108,14 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         ("digest", 2) => {
             let d = crate::digest::dataset_digest(&ctx.st.ks, ctx.now);
-            ctx.bulk(d.as_bytes());
+            ctx.simple(&d);
         }
         ("digest-value", _) => {
             let db = ctx.db();
             ctx.array(n - 2);
             for k in &argv[2..] {
                 let d = crate::digest::value_digest(&ctx.st.ks.dbs[db], k);
-                ctx.bulk(d.as_bytes());
+                ctx.simple(&d);
             }
         }
         ("populate", 3..=5) => {

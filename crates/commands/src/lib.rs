@@ -31,6 +31,8 @@ pub mod info;
 pub mod keys;
 pub mod list;
 pub mod meta;
+pub mod persist;
+pub mod persist_types;
 pub mod pubsub;
 pub mod server;
 pub mod set;

@@ -139,6 +139,7 @@ pub struct State {
     pub cas_dirty: HashSet<u64>,
     /// Start time of the next command (see [`State::begin_batch`]).
     pub clock_mark: Instant,
+    pub persistence: crate::persist::Persistence,
 }
 
 /// Log levels, as upstream's `loglevel`.
@@ -199,6 +200,7 @@ impl State {
             watched: HashMap::new(),
             cas_dirty: HashSet::new(),
             clock_mark: Instant::now(),
+            persistence: crate::persist::Persistence::default(),
         };
         st.apply_config();
         st.ks = Keyspace::new(st.cached.databases);
@@ -675,6 +677,13 @@ pub fn resolve(argv: &[Bytes]) -> Result<&'static Cmd, (CmdError, Option<usize>)
             None => Err((error::unknown_subcommand(sub, &top.full_name), None)),
         },
     }
+}
+
+/// Unix time in seconds.
+pub fn unix_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The 24-bit LRU clock in seconds, as upstream's `LRU_CLOCK`.

@@ -1,0 +1,460 @@
+//! RDB persistence driven by the engine: `SAVE`, `BGSAVE` (fork-free, from
+//! an incremental snapshot), save points, loading at startup, `DEBUG
+//! RELOAD`, `DUMP`/`RESTORE`, and the conversion between stored values and
+//! the neutral model of `redis-rdb`.
+//!
+//! A background save runs in steps under the server lock (each step turns
+//! a bounded number of entries into RDB bytes) and hands the bytes to a
+//! writer thread that owns the file; the server never waits for the disk.
+//! The file is written as `temp-<pid>.rdb`, fsynced and renamed over
+//! `dbfilename`, so a crash never leaves a half-written dump in its place.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
+
+use bytes::Bytes;
+use redis_rdb::{RdbEntry, RdbItem, RdbReader, RdbValue, RdbWriter, WriterOptions};
+use redis_storage::list::ListValue;
+use redis_storage::string::StrValue;
+use redis_storage::{Entry, Snapshot, Value};
+
+use crate::state::State;
+
+/// Entries serialized per background step: small enough that a step takes
+/// well under a millisecond.
+pub const STEP_ENTRIES: usize = 512;
+/// The writer may lag this many bytes behind before steps pause.
+const MAX_PENDING: usize = 16 * 1024 * 1024;
+
+/// Persistence status for `INFO persistence` and the save machinery.
+#[derive(Debug)]
+pub struct Persistence {
+    pub bgsave: Option<BgSave>,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_time_sec: i64,
+    pub rdb_saves: u64,
+    pub bgsave_scheduled: bool,
+    pub last_load_keys_loaded: u64,
+    pub last_load_keys_expired: u64,
+    pub loading: bool,
+}
+
+impl Default for Persistence {
+    fn default() -> Self {
+        Persistence {
+            bgsave: None,
+            last_bgsave_ok: true,
+            last_bgsave_time_sec: -1,
+            rdb_saves: 0,
+            bgsave_scheduled: false,
+            last_load_keys_loaded: 0,
+            last_load_keys_expired: 0,
+            loading: false,
+        }
+    }
+}
+
+/// A `Write` that forwards bytes to the writer thread.
+struct ChannelWriter {
+    tx: mpsc::Sender<Vec<u8>>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.fetch_add(buf.len(), Ordering::Relaxed);
+        self.tx
+            .send(buf.to_vec())
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "RDB writer thread ended"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A background save in progress.
+pub struct BgSave {
+    snap: Option<Snapshot>,
+    writer: Option<RdbWriter<BufWriter<ChannelWriter>>>,
+    pending: Arc<AtomicUsize>,
+    done: mpsc::Receiver<io::Result<()>>,
+    started: Instant,
+    dirty_at_start: u64,
+    pub keys_total: u64,
+    pub keys_done: u64,
+}
+
+impl std::fmt::Debug for BgSave {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BgSave")
+            .field("keys_done", &self.keys_done)
+            .finish()
+    }
+}
+
+/// The writer options from the configuration.
+pub fn writer_options(st: &State) -> WriterOptions {
+    let c = &st.config;
+    let u = |n: &str| c.get_int(n).max(0) as usize;
+    WriterOptions {
+        compression: c.get_bool("rdbcompression"),
+        checksum: c.get_bool("rdbchecksum"),
+        hash_max_listpack_entries: u("hash-max-listpack-entries"),
+        hash_max_listpack_value: u("hash-max-listpack-value"),
+        zset_max_listpack_entries: u("zset-max-listpack-entries"),
+        zset_max_listpack_value: u("zset-max-listpack-value"),
+        set_max_intset_entries: u("set-max-intset-entries"),
+        list_max_listpack_size: c.get_int("list-max-listpack-size"),
+        ..WriterOptions::default()
+    }
+}
+
+/// The RDB file path (`dir` is the working directory).
+pub fn rdb_path(st: &State) -> PathBuf {
+    PathBuf::from(st.config.get_str("dbfilename"))
+}
+
+/// Converts a stored value to the RDB model. `None` for types the RDB
+/// layer cannot carry yet.
+pub fn to_rdb(v: &Value) -> Option<RdbValue> {
+    Some(match v {
+        Value::Str(s) => RdbValue::String(s.to_bytes()),
+        Value::List(l) => RdbValue::List(l.iter().map(Bytes::copy_from_slice).collect()),
+        Value::Hash(h) => RdbValue::Hash(crate::persist_types::hash_pairs(h)),
+        Value::Set(s) => RdbValue::Set(crate::persist_types::set_members(s)),
+        Value::ZSet(z) => RdbValue::ZSet(crate::persist_types::zset_pairs(z)),
+    })
+}
+
+/// Converts an RDB value to a stored value. `None` for unsupported types.
+pub fn from_rdb(st: &State, v: RdbValue) -> Option<Value> {
+    Some(match v {
+        RdbValue::String(b) => Value::Str(StrValue::from_request(&b)),
+        RdbValue::List(items) => Value::List(ListValue::from_elems(items)),
+        RdbValue::Hash(pairs) => Value::Hash(crate::persist_types::hash_from(st, pairs)),
+        RdbValue::Set(members) => Value::Set(crate::persist_types::set_from(st, members)),
+        RdbValue::ZSet(pairs) => Value::ZSet(crate::persist_types::zset_from(st, pairs)),
+        RdbValue::Stream(_) | RdbValue::Module { .. } => return None,
+    })
+}
+
+fn rdb_entry(db: usize, key: &Bytes, e: &Entry, expire: Option<i64>) -> Option<RdbEntry> {
+    Some(RdbEntry {
+        db: db as u32,
+        key: key.clone(),
+        value: to_rdb(&e.value)?,
+        expire_ms: expire,
+        lru_idle: None,
+        lfu_freq: None,
+    })
+}
+
+impl State {
+    fn open_writer(
+        &self,
+    ) -> io::Result<(
+        RdbWriter<BufWriter<ChannelWriter>>,
+        Arc<AtomicUsize>,
+        mpsc::Receiver<io::Result<()>>,
+    )> {
+        let final_path = rdb_path(self);
+        let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
+        let file = File::create(&tmp)?;
+        let (tx, rx) = mpsc::channel::<Vec<u8>>();
+        let (done_tx, done_rx) = mpsc::channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let p2 = pending.clone();
+        std::thread::Builder::new()
+            .name("rdb-writer".into())
+            .spawn(move || {
+                let mut file = file;
+                let mut result: io::Result<()> = Ok(());
+                for chunk in rx {
+                    if result.is_ok() {
+                        result = file.write_all(&chunk);
+                    }
+                    p2.fetch_sub(chunk.len(), Ordering::Relaxed);
+                }
+                let result = result
+                    .and_then(|_| file.sync_all())
+                    .and_then(|_| std::fs::rename(&tmp, &final_path));
+                if result.is_err() {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                let _ = done_tx.send(result);
+            })?;
+        let sink = BufWriter::with_capacity(
+            64 * 1024,
+            ChannelWriter {
+                tx,
+                pending: pending.clone(),
+            },
+        );
+        let mut w = RdbWriter::new(sink, writer_options(self))?;
+        w.standard_aux(
+            self.version,
+            self.start_ms / 1000 + self.uptime_secs() as i64,
+            (self.used_memory)() as u64,
+        )?;
+        w.aux(b"repl-stream-db", b"0")?;
+        w.aux(b"repl-id", self.replid.as_bytes())?;
+        w.aux(b"repl-offset", b"0")?;
+        w.aux(b"aof-base", b"0")?;
+        Ok((w, pending, done_rx))
+    }
+
+    /// `BGSAVE`: starts a background save. Errors are upstream's texts.
+    pub fn start_bgsave(&mut self) -> Result<(), String> {
+        if self.persistence.bgsave.is_some() {
+            return Err("ERR Background save already in progress".into());
+        }
+        let (writer, pending, done) = self.open_writer().map_err(|e| format!("ERR {e}"))?;
+        let Some(snap) = self.ks.begin_snapshot() else {
+            return Err("ERR Background save already in progress".into());
+        };
+        self.persistence.bgsave = Some(BgSave {
+            snap: Some(snap),
+            writer: Some(writer),
+            pending,
+            done,
+            started: Instant::now(),
+            dirty_at_start: self.dirty,
+            keys_total: self.ks.total_keys() as u64,
+            keys_done: 0,
+        });
+        self.log_notice(&format!(
+            "Background saving started by pid {}",
+            std::process::id()
+        ));
+        Ok(())
+    }
+
+    /// One step of a running background save; returns true while there is
+    /// more to do (the caller schedules the next step).
+    pub fn bgsave_step(&mut self) -> bool {
+        let Some(bg) = self.persistence.bgsave.as_mut() else {
+            return false;
+        };
+        if let Some(snap) = bg.snap.as_mut() {
+            if bg.pending.load(Ordering::Relaxed) > MAX_PENDING {
+                return true;
+            }
+            let Some(writer) = bg.writer.as_mut() else {
+                return false;
+            };
+            let mut err: Option<io::Error> = None;
+            let mut n = 0u64;
+            let stats = self.ks.snapshot_step(snap, STEP_ENTRIES, |db, k, e, exp| {
+                if err.is_some() {
+                    return;
+                }
+                if let Some(entry) = rdb_entry(db, k, e, exp) {
+                    if let Err(x) = writer.entry(&entry) {
+                        err = Some(x);
+                    }
+                    n += 1;
+                }
+            });
+            bg.keys_done += n;
+            if err.is_some() || stats.finished {
+                if let Some(s) = bg.snap.take() {
+                    self.ks.end_snapshot(s);
+                }
+                let finish = match (err, bg.writer.take()) {
+                    (None, Some(w)) => w.finish().and_then(|mut b| b.flush()).map(drop),
+                    (Some(e), _) => Err(e),
+                    (None, None) => Ok(()),
+                };
+                if let Err(e) = finish {
+                    self.log_warning(&format!("Write error saving DB on disk: {e}"));
+                }
+                // Dropping the writer closed the channel: the thread now
+                // fsyncs and renames, and reports through `done`.
+            }
+            return true;
+        }
+        // Snapshot finished: wait for the writer thread's verdict.
+        match bg.done.try_recv() {
+            Err(mpsc::TryRecvError::Empty) => true,
+            res => {
+                let ok = matches!(res, Ok(Ok(())));
+                let secs = bg.started.elapsed().as_secs() as i64;
+                let dirty_at_start = bg.dirty_at_start;
+                self.persistence.bgsave = None;
+                self.persistence.last_bgsave_ok = ok;
+                self.persistence.last_bgsave_time_sec = secs;
+                if ok {
+                    self.dirty = self.dirty.saturating_sub(dirty_at_start);
+                    self.lastsave = crate::state::unix_secs();
+                    self.persistence.rdb_saves += 1;
+                    self.log_notice("DB saved on disk");
+                    self.log_notice("Background saving terminated with success");
+                } else {
+                    if let Ok(Err(e)) = res {
+                        self.log_warning(&format!("Failed opening the temp RDB file temp-{}.rdb (in server root dir {}) for saving: {e}", std::process::id(), std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()));
+                    }
+                    self.log_warning("Background saving error");
+                }
+                if self.persistence.bgsave_scheduled {
+                    self.persistence.bgsave_scheduled = false;
+                    let _ = self.start_bgsave();
+                    return true;
+                }
+                false
+            }
+        }
+    }
+
+    /// `SAVE`: a synchronous save (the server is blocked meanwhile, as
+    /// upstream). Waits for a background save in progress first.
+    pub fn save_sync(&mut self) -> Result<(), String> {
+        if self.persistence.bgsave.is_some() {
+            return Err("ERR Background save already in progress".into());
+        }
+        self.start_bgsave_quiet()?;
+        // Bounded by the dataset: every step makes progress.
+        while self.bgsave_step() {
+            if let Some(bg) = &self.persistence.bgsave {
+                if bg.snap.is_none() {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        }
+        if self.persistence.last_bgsave_ok {
+            Ok(())
+        } else {
+            Err("ERR".into())
+        }
+    }
+
+    fn start_bgsave_quiet(&mut self) -> Result<(), String> {
+        let (writer, pending, done) = self.open_writer().map_err(|e| format!("ERR {e}"))?;
+        let Some(snap) = self.ks.begin_snapshot() else {
+            return Err("ERR Background save already in progress".into());
+        };
+        self.persistence.bgsave = Some(BgSave {
+            snap: Some(snap),
+            writer: Some(writer),
+            pending,
+            done,
+            started: Instant::now(),
+            dirty_at_start: self.dirty,
+            keys_total: self.ks.total_keys() as u64,
+            keys_done: 0,
+        });
+        Ok(())
+    }
+
+    /// Checks the `save <seconds> <changes>` points (from cron).
+    pub fn check_save_points(&mut self, now_secs: i64) {
+        if self.persistence.bgsave.is_some() {
+            return;
+        }
+        for (secs, changes) in self.config.save_points() {
+            let elapsed = now_secs - self.lastsave;
+            let retry_ok = self.persistence.last_bgsave_ok || elapsed > 5;
+            if self.dirty >= changes && elapsed >= secs as i64 && retry_ok {
+                self.log_notice(&format!("{changes} changes in {secs} seconds. Saving..."));
+                let _ = self.start_bgsave();
+                return;
+            }
+        }
+    }
+
+    /// Loads `dbfilename` into an empty keyspace. Returns (keys loaded,
+    /// keys expired); `Ok(None)` when there is no file.
+    pub fn load_rdb(&mut self, now: i64) -> Result<Option<(u64, u64)>, String> {
+        let path = rdb_path(self);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
+        };
+        let started = Instant::now();
+        self.persistence.loading = true;
+        let mut reader = RdbReader::new(BufReader::with_capacity(1 << 16, file));
+        let res = self.load_from(&mut reader, now);
+        self.persistence.loading = false;
+        let (loaded, expired) = res?;
+        self.persistence.last_load_keys_loaded = loaded;
+        self.persistence.last_load_keys_expired = expired;
+        self.log_notice(&format!(
+            "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
+        ));
+        self.log_notice(&format!(
+            "DB loaded from disk: {:.3} seconds",
+            started.elapsed().as_secs_f64()
+        ));
+        Ok(Some((loaded, expired)))
+    }
+
+    /// Loads every item of an RDB stream into the keyspace.
+    pub fn load_from<R: io::Read>(
+        &mut self,
+        reader: &mut RdbReader<R>,
+        now: i64,
+    ) -> Result<(u64, u64), String> {
+        let fail = |e: redis_rdb::Error| {
+            format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
+        };
+        reader.read_header().map_err(fail)?;
+        let (mut loaded, mut expired) = (0u64, 0u64);
+        let lru = self.ks.initial_access(now);
+        while let Some(item) = reader.next_item().map_err(fail)? {
+            match item {
+                RdbItem::Aux { key, value } => match key.as_ref() {
+                    b"redis-ver" => self.log_notice(&format!(
+                        "Loading RDB produced by version {}",
+                        String::from_utf8_lossy(&value)
+                    )),
+                    b"ctime" => {
+                        let t: i64 = String::from_utf8_lossy(&value).parse().unwrap_or(0);
+                        self.log_notice(&format!("RDB age {} seconds", (now / 1000 - t).max(0)));
+                    }
+                    b"used-mem" => {
+                        let m: f64 = String::from_utf8_lossy(&value).parse().unwrap_or(0.0);
+                        self.log_notice(&format!(
+                            "RDB memory usage when created {:.2} Mb",
+                            m / 1024.0 / 1024.0
+                        ));
+                    }
+                    _ => {}
+                },
+                RdbItem::Entry(e) => {
+                    let db = e.db as usize;
+                    if db >= self.ks.len() {
+                        return Err(format!(
+                            "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
+                            self.ks.len()
+                        ));
+                    }
+                    if matches!(e.expire_ms, Some(t) if t <= now) && !self.ks.is_replica {
+                        expired += 1;
+                        continue;
+                    }
+                    let key = e.key.clone();
+                    let Some(v) = from_rdb(self, e.value) else {
+                        self.log_warning(&format!(
+                            "Skipping key '{}' of a type this server does not support yet",
+                            String::from_utf8_lossy(&key)
+                        ));
+                        continue;
+                    };
+                    let d = &mut self.ks.dbs[db];
+                    d.set(&key, v, false, lru);
+                    if let Some(t) = e.expire_ms {
+                        d.set_expire(&key, t);
+                    }
+                    loaded += 1;
+                }
+                _ => {}
+            }
+        }
+        Ok((loaded, expired))
+    }
+}
