@@ -46,7 +46,9 @@ pub fn parse_payload(p: &[u8]) -> Result<RdbValue> {
     if crc64(0, &p[..p.len() - 8]) != u64::from_le_bytes(stored) {
         return Err(bad());
     }
-    let mut input = Input::new(&p[..footer]);
+    // Like upstream, the value is read from the whole payload: a value that
+    // runs into the footer bytes is not detected as such.
+    let mut input = Input::new(p);
     let t = input.u8()?;
     if !is_object_type(t) {
         return Err(input.err(ErrorKind::InvalidType(t)));
