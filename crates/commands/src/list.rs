@@ -203,11 +203,13 @@ fn push_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, only_existing: bool) ->
 }
 
 fn push_all(l: &mut ListValue, elems: &[Bytes], end: End) {
-    if end == End::Right {
-        l.reserve_back(elems);
-    }
-    for e in elems {
-        l.push(end, e);
+    match end {
+        End::Right => l.extend_back(elems),
+        End::Left => {
+            for e in elems {
+                l.push_front(e);
+            }
+        }
     }
 }
 
