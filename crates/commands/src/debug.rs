@@ -152,6 +152,34 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ctx.ok();
         }
         ("protocol", 3) => protocol(ctx, &argv[2])?,
+        ("reload", _) => {
+            // Save (unless NOSAVE), empty the dataset, load the file back:
+            // a round trip through the RDB code, as upstream.
+            let mut save = true;
+            let mut flush = true;
+            for a in &argv[2..] {
+                if is(a, "nosave") {
+                    save = false;
+                } else if is(a, "noflush") {
+                    flush = false;
+                } else if !is(a, "merge") {
+                    return Err(CmdError::fixed("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."));
+                }
+            }
+            if save {
+                ctx.st.save_sync().map_err(|_| CmdError::fixed("ERR Error trying to save the DB"))?;
+            }
+            if flush {
+                ctx.st.ks.flush_all();
+            }
+            let now = ctx.now;
+            match ctx.st.load_rdb(now) {
+                Ok(_) => {}
+                Err(_) => return Err(CmdError::fixed("ERR Error trying to load the RDB dump, check server logs.")),
+            }
+            ctx.st.log_notice("DB reloaded by DEBUG RELOAD");
+            ctx.ok();
+        }
         ("stringmatch-len", 4) => {
             let m = redis_common::glob::string_match(&argv[2], &argv[3], false);
             ctx.int(i64::from(m));

@@ -41,6 +41,8 @@ pub struct Persistence {
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
     pub loading: bool,
+    /// Set while `SAVE` (or a shutdown save) runs the save inline.
+    pub sync_save: bool,
 }
 
 impl Default for Persistence {
@@ -54,6 +56,7 @@ impl Default for Persistence {
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
             loading: false,
+            sync_save: false,
         }
     }
 }
@@ -87,6 +90,13 @@ pub struct BgSave {
     dirty_at_start: u64,
     pub keys_total: u64,
     pub keys_done: u64,
+}
+
+impl BgSave {
+    /// Seconds since the save started.
+    pub fn elapsed_secs(&self) -> i64 {
+        self.started.elapsed().as_secs() as i64
+    }
 }
 
 impl std::fmt::Debug for BgSave {
@@ -293,7 +303,9 @@ impl State {
                     self.lastsave = crate::state::unix_secs();
                     self.persistence.rdb_saves += 1;
                     self.log_notice("DB saved on disk");
-                    self.log_notice("Background saving terminated with success");
+                    if !self.persistence.sync_save {
+                        self.log_notice("Background saving terminated with success");
+                    }
                 } else {
                     if let Ok(Err(e)) = res {
                         self.log_warning(&format!("Failed opening the temp RDB file temp-{}.rdb (in server root dir {}) for saving: {e}", std::process::id(), std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()));
@@ -317,6 +329,7 @@ impl State {
             return Err("ERR Background save already in progress".into());
         }
         self.start_bgsave_quiet()?;
+        self.persistence.sync_save = true;
         // Bounded by the dataset: every step makes progress.
         while self.bgsave_step() {
             if let Some(bg) = &self.persistence.bgsave {
@@ -325,6 +338,7 @@ impl State {
                 }
             }
         }
+        self.persistence.sync_save = false;
         if self.persistence.last_bgsave_ok {
             Ok(())
         } else {
@@ -457,4 +471,171 @@ impl State {
         }
         Ok((loaded, expired))
     }
+}
+
+impl State {
+    /// The shutdown sequence up to the point of exit: logs upstream's lines
+    /// and saves when asked to (`SAVE`) or when save points are configured
+    /// (unless `NOSAVE`). An error means the save failed.
+    pub fn prepare_shutdown(&mut self, req: crate::state::ShutdownRequest) -> Result<(), String> {
+        self.log_warning("User requested shutdown...");
+        // A background save in progress is abandoned, as upstream kills its
+        // child: the temp file is removed by the writer thread.
+        if let Some(mut bg) = self.persistence.bgsave.take() {
+            if let Some(s) = bg.snap.take() {
+                self.ks.end_snapshot(s);
+            }
+            self.log_warning("There is a child saving an .rdb. Killing it!");
+        }
+        let save = req.save || (!req.nosave && !self.config.save_points().is_empty());
+        if save {
+            self.log_notice("Saving the final RDB snapshot before exiting.");
+            if let Err(e) = self.save_sync() {
+                self.log_warning(&format!("Error trying to save the DB, can't exit. {e}"));
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// True while a background save waits for its writer thread (the
+    /// driver should sleep instead of spinning).
+    pub fn bgsave_waiting(&self) -> bool {
+        self.persistence
+            .bgsave
+            .as_ref()
+            .is_some_and(|b| b.snap.is_none() || b.pending.load(Ordering::Relaxed) > MAX_PENDING)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Commands.
+
+use crate::args::{self as cargs, is};
+use crate::ctx::Ctx;
+use crate::error::{CmdError, CmdResult, SYNTAX};
+
+/// # Format
+/// `SAVE`
+pub fn cmd_save(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    ctx.st.save_sync().map_err(CmdError::msg)?;
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `BGSAVE [SCHEDULE]`
+pub fn cmd_bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let schedule = match argv.get(1) {
+        None => false,
+        Some(a) if argv.len() == 2 && is(a, "schedule") => true,
+        Some(_) => return Err(SYNTAX),
+    };
+    if ctx.st.persistence.bgsave.is_some() {
+        if schedule {
+            ctx.st.persistence.bgsave_scheduled = true;
+            ctx.simple("Background saving scheduled");
+            return Ok(());
+        }
+        return Err(CmdError::fixed("ERR Background save already in progress"));
+    }
+    ctx.st.start_bgsave().map_err(CmdError::msg)?;
+    ctx.st.bg_notify.notify_one();
+    ctx.simple("Background saving started");
+    Ok(())
+}
+
+/// # Format
+/// `DUMP key`
+pub fn cmd_dump(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (db, now) = (ctx.db(), ctx.now);
+    if !ctx.st.ks.exists(db, &argv[1], now) {
+        ctx.null();
+        return Ok(());
+    }
+    let payload = ctx.st.ks.dbs[db]
+        .get(&argv[1])
+        .and_then(|e| to_rdb(&e.value))
+        .map(|v| redis_rdb::dump_payload_with(&v, &writer_options(ctx.st)));
+    match payload {
+        Some(p) => ctx.bulk(&p),
+        None => ctx.null(),
+    }
+    Ok(())
+}
+
+/// # Format
+/// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`
+pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
+    let mut i = 4;
+    while i < argv.len() {
+        let more = i + 1 < argv.len();
+        if is(&argv[i], "replace") {
+            replace = true;
+        } else if is(&argv[i], "absttl") {
+            absttl = true;
+        } else if is(&argv[i], "idletime") && more && freq.is_none() {
+            let v = cargs::int(&argv[i + 1])?;
+            if v < 0 {
+                return Err(CmdError::fixed("ERR Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(v);
+            i += 1;
+        } else if is(&argv[i], "freq") && more && idle.is_none() {
+            let v = cargs::int(&argv[i + 1])?;
+            if !(0..=255).contains(&v) {
+                return Err(CmdError::fixed(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                ));
+            }
+            freq = Some(v);
+            i += 1;
+        } else {
+            return Err(SYNTAX);
+        }
+        i += 1;
+    }
+    let ttl = cargs::int(&argv[2])?;
+    if ttl < 0 {
+        return Err(CmdError::fixed("ERR Invalid TTL value, must be >= 0"));
+    }
+    let (db, now) = (ctx.db(), ctx.now);
+    let key = &argv[1];
+    if !replace && ctx.st.ks.exists(db, key, now) {
+        return Err(CmdError::fixed("BUSYKEY Target key name already exists."));
+    }
+    let v = redis_rdb::parse_payload(&argv[3])
+        .map_err(|e| CmdError::msg(format!("ERR {}", e.restore_message())))?;
+    let Some(value) = from_rdb(ctx.st, v) else {
+        return Err(CmdError::fixed("ERR Bad data format"));
+    };
+    let expire_at = match (ttl, absttl) {
+        (0, _) => None,
+        (t, true) => Some(t),
+        (t, false) => Some(now.saturating_add(t)),
+    };
+    let existed = ctx.st.ks.dbs[db].remove(key).is_some();
+    if matches!(expire_at, Some(t) if t <= now) {
+        // Already expired: nothing is created (an existing key was replaced
+        // by nothing, which is a deletion).
+        if existed {
+            ctx.key_event(db, key, 'g', "del");
+            ctx.changed(1);
+            ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
+        }
+        ctx.ok();
+        return Ok(());
+    }
+    let lru = ctx.lru();
+    ctx.st.ks.dbs[db].set(key, value, false, lru);
+    if let Some(t) = expire_at {
+        ctx.st.ks.dbs[db].set_expire(key, t);
+    }
+    let _ = (idle, freq);
+    ctx.changed(1);
+    ctx.key_event(db, key, 'g', "restore");
+    ctx.ok();
+    Ok(())
 }

@@ -140,6 +140,8 @@ pub struct State {
     /// Start time of the next command (see [`State::begin_batch`]).
     pub clock_mark: Instant,
     pub persistence: crate::persist::Persistence,
+    /// Wakes the background driver (a save or sync was started).
+    pub bg_notify: Arc<Notify>,
 }
 
 /// Log levels, as upstream's `loglevel`.
@@ -201,6 +203,7 @@ impl State {
             cas_dirty: HashSet::new(),
             clock_mark: Instant::now(),
             persistence: crate::persist::Persistence::default(),
+            bg_notify: Arc::new(Notify::new()),
         };
         st.apply_config();
         st.ks = Keyspace::new(st.cached.databases);
@@ -344,6 +347,15 @@ impl State {
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 cmd.full_name
             ));
+            self.reject(client, out, e, Some(cmd.idx));
+            return Some(&cmd.full_name);
+        }
+        if cmd.has(flags::WRITE)
+            && !self.persistence.last_bgsave_ok
+            && self.config.get_bool("stop-writes-on-bgsave-error")
+            && !self.config.save_points().is_empty()
+        {
+            let e = CmdError::fixed("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.");
             self.reject(client, out, e, Some(cmd.idx));
             return Some(&cmd.full_name);
         }
@@ -624,6 +636,10 @@ impl State {
             .push_back((now, s.total_commands, s.net_input_bytes, s.net_output_bytes));
         while s.ops_samples.len() > 16 {
             s.ops_samples.pop_front();
+        }
+        self.check_save_points(now / 1000);
+        if self.persistence.bgsave.is_some() {
+            self.bg_notify.notify_one();
         }
         if let Some((deadline, _)) = self.pause {
             if now >= deadline {

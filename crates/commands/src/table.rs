@@ -15,7 +15,7 @@ use crate::ctx::Ctx;
 use crate::error::CmdResult;
 use crate::meta::{self, CommandMeta};
 use crate::{
-    client_cmd, config_cmd, debug, hash, info, keys, list, pubsub, server, set, string, zset,
+    client_cmd, config_cmd, debug, hash, info, keys, list, persist, pubsub, server, set, string, zset,
 };
 
 /// A command handler. `argv[0]` is the command name as sent.
@@ -170,6 +170,10 @@ const TABLE: &[(&str, Handler)] = &[
     ("reset", server::reset),
     ("time", server::time),
     ("lastsave", server::lastsave),
+    ("save", persist::cmd_save),
+    ("bgsave", persist::cmd_bgsave),
+    ("dump", persist::cmd_dump),
+    ("restore", persist::cmd_restore),
     ("shutdown", server::shutdown),
     ("monitor", server::monitor),
     ("multi", server::multi),

@@ -72,6 +72,7 @@ pub async fn run(listeners: Listeners, shared: Arc<Shared>) {
         tracker.spawn(accept_unix(u, shared.clone(), tracker.clone()));
     }
     tracker.spawn(cron(shared.clone()));
+    tracker.spawn(background(shared.clone()));
     shared.shutdown.cancelled().await;
     tracker.close();
     // Connections notice the cancellation at their next wait; bound the wait
@@ -149,6 +150,39 @@ async fn accept_unix(l: UnixListener, shared: Arc<Shared>, tracker: TaskTracker)
 /// `ip:port`, with IPv6 addresses unbracketed like upstream's CLIENT LIST.
 fn fmt_addr(a: &std::net::SocketAddr) -> String {
     format!("{}:{}", a.ip(), a.port())
+}
+
+/// Drives background work in small steps under the lock (a background save
+/// today), yielding between steps so clients keep being served.
+async fn background(shared: Arc<Shared>) {
+    let Some(wake) = shared.state.lock().ok().map(|s| s.bg_notify.clone()) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = wake.notified() => {}
+        }
+        // Bounded by the save: each step makes progress or waits for the
+        // writer thread with a short sleep.
+        loop {
+            let (more, waiting) = match shared.state.lock() {
+                Ok(mut st) => (st.bgsave_step(), st.bgsave_waiting()),
+                Err(_) => return,
+            };
+            if !more {
+                break;
+            }
+            if waiting {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
+            if shared.shutdown.is_cancelled() {
+                return;
+            }
+        }
+    }
 }
 
 /// Periodic work at `hz`.

@@ -239,6 +239,15 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
         };
         log::log(l, msg);
     });
+    if !state.config.get_bool("appendonly") {
+        match state.load_rdb(now_ms()) {
+            Ok(_) => {}
+            Err(e) => {
+                log::warning(&e);
+                return 1;
+            }
+        }
+    }
     let notify_shutdown = state.shutdown_notify.clone();
     let shared = Shared::new(state);
     log::warning("Server initialized");
@@ -252,8 +261,22 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
         notify::notify("STATUS=Ready to accept connections\nREADY=1\n");
     }
     let server = tokio::spawn(redis_server::run(listeners, shared.clone()));
-    wait_for_shutdown(&notify_shutdown).await;
-    log::warning("User requested shutdown...");
+    // Signals run the same shutdown preparation as SHUTDOWN; a failed final
+    // save keeps the server running, as upstream.
+    loop {
+        let by_signal = wait_for_shutdown(&notify_shutdown).await;
+        if !by_signal {
+            break;
+        }
+        let ok = shared.state.lock().map_or(false, |mut st| {
+            st.prepare_shutdown(redis_commands::state::ShutdownRequest::default())
+                .is_ok()
+        });
+        if ok {
+            break;
+        }
+        log::warning("Errors trying to shut down the server. Check the logs for more information.");
+    }
     if supervised == "systemd" {
         notify::notify("STOPPING=1\n");
     }
@@ -277,8 +300,8 @@ fn supervised_mode(s: &str) -> &'static str {
     }
 }
 
-/// Waits for SIGTERM, SIGINT or a `SHUTDOWN` command.
-async fn wait_for_shutdown(cmd: &tokio::sync::Notify) {
+/// Waits for SIGTERM, SIGINT or a `SHUTDOWN` command; true for a signal.
+async fn wait_for_shutdown(cmd: &tokio::sync::Notify) -> bool {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).ok();
     let mut int = signal(SignalKind::interrupt()).ok();
@@ -292,9 +315,9 @@ async fn wait_for_shutdown(cmd: &tokio::sync::Notify) {
         log::raw_line(&line);
     };
     tokio::select! {
-        _ = cmd.notified() => {}
-        Some(_) = async { match term.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => sig_line("SIGTERM"),
-        Some(_) = async { match int.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => sig_line("SIGINT"),
+        _ = cmd.notified() => false,
+        Some(_) = async { match term.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => { sig_line("SIGTERM"); true }
+        Some(_) = async { match int.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => { sig_line("SIGINT"); true }
     }
 }
 
