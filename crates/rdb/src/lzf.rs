@@ -14,8 +14,12 @@ const MAX_LITERAL: usize = 32;
 const MAX_MATCH: usize = 264;
 /// Farthest a back reference can reach.
 const MAX_OFFSET: usize = 8192;
-/// Hash table size (log2) for the compressor's 3-byte match finder.
-const HASH_LOG: u32 = 14;
+/// Largest hash table (log2) for the compressor's 3-byte match finder;
+/// short inputs use a table sized to them, since clearing a big table per
+/// small string would dominate the cost of saving many small keys.
+const HASH_LOG_MAX: u32 = 14;
+/// Smallest hash table (log2).
+const HASH_LOG_MIN: u32 = 6;
 
 /// Why an LZF stream could not be decompressed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,9 +38,9 @@ pub enum LzfError {
     ShortOutput,
 }
 
-fn hash3(a: u8, b: u8, c: u8) -> usize {
+fn hash3(a: u8, b: u8, c: u8, log: u32) -> usize {
     let v = (a as u32) << 16 | (b as u32) << 8 | c as u32;
-    (v.wrapping_mul(2_654_435_761) >> (32 - HASH_LOG)) as usize
+    (v.wrapping_mul(2_654_435_761) >> (32 - log)) as usize
 }
 
 /// Compresses `input`; returns `None` when the result would not be
@@ -47,7 +51,8 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
         return None;
     }
     let mut out: Vec<u8> = Vec::with_capacity(max_out.min(n + n / 16 + 16));
-    let mut table = vec![usize::MAX; 1 << HASH_LOG];
+    let log = (usize::BITS - n.leading_zeros()).clamp(HASH_LOG_MIN, HASH_LOG_MAX);
+    let mut table = vec![usize::MAX; 1 << log];
     // Position of the pending literal run's control byte, and its length.
     let mut lit_start = 0usize;
     let mut lit_len = 0usize;
@@ -67,7 +72,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     }
 
     while ip + 2 < n {
-        let h = hash3(input[ip], input[ip + 1], input[ip + 2]);
+        let h = hash3(input[ip], input[ip + 1], input[ip + 2], log);
         let cand = table[h];
         table[h] = ip;
         if cand != usize::MAX
@@ -99,7 +104,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
             let end = ip + len;
             let mut p = ip + 1;
             while p < end && p + 2 < n {
-                table[hash3(input[p], input[p + 1], input[p + 2])] = p;
+                table[hash3(input[p], input[p + 1], input[p + 2], log)] = p;
                 p += 1;
             }
             ip = end;
