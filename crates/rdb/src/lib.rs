@@ -9,6 +9,18 @@
 //!
 //! The value model ([`RdbValue`]) is independent of the server's storage
 //! types; the server converts both ways.
+//!
+//! Notes for the server:
+//! - Loading: skip entries whose value [`RdbValue::is_empty_collection`],
+//!   and (as a master) keys whose `expire_ms` is already past; refuse a
+//!   `SelectDb` beyond `databases`; a `Module` value without the module is
+//!   an error ("no matching module", see [`module_name`]).
+//! - Saving: header and `standard_aux`, then `repl-*` aux fields if any,
+//!   `aux("aof-base", "0"|"1")`, functions, then per database
+//!   `select_db` + `entry` for each key, then `finish`. Write to a temp
+//!   file and rename, as upstream does.
+//! - DUMP output equals the reference byte for byte when `rdbcompression`
+//!   is off; with LZF on, long values compress differently (still valid).
 
 pub mod check;
 pub mod compact;

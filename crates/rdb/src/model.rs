@@ -146,6 +146,17 @@ pub enum RdbValue {
 }
 
 impl RdbValue {
+    /// True for a collection with no elements. Loaders must skip such keys
+    /// (upstream drops them as "empty keys"); streams may be empty.
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            RdbValue::List(v) | RdbValue::Set(v) => v.is_empty(),
+            RdbValue::ZSet(v) => v.is_empty(),
+            RdbValue::Hash(v) => v.is_empty(),
+            RdbValue::String(_) | RdbValue::Stream(_) | RdbValue::Module { .. } => false,
+        }
+    }
+
     /// Lowercase type name as `TYPE` reports it.
     pub fn type_name(&self) -> &'static str {
         match self {
