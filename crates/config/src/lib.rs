@@ -592,7 +592,8 @@ impl Config {
 
     /// Rewrites `path` like upstream's `CONFIG REWRITE`: comments, unknown
     /// lines and line order are kept; each known directive's first line is
-    /// replaced in place (extra lines of it are blanked); directives not in
+    /// replaced in place (extra lines of it are blanked, and runs of blank
+    /// lines are collapsed to one); directives not in
     /// the file are appended after [`REWRITE_SIGNATURE`] when they differ
     /// from their default (`dir` is always written, as upstream does,
     /// because its default depends on the working directory). The file is
@@ -647,6 +648,14 @@ impl Config {
             lines.push(REWRITE_SIGNATURE.to_string());
         }
         lines.extend(appended);
+        // Like upstream, every run of empty lines (including lines blanked
+        // above) becomes a single empty line.
+        let mut prev_empty = false;
+        lines.retain(|l| {
+            let keep = !(prev_empty && l.is_empty());
+            prev_empty = l.is_empty();
+            keep
+        });
         let mut text = lines.join("\n");
         text.push('\n');
         write_atomically(path, text.as_bytes())

@@ -561,7 +561,7 @@ fn rewrite_keeps_layout() {
     let p = dir.join("r.conf");
     std::fs::write(
         &p,
-        "port 27319\n# c1\n\nsave 100 1\nsave 200 2 300 3\nbind 127.0.0.1\nbind 127.0.0.1 ::1\nslaveof 127.0.0.1 1\n\
+        "port 27319\n# c1\n\nsave 100 1\nsave 200 2 300 3\n\nbind 127.0.0.1\nbind 127.0.0.1 ::1\nslaveof 127.0.0.1 1\n\
          SLAVE-READ-ONLY no\nhash-max-ziplist-entries 7\nrename-command flushall \"\"\nmaxmemory 1000\nhz 10\n",
     )
     .unwrap();
