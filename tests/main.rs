@@ -8,5 +8,6 @@
 
 mod clients;
 mod differential;
+mod persistence;
 mod server_core;
 mod util;

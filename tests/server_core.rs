@@ -371,8 +371,11 @@ fn allkeys_lru_eviction_keeps_memory_under_the_limit() {
             }
         }
     }
-    let evicted = info_field(&mut c, "stats", "evicted_keys");
+    // Every command evicts while over the limit: measure first, then stop
+    // eviction before counting, so the numbers describe one state.
     let used = info_field(&mut c, "memory", "used_memory");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "0"]), b"+OK\r\n");
+    let evicted = info_field(&mut c, "stats", "evicted_keys");
     let keys = String::from_utf8_lossy(&c.cmd(&["DBSIZE"]))
         .trim_start_matches(':')
         .trim()

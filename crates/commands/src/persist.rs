@@ -606,8 +606,7 @@ pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if !replace && ctx.st.ks.exists(db, key, now) {
         return Err(CmdError::fixed("BUSYKEY Target key name already exists."));
     }
-    let v = redis_rdb::parse_payload(&argv[3])
-        .map_err(|e| CmdError::msg(format!("ERR {}", e.restore_message())))?;
+    let v = redis_rdb::parse_payload(&argv[3]).map_err(|e| CmdError::fixed(e.restore_message()))?;
     let Some(value) = from_rdb(ctx.st, v) else {
         return Err(CmdError::fixed("ERR Bad data format"));
     };

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use redis_commands::client::{Client, ClientInfo, ClientSignal};
 use redis_commands::table::flags;
 use redis_commands::State;
@@ -109,6 +109,11 @@ fn admit(
 }
 
 /// Returns a verbose log line explaining why the connection ended, if any.
+///
+/// Reading and writing are concurrent: replies wait in `out` and go out as
+/// the socket accepts them while new requests keep being read, so a client
+/// that pipelines a huge batch before reading (`redis-cli --pipe`) never
+/// deadlocks against us, as with upstream.
 async fn run_loop<S>(
     shared: &Arc<Shared>,
     stream: &mut S,
@@ -118,6 +123,7 @@ async fn run_loop<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let (mut rd, mut wr) = tokio::io::split(stream);
     // Buffers start small and grow with the traffic, so ten thousand idle
     // connections cost little (memory counts against `maxmemory`).
     let mut rbuf = BytesMut::with_capacity(4096);
@@ -139,87 +145,12 @@ where
     parser.set_auth_required(needs_auth);
     let mut read_bytes: u64 = 0;
     let mut written_bytes: u64 = 0;
-    let mut proto_err = None;
+    let mut proto_err: Option<redis_resp::ProtocolError> = None;
     loop {
         if client.signal.is_killed() {
             return None;
         }
-        let runnable = !pending.is_empty() && client.blocked.is_none();
-        if !runnable {
-            let idle = if idle_timeout > 0 && !client.is_monitor && client.blocked.is_none() {
-                Duration::from_secs(idle_timeout)
-            } else {
-                Duration::from_secs(86400 * 365)
-            };
-            let block_wait = match client.blocked.as_ref().and_then(|b| b.deadline) {
-                Some(d) => Duration::from_millis((d - now_ms()).max(0) as u64),
-                None => Duration::from_secs(86400 * 365),
-            };
-            if rbuf.capacity() - rbuf.len() < 1024 {
-                // Grow geometrically for pipelines; a big pending argument
-                // gets its whole size at once.
-                let hint = parser
-                    .reserve_hint()
-                    .max(rbuf.capacity())
-                    .clamp(4096, 64 * 1024 * 1024);
-                rbuf.reserve(hint);
-            }
-            tokio::select! {
-                _ = shared.shutdown.cancelled() => return None,
-                _ = client.signal.notify.notified() => {
-                    if client.signal.is_killed() {
-                        return None;
-                    }
-                }
-                Some(msg) = push_rx.recv() => {
-                    out.extend_from_slice(&msg);
-                    while let Ok(m) = push_rx.try_recv() {
-                        out.extend_from_slice(&m);
-                    }
-                    if client.blocked.is_some() {
-                        // Served if the registry no longer lists us.
-                        let st = shared.state.lock().ok()?;
-                        if !st.blocking.waiters.contains_key(&client.id) {
-                            client.blocked = None;
-                        }
-                    }
-                }
-                r = stream.read_buf(&mut rbuf) => match r {
-                    Ok(0) | Err(_) => return None,
-                    Ok(n) => read_bytes += n as u64,
-                },
-                _ = tokio::time::sleep(block_wait), if client.blocked.is_some() => {
-                    let mut st = shared.state.lock().ok()?;
-                    if let Some(reply) = st.timeout_blocked(client.id) {
-                        out.extend_from_slice(&reply);
-                    }
-                    client.blocked = None;
-                }
-                _ = tokio::time::sleep(idle) => return Some("Closing idle client".into()),
-            }
-            // While blocked, input stays buffered: upstream does not read
-            // further commands until the blocking one completes.
-            if client.blocked.is_none() && proto_err.is_none() {
-                loop {
-                    match parser.parse(&mut rbuf) {
-                        Ok(Some(argv)) => pending.push_back(argv),
-                        Ok(None) => break,
-                        Err(e) => {
-                            proto_err = Some(e);
-                            break;
-                        }
-                    }
-                }
-            }
-            if qbuf_limit > 0 && rbuf.len() as i64 > qbuf_limit {
-                log::warning(&format!(
-                    "Closing client that reached max query buffer length: id={} (qbuf initial bytes: {:?})",
-                    client.id,
-                    String::from_utf8_lossy(&rbuf[..rbuf.len().min(64)])
-                ));
-                return None;
-            }
-        }
+        // 1. Execute what can run now.
         if client.blocked.is_none() && (!pending.is_empty() || read_bytes > 0 || written_bytes > 0)
         {
             // Bounded: a pause has a deadline; we re-check every 10 ms.
@@ -256,35 +187,123 @@ where
                 }
             }
         }
+        // 2. Closing conditions: flush what is owed, then close.
         let finished = pending.is_empty() && client.blocked.is_none();
-        if finished {
+        if finished && proto_err.is_some() || client.close_after_reply {
             if let Some(e) = &proto_err {
                 out.extend_from_slice(b"-ERR ");
                 out.extend_from_slice(&e.reply_bytes());
                 out.extend_from_slice(b"\r\n");
             }
+            let _ = wr.write_all(&out).await;
+            let _ = wr.flush().await;
+            return proto_err
+                .map(|e| format!("Protocol error ({}) from client: id={}", e.0, client.id));
         }
-        if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
-                return None;
+        if pending.len() > 0 && client.blocked.is_none() {
+            // More requests are ready (the batch stopped early): run them
+            // before waiting, but let the socket take what it can first.
+            if !out.is_empty() {
+                match wr.write(&out).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => {
+                        out.advance(n);
+                        written_bytes += n as u64;
+                    }
+                }
             }
-            written_bytes += out.len() as u64;
-            out.clear();
-            // Keep big one-off reply buffers from pinning memory.
-            if out.capacity() > 64 * 1024 {
-                out = BytesMut::new();
+            continue;
+        }
+        // 3. Wait for the next event.
+        let idle = if idle_timeout > 0 && !client.is_monitor && client.blocked.is_none() {
+            Duration::from_secs(idle_timeout)
+        } else {
+            Duration::from_secs(86400 * 365)
+        };
+        let block_wait = match client.blocked.as_ref().and_then(|b| b.deadline) {
+            Some(d) => Duration::from_millis((d - now_ms()).max(0) as u64),
+            None => Duration::from_secs(86400 * 365),
+        };
+        if rbuf.capacity() - rbuf.len() < 1024 {
+            // Grow geometrically for pipelines; a big pending argument gets
+            // its whole size at once.
+            let hint = parser
+                .reserve_hint()
+                .max(rbuf.capacity())
+                .clamp(4096, 64 * 1024 * 1024);
+            rbuf.reserve(hint);
+        }
+        let mut got_input = false;
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return None,
+            _ = client.signal.notify.notified() => {
+                if client.signal.is_killed() {
+                    return None;
+                }
+            }
+            Some(msg) = push_rx.recv() => {
+                out.extend_from_slice(&msg);
+                while let Ok(m) = push_rx.try_recv() {
+                    out.extend_from_slice(&m);
+                }
+                if client.blocked.is_some() {
+                    // Served if the registry no longer lists us.
+                    let st = shared.state.lock().ok()?;
+                    if !st.blocking.waiters.contains_key(&client.id) {
+                        client.blocked = None;
+                    }
+                }
+            }
+            r = wr.write(&out), if !out.is_empty() => match r {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => {
+                    out.advance(n);
+                    written_bytes += n as u64;
+                    if out.is_empty() && out.capacity() > 64 * 1024 {
+                        // Keep big one-off reply buffers from pinning memory.
+                        out = BytesMut::new();
+                    }
+                }
+            },
+            r = rd.read_buf(&mut rbuf) => match r {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => {
+                    read_bytes += n as u64;
+                    got_input = true;
+                }
+            },
+            _ = tokio::time::sleep(block_wait), if client.blocked.is_some() => {
+                let mut st = shared.state.lock().ok()?;
+                if let Some(reply) = st.timeout_blocked(client.id) {
+                    out.extend_from_slice(&reply);
+                }
+                client.blocked = None;
+            }
+            _ = tokio::time::sleep(idle) => return Some("Closing idle client".into()),
+        }
+        // While blocked, input stays buffered: upstream does not read
+        // further commands until the blocking one completes.
+        if (got_input || client.blocked.is_none())
+            && client.blocked.is_none()
+            && proto_err.is_none()
+        {
+            loop {
+                match parser.parse(&mut rbuf) {
+                    Ok(Some(argv)) => pending.push_back(argv),
+                    Ok(None) => break,
+                    Err(e) => {
+                        proto_err = Some(e);
+                        break;
+                    }
+                }
             }
         }
-        if finished {
-            if let Some(e) = proto_err {
-                return Some(format!(
-                    "Protocol error ({}) from client: id={}",
-                    e.0, client.id
-                ));
-            }
-        }
-        if client.close_after_reply {
-            let _ = stream.flush().await;
+        if qbuf_limit > 0 && rbuf.len() as i64 > qbuf_limit {
+            log::warning(&format!(
+                "Closing client that reached max query buffer length: id={} (qbuf initial bytes: {:?})",
+                client.id,
+                String::from_utf8_lossy(&rbuf[..rbuf.len().min(64)])
+            ));
             return None;
         }
     }

@@ -1,0 +1,277 @@
+//! RDB persistence against the reference: files written by one server load
+//! into the other with the same `DEBUG DIGEST`, a background save is a
+//! point-in-time image even under concurrent writes, shutdown saves,
+//! DUMP/RESTORE payloads cross over, and a corrupt file stops the server
+//! without being overwritten.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use redis_testkit::{Conn, ServerKind, TestServer};
+
+const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
+
+fn args_with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = DEBUG.to_vec();
+    v.extend_from_slice(extra);
+    v
+}
+
+/// Fills a server with every type in small and large encodings.
+fn fill(c: &mut Conn) {
+    c.cmd(&["DEBUG", "POPULATE", "2000", "str", "20"]);
+    c.cmd(&["SET", "int", "12345"]);
+    c.cmd(&["SET", "big", &"x".repeat(5000)]);
+    c.cmd(&["SET", "ttl", "v", "EX", "1000"]);
+    c.cmd(&["SELECT", "3"]);
+    c.cmd(&["SET", "in-db-3", "yes"]);
+    c.cmd(&["SELECT", "0"]);
+    c.cmd(&["RPUSH", "list", "a", "b", "1", "2"]);
+    c.cmd(&["HSET", "hash", "f1", "v1", "f2", "2"]);
+    c.cmd(&["SADD", "intset", "1", "2", "3"]);
+    c.cmd(&["SADD", "set", "a", "b", "c"]);
+    c.cmd(&["ZADD", "zset", "1.5", "a", "-2", "b", "inf", "c"]);
+    for i in 0..300 {
+        let (f, v) = (format!("field{i}"), format!("value{i}"));
+        c.cmd(&["HSET", "bighash", &f, &v]);
+        c.cmd(&["RPUSH", "biglist", &v]);
+        c.cmd(&["SADD", "bigset", &f]);
+        c.cmd(&["ZADD", "bigzset", &i.to_string(), &f]);
+    }
+}
+
+fn digest(c: &mut Conn) -> Vec<u8> {
+    c.cmd(&["DEBUG", "DIGEST"])
+}
+
+fn wait_bgsave_done(c: &mut Conn) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = String::from_utf8_lossy(&c.cmd(&["INFO", "persistence"])).into_owned();
+        if info.contains("rdb_bgsave_in_progress:0") {
+            assert!(info.contains("rdb_last_bgsave_status:ok"), "{info}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "BGSAVE did not finish: {info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn copy_dump(from: &TestServer, to_dir: &Path) {
+    std::fs::create_dir_all(to_dir).unwrap();
+    std::fs::copy(from.dir().join("dump.rdb"), to_dir.join("dump.rdb")).unwrap();
+}
+
+/// Starts `kind` on a copy of `dump.rdb` from `src`.
+fn start_on_dump(kind: ServerKind, src: &TestServer, extra: &[&str]) -> TestServer {
+    let staging = std::env::temp_dir().join(format!(
+        "redis-rs-dump-{}-{:?}",
+        std::process::id(),
+        Instant::now()
+    ));
+    copy_dump(src, &staging);
+    let dir = staging.to_string_lossy().into_owned();
+    let mut args = args_with(extra);
+    args.extend_from_slice(&["--dir", &dir]);
+    // The testkit passes its own --dir first; ours comes later and wins,
+    // exactly as with upstream's argument handling.
+    let s = TestServer::start(kind, &args);
+    s
+}
+
+#[test]
+fn our_dump_loads_into_the_reference() {
+    let ours = TestServer::start(ServerKind::Ours, DEBUG);
+    let mut c = ours.conn();
+    fill(&mut c);
+    let d = digest(&mut c);
+    assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
+    let reference = start_on_dump(ServerKind::Reference, &ours, &[]);
+    let mut r = reference.conn();
+    assert_eq!(
+        digest(&mut r),
+        d,
+        "reference log:\n{}",
+        reference.log_contents()
+    );
+}
+
+#[test]
+fn reference_dump_loads_into_ours() {
+    let reference = TestServer::start(ServerKind::Reference, DEBUG);
+    let mut r = reference.conn();
+    fill(&mut r);
+    let d = digest(&mut r);
+    assert_eq!(r.cmd(&["SAVE"]), b"+OK\r\n");
+    let ours = start_on_dump(ServerKind::Ours, &reference, &[]);
+    let mut c = ours.conn();
+    assert_eq!(digest(&mut c), d, "our log:\n{}", ours.log_contents());
+    for k in [
+        "hash", "bighash", "intset", "bigset", "zset", "bigzset", "list",
+    ] {
+        assert_eq!(
+            c.cmd(&["OBJECT", "ENCODING", k]),
+            r.cmd(&["OBJECT", "ENCODING", k]),
+            "encoding of {k}"
+        );
+    }
+    let log = ours.log_contents();
+    assert!(
+        log.contains("Loading RDB produced by version 7.0.15"),
+        "{log}"
+    );
+    assert!(log.contains("Done loading RDB, keys loaded:"), "{log}");
+}
+
+#[test]
+fn bgsave_is_point_in_time_under_concurrent_writes() {
+    let ours = TestServer::start(ServerKind::Ours, DEBUG);
+    let mut c = ours.conn();
+    let mut w = ours.conn();
+    c.cmd(&["DEBUG", "POPULATE", "100000", "k", "10"]);
+    let before = digest(&mut c);
+    assert_eq!(c.cmd(&["BGSAVE"]), b"+Background saving started\r\n");
+    // Overwrite, delete and create keys while the save runs.
+    let mut batch = Vec::new();
+    for i in 0..3000 {
+        batch.extend_from_slice(&redis_testkit::conn::encode_request(&[
+            "SET",
+            &format!("k:{}", i * 30),
+            "changed",
+        ]));
+        batch.extend_from_slice(&redis_testkit::conn::encode_request(&[
+            "DEL",
+            &format!("k:{}", i * 30 + 1),
+        ]));
+        batch.extend_from_slice(&redis_testkit::conn::encode_request(&[
+            "SET",
+            &format!("new:{i}"),
+            "x",
+        ]));
+    }
+    w.send_raw(&batch);
+    for _ in 0..9000 {
+        w.read_reply_raw();
+    }
+    wait_bgsave_done(&mut c);
+    let after_writes = digest(&mut c);
+    assert_ne!(before, after_writes);
+    let reference = start_on_dump(ServerKind::Reference, &ours, &[]);
+    let mut r = reference.conn();
+    assert_eq!(
+        digest(&mut r),
+        before,
+        "the dump is not the dataset at BGSAVE time"
+    );
+}
+
+#[test]
+fn shutdown_saves_and_restart_loads() {
+    let ours = TestServer::start(ServerKind::Ours, &args_with(&["--save", "3600 1"]));
+    let mut c = ours.conn();
+    fill(&mut c);
+    let d = digest(&mut c);
+    c.send_raw(b"SHUTDOWN\r\n");
+    assert!(c.read_until_close().is_ok());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ours.log_contents().contains("ready to exit") {
+        assert!(
+            Instant::now() < deadline,
+            "no exit: {}",
+            ours.log_contents()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(ours
+        .log_contents()
+        .contains("Saving the final RDB snapshot before exiting."));
+    let again = start_on_dump(ServerKind::Ours, &ours, &[]);
+    let mut c2 = again.conn();
+    assert_eq!(digest(&mut c2), d);
+}
+
+#[test]
+fn dump_restore_payloads_cross_over() {
+    let ours = TestServer::start(ServerKind::Ours, DEBUG);
+    let reference = TestServer::start(ServerKind::Reference, DEBUG);
+    let mut c = ours.conn();
+    let mut r = reference.conn();
+    fill(&mut c);
+    fill(&mut r);
+    for k in [
+        "str:1", "int", "big", "list", "hash", "bighash", "intset", "set", "zset", "bigzset",
+    ] {
+        let from_ref = bulk_payload(&r.cmd(&["DUMP", k]));
+        let from_ours = bulk_payload(&c.cmd(&["DUMP", k]));
+        assert_eq!(
+            c.cmd_bytes(&[b"RESTORE".as_ref(), b"copy1", b"0", &from_ref]),
+            b"+OK\r\n",
+            "{k}"
+        );
+        assert_eq!(
+            r.cmd_bytes(&[b"RESTORE".as_ref(), b"copy1", b"0", &from_ours]),
+            b"+OK\r\n",
+            "{k}"
+        );
+        assert_eq!(
+            c.cmd(&["DEBUG", "DIGEST-VALUE", "copy1"]),
+            r.cmd(&["DEBUG", "DIGEST-VALUE", k]),
+            "{k}"
+        );
+        assert_eq!(
+            r.cmd(&["DEBUG", "DIGEST-VALUE", "copy1"]),
+            c.cmd(&["DEBUG", "DIGEST-VALUE", k]),
+            "{k}"
+        );
+        c.cmd(&["DEL", "copy1"]);
+        r.cmd(&["DEL", "copy1"]);
+    }
+    // Errors as upstream.
+    for cmd in [
+        vec!["RESTORE", "k", "0", "garbage"],
+        vec!["RESTORE", "k", "-1", "x"],
+        vec!["RESTORE", "str:1", "0", "x"],
+        vec!["DUMP", "nope"],
+    ] {
+        assert_eq!(c.cmd(&cmd), r.cmd(&cmd), "{cmd:?}");
+    }
+}
+
+fn bulk_payload(reply: &[u8]) -> Vec<u8> {
+    let nl = reply.iter().position(|&b| b == b'\n').expect("bulk header");
+    reply[nl + 1..reply.len() - 2].to_vec()
+}
+
+#[test]
+fn corrupt_dump_stops_startup_and_is_kept() {
+    let ours = TestServer::start(ServerKind::Ours, DEBUG);
+    let mut c = ours.conn();
+    fill(&mut c);
+    assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
+    let staging = std::env::temp_dir().join(format!("redis-rs-corrupt-{}", std::process::id()));
+    copy_dump(&ours, &staging);
+    let path = staging.join("dump.rdb");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let len = bytes.len();
+    bytes.truncate(len / 2);
+    std::fs::write(&path, &bytes).unwrap();
+    let bin = redis_testkit::server::ours_binary("redis-server");
+    let out = crate::util::run_bounded(
+        std::process::Command::new(bin)
+            .args(["--port", "0", "--dir"])
+            .arg(&staging)
+            .args(["--save", ""]),
+        Duration::from_secs(20),
+    );
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "a truncated dump must stop the server"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "the dump was modified"
+    );
+    let _ = std::fs::remove_dir_all(&staging);
+}
