@@ -161,7 +161,7 @@ impl<'a> Checker<'a> {
             Some(l) => l,
             None => return Ok(None),
         };
-        if len < 0 || len > i64::MAX - 2 {
+        if !(0..=i64::MAX - 2).contains(&len) {
             let msg = format!(
                 "Expected to read string of {len} bytes, which is not in the suitable range"
             );
@@ -675,7 +675,7 @@ mod tests {
         assert_eq!(hex_char(0xfe), "fffffffe");
         assert_eq!(strtol(b" -12x"), (-12, 4, false));
         assert_eq!(strtol(b"x"), (0, 0, false));
-        assert_eq!(strtol(b"99999999999999999999").2, true);
+        assert!(strtol(b"99999999999999999999").2);
         assert_eq!(dirname("a"), ".");
         assert_eq!(dirname("/a"), "/");
         assert_eq!(dirname("d/e/f"), "d/e");
