@@ -412,3 +412,111 @@ fn lfu_policy_tracks_frequency() {
         String::from_utf8_lossy(&c.cmd(&["OBJECT", "IDLETIME", "hot"])).starts_with("-ERR An LFU")
     );
 }
+
+/// Gives the server time to register a blocked client before the next step.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(60));
+}
+
+#[test]
+fn blocking_pops_are_served_fifo_and_pipelines_resume() {
+    same_on_both(&[], |s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        let mut p = s.conn();
+        let mut t = Vec::new();
+        a.send_raw(b"BLPOP l 5\r\n");
+        settle();
+        b.send_raw(b"BLPOP l 5\r\n");
+        settle();
+        t.push(p.cmd(&["RPUSH", "l", "1", "2", "3"]));
+        t.push(a.read_reply_raw());
+        t.push(b.read_reply_raw());
+        t.push(p.cmd(&["LRANGE", "l", "0", "-1"]));
+        // Commands pipelined behind a blocking one wait for it.
+        a.send_raw(b"BRPOP l2 5\r\nPING\r\n");
+        settle();
+        t.push(p.cmd(&["LPUSH", "l2", "x"]));
+        t.push(a.read_reply_raw());
+        t.push(a.read_reply_raw());
+        // Wrong type answers at once; a key that changes type while a client
+        // waits keeps it waiting.
+        t.push(p.cmd(&["SET", "str", "v"]));
+        t.push(a.cmd(&["BLPOP", "str", "1"]));
+        a.send_raw(b"BLPOP l3 5\r\n");
+        settle();
+        t.push(p.cmd(&["SET", "l3", "string"]));
+        t.push(p.cmd(&["DEL", "l3"]));
+        t.push(p.cmd(&["RPUSH", "l3", "late"]));
+        t.push(a.read_reply_raw());
+        t
+    });
+}
+
+#[test]
+fn blocking_timeouts_multi_and_unblock() {
+    same_on_both(&[], |s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        let mut t = vec![
+            a.cmd(&["BLPOP", "none", "0.05"]),
+            a.cmd(&["BLMOVE", "none", "dst", "LEFT", "RIGHT", "0.05"]),
+            a.cmd(&["BZPOPMIN", "none", "0.05"]),
+            a.cmd(&["BLPOP", "none", "-1"]),
+            a.cmd(&["BLPOP", "none", "abc"]),
+            a.cmd(&["MULTI"]),
+            a.cmd(&["BLPOP", "none", "0"]),
+            a.cmd(&["EXEC"]),
+        ];
+        let id = String::from_utf8_lossy(&a.cmd(&["CLIENT", "ID"]))
+            .trim_start_matches(':')
+            .trim()
+            .to_string();
+        a.send_raw(b"BLPOP none 0\r\n");
+        settle();
+        t.push(b.cmd(&["CLIENT", "UNBLOCK", &id]));
+        t.push(a.read_reply_raw());
+        a.send_raw(b"BLPOP none 0\r\n");
+        settle();
+        t.push(b.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]));
+        t.push(a.read_reply_raw());
+        t.push(b.cmd(&["CLIENT", "UNBLOCK", &id]));
+        // A push inside MULTI wakes the waiter after EXEC.
+        a.send_raw(b"BRPOP q 5\r\n");
+        settle();
+        t.push(b.cmd(&["MULTI"]));
+        t.push(b.cmd(&["LPUSH", "q", "a", "b"]));
+        t.push(b.cmd(&["EXEC"]));
+        t.push(a.read_reply_raw());
+        t
+    });
+}
+
+#[test]
+fn blocking_moves_and_sorted_sets() {
+    same_on_both(&[], |s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        let mut t = Vec::new();
+        a.send_raw(b"BLMOVE src dst LEFT RIGHT 5\r\n");
+        settle();
+        t.push(b.cmd(&["RPUSH", "src", "v1", "v2"]));
+        t.push(a.read_reply_raw());
+        t.push(b.cmd(&["LRANGE", "dst", "0", "-1"]));
+        a.send_raw(b"BZPOPMAX z1 z2 5\r\n");
+        settle();
+        t.push(b.cmd(&["ZADD", "z2", "1", "a", "2", "b"]));
+        t.push(a.read_reply_raw());
+        a.send_raw(b"BZMPOP 5 1 z3 MIN COUNT 2\r\n");
+        settle();
+        t.push(b.cmd(&["ZADD", "z3", "1", "a", "2", "b", "3", "c"]));
+        t.push(a.read_reply_raw());
+        a.send_raw(b"BLMPOP 5 2 m1 m2 RIGHT COUNT 5\r\n");
+        settle();
+        t.push(b.cmd(&["RPUSH", "m2", "1", "2"]));
+        t.push(a.read_reply_raw());
+        t.push(a.cmd(&["HELLO", "3"]).len().to_le_bytes().to_vec());
+        t.push(a.cmd(&["BLPOP", "nothing", "0.01"]));
+        t
+    });
+}

@@ -15,7 +15,8 @@ use crate::ctx::Ctx;
 use crate::error::CmdResult;
 use crate::meta::{self, CommandMeta};
 use crate::{
-    client_cmd, config_cmd, debug, hash, info, keys, list, persist, pubsub, server, set, string, zset,
+    blocking, client_cmd, config_cmd, debug, hash, info, keys, list, persist, pubsub, server, set,
+    string, zset,
 };
 
 /// A command handler. `argv[0]` is the command name as sent.
@@ -180,6 +181,15 @@ const TABLE: &[(&str, Handler)] = &[
     ("exec", server::exec),
     ("discard", server::discard),
     ("watch", server::watch),
+    // Blocking commands.
+    ("blpop", blocking::blpop),
+    ("brpop", blocking::brpop),
+    ("blmove", blocking::blmove),
+    ("brpoplpush", blocking::brpoplpush),
+    ("blmpop", blocking::blmpop),
+    ("bzpopmin", blocking::bzpopmin),
+    ("bzpopmax", blocking::bzpopmax),
+    ("bzmpop", blocking::bzmpop),
     ("unwatch", server::unwatch),
     // Pub/Sub.
     ("subscribe", pubsub::cmd_subscribe),
