@@ -75,8 +75,8 @@ fn start_on_dump(kind: ServerKind, src: &TestServer, extra: &[&str]) -> TestServ
     args.extend_from_slice(&["--dir", &dir]);
     // The testkit passes its own --dir first; ours comes later and wins,
     // exactly as with upstream's argument handling.
-    let s = TestServer::start(kind, &args);
-    s
+    
+    TestServer::start(kind, &args)
 }
 
 #[test]

@@ -163,11 +163,15 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 } else if is(a, "noflush") {
                     flush = false;
                 } else if !is(a, "merge") {
-                    return Err(CmdError::fixed("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."));
+                    return Err(CmdError::fixed(
+                        "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                    ));
                 }
             }
             if save {
-                ctx.st.save_sync().map_err(|_| CmdError::fixed("ERR Error trying to save the DB"))?;
+                ctx.st
+                    .save_sync()
+                    .map_err(|_| CmdError::fixed("ERR Error trying to save the DB"))?;
             }
             if flush {
                 ctx.st.ks.flush_all();
@@ -175,7 +179,11 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             let now = ctx.now;
             match ctx.st.load_rdb(now) {
                 Ok(_) => {}
-                Err(_) => return Err(CmdError::fixed("ERR Error trying to load the RDB dump, check server logs.")),
+                Err(_) => {
+                    return Err(CmdError::fixed(
+                        "ERR Error trying to load the RDB dump, check server logs.",
+                    ))
+                }
             }
             ctx.st.log_notice("DB reloaded by DEBUG RELOAD");
             ctx.ok();
@@ -215,6 +223,8 @@ fn protocol(ctx: &mut Ctx, t: &Bytes) -> CmdResult {
     } else if is(t, "integer") {
         Frame::Integer(12345)
     } else if is(t, "double") {
+        // Upstream's literal test value, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
         Frame::Double(3.141)
     } else if is(t, "bignum") {
         Frame::BigNumber(Bytes::from_static(b"1234567999999999999999999999999999999"))

@@ -564,7 +564,7 @@ impl<'a> ScanOpts<'a> {
 
     /// True if `elem` passes the MATCH filter.
     pub(crate) fn matches(&self, elem: &[u8]) -> bool {
-        self.pattern.map_or(true, |p| string_match(p, elem, false))
+        self.pattern.is_none_or(|p| string_match(p, elem, false))
     }
 }
 

@@ -80,6 +80,13 @@ impl Write for ChannelWriter {
     }
 }
 
+/// A writer, its backlog counter and the channel of its final verdict.
+type OpenedWriter = (
+    RdbWriter<BufWriter<ChannelWriter>>,
+    Arc<AtomicUsize>,
+    mpsc::Receiver<io::Result<()>>,
+);
+
 /// A background save in progress.
 pub struct BgSave {
     snap: Option<Snapshot>,
@@ -165,13 +172,7 @@ fn rdb_entry(db: usize, key: &Bytes, e: &Entry, expire: Option<i64>) -> Option<R
 }
 
 impl State {
-    fn open_writer(
-        &self,
-    ) -> io::Result<(
-        RdbWriter<BufWriter<ChannelWriter>>,
-        Arc<AtomicUsize>,
-        mpsc::Receiver<io::Result<()>>,
-    )> {
+    fn open_writer(&self) -> io::Result<OpenedWriter> {
         let final_path = rdb_path(self);
         let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
         let file = File::create(&tmp)?;

@@ -238,7 +238,9 @@ pub fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(CmdError::fixed("ERR No shutdown in progress."));
     }
     if ctx.st.prepare_shutdown(req).is_err() && !req.force {
-        return Err(CmdError::fixed("ERR Errors trying to SHUTDOWN. Check logs."));
+        return Err(CmdError::fixed(
+            "ERR Errors trying to SHUTDOWN. Check logs.",
+        ));
     }
     ctx.st.shutdown = Some(req);
     ctx.st.shutdown_notify.notify_one();

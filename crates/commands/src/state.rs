@@ -129,7 +129,7 @@ pub struct State {
     /// `DEBUG SET-ACTIVE-EXPIRE`.
     pub active_expire: bool,
     /// Where log lines go (the server installs its logger).
-    pub log_sink: Arc<dyn Fn(LogLevel, &str) + Send + Sync>,
+    pub log_sink: LogSink,
     pub pubsub: PubSub,
     pub notify_flags: NotifyFlags,
     pub blocking: Blocking,
@@ -143,6 +143,9 @@ pub struct State {
     /// Wakes the background driver (a save or sync was started).
     pub bg_notify: Arc<Notify>,
 }
+
+/// The function log lines are handed to.
+pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
 /// Log levels, as upstream's `loglevel`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

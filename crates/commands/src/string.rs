@@ -590,6 +590,11 @@ pub fn getrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// An inclusive index range in one of the LCS inputs.
+type Range = (usize, usize);
+/// One LCS match: the ranges in both inputs and its length.
+type LcsMatch = (Range, Range, usize);
+
 /// # Format
 /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]`
 pub fn lcs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -647,10 +652,9 @@ pub fn lcs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut out = vec![0u8; total];
     let mut idx = total;
     let (mut i, mut j) = (la, lb);
-    let mut matches: Vec<((usize, usize), (usize, usize), usize)> = Vec::new();
-    let mut cur: Option<((usize, usize), (usize, usize))> = None;
-    let flush = |cur: &mut Option<((usize, usize), (usize, usize))>,
-                 matches: &mut Vec<((usize, usize), (usize, usize), usize)>| {
+    let mut matches: Vec<LcsMatch> = Vec::new();
+    let mut cur: Option<(Range, Range)> = None;
+    let flush = |cur: &mut Option<(Range, Range)>, matches: &mut Vec<LcsMatch>| {
         if let Some((ra, rb)) = cur.take() {
             let l = ra.1 - ra.0 + 1;
             if l as i64 >= min_len {

@@ -153,7 +153,7 @@ fn options_text(cli_args: &[String]) -> String {
             }
             out.push_str(name);
             out.push(' ');
-            let next_is_option = cli_args.get(i + 1).map_or(true, |n| n.starts_with("--"));
+            let next_is_option = cli_args.get(i + 1).is_none_or(|n| n.starts_with("--"));
             if name == "save" && next_is_option {
                 out.push_str("\"\" ");
             }

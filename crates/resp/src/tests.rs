@@ -195,14 +195,14 @@ fn request_errors() {
 
     // Headers and inline lines without terminator beyond 64 KiB.
     let mut long = b"*".to_vec();
-    long.extend(std::iter::repeat(b'1').take(INLINE_MAX));
+    long.extend(std::iter::repeat_n(b'1', INLINE_MAX));
     assert_eq!(
         feed(&[&long]).error.as_deref(),
         Some("Protocol error: too big mbulk count string")
     );
     assert_eq!(feed(&[&long[..INLINE_MAX]]).error, None);
     let mut long = b"*1\r\n$".to_vec();
-    long.extend(std::iter::repeat(b'1').take(INLINE_MAX));
+    long.extend(std::iter::repeat_n(b'1', INLINE_MAX));
     assert_eq!(
         feed(&[&long]).error.as_deref(),
         Some("Protocol error: too big bulk count string")
@@ -262,7 +262,7 @@ fn request_errors() {
 fn big_bulk_in_chunks_is_zero_copy_and_hinted() {
     let len = 1_000_000;
     let mut input = format!("*2\r\n$3\r\nSET\r\n${len}\r\n").into_bytes();
-    input.extend(std::iter::repeat(b'x').take(len));
+    input.extend(std::iter::repeat_n(b'x', len));
     input.extend_from_slice(b"\r\n");
     let mut p = RequestParser::new();
     let mut buf = BytesMut::new();

@@ -200,7 +200,7 @@ where
             return proto_err
                 .map(|e| format!("Protocol error ({}) from client: id={}", e.0, client.id));
         }
-        if pending.len() > 0 && client.blocked.is_none() {
+        if !pending.is_empty() && client.blocked.is_none() {
             // More requests are ready (the batch stopped early): run them
             // before waiting, but let the socket take what it can first.
             if !out.is_empty() {

@@ -268,7 +268,7 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
         if !by_signal {
             break;
         }
-        let ok = shared.state.lock().map_or(false, |mut st| {
+        let ok = shared.state.lock().is_ok_and(|mut st| {
             st.prepare_shutdown(redis_commands::state::ShutdownRequest::default())
                 .is_ok()
         });

@@ -60,11 +60,8 @@ pub fn lfu_decayed(word: u32, decay_minutes: u32, now_ms: i64) -> u32 {
     } else {
         65536 - last + now
     };
-    let periods = if decay_minutes > 0 {
-        elapsed / decay_minutes
-    } else {
-        0
-    };
+    // lfu-decay-time 0 means "never decay".
+    let periods = elapsed.checked_div(decay_minutes).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 

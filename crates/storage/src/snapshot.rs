@@ -145,7 +145,10 @@ mod tests {
         Value::Str(StrValue::Shared(Bytes::from(s.to_string())))
     }
 
-    fn dump(ks: &Keyspace) -> BTreeMap<(usize, Vec<u8>), (Vec<u8>, Option<i64>)> {
+    /// (db, key) → (value, deadline).
+    type Image = BTreeMap<(usize, Vec<u8>), (Vec<u8>, Option<i64>)>;
+
+    fn dump(ks: &Keyspace) -> Image {
         let mut m = BTreeMap::new();
         for (i, db) in ks.dbs.iter().enumerate() {
             for (k, e) in db.iter() {
@@ -171,7 +174,7 @@ mod tests {
         let before = dump(&ks);
         let mut snap = ks.begin_snapshot().unwrap();
         assert!(ks.begin_snapshot().is_none());
-        let mut got: BTreeMap<(usize, Vec<u8>), (Vec<u8>, Option<i64>)> = BTreeMap::new();
+        let mut got: Image = BTreeMap::new();
         let mut dupes = 0;
         let mut round = 0;
         loop {
