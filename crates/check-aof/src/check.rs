@@ -36,6 +36,12 @@ struct Checker<'a> {
     epos: u64,
     line: i64,
     to_timestamp: i64,
+    /// The stack buffer upstream reads `*<argc>` lines into. A line cut
+    /// short by the end of the file makes the error message show a byte
+    /// left over from the previous argc line, so we keep its contents
+    /// (string lengths are read into a buffer that is clobbered between
+    /// reads and shows zeros).
+    argc_buf: [u8; 128],
 }
 
 /// `%02x` of a C `char` (signed on x86): bytes from 0x80 print as a
@@ -148,7 +154,15 @@ impl<'a> Checker<'a> {
         // strtol stops at a NUL like at any other non-digit.
         let body = cstr(buf.get(1..).unwrap_or(&[]));
         let (v, end, _) = strtol(body);
-        if self.consume_newline(&buf, 1 + end) {
+        let view: Vec<u8> = if prefix == b'*' {
+            let n = buf.len().min(127);
+            self.argc_buf[..n].copy_from_slice(&buf[..n]);
+            self.argc_buf[n] = 0;
+            self.argc_buf.to_vec()
+        } else {
+            buf.clone()
+        };
+        if self.consume_newline(&view, 1 + end) {
             Ok(Some(v))
         } else {
             Ok(None)
@@ -618,6 +632,7 @@ pub fn run(args: &[Vec<u8>], out: &mut dyn Write) -> i32 {
         epos: 0,
         line: 1,
         to_timestamp: 0,
+        argc_buf: [0; 128],
     };
     let mut fix = false;
     let filepath: &[u8] = match args.len() {
