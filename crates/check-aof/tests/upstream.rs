@@ -29,6 +29,9 @@ fn reference() -> PathBuf {
     p
 }
 
+/// Named file contents making up one test input.
+type Files<'a> = Vec<(&'a str, Vec<u8>)>;
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A fresh scratch directory, removed on drop.
@@ -401,7 +404,7 @@ fn rdb_preamble_old_style_file() {
 #[test]
 fn manifests() {
     let good = resp(&["set", "a", "1"]);
-    let cases: Vec<(&str, Vec<(&str, Vec<u8>)>)> = vec![
+    let cases: Vec<(&str, Files)> = vec![
         ("unknown type", vec![("m.manifest", b"file a seq 1 type x\n".to_vec())]),
         (
             "non-monotonic",
