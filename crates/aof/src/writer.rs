@@ -116,6 +116,9 @@ pub struct AofStats {
     pub write_error: Option<String>,
     /// The last background fsync error, if any.
     pub fsync_error: Option<String>,
+    /// fsync calls made (group commit makes this far smaller than the
+    /// number of appends under `always`).
+    pub fsyncs: u64,
 }
 
 /// Called (outside any lock, from a writer thread) with the new durable
@@ -151,6 +154,7 @@ struct State {
     force_sync: bool,
     syncing: bool,
     delayed_fsync: u64,
+    fsyncs: u64,
     shutdown: bool,
     stopped: bool,
     callbacks: Vec<(u64, DurableCallback)>,
@@ -335,6 +339,7 @@ impl AofWriter {
                 force_sync: false,
                 syncing: false,
                 delayed_fsync: 0,
+                fsyncs: 0,
                 shutdown: false,
                 stopped: false,
                 callbacks: Vec::new(),
@@ -557,6 +562,7 @@ impl AofWriter {
             delayed_fsync: g.delayed_fsync,
             write_error: g.write_error.clone(),
             fsync_error: g.fsync_error.clone(),
+            fsyncs: g.fsyncs,
         }
     }
 
@@ -692,6 +698,7 @@ fn flusher_loop(sh: &Shared) {
         g.file = file;
         g.incr_size = size;
         if let Some(s) = synced_to {
+            g.fsyncs += 1;
             if s > g.synced {
                 g.synced = s;
             }
@@ -749,6 +756,7 @@ fn syncer_loop(sh: &Shared) {
         last = Instant::now();
         g = sh.lock();
         g.syncing = false;
+        g.fsyncs += 1;
         match r {
             Ok(()) => {
                 // Only count it if no switch happened meanwhile that would
