@@ -422,6 +422,25 @@ mod tests {
     }
 
     #[test]
+    fn bit_flips_never_panic() {
+        let d =
+            b"#TS:1\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$5\r\nMULTI\r\n*1\r\n$4\r\nEXEC\r\n";
+        for i in 0..d.len() {
+            for bit in 0..8 {
+                let mut v = d.to_vec();
+                v[i] ^= 1 << bit;
+                let (cmds, e) = all(&v);
+                match e {
+                    End::Truncated { valid_up_to, .. } => assert!(valid_up_to <= v.len() as u64),
+                    End::Corrupt { offset, .. } => assert!(offset < v.len() as u64),
+                    End::Clean => assert!(cmds.iter().all(|c| c.end <= v.len() as u64)),
+                    End::Io(e) => panic!("{e}"),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn dangling_multi_is_truncated_before_it() {
         let d = b"*1\r\n$4\r\nPING\r\n*1\r\n$5\r\nMULTI\r\n*1\r\n$4\r\nPING\r\n";
         let (_, e) = all(d);
