@@ -4,10 +4,16 @@
 //!   check, clippy, build, and the whole test suite; the one command CI runs.
 //! - `bench [--quick] [--requests N] [--rounds R]`: our server vs the
 //!   reference under redis-benchmark, with a comparison table.
+//! - `deb`: Debian packages replacing Debian's redis-server, redis-tools
+//!   (and redis-sentinel), under `<target>/debian/`; see docs/install.md.
+//! - `e2e`: the packages installed, booted, upgraded and purged in a
+//!   Debian bookworm container (root only); CI runs it after `test`.
 //! - `tidy`: repository rules (doc headers, crate layering); also run as
 //!   unit tests of this crate so `cargo test --workspace` enforces them.
 
 mod bench;
+mod deb;
+mod e2e;
 mod json;
 mod test;
 mod tidy;
@@ -30,7 +36,7 @@ pub fn cargo() -> String {
 }
 
 const USAGE: &str =
-    "usage: cargo xtask <test | bench [--quick] [--requests N] [--rounds R] | tidy>";
+    "usage: cargo xtask <test | bench [--quick] [--requests N] [--rounds R] | tidy | deb | e2e>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +44,8 @@ fn main() -> ExitCode {
         Some("test") => test::run(),
         Some("bench") => bench::run(&args[1..]),
         Some("tidy") => tidy::run(),
+        Some("deb") => deb::run(&args[1..]),
+        Some("e2e") => e2e::run(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
     match result {
