@@ -202,6 +202,10 @@ impl State {
 
     /// Times a client out if it is still waiting; returns the reply bytes.
     pub fn timeout_blocked(&mut self, id: u64) -> Option<Bytes> {
+        if let Some(reply) = self.wait_timeout_reply(id) {
+            self.unblock(id);
+            return Some(reply);
+        }
         let w = self.unblock(id)?;
         Some(timeout_bytes(w.proto, w.timeout_reply))
     }

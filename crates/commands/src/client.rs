@@ -52,6 +52,14 @@ pub struct Client {
     pub is_local: bool,
     /// True while `EXEC` runs the queued commands (nothing may block then).
     pub in_exec: bool,
+    /// Replication handshake data sent by a replica (`REPLCONF`).
+    pub repl_listening_port: u16,
+    pub repl_ip: Option<String>,
+    /// This connection is a replica receiving our stream.
+    pub is_replica_link: bool,
+    /// This is our primary's stream being applied (no replies, no
+    /// read-only check, no re-propagation).
+    pub is_master: bool,
 }
 
 impl Client {
@@ -77,6 +85,10 @@ impl Client {
             blocked: None,
             is_local,
             in_exec: false,
+            repl_listening_port: 0,
+            repl_ip: None,
+            is_replica_link: false,
+            is_master: false,
         }
     }
 
@@ -148,6 +160,7 @@ pub struct ClientInfo {
     pub psub: usize,
     pub ssub: usize,
     pub blocked: bool,
+    pub is_replica: bool,
     pub signal: Arc<ClientSignal>,
 }
 
@@ -155,6 +168,9 @@ impl ClientInfo {
     /// The `flags=` letters of `CLIENT LIST`.
     pub fn flags(&self) -> String {
         let mut f = String::new();
+        if self.is_replica {
+            f.push('S');
+        }
         if self.is_monitor {
             f.push('O');
         }

@@ -79,9 +79,10 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ctx.ok();
         }
         ("change-repl-id", 2) => {
-            let old = std::mem::take(&mut ctx.st.replid);
-            ctx.st.replid = crate::state::random_hex(&mut ctx.st.rng);
-            let _ = old;
+            let id = crate::state::random_hex(&mut ctx.st.rng);
+            let id2 = crate::state::random_hex(&mut ctx.st.rng);
+            ctx.st.repl.replid = id;
+            ctx.st.repl.replid2 = id2;
             ctx.ok();
         }
         ("object", 3) => {

@@ -34,6 +34,8 @@ pub mod meta;
 pub mod persist;
 pub mod persist_types;
 pub mod pubsub;
+pub mod replica;
+pub mod replication;
 pub mod server;
 pub mod set;
 pub mod state;

@@ -61,18 +61,37 @@ impl Default for Persistence {
     }
 }
 
-/// A `Write` that forwards bytes to the writer thread.
+/// Where a snapshot's RDB bytes go.
+enum Sink {
+    /// The writer thread of a save to disk.
+    File(mpsc::Sender<Vec<u8>>),
+    /// Replicas receiving a full sync (their push channels).
+    Replicas(Vec<Arc<crate::client::ClientSignal>>),
+}
+
+/// A `Write` that forwards bytes to the writer thread or to replicas.
 struct ChannelWriter {
-    tx: mpsc::Sender<Vec<u8>>,
+    sink: Sink,
     pending: Arc<AtomicUsize>,
 }
 
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pending.fetch_add(buf.len(), Ordering::Relaxed);
-        self.tx
-            .send(buf.to_vec())
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "RDB writer thread ended"))?;
+        match &self.sink {
+            Sink::File(tx) => {
+                self.pending.fetch_add(buf.len(), Ordering::Relaxed);
+                tx.send(buf.to_vec()).map_err(|_| {
+                    io::Error::new(io::ErrorKind::BrokenPipe, "RDB writer thread ended")
+                })?;
+            }
+            Sink::Replicas(targets) => {
+                let chunk = Bytes::copy_from_slice(buf);
+                for t in targets {
+                    // A replica that went away is dropped by its own task.
+                    let _ = t.push.send(chunk.clone());
+                }
+            }
+        }
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -97,6 +116,15 @@ pub struct BgSave {
     dirty_at_start: u64,
     pub keys_total: u64,
     pub keys_done: u64,
+    /// Set when the snapshot feeds replicas instead of a file.
+    replica_sync: Option<ReplicaSync>,
+}
+
+/// The replicas a snapshot is streamed to, and the EOF marker closing it.
+#[derive(Debug)]
+struct ReplicaSync {
+    ids: Vec<u64>,
+    mark: String,
 }
 
 impl BgSave {
@@ -202,7 +230,7 @@ impl State {
         let sink = BufWriter::with_capacity(
             64 * 1024,
             ChannelWriter {
-                tx,
+                sink: Sink::File(tx),
                 pending: pending.clone(),
             },
         );
@@ -213,8 +241,11 @@ impl State {
             (self.used_memory)() as u64,
         )?;
         w.aux(b"repl-stream-db", b"0")?;
-        w.aux(b"repl-id", self.replid.as_bytes())?;
-        w.aux(b"repl-offset", b"0")?;
+        w.aux(b"repl-id", self.repl.replid.as_bytes())?;
+        w.aux(
+            b"repl-offset",
+            self.repl.master_repl_offset.to_string().as_bytes(),
+        )?;
         w.aux(b"aof-base", b"0")?;
         Ok((w, pending, done_rx))
     }
@@ -237,6 +268,7 @@ impl State {
             dirty_at_start: self.dirty,
             keys_total: self.ks.total_keys() as u64,
             keys_done: 0,
+            replica_sync: None,
         });
         self.log_notice(&format!(
             "Background saving started by pid {}",
@@ -289,6 +321,16 @@ impl State {
             }
             return true;
         }
+        if bg.replica_sync.is_some() {
+            // A full sync: the RDB is out, close it and go online.
+            let sync = bg.replica_sync.take();
+            self.persistence.bgsave = None;
+            if let Some(sync) = sync {
+                self.finish_replica_sync(sync.ids, &sync.mark);
+            }
+            self.start_replica_sync();
+            return self.persistence.bgsave.is_some();
+        }
         // Snapshot finished: wait for the writer thread's verdict.
         match bg.done.try_recv() {
             Err(mpsc::TryRecvError::Empty) => true,
@@ -318,7 +360,9 @@ impl State {
                     let _ = self.start_bgsave();
                     return true;
                 }
-                false
+                // Replicas that asked for a sync during the save go now.
+                self.start_replica_sync();
+                self.persistence.bgsave.is_some()
             }
         }
     }
@@ -361,6 +405,7 @@ impl State {
             dirty_at_start: self.dirty,
             keys_total: self.ks.total_keys() as u64,
             keys_done: 0,
+            replica_sync: None,
         });
         Ok(())
     }
@@ -420,6 +465,7 @@ impl State {
         reader.read_header().map_err(fail)?;
         let (mut loaded, mut expired) = (0u64, 0u64);
         let lru = self.ks.initial_access(now);
+        let (mut aux_replid, mut aux_offset): (Option<String>, Option<i64>) = (None, None);
         while let Some(item) = reader.next_item().map_err(fail)? {
             match item {
                 RdbItem::Aux { key, value } => match key.as_ref() {
@@ -430,6 +476,10 @@ impl State {
                     b"ctime" => {
                         let t: i64 = String::from_utf8_lossy(&value).parse().unwrap_or(0);
                         self.log_notice(&format!("RDB age {} seconds", (now / 1000 - t).max(0)));
+                    }
+                    b"repl-id" => aux_replid = Some(String::from_utf8_lossy(&value).into_owned()),
+                    b"repl-offset" => {
+                        aux_offset = String::from_utf8_lossy(&value).parse().ok();
                     }
                     b"used-mem" => {
                         let m: f64 = String::from_utf8_lossy(&value).parse().unwrap_or(0.0);
@@ -470,11 +520,118 @@ impl State {
                 _ => {}
             }
         }
+        // A replica restarted from its own RDB resumes its primary's
+        // history, so it can ask for a partial resynchronization.
+        if let (true, Some(id), Some(off)) = (self.master.is_some(), aux_replid, aux_offset) {
+            if id.len() == 40 {
+                self.repl.replid = id;
+                self.repl.master_repl_offset = off;
+                self.log_notice(
+                    "Using the replication ID and offset stored in the RDB to resume replication",
+                );
+            }
+        }
         Ok((loaded, expired))
     }
 }
 
 impl State {
+    /// Starts a full sync for every replica waiting for one, unless a
+    /// snapshot is already running (they wait for the next).
+    pub fn start_replica_sync(&mut self) {
+        use crate::replication::LinkState;
+        if self.persistence.bgsave.is_some() || self.ks.snapshot_running() {
+            return;
+        }
+        let waiting: Vec<usize> = (0..self.repl.replicas.len())
+            .filter(|&i| self.repl.replicas[i].state == LinkState::WaitSnapshot)
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        let mark = crate::state::random_hex(&mut self.rng);
+        let offset = self.repl.master_repl_offset;
+        let header = Bytes::from(format!(
+            "+FULLRESYNC {} {}\r\n$EOF:{}\r\n",
+            self.repl.replid, offset, mark
+        ));
+        let mut ids = Vec::new();
+        let mut targets = Vec::new();
+        for &i in &waiting {
+            let link = &mut self.repl.replicas[i];
+            link.state = LinkState::SendingRdb;
+            link.pending.clear();
+            let _ = link.signal.push.send(header.clone());
+            ids.push(link.client_id);
+            targets.push(link.signal.clone());
+        }
+        let Some(snap) = self.ks.begin_snapshot() else {
+            return;
+        };
+        let (_done_tx, done) = mpsc::channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let sink = BufWriter::with_capacity(
+            64 * 1024,
+            ChannelWriter {
+                sink: Sink::Replicas(targets),
+                pending: pending.clone(),
+            },
+        );
+        let writer = RdbWriter::new(sink, writer_options(self)).and_then(|mut w| {
+            w.standard_aux(
+                self.version,
+                crate::state::unix_secs(),
+                (self.used_memory)() as u64,
+            )?;
+            w.aux(b"repl-stream-db", b"0")?;
+            w.aux(b"repl-id", self.repl.replid.as_bytes())?;
+            w.aux(b"repl-offset", offset.to_string().as_bytes())?;
+            w.aux(b"aof-base", b"0")?;
+            Ok(w)
+        });
+        let Ok(writer) = writer else {
+            self.ks.end_snapshot(snap);
+            return;
+        };
+        self.repl.sync_full += waiting.len() as u64;
+        self.log_notice(&format!(
+            "Starting BGSAVE for SYNC with target: replicas sockets"
+        ));
+        self.persistence.bgsave = Some(BgSave {
+            snap: Some(snap),
+            writer: Some(writer),
+            pending,
+            done,
+            started: Instant::now(),
+            dirty_at_start: self.dirty,
+            keys_total: self.ks.total_keys() as u64,
+            keys_done: 0,
+            replica_sync: Some(ReplicaSync { ids, mark }),
+        });
+        self.bg_notify.notify_one();
+    }
+
+    fn finish_replica_sync(&mut self, ids: Vec<u64>, mark: &str) {
+        use crate::replication::LinkState;
+        let mark = Bytes::copy_from_slice(mark.as_bytes());
+        let mut done = Vec::new();
+        for link in &mut self.repl.replicas {
+            if !ids.contains(&link.client_id) || link.state != LinkState::SendingRdb {
+                continue;
+            }
+            let _ = link.signal.push.send(mark.clone());
+            let rest = link.pending.split().freeze();
+            if !rest.is_empty() {
+                let _ = link.signal.push.send(rest);
+            }
+            link.state = LinkState::Online;
+            done.push(format!("{}:{}", link.ip, link.listening_port));
+        }
+        for r in done {
+            self.log_notice(&format!("Synchronization with replica {r} succeeded"));
+        }
+    }
+
     /// The shutdown sequence up to the point of exit: logs upstream's lines
     /// and saves when asked to (`SAVE`) or when save points are configured
     /// (unless `NOSAVE`). An error means the save failed.

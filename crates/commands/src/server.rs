@@ -313,6 +313,10 @@ pub fn exec(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     }
     ctx.array(queue.len());
     ctx.client.in_exec = true;
+    // Writes of the transaction reach the AOF and replicas wrapped in
+    // MULTI/EXEC, emitted only if something is propagated.
+    ctx.st.repl.multi_pending = true;
+    ctx.st.repl.multi_emitted = false;
     for argv in queue {
         let Ok(cmd) = crate::state::resolve(&argv) else {
             continue;
@@ -321,6 +325,11 @@ pub fn exec(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         ctx.st.execute(cmd, ctx.client, argv, ctx.out, now);
     }
     ctx.client.in_exec = false;
+    ctx.st.repl.multi_pending = false;
+    if std::mem::take(&mut ctx.st.repl.multi_emitted) {
+        let db = ctx.client.db;
+        ctx.st.feed_command_raw_exec(db);
+    }
     Ok(())
 }
 

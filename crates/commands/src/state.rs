@@ -107,7 +107,6 @@ pub struct State {
     pub start_ms: i64,
     pub start_instant: Instant,
     pub run_id: String,
-    pub replid: String,
     pub port: u16,
     pub executable: String,
     pub config_file: String,
@@ -142,6 +141,14 @@ pub struct State {
     pub persistence: crate::persist::Persistence,
     /// Wakes the background driver (a save or sync was started).
     pub bg_notify: Arc<Notify>,
+    pub repl: crate::replication::Replication,
+    /// Set when this server is a replica: the primary it follows and the
+    /// link status the replication task maintains.
+    pub master: Option<crate::replica::MasterLink>,
+    /// Wakes the replica-side task when `REPLICAOF` changes the primary.
+    pub repl_notify: Arc<Notify>,
+    /// Clients blocked in `WAIT`: (id, replicas wanted, offset).
+    pub wait_clients: Vec<(u64, i64, i64)>,
 }
 
 /// The function log lines are handed to.
@@ -182,7 +189,6 @@ impl State {
             start_ms: now_ms,
             start_instant: Instant::now(),
             run_id,
-            replid,
             port: 0,
             executable: String::new(),
             config_file: String::new(),
@@ -207,6 +213,10 @@ impl State {
             clock_mark: Instant::now(),
             persistence: crate::persist::Persistence::default(),
             bg_notify: Arc::new(Notify::new()),
+            repl: crate::replication::Replication::new(replid),
+            master: None,
+            repl_notify: Arc::new(Notify::new()),
+            wait_clients: Vec::new(),
         };
         st.apply_config();
         st.ks = Keyspace::new(st.cached.databases);
@@ -275,6 +285,10 @@ impl State {
         crate::pubsub::forget(self, c);
         self.unwatch_all(c.id, &c.watched);
         self.unblock(c.id);
+        self.wait_clients.retain(|w| w.0 != c.id);
+        if c.is_replica_link {
+            self.drop_replica(c.id);
+        }
         self.remove_client(c.id);
     }
 
@@ -350,6 +364,11 @@ impl State {
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 cmd.full_name
             ));
+            self.reject(client, out, e, Some(cmd.idx));
+            return Some(&cmd.full_name);
+        }
+        if cmd.has(flags::WRITE) && !client.is_master && self.rejects_writes() {
+            let e = CmdError::fixed("READONLY You can't write against a read only replica.");
             self.reject(client, out, e, Some(cmd.idx));
             return Some(&cmd.full_name);
         }
@@ -462,7 +481,7 @@ impl State {
         }
         self.dirty += dirty;
         self.drain_expired();
-        if dirty > 0 && cmd.has(flags::WRITE) {
+        if dirty > 0 && cmd.has(flags::WRITE) && !client.is_master {
             match rewrite {
                 Some(list) => {
                     for a in list {
@@ -544,9 +563,11 @@ impl State {
     }
 
     /// The single propagation point feeding the AOF and replicas, in
-    /// execution order. Persistence and replication attach here in later
-    /// issues; today it only counts.
-    pub fn propagate(&mut self, _db: usize, _argv: &[Bytes]) {}
+    /// execution order: the replication stream (backlog and replicas) and,
+    /// through [`State::aof_feed`], the append-only file.
+    pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
+        self.feed_command(db, argv);
+    }
 
     fn feed_monitors(&mut self, client: &Client, argv: &[Bytes], now: i64) {
         let addr = self

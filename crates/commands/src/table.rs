@@ -15,8 +15,8 @@ use crate::ctx::Ctx;
 use crate::error::CmdResult;
 use crate::meta::{self, CommandMeta};
 use crate::{
-    blocking, client_cmd, config_cmd, debug, hash, info, keys, list, persist, pubsub, server, set,
-    string, zset,
+    blocking, client_cmd, config_cmd, debug, hash, info, keys, list, persist, pubsub, replica,
+    server, set, string, zset,
 };
 
 /// A command handler. `argv[0]` is the command name as sent.
@@ -181,6 +181,13 @@ const TABLE: &[(&str, Handler)] = &[
     ("exec", server::exec),
     ("discard", server::discard),
     ("watch", server::watch),
+    // Replication.
+    ("replicaof", replica::replicaof),
+    ("slaveof", replica::replicaof),
+    ("replconf", replica::replconf),
+    ("psync", replica::psync),
+    ("role", replica::role),
+    ("wait", replica::wait),
     // Blocking commands.
     ("blpop", blocking::blpop),
     ("brpop", blocking::brpop),

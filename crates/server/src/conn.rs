@@ -103,6 +103,7 @@ fn admit(
         psub: 0,
         ssub: 0,
         blocked: false,
+        is_replica: false,
         signal: signal.clone(),
     };
     Ok(st.add_client(info))

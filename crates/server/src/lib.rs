@@ -14,6 +14,7 @@ pub mod conn;
 pub mod listen;
 pub mod log;
 pub mod notify;
+pub mod replica_link;
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -73,6 +74,7 @@ pub async fn run(listeners: Listeners, shared: Arc<Shared>) {
     }
     tracker.spawn(cron(shared.clone()));
     tracker.spawn(background(shared.clone()));
+    tracker.spawn(replica_link::run(shared.clone()));
     shared.shutdown.cancelled().await;
     tracker.close();
     // Connections notice the cancellation at their next wait; bound the wait

@@ -239,6 +239,9 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
         };
         log::log(l, msg);
     });
+    if let Some((host, port)) = state.config.replica_of() {
+        state.become_replica(host, port, now_ms());
+    }
     if !state.config.get_bool("appendonly") {
         match state.load_rdb(now_ms()) {
             Ok(_) => {}

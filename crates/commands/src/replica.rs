@@ -1,0 +1,406 @@
+//! Replication commands and the replica-side state the network task keeps
+//! (`REPLICAOF`, `REPLCONF`, `PSYNC`, `WAIT`, `ROLE`, `INFO replication`).
+//! The replica's connection to its primary is driven by
+//! `redis-server`'s `replica_link` task through the methods here.
+
+use std::fmt::Write as _;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::args::{self, is};
+use crate::ctx::Ctx;
+use crate::error::{CmdError, CmdResult, SYNTAX};
+use crate::replication::{LinkState, ReplicaLink};
+use crate::state::State;
+
+/// The replica side's view of its primary.
+#[derive(Clone, Debug)]
+pub struct MasterLink {
+    pub host: String,
+    pub port: u16,
+    /// `connect`, `connecting`, `sync` or `connected` (the ROLE words).
+    pub state: &'static str,
+    pub last_io_ms: i64,
+    pub down_since_ms: i64,
+    pub sync_in_progress: bool,
+    /// Bumped on every `REPLICAOF`, so the task notices a change.
+    pub generation: u64,
+}
+
+impl MasterLink {
+    fn new(host: String, port: u16, now: i64, generation: u64) -> MasterLink {
+        MasterLink {
+            host,
+            port,
+            state: "connect",
+            last_io_ms: now,
+            down_since_ms: now,
+            sync_in_progress: false,
+            generation,
+        }
+    }
+}
+
+fn secs_since(now: i64, t: i64) -> i64 {
+    ((now - t).max(0)) / 1000
+}
+
+/// Writes the `INFO replication` section body, field for field as 7.0.
+pub fn info_replication(st: &State, now: i64, o: &mut String) {
+    let r = &st.repl;
+    match &st.master {
+        Some(m) => {
+            let up = m.state == "connected";
+            let _ = write!(
+                o,
+                "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\n",
+                m.host,
+                m.port,
+                if up { "up" } else { "down" },
+                if up { secs_since(now, m.last_io_ms) } else { -1 },
+                u8::from(m.sync_in_progress),
+                r.master_repl_offset,
+                r.master_repl_offset,
+            );
+            if !up {
+                let _ = write!(
+                    o,
+                    "master_link_down_since_seconds:{}\r\n",
+                    secs_since(now, m.down_since_ms)
+                );
+            }
+            let _ = write!(
+                o,
+                "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+                st.config.get_int("replica-priority"),
+                u8::from(st.config.get_bool("replica-read-only")),
+            );
+        }
+        None => o.push_str("role:master\r\n"),
+    }
+    let _ = write!(o, "connected_slaves:{}\r\n", r.replicas.len());
+    for (i, l) in r.replicas.iter().enumerate() {
+        let state = match l.state {
+            LinkState::WaitSnapshot => "wait_bgsave",
+            LinkState::SendingRdb => "send_bulk",
+            LinkState::Online => "online",
+        };
+        let _ = write!(
+            o,
+            "slave{i}:ip={},port={},state={state},offset={},lag={}\r\n",
+            l.ip,
+            l.listening_port,
+            l.ack_offset.max(0),
+            secs_since(now, l.last_ack_ms)
+        );
+    }
+    let (first, histlen) = if r.backlog_active {
+        (r.backlog_first_offset, r.backlog.len())
+    } else {
+        (0, 0)
+    };
+    let _ = write!(
+        o,
+        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
+        r.replid,
+        r.replid2,
+        r.master_repl_offset,
+        r.second_repl_offset,
+        u8::from(r.backlog_active),
+        st.config.get_int("repl-backlog-size"),
+    );
+}
+
+/// # Format
+/// `REPLICAOF host port | NO ONE` (also `SLAVEOF`)
+pub fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let who = ctx
+        .st
+        .clients
+        .get(&ctx.client.id)
+        .map(|c| {
+            format!(
+                "id={} addr={} laddr={} fd={} name={}",
+                c.id,
+                c.addr,
+                c.laddr,
+                c.fd,
+                String::from_utf8_lossy(&c.name)
+            )
+        })
+        .unwrap_or_default();
+    if is(&argv[1], "no") && is(&argv[2], "one") {
+        if ctx.st.master.take().is_some() {
+            let id = crate::state::random_hex(&mut ctx.st.rng);
+            ctx.st.repl.shift_replid(id);
+            ctx.st.ks.is_replica = false;
+            ctx.st.config.set_replica_of(None);
+            ctx.st.repl_notify.notify_one();
+            ctx.st
+                .log_notice(&format!("MASTER MODE enabled (user request from '{who}')"));
+        }
+        ctx.ok();
+        return Ok(());
+    }
+    let port = args::int_or(&argv[2], CmdError::fixed("ERR Invalid master port"))?;
+    let Ok(port) = u16::try_from(port) else {
+        return Err(CmdError::fixed("ERR Invalid master port"));
+    };
+    let host = String::from_utf8_lossy(&argv[1]).into_owned();
+    if let Some(m) = &ctx.st.master {
+        if m.host.eq_ignore_ascii_case(&host) && m.port == port {
+            ctx.st.log_notice("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
+            ctx.simple("OK Already connected to specified master");
+            return Ok(());
+        }
+    }
+    ctx.st.become_replica(host.clone(), port, ctx.now);
+    ctx.st.log_notice(&format!(
+        "REPLICAOF {host}:{port} enabled (user request from '{who}')"
+    ));
+    ctx.ok();
+    Ok(())
+}
+
+impl State {
+    /// Starts following `host:port` (config `replicaof` or the command).
+    pub fn become_replica(&mut self, host: String, port: u16, now: i64) {
+        let generation = self.master.as_ref().map_or(1, |m| m.generation + 1);
+        self.master = Some(MasterLink::new(host.clone(), port, now, generation));
+        self.ks.is_replica = true;
+        self.config.set_replica_of(Some((host, port)));
+        self.repl_notify.notify_one();
+    }
+
+    /// True when this replica refuses writes from ordinary clients.
+    pub fn rejects_writes(&self) -> bool {
+        self.master.is_some() && self.config.get_bool("replica-read-only")
+    }
+}
+
+/// # Format
+/// `REPLCONF option value [option value ...]`
+pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() % 2 == 0 {
+        return Err(SYNTAX);
+    }
+    let id = ctx.client.id;
+    let mut reply = true;
+    for pair in argv[1..].chunks_exact(2) {
+        let (k, v) = (&pair[0], &pair[1]);
+        if is(k, "listening-port") {
+            let p = args::int(v)?;
+            ctx.client.repl_listening_port = u16::try_from(p).unwrap_or(0);
+        } else if is(k, "ip-address") {
+            ctx.client.repl_ip = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "capa") || is(k, "rdb-only") || is(k, "rdb-filter-only") {
+        } else if is(k, "ack") {
+            // Acknowledgements get no reply.
+            reply = false;
+            let off = args::int(v).unwrap_or(0);
+            let now = ctx.now;
+            if let Some(l) = ctx.st.repl.replicas.iter_mut().find(|l| l.client_id == id) {
+                l.ack_offset = l.ack_offset.max(off);
+                l.last_ack_ms = now;
+            }
+            ctx.st.check_wait_clients();
+        } else if is(k, "getack") {
+            reply = false;
+        } else {
+            return Err(CmdError::msg(format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                crate::error::truncated(k, 128)
+            )));
+        }
+    }
+    if reply {
+        ctx.ok();
+    }
+    Ok(())
+}
+
+/// # Format
+/// `PSYNC replicationid offset`
+pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let offset = args::int(&argv[2])?;
+    if ctx.client.is_replica_link {
+        return Ok(());
+    }
+    if let Some(m) = &ctx.st.master {
+        if m.state != "connected" {
+            return Err(CmdError::fixed(
+                "NOMASTERLINK Can't SYNC while not connected with my master",
+            ));
+        }
+    }
+    let id = ctx.client.id;
+    let ip = ctx
+        .client
+        .repl_ip
+        .clone()
+        .or_else(|| {
+            ctx.st
+                .clients
+                .get(&id)
+                .and_then(|c| c.addr.rsplit_once(':').map(|(h, _)| h.to_string()))
+        })
+        .unwrap_or_default();
+    let port = ctx.client.repl_listening_port;
+    ctx.client.is_replica_link = true;
+    if let Some(c) = ctx.st.clients.get_mut(&id) {
+        c.is_replica = true;
+    }
+    let r = &mut ctx.st.repl;
+    let wanted = String::from_utf8_lossy(&argv[1]).into_owned();
+    let same_history =
+        wanted == r.replid || (wanted == r.replid2 && offset <= r.second_repl_offset);
+    let link = ReplicaLink {
+        client_id: id,
+        ip: ip.clone(),
+        listening_port: port,
+        state: LinkState::WaitSnapshot,
+        ack_offset: 0,
+        last_ack_ms: ctx.now,
+        pending: BytesMut::new(),
+        signal: ctx.client.signal.clone(),
+    };
+    if same_history {
+        if let Some(data) = r.backlog_from(offset) {
+            let mut link = link;
+            link.state = LinkState::Online;
+            link.ack_offset = offset - 1;
+            r.replicas.push(link);
+            r.sync_partial_ok += 1;
+            let replid = r.replid.clone();
+            let head = format!("+CONTINUE {replid}\r\n");
+            ctx.out.extend_from_slice(head.as_bytes());
+            ctx.out.extend_from_slice(&data);
+            let (histlen, n) = (ctx.st.repl.backlog.len(), data.len());
+            ctx.st.log_notice(&format!(
+                "Partial resynchronization request from {ip}:{port} accepted. Sending {n} bytes of backlog starting from offset {offset}."
+            ));
+            let _ = histlen;
+            return Ok(());
+        }
+    }
+    if wanted != "?" {
+        r.sync_partial_err += 1;
+    }
+    if !r.backlog_active {
+        r.backlog_active = true;
+        r.backlog.clear();
+        r.backlog_first_offset = r.master_repl_offset + 1;
+    }
+    r.replicas.push(link);
+    ctx.st
+        .log_notice(&format!("Replica {ip}:{port} asks for synchronization"));
+    if wanted != "?" {
+        ctx.st.log_notice(&format!(
+            "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{wanted}', my replication IDs are '{}' and '{}')",
+            ctx.st.repl.replid, ctx.st.repl.replid2
+        ));
+    } else {
+        ctx.st
+            .log_notice(&format!("Full resync requested by replica {ip}:{port}"));
+    }
+    ctx.st.start_replica_sync();
+    Ok(())
+}
+
+/// # Format
+/// `ROLE`
+pub fn role(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let offset = ctx.st.repl.master_repl_offset;
+    match ctx.st.master.clone() {
+        Some(m) => {
+            ctx.array(5);
+            ctx.bulk(b"slave");
+            ctx.bulk(m.host.as_bytes());
+            ctx.int(i64::from(m.port));
+            ctx.bulk(m.state.as_bytes());
+            ctx.int(offset);
+        }
+        None => {
+            let links: Vec<(String, u16, i64)> = ctx
+                .st
+                .repl
+                .replicas
+                .iter()
+                .filter(|l| l.state == LinkState::Online)
+                .map(|l| (l.ip.clone(), l.listening_port, l.ack_offset))
+                .collect();
+            ctx.array(3);
+            ctx.bulk(b"master");
+            ctx.int(offset);
+            ctx.array(links.len());
+            for (ip, port, ack) in links {
+                ctx.array(3);
+                ctx.bulk(ip.as_bytes());
+                ctx.bulk(port.to_string().as_bytes());
+                ctx.bulk(ack.to_string().as_bytes());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// # Format
+/// `WAIT numreplicas timeout`
+pub fn wait(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.st.master.is_some() {
+        return Err(CmdError::fixed("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
+    }
+    let n = args::int(&argv[1])?;
+    let timeout = args::int(&argv[2])?;
+    if timeout < 0 {
+        return Err(CmdError::fixed("ERR timeout is negative"));
+    }
+    let offset = ctx.st.repl.master_repl_offset;
+    let acked = ctx.st.replicas_acked(offset) as i64;
+    if acked >= n || ctx.client.in_exec {
+        ctx.int(acked);
+        return Ok(());
+    }
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        Some(ctx.now + timeout)
+    };
+    ctx.st.request_acks();
+    ctx.block(
+        &[],
+        deadline,
+        "wait",
+        crate::blocking::TimeoutReply::NullArray,
+        argv,
+    );
+    ctx.st.wait_clients.push((ctx.client.id, n, offset));
+    Ok(())
+}
+
+impl State {
+    /// Serves `WAIT` clients whose replica count is reached.
+    pub fn check_wait_clients(&mut self) {
+        if self.wait_clients.is_empty() {
+            return;
+        }
+        let list = std::mem::take(&mut self.wait_clients);
+        for (id, n, offset) in list {
+            let acked = self.replicas_acked(offset) as i64;
+            if acked >= n {
+                if let Some(w) = self.unblock(id) {
+                    let _ = w.signal.push.send(Bytes::from(format!(":{acked}\r\n")));
+                }
+            } else if self.blocking.waiters.contains_key(&id) {
+                self.wait_clients.push((id, n, offset));
+            }
+        }
+    }
+
+    /// The reply of a `WAIT` that timed out (or `None` if `id` is no WAIT).
+    pub fn wait_timeout_reply(&mut self, id: u64) -> Option<Bytes> {
+        let pos = self.wait_clients.iter().position(|w| w.0 == id)?;
+        let (_, _, offset) = self.wait_clients.remove(pos);
+        Some(Bytes::from(format!(":{}\r\n", self.replicas_acked(offset))))
+    }
+}

@@ -1,0 +1,394 @@
+//! The replica side of replication: the task that follows the primary named
+//! by `replicaof`/`REPLICAOF`. It performs upstream's handshake (`PING`,
+//! `AUTH`, `REPLCONF listening-port`, `REPLCONF capa eof capa psync2`,
+//! `PSYNC`), loads the RDB of a full sync, then applies the command stream
+//! as the primary's client, acknowledging the offset every second and on
+//! `REPLCONF GETACK`. The applied stream is fed unchanged to our own
+//! backlog and replicas, so chained replicas see the primary's bytes.
+//!
+//! Log lines follow upstream's wording for every step; operators grep them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use redis_commands::client::{Client, ClientSignal};
+use redis_resp::{encode_request, RequestParser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::{log, now_ms, Shared};
+
+/// Runs until shutdown, (re)connecting whenever a primary is configured.
+pub async fn run(shared: Arc<Shared>) {
+    let Some(wake) = shared.state.lock().ok().map(|s| s.repl_notify.clone()) else {
+        return;
+    };
+    loop {
+        let target = shared.state.lock().ok().and_then(|s| {
+            s.master
+                .as_ref()
+                .map(|m| (m.host.clone(), m.port, m.generation))
+        });
+        log::set_role(if target.is_some() { 'S' } else { 'M' });
+        let Some((host, port, generation)) = target else {
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => return,
+                _ = wake.notified() => continue,
+            }
+        };
+        let result = tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            r = follow(&shared, &host, port, generation) => r,
+        };
+        if let Err(e) = result {
+            log::warning(&e);
+        }
+        set_link(&shared, generation, |m| {
+            if m.state == "connected" {
+                m.down_since_ms = now_ms();
+            }
+            m.state = "connect";
+            m.sync_in_progress = false;
+        });
+        // Retry once a second, or at once when REPLICAOF changes.
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Applies `f` to the master link if it is still the one we follow.
+fn set_link(
+    shared: &Shared,
+    generation: u64,
+    f: impl FnOnce(&mut redis_commands::replica::MasterLink),
+) {
+    if let Ok(mut st) = shared.state.lock() {
+        if let Some(m) = st.master.as_mut() {
+            if m.generation == generation {
+                f(m);
+            }
+        }
+    }
+}
+
+fn still_current(shared: &Shared, generation: u64) -> bool {
+    shared
+        .state
+        .lock()
+        .ok()
+        .and_then(|s| s.master.as_ref().map(|m| m.generation == generation))
+        .unwrap_or(false)
+}
+
+/// A line-oriented reader over the primary's socket.
+struct Link {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Link {
+    async fn read_more(&mut self) -> Result<(), String> {
+        let n = tokio::time::timeout(Duration::from_secs(60), self.stream.read_buf(&mut self.buf))
+            .await
+            .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
+            .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
+        if n == 0 {
+            return Err("Connection with master lost.".into());
+        }
+        Ok(())
+    }
+
+    async fn line(&mut self) -> Result<String, String> {
+        loop {
+            if let Some(p) = self.buf.iter().position(|&b| b == b'\n') {
+                let line = self.buf.split_to(p + 1);
+                let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                return Ok(text);
+            }
+            self.read_more().await?;
+        }
+    }
+
+    async fn send(&mut self, args: &[&[u8]]) -> Result<(), String> {
+        let mut out = BytesMut::new();
+        encode_request(args, &mut out);
+        self.stream
+            .write_all(&out)
+            .await
+            .map_err(|e| format!("Error condition on socket for SYNC: {e}"))
+    }
+
+    async fn cmd(&mut self, args: &[&[u8]]) -> Result<String, String> {
+        self.send(args).await?;
+        self.line().await
+    }
+}
+
+async fn follow(
+    shared: &Arc<Shared>,
+    host: &str,
+    port: u16,
+    generation: u64,
+) -> Result<(), String> {
+    log::notice(&format!("Connecting to MASTER {host}:{port}"));
+    log::notice("MASTER <-> REPLICA sync started");
+    set_link(shared, generation, |m| m.state = "connecting");
+    let stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
+        .map_err(|e| format!("Error condition on socket for SYNC: {}", os_text(&e)))?;
+    let _ = stream.set_nodelay(true);
+    log::notice("Non blocking connect for SYNC fired the event.");
+    let mut link = Link {
+        stream,
+        buf: BytesMut::new(),
+    };
+    let pong = link.cmd(&[b"PING"]).await?;
+    if pong.starts_with('-') && !pong.starts_with("-NOAUTH") && !pong.starts_with("-NOPERM") {
+        return Err(format!("Error reply to PING from master: '{pong}'"));
+    }
+    log::notice("Master replied to PING, replication can continue...");
+    let (auth, user, my_port, replid, offset) = {
+        let st = shared.state.lock().map_err(|_| "state lock poisoned")?;
+        (
+            st.config.get_str("masterauth").to_string(),
+            st.config.get_str("masteruser").to_string(),
+            st.port,
+            st.repl.replid.clone(),
+            st.repl.master_repl_offset,
+        )
+    };
+    if !auth.is_empty() {
+        let r = if user.is_empty() {
+            link.cmd(&[b"AUTH", auth.as_bytes()]).await?
+        } else {
+            link.cmd(&[b"AUTH", user.as_bytes(), auth.as_bytes()])
+                .await?
+        };
+        if r.starts_with('-') {
+            return Err(format!("Unable to AUTH to MASTER: {r}"));
+        }
+    }
+    let announce = {
+        let st = shared.state.lock().map_err(|_| "state lock poisoned")?;
+        let p = st.config.get_int("replica-announce-port");
+        if p > 0 {
+            p as u16
+        } else {
+            my_port
+        }
+    };
+    let r = link
+        .cmd(&[
+            b"REPLCONF",
+            b"listening-port",
+            announce.to_string().as_bytes(),
+        ])
+        .await?;
+    if r.starts_with('-') {
+        log::notice(&format!(
+            "(Non critical) Master does not understand REPLCONF listening-port: {r}"
+        ));
+    }
+    let r = link
+        .cmd(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
+        .await?;
+    if r.starts_with('-') {
+        log::notice(&format!(
+            "(Non critical) Master does not understand REPLCONF capa: {r}"
+        ));
+    }
+    // A replica that was a primary (or synced before) offers its history.
+    link.send(&[
+        b"PSYNC",
+        replid.as_bytes(),
+        (offset + 1).to_string().as_bytes(),
+    ])
+    .await?;
+    // A primary preparing the RDB on disk sends bare newlines as
+    // keep-alives before its answer.
+    let reply = loop {
+        let l = link.line().await?;
+        if !l.is_empty() {
+            break l;
+        }
+    };
+    set_link(shared, generation, |m| {
+        m.state = "sync";
+        m.sync_in_progress = true;
+    });
+    if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
+        let mut parts = rest.split_whitespace();
+        let new_id = parts.next().unwrap_or_default().to_string();
+        let new_off: i64 = parts.next().and_then(|o| o.parse().ok()).unwrap_or(0);
+        log::notice(&format!("Full resync from master: {new_id}:{new_off}"));
+        let rdb = receive_rdb(&mut link).await?;
+        let mut st = shared.state.lock().map_err(|_| "state lock poisoned")?;
+        log::notice("MASTER <-> REPLICA sync: Flushing old data");
+        st.ks.flush_all();
+        log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+        let mut reader = redis_rdb::RdbReader::new(&rdb[..]);
+        let now = now_ms();
+        st.load_from(&mut reader, now).map_err(|e| {
+            format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
+        })?;
+        st.repl.replid = new_id;
+        st.repl.replid2 = "0".repeat(40);
+        st.repl.second_repl_offset = -1;
+        st.repl.master_repl_offset = new_off;
+        st.repl.backlog_active = true;
+        st.repl.backlog.clear();
+        st.repl.backlog_first_offset = new_off + 1;
+        st.repl.last_db = None;
+        log::notice("MASTER <-> REPLICA sync: Finished with success");
+    } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+        let new_id = rest.trim();
+        let mut st = shared.state.lock().map_err(|_| "state lock poisoned")?;
+        if !new_id.is_empty() && new_id != st.repl.replid {
+            st.repl.shift_replid(new_id.to_string());
+            log::notice(&format!("Master replication ID changed to {new_id}"));
+        }
+        log::notice("Successful partial resynchronization with master.");
+        log::notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+    } else {
+        return Err(format!("Unexpected reply to PSYNC from master: {reply}"));
+    }
+    set_link(shared, generation, |m| {
+        m.state = "connected";
+        m.sync_in_progress = false;
+        m.last_io_ms = now_ms();
+    });
+    stream_commands(shared, link, generation).await
+}
+
+/// Reads the RDB payload of a full sync (`$<len>` or `$EOF:<mark>` form).
+async fn receive_rdb(link: &mut Link) -> Result<Vec<u8>, String> {
+    // The primary may send newlines as keep-alives before the payload.
+    let header = loop {
+        let l = link.line().await?;
+        if !l.is_empty() {
+            break l;
+        }
+    };
+    let Some(spec) = header.strip_prefix('$') else {
+        return Err(format!("Bad protocol from MASTER, the first byte is not '$' (we received '{header}'), are you sure the host and port are right?"));
+    };
+    if let Some(mark) = spec.strip_prefix("EOF:") {
+        let mark = mark.as_bytes().to_vec();
+        log::notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+        let mut data: Vec<u8> = Vec::new();
+        loop {
+            data.extend_from_slice(&link.buf);
+            link.buf.clear();
+            if data.len() >= mark.len() && data.ends_with(&mark) {
+                data.truncate(data.len() - mark.len());
+                return Ok(data);
+            }
+            link.read_more().await?;
+        }
+    }
+    let len: usize = spec
+        .parse()
+        .map_err(|_| format!("Bad RDB length from MASTER: {spec}"))?;
+    log::notice(&format!(
+        "MASTER <-> REPLICA sync: receiving {len} bytes from master to disk"
+    ));
+    while link.buf.len() < len {
+        link.read_more().await?;
+    }
+    Ok(link.buf.split_to(len).to_vec())
+}
+
+/// Applies the primary's command stream until the link drops or the
+/// primary changes.
+async fn stream_commands(
+    shared: &Arc<Shared>,
+    mut link: Link,
+    generation: u64,
+) -> Result<(), String> {
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let signal = Arc::new(ClientSignal::new(tx));
+    let mut client = Client::new(0, signal, true);
+    client.is_master = true;
+    client.authenticated = true;
+    let mut parser = RequestParser::default();
+    let mut ack = tokio::time::interval(Duration::from_secs(1));
+    let wake = shared
+        .state
+        .lock()
+        .ok()
+        .map(|s| s.repl_notify.clone())
+        .ok_or("state lock poisoned")?;
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return Ok(()),
+            _ = wake.notified() => {
+                if !still_current(shared, generation) {
+                    log::notice("Connection with master closed: the primary changed.");
+                    return Ok(());
+                }
+            }
+            _ = ack.tick() => {
+                let off = shared.state.lock().map(|s| s.repl.master_repl_offset).unwrap_or(0);
+                link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
+            }
+            r = link.stream.read_buf(&mut link.buf) => {
+                match r {
+                    Ok(0) | Err(_) => return Err("Connection with master lost.".into()),
+                    Ok(_) => {}
+                }
+                let mut acks: Vec<i64> = Vec::new();
+                {
+                    let mut st = shared.state.lock().map_err(|_| "state lock poisoned")?;
+                    let now = now_ms();
+                    if let Some(m) = st.master.as_mut() {
+                        m.last_io_ms = now;
+                    }
+                    st.begin_batch();
+                    loop {
+                        let before = link.buf.len();
+                        let snapshot = link.buf.clone();
+                        match parser.parse(&mut link.buf) {
+                            Ok(Some(argv)) => {
+                                let used = before - link.buf.len();
+                                let raw = Bytes::copy_from_slice(&snapshot[..used]);
+                                let is_getack = argv.len() >= 2
+                                    && argv[0].eq_ignore_ascii_case(b"REPLCONF")
+                                    && argv[1].eq_ignore_ascii_case(b"GETACK");
+                                if !is_getack && !argv[0].eq_ignore_ascii_case(b"PING") {
+                                    let mut sink = BytesMut::new();
+                                    st.call(&mut client, argv, &mut sink, now);
+                                }
+                                // The stream goes on unchanged to our own
+                                // backlog and replicas; it moves our offset.
+                                st.feed_stream(&raw);
+                                if is_getack {
+                                    acks.push(st.repl.master_repl_offset);
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => return Err(format!("Protocol error from master: {}", e.0)),
+                        }
+                    }
+                }
+                for off in acks {
+                    link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
+                }
+            }
+        }
+        let _ = link.buf.remaining();
+    }
+}
+
+fn os_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
