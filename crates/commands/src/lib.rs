@@ -14,6 +14,7 @@
 //!   [`debug`], [`pubsub`]; [`blocking`]: blocked clients.
 
 pub mod args;
+pub mod bitops;
 pub mod blocking;
 pub mod client;
 pub mod client_cmd;
@@ -24,9 +25,11 @@ pub mod digest;
 pub mod error;
 pub mod evict;
 pub mod float;
+pub mod geo;
 pub mod hash;
 pub mod help;
 pub mod histogram;
+pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod list;
@@ -38,7 +41,9 @@ pub mod replica;
 pub mod replication;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod state;
+pub mod stream;
 pub mod string;
 pub mod table;
 pub mod zset;

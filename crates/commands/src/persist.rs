@@ -173,6 +173,7 @@ pub fn to_rdb(v: &Value) -> Option<RdbValue> {
         Value::Hash(h) => RdbValue::Hash(crate::persist_types::hash_pairs(h)),
         Value::Set(s) => RdbValue::Set(crate::persist_types::set_members(s)),
         Value::ZSet(z) => RdbValue::ZSet(crate::persist_types::zset_pairs(z)),
+        Value::Stream(s) => RdbValue::Stream(crate::persist_types::stream_to_rdb(s)?),
     })
 }
 
@@ -184,7 +185,8 @@ pub fn from_rdb(st: &State, v: RdbValue) -> Option<Value> {
         RdbValue::Hash(pairs) => Value::Hash(crate::persist_types::hash_from(st, pairs)),
         RdbValue::Set(members) => Value::Set(crate::persist_types::set_from(st, members)),
         RdbValue::ZSet(pairs) => Value::ZSet(crate::persist_types::zset_from(st, pairs)),
-        RdbValue::Stream(_) | RdbValue::Module { .. } => return None,
+        RdbValue::Stream(s) => Value::Stream(crate::persist_types::stream_from_rdb(s)?),
+        RdbValue::Module { .. } => return None,
     })
 }
 

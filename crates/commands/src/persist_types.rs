@@ -67,3 +67,14 @@ pub fn zset_from(st: &State, pairs: Vec<(Bytes, f64)>) -> ZSetValue {
     }
     z
 }
+
+/// A stream in the RDB model (placeholder until the stream type lands:
+/// its owner implements both directions).
+pub fn stream_to_rdb(_s: &redis_storage::stream::StreamValue) -> Option<redis_rdb::StreamValue> {
+    None
+}
+
+/// A stream from the RDB model (see [`stream_to_rdb`]).
+pub fn stream_from_rdb(_s: redis_rdb::StreamValue) -> Option<redis_storage::stream::StreamValue> {
+    None
+}

@@ -15,8 +15,8 @@ use crate::ctx::Ctx;
 use crate::error::CmdResult;
 use crate::meta::{self, CommandMeta};
 use crate::{
-    blocking, client_cmd, config_cmd, debug, hash, info, keys, list, persist, pubsub, replica,
-    server, set, string, zset,
+    bitops, blocking, client_cmd, config_cmd, debug, geo, hash, hyperloglog, info, keys, list,
+    persist, pubsub, replica, server, set, sort, stream, string, zset,
 };
 
 /// A command handler. `argv[0]` is the command name as sent.
@@ -103,6 +103,11 @@ const MODULES: &[&[(&str, Handler)]] = &[
     hash::COMMANDS,
     set::COMMANDS,
     zset::COMMANDS,
+    stream::COMMANDS,
+    bitops::COMMANDS,
+    hyperloglog::COMMANDS,
+    geo::COMMANDS,
+    sort::COMMANDS,
 ];
 
 /// The bindings of implemented commands to their handlers.

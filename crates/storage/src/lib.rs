@@ -22,6 +22,7 @@ pub mod keyspace;
 pub mod list;
 pub mod set;
 pub mod snapshot;
+pub mod stream;
 pub mod string;
 pub mod value;
 pub mod zset;

@@ -1,11 +1,12 @@
 //! The value stored under a key. One variant per data type; each type's
 //! operations live in its own module (`string.rs`, `list.rs`, `hash.rs`,
-//! `set.rs`, `zset.rs`).
+//! `set.rs`, `zset.rs`, `stream.rs`).
 
 use crate::digest::{self as dg, DIGEST_LEN};
 use crate::hash::HashValue;
 use crate::list::ListValue;
 use crate::set::SetValue;
+use crate::stream::StreamValue;
 use crate::string::StrValue;
 use crate::zset::ZSetValue;
 
@@ -17,6 +18,7 @@ pub enum Value {
     Hash(HashValue),
     Set(SetValue),
     ZSet(ZSetValue),
+    Stream(StreamValue),
 }
 
 impl Value {
@@ -28,6 +30,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -39,6 +42,7 @@ impl Value {
             Value::Hash(v) => v.encoding(),
             Value::Set(v) => v.encoding(),
             Value::ZSet(v) => v.encoding(),
+            Value::Stream(v) => v.encoding(),
         }
     }
 
@@ -50,6 +54,7 @@ impl Value {
             Value::Hash(v) => v.mem_usage(),
             Value::Set(v) => v.mem_usage(),
             Value::ZSet(v) => v.mem_usage(),
+            Value::Stream(v) => v.mem_usage(),
         }
     }
 
@@ -65,6 +70,7 @@ impl Value {
             Value::Hash(v) => v.digest(d),
             Value::Set(v) => v.digest(d),
             Value::ZSet(v) => v.digest(d),
+            Value::Stream(v) => v.digest(d),
         }
     }
 }
