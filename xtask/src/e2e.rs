@@ -492,7 +492,14 @@ fn diff_snapshots(before: &BTreeSet<String>, after: &BTreeSet<String>) -> Result
     ))
 }
 
+/// Our package names, dependents first (the order `dpkg -r` wants).
+fn removal_order(built: &[Built]) -> String {
+    let names: Vec<&str> = built.iter().rev().map(|b| b.package.as_str()).collect();
+    names.join(" ")
+}
+
 fn chroot_phase(work: &Path, built: &[Built]) -> Result<(), String> {
+    let names = removal_order(built);
     let root = fresh_root(work, "root-chroot")?;
     let debs = copy_debs(
         &root,
@@ -525,15 +532,17 @@ fn chroot_phase(work: &Path, built: &[Built]) -> Result<(), String> {
     // remove: programs and units gone; configs, data, logs, user stay.
     chroot_sh(
         &root,
-        "dpkg -r redis-server redis-tools
+        &format!(
+            "dpkg -r {names}
          test ! -e /usr/bin/redis-server && test ! -e /usr/bin/redis-cli
          test ! -e /usr/libexec/redis && test ! -e /lib/systemd/system/redis-server.service
          grep -q 'e2e edit' /etc/redis/redis.conf
          test -d /var/lib/redis && test -d /var/log/redis
          getent passwd redis >/dev/null
-         dpkg-query -W -f='${db:Status-Abbrev}' redis-server | grep -q '^rc'",
+         dpkg-query -W -f='${{db:Status-Abbrev}}' redis-server | grep -q '^rc'"
+        ),
     )?;
-    chroot_sh(&root, "dpkg -P redis-server redis-tools")?;
+    chroot_sh(&root, &format!("dpkg -P {names}"))?;
     let after = snapshot(&root)?;
     diff_snapshots(&before, &after)?;
     remove(&root)
@@ -737,13 +746,13 @@ fn boot_phase(
         .collect();
     let theirs = copy_debs(&root, &theirs_paths)?;
     let c = Booted::start(&root, &work.join("boot.log"))?;
-    let result = boot_checks(&c, &ours, &theirs);
+    let result = boot_checks(&c, &ours, &theirs, &removal_order(built));
     c.stop();
     result?;
     remove(&root)
 }
 
-fn boot_checks(c: &Booted, ours: &[String], theirs: &[String]) -> Result<(), String> {
+fn boot_checks(c: &Booted, ours: &[String], theirs: &[String], names: &str) -> Result<(), String> {
     let ours = ours.join(" ");
     let theirs = theirs.join(" ");
     // Install: the postinst enables and starts the service.
@@ -821,11 +830,13 @@ fn boot_checks(c: &Booted, ours: &[String], theirs: &[String]) -> Result<(), Str
     c.sh("systemctl start redis-server")?;
     wait_pong(c, &format!("--no-auth-warning -a {PASSWORD}"))?;
     // Remove stops the service; purge clears everything.
-    c.sh("dpkg -r redis-server redis-tools
+    c.sh(&format!(
+        "dpkg -r {names}
           ! systemctl is-active redis-server || exit 1
-          dpkg -P redis-server redis-tools
+          dpkg -P {names}
           ! getent passwd redis || exit 1
-          test ! -e /etc/redis && test ! -e /var/lib/redis && test ! -e /var/log/redis")?;
+          test ! -e /etc/redis && test ! -e /var/lib/redis && test ! -e /var/log/redis"
+    ))?;
 
     // Debian's own packages, then ours over them, then back.
     c.sh(&format!("dpkg -i {theirs}"))?;
@@ -854,6 +865,15 @@ fn boot_checks(c: &Booted, ours: &[String], theirs: &[String]) -> Result<(), Str
     ))?;
     check_facts(&c.sh(FACTS)?)?;
     // And back to Debian's (a downgrade for dpkg: ours sort higher).
+    // Packages Debian's set here lacks (our redis-sentinel) go first: they
+    // depend on exactly our redis-tools.
+    let extra: Vec<&str> = names
+        .split(' ')
+        .filter(|n| !["redis-server", "redis-tools"].contains(n))
+        .collect();
+    if !extra.is_empty() {
+        c.sh(&format!("dpkg -P {}", extra.join(" ")))?;
+    }
     c.sh(&format!("dpkg -i --force-confdef --force-confold {theirs}"))?;
     wait_pong(c, &format!("--no-auth-warning -a {PASSWORD}"))?;
     check_service(c, "redis-server", false)?;
