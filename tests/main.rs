@@ -9,5 +9,6 @@
 mod clients;
 mod differential;
 mod persistence;
+mod replication;
 mod server_core;
 mod util;

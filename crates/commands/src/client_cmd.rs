@@ -79,25 +79,40 @@ fn refresh_self(ctx: &mut Ctx, cmd: &str) {
     }
 }
 
+/// The class of a client for `TYPE` filters.
+fn client_type(c: &crate::client::ClientInfo) -> &'static str {
+    if c.is_replica {
+        "replica"
+    } else if c.sub + c.psub + c.ssub > 0 {
+        "pubsub"
+    } else {
+        "normal"
+    }
+}
+
+/// Parses a `TYPE` argument (`slave` is an alias of `replica`).
+fn parse_type(v: &[u8]) -> Result<&'static str, CmdError> {
+    match String::from_utf8_lossy(v).to_ascii_lowercase().as_str() {
+        "normal" => Ok("normal"),
+        "master" => Ok("master"),
+        "replica" | "slave" => Ok("replica"),
+        "pubsub" => Ok("pubsub"),
+        _ => Err(CmdError::msg(format!(
+            "ERR Unknown client type '{}'",
+            String::from_utf8_lossy(v)
+        ))),
+    }
+}
+
 /// # Format
 /// `CLIENT LIST [TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]`
 pub fn list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     refresh_self(ctx, "client|list");
     let mut ids: Option<Vec<u64>> = None;
-    let mut only_none = false;
+    let mut want_type: Option<&'static str> = None;
     if argv.len() > 2 {
         if is(&argv[2], "type") && argv.len() == 4 {
-            let t = String::from_utf8_lossy(&argv[3]).to_ascii_lowercase();
-            match t.as_str() {
-                "normal" => {}
-                "master" | "replica" | "slave" | "pubsub" => only_none = true,
-                _ => {
-                    return Err(CmdError::msg(format!(
-                        "ERR Unknown client type '{}'",
-                        String::from_utf8_lossy(&argv[3])
-                    )))
-                }
-            }
+            want_type = Some(parse_type(&argv[3])?);
         } else if is(&argv[2], "id") && argv.len() > 3 {
             let mut v = Vec::new();
             for a in &argv[3..] {
@@ -113,8 +128,11 @@ pub fn list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let now = ctx.now;
     let mut text = String::new();
-    if !only_none {
+    {
         for c in ctx.st.clients.values() {
+            if want_type.is_some_and(|t| client_type(c) != t) {
+                continue;
+            }
             if let Some(ids) = &ids {
                 if !ids.contains(&c.id) {
                     continue;
@@ -173,7 +191,7 @@ pub fn kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut addr: Option<String> = None;
     let mut laddr: Option<String> = None;
     let mut user: Option<String> = None;
-    let mut typ_none = false;
+    let mut want_type: Option<&'static str> = None;
     let mut skipme = true;
     for pair in argv[2..].chunks_exact(2) {
         let (k, v) = (&pair[0], &pair[1]);
@@ -183,17 +201,7 @@ pub fn kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 _ => return Err(CmdError::fixed("ERR client-id should be greater than 0")),
             }
         } else if is(k, "type") {
-            let t = String::from_utf8_lossy(v).to_ascii_lowercase();
-            match t.as_str() {
-                "normal" => {}
-                "master" | "replica" | "slave" | "pubsub" => typ_none = true,
-                _ => {
-                    return Err(CmdError::msg(format!(
-                        "ERR Unknown client type '{}'",
-                        String::from_utf8_lossy(v)
-                    )))
-                }
-            }
+            want_type = Some(parse_type(v)?);
         } else if is(k, "addr") {
             addr = Some(String::from_utf8_lossy(v).into_owned());
         } else if is(k, "laddr") {
@@ -212,12 +220,11 @@ pub fn kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             return Err(SYNTAX);
         }
     }
-    let victims: Vec<u64> = if typ_none {
-        Vec::new()
-    } else {
+    let victims: Vec<u64> = {
         ctx.st
             .clients
             .values()
+            .filter(|c| want_type.is_none_or(|t| client_type(c) == t))
             .filter(|c| id.is_none_or(|i| c.id == i))
             .filter(|c| addr.as_ref().is_none_or(|a| &c.addr == a))
             .filter(|c| laddr.as_ref().is_none_or(|a| &c.laddr == a))

@@ -2,7 +2,7 @@
 //! hh:mm:ss.mmm <level-char> message`), to `logfile` or standard output.
 //! Scripts and test harnesses grep these lines, so wording follows upstream.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,7 +10,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use redis_common::log::{format_log_line, LogLevel};
 
 struct Logger {
-    file: Option<File>,
     path: String,
     level: LogLevel,
     role: char,
@@ -20,7 +19,6 @@ fn logger() -> &'static Mutex<Logger> {
     static L: OnceLock<Mutex<Logger>> = OnceLock::new();
     L.get_or_init(|| {
         Mutex::new(Logger {
-            file: None,
             path: String::new(),
             level: LogLevel::Notice,
             role: 'C',
@@ -41,19 +39,15 @@ pub fn parse_level(s: &str) -> LogLevel {
 /// Points the log at `path` (empty: standard output). Returns an error text
 /// if the file cannot be opened, like upstream's startup check.
 pub fn configure(path: &str, level: LogLevel) -> Result<(), String> {
-    let file = if path.is_empty() {
-        None
-    } else {
-        Some(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("Can't open the log file: {e}"))?,
-        )
-    };
+    if !path.is_empty() {
+        // Checked once at startup like upstream; lines reopen it.
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("Can't open the log file: {e}"))?;
+    }
     if let Ok(mut l) = logger().lock() {
-        l.file = file;
         l.path = path.to_string();
         l.level = level;
     }
@@ -64,19 +58,6 @@ pub fn configure(path: &str, level: LogLevel) -> Result<(), String> {
 pub fn set_role(role: char) {
     if let Ok(mut l) = logger().lock() {
         l.role = role;
-    }
-}
-
-/// Reopens the log file (after rotation, on SIGHUP-free setups via `logrotate copytruncate`).
-pub fn reopen() {
-    if let Ok(mut l) = logger().lock() {
-        if !l.path.is_empty() {
-            l.file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&l.path)
-                .ok();
-        }
     }
 }
 
@@ -91,14 +72,13 @@ pub fn log(level: LogLevel, msg: &str) {
         .map_or(0, |d| d.as_millis() as i64);
     let mut line = format_log_line(std::process::id(), l.role, level, ms, msg);
     line.push('\n');
-    // A failing log write must not take the server down: upstream ignores it too.
-    match l.file.as_mut() {
-        Some(f) => {
-            let _ = f.write_all(line.as_bytes());
-        }
-        None => {
-            let _ = std::io::stdout().write_all(line.as_bytes());
-        }
+    // Like upstream, the file is opened for each line, so logrotate can
+    // rename it and the next line goes to a fresh file. A failing log write
+    // must not take the server down: upstream ignores it too.
+    if l.path.is_empty() {
+        let _ = std::io::stdout().write_all(line.as_bytes());
+    } else if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&l.path) {
+        let _ = f.write_all(line.as_bytes());
     }
 }
 
@@ -123,12 +103,9 @@ pub fn raw_line(line: &str) {
     let Ok(mut l) = logger().lock() else { return };
     let mut s = line.to_string();
     s.push('\n');
-    match l.file.as_mut() {
-        Some(f) => {
-            let _ = f.write_all(s.as_bytes());
-        }
-        None => {
-            let _ = std::io::stdout().write_all(s.as_bytes());
-        }
+    if l.path.is_empty() {
+        let _ = std::io::stdout().write_all(s.as_bytes());
+    } else if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&l.path) {
+        let _ = f.write_all(s.as_bytes());
     }
 }

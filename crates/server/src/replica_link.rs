@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::BytesMut;
 use redis_commands::client::{Client, ClientSignal};
 use redis_resp::{encode_request, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -318,6 +318,8 @@ async fn stream_commands(
     client.authenticated = true;
     let mut parser = RequestParser::default();
     let mut ack = tokio::time::interval(Duration::from_secs(1));
+    // Bytes that arrived with the PSYNC reply are applied before waiting.
+    let mut process_now = !link.buf.is_empty();
     let wake = shared
         .state
         .lock()
@@ -337,51 +339,57 @@ async fn stream_commands(
                 let off = shared.state.lock().map(|s| s.repl.master_repl_offset).unwrap_or(0);
                 link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
             }
-            r = link.stream.read_buf(&mut link.buf) => {
+            _ = std::future::ready(()), if process_now => {}
+            r = link.stream.read_buf(&mut link.buf), if !process_now => {
                 match r {
                     Ok(0) | Err(_) => return Err("Connection with master lost.".into()),
                     Ok(_) => {}
                 }
-                let mut acks: Vec<i64> = Vec::new();
-                {
-                    let mut st = shared.state.lock().map_err(|_| "state lock poisoned")?;
-                    let now = now_ms();
-                    if let Some(m) = st.master.as_mut() {
-                        m.last_io_ms = now;
-                    }
-                    st.begin_batch();
-                    loop {
-                        let before = link.buf.len();
-                        let snapshot = link.buf.clone();
-                        match parser.parse(&mut link.buf) {
-                            Ok(Some(argv)) => {
-                                let used = before - link.buf.len();
-                                let raw = Bytes::copy_from_slice(&snapshot[..used]);
-                                let is_getack = argv.len() >= 2
-                                    && argv[0].eq_ignore_ascii_case(b"REPLCONF")
-                                    && argv[1].eq_ignore_ascii_case(b"GETACK");
-                                if !is_getack && !argv[0].eq_ignore_ascii_case(b"PING") {
-                                    let mut sink = BytesMut::new();
-                                    st.call(&mut client, argv, &mut sink, now);
-                                }
-                                // The stream goes on unchanged to our own
-                                // backlog and replicas; it moves our offset.
-                                st.feed_stream(&raw);
-                                if is_getack {
-                                    acks.push(st.repl.master_repl_offset);
-                                }
-                            }
-                            Ok(None) => break,
-                            Err(e) => return Err(format!("Protocol error from master: {}", e.0)),
+            }
+        }
+        process_now = false;
+        if link.buf.is_empty() {
+            continue;
+        }
+        let mut acks: Vec<i64> = Vec::new();
+        {
+            let mut st = shared.state.lock().map_err(|_| "state lock poisoned")?;
+            let now = now_ms();
+            if let Some(m) = st.master.as_mut() {
+                m.last_io_ms = now;
+            }
+            st.begin_batch();
+            loop {
+                match parser.parse(&mut link.buf) {
+                    Ok(Some(argv)) => {
+                        // Primaries send canonical multibulk, so re-encoding
+                        // gives the exact bytes received (the parser keeps
+                        // partial headers between reads).
+                        let mut raw = BytesMut::new();
+                        encode_request(&argv, &mut raw);
+                        let is_getack = argv.len() >= 2
+                            && argv[0].eq_ignore_ascii_case(b"REPLCONF")
+                            && argv[1].eq_ignore_ascii_case(b"GETACK");
+                        if !is_getack && !argv[0].eq_ignore_ascii_case(b"PING") {
+                            let mut sink = BytesMut::new();
+                            st.call(&mut client, argv, &mut sink, now);
+                        }
+                        // The stream goes on unchanged to our own backlog and
+                        // replicas; it moves our offset.
+                        st.feed_stream(&raw);
+                        if is_getack {
+                            acks.push(st.repl.master_repl_offset);
                         }
                     }
-                }
-                for off in acks {
-                    link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
+                    Ok(None) => break,
+                    Err(e) => return Err(format!("Protocol error from master: {}", e.0)),
                 }
             }
         }
-        let _ = link.buf.remaining();
+        for off in acks {
+            link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()])
+                .await?;
+        }
     }
 }
 

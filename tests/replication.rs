@@ -1,0 +1,277 @@
+//! Replication with real processes, in both directions with the reference:
+//! our primary feeding a reference replica and ours (with `requirepass` /
+//! `masterauth` as the guides configure them), our replica following the
+//! reference, the failover flow of the guides (stop the primary,
+//! `REPLICAOF NO ONE`, bring the old primary back as a replica), partial
+//! resync after a dropped link, `WAIT`, and the HAProxy health check.
+
+use std::time::{Duration, Instant};
+
+use redis_testkit::{Conn, ServerKind, TestServer};
+
+const PASS: &str = "TestPass";
+
+fn authed(s: &TestServer) -> Conn {
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["AUTH", PASS]), b"+OK\r\n");
+    c
+}
+
+fn info(c: &mut Conn, section: &str) -> String {
+    let raw = c.cmd(&["INFO", section]);
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+fn field(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .map(|v| v.trim().to_string())
+}
+
+/// Waits (bounded) until `replica` is linked and has processed everything
+/// `primary` has produced.
+fn wait_in_sync(primary: &mut Conn, replica: &mut Conn) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let p = info(primary, "replication");
+        let r = info(replica, "replication");
+        let up = field(&r, "master_link_status").as_deref() == Some("up");
+        let po = field(&p, "master_repl_offset");
+        let ro = field(&r, "master_repl_offset");
+        if up && po.is_some() && po == ro {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replica did not catch up:\nprimary:\n{p}\nreplica:\n{r}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn write_everything(c: &mut Conn) {
+    // DEBUG POPULATE is not propagated (upstream neither): use MSET.
+    for chunk in 0..30 {
+        let mut args: Vec<String> = vec!["MSET".into()];
+        for i in 0..100 {
+            args.push(format!("k:{}", chunk * 100 + i));
+            args.push(format!("value:{i}"));
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        c.cmd(&refs);
+    }
+    c.cmd(&["SET", "s", "v", "EX", "1000"]);
+    c.cmd(&["INCRBYFLOAT", "f", "1.5"]);
+    c.cmd(&["RPUSH", "l", "a", "b", "c"]);
+    c.cmd(&["LPOP", "l"]);
+    c.cmd(&["HSET", "h", "f", "v", "g", "w"]);
+    c.cmd(&["SADD", "set", "1", "2", "x"]);
+    c.cmd(&["SPOP", "set"]);
+    c.cmd(&["ZADD", "z", "1", "a", "2", "b"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["INCR", "counter"]);
+    c.cmd(&["SELECT", "2"]);
+    c.cmd(&["SET", "in2", "yes"]);
+    c.cmd(&["EXEC"]);
+    c.cmd(&["SELECT", "0"]);
+    c.cmd(&["SET", "short", "x", "PX", "1"]);
+    std::thread::sleep(Duration::from_millis(5));
+    c.cmd(&["GET", "short"]);
+    c.cmd(&["DEL", "k:1", "k:2"]);
+}
+
+fn primary_args(extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ["--requirepass", PASS, "--enable-debug-command", "yes"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn replica_of(kind: ServerKind, primary: &TestServer) -> TestServer {
+    let port = primary.port().to_string();
+    TestServer::start(
+        kind,
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+            "--masterauth",
+            PASS,
+            "--requirepass",
+            PASS,
+            "--enable-debug-command",
+            "yes",
+        ],
+    )
+}
+
+fn start(kind: ServerKind, args: &[String]) -> TestServer {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    TestServer::start(kind, &a)
+}
+
+/// The `# Replication` field names, in order, with `slaveN` lines folded.
+fn shape(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+        .map(|k| {
+            if k.starts_with("slave") && k[5..].chars().all(|c| c.is_ascii_digit()) {
+                "slaveN".into()
+            } else {
+                k
+            }
+        })
+        .fold(Vec::new(), |mut v: Vec<String>, k| {
+            if v.last() != Some(&k) {
+                v.push(k);
+            }
+            v
+        })
+}
+
+#[test]
+fn our_primary_feeds_reference_and_our_replicas() {
+    let primary = start(ServerKind::Ours, &primary_args(&[]));
+    let mut p = authed(&primary);
+    p.cmd(&["SET", "before-sync", "1"]);
+    let theirs = replica_of(ServerKind::Reference, &primary);
+    let ours = replica_of(ServerKind::Ours, &primary);
+    let mut rt = authed(&theirs);
+    let mut ro = authed(&ours);
+    wait_in_sync(&mut p, &mut rt);
+    wait_in_sync(&mut p, &mut ro);
+    write_everything(&mut p);
+    wait_in_sync(&mut p, &mut rt);
+    wait_in_sync(&mut p, &mut ro);
+    let d = p.cmd(&["DEBUG", "DIGEST"]);
+    assert_eq!(rt.cmd(&["DEBUG", "DIGEST"]), d, "reference replica differs");
+    assert_eq!(ro.cmd(&["DEBUG", "DIGEST"]), d, "our replica differs");
+    // Replicas refuse writes with upstream's error.
+    assert_eq!(ro.cmd(&["SET", "x", "y"]), rt.cmd(&["SET", "x", "y"]));
+    // INFO replication has the reference's field names on both roles.
+    let reference_primary = start(ServerKind::Reference, &primary_args(&[]));
+    let rr = replica_of(ServerKind::Reference, &reference_primary);
+    let mut rp = authed(&reference_primary);
+    let mut rrc = authed(&rr);
+    wait_in_sync(&mut rp, &mut rrc);
+    assert_eq!(
+        shape(&info(&mut p, "replication")),
+        shape(&info(&mut rp, "replication"))
+    );
+    assert_eq!(
+        shape(&info(&mut ro, "replication")),
+        shape(&info(&mut rrc, "replication"))
+    );
+    let ip = info(&mut p, "replication");
+    assert_eq!(field(&ip, "connected_slaves").as_deref(), Some("2"), "{ip}");
+    assert!(ip.contains(",state=online,"), "{ip}");
+}
+
+#[test]
+fn our_replica_follows_the_reference() {
+    let primary = start(ServerKind::Reference, &primary_args(&[]));
+    let mut p = authed(&primary);
+    p.cmd(&["DEBUG", "POPULATE", "2000", "pre", "30"]);
+    let ours = replica_of(ServerKind::Ours, &primary);
+    let mut r = authed(&ours);
+    wait_in_sync(&mut p, &mut r);
+    write_everything(&mut p);
+    wait_in_sync(&mut p, &mut r);
+    assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), p.cmd(&["DEBUG", "DIGEST"]));
+    let role = String::from_utf8_lossy(&r.cmd(&["ROLE"])).into_owned();
+    assert!(role.starts_with("*5\r\n$5\r\nslave\r\n"), "{role}");
+    assert!(role.contains("$9\r\nconnected\r\n"), "{role}");
+    let log = ours.log_contents();
+    for line in [
+        "Connecting to MASTER 127.0.0.1:",
+        "MASTER <-> REPLICA sync started",
+        "Master replied to PING, replication can continue...",
+        "Full resync from master:",
+        "MASTER <-> REPLICA sync: Finished with success",
+    ] {
+        assert!(log.contains(line), "missing '{line}' in:\n{log}");
+    }
+}
+
+#[test]
+fn failover_flow_of_the_guides_loses_no_acknowledged_write() {
+    let a = start(ServerKind::Ours, &primary_args(&[]));
+    let mut ac = authed(&a);
+    let b = replica_of(ServerKind::Ours, &a);
+    let mut bc = authed(&b);
+    wait_in_sync(&mut ac, &mut bc);
+    for i in 0..200 {
+        ac.cmd(&["SET", &format!("ack:{i}"), &i.to_string()]);
+    }
+    assert_eq!(ac.cmd(&["WAIT", "1", "5000"]), b":1\r\n");
+    let acknowledged = ac.cmd(&["DEBUG", "DIGEST"]);
+    let a_port = a.port();
+    drop(ac);
+    drop(a); // the primary goes away
+    assert_eq!(bc.cmd(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    assert_eq!(
+        bc.cmd(&["DEBUG", "DIGEST"]),
+        acknowledged,
+        "acknowledged writes lost"
+    );
+    assert_eq!(bc.cmd(&["SET", "after-failover", "1"]), b"+OK\r\n");
+    let role = String::from_utf8_lossy(&bc.cmd(&["ROLE"])).into_owned();
+    assert!(role.starts_with("*3\r\n$6\r\nmaster\r\n"), "{role}");
+    // The old primary comes back as a replica of the new one.
+    let back = replica_of(ServerKind::Ours, &b);
+    let mut backc = authed(&back);
+    wait_in_sync(&mut bc, &mut backc);
+    assert_eq!(
+        backc.cmd(&["DEBUG", "DIGEST"]),
+        bc.cmd(&["DEBUG", "DIGEST"])
+    );
+    assert_eq!(backc.cmd(&["GET", "after-failover"]), b"$1\r\n1\r\n");
+    let _ = a_port;
+}
+
+#[test]
+fn partial_resync_after_the_link_drops() {
+    let primary = start(ServerKind::Ours, &primary_args(&[]));
+    let mut p = authed(&primary);
+    let replica = replica_of(ServerKind::Ours, &primary);
+    let mut r = authed(&replica);
+    wait_in_sync(&mut p, &mut r);
+    p.cmd(&["SET", "a", "1"]);
+    wait_in_sync(&mut p, &mut r);
+    let ok_before: i64 = field(&info(&mut p, "stats"), "sync_partial_ok")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1);
+    assert_eq!(p.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), b":1\r\n");
+    p.cmd(&["SET", "b", "2"]);
+    wait_in_sync(&mut p, &mut r);
+    let stats = info(&mut p, "stats");
+    let ok_after: i64 = field(&stats, "sync_partial_ok")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1);
+    assert_eq!(ok_after, ok_before + 1, "{stats}");
+    assert_eq!(field(&stats, "sync_full").as_deref(), Some("1"), "{stats}");
+    assert_eq!(r.cmd(&["GET", "b"]), b"$1\r\n2\r\n");
+}
+
+#[test]
+fn haproxy_health_check_answers_on_both_roles() {
+    let primary = start(ServerKind::Ours, &primary_args(&[]));
+    let replica = replica_of(ServerKind::Ours, &primary);
+    let mut p = authed(&primary);
+    let mut r = authed(&replica);
+    wait_in_sync(&mut p, &mut r);
+    for (server, role) in [(&primary, "role:master"), (&replica, "role:slave")] {
+        // HAProxy's tcp-check from the guide: AUTH, PING, info replication,
+        // expect role:master, QUIT.
+        let mut c = server.conn();
+        c.send_raw(format!("AUTH {PASS}\r\nPING\r\ninfo replication\r\nQUIT\r\n").as_bytes());
+        assert_eq!(c.read_reply_raw(), b"+OK\r\n");
+        assert_eq!(c.read_reply_raw(), b"+PONG\r\n");
+        let text = String::from_utf8_lossy(&c.read_reply_raw()).into_owned();
+        assert!(text.contains(role), "{text}");
+        assert_eq!(c.read_reply_raw(), b"+OK\r\n");
+        assert!(c.read_until_close().is_ok());
+    }
+}
