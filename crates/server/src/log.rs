@@ -63,7 +63,7 @@ pub fn set_role(role: char) {
 
 /// Writes one log line if `level` passes the configured threshold.
 pub fn log(level: LogLevel, msg: &str) {
-    let Ok(mut l) = logger().lock() else { return };
+    let Ok(l) = logger().lock() else { return };
     if level < l.level {
         return;
     }
@@ -100,7 +100,7 @@ pub fn verbose(msg: &str) {
 /// Writes a line verbatim (upstream's signal-handler lines have their own
 /// prefix).
 pub fn raw_line(line: &str) {
-    let Ok(mut l) = logger().lock() else { return };
+    let Ok(l) = logger().lock() else { return };
     let mut s = line.to_string();
     s.push('\n');
     if l.path.is_empty() {
