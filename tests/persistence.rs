@@ -75,7 +75,7 @@ fn start_on_dump(kind: ServerKind, src: &TestServer, extra: &[&str]) -> TestServ
     args.extend_from_slice(&["--dir", &dir]);
     // The testkit passes its own --dir first; ours comes later and wins,
     // exactly as with upstream's argument handling.
-    
+
     TestServer::start(kind, &args)
 }
 
