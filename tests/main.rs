@@ -6,6 +6,7 @@
 //! Self-check of the scripts and tools against the reference alone:
 //! `REDIS_RS_BIN_DIR=/usr/bin cargo test -p redis-tests`.
 
+mod aof;
 mod clients;
 mod differential;
 mod persistence;

@@ -33,6 +33,7 @@ pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .collect();
     ctx.st.config.set(&pairs).map_err(CmdError::msg)?;
     ctx.st.apply_config();
+    ctx.st.aof_apply_config();
     ctx.ok();
     Ok(())
 }

@@ -13,6 +13,7 @@
 //!   [`server`] (connection/server), [`client_cmd`], [`config_cmd`], [`info`],
 //!   [`debug`], [`pubsub`]; [`blocking`]: blocked clients.
 
+pub mod aof;
 pub mod args;
 pub mod bitops;
 pub mod blocking;

@@ -62,7 +62,7 @@ impl Default for Persistence {
 }
 
 /// Where a snapshot's RDB bytes go.
-enum Sink {
+pub(crate) enum Sink {
     /// The writer thread of a save to disk.
     File(mpsc::Sender<Vec<u8>>),
     /// Replicas receiving a full sync (their push channels).
@@ -70,7 +70,7 @@ enum Sink {
 }
 
 /// A `Write` that forwards bytes to the writer thread or to replicas.
-struct ChannelWriter {
+pub(crate) struct ChannelWriter {
     sink: Sink,
     pending: Arc<AtomicUsize>,
 }
@@ -100,7 +100,7 @@ impl Write for ChannelWriter {
 }
 
 /// A writer, its backlog counter and the channel of its final verdict.
-type OpenedWriter = (
+pub(crate) type OpenedWriter = (
     RdbWriter<BufWriter<ChannelWriter>>,
     Arc<AtomicUsize>,
     mpsc::Receiver<io::Result<()>>,
@@ -118,6 +118,8 @@ pub struct BgSave {
     pub keys_done: u64,
     /// Set when the snapshot feeds replicas instead of a file.
     replica_sync: Option<ReplicaSync>,
+    /// Set when the snapshot is an AOF rewrite's new base file.
+    pub(crate) aof_rewrite: bool,
 }
 
 /// The replicas a snapshot is streamed to, and the EOF marker closing it.
@@ -128,6 +130,28 @@ struct ReplicaSync {
 }
 
 impl BgSave {
+    /// A snapshot writing an AOF base file through `writer`.
+    pub(crate) fn for_aof_rewrite(
+        snap: Snapshot,
+        opened: OpenedWriter,
+        dirty: u64,
+        keys_total: u64,
+    ) -> BgSave {
+        let (writer, pending, done) = opened;
+        BgSave {
+            snap: Some(snap),
+            writer: Some(writer),
+            pending,
+            done,
+            started: Instant::now(),
+            dirty_at_start: dirty,
+            keys_total,
+            keys_done: 0,
+            replica_sync: None,
+            aof_rewrite: true,
+        }
+    }
+
     /// Seconds since the save started.
     pub fn elapsed_secs(&self) -> i64 {
         self.started.elapsed().as_secs() as i64
@@ -205,6 +229,17 @@ impl State {
     fn open_writer(&self) -> io::Result<OpenedWriter> {
         let final_path = rdb_path(self);
         let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
+        self.open_writer_to(tmp, final_path, false)
+    }
+
+    /// A snapshot writer into `tmp`, renamed to `final_path` once complete
+    /// and fsynced. `aof_base` marks an AOF base file (aux `aof-base 1`).
+    pub(crate) fn open_writer_to(
+        &self,
+        tmp: PathBuf,
+        final_path: PathBuf,
+        aof_base: bool,
+    ) -> io::Result<OpenedWriter> {
         let file = File::create(&tmp)?;
         let (tx, rx) = mpsc::channel::<Vec<u8>>();
         let (done_tx, done_rx) = mpsc::channel();
@@ -248,7 +283,7 @@ impl State {
             b"repl-offset",
             self.repl.master_repl_offset.to_string().as_bytes(),
         )?;
-        w.aux(b"aof-base", b"0")?;
+        w.aux(b"aof-base", if aof_base { b"1" } else { b"0" })?;
         Ok((w, pending, done_rx))
     }
 
@@ -271,6 +306,7 @@ impl State {
             keys_total: self.ks.total_keys() as u64,
             keys_done: 0,
             replica_sync: None,
+            aof_rewrite: false,
         });
         self.log_notice(&format!(
             "Background saving started by pid {}",
@@ -338,6 +374,13 @@ impl State {
             Err(mpsc::TryRecvError::Empty) => true,
             res => {
                 let ok = matches!(res, Ok(Ok(())));
+                if bg.aof_rewrite {
+                    let secs = bg.started.elapsed().as_secs() as i64;
+                    self.persistence.bgsave = None;
+                    self.aof_rewrite_done(ok, secs);
+                    self.start_replica_sync();
+                    return self.persistence.bgsave.is_some();
+                }
                 let secs = bg.started.elapsed().as_secs() as i64;
                 let dirty_at_start = bg.dirty_at_start;
                 self.persistence.bgsave = None;
@@ -408,6 +451,7 @@ impl State {
             keys_total: self.ks.total_keys() as u64,
             keys_done: 0,
             replica_sync: None,
+            aof_rewrite: false,
         });
         Ok(())
     }
@@ -609,6 +653,7 @@ impl State {
             keys_total: self.ks.total_keys() as u64,
             keys_done: 0,
             replica_sync: Some(ReplicaSync { ids, mark }),
+            aof_rewrite: false,
         });
         self.bg_notify.notify_one();
     }
@@ -647,6 +692,7 @@ impl State {
             }
             self.log_warning("There is a child saving an .rdb. Killing it!");
         }
+        self.aof_shutdown();
         let save = req.save || (!req.nosave && !self.config.save_points().is_empty());
         if save {
             self.log_notice("Saving the final RDB snapshot before exiting.");

@@ -156,6 +156,7 @@ impl State {
             self.repl.multi_pending = false;
             self.repl.multi_emitted = true;
             encode_request(&[&b"MULTI"[..]], &mut buf);
+            self.aof_command(db, &[Bytes::from_static(b"MULTI")]);
         }
         if self.repl.last_db != Some(db) {
             let d = db.to_string();
@@ -164,24 +165,21 @@ impl State {
         }
         encode_request(argv, &mut buf);
         self.feed_stream(&buf);
-        self.aof_feed(&buf);
+        self.aof_command(db, argv);
     }
 
     /// Closes a propagated transaction with `EXEC`.
-    pub fn feed_command_raw_exec(&mut self, _db: usize) {
+    pub fn feed_command_raw_exec(&mut self, db: usize) {
         let mut buf = BytesMut::new();
         encode_request(&[&b"EXEC"[..]], &mut buf);
         self.feed_stream(&buf);
-        self.aof_feed(&buf);
+        self.aof_command(db, &[Bytes::from_static(b"EXEC")]);
     }
 
-    /// Whether an append-only file takes the stream (persistence hook).
+    /// Whether an append-only file takes the stream.
     pub fn aof_enabled(&self) -> bool {
-        false
+        self.aof.is_some()
     }
-
-    /// Hands stream bytes to the append-only file (persistence hook).
-    pub fn aof_feed(&mut self, _bytes: &[u8]) {}
 
     /// Number of replicas that acknowledged `offset`.
     pub fn replicas_acked(&self, offset: i64) -> usize {

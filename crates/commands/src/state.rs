@@ -149,6 +149,8 @@ pub struct State {
     pub repl_notify: Arc<Notify>,
     /// Clients blocked in `WAIT`: (id, replicas wanted, offset).
     pub wait_clients: Vec<(u64, i64, i64)>,
+    /// The append-only file, when `appendonly yes`.
+    pub aof: Option<crate::aof::AofState>,
 }
 
 /// The function log lines are handed to.
@@ -217,6 +219,7 @@ impl State {
             master: None,
             repl_notify: Arc::new(Notify::new()),
             wait_clients: Vec::new(),
+            aof: None,
         };
         st.apply_config();
         st.ks = Keyspace::new(st.cached.databases);
@@ -662,6 +665,7 @@ impl State {
             s.ops_samples.pop_front();
         }
         self.check_save_points(now / 1000);
+        self.aof_cron();
         if self.persistence.bgsave.is_some() {
             self.bg_notify.notify_one();
         }
@@ -717,6 +721,13 @@ pub fn resolve(argv: &[Bytes]) -> Result<&'static Cmd, (CmdError, Option<usize>)
             None => Err((error::unknown_subcommand(sub, &top.full_name), None)),
         },
     }
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Unix time in seconds.

@@ -15,7 +15,7 @@ use crate::ctx::Ctx;
 use crate::error::CmdResult;
 use crate::meta::{self, CommandMeta};
 use crate::{
-    bitops, blocking, client_cmd, config_cmd, debug, geo, hash, hyperloglog, info, keys, list,
+    aof, bitops, blocking, client_cmd, config_cmd, debug, geo, hash, hyperloglog, info, keys, list,
     persist, pubsub, replica, server, set, sort, stream, string, zset,
 };
 
@@ -178,6 +178,7 @@ const TABLE: &[(&str, Handler)] = &[
     ("lastsave", server::lastsave),
     ("save", persist::cmd_save),
     ("bgsave", persist::cmd_bgsave),
+    ("bgrewriteaof", aof::bgrewriteaof),
     ("dump", persist::cmd_dump),
     ("restore", persist::cmd_restore),
     ("shutdown", server::shutdown),

@@ -152,6 +152,7 @@ where
             return None;
         }
         // 1. Execute what can run now.
+        let mut durable_wait: Option<tokio::sync::oneshot::Receiver<()>> = None;
         if client.blocked.is_none() && (!pending.is_empty() || read_bytes > 0 || written_bytes > 0)
         {
             // Bounded: a pause has a deadline; we re-check every 10 ms.
@@ -167,6 +168,18 @@ where
                             st.stats.net_output_bytes += std::mem::take(&mut written_bytes);
                             st.stats.total_reads += 1;
                             run_batch(&mut st, client, &mut pending, &mut out, rbuf.len());
+                            // appendfsync always: these replies go out only
+                            // once the writes before them are on disk.
+                            if let Some(seq) = st.aof_wait_seq() {
+                                let (tx, rx) = tokio::sync::oneshot::channel();
+                                st.aof_on_durable(
+                                    seq,
+                                    Box::new(move |_| {
+                                        let _ = tx.send(());
+                                    }),
+                                );
+                                durable_wait = Some(rx);
+                            }
                             limits = st.cached.proto_max_bulk_len;
                             idle_timeout = st.cached.timeout_secs;
                             qbuf_limit = st.cached.client_query_buffer_limit;
@@ -187,6 +200,11 @@ where
                     None => break,
                 }
             }
+        }
+        if let Some(rx) = durable_wait {
+            // A write error also releases the wait; the error shows in INFO
+            // (aof_last_write_status) as with upstream's MISCONF path.
+            let _ = rx.await;
         }
         // 2. Closing conditions: flush what is owed, then close.
         let finished = pending.is_empty() && client.blocked.is_none();

@@ -242,7 +242,12 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
     if let Some((host, port)) = state.config.replica_of() {
         state.become_replica(host, port, now_ms());
     }
-    if !state.config.get_bool("appendonly") {
+    if state.config.get_bool("appendonly") {
+        if let Err(e) = state.aof_open_and_load(now_ms()) {
+            log::warning(&e);
+            return 1;
+        }
+    } else {
         match state.load_rdb(now_ms()) {
             Ok(_) => {}
             Err(e) => {

@@ -1,0 +1,420 @@
+//! The append-only file, driven by the engine (upstream `aof.c`, engine
+//! half): opening and loading the multi-part AOF directory at startup,
+//! appending every propagated write, durability for `appendfsync always`
+//! (replies wait for the group-commit fsync, outside the server lock),
+//! `BGREWRITEAOF` from the fork-free snapshot, automatic rewrites,
+//! `CONFIG SET appendonly` on a live server, and `INFO` fields. File
+//! formats and the writer thread are `redis-aof`'s.
+
+use std::fs::File;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::path::PathBuf;
+
+use bytes::{Bytes, BytesMut};
+use redis_aof::{AofDir, AofReader, AofWriter, End, Event, Feeder, FileType, FsyncPolicy};
+use redis_rdb::RdbReader;
+
+use crate::client::{Client, ClientSignal};
+use crate::ctx::Ctx;
+use crate::error::{CmdError, CmdResult};
+use crate::persist::BgSave;
+use crate::state::State;
+
+/// The open append-only file.
+pub struct AofState {
+    pub dir: AofDir,
+    pub writer: AofWriter,
+    pub feeder: Feeder,
+    /// Sequence of the last append (what replies must wait for).
+    pub last_seq: u64,
+    pub rewrites: u64,
+    pub rewrite_scheduled: bool,
+    pub last_rewrite_ok: bool,
+    pub last_rewrite_secs: i64,
+    /// Size of the AOF right after the last rewrite (auto-rewrite growth).
+    pub base_size: u64,
+}
+
+impl std::fmt::Debug for AofState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AofState")
+            .field("last_seq", &self.last_seq)
+            .finish()
+    }
+}
+
+fn policy_of(st: &State) -> FsyncPolicy {
+    FsyncPolicy::parse(st.config.get_str("appendfsync")).unwrap_or(FsyncPolicy::EverySec)
+}
+
+impl State {
+    /// Appends one propagated command to the AOF, if enabled.
+    pub fn aof_command(&mut self, db: usize, argv: &[Bytes]) {
+        let Some(aof) = self.aof.as_mut() else { return };
+        let mut buf = Vec::new();
+        let now = crate::state::unix_secs();
+        aof.feeder.feed(&mut buf, db as u32, argv, now);
+        aof.last_seq = aof.writer.append(&buf);
+    }
+
+    /// If replies must wait for the AOF (`appendfsync always`), the
+    /// sequence to wait for; the caller waits outside the lock.
+    pub fn aof_wait_seq(&self) -> Option<u64> {
+        let aof = self.aof.as_ref()?;
+        if aof.writer.policy() != FsyncPolicy::Always || aof.writer.durable() >= aof.last_seq {
+            return None;
+        }
+        Some(aof.last_seq)
+    }
+
+    /// Registers `cb` to run once `seq` is durable.
+    pub fn aof_on_durable(&self, seq: u64, cb: redis_aof::DurableCallback) {
+        if let Some(aof) = &self.aof {
+            aof.writer.on_durable(seq, cb);
+        }
+    }
+
+    /// Opens the AOF at startup (`appendonly yes`), loading what it holds.
+    /// Errors are fatal startup messages.
+    pub fn aof_open_and_load(&mut self, now: i64) -> Result<(), String> {
+        let dirname = self.config.get_str("appenddirname").to_string();
+        let fname = self.config.get_str("appendfilename").to_string();
+        let mut dir = AofDir::open(std::path::Path::new("."), &dirname, &fname)
+            .map_err(|e| format!("{e}"))?;
+        let files: Vec<(String, FileType)> = dir
+            .manifest
+            .load_order()
+            .iter()
+            .map(|i| (i.file_name.clone(), i.file_type))
+            .collect();
+        let started = std::time::Instant::now();
+        if files.is_empty() {
+            // A fresh AOF: its base is the (empty) dataset, as upstream.
+            dir.create_dir().map_err(|e| e.to_string())?;
+        }
+        let last = files.len().saturating_sub(1);
+        for (i, (name, ftype)) in files.iter().enumerate() {
+            let path = dir.path_of(name);
+            self.aof_load_file(&path, *ftype, i == last, now)?;
+        }
+        if !files.is_empty() {
+            self.log_notice(&format!(
+                "DB loaded from append only file: {:.3} seconds",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        let (_, file, size) = dir.open_incr_on_start().map_err(|e| {
+            format!(
+                "Can't open the append-only file {fname}: {}",
+                redis_aof::strerror(&e)
+            )
+        })?;
+        let writer = AofWriter::new(file, size, policy_of(self)).map_err(|e| e.to_string())?;
+        writer.set_no_fsync_on_rewrite(self.config.get_bool("no-appendfsync-on-rewrite"));
+        let base_size = dir.files_size().unwrap_or(0);
+        let need_base = files.is_empty();
+        self.aof = Some(AofState {
+            dir,
+            writer,
+            feeder: Feeder::new(self.config.get_bool("aof-timestamp-enabled")),
+            last_seq: 0,
+            rewrites: 0,
+            rewrite_scheduled: false,
+            last_rewrite_ok: true,
+            last_rewrite_secs: -1,
+            base_size,
+        });
+        if need_base {
+            self.log_notice(&format!(
+                "Creating AOF base file {fname}.1.base.rdb on server start"
+            ));
+            self.start_aof_rewrite().map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn aof_load_file(
+        &mut self,
+        path: &std::path::Path,
+        ftype: FileType,
+        is_last: bool,
+        now: i64,
+    ) -> Result<(), String> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let io_err = |e: std::io::Error| {
+            format!(
+                "Fatal error: can't open the append log file {name} for reading: {}",
+                redis_aof::strerror(&e)
+            )
+        };
+        let mut file = File::open(path).map_err(io_err)?;
+        let mut start = 0u64;
+        if ftype == FileType::Base
+            && redis_aof::reader::file_has_rdb_preamble(path).unwrap_or(false)
+        {
+            self.log_notice("Reading RDB base file on AOF loading...");
+            let mut reader = RdbReader::new(BufReader::new(File::open(path).map_err(io_err)?));
+            self.load_from(&mut reader, now)?;
+            start = reader.offset();
+            self.log_notice("RDB base file on AOF loading done, reading the remaining AOF tail...");
+        }
+        file.seek(SeekFrom::Start(start)).map_err(io_err)?;
+        let mut reader = AofReader::at_offset(file, start);
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut client = Client::new(0, std::sync::Arc::new(ClientSignal::new(tx)), true);
+        client.is_master = true;
+        client.authenticated = true;
+        loop {
+            match reader.next_event() {
+                Event::Command(c) => {
+                    let mut sink = BytesMut::new();
+                    self.call(&mut client, c.argv, &mut sink, now);
+                }
+                Event::End(End::Clean) => return Ok(()),
+                Event::End(End::Truncated { valid_up_to, .. }) => {
+                    if is_last && self.config.get_bool("aof-load-truncated") {
+                        self.log_warning("!!! Warning: short read while loading the AOF file !!!");
+                        self.log_warning(&format!(
+                            "!!! Truncating the AOF at offset {valid_up_to} !!!"
+                        ));
+                        let f = std::fs::OpenOptions::new()
+                            .write(true)
+                            .open(path)
+                            .map_err(io_err)?;
+                        f.set_len(valid_up_to).map_err(io_err)?;
+                        self.log_warning("AOF loaded anyway because aof-load-truncated is enabled");
+                        return Ok(());
+                    }
+                    return Err(format!(
+                        "Unexpected end of file reading the append only file {name}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
+                    ));
+                }
+                Event::End(e) => {
+                    return Err(format!(
+                        "Bad file format reading the append only file {name}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest> ({e:?})"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Starts `BGREWRITEAOF`: a new incr file takes the writes from now on,
+    /// and the snapshot of now becomes the new base.
+    pub fn start_aof_rewrite(&mut self) -> Result<(), String> {
+        if self.persistence.bgsave.is_some() || self.ks.snapshot_running() {
+            if let Some(aof) = self.aof.as_mut() {
+                aof.rewrite_scheduled = true;
+            }
+            return Ok(());
+        }
+        let Some(aof) = self.aof.as_mut() else {
+            return Err("ERR AOF is off".into());
+        };
+        let (_, file) = aof.dir.open_new_incr().map_err(|e| format!("ERR {e}"))?;
+        aof.writer.switch_file(file, 0);
+        aof.feeder.reset_db();
+        aof.writer.set_rewrite_active(true);
+        let tmp = aof
+            .dir
+            .path_of(&redis_aof::manifest::temp_rewrite_name(u64::from(
+                std::process::id(),
+            )));
+        let final_path: PathBuf = tmp.with_extension("done");
+        let opened = self
+            .open_writer_to(tmp, final_path, true)
+            .map_err(|e| format!("ERR {e}"))?;
+        let Some(snap) = self.ks.begin_snapshot() else {
+            return Err("ERR Background append only file rewriting already in progress".into());
+        };
+        let total = self.ks.total_keys() as u64;
+        self.persistence.bgsave = Some(BgSave::for_aof_rewrite(snap, opened, self.dirty, total));
+        self.log_notice(&format!(
+            "Background append only file rewriting started by pid {}",
+            std::process::id()
+        ));
+        self.bg_notify.notify_one();
+        Ok(())
+    }
+
+    /// Installs the rewritten base once its writer finished.
+    pub fn aof_rewrite_done(&mut self, ok: bool, secs: i64) {
+        let pid = std::process::id();
+        let Some(aof) = self.aof.as_mut() else { return };
+        aof.writer.set_rewrite_active(false);
+        aof.last_rewrite_secs = secs;
+        let tmp = aof
+            .dir
+            .path_of(&redis_aof::manifest::temp_rewrite_name(u64::from(pid)));
+        let done = tmp.with_extension("done");
+        let res = if ok {
+            aof.dir
+                .install_rewritten_base(&done, true, true)
+                .and_then(|_| aof.dir.delete_history().map(drop))
+        } else {
+            Err(std::io::Error::other("rewrite failed"))
+        };
+        aof.last_rewrite_ok = res.is_ok();
+        if res.is_ok() {
+            aof.rewrites += 1;
+            aof.base_size = aof.dir.files_size().unwrap_or(0);
+            self.log_notice("Background AOF rewrite terminated with success");
+            self.log_notice("Background AOF rewrite finished successfully");
+        } else {
+            let _ = std::fs::remove_file(&done);
+            self.log_warning("Background AOF rewrite terminated with error");
+        }
+        let scheduled = self
+            .aof
+            .as_mut()
+            .is_some_and(|a| std::mem::take(&mut a.rewrite_scheduled));
+        if scheduled {
+            let _ = self.start_aof_rewrite();
+        }
+    }
+
+    /// Cron: automatic rewrite on growth.
+    pub fn aof_cron(&mut self) {
+        let pct = self.config.get_int("auto-aof-rewrite-percentage");
+        let min = self.config.get_int("auto-aof-rewrite-min-size").max(0) as u64;
+        let Some(aof) = self.aof.as_mut() else { return };
+        if pct <= 0 || self.persistence.bgsave.is_some() {
+            return;
+        }
+        let size = aof.dir.files_size().unwrap_or(0);
+        let base = aof.base_size.max(1);
+        if size > min && (size.saturating_sub(base)) * 100 / base >= pct as u64 {
+            self.log_notice(&format!(
+                "Starting automatic rewriting of AOF on {}% growth",
+                (size.saturating_sub(base)) * 100 / base
+            ));
+            let _ = self.start_aof_rewrite();
+        }
+    }
+
+    /// `CONFIG SET appendonly` and `appendfsync` on a live server.
+    pub fn aof_apply_config(&mut self) {
+        let on = self.config.get_bool("appendonly");
+        match (on, self.aof.is_some()) {
+            (true, false) => {
+                // Turning AOF on: a new incr takes writes from now, the
+                // rewrite's base captures everything before.
+                let now = crate::state::now_ms();
+                let dirname = self.config.get_str("appenddirname").to_string();
+                let fname = self.config.get_str("appendfilename").to_string();
+                let opened = AofDir::open(std::path::Path::new("."), &dirname, &fname)
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut dir| {
+                        dir.create_dir().map_err(|e| e.to_string())?;
+                        let (_, file) = dir.open_new_incr().map_err(|e| e.to_string())?;
+                        let writer =
+                            AofWriter::new(file, 0, policy_of(self)).map_err(|e| e.to_string())?;
+                        Ok((dir, writer))
+                    });
+                match opened {
+                    Ok((dir, writer)) => {
+                        self.aof = Some(AofState {
+                            dir,
+                            writer,
+                            feeder: Feeder::new(self.config.get_bool("aof-timestamp-enabled")),
+                            last_seq: 0,
+                            rewrites: 0,
+                            rewrite_scheduled: false,
+                            last_rewrite_ok: true,
+                            last_rewrite_secs: -1,
+                            base_size: 0,
+                        });
+                        let _ = now;
+                        if self.start_aof_rewrite().is_ok() {
+                            self.log_notice("AOF enabled on a running server: rewrite started");
+                        }
+                    }
+                    Err(e) => self.log_warning(&format!(
+                        "Redis needs to enable the AOF but can't open the append only file: {e}"
+                    )),
+                }
+            }
+            (false, true) => {
+                if let Some(aof) = self.aof.take() {
+                    let _ = aof.writer.sync_all();
+                    let _ = aof.writer.close();
+                }
+                self.log_notice("AOF disabled");
+            }
+            (true, true) => {
+                let p = policy_of(self);
+                let nf = self.config.get_bool("no-appendfsync-on-rewrite");
+                if let Some(aof) = &self.aof {
+                    aof.writer.set_policy(p);
+                    aof.writer.set_no_fsync_on_rewrite(nf);
+                }
+            }
+            (false, false) => {}
+        }
+    }
+
+    /// Flushes and fsyncs the AOF at shutdown.
+    pub fn aof_shutdown(&mut self) {
+        if let Some(aof) = &self.aof {
+            self.log_notice("Calling fsync() on the AOF file.");
+            let _ = aof.writer.sync_all();
+        }
+    }
+
+    /// The AOF lines of `INFO persistence`.
+    pub fn aof_info(&self) -> (u8, u8, u8, u64, &'static str, &'static str, i64) {
+        match &self.aof {
+            None => (0, 0, 0, 0, "ok", "ok", -1),
+            Some(a) => (
+                1,
+                u8::from(
+                    self.persistence
+                        .bgsave
+                        .as_ref()
+                        .is_some_and(|b| b.aof_rewrite),
+                ),
+                u8::from(a.rewrite_scheduled),
+                a.rewrites,
+                if a.last_rewrite_ok { "ok" } else { "err" },
+                if a.writer.write_status().is_ok() {
+                    "ok"
+                } else {
+                    "err"
+                },
+                a.last_rewrite_secs,
+            ),
+        }
+    }
+}
+
+/// # Format
+/// `BGREWRITEAOF`
+pub fn bgrewriteaof(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    if ctx
+        .st
+        .persistence
+        .bgsave
+        .as_ref()
+        .is_some_and(|b| b.aof_rewrite)
+    {
+        return Err(CmdError::fixed(
+            "ERR Background append only file rewriting already in progress",
+        ));
+    }
+    if ctx.st.aof.is_none() {
+        // Upstream rewrites even with AOF off (it writes a fresh AOF set).
+        return Err(CmdError::fixed(
+            "ERR Background append only file rewriting requires appendonly yes in this server",
+        ));
+    }
+    let scheduled = ctx.st.persistence.bgsave.is_some();
+    ctx.st.start_aof_rewrite().map_err(CmdError::msg)?;
+    if scheduled {
+        ctx.simple("Background append only file rewriting scheduled");
+    } else {
+        ctx.simple("Background append only file rewriting started");
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! The append-only file with real processes: no acknowledged write is lost
+//! across `kill -9` under `appendfsync always`, AOF directories cross-load
+//! with the reference in both directions, a torn tail is truncated only
+//! when `aof-load-truncated` allows it, and `CONFIG SET appendonly yes`
+//! works on a running server.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use redis_testkit::{Conn, ServerKind, TestServer};
+
+fn fresh_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "redis-rs-aof-{tag}-{}-{:?}",
+        std::process::id(),
+        Instant::now()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn start_in(kind: ServerKind, dir: &Path, extra: &[&str]) -> TestServer {
+    let d = dir.to_string_lossy().into_owned();
+    let mut args = vec!["--dir", d.as_str(), "--enable-debug-command", "yes"];
+    args.extend_from_slice(extra);
+    TestServer::start(kind, &args)
+}
+
+fn kill9(s: &TestServer) {
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &s.pid().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_millis(200));
+}
+
+fn int_reply(r: &[u8]) -> i64 {
+    String::from_utf8_lossy(r)
+        .trim_start_matches([':', '$'])
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(-1)
+}
+
+#[test]
+fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
+    let dir = fresh_dir("kill9");
+    let s = start_in(
+        ServerKind::Ours,
+        &dir,
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    );
+    let mut c = s.conn();
+    let mut acknowledged = 0i64;
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    // Pipelined batches: every +OK/:N counted was acknowledged.
+    while Instant::now() < deadline {
+        let mut batch = Vec::new();
+        for _ in 0..50 {
+            batch.extend_from_slice(b"*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n");
+        }
+        c.send_raw(&batch);
+        for _ in 0..50 {
+            let r = c.read_reply_raw();
+            assert!(r.starts_with(b":"), "{r:?}");
+            acknowledged += 1;
+        }
+    }
+    // One more batch in flight while the process dies.
+    c.send_raw(&b"*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n".repeat(50));
+    kill9(&s);
+    drop(c);
+    drop(s);
+    let again = start_in(ServerKind::Ours, &dir, &["--appendonly", "yes"]);
+    let mut c2 = again.conn();
+    let n = int_reply(&c2.cmd(&["GET", "counter"]));
+    assert!(
+        n >= acknowledged,
+        "acknowledged {acknowledged} but only {n} survived"
+    );
+    assert!(n <= acknowledged + 50, "more than was sent: {n}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn fill(c: &mut Conn) {
+    c.cmd(&["SET", "s", "v"]);
+    c.cmd(&["SET", "ttl", "v", "EX", "1000"]);
+    c.cmd(&["RPUSH", "l", "a", "b"]);
+    c.cmd(&["HSET", "h", "f", "v"]);
+    c.cmd(&["SADD", "set", "1", "x"]);
+    c.cmd(&["ZADD", "z", "1.5", "m"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["INCR", "n"]);
+    c.cmd(&["SELECT", "1"]);
+    c.cmd(&["SET", "db1", "x"]);
+    c.cmd(&["EXEC"]);
+    c.cmd(&["SELECT", "0"]);
+    c.cmd(&["DEL", "s"]);
+}
+
+#[test]
+fn aof_directories_cross_load_with_the_reference() {
+    for (writer, reader) in [
+        (ServerKind::Ours, ServerKind::Reference),
+        (ServerKind::Reference, ServerKind::Ours),
+    ] {
+        let dir = fresh_dir("cross");
+        let w = start_in(writer, &dir, &["--appendonly", "yes"]);
+        let mut c = w.conn();
+        fill(&mut c);
+        assert_eq!(c.cmd(&["BGREWRITEAOF"]).first(), Some(&b'+'));
+        // Writes after the rewrite started land in the new incr file.
+        std::thread::sleep(Duration::from_millis(300));
+        c.cmd(&["SET", "after-rewrite", "1"]);
+        c.cmd(&["RPUSH", "l", "c"]);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let info = String::from_utf8_lossy(&c.cmd(&["INFO", "persistence"])).into_owned();
+            if info.contains("aof_rewrite_in_progress:0")
+                && info.contains("aof_rewrite_scheduled:0")
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "rewrite did not finish: {info}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let digest = c.cmd(&["DEBUG", "DIGEST"]);
+        c.send_raw(b"SHUTDOWN NOSAVE\r\n");
+        let _ = c.read_until_close();
+        drop(w);
+        let r = start_in(reader, &dir, &["--appendonly", "yes"]);
+        let mut rc = r.conn();
+        assert_eq!(
+            rc.cmd(&["DEBUG", "DIGEST"]),
+            digest,
+            "{writer:?} -> {reader:?}: {}",
+            r.log_contents()
+        );
+        drop(r);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+fn incr_file(dir: &Path) -> PathBuf {
+    let d = dir.join("appendonlydir");
+    std::fs::read_dir(&d)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
+        .expect("an incr file")
+}
+
+#[test]
+fn torn_tail_is_truncated_only_when_allowed() {
+    let dir = fresh_dir("torn");
+    let s = start_in(ServerKind::Ours, &dir, &["--appendonly", "yes"]);
+    let mut c = s.conn();
+    for i in 0..20 {
+        c.cmd(&["SET", &format!("k{i}"), "value"]);
+    }
+    kill9(&s);
+    drop(c);
+    drop(s);
+    let path = incr_file(&dir);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.truncate(bytes.len() - 5);
+    std::fs::write(&path, &bytes).unwrap();
+    // aof-load-truncated no: the server refuses to start, file untouched.
+    let bin = redis_testkit::server::ours_binary("redis-server");
+    let out = crate::util::run_bounded(
+        std::process::Command::new(&bin)
+            .args([
+                "--port",
+                "0",
+                "--appendonly",
+                "yes",
+                "--aof-load-truncated",
+                "no",
+                "--dir",
+            ])
+            .arg(&dir),
+        Duration::from_secs(20),
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "file changed without permission"
+    );
+    // The default (yes) truncates the torn command and loads the rest.
+    let s2 = start_in(ServerKind::Ours, &dir, &["--appendonly", "yes"]);
+    let mut c2 = s2.conn();
+    assert_eq!(c2.cmd(&["DBSIZE"]), b":19\r\n");
+    assert!(
+        s2.log_contents().contains("Truncating the AOF"),
+        "{}",
+        s2.log_contents()
+    );
+    drop(s2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn config_set_appendonly_on_a_running_server() {
+    let dir = fresh_dir("live");
+    let s = start_in(ServerKind::Ours, &dir, &[]);
+    let mut c = s.conn();
+    c.cmd(&["SET", "before", "1"]);
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), b"+OK\r\n");
+    c.cmd(&["SET", "after", "2"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = String::from_utf8_lossy(&c.cmd(&["INFO", "persistence"])).into_owned();
+        if info.contains("aof_enabled:1")
+            && info.contains("aof_rewrite_in_progress:0")
+            && info.contains("aof_rewrites:1")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "AOF not enabled: {info}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill9(&s);
+    drop(c);
+    drop(s);
+    let s2 = start_in(ServerKind::Ours, &dir, &["--appendonly", "yes"]);
+    let mut c2 = s2.conn();
+    assert_eq!(c2.cmd(&["GET", "before"]), b"$1\r\n1\r\n");
+    assert_eq!(c2.cmd(&["GET", "after"]), b"$1\r\n2\r\n");
+    drop(s2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
