@@ -275,3 +275,48 @@ fn haproxy_health_check_answers_on_both_roles() {
         assert!(c.read_until_close().is_ok());
     }
 }
+
+#[test]
+fn min_replicas_and_stale_data_errors_match_the_reference() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let p = TestServer::start(
+            kind,
+            &[
+                "--min-replicas-to-write",
+                "1",
+                "--min-replicas-max-lag",
+                "10",
+            ],
+        );
+        let mut c = p.conn();
+        assert_eq!(
+            c.cmd(&["SET", "k", "v"]),
+            b"-NOREPLICAS Not enough good replicas to write.\r\n",
+            "{kind:?}"
+        );
+        assert_eq!(c.cmd(&["GET", "k"]), b"$-1\r\n");
+        // A replica of a primary that does not exist, told not to serve stale data.
+        let r = TestServer::start(
+            kind,
+            &[
+                "--replicaof",
+                "127.0.0.1",
+                "1",
+                "--replica-serve-stale-data",
+                "no",
+            ],
+        );
+        let mut rc = r.conn();
+        assert_eq!(
+            rc.cmd(&["GET", "k"]),
+            b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n",
+            "{kind:?}"
+        );
+        let text = info(&mut rc, "replication");
+        assert_eq!(
+            field(&text, "master_link_status").as_deref(),
+            Some("down"),
+            "{text}"
+        );
+    }
+}

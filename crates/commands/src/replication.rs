@@ -190,6 +190,23 @@ impl State {
             .count()
     }
 
+    /// `min-replicas-to-write`: true when enough replicas acknowledged
+    /// within `min-replicas-max-lag` seconds (or the check is off).
+    pub fn enough_good_replicas(&self, now: i64) -> bool {
+        let need = self.config.get_int("min-replicas-to-write");
+        let max_lag = self.config.get_int("min-replicas-max-lag");
+        if need <= 0 || max_lag <= 0 {
+            return true;
+        }
+        let good = self
+            .repl
+            .replicas
+            .iter()
+            .filter(|r| r.state == LinkState::Online && (now - r.last_ack_ms) / 1000 <= max_lag)
+            .count() as i64;
+        good >= need
+    }
+
     /// Forgets a replica link whose connection closed.
     pub fn drop_replica(&mut self, client_id: u64) {
         let before = self.repl.replicas.len();

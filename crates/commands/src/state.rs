@@ -370,6 +370,22 @@ impl State {
             self.reject(client, out, e, Some(cmd.idx));
             return Some(&cmd.full_name);
         }
+        if let Some(m) = &self.master {
+            if m.state != "connected"
+                && !client.is_master
+                && !self.config.get_bool("replica-serve-stale-data")
+                && !cmd.has(flags::STALE)
+            {
+                let e = CmdError::fixed("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+                self.reject(client, out, e, Some(cmd.idx));
+                return Some(&cmd.full_name);
+            }
+        }
+        if cmd.has(flags::WRITE) && self.master.is_none() && !self.enough_good_replicas(now) {
+            let e = CmdError::fixed("NOREPLICAS Not enough good replicas to write.");
+            self.reject(client, out, e, Some(cmd.idx));
+            return Some(&cmd.full_name);
+        }
         if cmd.has(flags::WRITE) && !client.is_master && self.rejects_writes() {
             let e = CmdError::fixed("READONLY You can't write against a read only replica.");
             self.reject(client, out, e, Some(cmd.idx));

@@ -146,7 +146,10 @@ fn answers_ping(addr: SocketAddr) -> bool {
         }
     }
     // A server with `requirepass` answers NOAUTH: it is up all the same.
-    let up = got.starts_with(b"+PONG\r\n") || got.starts_with(b"-NOAUTH");
+    // A replica that must not serve stale data answers MASTERDOWN.
+    let up = got.starts_with(b"+PONG\r\n")
+        || got.starts_with(b"-NOAUTH")
+        || got.starts_with(b"-MASTERDOWN");
     if up {
         // Leave with QUIT so the server has dropped this connection before a
         // test counts clients (maxclients, CLIENT LIST).
