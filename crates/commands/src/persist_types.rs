@@ -68,13 +68,119 @@ pub fn zset_from(st: &State, pairs: Vec<(Bytes, f64)>) -> ZSetValue {
     z
 }
 
-/// A stream in the RDB model (placeholder until the stream type lands:
-/// its owner implements both directions).
-pub fn stream_to_rdb(_s: &redis_storage::stream::StreamValue) -> Option<redis_rdb::StreamValue> {
-    None
+fn to_rdb_id(id: redis_storage::stream::StreamId) -> redis_rdb::StreamId {
+    redis_rdb::StreamId::new(id.ms, id.seq)
 }
 
-/// A stream from the RDB model (see [`stream_to_rdb`]).
-pub fn stream_from_rdb(_s: redis_rdb::StreamValue) -> Option<redis_storage::stream::StreamValue> {
-    None
+fn from_rdb_id(id: redis_rdb::StreamId) -> redis_storage::stream::StreamId {
+    redis_storage::stream::StreamId::new(id.ms, id.seq)
+}
+
+/// A stream in the RDB model: live entries, counters, and every group with
+/// its PEL and consumers.
+pub fn stream_to_rdb(s: &redis_storage::stream::StreamValue) -> Option<redis_rdb::StreamValue> {
+    use redis_rdb::{PendingEntry, StreamConsumer, StreamEntry, StreamGroup};
+    use redis_storage::stream::StreamId;
+    let mut entries = Vec::with_capacity(s.len());
+    s.for_each(StreamId::MIN, StreamId::MAX, false, |e| {
+        entries.push(StreamEntry {
+            id: to_rdb_id(e.id),
+            fields: e.to_pairs(),
+        });
+        true
+    });
+    let groups = s
+        .groups
+        .iter()
+        .map(|(name, g)| StreamGroup {
+            name: name.clone(),
+            last_id: to_rdb_id(g.last_id),
+            entries_read: g.entries_read.map_or(-1, |n| n as i64),
+            pel: g
+                .pel
+                .iter()
+                .map(|(id, n)| PendingEntry {
+                    id: to_rdb_id(*id),
+                    delivery_time_ms: n.delivery_time,
+                    delivery_count: n.delivery_count,
+                })
+                .collect(),
+            consumers: g
+                .consumers
+                .iter()
+                .map(|(cname, c)| StreamConsumer {
+                    name: cname.clone(),
+                    seen_time_ms: c.seen_time,
+                    pending: c.pel.iter().map(|id| to_rdb_id(*id)).collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    Some(redis_rdb::StreamValue {
+        entries,
+        last_id: to_rdb_id(s.last_id()),
+        first_id: to_rdb_id(s.first_id()),
+        max_deleted_id: to_rdb_id(s.max_deleted_id()),
+        entries_added: s.entries_added(),
+        groups,
+    })
+}
+
+/// A stream from the RDB model (see [`stream_to_rdb`]). Entries are packed
+/// with the default node limits, as the loading path has no configuration
+/// at hand; `None` if the entries are not in ascending ID order.
+pub fn stream_from_rdb(s: redis_rdb::StreamValue) -> Option<redis_storage::stream::StreamValue> {
+    use redis_storage::stream::{Consumer, Group, Nack, NodeLimits, StreamValue};
+    let mut v = StreamValue::new();
+    let mut prev = None;
+    for e in s.entries {
+        let id = from_rdb_id(e.id);
+        if prev.is_some_and(|p| id <= p) {
+            return None;
+        }
+        prev = Some(id);
+        let flat: Vec<Bytes> = e.fields.into_iter().flat_map(|(f, v)| [f, v]).collect();
+        v.append(id, &flat, NodeLimits::default());
+    }
+    v.restore_meta(
+        from_rdb_id(s.last_id),
+        from_rdb_id(s.first_id),
+        from_rdb_id(s.max_deleted_id),
+        s.entries_added,
+    );
+    for g in s.groups {
+        let mut group = Group::new(from_rdb_id(g.last_id), u64::try_from(g.entries_read).ok());
+        let mut owners = std::collections::HashMap::new();
+        for c in &g.consumers {
+            for id in &c.pending {
+                owners.insert(*id, c.name.clone());
+            }
+        }
+        for c in &g.consumers {
+            let mut consumer = Consumer {
+                seen_time: c.seen_time_ms,
+                ..Consumer::default()
+            };
+            for id in &c.pending {
+                consumer.pel.insert(from_rdb_id(*id));
+            }
+            group.consumers.insert(c.name.clone(), consumer);
+        }
+        for p in g.pel {
+            let id = from_rdb_id(p.id);
+            // Every PEL entry has an owner in a valid file; an orphan is
+            // attached to no consumer rather than rejected.
+            let owner = owners.get(&p.id).cloned().unwrap_or_default();
+            group.pel.insert(
+                id,
+                Nack {
+                    consumer: owner,
+                    delivery_time: p.delivery_time_ms,
+                    delivery_count: p.delivery_count,
+                },
+            );
+        }
+        v.groups.insert(g.name, group);
+    }
+    Some(v)
 }

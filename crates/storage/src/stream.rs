@@ -939,7 +939,10 @@ mod tests {
         assert_eq!(p("-1"), None);
         assert_eq!(p("1-"), None);
         assert_eq!(p("a-1"), None);
-        assert_eq!(p("18446744073709551615-1"), Some(StreamId::new(u64::MAX, 1)));
+        assert_eq!(
+            p("18446744073709551615-1"),
+            Some(StreamId::new(u64::MAX, 1))
+        );
         assert_eq!(p("18446744073709551616"), None);
         assert_eq!(StreamId::parse(b"+", 0, true, false), None);
         assert_eq!(
@@ -998,7 +1001,11 @@ mod tests {
         assert_eq!(s.edge_id(true, false), StreamId::new(1, 0));
         assert_eq!(ids(&s).len(), 3);
         assert!(s.range_has_tombstones(StreamId::MIN, StreamId::MAX));
-        s.delete_ids(&[StreamId::new(2, 0), StreamId::new(4, 0), StreamId::new(5, 0)]);
+        s.delete_ids(&[
+            StreamId::new(2, 0),
+            StreamId::new(4, 0),
+            StreamId::new(5, 0),
+        ]);
         assert!(s.is_empty());
         assert_eq!(s.node_count(), 0);
         assert_eq!(s.first_id(), StreamId::MIN);
@@ -1013,7 +1020,10 @@ mod tests {
         assert_eq!(s.trim(TrimStrategy::MaxLen(120), false, 0), 30);
         assert_eq!(s.len(), 120);
         assert_eq!(s.first_id(), StreamId::new(131, 0));
-        assert_eq!(s.trim(TrimStrategy::MinId(StreamId::new(200, 0)), false, 0), 69);
+        assert_eq!(
+            s.trim(TrimStrategy::MinId(StreamId::new(200, 0)), false, 0),
+            69
+        );
         assert_eq!(s.first_id(), StreamId::new(200, 0));
         let mut s = filled(300, NodeLimits::default());
         assert_eq!(s.trim(TrimStrategy::MaxLen(0), true, 150), 100);
@@ -1023,7 +1033,11 @@ mod tests {
     fn radix_nodes() {
         let mut s = StreamValue::new();
         assert_eq!(s.radix_node_count(), 1);
-        s.append(StreamId::new(1, 1), &[b("a"), b("1")], NodeLimits::default());
+        s.append(
+            StreamId::new(1, 1),
+            &[b("a"), b("1")],
+            NodeLimits::default(),
+        );
         assert_eq!(s.radix_node_count(), 2);
     }
 
