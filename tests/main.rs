@@ -12,4 +12,5 @@ mod differential;
 mod persistence;
 mod replication;
 mod server_core;
+mod streams;
 mod util;

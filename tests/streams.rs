@@ -1,0 +1,180 @@
+//! Blocking XREAD / XREADGROUP compared against the reference: served by a
+//! later XADD (with `$` resolved at blocking time), timeouts in RESP2 and
+//! RESP3, several keys, consumer groups (the PEL gets the served entry, a
+//! destroyed group unblocks with NOGROUP), MULTI batches and pipelining
+//! behind a blocked command.
+
+use std::time::Duration;
+
+use redis_testkit::conn::encode_request;
+use redis_testkit::{assert_resp_eq, Conn, ServerKind, TestServer};
+
+/// Runs `scenario` on a fresh reference server and a fresh server of ours
+/// and asserts the transcripts are identical.
+fn same_on_both(scenario: impl Fn(&TestServer) -> Vec<Vec<u8>>) {
+    let reference = TestServer::start(ServerKind::Reference, &[]);
+    let expected = scenario(&reference);
+    drop(reference);
+    let ours = TestServer::start(ServerKind::Ours, &[]);
+    let got = scenario(&ours);
+    assert_eq!(expected.len(), got.len(), "transcript lengths differ");
+    for (i, (e, g)) in expected.iter().zip(got.iter()).enumerate() {
+        assert_resp_eq!(g, e, "step {i}; our log:\n{}", ours.log_contents());
+    }
+}
+
+/// Gives the server time to register a just-sent blocking command.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+fn send(c: &mut Conn, args: &[&str]) {
+    c.send_raw(&encode_request(args));
+}
+
+#[test]
+fn xread_block_served_by_xadd_with_dollar_resolved_when_blocking() {
+    same_on_both(|s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        let mut t = vec![b.cmd(&["XADD", "s", "1-1", "old", "1"])];
+        send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        settle();
+        // Entries added in one batch are all served, none older than `$`.
+        t.push(b.cmd(&["MULTI"]));
+        t.push(b.cmd(&["XADD", "s", "2-1", "f", "v"]));
+        t.push(b.cmd(&["XADD", "s", "3-1", "g", "w"]));
+        t.push(b.cmd(&["EXEC"]));
+        t.push(a.read_reply_raw());
+        // A pipelined command behind the blocked one is answered after it.
+        send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        send(&mut a, &["PING"]);
+        settle();
+        t.push(b.cmd(&["XADD", "s", "4-1", "h", "x"]));
+        t.push(a.read_reply_raw());
+        t.push(a.read_reply_raw());
+        t
+    });
+}
+
+#[test]
+fn xread_block_timeouts_and_several_keys() {
+    same_on_both(|s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        let mut t = vec![a.cmd(&["XREAD", "BLOCK", "50", "STREAMS", "s", "$"])];
+        t.push(a.cmd(&["XADD", "other", "5-5", "a", "1"]));
+        send(
+            &mut a,
+            &[
+                "XREAD", "BLOCK", "0", "COUNT", "1", "STREAMS", "s", "other", "0", "$",
+            ],
+        );
+        settle();
+        // A write of another type to a waited key does not serve it.
+        t.push(b.cmd(&["SET", "unrelated", "1"]));
+        t.push(b.cmd(&["XADD", "other", "6-1", "b", "2"]));
+        t.push(a.read_reply_raw());
+        // An ID in the past is served at once.
+        t.push(a.cmd(&["XREAD", "BLOCK", "0", "STREAMS", "other", "0"]));
+        // RESP3: the timeout is `_` (the HELLO reply carries the client id).
+        let _ = a.cmd(&["HELLO", "3"]);
+        t.push(a.cmd(&["XREAD", "BLOCK", "50", "STREAMS", "s", "$"]));
+        send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "nokey", "$"]);
+        settle();
+        t.push(b.cmd(&["XADD", "nokey", "1-1", "k", "v"]));
+        t.push(a.read_reply_raw());
+        t
+    });
+}
+
+#[test]
+fn xreadgroup_block_pel_and_destroyed_group() {
+    same_on_both(|s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        let mut t = vec![
+            b.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]),
+            a.cmd(&[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "50",
+                "STREAMS",
+                "s",
+                ">",
+            ]),
+        ];
+        send(
+            &mut a,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        settle();
+        t.push(b.cmd(&["XADD", "s", "1-1", "f", "v"]));
+        t.push(a.read_reply_raw());
+        t.push(b.cmd(&["XPENDING", "s", "g"]));
+        t.push(b.cmd(&["XINFO", "GROUPS", "s"]));
+        // History reads never block.
+        t.push(a.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            "0",
+        ]));
+        send(
+            &mut a,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "NOACK",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        settle();
+        t.push(b.cmd(&["XADD", "s", "2-1", "f", "v"]));
+        t.push(a.read_reply_raw());
+        t.push(b.cmd(&["XPENDING", "s", "g"]));
+        send(
+            &mut a,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        settle();
+        t.push(b.cmd(&["XGROUP", "DESTROY", "s", "g"]));
+        t.push(a.read_reply_raw());
+        t.push(a.cmd(&["PING"]));
+        t
+    });
+}
