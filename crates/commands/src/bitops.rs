@@ -409,20 +409,30 @@ pub fn bitop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.int(0);
         return Ok(());
     }
-    // Bytes past the end of a shorter source count as zero.
-    let byte = |s: &Bytes, i: usize| s.get(i).copied().unwrap_or(0);
-    let mut res = Vec::with_capacity(maxlen);
+    // Bytes past the end of a shorter source count as zero: the result
+    // starts as the first source zero-padded, and the others are folded in
+    // over their own length (for AND, the part past a source's end clears).
+    let mut res = vec![0u8; maxlen];
     let (first, rest) = srcs.split_at(1);
-    let first = first.first();
-    for i in 0..maxlen {
-        let mut out = first.map_or(0, |s| byte(s, i));
-        match op {
-            BitOp::Not => out = !out,
-            BitOp::And => rest.iter().for_each(|s| out &= byte(s, i)),
-            BitOp::Or => rest.iter().for_each(|s| out |= byte(s, i)),
-            BitOp::Xor => rest.iter().for_each(|s| out ^= byte(s, i)),
+    if let Some(f) = first.first() {
+        if let Some(dst) = res.get_mut(..f.len()) {
+            dst.copy_from_slice(f);
         }
-        res.push(out);
+    }
+    for s in rest {
+        let pairs = res.iter_mut().zip(s.iter());
+        match op {
+            BitOp::And => {
+                pairs.for_each(|(r, b)| *r &= b);
+                res.iter_mut().skip(s.len()).for_each(|r| *r = 0);
+            }
+            BitOp::Or => pairs.for_each(|(r, b)| *r |= b),
+            BitOp::Xor => pairs.for_each(|(r, b)| *r ^= b),
+            BitOp::Not => {}
+        }
+    }
+    if op == BitOp::Not {
+        res.iter_mut().for_each(|r| *r = !*r);
     }
     let lru = ctx.lru();
     // A freshly computed result is stored "raw", whatever its length.
@@ -691,9 +701,13 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult
         if f.op == FieldOp::Get {
             replies.push(Some(read_field(p, f)));
         } else {
-            replies.push(write_field(p, f));
-            // Upstream counts refused (FAIL) writes as changes too.
-            changes += 1;
+            let r = write_field(p, f);
+            // A write refused by OVERFLOW FAIL changes nothing (even though
+            // the key may have been created zero-filled above).
+            if r.is_some() {
+                changes += 1;
+            }
+            replies.push(r);
         }
     }
     ctx.array(replies.len());

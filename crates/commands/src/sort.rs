@@ -84,7 +84,7 @@ fn parse(argv: &[Bytes], read_only: bool) -> Result<Opts, CmdError> {
 /// `lookupKeyByPattern`): `#` is the element itself; otherwise the first
 /// `*` is replaced by the element, and a `->field` suffix after it reads
 /// that field of a hash instead of a string value.
-fn lookup_pattern(ctx: &mut Ctx, pattern: &[u8], elem: &Bytes, write: bool) -> Option<Bytes> {
+fn lookup_pattern(ctx: &mut Ctx, pattern: &[u8], elem: &Bytes) -> Option<Bytes> {
     if pattern == b"#" {
         return Some(elem.clone());
     }
@@ -99,11 +99,9 @@ fn lookup_pattern(ctx: &mut Ctx, pattern: &[u8], elem: &Bytes, write: bool) -> O
     key.extend_from_slice(elem);
     key.extend_from_slice(postfix);
     let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
-    let e = if write {
-        ctx.st.ks.lookup_write(db, &key, now)
-    } else {
-        ctx.st.ks.lookup_read(db, &key, now, lru)
-    }?;
+    // Read lookups even for STORE: 7.0 counts these in keyspace_hits and
+    // keyspace_misses either way.
+    let e = ctx.st.ks.lookup_read(db, &key, now, lru)?;
     match (&e.value, field) {
         (Value::Hash(h), Some(f)) => h.get(f).map(Bytes::copy_from_slice),
         (Value::Str(s), None) => Some(s.to_bytes()),
@@ -329,12 +327,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
     let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
     let writing = o.store.is_some();
     let kind = {
-        let e = if writing {
-            ctx.st.ks.lookup_write(db, key, now)
-        } else {
-            ctx.st.ks.lookup_read(db, key, now, lru)
-        };
-        match e.map(|e| &e.value) {
+        match ctx.st.ks.lookup_read(db, key, now, lru).map(|e| &e.value) {
             None | Some(Value::List(_)) => Source::List,
             Some(Value::Set(_)) => Source::Set,
             Some(Value::ZSet(_)) => Source::ZSet,
@@ -433,7 +426,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
     if !o.dont_sort {
         for it in items.iter_mut() {
             let by_val = match &o.by {
-                Some(p) => match lookup_pattern(ctx, p, &it.elem, writing) {
+                Some(p) => match lookup_pattern(ctx, p, &it.elem) {
                     Some(v) => v,
                     None => continue,
                 },
@@ -498,7 +491,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
                     ctx.bulk(&it.elem);
                 }
                 for g in &o.gets {
-                    match lookup_pattern(ctx, g, &it.elem, false) {
+                    match lookup_pattern(ctx, g, &it.elem) {
                         Some(v) => ctx.bulk(&v),
                         None => ctx.null(),
                     }
@@ -512,7 +505,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
                     out.push(it.elem.clone());
                 }
                 for g in &o.gets {
-                    out.push(lookup_pattern(ctx, g, &it.elem, true).unwrap_or_default());
+                    out.push(lookup_pattern(ctx, g, &it.elem).unwrap_or_default());
                 }
             }
             if out.is_empty() {
