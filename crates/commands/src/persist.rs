@@ -582,6 +582,25 @@ impl State {
 }
 
 impl State {
+    /// Takes over the dataset (and the AOF, replication IDs and load
+    /// counters) a loader built in a separate state, ending `loading`.
+    pub fn adopt_loaded(&mut self, mut tmp: State) {
+        std::mem::swap(&mut self.ks, &mut tmp.ks);
+        self.ks.is_replica = self.master.is_some();
+        self.aof = tmp.aof.take();
+        self.persistence = std::mem::take(&mut tmp.persistence);
+        self.persistence.loading = false;
+        if self.master.is_some() && tmp.repl.master_repl_offset != 0 {
+            self.repl.replid = tmp.repl.replid.clone();
+            self.repl.master_repl_offset = tmp.repl.master_repl_offset;
+        }
+        self.dirty = 0;
+        self.apply_config();
+        if self.persistence.bgsave.is_some() {
+            self.bg_notify.notify_one();
+        }
+    }
+
     /// Starts a full sync for every replica waiting for one, unless a
     /// snapshot is already running (they wait for the next).
     pub fn start_replica_sync(&mut self) {

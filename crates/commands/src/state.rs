@@ -370,6 +370,11 @@ impl State {
             self.reject(client, out, e, Some(cmd.idx));
             return Some(&cmd.full_name);
         }
+        if self.persistence.loading && !cmd.has(flags::LOADING) {
+            let e = CmdError::fixed("LOADING Redis is loading the dataset in memory");
+            self.reject(client, out, e, Some(cmd.idx));
+            return Some(&cmd.full_name);
+        }
         if let Some(m) = &self.master {
             if m.state != "connected"
                 && !client.is_master

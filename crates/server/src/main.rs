@@ -242,20 +242,12 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
     if let Some((host, port)) = state.config.replica_of() {
         state.become_replica(host, port, now_ms());
     }
-    if state.config.get_bool("appendonly") {
-        if let Err(e) = state.aof_open_and_load(now_ms()) {
-            log::warning(&e);
-            return 1;
-        }
-    } else {
-        match state.load_rdb(now_ms()) {
-            Ok(_) => {}
-            Err(e) => {
-                log::warning(&e);
-                return 1;
-            }
-        }
-    }
+    // The dataset loads while the listeners already accept clients, which
+    // get -LOADING meanwhile (upstream serves clients during loading too).
+    let load_cfg = state.config.clone();
+    let load_sink = state.log_sink.clone();
+    let aof_on = state.config.get_bool("appendonly");
+    state.persistence.loading = true;
     let notify_shutdown = state.shutdown_notify.clone();
     let shared = Shared::new(state);
     log::warning("Server initialized");
@@ -264,11 +256,44 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
             log::warning(&format!("Failed to write PID file: {}", os_text(&e)));
         }
     }
+    let server = tokio::spawn(redis_server::run(listeners, shared.clone()));
+    let loaded = tokio::task::spawn_blocking(move || {
+        let now = now_ms();
+        let mut tmp = State::new(load_cfg, now);
+        tmp.log_sink = load_sink;
+        tmp.used_memory = used_memory;
+        if let Some((host, port)) = tmp.config.replica_of() {
+            tmp.become_replica(host, port, now);
+        }
+        let r = if aof_on {
+            tmp.aof_open_and_load(now)
+        } else {
+            tmp.load_rdb(now).map(drop)
+        };
+        r.map(|_| tmp)
+    })
+    .await;
+    match loaded {
+        Ok(Ok(tmp)) => {
+            if let Ok(mut st) = shared.state.lock() {
+                st.adopt_loaded(tmp);
+            }
+        }
+        Ok(Err(e)) => {
+            log::warning(&e);
+            shared.shutdown.cancel();
+            return 1;
+        }
+        Err(e) => {
+            log::warning(&format!("Loading failed: {e}"));
+            shared.shutdown.cancel();
+            return 1;
+        }
+    }
     log::notice("Ready to accept connections tcp");
     if supervised == "systemd" {
         notify::notify("STATUS=Ready to accept connections\nREADY=1\n");
     }
-    let server = tokio::spawn(redis_server::run(listeners, shared.clone()));
     // Signals run the same shutdown preparation as SHUTDOWN; a failed final
     // save keeps the server running, as upstream.
     loop {

@@ -26,6 +26,13 @@ pub async fn run(shared: Arc<Shared>) {
         return;
     };
     loop {
+        // Replication starts once the dataset on disk is loaded, as upstream.
+        if shared.state.lock().is_ok_and(|s| s.persistence.loading) {
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
+            }
+        }
         let target = shared.state.lock().ok().and_then(|s| {
             s.master
                 .as_ref()
