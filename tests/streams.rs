@@ -178,3 +178,53 @@ fn xreadgroup_block_pel_and_destroyed_group() {
         t
     });
 }
+
+#[test]
+fn keyspace_events_of_stream_commands() {
+    same_on_both(|s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        let mut t = vec![
+            b.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]),
+            a.cmd(&["PSUBSCRIBE", "__keyevent@0__:*"]),
+        ];
+        let script: &[&[&str]] = &[
+            &["XADD", "s", "1-1", "a", "1"],
+            &["XADD", "s", "2-1", "a", "1"],
+            &["XADD", "s", "MAXLEN", "1", "3-1", "a", "1"],
+            &["XADD", "s", "MAXLEN", "5", "4-1", "a", "1"],
+            &["XDEL", "s", "3-1", "9-9"],
+            &["XDEL", "s", "9-9"],
+            &["XTRIM", "s", "MAXLEN", "0"],
+            &["XTRIM", "s", "MAXLEN", "0"],
+            &["XGROUP", "CREATE", "s", "g", "0"],
+            &["XGROUP", "CREATE", "m", "g", "0", "MKSTREAM"],
+            &["XGROUP", "CREATECONSUMER", "s", "g", "c"],
+            &["XGROUP", "CREATECONSUMER", "s", "g", "c"],
+            &["XGROUP", "SETID", "s", "g", "0"],
+            &["XADD", "s", "5-1", "a", "1"],
+            &["XREADGROUP", "GROUP", "g", "d", "STREAMS", "s", ">"],
+            &["XACK", "s", "g", "5-1"],
+            &["XCLAIM", "s", "g", "e", "0", "5-1", "FORCE", "JUSTID"],
+            &["XAUTOCLAIM", "s", "g", "f", "0", "0", "JUSTID"],
+            &["XGROUP", "DELCONSUMER", "s", "g", "c"],
+            &["XGROUP", "DELCONSUMER", "s", "g", "nobody"],
+            &["XGROUP", "DESTROY", "s", "g"],
+            &["XSETID", "s", "99-0"],
+            // The pattern subscription also receives this last message.
+            &["PUBLISH", "__keyevent@0__:marker", "end"],
+        ];
+        for cmd in script {
+            t.push(b.cmd(cmd));
+        }
+        loop {
+            let m = a.read_reply_raw();
+            let done = m.windows(6).any(|w| w == b"marker");
+            t.push(m);
+            if done {
+                break;
+            }
+        }
+        t
+    });
+}
