@@ -42,11 +42,7 @@ pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `CONFIG RESETSTAT`
 pub fn resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let st = &mut *ctx.st;
-    let samples = std::mem::take(&mut st.stats.ops_samples);
-    st.stats = Stats {
-        ops_samples: samples,
-        ..Stats::default()
-    };
+    st.stats = Stats::default();
     st.cmdstats.iter_mut().for_each(|s| *s = CmdStat::default());
     st.errorstats.clear();
     st.ks.hits = 0;

@@ -330,10 +330,11 @@ fn instantaneous(st: &State) -> (u64, f64, f64) {
     match (s.front(), s.back()) {
         (Some(a), Some(b)) if b.0 > a.0 => {
             let dt = (b.0 - a.0) as f64 / 1000.0;
+            // Counters can go back (CONFIG RESETSTAT): no negative rates.
             (
-                ((b.1 - a.1) as f64 / dt) as u64,
-                (b.2 - a.2) as f64 / dt / 1024.0,
-                (b.3 - a.3) as f64 / dt / 1024.0,
+                (b.1.saturating_sub(a.1) as f64 / dt) as u64,
+                b.2.saturating_sub(a.2) as f64 / dt / 1024.0,
+                b.3.saturating_sub(a.3) as f64 / dt / 1024.0,
             )
         }
         _ => (0, 0.0, 0.0),
