@@ -723,4 +723,5 @@ fn write_atomically(path: &Path, data: &[u8]) -> io::Result<()> {
 }
 
 #[cfg(test)]
+#[path = "config_tests.rs"]
 mod tests;

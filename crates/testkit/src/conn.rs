@@ -162,7 +162,7 @@ impl Conn {
         let short = Duration::from_millis(200);
         self.stream
             .set_read_timeout(Some(short))
-            .expect("set_read_timeout");
+            .unwrap_or_else(|e| panic!("set_read_timeout: {e:?}"));
         let mut one = [0u8; 1];
         let closed = match self.stream.peek(&mut one) {
             Ok(0) => true,
@@ -172,7 +172,7 @@ impl Conn {
         };
         self.stream
             .set_read_timeout(Some(READ_TIMEOUT))
-            .expect("set_read_timeout");
+            .unwrap_or_else(|e| panic!("set_read_timeout: {e:?}"));
         closed
     }
 }

@@ -166,7 +166,7 @@ fn parse_node(buf: &[u8], pos: &mut usize) -> Result<Node, ScanError> {
     let start = *pos;
     let len = reply_len(&buf[start..])?.ok_or(ScanError::BadLength { offset: start })?;
     let ty = buf[start];
-    let end = line_end(buf, start).expect("reply_len saw a complete line");
+    let end = line_end(buf, start).ok_or(ScanError::BadLength { offset: start })?;
     if matches!(ty, b'*' | b'~' | b'>' | b'%' | b'|') {
         let n = header_int(buf, start, end)?;
         *pos = end;

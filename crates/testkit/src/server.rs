@@ -69,10 +69,15 @@ pub fn ours_bin_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("REDIS_RS_BIN_DIR") {
         return PathBuf::from(d);
     }
-    let exe = std::env::current_exe().expect("current_exe");
-    let parent = exe.parent().expect("test executable has a parent dir");
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e:?}"));
+    let parent = exe
+        .parent()
+        .unwrap_or_else(|| panic!("test executable has a parent dir"));
     if parent.file_name().is_some_and(|n| n == "deps") {
-        parent.parent().expect("deps has a parent").to_path_buf()
+        parent
+            .parent()
+            .unwrap_or_else(|| panic!("deps has a parent"))
+            .to_path_buf()
     } else {
         parent.to_path_buf()
     }
@@ -120,8 +125,10 @@ fn fresh_dir() -> PathBuf {
 
 /// Asks the kernel for a free port by binding port 0, then releases it.
 fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
+    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind 127.0.0.1:0: {e:?}"));
+    l.local_addr()
+        .unwrap_or_else(|e| panic!("local_addr: {e:?}"))
+        .port()
 }
 
 /// True when the server at `addr` answers PING with +PONG.
@@ -220,15 +227,22 @@ impl TestServer {
                 "--appendonly".into(),
                 "no".into(),
                 "--dir".into(),
-                dir.to_str().expect("temp dir is UTF-8").into(),
+                dir.to_str()
+                    .unwrap_or_else(|| panic!("temp dir is UTF-8"))
+                    .into(),
                 "--logfile".into(),
-                log.to_str().expect("temp dir is UTF-8").into(),
+                log.to_str()
+                    .unwrap_or_else(|| panic!("temp dir is UTF-8"))
+                    .into(),
             ];
             args.extend(extra_args.iter().map(|a| a.to_string()));
             // stdout/stderr go to a file rather than a pipe so a chatty
             // server can never block on a full pipe nobody reads.
-            let out = std::fs::File::create(dir.join("stdout")).expect("create stdout file");
-            let err = out.try_clone().expect("clone stdout file");
+            let out = std::fs::File::create(dir.join("stdout"))
+                .unwrap_or_else(|e| panic!("create stdout file: {e:?}"));
+            let err = out
+                .try_clone()
+                .unwrap_or_else(|e| panic!("clone stdout file: {e:?}"));
             let child = Command::new(bin)
                 .args(&args)
                 .current_dir(&dir)
