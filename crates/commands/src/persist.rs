@@ -659,9 +659,7 @@ impl State {
             return;
         };
         self.repl.sync_full += waiting.len() as u64;
-        self.log_notice(&format!(
-            "Starting BGSAVE for SYNC with target: replicas sockets"
-        ));
+        self.log_notice("Starting BGSAVE for SYNC with target: replicas sockets");
         self.persistence.bgsave = Some(BgSave {
             snap: Some(snap),
             writer: Some(writer),
