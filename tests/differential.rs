@@ -349,7 +349,10 @@ macro_rules! scripts {
     };
 }
 
-scripts!(keyspace, expire, strings, protocol, server, hash, zset, set, list, stream, bitops, sort, hll, geo);
+scripts!(
+    keyspace, expire, strings, protocol, server, hash, zset, set, list, stream, bitops, sort, hll,
+    geo
+);
 
 #[test]
 fn every_script_has_a_test() {
