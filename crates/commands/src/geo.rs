@@ -19,6 +19,8 @@
 //! print like upstream's `addReplyHumanLongDouble` (17 decimals, trailing
 //! zeros removed; RESP3 doubles), distances with `%.4f`.
 
+use std::cmp::Ordering;
+
 use bytes::{BufMut, Bytes};
 use redis_resp::Protocol;
 use redis_storage::zset::{Limits, ZSetValue};
@@ -504,6 +506,135 @@ fn search_points(z: &ZSetValue, s: &Search, limit: usize) -> Vec<Point> {
 }
 
 // ---------------------------------------------------------------------------
+// Partial sort
+
+/// Sorts `v` so that at least positions `lo..=hi` hold what a full sort
+/// would put there: Bentley and McIlroy's three-way quicksort ("Engineering
+/// a Sort Function", 1993: insertion sort below 7 elements, median of three
+/// or Tukey's ninther above 40, equal keys gathered at both ends and swapped
+/// to the middle), skipping partitions that lie entirely outside the wanted
+/// range. This is the algorithm upstream's `pqsort` uses; implementing the
+/// same steps makes the order of equal distances identical.
+fn partial_sort<T>(v: &mut [T], lo: usize, hi: usize, cmp: fn(&T, &T) -> Ordering) {
+    // Upstream compares byte addresses of the range with those of each
+    // partition; any element size gives the same answers, 2 is enough to
+    // keep the last byte of an element apart from the next one.
+    const ES: usize = 2;
+    let lrange = lo * ES;
+    let rrange = (hi + 1) * ES - 1;
+    let outside = |start: usize, len: usize| {
+        let l = start * ES;
+        let r = (start + len) * ES - 1;
+        (lrange < l && rrange < l) || (lrange > r && rrange > r)
+    };
+    let mut stack = vec![(0usize, v.len())];
+    while let Some((mut a, mut n)) = stack.pop() {
+        while let Some(s) = v.get_mut(a..a + n) {
+            if n < 7 {
+                for m in 1..n {
+                    let mut l = m;
+                    while l > 0 && cmp(&s[l - 1], &s[l]) == Ordering::Greater {
+                        s.swap(l, l - 1);
+                        l -= 1;
+                    }
+                }
+                break;
+            }
+            let mut pm = n / 2;
+            if n > 7 {
+                let mut pl = 0;
+                let mut pn = n - 1;
+                if n > 40 {
+                    let d = n / 8;
+                    pl = med3(s, pl, pl + d, pl + 2 * d, cmp);
+                    pm = med3(s, pm - d, pm, pm + d, cmp);
+                    pn = med3(s, pn - 2 * d, pn - d, pn, cmp);
+                }
+                pm = med3(s, pl, pm, pn, cmp);
+            }
+            s.swap(0, pm);
+            // Invariant: [0] pivot, [1..pa) equal, [pa..pb) less,
+            // (pc..=pd] greater, (pd..n) equal.
+            let (mut pa, mut pb) = (1usize, 1usize);
+            let (mut pc, mut pd) = (n as isize - 1, n as isize - 1);
+            loop {
+                while pb as isize <= pc {
+                    let c = cmp(&s[pb], &s[0]);
+                    if c == Ordering::Greater {
+                        break;
+                    }
+                    if c == Ordering::Equal {
+                        s.swap(pa, pb);
+                        pa += 1;
+                    }
+                    pb += 1;
+                }
+                while pb as isize <= pc {
+                    let c = cmp(&s[pc as usize], &s[0]);
+                    if c == Ordering::Less {
+                        break;
+                    }
+                    if c == Ordering::Equal {
+                        s.swap(pc as usize, pd as usize);
+                        pd -= 1;
+                    }
+                    pc -= 1;
+                }
+                if pb as isize > pc {
+                    break;
+                }
+                s.swap(pb, pc as usize);
+                pb += 1;
+                pc -= 1;
+            }
+            let r = pa.min(pb - pa);
+            vecswap(s, 0, pb - r, r);
+            let (pc, pd) = (pc as usize, pd as usize);
+            let r = (pd - pc).min(n - pd - 1);
+            vecswap(s, pb, n - r, r);
+            let left = pb - pa;
+            if left > 1 && !outside(a, left) {
+                stack.push((a, left));
+            }
+            let right = pd - pc;
+            if right > 1 && !outside(a + n - right, right) {
+                a += n - right;
+                n = right;
+                continue;
+            }
+            break;
+        }
+    }
+}
+
+fn med3<T>(s: &[T], a: usize, b: usize, c: usize, cmp: fn(&T, &T) -> Ordering) -> usize {
+    let lt = |x: usize, y: usize| cmp(&s[x], &s[y]) == Ordering::Less;
+    let gt = |x: usize, y: usize| cmp(&s[x], &s[y]) == Ordering::Greater;
+    if lt(a, b) {
+        if lt(b, c) {
+            b
+        } else if lt(a, c) {
+            c
+        } else {
+            a
+        }
+    } else if gt(b, c) {
+        b
+    } else if lt(a, c) {
+        a
+    } else {
+        c
+    }
+}
+
+/// Swaps the `n` elements starting at `a` with those starting at `b`.
+fn vecswap<T>(s: &mut [T], a: usize, b: usize, n: usize) {
+    for i in 0..n {
+        s.swap(a + i, b + i);
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Argument parsing and replies
 
 /// Parses a double like upstream's `getDoubleFromObject`: `strtod` over the
@@ -929,14 +1060,29 @@ fn search_generic(z: Option<&ZSetValue>, argv: &[Bytes], kind: Kind) -> Result<O
     };
     let count = usize::try_from(count).unwrap_or(usize::MAX);
     let mut points = search_points(z, &search, if any { count } else { 0 });
-    match sort {
-        Sort::None => {}
-        Sort::Asc => points.sort_by(|a, b| a.dist.total_cmp(&b.dist)),
-        Sort::Desc => points.sort_by(|a, b| b.dist.total_cmp(&a.dist)),
+    let cmp: fn(&Point, &Point) -> Ordering = match sort {
+        Sort::Asc => |a, b| a.dist.partial_cmp(&b.dist).unwrap_or(Ordering::Equal),
+        Sort::Desc => |a, b| b.dist.partial_cmp(&a.dist).unwrap_or(Ordering::Equal),
+        Sort::None => |_, _| Ordering::Equal,
+    };
+    let returned = if count == 0 {
+        points.len()
+    } else {
+        count.min(points.len())
+    };
+    if sort != Sort::None {
+        if returned == points.len() {
+            // Upstream sorts with the C library's qsort, a stable merge sort
+            // in glibc: equal distances keep their scan order.
+            points.sort_by(cmp);
+        } else if returned > 0 {
+            // ... and with its partial quicksort when only the first
+            // `count` are needed, whose placement of equal distances shows
+            // in the reply; see [`partial_sort`].
+            partial_sort(&mut points, 0, returned - 1, cmp);
+        }
     }
-    if count != 0 {
-        points.truncate(count);
-    }
+    points.truncate(returned);
     out.points = Some(points);
     Ok(out)
 }
@@ -1102,6 +1248,28 @@ mod tests {
         assert_eq!(human_double(1.5), "1.5");
         assert_eq!(human_double(2.0), "2");
         assert_eq!(human_double(-0.0), "0");
+    }
+
+    #[test]
+    fn partial_sort_orders_the_range() {
+        let mut seed = 12345u64;
+        for n in [0usize, 1, 5, 7, 8, 30, 41, 100, 1000] {
+            for k in [1usize, 2, 5, 50] {
+                if k > n {
+                    continue;
+                }
+                let mut v: Vec<u64> = (0..n)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        (seed >> 33) % 50
+                    })
+                    .collect();
+                let mut sorted = v.clone();
+                sorted.sort_unstable();
+                partial_sort(&mut v, 0, k - 1, |a, b| a.cmp(b));
+                assert_eq!(v[..k], sorted[..k], "n={n} k={k}");
+            }
+        }
     }
 
     #[test]
