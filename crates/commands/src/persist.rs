@@ -209,7 +209,7 @@ pub fn from_rdb(st: &State, v: RdbValue) -> Option<Value> {
         RdbValue::Hash(pairs) => Value::Hash(crate::persist_types::hash_from(st, pairs)),
         RdbValue::Set(members) => Value::Set(crate::persist_types::set_from(st, members)),
         RdbValue::ZSet(pairs) => Value::ZSet(crate::persist_types::zset_from(st, pairs)),
-        RdbValue::Stream(s) => Value::Stream(crate::persist_types::stream_from_rdb(s)?),
+        RdbValue::Stream(s) => Value::Stream(Box::new(crate::persist_types::stream_from_rdb(s)?)),
         RdbValue::Module { .. } => return None,
     })
 }

@@ -460,7 +460,7 @@ pub fn xadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ctx.null();
             return Ok(());
         }
-        ctx.st.ks.dbs[db].set(key, Value::Stream(StreamValue::new()), false, lru);
+        ctx.st.ks.dbs[db].set(key, Value::Stream(Box::new(StreamValue::new())), false, lru);
     }
     let mut prop = argv.to_vec();
     let (id, trimmed) = {
@@ -1083,7 +1083,7 @@ pub fn xgroup(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 parse_id(&argv[4], 0, true)?
             };
             if !exists {
-                ctx.st.ks.dbs[db].set(key, Value::Stream(StreamValue::new()), false, lru);
+                ctx.st.ks.dbs[db].set(key, Value::Stream(Box::new(StreamValue::new())), false, lru);
                 ctx.st.touch_key(db, key);
             }
             let Some(s) = write(ctx, key)? else {

@@ -11,11 +11,44 @@ use bytes::Bytes;
 /// Longest string stored with the `embstr` encoding.
 pub const EMBSTR_MAX: usize = 44;
 
+/// Longest string kept inline in the value itself (no allocation).
+pub const INLINE_MAX: usize = 30;
+
+/// A short string stored inside the value: most cache values are short,
+/// and a separate allocation would cost more than the string itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InlineStr {
+    len: u8,
+    data: [u8; INLINE_MAX],
+}
+
+impl InlineStr {
+    /// `None` if `b` is longer than [`INLINE_MAX`].
+    pub fn new(b: &[u8]) -> Option<InlineStr> {
+        if b.len() > INLINE_MAX {
+            return None;
+        }
+        let mut data = [0u8; INLINE_MAX];
+        data[..b.len()].copy_from_slice(b);
+        Some(InlineStr {
+            len: b.len() as u8,
+            data,
+        })
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.data[..usize::from(self.len).min(INLINE_MAX)]
+    }
+}
+
 /// A string value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StrValue {
     /// A canonical integer (`int`).
     Int(i64),
+    /// A short string held inline (`embstr`).
+    Inline(InlineStr),
     /// An immutable string (`embstr` when short, `raw` when long).
     Shared(Bytes),
     /// A string modified in place; always reported as `raw`.
@@ -29,6 +62,9 @@ impl StrValue {
     pub fn from_request(data: &Bytes) -> StrValue {
         if let Some(i) = parse_canonical_i64(data) {
             return StrValue::Int(i);
+        }
+        if let Some(i) = InlineStr::new(data) {
+            return StrValue::Inline(i);
         }
         if data.len() >= 32 * 1024 {
             // Big arguments arrive in a buffer of their own (see the request
@@ -48,6 +84,7 @@ impl StrValue {
     pub fn encoding(&self) -> &'static str {
         match self {
             StrValue::Int(_) => "int",
+            StrValue::Inline(_) => "embstr",
             StrValue::Shared(b) if b.len() <= EMBSTR_MAX => "embstr",
             StrValue::Shared(_) | StrValue::Owned(_) => "raw",
         }
@@ -57,6 +94,7 @@ impl StrValue {
     pub fn len(&self) -> usize {
         match self {
             StrValue::Int(i) => int_len(*i),
+            StrValue::Inline(i) => i.as_bytes().len(),
             StrValue::Shared(b) => b.len(),
             StrValue::Owned(v) => v.len(),
         }
@@ -75,6 +113,7 @@ impl StrValue {
                 let buf = itoa_buf(*i);
                 f(buf.as_bytes())
             }
+            StrValue::Inline(i) => f(i.as_bytes()),
             StrValue::Shared(b) => f(b),
             StrValue::Owned(v) => f(v),
         }
@@ -84,6 +123,7 @@ impl StrValue {
     pub fn to_bytes(&self) -> Bytes {
         match self {
             StrValue::Int(i) => Bytes::from(i.to_string()),
+            StrValue::Inline(i) => Bytes::copy_from_slice(i.as_bytes()),
             StrValue::Shared(b) => b.clone(),
             StrValue::Owned(v) => Bytes::copy_from_slice(v),
         }
@@ -93,6 +133,7 @@ impl StrValue {
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             StrValue::Int(i) => Some(*i),
+            StrValue::Inline(i) => parse_i64_strict(i.as_bytes()),
             StrValue::Shared(b) => parse_i64_strict(b),
             StrValue::Owned(v) => parse_i64_strict(v),
         }
@@ -114,7 +155,7 @@ impl StrValue {
     /// Approximate heap usage.
     pub fn mem_usage(&self) -> usize {
         match self {
-            StrValue::Int(_) => 16,
+            StrValue::Int(_) | StrValue::Inline(_) => 16,
             StrValue::Shared(b) => 16 + b.len(),
             StrValue::Owned(v) => 16 + v.capacity(),
         }

@@ -18,7 +18,9 @@ pub enum Value {
     Hash(HashValue),
     Set(SetValue),
     ZSet(ZSetValue),
-    Stream(StreamValue),
+    /// Boxed: a stream header is large and rare; inline it would make every
+    /// entry of the keyspace as big as a stream.
+    Stream(Box<StreamValue>),
 }
 
 impl Value {
