@@ -108,6 +108,8 @@ fn aof_directories_cross_load_with_the_reference() {
         let w = start_in(writer, &dir, &["--appendonly", "yes"]);
         let mut c = w.conn();
         fill(&mut c);
+        // The initial base written at startup may still be in progress.
+        wait_rewrite_done(&mut c);
         assert_eq!(c.cmd(&["BGREWRITEAOF"]).first(), Some(&b'+'));
         // Writes after the rewrite started land in the new incr file.
         std::thread::sleep(Duration::from_millis(300));
@@ -138,6 +140,18 @@ fn aof_directories_cross_load_with_the_reference() {
         );
         drop(r);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+fn wait_rewrite_done(c: &mut Conn) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = String::from_utf8_lossy(&c.cmd(&["INFO", "persistence"])).into_owned();
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "rewrite did not finish: {info}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
