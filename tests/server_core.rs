@@ -520,3 +520,19 @@ fn blocking_moves_and_sorted_sets() {
         t
     });
 }
+
+/// Regression: INFO right after CONFIG RESETSTAT used to overflow while
+/// computing instantaneous rates and drop the connection.
+#[test]
+fn info_after_resetstat_answers() {
+    let s = TestServer::start(ServerKind::Ours, &["--hz", "100"]);
+    let mut c = s.conn();
+    for _ in 0..200 {
+        c.cmd(&["PING"]);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "stats"])).into_owned();
+    assert!(info.contains("instantaneous_ops_per_sec:"), "{info}");
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+}
