@@ -1,0 +1,134 @@
+//! Driving the reference `redis-benchmark`: bounded foreground runs whose
+//! `--csv` rows are parsed, and background load generators that are killed
+//! by PID when their guard is dropped (also on error or panic).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::server::{cpu_ticks, Srv};
+
+pub const BENCHMARK: &str = "/usr/bin/redis-benchmark";
+pub const CLIENTS: &str = "50";
+/// Longest a single foreground redis-benchmark run may take.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// One CSV row of redis-benchmark: test name, requests/s, p99 in ms.
+pub type Row = (String, f64, Option<f64>);
+
+/// Parses `--csv` output; p99 is `None` when the column is absent.
+pub fn parse_csv(out: &str) -> Vec<Row> {
+    let mut lines = out.lines().filter(|l| l.starts_with('"'));
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let cols: Vec<String> = header
+        .split(',')
+        .map(|c| c.trim_matches('"').to_string())
+        .collect();
+    let p99_col = cols.iter().position(|c| c == "p99_latency_ms");
+    lines
+        .filter_map(|l| {
+            // Test names such as "MSET (10 keys)" contain no commas, so a
+            // plain split is enough.
+            let f: Vec<&str> = l.split(',').map(|c| c.trim_matches('"')).collect();
+            let rps = f.get(1)?.parse().ok()?;
+            let p99 = p99_col.and_then(|i| f.get(i)?.parse().ok());
+            Some((f.first()?.to_string(), rps, p99))
+        })
+        .collect()
+}
+
+/// Runs `redis-benchmark -t <test> -P <pipeline> -n <n>` plus `extra`
+/// against `server`, bounded in time; returns the rows and the server's
+/// CPU ticks spent meanwhile.
+pub fn run(
+    server: &Srv,
+    test: &str,
+    pipeline: u32,
+    n: u64,
+    extra: &[&str],
+) -> Result<(Vec<Row>, u64), String> {
+    let what = format!("redis-benchmark -t {test} -P {pipeline}");
+    let before = cpu_ticks(server.pid())?;
+    let mut child = Command::new(BENCHMARK)
+        .args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
+        .args(["-t", test, "-c", CLIENTS, "-n", &n.to_string()])
+        .args(["-P", &pipeline.to_string(), "--csv"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{BENCHMARK}: {e}"))?;
+    let deadline = Instant::now() + RUN_LIMIT;
+    loop {
+        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{what} took over {RUN_LIMIT:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let after = cpu_ticks(server.pid())?;
+    if !out.status.success() {
+        return Err(format!("{what} failed: {}", out.status));
+    }
+    let rows = parse_csv(&String::from_utf8_lossy(&out.stdout));
+    if rows.is_empty() {
+        return Err(format!("{what} printed no CSV rows"));
+    }
+    Ok((rows, after.saturating_sub(before)))
+}
+
+/// A redis-benchmark running in the background as a load generator; it is
+/// killed by PID when dropped.
+pub struct Background(Child);
+
+impl Background {
+    /// SET load with random keys over `key:0..keyspace` (the strings
+    /// dataset's keys) and 10-byte values, running until dropped.
+    pub fn set_load(server: &Srv, keyspace: u64, clients: u32) -> Result<Background, String> {
+        let child = Command::new(BENCHMARK)
+            .args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
+            .args(["-t", "set", "-d", "10", "-r", &keyspace.to_string()])
+            .args(["-c", &clients.to_string(), "-n", "1000000000", "-q"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{BENCHMARK}: {e}"))?;
+        Ok(Background(child))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_rows_with_p99() {
+        let out = "\"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\",\"p50_latency_ms\",\"p95_latency_ms\",\"p99_latency_ms\",\"max_latency_ms\"\n\"PING_INLINE\",\"666666.69\",\"1.051\",\"0.352\",\"1.071\",\"1.551\",\"1.615\",\"1.727\"\n\"MSET (10 keys)\",\"200000.00\",\"3.299\",\"0.536\",\"3.607\",\"4.271\",\"4.343\",\"4.367\"\n";
+        let rows = parse_csv(out);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0], ("PING_INLINE".to_string(), 666666.69, Some(1.615)));
+        assert_eq!(rows[1].0, "MSET (10 keys)");
+        assert_eq!(rows[1].2, Some(4.343));
+        // Older versions print only test and rps.
+        assert_eq!(
+            parse_csv("\"test\",\"rps\"\n\"SET\",\"10.5\"\n"),
+            vec![("SET".to_string(), 10.5, None)]
+        );
+        assert!(parse_csv("garbage").is_empty());
+    }
+}
