@@ -100,7 +100,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         }
     }
     if o.quick {
-        o.requests = 2_000;
+        o.requests = 5_000;
         o.rounds = 1;
     }
     o.requests = requests.unwrap_or(o.requests);
@@ -260,7 +260,7 @@ mod tests {
     #[test]
     fn options() {
         let o = parse_options(&["--quick".into()]).unwrap();
-        assert_eq!((o.requests, o.rounds, o.keys()), (2_000, 1, 100_000));
+        assert_eq!((o.requests, o.rounds, o.keys()), (5_000, 1, 100_000));
         assert_eq!(o.sections.len(), SECTIONS.len());
         let o = parse_options(&[
             "types".into(),

@@ -2,8 +2,10 @@
 //!
 //! - `test`: install what the tests need (when run as root), then fmt
 //!   check, clippy, build, and the whole test suite; the one command CI runs.
-//! - `bench [--quick] [--requests N] [--rounds R]`: our server vs the
-//!   reference under redis-benchmark, with a comparison table.
+//! - `bench [basic|types|memory|persistence|replication…] [--quick]
+//!   [--requests N] [--rounds R]`: our server vs the reference (throughput,
+//!   memory, persistence, replication), ratios per section; see
+//!   docs/operations.md.
 //! - `deb`: Debian packages replacing Debian's redis-server, redis-tools
 //!   (and redis-sentinel), under `<target>/debian/`; see docs/install.md.
 //! - `e2e`: the packages installed, booted, upgraded and purged in a
@@ -36,7 +38,7 @@ pub fn cargo() -> String {
 }
 
 const USAGE: &str =
-    "usage: cargo xtask <test | bench [--quick] [--requests N] [--rounds R] | tidy | deb | e2e>";
+    "usage: cargo xtask <test | bench [SECTION…] [--quick] [--requests N] [--rounds R] | tidy | deb | e2e>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -87,7 +87,7 @@ fn throughput(ctx: &Ctx, rows: &mut Vec<Row>) -> Result<(), String> {
         }
         let mut rps = [Vec::new(), Vec::new()];
         let mut p99 = [Vec::new(), Vec::new()];
-        for round in 0..ctx.opts.rounds.min(2) as usize {
+        for round in 0..ctx.opts.rounds as usize {
             for side in Side::order(round + replicas) {
                 let (out, _) = tool::run(&primaries[side.idx()], "set", 1, ctx.opts.requests, &[])?;
                 for (_, r, p) in out {
@@ -120,21 +120,30 @@ fn offset(c: &mut Client, field: &str) -> Result<f64, String> {
 fn sync_and_lag(ctx: &Ctx, rows: &mut Vec<Row>) -> Result<(), String> {
     let n = ctx.opts.keys();
     let primaries = ctx.start_pair(PRIMARY_ARGS)?;
-    let replicas = ctx.start_pair(&[])?;
     for p in &primaries {
         Dataset::Strings.load(&mut p.client()?, n)?;
     }
-    let mut sync = [None, None];
-    for side in Side::order(1) {
-        let took = attach(&replicas[side.idx()], &primaries[side.idx()])?;
-        let size = replicas[side.idx()].client()?.dbsize()?;
-        if size != n as i64 {
-            return Err(format!(
-                "{side:?} replica has {size} of {n} keys after sync"
-            ));
+    // A fresh replica pair per round, so every sync is a full one; the
+    // last pair stays attached for the lag measurement.
+    let mut secs = [Vec::new(), Vec::new()];
+    let mut replicas = None;
+    for round in 0..ctx.opts.rounds.min(2) as usize {
+        drop(replicas.take());
+        let pair = ctx.start_pair(&[])?;
+        for side in Side::order(round + 1) {
+            let took = attach(&pair[side.idx()], &primaries[side.idx()])?;
+            let size = pair[side.idx()].client()?.dbsize()?;
+            if size != n as i64 {
+                return Err(format!(
+                    "{side:?} replica has {size} of {n} keys after sync"
+                ));
+            }
+            secs[side.idx()].push(took.as_secs_f64());
         }
-        sync[side.idx()] = Some(took.as_secs_f64());
+        replicas = Some(pair);
     }
+    let replicas = replicas.ok_or("no replicas")?;
+    let sync = [median(&secs[0]), median(&secs[1])];
     rows.push(Row {
         key: "full_sync_seconds".into(),
         label: format!("full sync s ({n} keys)"),
