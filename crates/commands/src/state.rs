@@ -505,7 +505,9 @@ impl State {
         }
         self.dirty += dirty;
         self.drain_expired();
-        if dirty > 0 && cmd.has(flags::WRITE) && !client.is_master {
+        // Like upstream, any command that changed the dataset is propagated
+        // (PFCOUNT refreshing its cached cardinality is not flagged as a write).
+        if dirty > 0 && !client.is_master {
             match rewrite {
                 Some(list) => {
                     for a in list {
