@@ -35,6 +35,22 @@ pub struct AofState {
     pub base_size: u64,
 }
 
+impl AofState {
+    fn new(dir: AofDir, writer: AofWriter, timestamps: bool, base_size: u64) -> AofState {
+        AofState {
+            dir,
+            writer,
+            feeder: Feeder::new(timestamps),
+            last_seq: 0,
+            rewrites: 0,
+            rewrite_scheduled: false,
+            last_rewrite_ok: true,
+            last_rewrite_secs: -1,
+            base_size,
+        }
+    }
+}
+
 impl std::fmt::Debug for AofState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AofState")
@@ -113,17 +129,12 @@ impl State {
         writer.set_no_fsync_on_rewrite(self.config.get_bool("no-appendfsync-on-rewrite"));
         let base_size = dir.files_size().unwrap_or(0);
         let need_base = files.is_empty();
-        self.aof = Some(AofState {
+        self.aof = Some(AofState::new(
             dir,
             writer,
-            feeder: Feeder::new(self.config.get_bool("aof-timestamp-enabled")),
-            last_seq: 0,
-            rewrites: 0,
-            rewrite_scheduled: false,
-            last_rewrite_ok: true,
-            last_rewrite_secs: -1,
+            self.config.get_bool("aof-timestamp-enabled"),
             base_size,
-        });
+        ));
         if need_base {
             self.log_notice(&format!(
                 "Creating AOF base file {fname}.1.base.rdb on server start"
@@ -315,17 +326,12 @@ impl State {
                     });
                 match opened {
                     Ok((dir, writer)) => {
-                        self.aof = Some(AofState {
+                        self.aof = Some(AofState::new(
                             dir,
                             writer,
-                            feeder: Feeder::new(self.config.get_bool("aof-timestamp-enabled")),
-                            last_seq: 0,
-                            rewrites: 0,
-                            rewrite_scheduled: false,
-                            last_rewrite_ok: true,
-                            last_rewrite_secs: -1,
-                            base_size: 0,
-                        });
+                            self.config.get_bool("aof-timestamp-enabled"),
+                            0,
+                        ));
                         let _ = now;
                         if self.start_aof_rewrite().is_ok() {
                             self.log_notice("AOF enabled on a running server: rewrite started");

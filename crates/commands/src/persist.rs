@@ -292,22 +292,7 @@ impl State {
         if self.persistence.bgsave.is_some() {
             return Err("ERR Background save already in progress".into());
         }
-        let (writer, pending, done) = self.open_writer().map_err(|e| format!("ERR {e}"))?;
-        let Some(snap) = self.ks.begin_snapshot() else {
-            return Err("ERR Background save already in progress".into());
-        };
-        self.persistence.bgsave = Some(BgSave {
-            snap: Some(snap),
-            writer: Some(writer),
-            pending,
-            done,
-            started: Instant::now(),
-            dirty_at_start: self.dirty,
-            keys_total: self.ks.total_keys() as u64,
-            keys_done: 0,
-            replica_sync: None,
-            aof_rewrite: false,
-        });
+        self.start_bgsave_quiet()?;
         self.log_notice(&format!(
             "Background saving started by pid {}",
             std::process::id()
