@@ -823,7 +823,9 @@ fn boot_checks(c: &Booted, ours: &[String], theirs: &[String], names: &str) -> R
           systemctl show -p Result --value redis-server | grep -qx success
           systemctl show -p ExecMainStatus --value redis-server | grep -qx 0
           test ! -e /run/redis")?;
-    let stopped_log = c.sh("tail -5 /var/log/redis/redis-server.log")?;
+    // The shutdown sequence is about six lines (signal, request, final save,
+    // pid file, bye): look at enough of the tail.
+    let stopped_log = c.sh("tail -20 /var/log/redis/redis-server.log")?;
     if !stopped_log.contains("Received SIGTERM") {
         return Err(format!("no SIGTERM shutdown in the log:\n{stopped_log}"));
     }
