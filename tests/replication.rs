@@ -320,3 +320,92 @@ fn min_replicas_and_stale_data_errors_match_the_reference() {
         );
     }
 }
+
+/// HAProxy's process, killed by PID when the test ends.
+struct Haproxy(std::process::Child);
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// Runs a command through HAProxy until it answers `want` (bounded).
+fn through_proxy(port: u16, args: &[&str], want: &[u8]) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    loop {
+        if let Ok(mut c) = Conn::connect(addr) {
+            if let Ok(()) = c.try_send_raw(&redis_testkit::conn::encode_request(&["AUTH", PASS])) {
+                let auth = c.try_read_reply_raw();
+                c.send_raw(&redis_testkit::conn::encode_request(args));
+                let r = c.try_read_reply_raw();
+                if let (Ok(a), Ok(r)) = (auth, r) {
+                    if a == b"+OK\r\n" && r == want {
+                        return r;
+                    }
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "HAProxy never routed {args:?} to a primary"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn haproxy_routes_to_whichever_node_is_primary() {
+    let haproxy = crate::util::require_tool(
+        "/usr/sbin/haproxy",
+        "apt-get install haproxy (cargo xtask test does)",
+    );
+    let a = start(ServerKind::Ours, &primary_args(&[]));
+    let b = replica_of(ServerKind::Ours, &a);
+    let mut ac = authed(&a);
+    let mut bc = authed(&b);
+    wait_in_sync(&mut ac, &mut bc);
+    let front = free_port();
+    let cfg = format!(
+        "global\n  maxconn 64\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 20s\n  timeout server 20s\n\
+         frontend redis\n  bind 127.0.0.1:{front}\n  default_backend primary\n\
+         backend primary\n  option tcp-check\n  tcp-check connect\n  tcp-check send AUTH\\ {PASS}\\r\\n\n  tcp-check expect string +OK\n\
+         \x20 tcp-check send PING\\r\\n\n  tcp-check expect string +PONG\n  tcp-check send info\\ replication\\r\\n\n\
+         \x20 tcp-check expect string role:master\n  tcp-check send QUIT\\r\\n\n  tcp-check expect string +OK\n\
+         \x20 server a 127.0.0.1:{} check inter 200ms fall 1 rise 1\n  server b 127.0.0.1:{} check inter 200ms fall 1 rise 1\n",
+        a.port(),
+        b.port()
+    );
+    let dir = std::env::temp_dir().join(format!("redis-rs-haproxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let cfg_path = dir.join("haproxy.cfg");
+    std::fs::write(&cfg_path, cfg).unwrap_or_else(|e| panic!("{e}"));
+    let child = std::process::Command::new(haproxy)
+        .arg("-db")
+        .arg("-f")
+        .arg(&cfg_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("haproxy did not start: {e}"));
+    let _guard = Haproxy(child);
+    // Writes go to the primary only.
+    through_proxy(front, &["SET", "routed", "1"], b"+OK\r\n");
+    wait_in_sync(&mut ac, &mut bc);
+    // Fail over as the guides do: the primary stops, the replica is promoted.
+    drop(ac);
+    drop(a);
+    assert_eq!(bc.cmd(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    through_proxy(front, &["SET", "after", "2"], b"+OK\r\n");
+    through_proxy(front, &["GET", "routed"], b"$1\r\n1\r\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}

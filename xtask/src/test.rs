@@ -13,6 +13,11 @@ const DEBIAN_TOOLS: &[&str] = &[
     "/usr/bin/redis-server",
     "/usr/bin/redis-cli",
     "/usr/bin/redis-benchmark",
+    "/usr/bin/redis-check-aof",
+    "/usr/bin/redis-check-rdb",
+    // The replication tests run HAProxy in front of two servers, as the
+    // guides deploy it.
+    "/usr/sbin/haproxy",
 ];
 
 /// Runs a command with inherited output; Ok if it exited 0.
@@ -59,6 +64,7 @@ fn ensure_debian_tools() -> Result<(), String> {
                 "--no-install-recommends",
                 "redis-server",
                 "redis-tools",
+                "haproxy",
             ])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;
