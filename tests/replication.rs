@@ -409,3 +409,30 @@ fn haproxy_routes_to_whichever_node_is_primary() {
     through_proxy(front, &["GET", "routed"], b"$1\r\n1\r\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn primary_killed_during_full_sync_then_back() {
+    let a = start(ServerKind::Ours, &primary_args(&[]));
+    let mut ac = authed(&a);
+    ac.cmd(&["DEBUG", "POPULATE", "300000", "big", "100"]);
+    let r = replica_of(ServerKind::Ours, &a);
+    // Kill the primary while the replica is (most likely) mid-sync.
+    std::thread::sleep(Duration::from_millis(30));
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &a.pid().to_string()])
+        .status();
+    drop(ac);
+    drop(a);
+    let mut rc = authed(&r);
+    let text = info(&mut rc, "replication");
+    assert_eq!(field(&text, "role").as_deref(), Some("slave"), "{text}");
+    // A new primary: the replica is pointed at it and resynchronizes.
+    let a2 = start(ServerKind::Ours, &primary_args(&[]));
+    let mut a2c = authed(&a2);
+    a2c.cmd(&["SET", "fresh", "primary"]);
+    let p2 = a2.port().to_string();
+    assert_eq!(rc.cmd(&["REPLICAOF", "127.0.0.1", &p2]), b"+OK\r\n");
+    wait_in_sync(&mut a2c, &mut rc);
+    assert_eq!(rc.cmd(&["DEBUG", "DIGEST"]), a2c.cmd(&["DEBUG", "DIGEST"]));
+    assert_eq!(rc.cmd(&["GET", "fresh"]), b"$7\r\nprimary\r\n");
+}
