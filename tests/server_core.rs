@@ -536,3 +536,29 @@ fn info_after_resetstat_answers() {
     assert!(info.contains("instantaneous_ops_per_sec:"), "{info}");
     assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
 }
+
+#[test]
+fn subscriber_that_never_reads_is_cut_at_the_output_buffer_limit() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let s = TestServer::start(kind, &["--client-output-buffer-limit", "pubsub 256kb 0 0"]);
+        let mut sub = s.conn();
+        assert!(sub.cmd(&["SUBSCRIBE", "flood"]).starts_with(b"*3"));
+        let mut publisher = s.conn();
+        let payload = "x".repeat(64 * 1024);
+        // The subscriber never reads: its buffer passes the hard limit.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            publisher.cmd(&["PUBLISH", "flood", &payload]);
+            let n = publisher.cmd(&["PUBSUB", "NUMSUB", "flood"]);
+            if n.ends_with(b":0\r\n") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{kind:?}: subscriber never cut off"
+            );
+        }
+        assert_eq!(publisher.cmd(&["PING"]), b"+PONG\r\n");
+        drop(sub);
+    }
+}

@@ -58,7 +58,11 @@ where
     shared.connected.fetch_add(1, Ordering::Relaxed);
     let reason = run_loop(&shared, &mut stream, &mut client, &mut push_rx).await;
     if let Some(r) = reason {
-        log::verbose(&r);
+        if r.contains("output buffer limits") {
+            log::warning(&r);
+        } else {
+            log::verbose(&r);
+        }
     }
     shared.connected.fetch_sub(1, Ordering::Relaxed);
     if let Ok(mut st) = shared.state.lock() {
@@ -147,9 +151,46 @@ where
     let mut read_bytes: u64 = 0;
     let mut written_bytes: u64 = 0;
     let mut proto_err: Option<redis_resp::ProtocolError> = None;
+    let mut obuf_limits = shared
+        .state
+        .lock()
+        .ok()?
+        .config
+        .client_output_buffer_limits();
+    let mut soft_since: Option<std::time::Instant> = None;
     loop {
         if client.signal.is_killed() {
             return None;
+        }
+        // client-output-buffer-limit: replies and pushes a client does not
+        // read accumulate in `out`; past the hard limit, or past the soft
+        // limit for too long, the client is closed (as upstream).
+        let class = if client.is_replica_link {
+            1
+        } else if client.sub_count() + client.ssubs.len() > 0 {
+            2
+        } else {
+            0
+        };
+        if let Some(l) = obuf_limits.get(class) {
+            let used = out.len() as u64;
+            let over_hard = l.hard > 0 && used >= l.hard;
+            let over_soft = l.soft > 0 && used >= l.soft;
+            if !over_soft {
+                soft_since = None;
+            }
+            let soft_expired = over_soft
+                && soft_since
+                    .get_or_insert_with(std::time::Instant::now)
+                    .elapsed()
+                    .as_secs()
+                    >= l.soft_seconds;
+            if over_hard || soft_expired {
+                return Some(format!(
+                    "Client id={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                    client.id
+                ));
+            }
         }
         // 1. Execute what can run now.
         let mut durable_wait: Option<tokio::sync::oneshot::Receiver<()>> = None;
@@ -181,6 +222,7 @@ where
                                 durable_wait = Some(rx);
                             }
                             limits = st.cached.proto_max_bulk_len;
+                            obuf_limits = st.config.client_output_buffer_limits();
                             idle_timeout = st.cached.timeout_secs;
                             qbuf_limit = st.cached.client_query_buffer_limit;
                             parser.set_limits(Limits::new(limits.max(0) as usize));
