@@ -436,3 +436,51 @@ fn primary_killed_during_full_sync_then_back() {
     assert_eq!(rc.cmd(&["DEBUG", "DIGEST"]), a2c.cmd(&["DEBUG", "DIGEST"]));
     assert_eq!(rc.cmd(&["GET", "fresh"]), b"$7\r\nprimary\r\n");
 }
+
+#[test]
+fn failover_switches_roles_without_a_full_resync() {
+    // The old primary authenticates to its new primary, as the guides set
+    // masterauth on every node.
+    let a = start(ServerKind::Ours, &primary_args(&["--masterauth", PASS]));
+    let b = replica_of(ServerKind::Ours, &a);
+    let mut ac = authed(&a);
+    let mut bc = authed(&b);
+    wait_in_sync(&mut ac, &mut bc);
+    for i in 0..100 {
+        ac.cmd(&["SET", &format!("f:{i}"), "v"]);
+    }
+    // Errors as upstream.
+    assert_eq!(
+        ac.cmd(&["FAILOVER", "ABORT"]),
+        b"-ERR No failover in progress.\r\n"
+    );
+    assert_eq!(
+        ac.cmd(&["FAILOVER", "TIMEOUT", "-1"]),
+        b"-ERR FAILOVER timeout must be greater than 0\r\n"
+    );
+    assert_eq!(
+        bc.cmd(&["FAILOVER"]),
+        b"-ERR FAILOVER is not valid when server is a replica.\r\n"
+    );
+    let digest = ac.cmd(&["DEBUG", "DIGEST"]);
+    assert_eq!(ac.cmd(&["FAILOVER", "TIMEOUT", "10000"]), b"+OK\r\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ra = info(&mut ac, "replication");
+        let rb = info(&mut bc, "replication");
+        let switched = field(&ra, "role").as_deref() == Some("slave")
+            && field(&ra, "master_link_status").as_deref() == Some("up")
+            && field(&rb, "role").as_deref() == Some("master");
+        if switched {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no switchover:\n{ra}\n{rb}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(bc.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(bc.cmd(&["SET", "after", "1"]), b"+OK\r\n");
+    wait_in_sync(&mut bc, &mut ac);
+    assert_eq!(ac.cmd(&["GET", "after"]), b"$1\r\n1\r\n");
+    let stats = info(&mut bc, "stats");
+    assert_eq!(field(&stats, "sync_full").as_deref(), Some("0"), "{stats}");
+}

@@ -25,6 +25,7 @@ pub mod debug;
 pub mod digest;
 pub mod error;
 pub mod evict;
+pub mod failover;
 pub mod float;
 pub mod geo;
 pub mod hash;

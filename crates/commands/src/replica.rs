@@ -25,6 +25,9 @@ pub struct MasterLink {
     pub sync_in_progress: bool,
     /// Bumped on every `REPLICAOF`, so the task notices a change.
     pub generation: u64,
+    /// Set when this link ends a `FAILOVER`: the handshake sends
+    /// `PSYNC … FAILOVER` so the target promotes itself.
+    pub failover: bool,
 }
 
 impl MasterLink {
@@ -37,6 +40,7 @@ impl MasterLink {
             down_since_ms: now,
             sync_in_progress: false,
             generation,
+            failover: false,
         }
     }
 }
@@ -101,7 +105,8 @@ pub fn info_replication(st: &State, now: i64, o: &mut String) {
     };
     let _ = write!(
         o,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
+        crate::failover::state_name(st),
         r.replid,
         r.replid2,
         r.master_repl_offset,
@@ -225,6 +230,25 @@ pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let offset = args::int(&argv[2])?;
     if ctx.client.is_replica_link {
         return Ok(());
+    }
+    if argv.len() > 3 && is(&argv[3], "failover") {
+        // Our primary hands over (FAILOVER): promote, then serve its PSYNC.
+        if argv[1].as_ref() != ctx.st.repl.replid.as_bytes() {
+            return Err(CmdError::fixed(
+                "ERR PSYNC FAILOVER replid must match my replid.",
+            ));
+        }
+        if ctx.st.master.take().is_some() {
+            let id = crate::state::random_hex(&mut ctx.st.rng);
+            ctx.st.repl.shift_replid(id);
+            ctx.st.ks.is_replica = false;
+            ctx.st.config.set_replica_of(None);
+            ctx.st.repl_notify.notify_one();
+            ctx.st.log_notice(&format!(
+                "Failover request received for replid {}.",
+                String::from_utf8_lossy(&argv[1])
+            ));
+        }
     }
     if let Some(m) = &ctx.st.master {
         if m.state != "connected" {

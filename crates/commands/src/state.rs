@@ -151,6 +151,8 @@ pub struct State {
     pub wait_clients: Vec<(u64, i64, i64)>,
     /// The append-only file, when `appendonly yes`.
     pub aof: Option<crate::aof::AofState>,
+    /// A `FAILOVER` waiting for its target to catch up.
+    pub failover: Option<crate::failover::Failover>,
 }
 
 /// The function log lines are handed to.
@@ -220,6 +222,7 @@ impl State {
             repl_notify: Arc::new(Notify::new()),
             wait_clients: Vec::new(),
             aof: None,
+            failover: None,
         };
         st.apply_config();
         st.ks = Keyspace::new(st.cached.databases);
@@ -689,6 +692,7 @@ impl State {
         }
         self.check_save_points(now / 1000);
         self.aof_cron();
+        self.failover_cron(now);
         if self.persistence.bgsave.is_some() {
             self.bg_notify.notify_one();
         }

@@ -15,8 +15,8 @@ use crate::ctx::Ctx;
 use crate::error::CmdResult;
 use crate::meta::{self, CommandMeta};
 use crate::{
-    aof, bitops, blocking, client_cmd, config_cmd, debug, geo, hash, hyperloglog, info, keys, list,
-    persist, pubsub, replica, server, set, sort, stream, string, zset,
+    aof, bitops, blocking, client_cmd, config_cmd, debug, failover, geo, hash, hyperloglog, info,
+    keys, list, persist, pubsub, replica, server, set, sort, stream, string, zset,
 };
 
 /// A command handler. `argv[0]` is the command name as sent.
@@ -194,6 +194,7 @@ const TABLE: &[(&str, Handler)] = &[
     ("psync", replica::psync),
     ("role", replica::role),
     ("wait", replica::wait),
+    ("failover", failover::failover),
     // Blocking commands.
     ("blpop", blocking::blpop),
     ("brpop", blocking::brpop),

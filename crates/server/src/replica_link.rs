@@ -211,12 +211,26 @@ async fn follow(
         ));
     }
     // A replica that was a primary (or synced before) offers its history.
-    link.send(&[
-        b"PSYNC",
-        replid.as_bytes(),
-        (offset + 1).to_string().as_bytes(),
-    ])
-    .await?;
+    let failover = shared
+        .state
+        .lock()
+        .ok()
+        .and_then(|s| s.master.as_ref().map(|m| m.failover))
+        .unwrap_or(false);
+    let psync_offset = (offset + 1).to_string();
+    if failover {
+        log::notice("Sending PSYNC FAILOVER to the failover target.");
+        link.send(&[
+            b"PSYNC",
+            replid.as_bytes(),
+            psync_offset.as_bytes(),
+            b"FAILOVER",
+        ])
+        .await?;
+    } else {
+        link.send(&[b"PSYNC", replid.as_bytes(), psync_offset.as_bytes()])
+            .await?;
+    }
     // A primary preparing the RDB on disk sends bare newlines as
     // keep-alives before its answer.
     let reply = loop {
@@ -269,6 +283,7 @@ async fn follow(
         m.state = "connected";
         m.sync_in_progress = false;
         m.last_io_ms = now_ms();
+        m.failover = false;
     });
     stream_commands(shared, link, generation).await
 }
