@@ -163,7 +163,8 @@ impl State {
             self.request_acks();
         }
         let timed_out = f.deadline.is_some_and(|d| now >= d);
-        if !caught_up && !(timed_out && f.force) {
+        let forced = timed_out && f.force;
+        if !caught_up && !forced {
             if timed_out {
                 self.failover = None;
                 self.pause = None;
