@@ -137,6 +137,13 @@ impl BgSave {
         dirty: u64,
         keys_total: u64,
     ) -> BgSave {
+        let mut b = BgSave::new(snap, opened, dirty, keys_total);
+        b.aof_rewrite = true;
+        b
+    }
+
+    /// A snapshot saved through `opened` (an RDB file unless changed).
+    fn new(snap: Snapshot, opened: OpenedWriter, dirty: u64, keys_total: u64) -> BgSave {
         let (writer, pending, done) = opened;
         BgSave {
             snap: Some(snap),
@@ -148,7 +155,7 @@ impl BgSave {
             keys_total,
             keys_done: 0,
             replica_sync: None,
-            aof_rewrite: true,
+            aof_rewrite: false,
         }
     }
 
@@ -271,10 +278,17 @@ impl State {
                 pending: pending.clone(),
             },
         );
+        let w = self.new_rdb_writer(sink, aof_base)?;
+        Ok((w, pending, done_rx))
+    }
+
+    /// An RDB writer with the header and the aux fields upstream writes
+    /// (version, creation time, memory, replication ID and offset).
+    fn new_rdb_writer<W: Write>(&self, sink: W, aof_base: bool) -> io::Result<RdbWriter<W>> {
         let mut w = RdbWriter::new(sink, writer_options(self))?;
         w.standard_aux(
             self.version,
-            self.start_ms / 1000 + self.uptime_secs() as i64,
+            crate::state::unix_secs(),
             (self.used_memory)() as u64,
         )?;
         w.aux(b"repl-stream-db", b"0")?;
@@ -284,7 +298,7 @@ impl State {
             self.repl.master_repl_offset.to_string().as_bytes(),
         )?;
         w.aux(b"aof-base", if aof_base { b"1" } else { b"0" })?;
-        Ok((w, pending, done_rx))
+        Ok(w)
     }
 
     /// `BGSAVE`: starts a background save. Errors are upstream's texts.
@@ -422,22 +436,12 @@ impl State {
     }
 
     fn start_bgsave_quiet(&mut self) -> Result<(), String> {
-        let (writer, pending, done) = self.open_writer().map_err(|e| format!("ERR {e}"))?;
+        let opened = self.open_writer().map_err(|e| format!("ERR {e}"))?;
         let Some(snap) = self.ks.begin_snapshot() else {
             return Err("ERR Background save already in progress".into());
         };
-        self.persistence.bgsave = Some(BgSave {
-            snap: Some(snap),
-            writer: Some(writer),
-            pending,
-            done,
-            started: Instant::now(),
-            dirty_at_start: self.dirty,
-            keys_total: self.ks.total_keys() as u64,
-            keys_done: 0,
-            replica_sync: None,
-            aof_rewrite: false,
-        });
+        let total = self.ks.total_keys() as u64;
+        self.persistence.bgsave = Some(BgSave::new(snap, opened, self.dirty, total));
         Ok(())
     }
 
@@ -627,36 +631,17 @@ impl State {
                 pending: pending.clone(),
             },
         );
-        let writer = RdbWriter::new(sink, writer_options(self)).and_then(|mut w| {
-            w.standard_aux(
-                self.version,
-                crate::state::unix_secs(),
-                (self.used_memory)() as u64,
-            )?;
-            w.aux(b"repl-stream-db", b"0")?;
-            w.aux(b"repl-id", self.repl.replid.as_bytes())?;
-            w.aux(b"repl-offset", offset.to_string().as_bytes())?;
-            w.aux(b"aof-base", b"0")?;
-            Ok(w)
-        });
+        let writer = self.new_rdb_writer(sink, false);
         let Ok(writer) = writer else {
             self.ks.end_snapshot(snap);
             return;
         };
         self.repl.sync_full += waiting.len() as u64;
         self.log_notice("Starting BGSAVE for SYNC with target: replicas sockets");
-        self.persistence.bgsave = Some(BgSave {
-            snap: Some(snap),
-            writer: Some(writer),
-            pending,
-            done,
-            started: Instant::now(),
-            dirty_at_start: self.dirty,
-            keys_total: self.ks.total_keys() as u64,
-            keys_done: 0,
-            replica_sync: Some(ReplicaSync { ids, mark }),
-            aof_rewrite: false,
-        });
+        let total = self.ks.total_keys() as u64;
+        let mut bg = BgSave::new(snap, (writer, pending, done), self.dirty, total);
+        bg.replica_sync = Some(ReplicaSync { ids, mark });
+        self.persistence.bgsave = Some(bg);
         self.bg_notify.notify_one();
     }
 
