@@ -179,7 +179,7 @@ impl State {
 
     /// True when this replica refuses writes from ordinary clients.
     pub fn rejects_writes(&self) -> bool {
-        self.master.is_some() && self.config.get_bool("replica-read-only")
+        self.master.is_some() && self.cached.replica_read_only
     }
 }
 

@@ -193,8 +193,8 @@ impl State {
     /// `min-replicas-to-write`: true when enough replicas acknowledged
     /// within `min-replicas-max-lag` seconds (or the check is off).
     pub fn enough_good_replicas(&self, now: i64) -> bool {
-        let need = self.config.get_int("min-replicas-to-write");
-        let max_lag = self.config.get_int("min-replicas-max-lag");
+        let need = self.cached.min_replicas_to_write;
+        let max_lag = self.cached.min_replicas_max_lag;
         if need <= 0 || max_lag <= 0 {
             return true;
         }

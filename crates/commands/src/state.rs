@@ -86,6 +86,13 @@ pub struct Cached {
     pub slowlog_max_len: u64,
     pub maxmemory: i64,
     pub tcp_keepalive: u64,
+    pub min_replicas_to_write: i64,
+    pub min_replicas_max_lag: i64,
+    pub replica_read_only: bool,
+    pub replica_serve_stale_data: bool,
+    pub stop_writes_on_bgsave_error: bool,
+    /// client-output-buffer-limit for normal, replica, pubsub clients.
+    pub obuf_limits: [redis_config::BufferLimit; 3],
 }
 
 /// Everything behind the server lock.
@@ -253,6 +260,12 @@ impl State {
             slowlog_max_len: c.get_int("slowlog-max-len").max(0) as u64,
             maxmemory: c.get_int("maxmemory"),
             tcp_keepalive: c.get_int("tcp-keepalive").max(0) as u64,
+            min_replicas_to_write: c.get_int("min-replicas-to-write"),
+            min_replicas_max_lag: c.get_int("min-replicas-max-lag"),
+            replica_read_only: c.get_bool("replica-read-only"),
+            replica_serve_stale_data: c.get_bool("replica-serve-stale-data"),
+            stop_writes_on_bgsave_error: c.get_bool("stop-writes-on-bgsave-error"),
+            obuf_limits: c.client_output_buffer_limits(),
         };
         while self.slowlog.len() as u64 > self.cached.slowlog_max_len {
             self.slowlog.pop_back();
@@ -381,7 +394,7 @@ impl State {
         if let Some(m) = &self.master {
             if m.state != "connected"
                 && !client.is_master
-                && !self.config.get_bool("replica-serve-stale-data")
+                && !self.cached.replica_serve_stale_data
                 && !cmd.has(flags::STALE)
             {
                 let e = CmdError::fixed("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
@@ -401,7 +414,7 @@ impl State {
         }
         if cmd.has(flags::WRITE)
             && !self.persistence.last_bgsave_ok
-            && self.config.get_bool("stop-writes-on-bgsave-error")
+            && self.cached.stop_writes_on_bgsave_error
             && !self.config.save_points().is_empty()
         {
             let e = CmdError::fixed("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.");

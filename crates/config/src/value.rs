@@ -43,7 +43,7 @@ const NOTIFY_LETTERS: [(char, u32); 11] = [
 ];
 
 /// One class of `client-output-buffer-limit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BufferLimit {
     pub hard: u64,
     pub soft: u64,

@@ -151,12 +151,7 @@ where
     let mut read_bytes: u64 = 0;
     let mut written_bytes: u64 = 0;
     let mut proto_err: Option<redis_resp::ProtocolError> = None;
-    let mut obuf_limits = shared
-        .state
-        .lock()
-        .ok()?
-        .config
-        .client_output_buffer_limits();
+    let mut obuf_limits = shared.state.lock().ok()?.cached.obuf_limits;
     let mut soft_since: Option<std::time::Instant> = None;
     loop {
         if client.signal.is_killed() {
@@ -222,7 +217,7 @@ where
                                 durable_wait = Some(rx);
                             }
                             limits = st.cached.proto_max_bulk_len;
-                            obuf_limits = st.config.client_output_buffer_limits();
+                            obuf_limits = st.cached.obuf_limits;
                             idle_timeout = st.cached.timeout_secs;
                             qbuf_limit = st.cached.client_query_buffer_limit;
                             parser.set_limits(Limits::new(limits.max(0) as usize));
@@ -276,14 +271,25 @@ where
             continue;
         }
         // 3. Wait for the next event.
-        let idle = if idle_timeout > 0 && !client.is_monitor && client.blocked.is_none() {
-            Duration::from_secs(idle_timeout)
-        } else {
-            Duration::from_secs(86400 * 365)
+        // Timers exist only when they can fire: registering a far-away
+        // sleep on every request was a measurable cost on the hot path.
+        let idle = (idle_timeout > 0 && !client.is_monitor && client.blocked.is_none())
+            .then(|| Duration::from_secs(idle_timeout));
+        let block_wait = client.blocked.as_ref().map(|b| {
+            b.deadline
+                .map(|d| Duration::from_millis((d - now_ms()).max(0) as u64))
+        });
+        let idle_timer = async {
+            match idle {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
         };
-        let block_wait = match client.blocked.as_ref().and_then(|b| b.deadline) {
-            Some(d) => Duration::from_millis((d - now_ms()).max(0) as u64),
-            None => Duration::from_secs(86400 * 365),
+        let block_timer = async {
+            match block_wait {
+                Some(Some(d)) => tokio::time::sleep(d).await,
+                _ => std::future::pending().await,
+            }
         };
         if rbuf.capacity() - rbuf.len() < 1024 {
             // Grow geometrically for pipelines; a big pending argument gets
@@ -297,12 +303,11 @@ where
         let mut got_input = false;
         tokio::select! {
             _ = shared.shutdown.cancelled() => return None,
-            _ = client.signal.notify.notified() => {
+            Some(msg) = push_rx.recv() => {
+                // A kill request arrives as an empty push (see ClientSignal::kill).
                 if client.signal.is_killed() {
                     return None;
                 }
-            }
-            Some(msg) = push_rx.recv() => {
                 out.extend_from_slice(&msg);
                 while let Ok(m) = push_rx.try_recv() {
                     out.extend_from_slice(&m);
@@ -333,14 +338,14 @@ where
                     got_input = true;
                 }
             },
-            _ = tokio::time::sleep(block_wait), if client.blocked.is_some() => {
+            _ = block_timer => {
                 let mut st = shared.state.lock().ok()?;
                 if let Some(reply) = st.timeout_blocked(client.id) {
                     out.extend_from_slice(&reply);
                 }
                 client.blocked = None;
             }
-            _ = tokio::time::sleep(idle) => return Some("Closing idle client".into()),
+            _ = idle_timer => return Some("Closing idle client".into()),
         }
         // While blocked, input stays buffered: upstream does not read
         // further commands until the blocking one completes.
