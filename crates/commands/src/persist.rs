@@ -120,6 +120,9 @@ pub struct BgSave {
     replica_sync: Option<ReplicaSync>,
     /// Set when the snapshot is an AOF rewrite's new base file.
     pub(crate) aof_rewrite: bool,
+    /// Database of the last entry written (a SELECTDB/RESIZEDB precedes
+    /// the first entry of another one).
+    last_db: Option<usize>,
 }
 
 /// The replicas a snapshot is streamed to, and the EOF marker closing it.
@@ -156,6 +159,7 @@ impl BgSave {
             keys_done: 0,
             replica_sync: None,
             aof_rewrite: false,
+            last_db: None,
         }
     }
 
@@ -329,9 +333,25 @@ impl State {
             };
             let mut err: Option<io::Error> = None;
             let mut n = 0u64;
+            // RESIZEDB hints (sizes now) let loaders size their tables once.
+            let sizes: Vec<(u64, u64)> = self
+                .ks
+                .dbs
+                .iter()
+                .map(|d| (d.len() as u64, d.expires_len() as u64))
+                .collect();
+            let last_db = &mut bg.last_db;
             let stats = self.ks.snapshot_step(snap, STEP_ENTRIES, |db, k, e, exp| {
                 if err.is_some() {
                     return;
+                }
+                if *last_db != Some(db) {
+                    let (n_keys, n_exp) = sizes.get(db).copied().unwrap_or((0, 0));
+                    if let Err(x) = writer.select_db(db as u32, n_keys, n_exp) {
+                        err = Some(x);
+                        return;
+                    }
+                    *last_db = Some(db);
                 }
                 if let Some(entry) = rdb_entry(db, k, e, exp) {
                     if let Err(x) = writer.entry(&entry) {
@@ -501,6 +521,7 @@ impl State {
         let (mut loaded, mut expired) = (0u64, 0u64);
         let lru = self.ks.initial_access(now);
         let (mut aux_replid, mut aux_offset): (Option<String>, Option<i64>) = (None, None);
+        let mut current_db = 0usize;
         while let Some(item) = reader.next_item().map_err(fail)? {
             match item {
                 RdbItem::Aux { key, value } => match key.as_ref() {
@@ -551,6 +572,20 @@ impl State {
                         d.set_expire(&key, t);
                     }
                     loaded += 1;
+                }
+                RdbItem::SelectDb(db) => current_db = db as usize,
+                RdbItem::ResizeDb {
+                    db_size,
+                    expires_size,
+                } => {
+                    // Size the tables once instead of doubling them all the
+                    // way up (each doubling copies every entry so far).
+                    if let Some(d) = self.ks.dbs.get_mut(current_db) {
+                        d.reserve(
+                            usize::try_from(db_size).unwrap_or(0).min(1 << 28),
+                            usize::try_from(expires_size).unwrap_or(0).min(1 << 28),
+                        );
+                    }
                 }
                 _ => {}
             }

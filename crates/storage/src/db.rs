@@ -75,6 +75,17 @@ impl Db {
         }
     }
 
+    /// Pre-sizes an empty database for `keys` keys, `volatile` of them with a
+    /// deadline (loading uses the RDB's RESIZEDB hint). No-op otherwise.
+    pub fn reserve(&mut self, keys: usize, volatile: usize) {
+        if self.map.is_empty() {
+            self.map = Dict::with_capacity(keys);
+        }
+        if self.expires.is_empty() {
+            self.expires = Dict::with_capacity(volatile);
+        }
+    }
+
     /// Number of keys, including logically expired keys not yet deleted.
     pub fn len(&self) -> usize {
         self.map.len()
