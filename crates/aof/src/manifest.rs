@@ -148,23 +148,7 @@ pub fn needs_repr(s: &[u8]) -> bool {
 /// Upstream's `sdscatrepr`: a double-quoted string with C escapes and
 /// `\xHH` for other non-printable bytes.
 pub fn repr(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len() + 2);
-    out.push(b'"');
-    for &c in s {
-        match c {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(c),
-            _ => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
-    out
+    redis_common::repr::repr(s)
 }
 
 /// C's `atoll`: optional leading whitespace and sign, then digits; stops

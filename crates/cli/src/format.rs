@@ -20,22 +20,7 @@ pub enum Output {
 
 /// Appends `s` quoted the way upstream's `sdscatrepr` does.
 pub fn repr(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    for &c in s {
-        match c {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            7 => out.extend_from_slice(b"\\a"),
-            8 => out.extend_from_slice(b"\\b"),
-            // isprint() in the C locale: 0x20..=0x7e.
-            0x20..=0x7e => out.push(c),
-            _ => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
+    redis_common::repr::repr_into(out, s);
 }
 
 /// Formats a double like C's `%.17g`, which is how the server sends RESP3 doubles;

@@ -623,13 +623,13 @@ impl State {
             (now % 1000) * 1000,
             client.db,
             addr
-        );
+        )
+        .into_bytes();
         for a in argv {
-            line.push_str(" \"");
-            line.push_str(&repr_escape(a));
-            line.push('"');
+            line.push(b' ');
+            redis_common::repr::repr_into(&mut line, a);
         }
-        line.push_str("\r\n");
+        line.extend_from_slice(b"\r\n");
         let msg = Bytes::from(line);
         let monitors = self.monitors.clone();
         for id in monitors {
@@ -800,23 +800,4 @@ pub fn random_hex(rng: &mut StdRng) -> String {
     (0..40)
         .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
         .collect()
-}
-
-/// Escapes bytes like upstream's `sdscatrepr` (without the quotes).
-pub fn repr_escape(a: &[u8]) -> String {
-    let mut s = String::with_capacity(a.len());
-    for &c in a {
-        match c {
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            7 => s.push_str("\\a"),
-            8 => s.push_str("\\b"),
-            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
-            c => s.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    s
 }

@@ -10,4 +10,5 @@
 pub mod args;
 pub mod glob;
 pub mod log;
+pub mod repr;
 pub mod units;
