@@ -19,6 +19,19 @@
 //!   every array/set/map in it (KEYS, SMEMBERS, a SCAN that returns all).
 //! - `#!nocompare <reason>`: run the next line on both, don't compare.
 //!
+//! Several clients (blocking commands, pub/sub, transaction races):
+//! - `#!conn <name>`: the following lines use connection `<name>` on both
+//!   sides, opened on first use (`main` is the initial connection).
+//! - `#!send`: send the next command without reading its reply (a blocking
+//!   command, a `SUBSCRIBE` whose pushes are read later).
+//! - `#!read <n>`: read `n` replies on the current connection and compare.
+//! - `#!wait-blocked <n>`: on a separate control connection, poll `INFO
+//!   clients` (at most 5 s) until `blocked_clients:<n>`, so a client sent a
+//!   blocking command with `#!send` is known to be blocked before another
+//!   connection acts. Without this the order of two clients is a race.
+//! - In a command line, `$id:<name>` is replaced by the `CLIENT ID` of
+//!   connection `<name>` on each side (asked when the connection opens).
+//!
 //! # Intended differences from the reference
 //! Lines whose replies legitimately differ are marked `#!nocompare` with a
 //! reason in the script; keep this list in sync:
@@ -33,6 +46,7 @@
 //! helps when writing scripts. Self-check the scripts with
 //! `REDIS_RS_BIN_DIR=/usr/bin cargo test -p redis-tests differential`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
@@ -61,6 +75,21 @@ enum Step {
     Sleep(u64),
     ExpectClose,
     Reconnect,
+    /// Switch the current connection.
+    Conn(String),
+    /// Read replies on the current connection.
+    Read {
+        replies: usize,
+        mode: Compare,
+    },
+    /// Wait until the server counts this many blocked clients.
+    WaitBlocked(usize),
+    /// A command with `$id:<name>` placeholders, encoded per side.
+    Template {
+        args: Vec<Vec<u8>>,
+        replies: usize,
+        mode: Compare,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,6 +129,7 @@ fn parse_script(src: &str) -> Result<Script, String> {
     let mut args = Vec::new();
     let mut lines = Vec::new();
     let mut pending: Option<Compare> = None;
+    let mut send_only = false;
     for (idx, raw_line) in src.lines().enumerate() {
         let no = idx + 1;
         let line = raw_line.trim();
@@ -153,6 +183,24 @@ fn parse_script(src: &str) -> Result<Script, String> {
                 }
                 "expect-close" => Step::ExpectClose,
                 "reconnect" => Step::Reconnect,
+                "conn" => {
+                    if rest.is_empty() || rest.contains(' ') {
+                        return Err(format!("line {no}: #!conn <name>"));
+                    }
+                    Step::Conn(rest.to_string())
+                }
+                "send" => {
+                    send_only = true;
+                    continue;
+                }
+                "read" => Step::Read {
+                    replies: rest.parse().map_err(|_| format!("line {no}: #!read <n>"))?,
+                    mode: pending.take().unwrap_or(Compare::Exact),
+                },
+                "wait-blocked" => Step::WaitBlocked(
+                    rest.parse()
+                        .map_err(|_| format!("line {no}: #!wait-blocked <n>"))?,
+                ),
                 "unordered" | "nocompare" => {
                     if name == "nocompare" && rest.is_empty() {
                         return Err(format!("line {no}: #!nocompare needs a reason"));
@@ -173,52 +221,160 @@ fn parse_script(src: &str) -> Result<Script, String> {
             continue;
         }
         let parts = split_args(line.as_bytes()).ok_or(format!("line {no}: unbalanced quotes"))?;
-        let step = Step::Send {
-            bytes: multibulk(&parts),
-            replies: 1,
-            mode: pending.take().unwrap_or(Compare::Exact),
+        let replies = if std::mem::take(&mut send_only) { 0 } else { 1 };
+        let mode = pending.take().unwrap_or(Compare::Exact);
+        let step = if parts.iter().any(|a| a.starts_with(b"$id:")) {
+            Step::Template {
+                args: parts,
+                replies,
+                mode,
+            }
+        } else {
+            Step::Send {
+                bytes: multibulk(&parts),
+                replies,
+                mode,
+            }
         };
         lines.push(Line { no, text, step });
     }
-    if pending.is_some() {
-        return Err("a #!unordered/#!nocompare at the end applies to nothing".into());
+    if pending.is_some() || send_only {
+        return Err("a #!unordered/#!nocompare/#!send at the end applies to nothing".into());
     }
     Ok(Script { args, lines })
 }
 
-/// One implementation under test with its current connection.
+/// One implementation under test with its connections.
 struct Side {
     name: &'static str,
     server: TestServer,
-    conn: Conn,
+    /// Open connections by script name, with their `CLIENT ID` (asked only
+    /// for connections opened by `#!conn`; `main` has none).
+    conns: HashMap<String, (Conn, Option<i64>)>,
+    current: String,
+    /// Private connection for `#!wait-blocked`, opened on first use.
+    control: Option<Conn>,
 }
 
 impl Side {
     fn start(name: &'static str, kind: ServerKind, args: &[&str]) -> Side {
         let server = TestServer::start(kind, args);
-        let conn = server.conn();
-        Side { name, server, conn }
+        let mut conns = HashMap::new();
+        conns.insert(MAIN.to_string(), (server.conn(), None));
+        Side {
+            name,
+            server,
+            conns,
+            current: MAIN.to_string(),
+            control: None,
+        }
+    }
+
+    fn conn(&mut self) -> Result<&mut Conn, String> {
+        self.conns
+            .get_mut(&self.current)
+            .map(|c| &mut c.0)
+            .ok_or_else(|| format!("{}: no connection {}", self.name, self.current))
+    }
+
+    fn switch(&mut self, to: &str) -> Result<(), String> {
+        if !self.conns.contains_key(to) {
+            let mut c = self.server.conn();
+            let reply = c
+                .try_send_raw(&multibulk(&[b"CLIENT".to_vec(), b"ID".to_vec()]))
+                .map_err(|e| e.to_string())
+                .and_then(|()| c.try_read_reply_raw())
+                .map_err(|e| format!("{}: CLIENT ID: {e}", self.name))?;
+            let id = std::str::from_utf8(&reply)
+                .ok()
+                .and_then(|t| t.strip_prefix(':'))
+                .and_then(|t| t.trim_end().parse().ok())
+                .ok_or_else(|| format!("{}: CLIENT ID replied {}", self.name, escape(&reply)))?;
+            self.conns.insert(to.to_string(), (c, Some(id)));
+        }
+        self.current = to.to_string();
+        Ok(())
     }
 
     fn reconnect(&mut self) {
-        self.conn = self.server.conn();
+        let fresh = self.server.conn();
+        if let Some(c) = self.conns.get_mut(&self.current) {
+            c.0 = fresh;
+        }
+    }
+
+    /// Encodes a command, replacing `$id:<name>` with this side's ids.
+    fn expand(&self, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(args.len());
+        for a in args {
+            match a.strip_prefix(b"$id:") {
+                Some(name) => {
+                    let name = String::from_utf8_lossy(name);
+                    let id = self
+                        .conns
+                        .get(name.as_ref())
+                        .and_then(|c| c.1)
+                        .ok_or_else(|| format!("no #!conn named {name} opened yet"))?;
+                    out.push(id.to_string().into_bytes());
+                }
+                None => out.push(a.clone()),
+            }
+        }
+        Ok(multibulk(&out))
     }
 
     fn exchange(&mut self, bytes: &[u8], replies: usize) -> Result<Vec<u8>, String> {
-        self.conn
-            .try_send_raw(bytes)
-            .map_err(|e| format!("{}: write failed: {e}", self.name))?;
+        let name = self.name;
+        let conn = self.conn()?;
+        conn.try_send_raw(bytes)
+            .map_err(|e| format!("{name}: write failed: {e}"))?;
+        Self::read(name, conn, replies)
+    }
+
+    fn read(name: &str, conn: &mut Conn, replies: usize) -> Result<Vec<u8>, String> {
         let mut out = Vec::new();
         for _ in 0..replies {
             out.extend(
-                self.conn
-                    .try_read_reply_raw()
-                    .map_err(|e| format!("{}: {e}", self.name))?,
+                conn.try_read_reply_raw()
+                    .map_err(|e| format!("{name}: {e}"))?,
             );
         }
         Ok(out)
     }
+
+    /// Polls `INFO clients` until `blocked_clients:<n>` (bounded).
+    fn wait_blocked(&mut self, n: usize) -> Result<(), String> {
+        if self.control.is_none() {
+            self.control = Some(self.server.conn());
+        }
+        let name = self.name;
+        let Some(control) = self.control.as_mut() else {
+            return Err(format!("{name}: no control connection"));
+        };
+        let want = format!("blocked_clients:{n}\r\n");
+        let request = multibulk(&[b"INFO".to_vec(), b"clients".to_vec()]);
+        let mut last = String::new();
+        for _ in 0..500 {
+            control
+                .try_send_raw(&request)
+                .map_err(|e| format!("{name}: {e}"))?;
+            let reply = control
+                .try_read_reply_raw()
+                .map_err(|e| format!("{name}: {e}"))?;
+            last = String::from_utf8_lossy(&reply).into_owned();
+            if last.contains(&want) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err(format!(
+            "{name}: never saw {want:?}; last INFO clients: {last:?}"
+        ))
+    }
 }
+
+/// Name of the connection a script starts with.
+const MAIN: &str = "main";
 
 /// Runs one script file; returns a report of every mismatch (empty = pass).
 fn run_script(path: &Path) -> Vec<String> {
@@ -240,8 +396,8 @@ fn run_script(path: &Path) -> Vec<String> {
                 ours.reconnect();
             }
             Step::ExpectClose => {
-                let r = reference.conn.read_until_close();
-                let o = ours.conn.read_until_close();
+                let r = reference.conn().and_then(|c| c.read_until_close());
+                let o = ours.conn().and_then(|c| c.read_until_close());
                 if trace {
                     eprintln!("{here}\n    -> {}", show_close(&r));
                 }
@@ -256,6 +412,21 @@ fn run_script(path: &Path) -> Vec<String> {
                 reference.reconnect();
                 ours.reconnect();
             }
+            Step::Conn(name) => {
+                if let Err(e) = reference.switch(name).and_then(|()| ours.switch(name)) {
+                    failures.push(format!("{here}\n  {e}\n  (script aborted)"));
+                    break;
+                }
+            }
+            Step::WaitBlocked(n) => {
+                if let Err(e) = reference
+                    .wait_blocked(*n)
+                    .and_then(|()| ours.wait_blocked(*n))
+                {
+                    failures.push(format!("{here}\n  {e}\n  (script aborted)"));
+                    break;
+                }
+            }
             Step::Send {
                 bytes,
                 replies,
@@ -263,39 +434,30 @@ fn run_script(path: &Path) -> Vec<String> {
             } => {
                 let r = reference.exchange(bytes, *replies);
                 let o = ours.exchange(bytes, *replies);
-                if trace {
-                    eprintln!(
-                        "{here}\n    -> {}",
-                        r.as_deref().map(escape).unwrap_or_else(|e| e.clone())
-                    );
+                if !compare(&here, r, o, *mode, trace, &mut failures) {
+                    break;
                 }
-                match (r, o) {
-                    (Ok(r), Ok(o)) => {
-                        let same = match mode {
-                            Compare::Exact => r == o,
-                            Compare::Unordered => {
-                                normalize_unordered(&r) == normalize_unordered(&o)
-                            }
-                            Compare::Skip => true,
-                        };
-                        if !same {
-                            failures.push(format!(
-                                "{here}\n  reference: {}\n  ours:      {}",
-                                escape(&r),
-                                escape(&o)
-                            ));
-                        }
-                    }
-                    (r, o) => {
-                        // A side that timed out or hung up leaves nothing
-                        // meaningful to compare afterwards.
-                        failures.push(format!(
-                            "{here}\n  reference: {}\n  ours:      {}\n  (script aborted)",
-                            r.as_deref().map(escape).unwrap_or_else(|e| e.clone()),
-                            o.as_deref().map(escape).unwrap_or_else(|e| e.clone()),
-                        ));
-                        break;
-                    }
+            }
+            Step::Template {
+                args,
+                replies,
+                mode,
+            } => {
+                let r = reference
+                    .expand(args)
+                    .and_then(|b| reference.exchange(&b, *replies));
+                let o = ours.expand(args).and_then(|b| ours.exchange(&b, *replies));
+                if !compare(&here, r, o, *mode, trace, &mut failures) {
+                    break;
+                }
+            }
+            Step::Read { replies, mode } => {
+                let r = reference
+                    .conn()
+                    .and_then(|c| Side::read("reference", c, *replies));
+                let o = ours.conn().and_then(|c| Side::read("ours", c, *replies));
+                if !compare(&here, r, o, *mode, trace, &mut failures) {
+                    break;
                 }
             }
         }
@@ -314,6 +476,51 @@ fn run_script(path: &Path) -> Vec<String> {
         failures.push(s);
     }
     failures
+}
+
+/// Compares one exchange; records a mismatch. False when the script
+/// cannot go on (a side timed out or hung up).
+fn compare(
+    here: &str,
+    r: Result<Vec<u8>, String>,
+    o: Result<Vec<u8>, String>,
+    mode: Compare,
+    trace: bool,
+    failures: &mut Vec<String>,
+) -> bool {
+    if trace {
+        eprintln!(
+            "{here}\n    -> {}",
+            r.as_deref().map(escape).unwrap_or_else(|e| e.clone())
+        );
+    }
+    match (r, o) {
+        (Ok(r), Ok(o)) => {
+            let same = match mode {
+                Compare::Exact => r == o,
+                Compare::Unordered => normalize_unordered(&r) == normalize_unordered(&o),
+                Compare::Skip => true,
+            };
+            if !same {
+                failures.push(format!(
+                    "{here}\n  reference: {}\n  ours:      {}",
+                    escape(&r),
+                    escape(&o)
+                ));
+            }
+            true
+        }
+        (r, o) => {
+            // A side that timed out or hung up leaves nothing meaningful to
+            // compare afterwards.
+            failures.push(format!(
+                "{here}\n  reference: {}\n  ours:      {}\n  (script aborted)",
+                r.as_deref().map(escape).unwrap_or_else(|e| e.clone()),
+                o.as_deref().map(escape).unwrap_or_else(|e| e.clone()),
+            ));
+            false
+        }
+    }
 }
 
 fn show_close(r: &Result<Vec<u8>, String>) -> String {
@@ -351,7 +558,7 @@ macro_rules! scripts {
 
 scripts!(
     keyspace, expire, strings, protocol, server, hash, zset, set, list, stream, bitops, sort, hll,
-    geo
+    geo, multi, blocking, pubsub
 );
 
 #[test]
@@ -430,4 +637,40 @@ fn parser_understands_directives() {
     assert!(parse_script("SET \"a\n").is_err());
     assert!(parse_script("#!unordered\n").is_err());
     assert!(parse_script("PING\n#!args x\n").is_err());
+}
+
+#[test]
+fn parser_understands_connection_directives() {
+    let s = parse_script(
+        "#!conn c1\n#!send\nBLPOP q 0\n#!wait-blocked 1\n#!conn main\nCLIENT UNBLOCK $id:c1\n#!conn c1\n#!unordered\n#!read 2\n",
+    )
+    .expect("parses");
+    let steps: Vec<Step> = s.lines.into_iter().map(|l| l.step).collect();
+    assert_eq!(
+        steps,
+        vec![
+            Step::Conn("c1".into()),
+            Step::Send {
+                bytes: b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n".to_vec(),
+                replies: 0,
+                mode: Compare::Exact
+            },
+            Step::WaitBlocked(1),
+            Step::Conn("main".into()),
+            Step::Template {
+                args: vec![b"CLIENT".to_vec(), b"UNBLOCK".to_vec(), b"$id:c1".to_vec()],
+                replies: 1,
+                mode: Compare::Exact
+            },
+            Step::Conn("c1".into()),
+            Step::Read {
+                replies: 2,
+                mode: Compare::Unordered
+            },
+        ]
+    );
+    assert!(parse_script("#!conn\nPING\n").is_err(), "name required");
+    assert!(parse_script("#!read x\n").is_err());
+    assert!(parse_script("#!wait-blocked\n").is_err());
+    assert!(parse_script("PING\n#!send\n").is_err(), "dangling #!send");
 }

@@ -46,6 +46,8 @@ pub struct Waiter {
     pub key_type: &'static str,
     pub timeout_reply: TimeoutReply,
     pub signal: Arc<ClientSignal>,
+    /// True when the client waits with a timeout (`clients_in_timeout_table`).
+    pub has_deadline: bool,
 }
 
 /// Registry of blocked clients.
@@ -122,6 +124,7 @@ impl Ctx<'_> {
                 key_type,
                 timeout_reply,
                 signal: self.client.signal.clone(),
+                has_deadline: deadline.is_some(),
             },
         );
         if let Some(info) = self.st.clients.get_mut(&id) {

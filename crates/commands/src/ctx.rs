@@ -162,9 +162,11 @@ impl Ctx<'_> {
     /// every handler that writes a key must call it once per key and event.
     pub fn key_event(&mut self, db: usize, key: &[u8], class: char, event: &str) {
         self.st.touch_key(db, key);
-        if matches!(class, 'l' | 'z' | 't') {
-            self.st.signal_ready(db, key);
-        }
+        // Not only list/zset/stream events: RENAME, MOVE, COPY and RESTORE
+        // (generic events) can put a list onto a key clients wait on. The
+        // call is free when nobody is blocked, and a waiter whose key holds
+        // the wrong type simply stays blocked.
+        self.st.signal_ready(db, key);
         let id = self.client.id;
         crate::pubsub::notify(self.st, db, key, class, event, Some((id, &mut *self.out)));
     }

@@ -46,10 +46,7 @@ const DEBUG_HELP: &[&str] = &[
 ];
 
 fn unknown(sub: &[u8]) -> CmdError {
-    CmdError::msg(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-        crate::error::truncated(sub, 128)
-    ))
+    crate::error::subcommand_syntax(sub, "DEBUG")
 }
 
 /// # Format

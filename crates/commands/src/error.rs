@@ -68,6 +68,16 @@ pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> CmdError {
     CmdError::msg(s)
 }
 
+/// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try
+/// <CMD> HELP.` (upstream's `addReplySubcommandSyntaxError`).
+pub fn subcommand_syntax(sub: &[u8], cmd: &str) -> CmdError {
+    CmdError::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        truncated(sub, 128),
+        cmd.to_ascii_uppercase()
+    ))
+}
+
 /// Lossy text of a client argument, cut at `max` bytes like upstream's `%.128s`.
 pub fn truncated(arg: &[u8], max: usize) -> String {
     let cut = &arg[..arg.len().min(max)];

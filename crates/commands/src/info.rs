@@ -157,10 +157,12 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
             o.push_str("# Clients\r\n");
             let _ = write!(
                 o,
-                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
                 st.clients.len(),
                 st.cached.maxclients,
                 st.clients.values().map(|c| c.qbuf).max().unwrap_or(0),
+                st.blocking.waiters.len(),
+                st.blocking.waiters.values().filter(|w| w.has_deadline).count(),
             );
         }
         "memory" => {

@@ -341,8 +341,8 @@ pub fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(DB_RANGE);
     }
-    ctx.st.touch_watched_db(a as usize);
-    ctx.st.touch_watched_db(b as usize);
+    ctx.st.touch_watched_swap(a as usize, b as usize);
+    ctx.st.touch_watched_swap(b as usize, a as usize);
     ctx.st.ks.swap(a as usize, b as usize);
     // Keys now visible in either database may serve blocked clients.
     for db in [a as usize, b as usize] {

@@ -304,6 +304,9 @@ fn channels_matching(m: &HashMap<Bytes, Vec<u64>>, pat: Option<&Bytes>) -> Vec<B
 /// # Format
 /// `PUBSUB CHANNELS [pattern]`
 pub fn cmd_pubsub_channels(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(crate::error::subcommand_syntax(&argv[1], "PUBSUB"));
+    }
     let v = channels_matching(&ctx.st.pubsub.channels, argv.get(2));
     ctx.bulk_array(v.iter());
     Ok(())
@@ -312,6 +315,9 @@ pub fn cmd_pubsub_channels(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `PUBSUB SHARDCHANNELS [pattern]`
 pub fn cmd_pubsub_shardchannels(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(crate::error::subcommand_syntax(&argv[1], "PUBSUB"));
+    }
     let v = channels_matching(&ctx.st.pubsub.shard_channels, argv.get(2));
     ctx.bulk_array(v.iter());
     Ok(())

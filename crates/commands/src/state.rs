@@ -555,9 +555,15 @@ impl State {
     /// FLUSHDB/FLUSHALL/SWAPDB changes them all), like upstream's
     /// `touchAllWatchedKeysInDb`.
     pub fn touch_watched_db(&mut self, db: usize) {
+        self.touch_watched_swap(db, db);
+    }
+
+    /// Invalidates the watches on keys of `db` that exist in `db` or in
+    /// `other`: `SWAPDB` makes keys appear as well as disappear.
+    pub fn touch_watched_swap(&mut self, db: usize, other: usize) {
         let mut hit = Vec::new();
         for ((d, k), ids) in &self.watched {
-            if *d == db && self.ks.dbs[db].contains(k) {
+            if *d == db && (self.ks.dbs[db].contains(k) || self.ks.dbs[other].contains(k)) {
                 hit.extend(ids.iter().copied());
             }
         }

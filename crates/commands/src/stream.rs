@@ -310,11 +310,7 @@ fn nogroup_for_key(group: &[u8], key: &[u8]) -> CmdError {
 }
 
 fn subcommand_syntax(argv: &[Bytes], cmd: &str) -> CmdError {
-    CmdError::msg(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        error::truncated(&argv[1], 128),
-        cmd
-    ))
+    error::subcommand_syntax(&argv[1], cmd)
 }
 
 // ---------------------------------------------------------------------------
