@@ -147,7 +147,7 @@ fn stream_matches_model() {
                     }
                 }
             }
-            assert_eq!(s.len() as usize, model.len(), "{ctx}: XLEN");
+            assert_eq!(s.len(), model.len(), "{ctx}: XLEN");
             assert_eq!(s.last_id(), last, "{ctx}: last id");
             assert_eq!(s.entries_added(), added, "{ctx}: entries added");
             assert_eq!(
