@@ -558,7 +558,7 @@ macro_rules! scripts {
 
 scripts!(
     keyspace, expire, strings, protocol, server, hash, zset, set, list, stream, bitops, sort, hll,
-    geo, multi, blocking, pubsub
+    geo, multi, blocking, pubsub, limits
 );
 
 #[test]

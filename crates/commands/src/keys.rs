@@ -22,7 +22,13 @@ pub fn reply_help(ctx: &mut Ctx, lines: &[&str]) {
 }
 
 fn db_index(ctx: &Ctx, a: &[u8]) -> Result<usize, CmdError> {
+    // Upstream reads the index as a C int first (`getIntFromObjectOrReply`).
     let id = args::int(a)?;
+    if i32::try_from(id).is_err() {
+        return Err(CmdError::fixed(
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ));
+    }
     if id < 0 || id as usize >= ctx.st.ks.len() {
         return Err(DB_RANGE);
     }
@@ -335,8 +341,15 @@ pub fn select(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `SWAPDB index1 index2`
 pub fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let a = args::int_or(&argv[1], CmdError::fixed("ERR invalid first DB index"))?;
-    let b = args::int_or(&argv[2], CmdError::fixed("ERR invalid second DB index"))?;
+    // Indexes are C ints upstream: beyond that range they are "invalid".
+    let a = args::int(&argv[1])
+        .ok()
+        .filter(|v| i32::try_from(*v).is_ok())
+        .ok_or(CmdError::fixed("ERR invalid first DB index"))?;
+    let b = args::int(&argv[2])
+        .ok()
+        .filter(|v| i32::try_from(*v).is_ok())
+        .ok_or(CmdError::fixed("ERR invalid second DB index"))?;
     let n = ctx.st.ks.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(DB_RANGE);
@@ -579,20 +592,26 @@ pub fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `OBJECT IDLETIME key`
 pub fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    // Like upstream, a missing key answers nil before the policy check.
+    let now = ctx.now;
+    let Some(word) = object_entry(ctx, &argv[2]).map(|e| e.lru) else {
+        ctx.null();
+        return Ok(());
+    };
     if lfu_policy(ctx) {
         return Err(CmdError::fixed("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    let now = ctx.now;
-    match object_entry(ctx, &argv[2]).map(|e| e.lru) {
-        Some(word) => ctx.int(redis_storage::access::idle_seconds(word, now) as i64),
-        None => ctx.null(),
-    }
+    ctx.int(redis_storage::access::idle_seconds(word, now) as i64);
     Ok(())
 }
 
 /// # Format
 /// `OBJECT FREQ key`
 pub fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let Some(word) = object_entry(ctx, &argv[2]).map(|e| e.lru) else {
+        ctx.null();
+        return Ok(());
+    };
     if !lfu_policy(ctx) {
         return Err(CmdError::fixed("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
@@ -600,12 +619,9 @@ pub fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.now,
         ctx.st.config.get_int("lfu-decay-time").max(0) as u32,
     );
-    match object_entry(ctx, &argv[2]).map(|e| e.lru) {
-        Some(word) => ctx.int(i64::from(redis_storage::access::lfu_decayed(
-            word, decay, now,
-        ))),
-        None => ctx.null(),
-    }
+    ctx.int(i64::from(redis_storage::access::lfu_decayed(
+        word, decay, now,
+    )));
     Ok(())
 }
 
