@@ -168,6 +168,22 @@ impl Ctx<'_> {
         // the wrong type simply stays blocked.
         self.st.signal_ready(db, key);
         let id = self.client.id;
+        // Pending `keymiss` and `new` events come first, in upstream's order
+        // (lookups happen before writes, `dbAdd` before the command's event).
+        if !self.st.ks.missed.is_empty() {
+            self.st.notify_misses(Some((id, &mut *self.out)));
+        }
+        if let Some(i) = self
+            .st
+            .new_candidates
+            .iter()
+            .position(|(d, k)| *d == db && k.as_ref() == key)
+        {
+            if self.st.ks.dbs[db].contains(key) {
+                self.st.new_candidates.swap_remove(i);
+                crate::pubsub::notify(self.st, db, key, 'n', "new", Some((id, &mut *self.out)));
+            }
+        }
         crate::pubsub::notify(self.st, db, key, class, event, Some((id, &mut *self.out)));
     }
 

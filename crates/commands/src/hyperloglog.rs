@@ -646,6 +646,8 @@ pub fn pfcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let key = &argv[1];
     let db = ctx.db();
     let Some(s) = hll_mut(ctx, key)? else {
+        // Upstream reads the key with a read lookup: a miss counts.
+        ctx.st.ks.note_miss(db, key);
         ctx.int(0);
         return Ok(());
     };

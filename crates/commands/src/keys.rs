@@ -58,7 +58,7 @@ pub fn exists(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (db, now) = (ctx.db(), ctx.now);
     let n = argv[1..]
         .iter()
-        .filter(|k| ctx.st.ks.exists(db, k, now))
+        .filter(|k| ctx.st.ks.exists_read(db, k, now))
         .count();
     ctx.int(n as i64);
     Ok(())
@@ -83,7 +83,7 @@ pub fn touch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `TYPE key`
 pub fn type_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (db, now) = (ctx.db(), ctx.now);
-    let t = if ctx.st.ks.exists(db, &argv[1], now) {
+    let t = if ctx.st.ks.exists_read(db, &argv[1], now) {
         ctx.st.ks.dbs[db]
             .get(&argv[1])
             .map_or("none", |e| e.value.type_name())
@@ -186,7 +186,7 @@ pub fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if src_db == dst_db && src == dst {
         return Err(SAME_OBJECT);
     }
-    if !ctx.st.ks.exists(src_db, src, now) {
+    if !ctx.st.ks.exists_read(src_db, src, now) {
         ctx.int(0);
         return Ok(());
     }
@@ -492,12 +492,11 @@ pub fn pexpireat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn ttl_generic(ctx: &mut Ctx, argv: &[Bytes], ms: bool, absolute: bool) -> CmdResult {
     let (db, now) = (ctx.db(), ctx.now);
     let key = &argv[1];
-    if !ctx.st.ks.exists(db, key, now) {
+    if !ctx.st.ks.exists_read(db, key, now) {
         ctx.int(-2);
         return Ok(());
     }
     ctx.st.ks.touch_entry(db, key, now);
-    ctx.st.ks.hits += 1;
     let Some(at) = ctx.st.ks.dbs[db].expire_at(key) else {
         ctx.int(-1);
         return Ok(());

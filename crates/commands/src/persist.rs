@@ -777,7 +777,7 @@ pub fn cmd_bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `DUMP key`
 pub fn cmd_dump(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (db, now) = (ctx.db(), ctx.now);
-    if !ctx.st.ks.exists(db, &argv[1], now) {
+    if !ctx.st.ks.exists_read(db, &argv[1], now) {
         ctx.null();
         return Ok(());
     }

@@ -417,6 +417,11 @@ impl NotifyFlags {
     pub fn is_off(&self) -> bool {
         self.classes == 0 || !(self.keyspace || self.keyevent)
     }
+
+    /// True if events of `class` are published.
+    pub fn wants(&self, class: char) -> bool {
+        !self.is_off() && self.classes & class_bit(class) != 0
+    }
 }
 
 fn class_bit(c: char) -> u32 {

@@ -432,16 +432,13 @@ pub fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// Looks every key up (expiry, statistics, type check of all of them) and
 /// returns whether each one exists.
-fn check_keys(ctx: &mut Ctx, keys: &[Bytes], for_write: bool) -> Result<Vec<bool>, CmdError> {
+fn check_keys(ctx: &mut Ctx, keys: &[Bytes]) -> Result<Vec<bool>, CmdError> {
     let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
     let mut present = Vec::with_capacity(keys.len());
     for k in keys {
-        let e = if for_write {
-            ctx.st.ks.lookup_write(db, k, now)
-        } else {
-            ctx.st.ks.lookup_read(db, k, now, lru)
-        };
-        match e {
+        // Read lookups even for the STORE forms, as upstream 7.0 does
+        // (hit/miss counters, `keymiss` events).
+        match ctx.st.ks.lookup_read(db, k, now, lru) {
             None => present.push(false),
             Some(Entry {
                 value: Value::Set(_),
@@ -530,7 +527,7 @@ fn store_result(ctx: &mut Ctx, dst: &Bytes, result: SetValue, event: &str) {
 /// `SINTER key [key ...]`
 pub fn sinter(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let keys = &argv[1..];
-    check_keys(ctx, keys, false)?;
+    check_keys(ctx, keys)?;
     let proto = ctx.proto();
     let sets = borrow_sets(ctx, keys);
     let mut found: Vec<Member<'_>> = Vec::new();
@@ -576,7 +573,7 @@ pub fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             _ => return Err(SYNTAX),
         }
     }
-    check_keys(ctx, keys, false)?;
+    check_keys(ctx, keys)?;
     let sets = borrow_sets(ctx, keys);
     let mut n = 0usize;
     intersect(&sets, |_| {
@@ -591,7 +588,7 @@ pub fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `SINTERSTORE destination key [key ...]`
 pub fn sinterstore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let keys = &argv[2..];
-    check_keys(ctx, keys, true)?;
+    check_keys(ctx, keys)?;
     let max = max_intset(ctx);
     let sets = borrow_sets(ctx, keys);
     let mut result = SetValue::new();
@@ -604,7 +601,7 @@ pub fn sinterstore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn union_diff_reply(ctx: &mut Ctx, keys: &[Bytes], diff: bool) -> CmdResult {
-    check_keys(ctx, keys, false)?;
+    check_keys(ctx, keys)?;
     let (max, proto) = (max_intset(ctx), ctx.proto());
     let result = union_diff(&borrow_sets(ctx, keys), diff, max);
     write_set_len(ctx.out, proto, result.len());
@@ -616,7 +613,7 @@ fn union_diff_reply(ctx: &mut Ctx, keys: &[Bytes], diff: bool) -> CmdResult {
 
 fn union_diff_store(ctx: &mut Ctx, argv: &[Bytes], diff: bool, event: &str) -> CmdResult {
     let keys = &argv[2..];
-    check_keys(ctx, keys, true)?;
+    check_keys(ctx, keys)?;
     let max = max_intset(ctx);
     let result = union_diff(&borrow_sets(ctx, keys), diff, max);
     store_result(ctx, &argv[1], result, event);

@@ -138,6 +138,11 @@ pub struct State {
     pub log_sink: LogSink,
     pub pubsub: PubSub,
     pub notify_flags: NotifyFlags,
+    /// Keys of the running write command that did not exist before it
+    /// (only tracked when `new` events are enabled): the first key event on
+    /// one that now exists is preceded by a `new` event, like upstream's
+    /// notification from `dbAdd`.
+    pub new_candidates: Vec<(usize, Bytes)>,
     pub blocking: Blocking,
     /// `WATCH`ed keys: (db, key) → watching client ids.
     pub watched: HashMap<(usize, Bytes), Vec<u64>>,
@@ -218,6 +223,7 @@ impl State {
             log_sink: Arc::new(|_, _| {}),
             pubsub: PubSub::default(),
             notify_flags: NotifyFlags::default(),
+            new_candidates: Vec::new(),
             blocking: Blocking::default(),
             watched: HashMap::new(),
             cas_dirty: HashSet::new(),
@@ -275,12 +281,11 @@ impl State {
             self.config.get_int("lfu-log-factor"),
             self.config.get_int("lfu-decay-time"),
         );
-        self.notify_flags = NotifyFlags::parse(
-            &self
-                .config
-                .get_value("notify-keyspace-events")
-                .unwrap_or_default(),
-        );
+        self.notify_flags = NotifyFlags::parse(&self.config.notify_keyspace_letters());
+        self.ks.track_misses = self.notify_flags.wants('m');
+        if !self.ks.track_misses {
+            self.ks.missed.clear();
+        }
     }
 
     /// Marks the start of a batch of commands for latency accounting.
@@ -477,6 +482,9 @@ impl State {
         now: i64,
     ) {
         let Some(handler) = cmd.handler else { return };
+        if self.notify_flags.wants('n') && cmd.has(crate::table::flags::WRITE) {
+            self.note_new_candidates(cmd, client.db, &argv, now);
+        }
         let mark = out.len();
         let start = self.clock_mark;
         let (res, dirty, rewrite) = {
@@ -520,6 +528,10 @@ impl State {
             ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
         }
         self.dirty += dirty;
+        self.new_candidates.clear();
+        if !self.ks.missed.is_empty() {
+            self.notify_misses(Some((client.id, &mut *out)));
+        }
         self.drain_expired();
         // Like upstream, any command that changed the dataset is propagated
         // (PFCOUNT refreshing its cached cardinality is not flagged as a write).
@@ -598,6 +610,29 @@ impl State {
     }
 
     /// Propagates the deletions done by expiry since the last drain.
+    /// Records which keys of a write command are absent before it runs.
+    fn note_new_candidates(&mut self, cmd: &Cmd, db: usize, argv: &[Bytes], now: i64) {
+        self.new_candidates.clear();
+        let Ok(positions) = crate::meta::get_keys(cmd.meta, argv) else {
+            return;
+        };
+        for i in positions {
+            if let Some(k) = argv.get(i) {
+                if !self.ks.exists(db, k, now) {
+                    self.new_candidates.push((db, k.clone()));
+                }
+            }
+        }
+    }
+
+    /// Publishes the `keymiss` events recorded by read lookups.
+    pub fn notify_misses(&mut self, mut me: Option<(u64, &mut BytesMut)>) {
+        for (db, key) in std::mem::take(&mut self.ks.missed) {
+            let reborrow = me.as_mut().map(|(id, out)| (*id, &mut **out));
+            crate::pubsub::notify(self, db, &key, 'm', "keymiss", reborrow);
+        }
+    }
+
     pub fn drain_expired(&mut self) {
         if self.ks.expired.is_empty() {
             return;

@@ -815,13 +815,10 @@ fn zrange_generic(
         By::Score => Spec::Score(ScoreRange::parse(a, b)?),
         By::Lex => Spec::Lex(LexRange::parse(a, b)?),
     };
-    let items = if store {
-        let z = write_ref(ctx, src)?;
-        z.map(|z| select(z, &spec, rev, offset, limit))
-    } else {
-        read(ctx, src)?.map(|z| select(z, &spec, rev, offset, limit))
-    }
-    .unwrap_or_default();
+    // The source is a read lookup for ZRANGESTORE too, like upstream.
+    let items = read(ctx, src)?
+        .map(|z| select(z, &spec, rev, offset, limit))
+        .unwrap_or_default();
     if store {
         store_result(ctx, &argv[1], &items, "zrangestore");
     } else {
@@ -1203,13 +1200,11 @@ struct Input {
 
 /// Loads an input key: a sorted set, or a plain set whose members all score
 /// 1. Missing keys are empty inputs.
-fn load_input(ctx: &mut Ctx, key: &[u8], store: bool) -> Result<Vec<(Bytes, f64)>, CmdError> {
+fn load_input(ctx: &mut Ctx, key: &[u8], _store: bool) -> Result<Vec<(Bytes, f64)>, CmdError> {
+    // Sources are read lookups even for the STORE forms in 7.0 (hit/miss
+    // counters, `keymiss` events).
     let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
-    let entry = if store {
-        ctx.st.ks.lookup_write(db, key, now)
-    } else {
-        ctx.st.ks.lookup_read(db, key, now, lru)
-    };
+    let entry = ctx.st.ks.lookup_read(db, key, now, lru);
     match entry.map(|e| &e.value) {
         None => Ok(Vec::new()),
         Some(Value::ZSet(z)) => Ok(z.to_vec()),

@@ -426,6 +426,16 @@ impl Config {
         self.slot(name).map(|(d, v)| value::format_get(d, v))
     }
 
+    /// Every class letter set in `notify-keyspace-events`, plus `K`/`E`,
+    /// one letter each. Unlike the `CONFIG GET` text this keeps `n` when all
+    /// of `A` is set (upstream's formatting drops it, its flags do not).
+    pub fn notify_keyspace_letters(&self) -> String {
+        match self.slot("notify-keyspace-events") {
+            Some((_, Value::Notify(bits))) => value::notify_letters(*bits),
+            _ => String::new(),
+        }
+    }
+
     /// A `yes`/`no` parameter; `false` for other kinds.
     pub fn get_bool(&self, name: &str) -> bool {
         matches!(self.slot(name), Some((_, Value::Bool(true))))

@@ -42,6 +42,21 @@ const NOTIFY_LETTERS: [(char, u32); 11] = [
     ('n', notify::NEW),
 ];
 
+/// The letters of every flag in `bits`, `A` not used.
+pub(crate) fn notify_letters(bits: u32) -> String {
+    let mut s = String::new();
+    for (c, f) in NOTIFY_LETTERS.iter().copied().chain([
+        ('m', notify::KEY_MISS),
+        ('K', notify::KEYSPACE),
+        ('E', notify::KEYEVENT),
+    ]) {
+        if bits & f != 0 {
+            s.push(c);
+        }
+    }
+    s
+}
+
 /// One class of `client-output-buffer-limit`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BufferLimit {

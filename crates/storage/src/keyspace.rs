@@ -24,6 +24,10 @@ pub struct Keyspace {
     rng_state: u64,
     pub(crate) snapshot_running: bool,
     pub(crate) snapshot_epoch: u32,
+    /// When set (`notify-keyspace-events` has `m`), read misses are
+    /// recorded in [`Keyspace::missed`] for `keymiss` notifications.
+    pub track_misses: bool,
+    pub missed: Vec<(usize, Bytes)>,
 }
 
 impl Keyspace {
@@ -40,6 +44,8 @@ impl Keyspace {
             rng_state: 0x9e37_79b9_7f4a_7c15,
             snapshot_running: false,
             snapshot_epoch: 0,
+            track_misses: false,
+            missed: Vec::new(),
         }
     }
 
@@ -129,7 +135,7 @@ impl Keyspace {
         _lru: u32,
     ) -> Option<&mut Entry> {
         if self.expire_if_needed(db, key, now) {
-            self.misses += 1;
+            self.note_miss(db, key);
             return None;
         }
         let r = match self.policy {
@@ -145,6 +151,10 @@ impl Keyspace {
             }
             None => {
                 self.misses += 1;
+                // Field by field: `self.dbs` is still borrowed by the match.
+                if self.track_misses {
+                    self.missed.push((db, Bytes::copy_from_slice(key)));
+                }
                 None
             }
         }
@@ -161,6 +171,27 @@ impl Keyspace {
     /// True if `key` exists and is not expired (expires it lazily otherwise).
     pub fn exists(&mut self, db: usize, key: &[u8], now: i64) -> bool {
         !self.expire_if_needed(db, key, now) && self.dbs[db].contains(key)
+    }
+
+    /// [`Keyspace::exists`] counted as a read lookup that does not touch
+    /// the access metadata (upstream's `LOOKUP_NOTOUCH`): hit/miss counters
+    /// and, when tracked, the `keymiss` record.
+    pub fn exists_read(&mut self, db: usize, key: &[u8], now: i64) -> bool {
+        let found = self.exists(db, key, now);
+        if found {
+            self.hits += 1;
+        } else {
+            self.note_miss(db, key);
+        }
+        found
+    }
+
+    /// Counts a read miss found by a write-style lookup.
+    pub fn note_miss(&mut self, db: usize, key: &[u8]) {
+        self.misses += 1;
+        if self.track_misses {
+            self.missed.push((db, Bytes::copy_from_slice(key)));
+        }
     }
 
     /// A random live key of `db`.
