@@ -29,6 +29,8 @@
 //!   clients` (at most 5 s) until `blocked_clients:<n>`, so a client sent a
 //!   blocking command with `#!send` is known to be blocked before another
 //!   connection acts. Without this the order of two clients is a race.
+//! - `#!info <field>...`: send `INFO everything` and compare only the
+//!   values of the named fields (counters such as `keyspace_hits`).
 //! - In a command line, `$id:<name>` is replaced by the `CLIENT ID` of
 //!   connection `<name>` on each side (asked when the connection opens).
 //!
@@ -84,6 +86,8 @@ enum Step {
     },
     /// Wait until the server counts this many blocked clients.
     WaitBlocked(usize),
+    /// Compare these `INFO` fields.
+    Info(Vec<String>),
     /// A command with `$id:<name>` placeholders, encoded per side.
     Template {
         args: Vec<Vec<u8>>,
@@ -197,6 +201,13 @@ fn parse_script(src: &str) -> Result<Script, String> {
                     replies: rest.parse().map_err(|_| format!("line {no}: #!read <n>"))?,
                     mode: pending.take().unwrap_or(Compare::Exact),
                 },
+                "info" => {
+                    let fields: Vec<String> = rest.split_whitespace().map(str::to_string).collect();
+                    if fields.is_empty() {
+                        return Err(format!("line {no}: #!info <field>..."));
+                    }
+                    Step::Info(fields)
+                }
                 "wait-blocked" => Step::WaitBlocked(
                     rest.parse()
                         .map_err(|_| format!("line {no}: #!wait-blocked <n>"))?,
@@ -418,6 +429,16 @@ fn run_script(path: &Path) -> Vec<String> {
                     break;
                 }
             }
+            Step::Info(fields) => {
+                let request = multibulk(&[b"INFO".to_vec(), b"everything".to_vec()]);
+                let r = reference
+                    .exchange(&request, 1)
+                    .map(|b| info_fields(&b, fields));
+                let o = ours.exchange(&request, 1).map(|b| info_fields(&b, fields));
+                if !compare(&here, r, o, Compare::Exact, trace, &mut failures) {
+                    break;
+                }
+            }
             Step::WaitBlocked(n) => {
                 if let Err(e) = reference
                     .wait_blocked(*n)
@@ -476,6 +497,22 @@ fn run_script(path: &Path) -> Vec<String> {
         failures.push(s);
     }
     failures
+}
+
+/// `field:value` lines of the named fields of an `INFO` reply, in the
+/// order asked (`field:<missing>` when absent).
+fn info_fields(reply: &[u8], fields: &[String]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(reply);
+    let mut out = String::new();
+    for f in fields {
+        let prefix = format!("{f}:");
+        let v = text
+            .split("\r\n")
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or("<missing>");
+        let _ = write!(out, "{f}:{v}\r\n");
+    }
+    out.into_bytes()
 }
 
 /// Compares one exchange; records a mismatch. False when the script

@@ -645,9 +645,13 @@ pub fn pfcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let key = &argv[1];
     let db = ctx.db();
+    // Upstream reads the key with a read lookup: the hit or miss counts.
+    let now = ctx.now;
+    if !ctx.st.ks.exists_read(db, key, now) {
+        ctx.int(0);
+        return Ok(());
+    }
     let Some(s) = hll_mut(ctx, key)? else {
-        // Upstream reads the key with a read lookup: a miss counts.
-        ctx.st.ks.note_miss(db, key);
         ctx.int(0);
         return Ok(());
     };

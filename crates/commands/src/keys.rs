@@ -70,7 +70,7 @@ pub fn touch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (db, now) = (ctx.db(), ctx.now);
     let mut n = 0;
     for k in &argv[1..] {
-        if ctx.st.ks.exists(db, k, now) {
+        if ctx.st.ks.exists_read(db, k, now) {
             ctx.st.ks.touch_entry(db, k, now);
             n += 1;
         }
@@ -548,9 +548,13 @@ pub fn persist(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 fn object_entry<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Option<&'c redis_storage::Entry> {
     let (db, now) = (ctx.db(), ctx.now);
+    // Counted like a read lookup, but without a `keymiss` event (upstream
+    // looks OBJECT's key up with LOOKUP_NOTOUCH | LOOKUP_NONOTIFY).
     if !ctx.st.ks.exists(db, key, now) {
+        ctx.st.ks.misses += 1;
         return None;
     }
+    ctx.st.ks.hits += 1;
     ctx.st.ks.dbs[db].get(key)
 }
 

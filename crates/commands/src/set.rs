@@ -332,7 +332,19 @@ fn spop_one(ctx: &mut Ctx, key: &Bytes) -> CmdResult {
 fn spop_count(ctx: &mut Ctx, key: &Bytes, count: usize) -> CmdResult {
     let (db, proto) = (ctx.db(), ctx.proto());
     let st = &mut *ctx.st;
-    let s = match st.ks.lookup_write(db, key, ctx.now) {
+    // Upstream serves a count covering the whole set through its SUNION
+    // code, whose read lookup counts a hit; other SPOPs count nothing.
+    let whole = match st.ks.lookup_write(db, key, ctx.now) {
+        Some(Entry {
+            value: Value::Set(s),
+            ..
+        }) => count >= s.len(),
+        _ => false,
+    };
+    if whole {
+        st.ks.hits += 1;
+    }
+    let s = match st.ks.dbs[db].get_mut(key) {
         None => None,
         Some(Entry {
             value: Value::Set(s),

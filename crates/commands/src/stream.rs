@@ -783,6 +783,13 @@ fn xread_generic(ctx: &mut Ctx, argv: &[Bytes], group_cmd: bool) -> CmdResult {
     let mut events: Vec<Bytes> = Vec::new();
     for k in 0..nkeys {
         let key = &argv[streams_arg + k];
+        // Upstream looks every key up a second time to serve it: the hit or
+        // miss (and `keymiss` event) counts twice, as there.
+        if ctx.st.ks.dbs[db].contains(key) {
+            ctx.st.ks.hits += 1;
+        } else {
+            ctx.st.ks.note_miss(db, key);
+        }
         let Some(Entry {
             value: Value::Stream(s),
             ..

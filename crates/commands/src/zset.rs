@@ -87,6 +87,15 @@ fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c ZSetValue>, CmdEr
     }
 }
 
+/// A sorted set already looked up by this command (no statistics, no
+/// expiry, no type error: the caller's lookup did all that).
+fn peek<'c>(ctx: &'c Ctx, key: &[u8]) -> Option<&'c ZSetValue> {
+    match ctx.st.ks.dbs[ctx.db()].get(key).map(|e| &e.value) {
+        Some(Value::ZSet(z)) => Some(z),
+        _ => None,
+    }
+}
+
 /// Looks a sorted set key up for writing.
 fn write_ref<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut ZSetValue>, CmdError> {
     let (db, now) = (ctx.db(), ctx.now);
@@ -1078,8 +1087,9 @@ pub fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let n = read(ctx, &argv[1])?.map_or(0, ZSetValue::len);
         let picked = if n > 0 {
             let r = ctx.st.rng.gen_range(0..n);
-            // Re-read: the rng and the value both live in the state.
-            read(ctx, &argv[1])?.and_then(|z| z.get_by_rank(r))
+            // Re-read without counting a second lookup: the rng and the
+            // value both live in the state.
+            peek(ctx, &argv[1]).and_then(|z| z.get_by_rank(r))
         } else {
             None
         };
@@ -1119,7 +1129,8 @@ pub fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     } else {
         let c = usize::try_from(l).unwrap_or(usize::MAX);
         if c >= n {
-            (0..n).collect()
+            // The whole set, which upstream replies from the highest rank down.
+            (0..n).rev().collect()
         } else if c * 3 > n {
             // Dense pick: partial Fisher-Yates over all ranks.
             let mut all: Vec<usize> = (0..n).collect();
@@ -1141,7 +1152,7 @@ pub fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             out
         }
     };
-    let items: Vec<(Bytes, f64)> = match read(ctx, &argv[1])? {
+    let items: Vec<(Bytes, f64)> = match peek(ctx, &argv[1]) {
         Some(z) if ranks.len() > 16 && ranks.len() * 4 > z.len() => {
             let all = z.to_vec();
             ranks.iter().filter_map(|&r| all.get(r).cloned()).collect()
