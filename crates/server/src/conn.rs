@@ -150,6 +150,8 @@ where
     parser.set_auth_required(needs_auth);
     let mut read_bytes: u64 = 0;
     let mut written_bytes: u64 = 0;
+    // Read and write calls that moved bytes (INFO total_*_processed).
+    let (mut reads_done, mut writes_done): (u64, u64) = (0, 0);
     let mut proto_err: Option<redis_resp::ProtocolError> = None;
     let mut obuf_limits = shared.state.lock().ok()?.cached.obuf_limits;
     let mut soft_since: Option<std::time::Instant> = None;
@@ -202,7 +204,8 @@ where
                         None => {
                             st.stats.net_input_bytes += std::mem::take(&mut read_bytes);
                             st.stats.net_output_bytes += std::mem::take(&mut written_bytes);
-                            st.stats.total_reads += 1;
+                            st.stats.total_reads += std::mem::take(&mut reads_done);
+                            st.stats.total_writes += std::mem::take(&mut writes_done);
                             run_batch(&mut st, client, &mut pending, &mut out, rbuf.len());
                             // appendfsync always: these replies go out only
                             // once the writes before them are on disk.
@@ -265,6 +268,7 @@ where
                     Ok(n) => {
                         out.advance(n);
                         written_bytes += n as u64;
+                        writes_done += 1;
                     }
                 }
             }
@@ -325,6 +329,7 @@ where
                 Ok(n) => {
                     out.advance(n);
                     written_bytes += n as u64;
+                    writes_done += 1;
                     if out.is_empty() && out.capacity() > 64 * 1024 {
                         // Keep big one-off reply buffers from pinning memory.
                         out = BytesMut::new();
@@ -335,6 +340,7 @@ where
                 Ok(0) | Err(_) => return None,
                 Ok(n) => {
                     read_bytes += n as u64;
+                    reads_done += 1;
                     got_input = true;
                 }
             },
