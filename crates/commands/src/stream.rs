@@ -1638,30 +1638,32 @@ fn reply_entries_read(w: &mut W<'_>, g: &Group) {
 /// `XINFO STREAM key [FULL [COUNT count]]`
 pub fn xinfo_stream(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let extra = &argv[3..];
-    let mut full = false;
-    let mut count: usize = 10;
-    if !extra.is_empty() {
+    let options = || -> Result<(bool, usize), CmdError> {
+        if extra.is_empty() {
+            return Ok((false, 10));
+        }
         if !is(&extra[0], "full") {
             return Err(subcommand_syntax(argv, "XINFO"));
         }
-        full = true;
-        if extra.len() == 3 {
-            if !is(&extra[1], "count") {
-                return Err(subcommand_syntax(argv, "XINFO"));
+        match extra.len() {
+            1 => Ok((true, 10)),
+            3 if is(&extra[1], "count") => {
+                let c = args::int(&extra[2])?;
+                Ok((true, usize::try_from(c).unwrap_or(0)))
             }
-            let c = args::int(&extra[2])?;
-            count = usize::try_from(c).unwrap_or(0);
-        } else if extra.len() != 1 {
-            return Err(subcommand_syntax(argv, "XINFO"));
+            _ => Err(subcommand_syntax(argv, "XINFO")),
         }
-    }
+    };
     let proto = ctx.proto();
     let mut body = BytesMut::new();
     let mut w = W {
         out: &mut body,
         proto,
     };
+    // The key is looked up (no such key, WRONGTYPE) before the options are
+    // parsed, as upstream does.
     let s = info_lookup(ctx, &argv[2])?;
+    let (full, count) = options()?;
     w.map(if full { 9 } else { 10 });
     w.bulk(b"length");
     w.uint(s.len() as u64);

@@ -287,13 +287,15 @@ pub fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 ///  PXAT unix-time-milliseconds | PERSIST]`
 pub fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let o = parse_opts(argv, 2, false)?;
-    let when = match o.expire {
-        Some((i, unit, abs)) => Some(expire_ms(ctx, &argv[i], unit, abs, "getex")?),
-        None => None,
-    };
+    // Like upstream: the key is looked up (nil, WRONGTYPE) before the
+    // expire time is validated.
     let Some(v) = read(ctx, &argv[1])?.map(StrValue::to_bytes) else {
         ctx.null();
         return Ok(());
+    };
+    let when = match o.expire {
+        Some((i, unit, abs)) => Some(expire_ms(ctx, &argv[i], unit, abs, "getex")?),
+        None => None,
     };
     ctx.bulk(&v);
     let db = ctx.db();
@@ -598,6 +600,18 @@ type LcsMatch = (Range, Range, usize);
 /// # Format
 /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]`
 pub fn lcs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    // Upstream looks both keys up and checks their types before it parses
+    // the options.
+    let to_bytes = |r: Result<Option<&StrValue>, CmdError>| {
+        r.map(|v| v.map(StrValue::to_bytes).unwrap_or_default())
+    };
+    let a = to_bytes(read(ctx, &argv[1]));
+    let b = to_bytes(read(ctx, &argv[2]));
+    let (Ok(a), Ok(b)) = (a, b) else {
+        return Err(CmdError::fixed(
+            "ERR The specified keys must contain string values",
+        ));
+    };
     let (mut get_len, mut get_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
     let mut i = 3;
     while i < argv.len() {
@@ -616,14 +630,6 @@ pub fn lcs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         i += 1;
     }
-    let strict_type = |r: Result<Option<&StrValue>, CmdError>| match r {
-        Ok(v) => Ok(v.map(StrValue::to_bytes).unwrap_or_default()),
-        Err(_) => Err(CmdError::fixed(
-            "ERR The specified keys must contain string values",
-        )),
-    };
-    let a = strict_type(read(ctx, &argv[1]))?;
-    let b = strict_type(read(ctx, &argv[2]))?;
     if get_len && get_idx {
         return Err(CmdError::fixed(
             "ERR If you want both the length and indexes, please just use IDX.",

@@ -1415,6 +1415,14 @@ pub fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if numkeys > argv.len() - 2 {
         return Err(SYNTAX);
     }
+    // Upstream reads the inputs (WRONGTYPE) before it parses LIMIT.
+    let mut inputs = Vec::with_capacity(numkeys);
+    for k in &argv[2..2 + numkeys] {
+        inputs.push(Input {
+            elems: load_input(ctx, k, false)?,
+            weight: 1.0,
+        });
+    }
     let mut limit = 0usize;
     let mut j = 2 + numkeys;
     while let Some(a) = argv.get(j) {
@@ -1426,13 +1434,6 @@ pub fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             }
             _ => return Err(SYNTAX),
         }
-    }
-    let mut inputs = Vec::with_capacity(numkeys);
-    for k in &argv[2..2 + numkeys] {
-        inputs.push(Input {
-            elems: load_input(ctx, k, false)?,
-            weight: 1.0,
-        });
     }
     let n = compute_setop(SetOp::Inter, &mut inputs, Aggregate::Sum).len();
     let n = if limit > 0 { n.min(limit) } else { n };
