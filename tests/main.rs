@@ -9,6 +9,7 @@
 mod aof;
 mod clients;
 mod differential;
+mod error_precedence;
 mod persistence;
 mod replication;
 mod server_core;

@@ -228,10 +228,7 @@ pub fn keys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
 pub fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let cursor: u64 = std::str::from_utf8(&argv[1])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(CmdError::fixed("ERR invalid cursor"))?;
+    let cursor = crate::hash::parse_cursor(&argv[1])?;
     let (mut pat, mut count, mut typ): (Option<&Bytes>, usize, Option<&Bytes>) = (None, 10, None);
     let mut i = 2;
     while i < argv.len() {

@@ -626,12 +626,18 @@ pub fn xlen(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `XDEL key id [id ...]`
 pub fn xdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    // Like upstream: a missing key answers 0 and a wrong type WRONGTYPE
+    // before the IDs are parsed.
+    if write(ctx, &argv[1])?.is_none() {
+        ctx.int(0);
+        return Ok(());
+    }
     let ids = argv[2..]
         .iter()
         .map(|a| parse_id(a, 0, true))
         .collect::<Result<Vec<_>, _>>()?;
-    let db = ctx.db();
-    let deleted = match write(ctx, &argv[1])? {
+    let deleted = match stream_mut(ctx, &argv[1])? {
         None => 0,
         Some(s) => s.delete_ids(&ids),
     };
@@ -1184,13 +1190,19 @@ pub fn xgroup_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `XACK key group id [id ...]`
 pub fn xack(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let has_key = read(ctx, &argv[1])?.is_some();
+    // No key or no group: nothing to acknowledge, and (as upstream) the IDs
+    // are not even parsed.
+    let has_group = read(ctx, &argv[1])?.is_some_and(|s| s.groups.contains_key(&argv[2]));
+    if !has_group {
+        ctx.int(0);
+        return Ok(());
+    }
     let ids = argv[3..]
         .iter()
         .map(|a| parse_id(a, 0, true))
         .collect::<Result<Vec<_>, _>>()?;
     let mut acked = 0;
-    if has_key {
+    {
         if let Some(g) = stream_mut(ctx, &argv[1])?.and_then(|s| s.groups.get_mut(&argv[2])) {
             for id in ids {
                 if g.ack(id) {

@@ -541,6 +541,14 @@ pub fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `ZINCRBY key increment member`
 pub fn zincrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    // Upstream runs ZINCRBY through ZADD's parser: a ZADD flag in the score
+    // position is consumed as a flag, leaving an odd score/member list.
+    if ["nx", "xx", "gt", "lt", "ch", "incr"]
+        .iter()
+        .any(|f| is(&argv[2], f))
+    {
+        return Err(SYNTAX);
+    }
     let incr = parse_score(&argv[2])?;
     let f = AddFlags {
         incr: true,
@@ -1447,10 +1455,7 @@ pub fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`
 pub fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let cursor: u64 = std::str::from_utf8(&argv[2])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(CmdError::fixed("ERR invalid cursor"))?;
+    let cursor = crate::hash::parse_cursor(&argv[2])?;
     if read(ctx, &argv[1])?.is_none() {
         ctx.array(2);
         ctx.bulk(b"0");
