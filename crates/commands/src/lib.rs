@@ -14,6 +14,7 @@
 //!   [`debug`], [`pubsub`]; [`blocking`]: blocked clients.
 
 pub mod aof;
+pub mod aof_rewrite;
 pub mod args;
 pub mod bitops;
 pub mod blocking;
