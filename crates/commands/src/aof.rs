@@ -33,6 +33,13 @@ pub struct AofState {
     pub last_rewrite_secs: i64,
     /// Size of the AOF right after the last rewrite (auto-rewrite growth).
     pub base_size: u64,
+    /// Commands propagated during the current client batch, written in
+    /// one go when it ends (upstream's `aof_buf`, flushed before replies).
+    pub buf: Vec<u8>,
+    /// True between [`State::aof_begin_batch`] and
+    /// [`State::aof_end_batch`]; otherwise every command goes to the
+    /// writer at once (replica link, cron, anything outside a batch).
+    pub batching: bool,
 }
 
 impl AofState {
@@ -47,6 +54,8 @@ impl AofState {
             last_rewrite_ok: true,
             last_rewrite_secs: -1,
             base_size,
+            buf: Vec::new(),
+            batching: false,
         }
     }
 }
@@ -64,13 +73,53 @@ fn policy_of(st: &State) -> FsyncPolicy {
 }
 
 impl State {
-    /// Appends one propagated command to the AOF, if enabled.
+    /// Appends one propagated command to the AOF, if enabled: to the
+    /// batch buffer inside a client batch, else straight to the writer.
     pub fn aof_command(&mut self, db: usize, argv: &[Bytes]) {
         let Some(aof) = self.aof.as_mut() else { return };
-        let mut buf = Vec::new();
         let now = crate::state::unix_secs();
+        if aof.batching {
+            aof.feeder.feed(&mut aof.buf, db as u32, argv, now);
+            return;
+        }
+        let mut buf = Vec::new();
         aof.feeder.feed(&mut buf, db as u32, argv, now);
         aof.last_seq = aof.writer.append(&buf);
+    }
+
+    /// A client batch starts: propagated commands collect in the batch
+    /// buffer until [`State::aof_end_batch`].
+    pub fn aof_begin_batch(&mut self) {
+        if let Some(aof) = self.aof.as_mut() {
+            aof.batching = true;
+        }
+    }
+
+    /// A client batch ended: its commands go to the AOF with one write
+    /// (on this thread under `everysec`/`no`, before the replies are sent;
+    /// to the group-commit flusher under `always`, whose fsync the replies
+    /// then wait for through [`State::aof_wait_seq`]).
+    pub fn aof_end_batch(&mut self) {
+        self.aof_flush_buf();
+        if let Some(aof) = self.aof.as_mut() {
+            aof.batching = false;
+        }
+    }
+
+    /// Hands the batch buffer to the writer. Called at the end of a batch
+    /// and before anything that must see every propagated byte in order
+    /// (a rewrite switching files, turning AOF off, `sync_all`).
+    fn aof_flush_buf(&mut self) {
+        let Some(aof) = self.aof.as_mut() else { return };
+        if aof.buf.is_empty() {
+            return;
+        }
+        aof.last_seq = aof.writer.write_batch(&aof.buf);
+        aof.buf.clear();
+        if aof.buf.capacity() > 1 << 20 {
+            // A huge batch (MSET of big values) must not pin its buffer.
+            aof.buf = Vec::new();
+        }
     }
 
     /// If replies must wait for the AOF (`appendfsync always`), the
@@ -171,6 +220,7 @@ impl State {
     /// when loading failed: the dataset is empty by then, and upstream
     /// exits the process (the caller decides).
     pub fn debug_loadaof(&mut self, now: i64) -> Result<(), String> {
+        self.aof_flush_buf();
         if let Some(aof) = &self.aof {
             aof.writer
                 .sync_all()
@@ -357,6 +407,9 @@ impl State {
             }
             return Ok(());
         }
+        // Commands already executed belong to the snapshot, so to the old
+        // incr file, never to the new one.
+        self.aof_flush_buf();
         let Some(aof) = self.aof.as_mut() else {
             return Err("ERR AOF is off".into());
         };
@@ -479,6 +532,7 @@ impl State {
                 }
             }
             (false, true) => {
+                self.aof_flush_buf();
                 if let Some(aof) = self.aof.take() {
                     let _ = aof.writer.sync_all();
                     let _ = aof.writer.close();
@@ -499,6 +553,7 @@ impl State {
 
     /// Flushes and fsyncs the AOF at shutdown.
     pub fn aof_shutdown(&mut self) {
+        self.aof_flush_buf();
         if let Some(aof) = &self.aof {
             self.log_notice("Calling fsync() on the AOF file.");
             let _ = aof.writer.sync_all();
