@@ -225,6 +225,11 @@ pub fn to_rdb(v: &Value) -> Option<RdbValue> {
 /// Converts an RDB value to a stored value. `None` for unsupported types.
 pub fn from_rdb(st: &State, v: RdbValue) -> Option<Value> {
     Some(match v {
+        // A long string read from a file already has an allocation of its
+        // own and exactly its size: keep it instead of copying it.
+        RdbValue::String(b) if b.len() > redis_storage::string::INLINE_MAX => {
+            Value::Str(StrValue::Shared(b))
+        }
         RdbValue::String(b) => Value::Str(StrValue::from_request(&b)),
         RdbValue::List(items) => Value::List(ListValue::from_elems(items)),
         RdbValue::Hash(pairs) => Value::Hash(crate::persist_types::hash_from(st, pairs)),
@@ -582,19 +587,22 @@ impl State {
                         expired += 1;
                         continue;
                     }
-                    let key = e.key.clone();
-                    let Some(v) = from_rdb(self, e.value) else {
+                    let RdbEntry {
+                        key,
+                        value,
+                        expire_ms,
+                        ..
+                    } = e;
+                    let Some(v) = from_rdb(self, value) else {
                         self.log_warning(&format!(
                             "Skipping key '{}' of a type this server does not support yet",
                             String::from_utf8_lossy(&key)
                         ));
                         continue;
                     };
-                    let d = &mut self.ks.dbs[db];
-                    d.set(&key, v, false, lru);
-                    if let Some(t) = e.expire_ms {
-                        d.set_expire(&key, t);
-                    }
+                    // The key read from the file becomes the table's key
+                    // (no copy), with its deadline in the same insertion.
+                    self.ks.dbs[db].insert_entry(key, Entry::new(v, lru), expire_ms);
                     loaded += 1;
                 }
                 RdbItem::SelectDb(db) => current_db = db as usize,
