@@ -77,7 +77,12 @@ impl State {
     /// batch buffer inside a client batch, else straight to the writer.
     pub fn aof_command(&mut self, db: usize, argv: &[Bytes]) {
         let Some(aof) = self.aof.as_mut() else { return };
-        let now = crate::state::unix_secs();
+        // The clock is only read for `#TS:` annotations.
+        let now = if aof.feeder.timestamps {
+            crate::state::unix_secs()
+        } else {
+            0
+        };
         if aof.batching {
             aof.feeder.feed(&mut aof.buf, db as u32, argv, now);
             return;
