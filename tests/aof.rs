@@ -318,3 +318,29 @@ fn debug_loadaof_without_any_aof_exits_like_the_reference() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[test]
+fn a_rewrite_started_mid_batch_splits_the_batch_between_incr_files() {
+    // Writes before BGREWRITEAOF in the same pipeline belong to the
+    // rewrite's snapshot and the old incr file; only the ones after it may
+    // go to the new incr file, or they would be replayed twice.
+    let dir = fresh_dir("midbatch");
+    let s = start_in(ServerKind::Ours, &dir, &["--appendonly", "yes"]);
+    let mut c = s.conn();
+    wait_rewrite_done(&mut c);
+    c.send_raw(b"INCR n\r\nRPUSH l a\r\nBGREWRITEAOF\r\nINCR n\r\nRPUSH l b\r\n");
+    let replies: Vec<Vec<u8>> = (0..5).map(|_| c.read_reply_raw()).collect();
+    assert_eq!(replies[0], b":1\r\n");
+    assert_eq!(replies[3], b":2\r\n");
+    wait_rewrite_done(&mut c);
+    kill9(&s);
+    drop(c);
+    drop(s);
+    let again = start_in(ServerKind::Ours, &dir, &["--appendonly", "yes"]);
+    let mut c2 = again.conn();
+    assert_eq!(c2.cmd(&["GET", "n"]), b"$1\r\n2\r\n");
+    assert_eq!(c2.cmd(&["LLEN", "l"]), b":2\r\n");
+    drop(c2);
+    drop(again);
+    let _ = std::fs::remove_dir_all(&dir);
+}
