@@ -245,3 +245,102 @@ fn config_set_appendonly_on_a_running_server() {
     drop(s2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `calls=` of one `cmdstat_<name>` line (0 when absent).
+fn cmdstat_calls(c: &mut Conn, name: &str) -> u64 {
+    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "commandstats"])).into_owned();
+    let prefix = format!("cmdstat_{name}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn debug_loadaof_matches_the_reference() {
+    let mut seen: Vec<Vec<Vec<u8>>> = Vec::new();
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let dir = fresh_dir("loadaof");
+        let s = start_in(kind, &dir, &["--appendonly", "yes"]);
+        let mut c = s.conn();
+        fill(&mut c);
+        wait_rewrite_done(&mut c);
+        c.cmd(&["SET", "in-incr", "1"]);
+        let digest = c.cmd(&["DEBUG", "DIGEST"]);
+        let sets = cmdstat_calls(&mut c, "set");
+        let mut replies = vec![c.cmd(&["DEBUG", "LOADAOF"])];
+        // The dataset came back from the files, and replaying them neither
+        // counted as calls nor as changes.
+        assert_eq!(c.cmd(&["DEBUG", "DIGEST"]), digest, "{kind:?}");
+        assert_eq!(cmdstat_calls(&mut c, "set"), sets, "{kind:?}");
+        let info = String::from_utf8_lossy(&c.cmd(&["INFO", "persistence"])).into_owned();
+        assert!(
+            info.contains("rdb_changes_since_last_save:0"),
+            "{kind:?}: {info}"
+        );
+        // With appendonly off the AOF on disk is still what gets loaded:
+        // a write made since is gone.
+        replies.push(c.cmd(&["CONFIG", "SET", "appendonly", "no"]));
+        replies.push(c.cmd(&["SET", "not-in-aof", "1"]));
+        replies.push(c.cmd(&["DEBUG", "LOADAOF"]));
+        replies.push(c.cmd(&["EXISTS", "not-in-aof"]));
+        replies.push(c.cmd(&["GET", "in-incr"]));
+        assert_eq!(c.cmd(&["DEBUG", "DIGEST"]), digest, "{kind:?}");
+        seen.push(replies);
+        drop(c);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert_eq!(seen[0], seen[1], "reference vs ours");
+    assert_eq!(seen[0][0], b"+OK\r\n");
+    assert_eq!(seen[0][4], b":0\r\n");
+}
+
+#[test]
+fn debug_loadaof_without_any_aof_exits_like_the_reference() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let dir = fresh_dir("loadaof-none");
+        let mut s = start_in(kind, &dir, &[]);
+        let mut c = s.conn();
+        c.cmd(&["SET", "k", "v"]);
+        c.send_raw(b"DEBUG LOADAOF\r\n");
+        // No reply: the process exits with status 1 (upstream's exit(1)
+        // when there is nothing to load).
+        let rest = c
+            .read_until_close()
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert!(rest.is_empty(), "{kind:?}: {rest:?}");
+        let status = s.wait_exit(Duration::from_secs(10));
+        assert_eq!(status.and_then(|st| st.code()), Some(1), "{kind:?}");
+        drop(c);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn a_rewrite_started_mid_batch_splits_the_batch_between_incr_files() {
+    // Writes before BGREWRITEAOF in the same pipeline belong to the
+    // rewrite's snapshot and the old incr file; only the ones after it may
+    // go to the new incr file, or they would be replayed twice.
+    let dir = fresh_dir("midbatch");
+    let s = start_in(ServerKind::Ours, &dir, &["--appendonly", "yes"]);
+    let mut c = s.conn();
+    wait_rewrite_done(&mut c);
+    c.send_raw(b"INCR n\r\nRPUSH l a\r\nBGREWRITEAOF\r\nINCR n\r\nRPUSH l b\r\n");
+    let replies: Vec<Vec<u8>> = (0..5).map(|_| c.read_reply_raw()).collect();
+    assert_eq!(replies[0], b":1\r\n");
+    assert_eq!(replies[3], b":2\r\n");
+    wait_rewrite_done(&mut c);
+    kill9(&s);
+    drop(c);
+    drop(s);
+    let again = start_in(ServerKind::Ours, &dir, &["--appendonly", "yes"]);
+    let mut c2 = again.conn();
+    assert_eq!(c2.cmd(&["GET", "n"]), b"$1\r\n2\r\n");
+    assert_eq!(c2.cmd(&["LLEN", "l"]), b":2\r\n");
+    drop(c2);
+    drop(again);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -109,6 +109,8 @@ pub struct AofReader<R> {
     done: bool,
     last_ts: Option<i64>,
     commands: u64,
+    /// The last line `fgets` read (reused: no allocation per line).
+    line: Vec<u8>,
 }
 
 impl<R> std::fmt::Debug for AofReader<R> {
@@ -151,14 +153,6 @@ fn strtol(s: &[u8]) -> Option<i64> {
     }
 }
 
-/// Outcome of one `fgets`.
-enum Line {
-    /// Bytes read (1..=1023), possibly ending with `\n`.
-    Data(Vec<u8>),
-    /// Nothing left.
-    Eof,
-}
-
 impl<R: Read> AofReader<R> {
     /// A reader whose first byte is at file offset 0.
     pub fn new(inner: R) -> AofReader<R> {
@@ -177,6 +171,7 @@ impl<R: Read> AofReader<R> {
             done: false,
             last_ts: None,
             commands: 0,
+            line: Vec::with_capacity(64),
         }
     }
 
@@ -205,10 +200,12 @@ impl<R: Read> AofReader<R> {
         self.commands
     }
 
-    /// `fgets(buf, 1024)`: up to 1023 bytes, stopping after a newline.
-    fn fgets(&mut self) -> io::Result<Line> {
+    /// `fgets(buf, 1024)` into `self.line`: up to 1023 bytes, stopping
+    /// after a newline. False when nothing was left.
+    fn fgets(&mut self) -> io::Result<bool> {
         let limit = AOF_ANNOTATION_LINE_MAX_LEN - 1;
-        let mut out = Vec::new();
+        let out = &mut self.line;
+        out.clear();
         loop {
             let avail = match self.inner.fill_buf() {
                 Ok(b) => b,
@@ -231,16 +228,22 @@ impl<R: Read> AofReader<R> {
                 break;
             }
         }
-        if out.is_empty() {
-            Ok(Line::Eof)
-        } else {
-            Ok(Line::Data(out))
-        }
+        Ok(!out.is_empty())
     }
 
     /// Reads exactly `n` bytes, growing the buffer only as data arrives;
     /// `None` on a short read.
     fn read_exact_n(&mut self, n: u64) -> io::Result<Option<Vec<u8>>> {
+        if let Ok(avail) = self.inner.fill_buf() {
+            if (avail.len() as u64) >= n {
+                // Common case: the whole argument is buffered already.
+                let want = n as usize;
+                let out = avail[..want].to_vec();
+                self.inner.consume(want);
+                self.pos += n;
+                return Ok(Some(out));
+            }
+        }
         let mut out = Vec::with_capacity(n.min(64 * 1024) as usize);
         let got = (&mut self.inner).take(n).read_to_end(&mut out)?;
         self.pos += got as u64;
@@ -283,21 +286,31 @@ impl<R: Read> AofReader<R> {
         }
     }
 
+    /// Skips exactly `n` bytes; false on a short read.
+    fn skip_n(&mut self, n: usize) -> io::Result<bool> {
+        if let Ok(avail) = self.inner.fill_buf() {
+            if avail.len() >= n {
+                self.inner.consume(n);
+                self.pos += n as u64;
+                return Ok(true);
+            }
+        }
+        Ok(self.read_exact_n(n as u64)?.is_some())
+    }
+
     fn step(&mut self) -> io::Result<Event> {
         loop {
             let start = self.pos;
-            let line = match self.fgets()? {
-                Line::Eof => {
-                    if self.in_multi {
-                        // Upstream treats a dangling MULTI as a short read
-                        // and truncates it away.
-                        self.valid_up_to = self.before_multi;
-                        return Ok(self.truncated());
-                    }
-                    return Ok(self.finish(End::Clean));
+            if !self.fgets()? {
+                if self.in_multi {
+                    // Upstream treats a dangling MULTI as a short read
+                    // and truncates it away.
+                    self.valid_up_to = self.before_multi;
+                    return Ok(self.truncated());
                 }
-                Line::Data(l) => l,
-            };
+                return Ok(self.finish(End::Clean));
+            }
+            let line = &self.line;
             match line.first() {
                 Some(b'#') => {
                     if let Some(rest) = line.strip_prefix(b"#TS:") {
@@ -322,10 +335,10 @@ impl<R: Read> AofReader<R> {
             let mut argv = Vec::with_capacity((argc as usize).min(1024));
             for _ in 0..argc {
                 let lstart = self.pos;
-                let l = match self.fgets()? {
-                    Line::Eof => return Ok(self.truncated()),
-                    Line::Data(l) => l,
-                };
+                if !self.fgets()? {
+                    return Ok(self.truncated());
+                }
+                let l = &self.line;
                 if l.first() != Some(&b'$') {
                     return Ok(self.corrupt(lstart, "Bad file format: expected '$'"));
                 }
@@ -339,7 +352,7 @@ impl<R: Read> AofReader<R> {
                     None => return Ok(self.truncated()),
                 };
                 // The CRLF after the data is skipped unchecked, as upstream.
-                if self.read_exact_n(2)?.is_none() {
+                if !self.skip_n(2)? {
                     return Ok(self.truncated());
                 }
                 argv.push(Bytes::from(data));

@@ -22,6 +22,16 @@
 //! Under `everysec` a second thread fsyncs at most once a second on its own
 //! handle, so a slow fsync never delays writes (upstream's bio thread).
 //!
+//! # Writing on the caller's thread
+//! [`AofWriter::write_batch`] is the event-loop form (upstream's
+//! `flushAppendOnlyFile` in `beforeSleep`): under `everysec` and `no` it
+//! writes the caller's whole batch with one `write(2)` right away, on the
+//! calling thread, when nothing is queued ahead of it, no flusher write is
+//! in flight and no background fsync runs (a write could stall behind it;
+//! upstream postpones the write then, here the flusher thread takes it).
+//! No other thread is woken on that path. Under `always` it queues for the
+//! group-commit flusher like [`AofWriter::append`].
+//!
 //! # Errors
 //! A failed write keeps the data queued and is retried about once a second
 //! (a partial write is cut back with `set_len`, as upstream's `ftruncate`);
@@ -119,6 +129,9 @@ pub struct AofStats {
     /// fsync calls made (group commit makes this far smaller than the
     /// number of appends under `always`).
     pub fsyncs: u64,
+    /// Batches written directly on the caller's thread
+    /// ([`AofWriter::write_batch`]).
+    pub inline_writes: u64,
 }
 
 /// Called (outside any lock, from a writer thread) with the new durable
@@ -155,6 +168,12 @@ struct State {
     syncing: bool,
     delayed_fsync: u64,
     fsyncs: u64,
+    /// Writes done on the caller's thread by `write_batch`.
+    inline_writes: u64,
+    /// The flusher took ops and is writing them outside the lock.
+    in_flight: bool,
+    /// Threads blocked on `done` (only then is it worth a wake-up).
+    waiters: usize,
     shutdown: bool,
     stopped: bool,
     callbacks: Vec<(u64, DurableCallback)>,
@@ -340,6 +359,9 @@ impl AofWriter {
                 syncing: false,
                 delayed_fsync: 0,
                 fsyncs: 0,
+                inline_writes: 0,
+                in_flight: false,
+                waiters: 0,
                 shutdown: false,
                 stopped: false,
                 callbacks: Vec::new(),
@@ -381,6 +403,59 @@ impl AofWriter {
         seq
     }
 
+    /// Appends a whole batch (everything an event-loop iteration
+    /// propagated) and returns its sequence, like [`AofWriter::append`].
+    /// Under `everysec` and `no` the data is written with one `write(2)` on
+    /// this thread when possible (see the module docs), so it is in the OS
+    /// before the caller replies and no thread is woken; otherwise it is
+    /// queued for the flusher.
+    pub fn write_batch(&self, data: &[u8]) -> u64 {
+        let mut g = self.shared.lock();
+        let inline = g.policy != FsyncPolicy::Always
+            && !data.is_empty()
+            && g.ops.is_empty()
+            && !g.in_flight
+            && !g.syncing
+            && !g.force_sync
+            && !g.shutdown
+            && g.write_error.is_none();
+        if !inline {
+            drop(g);
+            return self.append(data);
+        }
+        g.appended += data.len() as u64;
+        let seq = g.appended;
+        let file = g.file.clone();
+        let (n, err) = write_all_counted(&file, data);
+        g.inline_writes += 1;
+        if let Some(e) = err {
+            // Same recovery as the flusher: cut a partial write back and
+            // keep the whole batch queued for the retry.
+            let rest = if n > 0 && file.set_len(g.incr_size).is_err() {
+                g.incr_size += n as u64;
+                g.written += n as u64;
+                data[n..].to_vec()
+            } else {
+                data.to_vec()
+            };
+            g.pending += rest.len() as u64;
+            g.ops.push_back(Op::Data(rest));
+            g.write_error = Some(strerror(&e));
+            g.retry_at = Some(Instant::now() + RETRY_DELAY);
+            g.update_durable();
+            self.shared.notify(g);
+            self.shared.work.notify_one();
+            return seq;
+        }
+        g.written += n as u64;
+        g.incr_size += n as u64;
+        g.update_durable();
+        if g.waiters > 0 || !g.callbacks.is_empty() || g.hook.is_some() {
+            self.shared.notify(g);
+        }
+        seq
+    }
+
     /// The sequence of everything appended so far.
     pub fn appended(&self) -> u64 {
         self.shared.lock().appended
@@ -405,7 +480,9 @@ impl AofWriter {
             if g.stopped {
                 return Err(AofError::Closed);
             }
+            g.waiters += 1;
             g = self.shared.wait(&self.shared.done, g);
+            g.waiters -= 1;
         }
     }
 
@@ -428,9 +505,11 @@ impl AofWriter {
             if now >= deadline {
                 return Ok(false);
             }
+            g.waiters += 1;
             g = self
                 .shared
                 .wait_timeout(&self.shared.done, g, deadline - now);
+            g.waiters -= 1;
         }
     }
 
@@ -521,7 +600,9 @@ impl AofWriter {
                 g.force_sync = true;
                 self.shared.work.notify_one();
             }
+            g.waiters += 1;
             g = self.shared.wait(&self.shared.done, g);
+            g.waiters -= 1;
         }
     }
 
@@ -563,6 +644,7 @@ impl AofWriter {
             write_error: g.write_error.clone(),
             fsync_error: g.fsync_error.clone(),
             fsyncs: g.fsyncs,
+            inline_writes: g.inline_writes,
         }
     }
 
@@ -630,6 +712,7 @@ fn flusher_loop(sh: &Shared) {
             // A background fsync is running: the write may stall behind it.
             g.delayed_fsync += 1;
         }
+        g.in_flight = true;
         drop(g);
 
         let mut written_now: u64 = 0;
@@ -682,6 +765,7 @@ fn flusher_loop(sh: &Shared) {
         }
 
         g = sh.lock();
+        g.in_flight = false;
         // Put back what failed, ahead of anything appended meanwhile.
         while let Some(op) = requeue.pop_back() {
             match (&op, g.ops.front_mut()) {
@@ -720,9 +804,16 @@ fn flusher_loop(sh: &Shared) {
         if force && (g.ops.is_empty() || g.write_error.is_some() || g.fsync_error.is_some()) {
             g.force_sync = false;
         }
+        // The everysec syncer only needs a nudge when this batch is the
+        // first unsynced data (otherwise it is already counting down).
+        let nudge_syncer = g.policy == FsyncPolicy::EverySec
+            && written_now > 0
+            && g.synced == g.written - written_now;
         g.update_durable();
         sh.notify(g);
-        sh.sync_work.notify_one();
+        if nudge_syncer {
+            sh.sync_work.notify_one();
+        }
         g = sh.lock();
     }
 }

@@ -190,3 +190,49 @@ fn write_errors_are_reported() {
     assert_eq!(st.pending, seq, "the data stays queued for a retry");
     assert_eq!(st.write_error.as_deref(), Some("No space left on device"));
 }
+
+#[test]
+fn write_batch_writes_on_the_callers_thread_under_everysec() {
+    let dir = temp_path("batch");
+    let path = dir.join("a.aof");
+    let w = AofWriter::new(open_append(&path), 0, FsyncPolicy::EverySec).unwrap();
+    let seq = w.write_batch(b"*1\r\n$4\r\nPING\r\n");
+    // Already in the file when the call returns: no waiting on a thread.
+    assert_eq!(std::fs::read(&path).unwrap().len() as u64, seq);
+    let st = w.stats();
+    assert_eq!(st.inline_writes, 1, "{st:?}");
+    assert_eq!((st.written, st.durable, st.pending), (seq, seq, 0));
+    // Queued data goes first: a batch behind it is queued too, in order.
+    w.switch_file(open_append(&dir.join("b.aof")), 0);
+    let seq2 = w.write_batch(b"second");
+    assert!(w
+        .wait_durable_timeout(seq2, Duration::from_secs(5))
+        .unwrap());
+    assert_eq!(std::fs::read(dir.join("b.aof")).unwrap(), b"second");
+    // The background fsync still catches up within about a second.
+    let mut ok = false;
+    for _ in 0..60 {
+        if w.stats().synced >= seq2 {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ok, "{:?}", w.stats());
+    drop(w);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn write_batch_under_always_goes_through_group_commit() {
+    let dir = temp_path("batch-always");
+    let path = dir.join("a.aof");
+    let w = AofWriter::new(open_append(&path), 0, FsyncPolicy::Always).unwrap();
+    let seq = w.write_batch(b"abc");
+    w.wait_durable(seq).unwrap();
+    let st = w.stats();
+    assert_eq!(st.inline_writes, 0, "{st:?}");
+    assert!(st.synced >= seq, "{st:?}");
+    drop(w);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

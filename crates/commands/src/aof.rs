@@ -33,6 +33,13 @@ pub struct AofState {
     pub last_rewrite_secs: i64,
     /// Size of the AOF right after the last rewrite (auto-rewrite growth).
     pub base_size: u64,
+    /// Commands propagated during the current client batch, written in
+    /// one go when it ends (upstream's `aof_buf`, flushed before replies).
+    pub buf: Vec<u8>,
+    /// True between [`State::aof_begin_batch`] and
+    /// [`State::aof_end_batch`]; otherwise every command goes to the
+    /// writer at once (replica link, cron, anything outside a batch).
+    pub batching: bool,
 }
 
 impl AofState {
@@ -47,6 +54,8 @@ impl AofState {
             last_rewrite_ok: true,
             last_rewrite_secs: -1,
             base_size,
+            buf: Vec::new(),
+            batching: false,
         }
     }
 }
@@ -64,13 +73,58 @@ fn policy_of(st: &State) -> FsyncPolicy {
 }
 
 impl State {
-    /// Appends one propagated command to the AOF, if enabled.
+    /// Appends one propagated command to the AOF, if enabled: to the
+    /// batch buffer inside a client batch, else straight to the writer.
     pub fn aof_command(&mut self, db: usize, argv: &[Bytes]) {
         let Some(aof) = self.aof.as_mut() else { return };
+        // The clock is only read for `#TS:` annotations.
+        let now = if aof.feeder.timestamps {
+            crate::state::unix_secs()
+        } else {
+            0
+        };
+        if aof.batching {
+            aof.feeder.feed(&mut aof.buf, db as u32, argv, now);
+            return;
+        }
         let mut buf = Vec::new();
-        let now = crate::state::unix_secs();
         aof.feeder.feed(&mut buf, db as u32, argv, now);
         aof.last_seq = aof.writer.append(&buf);
+    }
+
+    /// A client batch starts: propagated commands collect in the batch
+    /// buffer until [`State::aof_end_batch`].
+    pub fn aof_begin_batch(&mut self) {
+        if let Some(aof) = self.aof.as_mut() {
+            aof.batching = true;
+        }
+    }
+
+    /// A client batch ended: its commands go to the AOF with one write
+    /// (on this thread under `everysec`/`no`, before the replies are sent;
+    /// to the group-commit flusher under `always`, whose fsync the replies
+    /// then wait for through [`State::aof_wait_seq`]).
+    pub fn aof_end_batch(&mut self) {
+        self.aof_flush_buf();
+        if let Some(aof) = self.aof.as_mut() {
+            aof.batching = false;
+        }
+    }
+
+    /// Hands the batch buffer to the writer. Called at the end of a batch
+    /// and before anything that must see every propagated byte in order
+    /// (a rewrite switching files, turning AOF off, `sync_all`).
+    fn aof_flush_buf(&mut self) {
+        let Some(aof) = self.aof.as_mut() else { return };
+        if aof.buf.is_empty() {
+            return;
+        }
+        aof.last_seq = aof.writer.write_batch(&aof.buf);
+        aof.buf.clear();
+        if aof.buf.capacity() > 1 << 20 {
+            // A huge batch (MSET of big values) must not pin its buffer.
+            aof.buf = Vec::new();
+        }
     }
 
     /// If replies must wait for the AOF (`appendfsync always`), the
@@ -93,31 +147,18 @@ impl State {
     /// Opens the AOF at startup (`appendonly yes`), loading what it holds.
     /// Errors are fatal startup messages.
     pub fn aof_open_and_load(&mut self, now: i64) -> Result<(), String> {
-        let dirname = self.config.get_str("appenddirname").to_string();
         let fname = self.config.get_str("appendfilename").to_string();
-        let mut dir = AofDir::open(std::path::Path::new("."), &dirname, &fname)
-            .map_err(|e| format!("{e}"))?;
-        let files: Vec<(String, FileType)> = dir
-            .manifest
-            .load_order()
-            .iter()
-            .map(|i| (i.file_name.clone(), i.file_type))
-            .collect();
+        let mut dir = self.aof_dir_from_disk()?;
         let started = std::time::Instant::now();
-        if files.is_empty() {
-            // A fresh AOF: its base is the (empty) dataset, as upstream.
-            dir.create_dir().map_err(|e| e.to_string())?;
-        }
-        let last = files.len().saturating_sub(1);
-        for (i, (name, ftype)) in files.iter().enumerate() {
-            let path = dir.path_of(name);
-            self.aof_load_file(&path, *ftype, i == last, now)?;
-        }
-        if !files.is_empty() {
+        let loaded = self.aof_load_files(&dir, now)?;
+        if loaded {
             self.log_notice(&format!(
                 "DB loaded from append only file: {:.3} seconds",
                 started.elapsed().as_secs_f64()
             ));
+        } else {
+            // A fresh AOF: its base is the (empty) dataset, as upstream.
+            dir.create_dir().map_err(|e| e.to_string())?;
         }
         let (_, file, size) = dir.open_incr_on_start().map_err(|e| {
             format!(
@@ -128,19 +169,90 @@ impl State {
         let writer = AofWriter::new(file, size, policy_of(self)).map_err(|e| e.to_string())?;
         writer.set_no_fsync_on_rewrite(self.config.get_bool("no-appendfsync-on-rewrite"));
         let base_size = dir.files_size().unwrap_or(0);
-        let need_base = files.is_empty();
         self.aof = Some(AofState::new(
             dir,
             writer,
             self.config.get_bool("aof-timestamp-enabled"),
             base_size,
         ));
-        if need_base {
+        if !loaded {
             self.log_notice(&format!(
                 "Creating AOF base file {fname}.1.base.rdb on server start"
             ));
             self.start_aof_rewrite().map_err(|e| e.to_string())?;
         }
+        Ok(())
+    }
+
+    /// The AOF directory (`appenddirname`) with the manifest on disk.
+    fn aof_dir_from_disk(&self) -> Result<AofDir, String> {
+        let dirname = self.config.get_str("appenddirname");
+        let fname = self.config.get_str("appendfilename");
+        AofDir::open(std::path::Path::new("."), dirname, fname).map_err(|e| format!("{e}"))
+    }
+
+    /// Loads every file the manifest of `dir` lists, base first, into the
+    /// current dataset. `Ok(false)` when the manifest lists no file.
+    fn aof_load_files(&mut self, dir: &AofDir, now: i64) -> Result<bool, String> {
+        let files: Vec<(String, FileType)> = dir
+            .manifest
+            .load_order()
+            .iter()
+            .map(|i| (i.file_name.clone(), i.file_type))
+            .collect();
+        let last = files.len().saturating_sub(1);
+        for (i, (name, ftype)) in files.iter().enumerate() {
+            let path = dir.path_of(name);
+            let started = std::time::Instant::now();
+            self.aof_load_file(&path, *ftype, i == last, now)?;
+            self.log_notice(&format!(
+                "DB loaded from {} file {name}: {:.3} seconds",
+                if *ftype == FileType::Base {
+                    "base"
+                } else {
+                    "incr"
+                },
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        Ok(!files.is_empty())
+    }
+
+    /// `DEBUG LOADAOF` (upstream semantics): writes out what the AOF
+    /// writer holds, empties the dataset, reads the manifest back from
+    /// disk, drops history files and loads the AOF files again. With
+    /// `appendonly no` it loads whatever AOF directory is on disk. `Err`
+    /// when loading failed: the dataset is empty by then, and upstream
+    /// exits the process (the caller decides).
+    pub fn debug_loadaof(&mut self, now: i64) -> Result<(), String> {
+        self.aof_flush_buf();
+        if let Some(aof) = &self.aof {
+            aof.writer
+                .sync_all()
+                .map_err(|e| format!("Can't flush the AOF before reloading it: {e}"))?;
+        }
+        for db in 0..self.ks.len() {
+            self.touch_watched_db(db);
+        }
+        self.ks.flush_all();
+        let mut dir = self.aof_dir_from_disk()?;
+        if dir.manifest.load_order().is_empty() {
+            return Err("DEBUG LOADAOF: no AOF files to load".into());
+        }
+        if !self.config.get_bool("aof-disable-auto-gc") {
+            let removed = match self.aof.as_mut() {
+                Some(aof) => aof.dir.delete_history(),
+                None => dir.delete_history(),
+            };
+            if let Ok(names) = removed {
+                for n in names {
+                    self.log_notice(&format!("Removing the history file {n} in the background"));
+                }
+            }
+        }
+        self.aof_load_files(&dir, now)?;
+        self.dirty = 0;
+        self.log_warning("Append Only File loaded by DEBUG LOADAOF");
         Ok(())
     }
 
@@ -178,11 +290,15 @@ impl State {
         let mut client = Client::new(0, std::sync::Arc::new(ClientSignal::new(tx)), true);
         client.is_master = true;
         client.authenticated = true;
+        let mut sink = BytesMut::new();
         loop {
             match reader.next_event() {
                 Event::Command(c) => {
-                    let mut sink = BytesMut::new();
-                    self.call(&mut client, c.argv, &mut sink, now);
+                    self.aof_replay(&mut client, c.argv, &mut sink, now)
+                        .map_err(|cmd| {
+                            format!("Unknown command '{cmd}' reading the append only file {name}")
+                        })?;
+                    sink.clear();
                 }
                 Event::End(End::Clean) => return Ok(()),
                 Event::End(End::Truncated { valid_up_to, .. }) => {
@@ -212,6 +328,81 @@ impl State {
         }
     }
 
+    /// Runs one command read from an AOF the way upstream's loader does:
+    /// straight to its handler for a fake client, with no statistics, slow
+    /// log, monitors or propagation, the reply discarded; `MULTI` queues
+    /// and `EXEC` runs the queue the same way. `Err(name)` for a command
+    /// this server does not know (fatal, as upstream). A command with the
+    /// wrong number of arguments is skipped (upstream's loader does not
+    /// check; our handlers rely on the check).
+    fn aof_replay(
+        &mut self,
+        client: &mut Client,
+        argv: Vec<Bytes>,
+        sink: &mut BytesMut,
+        now: i64,
+    ) -> Result<(), String> {
+        let cmd = match crate::state::resolve(&argv) {
+            Ok(c) => c,
+            Err(_) => {
+                let name = argv.first().map(|a| a.as_ref()).unwrap_or_default();
+                return Err(String::from_utf8_lossy(name).into_owned());
+            }
+        };
+        let Some(handler) = cmd.handler else {
+            return Ok(());
+        };
+        let arity = cmd.meta.arity;
+        let argc = argv.len() as i64;
+        if (arity > 0 && argc != arity) || (arity < 0 && argc < -arity) {
+            return Ok(());
+        }
+        match cmd.full_name.as_str() {
+            "exec" => {
+                let queue = client.multi.take().unwrap_or_default();
+                client.in_exec = true;
+                let mut res = Ok(());
+                for argv in queue {
+                    res = self.aof_replay(client, argv, sink, now);
+                    if res.is_err() {
+                        break;
+                    }
+                }
+                client.in_exec = false;
+                return res;
+            }
+            "multi" => {
+                // A nested MULTI is an error reply upstream: a no-op.
+                if client.multi.is_none() && !client.in_exec {
+                    client.multi = Some(Vec::new());
+                }
+                return Ok(());
+            }
+            "discard" => {
+                client.multi = None;
+                return Ok(());
+            }
+            _ => {}
+        }
+        if let Some(q) = client.multi.as_mut() {
+            q.push(argv);
+            return Ok(());
+        }
+        let mut ctx = Ctx {
+            st: self,
+            client,
+            out: sink,
+            now,
+            rewrite: None,
+            dirty: 0,
+        };
+        // Errors are replies to the fake client, which nobody reads.
+        let _ = handler(&mut ctx, &argv);
+        // Loading neither propagates nor notifies expiry deletions.
+        self.ks.expired.clear();
+        Ok(())
+    }
+
     /// Starts `BGREWRITEAOF`: a new incr file takes the writes from now on,
     /// and the snapshot of now becomes the new base.
     pub fn start_aof_rewrite(&mut self) -> Result<(), String> {
@@ -221,6 +412,9 @@ impl State {
             }
             return Ok(());
         }
+        // Commands already executed belong to the snapshot, so to the old
+        // incr file, never to the new one.
+        self.aof_flush_buf();
         let Some(aof) = self.aof.as_mut() else {
             return Err("ERR AOF is off".into());
         };
@@ -343,6 +537,7 @@ impl State {
                 }
             }
             (false, true) => {
+                self.aof_flush_buf();
                 if let Some(aof) = self.aof.take() {
                     let _ = aof.writer.sync_all();
                     let _ = aof.writer.close();
@@ -363,6 +558,7 @@ impl State {
 
     /// Flushes and fsyncs the AOF at shutdown.
     pub fn aof_shutdown(&mut self) {
+        self.aof_flush_buf();
         if let Some(aof) = &self.aof {
             self.log_notice("Calling fsync() on the AOF file.");
             let _ = aof.writer.sync_all();

@@ -22,6 +22,8 @@ const DEBUG_HELP: &[&str] = &[
     "    Output a hex signature of the values of all the specified keys.",
     "LOG <message>",
     "    Write <message> to the server log.",
+    "LOADAOF",
+    "    Flush the AOF buffers on disk and reload the AOF in memory.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
     "POPULATE <count> [<prefix>] [<size>]",
@@ -184,6 +186,26 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 }
             }
             ctx.st.log_notice("DB reloaded by DEBUG RELOAD");
+            ctx.ok();
+        }
+        ("loadaof", _) => {
+            // Upstream ignores extra arguments here.
+            let now = ctx.now;
+            if let Err(e) = ctx.st.debug_loadaof(now) {
+                // Upstream exits with status 1 when the reload fails
+                // (including "no AOF at all" with appendonly off); the
+                // dataset is already gone. No reply: the connection closes.
+                ctx.st.log_warning(&e);
+                ctx.st
+                    .log_warning("Loading the AOF failed in DEBUG LOADAOF: exiting");
+                ctx.st.shutdown = Some(crate::state::ShutdownRequest {
+                    nosave: true,
+                    exit_code: 1,
+                    ..Default::default()
+                });
+                ctx.st.shutdown_notify.notify_one();
+                return Ok(());
+            }
             ctx.ok();
         }
         ("stringmatch-len", 4) => {

@@ -67,6 +67,9 @@ pub struct ShutdownRequest {
     pub save: bool,
     pub now: bool,
     pub force: bool,
+    /// The process exit status (0 for `SHUTDOWN`; 1 where upstream calls
+    /// `exit(1)`, e.g. a failed `DEBUG LOADAOF`).
+    pub exit_code: i32,
 }
 
 /// Configuration values read on the hot path, refreshed by

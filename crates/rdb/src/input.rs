@@ -6,7 +6,7 @@
 //! Only reads that complete are counted, like upstream's rio layer, so a
 //! truncated field reports the offset where that field began.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 
 use bytes::Bytes;
 
@@ -32,8 +32,9 @@ pub struct Input<R> {
     record: Option<Vec<u8>>,
 }
 
-impl<R: Read> Input<R> {
-    /// Wraps `inner` (callers should pass something buffered).
+impl<R: BufRead> Input<R> {
+    /// Wraps `inner`. Small fields are copied straight out of its buffer
+    /// (no zeroed temporaries, one `consume` each).
     pub fn new(inner: R) -> Input<R> {
         Input {
             inner,
@@ -91,6 +92,15 @@ impl<R: Read> Input<R> {
 
     /// Fills `buf` completely.
     pub fn fill(&mut self, buf: &mut [u8]) -> Result<()> {
+        let n = buf.len();
+        if let Ok(avail) = self.inner.fill_buf() {
+            if avail.len() >= n {
+                buf.copy_from_slice(&avail[..n]);
+                self.inner.consume(n);
+                self.consumed(buf);
+                return Ok(());
+            }
+        }
         match self.inner.read_exact(buf) {
             Ok(()) => {
                 self.consumed(buf);
@@ -102,6 +112,11 @@ impl<R: Read> Input<R> {
 
     /// Reads one byte.
     pub fn u8(&mut self) -> Result<u8> {
+        if let Ok(&[b, ..]) = self.inner.fill_buf() {
+            self.inner.consume(1);
+            self.consumed(&[b]);
+            return Ok(b);
+        }
         let mut b = [0u8; 1];
         self.fill(&mut b)?;
         Ok(b[0])
@@ -110,6 +125,16 @@ impl<R: Read> Input<R> {
     /// Reads exactly `n` bytes without trusting `n` for the allocation.
     pub fn bytes(&mut self, n: u64) -> Result<Vec<u8>> {
         if n <= DIRECT_READ_MAX as u64 {
+            let want = n as usize;
+            if let Ok(avail) = self.inner.fill_buf() {
+                if avail.len() >= want {
+                    // Common case: the whole field is buffered already.
+                    let v = avail[..want].to_vec();
+                    self.inner.consume(want);
+                    self.consumed(&v);
+                    return Ok(v);
+                }
+            }
             let mut v = vec![0u8; n as usize];
             self.fill(&mut v)?;
             return Ok(v);

@@ -3,7 +3,7 @@
 //! the largest single value, not by the file.
 
 use std::collections::HashSet;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 
 use bytes::Bytes;
 
@@ -226,9 +226,17 @@ impl<R: Read> RdbReader<R> {
                     self.progress.key_type = t as i32;
                     self.progress.doing = "read-key";
                     let key = self.input.string()?;
-                    self.progress.key = Some(key.clone());
                     self.progress.doing = "read-object-value";
-                    let value = read_value(&mut self.input, t)?;
+                    // The key is recorded only when its value fails: a
+                    // clone per key would turn every key into a shared
+                    // allocation of its own.
+                    let value = match read_value(&mut self.input, t) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            self.progress.key = Some(key);
+                            return Err(e);
+                        }
+                    };
                     self.progress.key = None;
                     self.progress.key_type = -1;
                     return Ok(Some(RdbItem::Entry(RdbEntry {
@@ -300,7 +308,7 @@ pub fn read_all<R: Read>(r: R) -> Result<RdbFile> {
 
 /// Reads a module opcode stream up to its EOF opcode, returning the raw
 /// bytes (EOF included) so it can be written back unchanged.
-fn read_module_stream<R: Read>(input: &mut Input<R>) -> Result<Bytes> {
+fn read_module_stream<R: BufRead>(input: &mut Input<R>) -> Result<Bytes> {
     input.start_recording();
     let r = (|| -> Result<()> {
         loop {
@@ -340,12 +348,12 @@ impl Seen {
     }
 }
 
-fn blob_error<R: Read>(input: &Input<R>, msg: String) -> Error {
+fn blob_error<R: BufRead>(input: &Input<R>, msg: String) -> Error {
     input.corrupt(msg)
 }
 
 /// Reads the value of type `t` (already validated by [`is_object_type`]).
-pub fn read_value<R: Read>(input: &mut Input<R>, t: u8) -> Result<RdbValue> {
+pub fn read_value<R: BufRead>(input: &mut Input<R>, t: u8) -> Result<RdbValue> {
     Ok(match t {
         TYPE_STRING => RdbValue::String(input.string()?),
         TYPE_LIST => {
@@ -495,7 +503,7 @@ pub fn read_value<R: Read>(input: &mut Input<R>, t: u8) -> Result<RdbValue> {
     })
 }
 
-fn zset_pairs<R: Read>(input: &Input<R>, elems: &[Elem<'_>]) -> Result<Vec<(Bytes, f64)>> {
+fn zset_pairs<R: BufRead>(input: &Input<R>, elems: &[Elem<'_>]) -> Result<Vec<(Bytes, f64)>> {
     if elems.len() % 2 != 0 {
         return Err(input.corrupt("Zset listpack integrity check failed."));
     }
@@ -517,7 +525,7 @@ fn zset_pairs<R: Read>(input: &Input<R>, elems: &[Elem<'_>]) -> Result<Vec<(Byte
     Ok(v)
 }
 
-fn hash_pairs<R: Read>(input: &Input<R>, elems: &[Elem<'_>]) -> Result<Vec<(Bytes, Bytes)>> {
+fn hash_pairs<R: BufRead>(input: &Input<R>, elems: &[Elem<'_>]) -> Result<Vec<(Bytes, Bytes)>> {
     if elems.len() % 2 != 0 {
         return Err(input.corrupt("Hash listpack integrity check failed."));
     }
@@ -533,20 +541,20 @@ fn hash_pairs<R: Read>(input: &Input<R>, elems: &[Elem<'_>]) -> Result<Vec<(Byte
     Ok(v)
 }
 
-fn read_id<R: Read>(input: &mut Input<R>) -> Result<StreamId> {
+fn read_id<R: BufRead>(input: &mut Input<R>) -> Result<StreamId> {
     let ms = input.len()?;
     let seq = input.len()?;
     Ok(StreamId::new(ms, seq))
 }
 
-fn read_raw_id<R: Read>(input: &mut Input<R>) -> Result<StreamId> {
+fn read_raw_id<R: BufRead>(input: &mut Input<R>) -> Result<StreamId> {
     let mut w = [0u8; 16];
     input.fill(&mut w)?;
     StreamId::from_be_slice(&w).ok_or_else(|| input.corrupt("bad stream ID"))
 }
 
 /// Parses one stream listpack node into `out` (live entries only).
-fn stream_node<R: Read>(
+fn stream_node<R: BufRead>(
     input: &Input<R>,
     master: StreamId,
     elems: &[Elem<'_>],
@@ -637,7 +645,7 @@ fn estimate_entries_read(s: &StreamValue, id: StreamId) -> i64 {
     -1
 }
 
-fn read_stream<R: Read>(input: &mut Input<R>, v2: bool) -> Result<StreamValue> {
+fn read_stream<R: BufRead>(input: &mut Input<R>, v2: bool) -> Result<StreamValue> {
     let mut s = StreamValue::default();
     let nodes = input.len()?;
     for _ in 0..nodes {

@@ -392,6 +392,7 @@ fn run_batch(
 ) {
     let now = now_ms();
     st.begin_batch();
+    st.aof_begin_batch();
     let mut last: Option<&'static str> = None;
     while let Some(argv) = pending.pop_front() {
         last = st.call(client, argv, out, now).or(last);
@@ -399,6 +400,8 @@ fn run_batch(
             break;
         }
     }
+    // The batch's AOF data goes out with one write before any reply.
+    st.aof_end_batch();
     let resp = if client.proto == Protocol::Resp3 {
         3
     } else {

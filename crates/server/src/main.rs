@@ -296,9 +296,17 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
     }
     // Signals run the same shutdown preparation as SHUTDOWN; a failed final
     // save keeps the server running, as upstream.
+    let mut code = 0;
     loop {
         let by_signal = wait_for_shutdown(&notify_shutdown).await;
         if !by_signal {
+            // A command asked for the exit (it prepared it itself).
+            code = shared
+                .state
+                .lock()
+                .ok()
+                .and_then(|st| st.shutdown)
+                .map_or(0, |r| r.exit_code);
             break;
         }
         let ok = shared.state.lock().is_ok_and(|mut st| {
@@ -319,8 +327,10 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
     }
     shared.shutdown.cancel();
     let _ = server.await;
-    log::warning("Redis is now ready to exit, bye bye...");
-    0
+    if code == 0 {
+        log::warning("Redis is now ready to exit, bye bye...");
+    }
+    code
 }
 
 fn supervised_mode(s: &str) -> &'static str {

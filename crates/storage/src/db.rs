@@ -175,16 +175,14 @@ impl Db {
             self.expires.remove(key);
         }
         let epoch = self.snap_epoch;
-        match self.map.get_mut(key) {
-            Some(e) => {
-                e.value = value;
-                e.lru = lru;
-                e.epoch = e.epoch.max(epoch);
-            }
-            None => {
-                self.map
-                    .insert(Bytes::copy_from_slice(key), Entry { value, lru, epoch });
-            }
+        let fresh = Entry { value, lru, epoch };
+        if let Err((e, new)) =
+            self.map
+                .insert_or_get_mut(key, || Bytes::copy_from_slice(key), fresh)
+        {
+            e.value = new.value;
+            e.lru = lru;
+            e.epoch = e.epoch.max(epoch);
         }
     }
 
@@ -198,9 +196,10 @@ impl Db {
             Some(t) => {
                 self.expires.insert(key.clone(), t);
             }
-            None => {
+            None if !self.expires.is_empty() => {
                 self.expires.remove(&key);
             }
+            None => {}
         }
         self.map.insert(key, entry);
     }

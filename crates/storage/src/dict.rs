@@ -597,6 +597,31 @@ where
         None
     }
 
+    /// Inserts `value` under `make_key()` when `key` is absent (`Ok`), or
+    /// hands back the present value with `value` unused (`Err`), hashing
+    /// the key once either way (`get_mut` then `insert` hashes twice).
+    pub fn insert_or_get_mut<Q, F>(
+        &mut self,
+        key: &Q,
+        make_key: F,
+        value: V,
+    ) -> Result<(), (&mut V, V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        F: FnOnce() -> K,
+    {
+        self.rehash_step();
+        let hash = self.hash_of(key);
+        match self.find(hash, key) {
+            Some(i) => Err((&mut self.entries[i].value, value)),
+            None => {
+                self.insert_new(hash, make_key(), value);
+                Ok(())
+            }
+        }
+    }
+
     /// The value for `key`, inserting `make()` first if it is absent.
     pub fn get_or_insert_with<F: FnOnce() -> V>(&mut self, key: K, make: F) -> &mut V {
         self.rehash_step();

@@ -297,6 +297,21 @@ impl TestServer {
         }
     }
 
+    /// Waits up to `timeout` for the server to exit by itself; its exit
+    /// status, or `None` if it is still running (Drop still stops it).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// What the server wrote to stdout and stderr so far.
     pub fn output(&self) -> String {
         std::fs::read_to_string(self.dir.join("stdout")).unwrap_or_default()
