@@ -65,8 +65,13 @@ impl Default for Persistence {
 pub(crate) enum Sink {
     /// The writer thread of a save to disk.
     File(mpsc::Sender<Vec<u8>>),
-    /// Replicas receiving a full sync (their push channels).
-    Replicas(Vec<Arc<crate::client::ClientSignal>>),
+    /// Replicas receiving a full sync: the push channels of those taking
+    /// the EOF-marked stream, and the whole payload collected for those
+    /// needing a `$<len>` bulk (no `capa eof`).
+    Replicas(
+        Vec<Arc<crate::client::ClientSignal>>,
+        Option<Arc<std::sync::Mutex<Vec<u8>>>>,
+    ),
 }
 
 /// A `Write` that forwards bytes to the writer thread or to replicas.
@@ -84,11 +89,18 @@ impl Write for ChannelWriter {
                     io::Error::new(io::ErrorKind::BrokenPipe, "RDB writer thread ended")
                 })?;
             }
-            Sink::Replicas(targets) => {
-                let chunk = Bytes::copy_from_slice(buf);
-                for t in targets {
-                    // A replica that went away is dropped by its own task.
-                    let _ = t.push.send(chunk.clone());
+            Sink::Replicas(targets, collect) => {
+                if !targets.is_empty() {
+                    let chunk = Bytes::copy_from_slice(buf);
+                    for t in targets {
+                        // A replica that went away is dropped by its own task.
+                        let _ = t.push.send(chunk.clone());
+                    }
+                }
+                if let Some(c) = collect {
+                    if let Ok(mut v) = c.lock() {
+                        v.extend_from_slice(buf);
+                    }
                 }
             }
         }
@@ -130,6 +142,8 @@ pub struct BgSave {
 struct ReplicaSync {
     ids: Vec<u64>,
     mark: String,
+    /// The payload for replicas without `capa eof`.
+    collected: Option<Arc<std::sync::Mutex<Vec<u8>>>>,
 }
 
 impl BgSave {
@@ -383,7 +397,7 @@ impl State {
             let sync = bg.replica_sync.take();
             self.persistence.bgsave = None;
             if let Some(sync) = sync {
-                self.finish_replica_sync(sync.ids, &sync.mark);
+                self.finish_replica_sync(sync);
             }
             self.start_replica_sync();
             return self.persistence.bgsave.is_some();
@@ -640,19 +654,30 @@ impl State {
         }
         let mark = crate::state::random_hex(&mut self.rng);
         let offset = self.repl.master_repl_offset;
-        let header = Bytes::from(format!(
-            "+FULLRESYNC {} {}\r\n$EOF:{}\r\n",
-            self.repl.replid, offset, mark
-        ));
+        let fullresync = format!("+FULLRESYNC {} {}\r\n", self.repl.replid, offset);
         let mut ids = Vec::new();
         let mut targets = Vec::new();
+        let mut collected = None;
         for &i in &waiting {
             let link = &mut self.repl.replicas[i];
             link.state = LinkState::SendingRdb;
             link.pending.clear();
-            let _ = link.signal.push.send(header.clone());
+            // SYNC gets no +FULLRESYNC line; replicas without `capa eof`
+            // get the `$<len>` header with the whole payload at the end.
+            let mut header = String::new();
+            if !link.pre_psync {
+                header.push_str(&fullresync);
+            }
+            if link.capa_eof {
+                header.push_str(&format!("$EOF:{mark}\r\n"));
+                targets.push(link.signal.clone());
+            } else {
+                collected.get_or_insert_with(|| Arc::new(std::sync::Mutex::new(Vec::new())));
+            }
+            if !header.is_empty() {
+                let _ = link.signal.push.send(Bytes::from(header));
+            }
             ids.push(link.client_id);
-            targets.push(link.signal.clone());
         }
         let Some(snap) = self.ks.begin_snapshot() else {
             return;
@@ -662,7 +687,7 @@ impl State {
         let sink = BufWriter::with_capacity(
             64 * 1024,
             ChannelWriter {
-                sink: Sink::Replicas(targets),
+                sink: Sink::Replicas(targets, collected.clone()),
                 pending: pending.clone(),
             },
         );
@@ -675,26 +700,56 @@ impl State {
         self.log_notice("Starting BGSAVE for SYNC with target: replicas sockets");
         let total = self.ks.total_keys() as u64;
         let mut bg = BgSave::new(snap, (writer, pending, done), self.dirty, total);
-        bg.replica_sync = Some(ReplicaSync { ids, mark });
+        bg.replica_sync = Some(ReplicaSync {
+            ids,
+            mark,
+            collected,
+        });
         self.persistence.bgsave = Some(bg);
         self.bg_notify.notify_one();
     }
 
-    fn finish_replica_sync(&mut self, ids: Vec<u64>, mark: &str) {
+    fn finish_replica_sync(&mut self, sync: ReplicaSync) {
         use crate::replication::LinkState;
-        let mark = Bytes::copy_from_slice(mark.as_bytes());
+        let mark = Bytes::copy_from_slice(sync.mark.as_bytes());
+        // The `$<len>` form for replicas without `capa eof`.
+        let bulk = sync.collected.map(|c| {
+            let data = c.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+            let mut b = format!("${}\r\n", data.len()).into_bytes();
+            b.extend_from_slice(&data);
+            Bytes::from(b)
+        });
         let mut done = Vec::new();
+        let mut rdb_only = Vec::new();
         for link in &mut self.repl.replicas {
-            if !ids.contains(&link.client_id) || link.state != LinkState::SendingRdb {
+            if !sync.ids.contains(&link.client_id) || link.state != LinkState::SendingRdb {
                 continue;
             }
-            let _ = link.signal.push.send(mark.clone());
+            if link.capa_eof {
+                let _ = link.signal.push.send(mark.clone());
+            } else if let Some(b) = &bulk {
+                let _ = link.signal.push.send(b.clone());
+            }
+            let name = crate::replica::replica_name(&link.ip, link.listening_port);
+            if link.rdb_only {
+                // Nothing follows the RDB; the connection closes once it
+                // is written.
+                link.signal.close_after_flush();
+                rdb_only.push((link.client_id, name));
+                continue;
+            }
             let rest = link.pending.split().freeze();
             if !rest.is_empty() {
                 let _ = link.signal.push.send(rest);
             }
             link.state = LinkState::Online;
-            done.push(format!("{}:{}", link.ip, link.listening_port));
+            done.push(name);
+        }
+        for (id, name) in rdb_only {
+            self.repl.replicas.retain(|l| l.client_id != id);
+            self.log_notice(&format!(
+                "RDB transfer completed, rdb only replica ({name}) should be disconnected asap"
+            ));
         }
         for r in done {
             self.log_notice(&format!("Synchronization with replica {r} succeeded"));

@@ -75,9 +75,10 @@ pub fn info_replication(st: &State, now: i64, o: &mut String) {
             }
             let _ = write!(
                 o,
-                "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+                "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\n",
                 st.config.get_int("replica-priority"),
                 u8::from(st.config.get_bool("replica-read-only")),
+                u8::from(st.config.get_bool("replica-announced")),
             );
         }
         None => o.push_str("role:master\r\n"),
@@ -198,7 +199,20 @@ pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ctx.client.repl_listening_port = u16::try_from(p).unwrap_or(0);
         } else if is(k, "ip-address") {
             ctx.client.repl_ip = Some(String::from_utf8_lossy(v).into_owned());
-        } else if is(k, "capa") || is(k, "rdb-only") || is(k, "rdb-filter-only") {
+        } else if is(k, "capa") {
+            if is(v, "eof") {
+                ctx.client.repl_capa_eof = true;
+            }
+        } else if is(k, "rdb-only") {
+            match args::int(v) {
+                Ok(n @ 0..=1) => ctx.client.repl_rdb_only = n == 1,
+                _ => {
+                    return Err(CmdError::fixed(
+                        "ERR value is out of range, value must between 0 and 1",
+                    ))
+                }
+            }
+        } else if is(k, "rdb-filter-only") {
         } else if is(k, "ack") {
             // Acknowledgements get no reply.
             reply = false;
@@ -220,6 +234,48 @@ pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     if reply {
         ctx.ok();
+    }
+    Ok(())
+}
+
+/// `ip:port` of a replica as upstream's log lines name it.
+pub fn replica_name(ip: &str, port: u16) -> String {
+    if port == 0 {
+        format!("{ip}:<unknown-replica-port>")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+/// # Format
+/// `SYNC`
+///
+/// The pre-PSYNC full synchronization (old replicas, `redis-cli --rdb` and
+/// `--replica`): no `+FULLRESYNC` line, the RDB follows directly, as a
+/// `$<len>` bulk or, when the client sent `REPLCONF capa eof`, in the
+/// EOF-marked form; then the command stream (unless `rdb-only`).
+pub fn sync(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    if ctx.client.is_replica_link {
+        return Ok(());
+    }
+    sync_checks(ctx)?;
+    start_full_sync(ctx, None, true);
+    Ok(())
+}
+
+/// Refusals shared by `SYNC` and `PSYNC`.
+fn sync_checks(ctx: &mut Ctx) -> CmdResult {
+    if let Some(m) = &ctx.st.master {
+        if m.state != "connected" {
+            return Err(CmdError::fixed(
+                "NOMASTERLINK Can't SYNC while not connected with my master",
+            ));
+        }
+    }
+    if !ctx.out.is_empty() {
+        return Err(CmdError::fixed(
+            "ERR SYNC and PSYNC are invalid with pending output",
+        ));
     }
     Ok(())
 }
@@ -250,13 +306,37 @@ pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ));
         }
     }
-    if let Some(m) = &ctx.st.master {
-        if m.state != "connected" {
-            return Err(CmdError::fixed(
-                "NOMASTERLINK Can't SYNC while not connected with my master",
+    sync_checks(ctx)?;
+    let wanted = String::from_utf8_lossy(&argv[1]).into_owned();
+    let id = ctx.client.id;
+    let same_history = wanted == ctx.st.repl.replid
+        || (wanted == ctx.st.repl.replid2 && offset <= ctx.st.repl.second_repl_offset);
+    if same_history {
+        if let Some(data) = ctx.st.repl.backlog_from(offset) {
+            let mut link = new_link(ctx, false);
+            link.state = LinkState::Online;
+            link.ack_offset = offset - 1;
+            let name = replica_name(&link.ip, link.listening_port);
+            let r = &mut ctx.st.repl;
+            r.replicas.push(link);
+            r.sync_partial_ok += 1;
+            let head = format!("+CONTINUE {}\r\n", r.replid);
+            ctx.out.extend_from_slice(head.as_bytes());
+            ctx.out.extend_from_slice(&data);
+            let n = data.len();
+            ctx.st.log_notice(&format!(
+                "Partial resynchronization request from {name} accepted. Sending {n} bytes of backlog starting from offset {offset}."
             ));
+            return Ok(());
         }
     }
+    let _ = id;
+    start_full_sync(ctx, Some(wanted), false);
+    Ok(())
+}
+
+/// Registers the caller as a replica link (marking the client).
+fn new_link(ctx: &mut Ctx, pre_psync: bool) -> ReplicaLink {
     let id = ctx.client.id;
     let ip = ctx
         .client
@@ -274,40 +354,29 @@ pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if let Some(c) = ctx.st.clients.get_mut(&id) {
         c.is_replica = true;
     }
-    let r = &mut ctx.st.repl;
-    let wanted = String::from_utf8_lossy(&argv[1]).into_owned();
-    let same_history =
-        wanted == r.replid || (wanted == r.replid2 && offset <= r.second_repl_offset);
-    let link = ReplicaLink {
+    ReplicaLink {
         client_id: id,
-        ip: ip.clone(),
+        ip,
         listening_port: port,
         state: LinkState::WaitSnapshot,
         ack_offset: 0,
         last_ack_ms: ctx.now,
         pending: BytesMut::new(),
         signal: ctx.client.signal.clone(),
-    };
-    if same_history {
-        if let Some(data) = r.backlog_from(offset) {
-            let mut link = link;
-            link.state = LinkState::Online;
-            link.ack_offset = offset - 1;
-            r.replicas.push(link);
-            r.sync_partial_ok += 1;
-            let replid = r.replid.clone();
-            let head = format!("+CONTINUE {replid}\r\n");
-            ctx.out.extend_from_slice(head.as_bytes());
-            ctx.out.extend_from_slice(&data);
-            let (histlen, n) = (ctx.st.repl.backlog.len(), data.len());
-            ctx.st.log_notice(&format!(
-                "Partial resynchronization request from {ip}:{port} accepted. Sending {n} bytes of backlog starting from offset {offset}."
-            ));
-            let _ = histlen;
-            return Ok(());
-        }
+        capa_eof: ctx.client.repl_capa_eof,
+        pre_psync: pre_psync,
+        rdb_only: ctx.client.repl_rdb_only,
     }
-    if wanted != "?" {
+}
+
+/// Queues the caller for a full synchronization (`PSYNC` that could not
+/// continue, with the ID it asked for, or `SYNC`).
+fn start_full_sync(ctx: &mut Ctx, wanted: Option<String>, pre_psync: bool) {
+    let link = new_link(ctx, pre_psync);
+    let name = replica_name(&link.ip, link.listening_port);
+    let r = &mut ctx.st.repl;
+    let asked_id = wanted.as_deref().is_some_and(|w| w != "?");
+    if asked_id {
         r.sync_partial_err += 1;
     }
     if !r.backlog_active {
@@ -317,18 +386,21 @@ pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     r.replicas.push(link);
     ctx.st
-        .log_notice(&format!("Replica {ip}:{port} asks for synchronization"));
-    if wanted != "?" {
-        ctx.st.log_notice(&format!(
-            "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{wanted}', my replication IDs are '{}' and '{}')",
-            ctx.st.repl.replid, ctx.st.repl.replid2
-        ));
-    } else {
-        ctx.st
-            .log_notice(&format!("Full resync requested by replica {ip}:{port}"));
+        .log_notice(&format!("Replica {name} asks for synchronization"));
+    match wanted {
+        Some(w) if w != "?" => {
+            let msg = format!(
+                "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{w}', my replication IDs are '{}' and '{}')",
+                ctx.st.repl.replid, ctx.st.repl.replid2
+            );
+            ctx.st.log_notice(&msg);
+        }
+        Some(_) => ctx
+            .st
+            .log_notice(&format!("Full resync requested by replica {name}")),
+        None => {}
     }
     ctx.st.start_replica_sync();
-    Ok(())
 }
 
 /// # Format

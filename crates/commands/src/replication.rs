@@ -43,6 +43,13 @@ pub struct ReplicaLink {
     /// Stream collected while the RDB is sent.
     pub pending: BytesMut,
     pub signal: Arc<ClientSignal>,
+    /// Takes the EOF-marked RDB format (`REPLCONF capa eof`); others get
+    /// a `$<len>` bulk, which needs the whole payload first.
+    pub capa_eof: bool,
+    /// Came with `SYNC`: no `+FULLRESYNC` line before the RDB.
+    pub pre_psync: bool,
+    /// Wants only the RDB (`REPLCONF rdb-only 1`), then the link closes.
+    pub rdb_only: bool,
 }
 
 /// Replication state of this server as a primary (and the IDs a replica

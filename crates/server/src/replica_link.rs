@@ -1,6 +1,7 @@
 //! The replica side of replication: the task that follows the primary named
 //! by `replicaof`/`REPLICAOF`. It performs upstream's handshake (`PING`,
-//! `AUTH`, `REPLCONF listening-port`, `REPLCONF capa eof capa psync2`,
+//! `AUTH`, `REPLCONF listening-port` (and `ip-address` when
+//! `replica-announce-ip` is set), `REPLCONF capa eof capa psync2`,
 //! `PSYNC`), loads the RDB of a full sync, then applies the command stream
 //! as the primary's client, acknowledging the offset every second and on
 //! `REPLCONF GETACK`. The applied stream is fed unchanged to our own
@@ -181,14 +182,13 @@ async fn follow(
             return Err(format!("Unable to AUTH to MASTER: {r}"));
         }
     }
-    let announce = {
+    // `replica-announce-port`/`-ip` replace what the primary would see
+    // (NAT, containers); the address is only sent when configured.
+    let (announce, announce_ip) = {
         let st = shared.state.lock().map_err(|_| "state lock poisoned")?;
         let p = st.config.get_int("replica-announce-port");
-        if p > 0 {
-            p as u16
-        } else {
-            my_port
-        }
+        let port = u16::try_from(p).ok().filter(|&p| p > 0).unwrap_or(my_port);
+        (port, st.config.get_str("replica-announce-ip").to_string())
     };
     let r = link
         .cmd(&[
@@ -201,6 +201,16 @@ async fn follow(
         log::notice(&format!(
             "(Non critical) Master does not understand REPLCONF listening-port: {r}"
         ));
+    }
+    if !announce_ip.is_empty() {
+        let r = link
+            .cmd(&[b"REPLCONF", b"ip-address", announce_ip.as_bytes()])
+            .await?;
+        if r.starts_with('-') {
+            log::notice(&format!(
+                "(Non critical) Master does not understand REPLCONF ip-address: {r}"
+            ));
+        }
     }
     let r = link
         .cmd(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
