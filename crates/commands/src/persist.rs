@@ -738,12 +738,16 @@ impl State {
                 rdb_only.push((link.client_id, name));
                 continue;
             }
-            let rest = link.pending.split().freeze();
-            if !rest.is_empty() {
-                let _ = link.signal.push.send(rest);
-            }
             link.state = LinkState::Online;
-            done.push(name);
+            if link.capa_eof {
+                link.stream_on_ack = true;
+            } else {
+                let rest = link.pending.split().freeze();
+                if !rest.is_empty() {
+                    let _ = link.signal.push.send(rest);
+                }
+            }
+            done.push((name, link.capa_eof));
         }
         for (id, name) in rdb_only {
             self.repl.replicas.retain(|l| l.client_id != id);
@@ -751,7 +755,10 @@ impl State {
                 "RDB transfer completed, rdb only replica ({name}) should be disconnected asap"
             ));
         }
-        for r in done {
+        for (r, eof) in done {
+            if eof {
+                self.log_notice(&format!("Streamed RDB transfer with replica {r} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming"));
+            }
             self.log_notice(&format!("Synchronization with replica {r} succeeded"));
         }
     }
@@ -779,6 +786,24 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// Drops a snapshot that streams a full sync to replicas (their links
+    /// are being closed); a save to disk is left alone.
+    pub fn abort_replica_sync_snapshot(&mut self) {
+        let is_sync = self
+            .persistence
+            .bgsave
+            .as_ref()
+            .is_some_and(|b| b.replica_sync.is_some());
+        if !is_sync {
+            return;
+        }
+        if let Some(mut bg) = self.persistence.bgsave.take() {
+            if let Some(s) = bg.snap.take() {
+                self.ks.end_snapshot(s);
+            }
+        }
     }
 
     /// True while a background save waits for its writer thread (the

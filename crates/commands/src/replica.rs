@@ -221,6 +221,14 @@ pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             if let Some(l) = ctx.st.repl.replicas.iter_mut().find(|l| l.client_id == id) {
                 l.ack_offset = l.ack_offset.max(off);
                 l.last_ack_ms = now;
+                if l.stream_on_ack && l.state == LinkState::Online {
+                    // The replica loaded the RDB: the stream starts now.
+                    l.stream_on_ack = false;
+                    let rest = l.pending.split().freeze();
+                    if !rest.is_empty() {
+                        let _ = l.signal.push.send(rest);
+                    }
+                }
             }
             ctx.st.check_wait_clients();
         } else if is(k, "getack") {
@@ -308,7 +316,6 @@ pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     sync_checks(ctx)?;
     let wanted = String::from_utf8_lossy(&argv[1]).into_owned();
-    let id = ctx.client.id;
     let same_history = wanted == ctx.st.repl.replid
         || (wanted == ctx.st.repl.replid2 && offset <= ctx.st.repl.second_repl_offset);
     if same_history {
@@ -330,8 +337,7 @@ pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             return Ok(());
         }
     }
-    let _ = id;
-    start_full_sync(ctx, Some(wanted), false);
+    start_full_sync(ctx, Some((wanted, offset)), false);
     Ok(())
 }
 
@@ -364,18 +370,19 @@ fn new_link(ctx: &mut Ctx, pre_psync: bool) -> ReplicaLink {
         pending: BytesMut::new(),
         signal: ctx.client.signal.clone(),
         capa_eof: ctx.client.repl_capa_eof,
-        pre_psync: pre_psync,
+        pre_psync,
         rdb_only: ctx.client.repl_rdb_only,
+        stream_on_ack: false,
     }
 }
 
 /// Queues the caller for a full synchronization (`PSYNC` that could not
 /// continue, with the ID it asked for, or `SYNC`).
-fn start_full_sync(ctx: &mut Ctx, wanted: Option<String>, pre_psync: bool) {
+fn start_full_sync(ctx: &mut Ctx, wanted: Option<(String, i64)>, pre_psync: bool) {
     let link = new_link(ctx, pre_psync);
     let name = replica_name(&link.ip, link.listening_port);
     let r = &mut ctx.st.repl;
-    let asked_id = wanted.as_deref().is_some_and(|w| w != "?");
+    let asked_id = wanted.as_ref().is_some_and(|(w, _)| w != "?");
     if asked_id {
         r.sync_partial_err += 1;
     }
@@ -387,18 +394,31 @@ fn start_full_sync(ctx: &mut Ctx, wanted: Option<String>, pre_psync: bool) {
     r.replicas.push(link);
     ctx.st
         .log_notice(&format!("Replica {name} asks for synchronization"));
-    match wanted {
-        Some(w) if w != "?" => {
-            let msg = format!(
-                "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{w}', my replication IDs are '{}' and '{}')",
-                ctx.st.repl.replid, ctx.st.repl.replid2
+    // Upstream's reason for refusing the partial resynchronization.
+    let r = &ctx.st.repl;
+    let msg = match wanted {
+        Some((w, _)) if w == "?" => Some(format!("Full resync requested by replica {name}")),
+        Some((w, off)) if w == r.replid || w == r.replid2 && off <= r.second_repl_offset => {
+            let mut m = format!(
+                "Unable to partial resync with replica {name} for lack of backlog (Replica request was: {off})."
             );
-            ctx.st.log_notice(&msg);
+            if off > r.master_repl_offset {
+                m = format!("Warning: replica {name} tried to PSYNC with an offset that is greater than the master replication offset.");
+            }
+            Some(m)
         }
-        Some(_) => ctx
-            .st
-            .log_notice(&format!("Full resync requested by replica {name}")),
-        None => {}
+        Some((w, off)) if w == r.replid2 => Some(format!(
+            "Partial resynchronization not accepted: Requested offset for second ID was {off}, but I can reply up to {}",
+            r.second_repl_offset
+        )),
+        Some((w, _)) => Some(format!(
+            "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{w}', my replication IDs are '{}' and '{}')",
+            r.replid, r.replid2
+        )),
+        None => None,
+    };
+    if let Some(m) = msg {
+        ctx.st.log_notice(&m);
     }
     ctx.st.start_replica_sync();
 }
@@ -498,5 +518,83 @@ impl State {
         let pos = self.wait_clients.iter().position(|w| w.0 == id)?;
         let (_, _, offset) = self.wait_clients.remove(pos);
         Some(Bytes::from(format!(":{}\r\n", self.replicas_acked(offset))))
+    }
+}
+
+/// How a replica loads the RDB of a full sync (`repl-diskless-load`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DisklessLoad {
+    /// Store the payload in a temp file, rename it over `dbfilename`,
+    /// flush the old data and load the file (clients get `-LOADING`).
+    Disk,
+    /// Load from the socket into the flushed (empty) dataset.
+    Socket,
+    /// Load from the socket into a separate dataset while the old one is
+    /// still served, then swap them.
+    SwapDb,
+}
+
+impl State {
+    /// The load path `repl-diskless-load` picks for a full sync now.
+    pub fn diskless_load_mode(&self) -> DisklessLoad {
+        match self.config.get_str("repl-diskless-load") {
+            "swapdb" => DisklessLoad::SwapDb,
+            "on-empty-db" if self.ks.total_keys() == 0 => DisklessLoad::Socket,
+            _ => DisklessLoad::Disk,
+        }
+    }
+
+    /// Before a full sync replaces the dataset: our own replicas must
+    /// resynchronize with the new history (their links are closed, as
+    /// upstream), and a snapshot streaming to them is dropped. Returns
+    /// true while a save to disk still runs (the caller waits for it, so
+    /// the dataset is not swapped under it).
+    pub fn prepare_sync_load(&mut self) -> bool {
+        for link in self.repl.replicas.drain(..) {
+            link.signal.kill();
+        }
+        self.abort_replica_sync_snapshot();
+        self.persistence.bgsave.is_some()
+    }
+
+    /// A fresh state to load a full sync's RDB into, off the lock.
+    pub fn loader(&self, now: i64) -> State {
+        let mut tmp = State::new(self.config.clone(), now);
+        tmp.log_sink = self.log_sink.clone();
+        tmp.used_memory = self.used_memory;
+        // Keys already past their deadline stay: the primary's DEL decides.
+        tmp.ks.is_replica = true;
+        tmp
+    }
+
+    /// Empties the dataset before loading (`Flushing old data`).
+    pub fn flush_for_sync(&mut self) {
+        for db in 0..self.ks.len() {
+            self.touch_watched_db(db);
+        }
+        self.ks.flush_all();
+    }
+
+    /// Installs a dataset loaded by [`State::loader`], returning the old
+    /// databases so the caller can free them off the lock. No snapshot
+    /// may be running (see [`State::prepare_sync_load`]).
+    pub fn install_synced_dataset(&mut self, tmp: &mut State) -> Vec<redis_storage::Db> {
+        for db in 0..self.ks.len() {
+            self.touch_watched_db(db);
+        }
+        let fresh = std::mem::take(&mut tmp.ks.dbs);
+        std::mem::replace(&mut self.ks.dbs, fresh)
+    }
+
+    /// Takes the primary's history after a full sync.
+    pub fn adopt_primary_history(&mut self, replid: String, offset: i64) {
+        self.repl.replid = replid;
+        self.repl.replid2 = "0".repeat(40);
+        self.repl.second_repl_offset = -1;
+        self.repl.master_repl_offset = offset;
+        self.repl.backlog_active = true;
+        self.repl.backlog.clear();
+        self.repl.backlog_first_offset = offset + 1;
+        self.repl.last_db = None;
     }
 }

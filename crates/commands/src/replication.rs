@@ -50,6 +50,12 @@ pub struct ReplicaLink {
     pub pre_psync: bool,
     /// Wants only the RDB (`REPLCONF rdb-only 1`), then the link closes.
     pub rdb_only: bool,
+    /// Online after an EOF-marked RDB, but the stream waits in `pending`
+    /// for the replica's first `REPLCONF ACK`: a replica detects the end
+    /// of the payload from the marker being the last bytes it read, so
+    /// nothing may follow the marker before it has loaded (upstream does
+    /// the same).
+    pub stream_on_ack: bool,
 }
 
 /// Replication state of this server as a primary (and the IDs a replica
@@ -141,10 +147,10 @@ impl State {
         let chunk = Bytes::copy_from_slice(bytes);
         for link in &mut r.replicas {
             match link.state {
-                LinkState::Online => {
+                LinkState::Online if !link.stream_on_ack => {
                     let _ = link.signal.push.send(chunk.clone());
                 }
-                LinkState::SendingRdb | LinkState::WaitSnapshot => {
+                LinkState::Online | LinkState::SendingRdb | LinkState::WaitSnapshot => {
                     link.pending.extend_from_slice(bytes)
                 }
             }
