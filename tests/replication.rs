@@ -11,10 +11,22 @@ use redis_testkit::{Conn, ServerKind, TestServer};
 
 const PASS: &str = "TestPass";
 
+/// An authenticated connection to a server that finished its startup
+/// load: with `requirepass`, the testkit's readiness check passes on
+/// `-NOAUTH` while the dataset may still be loading, and commands then get
+/// `-LOADING` (or, for `DEBUG`, run against the dataset being replaced).
 fn authed(s: &TestServer) -> Conn {
     let mut c = s.conn();
     assert_eq!(c.cmd(&["AUTH", PASS]), b"+OK\r\n");
-    c
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = info(&mut c, "persistence");
+        if field(&text, "loading").as_deref() == Some("0") {
+            return c;
+        }
+        assert!(Instant::now() < deadline, "still loading:\n{text}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn info(c: &mut Conn, section: &str) -> String {
@@ -414,7 +426,7 @@ fn haproxy_routes_to_whichever_node_is_primary() {
 fn primary_killed_during_full_sync_then_back() {
     let a = start(ServerKind::Ours, &primary_args(&[]));
     let mut ac = authed(&a);
-    ac.cmd(&["DEBUG", "POPULATE", "300000", "big", "100"]);
+    populate(&mut ac, "300000", "big", "100");
     let r = replica_of(ServerKind::Ours, &a);
     // Kill the primary while the replica is (most likely) mid-sync.
     std::thread::sleep(Duration::from_millis(30));
@@ -433,7 +445,12 @@ fn primary_killed_during_full_sync_then_back() {
     let p2 = a2.port().to_string();
     assert_eq!(rc.cmd(&["REPLICAOF", "127.0.0.1", &p2]), b"+OK\r\n");
     wait_in_sync(&mut a2c, &mut rc);
-    assert_eq!(rc.cmd(&["DEBUG", "DIGEST"]), a2c.cmd(&["DEBUG", "DIGEST"]));
+    assert_eq!(
+        rc.cmd(&["DEBUG", "DIGEST"]),
+        a2c.cmd(&["DEBUG", "DIGEST"]),
+        "replica log:\n{}",
+        r.log_contents()
+    );
     assert_eq!(rc.cmd(&["GET", "fresh"]), b"$7\r\nprimary\r\n");
 }
 
@@ -483,6 +500,25 @@ fn failover_switches_roles_without_a_full_resync() {
     assert_eq!(ac.cmd(&["GET", "after"]), b"$1\r\n1\r\n");
     let stats = info(&mut bc, "stats");
     assert_eq!(field(&stats, "sync_full").as_deref(), Some("0"), "{stats}");
+}
+
+/// `DEBUG POPULATE`, retried while the server still answers `-LOADING`
+/// (the testkit's readiness check accepts `-NOAUTH`, which a server with
+/// `requirepass` gives before its startup load is done).
+fn populate(c: &mut Conn, n: &str, prefix: &str, size: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = c.cmd(&["DEBUG", "POPULATE", n, prefix, size]);
+        if r == b"+OK\r\n" {
+            return;
+        }
+        assert!(
+            r.starts_with(b"-LOADING") && Instant::now() < deadline,
+            "DEBUG POPULATE: {}",
+            String::from_utf8_lossy(&r)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn replica_with(kind: ServerKind, primary: &TestServer, extra: &[&str]) -> TestServer {
@@ -596,7 +632,7 @@ fn sync_without_capa_eof_gets_a_sized_bulk_then_the_stream() {
     for kind in [ServerKind::Reference, ServerKind::Ours] {
         let primary = start(kind, &primary_args(&[]));
         let mut p = authed(&primary);
-        p.cmd(&["DEBUG", "POPULATE", "3000", "k", "20"]);
+        populate(&mut p, "3000", "k", "20");
         let mut s = std::net::TcpStream::connect(primary.addr())
             .unwrap_or_else(|e| panic!("connect: {e}"));
         s.write_all(format!("AUTH {PASS}\r\n").as_bytes())
@@ -645,7 +681,7 @@ fn redis_cli_rdb_and_replica_modes_work_against_our_server() {
         crate::util::require_tool("/usr/bin/redis-check-rdb", "apt-get install redis-tools");
     let primary = start(ServerKind::Ours, &primary_args(&[]));
     let mut p = authed(&primary);
-    p.cmd(&["DEBUG", "POPULATE", "20000", "key", "50"]);
+    populate(&mut p, "20000", "key", "50");
     write_everything(&mut p);
     let port = primary.port().to_string();
     let file = primary.dir().join("cli.rdb");
@@ -721,5 +757,249 @@ fn redis_cli_rdb_and_replica_modes_work_against_our_server() {
         }
         assert!(Instant::now() < deadline, "nothing printed:\n{printed}");
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Sends a signal to a test server's process by PID.
+fn signal(server: &TestServer, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &server.pid().to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill {sig} {} failed", server.pid());
+}
+
+fn stat(c: &mut Conn, section: &str, name: &str) -> i64 {
+    let text = info(c, section);
+    field(&text, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
+
+/// Waits (bounded) until `server`'s log contains `line`.
+fn wait_log(server: &TestServer, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !server.log_contents().contains(line) {
+        assert!(
+            Instant::now() < deadline,
+            "'{line}' never logged:\n{}",
+            server.log_contents()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn replica_killed_while_loading_a_large_full_sync_recovers() {
+    let primary = start(ServerKind::Ours, &primary_args(&[]));
+    let mut p = authed(&primary);
+    populate(&mut p, "200000", "big", "64");
+    p.cmd(&["SET", "marker", "1"]);
+    let digest = p.cmd(&["DEBUG", "DIGEST"]);
+    let replica = replica_of(ServerKind::Ours, &primary);
+    // Killed in the middle: the payload is arriving or being loaded.
+    wait_log(
+        &replica,
+        "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk",
+    );
+    signal(&replica, "-9");
+    let died = replica.log_contents();
+    assert!(
+        !died.contains("MASTER <-> REPLICA sync: Finished with success"),
+        "the kill came after the sync:\n{died}"
+    );
+    // The primary notices, keeps serving and is unchanged.
+    assert_eq!(p.cmd(&["PING"]), b"+PONG\r\n");
+    assert_eq!(p.cmd(&["DEBUG", "DIGEST"]), digest);
+    // Restarted on the same directory (whatever it left there).
+    let dir = replica.dir().to_string_lossy().into_owned();
+    let port = primary.port().to_string();
+    let again = TestServer::start(
+        ServerKind::Ours,
+        &[
+            "--dir",
+            &dir,
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+            "--masterauth",
+            PASS,
+            "--requirepass",
+            PASS,
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let mut r = authed(&again);
+    p.cmd(&["SET", "after-restart", "1"]);
+    wait_in_sync(&mut p, &mut r);
+    assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), p.cmd(&["DEBUG", "DIGEST"]));
+    assert_eq!(
+        r.cmd(&["DBSIZE"]),
+        b":200002\r\n",
+        "replica log:\n{}\nprimary log:\n{}",
+        again.log_contents(),
+        primary.log_contents()
+    );
+    let line = online_replica_line(&mut p);
+    assert!(line.contains("state=online"), "{line}");
+    assert_eq!(stat(&mut p, "replication", "connected_slaves"), 1);
+    drop(again);
+    drop(replica);
+}
+
+#[test]
+fn backlog_overflow_forces_a_full_resync() {
+    let primary = start(
+        ServerKind::Ours,
+        &primary_args(&["--repl-backlog-size", "16kb"]),
+    );
+    let mut p = authed(&primary);
+    let replica = replica_of(ServerKind::Ours, &primary);
+    let mut r = authed(&replica);
+    wait_in_sync(&mut p, &mut r);
+    assert_eq!(stat(&mut p, "stats", "sync_full"), 1);
+    // The replica is frozen and its link dropped; meanwhile the primary
+    // writes far more than its backlog holds.
+    signal(&replica, "-STOP");
+    assert_eq!(p.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), b":1\r\n");
+    let value = "x".repeat(1000);
+    for i in 0..200 {
+        p.cmd(&["SET", &format!("over:{i}"), &value]);
+    }
+    signal(&replica, "-CONT");
+    wait_in_sync(&mut p, &mut r);
+    assert_eq!(stat(&mut p, "stats", "sync_full"), 2);
+    assert_eq!(stat(&mut p, "stats", "sync_partial_err"), 1);
+    assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), p.cmd(&["DEBUG", "DIGEST"]));
+    let log = primary.log_contents();
+    assert!(
+        log.contains("for lack of backlog (Replica request was: "),
+        "{log}"
+    );
+}
+
+#[test]
+fn slow_replica_over_its_output_buffer_limit_is_dropped_and_recovers() {
+    let primary = start(
+        ServerKind::Ours,
+        &primary_args(&["--client-output-buffer-limit", "replica 1mb 512kb 1"]),
+    );
+    let mut p = authed(&primary);
+    let replica = replica_of(ServerKind::Ours, &primary);
+    let mut r = authed(&replica);
+    wait_in_sync(&mut p, &mut r);
+    signal(&replica, "-STOP");
+    // 32 MB of stream: beyond what the socket buffers absorb, so the
+    // replica's output buffer passes the 1 MB hard limit.
+    let value = "v".repeat(100_000);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut i = 0;
+    while !primary
+        .log_contents()
+        .contains("for overcoming of output buffer limits")
+    {
+        assert!(
+            i < 320 && Instant::now() < deadline,
+            "never disconnected:\n{}",
+            primary.log_contents()
+        );
+        p.cmd(&["SET", &format!("big:{}", i % 50), &value]);
+        i += 1;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stat(&mut p, "replication", "connected_slaves") != 0 {
+        assert!(Instant::now() < deadline, "replica still listed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&replica, "-CONT");
+    wait_in_sync(&mut p, &mut r);
+    assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), p.cmd(&["DEBUG", "DIGEST"]));
+}
+
+/// GETs `probe` on `r` until the replica's link is up; returns the replies.
+fn poll_during_sync(r: &mut Conn, probe: &str) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        seen.push(r.cmd(&["GET", probe]));
+        let text = info(r, "replication");
+        if field(&text, "master_link_status").as_deref() == Some("up") {
+            return seen;
+        }
+        assert!(Instant::now() < deadline, "no sync:\n{text}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn repl_diskless_load_disabled_uses_a_file_and_swapdb_keeps_serving() {
+    let primary = start(ServerKind::Ours, &primary_args(&[]));
+    let mut p = authed(&primary);
+    populate(&mut p, "300000", "k", "32");
+    let digest = p.cmd(&["DEBUG", "DIGEST"]);
+    let port = primary.port().to_string();
+    for mode in ["disabled", "swapdb"] {
+        let replica = start(
+            ServerKind::Ours,
+            &primary_args(&["--masterauth", PASS, "--repl-diskless-load", mode]),
+        );
+        let mut r = authed(&replica);
+        r.cmd(&["SET", "old-data", "here"]);
+        assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
+        let seen = poll_during_sync(&mut r, "old-data");
+        assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), digest, "{mode}");
+        let log = replica.log_contents();
+        let dump = replica.dir().join("dump.rdb");
+        if mode == "swapdb" {
+            // Served from the old dataset until the swap, never -LOADING.
+            assert!(
+                seen.iter()
+                    .all(|s| s == b"$4\r\nhere\r\n" || s == b"$-1\r\n"),
+                "{seen:?}"
+            );
+            assert_eq!(seen[0], b"$4\r\nhere\r\n");
+            for line in [
+                "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to parser",
+                "MASTER <-> REPLICA sync: Loading DB in memory",
+                "MASTER <-> REPLICA sync: Swapping active DB with loaded DB",
+                "MASTER <-> REPLICA sync: Discarding old DB in background",
+                "MASTER <-> REPLICA sync: Finished with success",
+            ] {
+                assert!(log.contains(line), "{mode}: missing '{line}':\n{log}");
+            }
+            assert!(!dump.exists(), "swapdb wrote {}", dump.display());
+        } else {
+            for line in [
+                "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk",
+                "MASTER <-> REPLICA sync: Flushing old data",
+                "MASTER <-> REPLICA sync: Loading DB in memory",
+                "MASTER <-> REPLICA sync: Finished with success",
+            ] {
+                assert!(log.contains(line), "{mode}: missing '{line}':\n{log}");
+            }
+            // The payload was stored as dbfilename: it is the primary's data.
+            let check = crate::util::run_bounded(
+                std::process::Command::new("/usr/bin/redis-check-rdb").arg(&dump),
+                Duration::from_secs(60),
+            );
+            assert!(check.status.success(), "{check:?}");
+            let out = String::from_utf8_lossy(&check.stdout).into_owned();
+            assert!(
+                out.contains("300000 keys read"),
+                "{out}\nreplica log:\n{log}\nprimary log:\n{}",
+                primary.log_contents()
+            );
+            let leftovers: Vec<_> = std::fs::read_dir(replica.dir())
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            assert!(
+                !leftovers
+                    .iter()
+                    .any(|n| n.to_string_lossy().starts_with("temp-")),
+                "{leftovers:?}"
+            );
+        }
     }
 }

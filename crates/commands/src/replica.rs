@@ -396,14 +396,15 @@ fn start_full_sync(ctx: &mut Ctx, wanted: Option<(String, i64)>, pre_psync: bool
         .log_notice(&format!("Replica {name} asks for synchronization"));
     // Upstream's reason for refusing the partial resynchronization.
     let r = &ctx.st.repl;
+    let mut ahead = false;
     let msg = match wanted {
         Some((w, _)) if w == "?" => Some(format!("Full resync requested by replica {name}")),
         Some((w, off)) if w == r.replid || w == r.replid2 && off <= r.second_repl_offset => {
-            let mut m = format!(
+            let m = format!(
                 "Unable to partial resync with replica {name} for lack of backlog (Replica request was: {off})."
             );
             if off > r.master_repl_offset {
-                m = format!("Warning: replica {name} tried to PSYNC with an offset that is greater than the master replication offset.");
+                ahead = true;
             }
             Some(m)
         }
@@ -419,6 +420,9 @@ fn start_full_sync(ctx: &mut Ctx, wanted: Option<(String, i64)>, pre_psync: bool
     };
     if let Some(m) = msg {
         ctx.st.log_notice(&m);
+    }
+    if ahead {
+        ctx.st.log_warning(&format!("Warning: replica {name} tried to PSYNC with an offset that is greater than the master replication offset."));
     }
     ctx.st.start_replica_sync();
 }

@@ -163,7 +163,7 @@ async fn follow(
         return Err(format!("Error reply to PING from master: '{pong}'"));
     }
     log::notice("Master replied to PING, replication can continue...");
-    let (auth, user, my_port, replid, offset) = {
+    let (auth, user, my_port, replid, offset, history) = {
         let st = shared.state.lock().map_err(|_| "state lock poisoned")?;
         (
             st.config.get_str("masterauth").to_string(),
@@ -171,6 +171,8 @@ async fn follow(
             st.port,
             st.repl.replid.clone(),
             st.repl.master_repl_offset,
+            // Synced before, fed replicas, or restored from the RDB.
+            st.repl.master_repl_offset != 0 || st.repl.backlog_active,
         )
     };
     if !auth.is_empty() {
@@ -229,7 +231,18 @@ async fn follow(
         .ok()
         .and_then(|s| s.master.as_ref().map(|m| m.failover))
         .unwrap_or(false);
-    let psync_offset = (offset + 1).to_string();
+    // Without a history of our own (a fresh start), ask for a full sync
+    // as upstream does when it has no cached master.
+    let (replid, psync_offset) = if !history && !failover {
+        log::notice("Partial resynchronization not possible (no cached master)");
+        ("?".to_string(), "-1".to_string())
+    } else {
+        let o = (offset + 1).to_string();
+        log::notice(&format!(
+            "Trying a partial resynchronization (request {replid}:{o})."
+        ));
+        (replid, o)
+    };
     if failover {
         log::notice("Sending PSYNC FAILOVER to the failover target.");
         link.send(&[
