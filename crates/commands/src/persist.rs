@@ -3,9 +3,10 @@
 //! RELOAD`, `DUMP`/`RESTORE`, and the conversion between stored values and
 //! the neutral model of `redis-rdb`.
 //!
-//! A background save runs in steps under the server lock (each step turns
-//! a bounded number of entries into RDB bytes) and hands the bytes to a
-//! writer thread that owns the file; the server never waits for the disk.
+//! A background save runs in slices under the server lock (each slice turns
+//! entries into RDB bytes for about [`SLICE_BUDGET`] of wall time) and
+//! hands the bytes to a writer thread that owns the file; the server never
+//! waits for the disk.
 //! The file is written as `temp-<pid>.rdb`, fsynced and renamed over
 //! `dbfilename`, so a crash never leaves a half-written dump in its place.
 
@@ -24,9 +25,14 @@ use redis_storage::{Entry, Snapshot, Value};
 
 use crate::state::State;
 
-/// Entries serialized per background step: small enough that a step takes
-/// well under a millisecond.
-pub const STEP_ENTRIES: usize = 512;
+/// Entries serialized between two looks at the clock within a background
+/// slice (a few tens of microseconds of work).
+pub const STEP_ENTRIES: usize = 256;
+/// Wall time one background slice may hold the server lock: short enough
+/// that a client waiting behind it hardly notices, long enough that the
+/// per-slice costs (lock, wake-up, scheduling) vanish in the work. A fixed
+/// 512-entry step spent most of a full sync in those costs.
+pub const SLICE_BUDGET: std::time::Duration = std::time::Duration::from_millis(1);
 /// The writer may lag this many bytes behind before steps pause.
 const MAX_PENDING: usize = 16 * 1024 * 1024;
 
@@ -332,6 +338,27 @@ impl State {
         Ok(())
     }
 
+    /// Runs background save steps (RDB save, AOF rewrite or full sync)
+    /// for up to `budget` of wall time; returns true while there is more
+    /// to do. The slice ends early when the writer thread lags behind or
+    /// the snapshot is complete (what follows waits for the writer).
+    pub fn bgsave_slice(&mut self, budget: std::time::Duration) -> bool {
+        let start = Instant::now();
+        loop {
+            if !self.bgsave_step() {
+                return false;
+            }
+            let streaming = self
+                .persistence
+                .bgsave
+                .as_ref()
+                .is_some_and(|b| b.snap.is_some());
+            if !streaming || self.bgsave_waiting() || start.elapsed() >= budget {
+                return true;
+            }
+        }
+    }
+
     /// One step of a running background save; returns true while there is
     /// more to do (the caller schedules the next step).
     pub fn bgsave_step(&mut self) -> bool {
@@ -367,11 +394,18 @@ impl State {
                     }
                     *last_db = Some(db);
                 }
-                if let Some(entry) = rdb_entry(db, k, e, exp) {
-                    if let Err(x) = writer.entry(&entry) {
-                        err = Some(x);
+                // Strings go out from borrowed bytes; other types through
+                // the RDB model.
+                let res = match &e.value {
+                    Value::Str(s) => {
+                        Some(s.with_bytes(|v| writer.string_entry(db as u32, k, v, exp)))
                     }
-                    n += 1;
+                    _ => rdb_entry(db, k, e, exp).map(|entry| writer.entry(&entry)),
+                };
+                match res {
+                    Some(Err(x)) => err = Some(x),
+                    Some(Ok(())) => n += 1,
+                    None => {}
                 }
             });
             bg.keys_done += n;

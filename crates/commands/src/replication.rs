@@ -145,14 +145,30 @@ impl State {
             return;
         }
         let chunk = Bytes::copy_from_slice(bytes);
+        // The stream held back for a replica (during its sync) counts
+        // against its output buffer hard limit, as upstream's buffer does.
+        let hard = self.cached.obuf_limits[1].hard as usize;
+        let mut over = Vec::new();
         for link in &mut r.replicas {
             match link.state {
                 LinkState::Online if !link.stream_on_ack => {
                     let _ = link.signal.push.send(chunk.clone());
                 }
                 LinkState::Online | LinkState::SendingRdb | LinkState::WaitSnapshot => {
-                    link.pending.extend_from_slice(bytes)
+                    link.pending.extend_from_slice(bytes);
+                    if hard > 0 && link.pending.len() >= hard {
+                        over.push(link.client_id);
+                    }
                 }
+            }
+        }
+        for id in over {
+            if let Some(pos) = self.repl.replicas.iter().position(|l| l.client_id == id) {
+                let link = self.repl.replicas.remove(pos);
+                link.signal.kill();
+                self.log_warning(&format!(
+                    "Client id={id} scheduled to be closed ASAP for overcoming of output buffer limits."
+                ));
             }
         }
     }

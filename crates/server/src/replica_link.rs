@@ -102,7 +102,17 @@ struct Link {
 }
 
 impl Link {
+    /// Room for a large read: `read_buf` only fills spare capacity, and
+    /// a buffer left small by the handshake lines would take the payload
+    /// and the stream a few dozen bytes per read.
+    fn make_room(&mut self) {
+        if self.buf.capacity() - self.buf.len() < 16 * 1024 {
+            self.buf.reserve(256 * 1024);
+        }
+    }
+
     async fn read_more(&mut self) -> Result<(), String> {
+        self.make_room();
         let n = tokio::time::timeout(Duration::from_secs(60), self.stream.read_buf(&mut self.buf))
             .await
             .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
@@ -590,7 +600,10 @@ async fn stream_commands(
                 link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
             }
             _ = std::future::ready(()), if process_now => {}
-            r = link.stream.read_buf(&mut link.buf), if !process_now => {
+            r = async {
+                link.make_room();
+                link.stream.read_buf(&mut link.buf).await
+            }, if !process_now => {
                 match r {
                     Ok(0) | Err(_) => return Err("Connection with master lost.".into()),
                     Ok(_) => {}
