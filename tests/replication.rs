@@ -633,8 +633,8 @@ fn sync_without_capa_eof_gets_a_sized_bulk_then_the_stream() {
         let primary = start(kind, &primary_args(&[]));
         let mut p = authed(&primary);
         populate(&mut p, "3000", "k", "20");
-        let mut s = std::net::TcpStream::connect(primary.addr())
-            .unwrap_or_else(|e| panic!("connect: {e}"));
+        let mut s =
+            std::net::TcpStream::connect(primary.addr()).unwrap_or_else(|e| panic!("connect: {e}"));
         s.write_all(format!("AUTH {PASS}\r\n").as_bytes())
             .unwrap_or_else(|e| panic!("{e}"));
         let mut buf = Vec::new();
@@ -648,7 +648,12 @@ fn sync_without_capa_eof_gets_a_sized_bulk_then_the_stream() {
         });
         let start_at = buf.iter().position(|&c| c != b'\n').unwrap_or(0);
         let body = &buf[start_at..];
-        assert_eq!(body[0], b'$', "{kind:?}: {:?}", String::from_utf8_lossy(body));
+        assert_eq!(
+            body[0],
+            b'$',
+            "{kind:?}: {:?}",
+            String::from_utf8_lossy(body)
+        );
         let eol = body.iter().position(|&c| c == b'\r').unwrap_or(0);
         let len: usize = String::from_utf8_lossy(&body[1..eol])
             .parse()
@@ -741,7 +746,10 @@ fn redis_cli_rdb_and_replica_modes_work_against_our_server() {
         .unwrap_or_default()
         .contains("Logging commands from master")
     {
-        assert!(Instant::now() < deadline, "redis-cli --replica never synced");
+        assert!(
+            Instant::now() < deadline,
+            "redis-cli --replica never synced"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // redis-cli reads one reply for its own REPLCONF ACK (which gets none),

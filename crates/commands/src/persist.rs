@@ -748,7 +748,10 @@ impl State {
         let mark = Bytes::copy_from_slice(sync.mark.as_bytes());
         // The `$<len>` form for replicas without `capa eof`.
         let bulk = sync.collected.map(|c| {
-            let data = c.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+            let data = c
+                .lock()
+                .map(|mut v| std::mem::take(&mut *v))
+                .unwrap_or_default();
             let mut b = format!("${}\r\n", data.len()).into_bytes();
             b.extend_from_slice(&data);
             Bytes::from(b)

@@ -568,8 +568,8 @@ mod tests {
     use super::*;
 
     fn write(f: impl FnOnce(&mut RdbWriter<Vec<u8>>)) -> Vec<u8> {
-        let mut w = RdbWriter::new(Vec::new(), WriterOptions::default())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut w =
+            RdbWriter::new(Vec::new(), WriterOptions::default()).unwrap_or_else(|e| panic!("{e}"));
         f(&mut w);
         w.finish().unwrap_or_else(|e| panic!("{e}"))
     }

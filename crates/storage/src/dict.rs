@@ -333,7 +333,10 @@ impl<K, V, S> Dict<K, V, S> {
         }
         let rehashing = self.is_rehashing();
         let Dict {
-            entries, main, next, ..
+            entries,
+            main,
+            next,
+            ..
         } = self;
         let mut v = cursor;
         if !rehashing {
