@@ -86,8 +86,25 @@ pub(crate) struct ChannelWriter {
     pending: Arc<AtomicUsize>,
 }
 
+impl ChannelWriter {
+    /// Tells a file's writer thread the payload is complete: only then is
+    /// the temp file fsynced and renamed into place. A save abandoned
+    /// midway (shutdown, error) drops the writer without this, and the
+    /// truncated temp file is removed instead of replacing the last good
+    /// dump.
+    fn commit(&self) {
+        if let Sink::File(tx) = &self.sink {
+            let _ = tx.send(Vec::new());
+        }
+    }
+}
+
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            // An empty chunk is the commit marker of the writer thread.
+            return Ok(0);
+        }
         match &self.sink {
             Sink::File(tx) => {
                 self.pending.fetch_add(buf.len(), Ordering::Relaxed);
@@ -281,11 +298,19 @@ impl State {
             .spawn(move || {
                 let mut file = file;
                 let mut result: io::Result<()> = Ok(());
+                let mut committed = false;
                 for chunk in rx {
+                    if chunk.is_empty() {
+                        committed = true;
+                        continue;
+                    }
                     if result.is_ok() {
                         result = file.write_all(&chunk);
                     }
                     p2.fetch_sub(chunk.len(), Ordering::Relaxed);
+                }
+                if result.is_ok() && !committed {
+                    result = Err(io::Error::other("save abandoned before its end"));
                 }
                 let result = result
                     .and_then(|_| file.sync_all())
@@ -414,7 +439,11 @@ impl State {
                     self.ks.end_snapshot(s);
                 }
                 let finish = match (err, bg.writer.take()) {
-                    (None, Some(w)) => w.finish().and_then(|mut b| b.flush()).map(drop),
+                    (None, Some(w)) => w.finish().and_then(|mut b| {
+                        b.flush()?;
+                        b.get_ref().commit();
+                        Ok(())
+                    }),
                     (Some(e), _) => Err(e),
                     (None, None) => Ok(()),
                 };
