@@ -943,12 +943,14 @@ fn poll_during_sync(r: &mut Conn, probe: &str) -> Vec<Vec<u8>> {
 
 #[test]
 fn repl_diskless_load_disabled_uses_a_file_and_swapdb_keeps_serving() {
+    // Upstream's log lines per path were taken from the reference replica.
     let primary = start(ServerKind::Ours, &primary_args(&[]));
     let mut p = authed(&primary);
     populate(&mut p, "300000", "k", "32");
     let digest = p.cmd(&["DEBUG", "DIGEST"]);
     let port = primary.port().to_string();
-    for mode in ["disabled", "swapdb"] {
+    // on-empty-db with data in the replica takes the disk path.
+    for mode in ["disabled", "swapdb", "on-empty-db"] {
         let replica = start(
             ServerKind::Ours,
             &primary_args(&["--masterauth", PASS, "--repl-diskless-load", mode]),
