@@ -1,8 +1,9 @@
 //! RDB persistence against the reference: files written by one server load
 //! into the other with the same `DEBUG DIGEST`, a background save is a
 //! point-in-time image even under concurrent writes, shutdown saves,
-//! DUMP/RESTORE payloads cross over, and a corrupt file stops the server
-//! without being overwritten.
+//! DUMP/RESTORE payloads cross over, a corrupt file stops the server
+//! without being overwritten, and a save abandoned by a shutdown never
+//! replaces the last good dump.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -274,4 +275,47 @@ fn corrupt_dump_stops_startup_and_is_kept() {
         "the dump was modified"
     );
     let _ = std::fs::remove_dir_all(&staging);
+}
+
+#[test]
+fn shutdown_nosave_during_bgsave_keeps_the_last_good_dump() {
+    let server = TestServer::start(ServerKind::Ours, DEBUG);
+    let mut c = server.conn();
+    assert_eq!(c.cmd(&["SET", "good", "1"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd(&["DEBUG", "POPULATE", "500000", "k", "20"]),
+        b"+OK\r\n"
+    );
+    // The save is abandoned midway by the shutdown that follows at once.
+    // (The server exits without flushing the BGSAVE reply, as upstream.)
+    c.send_raw(b"BGSAVE\r\nSHUTDOWN NOSAVE\r\n");
+    let _ = c.read_until_close();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log_contents().contains("ready to exit, bye bye") {
+        assert!(Instant::now() < deadline, "{}", server.log_contents());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.log_contents();
+    assert!(log.contains("Background saving started"), "{log}");
+    assert!(
+        log.contains("There is a child saving an .rdb. Killing it!"),
+        "{log}"
+    );
+    // Let the writer thread finish whatever it does before the exit.
+    std::thread::sleep(Duration::from_millis(200));
+    let names: Vec<String> = std::fs::read_dir(server.dir())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!names.iter().any(|n| n.starts_with("temp-")), "{names:?}");
+    // The dump is still the one SAVE wrote.
+    let dir = server.dir().to_string_lossy().into_owned();
+    let again = TestServer::start(ServerKind::Ours, &["--dir", &dir]);
+    let mut c2 = again.conn();
+    assert_eq!(c2.cmd(&["DBSIZE"]), b":1\r\n");
+    assert_eq!(c2.cmd(&["GET", "good"]), b"$1\r\n1\r\n");
 }

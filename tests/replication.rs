@@ -11,10 +11,22 @@ use redis_testkit::{Conn, ServerKind, TestServer};
 
 const PASS: &str = "TestPass";
 
+/// An authenticated connection to a server that finished its startup
+/// load: with `requirepass`, the testkit's readiness check passes on
+/// `-NOAUTH` while the dataset may still be loading, and commands then get
+/// `-LOADING` (or, for `DEBUG`, run against the dataset being replaced).
 fn authed(s: &TestServer) -> Conn {
     let mut c = s.conn();
     assert_eq!(c.cmd(&["AUTH", PASS]), b"+OK\r\n");
-    c
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = info(&mut c, "persistence");
+        if field(&text, "loading").as_deref() == Some("0") {
+            return c;
+        }
+        assert!(Instant::now() < deadline, "still loading:\n{text}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn info(c: &mut Conn, section: &str) -> String {
@@ -321,10 +333,10 @@ fn min_replicas_and_stale_data_errors_match_the_reference() {
     }
 }
 
-/// HAProxy's process, killed by PID when the test ends.
-struct Haproxy(std::process::Child);
+/// A helper process (HAProxy, redis-cli), killed and reaped when the test ends.
+struct Reaped(std::process::Child);
 
-impl Drop for Haproxy {
+impl Drop for Reaped {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -397,7 +409,7 @@ fn haproxy_routes_to_whichever_node_is_primary() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("haproxy did not start: {e}"));
-    let _guard = Haproxy(child);
+    let _guard = Reaped(child);
     // Writes go to the primary only.
     through_proxy(front, &["SET", "routed", "1"], b"+OK\r\n");
     wait_in_sync(&mut ac, &mut bc);
@@ -414,7 +426,7 @@ fn haproxy_routes_to_whichever_node_is_primary() {
 fn primary_killed_during_full_sync_then_back() {
     let a = start(ServerKind::Ours, &primary_args(&[]));
     let mut ac = authed(&a);
-    ac.cmd(&["DEBUG", "POPULATE", "300000", "big", "100"]);
+    populate(&mut ac, "300000", "big", "100");
     let r = replica_of(ServerKind::Ours, &a);
     // Kill the primary while the replica is (most likely) mid-sync.
     std::thread::sleep(Duration::from_millis(30));
@@ -433,7 +445,12 @@ fn primary_killed_during_full_sync_then_back() {
     let p2 = a2.port().to_string();
     assert_eq!(rc.cmd(&["REPLICAOF", "127.0.0.1", &p2]), b"+OK\r\n");
     wait_in_sync(&mut a2c, &mut rc);
-    assert_eq!(rc.cmd(&["DEBUG", "DIGEST"]), a2c.cmd(&["DEBUG", "DIGEST"]));
+    assert_eq!(
+        rc.cmd(&["DEBUG", "DIGEST"]),
+        a2c.cmd(&["DEBUG", "DIGEST"]),
+        "replica log:\n{}",
+        r.log_contents()
+    );
     assert_eq!(rc.cmd(&["GET", "fresh"]), b"$7\r\nprimary\r\n");
 }
 
@@ -483,4 +500,516 @@ fn failover_switches_roles_without_a_full_resync() {
     assert_eq!(ac.cmd(&["GET", "after"]), b"$1\r\n1\r\n");
     let stats = info(&mut bc, "stats");
     assert_eq!(field(&stats, "sync_full").as_deref(), Some("0"), "{stats}");
+}
+
+/// `DEBUG POPULATE`, retried while the server still answers `-LOADING`
+/// (the testkit's readiness check accepts `-NOAUTH`, which a server with
+/// `requirepass` gives before its startup load is done).
+fn populate(c: &mut Conn, n: &str, prefix: &str, size: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = c.cmd(&["DEBUG", "POPULATE", n, prefix, size]);
+        if r == b"+OK\r\n" {
+            return;
+        }
+        assert!(
+            r.starts_with(b"-LOADING") && Instant::now() < deadline,
+            "DEBUG POPULATE: {}",
+            String::from_utf8_lossy(&r)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn replica_with(kind: ServerKind, primary: &TestServer, extra: &[&str]) -> TestServer {
+    let port = primary.port().to_string();
+    let mut args = vec![
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--masterauth",
+        PASS,
+        "--requirepass",
+        PASS,
+        "--enable-debug-command",
+        "yes",
+    ];
+    args.extend_from_slice(extra);
+    TestServer::start(kind, &args)
+}
+
+/// Waits (bounded) until `primary`'s INFO lists an online replica and
+/// returns that `slave0:` line.
+fn online_replica_line(primary: &mut Conn) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = info(primary, "replication");
+        if let Some(l) = field(&text, "slave0") {
+            if l.contains("state=online") {
+                return l;
+            }
+        }
+        assert!(Instant::now() < deadline, "no online replica:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn replica_announce_ip_and_port_reach_the_primary_both_ways() {
+    let announce = [
+        "--replica-announce-ip",
+        "10.9.8.7",
+        "--replica-announce-port",
+        "4567",
+    ];
+    // Each direction with the reference on one side.
+    for (pk, rk) in [
+        (ServerKind::Ours, ServerKind::Reference),
+        (ServerKind::Reference, ServerKind::Ours),
+    ] {
+        let primary = start(pk, &primary_args(&[]));
+        let mut p = authed(&primary);
+        let replica = replica_with(rk, &primary, &announce);
+        let line = online_replica_line(&mut p);
+        assert!(
+            line.starts_with("ip=10.9.8.7,port=4567,state=online,"),
+            "{pk:?} primary, {rk:?} replica: {line}"
+        );
+        // ROLE lists the announced address too.
+        let want = b"*3\r\n$8\r\n10.9.8.7\r\n$4\r\n4567\r\n";
+        let role = p.cmd(&["ROLE"]);
+        assert!(
+            role.windows(want.len()).any(|w| w == want),
+            "{pk:?} primary: {}",
+            String::from_utf8_lossy(&role)
+        );
+        let mut r = authed(&replica);
+        let text = info(&mut r, "replication");
+        assert_eq!(field(&text, "replica_announced").as_deref(), Some("1"));
+    }
+    // replica-announced no shows on the replica's INFO, as the reference.
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let primary = start(kind, &primary_args(&[]));
+        let replica = replica_with(kind, &primary, &["--replica-announced", "no"]);
+        let mut r = authed(&replica);
+        let text = info(&mut r, "replication");
+        assert_eq!(
+            field(&text, "replica_announced").as_deref(),
+            Some("0"),
+            "{kind:?}: {text}"
+        );
+    }
+}
+
+/// Reads from `c` until `pred` holds on everything read (bounded).
+fn read_until(c: &mut std::net::TcpStream, buf: &mut Vec<u8>, pred: impl Fn(&[u8]) -> bool) {
+    use std::io::Read;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut chunk = vec![0u8; 64 * 1024];
+    while !pred(buf) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out; got {} bytes: {:?}",
+            buf.len(),
+            String::from_utf8_lossy(&buf[..buf.len().min(200)])
+        );
+        match c.read(&mut chunk) {
+            Ok(0) => panic!("connection closed after {} bytes", buf.len()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => {}
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn sync_without_capa_eof_gets_a_sized_bulk_then_the_stream() {
+    use std::io::Write;
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let primary = start(kind, &primary_args(&[]));
+        let mut p = authed(&primary);
+        populate(&mut p, "3000", "k", "20");
+        let mut s =
+            std::net::TcpStream::connect(primary.addr()).unwrap_or_else(|e| panic!("connect: {e}"));
+        s.write_all(format!("AUTH {PASS}\r\n").as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut buf = Vec::new();
+        read_until(&mut s, &mut buf, |b| b.ends_with(b"+OK\r\n"));
+        buf.clear();
+        s.write_all(b"SYNC\r\n").unwrap_or_else(|e| panic!("{e}"));
+        // `$<len>\r\n` (keep-alive newlines may come first), no +FULLRESYNC.
+        read_until(&mut s, &mut buf, |b| {
+            let t = b.iter().position(|&c| c != b'\n').unwrap_or(b.len());
+            contains(&b[t..], b"\r\n")
+        });
+        let start_at = buf.iter().position(|&c| c != b'\n').unwrap_or(0);
+        let body = &buf[start_at..];
+        assert_eq!(
+            body[0],
+            b'$',
+            "{kind:?}: {:?}",
+            String::from_utf8_lossy(body)
+        );
+        let eol = body.iter().position(|&c| c == b'\r').unwrap_or(0);
+        let len: usize = String::from_utf8_lossy(&body[1..eol])
+            .parse()
+            .unwrap_or_else(|e| panic!("{kind:?}: bad length {e}"));
+        let head = start_at + eol + 2;
+        read_until(&mut s, &mut buf, |b| b.len() >= head + len);
+        let rdb = buf[head..head + len].to_vec();
+        assert!(rdb.starts_with(b"REDIS0010"), "{kind:?}");
+        // The RDB is complete: the reference's checker accepts it.
+        let dir = primary.dir().join("sync.rdb");
+        std::fs::write(&dir, &rdb).unwrap_or_else(|e| panic!("{e}"));
+        let check = crate::util::run_bounded(
+            std::process::Command::new("/usr/bin/redis-check-rdb").arg(&dir),
+            Duration::from_secs(30),
+        );
+        assert!(check.status.success(), "{kind:?}: {check:?}");
+        // Then the command stream.
+        let mut rest = buf[head + len..].to_vec();
+        p.cmd(&["SET", "after-sync", "streamed"]);
+        read_until(&mut s, &mut rest, |b| contains(b, b"after-sync"));
+        let stats = info(&mut p, "stats");
+        assert_eq!(field(&stats, "sync_full").as_deref(), Some("1"), "{kind:?}");
+    }
+}
+
+#[test]
+fn redis_cli_rdb_and_replica_modes_work_against_our_server() {
+    let cli = crate::util::require_tool("/usr/bin/redis-cli", "apt-get install redis-tools");
+    let check =
+        crate::util::require_tool("/usr/bin/redis-check-rdb", "apt-get install redis-tools");
+    let primary = start(ServerKind::Ours, &primary_args(&[]));
+    let mut p = authed(&primary);
+    populate(&mut p, "20000", "key", "50");
+    write_everything(&mut p);
+    let port = primary.port().to_string();
+    let file = primary.dir().join("cli.rdb");
+    let out = crate::util::run_bounded(
+        std::process::Command::new(&cli)
+            .args(["-p", &port, "-a", PASS, "--no-auth-warning", "--rdb"])
+            .arg(&file),
+        Duration::from_secs(60),
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{out:?}");
+    assert!(err.contains("Transfer finished with success"), "{err}");
+    let checked = crate::util::run_bounded(
+        std::process::Command::new(&check).arg(&file),
+        Duration::from_secs(60),
+    );
+    assert!(checked.status.success(), "{checked:?}");
+    // The file loads into the reference with the same dataset.
+    let digest = p.cmd(&["DEBUG", "DIGEST"]);
+    let dumpdir = std::env::temp_dir().join(format!("redis-rs-clirdb-{}", std::process::id()));
+    std::fs::create_dir_all(&dumpdir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(&file, dumpdir.join("dump.rdb")).unwrap_or_else(|e| panic!("{e}"));
+    let dir_s = dumpdir.to_string_lossy().into_owned();
+    let reference = TestServer::start(
+        ServerKind::Reference,
+        &["--dir", &dir_s, "--enable-debug-command", "yes"],
+    );
+    let mut rc = reference.conn();
+    assert_eq!(rc.cmd(&["DEBUG", "DIGEST"]), digest);
+    drop(rc);
+    drop(reference);
+    let _ = std::fs::remove_dir_all(&dumpdir);
+    // The RDB-only link was closed by us and is no replica any more.
+    let log = primary.log_contents();
+    assert!(
+        log.contains("RDB transfer completed, rdb only replica (127.0.0.1:<unknown-replica-port>) should be disconnected asap"),
+        "{log}"
+    );
+    assert_eq!(
+        field(&info(&mut p, "replication"), "connected_slaves").as_deref(),
+        Some("0")
+    );
+
+    // --replica: the RDB is skipped, then the stream is printed as CSV.
+    let outfile = primary.dir().join("replica-mode.out");
+    let errfile = primary.dir().join("replica-mode.err");
+    let child = std::process::Command::new(&cli)
+        .args(["-p", &port, "-a", PASS, "--no-auth-warning", "--replica"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&outfile).unwrap_or_else(|e| panic!("{e}")))
+        .stderr(std::fs::File::create(&errfile).unwrap_or_else(|e| panic!("{e}")))
+        .spawn()
+        .unwrap_or_else(|e| panic!("redis-cli --replica: {e}"));
+    let _guard = Reaped(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&errfile)
+        .unwrap_or_default()
+        .contains("Logging commands from master")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "redis-cli --replica never synced"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // redis-cli reads one reply for its own REPLCONF ACK (which gets none),
+    // swallowing the first stream item; the reference behaves the same.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut n = 0;
+    loop {
+        p.cmd(&["SET", &format!("live:{n}"), "x"]);
+        n += 1;
+        let printed = std::fs::read_to_string(&outfile).unwrap_or_default();
+        if printed.contains("\"SET\",\"live:") || printed.contains("\"set\",\"live:") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "nothing printed:\n{printed}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Sends a signal to a test server's process by PID.
+fn signal(server: &TestServer, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &server.pid().to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill {sig} {} failed", server.pid());
+}
+
+fn stat(c: &mut Conn, section: &str, name: &str) -> i64 {
+    let text = info(c, section);
+    field(&text, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
+
+/// Waits (bounded) until `server`'s log contains `line`.
+fn wait_log(server: &TestServer, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !server.log_contents().contains(line) {
+        assert!(
+            Instant::now() < deadline,
+            "'{line}' never logged:\n{}",
+            server.log_contents()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn replica_killed_while_loading_a_large_full_sync_recovers() {
+    let primary = start(ServerKind::Ours, &primary_args(&[]));
+    let mut p = authed(&primary);
+    populate(&mut p, "200000", "big", "64");
+    p.cmd(&["SET", "marker", "1"]);
+    let digest = p.cmd(&["DEBUG", "DIGEST"]);
+    let replica = replica_of(ServerKind::Ours, &primary);
+    // Killed in the middle: the payload is arriving or being loaded.
+    wait_log(
+        &replica,
+        "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk",
+    );
+    signal(&replica, "-9");
+    let died = replica.log_contents();
+    assert!(
+        !died.contains("MASTER <-> REPLICA sync: Finished with success"),
+        "the kill came after the sync:\n{died}"
+    );
+    // The primary notices, keeps serving and is unchanged.
+    assert_eq!(p.cmd(&["PING"]), b"+PONG\r\n");
+    assert_eq!(p.cmd(&["DEBUG", "DIGEST"]), digest);
+    // Restarted on the same directory (whatever it left there).
+    let dir = replica.dir().to_string_lossy().into_owned();
+    let port = primary.port().to_string();
+    let again = TestServer::start(
+        ServerKind::Ours,
+        &[
+            "--dir",
+            &dir,
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+            "--masterauth",
+            PASS,
+            "--requirepass",
+            PASS,
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let mut r = authed(&again);
+    p.cmd(&["SET", "after-restart", "1"]);
+    wait_in_sync(&mut p, &mut r);
+    assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), p.cmd(&["DEBUG", "DIGEST"]));
+    assert_eq!(
+        r.cmd(&["DBSIZE"]),
+        b":200002\r\n",
+        "replica log:\n{}\nprimary log:\n{}",
+        again.log_contents(),
+        primary.log_contents()
+    );
+    let line = online_replica_line(&mut p);
+    assert!(line.contains("state=online"), "{line}");
+    assert_eq!(stat(&mut p, "replication", "connected_slaves"), 1);
+    drop(again);
+    drop(replica);
+}
+
+#[test]
+fn backlog_overflow_forces_a_full_resync() {
+    let primary = start(
+        ServerKind::Ours,
+        &primary_args(&["--repl-backlog-size", "16kb"]),
+    );
+    let mut p = authed(&primary);
+    let replica = replica_of(ServerKind::Ours, &primary);
+    let mut r = authed(&replica);
+    wait_in_sync(&mut p, &mut r);
+    assert_eq!(stat(&mut p, "stats", "sync_full"), 1);
+    // The replica is frozen and its link dropped; meanwhile the primary
+    // writes far more than its backlog holds.
+    signal(&replica, "-STOP");
+    assert_eq!(p.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), b":1\r\n");
+    let value = "x".repeat(1000);
+    for i in 0..200 {
+        p.cmd(&["SET", &format!("over:{i}"), &value]);
+    }
+    signal(&replica, "-CONT");
+    wait_in_sync(&mut p, &mut r);
+    assert_eq!(stat(&mut p, "stats", "sync_full"), 2);
+    assert_eq!(stat(&mut p, "stats", "sync_partial_err"), 1);
+    assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), p.cmd(&["DEBUG", "DIGEST"]));
+    let log = primary.log_contents();
+    assert!(
+        log.contains("for lack of backlog (Replica request was: "),
+        "{log}"
+    );
+}
+
+#[test]
+fn slow_replica_over_its_output_buffer_limit_is_dropped_and_recovers() {
+    let primary = start(
+        ServerKind::Ours,
+        &primary_args(&["--client-output-buffer-limit", "replica 1mb 512kb 1"]),
+    );
+    let mut p = authed(&primary);
+    let replica = replica_of(ServerKind::Ours, &primary);
+    let mut r = authed(&replica);
+    wait_in_sync(&mut p, &mut r);
+    signal(&replica, "-STOP");
+    // 32 MB of stream: beyond what the socket buffers absorb, so the
+    // replica's output buffer passes the 1 MB hard limit.
+    let value = "v".repeat(100_000);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut i = 0;
+    while !primary
+        .log_contents()
+        .contains("for overcoming of output buffer limits")
+    {
+        assert!(
+            i < 320 && Instant::now() < deadline,
+            "never disconnected:\n{}",
+            primary.log_contents()
+        );
+        p.cmd(&["SET", &format!("big:{}", i % 50), &value]);
+        i += 1;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stat(&mut p, "replication", "connected_slaves") != 0 {
+        assert!(Instant::now() < deadline, "replica still listed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&replica, "-CONT");
+    wait_in_sync(&mut p, &mut r);
+    assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), p.cmd(&["DEBUG", "DIGEST"]));
+}
+
+/// GETs `probe` on `r` until the replica's link is up; returns the replies.
+fn poll_during_sync(r: &mut Conn, probe: &str) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        seen.push(r.cmd(&["GET", probe]));
+        let text = info(r, "replication");
+        if field(&text, "master_link_status").as_deref() == Some("up") {
+            return seen;
+        }
+        assert!(Instant::now() < deadline, "no sync:\n{text}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn repl_diskless_load_disabled_uses_a_file_and_swapdb_keeps_serving() {
+    // Upstream's log lines per path were taken from the reference replica.
+    let primary = start(ServerKind::Ours, &primary_args(&[]));
+    let mut p = authed(&primary);
+    populate(&mut p, "300000", "k", "32");
+    let digest = p.cmd(&["DEBUG", "DIGEST"]);
+    let port = primary.port().to_string();
+    // on-empty-db with data in the replica takes the disk path.
+    for mode in ["disabled", "swapdb", "on-empty-db"] {
+        let replica = start(
+            ServerKind::Ours,
+            &primary_args(&["--masterauth", PASS, "--repl-diskless-load", mode]),
+        );
+        let mut r = authed(&replica);
+        r.cmd(&["SET", "old-data", "here"]);
+        assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
+        let seen = poll_during_sync(&mut r, "old-data");
+        assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), digest, "{mode}");
+        let log = replica.log_contents();
+        let dump = replica.dir().join("dump.rdb");
+        if mode == "swapdb" {
+            // Served from the old dataset until the swap, never -LOADING.
+            assert!(
+                seen.iter()
+                    .all(|s| s == b"$4\r\nhere\r\n" || s == b"$-1\r\n"),
+                "{seen:?}"
+            );
+            assert_eq!(seen[0], b"$4\r\nhere\r\n");
+            for line in [
+                "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to parser",
+                "MASTER <-> REPLICA sync: Loading DB in memory",
+                "MASTER <-> REPLICA sync: Swapping active DB with loaded DB",
+                "MASTER <-> REPLICA sync: Discarding old DB in background",
+                "MASTER <-> REPLICA sync: Finished with success",
+            ] {
+                assert!(log.contains(line), "{mode}: missing '{line}':\n{log}");
+            }
+            assert!(!dump.exists(), "swapdb wrote {}", dump.display());
+        } else {
+            for line in [
+                "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk",
+                "MASTER <-> REPLICA sync: Flushing old data",
+                "MASTER <-> REPLICA sync: Loading DB in memory",
+                "MASTER <-> REPLICA sync: Finished with success",
+            ] {
+                assert!(log.contains(line), "{mode}: missing '{line}':\n{log}");
+            }
+            // The payload was stored as dbfilename: it is the primary's data.
+            let check = crate::util::run_bounded(
+                std::process::Command::new("/usr/bin/redis-check-rdb").arg(&dump),
+                Duration::from_secs(60),
+            );
+            assert!(check.status.success(), "{check:?}");
+            let out = String::from_utf8_lossy(&check.stdout).into_owned();
+            assert!(
+                out.contains("300000 keys read"),
+                "{out}\nreplica log:\n{log}\nprimary log:\n{}",
+                primary.log_contents()
+            );
+            let leftovers: Vec<_> = std::fs::read_dir(replica.dir())
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            assert!(
+                !leftovers
+                    .iter()
+                    .any(|n| n.to_string_lossy().starts_with("temp-")),
+                "{leftovers:?}"
+            );
+        }
+    }
 }

@@ -55,6 +55,10 @@ pub struct Client {
     /// Replication handshake data sent by a replica (`REPLCONF`).
     pub repl_listening_port: u16,
     pub repl_ip: Option<String>,
+    /// `REPLCONF capa eof`: the replica takes the EOF-marked RDB format.
+    pub repl_capa_eof: bool,
+    /// `REPLCONF rdb-only 1`: only the RDB is wanted (`redis-cli --rdb`).
+    pub repl_rdb_only: bool,
     /// This connection is a replica receiving our stream.
     pub is_replica_link: bool,
     /// This is our primary's stream being applied (no replies, no
@@ -87,6 +91,8 @@ impl Client {
             in_exec: false,
             repl_listening_port: 0,
             repl_ip: None,
+            repl_capa_eof: false,
+            repl_rdb_only: false,
             is_replica_link: false,
             is_master: false,
         }
@@ -108,6 +114,7 @@ impl Client {
 #[derive(Debug)]
 pub struct ClientSignal {
     killed: AtomicBool,
+    close_requested: AtomicBool,
     pub push: mpsc::UnboundedSender<Bytes>,
 }
 
@@ -116,6 +123,7 @@ impl ClientSignal {
     pub fn new(push: mpsc::UnboundedSender<Bytes>) -> ClientSignal {
         ClientSignal {
             killed: AtomicBool::new(false),
+            close_requested: AtomicBool::new(false),
             push,
         }
     }
@@ -127,6 +135,18 @@ impl ClientSignal {
         // on every wake-up and at the top of its loop (a Notify future per
         // loop iteration showed up in profiles of the request path).
         let _ = self.push.send(Bytes::new());
+    }
+
+    /// Asks the connection to close once everything pushed so far is
+    /// written (an RDB-only replica after its payload).
+    pub fn close_after_flush(&self) {
+        self.close_requested.store(true, Ordering::Release);
+        let _ = self.push.send(Bytes::new());
+    }
+
+    /// True once `close_after_flush` was called.
+    pub fn close_requested(&self) -> bool {
+        self.close_requested.load(Ordering::Acquire)
     }
 
     /// True once `kill` was called.

@@ -3,9 +3,10 @@
 //! RELOAD`, `DUMP`/`RESTORE`, and the conversion between stored values and
 //! the neutral model of `redis-rdb`.
 //!
-//! A background save runs in steps under the server lock (each step turns
-//! a bounded number of entries into RDB bytes) and hands the bytes to a
-//! writer thread that owns the file; the server never waits for the disk.
+//! A background save runs in slices under the server lock (each slice turns
+//! entries into RDB bytes for about [`SLICE_BUDGET`] of wall time) and
+//! hands the bytes to a writer thread that owns the file; the server never
+//! waits for the disk.
 //! The file is written as `temp-<pid>.rdb`, fsynced and renamed over
 //! `dbfilename`, so a crash never leaves a half-written dump in its place.
 
@@ -24,9 +25,14 @@ use redis_storage::{Entry, Snapshot, Value};
 
 use crate::state::State;
 
-/// Entries serialized per background step: small enough that a step takes
-/// well under a millisecond.
-pub const STEP_ENTRIES: usize = 512;
+/// Entries serialized between two looks at the clock within a background
+/// slice (a few tens of microseconds of work).
+pub const STEP_ENTRIES: usize = 256;
+/// Wall time one background slice may hold the server lock: short enough
+/// that a client waiting behind it hardly notices, long enough that the
+/// per-slice costs (lock, wake-up, scheduling) vanish in the work. A fixed
+/// 512-entry step spent most of a full sync in those costs.
+pub const SLICE_BUDGET: std::time::Duration = std::time::Duration::from_millis(1);
 /// The writer may lag this many bytes behind before steps pause.
 const MAX_PENDING: usize = 16 * 1024 * 1024;
 
@@ -70,8 +76,13 @@ impl Default for Persistence {
 pub(crate) enum Sink {
     /// The writer thread of a save to disk.
     File(mpsc::Sender<Vec<u8>>),
-    /// Replicas receiving a full sync (their push channels).
-    Replicas(Vec<Arc<crate::client::ClientSignal>>),
+    /// Replicas receiving a full sync: the push channels of those taking
+    /// the EOF-marked stream, and the whole payload collected for those
+    /// needing a `$<len>` bulk (no `capa eof`).
+    Replicas(
+        Vec<Arc<crate::client::ClientSignal>>,
+        Option<Arc<std::sync::Mutex<Vec<u8>>>>,
+    ),
 }
 
 /// A `Write` that forwards bytes to the writer thread or to replicas.
@@ -80,8 +91,25 @@ pub(crate) struct ChannelWriter {
     pending: Arc<AtomicUsize>,
 }
 
+impl ChannelWriter {
+    /// Tells a file's writer thread the payload is complete: only then is
+    /// the temp file fsynced and renamed into place. A save abandoned
+    /// midway (shutdown, error) drops the writer without this, and the
+    /// truncated temp file is removed instead of replacing the last good
+    /// dump.
+    fn commit(&self) {
+        if let Sink::File(tx) = &self.sink {
+            let _ = tx.send(Vec::new());
+        }
+    }
+}
+
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            // An empty chunk is the commit marker of the writer thread.
+            return Ok(0);
+        }
         match &self.sink {
             Sink::File(tx) => {
                 self.pending.fetch_add(buf.len(), Ordering::Relaxed);
@@ -89,11 +117,18 @@ impl Write for ChannelWriter {
                     io::Error::new(io::ErrorKind::BrokenPipe, "RDB writer thread ended")
                 })?;
             }
-            Sink::Replicas(targets) => {
-                let chunk = Bytes::copy_from_slice(buf);
-                for t in targets {
-                    // A replica that went away is dropped by its own task.
-                    let _ = t.push.send(chunk.clone());
+            Sink::Replicas(targets, collect) => {
+                if !targets.is_empty() {
+                    let chunk = Bytes::copy_from_slice(buf);
+                    for t in targets {
+                        // A replica that went away is dropped by its own task.
+                        let _ = t.push.send(chunk.clone());
+                    }
+                }
+                if let Some(c) = collect {
+                    if let Ok(mut v) = c.lock() {
+                        v.extend_from_slice(buf);
+                    }
                 }
             }
         }
@@ -140,6 +175,8 @@ pub struct BgSave {
 struct ReplicaSync {
     ids: Vec<u64>,
     mark: String,
+    /// The payload for replicas without `capa eof`.
+    collected: Option<Arc<std::sync::Mutex<Vec<u8>>>>,
 }
 
 impl BgSave {
@@ -285,13 +322,21 @@ impl State {
             .spawn(move || {
                 let mut file = file;
                 let mut result: io::Result<()> = Ok(());
+                let mut committed = false;
                 for chunk in rx {
+                    if chunk.is_empty() {
+                        committed = true;
+                        continue;
+                    }
                     if result.is_ok() {
                         result = file.write_all(&chunk);
                     }
                     p2.fetch_sub(chunk.len(), Ordering::Relaxed);
                 }
                 let fsyncs = file.incremental_fsyncs();
+                if result.is_ok() && !committed {
+                    result = Err(io::Error::other("save abandoned before its end"));
+                }
                 let result = result
                     .and_then(|_| file.finish())
                     .and_then(|_| std::fs::rename(&tmp, &final_path))
@@ -344,6 +389,27 @@ impl State {
         Ok(())
     }
 
+    /// Runs background save steps (RDB save, AOF rewrite or full sync)
+    /// for up to `budget` of wall time; returns true while there is more
+    /// to do. The slice ends early when the writer thread lags behind or
+    /// the snapshot is complete (what follows waits for the writer).
+    pub fn bgsave_slice(&mut self, budget: std::time::Duration) -> bool {
+        let start = Instant::now();
+        loop {
+            if !self.bgsave_step() {
+                return false;
+            }
+            let streaming = self
+                .persistence
+                .bgsave
+                .as_ref()
+                .is_some_and(|b| b.snap.is_some());
+            if !streaming || self.bgsave_waiting() || start.elapsed() >= budget {
+                return true;
+            }
+        }
+    }
+
     /// One step of a running background save; returns true while there is
     /// more to do (the caller schedules the next step).
     pub fn bgsave_step(&mut self) -> bool {
@@ -379,11 +445,18 @@ impl State {
                     }
                     *last_db = Some(db);
                 }
-                if let Some(entry) = rdb_entry(db, k, e, exp) {
-                    if let Err(x) = writer.entry(&entry) {
-                        err = Some(x);
+                // Strings go out from borrowed bytes; other types through
+                // the RDB model.
+                let res = match &e.value {
+                    Value::Str(s) => {
+                        Some(s.with_bytes(|v| writer.string_entry(db as u32, k, v, exp)))
                     }
-                    n += 1;
+                    _ => rdb_entry(db, k, e, exp).map(|entry| writer.entry(&entry)),
+                };
+                match res {
+                    Some(Err(x)) => err = Some(x),
+                    Some(Ok(())) => n += 1,
+                    None => {}
                 }
             });
             bg.keys_done += n;
@@ -392,7 +465,11 @@ impl State {
                     self.ks.end_snapshot(s);
                 }
                 let finish = match (err, bg.writer.take()) {
-                    (None, Some(w)) => w.finish().and_then(|mut b| b.flush()).map(drop),
+                    (None, Some(w)) => w.finish().and_then(|mut b| {
+                        b.flush()?;
+                        b.get_ref().commit();
+                        Ok(())
+                    }),
                     (Some(e), _) => Err(e),
                     (None, None) => Ok(()),
                 };
@@ -409,7 +486,7 @@ impl State {
             let sync = bg.replica_sync.take();
             self.persistence.bgsave = None;
             if let Some(sync) = sync {
-                self.finish_replica_sync(sync.ids, &sync.mark);
+                self.finish_replica_sync(sync);
             }
             self.start_replica_sync();
             return self.persistence.bgsave.is_some();
@@ -672,19 +749,30 @@ impl State {
         }
         let mark = crate::state::random_hex(&mut self.rng);
         let offset = self.repl.master_repl_offset;
-        let header = Bytes::from(format!(
-            "+FULLRESYNC {} {}\r\n$EOF:{}\r\n",
-            self.repl.replid, offset, mark
-        ));
+        let fullresync = format!("+FULLRESYNC {} {}\r\n", self.repl.replid, offset);
         let mut ids = Vec::new();
         let mut targets = Vec::new();
+        let mut collected = None;
         for &i in &waiting {
             let link = &mut self.repl.replicas[i];
             link.state = LinkState::SendingRdb;
             link.pending.clear();
-            let _ = link.signal.push.send(header.clone());
+            // SYNC gets no +FULLRESYNC line; replicas without `capa eof`
+            // get the `$<len>` header with the whole payload at the end.
+            let mut header = String::new();
+            if !link.pre_psync {
+                header.push_str(&fullresync);
+            }
+            if link.capa_eof {
+                header.push_str(&format!("$EOF:{mark}\r\n"));
+                targets.push(link.signal.clone());
+            } else {
+                collected.get_or_insert_with(|| Arc::new(std::sync::Mutex::new(Vec::new())));
+            }
+            if !header.is_empty() {
+                let _ = link.signal.push.send(Bytes::from(header));
+            }
             ids.push(link.client_id);
-            targets.push(link.signal.clone());
         }
         let Some(snap) = self.ks.begin_snapshot() else {
             return;
@@ -694,7 +782,7 @@ impl State {
         let sink = BufWriter::with_capacity(
             64 * 1024,
             ChannelWriter {
-                sink: Sink::Replicas(targets),
+                sink: Sink::Replicas(targets, collected.clone()),
                 pending: pending.clone(),
             },
         );
@@ -707,28 +795,68 @@ impl State {
         self.log_notice("Starting BGSAVE for SYNC with target: replicas sockets");
         let total = self.ks.total_keys() as u64;
         let mut bg = BgSave::new(snap, (writer, pending, done), self.dirty, total);
-        bg.replica_sync = Some(ReplicaSync { ids, mark });
+        bg.replica_sync = Some(ReplicaSync {
+            ids,
+            mark,
+            collected,
+        });
         self.persistence.bgsave = Some(bg);
         self.bg_notify.notify_one();
     }
 
-    fn finish_replica_sync(&mut self, ids: Vec<u64>, mark: &str) {
+    fn finish_replica_sync(&mut self, sync: ReplicaSync) {
         use crate::replication::LinkState;
-        let mark = Bytes::copy_from_slice(mark.as_bytes());
+        let mark = Bytes::copy_from_slice(sync.mark.as_bytes());
+        // The `$<len>` form for replicas without `capa eof`.
+        let bulk = sync.collected.map(|c| {
+            let data = c
+                .lock()
+                .map(|mut v| std::mem::take(&mut *v))
+                .unwrap_or_default();
+            let mut b = format!("${}\r\n", data.len()).into_bytes();
+            b.extend_from_slice(&data);
+            Bytes::from(b)
+        });
         let mut done = Vec::new();
+        let mut rdb_only = Vec::new();
         for link in &mut self.repl.replicas {
-            if !ids.contains(&link.client_id) || link.state != LinkState::SendingRdb {
+            if !sync.ids.contains(&link.client_id) || link.state != LinkState::SendingRdb {
                 continue;
             }
-            let _ = link.signal.push.send(mark.clone());
-            let rest = link.pending.split().freeze();
-            if !rest.is_empty() {
-                let _ = link.signal.push.send(rest);
+            if link.capa_eof {
+                let _ = link.signal.push.send(mark.clone());
+            } else if let Some(b) = &bulk {
+                let _ = link.signal.push.send(b.clone());
+            }
+            let name = crate::replica::replica_name(&link.ip, link.listening_port);
+            if link.rdb_only {
+                // Nothing follows the RDB; the connection closes once it
+                // is written.
+                link.signal.close_after_flush();
+                rdb_only.push((link.client_id, name));
+                continue;
             }
             link.state = LinkState::Online;
-            done.push(format!("{}:{}", link.ip, link.listening_port));
+            if link.capa_eof {
+                link.stream_on_ack = true;
+            } else {
+                let rest = link.pending.split().freeze();
+                if !rest.is_empty() {
+                    let _ = link.signal.push.send(rest);
+                }
+            }
+            done.push((name, link.capa_eof));
         }
-        for r in done {
+        for (id, name) in rdb_only {
+            self.repl.replicas.retain(|l| l.client_id != id);
+            self.log_notice(&format!(
+                "RDB transfer completed, rdb only replica ({name}) should be disconnected asap"
+            ));
+        }
+        for (r, eof) in done {
+            if eof {
+                self.log_notice(&format!("Streamed RDB transfer with replica {r} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming"));
+            }
             self.log_notice(&format!("Synchronization with replica {r} succeeded"));
         }
     }
@@ -756,6 +884,24 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// Drops a snapshot that streams a full sync to replicas (their links
+    /// are being closed); a save to disk is left alone.
+    pub fn abort_replica_sync_snapshot(&mut self) {
+        let is_sync = self
+            .persistence
+            .bgsave
+            .as_ref()
+            .is_some_and(|b| b.replica_sync.is_some());
+        if !is_sync {
+            return;
+        }
+        if let Some(mut bg) = self.persistence.bgsave.take() {
+            if let Some(s) = bg.snap.take() {
+                self.ks.end_snapshot(s);
+            }
+        }
     }
 
     /// True while a background save waits for its writer thread (the

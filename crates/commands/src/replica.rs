@@ -75,9 +75,10 @@ pub fn info_replication(st: &State, now: i64, o: &mut String) {
             }
             let _ = write!(
                 o,
-                "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+                "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\n",
                 st.config.get_int("replica-priority"),
                 u8::from(st.config.get_bool("replica-read-only")),
+                u8::from(st.config.get_bool("replica-announced")),
             );
         }
         None => o.push_str("role:master\r\n"),
@@ -198,7 +199,20 @@ pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ctx.client.repl_listening_port = u16::try_from(p).unwrap_or(0);
         } else if is(k, "ip-address") {
             ctx.client.repl_ip = Some(String::from_utf8_lossy(v).into_owned());
-        } else if is(k, "capa") || is(k, "rdb-only") || is(k, "rdb-filter-only") {
+        } else if is(k, "capa") {
+            if is(v, "eof") {
+                ctx.client.repl_capa_eof = true;
+            }
+        } else if is(k, "rdb-only") {
+            match args::int(v) {
+                Ok(n @ 0..=1) => ctx.client.repl_rdb_only = n == 1,
+                _ => {
+                    return Err(CmdError::fixed(
+                        "ERR value is out of range, value must between 0 and 1",
+                    ))
+                }
+            }
+        } else if is(k, "rdb-filter-only") {
         } else if is(k, "ack") {
             // Acknowledgements get no reply.
             reply = false;
@@ -207,6 +221,14 @@ pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             if let Some(l) = ctx.st.repl.replicas.iter_mut().find(|l| l.client_id == id) {
                 l.ack_offset = l.ack_offset.max(off);
                 l.last_ack_ms = now;
+                if l.stream_on_ack && l.state == LinkState::Online {
+                    // The replica loaded the RDB: the stream starts now.
+                    l.stream_on_ack = false;
+                    let rest = l.pending.split().freeze();
+                    if !rest.is_empty() {
+                        let _ = l.signal.push.send(rest);
+                    }
+                }
             }
             ctx.st.check_wait_clients();
         } else if is(k, "getack") {
@@ -220,6 +242,48 @@ pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     if reply {
         ctx.ok();
+    }
+    Ok(())
+}
+
+/// `ip:port` of a replica as upstream's log lines name it.
+pub fn replica_name(ip: &str, port: u16) -> String {
+    if port == 0 {
+        format!("{ip}:<unknown-replica-port>")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+/// # Format
+/// `SYNC`
+///
+/// The pre-PSYNC full synchronization (old replicas, `redis-cli --rdb` and
+/// `--replica`): no `+FULLRESYNC` line, the RDB follows directly, as a
+/// `$<len>` bulk or, when the client sent `REPLCONF capa eof`, in the
+/// EOF-marked form; then the command stream (unless `rdb-only`).
+pub fn sync(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    if ctx.client.is_replica_link {
+        return Ok(());
+    }
+    sync_checks(ctx)?;
+    start_full_sync(ctx, None, true);
+    Ok(())
+}
+
+/// Refusals shared by `SYNC` and `PSYNC`.
+fn sync_checks(ctx: &mut Ctx) -> CmdResult {
+    if let Some(m) = &ctx.st.master {
+        if m.state != "connected" {
+            return Err(CmdError::fixed(
+                "NOMASTERLINK Can't SYNC while not connected with my master",
+            ));
+        }
+    }
+    if !ctx.out.is_empty() {
+        return Err(CmdError::fixed(
+            "ERR SYNC and PSYNC are invalid with pending output",
+        ));
     }
     Ok(())
 }
@@ -250,13 +314,35 @@ pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ));
         }
     }
-    if let Some(m) = &ctx.st.master {
-        if m.state != "connected" {
-            return Err(CmdError::fixed(
-                "NOMASTERLINK Can't SYNC while not connected with my master",
+    sync_checks(ctx)?;
+    let wanted = String::from_utf8_lossy(&argv[1]).into_owned();
+    let same_history = wanted == ctx.st.repl.replid
+        || (wanted == ctx.st.repl.replid2 && offset <= ctx.st.repl.second_repl_offset);
+    if same_history {
+        if let Some(data) = ctx.st.repl.backlog_from(offset) {
+            let mut link = new_link(ctx, false);
+            link.state = LinkState::Online;
+            link.ack_offset = offset - 1;
+            let name = replica_name(&link.ip, link.listening_port);
+            let r = &mut ctx.st.repl;
+            r.replicas.push(link);
+            r.sync_partial_ok += 1;
+            let head = format!("+CONTINUE {}\r\n", r.replid);
+            ctx.out.extend_from_slice(head.as_bytes());
+            ctx.out.extend_from_slice(&data);
+            let n = data.len();
+            ctx.st.log_notice(&format!(
+                "Partial resynchronization request from {name} accepted. Sending {n} bytes of backlog starting from offset {offset}."
             ));
+            return Ok(());
         }
     }
+    start_full_sync(ctx, Some((wanted, offset)), false);
+    Ok(())
+}
+
+/// Registers the caller as a replica link (marking the client).
+fn new_link(ctx: &mut Ctx, pre_psync: bool) -> ReplicaLink {
     let id = ctx.client.id;
     let ip = ctx
         .client
@@ -274,40 +360,30 @@ pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if let Some(c) = ctx.st.clients.get_mut(&id) {
         c.is_replica = true;
     }
-    let r = &mut ctx.st.repl;
-    let wanted = String::from_utf8_lossy(&argv[1]).into_owned();
-    let same_history =
-        wanted == r.replid || (wanted == r.replid2 && offset <= r.second_repl_offset);
-    let link = ReplicaLink {
+    ReplicaLink {
         client_id: id,
-        ip: ip.clone(),
+        ip,
         listening_port: port,
         state: LinkState::WaitSnapshot,
         ack_offset: 0,
         last_ack_ms: ctx.now,
         pending: BytesMut::new(),
         signal: ctx.client.signal.clone(),
-    };
-    if same_history {
-        if let Some(data) = r.backlog_from(offset) {
-            let mut link = link;
-            link.state = LinkState::Online;
-            link.ack_offset = offset - 1;
-            r.replicas.push(link);
-            r.sync_partial_ok += 1;
-            let replid = r.replid.clone();
-            let head = format!("+CONTINUE {replid}\r\n");
-            ctx.out.extend_from_slice(head.as_bytes());
-            ctx.out.extend_from_slice(&data);
-            let (histlen, n) = (ctx.st.repl.backlog.len(), data.len());
-            ctx.st.log_notice(&format!(
-                "Partial resynchronization request from {ip}:{port} accepted. Sending {n} bytes of backlog starting from offset {offset}."
-            ));
-            let _ = histlen;
-            return Ok(());
-        }
+        capa_eof: ctx.client.repl_capa_eof,
+        pre_psync,
+        rdb_only: ctx.client.repl_rdb_only,
+        stream_on_ack: false,
     }
-    if wanted != "?" {
+}
+
+/// Queues the caller for a full synchronization (`PSYNC` that could not
+/// continue, with the ID it asked for, or `SYNC`).
+fn start_full_sync(ctx: &mut Ctx, wanted: Option<(String, i64)>, pre_psync: bool) {
+    let link = new_link(ctx, pre_psync);
+    let name = replica_name(&link.ip, link.listening_port);
+    let r = &mut ctx.st.repl;
+    let asked_id = wanted.as_ref().is_some_and(|(w, _)| w != "?");
+    if asked_id {
         r.sync_partial_err += 1;
     }
     if !r.backlog_active {
@@ -317,18 +393,38 @@ pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     r.replicas.push(link);
     ctx.st
-        .log_notice(&format!("Replica {ip}:{port} asks for synchronization"));
-    if wanted != "?" {
-        ctx.st.log_notice(&format!(
-            "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{wanted}', my replication IDs are '{}' and '{}')",
-            ctx.st.repl.replid, ctx.st.repl.replid2
-        ));
-    } else {
-        ctx.st
-            .log_notice(&format!("Full resync requested by replica {ip}:{port}"));
+        .log_notice(&format!("Replica {name} asks for synchronization"));
+    // Upstream's reason for refusing the partial resynchronization.
+    let r = &ctx.st.repl;
+    let mut ahead = false;
+    let msg = match wanted {
+        Some((w, _)) if w == "?" => Some(format!("Full resync requested by replica {name}")),
+        Some((w, off)) if w == r.replid || w == r.replid2 && off <= r.second_repl_offset => {
+            let m = format!(
+                "Unable to partial resync with replica {name} for lack of backlog (Replica request was: {off})."
+            );
+            if off > r.master_repl_offset {
+                ahead = true;
+            }
+            Some(m)
+        }
+        Some((w, off)) if w == r.replid2 => Some(format!(
+            "Partial resynchronization not accepted: Requested offset for second ID was {off}, but I can reply up to {}",
+            r.second_repl_offset
+        )),
+        Some((w, _)) => Some(format!(
+            "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{w}', my replication IDs are '{}' and '{}')",
+            r.replid, r.replid2
+        )),
+        None => None,
+    };
+    if let Some(m) = msg {
+        ctx.st.log_notice(&m);
+    }
+    if ahead {
+        ctx.st.log_warning(&format!("Warning: replica {name} tried to PSYNC with an offset that is greater than the master replication offset."));
     }
     ctx.st.start_replica_sync();
-    Ok(())
 }
 
 /// # Format
@@ -426,5 +522,83 @@ impl State {
         let pos = self.wait_clients.iter().position(|w| w.0 == id)?;
         let (_, _, offset) = self.wait_clients.remove(pos);
         Some(Bytes::from(format!(":{}\r\n", self.replicas_acked(offset))))
+    }
+}
+
+/// How a replica loads the RDB of a full sync (`repl-diskless-load`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DisklessLoad {
+    /// Store the payload in a temp file, rename it over `dbfilename`,
+    /// flush the old data and load the file (clients get `-LOADING`).
+    Disk,
+    /// Load from the socket into the flushed (empty) dataset.
+    Socket,
+    /// Load from the socket into a separate dataset while the old one is
+    /// still served, then swap them.
+    SwapDb,
+}
+
+impl State {
+    /// The load path `repl-diskless-load` picks for a full sync now.
+    pub fn diskless_load_mode(&self) -> DisklessLoad {
+        match self.config.get_str("repl-diskless-load") {
+            "swapdb" => DisklessLoad::SwapDb,
+            "on-empty-db" if self.ks.total_keys() == 0 => DisklessLoad::Socket,
+            _ => DisklessLoad::Disk,
+        }
+    }
+
+    /// Before a full sync replaces the dataset: our own replicas must
+    /// resynchronize with the new history (their links are closed, as
+    /// upstream), and a snapshot streaming to them is dropped. Returns
+    /// true while a save to disk still runs (the caller waits for it, so
+    /// the dataset is not swapped under it).
+    pub fn prepare_sync_load(&mut self) -> bool {
+        for link in self.repl.replicas.drain(..) {
+            link.signal.kill();
+        }
+        self.abort_replica_sync_snapshot();
+        self.persistence.bgsave.is_some()
+    }
+
+    /// A fresh state to load a full sync's RDB into, off the lock.
+    pub fn loader(&self, now: i64) -> State {
+        let mut tmp = State::new(self.config.clone(), now);
+        tmp.log_sink = self.log_sink.clone();
+        tmp.used_memory = self.used_memory;
+        // Keys already past their deadline stay: the primary's DEL decides.
+        tmp.ks.is_replica = true;
+        tmp
+    }
+
+    /// Empties the dataset before loading (`Flushing old data`).
+    pub fn flush_for_sync(&mut self) {
+        for db in 0..self.ks.len() {
+            self.touch_watched_db(db);
+        }
+        self.ks.flush_all();
+    }
+
+    /// Installs a dataset loaded by [`State::loader`], returning the old
+    /// databases so the caller can free them off the lock. No snapshot
+    /// may be running (see [`State::prepare_sync_load`]).
+    pub fn install_synced_dataset(&mut self, tmp: &mut State) -> Vec<redis_storage::Db> {
+        for db in 0..self.ks.len() {
+            self.touch_watched_db(db);
+        }
+        let fresh = std::mem::take(&mut tmp.ks.dbs);
+        std::mem::replace(&mut self.ks.dbs, fresh)
+    }
+
+    /// Takes the primary's history after a full sync.
+    pub fn adopt_primary_history(&mut self, replid: String, offset: i64) {
+        self.repl.replid = replid;
+        self.repl.replid2 = "0".repeat(40);
+        self.repl.second_repl_offset = -1;
+        self.repl.master_repl_offset = offset;
+        self.repl.backlog_active = true;
+        self.repl.backlog.clear();
+        self.repl.backlog_first_offset = offset + 1;
+        self.repl.last_db = None;
     }
 }

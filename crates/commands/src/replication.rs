@@ -43,6 +43,19 @@ pub struct ReplicaLink {
     /// Stream collected while the RDB is sent.
     pub pending: BytesMut,
     pub signal: Arc<ClientSignal>,
+    /// Takes the EOF-marked RDB format (`REPLCONF capa eof`); others get
+    /// a `$<len>` bulk, which needs the whole payload first.
+    pub capa_eof: bool,
+    /// Came with `SYNC`: no `+FULLRESYNC` line before the RDB.
+    pub pre_psync: bool,
+    /// Wants only the RDB (`REPLCONF rdb-only 1`), then the link closes.
+    pub rdb_only: bool,
+    /// Online after an EOF-marked RDB, but the stream waits in `pending`
+    /// for the replica's first `REPLCONF ACK`: a replica detects the end
+    /// of the payload from the marker being the last bytes it read, so
+    /// nothing may follow the marker before it has loaded (upstream does
+    /// the same).
+    pub stream_on_ack: bool,
 }
 
 /// Replication state of this server as a primary (and the IDs a replica
@@ -132,14 +145,30 @@ impl State {
             return;
         }
         let chunk = Bytes::copy_from_slice(bytes);
+        // The stream held back for a replica (during its sync) counts
+        // against its output buffer hard limit, as upstream's buffer does.
+        let hard = self.cached.obuf_limits[1].hard as usize;
+        let mut over = Vec::new();
         for link in &mut r.replicas {
             match link.state {
-                LinkState::Online => {
+                LinkState::Online if !link.stream_on_ack => {
                     let _ = link.signal.push.send(chunk.clone());
                 }
-                LinkState::SendingRdb | LinkState::WaitSnapshot => {
-                    link.pending.extend_from_slice(bytes)
+                LinkState::Online | LinkState::SendingRdb | LinkState::WaitSnapshot => {
+                    link.pending.extend_from_slice(bytes);
+                    if hard > 0 && link.pending.len() >= hard {
+                        over.push(link.client_id);
+                    }
                 }
+            }
+        }
+        for id in over {
+            if let Some(pos) = self.repl.replicas.iter().position(|l| l.client_id == id) {
+                let link = self.repl.replicas.remove(pos);
+                link.signal.kill();
+                self.log_warning(&format!(
+                    "Client id={id} scheduled to be closed ASAP for overcoming of output buffer limits."
+                ));
             }
         }
     }

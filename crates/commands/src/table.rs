@@ -192,6 +192,7 @@ const TABLE: &[(&str, Handler)] = &[
     ("slaveof", replica::replicaof),
     ("replconf", replica::replconf),
     ("psync", replica::psync),
+    ("sync", replica::sync),
     ("role", replica::role),
     ("wait", replica::wait),
     ("failover", failover::failover),

@@ -506,15 +506,7 @@ impl<W: Write> RdbWriter<W> {
     /// Writes one key (a SELECTDB is added if `e.db` is not the current
     /// database).
     pub fn entry(&mut self, e: &RdbEntry) -> io::Result<()> {
-        if self.db != Some(e.db) {
-            self.out.u8(OP_SELECTDB)?;
-            self.out.len(e.db as u64)?;
-            self.db = Some(e.db);
-        }
-        if let Some(ms) = e.expire_ms {
-            self.out.u8(OP_EXPIRETIME_MS)?;
-            self.out.put(&ms.to_le_bytes())?;
-        }
+        self.entry_head(e.db, e.expire_ms)?;
         if let Some(idle) = e.lru_idle {
             self.out.u8(OP_IDLE)?;
             self.out.len(idle)?;
@@ -529,6 +521,36 @@ impl<W: Write> RdbWriter<W> {
         write_value(&mut self.out, &e.value, t, &self.opts)
     }
 
+    /// Writes one string key from borrowed bytes: the same bytes as
+    /// [`RdbWriter::entry`] with an `RdbValue::String`, without building
+    /// the owned model (snapshots write millions of these).
+    pub fn string_entry(
+        &mut self,
+        db: u32,
+        key: &[u8],
+        value: &[u8],
+        expire_ms: Option<i64>,
+    ) -> io::Result<()> {
+        self.entry_head(db, expire_ms)?;
+        self.out.u8(TYPE_STRING)?;
+        self.out.string(key, self.opts.compression)?;
+        self.out.string(value, self.opts.compression)
+    }
+
+    /// The SELECTDB (when the database changes) and expiry before a key.
+    fn entry_head(&mut self, db: u32, expire_ms: Option<i64>) -> io::Result<()> {
+        if self.db != Some(db) {
+            self.out.u8(OP_SELECTDB)?;
+            self.out.len(db as u64)?;
+            self.db = Some(db);
+        }
+        if let Some(ms) = expire_ms {
+            self.out.u8(OP_EXPIRETIME_MS)?;
+            self.out.put(&ms.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
     /// Writes EOF and the checksum, flushes, and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.out.u8(OP_EOF)?;
@@ -536,5 +558,51 @@ impl<W: Write> RdbWriter<W> {
         self.out.put(&crc.to_le_bytes())?;
         self.out.inner.flush()?;
         Ok(self.out.inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn write(f: impl FnOnce(&mut RdbWriter<Vec<u8>>)) -> Vec<u8> {
+        let mut w =
+            RdbWriter::new(Vec::new(), WriterOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        f(&mut w);
+        w.finish().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn string_entry_writes_what_entry_writes() {
+        let long = "x".repeat(200);
+        let cases: Vec<(u32, &str, &str, Option<i64>)> = vec![
+            (0, "k", "v", None),
+            (0, "n", "12345", Some(1_700_000_000_000)),
+            (3, "other-db", "-7", None),
+            (3, "compressed", long.as_str(), Some(1)),
+            (1, "", "", None),
+        ];
+        let by_model = write(|w| {
+            for (db, k, v, exp) in &cases {
+                let e = RdbEntry {
+                    db: *db,
+                    key: Bytes::copy_from_slice(k.as_bytes()),
+                    value: RdbValue::String(Bytes::copy_from_slice(v.as_bytes())),
+                    expire_ms: *exp,
+                    lru_idle: None,
+                    lfu_freq: None,
+                };
+                w.entry(&e).unwrap_or_else(|e| panic!("{e}"));
+            }
+        });
+        let borrowed = write(|w| {
+            for (db, k, v, exp) in &cases {
+                w.string_entry(*db, k.as_bytes(), v.as_bytes(), *exp)
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+        });
+        assert_eq!(by_model, borrowed);
     }
 }

@@ -316,6 +316,9 @@ where
                 while let Ok(m) = push_rx.try_recv() {
                     out.extend_from_slice(&m);
                 }
+                if client.signal.close_requested() {
+                    client.close_after_reply = true;
+                }
                 if client.blocked.is_some() {
                     // Served if the registry no longer lists us.
                     let st = shared.state.lock().ok()?;

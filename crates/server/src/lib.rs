@@ -154,8 +154,9 @@ fn fmt_addr(a: &std::net::SocketAddr) -> String {
     format!("{}:{}", a.ip(), a.port())
 }
 
-/// Drives background work in small steps under the lock (a background save
-/// today), yielding between steps so clients keep being served.
+/// Drives background work (saves, AOF rewrites, full syncs) in slices of
+/// bounded wall time under the lock, yielding between slices so clients
+/// keep being served: with nobody waiting, the next slice starts at once.
 async fn background(shared: Arc<Shared>) {
     let Some(wake) = shared.state.lock().ok().map(|s| s.bg_notify.clone()) else {
         return;
@@ -169,7 +170,10 @@ async fn background(shared: Arc<Shared>) {
         // writer thread with a short sleep.
         loop {
             let (more, waiting) = match shared.state.lock() {
-                Ok(mut st) => (st.bgsave_step(), st.bgsave_waiting()),
+                Ok(mut st) => (
+                    st.bgsave_slice(redis_commands::persist::SLICE_BUDGET),
+                    st.bgsave_waiting(),
+                ),
                 Err(_) => return,
             };
             if !more {

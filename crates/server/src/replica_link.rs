@@ -1,6 +1,7 @@
 //! The replica side of replication: the task that follows the primary named
 //! by `replicaof`/`REPLICAOF`. It performs upstream's handshake (`PING`,
-//! `AUTH`, `REPLCONF listening-port`, `REPLCONF capa eof capa psync2`,
+//! `AUTH`, `REPLCONF listening-port` (and `ip-address` when
+//! `replica-announce-ip` is set), `REPLCONF capa eof capa psync2`,
 //! `PSYNC`), loads the RDB of a full sync, then applies the command stream
 //! as the primary's client, acknowledging the offset every second and on
 //! `REPLCONF GETACK`. The applied stream is fed unchanged to our own
@@ -8,11 +9,13 @@
 //!
 //! Log lines follow upstream's wording for every step; operators grep them.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use redis_commands::client::{Client, ClientSignal};
+use redis_commands::replica::DisklessLoad;
 use redis_resp::{encode_request, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -99,7 +102,17 @@ struct Link {
 }
 
 impl Link {
+    /// Room for a large read: `read_buf` only fills spare capacity, and
+    /// a buffer left small by the handshake lines would take the payload
+    /// and the stream a few dozen bytes per read.
+    fn make_room(&mut self) {
+        if self.buf.capacity() - self.buf.len() < 16 * 1024 {
+            self.buf.reserve(256 * 1024);
+        }
+    }
+
     async fn read_more(&mut self) -> Result<(), String> {
+        self.make_room();
         let n = tokio::time::timeout(Duration::from_secs(60), self.stream.read_buf(&mut self.buf))
             .await
             .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
@@ -160,7 +173,7 @@ async fn follow(
         return Err(format!("Error reply to PING from master: '{pong}'"));
     }
     log::notice("Master replied to PING, replication can continue...");
-    let (auth, user, my_port, replid, offset) = {
+    let (auth, user, my_port, replid, offset, history) = {
         let st = shared.state.lock().map_err(|_| "state lock poisoned")?;
         (
             st.config.get_str("masterauth").to_string(),
@@ -168,6 +181,8 @@ async fn follow(
             st.port,
             st.repl.replid.clone(),
             st.repl.master_repl_offset,
+            // Synced before, fed replicas, or restored from the RDB.
+            st.repl.master_repl_offset != 0 || st.repl.backlog_active,
         )
     };
     if !auth.is_empty() {
@@ -181,14 +196,13 @@ async fn follow(
             return Err(format!("Unable to AUTH to MASTER: {r}"));
         }
     }
-    let announce = {
+    // `replica-announce-port`/`-ip` replace what the primary would see
+    // (NAT, containers); the address is only sent when configured.
+    let (announce, announce_ip) = {
         let st = shared.state.lock().map_err(|_| "state lock poisoned")?;
         let p = st.config.get_int("replica-announce-port");
-        if p > 0 {
-            p as u16
-        } else {
-            my_port
-        }
+        let port = u16::try_from(p).ok().filter(|&p| p > 0).unwrap_or(my_port);
+        (port, st.config.get_str("replica-announce-ip").to_string())
     };
     let r = link
         .cmd(&[
@@ -201,6 +215,16 @@ async fn follow(
         log::notice(&format!(
             "(Non critical) Master does not understand REPLCONF listening-port: {r}"
         ));
+    }
+    if !announce_ip.is_empty() {
+        let r = link
+            .cmd(&[b"REPLCONF", b"ip-address", announce_ip.as_bytes()])
+            .await?;
+        if r.starts_with('-') {
+            log::notice(&format!(
+                "(Non critical) Master does not understand REPLCONF ip-address: {r}"
+            ));
+        }
     }
     let r = link
         .cmd(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
@@ -217,7 +241,18 @@ async fn follow(
         .ok()
         .and_then(|s| s.master.as_ref().map(|m| m.failover))
         .unwrap_or(false);
-    let psync_offset = (offset + 1).to_string();
+    // Without a history of our own (a fresh start), ask for a full sync
+    // as upstream does when it has no cached master.
+    let (replid, psync_offset) = if !history && !failover {
+        log::notice("Partial resynchronization not possible (no cached master)");
+        ("?".to_string(), "-1".to_string())
+    } else {
+        let o = (offset + 1).to_string();
+        log::notice(&format!(
+            "Trying a partial resynchronization (request {replid}:{o})."
+        ));
+        (replid, o)
+    };
     if failover {
         log::notice("Sending PSYNC FAILOVER to the failover target.");
         link.send(&[
@@ -248,25 +283,7 @@ async fn follow(
         let new_id = parts.next().unwrap_or_default().to_string();
         let new_off: i64 = parts.next().and_then(|o| o.parse().ok()).unwrap_or(0);
         log::notice(&format!("Full resync from master: {new_id}:{new_off}"));
-        let rdb = receive_rdb(&mut link).await?;
-        let mut st = shared.state.lock().map_err(|_| "state lock poisoned")?;
-        log::notice("MASTER <-> REPLICA sync: Flushing old data");
-        st.ks.flush_all();
-        log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
-        let mut reader = redis_rdb::RdbReader::new(&rdb[..]);
-        let now = now_ms();
-        st.load_from(&mut reader, now).map_err(|e| {
-            format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
-        })?;
-        st.repl.replid = new_id;
-        st.repl.replid2 = "0".repeat(40);
-        st.repl.second_repl_offset = -1;
-        st.repl.master_repl_offset = new_off;
-        st.repl.backlog_active = true;
-        st.repl.backlog.clear();
-        st.repl.backlog_first_offset = new_off + 1;
-        st.repl.last_db = None;
-        log::notice("MASTER <-> REPLICA sync: Finished with success");
+        full_sync(shared, &mut link, new_id, new_off).await?;
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let new_id = rest.trim();
         let mut st = shared.state.lock().map_err(|_| "state lock poisoned")?;
@@ -288,8 +305,146 @@ async fn follow(
     stream_commands(shared, link, generation).await
 }
 
-/// Reads the RDB payload of a full sync (`$<len>` or `$EOF:<mark>` form).
-async fn receive_rdb(link: &mut Link) -> Result<Vec<u8>, String> {
+/// Where the RDB of a full sync was put while receiving it.
+enum Payload {
+    /// In memory, to be parsed (`repl-diskless-load` swapdb/on-empty-db).
+    Memory(Vec<u8>),
+    /// In a temp file (`disabled`, or `on-empty-db` with data).
+    File(TempFile),
+}
+
+/// A temp file removed on drop unless it was renamed into place.
+struct TempFile {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Receives the RDB, loads it the way `repl-diskless-load` says and takes
+/// the primary's history. Log lines are upstream's for each path.
+async fn full_sync(
+    shared: &Arc<Shared>,
+    link: &mut Link,
+    new_id: String,
+    new_off: i64,
+) -> Result<(), String> {
+    let mode = lock(shared)?.diskless_load_mode();
+    let payload = receive_rdb(link, mode).await?;
+    // A save to disk in progress finishes first (bounded by the save),
+    // so it is never left iterating a dataset that went away.
+    while lock(shared)?.prepare_sync_load() {
+        if shared.shutdown.is_cancelled() {
+            return Err("Shutting down during the synchronization".into());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (tmp, source) = {
+        let mut st = lock(shared)?;
+        let tmp = st.loader(now_ms());
+        if mode != DisklessLoad::SwapDb {
+            log::notice("Discarding previously cached master state.");
+            log::notice("MASTER <-> REPLICA sync: Flushing old data");
+            st.flush_for_sync();
+            st.persistence.loading = true;
+        }
+        let source = match payload {
+            Payload::Memory(v) => Ok(v),
+            Payload::File(mut f) => {
+                let target = redis_commands::persist::rdb_path(&st);
+                if let Err(e) = std::fs::rename(&f.path, &target) {
+                    st.persistence.loading = false;
+                    return Err(format!(
+                        "Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {}",
+                        target.display(),
+                        os_text(&e)
+                    ));
+                }
+                f.keep = true;
+                Err(target)
+            }
+        };
+        log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+        (tmp, source)
+    };
+    // Parsing runs off the lock: with swapdb the old dataset is served
+    // meanwhile, otherwise clients get -LOADING.
+    let from_disk = source.is_err();
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut tmp = tmp;
+        let now = now_ms();
+        let res = match source {
+            Ok(bytes) => tmp.load_from(&mut redis_rdb::RdbReader::new(&bytes[..]), now),
+            Err(path) => std::fs::File::open(&path)
+                .map_err(|e| os_text(&e))
+                .and_then(|f| {
+                    let buf = std::io::BufReader::with_capacity(1 << 16, f);
+                    tmp.load_from(&mut redis_rdb::RdbReader::new(buf), now)
+                }),
+        };
+        (tmp, res)
+    })
+    .await;
+    let failed = |st: &mut redis_commands::State, e: &str| {
+        st.persistence.loading = false;
+        log::warning(e);
+        format!(
+            "Failed trying to load the MASTER synchronization DB from {}, check server logs.",
+            if from_disk { "disk" } else { "socket" }
+        )
+    };
+    let (mut tmp, res) = match joined {
+        Ok(v) => v,
+        Err(e) => return Err(failed(&mut *lock(shared)?, &e.to_string())),
+    };
+    let old = {
+        let mut st = lock(shared)?;
+        let (loaded, expired) = match res {
+            Ok(v) => v,
+            Err(e) => return Err(failed(&mut st, &e)),
+        };
+        log::notice(&format!(
+            "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
+        ));
+        if mode == DisklessLoad::SwapDb {
+            log::notice("Discarding previously cached master state.");
+            log::notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
+        }
+        // Our own replicas may have reconnected meanwhile; they resync.
+        st.prepare_sync_load();
+        let old = st.install_synced_dataset(&mut tmp);
+        st.persistence.loading = false;
+        st.adopt_primary_history(new_id, new_off);
+        old
+    };
+    if mode == DisklessLoad::SwapDb {
+        log::notice("MASTER <-> REPLICA sync: Discarding old DB in background");
+    }
+    // Freeing a large dataset takes a while: not on the server's thread.
+    let _ = std::thread::Builder::new()
+        .name("lazyfree".into())
+        .spawn(move || drop((old, tmp)));
+    log::notice("MASTER <-> REPLICA sync: Finished with success");
+    Ok(())
+}
+
+fn lock(shared: &Shared) -> Result<std::sync::MutexGuard<'_, redis_commands::State>, String> {
+    shared
+        .state
+        .lock()
+        .map_err(|_| "state lock poisoned".to_string())
+}
+
+/// Reads the RDB payload of a full sync (`$<len>` or `$EOF:<mark>` form)
+/// into memory (loading from the socket) or into a temp file (loading
+/// from disk), leaving what follows it in `link.buf`.
+async fn receive_rdb(link: &mut Link, mode: DisklessLoad) -> Result<Payload, String> {
     // The primary may send newlines as keep-alives before the payload.
     let header = loop {
         let l = link.line().await?;
@@ -300,30 +455,113 @@ async fn receive_rdb(link: &mut Link) -> Result<Vec<u8>, String> {
     let Some(spec) = header.strip_prefix('$') else {
         return Err(format!("Bad protocol from MASTER, the first byte is not '$' (we received '{header}'), are you sure the host and port are right?"));
     };
+    let to_disk = mode == DisklessLoad::Disk;
+    let target = if to_disk { "disk" } else { "parser" };
+    let mut sink = if to_disk {
+        let path = PathBuf::from(format!(
+            "temp-{}.{}.rdb",
+            now_ms() / 1000,
+            std::process::id()
+        ));
+        let file = tokio::fs::File::create(&path).await.map_err(|e| {
+            format!(
+                "Opening the temp file needed for MASTER <-> REPLICA synchronization: {}",
+                os_text(&e)
+            )
+        })?;
+        Sink::File(
+            tokio::io::BufWriter::with_capacity(1 << 20, file),
+            TempFile { path, keep: false },
+        )
+    } else {
+        Sink::Memory(Vec::new())
+    };
     if let Some(mark) = spec.strip_prefix("EOF:") {
         let mark = mark.as_bytes().to_vec();
-        log::notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
-        let mut data: Vec<u8> = Vec::new();
+        log::notice(&format!(
+            "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to {target}"
+        ));
+        // The marker ends the payload: the primary sends nothing after it
+        // until we acknowledge, so it is the tail of what we read. The
+        // last `mark.len()` bytes are held back until we know.
+        let mut held: Vec<u8> = Vec::new();
         loop {
-            data.extend_from_slice(&link.buf);
+            held.extend_from_slice(&link.buf);
             link.buf.clear();
-            if data.len() >= mark.len() && data.ends_with(&mark) {
-                data.truncate(data.len() - mark.len());
-                return Ok(data);
+            if held.ends_with(&mark) {
+                held.truncate(held.len() - mark.len());
+                sink.write(&held).await?;
+                break;
+            }
+            if held.len() > mark.len() {
+                let keep = held.split_off(held.len() - mark.len());
+                sink.write(&held).await?;
+                held = keep;
+            }
+            link.read_more().await?;
+        }
+    } else {
+        let len: usize = spec
+            .parse()
+            .map_err(|_| format!("Bad RDB length from MASTER: {spec}"))?;
+        log::notice(&format!(
+            "MASTER <-> REPLICA sync: receiving {len} bytes from master to {target}"
+        ));
+        let mut left = len;
+        loop {
+            let n = left.min(link.buf.len());
+            let chunk = link.buf.split_to(n);
+            sink.write(&chunk).await?;
+            left -= n;
+            if left == 0 {
+                break;
             }
             link.read_more().await?;
         }
     }
-    let len: usize = spec
-        .parse()
-        .map_err(|_| format!("Bad RDB length from MASTER: {spec}"))?;
-    log::notice(&format!(
-        "MASTER <-> REPLICA sync: receiving {len} bytes from master to disk"
-    ));
-    while link.buf.len() < len {
-        link.read_more().await?;
+    sink.finish().await
+}
+
+/// The destination of a payload being received.
+enum Sink {
+    Memory(Vec<u8>),
+    File(tokio::io::BufWriter<tokio::fs::File>, TempFile),
+}
+
+impl Sink {
+    async fn write(&mut self, data: &[u8]) -> Result<(), String> {
+        match self {
+            Sink::Memory(v) => {
+                v.extend_from_slice(data);
+                Ok(())
+            }
+            Sink::File(w, _) => w.write_all(data).await.map_err(|e| {
+                format!(
+                    "Write error writing to the DB file received from master: {}",
+                    os_text(&e)
+                )
+            }),
+        }
     }
-    Ok(link.buf.split_to(len).to_vec())
+
+    async fn finish(self) -> Result<Payload, String> {
+        match self {
+            Sink::Memory(v) => Ok(Payload::Memory(v)),
+            Sink::File(mut w, t) => {
+                let synced = match w.flush().await {
+                    Ok(()) => w.get_mut().sync_all().await,
+                    Err(e) => Err(e),
+                };
+                synced.map_err(|e| {
+                    format!(
+                        "Failed trying to sync the temp DB to disk in MASTER <-> REPLICA synchronization: {}",
+                        os_text(&e)
+                    )
+                })?;
+                Ok(Payload::File(t))
+            }
+        }
+    }
 }
 
 /// Applies the primary's command stream until the link drops or the
@@ -362,7 +600,10 @@ async fn stream_commands(
                 link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
             }
             _ = std::future::ready(()), if process_now => {}
-            r = link.stream.read_buf(&mut link.buf), if !process_now => {
+            r = async {
+                link.make_room();
+                link.stream.read_buf(&mut link.buf).await
+            }, if !process_now => {
                 match r {
                     Ok(0) | Err(_) => return Err("Connection with master lost.".into()),
                     Ok(_) => {}

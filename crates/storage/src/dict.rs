@@ -324,6 +324,45 @@ impl<K, V, S> Dict<K, V, S> {
         v
     }
 
+    /// [`Dict::scan`] with mutable access to the values (same cursor and
+    /// guarantee): a snapshot marks entries saved as it visits them
+    /// instead of looking every key up a second time.
+    pub fn scan_mut<F: FnMut(&K, &mut V)>(&mut self, cursor: u64, mut f: F) -> u64 {
+        if self.entries.is_empty() || self.main.is_empty() {
+            return 0;
+        }
+        let rehashing = self.is_rehashing();
+        let Dict {
+            entries,
+            main,
+            next,
+            ..
+        } = self;
+        let mut v = cursor;
+        if !rehashing {
+            let m0 = (main.len() - 1) as u64;
+            visit_bucket_mut(main, entries, (v & m0) as usize, &mut f);
+            v = next_cursor(v, m0);
+        } else {
+            let (small, large) = if main.len() <= next.len() {
+                (&*main, &*next)
+            } else {
+                (&*next, &*main)
+            };
+            let m0 = (small.len() - 1) as u64;
+            let m1 = (large.len() - 1) as u64;
+            visit_bucket_mut(small, entries, (v & m0) as usize, &mut f);
+            loop {
+                visit_bucket_mut(large, entries, (v & m1) as usize, &mut f);
+                v = next_cursor(v, m1);
+                if v & (m0 ^ m1) == 0 {
+                    break;
+                }
+            }
+        }
+        v
+    }
+
     fn visit_bucket<F: FnMut(&K, &V)>(&self, table: &[u32], bucket: usize, f: &mut F) {
         let mut link = table.get(bucket).copied().unwrap_or(NIL);
         while let Some(e) = self.entry_at(link) {
@@ -696,6 +735,23 @@ where
 }
 
 /// Power-of-two bucket count giving load factor <= 1 for `entries`.
+/// Calls `f` for every entry chained from `table[bucket]`.
+fn visit_bucket_mut<K, V, F: FnMut(&K, &mut V)>(
+    table: &[u32],
+    entries: &mut [Entry<K, V>],
+    bucket: usize,
+    f: &mut F,
+) {
+    let mut link = table.get(bucket).copied().unwrap_or(NIL);
+    while link != NIL {
+        let Some(e) = entries.get_mut(index_of(link)) else {
+            return;
+        };
+        f(&e.key, &mut e.value);
+        link = e.next;
+    }
+}
+
 fn bucket_count_for(entries: usize) -> usize {
     entries
         .max(INITIAL_BUCKETS)
@@ -1023,6 +1079,35 @@ mod tests {
             }
         }
         assert!(saw_rehash_between_calls, "test never scanned mid-rehash");
+    }
+
+    #[test]
+    fn scan_mut_visits_what_scan_visits_and_can_write() {
+        // Mid-rehash too: both tables are walked the same way.
+        let mut d: Dict<u64, u64> = Dict::with_capacity(0);
+        for i in 0..(1 << 12) {
+            d.insert(i, i);
+        }
+        d.insert(u64::MAX, 0);
+        assert!(d.is_rehashing());
+        let (mut c1, mut c2) = (0, 0);
+        loop {
+            let mut a = Vec::new();
+            let mut b = Vec::new();
+            let n1 = d.scan(c1, |k, _| a.push(*k));
+            let n2 = d.scan_mut(c2, |k, v| {
+                b.push(*k);
+                *v = v.wrapping_add(1);
+            });
+            assert_eq!((a, n1), (b, n2));
+            (c1, c2) = (n1, n2);
+            if c1 == 0 {
+                break;
+            }
+        }
+        assert_eq!(d.get(&7), Some(&8));
+        assert_eq!(d.get(&u64::MAX), Some(&1));
+        d.check_invariants();
     }
 
     #[test]
