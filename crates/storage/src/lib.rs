@@ -5,7 +5,8 @@
 //! # Layout
 //! - [`access`]: per-key LRU/LFU metadata for eviction and `OBJECT`.
 //! - [`keyspace`]: the set of numbered databases plus keyspace-wide counters.
-//! - [`dict`]: the incrementally rehashed hash table with SCAN cursors.
+//! - [`dict`]: the incrementally rehashed hash table with SCAN cursors;
+//!   [`segvec`]: its segmented entry storage.
 //! - [`digest`]: `DEBUG DIGEST` primitives compatible with upstream.
 //! - [`db`]: one database: the main table, the expiry table, lazy and active expiry.
 //! - [`snapshot`]: incremental point-in-time snapshots (no fork, no copy).
@@ -20,6 +21,7 @@ pub mod digest;
 pub mod hash;
 pub mod keyspace;
 pub mod list;
+pub mod segvec;
 pub mod set;
 pub mod snapshot;
 pub mod stream;
