@@ -16,10 +16,10 @@
 //! exactly the dataset of its start, copies only entries written during it,
 //! and never stops the server for longer than one step.
 
-use bytes::Bytes;
 use rand::Rng;
 
 use crate::dict::Dict;
+use crate::key::Key;
 use crate::value::Value;
 
 /// A value with its per-key metadata.
@@ -46,7 +46,7 @@ impl Entry {
 /// An entry saved for a running snapshot before it was changed.
 #[derive(Debug)]
 pub struct Preimage {
-    pub key: Bytes,
+    pub key: Key,
     pub entry: Entry,
     pub expire_at: Option<i64>,
 }
@@ -54,8 +54,8 @@ pub struct Preimage {
 /// One numbered database.
 #[derive(Debug, Default)]
 pub struct Db {
-    map: Dict<Bytes, Entry>,
-    expires: Dict<Bytes, i64>,
+    map: Dict<Key, Entry>,
+    expires: Dict<Key, i64>,
     /// Running average TTL estimate reported by `INFO keyspace`.
     pub avg_ttl: i64,
     /// Identity that follows the database through `SWAPDB`.
@@ -182,14 +182,14 @@ impl Db {
                 e.epoch = e.epoch.max(epoch);
             }
             None => {
-                self.map
-                    .insert(Bytes::copy_from_slice(key), Entry { value, lru, epoch });
+                self.map.insert(Key::new(key), Entry { value, lru, epoch });
             }
         }
     }
 
-    /// Inserts an entry with an already-owned key (used by RENAME/MOVE/COPY).
-    pub fn insert_entry(&mut self, key: Bytes, mut entry: Entry, expire_at: Option<i64>) {
+    /// Inserts an entry under `key` (used by RENAME/MOVE/COPY and loading).
+    pub fn insert_entry(&mut self, key: impl Into<Key>, mut entry: Entry, expire_at: Option<i64>) {
+        let key: Key = key.into();
         if self.snap_epoch != 0 {
             self.preserve(&key);
         }
@@ -206,7 +206,7 @@ impl Db {
     }
 
     /// Removes `key`; returns the entry and its deadline.
-    pub fn remove(&mut self, key: &[u8]) -> Option<(Bytes, Entry, Option<i64>)> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<(Key, Entry, Option<i64>)> {
         let (k, e) = self.map.remove(key)?;
         let exp = if self.expires.is_empty() {
             None
@@ -273,19 +273,19 @@ impl Db {
     }
 
     /// Iterates over all entries (including logically expired ones).
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
         self.map.iter()
     }
 
     /// A uniformly chosen key (may be logically expired).
-    pub fn random_key(&self, rng: &mut impl Rng) -> Option<Bytes> {
+    pub fn random_key(&self, rng: &mut impl Rng) -> Option<Key> {
         self.map.random_entry(rng).map(|(k, _)| k.clone())
     }
 
     /// One step of a `SCAN` iteration: visits buckets until about `count`
     /// keys were seen or the iteration ends. Returns the next cursor (0 when
     /// done). Every key present during the whole iteration is visited.
-    pub fn scan(&self, mut cursor: u64, count: usize, mut f: impl FnMut(&Bytes, &Entry)) -> u64 {
+    pub fn scan(&self, mut cursor: u64, count: usize, mut f: impl FnMut(&Key, &Entry)) -> u64 {
         let mut seen = 0;
         // Upstream bounds the work per call to 10 × COUNT buckets so a sparse
         // table cannot make one call walk it all.
@@ -303,7 +303,7 @@ impl Db {
     }
 
     /// Up to `n` random keys with their access metadata, for eviction.
-    pub fn sample_keys(&self, n: usize, rng: &mut impl Rng) -> Vec<(Bytes, u32)> {
+    pub fn sample_keys(&self, n: usize, rng: &mut impl Rng) -> Vec<(Key, u32)> {
         self.map
             .sample(n, rng)
             .into_iter()
@@ -312,7 +312,7 @@ impl Db {
     }
 
     /// Up to `n` random keys that have a deadline, for the active expiry cycle.
-    pub fn sample_volatile(&self, n: usize, rng: &mut impl Rng) -> Vec<(Bytes, i64)> {
+    pub fn sample_volatile(&self, n: usize, rng: &mut impl Rng) -> Vec<(Key, i64)> {
         self.expires
             .sample(n, rng)
             .into_iter()
@@ -327,10 +327,10 @@ impl Db {
         &mut self,
         cursor: u64,
         max_entries: usize,
-        mut save: impl FnMut(&Bytes, &Entry, Option<i64>),
+        mut save: impl FnMut(&Key, &Entry, Option<i64>),
     ) -> u64 {
         let epoch = self.snap_epoch;
-        let mut keys: Vec<Bytes> = Vec::new();
+        let mut keys: Vec<Key> = Vec::new();
         let mut cursor = cursor;
         loop {
             cursor = self.map.scan(cursor, |k, e| {
