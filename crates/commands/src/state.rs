@@ -128,6 +128,8 @@ pub struct State {
     pub version: &'static str,
     /// Bytes allocated by the process, provided by the binary's allocator.
     pub used_memory: fn() -> usize,
+    /// `INFO` `mem_allocator` (the binary names its allocator).
+    pub mem_allocator: &'static str,
     pub peak_memory: u64,
     pub startup_memory: u64,
     /// Per-command latency histograms, indexed like `cmdstats`.
@@ -211,6 +213,7 @@ impl State {
             supervised: "no".into(),
             version: REDIS_VERSION,
             used_memory: || 0,
+            mem_allocator: "libc",
             peak_memory: 0,
             startup_memory: 0,
             latency: vec![Histogram::default(); registry().len()],
