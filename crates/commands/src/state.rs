@@ -93,6 +93,10 @@ pub struct Cached {
     pub stop_writes_on_bgsave_error: bool,
     /// client-output-buffer-limit for normal, replica, pubsub clients.
     pub obuf_limits: [redis_config::BufferLimit; 3],
+    /// Encoding thresholds every write of these types reads.
+    pub hash_limits: redis_storage::hash::HashLimits,
+    pub zset_limits: redis_storage::zset::Limits,
+    pub set_max_intset_entries: usize,
 }
 
 /// Everything behind the server lock.
@@ -245,6 +249,7 @@ impl State {
     pub fn apply_config(&mut self) {
         let c = &self.config;
         let pass = c.get_str("requirepass");
+        let usize_of = |name: &str| usize::try_from(c.get_int(name)).unwrap_or(0);
         self.cached = Cached {
             requirepass: if pass.is_empty() {
                 None
@@ -269,6 +274,15 @@ impl State {
             replica_serve_stale_data: c.get_bool("replica-serve-stale-data"),
             stop_writes_on_bgsave_error: c.get_bool("stop-writes-on-bgsave-error"),
             obuf_limits: c.client_output_buffer_limits(),
+            hash_limits: redis_storage::hash::HashLimits {
+                max_entries: usize_of("hash-max-listpack-entries"),
+                max_value: usize_of("hash-max-listpack-value"),
+            },
+            zset_limits: redis_storage::zset::Limits {
+                max_entries: usize_of("zset-max-listpack-entries"),
+                max_value: usize_of("zset-max-listpack-value"),
+            },
+            set_max_intset_entries: usize_of("set-max-intset-entries"),
         };
         while self.slowlog.len() as u64 > self.cached.slowlog_max_len {
             self.slowlog.pop_back();
