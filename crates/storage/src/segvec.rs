@@ -147,13 +147,19 @@ impl<T> SegVec<T> {
         self.len = 0;
     }
 
-    /// Frees the spare segment and, while everything fits in the first
-    /// segment, trims its capacity to twice the length once less than a
-    /// quarter of it is used (the policy of the table this backs).
+    /// While everything fits in the first segment, trims its capacity to
+    /// twice the length once less than a quarter of it is used (the policy
+    /// of the table this backs). Full-size segments are freed by `pop`
+    /// already; the one spare is kept while the table is near a segment
+    /// boundary, so that one hovering there does not allocate and free a
+    /// segment per write.
     pub fn shrink(&mut self) {
         let used = self.len.div_ceil(SEG_LEN).max(1);
-        self.segs.truncate(used);
-        if self.segs.len() == 1 {
+        // The spare stays only while the last used segment is over half
+        // full, i.e. near the boundary.
+        let near_boundary = self.len - (used - 1) * SEG_LEN > SEG_LEN / 2;
+        self.segs.truncate(used + usize::from(near_boundary));
+        if self.len <= SEG_LEN {
             if let Some(seg) = self.segs.first_mut() {
                 if seg.capacity() > 64 && seg.capacity() / 4 > seg.len() {
                     seg.shrink_to(seg.len() * 2);
@@ -383,7 +389,13 @@ mod tests {
         s.pop();
         assert_eq!(s.segs.len(), 2);
         s.shrink();
+        assert_eq!(s.segs.len(), 2);
+        for _ in 0..SEG_LEN - 2 {
+            s.pop();
+        }
+        s.shrink();
         assert_eq!(s.segs.len(), 1);
+        assert!(s.capacity() < 64);
     }
 
     #[test]
