@@ -106,7 +106,7 @@ impl State {
                             Rank::Access => access::evict_score(policy, word, now),
                             _ => 0,
                         };
-                        (k, score)
+                        (Bytes::from(k), score)
                     })
                     .collect(),
                 Pool::Volatile => d
@@ -121,7 +121,7 @@ impl State {
                                 .map_or(0, |e| access::evict_score(policy, e.lru, now)),
                             Rank::Random => 0,
                         };
-                        (k, score)
+                        (Bytes::from(k), score)
                     })
                     .collect(),
             };

@@ -48,11 +48,7 @@ const INVALID_CURSOR: CmdError = CmdError::fixed("ERR invalid cursor");
 
 /// The configured conversion thresholds.
 fn limits(ctx: &Ctx) -> HashLimits {
-    let get = |name: &str| usize::try_from(ctx.st.config.get_int(name)).unwrap_or(0);
-    HashLimits {
-        max_entries: get("hash-max-listpack-entries"),
-        max_value: get("hash-max-listpack-value"),
-    }
+    ctx.st.cached.hash_limits
 }
 
 /// Reads a hash key: `Ok(None)` if missing, `WRONGTYPE` for another type.

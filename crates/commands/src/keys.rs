@@ -219,7 +219,7 @@ pub fn keys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let found: Vec<Bytes> = d
         .iter()
         .filter(|(k, _)| !d.is_expired(k, now) && (all || string_match(pat, k, false)))
-        .map(|(k, _)| k.clone())
+        .map(|(k, _)| k.to_bytes())
         .collect();
     ctx.bulk_array(found.iter());
     Ok(())
@@ -261,7 +261,7 @@ pub fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 return;
             }
         }
-        found.push(k.clone());
+        found.push(k.to_bytes());
     });
     found.retain(|k| !ctx.st.ks.expire_if_needed(db, k, now));
     ctx.array(2);

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use redis_rdb::{RdbEntry, RdbItem, RdbReader, RdbValue, RdbWriter, WriterOptions};
 use redis_storage::list::ListValue;
 use redis_storage::string::StrValue;
-use redis_storage::{Entry, Snapshot, Value};
+use redis_storage::{Entry, Key, Snapshot, Value};
 
 use crate::state::State;
 
@@ -277,10 +277,10 @@ pub fn from_rdb(st: &State, v: RdbValue) -> Option<Value> {
     })
 }
 
-fn rdb_entry(db: usize, key: &Bytes, e: &Entry, expire: Option<i64>) -> Option<RdbEntry> {
+fn rdb_entry(db: usize, key: &Key, e: &Entry, expire: Option<i64>) -> Option<RdbEntry> {
     Some(RdbEntry {
         db: db as u32,
-        key: key.clone(),
+        key: key.to_bytes(),
         value: to_rdb(&e.value)?,
         expire_ms: expire,
         lru_idle: None,

@@ -47,7 +47,7 @@ const SREM_BATCH: usize = 1024;
 
 /// The configured `set-max-intset-entries`.
 fn max_intset(ctx: &Ctx) -> usize {
-    usize::try_from(ctx.st.config.get_int("set-max-intset-entries")).unwrap_or(0)
+    ctx.st.cached.set_max_intset_entries
 }
 
 /// Writes one member as a bulk string.

@@ -96,6 +96,10 @@ pub struct Cached {
     pub stop_writes_on_bgsave_error: bool,
     /// client-output-buffer-limit for normal, replica, pubsub clients.
     pub obuf_limits: [redis_config::BufferLimit; 3],
+    /// Encoding thresholds every write of these types reads.
+    pub hash_limits: redis_storage::hash::HashLimits,
+    pub zset_limits: redis_storage::zset::Limits,
+    pub set_max_intset_entries: usize,
 }
 
 /// Everything behind the server lock.
@@ -131,6 +135,8 @@ pub struct State {
     pub version: &'static str,
     /// Bytes allocated by the process, provided by the binary's allocator.
     pub used_memory: fn() -> usize,
+    /// `INFO` `mem_allocator` (the binary names its allocator).
+    pub mem_allocator: &'static str,
     pub peak_memory: u64,
     pub startup_memory: u64,
     /// Per-command latency histograms, indexed like `cmdstats`.
@@ -219,6 +225,7 @@ impl State {
             supervised: "no".into(),
             version: REDIS_VERSION,
             used_memory: || 0,
+            mem_allocator: "libc",
             peak_memory: 0,
             startup_memory: 0,
             latency: vec![Histogram::default(); registry().len()],
@@ -251,6 +258,7 @@ impl State {
     pub fn apply_config(&mut self) {
         let c = &self.config;
         let pass = c.get_str("requirepass");
+        let usize_of = |name: &str| usize::try_from(c.get_int(name)).unwrap_or(0);
         self.cached = Cached {
             requirepass: if pass.is_empty() {
                 None
@@ -275,6 +283,15 @@ impl State {
             replica_serve_stale_data: c.get_bool("replica-serve-stale-data"),
             stop_writes_on_bgsave_error: c.get_bool("stop-writes-on-bgsave-error"),
             obuf_limits: c.client_output_buffer_limits(),
+            hash_limits: redis_storage::hash::HashLimits {
+                max_entries: usize_of("hash-max-listpack-entries"),
+                max_value: usize_of("hash-max-listpack-value"),
+            },
+            zset_limits: redis_storage::zset::Limits {
+                max_entries: usize_of("zset-max-listpack-entries"),
+                max_value: usize_of("zset-max-listpack-value"),
+            },
+            set_max_intset_entries: usize_of("set-max-intset-entries"),
         };
         while self.slowlog.len() as u64 > self.cached.slowlog_max_len {
             self.slowlog.pop_back();

@@ -65,14 +65,10 @@ const MUST_BE_POSITIVE: CmdError = CmdError::fixed("ERR value is out of range, m
 // ---------------------------------------------------------------------------
 // Shared helpers
 
-/// The compact-form thresholds from the configuration.
+/// The compact-form thresholds from the configuration (cached: a
+/// directive lookup by name costs more than a small ZADD).
 fn limits(ctx: &Ctx) -> Limits {
-    let e = ctx.st.config.get_int("zset-max-listpack-entries");
-    let v = ctx.st.config.get_int("zset-max-listpack-value");
-    Limits {
-        max_entries: usize::try_from(e).unwrap_or(0),
-        max_value: usize::try_from(v).unwrap_or(0),
-    }
+    ctx.st.cached.zset_limits
 }
 
 /// Reads a sorted set key: `Ok(None)` if missing, `WRONGTYPE` otherwise.

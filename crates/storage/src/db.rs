@@ -16,10 +16,10 @@
 //! exactly the dataset of its start, copies only entries written during it,
 //! and never stops the server for longer than one step.
 
-use bytes::Bytes;
 use rand::Rng;
 
 use crate::dict::Dict;
+use crate::key::Key;
 use crate::value::Value;
 
 /// A value with its per-key metadata.
@@ -46,7 +46,7 @@ impl Entry {
 /// An entry saved for a running snapshot before it was changed.
 #[derive(Debug)]
 pub struct Preimage {
-    pub key: Bytes,
+    pub key: Key,
     pub entry: Entry,
     pub expire_at: Option<i64>,
 }
@@ -54,8 +54,8 @@ pub struct Preimage {
 /// One numbered database.
 #[derive(Debug, Default)]
 pub struct Db {
-    map: Dict<Bytes, Entry>,
-    expires: Dict<Bytes, i64>,
+    map: Dict<Key, Entry>,
+    expires: Dict<Key, i64>,
     /// Running average TTL estimate reported by `INFO keyspace`.
     pub avg_ttl: i64,
     /// Identity that follows the database through `SWAPDB`.
@@ -176,18 +176,16 @@ impl Db {
         }
         let epoch = self.snap_epoch;
         let fresh = Entry { value, lru, epoch };
-        if let Err((e, new)) =
-            self.map
-                .insert_or_get_mut(key, || Bytes::copy_from_slice(key), fresh)
-        {
+        if let Err((e, new)) = self.map.insert_or_get_mut(key, || Key::new(key), fresh) {
             e.value = new.value;
             e.lru = lru;
             e.epoch = e.epoch.max(epoch);
         }
     }
 
-    /// Inserts an entry with an already-owned key (used by RENAME/MOVE/COPY).
-    pub fn insert_entry(&mut self, key: Bytes, mut entry: Entry, expire_at: Option<i64>) {
+    /// Inserts an entry under `key` (used by RENAME/MOVE/COPY and loading).
+    pub fn insert_entry(&mut self, key: impl Into<Key>, mut entry: Entry, expire_at: Option<i64>) {
+        let key: Key = key.into();
         if self.snap_epoch != 0 {
             self.preserve(&key);
         }
@@ -205,7 +203,7 @@ impl Db {
     }
 
     /// Removes `key`; returns the entry and its deadline.
-    pub fn remove(&mut self, key: &[u8]) -> Option<(Bytes, Entry, Option<i64>)> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<(Key, Entry, Option<i64>)> {
         let (k, e) = self.map.remove(key)?;
         let exp = if self.expires.is_empty() {
             None
@@ -272,19 +270,19 @@ impl Db {
     }
 
     /// Iterates over all entries (including logically expired ones).
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
         self.map.iter()
     }
 
     /// A uniformly chosen key (may be logically expired).
-    pub fn random_key(&self, rng: &mut impl Rng) -> Option<Bytes> {
+    pub fn random_key(&self, rng: &mut impl Rng) -> Option<Key> {
         self.map.random_entry(rng).map(|(k, _)| k.clone())
     }
 
     /// One step of a `SCAN` iteration: visits buckets until about `count`
     /// keys were seen or the iteration ends. Returns the next cursor (0 when
     /// done). Every key present during the whole iteration is visited.
-    pub fn scan(&self, mut cursor: u64, count: usize, mut f: impl FnMut(&Bytes, &Entry)) -> u64 {
+    pub fn scan(&self, mut cursor: u64, count: usize, mut f: impl FnMut(&Key, &Entry)) -> u64 {
         let mut seen = 0;
         // Upstream bounds the work per call to 10 × COUNT buckets so a sparse
         // table cannot make one call walk it all.
@@ -302,7 +300,7 @@ impl Db {
     }
 
     /// Up to `n` random keys with their access metadata, for eviction.
-    pub fn sample_keys(&self, n: usize, rng: &mut impl Rng) -> Vec<(Bytes, u32)> {
+    pub fn sample_keys(&self, n: usize, rng: &mut impl Rng) -> Vec<(Key, u32)> {
         self.map
             .sample(n, rng)
             .into_iter()
@@ -311,7 +309,7 @@ impl Db {
     }
 
     /// Up to `n` random keys that have a deadline, for the active expiry cycle.
-    pub fn sample_volatile(&self, n: usize, rng: &mut impl Rng) -> Vec<(Bytes, i64)> {
+    pub fn sample_volatile(&self, n: usize, rng: &mut impl Rng) -> Vec<(Key, i64)> {
         self.expires
             .sample(n, rng)
             .into_iter()
@@ -326,7 +324,7 @@ impl Db {
         &mut self,
         cursor: u64,
         max_entries: usize,
-        mut save: impl FnMut(&Bytes, &Entry, Option<i64>),
+        mut save: impl FnMut(&Key, &Entry, Option<i64>),
     ) -> u64 {
         let epoch = self.snap_epoch;
         let expires = &self.expires;
@@ -364,5 +362,55 @@ impl Db {
     pub fn rehash_step(&mut self, budget: std::time::Duration) {
         self.map.rehash_for(budget);
         self.expires.rehash_for(budget);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::string::StrValue;
+
+    /// The per-key footprint: the table entry (key, entry, cached hash and
+    /// chain link) is the only memory a short key with a short string
+    /// value costs, besides ~4–8 bytes of bucket array. Guard its size.
+    #[test]
+    fn layout_sizes() {
+        use std::mem::size_of;
+        let table_entry = size_of::<(Key, Entry, u32, u32)>();
+        println!(
+            "Key {} Value {} Entry {} table entry {}",
+            size_of::<Key>(),
+            size_of::<Value>(),
+            size_of::<Entry>(),
+            table_entry
+        );
+        assert_eq!(size_of::<Key>(), 24);
+        assert!(size_of::<Entry>() <= 56);
+        assert!(table_entry <= 88);
+    }
+
+    #[test]
+    fn keys_short_and_long_round_trip_through_the_table() {
+        let mut db = Db::default();
+        let long = vec![b'k'; 100];
+        for k in [&b"a"[..], b"key:000000000001", &long] {
+            let v = Value::Str(StrValue::from_request(&bytes::Bytes::copy_from_slice(k)));
+            db.set(k, v, false, 0);
+            assert!(db.contains(k));
+            assert!(db.set_expire(k, 5));
+            assert_eq!(db.expire_at(k), Some(5));
+        }
+        assert_eq!(db.len(), 3);
+        let mut seen: Vec<Vec<u8>> = db.iter().map(|(k, _)| k.to_vec()).collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![b"a".to_vec(), b"key:000000000001".to_vec(), long.clone()]
+        );
+        let (k, _, exp) = db
+            .remove(&long)
+            .unwrap_or_else(|| panic!("long key missing"));
+        assert_eq!((&*k, exp), (&long[..], Some(5)));
+        assert!(!db.contains(&long) && db.len() == 2 && db.expires_len() == 2);
     }
 }

@@ -4,7 +4,7 @@
 //! # Memory layout
 //!
 //! ```text
-//! entries: Vec<Entry>      dense, insertion-ordered until removals swap
+//! entries: SegVec<Entry>   dense, insertion-ordered until removals swap
 //!   [ key | value | hash: u32 | next: u32 ] [ ... ] [ ... ]
 //!
 //! main:  Vec<u32>   2^n bucket heads  (the table lookups normally use)
@@ -22,6 +22,10 @@
 //! link is zero, fresh bucket arrays come from zeroed allocations, which
 //! the allocator hands out lazily (no O(n) initialisation pass when a big
 //! table doubles).
+//!
+//! The dense array is a [`SegVec`]: fixed-size segments instead of one
+//! `Vec`, so a big table never copies all its entries to grow and never
+//! hands a block of its own size back to the allocator (see `segvec.rs`).
 //!
 //! Removal uses `swap_remove` on the entry vector, so the last entry moves
 //! into the hole; the single link pointing at it is patched by walking its
@@ -75,6 +79,8 @@ use std::mem;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
+
+use crate::segvec::{self, SegVec};
 
 /// Link value meaning "no entry" (chain end / empty bucket).
 const NIL: u32 = 0;
@@ -133,7 +139,7 @@ fn index_of(link: u32) -> usize {
 /// Chained hash table with incremental rehashing; see the module docs.
 #[derive(Clone)]
 pub struct Dict<K, V, S = RandomState> {
-    entries: Vec<Entry<K, V>>,
+    entries: SegVec<Entry<K, V>>,
     main: Vec<u32>,
     /// Destination table of an ongoing resize; empty when not resizing.
     next: Vec<u32>,
@@ -164,7 +170,7 @@ impl<K, V, S> Dict<K, V, S> {
     /// An empty table using `hasher`.
     pub fn with_hasher(hasher: S) -> Self {
         Dict {
-            entries: Vec::new(),
+            entries: SegVec::new(),
             main: Vec::new(),
             next: Vec::new(),
             rehash_idx: 0,
@@ -178,7 +184,7 @@ impl<K, V, S> Dict<K, V, S> {
         let mut d = Self::with_hasher(hasher);
         if capacity > 0 {
             d.main = vec![NIL; bucket_count_for(capacity)];
-            d.entries = Vec::with_capacity(capacity);
+            d.entries = SegVec::with_capacity(capacity);
         }
         d
     }
@@ -219,7 +225,7 @@ impl<K, V, S> Dict<K, V, S> {
     pub fn mem_usage(&self) -> usize {
         mem::size_of::<Self>()
             + (self.main.capacity() + self.next.capacity()) * mem::size_of::<u32>()
-            + self.entries.capacity() * mem::size_of::<Entry<K, V>>()
+            + self.entries.heap_bytes()
     }
 
     /// Iterates over all entries (in storage order, not bucket order).
@@ -249,7 +255,7 @@ impl<K, V, S> Dict<K, V, S> {
     /// Removes everything and releases the table's memory. To free a huge
     /// table off the hot path, `std::mem::take` it and drop it elsewhere.
     pub fn clear(&mut self) {
-        self.entries = Vec::new();
+        self.entries.clear();
         self.main = Vec::new();
         self.next = Vec::new();
         self.rehash_idx = 0;
@@ -262,7 +268,8 @@ impl<K, V, S> Dict<K, V, S> {
         self.next = Vec::new();
         self.rehash_idx = 0;
         Drain {
-            inner: self.entries.drain(..),
+            inner: self.entries.take_all(),
+            _table: std::marker::PhantomData,
         }
     }
 
@@ -442,9 +449,7 @@ impl<K, V, S> Dict<K, V, S> {
     /// resize is running; also trims an oversized entry vector. Returns
     /// true if a shrink was started.
     pub fn shrink_if_needed(&mut self) -> bool {
-        if self.entries.capacity() > 64 && self.entries.capacity() / 4 > self.entries.len() {
-            self.entries.shrink_to(self.entries.len() * 2);
-        }
+        self.entries.shrink();
         if self.is_rehashing() || self.main.len() <= INITIAL_BUCKETS {
             return false;
         }
@@ -535,7 +540,7 @@ impl<K, V, S> Dict<K, V, S> {
             let moved_hash = self.entries[last].hash;
             self.relink(moved_hash, link_of(last), link_of(i));
         }
-        let e = self.entries.swap_remove(i);
+        let e = self.entries.swap_remove(i)?;
         Some((e.key, e.value))
     }
 }
@@ -707,16 +712,15 @@ where
             "dict: capacity overflow ({MAX_ENTRIES} entries)"
         );
         self.grow_if_needed();
-        let index = self.entries.len();
-        let link = link_of(index);
         let (table, b) = self.home(hash).unwrap_or((Table::Main, 0));
         let head = self.get_slot(Slot::Head(table, b));
-        self.entries.push(Entry {
+        let index = self.entries.push(Entry {
             key,
             value,
             hash,
             next: head,
         });
+        let link = link_of(index);
         self.set_slot(Slot::Head(table, b), link);
         index
     }
@@ -738,7 +742,7 @@ where
 /// Calls `f` for every entry chained from `table[bucket]`.
 fn visit_bucket_mut<K, V, F: FnMut(&K, &mut V)>(
     table: &[u32],
-    entries: &mut [Entry<K, V>],
+    entries: &mut SegVec<Entry<K, V>>,
     bucket: usize,
     f: &mut F,
 ) {
@@ -783,7 +787,7 @@ impl<'a, K, V, S> IntoIterator for &'a Dict<K, V, S> {
 
 /// Iterator over `(&K, &V)`; see [`Dict::iter`].
 pub struct Iter<'a, K, V> {
-    inner: std::slice::Iter<'a, Entry<K, V>>,
+    inner: segvec::Iter<'a, Entry<K, V>>,
 }
 
 impl<'a, K, V> Iterator for Iter<'a, K, V> {
@@ -801,7 +805,7 @@ impl<K, V> ExactSizeIterator for Iter<'_, K, V> {}
 
 /// Iterator over `(&K, &mut V)`; see [`Dict::iter_mut`].
 pub struct IterMut<'a, K, V> {
-    inner: std::slice::IterMut<'a, Entry<K, V>>,
+    inner: segvec::IterMut<'a, Entry<K, V>>,
 }
 
 impl<'a, K, V> Iterator for IterMut<'a, K, V> {
@@ -819,7 +823,8 @@ impl<K, V> ExactSizeIterator for IterMut<'_, K, V> {}
 
 /// Owning iterator returned by [`Dict::drain`].
 pub struct Drain<'a, K, V> {
-    inner: std::vec::Drain<'a, Entry<K, V>>,
+    inner: segvec::IntoIter<Entry<K, V>>,
+    _table: std::marker::PhantomData<&'a mut ()>,
 }
 
 impl<K, V> Iterator for Drain<'_, K, V> {

@@ -91,7 +91,7 @@ impl Keyspace {
             return true;
         }
         if let Some((k, _, _)) = d.remove(key) {
-            self.expired.push((db, k));
+            self.expired.push((db, k.into()));
             self.expired_keys += 1;
         }
         true
@@ -200,11 +200,8 @@ impl Keyspace {
         // us looping (upstream bounds this on replicas too).
         for _ in 0..100 {
             let k = self.dbs[db].random_key(rng)?;
-            if !self.expire_if_needed(db, &k, now) {
-                return Some(k);
-            }
-            if self.is_replica {
-                return Some(k);
+            if !self.expire_if_needed(db, &k, now) || self.is_replica {
+                return Some(k.into());
             }
         }
         None

@@ -4,8 +4,10 @@
 //!
 //! # Layout
 //! - [`access`]: per-key LRU/LFU metadata for eviction and `OBJECT`.
+//! - [`key`]: the compact key type (short keys inline, no allocation).
 //! - [`keyspace`]: the set of numbered databases plus keyspace-wide counters.
-//! - [`dict`]: the incrementally rehashed hash table with SCAN cursors.
+//! - [`dict`]: the incrementally rehashed hash table with SCAN cursors;
+//!   [`segvec`]: its segmented entry storage.
 //! - [`digest`]: `DEBUG DIGEST` primitives compatible with upstream.
 //! - [`db`]: one database: the main table, the expiry table, lazy and active expiry.
 //! - [`snapshot`]: incremental point-in-time snapshots (no fork, no copy).
@@ -18,8 +20,10 @@ pub mod db;
 pub mod dict;
 pub mod digest;
 pub mod hash;
+pub mod key;
 pub mod keyspace;
 pub mod list;
+pub mod segvec;
 pub mod set;
 pub mod snapshot;
 pub mod stream;
@@ -28,6 +32,7 @@ pub mod value;
 pub mod zset;
 
 pub use db::{Db, Entry, Preimage};
+pub use key::Key;
 pub use keyspace::Keyspace;
 pub use snapshot::Snapshot;
 pub use value::Value;

@@ -357,7 +357,11 @@ impl ListValue {
         let size = entry_size(data.len());
         match self.nodes.front_mut() {
             Some(n) if n.buf.len() + size <= NODE_MAX_BYTES => {
-                n.buf.splice(0..0, encode(data));
+                // Append, then rotate the new entry to the front: one
+                // memmove of the node like a splice, without encoding into
+                // a temporary vector first.
+                put_entry(&mut n.buf, data);
+                n.buf.rotate_right(size);
                 n.count += 1;
             }
             _ => {

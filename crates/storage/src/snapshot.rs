@@ -8,9 +8,8 @@
 //! the database index they had when the snapshot started, so `SWAPDB` during
 //! a snapshot does not move data between databases in the output.
 
-use bytes::Bytes;
-
 use crate::db::Entry;
+use crate::key::Key;
 use crate::keyspace::Keyspace;
 
 /// A snapshot in progress.
@@ -59,7 +58,7 @@ impl Keyspace {
         &mut self,
         snap: &mut Snapshot,
         budget: usize,
-        mut save: impl FnMut(usize, &Bytes, &Entry, Option<i64>),
+        mut save: impl FnMut(usize, &Key, &Entry, Option<i64>),
     ) -> StepStats {
         let mut stats = StepStats::default();
         // Positions may have moved with SWAPDB: map each database back to

@@ -625,8 +625,7 @@ impl Treap {
         x
     }
 
-    fn alloc(&mut self, member: Bytes, score: f64) -> u32 {
-        let prio = self.next_prio();
+    fn alloc(&mut self, member: Bytes, score: f64, prio: u32) -> u32 {
         let node = Node {
             member,
             score,
@@ -711,26 +710,75 @@ impl Treap {
         }
     }
 
-    fn insert(&mut self, member: Bytes, score: f64) {
-        let (a, b) = self.split(self.root, score, &member);
-        let n = self.alloc(member, score);
-        let left = self.merge(a, n);
-        self.root = self.merge(left, b);
+    /// Points the link `parent` uses for one child (the root when `parent`
+    /// is NIL) at `child`.
+    fn relink(&mut self, parent: u32, left: bool, child: u32) {
+        match self.nodes.get_mut(parent as usize) {
+            Some(p) if left => p.left = child,
+            Some(p) => p.right = child,
+            None => self.root = child,
+        }
     }
 
-    fn remove(&mut self, member: &[u8], score: f64) {
-        let (a, b) = self.split(self.root, score, member);
-        let (mid, c) = self.split_at(b, 1);
-        if let Some(n) = self.node(mid) {
-            if n.member.as_ref() == member {
-                self.release(mid);
-                self.root = self.merge(a, c);
-                return;
+    /// Inserts an element known to be absent: descends (counting it in
+    /// every subtree passed) until the new node's priority wins, splits
+    /// only the subtree below that point and hangs the node there. One
+    /// root-to-leaf walk, instead of a split of the whole tree and two
+    /// merges.
+    fn insert(&mut self, member: Bytes, score: f64) {
+        let prio = self.next_prio();
+        let (mut parent, mut left) = (NIL, false);
+        let mut t = self.root;
+        while let Some(n) = self.nodes.get_mut(t as usize) {
+            if n.prio < prio {
+                break;
+            }
+            n.size = n.size.saturating_add(1);
+            left = cmp_elem(n.score, &n.member, score, &member) != Ordering::Less;
+            parent = t;
+            t = if left { n.left } else { n.right };
+        }
+        let (l, r) = self.split(t, score, &member);
+        let n = self.alloc(member, score, prio);
+        self.set_children(n, l, r);
+        self.relink(parent, left, n);
+    }
+
+    /// Removes the element (score, member) and returns its member bytes;
+    /// `None` (tree unchanged) if it is absent. Its children are merged in
+    /// its place, so only the path to it is touched.
+    fn remove(&mut self, member: &[u8], score: f64) -> Option<Bytes> {
+        // First find it, so that a miss changes nothing ...
+        let mut t = self.root;
+        loop {
+            let n = self.node(t)?;
+            match cmp_elem(n.score, &n.member, score, member) {
+                Ordering::Equal => break,
+                Ordering::Less => t = n.right,
+                Ordering::Greater => t = n.left,
             }
         }
-        // Not found (cannot happen while the hash table agrees): rejoin.
-        let bc = self.merge(mid, c);
-        self.root = self.merge(a, bc);
+        // ... then walk the same path again, uncounting it.
+        let (mut parent, mut left) = (NIL, false);
+        let mut c = self.root;
+        while c != t {
+            let Some(n) = self.nodes.get_mut(c as usize) else {
+                break;
+            };
+            n.size = n.size.saturating_sub(1);
+            left = cmp_elem(n.score, &n.member, score, member) == Ordering::Greater;
+            parent = c;
+            c = if left { n.left } else { n.right };
+        }
+        let (l, r) = self.node(t).map_or((NIL, NIL), |n| (n.left, n.right));
+        let m = self.merge(l, r);
+        self.relink(parent, left, m);
+        let taken = self
+            .nodes
+            .get_mut(t as usize)
+            .map(|n| std::mem::take(&mut n.member));
+        self.release(t);
+        taken
     }
 
     /// Number of elements sorting before (score, member).
@@ -831,8 +879,12 @@ impl Ranked {
                 if old.to_bits() != score.to_bits() {
                     let prev = *old;
                     *old = score;
-                    self.tree.remove(member, prev);
-                    self.tree.insert(Bytes::copy_from_slice(member), score);
+                    // The node's member bytes move to the new node.
+                    let m = self
+                        .tree
+                        .remove(member, prev)
+                        .unwrap_or_else(|| Bytes::copy_from_slice(member));
+                    self.tree.insert(m, score);
                 }
                 false
             }
@@ -1002,6 +1054,55 @@ mod tests {
             z
         };
         assert_eq!(z.encoding(), "listpack");
+    }
+
+    /// Treap invariants under `t`: sizes add up, priorities form a heap,
+    /// elements are in order. Returns the subtree size.
+    fn check_treap(
+        tr: &Treap,
+        t: u32,
+        lo: Option<(f64, &[u8])>,
+        hi: Option<(f64, &[u8])>,
+    ) -> usize {
+        let Some(n) = tr.node(t) else { return 0 };
+        if let Some((s, m)) = lo {
+            assert_eq!(cmp_elem(s, m, n.score, &n.member), Ordering::Less);
+        }
+        if let Some((s, m)) = hi {
+            assert_eq!(cmp_elem(n.score, &n.member, s, m), Ordering::Less);
+        }
+        for c in [n.left, n.right] {
+            if let Some(cn) = tr.node(c) {
+                assert!(cn.prio <= n.prio, "heap order");
+            }
+        }
+        let here = Some((n.score, &n.member[..]));
+        let size = 1 + check_treap(tr, n.left, lo, here) + check_treap(tr, n.right, here, hi);
+        assert_eq!(n.size as usize, size, "subtree size");
+        size
+    }
+
+    #[test]
+    fn ranked_tree_invariants_under_inserts_updates_removes() {
+        let mut rng = StdRng::seed_from_u64(99);
+        let mut r = Ranked::default();
+        for step in 0..6000 {
+            let m = format!("m{}", rng.gen_range(0..500)).into_bytes();
+            if rng.gen_range(0..3) == 0 {
+                r.remove(&m);
+            } else {
+                r.insert(&m, f64::from(rng.gen_range(-50i32..50)));
+            }
+            if step % 500 == 0 {
+                let n = check_treap(&r.tree, r.tree.root, None, None);
+                assert_eq!(n, r.map.len());
+                assert_eq!(r.tree.nodes.len() - r.tree.free.len(), n);
+            }
+        }
+        // A miss leaves the tree alone.
+        let before = r.map.len();
+        assert!(r.tree.remove(b"absent", 1.0).is_none());
+        assert_eq!(check_treap(&r.tree, r.tree.root, None, None), before);
     }
 
     #[test]
