@@ -10,6 +10,7 @@ mod aof;
 mod clients;
 mod differential;
 mod error_precedence;
+mod memory;
 mod persistence;
 mod replication;
 mod server_core;

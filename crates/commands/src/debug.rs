@@ -142,12 +142,12 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 if let Some(sz) = size {
                     val.resize(sz, 0);
                 }
-                ctx.st.ks.dbs[db].set(
-                    &key,
-                    Value::Str(StrValue::Shared(Bytes::from(val))),
-                    false,
-                    lru,
-                );
+                // Short values inline like SET stores them (embstr either way).
+                let v = match redis_storage::string::InlineStr::new(&val) {
+                    Some(i) => StrValue::Inline(i),
+                    None => StrValue::Shared(Bytes::from(val)),
+                };
+                ctx.st.ks.dbs[db].set(&key, Value::Str(v), false, lru);
             }
             ctx.ok();
         }

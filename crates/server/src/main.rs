@@ -27,33 +27,36 @@ struct CountingAlloc;
 /// The allocator that does the work.
 static JEMALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-// SAFETY: every method forwards to jemalloc unchanged; the counter is only
-// arithmetic on the layout sizes.
+// SAFETY: every method forwards to jemalloc unchanged. The counter adds and
+// subtracts jemalloc's usable size of each block (like upstream's zmalloc
+// with `je_malloc_usable_size`), read while the block is live: right after
+// allocating and right before freeing, so both sides see the same value.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = JEMALLOC.alloc(layout);
         if !p.is_null() {
-            ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+            ALLOCATED.fetch_add(tikv_jemallocator::usable_size(p), Ordering::Relaxed);
         }
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        ALLOCATED.fetch_sub(tikv_jemallocator::usable_size(ptr), Ordering::Relaxed);
         JEMALLOC.dealloc(ptr, layout);
-        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let p = JEMALLOC.alloc_zeroed(layout);
         if !p.is_null() {
-            ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+            ALLOCATED.fetch_add(tikv_jemallocator::usable_size(p), Ordering::Relaxed);
         }
         p
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let old = tikv_jemallocator::usable_size(ptr);
         let p = JEMALLOC.realloc(ptr, layout, new_size);
         if !p.is_null() {
-            ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
-            ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+            ALLOCATED.fetch_add(tikv_jemallocator::usable_size(p), Ordering::Relaxed);
+            ALLOCATED.fetch_sub(old, Ordering::Relaxed);
         }
         p
     }
