@@ -96,16 +96,65 @@ fn fill(c: &mut Conn) {
     c.cmd(&["EXEC"]);
     c.cmd(&["SELECT", "0"]);
     c.cmd(&["DEL", "s"]);
+    // A stream with a deleted entry, a group, a pending entry and a
+    // consumer without any.
+    c.cmd(&["XADD", "x", "1-1", "f", "v"]);
+    c.cmd(&["XADD", "x", "2-1", "f", "v"]);
+    c.cmd(&["XADD", "x", "3-1", "f", "v"]);
+    c.cmd(&["XDEL", "x", "2-1"]);
+    c.cmd(&["XGROUP", "CREATE", "x", "g", "0"]);
+    c.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "alice",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "x",
+        ">",
+    ]);
+    c.cmd(&["XGROUP", "CREATECONSUMER", "x", "g", "bob"]);
+    let big: Vec<String> = (0..200).map(|i| format!("e{i}")).collect();
+    let mut rpush = vec!["RPUSH", "biglist"];
+    rpush.extend(big.iter().map(String::as_str));
+    c.cmd(&rpush);
+}
+
+/// The base file named by the manifest's `type b` line.
+fn base_file(dir: &Path) -> PathBuf {
+    let d = dir.join("appendonlydir");
+    let manifest = std::fs::read_dir(&d)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".manifest"))
+        .expect("a manifest");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let name = text
+        .lines()
+        .find(|l| l.ends_with("type b"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("a base file in the manifest")
+        .to_string();
+    d.join(name)
 }
 
 #[test]
 fn aof_directories_cross_load_with_the_reference() {
-    for (writer, reader) in [
-        (ServerKind::Ours, ServerKind::Reference),
-        (ServerKind::Reference, ServerKind::Ours),
+    // Both base formats: RDB preamble (`.base.rdb`) and RESP (`.base.aof`).
+    for (writer, reader, preamble) in [
+        (ServerKind::Ours, ServerKind::Reference, "yes"),
+        (ServerKind::Reference, ServerKind::Ours, "yes"),
+        (ServerKind::Ours, ServerKind::Reference, "no"),
+        (ServerKind::Reference, ServerKind::Ours, "no"),
     ] {
         let dir = fresh_dir("cross");
-        let w = start_in(writer, &dir, &["--appendonly", "yes"]);
+        let w = start_in(
+            writer,
+            &dir,
+            &["--appendonly", "yes", "--aof-use-rdb-preamble", preamble],
+        );
         let mut c = w.conn();
         fill(&mut c);
         // The initial base written at startup may still be in progress.
@@ -130,6 +179,15 @@ fn aof_directories_cross_load_with_the_reference() {
         c.send_raw(b"SHUTDOWN NOSAVE\r\n");
         let _ = c.read_until_close();
         drop(w);
+        let base = base_file(&dir);
+        let head = std::fs::read(&base).unwrap_or_default();
+        if preamble == "yes" {
+            assert!(base.to_string_lossy().ends_with(".base.rdb"), "{base:?}");
+            assert!(head.starts_with(b"REDIS"), "{writer:?}: base is not an RDB");
+        } else {
+            assert!(base.to_string_lossy().ends_with(".base.aof"), "{base:?}");
+            assert!(head.starts_with(b"*"), "{writer:?}: base is not RESP");
+        }
         let r = start_in(reader, &dir, &["--appendonly", "yes"]);
         let mut rc = r.conn();
         assert_eq!(

@@ -30,6 +30,9 @@ pub struct AofState {
     pub rewrites: u64,
     pub rewrite_scheduled: bool,
     pub last_rewrite_ok: bool,
+    /// Whether the rewrite in progress writes an RDB-preamble base
+    /// (`aof-use-rdb-preamble`, read when it starts).
+    pub rewrite_rdb_base: bool,
     pub last_rewrite_secs: i64,
     /// Size of the AOF right after the last rewrite (auto-rewrite growth).
     pub base_size: u64,
@@ -53,6 +56,7 @@ impl AofState {
             rewrite_scheduled: false,
             last_rewrite_ok: true,
             last_rewrite_secs: -1,
+            rewrite_rdb_base: true,
             base_size,
             buf: Vec::new(),
             batching: false,
@@ -176,8 +180,13 @@ impl State {
             base_size,
         ));
         if !loaded {
+            let ext = if self.config.get_bool("aof-use-rdb-preamble") {
+                "rdb"
+            } else {
+                "aof"
+            };
             self.log_notice(&format!(
-                "Creating AOF base file {fname}.1.base.rdb on server start"
+                "Creating AOF base file {fname}.1.base.{ext} on server start"
             ));
             self.start_aof_rewrite().map_err(|e| e.to_string())?;
         }
@@ -418,24 +427,38 @@ impl State {
         let Some(aof) = self.aof.as_mut() else {
             return Err("ERR AOF is off".into());
         };
-        let (_, file) = aof.dir.open_new_incr().map_err(|e| format!("ERR {e}"))?;
+        let (incr_name, file) = aof.dir.open_new_incr().map_err(|e| format!("ERR {e}"))?;
         aof.writer.switch_file(file, 0);
         aof.feeder.reset_db();
         aof.writer.set_rewrite_active(true);
+        // `aof-use-rdb-preamble no`: the new base is RESP commands.
+        let rdb_base = self.config.get_bool("aof-use-rdb-preamble");
+        aof.rewrite_rdb_base = rdb_base;
         let tmp = aof
             .dir
             .path_of(&redis_aof::manifest::temp_rewrite_name(u64::from(
                 std::process::id(),
             )));
         let final_path: PathBuf = tmp.with_extension("done");
-        let opened = self
-            .open_writer_to(tmp, final_path, true)
-            .map_err(|e| format!("ERR {e}"))?;
+        self.log_notice(&format!(
+            "Creating AOF incr file {incr_name} on background rewrite"
+        ));
+        let (rdb_opened, resp_opened) = if rdb_base {
+            let w = self.open_writer_to(tmp, final_path, true);
+            (Some(w.map_err(|e| format!("ERR {e}"))?), None)
+        } else {
+            let w = self.open_sink_to(tmp, final_path, true);
+            (None, Some(w.map_err(|e| format!("ERR {e}"))?))
+        };
         let Some(snap) = self.ks.begin_snapshot() else {
             return Err("ERR Background append only file rewriting already in progress".into());
         };
         let total = self.ks.total_keys() as u64;
-        self.persistence.bgsave = Some(BgSave::for_aof_rewrite(snap, opened, self.dirty, total));
+        self.persistence.bgsave = match (rdb_opened, resp_opened) {
+            (Some(o), _) => Some(BgSave::for_aof_rewrite(snap, o, self.dirty, total)),
+            (None, Some(o)) => Some(BgSave::for_aof_rewrite_resp(snap, o, self.dirty, total)),
+            (None, None) => None,
+        };
         self.log_notice(&format!(
             "Background append only file rewriting started by pid {}",
             std::process::id()
@@ -454,18 +477,29 @@ impl State {
             .dir
             .path_of(&redis_aof::manifest::temp_rewrite_name(u64::from(pid)));
         let done = tmp.with_extension("done");
+        let rdb_base = aof.rewrite_rdb_base;
         let res = if ok {
             aof.dir
-                .install_rewritten_base(&done, true, true)
-                .and_then(|_| aof.dir.delete_history().map(drop))
+                .install_rewritten_base(&done, rdb_base, true)
+                .and_then(|base| aof.dir.delete_history().map(|removed| (base, removed)))
         } else {
             Err(std::io::Error::other("rewrite failed"))
         };
         aof.last_rewrite_ok = res.is_ok();
-        if res.is_ok() {
+        if let Ok((base, removed)) = &res {
             aof.rewrites += 1;
             aof.base_size = aof.dir.files_size().unwrap_or(0);
+            let tmp_name = done
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             self.log_notice("Background AOF rewrite terminated with success");
+            self.log_notice(&format!(
+                "Successfully renamed the temporary AOF base file {tmp_name} into {base}"
+            ));
+            for f in removed {
+                self.log_notice(&format!("Removing the history file {f} in the background"));
+            }
             self.log_notice("Background AOF rewrite finished successfully");
         } else {
             let _ = std::fs::remove_file(&done);

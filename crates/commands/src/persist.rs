@@ -145,6 +145,13 @@ impl Write for ChannelWriter {
 pub(crate) type SaveVerdict = io::Result<u64>;
 
 /// A writer, its backlog counter and the channel of its final verdict.
+/// A file sink (not yet an RDB stream), its pending bytes and verdict.
+pub(crate) type OpenedSink = (
+    BufWriter<ChannelWriter>,
+    Arc<AtomicUsize>,
+    mpsc::Receiver<SaveVerdict>,
+);
+
 pub(crate) type OpenedWriter = (
     RdbWriter<BufWriter<ChannelWriter>>,
     Arc<AtomicUsize>,
@@ -155,6 +162,9 @@ pub(crate) type OpenedWriter = (
 pub struct BgSave {
     snap: Option<Snapshot>,
     writer: Option<RdbWriter<BufWriter<ChannelWriter>>>,
+    /// Instead of `writer`: the RESP commands of an AOF base written with
+    /// `aof-use-rdb-preamble no` (see [`crate::aof_rewrite`]).
+    resp: Option<BufWriter<ChannelWriter>>,
     pending: Arc<AtomicUsize>,
     done: mpsc::Receiver<SaveVerdict>,
     started: Instant,
@@ -192,12 +202,37 @@ impl BgSave {
         b
     }
 
+    /// A snapshot writing a RESP AOF base file through `sink`.
+    pub(crate) fn for_aof_rewrite_resp(
+        snap: Snapshot,
+        sink: OpenedSink,
+        dirty: u64,
+        keys_total: u64,
+    ) -> BgSave {
+        let (out, pending, done) = sink;
+        BgSave {
+            snap: Some(snap),
+            writer: None,
+            resp: Some(out),
+            pending,
+            done,
+            started: Instant::now(),
+            dirty_at_start: dirty,
+            keys_total,
+            keys_done: 0,
+            replica_sync: None,
+            aof_rewrite: true,
+            last_db: None,
+        }
+    }
+
     /// A snapshot saved through `opened` (an RDB file unless changed).
     fn new(snap: Snapshot, opened: OpenedWriter, dirty: u64, keys_total: u64) -> BgSave {
         let (writer, pending, done) = opened;
         BgSave {
             snap: Some(snap),
             writer: Some(writer),
+            resp: None,
             pending,
             done,
             started: Instant::now(),
@@ -307,6 +342,19 @@ impl State {
         final_path: PathBuf,
         aof_base: bool,
     ) -> io::Result<OpenedWriter> {
+        let (sink, pending, done_rx) = self.open_sink_to(tmp, final_path, aof_base)?;
+        let w = self.new_rdb_writer(sink, aof_base)?;
+        Ok((w, pending, done_rx))
+    }
+
+    /// The file part of [`State::open_writer_to`]: a writer thread owning
+    /// the temp file, fed through the returned sink.
+    pub(crate) fn open_sink_to(
+        &self,
+        tmp: PathBuf,
+        final_path: PathBuf,
+        aof_base: bool,
+    ) -> io::Result<OpenedSink> {
         let incremental = self.config.get_bool(if aof_base {
             "aof-rewrite-incremental-fsync"
         } else {
@@ -353,8 +401,7 @@ impl State {
                 pending: pending.clone(),
             },
         );
-        let w = self.new_rdb_writer(sink, aof_base)?;
-        Ok((w, pending, done_rx))
+        Ok((sink, pending, done_rx))
     }
 
     /// An RDB writer with the header and the aux fields upstream writes
@@ -418,6 +465,36 @@ impl State {
         };
         if let Some(snap) = bg.snap.as_mut() {
             if bg.pending.load(Ordering::Relaxed) > MAX_PENDING {
+                return true;
+            }
+            if let Some(out) = bg.resp.as_mut() {
+                // A RESP AOF base: each key as the commands rebuilding it.
+                let mut buf = Vec::new();
+                let mut n = 0u64;
+                let last_db = &mut bg.last_db;
+                let stats = self.ks.snapshot_step(snap, STEP_ENTRIES, |db, k, e, exp| {
+                    if *last_db != Some(db) {
+                        redis_aof::command::write_select(&mut buf, db as u32);
+                        *last_db = Some(db);
+                    }
+                    crate::aof_rewrite::rewrite_entry(&mut buf, k.as_ref(), &e.value, exp);
+                    n += 1;
+                });
+                bg.keys_done += n;
+                let err = out.write_all(&buf).err();
+                if err.is_some() || stats.finished {
+                    if let Some(s) = bg.snap.take() {
+                        self.ks.end_snapshot(s);
+                    }
+                    let finish = match (err, bg.resp.take()) {
+                        (None, Some(mut b)) => b.flush().map(|()| b.get_ref().commit()),
+                        (Some(e), _) => Err(e),
+                        (None, None) => Ok(()),
+                    };
+                    if let Err(e) = finish {
+                        self.log_warning(&format!("Write error saving DB on disk: {e}"));
+                    }
+                }
                 return true;
             }
             let Some(writer) = bg.writer.as_mut() else {
