@@ -164,12 +164,17 @@ impl State {
             // A fresh AOF: its base is the (empty) dataset, as upstream.
             dir.create_dir().map_err(|e| e.to_string())?;
         }
-        let (_, file, size) = dir.open_incr_on_start().map_err(|e| {
+        let (incr_name, file, size) = dir.open_incr_on_start().map_err(|e| {
             format!(
                 "Can't open the append-only file {fname}: {}",
                 redis_aof::strerror(&e)
             )
         })?;
+        if loaded {
+            self.log_notice(&format!(
+                "Opening AOF incr file {incr_name} on server start"
+            ));
+        }
         let writer = AofWriter::new(file, size, policy_of(self)).map_err(|e| e.to_string())?;
         writer.set_no_fsync_on_rewrite(self.config.get_bool("no-appendfsync-on-rewrite"));
         let base_size = dir.files_size().unwrap_or(0);
@@ -289,9 +294,11 @@ impl State {
         {
             self.log_notice("Reading RDB base file on AOF loading...");
             let mut reader = RdbReader::new(BufReader::new(File::open(path).map_err(io_err)?));
-            self.load_from(&mut reader, now)?;
+            let (loaded, expired) = self.load_from(&mut reader, now)?;
             start = reader.offset();
-            self.log_notice("RDB base file on AOF loading done, reading the remaining AOF tail...");
+            self.log_notice(&format!(
+                "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
+            ));
         }
         file.seek(SeekFrom::Start(start)).map_err(io_err)?;
         let mut reader = AofReader::at_offset(file, start);

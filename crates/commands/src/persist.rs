@@ -720,6 +720,11 @@ impl State {
                     b"repl-offset" => {
                         aux_offset = String::from_utf8_lossy(&value).parse().ok();
                     }
+                    b"aof-base"
+                        if String::from_utf8_lossy(&value).parse::<i64>().unwrap_or(0) != 0 =>
+                    {
+                        self.log_notice("RDB is base AOF");
+                    }
                     b"used-mem" => {
                         let m: f64 = String::from_utf8_lossy(&value).parse().unwrap_or(0.0);
                         self.log_notice(&format!(
