@@ -578,6 +578,9 @@ async fn stream_commands(
     client.authenticated = true;
     let mut parser = RequestParser::default();
     let mut ack = tokio::time::interval(Duration::from_secs(1));
+    // repl-timeout: the primary sends at least a PING every
+    // repl-ping-replica-period seconds, so silence means a dead link.
+    let mut last_data = std::time::Instant::now();
     // Bytes that arrived with the PSYNC reply are applied before waiting.
     let mut process_now = !link.buf.is_empty();
     let wake = shared
@@ -596,7 +599,14 @@ async fn stream_commands(
                 }
             }
             _ = ack.tick() => {
-                let off = shared.state.lock().map(|s| s.repl.master_repl_offset).unwrap_or(0);
+                let (off, timeout) = shared
+                    .state
+                    .lock()
+                    .map(|s| (s.repl.master_repl_offset, s.config.get_int("repl-timeout")))
+                    .unwrap_or((0, 60));
+                if last_data.elapsed() > Duration::from_secs(timeout.max(1) as u64) {
+                    return Err("MASTER timeout: no data nor PING received...".into());
+                }
                 link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
             }
             _ = std::future::ready(()), if process_now => {}
@@ -606,7 +616,7 @@ async fn stream_commands(
             }, if !process_now => {
                 match r {
                     Ok(0) | Err(_) => return Err("Connection with master lost.".into()),
-                    Ok(_) => {}
+                    Ok(_) => last_data = std::time::Instant::now(),
                 }
             }
         }
