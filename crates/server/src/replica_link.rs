@@ -2,7 +2,9 @@
 //! by `replicaof`/`REPLICAOF`. It performs upstream's handshake (`PING`,
 //! `AUTH`, `REPLCONF listening-port` (and `ip-address` when
 //! `replica-announce-ip` is set), `REPLCONF capa eof capa psync2`,
-//! `PSYNC`), loads the RDB of a full sync, then applies the command stream
+//! `PSYNC`), loads the RDB of a full sync (from a temp file or from
+//! memory, swapping datasets, as `repl-diskless-load` says; parsing runs
+//! off the server lock), then applies the command stream
 //! as the primary's client, acknowledging the offset every second and on
 //! `REPLCONF GETACK`. The applied stream is fed unchanged to our own
 //! backlog and replicas, so chained replicas see the primary's bytes.
