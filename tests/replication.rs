@@ -1013,3 +1013,38 @@ fn repl_diskless_load_disabled_uses_a_file_and_swapdb_keeps_serving() {
         }
     }
 }
+
+#[test]
+fn primary_pings_replicas_and_a_silent_primary_times_out() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let primary = start(kind, &primary_args(&["--repl-ping-replica-period", "1"]));
+        let mut p = authed(&primary);
+        let replica = replica_with(ServerKind::Ours, &primary, &["--repl-timeout", "2"]);
+        let mut r = authed(&replica);
+        wait_in_sync(&mut p, &mut r);
+        // No writes: the PINGs alone move both offsets.
+        let before = stat(&mut p, "replication", "master_repl_offset");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while stat(&mut p, "replication", "master_repl_offset") < before + 28 {
+            assert!(Instant::now() < deadline, "{kind:?}: no PINGs");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        wait_in_sync(&mut p, &mut r);
+        // A primary that stops sending is dropped after repl-timeout.
+        signal(&primary, "-STOP");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !replica
+            .log_contents()
+            .contains("MASTER timeout: no data nor PING received...")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{kind:?}: no timeout:\n{}",
+                replica.log_contents()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        signal(&primary, "-CONT");
+        wait_in_sync(&mut p, &mut r);
+    }
+}

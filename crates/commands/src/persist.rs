@@ -957,7 +957,12 @@ impl State {
             self.log_warning("There is a child saving an .rdb. Killing it!");
         }
         self.aof_shutdown();
-        let save = req.save || (!req.nosave && !self.config.save_points().is_empty());
+        // While a dataset loads (startup, or a replica's full sync from
+        // disk) the keyspace is partial: saving it would overwrite the
+        // file being loaded with half the data, so upstream never saves
+        // then.
+        let save = !self.persistence.loading
+            && (req.save || (!req.nosave && !self.config.save_points().is_empty()));
         if save {
             self.log_notice("Saving the final RDB snapshot before exiting.");
             if let Err(e) = self.save_sync() {

@@ -1,5 +1,6 @@
 //! Replication commands and the replica-side state the network task keeps
-//! (`REPLICAOF`, `REPLCONF`, `PSYNC`, `WAIT`, `ROLE`, `INFO replication`).
+//! (`REPLICAOF`, `REPLCONF`, `PSYNC`, `SYNC`, `WAIT`, `ROLE`, `INFO
+//! replication`) and the replica's side of loading a full sync.
 //! The replica's connection to its primary is driven by
 //! `redis-server`'s `replica_link` task through the methods here.
 

@@ -82,6 +82,8 @@ pub struct Replication {
     pub sync_full: u64,
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
+    /// When the last keep-alive `PING` went into the stream.
+    pub last_ping_ms: i64,
 }
 
 impl Replication {
@@ -102,6 +104,7 @@ impl Replication {
             sync_full: 0,
             sync_partial_ok: 0,
             sync_partial_err: 0,
+            last_ping_ms: 0,
         }
     }
 
@@ -243,6 +246,29 @@ impl State {
         if self.repl.replicas.len() != before {
             self.log_notice("Connection with replica lost.");
         }
+    }
+
+    /// Once a second from the cron: every `repl-ping-replica-period`
+    /// seconds a primary with replicas puts a `PING` into the stream (part
+    /// of the offsets, like upstream), so replicas can tell a silent
+    /// primary from a dead one. Not while a failover or a client pause
+    /// waits for the offsets to settle.
+    pub fn replication_cron(&mut self, now: i64) {
+        if self.master.is_some()
+            || self.repl.replicas.is_empty()
+            || self.failover.is_some()
+            || self.pause.is_some()
+        {
+            return;
+        }
+        let period = self.config.get_int("repl-ping-replica-period").max(1) * 1000;
+        if now - self.repl.last_ping_ms < period {
+            return;
+        }
+        self.repl.last_ping_ms = now;
+        let mut buf = BytesMut::new();
+        encode_request(&[&b"ping"[..]], &mut buf);
+        self.feed_stream(&buf);
     }
 
     /// Asks every online replica for an acknowledgement (`WAIT`).

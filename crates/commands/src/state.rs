@@ -767,6 +767,7 @@ impl State {
         self.check_save_points(now / 1000);
         self.aof_cron();
         self.failover_cron(now);
+        self.replication_cron(now);
         if self.persistence.bgsave.is_some() {
             self.bg_notify.notify_one();
         }

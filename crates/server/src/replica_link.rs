@@ -2,7 +2,9 @@
 //! by `replicaof`/`REPLICAOF`. It performs upstream's handshake (`PING`,
 //! `AUTH`, `REPLCONF listening-port` (and `ip-address` when
 //! `replica-announce-ip` is set), `REPLCONF capa eof capa psync2`,
-//! `PSYNC`), loads the RDB of a full sync, then applies the command stream
+//! `PSYNC`), loads the RDB of a full sync (from a temp file or from
+//! memory, swapping datasets, as `repl-diskless-load` says; parsing runs
+//! off the server lock), then applies the command stream
 //! as the primary's client, acknowledging the offset every second and on
 //! `REPLCONF GETACK`. The applied stream is fed unchanged to our own
 //! backlog and replicas, so chained replicas see the primary's bytes.
@@ -578,6 +580,9 @@ async fn stream_commands(
     client.authenticated = true;
     let mut parser = RequestParser::default();
     let mut ack = tokio::time::interval(Duration::from_secs(1));
+    // repl-timeout: the primary sends at least a PING every
+    // repl-ping-replica-period seconds, so silence means a dead link.
+    let mut last_data = std::time::Instant::now();
     // Bytes that arrived with the PSYNC reply are applied before waiting.
     let mut process_now = !link.buf.is_empty();
     let wake = shared
@@ -596,7 +601,14 @@ async fn stream_commands(
                 }
             }
             _ = ack.tick() => {
-                let off = shared.state.lock().map(|s| s.repl.master_repl_offset).unwrap_or(0);
+                let (off, timeout) = shared
+                    .state
+                    .lock()
+                    .map(|s| (s.repl.master_repl_offset, s.config.get_int("repl-timeout")))
+                    .unwrap_or((0, 60));
+                if last_data.elapsed() > Duration::from_secs(timeout.max(1) as u64) {
+                    return Err("MASTER timeout: no data nor PING received...".into());
+                }
                 link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
             }
             _ = std::future::ready(()), if process_now => {}
@@ -606,7 +618,7 @@ async fn stream_commands(
             }, if !process_now => {
                 match r {
                     Ok(0) | Err(_) => return Err("Connection with master lost.".into()),
-                    Ok(_) => {}
+                    Ok(_) => last_data = std::time::Instant::now(),
                 }
             }
         }
