@@ -29,35 +29,20 @@ fn used_memory(c: &mut Conn) -> u64 {
         .unwrap_or_else(|| panic!("no used_memory in {info}"))
 }
 
-/// Sends `requests` pipelined in chunks, reading every reply.
+/// Sends `requests` pipelined in chunks of 1000, reading every reply.
 fn pipeline(c: &mut Conn, requests: impl Iterator<Item = Vec<Vec<u8>>>) {
-    let mut batch = Vec::new();
-    let mut pending = 0;
-    for r in requests {
-        batch.extend(redis_testkit::conn::encode_request(&r));
-        pending += 1;
-        if pending == 1000 {
-            c.send_raw(&batch);
-            for _ in 0..pending {
-                let reply = c.read_reply_raw();
-                assert!(
-                    !reply.starts_with(b"-"),
-                    "{}",
-                    String::from_utf8_lossy(&reply)
-                );
-            }
-            batch.clear();
-            pending = 0;
+    let all: Vec<Vec<Vec<u8>>> = requests.collect();
+    for chunk in all.chunks(1000) {
+        let mut batch = Vec::new();
+        for r in chunk {
+            batch.extend(redis_testkit::conn::encode_request(r));
         }
-    }
-    c.send_raw(&batch);
-    for _ in 0..pending {
-        let reply = c.read_reply_raw();
-        assert!(
-            !reply.starts_with(b"-"),
-            "{}",
-            String::from_utf8_lossy(&reply)
-        );
+        c.send_raw(&batch);
+        for _ in chunk {
+            let reply = c.read_reply_raw();
+            let text = String::from_utf8_lossy(&reply);
+            assert!(!reply.starts_with(b"-"), "{text}");
+        }
     }
 }
 

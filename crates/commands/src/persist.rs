@@ -210,29 +210,29 @@ impl BgSave {
         keys_total: u64,
     ) -> BgSave {
         let (out, pending, done) = sink;
-        BgSave {
-            snap: Some(snap),
-            writer: None,
-            resp: Some(out),
-            pending,
-            done,
-            started: Instant::now(),
-            dirty_at_start: dirty,
-            keys_total,
-            keys_done: 0,
-            replica_sync: None,
-            aof_rewrite: true,
-            last_db: None,
-        }
+        let mut b = BgSave::with_sinks(snap, None, Some(out), (pending, done), dirty, keys_total);
+        b.aof_rewrite = true;
+        b
     }
 
     /// A snapshot saved through `opened` (an RDB file unless changed).
     fn new(snap: Snapshot, opened: OpenedWriter, dirty: u64, keys_total: u64) -> BgSave {
         let (writer, pending, done) = opened;
+        BgSave::with_sinks(snap, Some(writer), None, (pending, done), dirty, keys_total)
+    }
+
+    fn with_sinks(
+        snap: Snapshot,
+        writer: Option<RdbWriter<BufWriter<ChannelWriter>>>,
+        resp: Option<BufWriter<ChannelWriter>>,
+        (pending, done): (Arc<AtomicUsize>, mpsc::Receiver<SaveVerdict>),
+        dirty: u64,
+        keys_total: u64,
+    ) -> BgSave {
         BgSave {
             snap: Some(snap),
-            writer: Some(writer),
-            resp: None,
+            writer,
+            resp,
             pending,
             done,
             started: Instant::now(),
