@@ -246,6 +246,19 @@ where
             // (aof_last_write_status) as with upstream's MISCONF path.
             let _ = rx.await;
         }
+        // Reply at once when the socket takes it: one trip through
+        // `select!` (and its waker registrations) less per request.
+        if !out.is_empty() && pending.is_empty() && !client.close_after_reply {
+            match write_now(&mut wr, &out) {
+                Some(0) => return None,
+                Some(n) => {
+                    out.advance(n);
+                    written_bytes += n as u64;
+                    writes_done += 1;
+                }
+                None => {}
+            }
+        }
         // 2. Closing conditions: flush what is owed, then close.
         let finished = pending.is_empty() && client.blocked.is_none();
         if finished && proto_err.is_some() || client.close_after_reply {
@@ -443,5 +456,16 @@ fn is_write(argv: &[Bytes]) -> bool {
     match redis_commands::state::resolve(argv) {
         Ok(c) => c.has(flags::WRITE) || c.has(flags::DENYOOM),
         Err(_) => false,
+    }
+}
+
+/// One non-blocking attempt to write `buf`: `Some(n)` if the socket took
+/// `n` bytes (0: closed), `None` if it would block or failed; the regular
+/// write in `select!` then retries (and reports the error).
+fn write_now<W: AsyncWrite + Unpin>(wr: &mut W, buf: &[u8]) -> Option<usize> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::Pin::new(wr).poll_write(&mut cx, buf) {
+        std::task::Poll::Ready(Ok(n)) => Some(n),
+        _ => None,
     }
 }
