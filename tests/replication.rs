@@ -93,10 +93,20 @@ fn write_everything(c: &mut Conn) {
 }
 
 fn primary_args(extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = ["--requirepass", PASS, "--enable-debug-command", "yes"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    // No 5 s wait for more replicas before each full sync (the default
+    // `repl-diskless-sync-delay`); `diskless_sync_delay_groups_replicas`
+    // tests the delay itself.
+    let mut v: Vec<String> = [
+        "--requirepass",
+        PASS,
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }
@@ -1046,5 +1056,44 @@ fn primary_pings_replicas_and_a_silent_primary_times_out() {
         }
         signal(&primary, "-CONT");
         wait_in_sync(&mut p, &mut r);
+    }
+}
+
+/// `repl-diskless-sync-delay`: the primary waits for more replicas before
+/// a full sync and serves them all from one snapshot, as the reference
+/// does (same log lines, one "Starting BGSAVE for SYNC").
+#[test]
+fn diskless_sync_delay_groups_replicas() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let a = start(kind, &primary_args(&["--repl-diskless-sync-delay", "2"]));
+        let mut ac = authed(&a);
+        ac.cmd(&["SET", "k", "v"]);
+        let started = Instant::now();
+        let r1 = replica_of(kind, &a);
+        std::thread::sleep(Duration::from_millis(500));
+        let r2 = replica_of(kind, &a);
+        let mut c1 = authed(&r1);
+        let mut c2 = authed(&r2);
+        // Still waiting after half the delay: nothing transferred yet.
+        let text = info(&mut ac, "replication");
+        assert!(text.contains("state=wait_bgsave"), "{kind:?}: {text}");
+        wait_in_sync(&mut ac, &mut c1);
+        wait_in_sync(&mut ac, &mut c2);
+        assert!(
+            started.elapsed() >= Duration::from_millis(1500),
+            "{kind:?}: synced before the delay"
+        );
+        let log = a.log_contents();
+        assert!(
+            log.contains("Delay next BGSAVE for diskless SYNC"),
+            "{kind:?}: {log}"
+        );
+        assert_eq!(
+            log.matches("Starting BGSAVE for SYNC").count(),
+            1,
+            "{kind:?}: one snapshot for both replicas:\n{log}"
+        );
+        assert_eq!(c1.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+        assert_eq!(c2.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
     }
 }

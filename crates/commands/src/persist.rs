@@ -797,6 +797,35 @@ impl State {
 }
 
 impl State {
+    /// With `repl-diskless-sync yes` and a `repl-diskless-sync-delay`, the
+    /// milliseconds a full sync still waits for more replicas to join it
+    /// (none once `repl-diskless-sync-max-replicas` are waiting). Replicas
+    /// without the EOF capability take the sized payload and never wait.
+    pub fn diskless_sync_delay(&self, now: i64) -> Option<i64> {
+        use crate::replication::LinkState;
+        let c = &self.config;
+        let delay_ms = c.get_int("repl-diskless-sync-delay").max(0) * 1000;
+        if !c.get_bool("repl-diskless-sync") || delay_ms == 0 {
+            return None;
+        }
+        let waiting: Vec<&crate::replication::ReplicaLink> = self
+            .repl
+            .replicas
+            .iter()
+            .filter(|r| r.state == LinkState::WaitSnapshot)
+            .collect();
+        if waiting.is_empty() || waiting.iter().any(|r| !r.capa_eof) {
+            return None;
+        }
+        let max = c.get_int("repl-diskless-sync-max-replicas");
+        if max > 0 && waiting.len() as i64 >= max {
+            return None;
+        }
+        let oldest = waiting.iter().map(|r| r.wait_since_ms).min()?;
+        let left = oldest + delay_ms - now;
+        (left > 0).then_some(left)
+    }
+
     /// Takes over the dataset (and the AOF, replication IDs and load
     /// counters) a loader built in a separate state, ending `loading`.
     pub fn adopt_loaded(&mut self, mut tmp: State) {
@@ -821,6 +850,10 @@ impl State {
     pub fn start_replica_sync(&mut self) {
         use crate::replication::LinkState;
         if self.persistence.bgsave.is_some() || self.ks.snapshot_running() {
+            return;
+        }
+        if self.diskless_sync_delay(crate::state::now_ms()).is_some() {
+            // More replicas may arrive: the cron starts the sync when due.
             return;
         }
         let waiting: Vec<usize> = (0..self.repl.replicas.len())

@@ -374,6 +374,7 @@ fn new_link(ctx: &mut Ctx, pre_psync: bool) -> ReplicaLink {
         pre_psync,
         rdb_only: ctx.client.repl_rdb_only,
         stream_on_ack: false,
+        wait_since_ms: ctx.now,
     }
 }
 
@@ -424,6 +425,9 @@ fn start_full_sync(ctx: &mut Ctx, wanted: Option<(String, i64)>, pre_psync: bool
     }
     if ahead {
         ctx.st.log_warning(&format!("Warning: replica {name} tried to PSYNC with an offset that is greater than the master replication offset."));
+    }
+    if ctx.st.diskless_sync_delay(ctx.now).is_some() {
+        ctx.st.log_notice("Delay next BGSAVE for diskless SYNC");
     }
     ctx.st.start_replica_sync();
 }

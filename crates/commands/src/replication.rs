@@ -56,6 +56,8 @@ pub struct ReplicaLink {
     /// nothing may follow the marker before it has loaded (upstream does
     /// the same).
     pub stream_on_ack: bool,
+    /// Unix ms it started waiting for a full sync (`repl-diskless-sync-delay`).
+    pub wait_since_ms: i64,
 }
 
 /// Replication state of this server as a primary (and the IDs a replica
@@ -254,6 +256,15 @@ impl State {
     /// primary from a dead one. Not while a failover or a client pause
     /// waits for the offsets to settle.
     pub fn replication_cron(&mut self, now: i64) {
+        // Replicas held back by `repl-diskless-sync-delay` start when due.
+        if self
+            .repl
+            .replicas
+            .iter()
+            .any(|r| r.state == LinkState::WaitSnapshot)
+        {
+            self.start_replica_sync();
+        }
         if self.master.is_some()
             || self.repl.replicas.is_empty()
             || self.failover.is_some()
