@@ -1097,3 +1097,73 @@ fn diskless_sync_delay_groups_replicas() {
         assert_eq!(c2.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
     }
 }
+
+/// Polls `INFO persistence` until `field:value`, at most 30 s.
+fn wait_persistence(c: &mut Conn, want: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = info(c, "persistence");
+        if want.iter().all(|w| text.contains(w)) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never saw {want:?}:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A replica with `appendonly yes` rewrites its AOF from the dataset a
+/// full sync installed (upstream restarts the AOF after a sync): restarted
+/// on its own files, without a primary, it has the primary's dataset.
+#[test]
+fn replica_aof_holds_the_synced_dataset() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let a = start(kind, &primary_args(&[]));
+        let mut ac = authed(&a);
+        write_everything(&mut ac);
+        let dir = std::env::temp_dir().join(format!(
+            "redis-rs-repl-aof-{}-{kind:?}-{:?}",
+            std::process::id(),
+            Instant::now()
+        ));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{dir:?}: {e}"));
+        let d = dir.to_string_lossy().into_owned();
+        let port = a.port().to_string();
+        let replica_args = [
+            "--dir",
+            d.as_str(),
+            "--appendonly",
+            "yes",
+            "--masterauth",
+            PASS,
+            "--requirepass",
+            PASS,
+            "--enable-debug-command",
+            "yes",
+        ];
+        let mut with_primary = replica_args.to_vec();
+        with_primary.extend(["--replicaof", "127.0.0.1", port.as_str()]);
+        let r = TestServer::start(kind, &with_primary);
+        let mut rc = authed(&r);
+        wait_in_sync(&mut ac, &mut rc);
+        ac.cmd(&["SET", "after-sync", "1"]);
+        wait_in_sync(&mut ac, &mut rc);
+        wait_persistence(
+            &mut rc,
+            &["aof_rewrite_in_progress:0", "aof_rewrite_scheduled:0"],
+        );
+        let digest = ac.cmd(&["DEBUG", "DIGEST"]);
+        drop(rc);
+        drop(r);
+        let r = TestServer::start(kind, &replica_args);
+        let mut rc = authed(&r);
+        wait_persistence(&mut rc, &["loading:0"]);
+        assert_eq!(
+            rc.cmd(&["DEBUG", "DIGEST"]),
+            digest,
+            "{kind:?}: the AOF lost the synced dataset:\n{}",
+            r.log_contents()
+        );
+        drop(r);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -474,6 +474,21 @@ impl State {
         Ok(())
     }
 
+    /// After a full sync installed a new dataset the AOF no longer
+    /// describes it: a rewrite makes the new dataset its base, and the
+    /// replication stream goes to the new incr file (upstream restarts the
+    /// AOF after a sync for the same reason).
+    pub fn restart_aof_after_sync(&mut self) {
+        if self.aof.is_none() {
+            return;
+        }
+        if let Err(e) = self.start_aof_rewrite() {
+            self.log_warning(&format!(
+                "Failed enabling the AOF after successful master synchronization! ({e})"
+            ));
+        }
+    }
+
     /// Installs the rewritten base once its writer finished.
     pub fn aof_rewrite_done(&mut self, ok: bool, secs: i64) {
         let pid = std::process::id();

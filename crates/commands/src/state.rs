@@ -564,6 +564,18 @@ impl State {
                 }
                 None => self.propagate(client.db, &argv),
             }
+        } else if dirty > 0 && self.aof.is_some() {
+            // A replica applying its primary's stream: the stream itself
+            // goes on to our replicas unchanged (see the replica link), the
+            // AOF gets the commands as applied.
+            match rewrite {
+                Some(list) => {
+                    for a in list {
+                        self.aof_command(client.db, &a);
+                    }
+                }
+                None => self.aof_command(client.db, &argv),
+            }
         }
         if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
             self.feed_monitors(client, &argv, now);

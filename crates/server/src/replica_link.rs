@@ -423,6 +423,8 @@ async fn full_sync(
         let old = st.install_synced_dataset(&mut tmp);
         st.persistence.loading = false;
         st.adopt_primary_history(new_id, new_off);
+        // The AOF describes the dataset the sync replaced: rewrite it.
+        st.restart_aof_after_sync();
         old
     };
     if mode == DisklessLoad::SwapDb {
