@@ -1167,3 +1167,41 @@ fn replica_aof_holds_the_synced_dataset() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// `repl-backlog-ttl`: a primary left without replicas frees its backlog
+/// after the TTL and starts a new replication ID, as the reference does.
+#[test]
+fn backlog_is_freed_after_its_ttl_without_replicas() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let a = start(kind, &primary_args(&["--repl-backlog-ttl", "1"]));
+        let mut ac = authed(&a);
+        let r = replica_of(kind, &a);
+        let mut rc = authed(&r);
+        ac.cmd(&["SET", "k", "v"]);
+        wait_in_sync(&mut ac, &mut rc);
+        let before = info(&mut ac, "replication");
+        assert_eq!(field(&before, "repl_backlog_active").as_deref(), Some("1"));
+        drop(rc);
+        drop(r);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let after = loop {
+            let text = info(&mut ac, "replication");
+            if field(&text, "repl_backlog_active").as_deref() == Some("0") {
+                break text;
+            }
+            assert!(Instant::now() < deadline, "{kind:?}: backlog kept:\n{text}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_ne!(
+            field(&after, "master_replid"),
+            field(&before, "master_replid"),
+            "{kind:?}"
+        );
+        assert!(
+            a.log_contents()
+                .contains("Replication backlog freed after 1 seconds without connected replicas."),
+            "{kind:?}: {}",
+            a.log_contents()
+        );
+    }
+}

@@ -86,6 +86,8 @@ pub struct Replication {
     pub sync_partial_err: u64,
     /// When the last keep-alive `PING` went into the stream.
     pub last_ping_ms: i64,
+    /// Since when a primary has had no replica (`repl-backlog-ttl`).
+    pub no_replicas_since_ms: Option<i64>,
 }
 
 impl Replication {
@@ -103,6 +105,7 @@ impl Replication {
             last_db: None,
             multi_pending: false,
             multi_emitted: false,
+            no_replicas_since_ms: None,
             sync_full: 0,
             sync_partial_ok: 0,
             sync_partial_err: 0,
@@ -256,6 +259,7 @@ impl State {
     /// primary from a dead one. Not while a failover or a client pause
     /// waits for the offsets to settle.
     pub fn replication_cron(&mut self, now: i64) {
+        self.backlog_ttl_cron(now);
         // Replicas held back by `repl-diskless-sync-delay` start when due.
         if self
             .repl
@@ -280,6 +284,31 @@ impl State {
         let mut buf = BytesMut::new();
         encode_request(&[&b"ping"[..]], &mut buf);
         self.feed_stream(&buf);
+    }
+
+    /// `repl-backlog-ttl`: a primary without replicas for that long frees
+    /// its backlog and starts a new replication ID (its old history can no
+    /// longer be served anyway), as upstream does. 0 keeps it forever.
+    fn backlog_ttl_cron(&mut self, now: i64) {
+        if self.master.is_some() || !self.repl.replicas.is_empty() || !self.repl.backlog_active {
+            self.repl.no_replicas_since_ms = None;
+            return;
+        }
+        let since = *self.repl.no_replicas_since_ms.get_or_insert(now);
+        let ttl = self.config.get_int("repl-backlog-ttl");
+        if ttl <= 0 || now - since < ttl * 1000 {
+            return;
+        }
+        let id = crate::state::random_hex(&mut self.rng);
+        self.repl.replid = id;
+        self.repl.replid2 = "0".repeat(40);
+        self.repl.second_repl_offset = -1;
+        self.repl.backlog.clear();
+        self.repl.backlog_active = false;
+        self.repl.no_replicas_since_ms = None;
+        self.log_notice(&format!(
+            "Replication backlog freed after {ttl} seconds without connected replicas."
+        ));
     }
 
     /// Asks every online replica for an acknowledgement (`WAIT`).
