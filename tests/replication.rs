@@ -113,21 +113,20 @@ fn primary_args(extra: &[&str]) -> Vec<String> {
 
 fn replica_of(kind: ServerKind, primary: &TestServer) -> TestServer {
     let port = primary.port().to_string();
-    TestServer::start(
-        kind,
-        &[
-            "--replicaof",
-            "127.0.0.1",
-            &port,
-            "--masterauth",
-            PASS,
-            "--requirepass",
-            PASS,
-            "--enable-debug-command",
-            "yes",
-        ],
-    )
+    let mut args = vec!["--replicaof", "127.0.0.1", &port];
+    args.extend_from_slice(REPLICA_AUTH);
+    TestServer::start(kind, &args)
 }
+
+/// Credentials and debug access every test replica gets.
+const REPLICA_AUTH: &[&str] = &[
+    "--masterauth",
+    PASS,
+    "--requirepass",
+    PASS,
+    "--enable-debug-command",
+    "yes",
+];
 
 fn start(kind: ServerKind, args: &[String]) -> TestServer {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -1128,19 +1127,9 @@ fn replica_aof_holds_the_synced_dataset() {
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{dir:?}: {e}"));
         let d = dir.to_string_lossy().into_owned();
         let port = a.port().to_string();
-        let replica_args = [
-            "--dir",
-            d.as_str(),
-            "--appendonly",
-            "yes",
-            "--masterauth",
-            PASS,
-            "--requirepass",
-            PASS,
-            "--enable-debug-command",
-            "yes",
-        ];
-        let mut with_primary = replica_args.to_vec();
+        let mut replica_args = vec!["--dir", d.as_str(), "--appendonly", "yes"];
+        replica_args.extend_from_slice(REPLICA_AUTH);
+        let mut with_primary = replica_args.clone();
         with_primary.extend(["--replicaof", "127.0.0.1", port.as_str()]);
         let r = TestServer::start(kind, &with_primary);
         let mut rc = authed(&r);

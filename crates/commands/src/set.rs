@@ -332,19 +332,7 @@ fn spop_one(ctx: &mut Ctx, key: &Bytes) -> CmdResult {
 fn spop_count(ctx: &mut Ctx, key: &Bytes, count: usize) -> CmdResult {
     let (db, proto) = (ctx.db(), ctx.proto());
     let st = &mut *ctx.st;
-    // Upstream serves a count covering the whole set through its SUNION
-    // code, whose read lookup counts a hit; other SPOPs count nothing.
-    let whole = match st.ks.lookup_write(db, key, ctx.now) {
-        Some(Entry {
-            value: Value::Set(s),
-            ..
-        }) => count >= s.len(),
-        _ => false,
-    };
-    if whole {
-        st.ks.hits += 1;
-    }
-    let s = match st.ks.dbs[db].get_mut(key) {
+    let s = match st.ks.lookup_write(db, key, ctx.now) {
         None => None,
         Some(Entry {
             value: Value::Set(s),
@@ -367,6 +355,9 @@ fn spop_count(ctx: &mut Ctx, key: &Bytes, count: usize) -> CmdResult {
         for m in s.iter() {
             write_member(out, m);
         }
+        // Upstream serves this case through its SUNION code, whose read
+        // lookup counts a hit; other SPOPs count nothing.
+        ctx.st.ks.hits += 1;
         ctx.st.ks.dbs[db].remove(key);
         ctx.key_event(db, key, 's', "spop");
         ctx.key_event(db, key, 'g', "del");

@@ -1215,7 +1215,7 @@ struct Input {
 
 /// Loads an input key: a sorted set, or a plain set whose members all score
 /// 1. Missing keys are empty inputs.
-fn load_input(ctx: &mut Ctx, key: &[u8], _store: bool) -> Result<Vec<(Bytes, f64)>, CmdError> {
+fn load_input(ctx: &mut Ctx, key: &[u8]) -> Result<Vec<(Bytes, f64)>, CmdError> {
     // Sources are read lookups even for the STORE forms in 7.0 (hit/miss
     // counters, `keymiss` events).
     let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
@@ -1321,7 +1321,7 @@ fn setop_generic(ctx: &mut Ctx, argv: &[Bytes], op: SetOp, store: bool) -> CmdRe
     let mut inputs = Vec::with_capacity(numkeys);
     for k in keys {
         inputs.push(Input {
-            elems: load_input(ctx, k, store)?,
+            elems: load_input(ctx, k)?,
             weight: 1.0,
         });
     }
@@ -1423,7 +1423,7 @@ pub fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut inputs = Vec::with_capacity(numkeys);
     for k in &argv[2..2 + numkeys] {
         inputs.push(Input {
-            elems: load_input(ctx, k, false)?,
+            elems: load_input(ctx, k)?,
             weight: 1.0,
         });
     }
