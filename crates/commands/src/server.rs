@@ -299,13 +299,14 @@ pub fn exec(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
             "EXECABORT Transaction discarded because of previous errors.",
         ));
     }
-    // A watched key that was touched, or that expired since WATCH, aborts.
-    let dirty = ctx.st.cas_dirty.contains(&ctx.client.id)
-        || ctx
-            .client
-            .watched
-            .iter()
-            .any(|(db, k)| ctx.st.ks.dbs[*db].is_expired(k, ctx.now));
+    // A watched key that was touched, or that expired since WATCH (not one
+    // already expired when watched), aborts.
+    let id = ctx.client.id;
+    let dirty = ctx.st.cas_dirty.contains(&id)
+        || ctx.client.watched.iter().any(|(db, k)| {
+            ctx.st.ks.dbs[*db].is_expired(k, ctx.now)
+                && !ctx.st.watched_expired.contains(&(id, *db, k.clone()))
+        });
     unwatch_client(ctx);
     if dirty {
         ctx.null_array();
@@ -345,7 +346,8 @@ pub fn watch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(CmdError::fixed("ERR WATCH inside MULTI is not allowed"));
     }
     for k in &argv[1..] {
-        ctx.st.watch(ctx.client, k);
+        let now = ctx.now;
+        ctx.st.watch(ctx.client, k, now);
     }
     ctx.ok();
     Ok(())

@@ -155,6 +155,10 @@ pub struct State {
     pub blocking: Blocking,
     /// `WATCH`ed keys: (db, key) → watching client ids.
     pub watched: HashMap<(usize, Bytes), Vec<u64>>,
+    /// Watches taken on a key that had already expired (but was not yet
+    /// deleted): its later deletion by expiry is no change for that
+    /// client, as in upstream 7.0. (client id, db, key).
+    pub watched_expired: HashSet<(u64, usize, Bytes)>,
     /// Clients whose watched keys were touched: their `EXEC` fails.
     pub cas_dirty: HashSet<u64>,
     /// Start time of the next command (see [`State::begin_batch`]).
@@ -237,6 +241,7 @@ impl State {
             blocking: Blocking::default(),
             watched: HashMap::new(),
             cas_dirty: HashSet::new(),
+            watched_expired: HashSet::new(),
             clock_mark: Instant::now(),
             persistence: crate::persist::Persistence::default(),
             bg_notify: Arc::new(Notify::new()),
@@ -595,6 +600,21 @@ impl State {
         }
     }
 
+    /// [`State::touch_key`] for a deletion by expiry: clients that watched
+    /// the key when it had already expired see no change.
+    fn touch_expired_key(&mut self, db: usize, key: &Bytes) {
+        if self.watched.is_empty() {
+            return;
+        }
+        if let Some(ids) = self.watched.get(&(db, key.clone())) {
+            for &id in ids {
+                if !self.watched_expired.contains(&(id, db, key.clone())) {
+                    self.cas_dirty.insert(id);
+                }
+            }
+        }
+    }
+
     /// Marks clients watching keys that currently exist in `db` (before a
     /// FLUSHDB/FLUSHALL/SWAPDB changes them all), like upstream's
     /// `touchAllWatchedKeysInDb`.
@@ -615,8 +635,12 @@ impl State {
     }
 
     /// Adds a watch.
-    pub fn watch(&mut self, client: &mut Client, key: &Bytes) {
+    pub fn watch(&mut self, client: &mut Client, key: &Bytes, now: i64) {
         let slot = (client.db, key.clone());
+        if self.ks.dbs[client.db].is_expired(key, now) {
+            self.watched_expired
+                .insert((client.id, client.db, key.clone()));
+        }
         if client
             .watched
             .iter()
@@ -639,9 +663,11 @@ impl State {
             }
         }
         self.cas_dirty.remove(&id);
+        if !self.watched_expired.is_empty() {
+            self.watched_expired.retain(|(c, _, _)| *c != id);
+        }
     }
 
-    /// Propagates the deletions done by expiry since the last drain.
     /// Records which keys of a write command are absent before it runs.
     fn note_new_candidates(&mut self, cmd: &Cmd, db: usize, argv: &[Bytes], now: i64) {
         self.new_candidates.clear();
@@ -665,13 +691,14 @@ impl State {
         }
     }
 
+    /// Propagates the deletions done by expiry since the last drain.
     pub fn drain_expired(&mut self) {
         if self.ks.expired.is_empty() {
             return;
         }
         let list = std::mem::take(&mut self.ks.expired);
         for (db, key) in list {
-            self.touch_key(db, &key);
+            self.touch_expired_key(db, &key);
             crate::pubsub::notify(self, db, &key, 'x', "expired", None);
             self.propagate(db, &[Bytes::from_static(b"DEL"), key]);
         }
