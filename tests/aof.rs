@@ -82,6 +82,62 @@ fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Many clients share each fsync (group commit on the event loop): every
+/// client's acknowledged writes survive `kill -9`, whichever client's
+/// commit flushed them.
+#[test]
+fn kill_9_loses_no_acknowledged_write_of_any_client_under_group_commit() {
+    let dir = fresh_dir("kill9-many");
+    let s = start_in(
+        ServerKind::Ours,
+        &dir,
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    );
+    let clients = 12usize;
+    let stop_at = Instant::now() + Duration::from_millis(1200);
+    let mut hs = Vec::new();
+    for i in 0..clients {
+        let mut c = s.conn();
+        hs.push(std::thread::spawn(move || {
+            let req = format!("*2\r\n$4\r\nINCR\r\n$4\r\nk{i:03}\r\n");
+            let mut acked = 0i64;
+            // Bounded: stops at the first error (the kill) or after 20 s.
+            let give_up = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < give_up {
+                let batch = 1 + acked as usize % 7;
+                if c.try_send_raw(req.repeat(batch).as_bytes()).is_err() {
+                    break;
+                }
+                for _ in 0..batch {
+                    match c.try_read_reply_raw() {
+                        Ok(r) if r.starts_with(b":") => acked += 1,
+                        Ok(r) => panic!("unexpected reply {r:?}"),
+                        Err(_) => return acked,
+                    }
+                }
+            }
+            acked
+        }));
+    }
+    // Killed while every client has requests in flight.
+    std::thread::sleep(stop_at.saturating_duration_since(Instant::now()));
+    kill9(&s);
+    let acked: Vec<i64> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+    drop(s);
+    assert!(acked.iter().all(|&a| a > 0), "{acked:?}");
+    let again = start_in(ServerKind::Ours, &dir, &["--appendonly", "yes"]);
+    let mut c = again.conn();
+    for (i, a) in acked.iter().enumerate() {
+        let n = int_reply(&c.cmd(&["GET", &format!("k{i:03}")]));
+        assert!(
+            n >= *a,
+            "client {i}: acknowledged {a} but only {n} survived"
+        );
+        assert!(n <= a + 7, "client {i}: more than was sent: {n} > {a} + 7");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn fill(c: &mut Conn) {
     c.cmd(&["SET", "s", "v"]);
     c.cmd(&["SET", "ttl", "v", "EX", "1000"]);

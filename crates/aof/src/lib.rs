@@ -31,5 +31,6 @@ pub use manifest::{AofDir, AofInfo, FileType, Manifest, ManifestError};
 pub use reader::{has_rdb_preamble, AofReader, Command, End, Event};
 pub use rewrite::RewriteFile;
 pub use writer::{
-    strerror, AofError, AofStats, AofWriter, DurableCallback, DurableHook, FsyncPolicy,
+    strerror, AofError, AofHandle, AofStats, AofWriter, Commit, DurableCallback, DurableHook,
+    FsyncPolicy,
 };

@@ -19,6 +19,15 @@
 //! sequence is covered. Appends that arrive while a flush runs form the next
 //! batch, so many clients share one disk flush.
 //!
+//! Under `always` the event loop does better on its own thread, like
+//! upstream's `beforeSleep`: [`AofWriter::write_batch`] queues a client's
+//! batch without waking the flusher, the connection yields so every other
+//! ready client runs its batch too, then [`AofHandle::commit`] writes and
+//! fsyncs all of them at once on that thread; the other connections find
+//! their data durable and reply without any thread hand-off. A commit that
+//! finds another round in flight waits for it with a callback instead, and
+//! the flusher takes deferred data nobody committed after a few ms.
+//!
 //! Under `everysec` a second thread fsyncs at most once a second on its own
 //! handle, so a slow fsync never delays writes (upstream's bio thread).
 //!
@@ -29,8 +38,8 @@
 //! calling thread, when nothing is queued ahead of it, no flusher write is
 //! in flight and no background fsync runs (a write could stall behind it;
 //! upstream postpones the write then, here the flusher thread takes it).
-//! No other thread is woken on that path. Under `always` it queues for the
-//! group-commit flusher like [`AofWriter::append`].
+//! No other thread is woken on that path. Under `always` it queues the
+//! batch for the caller's [`AofHandle::commit`] (see above).
 //!
 //! # Errors
 //! A failed write keeps the data queued and is retried about once a second
@@ -170,8 +179,15 @@ struct State {
     fsyncs: u64,
     /// Writes done on the caller's thread by `write_batch`.
     inline_writes: u64,
-    /// The flusher took ops and is writing them outside the lock.
+    /// A flush round (the flusher's or a caller's `commit`) took ops and
+    /// is writing them outside the lock.
     in_flight: bool,
+    /// When data queued by `write_batch` under `always` without waking
+    /// the flusher (its caller commits it) started waiting; the flusher
+    /// takes it anyway once it is older than [`DEFERRED_GRACE`].
+    deferred_at: Option<Instant>,
+    /// How long deferred data is left to its committer.
+    deferred_grace: Duration,
     /// Threads blocked on `done` (only then is it worth a wake-up).
     waiters: usize,
     shutdown: bool,
@@ -335,6 +351,11 @@ impl std::fmt::Debug for AofWriter {
 /// from its once-a-second cron).
 const RETRY_DELAY: Duration = Duration::from_secs(1);
 
+/// How long data queued for a caller's [`AofHandle::commit`] may wait
+/// before the flusher writes it instead (a safety net: the caller commits
+/// within microseconds).
+const DEFERRED_GRACE: Duration = Duration::from_millis(5);
+
 impl AofWriter {
     /// Starts a writer appending to `file` (opened for append, current size
     /// `size`) with the given policy.
@@ -361,6 +382,8 @@ impl AofWriter {
                 fsyncs: 0,
                 inline_writes: 0,
                 in_flight: false,
+                deferred_at: None,
+                deferred_grace: DEFERRED_GRACE,
                 waiters: 0,
                 shutdown: false,
                 stopped: false,
@@ -420,6 +443,20 @@ impl AofWriter {
             && !g.shutdown
             && g.write_error.is_none();
         if !inline {
+            if g.policy == FsyncPolicy::Always && !data.is_empty() {
+                // Queued without waking the flusher: the caller commits it
+                // (with every batch queued meanwhile) on its own thread.
+                match g.ops.back_mut() {
+                    Some(Op::Data(v)) => v.extend_from_slice(data),
+                    _ => g.ops.push_back(Op::Data(data.to_vec())),
+                }
+                g.appended += data.len() as u64;
+                g.pending += data.len() as u64;
+                if g.deferred_at.is_none() {
+                    g.deferred_at = Some(Instant::now());
+                }
+                return g.appended;
+            }
             drop(g);
             return self.append(data);
         }
@@ -521,6 +558,20 @@ impl AofWriter {
         let mut g = self.shared.lock();
         g.callbacks.push((seq, cb));
         self.shared.notify(g);
+    }
+
+    /// A handle for [`AofHandle::commit`] outside the server lock.
+    pub fn handle(&self) -> AofHandle {
+        AofHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// How long the flusher leaves data queued by `write_batch` under
+    /// `always` to the caller's commit before writing it itself (default
+    /// 5 ms; tests make it long to check who flushed).
+    pub fn set_commit_grace(&self, grace: Duration) {
+        self.shared.lock().deferred_grace = grace;
     }
 
     /// Installs the hook called with each new durable sequence.
@@ -682,6 +733,68 @@ impl Drop for AofWriter {
     }
 }
 
+/// What [`AofHandle::commit`] achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Commit {
+    /// The sequence is durable.
+    Durable,
+    /// Another round is writing it (or the policy is not `always`): wait
+    /// with [`AofHandle::on_durable`].
+    Pending,
+    /// It cannot become durable now (the error, or `Closed`).
+    Failed(AofError),
+}
+
+/// A cheap handle on a writer, usable without the server lock: the
+/// event-loop side of group commit under `appendfsync always`.
+#[derive(Clone)]
+pub struct AofHandle {
+    shared: Arc<Shared>,
+}
+
+impl AofHandle {
+    /// Makes `seq` durable on the calling thread when no other round is
+    /// in flight: writes and fsyncs everything queued so far (every batch
+    /// appended since the last round shares this fsync, as in upstream's
+    /// `beforeSleep`), then runs the callbacks it made ready. Blocks for
+    /// the disk flush; call it outside the server lock.
+    pub fn commit(&self, seq: u64) -> Commit {
+        let mut g = self.shared.lock();
+        for _ in 0..2 {
+            if g.durable >= seq {
+                return Commit::Durable;
+            }
+            if let Some(e) = g.error() {
+                return Commit::Failed(e);
+            }
+            if g.stopped {
+                return Commit::Failed(AofError::Closed);
+            }
+            if g.shutdown
+                || g.in_flight
+                || g.ops.is_empty()
+                || g.retry_at.is_some()
+                || g.policy != FsyncPolicy::Always
+            {
+                return Commit::Pending;
+            }
+            g = flush_round(&self.shared, g);
+        }
+        if g.durable >= seq {
+            Commit::Durable
+        } else {
+            Commit::Pending
+        }
+    }
+
+    /// Same as [`AofWriter::on_durable`].
+    pub fn on_durable(&self, seq: u64, cb: DurableCallback) {
+        let mut g = self.shared.lock();
+        g.callbacks.push((seq, cb));
+        self.shared.notify(g);
+    }
+}
+
 /// The flusher: writes batches, fsyncs under `always` or when forced.
 fn flusher_loop(sh: &Shared) {
     let mut g = sh.lock();
@@ -689,133 +802,160 @@ fn flusher_loop(sh: &Shared) {
         let now = Instant::now();
         let retry_blocked = matches!(g.retry_at, Some(t) if t > now);
         let has_data = !g.ops.is_empty();
-        if g.shutdown && ((!has_data && !g.force_sync) || g.write_error.is_some()) {
+        if g.shutdown && !g.in_flight && ((!has_data && !g.force_sync) || g.write_error.is_some()) {
             // On shutdown with a pending error one last attempt was made
             // by close(); give up rather than spin.
             break;
         }
-        if (!has_data || retry_blocked) && !g.force_sync {
-            g = match g.retry_at {
-                Some(t) if has_data && t > now => sh.wait_timeout(&sh.work, g, t - now),
+        if g.in_flight {
+            // A caller's commit is writing; look again when it is done.
+            g = sh.wait_timeout(&sh.done, g, Duration::from_millis(1));
+            continue;
+        }
+        // Data a caller will commit itself is left to it for a moment.
+        let deferred_wait = match g.deferred_at {
+            Some(t) if has_data && !g.force_sync && g.policy == FsyncPolicy::Always => {
+                (t + g.deferred_grace).checked_duration_since(now)
+            }
+            _ => None,
+        };
+        if (!has_data || retry_blocked || deferred_wait.is_some()) && !g.force_sync {
+            g = match (g.retry_at, deferred_wait) {
+                (Some(t), _) if has_data && t > now => sh.wait_timeout(&sh.work, g, t - now),
+                (_, Some(d)) => sh.wait_timeout(&sh.work, g, d),
+                // Under `always`, look regularly for deferred data whose
+                // caller never committed it.
+                _ if g.policy == FsyncPolicy::Always => {
+                    let grace = g.deferred_grace;
+                    sh.wait_timeout(&sh.work, g, grace)
+                }
                 _ => sh.wait(&sh.work, g),
             };
             continue;
         }
-        let force = g.force_sync;
-        let ops: Vec<Op> = g.ops.drain(..).collect();
-        let mut file = g.file.clone();
-        let mut size = g.incr_size;
-        let batch_start_written = g.written;
-        let policy = g.policy;
-        let suppressed = g.fsync_suppressed();
-        if g.syncing {
-            // A background fsync is running: the write may stall behind it.
-            g.delayed_fsync += 1;
-        }
-        g.in_flight = true;
-        drop(g);
-
-        let mut written_now: u64 = 0;
-        let mut requeue: VecDeque<Op> = VecDeque::new();
-        let mut werr: Option<String> = None;
-        let mut ferr: Option<String> = None;
-        let mut iter = ops.into_iter();
-        while let Some(op) = iter.next() {
-            match op {
-                Op::Data(buf) => {
-                    let (n, err) = write_all_counted(&file, &buf);
-                    if let Some(e) = err {
-                        werr = Some(strerror(&e));
-                        // Cut a partial write back so the file never ends
-                        // in half a command; keep the whole buffer queued.
-                        let rest = if n > 0 && file.set_len(size).is_err() {
-                            size += n as u64;
-                            written_now += n as u64;
-                            buf[n..].to_vec()
-                        } else {
-                            buf
-                        };
-                        requeue.push_back(Op::Data(rest));
-                        requeue.extend(iter.by_ref());
-                        break;
-                    }
-                    size += n as u64;
-                    written_now += n as u64;
-                }
-                Op::Switch(newf, newsize) => {
-                    if policy != FsyncPolicy::No {
-                        if let Err(e) = file.sync_data() {
-                            ferr = Some(strerror(&e));
-                        }
-                    }
-                    file = newf;
-                    size = newsize;
-                }
-            }
-        }
-        let mut synced_to = None;
-        if werr.is_none() {
-            let want_sync = force || (policy == FsyncPolicy::Always && !suppressed);
-            if want_sync {
-                match file.sync_data() {
-                    Ok(()) => synced_to = Some(batch_start_written + written_now),
-                    Err(e) => ferr = Some(strerror(&e)),
-                }
-            }
-        }
-
-        g = sh.lock();
-        g.in_flight = false;
-        // Put back what failed, ahead of anything appended meanwhile.
-        while let Some(op) = requeue.pop_back() {
-            match (&op, g.ops.front_mut()) {
-                (Op::Data(a), Some(Op::Data(b))) => {
-                    let mut merged = a.clone();
-                    merged.extend_from_slice(b);
-                    *b = merged;
-                }
-                _ => g.ops.push_front(op),
-            }
-        }
-        g.written += written_now;
-        g.pending = g.pending.saturating_sub(written_now);
-        g.file = file;
-        g.incr_size = size;
-        if let Some(s) = synced_to {
-            g.fsyncs += 1;
-            if s > g.synced {
-                g.synced = s;
-            }
-            g.fsync_error = None;
-        }
-        match werr {
-            Some(e) => {
-                g.write_error = Some(e);
-                g.retry_at = Some(Instant::now() + RETRY_DELAY);
-            }
-            None => {
-                g.write_error = None;
-                g.retry_at = None;
-            }
-        }
-        if let Some(e) = ferr {
-            g.fsync_error = Some(e);
-        }
-        if force && (g.ops.is_empty() || g.write_error.is_some() || g.fsync_error.is_some()) {
-            g.force_sync = false;
-        }
-        // The everysec syncer only needs a nudge when this batch is the
-        // first unsynced data (otherwise it is already counting down).
-        let nudge_syncer = g.policy == FsyncPolicy::EverySec
-            && written_now > 0
-            && g.synced == g.written - written_now;
-        g.update_durable();
-        sh.notify(g);
-        if nudge_syncer {
-            sh.sync_work.notify_one();
-        }
-        g = sh.lock();
+        g = flush_round(sh, g);
     }
+}
+
+/// One flush: takes every queued op, writes it (fsyncing as the policy or
+/// a forced sync asks), records the outcome and runs the callbacks it
+/// made ready. Called with the lock held and no round in flight; returns
+/// with the lock held again.
+fn flush_round<'a>(sh: &'a Shared, mut g: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    let force = g.force_sync;
+    let ops: Vec<Op> = g.ops.drain(..).collect();
+    let mut file = g.file.clone();
+    let mut size = g.incr_size;
+    let batch_start_written = g.written;
+    let policy = g.policy;
+    let suppressed = g.fsync_suppressed();
+    if g.syncing {
+        // A background fsync is running: the write may stall behind it.
+        g.delayed_fsync += 1;
+    }
+    g.in_flight = true;
+    g.deferred_at = None;
+    drop(g);
+
+    let mut written_now: u64 = 0;
+    let mut requeue: VecDeque<Op> = VecDeque::new();
+    let mut werr: Option<String> = None;
+    let mut ferr: Option<String> = None;
+    let mut iter = ops.into_iter();
+    while let Some(op) = iter.next() {
+        match op {
+            Op::Data(buf) => {
+                let (n, err) = write_all_counted(&file, &buf);
+                if let Some(e) = err {
+                    werr = Some(strerror(&e));
+                    // Cut a partial write back so the file never ends
+                    // in half a command; keep the whole buffer queued.
+                    let rest = if n > 0 && file.set_len(size).is_err() {
+                        size += n as u64;
+                        written_now += n as u64;
+                        buf[n..].to_vec()
+                    } else {
+                        buf
+                    };
+                    requeue.push_back(Op::Data(rest));
+                    requeue.extend(iter.by_ref());
+                    break;
+                }
+                size += n as u64;
+                written_now += n as u64;
+            }
+            Op::Switch(newf, newsize) => {
+                if policy != FsyncPolicy::No {
+                    if let Err(e) = file.sync_data() {
+                        ferr = Some(strerror(&e));
+                    }
+                }
+                file = newf;
+                size = newsize;
+            }
+        }
+    }
+    let mut synced_to = None;
+    if werr.is_none() {
+        let want_sync = force || (policy == FsyncPolicy::Always && !suppressed);
+        if want_sync {
+            match file.sync_data() {
+                Ok(()) => synced_to = Some(batch_start_written + written_now),
+                Err(e) => ferr = Some(strerror(&e)),
+            }
+        }
+    }
+
+    g = sh.lock();
+    g.in_flight = false;
+    // Put back what failed, ahead of anything appended meanwhile.
+    while let Some(op) = requeue.pop_back() {
+        match (&op, g.ops.front_mut()) {
+            (Op::Data(a), Some(Op::Data(b))) => {
+                let mut merged = a.clone();
+                merged.extend_from_slice(b);
+                *b = merged;
+            }
+            _ => g.ops.push_front(op),
+        }
+    }
+    g.written += written_now;
+    g.pending = g.pending.saturating_sub(written_now);
+    g.file = file;
+    g.incr_size = size;
+    if let Some(s) = synced_to {
+        g.fsyncs += 1;
+        if s > g.synced {
+            g.synced = s;
+        }
+        g.fsync_error = None;
+    }
+    match werr {
+        Some(e) => {
+            g.write_error = Some(e);
+            g.retry_at = Some(Instant::now() + RETRY_DELAY);
+        }
+        None => {
+            g.write_error = None;
+            g.retry_at = None;
+        }
+    }
+    if let Some(e) = ferr {
+        g.fsync_error = Some(e);
+    }
+    if force && (g.ops.is_empty() || g.write_error.is_some() || g.fsync_error.is_some()) {
+        g.force_sync = false;
+    }
+    // The everysec syncer only needs a nudge when this batch is the
+    // first unsynced data (otherwise it is already counting down).
+    let nudge_syncer =
+        g.policy == FsyncPolicy::EverySec && written_now > 0 && g.synced == g.written - written_now;
+    g.update_durable();
+    sh.notify(g);
+    if nudge_syncer {
+        sh.sync_work.notify_one();
+    }
+    sh.lock()
 }
 
 /// The everysec syncer: fsyncs the current file at most once a second

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use redis_aof::{AofError, AofWriter, FsyncPolicy};
+use redis_aof::{AofError, AofWriter, Commit, FsyncPolicy};
 
 fn temp_path(tag: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
@@ -234,5 +234,42 @@ fn write_batch_under_always_goes_through_group_commit() {
     assert_eq!(st.inline_writes, 0, "{st:?}");
     assert!(st.synced >= seq, "{st:?}");
     drop(w);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn commit_on_the_callers_thread_shares_one_fsync() {
+    let dir = temp_path("commit");
+    let path = dir.join("a.aof");
+    let w = AofWriter::new(open_append(&path), 0, FsyncPolicy::Always).unwrap();
+    let h = w.handle();
+    // The flusher stays out of the way: this thread flushes.
+    w.set_commit_grace(Duration::from_secs(3600));
+    // Three connections queue their batches, then the first one commits.
+    let s1 = w.write_batch(b"one ");
+    let s2 = w.write_batch(b"two ");
+    let s3 = w.write_batch(b"three");
+    assert!(w.stats().synced < s1);
+    assert_eq!(h.commit(s1), Commit::Durable);
+    let st = w.stats();
+    assert_eq!(st.fsyncs, 1, "{st:?}");
+    assert_eq!(st.synced, s3, "{st:?}");
+    // The others find their data durable: no second flush.
+    assert_eq!(h.commit(s2), Commit::Durable);
+    assert_eq!(h.commit(s3), Commit::Durable);
+    assert_eq!(w.stats().fsyncs, 1);
+    assert_eq!(std::fs::read(&path).unwrap(), b"one two three");
+    // A callback registered for durable data runs at once.
+    let (tx, rx) = mpsc::channel();
+    h.on_durable(s3, Box::new(move |r| tx.send(r).unwrap()));
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), Ok(()));
+    // Under everysec a commit does not flush: the caller waits instead.
+    w.set_policy(FsyncPolicy::EverySec);
+    let s4 = w.append(b" four");
+    w.wait_durable(s4).unwrap();
+    assert_eq!(h.commit(s4), Commit::Durable);
+    drop(w);
+    // A closed writer fails the commit of anything newer.
+    assert_eq!(h.commit(s4 + 1), Commit::Failed(AofError::Closed));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -141,6 +141,12 @@ impl State {
         Some(aof.last_seq)
     }
 
+    /// A handle to commit the AOF outside the lock (see
+    /// [`redis_aof::AofHandle::commit`]).
+    pub fn aof_handle(&self) -> Option<redis_aof::AofHandle> {
+        self.aof.as_ref().map(|a| a.writer.handle())
+    }
+
     /// Registers `cb` to run once `seq` is durable.
     pub fn aof_on_durable(&self, seq: u64, cb: redis_aof::DurableCallback) {
         if let Some(aof) = &self.aof {

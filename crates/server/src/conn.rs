@@ -190,7 +190,7 @@ where
             }
         }
         // 1. Execute what can run now.
-        let mut durable_wait: Option<tokio::sync::oneshot::Receiver<()>> = None;
+        let mut durable_wait: Option<(redis_aof::AofHandle, u64)> = None;
         if client.blocked.is_none() && (!pending.is_empty() || read_bytes > 0 || written_bytes > 0)
         {
             // Bounded: a pause has a deadline; we re-check every 10 ms.
@@ -210,14 +210,7 @@ where
                             // appendfsync always: these replies go out only
                             // once the writes before them are on disk.
                             if let Some(seq) = st.aof_wait_seq() {
-                                let (tx, rx) = tokio::sync::oneshot::channel();
-                                st.aof_on_durable(
-                                    seq,
-                                    Box::new(move |_| {
-                                        let _ = tx.send(());
-                                    }),
-                                );
-                                durable_wait = Some(rx);
+                                durable_wait = st.aof_handle().map(|h| (h, seq));
                             }
                             limits = st.cached.proto_max_bulk_len;
                             obuf_limits = st.cached.obuf_limits;
@@ -241,10 +234,8 @@ where
                 }
             }
         }
-        if let Some(rx) = durable_wait {
-            // A write error also releases the wait; the error shows in INFO
-            // (aof_last_write_status) as with upstream's MISCONF path.
-            let _ = rx.await;
+        if let Some((aof, seq)) = durable_wait {
+            wait_durable(&aof, seq).await;
         }
         // Reply at once when the socket takes it: one trip through
         // `select!` (and its waker registrations) less per request.
@@ -435,6 +426,29 @@ fn run_batch(
                 info.last_cmd = n.to_string();
             }
         }
+    }
+}
+
+/// `appendfsync always`: returns once the batch's writes are on disk.
+///
+/// Group commit as upstream's event loop does it: yielding first lets
+/// every other ready connection run its batch (and the I/O driver find
+/// more), then one commit on this thread writes and fsyncs all of them;
+/// the others find their data durable when they resume. If another round
+/// is already writing, wait for it instead. A write error also releases
+/// the wait; the error shows in INFO (`aof_last_write_status`) as with
+/// upstream's MISCONF path.
+async fn wait_durable(aof: &redis_aof::AofHandle, seq: u64) {
+    tokio::task::yield_now().await;
+    if aof.commit(seq) == redis_aof::Commit::Pending {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        aof.on_durable(
+            seq,
+            Box::new(move |_| {
+                let _ = tx.send(());
+            }),
+        );
+        let _ = rx.await;
     }
 }
 
