@@ -1,4 +1,4 @@
-//! `cargo xtask bench [SECTION…] [--quick] [--requests N] [--rounds R]`:
+//! `cargo xtask bench [SECTION…] [--quick] [--requests N] [--rounds R] [--budget S]`:
 //! our release server against the reference, both started with equal
 //! settings (loopback, free ports, private dirs, no persistence unless the
 //! section is about it). This is the only place performance is measured;
@@ -42,6 +42,8 @@ pub struct Options {
     pub requests: u64,
     pub rounds: u32,
     pub quick: bool,
+    /// `--budget S`: seconds per throughput table (default 60, quick 10).
+    pub budget_secs: Option<u64>,
     sections: Vec<String>,
 }
 
@@ -62,7 +64,8 @@ impl Options {
 
     /// Time budget of a throughput table; remaining rounds are skipped.
     pub fn budget(&self) -> Duration {
-        Duration::from_secs(if self.quick { 10 } else { 60 })
+        let default = if self.quick { 10 } else { 60 };
+        Duration::from_secs(self.budget_secs.unwrap_or(default))
     }
 }
 
@@ -71,6 +74,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         requests: 20_000,
         rounds: 3,
         quick: false,
+        budget_secs: None,
         sections: Vec::new(),
     };
     let mut requests = None;
@@ -88,6 +92,13 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             }
             "--rounds" => {
                 rounds = Some(it.next().and_then(|v| v.parse().ok()).ok_or("--rounds R")?)
+            }
+            "--budget" => {
+                o.budget_secs = Some(
+                    it.next()
+                        .and_then(|v| v.parse().ok())
+                        .ok_or("--budget SECONDS")?,
+                )
             }
             "all" => o.sections.extend(SECTIONS.iter().map(|s| s.to_string())),
             s if SECTIONS.contains(&s) => o.sections.push(s.to_string()),

@@ -196,6 +196,9 @@ impl RequestParser {
                         Step::Done(args) => return Ok(Some(args)),
                     }
                 }
+                if let Some(args) = self.parse_complete(buf) {
+                    return Ok(Some(args));
+                }
                 if !self.parse_multibulk_header(buf)? {
                     return Ok(None);
                 }
@@ -229,6 +232,50 @@ impl RequestParser {
             }
             return Ok(Some(std::mem::take(&mut self.args)));
         }
+    }
+
+    /// The fast path for the common case: a whole, valid multibulk
+    /// request of at most [`FAST_MAX_ARGS`] arguments at the front of
+    /// `buf`, taken in one split. Anything else (incomplete, malformed,
+    /// over a limit, a NUL in a header) returns `None` without consuming,
+    /// and the incremental path handles it with upstream's exact rules.
+    fn parse_complete(&mut self, buf: &mut BytesMut) -> Option<Vec<Bytes>> {
+        let b: &[u8] = buf;
+        let (n, mut pos) = header_line(b, 0, b'*')?;
+        if n <= 0 || n > FAST_MAX_ARGS as i64 {
+            return None;
+        }
+        if self.auth_required && n > UNAUTH_MAX_MULTIBULK_LEN {
+            return None;
+        }
+        let n = n as usize;
+        let mut ranges = [(0usize, 0usize); FAST_MAX_ARGS];
+        for r in ranges.iter_mut().take(n) {
+            let (len, start) = header_line(b, pos, b'$')?;
+            let len = usize::try_from(len).ok()?;
+            if len > self.limits.max_bulk_len
+                || (self.auth_required && len > UNAUTH_MAX_BULK_LEN as usize)
+            {
+                return None;
+            }
+            let end = start.checked_add(len)?;
+            if end.checked_add(2)? > b.len() {
+                return None;
+            }
+            *r = (start, end);
+            // The two bytes after the payload are skipped unchecked.
+            pos = end + 2;
+        }
+        let whole = buf.split_to(pos).freeze();
+        self.scanned = 0;
+        self.stuck = false;
+        Some(
+            ranges
+                .iter()
+                .take(n)
+                .map(|&(s, e)| whole.slice(s..e))
+                .collect(),
+        )
     }
 
     /// Finds `target` in `buf` as upstream's `strchr` would (a NUL stops
@@ -363,6 +410,26 @@ enum Step {
     NeedMore,
     Skipped,
     Done(Vec<Bytes>),
+}
+
+/// Most arguments a request may have to take [`RequestParser`]'s fast
+/// path (larger ones are parsed incrementally).
+const FAST_MAX_ARGS: usize = 16;
+
+/// A complete `<marker><number>\r?` header line starting at `pos`: its
+/// value and the position after the byte following the `\r`. `None` if
+/// the line is incomplete, has a NUL before its `\r`, or is invalid.
+fn header_line(b: &[u8], pos: usize, marker: u8) -> Option<(i64, usize)> {
+    if *b.get(pos)? != marker {
+        return None;
+    }
+    let rest = b.get(pos + 1..)?;
+    let i = rest.iter().position(|&c| c == b'\r' || c == 0)?;
+    if rest[i] != b'\r' || i + 2 > rest.len() {
+        return None;
+    }
+    let v = parse_ll(&rest[..i])?;
+    Some((v, pos + 1 + i + 2))
 }
 
 /// Upstream's `string2ll`: optional `-`, then digits without leading zeros

@@ -1,8 +1,8 @@
 //! One client connection: read, parse every complete request, execute the
 //! batch under one lock, write the replies in one go (pipelining).
 //!
-//! The loop waits on the socket, the client's push channel (MONITOR lines),
-//! its kill signal, the idle timeout and server shutdown. Every branch of the
+//! The loop waits on the socket, the client's push channel (MONITOR lines,
+//! its kill signal, server shutdown) and the idle timeout. Every branch of the
 //! `select!` is cancel-safe: `read_buf` loses no data when another branch
 //! wins, and `recv`/`notified` only consume what they return.
 
@@ -45,6 +45,10 @@ where
         let Ok(mut st) = shared.state.lock() else {
             return;
         };
+        // Checked under the lock the shutdown takes to kill every client.
+        if shared.shutdown.is_cancelled() {
+            return;
+        }
         admit(&mut st, &peer, &signal, now)
     };
     let id = match admitted {
@@ -309,8 +313,24 @@ where
             rbuf.reserve(hint);
         }
         let mut got_input = false;
+        // `biased`: no random branch order to draw per request. Writing
+        // comes first so replies and pushes always drain; pushes before
+        // reads so a client flooding requests still gets its messages.
+        // Shutdown arrives as a kill through `push_rx` (see `crate::run`).
         tokio::select! {
-            _ = shared.shutdown.cancelled() => return None,
+            biased;
+            r = wr.write(&out), if !out.is_empty() => match r {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => {
+                    out.advance(n);
+                    written_bytes += n as u64;
+                    writes_done += 1;
+                    if out.is_empty() && out.capacity() > 64 * 1024 {
+                        // Keep big one-off reply buffers from pinning memory.
+                        out = BytesMut::new();
+                    }
+                }
+            },
             Some(msg) = push_rx.recv() => {
                 // A kill request arrives as an empty push (see ClientSignal::kill).
                 if client.signal.is_killed() {
@@ -331,18 +351,6 @@ where
                     }
                 }
             }
-            r = wr.write(&out), if !out.is_empty() => match r {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => {
-                    out.advance(n);
-                    written_bytes += n as u64;
-                    writes_done += 1;
-                    if out.is_empty() && out.capacity() > 64 * 1024 {
-                        // Keep big one-off reply buffers from pinning memory.
-                        out = BytesMut::new();
-                    }
-                }
-            },
             r = rd.read_buf(&mut rbuf) => match r {
                 Ok(0) | Err(_) => return None,
                 Ok(n) => {

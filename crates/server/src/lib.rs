@@ -77,8 +77,16 @@ pub async fn run(listeners: Listeners, shared: Arc<Shared>) {
     tracker.spawn(replica_link::run(shared.clone()));
     shared.shutdown.cancelled().await;
     tracker.close();
-    // Connections notice the cancellation at their next wait; bound the wait
-    // so a stuck peer cannot hold the exit.
+    // Connections do not watch the token (one more waker per request on
+    // the hot path): they are killed through their signals, and a
+    // connection admitted from now on sees the cancellation (`admit`).
+    if let Ok(st) = shared.state.lock() {
+        for c in st.clients.values() {
+            c.signal.kill();
+        }
+    }
+    // Connections notice the kill at their next wait; bound the wait so a
+    // stuck peer cannot hold the exit.
     let _ = tokio::time::timeout(Duration::from_secs(2), tracker.wait()).await;
 }
 
