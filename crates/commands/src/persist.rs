@@ -705,7 +705,16 @@ impl State {
         let lru = self.ks.initial_access(now);
         let (mut aux_replid, mut aux_offset): (Option<String>, Option<i64>) = (None, None);
         let mut current_db = 0usize;
+        // Entries are inserted in small batches (one database each) so the
+        // table's cache misses overlap; anything else flushes the batch.
+        const BATCH: usize = 64;
+        let mut batch: Vec<(Key, Entry, Option<i64>)> = Vec::with_capacity(BATCH);
+        let mut batch_db = 0usize;
         while let Some(item) = reader.next_item().map_err(fail)? {
+            let same_db = matches!(&item, RdbItem::Entry(e) if e.db as usize == batch_db);
+            if !batch.is_empty() && (!same_db || batch.len() >= BATCH) {
+                self.ks.dbs[batch_db].insert_entries(std::mem::take(&mut batch));
+            }
             match item {
                 RdbItem::Aux { key, value } => match key.as_ref() {
                     b"redis-ver" => self.log_notice(&format!(
@@ -761,7 +770,8 @@ impl State {
                     };
                     // The key read from the file becomes the table's key
                     // (no copy), with its deadline in the same insertion.
-                    self.ks.dbs[db].insert_entry(key, Entry::new(v, lru), expire_ms);
+                    batch_db = db;
+                    batch.push((key.into(), Entry::new(v, lru), expire_ms));
                     loaded += 1;
                 }
                 RdbItem::SelectDb(db) => current_db = db as usize,
@@ -780,6 +790,9 @@ impl State {
                 }
                 _ => {}
             }
+        }
+        if !batch.is_empty() {
+            self.ks.dbs[batch_db].insert_entries(batch);
         }
         // A replica restarted from its own RDB resumes its primary's
         // history, so it can ask for a partial resynchronization.

@@ -202,6 +202,32 @@ impl Db {
         self.map.insert(key, entry);
     }
 
+    /// [`Db::insert_entry`] for a batch, in order, with the table's
+    /// batched insertion (see [`Dict::insert_batch`]); used by loading.
+    pub fn insert_entries(&mut self, batch: Vec<(Key, Entry, Option<i64>)>) {
+        if self.snap_epoch != 0 {
+            for (k, e, t) in batch {
+                self.insert_entry(k, e, t);
+            }
+            return;
+        }
+        let mut pairs = Vec::with_capacity(batch.len());
+        for (key, mut entry, expire_at) in batch {
+            entry.epoch = 0;
+            match expire_at {
+                Some(t) => {
+                    self.expires.insert(key.clone(), t);
+                }
+                None if !self.expires.is_empty() => {
+                    self.expires.remove(&key);
+                }
+                None => {}
+            }
+            pairs.push((key, entry));
+        }
+        self.map.insert_batch(pairs);
+    }
+
     /// Removes `key`; returns the entry and its deadline.
     pub fn remove(&mut self, key: &[u8]) -> Option<(Key, Entry, Option<i64>)> {
         let (k, e) = self.map.remove(key)?;
