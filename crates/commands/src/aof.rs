@@ -308,7 +308,7 @@ impl State {
         }
         file.seek(SeekFrom::Start(start)).map_err(io_err)?;
         let mut reader = AofReader::at_offset(file, start);
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, _rx) = crate::push::push_channel();
         let mut client = Client::new(0, std::sync::Arc::new(ClientSignal::new(tx)), true);
         client.is_master = true;
         client.authenticated = true;

@@ -181,7 +181,7 @@ mod tests {
     const NOW: i64 = 1_700_000_000_000;
 
     fn client() -> Client {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, _rx) = crate::push::push_channel();
         let mut c = Client::new(1, Arc::new(ClientSignal::new(tx)), true);
         c.authenticated = true;
         c

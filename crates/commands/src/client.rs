@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use redis_resp::Protocol;
-use tokio::sync::mpsc;
+
+use crate::push::PushSender;
 
 /// How replies are sent (`CLIENT REPLY`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -115,12 +116,12 @@ impl Client {
 pub struct ClientSignal {
     killed: AtomicBool,
     close_requested: AtomicBool,
-    pub push: mpsc::UnboundedSender<Bytes>,
+    pub push: PushSender,
 }
 
 impl ClientSignal {
     /// A new signal with the sending half of the push channel.
-    pub fn new(push: mpsc::UnboundedSender<Bytes>) -> ClientSignal {
+    pub fn new(push: PushSender) -> ClientSignal {
         ClientSignal {
             killed: AtomicBool::new(false),
             close_requested: AtomicBool::new(false),

@@ -40,6 +40,7 @@ pub mod meta;
 pub mod persist;
 pub mod persist_types;
 pub mod pubsub;
+pub mod push;
 pub mod replica;
 pub mod replication;
 pub mod server;

@@ -856,7 +856,7 @@ mod tests {
 
     impl Harness {
         fn new() -> Harness {
-            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let (tx, _rx) = crate::push::push_channel();
             let signal = std::sync::Arc::new(crate::client::ClientSignal::new(tx));
             Harness {
                 st: crate::state::State::new(redis_config::Config::default(), NOW),

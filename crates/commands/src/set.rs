@@ -704,7 +704,7 @@ mod tests {
 
     impl Harness {
         fn new() -> Harness {
-            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let (tx, _rx) = crate::push::push_channel();
             let client = Client::new(1, Arc::new(ClientSignal::new(tx)), true);
             Harness {
                 st: State::new(Config::default(), 1_700_000_000_000),

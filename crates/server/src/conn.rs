@@ -17,7 +17,6 @@ use redis_commands::table::flags;
 use redis_commands::State;
 use redis_resp::{Limits, Protocol, RequestParser};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 use crate::{log, now_ms, Shared};
 
@@ -38,7 +37,7 @@ pub async fn serve<S>(shared: Arc<Shared>, mut stream: S, peer: Peer)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Bytes>();
+    let (push_tx, mut push_rx) = redis_commands::push::push_channel();
     let signal = Arc::new(ClientSignal::new(push_tx));
     let now = now_ms();
     let admitted = {
@@ -127,7 +126,7 @@ async fn run_loop<S>(
     shared: &Arc<Shared>,
     stream: &mut S,
     client: &mut Client,
-    push_rx: &mut mpsc::UnboundedReceiver<Bytes>,
+    push_rx: &mut redis_commands::push::PushReceiver,
 ) -> Option<String>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -337,7 +336,7 @@ where
                     return None;
                 }
                 out.extend_from_slice(&msg);
-                while let Ok(m) = push_rx.try_recv() {
+                while let Some(m) = push_rx.try_recv() {
                     out.extend_from_slice(&m);
                 }
                 if client.signal.close_requested() {

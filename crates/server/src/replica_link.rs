@@ -21,7 +21,6 @@ use redis_commands::replica::DisklessLoad;
 use redis_resp::{encode_request, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 
 use crate::{log, now_ms, Shared};
 
@@ -575,7 +574,7 @@ async fn stream_commands(
     mut link: Link,
     generation: u64,
 ) -> Result<(), String> {
-    let (tx, _rx) = mpsc::unbounded_channel();
+    let (tx, _rx) = redis_commands::push::push_channel();
     let signal = Arc::new(ClientSignal::new(tx));
     let mut client = Client::new(0, signal, true);
     client.is_master = true;
