@@ -319,3 +319,75 @@ fn shutdown_nosave_during_bgsave_keeps_the_last_good_dump() {
     assert_eq!(c2.cmd(&["DBSIZE"]), b":1\r\n");
     assert_eq!(c2.cmd(&["GET", "good"]), b"$1\r\n1\r\n");
 }
+
+/// Kills a raw server process by PID when dropped, even on failure.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A small dataset (upstream serves events only every 2 MB of loading)
+/// is loaded before the first client is served: a client that connects
+/// the moment the port opens gets the data, never `-LOADING`, as with
+/// upstream.
+#[test]
+fn a_small_dump_is_loaded_before_the_first_client_is_served() {
+    use std::io::{Read, Write};
+    let dir = std::env::temp_dir().join(format!("redis-rs-quickload-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_string_lossy().into_owned();
+    {
+        let s = TestServer::start(ServerKind::Ours, &args_with(&["--dir", &d]));
+        let mut c = s.conn();
+        assert_eq!(
+            c.cmd(&["DEBUG", "POPULATE", "20000", "k", "10"]),
+            b"+OK\r\n"
+        );
+        assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
+    }
+    let size = std::fs::metadata(dir.join("dump.rdb")).unwrap().len();
+    assert!(size < 2 * 1024 * 1024, "{size}");
+    for round in 0..3 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let bin = redis_testkit::server::ours_binary("redis-server");
+        let _srv = Killed(
+            std::process::Command::new(bin)
+                .args(["--port", &port.to_string(), "--dir", &d, "--save", ""])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        // Connect as soon as the port accepts (bounded), then ask at once.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut sock = loop {
+            match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                Ok(s) => break s,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "never listened: {e}");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        };
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        sock.write_all(b"*1\r\n$6\r\nDBSIZE\r\n").unwrap();
+        let mut buf = [0u8; 256];
+        let n = sock.read(&mut buf).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&buf[..n]),
+            ":20000\r\n",
+            "round {round}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -995,12 +995,17 @@ impl State {
     pub fn prepare_shutdown(&mut self, req: crate::state::ShutdownRequest) -> Result<(), String> {
         self.log_warning("User requested shutdown...");
         // A background save in progress is abandoned, as upstream kills its
-        // child: the temp file is removed by the writer thread.
+        // child and removes its temp file. The writer thread would remove
+        // it too, but only after writing what is still queued for it, which
+        // can outlast the exit: remove it here (its open handle then writes
+        // to an unlinked file).
         if let Some(mut bg) = self.persistence.bgsave.take() {
             if let Some(s) = bg.snap.take() {
                 self.ks.end_snapshot(s);
             }
+            drop(bg);
             self.log_warning("There is a child saving an .rdb. Killing it!");
+            let _ = std::fs::remove_file(format!("temp-{}.rdb", std::process::id()));
         }
         self.aof_shutdown();
         // While a dataset loads (startup, or a replica's full sync from

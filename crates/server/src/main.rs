@@ -308,8 +308,12 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
             log::warning(&format!("Failed to write PID file: {}", os_text(&e)));
         }
     }
-    let server = tokio::spawn(redis_server::run(listeners, shared.clone()));
-    let loaded = tokio::task::spawn_blocking(move || {
+    // Like upstream, which only serves clients (with -LOADING) between
+    // chunks of a big load: little or nothing to load is loaded before any
+    // client is served, so a client connecting right after start never
+    // sees -LOADING for an empty dataset.
+    let quick = data_size_on_disk(&load_cfg, aof_on) < QUICK_LOAD_BYTES;
+    let load = move || {
         let now = now_ms();
         let mut tmp = State::new(load_cfg, now);
         tmp.log_sink = load_sink;
@@ -323,8 +327,17 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
             tmp.load_rdb(now).map(drop)
         };
         r.map(|_| tmp)
-    })
-    .await;
+    };
+    let mut listeners = Some(listeners);
+    let mut server = None;
+    let loaded = if quick {
+        Ok(load())
+    } else {
+        server = listeners
+            .take()
+            .map(|l| tokio::spawn(redis_server::run(l, shared.clone())));
+        tokio::task::spawn_blocking(load).await
+    };
     match loaded {
         Ok(Ok(tmp)) => {
             if let Ok(mut st) = shared.state.lock() {
@@ -342,6 +355,11 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
             return 1;
         }
     }
+    let server = match (server, listeners.take()) {
+        (Some(s), _) => s,
+        (None, Some(l)) => tokio::spawn(redis_server::run(l, shared.clone())),
+        (None, None) => return 1,
+    };
     log::notice("Ready to accept connections tcp");
     if supervised == "systemd" {
         notify::notify("STATUS=Ready to accept connections\nREADY=1\n");
@@ -383,6 +401,39 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
         log::warning("Redis is now ready to exit, bye bye...");
     }
     code
+}
+
+/// Below this much data on disk the startup load runs before clients are
+/// served (upstream processes events only every 2 MB of loading).
+const QUICK_LOAD_BYTES: u64 = 2 * 1024 * 1024;
+
+/// Bytes the startup load will read: the RDB file, or with `appendonly yes`
+/// the AOF directory plus a legacy single-file AOF (relative to `dir`, the
+/// current directory by now). Unknown sizes count as large.
+fn data_size_on_disk(cfg: &redis_config::Config, aof_on: bool) -> u64 {
+    let size = |p: &Path| match std::fs::metadata(p) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(_) => u64::MAX,
+    };
+    if !aof_on {
+        return size(Path::new(cfg.get_str("dbfilename")));
+    }
+    let mut total = size(Path::new(cfg.get_str("appendfilename")));
+    match std::fs::read_dir(cfg.get_str("appenddirname")) {
+        Ok(entries) => {
+            for e in entries {
+                let len = e
+                    .ok()
+                    .and_then(|e| e.metadata().ok())
+                    .map_or(u64::MAX, |m| m.len());
+                total = total.saturating_add(len);
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(_) => return u64::MAX,
+    }
+    total
 }
 
 fn supervised_mode(s: &str) -> &'static str {
