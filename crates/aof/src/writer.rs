@@ -776,6 +776,12 @@ impl AofHandle {
                 || g.retry_at.is_some()
                 || g.policy != FsyncPolicy::Always
             {
+                // Whoever is busy, the flusher takes the queued data as
+                // soon as it can instead of waiting out the grace period.
+                if !g.ops.is_empty() && g.deferred_at.take().is_some() {
+                    drop(g);
+                    self.shared.work.notify_one();
+                }
                 return Commit::Pending;
             }
             g = flush_round(&self.shared, g);
