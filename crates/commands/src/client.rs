@@ -111,7 +111,8 @@ impl Client {
 }
 
 /// Cross-task signals for one client: kill requests and pushed messages
-/// (`MONITOR` lines, later pub/sub and invalidations).
+/// (`MONITOR` lines, pub/sub messages, replies to a blocked client, the
+/// replication stream), through its [`crate::push`] mailbox.
 #[derive(Debug)]
 pub struct ClientSignal {
     killed: AtomicBool,
@@ -120,7 +121,7 @@ pub struct ClientSignal {
 }
 
 impl ClientSignal {
-    /// A new signal with the sending half of the push channel.
+    /// A new signal with the sending half of the push mailbox.
     pub fn new(push: PushSender) -> ClientSignal {
         ClientSignal {
             killed: AtomicBool::new(false),
@@ -132,7 +133,7 @@ impl ClientSignal {
     /// Asks the connection to close.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
-        // Wake the connection through its push channel: it checks the flag
+        // Wake the connection through its push mailbox: it checks the flag
         // on every wake-up and at the top of its loop (a Notify future per
         // loop iteration showed up in profiles of the request path).
         let _ = self.push.send(Bytes::new());
