@@ -513,3 +513,66 @@ fn aof_loading_logs_like_the_reference() {
     }
     assert_eq!(seen[1], seen[0], "ours vs the reference");
 }
+
+/// Under `appendfsync always` what one client's writes produce for others
+/// (a served BLPOP, pub/sub messages, the replication stream) waits for the
+/// fsync like the writer's own reply; nothing stalls on the way.
+#[test]
+fn pushed_replies_flow_under_appendfsync_always() {
+    let dir = fresh_dir("always-push");
+    let s = start_in(
+        ServerKind::Ours,
+        &dir,
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    );
+    let rdir = fresh_dir("always-push-replica");
+    let port = s.port().to_string();
+    let replica = start_in(
+        ServerKind::Ours,
+        &rdir,
+        &["--replicaof", "127.0.0.1", &port],
+    );
+    let mut blocked = s.conn();
+    let mut sub = s.conn();
+    let mut w = s.conn();
+    assert_eq!(
+        sub.cmd(&["SUBSCRIBE", "ch"]),
+        b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+    );
+    for i in 0..50 {
+        blocked.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$4\r\nlist\r\n$1\r\n5\r\n");
+        // Registered before the push (the reply would otherwise be a
+        // plain LPOP result; both are checked the same way).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !String::from_utf8_lossy(&w.cmd(&["INFO", "clients"])).contains("blocked_clients:1") {
+            assert!(Instant::now() < deadline, "BLPOP never blocked");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let v = format!("v{i}");
+        assert_eq!(w.cmd(&["RPUSH", "list", &v]), b":1\r\n");
+        assert_eq!(
+            blocked.read_reply_raw(),
+            format!("*2\r\n$4\r\nlist\r\n${}\r\n{v}\r\n", v.len()).into_bytes()
+        );
+        assert_eq!(w.cmd(&["PUBLISH", "ch", &v]), b":1\r\n");
+        assert_eq!(
+            sub.read_reply_raw(),
+            format!("*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n${}\r\n{v}\r\n", v.len()).into_bytes()
+        );
+        assert_eq!(w.cmd(&["SET", "last", &v]), b"+OK\r\n");
+    }
+    // The replica follows the stream.
+    let mut rc = replica.conn();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rc.cmd(&["GET", "last"]) != b"$3\r\nv49\r\n" {
+        assert!(Instant::now() < deadline, "replica did not catch up");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(s);
+    let again = start_in(ServerKind::Ours, &dir, &["--appendonly", "yes"]);
+    let mut c = again.conn();
+    assert_eq!(c.cmd(&["GET", "last"]), b"$3\r\nv49\r\n");
+    assert_eq!(c.cmd(&["EXISTS", "list"]), b":0\r\n");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&rdir);
+}

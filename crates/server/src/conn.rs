@@ -342,12 +342,20 @@ where
                 if client.signal.close_requested() {
                     client.close_after_reply = true;
                 }
-                if client.blocked.is_some() {
-                    // Served if the registry no longer lists us.
+                let durable_wait = {
                     let st = shared.state.lock().ok()?;
-                    if !st.blocking.waiters.contains_key(&client.id) {
+                    if client.blocked.is_some() && !st.blocking.waiters.contains_key(&client.id) {
+                        // Served: the registry no longer lists us.
                         client.blocked = None;
                     }
+                    st.aof_wait_seq().and_then(|seq| st.aof_handle().map(|h| (h, seq)))
+                };
+                // appendfsync always: what another client's writes produced
+                // for us (a served BLPOP, the replication stream, messages)
+                // goes out only once those writes are on disk, as upstream
+                // sends every reply after its fsync.
+                if let Some((aof, seq)) = durable_wait {
+                    wait_durable(&aof, seq).await;
                 }
             }
             r = rd.read_buf(&mut rbuf) => match r {
