@@ -799,3 +799,65 @@ fn codec_decodes_a_large_reply_in_chunks() {
     }
     assert_eq!(got, Some(frame));
 }
+
+/// The whole-request fast path and the incremental path agree on random
+/// streams: valid requests with up to 20 arguments (binary payloads with
+/// CR, LF and NUL inside), empty and negative counts, inline lines, and the
+/// same streams with one byte changed (malformed headers, NULs in headers,
+/// wrong markers), under default, small and unauthenticated limits.
+/// Fed whole, the fast path takes every complete request it can; byte by
+/// byte and in random chunks, the incremental path does.
+#[test]
+fn fast_path_agrees_with_incremental_parsing() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    let mut rng = StdRng::seed_from_u64(0x5eed);
+    let alphabet: &[u8] = b"ab\r\n\0$*-0123456789 \"'";
+    for round in 0..3000 {
+        let mut input = Vec::new();
+        for _ in 0..rng.gen_range(1..5) {
+            match rng.gen_range(0..10) {
+                0 => input.extend_from_slice(b"*0\r\n"),
+                1 => input.extend_from_slice(b"*-1\r\n"),
+                2 => input.extend_from_slice(b"PING a \"b c\"\r\n"),
+                _ => {
+                    let n = rng.gen_range(1..=20);
+                    input.extend_from_slice(format!("*{n}\r\n").as_bytes());
+                    for _ in 0..n {
+                        let len = rng.gen_range(0..12);
+                        let arg: Vec<u8> = (0..len)
+                            .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                            .collect();
+                        input.extend_from_slice(format!("${len}\r\n").as_bytes());
+                        input.extend_from_slice(&arg);
+                        input.extend_from_slice(b"\r\n");
+                    }
+                }
+            }
+        }
+        if round % 2 == 1 && !input.is_empty() {
+            let i = rng.gen_range(0..input.len());
+            input[i] = alphabet[rng.gen_range(0..alphabet.len())];
+        }
+        let make: fn() -> RequestParser = match round % 3 {
+            0 => RequestParser::new,
+            1 => || RequestParser::with_limits(Limits::new(5)),
+            _ => || {
+                let mut p = RequestParser::new();
+                p.set_auth_required(true);
+                p
+            },
+        };
+        let whole = feed_with(&[&input], make());
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(feed_with(&bytes, make()), whole, "byte by byte: {input:?}");
+        let mut chunks = Vec::new();
+        let mut rest: &[u8] = &input;
+        while !rest.is_empty() {
+            let (a, b) = rest.split_at(rng.gen_range(1..=rest.len()));
+            chunks.push(a);
+            rest = b;
+        }
+        assert_eq!(feed_with(&chunks, make()), whole, "chunks: {input:?}");
+    }
+}
