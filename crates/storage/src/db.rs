@@ -190,16 +190,21 @@ impl Db {
             self.preserve(&key);
         }
         entry.epoch = self.snap_epoch;
+        self.replace_deadline(&key, expire_at);
+        self.map.insert(key, entry);
+    }
+
+    /// Makes `expire_at` the deadline of `key` (none: persistent).
+    fn replace_deadline(&mut self, key: &Key, expire_at: Option<i64>) {
         match expire_at {
             Some(t) => {
                 self.expires.insert(key.clone(), t);
             }
             None if !self.expires.is_empty() => {
-                self.expires.remove(&key);
+                self.expires.remove(key);
             }
             None => {}
         }
-        self.map.insert(key, entry);
     }
 
     /// [`Db::insert_entry`] for a batch, in order, with the table's
@@ -214,15 +219,7 @@ impl Db {
         let mut pairs = Vec::with_capacity(batch.len());
         for (key, mut entry, expire_at) in batch {
             entry.epoch = 0;
-            match expire_at {
-                Some(t) => {
-                    self.expires.insert(key.clone(), t);
-                }
-                None if !self.expires.is_empty() => {
-                    self.expires.remove(&key);
-                }
-                None => {}
-            }
+            self.replace_deadline(&key, expire_at);
             pairs.push((key, entry));
         }
         self.map.insert_batch(pairs);
