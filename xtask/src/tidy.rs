@@ -5,16 +5,24 @@
 //! - workspace crates depend only on crates of a lower layer.
 //!
 //! Layers: L0 redis-resp, redis-common; L1 redis-config, redis-storage,
-//! redis-client, redis-cluster and the format crates redis-rdb, redis-aof,
-//! redis-replication (they know files and protocols, not the engine); L2
-//! redis-commands (the engine, which drives persistence and replication
-//! through the format crates); L3 the binaries redis-server, redis-cli,
-//! redis-sentinel, redis-benchmark, redis-check-aof, redis-check-rdb. One exception inside L0: redis-resp may depend on
-//! redis-common, because inline requests are split with the shared
-//! `split_args` (same quoting as redis.conf and redis-cli), and duplicating
-//! that would let the two drift apart. Dev crates (redis-testkit,
-//! redis-tests, xtask) are outside the layering and may be used by anyone
-//! as dev-dependencies.
+//! redis-client, the format crates redis-rdb and redis-aof, and the
+//! protocol crates redis-replication, redis-cluster, redis-acl,
+//! redis-scripting and redis-net (they know files and protocols, not the
+//! engine); L2 redis-engine (state, dispatcher, orchestration of
+//! persistence and replication); L3 redis-commands (handlers only); L4 the
+//! binaries redis-server, redis-cli, redis-sentinel, redis-proxy,
+//! redis-benchmark, redis-check-aof. One exception inside L0: redis-resp may
+//! depend on redis-common, because inline requests are split with the
+//! shared `split_args` (same quoting as redis.conf and redis-cli), and
+//! duplicating that would let the two drift apart. Dev crates
+//! (redis-testkit, redis-tests, xtask) are outside the layering and may be
+//! used by anyone as dev-dependencies.
+//!
+//! A second rule keeps the process split of upstream: the separate daemons
+//! and tools (redis-sentinel, redis-proxy, redis-cli, redis-benchmark,
+//! redis-check-aof) talk to servers over the network and may not depend,
+//! even indirectly, on the engine, the command handlers or the storage
+//! engine.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,14 +39,30 @@ const LAYERS: &[(&str, u8)] = &[
     ("redis-aof", 1),
     ("redis-rdb", 1),
     ("redis-replication", 1),
-    ("redis-commands", 2),
-    ("redis-server", 3),
-    ("redis-cli", 3),
-    ("redis-sentinel", 3),
-    ("redis-benchmark", 3),
-    ("redis-check-aof", 3),
-    ("redis-check-rdb", 3),
+    ("redis-acl", 1),
+    ("redis-scripting", 1),
+    ("redis-net", 1),
+    ("redis-engine", 2),
+    ("redis-commands", 3),
+    ("redis-server", 4),
+    ("redis-cli", 4),
+    ("redis-sentinel", 4),
+    ("redis-proxy", 4),
+    ("redis-benchmark", 4),
+    ("redis-check-aof", 4),
 ];
+
+/// Separate processes: they reach servers over the network only.
+const NETWORK_ONLY: &[&str] = &[
+    "redis-sentinel",
+    "redis-proxy",
+    "redis-cli",
+    "redis-benchmark",
+    "redis-check-aof",
+];
+
+/// What a network-only process may not link, directly or indirectly.
+const SERVER_ONLY: &[&str] = &["redis-engine", "redis-commands", "redis-storage"];
 
 const DEV_CRATES: &[&str] = &["redis-testkit", "redis-tests", "xtask"];
 
@@ -49,7 +73,9 @@ const EXCEPTIONS: &[(&str, &str)] = &[("redis-resp", "redis-common")];
 pub fn run() -> Result<(), String> {
     let root = crate::repo_root();
     let mut problems = missing_doc_headers(&root);
-    problems.extend(layer_violations(&cargo_metadata(&root)?));
+    let meta = cargo_metadata(&root)?;
+    problems.extend(layer_violations(&meta));
+    problems.extend(process_split_violations(&meta));
     if problems.is_empty() {
         println!("tidy: ok");
         Ok(())
@@ -176,6 +202,55 @@ pub fn layer_violations(metadata: &Json) -> Vec<String> {
     problems
 }
 
+/// Normal (non-dev) dependencies of `name` on workspace crates.
+fn normal_deps<'a>(packages: &'a [Json], name: &str) -> Vec<&'a str> {
+    let Some(pkg) = packages
+        .iter()
+        .find(|p| p.get("name").and_then(Json::as_str) == Some(name))
+    else {
+        return Vec::new();
+    };
+    pkg.get("dependencies")
+        .map(Json::as_array)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|d| d.get("kind").and_then(Json::as_str).unwrap_or("normal") != "dev")
+        .filter_map(|d| d.get("name").and_then(Json::as_str))
+        .collect()
+}
+
+/// Network-only processes that link a server-only crate, with the chain
+/// of dependencies that brings it in.
+pub fn process_split_violations(metadata: &Json) -> Vec<String> {
+    let packages = metadata.get("packages").map(Json::as_array).unwrap_or(&[]);
+    let mut problems = Vec::new();
+    for &daemon in NETWORK_ONLY {
+        // Breadth-first over workspace crates, remembering the path.
+        let mut queue: Vec<Vec<&str>> = vec![vec![daemon]];
+        let mut seen: Vec<&str> = vec![daemon];
+        while let Some(path) = queue.pop() {
+            let last = path[path.len() - 1];
+            for dep in normal_deps(packages, last) {
+                if seen.contains(&dep) {
+                    continue;
+                }
+                seen.push(dep);
+                let mut next = path.clone();
+                next.push(dep);
+                if SERVER_ONLY.contains(&dep) {
+                    problems.push(format!(
+                        "{}: a separate process may not link {dep}",
+                        next.join(" -> ")
+                    ));
+                } else {
+                    queue.push(next);
+                }
+            }
+        }
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +266,29 @@ mod tests {
         let meta = cargo_metadata(&crate::repo_root()).expect("cargo metadata");
         let problems = layer_violations(&meta);
         assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn separate_processes_link_no_engine() {
+        let meta = cargo_metadata(&crate::repo_root()).expect("cargo metadata");
+        let problems = process_split_violations(&meta);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn process_split_check_follows_indirect_edges() {
+        let m = meta(
+            r#"{"name": "redis-sentinel", "dependencies": [{"name": "redis-client", "kind": null},
+                                                             {"name": "redis-storage", "kind": "dev"}]},
+               {"name": "redis-client", "dependencies": [{"name": "redis-engine", "kind": null}]},
+               {"name": "redis-cli", "dependencies": [{"name": "redis-resp", "kind": null}]}"#,
+        );
+        let p = process_split_violations(&m);
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert_eq!(
+            p[0],
+            "redis-sentinel -> redis-client -> redis-engine: a separate process may not link redis-engine"
+        );
     }
 
     fn meta(pkgs: &str) -> Json {
@@ -212,7 +310,7 @@ mod tests {
         );
         let p = layer_violations(&m);
         assert_eq!(p.len(), 4, "{p:#?}");
-        assert!(p[0].starts_with("redis-common (L0) -> redis-server (L3)"));
+        assert!(p[0].starts_with("redis-common (L0) -> redis-server (L4)"));
         assert!(p[1].starts_with("redis-storage (L1) -> redis-config (L1)"));
         assert!(p[2].starts_with("redis-config -> redis-testkit"));
         assert!(p[3].starts_with("mystery: not assigned"));

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use redis_storage::string::parse_i64_strict;
 
-use crate::error::{CmdError, NOT_FLOAT, NOT_INTEGER};
+use redis_engine::error::{CmdError, NOT_FLOAT, NOT_INTEGER};
 
 /// Parses an integer argument (`ERR value is not an integer or out of range`).
 pub fn int(a: &[u8]) -> Result<i64, CmdError> {
@@ -53,4 +53,25 @@ pub fn parse_f64(a: &[u8]) -> Option<f64> {
 /// Case-insensitive comparison of an argument with an option name.
 pub fn is(a: &Bytes, opt: &str) -> bool {
     a.eq_ignore_ascii_case(opt.as_bytes())
+}
+
+/// Parses a blocking timeout in seconds (fractions allowed) into an
+/// absolute deadline; 0 means forever.
+pub fn parse_timeout(arg: &[u8], now: i64) -> Result<Option<i64>, CmdError> {
+    let t = crate::args::parse_f64(arg)
+        .filter(|v| v.is_finite())
+        .ok_or(CmdError::fixed(
+            "ERR timeout is not a float or out of range",
+        ))?;
+    if t < 0.0 {
+        return Err(CmdError::fixed("ERR timeout is negative"));
+    }
+    if t == 0.0 {
+        return Ok(None);
+    }
+    let ms = (t * 1000.0).ceil();
+    if ms > 1e15 {
+        return Err(CmdError::fixed("ERR timeout is out of range"));
+    }
+    Ok(Some(now + ms as i64))
 }

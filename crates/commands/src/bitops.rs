@@ -13,9 +13,9 @@ use redis_storage::string::{parse_i64_strict, StrValue};
 use redis_storage::Value;
 
 use crate::args::{self, is};
-use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, NO_SUCH_KEY, SYNTAX, WRONGTYPE};
-use crate::table::Handler;
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{CmdError, CmdResult, NO_SUCH_KEY, SYNTAX, WRONGTYPE};
+use redis_engine::table::Handler;
 
 /// The bitmap and bitfield commands and their handlers.
 pub const COMMANDS: &[(&str, Handler)] = &[

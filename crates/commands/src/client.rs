@@ -1,244 +1,381 @@
-//! Per-connection state: what the connection task owns ([`Client`]) and what
-//! other clients may see or act upon through the server state ([`ClientInfo`],
-//! [`ClientSignal`]).
-
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+//! `CLIENT` subcommands.
 
 use bytes::Bytes;
-use redis_resp::Protocol;
+use redis_engine::table::Handler;
 
-use crate::push::PushSender;
+use crate::args::{self, is};
+use crate::help;
+use crate::keys::reply_help;
+use redis_engine::client::ReplyMode;
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{CmdError, CmdResult, SYNTAX};
 
-/// How replies are sent (`CLIENT REPLY`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum ReplyMode {
-    #[default]
-    On,
-    Off,
-    /// Skip the reply of the next command only.
-    Skip,
-    /// Set while the command after `CLIENT REPLY SKIP` runs.
-    SkipThis,
+/// Rejects names upstream refuses (spaces, newlines, non-printables).
+pub fn validate_name(n: &[u8]) -> CmdResult {
+    if n.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Err(CmdError::fixed(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(())
 }
 
-/// The connection-owned part of a client.
-#[derive(Debug)]
-pub struct Client {
-    pub id: u64,
-    pub db: usize,
-    pub proto: Protocol,
-    pub authenticated: bool,
-    pub user: String,
-    pub reply_mode: ReplyMode,
-    /// Commands queued by `MULTI`; `None` outside a transaction.
-    pub multi: Option<Vec<Vec<Bytes>>>,
-    /// Set when a queued command was rejected: `EXEC` then aborts.
-    pub multi_error: bool,
-    /// Close the connection once pending replies are written.
-    pub close_after_reply: bool,
-    pub is_monitor: bool,
-    pub no_evict: bool,
-    pub signal: Arc<ClientSignal>,
-    /// Pub/sub subscriptions: channels, patterns, shard channels.
-    pub subs: HashSet<Bytes>,
-    pub psubs: HashSet<Bytes>,
-    pub ssubs: HashSet<Bytes>,
-    /// Keys under `WATCH`: (db, key, deadline at WATCH time).
-    pub watched: Vec<(usize, Bytes)>,
-    /// Set while the client waits in a blocking command.
-    pub blocked: Option<crate::blocking::Blocked>,
-    /// True for connections from loopback or a Unix socket.
-    pub is_local: bool,
-    /// True while `EXEC` runs the queued commands (nothing may block then).
-    pub in_exec: bool,
-    /// Replication handshake data sent by a replica (`REPLCONF`).
-    pub repl_listening_port: u16,
-    pub repl_ip: Option<String>,
-    /// `REPLCONF capa eof`: the replica takes the EOF-marked RDB format.
-    pub repl_capa_eof: bool,
-    /// `REPLCONF rdb-only 1`: only the RDB is wanted (`redis-cli --rdb`).
-    pub repl_rdb_only: bool,
-    /// This connection is a replica receiving our stream.
-    pub is_replica_link: bool,
-    /// This is our primary's stream being applied (no replies, no
-    /// read-only check, no re-propagation).
-    pub is_master: bool,
+/// # Format
+/// `CLIENT ID`
+pub fn id(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let id = ctx.client.id;
+    ctx.int(id as i64);
+    Ok(())
 }
 
-impl Client {
-    /// A client with default state.
-    pub fn new(id: u64, signal: Arc<ClientSignal>, is_local: bool) -> Client {
-        Client {
-            id,
-            db: 0,
-            proto: Protocol::Resp2,
-            authenticated: false,
-            user: "default".into(),
-            reply_mode: ReplyMode::On,
-            multi: None,
-            multi_error: false,
-            close_after_reply: false,
-            is_monitor: false,
-            no_evict: false,
-            signal,
-            subs: HashSet::new(),
-            psubs: HashSet::new(),
-            ssubs: HashSet::new(),
-            watched: Vec::new(),
-            blocked: None,
-            is_local,
-            in_exec: false,
-            repl_listening_port: 0,
-            repl_ip: None,
-            repl_capa_eof: false,
-            repl_rdb_only: false,
-            is_replica_link: false,
-            is_master: false,
-        }
+/// # Format
+/// `CLIENT SETNAME connection-name`
+pub fn setname(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    validate_name(&argv[2])?;
+    let id = ctx.client.id;
+    if let Some(c) = ctx.st.clients.get_mut(&id) {
+        c.name = argv[2].clone();
     }
+    ctx.ok();
+    Ok(())
+}
 
-    /// Channels plus patterns (the count upstream replies with).
-    pub fn sub_count(&self) -> usize {
-        self.subs.len() + self.psubs.len()
+/// # Format
+/// `CLIENT GETNAME`
+pub fn getname(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let id = ctx.client.id;
+    let name = ctx
+        .st
+        .clients
+        .get(&id)
+        .map(|c| c.name.clone())
+        .unwrap_or_default();
+    if name.is_empty() {
+        ctx.null();
+    } else {
+        ctx.bulk(&name);
     }
+    Ok(())
+}
 
-    /// True when the client is in RESP2 pub/sub mode.
-    pub fn in_pubsub_context(&self) -> bool {
-        self.proto == Protocol::Resp2 && (self.sub_count() + self.ssubs.len()) > 0
+/// Copies the connection-owned fields into the shared info so that the
+/// calling client's own line is current.
+fn refresh_self(ctx: &mut Ctx, cmd: &str) {
+    let id = ctx.client.id;
+    let (db, resp, multi) = (
+        ctx.client.db,
+        if ctx.client.proto == redis_resp::Protocol::Resp3 {
+            3
+        } else {
+            2
+        },
+        ctx.client.multi.as_ref().map_or(-1, |q| q.len() as i64),
+    );
+    if let Some(c) = ctx.st.clients.get_mut(&id) {
+        c.db = db;
+        c.resp = resp;
+        c.multi = multi;
+        c.last_cmd = cmd.to_string();
+        c.last_interaction_ms = ctx.now;
     }
 }
 
-/// Cross-task signals for one client: kill requests and pushed messages
-/// (`MONITOR` lines, pub/sub messages, replies to a blocked client, the
-/// replication stream), through its [`crate::push`] mailbox.
-#[derive(Debug)]
-pub struct ClientSignal {
-    killed: AtomicBool,
-    close_requested: AtomicBool,
-    pub push: PushSender,
-}
-
-impl ClientSignal {
-    /// A new signal with the sending half of the push mailbox.
-    pub fn new(push: PushSender) -> ClientSignal {
-        ClientSignal {
-            killed: AtomicBool::new(false),
-            close_requested: AtomicBool::new(false),
-            push,
-        }
-    }
-
-    /// Asks the connection to close.
-    pub fn kill(&self) {
-        self.killed.store(true, Ordering::Release);
-        // Wake the connection through its push mailbox: it checks the flag
-        // on every wake-up and at the top of its loop (a Notify future per
-        // loop iteration showed up in profiles of the request path).
-        let _ = self.push.send(Bytes::new());
-    }
-
-    /// Asks the connection to close once everything pushed so far is
-    /// written (an RDB-only replica after its payload).
-    pub fn close_after_flush(&self) {
-        self.close_requested.store(true, Ordering::Release);
-        let _ = self.push.send(Bytes::new());
-    }
-
-    /// True once `close_after_flush` was called.
-    pub fn close_requested(&self) -> bool {
-        self.close_requested.load(Ordering::Acquire)
-    }
-
-    /// True once `kill` was called.
-    pub fn is_killed(&self) -> bool {
-        self.killed.load(Ordering::Acquire)
+/// The class of a client for `TYPE` filters.
+fn client_type(c: &redis_engine::client::ClientInfo) -> &'static str {
+    if c.is_replica {
+        "replica"
+    } else if c.sub + c.psub + c.ssub > 0 {
+        "pubsub"
+    } else {
+        "normal"
     }
 }
 
-/// The part of a client other clients can observe (`CLIENT LIST`, `KILL`).
-#[derive(Debug)]
-pub struct ClientInfo {
-    pub id: u64,
-    pub addr: String,
-    pub laddr: String,
-    pub fd: i64,
-    pub name: Bytes,
-    pub created_ms: i64,
-    pub last_interaction_ms: i64,
-    pub db: usize,
-    pub multi: i64,
-    pub last_cmd: String,
-    pub user: String,
-    pub resp: u8,
-    pub is_monitor: bool,
-    pub no_evict: bool,
-    pub qbuf: usize,
-    pub obl: usize,
-    pub is_unix: bool,
-    pub sub: usize,
-    pub psub: usize,
-    pub ssub: usize,
-    pub blocked: bool,
-    pub is_replica: bool,
-    pub signal: Arc<ClientSignal>,
-}
-
-impl ClientInfo {
-    /// The `flags=` letters of `CLIENT LIST`.
-    pub fn flags(&self) -> String {
-        let mut f = String::new();
-        if self.is_replica {
-            f.push('S');
-        }
-        if self.is_monitor {
-            f.push('O');
-        }
-        if self.multi >= 0 {
-            f.push('x');
-        }
-        if self.blocked {
-            f.push('b');
-        }
-        if self.sub + self.psub + self.ssub > 0 {
-            f.push('P');
-        }
-        if self.no_evict {
-            f.push('e');
-        }
-        if f.is_empty() {
-            f.push('N');
-        }
-        f
-    }
-
-    /// One `CLIENT LIST` line (without the trailing newline).
-    pub fn line(&self, now_ms: i64) -> String {
-        let age = (now_ms - self.created_ms).max(0) / 1000;
-        let idle = (now_ms - self.last_interaction_ms).max(0) / 1000;
-        format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
-            self.id,
-            self.addr,
-            self.laddr,
-            self.fd,
-            String::from_utf8_lossy(&self.name),
-            age,
-            idle,
-            self.flags(),
-            self.db,
-            self.sub,
-            self.psub,
-            self.ssub,
-            self.multi,
-            self.qbuf,
-            16384usize.saturating_sub(self.qbuf),
-            self.obl,
-            16384 + 1024 + self.qbuf + self.obl,
-            self.last_cmd,
-            self.user,
-            self.resp,
-        )
+/// Parses a `TYPE` argument (`slave` is an alias of `replica`).
+fn parse_type(v: &[u8]) -> Result<&'static str, CmdError> {
+    match String::from_utf8_lossy(v).to_ascii_lowercase().as_str() {
+        "normal" => Ok("normal"),
+        "master" => Ok("master"),
+        "replica" | "slave" => Ok("replica"),
+        "pubsub" => Ok("pubsub"),
+        _ => Err(CmdError::msg(format!(
+            "ERR Unknown client type '{}'",
+            String::from_utf8_lossy(v)
+        ))),
     }
 }
+
+/// # Format
+/// `CLIENT LIST [TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]`
+pub fn list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    refresh_self(ctx, "client|list");
+    let mut ids: Option<Vec<u64>> = None;
+    let mut want_type: Option<&'static str> = None;
+    if argv.len() > 2 {
+        if is(&argv[2], "type") && argv.len() == 4 {
+            want_type = Some(parse_type(&argv[3])?);
+        } else if is(&argv[2], "id") && argv.len() > 3 {
+            let mut v = Vec::new();
+            for a in &argv[3..] {
+                match args::int(a) {
+                    Ok(n) if n > 0 => v.push(n as u64),
+                    _ => return Err(CmdError::fixed("ERR Invalid client ID")),
+                }
+            }
+            ids = Some(v);
+        } else {
+            return Err(SYNTAX);
+        }
+    }
+    let now = ctx.now;
+    let mut text = String::new();
+    {
+        for c in ctx.st.clients.values() {
+            if want_type.is_some_and(|t| client_type(c) != t) {
+                continue;
+            }
+            if let Some(ids) = &ids {
+                if !ids.contains(&c.id) {
+                    continue;
+                }
+            }
+            text.push_str(&c.line(now));
+            text.push('\n');
+        }
+    }
+    ctx.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT INFO`
+pub fn info(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    refresh_self(ctx, "client|info");
+    let id = ctx.client.id;
+    let mut line = ctx
+        .st
+        .clients
+        .get(&id)
+        .map(|c| c.line(ctx.now))
+        .unwrap_or_default();
+    line.push('\n');
+    ctx.verbatim(line.as_bytes());
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT KILL ip:port` or
+/// `CLIENT KILL [ID id] [TYPE type] [USER user] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no]`
+pub fn kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let me = ctx.client.id;
+    if argv.len() == 3 {
+        let addr = String::from_utf8_lossy(&argv[2]).into_owned();
+        let target = ctx
+            .st
+            .clients
+            .values()
+            .find(|c| c.addr == addr)
+            .map(|c| c.id);
+        return match target {
+            Some(id) => {
+                kill_client(ctx, id);
+                ctx.ok();
+                Ok(())
+            }
+            None => Err(CmdError::fixed("ERR No such client")),
+        };
+    }
+    if argv.len() % 2 != 0 {
+        return Err(SYNTAX);
+    }
+    let mut id: Option<u64> = None;
+    let mut addr: Option<String> = None;
+    let mut laddr: Option<String> = None;
+    let mut user: Option<String> = None;
+    let mut want_type: Option<&'static str> = None;
+    let mut skipme = true;
+    for pair in argv[2..].chunks_exact(2) {
+        let (k, v) = (&pair[0], &pair[1]);
+        if is(k, "id") {
+            match args::int(v) {
+                Ok(n) if n > 0 => id = Some(n as u64),
+                _ => return Err(CmdError::fixed("ERR client-id should be greater than 0")),
+            }
+        } else if is(k, "type") {
+            want_type = Some(parse_type(v)?);
+        } else if is(k, "addr") {
+            addr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "laddr") {
+            laddr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "user") {
+            user = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "skipme") {
+            if is(v, "yes") {
+                skipme = true;
+            } else if is(v, "no") {
+                skipme = false;
+            } else {
+                return Err(SYNTAX);
+            }
+        } else {
+            return Err(SYNTAX);
+        }
+    }
+    let victims: Vec<u64> = {
+        ctx.st
+            .clients
+            .values()
+            .filter(|c| want_type.is_none_or(|t| client_type(c) == t))
+            .filter(|c| id.is_none_or(|i| c.id == i))
+            .filter(|c| addr.as_ref().is_none_or(|a| &c.addr == a))
+            .filter(|c| laddr.as_ref().is_none_or(|a| &c.laddr == a))
+            .filter(|c| user.as_ref().is_none_or(|u| &c.user == u))
+            .filter(|c| !(skipme && c.id == me))
+            .map(|c| c.id)
+            .collect()
+    };
+    for v in &victims {
+        kill_client(ctx, *v);
+    }
+    ctx.int(victims.len() as i64);
+    Ok(())
+}
+
+fn kill_client(ctx: &mut Ctx, id: u64) {
+    if id == ctx.client.id {
+        // Killing oneself: the reply is still sent, then the link closes.
+        ctx.client.close_after_reply = true;
+    } else if let Some(c) = ctx.st.clients.get(&id) {
+        c.signal.kill();
+    }
+}
+
+/// # Format
+/// `CLIENT PAUSE timeout [WRITE | ALL]`
+pub fn pause(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let ms = args::int_or(
+        &argv[2],
+        CmdError::fixed("ERR timeout is not an integer or out of range"),
+    )?;
+    if ms < 0 {
+        return Err(CmdError::fixed("ERR timeout is negative"));
+    }
+    let mut write_only = false;
+    if let Some(m) = argv.get(3) {
+        if is(m, "write") {
+            write_only = true;
+        } else if !is(m, "all") || argv.len() > 4 {
+            return Err(CmdError::fixed(
+                "ERR CLIENT PAUSE mode must be WRITE or ALL",
+            ));
+        }
+    }
+    ctx.st.pause = Some((ctx.now.saturating_add(ms), write_only));
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT UNPAUSE`
+pub fn unpause(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    ctx.st.pause = None;
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT UNBLOCK client-id [TIMEOUT | ERROR]`
+pub fn unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let id = args::int(&argv[2])?;
+    let error = match argv.get(3) {
+        None => false,
+        Some(a) if is(a, "timeout") => false,
+        Some(a) if is(a, "error") => true,
+        Some(_) => {
+            return Err(CmdError::fixed(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    if argv.len() > 4 {
+        return Err(SYNTAX);
+    }
+    let Ok(id) = u64::try_from(id) else {
+        ctx.int(0);
+        return Ok(());
+    };
+    match ctx.st.unblock(id) {
+        Some(w) => {
+            let reply = if error {
+                bytes::Bytes::from_static(b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n")
+            } else {
+                redis_engine::blocking::timeout_bytes(w.proto, w.timeout_reply)
+            };
+            let _ = w.signal.push.send(reply);
+            ctx.int(1);
+        }
+        None => ctx.int(0),
+    }
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT REPLY ON | OFF | SKIP`
+pub fn reply(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let a = &argv[2];
+    if is(a, "on") {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.ok();
+    } else if is(a, "off") {
+        ctx.client.reply_mode = ReplyMode::Off;
+    } else if is(a, "skip") {
+        if ctx.client.reply_mode == ReplyMode::On {
+            ctx.client.reply_mode = ReplyMode::Skip;
+        }
+    } else {
+        return Err(SYNTAX);
+    }
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT NO-EVICT ON | OFF`
+pub fn no_evict(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let on = if is(&argv[2], "on") {
+        true
+    } else if is(&argv[2], "off") {
+        false
+    } else {
+        return Err(SYNTAX);
+    };
+    ctx.client.no_evict = on;
+    let id = ctx.client.id;
+    if let Some(c) = ctx.st.clients.get_mut(&id) {
+        c.no_evict = on;
+    }
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT HELP`
+pub fn help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    reply_help(ctx, help::CLIENT);
+    Ok(())
+}
+
+/// The commands this module serves.
+pub const COMMANDS: &[(&str, Handler)] = &[
+    ("client|id", id),
+    ("client|setname", setname),
+    ("client|getname", getname),
+    ("client|list", list),
+    ("client|info", info),
+    ("client|kill", kill),
+    ("client|pause", pause),
+    ("client|unpause", unpause),
+    ("client|unblock", unblock),
+    ("client|reply", reply),
+    ("client|no-evict", no_evict),
+    ("client|help", help),
+];

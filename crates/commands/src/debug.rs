@@ -3,13 +3,14 @@
 //! dispatcher.
 
 use bytes::Bytes;
+use redis_engine::table::Handler;
 use redis_resp::{Frame, Protocol};
 use redis_storage::string::StrValue;
 use redis_storage::Value;
 
 use crate::args::{self, is};
-use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, NO_SUCH_KEY};
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{CmdError, CmdResult, NO_SUCH_KEY};
 
 const DEBUG_HELP: &[&str] = &[
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -48,7 +49,7 @@ const DEBUG_HELP: &[&str] = &[
 ];
 
 fn unknown(sub: &[u8]) -> CmdError {
-    crate::error::subcommand_syntax(sub, "DEBUG")
+    redis_engine::error::subcommand_syntax(sub, "DEBUG")
 }
 
 /// # Format
@@ -78,8 +79,8 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ctx.ok();
         }
         ("change-repl-id", 2) => {
-            let id = crate::state::random_hex(&mut ctx.st.rng);
-            let id2 = crate::state::random_hex(&mut ctx.st.rng);
+            let id = redis_engine::state::random_hex(&mut ctx.st.rng);
+            let id2 = redis_engine::state::random_hex(&mut ctx.st.rng);
             ctx.st.repl.replid = id;
             ctx.st.repl.replid2 = id2;
             ctx.ok();
@@ -198,7 +199,7 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 ctx.st.log_warning(&e);
                 ctx.st
                     .log_warning("Loading the AOF failed in DEBUG LOADAOF: exiting");
-                ctx.st.shutdown = Some(crate::state::ShutdownRequest {
+                ctx.st.shutdown = Some(redis_engine::state::ShutdownRequest {
                     nosave: true,
                     exit_code: 1,
                     ..Default::default()
@@ -301,3 +302,6 @@ fn protocol(ctx: &mut Ctx, t: &Bytes) -> CmdResult {
     ctx.frame(&f);
     Ok(())
 }
+
+/// The commands this module serves.
+pub const COMMANDS: &[(&str, Handler)] = &[("debug", debug)];

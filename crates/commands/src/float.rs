@@ -21,7 +21,7 @@
 
 use std::cmp::Ordering;
 
-use crate::error::{CmdError, NOT_FLOAT};
+use redis_engine::error::{CmdError, NOT_FLOAT};
 
 /// Upstream's `MAX_LONG_DOUBLE_CHARS`: inputs of this length or longer are
 /// rejected before parsing.

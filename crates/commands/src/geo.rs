@@ -27,9 +27,9 @@ use redis_storage::zset::{Limits, ZSetValue};
 use redis_storage::Value;
 
 use crate::args;
-use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONGTYPE};
-use crate::table::Handler;
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use redis_engine::table::Handler;
 
 /// The geospatial commands and their handlers.
 pub const COMMANDS: &[(&str, Handler)] = &[

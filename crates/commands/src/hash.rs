@@ -14,12 +14,12 @@ use redis_storage::string::parse_i64_strict;
 use redis_storage::{Entry, Value};
 
 use crate::args::{self, is};
-use crate::ctx::Ctx;
-use crate::error::{
+use crate::float::{incr_by_float, LongDouble};
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{
     self, CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE,
 };
-use crate::float::{incr_by_float, LongDouble};
-use crate::table::Handler;
+use redis_engine::table::Handler;
 
 /// The hash commands and their handlers.
 pub const COMMANDS: &[(&str, Handler)] = &[

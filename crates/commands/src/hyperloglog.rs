@@ -31,9 +31,9 @@ use bytes::Bytes;
 use redis_storage::string::StrValue;
 use redis_storage::Value;
 
-use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, WRONGTYPE};
-use crate::table::Handler;
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{CmdError, CmdResult, WRONGTYPE};
+use redis_engine::table::Handler;
 
 /// The HyperLogLog commands and their handlers.
 pub const COMMANDS: &[(&str, Handler)] = &[

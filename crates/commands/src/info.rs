@@ -2,13 +2,14 @@
 //! where we have them and upstream's idle values for features not built yet
 //! (persistence, replication, cluster).
 
+use redis_engine::table::Handler;
 use std::fmt::Write as _;
 
 use bytes::Bytes;
 
-use crate::ctx::Ctx;
-use crate::error::CmdResult;
-use crate::state::State;
+use redis_engine::ctx::Ctx;
+use redis_engine::error::CmdResult;
+use redis_engine::state::State;
 
 const DEFAULT: &[&str] = &[
     "server",
@@ -252,7 +253,7 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
         }
         "replication" => {
             o.push_str("# Replication\r\n");
-            crate::replica::info_replication(st, now, o);
+            redis_engine::replica::info_replication(st, now, o);
         }
         "cpu" => {
             let (u, s) = cpu_times();
@@ -265,7 +266,7 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
         "modules" => o.push_str("# Modules\r\n"),
         "commandstats" => {
             o.push_str("# Commandstats\r\n");
-            let names = &crate::table::registry().names;
+            let names = &st.registry.names;
             for (i, s) in st.cmdstats.iter().enumerate() {
                 if s.calls == 0 && s.rejected == 0 && s.failed == 0 {
                     continue;
@@ -294,7 +295,7 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
         }
         "latencystats" => {
             o.push_str("# Latencystats\r\n");
-            let names = &crate::table::registry().names;
+            let names = &st.registry.names;
             for (i, s) in st.cmdstats.iter().enumerate() {
                 if s.calls == 0 {
                     continue;
@@ -351,3 +352,6 @@ fn instantaneous(st: &State) -> (u64, f64, f64) {
 fn live(m: &std::collections::HashMap<bytes::Bytes, Vec<u64>>) -> usize {
     m.values().filter(|v| !v.is_empty()).count()
 }
+
+/// The commands this module serves.
+pub const COMMANDS: &[(&str, Handler)] = &[("info", info)];

@@ -3,13 +3,14 @@
 
 use bytes::Bytes;
 use redis_common::glob::string_match;
+use redis_engine::table::Handler;
 use redis_storage::string::StrValue;
 use redis_storage::Value;
 
 use crate::args::{self, is};
-use crate::ctx::Ctx;
-use crate::error::{self, CmdError, CmdResult, DB_RANGE, NO_SUCH_KEY, SYNTAX};
 use crate::help;
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{self, CmdError, CmdResult, DB_RANGE, NO_SUCH_KEY, SYNTAX};
 
 const SAME_OBJECT: CmdError = CmdError::fixed("ERR source and destination objects are the same");
 
@@ -21,7 +22,7 @@ pub fn reply_help(ctx: &mut Ctx, lines: &[&str]) {
     }
 }
 
-fn db_index(ctx: &Ctx, a: &[u8]) -> Result<usize, CmdError> {
+pub(crate) fn db_index(ctx: &Ctx, a: &[u8]) -> Result<usize, CmdError> {
     // Upstream reads the index as a C int first (`getIntFromObjectOrReply`).
     let id = args::int(a)?;
     if i32::try_from(id).is_err() {
@@ -327,15 +328,6 @@ pub fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 /// # Format
-/// `SELECT index`
-pub fn select(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let id = db_index(ctx, &argv[1])?;
-    ctx.client.db = id;
-    ctx.ok();
-    Ok(())
-}
-
-/// # Format
 /// `SWAPDB index1 index2`
 pub fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     // Indexes are C ints upstream: beyond that range they are "invalid".
@@ -631,3 +623,133 @@ pub fn object_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     reply_help(ctx, help::OBJECT);
     Ok(())
 }
+
+/// # Format
+/// `DUMP key`
+pub fn cmd_dump(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (db, now) = (ctx.db(), ctx.now);
+    if !ctx.st.ks.exists_read(db, &argv[1], now) {
+        ctx.null();
+        return Ok(());
+    }
+    let payload = ctx.st.ks.dbs[db]
+        .get(&argv[1])
+        .and_then(|e| redis_engine::persist::to_rdb(&e.value))
+        .map(|v| redis_rdb::dump_payload_with(&v, &redis_engine::persist::writer_options(ctx.st)));
+    match payload {
+        Some(p) => ctx.bulk(&p),
+        None => ctx.null(),
+    }
+    Ok(())
+}
+
+/// # Format
+/// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`
+pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
+    let mut i = 4;
+    while i < argv.len() {
+        let more = i + 1 < argv.len();
+        if is(&argv[i], "replace") {
+            replace = true;
+        } else if is(&argv[i], "absttl") {
+            absttl = true;
+        } else if is(&argv[i], "idletime") && more && freq.is_none() {
+            let v = args::int(&argv[i + 1])?;
+            if v < 0 {
+                return Err(CmdError::fixed("ERR Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(v);
+            i += 1;
+        } else if is(&argv[i], "freq") && more && idle.is_none() {
+            let v = args::int(&argv[i + 1])?;
+            if !(0..=255).contains(&v) {
+                return Err(CmdError::fixed(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                ));
+            }
+            freq = Some(v);
+            i += 1;
+        } else {
+            return Err(SYNTAX);
+        }
+        i += 1;
+    }
+    let ttl = args::int(&argv[2])?;
+    if ttl < 0 {
+        return Err(CmdError::fixed("ERR Invalid TTL value, must be >= 0"));
+    }
+    let (db, now) = (ctx.db(), ctx.now);
+    let key = &argv[1];
+    if !replace && ctx.st.ks.exists(db, key, now) {
+        return Err(CmdError::fixed("BUSYKEY Target key name already exists."));
+    }
+    let v = redis_rdb::parse_payload(&argv[3]).map_err(|e| CmdError::fixed(e.restore_message()))?;
+    let Some(value) = redis_engine::persist::from_rdb(ctx.st, v) else {
+        return Err(CmdError::fixed("ERR Bad data format"));
+    };
+    let expire_at = match (ttl, absttl) {
+        (0, _) => None,
+        (t, true) => Some(t),
+        (t, false) => Some(now.saturating_add(t)),
+    };
+    let existed = ctx.st.ks.dbs[db].remove(key).is_some();
+    if matches!(expire_at, Some(t) if t <= now) {
+        // Already expired: nothing is created (an existing key was replaced
+        // by nothing, which is a deletion).
+        if existed {
+            ctx.key_event(db, key, 'g', "del");
+            ctx.changed(1);
+            ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
+        }
+        ctx.ok();
+        return Ok(());
+    }
+    let lru = ctx.lru();
+    ctx.st.ks.dbs[db].set(key, value, false, lru);
+    if let Some(t) = expire_at {
+        ctx.st.ks.dbs[db].set_expire(key, t);
+    }
+    let _ = (idle, freq);
+    ctx.changed(1);
+    ctx.key_event(db, key, 'g', "restore");
+    ctx.ok();
+    Ok(())
+}
+
+/// The commands this module serves.
+pub const COMMANDS: &[(&str, Handler)] = &[
+    ("copy", copy),
+    ("del", del),
+    ("exists", exists),
+    ("expire", expire),
+    ("expireat", expireat),
+    ("expiretime", expiretime),
+    ("keys", keys),
+    ("move", move_),
+    ("object|encoding", object_encoding),
+    ("object|freq", object_freq),
+    ("object|help", object_help),
+    ("object|idletime", object_idletime),
+    ("object|refcount", object_refcount),
+    ("persist", persist),
+    ("pexpire", pexpire),
+    ("pexpireat", pexpireat),
+    ("pexpiretime", pexpiretime),
+    ("pttl", pttl),
+    ("randomkey", randomkey),
+    ("rename", rename),
+    ("renamenx", renamenx),
+    ("scan", scan),
+    ("touch", touch),
+    ("ttl", ttl),
+    ("type", type_),
+    ("unlink", del),
+    ("dbsize", dbsize),
+    ("flushall", flushall),
+    ("flushdb", flushdb),
+    ("swapdb", swapdb),
+    ("dump", cmd_dump),
+    ("restore", cmd_restore),
+];

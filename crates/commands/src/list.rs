@@ -19,10 +19,12 @@ use redis_storage::list::{End, ListValue};
 use redis_storage::string::itoa_buf;
 use redis_storage::Value;
 
+use crate::args::parse_timeout;
 use crate::args::{self, is};
-use crate::ctx::Ctx;
-use crate::error::{self, CmdError, CmdResult, NO_SUCH_KEY, SYNTAX, WRONGTYPE};
-use crate::table::Handler;
+use redis_engine::blocking::TimeoutReply;
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{self, CmdError, CmdResult, NO_SUCH_KEY, SYNTAX, WRONGTYPE};
+use redis_engine::table::Handler;
 
 /// The list commands and their handlers.
 pub const COMMANDS: &[(&str, Handler)] = &[
@@ -43,6 +45,11 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("lmove", lmove),
     ("rpoplpush", rpoplpush),
     ("lmpop", lmpop),
+    ("blpop", blpop),
+    ("brpop", brpop),
+    ("blmove", blmove),
+    ("brpoplpush", brpoplpush),
+    ("blmpop", blmpop),
 ];
 
 const INDEX_RANGE: CmdError = CmdError::fixed("ERR index out of range");
@@ -784,6 +791,67 @@ pub fn serve_blocked_move(ctx: &mut Ctx, argv: &[Bytes]) -> Result<bool, CmdErro
     Ok(served)
 }
 
+fn bpop(ctx: &mut Ctx, argv: &[Bytes], end: End) -> CmdResult {
+    let deadline = parse_timeout(&argv[argv.len() - 1], ctx.now)?;
+    let keys = &argv[1..argv.len() - 1];
+    if crate::list::serve_blocked_pop(ctx, keys, end)? {
+        return Ok(());
+    }
+    ctx.block(keys, deadline, "list", TimeoutReply::NullArray, argv);
+    Ok(())
+}
+
+/// # Format
+/// `BLPOP key [key ...] timeout`
+pub fn blpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bpop(ctx, argv, End::Left)
+}
+
+/// # Format
+/// `BRPOP key [key ...] timeout`
+pub fn brpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bpop(ctx, argv, End::Right)
+}
+
+fn bmove(ctx: &mut Ctx, argv: &[Bytes], timeout_idx: usize) -> CmdResult {
+    let deadline = parse_timeout(&argv[timeout_idx], ctx.now)?;
+    if argv.len() == 6 {
+        crate::list::parse_end(&argv[3])?;
+        crate::list::parse_end(&argv[4])?;
+    }
+    if crate::list::serve_blocked_move(ctx, argv)? {
+        return Ok(());
+    }
+    // Upstream 7.0 answers a timed-out BLMOVE/BRPOPLPUSH with a null array.
+    ctx.block(&argv[1..2], deadline, "list", TimeoutReply::NullArray, argv);
+    Ok(())
+}
+
+/// # Format
+/// `BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout`
+pub fn blmove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bmove(ctx, argv, 5)
+}
+
+/// # Format
+/// `BRPOPLPUSH source destination timeout`
+pub fn brpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bmove(ctx, argv, 3)
+}
+
+/// # Format
+/// `BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]`
+pub fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let deadline = parse_timeout(&argv[1], ctx.now)?;
+    let a = crate::list::parse_mpop(argv, 2)?;
+    let keys = &argv[a.keys.0..a.keys.1];
+    if crate::list::serve_blocked_mpop(ctx, keys, a.end, a.count)? {
+        return Ok(());
+    }
+    ctx.block(keys, deadline, "list", TimeoutReply::NullArray, argv);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -843,8 +911,8 @@ mod tests {
     /// the dispatcher) or one of the service functions on a raw context,
     /// returning the reply bytes and what would be propagated.
     struct Harness {
-        st: crate::state::State,
-        client: crate::client::Client,
+        st: redis_engine::state::State,
+        client: redis_engine::client::Client,
     }
 
     type Outcome = (
@@ -856,11 +924,15 @@ mod tests {
 
     impl Harness {
         fn new() -> Harness {
-            let (tx, _rx) = crate::push::push_channel();
-            let signal = std::sync::Arc::new(crate::client::ClientSignal::new(tx));
+            let (tx, _rx) = redis_engine::push::push_channel();
+            let signal = std::sync::Arc::new(redis_engine::client::ClientSignal::new(tx));
             Harness {
-                st: crate::state::State::new(redis_config::Config::default(), NOW),
-                client: crate::client::Client::new(1, signal, true),
+                st: redis_engine::state::State::new(
+                    redis_config::Config::default(),
+                    NOW,
+                    crate::registry(),
+                ),
+                client: redis_engine::client::Client::new(1, signal, true),
             }
         }
 

@@ -1,322 +1,496 @@
-//! The primary side of replication and the propagation stream (upstream
-//! `replication.c`, primary half): replication ID pair and offsets
-//! (PSYNC2), the backlog, replica links, full sync from a fork-free
-//! snapshot streamed with the EOF-marker format, partial resync, `WAIT`,
-//! `ROLE` and `INFO replication`.
-//!
-//! Every write reaches this module through [`State::propagate`], the single
-//! propagation point: it is encoded once (with a `SELECT` when the database
-//! changes), appended to the backlog and sent to every online replica. A
-//! replica still receiving its RDB collects the stream in its own buffer,
-//! which is sent right after the RDB, so nothing is lost or reordered.
-
-use std::collections::VecDeque;
-use std::sync::Arc;
+//! Replication commands (upstream `replication.c`, command half):
+//! `REPLICAOF`/`SLAVEOF`, `REPLCONF`, `PSYNC`, `SYNC`, `ROLE`, `WAIT` and
+//! `FAILOVER`. Replica links, the backlog and full syncs are the engine's
+//! (`redis_engine::replication`, `redis_engine::replica`).
 
 use bytes::{Bytes, BytesMut};
-use redis_resp::encode_request;
 
-use crate::client::ClientSignal;
-use crate::state::State;
+use crate::args::{self, is};
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{CmdError, CmdResult, SYNTAX};
+use redis_engine::failover::Failover;
+use redis_engine::replica::replica_name;
+use redis_engine::replication::{LinkState, ReplicaLink};
+use redis_engine::table::Handler;
 
-/// Where a replica link is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LinkState {
-    /// Waiting for the snapshot to start (another one is running).
-    WaitSnapshot,
-    /// The RDB is being streamed.
-    SendingRdb,
-    /// Receiving the command stream.
-    Online,
-}
-
-/// A replica connected to us.
-#[derive(Debug)]
-pub struct ReplicaLink {
-    pub client_id: u64,
-    pub ip: String,
-    pub listening_port: u16,
-    pub state: LinkState,
-    /// Last offset the replica acknowledged.
-    pub ack_offset: i64,
-    pub last_ack_ms: i64,
-    /// Stream collected while the RDB is sent.
-    pub pending: BytesMut,
-    pub signal: Arc<ClientSignal>,
-    /// Takes the EOF-marked RDB format (`REPLCONF capa eof`); others get
-    /// a `$<len>` bulk, which needs the whole payload first.
-    pub capa_eof: bool,
-    /// Came with `SYNC`: no `+FULLRESYNC` line before the RDB.
-    pub pre_psync: bool,
-    /// Wants only the RDB (`REPLCONF rdb-only 1`), then the link closes.
-    pub rdb_only: bool,
-    /// Online after an EOF-marked RDB, but the stream waits in `pending`
-    /// for the replica's first `REPLCONF ACK`: a replica detects the end
-    /// of the payload from the marker being the last bytes it read, so
-    /// nothing may follow the marker before it has loaded (upstream does
-    /// the same).
-    pub stream_on_ack: bool,
-    /// Unix ms it started waiting for a full sync (`repl-diskless-sync-delay`).
-    pub wait_since_ms: i64,
-}
-
-/// Replication state of this server as a primary (and the IDs a replica
-/// keeps too).
-#[derive(Debug)]
-pub struct Replication {
-    pub replid: String,
-    pub replid2: String,
-    pub master_repl_offset: i64,
-    pub second_repl_offset: i64,
-    /// The backlog: the last `repl-backlog-size` bytes of the stream.
-    pub backlog: VecDeque<u8>,
-    pub backlog_active: bool,
-    /// Offset of the first byte in the backlog.
-    pub backlog_first_offset: i64,
-    pub replicas: Vec<ReplicaLink>,
-    /// Database of the last propagated command (a `SELECT` precedes the
-    /// next command for another database).
-    pub last_db: Option<usize>,
-    /// Set while `EXEC` runs: the first propagated command is preceded by
-    /// `MULTI`, and `EXEC` follows the transaction.
-    pub multi_pending: bool,
-    pub multi_emitted: bool,
-    pub sync_full: u64,
-    pub sync_partial_ok: u64,
-    pub sync_partial_err: u64,
-    /// When the last keep-alive `PING` went into the stream.
-    pub last_ping_ms: i64,
-    /// Since when a primary has had no replica (`repl-backlog-ttl`).
-    pub no_replicas_since_ms: Option<i64>,
-}
-
-impl Replication {
-    /// Fresh IDs.
-    pub fn new(replid: String) -> Replication {
-        Replication {
-            replid,
-            replid2: "0".repeat(40),
-            master_repl_offset: 0,
-            second_repl_offset: -1,
-            backlog: VecDeque::new(),
-            backlog_active: false,
-            backlog_first_offset: 0,
-            replicas: Vec::new(),
-            last_db: None,
-            multi_pending: false,
-            multi_emitted: false,
-            no_replicas_since_ms: None,
-            sync_full: 0,
-            sync_partial_ok: 0,
-            sync_partial_err: 0,
-            last_ping_ms: 0,
-        }
-    }
-
-    /// Bytes of stream the backlog can serve from `offset` (the next byte
-    /// the replica needs), if it still holds them.
-    pub fn backlog_from(&self, offset: i64) -> Option<Bytes> {
-        if !self.backlog_active
-            || offset < self.backlog_first_offset
-            || offset > self.master_repl_offset + 1
-        {
-            return None;
-        }
-        let skip = (offset - self.backlog_first_offset) as usize;
-        let v: Vec<u8> = self.backlog.iter().skip(skip).copied().collect();
-        Some(Bytes::from(v))
-    }
-
-    /// Starts a new history (after `REPLICAOF NO ONE` or a failover): the
-    /// old ID stays valid up to the current offset for PSYNC2.
-    pub fn shift_replid(&mut self, new_id: String) {
-        self.replid2 = std::mem::replace(&mut self.replid, new_id);
-        self.second_repl_offset = self.master_repl_offset + 1;
-    }
-}
-
-impl State {
-    /// Appends raw stream bytes to the backlog and the replicas.
-    pub fn feed_stream(&mut self, bytes: &[u8]) {
-        let size = self.config.get_int("repl-backlog-size").max(16 * 1024) as usize;
-        let r = &mut self.repl;
-        if r.backlog_active {
-            r.backlog.extend(bytes.iter().copied());
-            while r.backlog.len() > size {
-                let excess = r.backlog.len() - size;
-                r.backlog.drain(..excess);
-                r.backlog_first_offset += excess as i64;
+/// # Format
+/// `FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]`
+pub fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (mut to, mut force, mut abort, mut timeout) = (None, false, false, None);
+    let mut i = 1;
+    while i < argv.len() {
+        let a = &argv[i];
+        if is(a, "to") && i + 2 < argv.len() && to.is_none() {
+            let port = args::int(&argv[i + 2])?;
+            to = Some((String::from_utf8_lossy(&argv[i + 1]).into_owned(), port));
+            i += 3;
+        } else if is(a, "force") && !force {
+            force = true;
+            i += 1;
+        } else if is(a, "abort") && !abort {
+            abort = true;
+            i += 1;
+        } else if is(a, "timeout") && i + 1 < argv.len() && timeout.is_none() {
+            let t = args::int(&argv[i + 1])?;
+            if t <= 0 {
+                return Err(CmdError::fixed(
+                    "ERR FAILOVER timeout must be greater than 0",
+                ));
             }
+            timeout = Some(t);
+            i += 2;
+        } else {
+            return Err(SYNTAX);
         }
-        r.master_repl_offset += bytes.len() as i64;
-        if r.replicas.is_empty() {
-            return;
+    }
+    if abort {
+        if to.is_some() || force || timeout.is_some() {
+            return Err(CmdError::fixed(
+                "ERR FAILOVER abort is not valid with other arguments.",
+            ));
         }
-        let chunk = Bytes::copy_from_slice(bytes);
-        // The stream held back for a replica (during its sync) counts
-        // against its output buffer hard limit, as upstream's buffer does.
-        let hard = self.cached.obuf_limits[1].hard as usize;
-        let mut over = Vec::new();
-        for link in &mut r.replicas {
-            match link.state {
-                LinkState::Online if !link.stream_on_ack => {
-                    let _ = link.signal.push.send(chunk.clone());
+        if ctx.st.failover.take().is_none() {
+            return Err(CmdError::fixed("ERR No failover in progress."));
+        }
+        ctx.st.pause = None;
+        ctx.st.log_notice("FAILOVER aborted by user.");
+        ctx.ok();
+        return Ok(());
+    }
+    if ctx.st.master.is_some() {
+        return Err(CmdError::fixed(
+            "ERR FAILOVER is not valid when server is a replica.",
+        ));
+    }
+    if ctx
+        .st
+        .repl
+        .replicas
+        .iter()
+        .all(|r| r.state != LinkState::Online)
+    {
+        return Err(CmdError::fixed("ERR FAILOVER requires connected replicas."));
+    }
+    if ctx.st.failover.is_some() {
+        return Err(CmdError::fixed("ERR FAILOVER already in progress."));
+    }
+    if force && (timeout.is_none() || to.is_none()) {
+        return Err(CmdError::fixed(
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP.",
+        ));
+    }
+    let target = match to {
+        Some((host, port)) => {
+            let found = ctx.st.repl.replicas.iter().any(|r| {
+                r.state == LinkState::Online && i64::from(r.listening_port) == port && r.ip == host
+            });
+            if !found {
+                return Err(CmdError::fixed(
+                    "ERR FAILOVER target HOST and PORT is not a replica.",
+                ));
+            }
+            (host, port as u16)
+        }
+        None => {
+            // The replica with the highest acknowledged offset.
+            let Some(best) = ctx
+                .st
+                .repl
+                .replicas
+                .iter()
+                .filter(|r| r.state == LinkState::Online)
+                .max_by_key(|r| r.ack_offset)
+            else {
+                return Err(CmdError::fixed("ERR FAILOVER requires connected replicas."));
+            };
+            (best.ip.clone(), best.listening_port)
+        }
+    };
+    let now = ctx.now;
+    ctx.st.failover = Some(Failover {
+        host: target.0.clone(),
+        port: target.1,
+        deadline: timeout.map(|t| now + t),
+        force,
+        offset: ctx.st.repl.master_repl_offset,
+    });
+    // Writes stop while the target catches up (upstream pauses them too).
+    ctx.st.pause = Some((i64::MAX, true));
+    ctx.st.request_acks();
+    ctx.st
+        .log_notice(&format!("FAILOVER requested to {}:{}.", target.0, target.1));
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `REPLICAOF host port | NO ONE` (also `SLAVEOF`)
+pub fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let who = ctx
+        .st
+        .clients
+        .get(&ctx.client.id)
+        .map(|c| {
+            format!(
+                "id={} addr={} laddr={} fd={} name={}",
+                c.id,
+                c.addr,
+                c.laddr,
+                c.fd,
+                String::from_utf8_lossy(&c.name)
+            )
+        })
+        .unwrap_or_default();
+    if is(&argv[1], "no") && is(&argv[2], "one") {
+        if ctx.st.master.take().is_some() {
+            let id = redis_engine::state::random_hex(&mut ctx.st.rng);
+            ctx.st.repl.shift_replid(id);
+            ctx.st.ks.is_replica = false;
+            ctx.st.config.set_replica_of(None);
+            ctx.st.repl_notify.notify_one();
+            ctx.st
+                .log_notice(&format!("MASTER MODE enabled (user request from '{who}')"));
+        }
+        ctx.ok();
+        return Ok(());
+    }
+    let port = args::int_or(&argv[2], CmdError::fixed("ERR Invalid master port"))?;
+    let Ok(port) = u16::try_from(port) else {
+        return Err(CmdError::fixed("ERR Invalid master port"));
+    };
+    let host = String::from_utf8_lossy(&argv[1]).into_owned();
+    if let Some(m) = &ctx.st.master {
+        if m.host.eq_ignore_ascii_case(&host) && m.port == port {
+            ctx.st.log_notice("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
+            ctx.simple("OK Already connected to specified master");
+            return Ok(());
+        }
+    }
+    ctx.st.become_replica(host.clone(), port, ctx.now);
+    ctx.st.log_notice(&format!(
+        "REPLICAOF {host}:{port} enabled (user request from '{who}')"
+    ));
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `REPLCONF option value [option value ...]`
+pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() % 2 == 0 {
+        return Err(SYNTAX);
+    }
+    let id = ctx.client.id;
+    let mut reply = true;
+    for pair in argv[1..].chunks_exact(2) {
+        let (k, v) = (&pair[0], &pair[1]);
+        if is(k, "listening-port") {
+            let p = args::int(v)?;
+            ctx.client.repl_listening_port = u16::try_from(p).unwrap_or(0);
+        } else if is(k, "ip-address") {
+            ctx.client.repl_ip = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "capa") {
+            if is(v, "eof") {
+                ctx.client.repl_capa_eof = true;
+            }
+        } else if is(k, "rdb-only") {
+            match args::int(v) {
+                Ok(n @ 0..=1) => ctx.client.repl_rdb_only = n == 1,
+                _ => {
+                    return Err(CmdError::fixed(
+                        "ERR value is out of range, value must between 0 and 1",
+                    ))
                 }
-                LinkState::Online | LinkState::SendingRdb | LinkState::WaitSnapshot => {
-                    link.pending.extend_from_slice(bytes);
-                    if hard > 0 && link.pending.len() >= hard {
-                        over.push(link.client_id);
+            }
+        } else if is(k, "rdb-filter-only") {
+        } else if is(k, "ack") {
+            // Acknowledgements get no reply.
+            reply = false;
+            let off = args::int(v).unwrap_or(0);
+            let now = ctx.now;
+            if let Some(l) = ctx.st.repl.replicas.iter_mut().find(|l| l.client_id == id) {
+                l.ack_offset = l.ack_offset.max(off);
+                l.last_ack_ms = now;
+                if l.stream_on_ack && l.state == LinkState::Online {
+                    // The replica loaded the RDB: the stream starts now.
+                    l.stream_on_ack = false;
+                    let rest = l.pending.split().freeze();
+                    if !rest.is_empty() {
+                        let _ = l.signal.push.send(rest);
                     }
                 }
             }
+            ctx.st.check_wait_clients();
+        } else if is(k, "getack") {
+            reply = false;
+        } else {
+            return Err(CmdError::msg(format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                redis_engine::error::truncated(k, 128)
+            )));
         }
-        for id in over {
-            if let Some(pos) = self.repl.replicas.iter().position(|l| l.client_id == id) {
-                let link = self.repl.replicas.remove(pos);
-                link.signal.kill();
-                self.log_warning(&format!(
-                    "Client id={id} scheduled to be closed ASAP for overcoming of output buffer limits."
-                ));
+    }
+    if reply {
+        ctx.ok();
+    }
+    Ok(())
+}
+
+/// # Format
+/// `SYNC`
+///
+/// The pre-PSYNC full synchronization (old replicas, `redis-cli --rdb` and
+/// `--replica`): no `+FULLRESYNC` line, the RDB follows directly, as a
+/// `$<len>` bulk or, when the client sent `REPLCONF capa eof`, in the
+/// EOF-marked form; then the command stream (unless `rdb-only`).
+pub fn sync(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    if ctx.client.is_replica_link {
+        return Ok(());
+    }
+    sync_checks(ctx)?;
+    start_full_sync(ctx, None, true);
+    Ok(())
+}
+
+/// Refusals shared by `SYNC` and `PSYNC`.
+fn sync_checks(ctx: &mut Ctx) -> CmdResult {
+    if let Some(m) = &ctx.st.master {
+        if m.state != "connected" {
+            return Err(CmdError::fixed(
+                "NOMASTERLINK Can't SYNC while not connected with my master",
+            ));
+        }
+    }
+    if !ctx.out.is_empty() {
+        return Err(CmdError::fixed(
+            "ERR SYNC and PSYNC are invalid with pending output",
+        ));
+    }
+    Ok(())
+}
+
+/// # Format
+/// `PSYNC replicationid offset`
+pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let offset = args::int(&argv[2])?;
+    if ctx.client.is_replica_link {
+        return Ok(());
+    }
+    if argv.len() > 3 && is(&argv[3], "failover") {
+        // Our primary hands over (FAILOVER): promote, then serve its PSYNC.
+        if argv[1].as_ref() != ctx.st.repl.replid.as_bytes() {
+            return Err(CmdError::fixed(
+                "ERR PSYNC FAILOVER replid must match my replid.",
+            ));
+        }
+        if ctx.st.master.take().is_some() {
+            let id = redis_engine::state::random_hex(&mut ctx.st.rng);
+            ctx.st.repl.shift_replid(id);
+            ctx.st.ks.is_replica = false;
+            ctx.st.config.set_replica_of(None);
+            ctx.st.repl_notify.notify_one();
+            ctx.st.log_notice(&format!(
+                "Failover request received for replid {}.",
+                String::from_utf8_lossy(&argv[1])
+            ));
+        }
+    }
+    sync_checks(ctx)?;
+    let wanted = String::from_utf8_lossy(&argv[1]).into_owned();
+    let same_history = wanted == ctx.st.repl.replid
+        || (wanted == ctx.st.repl.replid2 && offset <= ctx.st.repl.second_repl_offset);
+    if same_history {
+        if let Some(data) = ctx.st.repl.backlog_from(offset) {
+            let mut link = new_link(ctx, false);
+            link.state = LinkState::Online;
+            link.ack_offset = offset - 1;
+            let name = replica_name(&link.ip, link.listening_port);
+            let r = &mut ctx.st.repl;
+            r.replicas.push(link);
+            r.sync_partial_ok += 1;
+            let head = format!("+CONTINUE {}\r\n", r.replid);
+            ctx.out.extend_from_slice(head.as_bytes());
+            ctx.out.extend_from_slice(&data);
+            let n = data.len();
+            ctx.st.log_notice(&format!(
+                "Partial resynchronization request from {name} accepted. Sending {n} bytes of backlog starting from offset {offset}."
+            ));
+            return Ok(());
+        }
+    }
+    start_full_sync(ctx, Some((wanted, offset)), false);
+    Ok(())
+}
+
+/// Registers the caller as a replica link (marking the client).
+fn new_link(ctx: &mut Ctx, pre_psync: bool) -> ReplicaLink {
+    let id = ctx.client.id;
+    let ip = ctx
+        .client
+        .repl_ip
+        .clone()
+        .or_else(|| {
+            ctx.st
+                .clients
+                .get(&id)
+                .and_then(|c| c.addr.rsplit_once(':').map(|(h, _)| h.to_string()))
+        })
+        .unwrap_or_default();
+    let port = ctx.client.repl_listening_port;
+    ctx.client.is_replica_link = true;
+    if let Some(c) = ctx.st.clients.get_mut(&id) {
+        c.is_replica = true;
+    }
+    ReplicaLink {
+        client_id: id,
+        ip,
+        listening_port: port,
+        state: LinkState::WaitSnapshot,
+        ack_offset: 0,
+        last_ack_ms: ctx.now,
+        pending: BytesMut::new(),
+        signal: ctx.client.signal.clone(),
+        capa_eof: ctx.client.repl_capa_eof,
+        pre_psync,
+        rdb_only: ctx.client.repl_rdb_only,
+        stream_on_ack: false,
+        wait_since_ms: ctx.now,
+    }
+}
+
+/// Queues the caller for a full synchronization (`PSYNC` that could not
+/// continue, with the ID it asked for, or `SYNC`).
+fn start_full_sync(ctx: &mut Ctx, wanted: Option<(String, i64)>, pre_psync: bool) {
+    let link = new_link(ctx, pre_psync);
+    let name = replica_name(&link.ip, link.listening_port);
+    let r = &mut ctx.st.repl;
+    let asked_id = wanted.as_ref().is_some_and(|(w, _)| w != "?");
+    if asked_id {
+        r.sync_partial_err += 1;
+    }
+    if !r.backlog_active {
+        r.backlog_active = true;
+        r.backlog.clear();
+        r.backlog_first_offset = r.master_repl_offset + 1;
+    }
+    r.replicas.push(link);
+    ctx.st
+        .log_notice(&format!("Replica {name} asks for synchronization"));
+    // Upstream's reason for refusing the partial resynchronization.
+    let r = &ctx.st.repl;
+    let mut ahead = false;
+    let msg = match wanted {
+        Some((w, _)) if w == "?" => Some(format!("Full resync requested by replica {name}")),
+        Some((w, off)) if w == r.replid || w == r.replid2 && off <= r.second_repl_offset => {
+            let m = format!(
+                "Unable to partial resync with replica {name} for lack of backlog (Replica request was: {off})."
+            );
+            if off > r.master_repl_offset {
+                ahead = true;
+            }
+            Some(m)
+        }
+        Some((w, off)) if w == r.replid2 => Some(format!(
+            "Partial resynchronization not accepted: Requested offset for second ID was {off}, but I can reply up to {}",
+            r.second_repl_offset
+        )),
+        Some((w, _)) => Some(format!(
+            "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{w}', my replication IDs are '{}' and '{}')",
+            r.replid, r.replid2
+        )),
+        None => None,
+    };
+    if let Some(m) = msg {
+        ctx.st.log_notice(&m);
+    }
+    if ahead {
+        ctx.st.log_warning(&format!("Warning: replica {name} tried to PSYNC with an offset that is greater than the master replication offset."));
+    }
+    if ctx.st.diskless_sync_delay(ctx.now).is_some() {
+        ctx.st.log_notice("Delay next BGSAVE for diskless SYNC");
+    }
+    ctx.st.start_replica_sync();
+}
+
+/// # Format
+/// `ROLE`
+pub fn role(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let offset = ctx.st.repl.master_repl_offset;
+    match ctx.st.master.clone() {
+        Some(m) => {
+            ctx.array(5);
+            ctx.bulk(b"slave");
+            ctx.bulk(m.host.as_bytes());
+            ctx.int(i64::from(m.port));
+            ctx.bulk(m.state.as_bytes());
+            ctx.int(offset);
+        }
+        None => {
+            let links: Vec<(String, u16, i64)> = ctx
+                .st
+                .repl
+                .replicas
+                .iter()
+                .filter(|l| l.state == LinkState::Online)
+                .map(|l| (l.ip.clone(), l.listening_port, l.ack_offset))
+                .collect();
+            ctx.array(3);
+            ctx.bulk(b"master");
+            ctx.int(offset);
+            ctx.array(links.len());
+            for (ip, port, ack) in links {
+                ctx.array(3);
+                ctx.bulk(ip.as_bytes());
+                ctx.bulk(port.to_string().as_bytes());
+                ctx.bulk(ack.to_string().as_bytes());
             }
         }
     }
-
-    /// Encodes one command into the stream.
-    pub fn feed_command(&mut self, db: usize, argv: &[Bytes]) {
-        if !self.repl.backlog_active && self.repl.replicas.is_empty() && !self.aof_enabled() {
-            // Nobody listens: only the offset would move, and upstream does
-            // not even count it without a backlog.
-            return;
-        }
-        let mut buf = BytesMut::new();
-        if self.repl.multi_pending {
-            self.repl.multi_pending = false;
-            self.repl.multi_emitted = true;
-            encode_request(&[&b"MULTI"[..]], &mut buf);
-            self.aof_command(db, &[Bytes::from_static(b"MULTI")]);
-        }
-        if self.repl.last_db != Some(db) {
-            let d = db.to_string();
-            encode_request(&[&b"SELECT"[..], d.as_bytes()], &mut buf);
-            self.repl.last_db = Some(db);
-        }
-        encode_request(argv, &mut buf);
-        self.feed_stream(&buf);
-        self.aof_command(db, argv);
-    }
-
-    /// Closes a propagated transaction with `EXEC`.
-    pub fn feed_command_raw_exec(&mut self, db: usize) {
-        let mut buf = BytesMut::new();
-        encode_request(&[&b"EXEC"[..]], &mut buf);
-        self.feed_stream(&buf);
-        self.aof_command(db, &[Bytes::from_static(b"EXEC")]);
-    }
-
-    /// Whether an append-only file takes the stream.
-    pub fn aof_enabled(&self) -> bool {
-        self.aof.is_some()
-    }
-
-    /// Number of replicas that acknowledged `offset`.
-    pub fn replicas_acked(&self, offset: i64) -> usize {
-        self.repl
-            .replicas
-            .iter()
-            .filter(|r| r.state == LinkState::Online && r.ack_offset >= offset)
-            .count()
-    }
-
-    /// `min-replicas-to-write`: true when enough replicas acknowledged
-    /// within `min-replicas-max-lag` seconds (or the check is off).
-    pub fn enough_good_replicas(&self, now: i64) -> bool {
-        let need = self.cached.min_replicas_to_write;
-        let max_lag = self.cached.min_replicas_max_lag;
-        if need <= 0 || max_lag <= 0 {
-            return true;
-        }
-        let good = self
-            .repl
-            .replicas
-            .iter()
-            .filter(|r| r.state == LinkState::Online && (now - r.last_ack_ms) / 1000 <= max_lag)
-            .count() as i64;
-        good >= need
-    }
-
-    /// Forgets a replica link whose connection closed.
-    pub fn drop_replica(&mut self, client_id: u64) {
-        let before = self.repl.replicas.len();
-        self.repl.replicas.retain(|r| r.client_id != client_id);
-        if self.repl.replicas.len() != before {
-            self.log_notice("Connection with replica lost.");
-        }
-    }
-
-    /// Once a second from the cron: every `repl-ping-replica-period`
-    /// seconds a primary with replicas puts a `PING` into the stream (part
-    /// of the offsets, like upstream), so replicas can tell a silent
-    /// primary from a dead one. Not while a failover or a client pause
-    /// waits for the offsets to settle.
-    pub fn replication_cron(&mut self, now: i64) {
-        self.backlog_ttl_cron(now);
-        // Replicas held back by `repl-diskless-sync-delay` start when due.
-        if self
-            .repl
-            .replicas
-            .iter()
-            .any(|r| r.state == LinkState::WaitSnapshot)
-        {
-            self.start_replica_sync();
-        }
-        if self.master.is_some()
-            || self.repl.replicas.is_empty()
-            || self.failover.is_some()
-            || self.pause.is_some()
-        {
-            return;
-        }
-        let period = self.config.get_int("repl-ping-replica-period").max(1) * 1000;
-        if now - self.repl.last_ping_ms < period {
-            return;
-        }
-        self.repl.last_ping_ms = now;
-        let mut buf = BytesMut::new();
-        encode_request(&[&b"ping"[..]], &mut buf);
-        self.feed_stream(&buf);
-    }
-
-    /// `repl-backlog-ttl`: a primary without replicas for that long frees
-    /// its backlog and starts a new replication ID (its old history can no
-    /// longer be served anyway), as upstream does. 0 keeps it forever.
-    fn backlog_ttl_cron(&mut self, now: i64) {
-        if self.master.is_some() || !self.repl.replicas.is_empty() || !self.repl.backlog_active {
-            self.repl.no_replicas_since_ms = None;
-            return;
-        }
-        let since = *self.repl.no_replicas_since_ms.get_or_insert(now);
-        let ttl = self.config.get_int("repl-backlog-ttl");
-        if ttl <= 0 || now - since < ttl * 1000 {
-            return;
-        }
-        let id = crate::state::random_hex(&mut self.rng);
-        self.repl.replid = id;
-        self.repl.replid2 = "0".repeat(40);
-        self.repl.second_repl_offset = -1;
-        self.repl.backlog.clear();
-        self.repl.backlog_active = false;
-        self.repl.no_replicas_since_ms = None;
-        self.log_notice(&format!(
-            "Replication backlog freed after {ttl} seconds without connected replicas."
-        ));
-    }
-
-    /// Asks every online replica for an acknowledgement (`WAIT`).
-    pub fn request_acks(&mut self) {
-        let mut buf = BytesMut::new();
-        encode_request(&[&b"REPLCONF"[..], b"GETACK", b"*"], &mut buf);
-        // GETACK is part of the stream (upstream propagates it), so the
-        // offsets stay consistent on both sides.
-        self.feed_stream(&buf);
-    }
+    Ok(())
 }
+
+/// # Format
+/// `WAIT numreplicas timeout`
+pub fn wait(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.st.master.is_some() {
+        return Err(CmdError::fixed("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
+    }
+    let n = args::int(&argv[1])?;
+    let timeout = args::int(&argv[2])?;
+    if timeout < 0 {
+        return Err(CmdError::fixed("ERR timeout is negative"));
+    }
+    let offset = ctx.st.repl.master_repl_offset;
+    let acked = ctx.st.replicas_acked(offset) as i64;
+    if acked >= n || ctx.client.in_exec {
+        ctx.int(acked);
+        return Ok(());
+    }
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        Some(ctx.now + timeout)
+    };
+    ctx.st.request_acks();
+    ctx.block(
+        &[],
+        deadline,
+        "wait",
+        redis_engine::blocking::TimeoutReply::NullArray,
+        argv,
+    );
+    ctx.st.wait_clients.push((ctx.client.id, n, offset));
+    Ok(())
+}
+
+/// The commands this module serves.
+pub const COMMANDS: &[(&str, Handler)] = &[
+    ("replicaof", replicaof),
+    ("slaveof", replicaof),
+    ("replconf", replconf),
+    ("psync", psync),
+    ("sync", sync),
+    ("role", role),
+    ("wait", wait),
+    ("failover", failover),
+];

@@ -15,10 +15,10 @@ use redis_storage::string::itoa_buf;
 use redis_storage::{Entry, Value};
 
 use crate::args::{self, is};
-use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, SYNTAX, WRONGTYPE};
 use crate::hash::{empty_scan, parse_cursor, rand_count, ScanOpts};
-use crate::table::Handler;
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{CmdError, CmdResult, SYNTAX, WRONGTYPE};
+use redis_engine::table::Handler;
 
 /// The set commands and their handlers.
 pub const COMMANDS: &[(&str, Handler)] = &[
@@ -694,8 +694,8 @@ mod tests {
     use redis_config::Config;
     use redis_resp::Frame;
 
-    use crate::client::{Client, ClientSignal};
-    use crate::state::State;
+    use redis_engine::client::{Client, ClientSignal};
+    use redis_engine::state::State;
 
     struct Harness {
         st: State,
@@ -704,10 +704,10 @@ mod tests {
 
     impl Harness {
         fn new() -> Harness {
-            let (tx, _rx) = crate::push::push_channel();
+            let (tx, _rx) = redis_engine::push::push_channel();
             let client = Client::new(1, Arc::new(ClientSignal::new(tx)), true);
             Harness {
-                st: State::new(Config::default(), 1_700_000_000_000),
+                st: State::new(Config::default(), 1_700_000_000_000, crate::registry()),
                 client,
             }
         }

@@ -20,9 +20,9 @@ use redis_storage::zset::{Limits, ZSetValue};
 use redis_storage::Value;
 
 use crate::args::{self, is};
-use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, SYNTAX, WRONGTYPE};
-use crate::table::Handler;
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{CmdError, CmdResult, SYNTAX, WRONGTYPE};
+use redis_engine::table::Handler;
 
 /// The SORT commands and their handlers.
 pub const COMMANDS: &[(&str, Handler)] = &[("sort", sort), ("sort_ro", sort_ro)];

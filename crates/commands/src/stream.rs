@@ -19,10 +19,10 @@ use redis_storage::stream::{
 use redis_storage::{Entry, Value};
 
 use crate::args::{self, is};
-use crate::blocking::TimeoutReply;
-use crate::ctx::Ctx;
-use crate::error::{self, CmdError, CmdResult, NO_SUCH_KEY, SYNTAX, WRONGTYPE};
-use crate::table::Handler;
+use redis_engine::blocking::TimeoutReply;
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{self, CmdError, CmdResult, NO_SUCH_KEY, SYNTAX, WRONGTYPE};
+use redis_engine::table::Handler;
 
 /// The stream commands and their handlers.
 pub const COMMANDS: &[(&str, Handler)] = &[

@@ -2,12 +2,13 @@
 //! is `redis_storage::string`).
 
 use bytes::Bytes;
+use redis_engine::table::Handler;
 use redis_storage::string::StrValue;
 use redis_storage::Value;
 
 use crate::args::{self, is};
-use crate::ctx::Ctx;
-use crate::error::{
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{
     self, CmdError, CmdResult, NOT_INTEGER, OVERFLOW, STRING_TOO_BIG, SYNTAX, WRONGTYPE,
 };
 
@@ -717,3 +718,29 @@ pub fn lcs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     Ok(())
 }
+
+/// The commands this module serves.
+pub const COMMANDS: &[(&str, Handler)] = &[
+    ("append", append),
+    ("decr", decr),
+    ("decrby", decrby),
+    ("get", get),
+    ("getdel", getdel),
+    ("getex", getex),
+    ("getrange", getrange),
+    ("getset", getset),
+    ("incr", incr),
+    ("incrby", incrby),
+    ("incrbyfloat", incrbyfloat),
+    ("lcs", lcs),
+    ("mget", mget),
+    ("mset", mset),
+    ("msetnx", msetnx),
+    ("psetex", psetex),
+    ("set", set),
+    ("setex", setex),
+    ("setnx", setnx),
+    ("setrange", setrange),
+    ("strlen", strlen),
+    ("substr", getrange),
+];

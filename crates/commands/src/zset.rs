@@ -16,10 +16,12 @@ use redis_resp::Protocol;
 use redis_storage::zset::{cmp_elem, Limits, ZSetValue};
 use redis_storage::Value;
 
+use crate::args::parse_timeout;
 use crate::args::{self, is};
-use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, NOT_FLOAT, SYNTAX, WRONGTYPE};
-use crate::table::Handler;
+use redis_engine::blocking::TimeoutReply;
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{CmdError, CmdResult, NOT_FLOAT, SYNTAX, WRONGTYPE};
+use redis_engine::table::Handler;
 
 /// The sorted set commands and their handlers.
 pub const COMMANDS: &[(&str, Handler)] = &[
@@ -55,6 +57,9 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("zdiffstore", zdiffstore),
     ("zintercard", zintercard),
     ("zscan", zscan),
+    ("bzpopmin", bzpopmin),
+    ("bzpopmax", bzpopmax),
+    ("bzmpop", bzmpop),
 ];
 
 const NAN_RESULT: CmdError = CmdError::fixed("ERR resulting score is not a number (NaN)");
@@ -1496,6 +1501,63 @@ pub fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.bulk(m);
         ctx.bulk(redis_resp::format_double(*s).as_bytes());
     }
+    Ok(())
+}
+
+/// Checks that every key is absent or of `want`; upstream answers
+/// WRONGTYPE at once rather than blocking on a key of another type.
+fn check_types(ctx: &mut Ctx, keys: &[Bytes], want: &str) -> CmdResult {
+    let (db, now) = (ctx.db(), ctx.now);
+    for k in keys {
+        if ctx.st.ks.exists(db, k, now) {
+            if let Some(e) = ctx.st.ks.dbs[db].get(k) {
+                if e.value.type_name() != want {
+                    return Err(WRONGTYPE);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn bzpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
+    let deadline = parse_timeout(&argv[argv.len() - 1], ctx.now)?;
+    let keys = &argv[1..argv.len() - 1];
+    check_types(ctx, keys, "zset")?;
+    for k in keys {
+        if crate::zset::serve_blocked_zpop(ctx, k, max) {
+            return Ok(());
+        }
+    }
+    ctx.block(keys, deadline, "zset", TimeoutReply::NullArray, argv);
+    Ok(())
+}
+
+/// # Format
+/// `BZPOPMIN key [key ...] timeout`
+pub fn bzpopmin(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bzpop(ctx, argv, false)
+}
+
+/// # Format
+/// `BZPOPMAX key [key ...] timeout`
+pub fn bzpopmax(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bzpop(ctx, argv, true)
+}
+
+/// # Format
+/// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`
+pub fn bzmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let deadline = parse_timeout(&argv[1], ctx.now)?;
+    let a = crate::zset::parse_mpop_args(argv, 2)?;
+    check_types(ctx, &a.keys, "zset")?;
+    for k in &a.keys {
+        if crate::zset::serve_blocked_zmpop(ctx, k, a.max, a.count) {
+            return Ok(());
+        }
+    }
+    let keys = a.keys.clone();
+    ctx.block(&keys, deadline, "zset", TimeoutReply::NullArray, argv);
     Ok(())
 }
 

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use redis_commands::client::{Client, ClientInfo, ClientSignal};
-use redis_commands::table::flags;
-use redis_commands::State;
+use redis_engine::client::{Client, ClientInfo, ClientSignal};
+use redis_engine::table::flags;
+use redis_engine::State;
 use redis_resp::{Limits, Protocol, RequestParser};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -37,7 +37,7 @@ pub async fn serve<S>(shared: Arc<Shared>, mut stream: S, peer: Peer)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (push_tx, mut push_rx) = redis_commands::push::push_channel();
+    let (push_tx, mut push_rx) = redis_engine::push::push_channel();
     let signal = Arc::new(ClientSignal::new(push_tx));
     let now = now_ms();
     let admitted = {
@@ -126,7 +126,7 @@ async fn run_loop<S>(
     shared: &Arc<Shared>,
     stream: &mut S,
     client: &mut Client,
-    push_rx: &mut redis_commands::push::PushReceiver,
+    push_rx: &mut redis_engine::push::PushReceiver,
 ) -> Option<String>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -475,14 +475,14 @@ fn pause_wait(st: &State, batch: &VecDeque<Vec<Bytes>>) -> Option<u64> {
     if now >= deadline || batch.is_empty() {
         return None;
     }
-    if write_only && !batch.iter().any(|a| is_write(a)) {
+    if write_only && !batch.iter().any(|a| is_write(st, a)) {
         return None;
     }
     Some((deadline - now).clamp(1, 10) as u64)
 }
 
-fn is_write(argv: &[Bytes]) -> bool {
-    match redis_commands::state::resolve(argv) {
+fn is_write(st: &State, argv: &[Bytes]) -> bool {
+    match st.registry.resolve(argv) {
         Ok(c) => c.has(flags::WRITE) || c.has(flags::DENYOOM),
         Err(_) => false,
     }

@@ -1,5 +1,5 @@
 //! The network side of `redis-server`: listeners, connections, the periodic
-//! cron and shutdown. Command execution lives in `redis-commands`.
+//! cron and shutdown. Command execution lives in `redis-engine` (handlers in `redis-commands`).
 //!
 //! # Layout
 //! - [`run`]: the testable entry point — serves the given listeners until
@@ -20,7 +20,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis_commands::State;
+use redis_engine::State;
 use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -29,7 +29,7 @@ use crate::conn::Peer;
 
 /// State shared by every task.
 pub struct Shared {
-    /// The one server lock (see `redis_commands::state`).
+    /// The one server lock (see `redis_engine::state`).
     pub state: Mutex<State>,
     /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
@@ -179,7 +179,7 @@ async fn background(shared: Arc<Shared>) {
         loop {
             let (more, waiting) = match shared.state.lock() {
                 Ok(mut st) => (
-                    st.bgsave_slice(redis_commands::persist::SLICE_BUDGET),
+                    st.bgsave_slice(redis_engine::persist::SLICE_BUDGET),
                     st.bgsave_waiting(),
                 ),
                 Err(_) => return,

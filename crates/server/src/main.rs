@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::sync::OnceLock;
 
-use redis_commands::state::{LogLevel as StateLevel, REDIS_VERSION};
-use redis_commands::State;
 use redis_common::log::LogLevel;
 use redis_config::Config;
+use redis_engine::state::{LogLevel as StateLevel, REDIS_VERSION};
+use redis_engine::State;
 use redis_server::{listen, log, notify, now_ms, Shared};
 
 /// Bytes currently allocated, for `INFO memory` and (later) `maxmemory`.
@@ -268,7 +268,7 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
         }
     };
     log::notice(&format!("Running mode=standalone, port={port}."));
-    let mut state = State::new(config, now_ms());
+    let mut state = State::new(config, now_ms(), redis_commands::registry());
     state.port = port;
     state.executable = std::env::current_exe()
         .map(|p| p.display().to_string())
@@ -315,7 +315,7 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
     let quick = data_size_on_disk(&load_cfg, aof_on) < QUICK_LOAD_BYTES;
     let load = move || {
         let now = now_ms();
-        let mut tmp = State::new(load_cfg, now);
+        let mut tmp = State::new(load_cfg, now, redis_commands::registry());
         tmp.log_sink = load_sink;
         tmp.used_memory = used_memory;
         if let Some((host, port)) = tmp.config.replica_of() {
@@ -380,7 +380,7 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
             break;
         }
         let ok = shared.state.lock().is_ok_and(|mut st| {
-            st.prepare_shutdown(redis_commands::state::ShutdownRequest::default())
+            st.prepare_shutdown(redis_engine::state::ShutdownRequest::default())
                 .is_ok()
         });
         if ok {

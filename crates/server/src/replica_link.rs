@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use redis_commands::client::{Client, ClientSignal};
-use redis_commands::replica::DisklessLoad;
+use redis_engine::client::{Client, ClientSignal};
+use redis_engine::replica::DisklessLoad;
 use redis_resp::{encode_request, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -76,7 +76,7 @@ pub async fn run(shared: Arc<Shared>) {
 fn set_link(
     shared: &Shared,
     generation: u64,
-    f: impl FnOnce(&mut redis_commands::replica::MasterLink),
+    f: impl FnOnce(&mut redis_engine::replica::MasterLink),
 ) {
     if let Ok(mut st) = shared.state.lock() {
         if let Some(m) = st.master.as_mut() {
@@ -358,7 +358,7 @@ async fn full_sync(
         let source = match payload {
             Payload::Memory(v) => Ok(v),
             Payload::File(mut f) => {
-                let target = redis_commands::persist::rdb_path(&st);
+                let target = redis_engine::persist::rdb_path(&st);
                 if let Err(e) = std::fs::rename(&f.path, &target) {
                     st.persistence.loading = false;
                     return Err(format!(
@@ -392,7 +392,7 @@ async fn full_sync(
         (tmp, res)
     })
     .await;
-    let failed = |st: &mut redis_commands::State, e: &str| {
+    let failed = |st: &mut redis_engine::State, e: &str| {
         st.persistence.loading = false;
         log::warning(e);
         format!(
@@ -437,7 +437,7 @@ async fn full_sync(
     Ok(())
 }
 
-fn lock(shared: &Shared) -> Result<std::sync::MutexGuard<'_, redis_commands::State>, String> {
+fn lock(shared: &Shared) -> Result<std::sync::MutexGuard<'_, redis_engine::State>, String> {
     shared
         .state
         .lock()
@@ -574,7 +574,7 @@ async fn stream_commands(
     mut link: Link,
     generation: u64,
 ) -> Result<(), String> {
-    let (tx, _rx) = redis_commands::push::push_channel();
+    let (tx, _rx) = redis_engine::push::push_channel();
     let signal = Arc::new(ClientSignal::new(tx));
     let mut client = Client::new(0, signal, true);
     client.is_master = true;

@@ -16,7 +16,6 @@ use redis_resp::Protocol;
 
 use crate::client::{Client, ClientSignal};
 use crate::ctx::Ctx;
-use crate::error::CmdError;
 use crate::state::State;
 
 /// What a timed-out blocking command replies.
@@ -58,27 +57,6 @@ pub struct Blocking {
     pub by_key: HashMap<(usize, Bytes), VecDeque<u64>>,
     /// Keys signalled ready since the last service pass.
     pub ready: VecDeque<(usize, Bytes)>,
-}
-
-/// Parses a blocking timeout in seconds (fractions allowed) into an
-/// absolute deadline; 0 means forever.
-pub fn parse_timeout(arg: &[u8], now: i64) -> Result<Option<i64>, CmdError> {
-    let t = crate::args::parse_f64(arg)
-        .filter(|v| v.is_finite())
-        .ok_or(CmdError::fixed(
-            "ERR timeout is not a float or out of range",
-        ))?;
-    if t < 0.0 {
-        return Err(CmdError::fixed("ERR timeout is negative"));
-    }
-    if t == 0.0 {
-        return Ok(None);
-    }
-    let ms = (t * 1000.0).ceil();
-    if ms > 1e15 {
-        return Err(CmdError::fixed("ERR timeout is out of range"));
-    }
-    Ok(Some(now + ms as i64))
 }
 
 impl Ctx<'_> {
@@ -184,7 +162,7 @@ impl State {
                     break;
                 }
                 let (argv, signal, proto, wdb) = (w.argv.clone(), w.signal.clone(), w.proto, w.db);
-                let Ok(cmd) = crate::state::resolve(&argv) else {
+                let Ok(cmd) = self.registry.resolve(&argv) else {
                     continue;
                 };
                 let mut c = Client::new(id, signal.clone(), true);
@@ -221,132 +199,4 @@ pub fn timeout_bytes(proto: Protocol, r: TimeoutReply) -> Bytes {
         (Protocol::Resp2, TimeoutReply::NullArray) => Bytes::from_static(b"*-1\r\n"),
         (Protocol::Resp2, TimeoutReply::Null) => Bytes::from_static(b"$-1\r\n"),
     }
-}
-
-// ---------------------------------------------------------------------------
-// The blocking commands. Each tries to serve at once with the same code the
-// non-blocking form uses, and otherwise blocks; a served retry replies and
-// propagates exactly as the non-blocking command would (upstream 7.0
-// propagates BLPOP as LPOP, BLMOVE as LMOVE, BZPOPMIN as ZPOPMIN, …).
-
-use redis_storage::list::End;
-
-use crate::error::{CmdResult, WRONGTYPE};
-
-/// Checks that every key is absent or of `want`; upstream answers
-/// WRONGTYPE at once rather than blocking on a key of another type.
-fn check_types(ctx: &mut Ctx, keys: &[Bytes], want: &str) -> CmdResult {
-    let (db, now) = (ctx.db(), ctx.now);
-    for k in keys {
-        if ctx.st.ks.exists(db, k, now) {
-            if let Some(e) = ctx.st.ks.dbs[db].get(k) {
-                if e.value.type_name() != want {
-                    return Err(WRONGTYPE);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn bpop(ctx: &mut Ctx, argv: &[Bytes], end: End) -> CmdResult {
-    let deadline = parse_timeout(&argv[argv.len() - 1], ctx.now)?;
-    let keys = &argv[1..argv.len() - 1];
-    if crate::list::serve_blocked_pop(ctx, keys, end)? {
-        return Ok(());
-    }
-    ctx.block(keys, deadline, "list", TimeoutReply::NullArray, argv);
-    Ok(())
-}
-
-/// # Format
-/// `BLPOP key [key ...] timeout`
-pub fn blpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    bpop(ctx, argv, End::Left)
-}
-
-/// # Format
-/// `BRPOP key [key ...] timeout`
-pub fn brpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    bpop(ctx, argv, End::Right)
-}
-
-fn bmove(ctx: &mut Ctx, argv: &[Bytes], timeout_idx: usize) -> CmdResult {
-    let deadline = parse_timeout(&argv[timeout_idx], ctx.now)?;
-    if argv.len() == 6 {
-        crate::list::parse_end(&argv[3])?;
-        crate::list::parse_end(&argv[4])?;
-    }
-    if crate::list::serve_blocked_move(ctx, argv)? {
-        return Ok(());
-    }
-    // Upstream 7.0 answers a timed-out BLMOVE/BRPOPLPUSH with a null array.
-    ctx.block(&argv[1..2], deadline, "list", TimeoutReply::NullArray, argv);
-    Ok(())
-}
-
-/// # Format
-/// `BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout`
-pub fn blmove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    bmove(ctx, argv, 5)
-}
-
-/// # Format
-/// `BRPOPLPUSH source destination timeout`
-pub fn brpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    bmove(ctx, argv, 3)
-}
-
-/// # Format
-/// `BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]`
-pub fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let deadline = parse_timeout(&argv[1], ctx.now)?;
-    let a = crate::list::parse_mpop(argv, 2)?;
-    let keys = &argv[a.keys.0..a.keys.1];
-    if crate::list::serve_blocked_mpop(ctx, keys, a.end, a.count)? {
-        return Ok(());
-    }
-    ctx.block(keys, deadline, "list", TimeoutReply::NullArray, argv);
-    Ok(())
-}
-
-fn bzpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
-    let deadline = parse_timeout(&argv[argv.len() - 1], ctx.now)?;
-    let keys = &argv[1..argv.len() - 1];
-    check_types(ctx, keys, "zset")?;
-    for k in keys {
-        if crate::zset::serve_blocked_zpop(ctx, k, max) {
-            return Ok(());
-        }
-    }
-    ctx.block(keys, deadline, "zset", TimeoutReply::NullArray, argv);
-    Ok(())
-}
-
-/// # Format
-/// `BZPOPMIN key [key ...] timeout`
-pub fn bzpopmin(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    bzpop(ctx, argv, false)
-}
-
-/// # Format
-/// `BZPOPMAX key [key ...] timeout`
-pub fn bzpopmax(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    bzpop(ctx, argv, true)
-}
-
-/// # Format
-/// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`
-pub fn bzmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let deadline = parse_timeout(&argv[1], ctx.now)?;
-    let a = crate::zset::parse_mpop_args(argv, 2)?;
-    check_types(ctx, &a.keys, "zset")?;
-    for k in &a.keys {
-        if crate::zset::serve_blocked_zmpop(ctx, k, a.max, a.count) {
-            return Ok(());
-        }
-    }
-    let keys = a.keys.clone();
-    ctx.block(&keys, deadline, "zset", TimeoutReply::NullArray, argv);
-    Ok(())
 }

@@ -19,10 +19,10 @@ use tokio::sync::Notify;
 use crate::blocking::Blocking;
 use crate::client::{Client, ClientInfo, ReplyMode};
 use crate::ctx::Ctx;
-use crate::error::{self, truncated, CmdError};
+use crate::error::{self, CmdError};
 use crate::histogram::Histogram;
 use crate::pubsub::{NotifyFlags, PubSub};
-use crate::table::{flags, registry, Cmd};
+use crate::table::{flags, Cmd, Registry};
 
 /// Per-command statistics (`INFO commandstats`).
 #[derive(Clone, Copy, Debug, Default)]
@@ -104,6 +104,8 @@ pub struct Cached {
 
 /// Everything behind the server lock.
 pub struct State {
+    /// The command table (built once by the binary from the handler lists).
+    pub registry: &'static Registry,
     pub ks: Keyspace,
     pub config: Config,
     pub cached: Cached,
@@ -197,16 +199,17 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 impl State {
     /// A fresh state for `config`.
-    pub fn new(config: Config, now_ms: i64) -> State {
+    pub fn new(config: Config, now_ms: i64, registry: &'static Registry) -> State {
         let mut rng = StdRng::from_entropy();
         let run_id = random_hex(&mut rng);
         let replid = random_hex(&mut rng);
         let mut st = State {
+            registry,
             ks: Keyspace::new(1),
             config,
             cached: Cached::default(),
             stats: Stats::default(),
-            cmdstats: vec![CmdStat::default(); registry().len()],
+            cmdstats: vec![CmdStat::default(); registry.len()],
             errorstats: BTreeMap::new(),
             clients: BTreeMap::new(),
             next_client_id: 1,
@@ -232,7 +235,7 @@ impl State {
             mem_allocator: "libc",
             peak_memory: 0,
             startup_memory: 0,
-            latency: vec![Histogram::default(); registry().len()],
+            latency: vec![Histogram::default(); registry.len()],
             active_expire: true,
             log_sink: Arc::new(|_, _| {}),
             pubsub: PubSub::default(),
@@ -374,7 +377,7 @@ impl State {
         out: &mut BytesMut,
         now: i64,
     ) -> Option<&'static str> {
-        let cmd = match resolve(&argv) {
+        let cmd = match self.registry.resolve(&argv) {
             Ok(c) => c,
             Err((e, idx)) => {
                 self.reject(client, out, e, idx);
@@ -820,47 +823,6 @@ impl State {
     /// Seconds since start.
     pub fn uptime_secs(&self) -> u64 {
         self.start_instant.elapsed().as_secs()
-    }
-}
-
-/// Finds the command (or subcommand) `argv` names. The error carries the
-/// statistics slot to count a rejection against, if any.
-pub fn resolve(argv: &[Bytes]) -> Result<&'static Cmd, (CmdError, Option<usize>)> {
-    let reg = registry();
-    let Some(name) = argv.first() else {
-        return Err((CmdError::fixed("ERR empty command"), None));
-    };
-    let Some(top) = reg.lookup(name) else {
-        // Upstream appends `'arg' ` while the list is under 128 bytes, each
-        // argument cut to the room left.
-        let mut args = String::new();
-        for a in argv.iter().skip(1) {
-            if args.len() >= 128 {
-                break;
-            }
-            let room = 128 - args.len();
-            args.push('\'');
-            args.push_str(&truncated(a, room));
-            args.push_str("' ");
-        }
-        let msg = format!(
-            "ERR unknown command '{}', with args beginning with: {args}",
-            truncated(name, 128)
-        );
-        return Err((CmdError::msg(msg), None));
-    };
-    if top.subs.is_empty() {
-        return Ok(top);
-    }
-    // A container command dispatches on its first argument; COMMAND alone
-    // also has a handler of its own.
-    match argv.get(1) {
-        None if top.handler.is_some() => Ok(top),
-        None => Err((error::wrong_arity(&top.full_name), Some(top.idx))),
-        Some(sub) => match reg.lookup_sub(top, sub) {
-            Some(c) => Ok(c),
-            None => Err((error::unknown_subcommand(sub, &top.full_name), None)),
-        },
     }
 }
 

@@ -174,7 +174,7 @@ pub struct BgSave {
     /// Set when the snapshot feeds replicas instead of a file.
     replica_sync: Option<ReplicaSync>,
     /// Set when the snapshot is an AOF rewrite's new base file.
-    pub(crate) aof_rewrite: bool,
+    pub aof_rewrite: bool,
     /// Database of the last entry written (a SELECTDB/RESIZEDB precedes
     /// the first entry of another one).
     last_db: Option<usize>,
@@ -1052,137 +1052,6 @@ impl State {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Commands.
-
-use crate::args::{self as cargs, is};
-use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, SYNTAX};
-
-/// # Format
-/// `SAVE`
-pub fn cmd_save(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    ctx.st.save_sync().map_err(CmdError::msg)?;
-    ctx.ok();
-    Ok(())
-}
-
-/// # Format
-/// `BGSAVE [SCHEDULE]`
-pub fn cmd_bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let schedule = match argv.get(1) {
-        None => false,
-        Some(a) if argv.len() == 2 && is(a, "schedule") => true,
-        Some(_) => return Err(SYNTAX),
-    };
-    if ctx.st.persistence.bgsave.is_some() {
-        if schedule {
-            ctx.st.persistence.bgsave_scheduled = true;
-            ctx.simple("Background saving scheduled");
-            return Ok(());
-        }
-        return Err(CmdError::fixed("ERR Background save already in progress"));
-    }
-    ctx.st.start_bgsave().map_err(CmdError::msg)?;
-    ctx.st.bg_notify.notify_one();
-    ctx.simple("Background saving started");
-    Ok(())
-}
-
-/// # Format
-/// `DUMP key`
-pub fn cmd_dump(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let (db, now) = (ctx.db(), ctx.now);
-    if !ctx.st.ks.exists_read(db, &argv[1], now) {
-        ctx.null();
-        return Ok(());
-    }
-    let payload = ctx.st.ks.dbs[db]
-        .get(&argv[1])
-        .and_then(|e| to_rdb(&e.value))
-        .map(|v| redis_rdb::dump_payload_with(&v, &writer_options(ctx.st)));
-    match payload {
-        Some(p) => ctx.bulk(&p),
-        None => ctx.null(),
-    }
-    Ok(())
-}
-
-/// # Format
-/// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`
-pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let (mut replace, mut absttl) = (false, false);
-    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
-    let mut i = 4;
-    while i < argv.len() {
-        let more = i + 1 < argv.len();
-        if is(&argv[i], "replace") {
-            replace = true;
-        } else if is(&argv[i], "absttl") {
-            absttl = true;
-        } else if is(&argv[i], "idletime") && more && freq.is_none() {
-            let v = cargs::int(&argv[i + 1])?;
-            if v < 0 {
-                return Err(CmdError::fixed("ERR Invalid IDLETIME value, must be >= 0"));
-            }
-            idle = Some(v);
-            i += 1;
-        } else if is(&argv[i], "freq") && more && idle.is_none() {
-            let v = cargs::int(&argv[i + 1])?;
-            if !(0..=255).contains(&v) {
-                return Err(CmdError::fixed(
-                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
-                ));
-            }
-            freq = Some(v);
-            i += 1;
-        } else {
-            return Err(SYNTAX);
-        }
-        i += 1;
-    }
-    let ttl = cargs::int(&argv[2])?;
-    if ttl < 0 {
-        return Err(CmdError::fixed("ERR Invalid TTL value, must be >= 0"));
-    }
-    let (db, now) = (ctx.db(), ctx.now);
-    let key = &argv[1];
-    if !replace && ctx.st.ks.exists(db, key, now) {
-        return Err(CmdError::fixed("BUSYKEY Target key name already exists."));
-    }
-    let v = redis_rdb::parse_payload(&argv[3]).map_err(|e| CmdError::fixed(e.restore_message()))?;
-    let Some(value) = from_rdb(ctx.st, v) else {
-        return Err(CmdError::fixed("ERR Bad data format"));
-    };
-    let expire_at = match (ttl, absttl) {
-        (0, _) => None,
-        (t, true) => Some(t),
-        (t, false) => Some(now.saturating_add(t)),
-    };
-    let existed = ctx.st.ks.dbs[db].remove(key).is_some();
-    if matches!(expire_at, Some(t) if t <= now) {
-        // Already expired: nothing is created (an existing key was replaced
-        // by nothing, which is a deletion).
-        if existed {
-            ctx.key_event(db, key, 'g', "del");
-            ctx.changed(1);
-            ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
-        }
-        ctx.ok();
-        return Ok(());
-    }
-    let lru = ctx.lru();
-    ctx.st.ks.dbs[db].set(key, value, false, lru);
-    if let Some(t) = expire_at {
-        ctx.st.ks.dbs[db].set_expire(key, t);
-    }
-    let _ = (idle, freq);
-    ctx.changed(1);
-    ctx.key_event(db, key, 'g', "restore");
-    ctx.ok();
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1205,7 +1074,11 @@ mod tests {
             )
         };
         let yn = |b: bool| if b { b"yes".to_vec() } else { b"no".to_vec() };
-        let mut st = State::new(Config::default(), 1_700_000_000_000);
+        let mut st = State::new(
+            Config::default(),
+            1_700_000_000_000,
+            crate::Registry::empty(),
+        );
         st.config
             .set(&[
                 (mine.as_bytes().to_vec(), yn(value)),

@@ -16,7 +16,6 @@ use redis_rdb::RdbReader;
 
 use crate::client::{Client, ClientSignal};
 use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult};
 use crate::persist::BgSave;
 use crate::state::State;
 
@@ -364,7 +363,7 @@ impl State {
         sink: &mut BytesMut,
         now: i64,
     ) -> Result<(), String> {
-        let cmd = match crate::state::resolve(&argv) {
+        let cmd = match self.registry.resolve(&argv) {
             Ok(c) => c,
             Err(_) => {
                 let name = argv.first().map(|a| a.as_ref()).unwrap_or_default();
@@ -651,34 +650,4 @@ impl State {
             ),
         }
     }
-}
-
-/// # Format
-/// `BGREWRITEAOF`
-pub fn bgrewriteaof(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    if ctx
-        .st
-        .persistence
-        .bgsave
-        .as_ref()
-        .is_some_and(|b| b.aof_rewrite)
-    {
-        return Err(CmdError::fixed(
-            "ERR Background append only file rewriting already in progress",
-        ));
-    }
-    if ctx.st.aof.is_none() {
-        // Upstream rewrites even with AOF off (it writes a fresh AOF set).
-        return Err(CmdError::fixed(
-            "ERR Background append only file rewriting requires appendonly yes in this server",
-        ));
-    }
-    let scheduled = ctx.st.persistence.bgsave.is_some();
-    ctx.st.start_aof_rewrite().map_err(CmdError::msg)?;
-    if scheduled {
-        ctx.simple("Background append only file rewriting scheduled");
-    } else {
-        ctx.simple("Background append only file rewriting started");
-    }
-    Ok(())
 }

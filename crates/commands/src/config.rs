@@ -1,12 +1,13 @@
 //! `CONFIG` subcommands over the directive table of `redis-config`.
 
 use bytes::Bytes;
+use redis_engine::table::Handler;
 
-use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult};
 use crate::help;
 use crate::keys::reply_help;
-use crate::state::{CmdStat, Stats};
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{CmdError, CmdResult};
+use redis_engine::state::{CmdStat, Stats};
 
 /// # Format
 /// `CONFIG GET parameter [parameter ...]`
@@ -25,7 +26,7 @@ pub fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `CONFIG SET parameter value [parameter value ...]`
 pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() % 2 != 0 {
-        return Err(crate::error::wrong_arity("config|set"));
+        return Err(redis_engine::error::wrong_arity("config|set"));
     }
     let pairs: Vec<(Vec<u8>, Vec<u8>)> = argv[2..]
         .chunks_exact(2)
@@ -66,3 +67,12 @@ pub fn help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     reply_help(ctx, help::CONFIG);
     Ok(())
 }
+
+/// The commands this module serves.
+pub const COMMANDS: &[(&str, Handler)] = &[
+    ("config|get", get),
+    ("config|set", set),
+    ("config|resetstat", resetstat),
+    ("config|rewrite", rewrite),
+    ("config|help", help),
+];

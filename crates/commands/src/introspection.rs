@@ -1,0 +1,334 @@
+//! Introspection commands: `COMMAND` and its subcommands, `SLOWLOG`,
+//! `LATENCY`, `MEMORY`, `MONITOR` and `TIME`.
+
+use bytes::Bytes;
+use redis_resp::Frame;
+
+use crate::args::{self, is};
+use crate::help;
+use crate::keys::reply_help;
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{CmdError, CmdResult, SYNTAX};
+use redis_engine::meta;
+use redis_engine::table::{Handler, Registry};
+
+/// # Format
+/// `TIME`
+pub fn time(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.array(2);
+    ctx.bulk(now.as_secs().to_string().as_bytes());
+    ctx.bulk(now.subsec_micros().to_string().as_bytes());
+    Ok(())
+}
+
+/// # Format
+/// `MONITOR`
+pub fn monitor(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    if !ctx.client.is_monitor {
+        ctx.client.is_monitor = true;
+        let id = ctx.client.id;
+        ctx.st.monitors.push(id);
+        if let Some(c) = ctx.st.clients.get_mut(&id) {
+            c.is_monitor = true;
+        }
+    }
+    ctx.ok();
+    Ok(())
+}
+
+fn registered_metas(reg: &Registry) -> Vec<&'static meta::CommandMeta> {
+    let mut v: Vec<_> = reg.by_name.values().map(|c| c.meta).collect();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}
+
+/// # Format
+/// `COMMAND`
+pub fn command(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let metas = registered_metas(ctx.st.registry);
+    ctx.array(metas.len());
+    for m in metas {
+        let f = meta::info_frame(m);
+        ctx.frame(&f);
+    }
+    Ok(())
+}
+
+/// # Format
+/// `COMMAND COUNT`
+pub fn command_count(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    ctx.int(ctx.st.registry.by_name.len() as i64);
+    Ok(())
+}
+
+/// # Format
+/// `COMMAND LIST [FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]`
+pub fn command_list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let metas = registered_metas(ctx.st.registry);
+    let names: Vec<&str> = match argv.len() {
+        2 => metas.iter().map(|m| m.name.as_str()).collect(),
+        5 if is(&argv[2], "filterby") => {
+            let arg = &argv[4];
+            if is(&argv[3], "module") {
+                Vec::new()
+            } else if is(&argv[3], "aclcat") {
+                let cat = String::from_utf8_lossy(arg).to_ascii_lowercase();
+                metas
+                    .iter()
+                    .filter(|m| {
+                        m.acl_categories
+                            .iter()
+                            .any(|c| c.trim_start_matches('@') == cat)
+                    })
+                    .map(|m| m.name.as_str())
+                    .collect()
+            } else if is(&argv[3], "pattern") {
+                let mut v = Vec::new();
+                for m in &metas {
+                    if redis_common::glob::string_match(arg, m.name.as_bytes(), true) {
+                        v.push(m.name.as_str());
+                    }
+                    for s in &m.subcommands {
+                        if redis_common::glob::string_match(arg, s.name.as_bytes(), true) {
+                            v.push(s.name.as_str());
+                        }
+                    }
+                }
+                v
+            } else {
+                return Err(SYNTAX);
+            }
+        }
+        _ => return Err(SYNTAX),
+    };
+    ctx.bulk_array(names.iter());
+    Ok(())
+}
+
+fn find_registered(reg: &Registry, name: &[u8]) -> Option<&'static meta::CommandMeta> {
+    let s = name;
+    if let Some(p) = s.iter().position(|&c| c == b'|') {
+        let top = reg.lookup(&s[..p])?;
+        return reg.lookup_sub(top, &s[p + 1..]).map(|c| c.meta);
+    }
+    reg.lookup(s).map(|c| c.meta)
+}
+
+/// # Format
+/// `COMMAND INFO [command-name [command-name ...]]`
+pub fn command_info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() == 2 {
+        return command(ctx, argv);
+    }
+    ctx.array(argv.len() - 2);
+    for name in &argv[2..] {
+        match find_registered(ctx.st.registry, name) {
+            Some(m) => {
+                let f = meta::info_frame(m);
+                ctx.frame(&f);
+            }
+            None => ctx.null(),
+        }
+    }
+    Ok(())
+}
+
+/// # Format
+/// `COMMAND DOCS [command-name [command-name ...]]`
+pub fn command_docs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let metas: Vec<&meta::CommandMeta> = if argv.len() == 2 {
+        registered_metas(ctx.st.registry)
+    } else {
+        argv[2..]
+            .iter()
+            .filter_map(|n| find_registered(ctx.st.registry, n))
+            .collect()
+    };
+    let mut pairs = Vec::with_capacity(metas.len());
+    for m in metas {
+        pairs.push((
+            Frame::Bulk(Bytes::from(m.name.clone())),
+            meta::docs_frame(m),
+        ));
+    }
+    ctx.frame(&Frame::Map(pairs));
+    Ok(())
+}
+
+/// # Format
+/// `COMMAND GETKEYS command [arg [arg ...]]`
+pub fn command_getkeys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let args = &argv[2..];
+    let reg = ctx.st.registry;
+    let Some(top) = reg.lookup(&args[0]) else {
+        return Err(CmdError::fixed("ERR Invalid command specified"));
+    };
+    let m = match (top.handler, args.get(1)) {
+        (None, Some(sub)) => reg
+            .lookup_sub(top, sub)
+            .map(|c| c.meta)
+            .ok_or(CmdError::fixed("ERR Invalid command specified"))?,
+        _ => top.meta,
+    };
+    let argc = args.len() as i64;
+    if (m.arity > 0 && argc != m.arity) || argc < -m.arity {
+        return Err(CmdError::fixed(
+            "ERR Invalid number of arguments specified for command",
+        ));
+    }
+    let pos = meta::get_keys(m, args).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    ctx.array(pos.len());
+    for p in pos {
+        ctx.bulk(&args[p]);
+    }
+    Ok(())
+}
+
+/// # Format
+/// `COMMAND HELP`
+pub fn command_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    reply_help(ctx, help::COMMAND);
+    Ok(())
+}
+
+/// # Format
+/// `SLOWLOG GET [count]`
+pub fn slowlog_get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut count = 10usize;
+    if let Some(a) = argv.get(2) {
+        let n = args::int_or(
+            a,
+            CmdError::fixed("ERR count should be greater than or equal to -1"),
+        )?;
+        if n < -1 {
+            return Err(CmdError::fixed(
+                "ERR count should be greater than or equal to -1",
+            ));
+        }
+        count = if n == -1 { usize::MAX } else { n as usize };
+    }
+    let entries: Vec<_> = ctx.st.slowlog.iter().take(count).cloned().collect();
+    ctx.array(entries.len());
+    for e in entries {
+        ctx.array(6);
+        ctx.int(e.id as i64);
+        ctx.int(e.time);
+        ctx.int(e.usec as i64);
+        ctx.bulk_array(e.argv.iter());
+        ctx.bulk(e.addr.as_bytes());
+        ctx.bulk(&e.name);
+    }
+    Ok(())
+}
+
+/// # Format
+/// `SLOWLOG LEN`
+pub fn slowlog_len(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let n = ctx.st.slowlog.len();
+    ctx.int(n as i64);
+    Ok(())
+}
+
+/// # Format
+/// `SLOWLOG RESET`
+pub fn slowlog_reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    ctx.st.slowlog.clear();
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `SLOWLOG HELP`
+pub fn slowlog_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    reply_help(ctx, help::SLOWLOG);
+    Ok(())
+}
+
+/// # Format
+/// `LATENCY LATEST`
+pub fn latency_latest(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    // No latency event is sampled yet (latency-monitor-threshold is 0 by
+    // default upstream too), so the reply is the empty list.
+    ctx.array(0);
+    Ok(())
+}
+
+/// # Format
+/// `LATENCY HISTORY event`
+pub fn latency_history(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    ctx.array(0);
+    Ok(())
+}
+
+/// # Format
+/// `LATENCY RESET [event [event ...]]`
+pub fn latency_reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    ctx.int(0);
+    Ok(())
+}
+
+/// # Format
+/// `LATENCY HELP`
+pub fn latency_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    reply_help(ctx, help::LATENCY);
+    Ok(())
+}
+
+/// # Format
+/// `MEMORY USAGE key [SAMPLES count]`
+pub fn memory_usage(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut i = 3;
+    while i < argv.len() {
+        if is(&argv[i], "samples") && i + 1 < argv.len() {
+            args::int(&argv[i + 1])?;
+            i += 2;
+        } else {
+            return Err(SYNTAX);
+        }
+    }
+    let (db, now) = (ctx.db(), ctx.now);
+    let key = &argv[2];
+    if !ctx.st.ks.exists(db, key, now) {
+        ctx.null();
+        return Ok(());
+    }
+    // Key, entry header and dictionary slot overhead plus the value.
+    let n = ctx.st.ks.dbs[db]
+        .get(key)
+        .map_or(0, |e| e.value.mem_usage() + key.len() + 40);
+    ctx.int(n as i64);
+    Ok(())
+}
+
+/// # Format
+/// `MEMORY HELP`
+pub fn memory_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    reply_help(ctx, help::MEMORY);
+    Ok(())
+}
+
+/// The commands this module serves.
+pub const COMMANDS: &[(&str, Handler)] = &[
+    ("time", time),
+    ("monitor", monitor),
+    ("command", command),
+    ("command|count", command_count),
+    ("command|docs", command_docs),
+    ("command|getkeys", command_getkeys),
+    ("command|help", command_help),
+    ("command|info", command_info),
+    ("command|list", command_list),
+    ("slowlog|get", slowlog_get),
+    ("slowlog|len", slowlog_len),
+    ("slowlog|reset", slowlog_reset),
+    ("slowlog|help", slowlog_help),
+    ("latency|latest", latency_latest),
+    ("latency|history", latency_history),
+    ("latency|reset", latency_reset),
+    ("latency|help", latency_help),
+    ("memory|usage", memory_usage),
+    ("memory|help", memory_help),
+];

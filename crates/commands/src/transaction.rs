@@ -1,0 +1,116 @@
+//! Transactions: `MULTI`, `EXEC`, `DISCARD`, `WATCH`, `UNWATCH`
+//! (upstream `multi.c`). Queueing happens in the dispatcher; `EXEC` runs
+//! the queue through the engine so each command is counted, logged and
+//! propagated as if sent alone, wrapped in `MULTI`/`EXEC` in the stream.
+
+use bytes::Bytes;
+use redis_engine::ctx::Ctx;
+use redis_engine::error::{CmdError, CmdResult};
+use redis_engine::table::Handler;
+
+/// # Format
+/// `MULTI`
+pub fn multi(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::fixed("ERR MULTI calls can not be nested"));
+    }
+    ctx.client.multi = Some(Vec::new());
+    ctx.client.multi_error = false;
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `DISCARD`
+pub fn discard(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.take().is_none() {
+        return Err(CmdError::fixed("ERR DISCARD without MULTI"));
+    }
+    ctx.client.multi_error = false;
+    unwatch_client(ctx);
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `EXEC`
+pub fn exec(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let Some(queue) = ctx.client.multi.take() else {
+        return Err(CmdError::fixed("ERR EXEC without MULTI"));
+    };
+    if std::mem::take(&mut ctx.client.multi_error) {
+        unwatch_client(ctx);
+        return Err(CmdError::fixed(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
+    }
+    // A watched key that was touched, or that expired since WATCH (not one
+    // already expired when watched), aborts.
+    let id = ctx.client.id;
+    let dirty = ctx.st.cas_dirty.contains(&id)
+        || ctx.client.watched.iter().any(|(db, k)| {
+            ctx.st.ks.dbs[*db].is_expired(k, ctx.now)
+                && !ctx.st.watched_expired.contains(&(id, *db, k.clone()))
+        });
+    unwatch_client(ctx);
+    if dirty {
+        ctx.null_array();
+        return Ok(());
+    }
+    ctx.array(queue.len());
+    ctx.client.in_exec = true;
+    // Writes of the transaction reach the AOF and replicas wrapped in
+    // MULTI/EXEC, emitted only if something is propagated.
+    ctx.st.repl.multi_pending = true;
+    ctx.st.repl.multi_emitted = false;
+    for argv in queue {
+        let Ok(cmd) = ctx.st.registry.resolve(&argv) else {
+            continue;
+        };
+        let now = ctx.now;
+        ctx.st.execute(cmd, ctx.client, argv, ctx.out, now);
+    }
+    ctx.client.in_exec = false;
+    ctx.st.repl.multi_pending = false;
+    if std::mem::take(&mut ctx.st.repl.multi_emitted) {
+        let db = ctx.client.db;
+        ctx.st.feed_command_raw_exec(db);
+    }
+    Ok(())
+}
+
+fn unwatch_client(ctx: &mut Ctx) {
+    let watched = std::mem::take(&mut ctx.client.watched);
+    ctx.st.unwatch_all(ctx.client.id, &watched);
+}
+
+/// # Format
+/// `WATCH key [key ...]`
+pub fn watch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::fixed("ERR WATCH inside MULTI is not allowed"));
+    }
+    for k in &argv[1..] {
+        let now = ctx.now;
+        ctx.st.watch(ctx.client, k, now);
+    }
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `UNWATCH`
+pub fn unwatch(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    unwatch_client(ctx);
+    ctx.ok();
+    Ok(())
+}
+
+/// The commands this module serves.
+pub const COMMANDS: &[(&str, Handler)] = &[
+    ("multi", multi),
+    ("exec", exec),
+    ("discard", discard),
+    ("watch", watch),
+    ("unwatch", unwatch),
+];

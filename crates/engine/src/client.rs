@@ -1,0 +1,244 @@
+//! Per-connection state: what the connection task owns ([`Client`]) and what
+//! other clients may see or act upon through the server state ([`ClientInfo`],
+//! [`ClientSignal`]).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use redis_resp::Protocol;
+
+use crate::push::PushSender;
+
+/// How replies are sent (`CLIENT REPLY`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+    /// Set while the command after `CLIENT REPLY SKIP` runs.
+    SkipThis,
+}
+
+/// The connection-owned part of a client.
+#[derive(Debug)]
+pub struct Client {
+    pub id: u64,
+    pub db: usize,
+    pub proto: Protocol,
+    pub authenticated: bool,
+    pub user: String,
+    pub reply_mode: ReplyMode,
+    /// Commands queued by `MULTI`; `None` outside a transaction.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// Set when a queued command was rejected: `EXEC` then aborts.
+    pub multi_error: bool,
+    /// Close the connection once pending replies are written.
+    pub close_after_reply: bool,
+    pub is_monitor: bool,
+    pub no_evict: bool,
+    pub signal: Arc<ClientSignal>,
+    /// Pub/sub subscriptions: channels, patterns, shard channels.
+    pub subs: HashSet<Bytes>,
+    pub psubs: HashSet<Bytes>,
+    pub ssubs: HashSet<Bytes>,
+    /// Keys under `WATCH`: (db, key, deadline at WATCH time).
+    pub watched: Vec<(usize, Bytes)>,
+    /// Set while the client waits in a blocking command.
+    pub blocked: Option<crate::blocking::Blocked>,
+    /// True for connections from loopback or a Unix socket.
+    pub is_local: bool,
+    /// True while `EXEC` runs the queued commands (nothing may block then).
+    pub in_exec: bool,
+    /// Replication handshake data sent by a replica (`REPLCONF`).
+    pub repl_listening_port: u16,
+    pub repl_ip: Option<String>,
+    /// `REPLCONF capa eof`: the replica takes the EOF-marked RDB format.
+    pub repl_capa_eof: bool,
+    /// `REPLCONF rdb-only 1`: only the RDB is wanted (`redis-cli --rdb`).
+    pub repl_rdb_only: bool,
+    /// This connection is a replica receiving our stream.
+    pub is_replica_link: bool,
+    /// This is our primary's stream being applied (no replies, no
+    /// read-only check, no re-propagation).
+    pub is_master: bool,
+}
+
+impl Client {
+    /// A client with default state.
+    pub fn new(id: u64, signal: Arc<ClientSignal>, is_local: bool) -> Client {
+        Client {
+            id,
+            db: 0,
+            proto: Protocol::Resp2,
+            authenticated: false,
+            user: "default".into(),
+            reply_mode: ReplyMode::On,
+            multi: None,
+            multi_error: false,
+            close_after_reply: false,
+            is_monitor: false,
+            no_evict: false,
+            signal,
+            subs: HashSet::new(),
+            psubs: HashSet::new(),
+            ssubs: HashSet::new(),
+            watched: Vec::new(),
+            blocked: None,
+            is_local,
+            in_exec: false,
+            repl_listening_port: 0,
+            repl_ip: None,
+            repl_capa_eof: false,
+            repl_rdb_only: false,
+            is_replica_link: false,
+            is_master: false,
+        }
+    }
+
+    /// Channels plus patterns (the count upstream replies with).
+    pub fn sub_count(&self) -> usize {
+        self.subs.len() + self.psubs.len()
+    }
+
+    /// True when the client is in RESP2 pub/sub mode.
+    pub fn in_pubsub_context(&self) -> bool {
+        self.proto == Protocol::Resp2 && (self.sub_count() + self.ssubs.len()) > 0
+    }
+}
+
+/// Cross-task signals for one client: kill requests and pushed messages
+/// (`MONITOR` lines, pub/sub messages, replies to a blocked client, the
+/// replication stream), through its [`crate::push`] mailbox.
+#[derive(Debug)]
+pub struct ClientSignal {
+    killed: AtomicBool,
+    close_requested: AtomicBool,
+    pub push: PushSender,
+}
+
+impl ClientSignal {
+    /// A new signal with the sending half of the push mailbox.
+    pub fn new(push: PushSender) -> ClientSignal {
+        ClientSignal {
+            killed: AtomicBool::new(false),
+            close_requested: AtomicBool::new(false),
+            push,
+        }
+    }
+
+    /// Asks the connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        // Wake the connection through its push mailbox: it checks the flag
+        // on every wake-up and at the top of its loop (a Notify future per
+        // loop iteration showed up in profiles of the request path).
+        let _ = self.push.send(Bytes::new());
+    }
+
+    /// Asks the connection to close once everything pushed so far is
+    /// written (an RDB-only replica after its payload).
+    pub fn close_after_flush(&self) {
+        self.close_requested.store(true, Ordering::Release);
+        let _ = self.push.send(Bytes::new());
+    }
+
+    /// True once `close_after_flush` was called.
+    pub fn close_requested(&self) -> bool {
+        self.close_requested.load(Ordering::Acquire)
+    }
+
+    /// True once `kill` was called.
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+}
+
+/// The part of a client other clients can observe (`CLIENT LIST`, `KILL`).
+#[derive(Debug)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i64,
+    pub name: Bytes,
+    pub created_ms: i64,
+    pub last_interaction_ms: i64,
+    pub db: usize,
+    pub multi: i64,
+    pub last_cmd: String,
+    pub user: String,
+    pub resp: u8,
+    pub is_monitor: bool,
+    pub no_evict: bool,
+    pub qbuf: usize,
+    pub obl: usize,
+    pub is_unix: bool,
+    pub sub: usize,
+    pub psub: usize,
+    pub ssub: usize,
+    pub blocked: bool,
+    pub is_replica: bool,
+    pub signal: Arc<ClientSignal>,
+}
+
+impl ClientInfo {
+    /// The `flags=` letters of `CLIENT LIST`.
+    pub fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.is_replica {
+            f.push('S');
+        }
+        if self.is_monitor {
+            f.push('O');
+        }
+        if self.multi >= 0 {
+            f.push('x');
+        }
+        if self.blocked {
+            f.push('b');
+        }
+        if self.sub + self.psub + self.ssub > 0 {
+            f.push('P');
+        }
+        if self.no_evict {
+            f.push('e');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+
+    /// One `CLIENT LIST` line (without the trailing newline).
+    pub fn line(&self, now_ms: i64) -> String {
+        let age = (now_ms - self.created_ms).max(0) / 1000;
+        let idle = (now_ms - self.last_interaction_ms).max(0) / 1000;
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            String::from_utf8_lossy(&self.name),
+            age,
+            idle,
+            self.flags(),
+            self.db,
+            self.sub,
+            self.psub,
+            self.ssub,
+            self.multi,
+            self.qbuf,
+            16384usize.saturating_sub(self.qbuf),
+            self.obl,
+            16384 + 1024 + self.qbuf + self.obl,
+            self.last_cmd,
+            self.user,
+            self.resp,
+        )
+    }
+}

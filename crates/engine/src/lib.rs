@@ -1,0 +1,47 @@
+//! The engine of `redis-server`: the state behind the server lock, the
+//! dispatcher every command goes through, clients, WATCH, MONITOR and the
+//! slow log, the blocking and pub/sub registries, eviction, and the
+//! orchestration of persistence (RDB, AOF) and replication. Synchronous:
+//! the network layer calls [`State::call`] under the server lock for each
+//! parsed request. Command handlers live in `redis-commands`, which builds
+//! the [`table::Registry`] this crate dispatches through.
+//!
+//! # Layout
+//! - [`state`]: the state, the dispatcher (`call`/`execute`), cron,
+//!   propagation, watches, monitors and the slow log.
+//! - [`table`]: the command registry and flag bits; [`meta`]: the
+//!   declarative metadata (arity, flags, key specs, docs) recorded from
+//!   upstream.
+//! - [`ctx`]: the handler context and reply writers; [`error`]: error replies.
+//! - [`client`]: per-connection state; [`push`]: the push mailbox.
+//! - [`blocking`], [`pubsub`]: registries of blocked and subscribed clients.
+//! - [`evict`]: `maxmemory` eviction.
+//! - [`persist`], [`persist_types`], [`aof`], [`aof_rewrite`]: RDB and AOF.
+//! - [`replication`] (primary side), [`replica`] (replica side),
+//!   [`failover`]: replication orchestration.
+//! - [`histogram`]: latency histograms.
+
+pub mod aof;
+pub mod aof_rewrite;
+pub mod blocking;
+pub mod client;
+pub mod ctx;
+pub mod error;
+pub mod evict;
+pub mod failover;
+pub mod histogram;
+pub mod meta;
+pub mod persist;
+pub mod persist_types;
+pub mod pubsub;
+pub mod push;
+pub mod replica;
+pub mod replication;
+pub mod state;
+pub mod table;
+
+pub use client::{Client, ClientInfo, ClientSignal, ReplyMode};
+pub use ctx::Ctx;
+pub use error::{CmdError, CmdResult};
+pub use state::State;
+pub use table::{Handler, Registry};
