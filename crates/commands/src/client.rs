@@ -69,7 +69,10 @@ fn refresh_self(ctx: &mut Ctx, cmd: &str) {
         } else {
             2
         },
-        ctx.client.multi.as_ref().map_or(-1, |q| q.len() as i64),
+        ctx.client
+            .multi
+            .as_ref()
+            .map_or(-1, |q| q.queue.len() as i64),
     );
     if let Some(c) = ctx.st.clients.get_mut(&id) {
         c.db = db;

@@ -162,7 +162,6 @@ pub fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     ctx.st.unwatch_all(ctx.client.id, &watched);
     let c = &mut *ctx.client;
     c.multi = None;
-    c.multi_error = false;
     c.db = 0;
     c.proto = Protocol::Resp2;
     c.reply_mode = ReplyMode::On;
@@ -172,9 +171,8 @@ pub fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         let id = c.id;
         ctx.st.monitors.retain(|&m| m != id);
     }
-    if ctx.st.cached.requirepass.is_some() {
-        ctx.client.authenticated = false;
-    }
+    // Back to the default user: authenticated only if it needs no password.
+    ctx.client.authenticated = ctx.st.cached.requirepass.is_none();
     let id = ctx.client.id;
     if let Some(info) = ctx.st.clients.get_mut(&id) {
         info.name = Bytes::new();

@@ -938,7 +938,13 @@ mod tests {
 
         fn run(&mut self, line: &str) -> Vec<u8> {
             let mut out = BytesMut::new();
-            self.st.call(&mut self.client, argv(line), &mut out, NOW);
+            self.st.call(
+                redis_engine::dispatch::Caller::Client,
+                &mut self.client,
+                argv(line),
+                &mut out,
+                NOW,
+            );
             out.to_vec()
         }
 
@@ -949,6 +955,7 @@ mod tests {
                 client: &mut self.client,
                 out: &mut out,
                 now: NOW,
+                caller: redis_engine::dispatch::Caller::Client,
                 rewrite: None,
                 dirty: 0,
             };

@@ -462,7 +462,7 @@ pub fn wait(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let offset = ctx.st.repl.master_repl_offset;
     let acked = ctx.st.replicas_acked(offset) as i64;
-    if acked >= n || ctx.client.in_exec {
+    if acked >= n || ctx.cannot_block() {
         ctx.int(acked);
         return Ok(());
     }

@@ -718,8 +718,13 @@ mod tests {
                 .map(|a| Bytes::copy_from_slice(a.as_bytes()))
                 .collect();
             let mut out = BytesMut::new();
-            self.st
-                .call(&mut self.client, argv, &mut out, 1_700_000_000_000);
+            self.st.call(
+                redis_engine::dispatch::Caller::Client,
+                &mut self.client,
+                argv,
+                &mut out,
+                1_700_000_000_000,
+            );
             redis_resp::decode(&mut out).unwrap().unwrap()
         }
 

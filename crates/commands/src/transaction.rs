@@ -4,7 +4,9 @@
 //! propagated as if sent alone, wrapped in `MULTI`/`EXEC` in the stream.
 
 use bytes::Bytes;
+use redis_engine::client::MultiState;
 use redis_engine::ctx::Ctx;
+use redis_engine::dispatch::Caller;
 use redis_engine::error::{CmdError, CmdResult};
 use redis_engine::table::Handler;
 
@@ -14,8 +16,7 @@ pub fn multi(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     if ctx.client.multi.is_some() {
         return Err(CmdError::fixed("ERR MULTI calls can not be nested"));
     }
-    ctx.client.multi = Some(Vec::new());
-    ctx.client.multi_error = false;
+    ctx.client.multi = Some(MultiState::new());
     ctx.ok();
     Ok(())
 }
@@ -23,22 +24,25 @@ pub fn multi(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `DISCARD`
 pub fn discard(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    if ctx.client.multi.take().is_none() {
+    if ctx.client.multi.is_none() {
         return Err(CmdError::fixed("ERR DISCARD without MULTI"));
     }
-    ctx.client.multi_error = false;
-    unwatch_client(ctx);
+    ctx.st.discard_transaction(ctx.client);
     ctx.ok();
     Ok(())
 }
 
 /// # Format
 /// `EXEC`
+///
+/// Every queued command goes through the dispatcher as [`Caller::Exec`]
+/// (statistics, slow log, propagation as if sent alone), so the reply
+/// array always holds exactly one reply per queued command.
 pub fn exec(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    let Some(queue) = ctx.client.multi.take() else {
+    let Some(state) = ctx.client.multi.take() else {
         return Err(CmdError::fixed("ERR EXEC without MULTI"));
     };
-    if std::mem::take(&mut ctx.client.multi_error) {
+    if state.error {
         unwatch_client(ctx);
         return Err(CmdError::fixed(
             "EXECABORT Transaction discarded because of previous errors.",
@@ -57,20 +61,21 @@ pub fn exec(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         ctx.null_array();
         return Ok(());
     }
-    ctx.array(queue.len());
-    ctx.client.in_exec = true;
+    ctx.array(state.queue.len());
+    // A transaction replayed from the AOF runs as loading does.
+    let inner = if ctx.caller == Caller::AofLoad {
+        Caller::AofLoad
+    } else {
+        Caller::Exec
+    };
     // Writes of the transaction reach the AOF and replicas wrapped in
     // MULTI/EXEC, emitted only if something is propagated.
     ctx.st.repl.multi_pending = true;
     ctx.st.repl.multi_emitted = false;
-    for argv in queue {
-        let Ok(cmd) = ctx.st.registry.resolve(&argv) else {
-            continue;
-        };
+    for q in state.queue {
         let now = ctx.now;
-        ctx.st.execute(cmd, ctx.client, argv, ctx.out, now);
+        ctx.st.call(inner, ctx.client, q, ctx.out, now);
     }
-    ctx.client.in_exec = false;
     ctx.st.repl.multi_pending = false;
     if std::mem::take(&mut ctx.st.repl.multi_emitted) {
         let db = ctx.client.db;

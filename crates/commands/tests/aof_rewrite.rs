@@ -24,7 +24,13 @@ fn run(st: &mut State, c: &mut Client, args: &[&str]) -> Frame {
         .map(|a| Bytes::copy_from_slice(a.as_bytes()))
         .collect();
     let mut out = BytesMut::new();
-    st.call(c, argv, &mut out, NOW);
+    st.call(
+        redis_engine::dispatch::Caller::Client,
+        c,
+        argv,
+        &mut out,
+        NOW,
+    );
     match redis_resp::decode(&mut out) {
         Ok(Some(f)) => f,
         other => panic!("{args:?}: {other:?}"),
@@ -41,8 +47,9 @@ fn digest(st: &mut State, c: &mut Client) -> Frame {
 /// an empty server give the same `DEBUG DIGEST`.
 #[test]
 fn replaying_the_rewrite_rebuilds_the_dataset() {
-    let mut config = Config::default();
-    let _ = config.set(&[(b"enable-debug-command".to_vec(), b"yes".to_vec())]);
+    // DEBUG is a protected command: enabled at startup only.
+    let args = ["--enable-debug-command".to_string(), "yes".to_string()];
+    let config = Config::load(None, &args).expect("config");
     let mut st = State::new(config.clone(), NOW, redis_commands::registry());
     let mut c = client();
     run(&mut st, &mut c, &["SET", "s", "hello"]);
@@ -110,7 +117,13 @@ fn replaying_the_rewrite_rebuilds_the_dataset() {
     let mut commands = 0;
     while let Ok(Some(argv)) = parser.parse(&mut buf) {
         let mut out = BytesMut::new();
-        fresh.call(&mut c2, argv, &mut out, NOW);
+        fresh.call(
+            redis_engine::dispatch::Caller::Client,
+            &mut c2,
+            argv,
+            &mut out,
+            NOW,
+        );
         assert!(!out.starts_with(b"-"), "{}", String::from_utf8_lossy(&out));
         commands += 1;
     }

@@ -15,7 +15,7 @@ use redis_aof::{AofDir, AofReader, AofWriter, End, Event, Feeder, FileType, Fsyn
 use redis_rdb::RdbReader;
 
 use crate::client::{Client, ClientSignal};
-use crate::ctx::Ctx;
+use crate::dispatch::Caller;
 use crate::persist::BgSave;
 use crate::state::State;
 
@@ -350,12 +350,11 @@ impl State {
     }
 
     /// Runs one command read from an AOF the way upstream's loader does:
-    /// straight to its handler for a fake client, with no statistics, slow
-    /// log, monitors or propagation, the reply discarded; `MULTI` queues
-    /// and `EXEC` runs the queue the same way. `Err(name)` for a command
-    /// this server does not know (fatal, as upstream). A command with the
-    /// wrong number of arguments is skipped (upstream's loader does not
-    /// check; our handlers rely on the check).
+    /// through the dispatcher as [`Caller::AofLoad`] (no checks, no
+    /// statistics, slow log, monitors or propagation, the reply
+    /// discarded; `MULTI` queues and `EXEC` runs the queue the same way).
+    /// `Err(name)` for a command this server does not know (fatal, as
+    /// upstream).
     fn aof_replay(
         &mut self,
         client: &mut Client,
@@ -363,64 +362,13 @@ impl State {
         sink: &mut BytesMut,
         now: i64,
     ) -> Result<(), String> {
-        let cmd = match self.registry.resolve(&argv) {
-            Ok(c) => c,
-            Err(_) => {
-                let name = argv.first().map(|a| a.as_ref()).unwrap_or_default();
-                return Err(String::from_utf8_lossy(name).into_owned());
-            }
-        };
-        let Some(handler) = cmd.handler else {
-            return Ok(());
-        };
-        let arity = cmd.meta.arity;
-        let argc = argv.len() as i64;
-        if (arity > 0 && argc != arity) || (arity < 0 && argc < -arity) {
-            return Ok(());
+        let name = argv.first().cloned().unwrap_or_default();
+        if self.registry.lookup(&name).is_none() {
+            return Err(String::from_utf8_lossy(&name).into_owned());
         }
-        match cmd.full_name.as_str() {
-            "exec" => {
-                let queue = client.multi.take().unwrap_or_default();
-                client.in_exec = true;
-                let mut res = Ok(());
-                for argv in queue {
-                    res = self.aof_replay(client, argv, sink, now);
-                    if res.is_err() {
-                        break;
-                    }
-                }
-                client.in_exec = false;
-                return res;
-            }
-            "multi" => {
-                // A nested MULTI is an error reply upstream: a no-op.
-                if client.multi.is_none() && !client.in_exec {
-                    client.multi = Some(Vec::new());
-                }
-                return Ok(());
-            }
-            "discard" => {
-                client.multi = None;
-                return Ok(());
-            }
-            _ => {}
-        }
-        if let Some(q) = client.multi.as_mut() {
-            q.push(argv);
-            return Ok(());
-        }
-        let mut ctx = Ctx {
-            st: self,
-            client,
-            out: sink,
-            now,
-            rewrite: None,
-            dirty: 0,
-        };
+        self.call(Caller::AofLoad, client, argv, sink, now);
         // Errors are replies to the fake client, which nobody reads.
-        let _ = handler(&mut ctx, &argv);
-        // Loading neither propagates nor notifies expiry deletions.
-        self.ks.expired.clear();
+        sink.clear();
         Ok(())
     }
 

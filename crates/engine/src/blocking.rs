@@ -16,6 +16,7 @@ use redis_resp::Protocol;
 
 use crate::client::{Client, ClientSignal};
 use crate::ctx::Ctx;
+use crate::dispatch::Caller;
 use crate::state::State;
 
 /// What a timed-out blocking command replies.
@@ -70,7 +71,7 @@ impl Ctx<'_> {
         timeout_reply: TimeoutReply,
         argv: &[Bytes],
     ) {
-        if self.client.in_exec {
+        if self.cannot_block() {
             match timeout_reply {
                 TimeoutReply::NullArray => self.null_array(),
                 TimeoutReply::Null => self.null(),
@@ -162,17 +163,15 @@ impl State {
                     break;
                 }
                 let (argv, signal, proto, wdb) = (w.argv.clone(), w.signal.clone(), w.proto, w.db);
-                let Ok(cmd) = self.registry.resolve(&argv) else {
-                    continue;
-                };
                 let mut c = Client::new(id, signal.clone(), true);
                 c.db = wdb;
                 c.proto = proto;
                 c.authenticated = true;
                 let mut out = BytesMut::new();
-                self.execute(cmd, &mut c, argv, &mut out, now);
+                self.call(Caller::BlockedRetry, &mut c, argv, &mut out, now);
                 if c.blocked.is_some() {
-                    // Not served (e.g. the element went to an earlier client).
+                    // Not served (e.g. the element went to an earlier
+                    // client): whatever it wrote is not a reply yet.
                     continue;
                 }
                 self.unblock(id);

@@ -23,6 +23,23 @@ pub enum ReplyMode {
     SkipThis,
 }
 
+/// A transaction being queued (upstream `multiState`).
+#[derive(Debug, Default)]
+pub struct MultiState {
+    /// The queued commands, in order.
+    pub queue: Vec<Vec<Bytes>>,
+    /// Union of the queued commands' flag bits: `EXEC` is checked as a
+    /// write if any of them writes, and so on.
+    pub flags: u32,
+    /// Union of the bits the queued commands lack (for the checks that
+    /// refuse a command *without* a flag: `stale`, `loading`).
+    pub inv_flags: u32,
+    /// A queued command is `MAY_REPLICATE` (see the dispatcher).
+    pub may_replicate: bool,
+    /// A command was rejected while queueing: `EXEC` aborts.
+    pub error: bool,
+}
+
 /// The connection-owned part of a client.
 #[derive(Debug)]
 pub struct Client {
@@ -32,10 +49,8 @@ pub struct Client {
     pub authenticated: bool,
     pub user: String,
     pub reply_mode: ReplyMode,
-    /// Commands queued by `MULTI`; `None` outside a transaction.
-    pub multi: Option<Vec<Vec<Bytes>>>,
-    /// Set when a queued command was rejected: `EXEC` then aborts.
-    pub multi_error: bool,
+    /// The transaction `MULTI` opened; `None` outside one.
+    pub multi: Option<MultiState>,
     /// Close the connection once pending replies are written.
     pub close_after_reply: bool,
     pub is_monitor: bool,
@@ -51,8 +66,6 @@ pub struct Client {
     pub blocked: Option<crate::blocking::Blocked>,
     /// True for connections from loopback or a Unix socket.
     pub is_local: bool,
-    /// True while `EXEC` runs the queued commands (nothing may block then).
-    pub in_exec: bool,
     /// Replication handshake data sent by a replica (`REPLCONF`).
     pub repl_listening_port: u16,
     pub repl_ip: Option<String>,
@@ -78,7 +91,6 @@ impl Client {
             user: "default".into(),
             reply_mode: ReplyMode::On,
             multi: None,
-            multi_error: false,
             close_after_reply: false,
             is_monitor: false,
             no_evict: false,
@@ -89,7 +101,6 @@ impl Client {
             watched: Vec::new(),
             blocked: None,
             is_local,
-            in_exec: false,
             repl_listening_port: 0,
             repl_ip: None,
             repl_capa_eof: false,

@@ -16,6 +16,9 @@ pub struct Ctx<'a> {
     pub out: &'a mut BytesMut,
     /// Unix time in milliseconds, frozen for the duration of the command.
     pub now: i64,
+    /// Who runs the command (a client, `EXEC`, a blocked client's retry,
+    /// the primary's stream, AOF loading).
+    pub caller: crate::dispatch::Caller,
     /// The arguments to propagate instead of the original command, when the
     /// handler rewrote it (e.g. `SET k v EX 10` → `SET k v PXAT <abs>`).
     pub rewrite: Option<Vec<Vec<Bytes>>>,
@@ -24,6 +27,15 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// True where nothing may block: inside `EXEC` (and when loading the
+    /// AOF), a blocking command answers as if it timed out at once.
+    pub fn cannot_block(&self) -> bool {
+        matches!(
+            self.caller,
+            crate::dispatch::Caller::Exec | crate::dispatch::Caller::AofLoad
+        )
+    }
+
     /// The client's protocol.
     pub fn proto(&self) -> Protocol {
         self.client.proto

@@ -7,8 +7,11 @@
 //! the [`table::Registry`] this crate dispatches through.
 //!
 //! # Layout
-//! - [`state`]: the state, the dispatcher (`call`/`execute`), cron,
-//!   propagation, watches, monitors and the slow log.
+//! - [`state`]: the state, configuration cache, the client registry, cron.
+//! - [`dispatch`]: the one path every command takes (`call`: checks in
+//!   upstream's order per [`dispatch::Caller`]; `execute`: the handler,
+//!   statistics, propagation).
+//! - [`watch`]: WATCH; [`monitor`]: MONITOR and the slow log.
 //! - [`table`]: the command registry and flag bits; [`meta`]: the
 //!   declarative metadata (arity, flags, key specs, docs) recorded from
 //!   upstream.
@@ -26,11 +29,13 @@ pub mod aof_rewrite;
 pub mod blocking;
 pub mod client;
 pub mod ctx;
+pub mod dispatch;
 pub mod error;
 pub mod evict;
 pub mod failover;
 pub mod histogram;
 pub mod meta;
+pub mod monitor;
 pub mod persist;
 pub mod persist_types;
 pub mod pubsub;
@@ -39,6 +44,7 @@ pub mod replica;
 pub mod replication;
 pub mod state;
 pub mod table;
+pub mod watch;
 
 pub use client::{Client, ClientInfo, ClientSignal, ReplyMode};
 pub use ctx::Ctx;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use redis_config::Config;
@@ -17,12 +17,11 @@ use redis_storage::Keyspace;
 use tokio::sync::Notify;
 
 use crate::blocking::Blocking;
-use crate::client::{Client, ClientInfo, ReplyMode};
-use crate::ctx::Ctx;
-use crate::error::{self, CmdError};
+use crate::client::{Client, ClientInfo};
 use crate::histogram::Histogram;
+use crate::monitor::SlowlogEntry;
 use crate::pubsub::{NotifyFlags, PubSub};
-use crate::table::{flags, Cmd, Registry};
+use crate::table::Registry;
 
 /// Per-command statistics (`INFO commandstats`).
 #[derive(Clone, Copy, Debug, Default)]
@@ -47,17 +46,6 @@ pub struct Stats {
     pub total_writes: u64,
     /// Ring of (time ms, commands) samples for `instantaneous_ops_per_sec`.
     pub ops_samples: VecDeque<(i64, u64, u64, u64)>,
-}
-
-/// One `SLOWLOG` entry.
-#[derive(Clone, Debug)]
-pub struct SlowlogEntry {
-    pub id: u64,
-    pub time: i64,
-    pub usec: u64,
-    pub argv: Vec<Bytes>,
-    pub addr: String,
-    pub name: Bytes,
 }
 
 /// What `SHUTDOWN` asked for.
@@ -85,6 +73,7 @@ pub struct Cached {
     pub hz: u64,
     pub protected_mode: bool,
     pub enable_debug: String,
+    pub enable_module: String,
     pub slowlog_slower_than: i64,
     pub slowlog_max_len: u64,
     pub maxmemory: i64,
@@ -178,6 +167,8 @@ pub struct State {
     pub wait_clients: Vec<(u64, i64, i64)>,
     /// The append-only file, when `appendonly yes`.
     pub aof: Option<crate::aof::AofState>,
+    /// When a replica last logged that it applies writes it cannot persist.
+    pub last_disk_error_log_ms: i64,
     /// A `FAILOVER` waiting for its target to catch up.
     pub failover: Option<crate::failover::Failover>,
 }
@@ -253,6 +244,7 @@ impl State {
             repl_notify: Arc::new(Notify::new()),
             wait_clients: Vec::new(),
             aof: None,
+            last_disk_error_log_ms: 0,
             failover: None,
         };
         st.apply_config();
@@ -281,6 +273,7 @@ impl State {
             hz: c.get_int("hz").clamp(1, 500) as u64,
             protected_mode: c.get_bool("protected-mode"),
             enable_debug: c.get_str("enable-debug-command").to_string(),
+            enable_module: c.get_str("enable-module-command").to_string(),
             slowlog_slower_than: c.get_int("slowlog-log-slower-than"),
             slowlog_max_len: c.get_int("slowlog-max-len").max(0) as u64,
             maxmemory: c.get_int("maxmemory"),
@@ -348,443 +341,6 @@ impl State {
     pub fn remove_client(&mut self, id: u64) {
         self.clients.remove(&id);
         self.monitors.retain(|&m| m != id);
-    }
-
-    /// Counts an error reply in `INFO errorstats`.
-    pub fn count_error(&mut self, e: &CmdError) {
-        self.stats.total_error_replies += 1;
-        let code = String::from_utf8_lossy(e.code()).into_owned();
-        *self.errorstats.entry(code).or_insert(0) += 1;
-    }
-
-    /// Writes an error reply and counts it.
-    fn reply_error(&mut self, client: &Client, out: &mut BytesMut, e: &CmdError) {
-        self.count_error(e);
-        if client.reply_mode == ReplyMode::On {
-            out.extend_from_slice(b"-");
-            out.extend_from_slice(&e.0);
-            out.extend_from_slice(b"\r\n");
-        }
-    }
-
-    /// Runs one command for `client`, appending its reply to `out`.
-    /// All checks of upstream's `processCommand` happen here, in its order.
-    /// Returns the full name of the command it resolved, if any.
-    pub fn call(
-        &mut self,
-        client: &mut Client,
-        argv: Vec<Bytes>,
-        out: &mut BytesMut,
-        now: i64,
-    ) -> Option<&'static str> {
-        let cmd = match self.registry.resolve(&argv) {
-            Ok(c) => c,
-            Err((e, idx)) => {
-                self.reject(client, out, e, idx);
-                return None;
-            }
-        };
-        let arity = cmd.meta.arity;
-        let argc = argv.len() as i64;
-        if (arity > 0 && argc != arity) || (arity < 0 && argc < -arity) {
-            let e = error::wrong_arity(&cmd.full_name);
-            self.reject(client, out, e, Some(cmd.idx));
-            return Some(&cmd.full_name);
-        }
-        if !client.authenticated && !cmd.has(flags::NO_AUTH) {
-            if self.cached.requirepass.is_some() {
-                self.reject(client, out, error::NOAUTH, Some(cmd.idx));
-                return Some(&cmd.full_name);
-            }
-            client.authenticated = true;
-        }
-        if client.in_pubsub_context()
-            && !matches!(
-                cmd.full_name.as_str(),
-                "subscribe"
-                    | "ssubscribe"
-                    | "unsubscribe"
-                    | "sunsubscribe"
-                    | "psubscribe"
-                    | "punsubscribe"
-                    | "ping"
-                    | "quit"
-                    | "reset"
-            )
-        {
-            let e = CmdError::msg(format!(
-                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-                cmd.full_name
-            ));
-            self.reject(client, out, e, Some(cmd.idx));
-            return Some(&cmd.full_name);
-        }
-        if self.persistence.loading && !cmd.has(flags::LOADING) {
-            let e = CmdError::fixed("LOADING Redis is loading the dataset in memory");
-            self.reject(client, out, e, Some(cmd.idx));
-            return Some(&cmd.full_name);
-        }
-        if let Some(m) = &self.master {
-            if m.state != "connected"
-                && !client.is_master
-                && !self.cached.replica_serve_stale_data
-                && !cmd.has(flags::STALE)
-            {
-                let e = CmdError::fixed("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
-                self.reject(client, out, e, Some(cmd.idx));
-                return Some(&cmd.full_name);
-            }
-        }
-        if cmd.has(flags::WRITE) && self.master.is_none() && !self.enough_good_replicas(now) {
-            let e = CmdError::fixed("NOREPLICAS Not enough good replicas to write.");
-            self.reject(client, out, e, Some(cmd.idx));
-            return Some(&cmd.full_name);
-        }
-        if cmd.has(flags::WRITE) && !client.is_master && self.rejects_writes() {
-            let e = CmdError::fixed("READONLY You can't write against a read only replica.");
-            self.reject(client, out, e, Some(cmd.idx));
-            return Some(&cmd.full_name);
-        }
-        if cmd.has(flags::WRITE)
-            && !self.persistence.last_bgsave_ok
-            && self.cached.stop_writes_on_bgsave_error
-            && !self.config.save_points().is_empty()
-        {
-            let e = CmdError::fixed("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.");
-            self.reject(client, out, e, Some(cmd.idx));
-            return Some(&cmd.full_name);
-        }
-        if self.cached.maxmemory > 0 && !self.perform_evictions(now) && cmd.has(flags::DENYOOM) {
-            let e = CmdError::fixed("OOM command not allowed when used memory > 'maxmemory'.");
-            self.reject(client, out, e, Some(cmd.idx));
-            return Some(&cmd.full_name);
-        }
-        // Inside MULTI everything but the transaction commands is queued.
-        if client.multi.is_some()
-            && !matches!(
-                cmd.full_name.as_str(),
-                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-            )
-        {
-            if cmd.has(flags::NO_MULTI) {
-                let e = CmdError::msg("ERR Command not allowed inside a transaction");
-                self.reject(client, out, e, Some(cmd.idx));
-                return Some(&cmd.full_name);
-            }
-            if let Some(q) = client.multi.as_mut() {
-                q.push(argv);
-            }
-            if client.reply_mode == ReplyMode::On {
-                out.extend_from_slice(b"+QUEUED\r\n");
-            }
-            return Some(&cmd.full_name);
-        }
-        self.execute(cmd, client, argv, out, now);
-        if !self.blocking.ready.is_empty() {
-            self.serve_blocked(now);
-        }
-        Some(&cmd.full_name)
-    }
-
-    /// Rejects a command before execution: counts it and flags a transaction.
-    fn reject(&mut self, client: &mut Client, out: &mut BytesMut, e: CmdError, idx: Option<usize>) {
-        if let Some(i) = idx {
-            if let Some(s) = self.cmdstats.get_mut(i) {
-                s.rejected += 1;
-            }
-        }
-        if client.multi.is_some() {
-            client.multi_error = true;
-        }
-        self.reply_error(client, out, &e);
-    }
-
-    /// Executes an already-checked command: the handler, then statistics,
-    /// slow log, monitors and propagation (upstream `call`).
-    pub fn execute(
-        &mut self,
-        cmd: &Cmd,
-        client: &mut Client,
-        argv: Vec<Bytes>,
-        out: &mut BytesMut,
-        now: i64,
-    ) {
-        let Some(handler) = cmd.handler else { return };
-        if self.notify_flags.wants('n') && cmd.has(crate::table::flags::WRITE) {
-            self.note_new_candidates(cmd, client.db, &argv, now);
-        }
-        let mark = out.len();
-        let start = self.clock_mark;
-        let (res, dirty, rewrite) = {
-            let mut ctx = Ctx {
-                st: self,
-                client,
-                out,
-                now,
-                rewrite: None,
-                dirty: 0,
-            };
-            let r = handler(&mut ctx, &argv);
-            (r, ctx.dirty, ctx.rewrite)
-        };
-        // One clock read per command: the end of this one starts the next.
-        let end = Instant::now();
-        self.clock_mark = end;
-        let usec = end.saturating_duration_since(start).as_micros() as u64;
-        if let Some(h) = self.latency.get_mut(cmd.idx) {
-            h.record(usec);
-        }
-        if let Some(s) = self.cmdstats.get_mut(cmd.idx) {
-            s.calls += 1;
-            s.usec += usec;
-            if res.is_err() {
-                s.failed += 1;
-            }
-        }
-        self.stats.total_commands += 1;
-        if let Err(e) = &res {
-            self.reply_error(client, out, e);
-        }
-        // CLIENT REPLY OFF/SKIP: drop whatever this command wrote.
-        match client.reply_mode {
-            ReplyMode::On => {}
-            ReplyMode::Off => out.truncate(mark),
-            ReplyMode::SkipThis => {
-                out.truncate(mark);
-                client.reply_mode = ReplyMode::On;
-            }
-            ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
-        }
-        self.dirty += dirty;
-        self.new_candidates.clear();
-        if !self.ks.missed.is_empty() {
-            self.notify_misses(Some((client.id, &mut *out)));
-        }
-        self.drain_expired();
-        // Like upstream, any command that changed the dataset is propagated
-        // (PFCOUNT refreshing its cached cardinality is not flagged as a write).
-        if dirty > 0 && !client.is_master {
-            match rewrite {
-                Some(list) => {
-                    for a in list {
-                        self.propagate(client.db, &a);
-                    }
-                }
-                None => self.propagate(client.db, &argv),
-            }
-        } else if dirty > 0 && self.aof.is_some() {
-            // A replica applying its primary's stream: the stream itself
-            // goes on to our replicas unchanged (see the replica link), the
-            // AOF gets the commands as applied.
-            match rewrite {
-                Some(list) => {
-                    for a in list {
-                        self.aof_command(client.db, &a);
-                    }
-                }
-                None => self.aof_command(client.db, &argv),
-            }
-        }
-        if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
-            self.feed_monitors(client, &argv, now);
-        }
-        if !cmd.has(flags::SKIP_SLOWLOG) {
-            self.slowlog_push(client, &argv, usec, now);
-        }
-    }
-
-    /// Marks clients watching `key` so that their `EXEC` fails.
-    pub fn touch_key(&mut self, db: usize, key: &[u8]) {
-        if self.watched.is_empty() {
-            return;
-        }
-        if let Some(ids) = self.watched.get(&(db, Bytes::copy_from_slice(key))) {
-            self.cas_dirty.extend(ids.iter().copied());
-        }
-    }
-
-    /// [`State::touch_key`] for a deletion by expiry: clients that watched
-    /// the key when it had already expired see no change.
-    fn touch_expired_key(&mut self, db: usize, key: &Bytes) {
-        if self.watched.is_empty() {
-            return;
-        }
-        if let Some(ids) = self.watched.get(&(db, key.clone())) {
-            for &id in ids {
-                if !self.watched_expired.contains(&(id, db, key.clone())) {
-                    self.cas_dirty.insert(id);
-                }
-            }
-        }
-    }
-
-    /// Marks clients watching keys that currently exist in `db` (before a
-    /// FLUSHDB/FLUSHALL/SWAPDB changes them all), like upstream's
-    /// `touchAllWatchedKeysInDb`.
-    pub fn touch_watched_db(&mut self, db: usize) {
-        self.touch_watched_swap(db, db);
-    }
-
-    /// Invalidates the watches on keys of `db` that exist in `db` or in
-    /// `other`: `SWAPDB` makes keys appear as well as disappear.
-    pub fn touch_watched_swap(&mut self, db: usize, other: usize) {
-        let mut hit = Vec::new();
-        for ((d, k), ids) in &self.watched {
-            if *d == db && (self.ks.dbs[db].contains(k) || self.ks.dbs[other].contains(k)) {
-                hit.extend(ids.iter().copied());
-            }
-        }
-        self.cas_dirty.extend(hit);
-    }
-
-    /// Adds a watch.
-    pub fn watch(&mut self, client: &mut Client, key: &Bytes, now: i64) {
-        let slot = (client.db, key.clone());
-        if self.ks.dbs[client.db].is_expired(key, now) {
-            self.watched_expired
-                .insert((client.id, client.db, key.clone()));
-        }
-        if client
-            .watched
-            .iter()
-            .any(|(d, k)| *d == slot.0 && *k == slot.1)
-        {
-            return;
-        }
-        client.watched.push(slot.clone());
-        self.watched.entry(slot).or_default().push(client.id);
-    }
-
-    /// Drops all watches of a client.
-    pub fn unwatch_all(&mut self, id: u64, keys: &[(usize, Bytes)]) {
-        for slot in keys {
-            if let Some(v) = self.watched.get_mut(slot) {
-                v.retain(|&x| x != id);
-                if v.is_empty() {
-                    self.watched.remove(slot);
-                }
-            }
-        }
-        self.cas_dirty.remove(&id);
-        if !self.watched_expired.is_empty() {
-            self.watched_expired.retain(|(c, _, _)| *c != id);
-        }
-    }
-
-    /// Records which keys of a write command are absent before it runs.
-    fn note_new_candidates(&mut self, cmd: &Cmd, db: usize, argv: &[Bytes], now: i64) {
-        self.new_candidates.clear();
-        let Ok(positions) = crate::meta::get_keys(cmd.meta, argv) else {
-            return;
-        };
-        for i in positions {
-            if let Some(k) = argv.get(i) {
-                if !self.ks.exists(db, k, now) {
-                    self.new_candidates.push((db, k.clone()));
-                }
-            }
-        }
-    }
-
-    /// Publishes the `keymiss` events recorded by read lookups.
-    pub fn notify_misses(&mut self, mut me: Option<(u64, &mut BytesMut)>) {
-        for (db, key) in std::mem::take(&mut self.ks.missed) {
-            let reborrow = me.as_mut().map(|(id, out)| (*id, &mut **out));
-            crate::pubsub::notify(self, db, &key, 'm', "keymiss", reborrow);
-        }
-    }
-
-    /// Propagates the deletions done by expiry since the last drain.
-    pub fn drain_expired(&mut self) {
-        if self.ks.expired.is_empty() {
-            return;
-        }
-        let list = std::mem::take(&mut self.ks.expired);
-        for (db, key) in list {
-            self.touch_expired_key(db, &key);
-            crate::pubsub::notify(self, db, &key, 'x', "expired", None);
-            self.propagate(db, &[Bytes::from_static(b"DEL"), key]);
-        }
-    }
-
-    /// The single propagation point feeding the AOF and replicas, in
-    /// execution order: the replication stream (backlog and replicas) and,
-    /// through [`State::aof_feed`], the append-only file.
-    pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
-        self.feed_command(db, argv);
-    }
-
-    fn feed_monitors(&mut self, client: &Client, argv: &[Bytes], now: i64) {
-        let addr = self
-            .clients
-            .get(&client.id)
-            .map(|c| c.addr.clone())
-            .unwrap_or_default();
-        let mut line = format!(
-            "+{}.{:06} [{} {}]",
-            now / 1000,
-            (now % 1000) * 1000,
-            client.db,
-            addr
-        )
-        .into_bytes();
-        for a in argv {
-            line.push(b' ');
-            redis_common::repr::repr_into(&mut line, a);
-        }
-        line.extend_from_slice(b"\r\n");
-        let msg = Bytes::from(line);
-        let monitors = self.monitors.clone();
-        for id in monitors {
-            if let Some(c) = self.clients.get(&id) {
-                // A monitor that went away is cleaned up by its own task.
-                let _ = c.signal.push.send(msg.clone());
-            }
-        }
-    }
-
-    fn slowlog_push(&mut self, client: &Client, argv: &[Bytes], usec: u64, now: i64) {
-        let limit = self.cached.slowlog_slower_than;
-        if limit < 0 || (usec as i64) < limit {
-            return;
-        }
-        let (addr, name) = self
-            .clients
-            .get(&client.id)
-            .map(|c| (c.addr.clone(), c.name.clone()))
-            .unwrap_or_default();
-        // Upstream keeps at most 32 arguments of at most 128 bytes each.
-        let mut args: Vec<Bytes> = Vec::new();
-        for (i, a) in argv.iter().enumerate() {
-            if i == 31 && argv.len() > 32 {
-                args.push(Bytes::from(format!(
-                    "... ({} more arguments)",
-                    argv.len() - 31
-                )));
-                break;
-            }
-            if a.len() > 128 {
-                args.push(Bytes::from(format!(
-                    "{}... ({} more bytes)",
-                    String::from_utf8_lossy(&a[..128]),
-                    a.len() - 128
-                )));
-            } else {
-                args.push(a.clone());
-            }
-        }
-        self.slowlog.push_front(SlowlogEntry {
-            id: self.slowlog_next_id,
-            time: now / 1000,
-            usec,
-            argv: args,
-            addr,
-            name,
-        });
-        self.slowlog_next_id += 1;
-        while self.slowlog.len() as u64 > self.cached.slowlog_max_len {
-            self.slowlog.pop_back();
-        }
     }
 
     /// Periodic work (upstream `serverCron`), called `hz` times a second.

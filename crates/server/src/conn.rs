@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use redis_engine::client::{Client, ClientInfo, ClientSignal};
-use redis_engine::table::flags;
+use redis_engine::dispatch::{Called, Caller};
 use redis_engine::State;
 use redis_resp::{Limits, Protocol, RequestParser};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -48,16 +48,19 @@ where
         if shared.shutdown.is_cancelled() {
             return;
         }
-        admit(&mut st, &peer, &signal, now)
+        // Like upstream, a client starts authenticated when the default
+        // user needs no password at connection time.
+        admit(&mut st, &peer, &signal, now).map(|id| (id, st.cached.requirepass.is_none()))
     };
-    let id = match admitted {
-        Ok(id) => id,
+    let (id, authenticated) = match admitted {
+        Ok(v) => v,
         Err(msg) => {
             let _ = stream.write_all(msg.as_bytes()).await;
             return;
         }
     };
     let mut client = Client::new(id, signal.clone(), peer.is_local);
+    client.authenticated = authenticated;
     shared.connected.fetch_add(1, Ordering::Relaxed);
     let reason = run_loop(&shared, &mut stream, &mut client, &mut push_rx).await;
     if let Some(r) = reason {
@@ -202,38 +205,47 @@ where
                     let Ok(mut st) = shared.state.lock() else {
                         return None;
                     };
-                    match pause_wait(&st, &pending) {
-                        Some(ms) => Some(ms),
-                        None => {
-                            st.stats.net_input_bytes += std::mem::take(&mut read_bytes);
-                            st.stats.net_output_bytes += std::mem::take(&mut written_bytes);
-                            st.stats.total_reads += std::mem::take(&mut reads_done);
-                            st.stats.total_writes += std::mem::take(&mut writes_done);
-                            run_batch(&mut st, client, &mut pending, &mut out, rbuf.len());
-                            // appendfsync always: these replies go out only
-                            // once the writes before them are on disk.
-                            if let Some(seq) = st.aof_wait_seq() {
-                                durable_wait = st.aof_handle().map(|h| (h, seq));
-                            }
-                            limits = st.cached.proto_max_bulk_len;
-                            obuf_limits = st.cached.obuf_limits;
-                            idle_timeout = st.cached.timeout_secs;
-                            qbuf_limit = st.cached.client_query_buffer_limit;
-                            parser.set_limits(Limits::new(limits.max(0) as usize));
-                            parser.set_auth_required(
-                                st.cached.requirepass.is_some() && !client.authenticated,
-                            );
-                            if st.shutdown.is_some() {
-                                // The main task runs the shutdown; no reply.
-                                return None;
-                            }
-                            None
-                        }
+                    st.stats.net_input_bytes += std::mem::take(&mut read_bytes);
+                    st.stats.net_output_bytes += std::mem::take(&mut written_bytes);
+                    st.stats.total_reads += std::mem::take(&mut reads_done);
+                    st.stats.total_writes += std::mem::take(&mut writes_done);
+                    let paused = run_batch(&mut st, client, &mut pending, &mut out, rbuf.len());
+                    // appendfsync always: these replies go out only
+                    // once the writes before them are on disk.
+                    if let Some(seq) = st.aof_wait_seq() {
+                        durable_wait = st.aof_handle().map(|h| (h, seq));
                     }
+                    limits = st.cached.proto_max_bulk_len;
+                    obuf_limits = st.cached.obuf_limits;
+                    idle_timeout = st.cached.timeout_secs;
+                    qbuf_limit = st.cached.client_query_buffer_limit;
+                    parser.set_limits(Limits::new(limits.max(0) as usize));
+                    parser.set_auth_required(
+                        st.cached.requirepass.is_some() && !client.authenticated,
+                    );
+                    if st.shutdown.is_some() {
+                        // The main task runs the shutdown; no reply.
+                        return None;
+                    }
+                    paused
                 };
-                match pause_wait {
-                    Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
-                    None => break,
+                let Some(ms) = pause_wait else { break };
+                // CLIENT PAUSE holds the rest of the batch: replies of what
+                // ran before it still go out while we wait.
+                let sleep = tokio::time::sleep(Duration::from_millis(ms));
+                tokio::pin!(sleep);
+                loop {
+                    tokio::select! {
+                        r = wr.write(&out), if !out.is_empty() => match r {
+                            Ok(0) | Err(_) => return None,
+                            Ok(n) => {
+                                out.advance(n);
+                                written_bytes += n as u64;
+                                writes_done += 1;
+                            }
+                        },
+                        _ = &mut sleep => break,
+                    }
                 }
             }
         }
@@ -405,19 +417,30 @@ where
 
 /// Executes the pending requests under the lock (stopping after a command
 /// that closes, blocks or shuts down) and refreshes the shared client info.
+/// Returns the milliseconds to wait when `CLIENT PAUSE` postponed a
+/// request (it is back at the front of `pending`).
 fn run_batch(
     st: &mut State,
     client: &mut Client,
     pending: &mut VecDeque<Vec<Bytes>>,
     out: &mut BytesMut,
     qbuf: usize,
-) {
+) -> Option<u64> {
     let now = now_ms();
     st.begin_batch();
     st.aof_begin_batch();
     let mut last: Option<&'static str> = None;
+    let mut paused = None;
     while let Some(argv) = pending.pop_front() {
-        last = st.call(client, argv, out, now).or(last);
+        match st.call(Caller::Client, client, argv, out, now) {
+            Called::Done(name) => last = name.or(last),
+            Called::Postponed(argv) => {
+                pending.push_front(argv);
+                let deadline = st.pause.map_or(now, |(d, _)| d);
+                paused = Some((deadline - now).clamp(1, 10) as u64);
+                break;
+            }
+        }
         if client.close_after_reply || st.shutdown.is_some() || client.blocked.is_some() {
             break;
         }
@@ -429,7 +452,7 @@ fn run_batch(
     } else {
         2
     };
-    let multi = client.multi.as_ref().map_or(-1, |q| q.len() as i64);
+    let multi = client.multi.as_ref().map_or(-1, |q| q.queue.len() as i64);
     if let Some(info) = st.clients.get_mut(&client.id) {
         info.db = client.db;
         info.resp = resp;
@@ -442,6 +465,7 @@ fn run_batch(
             }
         }
     }
+    paused
 }
 
 /// `appendfsync always`: returns once the batch's writes are on disk.
@@ -464,27 +488,6 @@ async fn wait_durable(aof: &redis_aof::AofHandle, seq: u64) {
             }),
         );
         let _ = rx.await;
-    }
-}
-
-/// `CLIENT PAUSE`: milliseconds to wait before the batch may run, if a
-/// pause covers it.
-fn pause_wait(st: &State, batch: &VecDeque<Vec<Bytes>>) -> Option<u64> {
-    let (deadline, write_only) = st.pause?;
-    let now = now_ms();
-    if now >= deadline || batch.is_empty() {
-        return None;
-    }
-    if write_only && !batch.iter().any(|a| is_write(st, a)) {
-        return None;
-    }
-    Some((deadline - now).clamp(1, 10) as u64)
-}
-
-fn is_write(st: &State, argv: &[Bytes]) -> bool {
-    match st.registry.resolve(argv) {
-        Ok(c) => c.has(flags::WRITE) || c.has(flags::DENYOOM),
-        Err(_) => false,
     }
 }
 

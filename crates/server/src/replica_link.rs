@@ -648,7 +648,13 @@ async fn stream_commands(
                             && argv[1].eq_ignore_ascii_case(b"GETACK");
                         if !is_getack && !argv[0].eq_ignore_ascii_case(b"PING") {
                             let mut sink = BytesMut::new();
-                            st.call(&mut client, argv, &mut sink, now);
+                            st.call(
+                                redis_engine::dispatch::Caller::Primary,
+                                &mut client,
+                                argv,
+                                &mut sink,
+                                now,
+                            );
                         }
                         // The stream goes on unchanged to our own backlog and
                         // replicas; it moves our offset.

@@ -1,0 +1,584 @@
+//! The dispatcher: the one path every command takes, whoever sends it.
+//!
+//! [`State::call`] resolves the command, runs upstream 7.0's
+//! `processCommand` checks in their order for the callers that get them,
+//! queues inside `MULTI`, and hands the rest to [`State::execute`]
+//! (upstream's `call()`): the handler, then statistics, the slow log,
+//! MONITOR, keyspace misses, expiry deletions and the single propagation
+//! point. The caller kind ([`Caller`]) decides which checks apply and what
+//! happens after the handler, the way upstream's client flags and
+//! `CMD_CALL_*` flags do; no other code runs a handler.
+//!
+//! The check order (each one only where it applies): lookup → arity →
+//! protected commands → authentication → `NO_MULTI` → (ACL) → (cluster
+//! redirection) → OOM → MISCONF → NOREPLICAS → READONLY → pub/sub context
+//! → MASTERDOWN → LOADING → (busy script) → replica keyspace access →
+//! client pause → MULTI queueing. Hooks not implemented yet are marked
+//! where they go.
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::client::{Client, MultiState, ReplyMode};
+use crate::ctx::Ctx;
+use crate::error::{self, CmdError};
+use crate::table::{flags, Cmd};
+use crate::State;
+
+/// Who runs a command. Upstream encodes this in client flags
+/// (`CLIENT_MASTER`, the AOF's fake client) and `call()` flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// A connected client: every check, then the full `call()`.
+    Client,
+    /// Our primary's replication stream (upstream's "must obey" client):
+    /// the same checks except READONLY, a disk write error is logged
+    /// instead of refused, it is never postponed by `CLIENT PAUSE`; its
+    /// writes reach our AOF but not our own stream, which relays the
+    /// primary's bytes unchanged.
+    Primary,
+    /// A command queued by `MULTI`, run by `EXEC`: checked when queued.
+    Exec,
+    /// A blocked client's command run again once a key it waits on is
+    /// ready: checked when it first ran.
+    BlockedRetry,
+    /// A command read from the append-only file at startup: no checks, no
+    /// statistics, no propagation (upstream's fake AOF client with
+    /// `CMD_CALL_NONE`). A command with the wrong number of arguments is
+    /// skipped: upstream's loader does not check, our handlers rely on it.
+    AofLoad,
+}
+
+impl Caller {
+    /// Statistics, latency, the slow log and MONITOR see this caller.
+    fn observed(self) -> bool {
+        !matches!(self, Caller::AofLoad)
+    }
+}
+
+/// What became of a request.
+#[derive(Debug)]
+pub enum Called {
+    /// It ran, was queued or was rejected; carries the full name of the
+    /// command it resolved to, if any (`CLIENT LIST`'s `cmd=`).
+    Done(Option<&'static str>),
+    /// `CLIENT PAUSE` holds it: the connection retries it when the pause
+    /// ends, keeping what it sent after it waiting too.
+    Postponed(Vec<Bytes>),
+}
+
+/// What the checks decided.
+enum Verdict {
+    Run,
+    Queue,
+    Reject(CmdError),
+    Postpone,
+}
+
+/// The RDB MISCONF text (upstream `shared.bgsaveerr`).
+const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// Commands upstream flags `MAY_REPLICATE` (internal, not shown by
+/// `COMMAND INFO`): they are held by `CLIENT PAUSE WRITE` and refused to
+/// replica links like writes.
+const MAY_REPLICATE: &[&str] = &[
+    "publish",
+    "spublish",
+    "pfcount",
+    "eval",
+    "evalsha",
+    "fcall",
+    "script|load",
+    "script|flush",
+];
+
+/// Commands a client in RESP2 pub/sub mode may still run.
+const PUBSUB_CONTEXT: &[&str] = &[
+    "ping",
+    "subscribe",
+    "ssubscribe",
+    "unsubscribe",
+    "sunsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "quit",
+    "reset",
+];
+
+/// The flags of a command as the checks see them: `EXEC` stands for the
+/// union of what it queued (upstream's `mstate.cmd_flags`), and for the
+/// "deny" checks of flags a command must *have* (STALE, LOADING), for
+/// whether any queued command lacks them (`mstate.cmd_inv_flags`).
+struct Effective {
+    write: bool,
+    read: bool,
+    denyoom: bool,
+    may_replicate: bool,
+    deny_stale: bool,
+    deny_loading: bool,
+}
+
+fn may_replicate(cmd: &Cmd) -> bool {
+    MAY_REPLICATE.contains(&cmd.full_name.as_str())
+}
+
+impl Effective {
+    fn of(cmd: &Cmd, client: &Client) -> Effective {
+        let mut e = Effective {
+            write: cmd.has(flags::WRITE),
+            read: cmd.has(flags::READONLY),
+            denyoom: cmd.has(flags::DENYOOM),
+            may_replicate: cmd.has(flags::WRITE) || may_replicate(cmd),
+            deny_stale: !cmd.has(flags::STALE),
+            deny_loading: !cmd.has(flags::LOADING),
+        };
+        if cmd.full_name == "exec" {
+            if let Some(m) = &client.multi {
+                e.write |= m.flags & flags::WRITE != 0;
+                e.read |= m.flags & flags::READONLY != 0;
+                e.denyoom |= m.flags & flags::DENYOOM != 0;
+                e.may_replicate |= m.flags & flags::WRITE != 0 || m.may_replicate;
+                e.deny_stale |= m.inv_flags & flags::STALE != 0;
+                e.deny_loading |= m.inv_flags & flags::LOADING != 0;
+            }
+        }
+        e
+    }
+}
+
+impl State {
+    /// Runs one request for `client` as `caller`, appending its reply to
+    /// `out` (see the module docs for the order of the checks).
+    pub fn call(
+        &mut self,
+        caller: Caller,
+        client: &mut Client,
+        argv: Vec<Bytes>,
+        out: &mut BytesMut,
+        now: i64,
+    ) -> Called {
+        let reg = self.registry;
+        let cmd = match reg.resolve(&argv) {
+            Ok(c) => c,
+            Err((e, idx)) => {
+                self.reject(caller, client, out, e, idx);
+                return Called::Done(None);
+            }
+        };
+        let name = Some(cmd.full_name.as_str());
+        let verdict = match caller {
+            Caller::Client | Caller::Primary => self.check(caller, cmd, client, argv.len(), now),
+            Caller::Exec | Caller::BlockedRetry => Verdict::Run,
+            Caller::AofLoad => {
+                if !arity_ok(cmd, argv.len()) {
+                    return Called::Done(name);
+                }
+                if client.multi.is_some() && cmd.full_name != "exec" {
+                    Verdict::Queue
+                } else {
+                    Verdict::Run
+                }
+            }
+        };
+        match verdict {
+            Verdict::Reject(e) => {
+                if cmd.full_name == "exec" && client.multi.is_some() {
+                    // Upstream's execCommandAbort: the transaction is
+                    // discarded with the reason.
+                    self.discard_transaction(client);
+                    let text = String::from_utf8_lossy(&e.0).into_owned();
+                    let e = CmdError::msg(format!(
+                        "EXECABORT Transaction discarded because of: {text}"
+                    ));
+                    self.reject(caller, client, out, e, Some(cmd.idx));
+                } else {
+                    self.reject(caller, client, out, e, Some(cmd.idx));
+                }
+            }
+            Verdict::Postpone => return Called::Postponed(argv),
+            Verdict::Queue => {
+                if let Some(m) = client.multi.as_mut() {
+                    m.flags |= cmd.flags;
+                    m.inv_flags |= !cmd.flags;
+                    m.may_replicate |= may_replicate(cmd);
+                    m.queue.push(argv);
+                }
+                if client.reply_mode == ReplyMode::On {
+                    out.extend_from_slice(b"+QUEUED\r\n");
+                }
+            }
+            Verdict::Run => {
+                self.execute(caller, cmd, client, argv, out, now);
+                // Blocked clients are served after the command that readied
+                // their keys, not from inside EXEC or another retry (the
+                // outer call drains them).
+                if !self.blocking.ready.is_empty()
+                    && matches!(caller, Caller::Client | Caller::Primary)
+                {
+                    self.serve_blocked(now);
+                }
+            }
+        }
+        Called::Done(name)
+    }
+
+    /// The checks of upstream's `processCommand`, in its order, for a
+    /// resolved command.
+    fn check(
+        &mut self,
+        caller: Caller,
+        cmd: &'static Cmd,
+        client: &mut Client,
+        argc: usize,
+        now: i64,
+    ) -> Verdict {
+        if !arity_ok(cmd, argc) {
+            return Verdict::Reject(error::wrong_arity(&cmd.full_name));
+        }
+        if let Some(e) = self.protected_check(cmd, client) {
+            return Verdict::Reject(e);
+        }
+        if !client.authenticated && self.cached.requirepass.is_some() && !cmd.has(flags::NO_AUTH) {
+            return Verdict::Reject(error::NOAUTH);
+        }
+        if client.multi.is_some() && cmd.has(flags::NO_MULTI) {
+            return Verdict::Reject(CmdError::fixed(
+                "ERR Command not allowed inside a transaction",
+            ));
+        }
+        // ACL permissions are checked here once users exist (issue: ACL).
+        // Cluster redirection goes here once cluster mode exists.
+        let eff = Effective::of(cmd, client);
+        let name = cmd.full_name.as_str();
+        if self.cached.maxmemory > 0 {
+            let out_of_memory = !self.perform_evictions(now);
+            // Queueing inside MULTI takes memory too: only the commands
+            // that end or leave the transaction pass.
+            let reject_on_oom = eff.denyoom
+                || (client.multi.is_some()
+                    && !matches!(name, "exec" | "discard" | "quit" | "reset"));
+            if out_of_memory && reject_on_oom {
+                return Verdict::Reject(CmdError::fixed(
+                    "OOM command not allowed when used memory > 'maxmemory'.",
+                ));
+            }
+        }
+        if eff.write || name == "ping" {
+            if let Some(e) = self.disk_error() {
+                if caller == Caller::Primary {
+                    self.log_replica_disk_error(now);
+                } else {
+                    return Verdict::Reject(e);
+                }
+            }
+        }
+        if eff.write && self.master.is_none() && !self.enough_good_replicas(now) {
+            return Verdict::Reject(CmdError::fixed(
+                "NOREPLICAS Not enough good replicas to write.",
+            ));
+        }
+        if eff.write && caller != Caller::Primary && self.rejects_writes() {
+            return Verdict::Reject(CmdError::fixed(
+                "READONLY You can't write against a read only replica.",
+            ));
+        }
+        if client.in_pubsub_context() && !PUBSUB_CONTEXT.contains(&name) {
+            return Verdict::Reject(CmdError::msg(format!(
+                "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+            )));
+        }
+        if let Some(m) = &self.master {
+            if m.state != "connected" && !self.cached.replica_serve_stale_data && eff.deny_stale {
+                return Verdict::Reject(CmdError::fixed(
+                    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+                ));
+            }
+        }
+        if self.persistence.loading && eff.deny_loading {
+            return Verdict::Reject(CmdError::fixed(
+                "LOADING Redis is loading the dataset in memory",
+            ));
+        }
+        // A busy script or function refuses all but `allow_busy` commands
+        // here once scripting exists.
+        if client.is_replica_link && (eff.may_replicate || eff.write || eff.read) {
+            return Verdict::Reject(CmdError::fixed(
+                "ERR Replica can't interact with the keyspace",
+            ));
+        }
+        if caller == Caller::Client && !client.is_replica_link {
+            if let Some((deadline, write_only)) = self.pause {
+                if now < deadline && (!write_only || eff.may_replicate) {
+                    return Verdict::Postpone;
+                }
+            }
+        }
+        if client.multi.is_some()
+            && !matches!(
+                name,
+                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+            )
+        {
+            return Verdict::Queue;
+        }
+        Verdict::Run
+    }
+
+    /// `enable-debug-command` / `enable-module-command`: `no`, `yes`, or
+    /// `local` (loopback and Unix socket connections only).
+    fn protected_check(&self, cmd: &Cmd, client: &Client) -> Option<CmdError> {
+        let (setting, name, option) = match cmd.meta.name.as_str() {
+            "debug" => (&self.cached.enable_debug, "DEBUG", "enable-debug-command"),
+            "module" => (
+                &self.cached.enable_module,
+                "MODULE",
+                "enable-module-command",
+            ),
+            _ => return None,
+        };
+        let allowed = match setting.as_str() {
+            "yes" => true,
+            "local" => client.is_local,
+            _ => false,
+        };
+        if allowed {
+            return None;
+        }
+        Some(CmdError::msg(format!(
+            "ERR {name} command not allowed. If the {option} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+        )))
+    }
+
+    /// Why writes are refused for a persistence error, if they are
+    /// (upstream `writeCommandsDeniedByDiskError`).
+    pub fn disk_error(&self) -> Option<CmdError> {
+        if self.cached.stop_writes_on_bgsave_error
+            && !self.persistence.last_bgsave_ok
+            && !self.config.save_points().is_empty()
+        {
+            return Some(CmdError::fixed(MISCONF_RDB));
+        }
+        let aof = self.aof.as_ref()?;
+        let e = aof.writer.write_status().err()?;
+        Some(CmdError::msg(format!(
+            "MISCONF Errors writing to the AOF file: {}",
+            e.reason()
+        )))
+    }
+
+    /// A replica applies its primary's writes even when it cannot persist
+    /// them; upstream says so every 10 seconds at most.
+    fn log_replica_disk_error(&mut self, now: i64) {
+        if now - self.last_disk_error_log_ms > 10_000 {
+            self.last_disk_error_log_ms = now;
+            self.log_warning(
+                "Replica is applying a command even though it is unable to write to disk.",
+            );
+        }
+    }
+
+    /// Ends a transaction without running it (`DISCARD`, an aborted
+    /// `EXEC`): the queue and the watches go.
+    pub fn discard_transaction(&mut self, client: &mut Client) {
+        client.multi = None;
+        let watched = std::mem::take(&mut client.watched);
+        self.unwatch_all(client.id, &watched);
+    }
+
+    /// Rejects a command before execution: counts it and flags a
+    /// transaction so that its `EXEC` fails.
+    fn reject(
+        &mut self,
+        caller: Caller,
+        client: &mut Client,
+        out: &mut BytesMut,
+        e: CmdError,
+        idx: Option<usize>,
+    ) {
+        if caller.observed() {
+            if let Some(s) = idx.and_then(|i| self.cmdstats.get_mut(i)) {
+                s.rejected += 1;
+            }
+        }
+        if let Some(m) = client.multi.as_mut() {
+            m.error = true;
+        }
+        self.reply_error(client, out, &e);
+    }
+
+    /// Counts an error reply in `INFO errorstats`.
+    pub fn count_error(&mut self, e: &CmdError) {
+        self.stats.total_error_replies += 1;
+        let code = String::from_utf8_lossy(e.code()).into_owned();
+        *self.errorstats.entry(code).or_insert(0) += 1;
+    }
+
+    /// Writes an error reply and counts it.
+    fn reply_error(&mut self, client: &Client, out: &mut BytesMut, e: &CmdError) {
+        self.count_error(e);
+        if client.reply_mode == ReplyMode::On {
+            out.extend_from_slice(b"-");
+            out.extend_from_slice(&e.0);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// Runs a command that passed its checks (upstream `call()`): the
+    /// handler with a frozen "now", then — as the caller kind says —
+    /// statistics, latency, the slow log, MONITOR, `keymiss` events,
+    /// expiry deletions and propagation.
+    pub fn execute(
+        &mut self,
+        caller: Caller,
+        cmd: &Cmd,
+        client: &mut Client,
+        argv: Vec<Bytes>,
+        out: &mut BytesMut,
+        now: i64,
+    ) {
+        let Some(handler) = cmd.handler else { return };
+        if self.notify_flags.wants('n') && cmd.has(flags::WRITE) {
+            self.note_new_candidates(cmd, client.db, &argv, now);
+        }
+        let mark = out.len();
+        let start = self.clock_mark;
+        let (res, dirty, rewrite) = {
+            let mut ctx = Ctx {
+                st: self,
+                client,
+                out,
+                now,
+                caller,
+                rewrite: None,
+                dirty: 0,
+            };
+            let r = handler(&mut ctx, &argv);
+            (r, ctx.dirty, ctx.rewrite)
+        };
+        if caller == Caller::AofLoad {
+            // Loading neither propagates nor notifies expiry deletions,
+            // and nobody reads the reply.
+            self.ks.expired.clear();
+            self.new_candidates.clear();
+            self.dirty += dirty;
+            return;
+        }
+        // One clock read per command: the end of this one starts the next.
+        let end = Instant::now();
+        self.clock_mark = end;
+        let usec = end.saturating_duration_since(start).as_micros() as u64;
+        if let Some(h) = self.latency.get_mut(cmd.idx) {
+            h.record(usec);
+        }
+        if let Some(s) = self.cmdstats.get_mut(cmd.idx) {
+            s.calls += 1;
+            s.usec += usec;
+            if res.is_err() {
+                s.failed += 1;
+            }
+        }
+        self.stats.total_commands += 1;
+        if let Err(e) = &res {
+            self.reply_error(client, out, e);
+        }
+        // CLIENT REPLY OFF/SKIP: drop whatever this command wrote.
+        match client.reply_mode {
+            ReplyMode::On => {}
+            ReplyMode::Off => out.truncate(mark),
+            ReplyMode::SkipThis => {
+                out.truncate(mark);
+                client.reply_mode = ReplyMode::On;
+            }
+            ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
+        }
+        self.dirty += dirty;
+        self.new_candidates.clear();
+        if !self.ks.missed.is_empty() {
+            self.notify_misses(Some((client.id, &mut *out)));
+        }
+        self.drain_expired();
+        // Like upstream, any command that changed the dataset is propagated
+        // (PFCOUNT refreshing its cached cardinality is not flagged as a
+        // write). The primary's stream goes on to our replicas unchanged
+        // (see the replica link); the AOF gets the commands as applied.
+        // A transaction from the primary runs its commands as `Exec`, on
+        // the primary's client: the client says where writes go.
+        let from_primary = caller == Caller::Primary || client.is_master;
+        if dirty > 0 {
+            let list = rewrite.unwrap_or_else(|| vec![argv.clone()]);
+            for a in &list {
+                if from_primary {
+                    if self.aof.is_some() {
+                        self.aof_command(client.db, a);
+                    }
+                } else {
+                    self.propagate(client.db, a);
+                }
+            }
+        }
+        if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
+            self.feed_monitors(client, &argv, now);
+        }
+        if !cmd.has(flags::SKIP_SLOWLOG) {
+            self.slowlog_push(client, &argv, usec, now);
+        }
+    }
+
+    /// Records which keys of a write command are absent before it runs.
+    fn note_new_candidates(&mut self, cmd: &Cmd, db: usize, argv: &[Bytes], now: i64) {
+        self.new_candidates.clear();
+        let Ok(positions) = crate::meta::get_keys(cmd.meta, argv) else {
+            return;
+        };
+        for i in positions {
+            if let Some(k) = argv.get(i) {
+                if !self.ks.exists(db, k, now) {
+                    self.new_candidates.push((db, k.clone()));
+                }
+            }
+        }
+    }
+
+    /// Publishes the `keymiss` events recorded by read lookups.
+    pub fn notify_misses(&mut self, mut me: Option<(u64, &mut BytesMut)>) {
+        for (db, key) in std::mem::take(&mut self.ks.missed) {
+            let reborrow = me.as_mut().map(|(id, out)| (*id, &mut **out));
+            crate::pubsub::notify(self, db, &key, 'm', "keymiss", reborrow);
+        }
+    }
+
+    /// Propagates the deletions done by expiry since the last drain.
+    pub fn drain_expired(&mut self) {
+        if self.ks.expired.is_empty() {
+            return;
+        }
+        let list = std::mem::take(&mut self.ks.expired);
+        for (db, key) in list {
+            self.touch_expired_key(db, &key);
+            crate::pubsub::notify(self, db, &key, 'x', "expired", None);
+            self.propagate(db, &[Bytes::from_static(b"DEL"), key]);
+        }
+    }
+
+    /// The single propagation point feeding the AOF and replicas, in
+    /// execution order: the replication stream (backlog and replicas) and
+    /// the append-only file.
+    pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
+        self.feed_command(db, argv);
+    }
+}
+
+/// True when `argc` arguments (the name included) fit the command's arity.
+fn arity_ok(cmd: &Cmd, argc: usize) -> bool {
+    let arity = cmd.meta.arity;
+    let argc = argc as i64;
+    !((arity > 0 && argc != arity) || (arity < 0 && argc < -arity))
+}
+
+impl MultiState {
+    /// A new, empty transaction.
+    pub fn new() -> MultiState {
+        MultiState::default()
+    }
+}
