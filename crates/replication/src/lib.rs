@@ -1,0 +1,34 @@
+//! The protocol side of replication (upstream `replication.c` minus the
+//! engine): what a primary and a replica say to each other and the
+//! bookkeeping that decides it, with upstream's log lines.
+//!
+//! # Layout
+//! - [`ids`]: [`ReplIds`], the PSYNC2 replication ID pair and offsets
+//!   (`shift` on promotion, `adopt_primary` after a full sync,
+//!   `forget_history` for `repl-backlog-ttl`).
+//! - [`link`]: typed link states: the replica's view of its primary
+//!   ([`LinkState`], ROLE words) and the primary's view of a replica
+//!   ([`ReplicaState`], INFO words), [`FailoverState`].
+//! - [`error`]: [`ReplError`], whose `Display` is upstream's log line.
+//! - [`log`]: [`Log`], how log lines reach the caller.
+//!
+//! # Invariant
+//! This crate never decides *what* to propagate and knows no engine: it
+//! sees the stream only as bytes, never looks at commands, keys or
+//! configuration, and never reads a clock it is not handed (except the
+//! temp file's name). The caller owns the state, passes it in, and acts on
+//! what comes back.
+//!
+//! Nothing here panics on network input: oversized lines, garbage headers
+//! and absurd lengths are errors.
+
+pub mod error;
+pub mod ids;
+pub mod link;
+pub mod log;
+
+pub use error::ReplError;
+pub use ids::{random_replid, ReplIds, NULL_REPLID, REPLID_LEN};
+pub use link::{replica_name, FailoverState, LinkState, ReplicaState};
+pub use log::Log;
+pub use redis_common::log::LogLevel;
