@@ -6,6 +6,9 @@
 //! - [`ids`]: [`ReplIds`], the PSYNC2 replication ID pair and offsets
 //!   (`shift` on promotion, `adopt_primary` after a full sync,
 //!   `forget_history` for `repl-backlog-ttl`).
+//! - [`backlog`]: [`Backlog`], the last `repl-backlog-size` bytes of the
+//!   stream as a ring of shared blocks; reads for a partial resync are
+//!   zero-copy slices.
 //! - [`link`]: typed link states: the replica's view of its primary
 //!   ([`LinkState`], ROLE words) and the primary's view of a replica
 //!   ([`ReplicaState`], INFO words), [`FailoverState`].
@@ -22,11 +25,13 @@
 //! Nothing here panics on network input: oversized lines, garbage headers
 //! and absurd lengths are errors.
 
+pub mod backlog;
 pub mod error;
 pub mod ids;
 pub mod link;
 pub mod log;
 
+pub use backlog::{Backlog, MIN_BACKLOG_SIZE};
 pub use error::ReplError;
 pub use ids::{random_replid, ReplIds, NULL_REPLID, REPLID_LEN};
 pub use link::{replica_name, FailoverState, LinkState, ReplicaState};
