@@ -9,6 +9,8 @@
 //! - [`backlog`]: [`Backlog`], the last `repl-backlog-size` bytes of the
 //!   stream as a ring of shared blocks; reads for a partial resync are
 //!   zero-copy slices.
+//! - [`psync`]: [`psync::decide`], the primary's PSYNC decision as a pure
+//!   function, and the refusal reasons with their log lines.
 //! - [`link`]: typed link states: the replica's view of its primary
 //!   ([`LinkState`], ROLE words) and the primary's view of a replica
 //!   ([`ReplicaState`], INFO words), [`FailoverState`].
@@ -30,10 +32,12 @@ pub mod error;
 pub mod ids;
 pub mod link;
 pub mod log;
+pub mod psync;
 
 pub use backlog::{Backlog, MIN_BACKLOG_SIZE};
 pub use error::ReplError;
 pub use ids::{random_replid, ReplIds, NULL_REPLID, REPLID_LEN};
 pub use link::{replica_name, FailoverState, LinkState, ReplicaState};
 pub use log::Log;
+pub use psync::{decide, FullResyncReason, PsyncDecision, PsyncRequest};
 pub use redis_common::log::LogLevel;
