@@ -14,6 +14,9 @@
 //! - [`link`]: typed link states: the replica's view of its primary
 //!   ([`LinkState`], ROLE words) and the primary's view of a replica
 //!   ([`ReplicaState`], INFO words), [`FailoverState`].
+//! - [`liveness`]: clock-driven state machines: the replica's `REPLCONF
+//!   ACK` schedule and `repl-timeout`, the primary's `PING` period,
+//!   replica ack timeouts and `repl-backlog-ttl`.
 //! - [`error`]: [`ReplError`], whose `Display` is upstream's log line.
 //! - [`log`]: [`Log`], how log lines reach the caller.
 //!
@@ -31,6 +34,7 @@ pub mod backlog;
 pub mod error;
 pub mod ids;
 pub mod link;
+pub mod liveness;
 pub mod log;
 pub mod psync;
 
@@ -38,6 +42,7 @@ pub use backlog::{Backlog, MIN_BACKLOG_SIZE};
 pub use error::ReplError;
 pub use ids::{random_replid, ReplIds, NULL_REPLID, REPLID_LEN};
 pub use link::{replica_name, FailoverState, LinkState, ReplicaState};
+pub use liveness::{BacklogTtl, PingSchedule, ReplicaAction, ReplicaLiveness};
 pub use log::Log;
 pub use psync::{decide, FullResyncReason, PsyncDecision, PsyncRequest};
 pub use redis_common::log::LogLevel;
