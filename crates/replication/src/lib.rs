@@ -17,6 +17,8 @@
 //! - [`liveness`]: clock-driven state machines: the replica's `REPLCONF
 //!   ACK` schedule and `repl-timeout`, the primary's `PING` period,
 //!   replica ack timeouts and `repl-backlog-ttl`.
+//! - [`info`]: [`ReplicationInfo`] and [`info::write_info`], the `INFO
+//!   replication` body as 7.0 prints it.
 //! - [`error`]: [`ReplError`], whose `Display` is upstream's log line.
 //! - [`log`]: [`Log`], how log lines reach the caller.
 //!
@@ -33,6 +35,7 @@
 pub mod backlog;
 pub mod error;
 pub mod ids;
+pub mod info;
 pub mod link;
 pub mod liveness;
 pub mod log;
@@ -41,6 +44,7 @@ pub mod psync;
 pub use backlog::{Backlog, MIN_BACKLOG_SIZE};
 pub use error::ReplError;
 pub use ids::{random_replid, ReplIds, NULL_REPLID, REPLID_LEN};
+pub use info::{write_info, PrimaryInfo, ReplicaInfo, ReplicationInfo, TransferInfo};
 pub use link::{replica_name, FailoverState, LinkState, ReplicaState};
 pub use liveness::{BacklogTtl, PingSchedule, ReplicaAction, ReplicaLiveness};
 pub use log::Log;
