@@ -14,6 +14,10 @@
 //! - [`link`]: typed link states: the replica's view of its primary
 //!   ([`LinkState`], ROLE words) and the primary's view of a replica
 //!   ([`ReplicaState`], INFO words), [`FailoverState`].
+//! - [`line`]: [`LineLink`], a line reader over the primary's socket with
+//!   room for large reads and phase-specific timeouts.
+//! - [`handshake`]: the replica's handshake up to the PSYNC answer
+//!   ([`handshake::handshake`]).
 //! - [`liveness`]: clock-driven state machines: the replica's `REPLCONF
 //!   ACK` schedule and `repl-timeout`, the primary's `PING` period,
 //!   replica ack timeouts and `repl-backlog-ttl`.
@@ -34,8 +38,10 @@
 
 pub mod backlog;
 pub mod error;
+pub mod handshake;
 pub mod ids;
 pub mod info;
+pub mod line;
 pub mod link;
 pub mod liveness;
 pub mod log;
@@ -43,8 +49,10 @@ pub mod psync;
 
 pub use backlog::{Backlog, MIN_BACKLOG_SIZE};
 pub use error::ReplError;
+pub use handshake::{handshake, CachedPrimary, HandshakeParams, PsyncOutcome};
 pub use ids::{random_replid, ReplIds, NULL_REPLID, REPLID_LEN};
 pub use info::{write_info, PrimaryInfo, ReplicaInfo, ReplicationInfo, TransferInfo};
+pub use line::{LineLink, Phase};
 pub use link::{replica_name, FailoverState, LinkState, ReplicaState};
 pub use liveness::{BacklogTtl, PingSchedule, ReplicaAction, ReplicaLiveness};
 pub use log::Log;
