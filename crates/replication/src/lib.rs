@@ -18,6 +18,8 @@
 //!   room for large reads and phase-specific timeouts.
 //! - [`handshake`]: the replica's handshake up to the PSYNC answer
 //!   ([`handshake::handshake`]).
+//! - [`payload`]: reception of the full sync's RDB (`$<len>` or
+//!   `$EOF:<mark>`) into memory or a temp file.
 //! - [`liveness`]: clock-driven state machines: the replica's `REPLCONF
 //!   ACK` schedule and `repl-timeout`, the primary's `PING` period,
 //!   replica ack timeouts and `repl-backlog-ttl`.
@@ -45,6 +47,7 @@ pub mod line;
 pub mod link;
 pub mod liveness;
 pub mod log;
+pub mod payload;
 pub mod psync;
 
 pub use backlog::{Backlog, MIN_BACKLOG_SIZE};
@@ -56,5 +59,6 @@ pub use line::{LineLink, Phase};
 pub use link::{replica_name, FailoverState, LinkState, ReplicaState};
 pub use liveness::{BacklogTtl, PingSchedule, ReplicaAction, ReplicaLiveness};
 pub use log::Log;
+pub use payload::{receive_payload, Payload, PayloadTarget, TempFile};
 pub use psync::{decide, FullResyncReason, PsyncDecision, PsyncRequest};
 pub use redis_common::log::LogLevel;
