@@ -226,9 +226,7 @@ async fn psync_reply<S: AsyncRead + AsyncWrite + Unpin>(
         );
         // `+CONTINUE <40 chars>`: anything else (old primaries send a bare
         // `+CONTINUE`) keeps our ID.
-        let announced = rest
-            .get(1..)
-            .filter(|id| id.len() == REPLID_LEN && rest.len() == REPLID_LEN + 1);
+        let announced = rest.get(1..).filter(|id| id.len() == REPLID_LEN);
         let ours = params.cached.as_ref().map_or("", |c| c.replid.as_str());
         let new_replid = match announced {
             Some(id) if id != ours => {
