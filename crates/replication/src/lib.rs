@@ -14,9 +14,9 @@
 //! - [`link`]: typed link states: the replica's view of its primary
 //!   ([`LinkState`], ROLE words) and the primary's view of a replica
 //!   ([`ReplicaState`], INFO words), [`FailoverState`].
-//! - [`line`]: [`LineLink`], a line reader over the primary's socket with
+//! - [`line`](mod@line): [`LineLink`], a line reader over the primary's socket with
 //!   room for large reads and phase-specific timeouts.
-//! - [`handshake`]: the replica's handshake up to the PSYNC answer
+//! - [`handshake`](mod@handshake): the replica's handshake up to the PSYNC answer
 //!   ([`handshake::handshake`]).
 //! - [`payload`]: reception of the full sync's RDB (`$<len>` or
 //!   `$EOF:<mark>`) into memory or a temp file.
