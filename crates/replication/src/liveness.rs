@@ -1,0 +1,272 @@
+//! Timing of a replication link as pure state machines: the caller passes
+//! the clock (unix ms) and sleeps until [`ReplicaLiveness::next_wakeup`];
+//! nothing here sleeps or reads a clock, so tests drive time directly.
+//!
+//! - Replica side: `REPLCONF ACK <offset>` once a second (and at once
+//!   when the stream starts), and `repl-timeout` when the primary sends
+//!   neither data nor its periodic `PING`.
+//! - Primary side: the `PING` every `repl-ping-replica-period` seconds,
+//!   the replica ack timeout, "good" replicas for
+//!   `min-replicas-max-lag`, and `repl-backlog-ttl`.
+
+use crate::error::ReplError;
+
+/// Interval between two `REPLCONF ACK`s from a replica.
+pub const ACK_PERIOD_MS: i64 = 1000;
+
+/// What the replica's link should do now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplicaAction {
+    /// Send `REPLCONF ACK <our offset>`.
+    SendAck,
+    /// The primary has been silent past `repl-timeout`: drop the link
+    /// ([`ReplicaLiveness::timeout_error`] is the line to log).
+    Timeout,
+}
+
+/// The connected replica's schedule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaLiveness {
+    last_data_ms: i64,
+    next_ack_ms: i64,
+}
+
+impl ReplicaLiveness {
+    /// The stream starts at `now`: the first ACK is due at once (it puts
+    /// a replica that loaded an EOF-marked RDB online on the primary).
+    pub fn new(now: i64) -> ReplicaLiveness {
+        ReplicaLiveness {
+            last_data_ms: now,
+            next_ack_ms: now,
+        }
+    }
+
+    /// Bytes (stream or keep-alive) arrived at `now`.
+    pub fn on_data(&mut self, now: i64) {
+        self.last_data_ms = self.last_data_ms.max(now);
+    }
+
+    /// When data last arrived.
+    pub fn last_data_ms(&self) -> i64 {
+        self.last_data_ms
+    }
+
+    /// What is due at `now` with `repl-timeout` of `timeout_secs` (at
+    /// least 1). A timeout wins over an ACK and stays due; an ACK is
+    /// reported once, the next one a period later.
+    pub fn poll(&mut self, now: i64, timeout_secs: i64) -> Option<ReplicaAction> {
+        if now - self.last_data_ms > timeout_ms(timeout_secs) {
+            return Some(ReplicaAction::Timeout);
+        }
+        if now >= self.next_ack_ms {
+            // From now, not from the missed slot: a stalled task sends one
+            // ACK, not a burst.
+            self.next_ack_ms = now + ACK_PERIOD_MS;
+            return Some(ReplicaAction::SendAck);
+        }
+        None
+    }
+
+    /// The earliest time [`ReplicaLiveness::poll`] can return something.
+    pub fn next_wakeup(&self, timeout_secs: i64) -> i64 {
+        self.next_ack_ms
+            .min(self.last_data_ms + timeout_ms(timeout_secs) + 1)
+    }
+
+    /// The error (and log line) of [`ReplicaAction::Timeout`].
+    pub fn timeout_error() -> ReplError {
+        ReplError::MasterTimeout
+    }
+}
+
+fn timeout_ms(secs: i64) -> i64 {
+    secs.max(1).saturating_mul(1000)
+}
+
+/// The primary's keep-alive `PING` into the stream (part of the offsets,
+/// so replicas can tell a silent primary from a dead one).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PingSchedule {
+    last_ping_ms: i64,
+}
+
+impl PingSchedule {
+    /// A schedule whose first `PING` is due at once.
+    pub fn new() -> PingSchedule {
+        PingSchedule::default()
+    }
+
+    /// Whether a `PING` is due at `now` with `repl-ping-replica-period`
+    /// of `period_secs` (at least 1); if so it counts as sent. The caller
+    /// only asks when it has replicas and no failover or pause is holding
+    /// the offsets still.
+    pub fn due(&mut self, now: i64, period_secs: i64) -> bool {
+        if now - self.last_ping_ms < period_secs.max(1).saturating_mul(1000) {
+            return false;
+        }
+        self.last_ping_ms = now;
+        true
+    }
+}
+
+/// Whether an online replica that last acknowledged at `last_ack_ms` has
+/// been silent past `repl-timeout` (replicas that came with `SYNC` never
+/// acknowledge and are not checked by the caller).
+pub fn replica_timed_out(now: i64, last_ack_ms: i64, timeout_secs: i64) -> bool {
+    now - last_ack_ms > timeout_ms(timeout_secs)
+}
+
+/// The line logged when [`replica_timed_out`] drops a replica.
+pub fn replica_timeout_line(replica: &str) -> String {
+    format!("Disconnecting timedout replica (streaming sync): {replica}")
+}
+
+/// Whether a replica counts for `min-replicas-to-write`: its lag (whole
+/// seconds since its last ack) is at most `max_lag_secs`.
+pub fn is_good_replica(now: i64, last_ack_ms: i64, max_lag_secs: i64) -> bool {
+    (now - last_ack_ms) / 1000 <= max_lag_secs
+}
+
+/// `repl-backlog-ttl`: a primary without replicas frees its backlog after
+/// that long (replicas keep theirs: they may be promoted).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BacklogTtl {
+    no_replicas_since_ms: Option<i64>,
+}
+
+impl BacklogTtl {
+    /// Not counting yet.
+    pub fn new() -> BacklogTtl {
+        BacklogTtl::default()
+    }
+
+    /// Restarts the count at `now` (a replica turned primary: its
+    /// replicas get time to reconnect).
+    pub fn restart(&mut self, now: i64) {
+        self.no_replicas_since_ms = Some(now);
+    }
+
+    /// Once a second: whether the backlog should be freed now. `idle` is
+    /// true for a primary with an active backlog and no replicas; anything
+    /// else stops the count. `ttl_secs` 0 keeps the backlog forever. When
+    /// it returns true the caller calls [`crate::ReplIds::forget_history`]
+    /// and [`crate::Backlog::deactivate`] and logs [`BacklogTtl::freed_line`].
+    pub fn poll(&mut self, now: i64, idle: bool, ttl_secs: i64) -> bool {
+        if !idle {
+            self.no_replicas_since_ms = None;
+            return false;
+        }
+        let since = *self.no_replicas_since_ms.get_or_insert(now);
+        if ttl_secs <= 0 || now - since < ttl_secs.saturating_mul(1000) {
+            return false;
+        }
+        self.no_replicas_since_ms = None;
+        true
+    }
+
+    /// The line logged when the backlog is freed.
+    pub fn freed_line(ttl_secs: i64) -> String {
+        format!("Replication backlog freed after {ttl_secs} seconds without connected replicas.")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acks_once_a_second_starting_at_once() {
+        let mut l = ReplicaLiveness::new(10_000);
+        assert_eq!(l.poll(10_000, 60), Some(ReplicaAction::SendAck));
+        assert_eq!(l.poll(10_000, 60), None);
+        assert_eq!(l.next_wakeup(60), 11_000);
+        assert_eq!(l.poll(10_999, 60), None);
+        l.on_data(10_500);
+        assert_eq!(l.poll(11_000, 60), Some(ReplicaAction::SendAck));
+        // A stall of 5 s gives one ACK, then the next a second later.
+        l.on_data(16_000);
+        assert_eq!(l.poll(16_000, 60), Some(ReplicaAction::SendAck));
+        assert_eq!(l.poll(16_001, 60), None);
+        assert_eq!(l.next_wakeup(60), 17_000);
+    }
+
+    #[test]
+    fn silence_past_repl_timeout_times_out() {
+        let mut l = ReplicaLiveness::new(0);
+        assert_eq!(l.poll(0, 5), Some(ReplicaAction::SendAck));
+        l.on_data(2_000);
+        // Exactly the timeout is still fine; one ms more is not.
+        for t in (3_000..=7_000).step_by(1000) {
+            assert_eq!(l.poll(t, 5), Some(ReplicaAction::SendAck), "t {t}");
+        }
+        assert_eq!(l.poll(7_001, 5), Some(ReplicaAction::Timeout));
+        assert_eq!(l.poll(7_002, 5), Some(ReplicaAction::Timeout));
+        // Data arriving late does not move time backwards.
+        l.on_data(1_000);
+        assert_eq!(l.last_data_ms(), 2_000);
+        assert_eq!(
+            ReplicaLiveness::timeout_error().to_string(),
+            "MASTER timeout: no data nor PING received..."
+        );
+    }
+
+    #[test]
+    fn wakeup_includes_the_timeout() {
+        let mut l = ReplicaLiveness::new(0);
+        l.poll(0, 1);
+        assert_eq!(l.next_wakeup(1), 1000);
+        assert_eq!(l.poll(1000, 1), Some(ReplicaAction::SendAck));
+        assert_eq!(l.next_wakeup(1), 1001);
+        assert_eq!(l.poll(1001, 1), Some(ReplicaAction::Timeout));
+        // A zero or negative repl-timeout acts as one second.
+        let mut l = ReplicaLiveness::new(0);
+        assert_eq!(l.poll(1001, 0), Some(ReplicaAction::Timeout));
+    }
+
+    #[test]
+    fn ping_period() {
+        let mut p = PingSchedule::new();
+        assert!(p.due(100_000, 10));
+        assert!(!p.due(109_999, 10));
+        assert!(p.due(110_000, 10));
+        assert!(!p.due(110_500, 0));
+        assert!(p.due(111_000, 0));
+    }
+
+    #[test]
+    fn replica_ack_timeout_and_good_replicas() {
+        assert!(!replica_timed_out(60_000, 0, 60));
+        assert!(replica_timed_out(60_001, 0, 60));
+        assert!(is_good_replica(10_999, 0, 10));
+        assert!(!is_good_replica(11_000, 0, 10));
+        assert_eq!(
+            replica_timeout_line("1.2.3.4:6380"),
+            "Disconnecting timedout replica (streaming sync): 1.2.3.4:6380"
+        );
+    }
+
+    #[test]
+    fn backlog_ttl() {
+        let mut t = BacklogTtl::new();
+        assert!(!t.poll(0, true, 3));
+        assert!(!t.poll(2_999, true, 3));
+        // A replica connected meanwhile: the count restarts.
+        assert!(!t.poll(3_000, false, 3));
+        assert!(!t.poll(4_000, true, 3));
+        assert!(!t.poll(6_999, true, 3));
+        assert!(t.poll(7_000, true, 3));
+        // Freed: counting starts again on the next idle poll.
+        assert!(!t.poll(8_000, true, 3));
+        // 0 keeps it forever.
+        let mut t = BacklogTtl::new();
+        assert!(!t.poll(0, true, 0));
+        assert!(!t.poll(1 << 40, true, 0));
+        let mut t = BacklogTtl::new();
+        t.restart(100);
+        assert!(t.poll(3_100, true, 3));
+        assert_eq!(
+            BacklogTtl::freed_line(3600),
+            "Replication backlog freed after 3600 seconds without connected replicas."
+        );
+    }
+}
