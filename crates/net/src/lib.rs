@@ -17,10 +17,13 @@
 //!   [`CloseReason`]).
 //! - [`mailbox`]: a connection's push mailbox and its [`ConnSignal`] (kill,
 //!   close after flush, pushed messages).
+//! - [`conn`]: [`serve`], the loop of one connection.
 
+pub mod conn;
 pub mod mailbox;
 pub mod service;
 
+pub use conn::serve;
 pub use mailbox::{push_channel, Closed, ConnSignal, PushReceiver, PushSender};
 pub use service::{
     Blocked, CloseReason, ConnSettings, DurableWait, Flow, IoDelta, OutputLimit, Peer, Service,
