@@ -18,12 +18,19 @@
 //! - [`mailbox`]: a connection's push mailbox and its [`ConnSignal`] (kill,
 //!   close after flush, pushed messages).
 //! - [`conn`]: [`serve`], the loop of one connection.
+//! - [`listener`]: [`bind_all`] and friends, binding like upstream.
+//! - [`accept`]: [`Acceptors`], the running accept tasks, rebindable at
+//!   runtime.
 
+pub mod accept;
 pub mod conn;
+pub mod listener;
 pub mod mailbox;
 pub mod service;
 
+pub use accept::{Acceptors, NoRuntime};
 pub use conn::serve;
+pub use listener::{bind_all, bind_tcp_all, bind_unix, BindError, Listeners};
 pub use mailbox::{push_channel, Closed, ConnSignal, PushReceiver, PushSender};
 pub use service::{
     Blocked, CloseReason, ConnSettings, DurableWait, Flow, IoDelta, OutputLimit, Peer, Service,
