@@ -55,6 +55,10 @@ trait Listen: Send + Sync + Sized + 'static {
 
     /// Socket options for a new connection.
     fn configure<Svc: Service>(stream: &Self::Stream, svc: &Svc);
+
+    /// Starts the accept task of `slot` (dispatch to the non-generic
+    /// spawner).
+    fn start(slot: Arc<Slot<Self>>, spawner: &dyn Spawn);
 }
 
 impl Listen for TcpListener {
@@ -92,6 +96,10 @@ impl Listen for TcpListener {
             let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&ka);
         }
     }
+
+    fn start(slot: Arc<Slot<Self>>, spawner: &dyn Spawn) {
+        spawner.tcp(slot);
+    }
 }
 
 impl Listen for UnixListener {
@@ -119,6 +127,37 @@ impl Listen for UnixListener {
     }
 
     fn configure<Svc: Service>(_: &UnixStream, _: &Svc) {}
+
+    fn start(slot: Arc<Slot<Self>>, spawner: &dyn Spawn) {
+        spawner.unix(slot);
+    }
+}
+
+/// Starts accept tasks for one service. A trait object, so [`Acceptors`]
+/// need not be generic over the service (whoever handles `CONFIG SET`
+/// can hold it without naming the service type); accepting is not on
+/// the request path.
+trait Spawn: Send + Sync {
+    fn tcp(&self, slot: Arc<Slot<TcpListener>>);
+    fn unix(&self, slot: Arc<Slot<UnixListener>>);
+}
+
+struct Spawner<Svc> {
+    svc: Arc<Svc>,
+    tracker: TaskTracker,
+    handle: Handle,
+}
+
+impl<Svc: Service> Spawn for Spawner<Svc> {
+    fn tcp(&self, slot: Arc<Slot<TcpListener>>) {
+        let task = accept_loop(slot, self.svc.clone(), self.tracker.clone());
+        self.tracker.spawn_on(task, &self.handle);
+    }
+
+    fn unix(&self, slot: Arc<Slot<UnixListener>>) {
+        let task = accept_loop(slot, self.svc.clone(), self.tracker.clone());
+        self.tracker.spawn_on(task, &self.handle);
+    }
 }
 
 /// One listening socket, shared by its accept task and the set.
@@ -168,19 +207,18 @@ struct Running {
 }
 
 /// The set of accept tasks of a daemon. Every accepted connection is served
-/// by [`serve`] on a task of `tracker`; the tasks end with `shutdown`.
+/// by [`serve`].
 ///
 /// Methods are synchronous and may be called from any thread (the runtime
 /// handle captured at start is used to spawn and to create sockets).
-pub struct Acceptors<Svc: Service> {
-    svc: Arc<Svc>,
-    tracker: TaskTracker,
+pub struct Acceptors {
+    spawner: Box<dyn Spawn>,
     shutdown: CancellationToken,
     handle: Handle,
     running: Mutex<Running>,
 }
 
-impl<Svc: Service> std::fmt::Debug for Acceptors<Svc> {
+impl std::fmt::Debug for Acceptors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Acceptors")
             .field("tcp", &self.tcp_addrs())
@@ -189,19 +227,25 @@ impl<Svc: Service> std::fmt::Debug for Acceptors<Svc> {
     }
 }
 
-impl<Svc: Service> Acceptors<Svc> {
-    /// Starts accepting on `listeners`; must be called inside a tokio
-    /// runtime, whose handle is kept for later rebinds.
-    pub fn start(
+impl Acceptors {
+    /// Starts accepting on `listeners`, serving every connection with
+    /// `svc` on a task of `tracker`; the accept tasks end with `shutdown`
+    /// (connections do not watch it: the service stops them through their
+    /// signals). Must be called inside a tokio runtime, whose handle is
+    /// kept for later rebinds.
+    pub fn start<Svc: Service>(
         listeners: Listeners,
         svc: Arc<Svc>,
         tracker: TaskTracker,
         shutdown: CancellationToken,
-    ) -> Result<Acceptors<Svc>, NoRuntime> {
+    ) -> Result<Acceptors, NoRuntime> {
         let handle = Handle::try_current().map_err(|_| NoRuntime)?;
         let acceptors = Acceptors {
-            svc,
-            tracker,
+            spawner: Box::new(Spawner {
+                svc,
+                tracker,
+                handle: handle.clone(),
+            }),
             shutdown,
             handle,
             running: Mutex::new(Running {
@@ -221,10 +265,7 @@ impl<Svc: Service> Acceptors<Svc> {
     /// Starts an accept task for `l`.
     fn spawn<L: Listen>(&self, l: L) -> Arc<Slot<L>> {
         let slot = Slot::new(l, self.shutdown.child_token());
-        self.tracker.spawn_on(
-            accept_loop(slot.clone(), self.svc.clone(), self.tracker.clone()),
-            &self.handle,
-        );
+        L::start(slot.clone(), &*self.spawner);
         slot
     }
 
@@ -378,7 +419,7 @@ impl<Svc: Service> Acceptors<Svc> {
     }
 }
 
-impl<Svc: Service> Drop for Acceptors<Svc> {
+impl Drop for Acceptors {
     /// The sockets close with the set (the file of a Unix socket stays;
     /// [`Acceptors::close`] removes it).
     fn drop(&mut self) {

@@ -238,7 +238,7 @@ impl Session for ToySession {
 /// A toy server on 127.0.0.1 (ephemeral port).
 struct Server {
     toy: Toy,
-    acceptors: Acceptors<Toy>,
+    acceptors: Acceptors,
     addr: SocketAddr,
     shutdown: CancellationToken,
 }
@@ -899,4 +899,15 @@ async fn unix_socket_bind_rebind_and_close() {
         let _ = std::fs::remove_dir_all(&dir);
     })
     .await;
+}
+
+#[test]
+fn acceptors_need_a_runtime() {
+    let r = Acceptors::start(
+        Listeners::default(),
+        Arc::new(Toy::default()),
+        TaskTracker::new(),
+        CancellationToken::new(),
+    );
+    assert_eq!(r.unwrap_err(), redis_net::NoRuntime);
 }
