@@ -339,12 +339,20 @@ where
         let used = self.out.len();
         let over_hard = l.hard > 0 && used as u64 >= l.hard;
         let over_soft = l.soft > 0 && used as u64 >= l.soft;
-        if !over_soft {
-            self.soft_since = None;
-        }
-        // The clock is read only while over the soft limit.
-        let soft_expired =
-            over_soft && self.soft_since.get_or_insert_with(Instant::now).elapsed() >= l.soft_for;
+        // As upstream: the first time over the soft limit only starts the
+        // clock, and the limit counts once it has been exceeded for
+        // longer than `soft_for`. The clock is read only while over it.
+        let soft_expired = match (over_soft, self.soft_since) {
+            (false, _) => {
+                self.soft_since = None;
+                false
+            }
+            (true, None) => {
+                self.soft_since = Some(Instant::now());
+                false
+            }
+            (true, Some(t)) => t.elapsed() > l.soft_for,
+        };
         (over_hard || soft_expired).then_some(CloseReason::OutputBufferLimit {
             used,
             hard: over_hard,

@@ -242,7 +242,7 @@ pub enum CloseReason {
         /// Its first 64 bytes.
         head: Bytes,
     },
-    /// Malformed input: the owed replies and `-ERR <error>` were written.
-    /// Upstream logs "Protocol error (<error>) from client: ...".
+    /// Malformed input: the owed replies and `-ERR <text>` were written.
+    /// Upstream logs `Protocol error (<text>) from client: ...`.
     Protocol(ProtocolError),
 }
