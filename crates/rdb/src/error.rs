@@ -20,6 +20,16 @@ pub enum ErrorKind {
     /// The CRC64 trailer does not match.
     #[error("RDB CRC error")]
     BadChecksum,
+    /// A read failed at a site upstream's loader reports by name and
+    /// source line (`rdbReportReadError`), as in the stream loader; the
+    /// text is what upstream prints, so redis-check-rdb's report matches.
+    #[error("Internal error in RDB reading offset 0, function at rdb.c:{line} -> {msg}")]
+    ReadError {
+        /// The line of upstream 7.0.15's `rdb.c` that reports it.
+        line: u32,
+        /// Upstream's message for that site.
+        msg: &'static str,
+    },
     /// Structurally invalid data (bad compact encoding, bad length, ...).
     #[error("{0}")]
     Corrupt(String),

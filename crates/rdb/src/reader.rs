@@ -645,53 +645,75 @@ fn estimate_entries_read(s: &StreamValue, id: StreamId) -> i64 {
     -1
 }
 
+/// Upstream's message for a failed read of the stream's metadata.
+const META: &str = "Stream object metadata loading failed.";
+/// Upstream's message for a failed read of a PEL entry's delivery data.
+const NACK: &str = "Stream PEL NACK loading failed.";
+
+/// A truncated read inside a stream is reported as upstream's loader does
+/// at that site (its message and `rdb.c` line), not as a plain EOF.
+fn site<T>(r: Result<T>, line: u32, msg: &'static str) -> Result<T> {
+    r.map_err(|e| match e.kind {
+        ErrorKind::UnexpectedEof => Error::new(e.offset, ErrorKind::ReadError { line, msg }),
+        _ => e,
+    })
+}
+
 fn read_stream<R: BufRead>(input: &mut Input<R>, v2: bool) -> Result<StreamValue> {
     let mut s = StreamValue::default();
-    let nodes = input.len()?;
+    let nodes = site(input.len(), 2327, "Stream listpacks len loading failed.")?;
     for _ in 0..nodes {
-        let key = input.string()?;
+        let key = site(
+            input.string(),
+            2338,
+            "Stream master ID loading failed: invalid encoding or I/O error.",
+        )?;
         let master = StreamId::from_be_slice(&key)
             .ok_or_else(|| input.corrupt("Stream node key entry is not the size of a stream ID"))?;
-        let lp = input.string()?;
+        let lp = site(input.string(), 2355, "Stream listpacks loading failed.")?;
         let elems = compact::listpack_entries(&lp).map_err(|m| input.corrupt(m))?;
         if elems.is_empty() {
             return Err(input.corrupt("Empty listpack inside stream"));
         }
         stream_node(input, master, &elems, &mut s.entries)?;
     }
-    let length = input.len()?;
+    let length = site(input.len(), 2424, META)?;
     if length != s.entries.len() as u64 {
         return Err(input.corrupt("Stream length inconsistent with its entries"));
     }
-    s.last_id = read_id(input)?;
+    s.last_id = site(read_id(input), 2424, META)?;
     if v2 {
-        s.first_id = read_id(input)?;
-        s.max_deleted_id = read_id(input)?;
-        s.entries_added = input.len()?;
+        s.first_id = site(read_id(input), 2424, META)?;
+        s.max_deleted_id = site(read_id(input), 2424, META)?;
+        s.entries_added = site(input.len(), 2424, META)?;
     } else {
         s.first_id = s.entries.first().map(|e| e.id).unwrap_or_default();
         s.entries_added = length;
     }
-    let ngroups = input.len()?;
+    let ngroups = site(input.len(), 2438, "Stream cgroup count loading failed.")?;
     let mut group_names = Seen::new(ngroups);
     for _ in 0..ngroups {
-        let name = input.string()?;
+        let name = site(
+            input.string(),
+            2449,
+            "Error reading the consumer group name from Stream",
+        )?;
         if !group_names.fresh(&name) {
             return Err(input.corrupt("Duplicated consumer group name"));
         }
-        let last_id = read_id(input)?;
+        let last_id = site(read_id(input), 2458, "Stream cgroup ID loading failed.")?;
         let entries_read = if v2 {
-            input.len()? as i64
+            site(input.len(), 2469, "Stream cgroup offset loading failed.")? as i64
         } else {
             estimate_entries_read(&s, last_id)
         };
-        let npel = input.len()?;
+        let npel = site(input.len(), 2495, "Stream PEL size loading failed.")?;
         let mut pel: Vec<PendingEntry> = Vec::with_capacity(cap(npel));
         let mut pel_ids = HashSet::with_capacity(cap(npel));
         for _ in 0..npel {
-            let id = read_raw_id(input)?;
-            let delivery_time_ms = input.i64_le()?;
-            let delivery_count = input.len()?;
+            let id = site(read_raw_id(input), 2502, "Stream PEL ID loading failed.")?;
+            let delivery_time_ms = site(input.i64_le(), 2510, NACK)?;
+            let delivery_count = site(input.len(), 2510, NACK)?;
             if !pel_ids.insert(id) {
                 return Err(
                     input.corrupt("Duplicated global PEL entry loading stream consumer group")
@@ -703,16 +725,24 @@ fn read_stream<R: BufRead>(input: &mut Input<R>, v2: bool) -> Result<StreamValue
                 delivery_count,
             });
         }
-        let nconsumers = input.len()?;
+        let nconsumers = site(input.len(), 2527, "Stream consumers num loading failed.")?;
         let mut consumers = Vec::with_capacity(cap(nconsumers));
         let mut owned = HashSet::with_capacity(pel_ids.len());
         for _ in 0..nconsumers {
-            let cname = input.string()?;
-            let seen_time_ms = input.i64_le()?;
-            let n = input.len()?;
+            let cname = site(
+                input.string(),
+                2534,
+                "Error reading the consumer name from Stream group.",
+            )?;
+            let seen_time_ms = site(input.i64_le(), 2549, "Stream short read reading seen time.")?;
+            let n = site(input.len(), 2558, "Stream consumer PEL num loading failed.")?;
             let mut pending = Vec::with_capacity(cap(n));
             for _ in 0..n {
-                let id = read_raw_id(input)?;
+                let id = site(
+                    read_raw_id(input),
+                    2566,
+                    "Stream short read reading PEL streamID.",
+                )?;
                 if !pel_ids.contains(&id) {
                     return Err(input.corrupt("Consumer entry not found in group global PEL"));
                 }
