@@ -924,15 +924,13 @@ mod tests {
 
     impl Harness {
         fn new() -> Harness {
-            let (tx, _rx) = redis_engine::push::push_channel();
-            let signal = std::sync::Arc::new(redis_engine::client::ClientSignal::new(tx));
             Harness {
                 st: redis_engine::state::State::new(
                     redis_config::Config::default(),
                     NOW,
                     crate::registry(),
                 ),
-                client: redis_engine::client::Client::new(1, signal, true),
+                client: redis_engine::client::Client::detached(1),
             }
         }
 

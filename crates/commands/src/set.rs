@@ -688,13 +688,12 @@ mod tests {
     //! membership of HRANDFIELD, SRANDMEMBER and SPOP picks.
 
     use std::collections::HashSet;
-    use std::sync::Arc;
 
     use bytes::{Bytes, BytesMut};
     use redis_config::Config;
     use redis_resp::Frame;
 
-    use redis_engine::client::{Client, ClientSignal};
+    use redis_engine::client::Client;
     use redis_engine::state::State;
 
     struct Harness {
@@ -704,8 +703,7 @@ mod tests {
 
     impl Harness {
         fn new() -> Harness {
-            let (tx, _rx) = redis_engine::push::push_channel();
-            let client = Client::new(1, Arc::new(ClientSignal::new(tx)), true);
+            let client = Client::detached(1);
             Harness {
                 st: State::new(Config::default(), 1_700_000_000_000, crate::registry()),
                 client,

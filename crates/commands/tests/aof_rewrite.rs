@@ -1,19 +1,17 @@
 //! The AOF rewrite's commands, replayed into an empty server, rebuild the
 //! dataset (`redis_engine::aof_rewrite` with the real command handlers).
-use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use redis_config::Config;
 use redis_resp::{Frame, RequestParser};
 
-use redis_engine::client::{Client, ClientSignal};
+use redis_engine::client::Client;
 use redis_engine::state::State;
 
 const NOW: i64 = 1_700_000_000_000;
 
 fn client() -> Client {
-    let (tx, _rx) = redis_engine::push::push_channel();
-    let mut c = Client::new(1, Arc::new(ClientSignal::new(tx)), true);
+    let mut c = Client::detached(1);
     c.authenticated = true;
     c
 }

@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use redis_aof::{AofDir, AofReader, AofWriter, End, Event, Feeder, FileType, FsyncPolicy};
 use redis_rdb::RdbReader;
 
-use crate::client::{Client, ClientSignal};
+use crate::client::Client;
 use crate::dispatch::Caller;
 use crate::persist::BgSave;
 use crate::state::State;
@@ -307,8 +307,7 @@ impl State {
         }
         file.seek(SeekFrom::Start(start)).map_err(io_err)?;
         let mut reader = AofReader::at_offset(file, start);
-        let (tx, _rx) = crate::push::push_channel();
-        let mut client = Client::new(0, std::sync::Arc::new(ClientSignal::new(tx)), true);
+        let mut client = Client::detached(0);
         client.is_master = true;
         client.authenticated = true;
         let mut sink = BytesMut::new();

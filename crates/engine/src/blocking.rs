@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use redis_resp::Protocol;
 
-use crate::client::{Client, ClientSignal};
+use crate::client::{Client, ConnSignal};
 use crate::ctx::Ctx;
 use crate::dispatch::Caller;
 use crate::state::State;
@@ -45,7 +45,7 @@ pub struct Waiter {
     /// `list`, `zset` or `stream`: only a key of this type can serve it.
     pub key_type: &'static str,
     pub timeout_reply: TimeoutReply,
-    pub signal: Arc<ClientSignal>,
+    pub signal: Arc<ConnSignal>,
     /// True when the client waits with a timeout (`clients_in_timeout_table`).
     pub has_deadline: bool,
 }

@@ -1,15 +1,14 @@
 //! Per-connection state: what the connection task owns ([`Client`]) and what
 //! other clients may see or act upon through the server state ([`ClientInfo`],
-//! [`ClientSignal`]).
+//! [`ConnSignal`], from `redis-net`).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use redis_resp::Protocol;
 
-use crate::push::PushSender;
+pub use redis_net::ConnSignal;
 
 /// How replies are sent (`CLIENT REPLY`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -55,7 +54,7 @@ pub struct Client {
     pub close_after_reply: bool,
     pub is_monitor: bool,
     pub no_evict: bool,
-    pub signal: Arc<ClientSignal>,
+    pub signal: Arc<ConnSignal>,
     /// Pub/sub subscriptions: channels, patterns, shard channels.
     pub subs: HashSet<Bytes>,
     pub psubs: HashSet<Bytes>,
@@ -82,7 +81,7 @@ pub struct Client {
 
 impl Client {
     /// A client with default state.
-    pub fn new(id: u64, signal: Arc<ClientSignal>, is_local: bool) -> Client {
+    pub fn new(id: u64, signal: Arc<ConnSignal>, is_local: bool) -> Client {
         Client {
             id,
             db: 0,
@@ -110,6 +109,13 @@ impl Client {
         }
     }
 
+    /// A client with no connection behind it (the AOF loader, tests): what
+    /// is pushed to it is dropped.
+    pub fn detached(id: u64) -> Client {
+        let (tx, _rx) = redis_net::push_channel();
+        Client::new(id, Arc::new(ConnSignal::new(tx)), true)
+    }
+
     /// Channels plus patterns (the count upstream replies with).
     pub fn sub_count(&self) -> usize {
         self.subs.len() + self.psubs.len()
@@ -118,53 +124,6 @@ impl Client {
     /// True when the client is in RESP2 pub/sub mode.
     pub fn in_pubsub_context(&self) -> bool {
         self.proto == Protocol::Resp2 && (self.sub_count() + self.ssubs.len()) > 0
-    }
-}
-
-/// Cross-task signals for one client: kill requests and pushed messages
-/// (`MONITOR` lines, pub/sub messages, replies to a blocked client, the
-/// replication stream), through its [`crate::push`] mailbox.
-#[derive(Debug)]
-pub struct ClientSignal {
-    killed: AtomicBool,
-    close_requested: AtomicBool,
-    pub push: PushSender,
-}
-
-impl ClientSignal {
-    /// A new signal with the sending half of the push mailbox.
-    pub fn new(push: PushSender) -> ClientSignal {
-        ClientSignal {
-            killed: AtomicBool::new(false),
-            close_requested: AtomicBool::new(false),
-            push,
-        }
-    }
-
-    /// Asks the connection to close.
-    pub fn kill(&self) {
-        self.killed.store(true, Ordering::Release);
-        // Wake the connection through its push mailbox: it checks the flag
-        // on every wake-up and at the top of its loop (a Notify future per
-        // loop iteration showed up in profiles of the request path).
-        let _ = self.push.send(Bytes::new());
-    }
-
-    /// Asks the connection to close once everything pushed so far is
-    /// written (an RDB-only replica after its payload).
-    pub fn close_after_flush(&self) {
-        self.close_requested.store(true, Ordering::Release);
-        let _ = self.push.send(Bytes::new());
-    }
-
-    /// True once `close_after_flush` was called.
-    pub fn close_requested(&self) -> bool {
-        self.close_requested.load(Ordering::Acquire)
-    }
-
-    /// True once `kill` was called.
-    pub fn is_killed(&self) -> bool {
-        self.killed.load(Ordering::Acquire)
     }
 }
 
@@ -186,14 +145,13 @@ pub struct ClientInfo {
     pub is_monitor: bool,
     pub no_evict: bool,
     pub qbuf: usize,
-    pub obl: usize,
     pub is_unix: bool,
     pub sub: usize,
     pub psub: usize,
     pub ssub: usize,
     pub blocked: bool,
     pub is_replica: bool,
-    pub signal: Arc<ClientSignal>,
+    pub signal: Arc<ConnSignal>,
 }
 
 impl ClientInfo {
@@ -224,12 +182,25 @@ impl ClientInfo {
         f
     }
 
+    /// The output owed to the client, shaped like upstream's reply
+    /// buffers: (`obl`, `oll`, `omem`) — the bytes in the 16 KB static
+    /// buffer, then the number and memory of the 16 KB reply blocks the
+    /// rest takes.
+    pub fn output_buffers(&self) -> (usize, usize, usize) {
+        const CHUNK: usize = 16 * 1024;
+        let len = self.signal.output_len();
+        let obl = len.min(CHUNK);
+        let oll = (len - obl).div_ceil(CHUNK);
+        (obl, oll, oll * CHUNK)
+    }
+
     /// One `CLIENT LIST` line (without the trailing newline).
     pub fn line(&self, now_ms: i64) -> String {
         let age = (now_ms - self.created_ms).max(0) / 1000;
         let idle = (now_ms - self.last_interaction_ms).max(0) / 1000;
+        let (obl, oll, omem) = self.output_buffers();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={obl} oll={oll} omem={omem} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -245,8 +216,8 @@ impl ClientInfo {
             self.multi,
             self.qbuf,
             16384usize.saturating_sub(self.qbuf),
-            self.obl,
-            16384 + 1024 + self.qbuf + self.obl,
+            16384 + 1024 + self.qbuf + obl + omem,
+            if obl > 0 { "rw" } else { "r" },
             self.last_cmd,
             self.user,
             self.resp,

@@ -16,7 +16,8 @@
 //!   declarative metadata (arity, flags, key specs, docs) recorded from
 //!   upstream.
 //! - [`ctx`]: the handler context and reply writers; [`error`]: error replies.
-//! - [`client`]: per-connection state; [`push`]: the push mailbox.
+//! - [`client`]: per-connection state (its push mailbox and signal are
+//!   `redis-net`'s).
 //! - [`blocking`], [`pubsub`]: registries of blocked and subscribed clients.
 //! - [`evict`]: `maxmemory` eviction.
 //! - [`persist`], [`persist_types`], [`aof`], [`aof_rewrite`]: RDB and AOF.
@@ -39,14 +40,13 @@ pub mod monitor;
 pub mod persist;
 pub mod persist_types;
 pub mod pubsub;
-pub mod push;
 pub mod replica;
 pub mod replication;
 pub mod state;
 pub mod table;
 pub mod watch;
 
-pub use client::{Client, ClientInfo, ClientSignal, ReplyMode};
+pub use client::{Client, ClientInfo, ConnSignal, ReplyMode};
 pub use ctx::Ctx;
 pub use error::{CmdError, CmdResult};
 pub use state::State;

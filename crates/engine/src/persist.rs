@@ -80,7 +80,7 @@ pub(crate) enum Sink {
     /// the EOF-marked stream, and the whole payload collected for those
     /// needing a `$<len>` bulk (no `capa eof`).
     Replicas(
-        Vec<Arc<crate::client::ClientSignal>>,
+        Vec<Arc<crate::client::ConnSignal>>,
         Option<Arc<std::sync::Mutex<Vec<u8>>>>,
     ),
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use redis_resp::encode_request;
 
-use crate::client::ClientSignal;
+use crate::client::ConnSignal;
 use crate::state::State;
 
 /// Where a replica link is in its life.
@@ -42,7 +42,7 @@ pub struct ReplicaLink {
     pub last_ack_ms: i64,
     /// Stream collected while the RDB is sent.
     pub pending: BytesMut,
-    pub signal: Arc<ClientSignal>,
+    pub signal: Arc<ConnSignal>,
     /// Takes the EOF-marked RDB format (`REPLCONF capa eof`); others get
     /// a `$<len>` bulk, which needs the whole payload first.
     pub capa_eof: bool,

@@ -169,6 +169,9 @@ pub struct State {
     pub aof: Option<crate::aof::AofState>,
     /// When a replica last logged that it applies writes it cannot persist.
     pub last_disk_error_log_ms: i64,
+    /// The running listeners, installed by the server once it serves
+    /// (`CONFIG SET port|bind|unixsocket` rebinds them).
+    pub listeners: Option<Arc<redis_net::Acceptors>>,
     /// A `FAILOVER` waiting for its target to catch up.
     pub failover: Option<crate::failover::Failover>,
 }
@@ -245,6 +248,7 @@ impl State {
             wait_clients: Vec::new(),
             aof: None,
             last_disk_error_log_ms: 0,
+            listeners: None,
             failover: None,
         };
         st.apply_config();

@@ -299,17 +299,47 @@ where
                 Flow::Stop => return Err(CloseReason::Shutdown),
                 Flow::RetryAfter(d) => {
                     // Bounded: the session's pause has a deadline. A kill
-                    // is noticed after each (short) sleep.
-                    io = IoDelta::default();
-                    tokio::time::sleep(d.max(Duration::from_millis(1))).await;
+                    // is noticed after each (short) sleep. Replies of what
+                    // ran before the paused request still go out meanwhile
+                    // (upstream writes a postponed client's pending output).
+                    self.write_for(d.max(Duration::from_millis(1))).await?;
                     if self.signal.is_killed() {
                         return Err(CloseReason::Killed);
                     }
+                    io = std::mem::take(&mut self.io);
                 }
             }
         }
         self.after_session_call().await;
         Ok(())
+    }
+
+    /// Writes the output for `d` (a paused client's wait): only writes, so
+    /// no input is read and no push is taken meanwhile.
+    async fn write_for(&mut self, d: Duration) -> Result<(), CloseReason> {
+        let mut sleep = pin!(tokio::time::sleep(d));
+        loop {
+            let stream = &mut *self.stream;
+            let out = &self.out;
+            let event = poll_fn(|cx| {
+                if !out.is_empty() {
+                    match Pin::new(&mut *stream).poll_write(cx, out) {
+                        Poll::Ready(Ok(0)) => return Poll::Ready(Some(Event::Closed)),
+                        Poll::Ready(Ok(n)) => return Poll::Ready(Some(Event::Wrote(n))),
+                        Poll::Ready(Err(e)) => return Poll::Ready(Some(Event::Failed(e))),
+                        Poll::Pending => {}
+                    }
+                }
+                sleep.as_mut().poll(cx).map(|_| None)
+            })
+            .await;
+            match event {
+                None => return Ok(()),
+                Some(Event::Wrote(n)) => self.wrote(n),
+                Some(Event::Failed(e)) => return Err(CloseReason::Io(e)),
+                Some(_) => return Err(CloseReason::PeerClosed),
+            }
+        }
     }
 
     /// Refreshes the cached session state after `execute`, `on_push` or
@@ -374,6 +404,7 @@ where
 
     fn wrote(&mut self, n: usize) {
         self.out.advance(n);
+        self.signal.set_output_len(self.out.len());
         self.io.written_bytes += n as u64;
         self.io.writes += 1;
     }
@@ -396,6 +427,7 @@ where
     /// returns `Pending` consumed nothing), though it is always run to
     /// completion.
     async fn wait(&mut self) -> Event {
+        self.signal.set_output_len(self.out.len());
         // Timers exist only when they can fire: registering a far-away
         // sleep on every request was a measurable cost on the hot path.
         let idle = match self.blocked {

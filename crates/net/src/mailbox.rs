@@ -15,7 +15,7 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -137,6 +137,9 @@ impl Drop for PushReceiver {
 pub struct ConnSignal {
     killed: AtomicBool,
     close_requested: AtomicBool,
+    /// Bytes of output the connection owes its client (CLIENT LIST
+    /// `obl`/`oll`/`omem`, INFO `client_recent_max_output_buffer`).
+    output_len: AtomicUsize,
     /// Sends bytes to be written to this connection, in order, after the
     /// replies already produced.
     pub push: PushSender,
@@ -148,6 +151,7 @@ impl ConnSignal {
         ConnSignal {
             killed: AtomicBool::new(false),
             close_requested: AtomicBool::new(false),
+            output_len: AtomicUsize::new(0),
             push,
         }
     }
@@ -171,6 +175,17 @@ impl ConnSignal {
     /// True once `close_after_flush` was called.
     pub fn close_requested(&self) -> bool {
         self.close_requested.load(Ordering::Acquire)
+    }
+
+    /// Records how much output the connection owes (the loop calls it
+    /// whenever its output buffer changes).
+    pub fn set_output_len(&self, n: usize) {
+        self.output_len.store(n, Ordering::Relaxed);
+    }
+
+    /// Bytes of output owed to the client, as last recorded.
+    pub fn output_len(&self) -> usize {
+        self.output_len.load(Ordering::Relaxed)
     }
 
     /// True once `kill` was called.

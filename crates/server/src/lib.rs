@@ -1,31 +1,31 @@
-//! The network side of `redis-server`: listeners, connections, the periodic
-//! cron and shutdown. Command execution lives in `redis-engine` (handlers in `redis-commands`).
+//! The network side of `redis-server`: the service `redis-net`'s
+//! connection loop runs for every client, the periodic cron, the
+//! background driver, the replica link and shutdown. Command execution
+//! lives in `redis-engine` (handlers in `redis-commands`).
 //!
 //! # Layout
 //! - [`run`]: the testable entry point — serves the given listeners until
 //!   shutdown.
-//! - [`conn`]: one connection (read, parse, execute a batch, write).
-//! - [`listen`]: binding `bind`/`port`/`unixsocket` like upstream.
+//! - [`session`]: admission and one client's session (the engine side of
+//!   `redis-net`'s connection loop).
+//! - [`replica_link`]: following a primary.
 //! - [`log`]: upstream-format log lines; [`notify`]: systemd notification.
 //!
 //! Only `main.rs` builds the runtime, installs signal handlers or exits.
 
-pub mod conn;
-pub mod listen;
 pub mod log;
 pub mod notify;
 pub mod replica_link;
+pub mod session;
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis_engine::State;
-use tokio::net::{TcpListener, UnixListener};
+use redis_net::Acceptors;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-use crate::conn::Peer;
 
 /// State shared by every task.
 pub struct Shared {
@@ -55,32 +55,36 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The listening sockets of a server.
-#[derive(Default)]
-pub struct Listeners {
-    pub tcp: Vec<TcpListener>,
-    pub unix: Option<UnixListener>,
-}
+pub use redis_net::Listeners;
 
 /// Serves `listeners` until `shared.shutdown` is cancelled, then waits for
-/// connection tasks to finish.
+/// connection tasks to finish. The running listeners are handed to the
+/// engine so `CONFIG SET port|bind|unixsocket` can rebind them.
 pub async fn run(listeners: Listeners, shared: Arc<Shared>) {
     let tracker = TaskTracker::new();
-    for l in listeners.tcp {
-        tracker.spawn(accept_tcp(l, shared.clone(), tracker.clone()));
-    }
-    if let Some(u) = listeners.unix {
-        tracker.spawn(accept_unix(u, shared.clone(), tracker.clone()));
+    let svc = Arc::new(session::ServerService::new(shared.clone()));
+    let acceptors = match Acceptors::start(listeners, svc, tracker.clone(), shared.shutdown.clone())
+    {
+        Ok(a) => Arc::new(a),
+        Err(_) => {
+            log::warning("Failed creating the event loop: no runtime");
+            return;
+        }
+    };
+    if let Ok(mut st) = shared.state.lock() {
+        st.listeners = Some(acceptors.clone());
     }
     tracker.spawn(cron(shared.clone()));
     tracker.spawn(background(shared.clone()));
     tracker.spawn(replica_link::run(shared.clone()));
     shared.shutdown.cancelled().await;
+    acceptors.close();
     tracker.close();
     // Connections do not watch the token (one more waker per request on
     // the hot path): they are killed through their signals, and a
-    // connection admitted from now on sees the cancellation (`admit`).
-    if let Ok(st) = shared.state.lock() {
+    // connection admitted from now on sees the cancellation (`open`).
+    if let Ok(mut st) = shared.state.lock() {
+        st.listeners = None;
         for c in st.clients.values() {
             c.signal.kill();
         }
@@ -88,78 +92,6 @@ pub async fn run(listeners: Listeners, shared: Arc<Shared>) {
     // Connections notice the kill at their next wait; bound the wait so a
     // stuck peer cannot hold the exit.
     let _ = tokio::time::timeout(Duration::from_secs(2), tracker.wait()).await;
-}
-
-async fn accept_tcp(l: TcpListener, shared: Arc<Shared>, tracker: TaskTracker) {
-    let laddr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    loop {
-        tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
-            r = l.accept() => match r {
-                Ok((stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
-                    let keepalive = shared.state.lock().map_or(0, |s| s.cached.tcp_keepalive);
-                    if keepalive > 0 {
-                        let sock = socket2::SockRef::from(&stream);
-                        let ka = socket2::TcpKeepalive::new()
-                            .with_time(Duration::from_secs(keepalive))
-                            .with_interval(Duration::from_secs((keepalive / 3).max(1)));
-                        let _ = sock.set_tcp_keepalive(&ka);
-                    }
-                    use std::os::fd::AsRawFd;
-                    let peer = Peer {
-                        addr: fmt_addr(&addr),
-                        laddr: stream.local_addr().map(|a| fmt_addr(&a)).unwrap_or_else(|_| laddr.clone()),
-                        is_local: addr.ip().is_loopback(),
-                        is_unix: false,
-                        fd: i64::from(stream.as_raw_fd()),
-                    };
-                    tracker.spawn(conn::serve(shared.clone(), stream, peer));
-                }
-                Err(e) => {
-                    log::warning(&format!("Accepting client connection: {e}"));
-                    // Out of descriptors: back off instead of spinning.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }
-        }
-    }
-}
-
-async fn accept_unix(l: UnixListener, shared: Arc<Shared>, tracker: TaskTracker) {
-    let path = l
-        .local_addr()
-        .ok()
-        .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
-        .unwrap_or_default();
-    loop {
-        tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
-            r = l.accept() => match r {
-                Ok((stream, _)) => {
-                    use std::os::fd::AsRawFd;
-                    let fd = i64::from(stream.as_raw_fd());
-                    let peer = Peer {
-                        addr: format!("{path}:0"),
-                        laddr: format!("{path}:0"),
-                        is_local: true,
-                        is_unix: true,
-                        fd,
-                    };
-                    tracker.spawn(conn::serve(shared.clone(), stream, peer));
-                }
-                Err(e) => {
-                    log::warning(&format!("Accepting client connection: {e}"));
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }
-        }
-    }
-}
-
-/// `ip:port`, with IPv6 addresses unbracketed like upstream's CLIENT LIST.
-fn fmt_addr(a: &std::net::SocketAddr) -> String {
-    format!("{}:{}", a.ip(), a.port())
 }
 
 /// Drives background work (saves, AOF rewrites, full syncs) in slices of

@@ -14,7 +14,7 @@ use redis_common::log::LogLevel;
 use redis_config::Config;
 use redis_engine::state::{LogLevel as StateLevel, REDIS_VERSION};
 use redis_engine::State;
-use redis_server::{listen, log, notify, now_ms, Shared};
+use redis_server::{log, notify, now_ms, Shared};
 
 /// Bytes currently allocated, for `INFO memory` and (later) `maxmemory`.
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
@@ -252,7 +252,7 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
             p
         }
     };
-    let listeners = match listen::bind_all(
+    let listeners = match redis_net::bind_all(
         &config.bind_addrs(),
         port,
         config.get_int("tcp-backlog") as i32,
@@ -260,8 +260,8 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
         config.get_int("unixsocketperm").clamp(0, 0o7777) as u32,
     ) {
         Ok(l) => l,
-        Err(lines) => {
-            for l in lines {
+        Err(e) => {
+            for l in e.lines {
                 log::warning(&l);
             }
             return 1;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use redis_engine::client::{Client, ClientSignal};
+use redis_engine::client::{Client, ConnSignal};
 use redis_engine::replica::DisklessLoad;
 use redis_resp::{encode_request, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -574,8 +574,8 @@ async fn stream_commands(
     mut link: Link,
     generation: u64,
 ) -> Result<(), String> {
-    let (tx, _rx) = redis_engine::push::push_channel();
-    let signal = Arc::new(ClientSignal::new(tx));
+    let (tx, _rx) = redis_net::push_channel();
+    let signal = Arc::new(ConnSignal::new(tx));
     let mut client = Client::new(0, signal, true);
     client.is_master = true;
     client.authenticated = true;
