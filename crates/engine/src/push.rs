@@ -67,6 +67,12 @@ impl PushSender {
         }
         Ok(())
     }
+
+    /// Bytes queued and not yet taken by the receiver (for the memory
+    /// the replication buffers hold).
+    pub fn queued_bytes(&self) -> usize {
+        self.0.lock().queue.iter().map(Bytes::len).sum()
+    }
 }
 
 impl std::fmt::Debug for PushSender {
