@@ -1222,6 +1222,89 @@ mod tests {
         assert_eq!(save_with(false, false), 0);
     }
 
+    /// A replica link registered for a full sync, with its mailbox.
+    fn sync_replica(st: &mut State, id: u64) -> crate::push::PushReceiver {
+        let (tx, rx) = crate::push::push_channel();
+        st.repl.replicas.push(crate::replication::ReplicaLink {
+            client_id: id,
+            ip: "127.0.0.1".into(),
+            listening_port: 6380,
+            state: ReplicaState::WaitBgsave,
+            ack_offset: 0,
+            last_ack_ms: 0,
+            pending: bytes::BytesMut::new(),
+            signal: Arc::new(crate::client::ClientSignal::new(tx)),
+            capa_eof: true,
+            capa_psync2: true,
+            pre_psync: false,
+            rdb_only: false,
+            stream_on_ack: false,
+            wait_since_ms: 0,
+        });
+        rx
+    }
+
+    /// The replica's connection breaks in the middle of the payload (its
+    /// task has not unregistered it yet): the transfer must not end with
+    /// the link online after a truncated RDB; it is closed and the
+    /// replica retries.
+    #[test]
+    fn replica_gone_mid_transfer_is_not_put_online() {
+        let mut st = State::new(
+            Config::default(),
+            1_700_000_000_000,
+            crate::Registry::empty(),
+        );
+        st.config
+            .set(&[(b"repl-diskless-sync-delay".to_vec(), b"0".to_vec())])
+            .unwrap();
+        for i in 0..5000 {
+            st.ks.dbs[0].set(
+                format!("key:{i}").as_bytes(),
+                Value::Str(StrValue::Shared(Bytes::from(vec![b'x'; 100]))),
+                false,
+                0,
+            );
+        }
+        let rx = sync_replica(&mut st, 1);
+        st.start_replica_sync();
+        assert!(st.persistence.bgsave.is_some());
+        assert_eq!(st.repl.replicas[0].state, ReplicaState::SendBulk);
+        assert!(st.bgsave_step());
+        drop(rx);
+        let mut steps = 0;
+        while st.bgsave_step() {
+            steps += 1;
+            assert!(steps < 10_000, "transfer did not end");
+        }
+        assert!(
+            st.repl.replicas.is_empty(),
+            "link left registered: {:?}",
+            st.repl.replicas.first().map(|l| l.state)
+        );
+        assert!(!st.ks.snapshot_running());
+    }
+
+    /// A full sync whose payload cannot be produced tells the waiting
+    /// replicas and closes them instead of leaving them waiting.
+    #[test]
+    fn failed_replication_bgsave_closes_waiting_replicas() {
+        let mut st = State::new(
+            Config::default(),
+            1_700_000_000_000,
+            crate::Registry::empty(),
+        );
+        let mut rx = sync_replica(&mut st, 1);
+        let signal = st.repl.replicas[0].signal.clone();
+        st.fail_replica_sync(&[1], "test");
+        assert!(st.repl.replicas.is_empty());
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            "-ERR BGSAVE failed, replication can't continue\r\n"
+        );
+        assert!(signal.close_requested());
+    }
+
     #[test]
     fn aof_base_fsyncs_every_4mb_only_with_its_directive() {
         assert_eq!(save_with(true, true), 3);
