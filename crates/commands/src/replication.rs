@@ -169,7 +169,13 @@ pub fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             return Ok(());
         }
     }
+    let was_primary = ctx.st.master.is_none();
     ctx.st.become_replica(host.clone(), port, ctx.now);
+    if let Some(m) = ctx.st.master.as_mut() {
+        // A primary turned replica offers its own history (upstream
+        // caches itself as the master to continue).
+        m.has_history |= was_primary;
+    }
     ctx.st.log_notice(&format!(
         "REPLICAOF {host}:{port} enabled (user request from '{who}')"
     ));

@@ -828,6 +828,9 @@ impl State {
             if id.len() == 40 {
                 self.repl.ids.replid = id;
                 self.repl.ids.master_repl_offset = off;
+                if let Some(m) = self.master.as_mut() {
+                    m.has_history = true;
+                }
                 self.log_notice(
                     "Using the replication ID and offset stored in the RDB to resume replication",
                 );
@@ -877,6 +880,9 @@ impl State {
         if self.master.is_some() && tmp.repl.ids.master_repl_offset != 0 {
             self.repl.ids.replid = tmp.repl.ids.replid.clone();
             self.repl.ids.master_repl_offset = tmp.repl.ids.master_repl_offset;
+            if let Some(m) = self.master.as_mut() {
+                m.has_history = true;
+            }
         }
         self.dirty = 0;
         self.apply_config();

@@ -30,6 +30,10 @@ pub struct MasterLink {
     /// Set when this link ends a `FAILOVER`: the handshake sends
     /// `PSYNC … FAILOVER` so the target promotes itself.
     pub failover: bool,
+    /// We have a history to offer (upstream's cached master): the link
+    /// was up once, we were a primary before `REPLICAOF`, or our RDB
+    /// named the primary's history. Without one, INFO prints offset 1.
+    pub has_history: bool,
 }
 
 impl MasterLink {
@@ -43,6 +47,7 @@ impl MasterLink {
             transfer: None,
             generation,
             failover: false,
+            has_history: false,
         }
     }
 
@@ -64,6 +69,7 @@ impl MasterLink {
         }
         if state.is_up() {
             self.last_io_ms = now;
+            self.has_history = true;
         }
         self.state = state;
     }
@@ -87,14 +93,22 @@ pub fn replication_info(st: &State, now: i64) -> ReplicationInfo {
     // The configured size, even below the minimum the backlog keeps
     // (upstream prints the directive's value).
     info.backlog_size = st.config.get_int("repl-backlog-size");
+    // Upstream prints 1 when it has neither a primary nor a cached one.
+    let offset = |m: &MasterLink| {
+        if m.state.is_up() || m.has_history {
+            r.ids.master_repl_offset
+        } else {
+            1
+        }
+    };
     info.primary = st.master.as_ref().map(|m| PrimaryInfo {
         host: m.host.clone(),
         port: m.port,
         link: m.state,
         last_io_ms: m.last_io_ms,
         down_since_ms: m.down_since_ms,
-        read_repl_offset: r.ids.master_repl_offset,
-        repl_offset: r.ids.master_repl_offset,
+        read_repl_offset: offset(m),
+        repl_offset: offset(m),
         transfer: m.transfer.filter(|_| m.state == LinkState::Transfer),
         priority: st.config.get_int("replica-priority"),
         read_only: st.config.get_bool("replica-read-only"),
@@ -134,8 +148,10 @@ impl State {
                 m.down_since_ms
             }
         });
+        let had_history = self.master.as_ref().is_some_and(|m| m.has_history);
         let mut link = MasterLink::new(host.clone(), port, now, generation);
         link.down_since_ms = down_since;
+        link.has_history = had_history;
         self.master = Some(link);
         self.ks.is_replica = true;
         self.config.set_replica_of(Some((host, port)));
