@@ -434,8 +434,5 @@ impl State {
 
 /// 40 random hex digits (run ids, replication ids).
 pub fn random_hex(rng: &mut StdRng) -> String {
-    use rand::Rng;
-    (0..40)
-        .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
-        .collect()
+    redis_replication::random_replid(rng)
 }
