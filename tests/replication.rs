@@ -1194,3 +1194,281 @@ fn backlog_is_freed_after_its_ttl_without_replicas() {
         );
     }
 }
+
+/// A primary of `kind` (with `extra` arguments) and one of our replicas,
+/// in sync.
+fn synced_pair(kind: ServerKind, extra: &[&str]) -> (TestServer, TestServer, Conn, Conn) {
+    let primary = start(kind, &primary_args(extra));
+    let mut p = authed(&primary);
+    let replica = replica_of(ServerKind::Ours, &primary);
+    let mut r = authed(&replica);
+    p.cmd(&["SET", "k", "1"]);
+    wait_in_sync(&mut p, &mut r);
+    (primary, replica, p, r)
+}
+
+/// `SHUTDOWN` on a primary whose replica is stopped: writes pause, the
+/// primary waits up to `shutdown-timeout`, reports the lagging replica
+/// and exits, with the reference's log lines and `INFO` field.
+#[test]
+fn shutdown_waits_for_a_lagging_replica_then_gives_up() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let (mut primary, replica, mut p, _r) = synced_pair(kind, &["--shutdown-timeout", "2"]);
+        signal(&replica, "-STOP");
+        assert_eq!(p.cmd(&["INCR", "k"]), b":2\r\n");
+        let mut s = primary.conn();
+        s.cmd(&["AUTH", PASS]);
+        s.send_raw(b"*1\r\n$8\r\nSHUTDOWN\r\n");
+        wait_log(&primary, "Waiting for replicas before shutting down.");
+        let server = info(&mut p, "server");
+        assert!(
+            field(&server, "shutdown_in_milliseconds").is_some_and(|v| v != "0"),
+            "{kind:?}: {server}"
+        );
+        let status = primary.wait_exit(Duration::from_secs(20));
+        signal(&replica, "-CONT");
+        assert!(status.is_some(), "{kind:?}: did not exit");
+        let log = primary.log_contents();
+        let port = replica.port();
+        for want in [
+            "User requested shutdown...".to_string(),
+            format!("Lagging replica 127.0.0.1:{port} reported offset "),
+            " behind master, lag=".to_string(),
+            ", state=online.".to_string(),
+            "0 of 1 replicas are in sync when shutting down.".to_string(),
+            "Redis is now ready to exit, bye bye...".to_string(),
+        ] {
+            assert!(log.contains(&want), "{kind:?}: no '{want}' in:\n{log}");
+        }
+    }
+}
+
+/// The replica resumes before the timeout: it receives the last write,
+/// acknowledges it, and the primary exits with it in sync.
+#[test]
+fn shutdown_waits_until_the_replica_caught_up() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let (mut primary, replica, mut p, mut r) = synced_pair(kind, &["--shutdown-timeout", "60"]);
+        signal(&replica, "-STOP");
+        assert_eq!(p.cmd(&["INCR", "k"]), b":2\r\n");
+        let mut s = primary.conn();
+        s.cmd(&["AUTH", PASS]);
+        s.send_raw(b"*1\r\n$8\r\nSHUTDOWN\r\n");
+        wait_log(&primary, "Waiting for replicas before shutting down.");
+        signal(&replica, "-CONT");
+        assert!(
+            primary.wait_exit(Duration::from_secs(30)).is_some(),
+            "{kind:?}: did not exit"
+        );
+        assert_eq!(r.cmd(&["GET", "k"]), b"$1\r\n2\r\n", "{kind:?}");
+        let log = primary.log_contents();
+        assert!(
+            log.contains("1 of 1 replicas are in sync when shutting down."),
+            "{kind:?}:\n{log}"
+        );
+        assert!(!log.contains("Lagging replica"), "{kind:?}:\n{log}");
+    }
+}
+
+/// `SHUTDOWN ABORT` cancels a waiting shutdown: every blocked `SHUTDOWN`
+/// gets the error, writes go on, and `SHUTDOWN NOW` then skips the wait.
+#[test]
+fn shutdown_abort_and_now() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let (mut primary, replica, mut p, _r) = synced_pair(kind, &["--shutdown-timeout", "60"]);
+        signal(&replica, "-STOP");
+        p.cmd(&["INCR", "k"]);
+        let mut waiters: Vec<Conn> = (0..2)
+            .map(|_| {
+                let mut s = primary.conn();
+                s.cmd(&["AUTH", PASS]);
+                s.send_raw(b"*1\r\n$8\r\nSHUTDOWN\r\n");
+                s
+            })
+            .collect();
+        wait_log(&primary, "Waiting for replicas before shutting down.");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while stat(&mut p, "clients", "blocked_clients") < 2 {
+            assert!(Instant::now() < deadline, "{kind:?}: not blocked");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(p.cmd(&["SHUTDOWN", "ABORT"]), b"+OK\r\n", "{kind:?}");
+        for w in &mut waiters {
+            assert_eq!(
+                w.read_reply_raw(),
+                b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n",
+                "{kind:?}"
+            );
+        }
+        assert_eq!(p.cmd(&["INCR", "k"]), b":3\r\n", "{kind:?}: writes resumed");
+        assert_eq!(
+            p.cmd(&["SHUTDOWN", "ABORT"]),
+            b"-ERR No shutdown in progress.\r\n"
+        );
+        wait_log(&primary, "Shutdown manually aborted.");
+        p.send_raw(b"*2\r\n$8\r\nSHUTDOWN\r\n$3\r\nNOW\r\n");
+        let status = primary.wait_exit(Duration::from_secs(20));
+        signal(&replica, "-CONT");
+        assert!(status.is_some(), "{kind:?}: NOW waited");
+        let log = primary.log_contents();
+        assert!(
+            log.contains("Lagging replica") && log.contains("0 of 1 replicas are in sync"),
+            "{kind:?}:\n{log}"
+        );
+    }
+}
+
+/// SIGTERM takes its flags from `shutdown-on-sigterm`: `now` exits at
+/// once despite the lagging replica; `default` waits.
+#[test]
+fn sigterm_follows_shutdown_on_sigterm() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let (mut primary, replica, mut p, _r) = synced_pair(kind, &["--shutdown-timeout", "60"]);
+        signal(&replica, "-STOP");
+        p.cmd(&["INCR", "k"]);
+        signal(&primary, "-TERM");
+        wait_log(&primary, "Waiting for replicas before shutting down.");
+        assert_eq!(p.cmd(&["SHUTDOWN", "ABORT"]), b"+OK\r\n", "{kind:?}");
+        assert_eq!(
+            p.cmd(&["CONFIG", "SET", "shutdown-on-sigterm", "now"]),
+            b"+OK\r\n"
+        );
+        signal(&primary, "-TERM");
+        let status = primary.wait_exit(Duration::from_secs(20));
+        signal(&replica, "-CONT");
+        assert!(status.is_some(), "{kind:?}: SIGTERM with now waited");
+    }
+}
+
+/// The replication memory and traffic counters are live, as the
+/// reference's: the backlog's memory, the buffers, bytes sent to replicas
+/// and bytes received from the primary.
+#[test]
+fn replication_counters_are_live() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let (_primary, _replica, mut p, mut r) = synced_pair(kind, &[]);
+        write_everything(&mut p);
+        wait_in_sync(&mut p, &mut r);
+        let backlog = stat(&mut p, "memory", "mem_replication_backlog");
+        let buffers = stat(&mut p, "memory", "mem_total_replication_buffers");
+        let histlen = stat(&mut p, "replication", "repl_backlog_histlen");
+        assert!(
+            backlog >= histlen,
+            "{kind:?}: backlog {backlog} < {histlen}"
+        );
+        // The buffers share the backlog's blocks (the reference counts a
+        // few bytes of bookkeeping on one side only).
+        assert!(
+            buffers + 4096 >= backlog,
+            "{kind:?}: buffers {buffers} < {backlog}"
+        );
+        let out = stat(&mut p, "stats", "total_net_repl_output_bytes");
+        assert!(out >= histlen, "{kind:?}: sent {out} < {histlen}");
+        let input = stat(&mut r, "stats", "total_net_repl_input_bytes");
+        assert!(input >= histlen, "{kind:?}: received {input} < {histlen}");
+        assert_eq!(stat(&mut r, "stats", "total_net_repl_output_bytes"), 0);
+    }
+}
+
+/// A replica that never reached its primary: `INFO replication` and
+/// `ROLE` as the reference prints them (link down since -1, offset -1),
+/// and `min_slaves_good_slaves` on a primary with min-replicas set.
+#[test]
+fn never_connected_replica_and_min_replicas_fields_match_the_reference() {
+    let mut seen = Vec::new();
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let r = TestServer::start(kind, &["--replicaof", "127.0.0.1", "1"]);
+        let mut c = r.conn();
+        std::thread::sleep(Duration::from_millis(300));
+        let text = info(&mut c, "replication");
+        let role = c.cmd(&["ROLE"]);
+        let p = TestServer::start(
+            kind,
+            &[
+                "--min-replicas-to-write",
+                "1",
+                "--min-replicas-max-lag",
+                "10",
+            ],
+        );
+        let mut pc = p.conn();
+        let ptext = info(&mut pc, "replication");
+        seen.push((kind, text, role, ptext));
+    }
+    let (_, ours, our_role, our_p) = &seen[1];
+    let (_, theirs, their_role, their_p) = &seen[0];
+    assert_eq!(shape(ours), shape(theirs), "{ours}\n{theirs}");
+    for name in [
+        "master_link_status",
+        "master_last_io_seconds_ago",
+        "master_sync_in_progress",
+        "master_link_down_since_seconds",
+        "slave_repl_offset",
+    ] {
+        assert_eq!(field(ours, name), field(theirs, name), "{name}");
+    }
+    // The state word races with the connection attempts; the rest not.
+    let tail = |r: &[u8]| {
+        let s = String::from_utf8_lossy(r).into_owned();
+        s.rsplit_once("\r\n$")
+            .map(|(_, t)| t.split_once("\r\n").map(|x| x.1.to_string()))
+    };
+    assert_eq!(tail(our_role), tail(their_role));
+    assert!(String::from_utf8_lossy(our_role).ends_with(":-1\r\n"));
+    assert_eq!(shape(our_p), shape(their_p), "{our_p}\n{their_p}");
+    assert_eq!(field(our_p, "min_slaves_good_slaves").as_deref(), Some("0"));
+}
+
+/// What a primary logs and answers for SYNC/PSYNC: the request line, the
+/// backlog created with a new ID for the first replica, a non-integer
+/// offset, and `+CONTINUE` without an ID for a replica without
+/// `capa psync2`.
+#[test]
+fn psync_requests_are_answered_and_logged_as_the_reference() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let primary = start(kind, &primary_args(&[]));
+        let mut p = authed(&primary);
+        let before = field(&info(&mut p, "replication"), "master_replid");
+        let replica = replica_of(ServerKind::Ours, &primary);
+        let mut r = authed(&replica);
+        p.cmd(&["SET", "a", "1"]);
+        wait_in_sync(&mut p, &mut r);
+        let rinfo = info(&mut p, "replication");
+        let after = field(&rinfo, "master_replid");
+        assert_ne!(before, after, "{kind:?}: the backlog came with a new ID");
+        let log = primary.log_contents();
+        let rport = replica.port();
+        for want in [
+            format!("Replica 127.0.0.1:{rport} asks for synchronization"),
+            format!("Full resync requested by replica 127.0.0.1:{rport}"),
+            format!(
+                "Replication backlog created, my new replication IDs are '{}' and '0000000000000000000000000000000000000000'",
+                after.clone().unwrap_or_default()
+            ),
+        ] {
+            assert!(log.contains(&want), "{kind:?}: no '{want}' in:\n{log}");
+        }
+        // A non-integer offset.
+        let mut c = primary.conn();
+        c.cmd(&["AUTH", PASS]);
+        assert_eq!(
+            c.cmd(&["PSYNC", "?", "abc"]),
+            b"-ERR value is not an integer or out of range\r\n",
+            "{kind:?}"
+        );
+        wait_log(&primary, "asks for synchronization but with a wrong offset");
+        // A partial resync for a replica that did not send `capa psync2`.
+        let id = after.unwrap_or_default();
+        let offset = stat(&mut p, "replication", "master_repl_offset") + 1;
+        let mut c = primary.conn();
+        c.cmd(&["AUTH", PASS]);
+        assert_eq!(c.cmd(&["REPLCONF", "listening-port", "4321"]), b"+OK\r\n");
+        let off = offset.to_string();
+        let buf = c.cmd(&["PSYNC", &id, &off]);
+        assert_eq!(buf, b"+CONTINUE\r\n", "{kind:?}");
+        wait_log(
+            &primary,
+            &format!("Partial resynchronization request from 127.0.0.1:4321 accepted. Sending 0 bytes of backlog starting from offset {offset}."),
+        );
+    }
+}

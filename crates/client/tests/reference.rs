@@ -36,6 +36,33 @@ fn pick_port(attempt: u32) -> u16 {
     20000 + (seed % 20000) as u16
 }
 
+/// True when the server answering on `port` is the process `pid` (another
+/// test, or another suite on the machine, may hold the port meanwhile).
+fn serves_pid(port: u16, pid: u32) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    if s.write_all(b"INFO server\r\n").is_err() {
+        return false;
+    }
+    let want = format!("process_id:{pid}\r\n");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // Bounded by the read timeout and the size of an INFO section.
+    while buf.len() < 64 * 1024 {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if String::from_utf8_lossy(&buf).contains(&want) {
+            return true;
+        }
+    }
+    false
+}
+
 fn server_exited(child: &mut Child) -> bool {
     matches!(child.try_wait(), Ok(Some(_)))
 }
@@ -60,7 +87,7 @@ fn start_server() -> Option<Server> {
         let mut server = Server { child, port };
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if serves_pid(port, server.child.id()) {
                 return Some(server);
             }
             // Lost a race for the port: our server exited, try another one.

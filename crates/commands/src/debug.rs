@@ -81,8 +81,8 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ("change-repl-id", 2) => {
             let id = redis_engine::state::random_hex(&mut ctx.st.rng);
             let id2 = redis_engine::state::random_hex(&mut ctx.st.rng);
-            ctx.st.repl.replid = id;
-            ctx.st.repl.replid2 = id2;
+            ctx.st.repl.ids.replid = id;
+            ctx.st.repl.ids.replid2 = id2;
             ctx.ok();
         }
         ("object", 3) => {

@@ -5,8 +5,10 @@
 use bytes::Bytes;
 
 use crate::args::is;
+use redis_engine::blocking::TimeoutReply;
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{CmdError, CmdResult, SYNTAX};
+use redis_engine::shutdown::ShutdownStep;
 use redis_engine::state::ShutdownRequest;
 use redis_engine::table::Handler;
 
@@ -102,17 +104,33 @@ pub fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(SYNTAX);
     }
     if abort {
-        return Err(CmdError::fixed("ERR No shutdown in progress."));
+        if !ctx.st.abort_shutdown() {
+            return Err(CmdError::fixed("ERR No shutdown in progress."));
+        }
+        ctx.ok();
+        return Ok(());
     }
-    if ctx.st.prepare_shutdown(req).is_err() && !req.force {
+    if !req.now && ctx.cannot_block() {
         return Err(CmdError::fixed(
-            "ERR Errors trying to SHUTDOWN. Check logs.",
+            "ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client",
         ));
     }
-    ctx.st.shutdown = Some(req);
-    ctx.st.shutdown_notify.notify_one();
-    // No reply: the connection closes when the server exits, as upstream.
-    Ok(())
+    match ctx.st.request_shutdown(req, ctx.now) {
+        // No reply: the connection closes when the server exits, as
+        // upstream.
+        ShutdownStep::Exit => Ok(()),
+        ShutdownStep::Failed => Err(CmdError::fixed(
+            "ERR Errors trying to SHUTDOWN. Check logs.",
+        )),
+        ShutdownStep::Waiting => {
+            // Blocked until the replicas caught up (then the connection
+            // closes) or the shutdown fails or is aborted (an error).
+            ctx.block(&[], None, "shutdown", TimeoutReply::NullArray, argv);
+            let id = ctx.client.id;
+            ctx.st.wait_for_shutdown(id);
+            Ok(())
+        }
+    }
 }
 
 /// The commands this module serves.

@@ -9,9 +9,10 @@ use crate::args::{self, is};
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{CmdError, CmdResult, SYNTAX};
 use redis_engine::failover::Failover;
-use redis_engine::replica::replica_name;
-use redis_engine::replication::{LinkState, ReplicaLink};
+use redis_engine::replication::ReplicaLink;
 use redis_engine::table::Handler;
+use redis_replication::psync::{self, PsyncDecision, PsyncRequest};
+use redis_replication::{replica_name, ReplicaState};
 
 /// # Format
 /// `FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]`
@@ -67,7 +68,7 @@ pub fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .repl
         .replicas
         .iter()
-        .all(|r| r.state != LinkState::Online)
+        .all(|r| r.state != ReplicaState::Online)
     {
         return Err(CmdError::fixed("ERR FAILOVER requires connected replicas."));
     }
@@ -82,7 +83,9 @@ pub fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let target = match to {
         Some((host, port)) => {
             let found = ctx.st.repl.replicas.iter().any(|r| {
-                r.state == LinkState::Online && i64::from(r.listening_port) == port && r.ip == host
+                r.state == ReplicaState::Online
+                    && i64::from(r.listening_port) == port
+                    && r.ip == host
             });
             if !found {
                 return Err(CmdError::fixed(
@@ -98,7 +101,7 @@ pub fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 .repl
                 .replicas
                 .iter()
-                .filter(|r| r.state == LinkState::Online)
+                .filter(|r| r.state == ReplicaState::Online)
                 .max_by_key(|r| r.ack_offset)
             else {
                 return Err(CmdError::fixed("ERR FAILOVER requires connected replicas."));
@@ -112,7 +115,7 @@ pub fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         port: target.1,
         deadline: timeout.map(|t| now + t),
         force,
-        offset: ctx.st.repl.master_repl_offset,
+        offset: ctx.st.repl.ids.master_repl_offset,
     });
     // Writes stop while the target catches up (upstream pauses them too).
     ctx.st.pause = Some((i64::MAX, true));
@@ -123,11 +126,9 @@ pub fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// # Format
-/// `REPLICAOF host port | NO ONE` (also `SLAVEOF`)
-pub fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let who = ctx
-        .st
+/// The caller as upstream's "MASTER MODE enabled" lines describe it.
+fn client_text(ctx: &Ctx) -> String {
+    ctx.st
         .clients
         .get(&ctx.client.id)
         .map(|c| {
@@ -140,14 +141,16 @@ pub fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 String::from_utf8_lossy(&c.name)
             )
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// # Format
+/// `REPLICAOF host port | NO ONE` (also `SLAVEOF`)
+pub fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let who = client_text(ctx);
     if is(&argv[1], "no") && is(&argv[2], "one") {
-        if ctx.st.master.take().is_some() {
-            let id = redis_engine::state::random_hex(&mut ctx.st.rng);
-            ctx.st.repl.shift_replid(id);
-            ctx.st.ks.is_replica = false;
-            ctx.st.config.set_replica_of(None);
-            ctx.st.repl_notify.notify_one();
+        if ctx.st.master.is_some() {
+            ctx.st.become_primary(ctx.now);
             ctx.st
                 .log_notice(&format!("MASTER MODE enabled (user request from '{who}')"));
         }
@@ -166,7 +169,13 @@ pub fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             return Ok(());
         }
     }
+    let was_primary = ctx.st.master.is_none();
     ctx.st.become_replica(host.clone(), port, ctx.now);
+    if let Some(m) = ctx.st.master.as_mut() {
+        // A primary turned replica offers its own history (upstream
+        // caches itself as the master to continue).
+        m.has_history |= was_primary;
+    }
     ctx.st.log_notice(&format!(
         "REPLICAOF {host}:{port} enabled (user request from '{who}')"
     ));
@@ -192,6 +201,8 @@ pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         } else if is(k, "capa") {
             if is(v, "eof") {
                 ctx.client.repl_capa_eof = true;
+            } else if is(v, "psync2") {
+                ctx.client.repl_capa_psync2 = true;
             }
         } else if is(k, "rdb-only") {
             match args::int(v) {
@@ -208,15 +219,16 @@ pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             reply = false;
             let off = args::int(v).unwrap_or(0);
             let now = ctx.now;
-            if let Some(l) = ctx.st.repl.replicas.iter_mut().find(|l| l.client_id == id) {
+            let r = &mut ctx.st.repl;
+            if let Some(l) = r.replicas.iter_mut().find(|l| l.client_id == id) {
                 l.ack_offset = l.ack_offset.max(off);
                 l.last_ack_ms = now;
-                if l.stream_on_ack && l.state == LinkState::Online {
+                if l.stream_on_ack && l.state == ReplicaState::Online {
                     // The replica loaded the RDB: the stream starts now.
                     l.stream_on_ack = false;
                     let rest = l.pending.split().freeze();
                     if !rest.is_empty() {
-                        let _ = l.signal.push.send(rest);
+                        l.send(rest);
                     }
                 }
             }
@@ -248,14 +260,21 @@ pub fn sync(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     sync_checks(ctx)?;
-    start_full_sync(ctx, None, true);
+    start_full_sync(ctx, true);
     Ok(())
 }
 
-/// Refusals shared by `SYNC` and `PSYNC`.
+/// Refusals shared by `SYNC` and `PSYNC`, then upstream's first line.
 fn sync_checks(ctx: &mut Ctx) -> CmdResult {
+    let failing_over =
+        ctx.st.failover.is_some() || ctx.st.master.as_ref().is_some_and(|m| m.failover);
+    if failing_over {
+        return Err(CmdError::fixed(
+            "NOMASTERLINK Can't SYNC while failing over",
+        ));
+    }
     if let Some(m) = &ctx.st.master {
-        if m.state != "connected" {
+        if !m.state.is_up() {
             return Err(CmdError::fixed(
                 "NOMASTERLINK Can't SYNC while not connected with my master",
             ));
@@ -266,76 +285,101 @@ fn sync_checks(ctx: &mut Ctx) -> CmdResult {
             "ERR SYNC and PSYNC are invalid with pending output",
         ));
     }
+    let name = link_name(ctx);
+    ctx.st.log_notice(&psync::sync_request_line(&name));
     Ok(())
 }
 
 /// # Format
-/// `PSYNC replicationid offset`
+/// `PSYNC replicationid offset [FAILOVER]`
 pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let offset = args::int(&argv[2])?;
     if ctx.client.is_replica_link {
         return Ok(());
     }
     if argv.len() > 3 && is(&argv[3], "failover") {
         // Our primary hands over (FAILOVER): promote, then serve its PSYNC.
-        if argv[1].as_ref() != ctx.st.repl.replid.as_bytes() {
+        if !argv[1].eq_ignore_ascii_case(ctx.st.repl.ids.replid.as_bytes()) {
             return Err(CmdError::fixed(
                 "ERR PSYNC FAILOVER replid must match my replid.",
             ));
         }
-        if ctx.st.master.take().is_some() {
-            let id = redis_engine::state::random_hex(&mut ctx.st.rng);
-            ctx.st.repl.shift_replid(id);
-            ctx.st.ks.is_replica = false;
-            ctx.st.config.set_replica_of(None);
-            ctx.st.repl_notify.notify_one();
-            ctx.st.log_notice(&format!(
-                "Failover request received for replid {}.",
-                String::from_utf8_lossy(&argv[1])
-            ));
-        }
+        let who = client_text(ctx);
+        ctx.st.become_primary(ctx.now);
+        ctx.st.log_notice(&format!(
+            "MASTER MODE enabled (failover request from '{who}')"
+        ));
     }
     sync_checks(ctx)?;
+    let Ok(offset) = args::int(&argv[2]) else {
+        let name = link_name(ctx);
+        ctx.st.log_warning(&format!(
+            "Replica {name} asks for synchronization but with a wrong offset"
+        ));
+        return Err(CmdError::fixed(
+            "ERR value is not an integer or out of range",
+        ));
+    };
     let wanted = String::from_utf8_lossy(&argv[1]).into_owned();
-    let same_history = wanted == ctx.st.repl.replid
-        || (wanted == ctx.st.repl.replid2 && offset <= ctx.st.repl.second_repl_offset);
-    if same_history {
-        if let Some(data) = ctx.st.repl.backlog_from(offset) {
+    let decision = psync::decide(
+        &PsyncRequest {
+            replid: &wanted,
+            offset,
+        },
+        &ctx.st.repl.ids,
+        &ctx.st.repl.backlog,
+    );
+    let name = link_name(ctx);
+    for (level, line) in decision.log_lines(&name) {
+        ctx.st.log(level, &line);
+    }
+    match decision {
+        PsyncDecision::Continue { offset, .. } => {
             let mut link = new_link(ctx, false);
-            link.state = LinkState::Online;
+            link.state = ReplicaState::Online;
             link.ack_offset = offset - 1;
-            let name = replica_name(&link.ip, link.listening_port);
             let r = &mut ctx.st.repl;
+            let id = link.capa_psync2.then_some(r.ids.replid.as_str());
+            ctx.out
+                .extend_from_slice(psync::continue_reply(id).as_bytes());
+            for chunk in r.backlog.read_from(offset).unwrap_or_default() {
+                ctx.out.extend_from_slice(&chunk);
+            }
             r.replicas.push(link);
             r.sync_partial_ok += 1;
-            let head = format!("+CONTINUE {}\r\n", r.replid);
-            ctx.out.extend_from_slice(head.as_bytes());
-            ctx.out.extend_from_slice(&data);
-            let n = data.len();
-            ctx.st.log_notice(&format!(
-                "Partial resynchronization request from {name} accepted. Sending {n} bytes of backlog starting from offset {offset}."
-            ));
-            return Ok(());
+        }
+        PsyncDecision::FullResync(reason) => {
+            if reason.counts_as_partial_err() {
+                ctx.st.repl.sync_partial_err += 1;
+            }
+            start_full_sync(ctx, false);
         }
     }
-    start_full_sync(ctx, Some((wanted, offset)), false);
     Ok(())
 }
 
-/// Registers the caller as a replica link (marking the client).
-fn new_link(ctx: &mut Ctx, pre_psync: bool) -> ReplicaLink {
-    let id = ctx.client.id;
-    let ip = ctx
-        .client
+/// The caller's address as a replica link will have it.
+fn link_address(ctx: &Ctx) -> String {
+    ctx.client
         .repl_ip
         .clone()
         .or_else(|| {
             ctx.st
                 .clients
-                .get(&id)
+                .get(&ctx.client.id)
                 .and_then(|c| c.addr.rsplit_once(':').map(|(h, _)| h.to_string()))
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// `ip:port` of the caller as upstream's log lines name a replica.
+fn link_name(ctx: &Ctx) -> String {
+    replica_name(&link_address(ctx), ctx.client.repl_listening_port)
+}
+
+/// Registers the caller as a replica link (marking the client).
+fn new_link(ctx: &mut Ctx, pre_psync: bool) -> ReplicaLink {
+    let id = ctx.client.id;
+    let ip = link_address(ctx);
     let port = ctx.client.repl_listening_port;
     ctx.client.is_replica_link = true;
     if let Some(c) = ctx.st.clients.get_mut(&id) {
@@ -345,12 +389,13 @@ fn new_link(ctx: &mut Ctx, pre_psync: bool) -> ReplicaLink {
         client_id: id,
         ip,
         listening_port: port,
-        state: LinkState::WaitSnapshot,
+        state: ReplicaState::WaitBgsave,
         ack_offset: 0,
         last_ack_ms: ctx.now,
         pending: BytesMut::new(),
         signal: ctx.client.signal.clone(),
         capa_eof: ctx.client.repl_capa_eof,
+        capa_psync2: ctx.client.repl_capa_psync2,
         pre_psync,
         rdb_only: ctx.client.repl_rdb_only,
         stream_on_ack: false,
@@ -358,54 +403,13 @@ fn new_link(ctx: &mut Ctx, pre_psync: bool) -> ReplicaLink {
     }
 }
 
-/// Queues the caller for a full synchronization (`PSYNC` that could not
-/// continue, with the ID it asked for, or `SYNC`).
-fn start_full_sync(ctx: &mut Ctx, wanted: Option<(String, i64)>, pre_psync: bool) {
+/// Queues the caller for a full synchronization (a `PSYNC` that could not
+/// continue, or `SYNC`), creating the backlog for a first replica.
+fn start_full_sync(ctx: &mut Ctx, pre_psync: bool) {
     let link = new_link(ctx, pre_psync);
-    let name = replica_name(&link.ip, link.listening_port);
-    let r = &mut ctx.st.repl;
-    let asked_id = wanted.as_ref().is_some_and(|(w, _)| w != "?");
-    if asked_id {
-        r.sync_partial_err += 1;
-    }
-    if !r.backlog_active {
-        r.backlog_active = true;
-        r.backlog.clear();
-        r.backlog_first_offset = r.master_repl_offset + 1;
-    }
-    r.replicas.push(link);
-    ctx.st
-        .log_notice(&format!("Replica {name} asks for synchronization"));
-    // Upstream's reason for refusing the partial resynchronization.
-    let r = &ctx.st.repl;
-    let mut ahead = false;
-    let msg = match wanted {
-        Some((w, _)) if w == "?" => Some(format!("Full resync requested by replica {name}")),
-        Some((w, off)) if w == r.replid || w == r.replid2 && off <= r.second_repl_offset => {
-            let m = format!(
-                "Unable to partial resync with replica {name} for lack of backlog (Replica request was: {off})."
-            );
-            if off > r.master_repl_offset {
-                ahead = true;
-            }
-            Some(m)
-        }
-        Some((w, off)) if w == r.replid2 => Some(format!(
-            "Partial resynchronization not accepted: Requested offset for second ID was {off}, but I can reply up to {}",
-            r.second_repl_offset
-        )),
-        Some((w, _)) => Some(format!(
-            "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{w}', my replication IDs are '{}' and '{}')",
-            r.replid, r.replid2
-        )),
-        None => None,
-    };
-    if let Some(m) = msg {
-        ctx.st.log_notice(&m);
-    }
-    if ahead {
-        ctx.st.log_warning(&format!("Warning: replica {name} tried to PSYNC with an offset that is greater than the master replication offset."));
-    }
+    ctx.st.repl.sync_full += 1;
+    ctx.st.repl.replicas.push(link);
+    ctx.st.create_backlog_for_first_replica();
     if ctx.st.diskless_sync_delay(ctx.now).is_some() {
         ctx.st.log_notice("Delay next BGSAVE for diskless SYNC");
     }
@@ -415,15 +419,16 @@ fn start_full_sync(ctx: &mut Ctx, wanted: Option<(String, i64)>, pre_psync: bool
 /// # Format
 /// `ROLE`
 pub fn role(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    let offset = ctx.st.repl.master_repl_offset;
+    let offset = ctx.st.repl.ids.master_repl_offset;
     match ctx.st.master.clone() {
         Some(m) => {
             ctx.array(5);
             ctx.bulk(b"slave");
             ctx.bulk(m.host.as_bytes());
             ctx.int(i64::from(m.port));
-            ctx.bulk(m.state.as_bytes());
-            ctx.int(offset);
+            ctx.bulk(m.state.role_word().as_bytes());
+            // The offset of the link to the primary, -1 without one.
+            ctx.int(if m.state.is_up() { offset } else { -1 });
         }
         None => {
             let links: Vec<(String, u16, i64)> = ctx
@@ -431,7 +436,7 @@ pub fn role(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
                 .repl
                 .replicas
                 .iter()
-                .filter(|l| l.state == LinkState::Online)
+                .filter(|l| l.state == ReplicaState::Online)
                 .map(|l| (l.ip.clone(), l.listening_port, l.ack_offset))
                 .collect();
             ctx.array(3);
@@ -460,7 +465,7 @@ pub fn wait(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if timeout < 0 {
         return Err(CmdError::fixed("ERR timeout is negative"));
     }
-    let offset = ctx.st.repl.master_repl_offset;
+    let offset = ctx.st.repl.ids.master_repl_offset;
     let acked = ctx.st.replicas_acked(offset) as i64;
     if acked >= n || ctx.cannot_block() {
         ctx.int(acked);

@@ -70,6 +70,8 @@ pub struct Client {
     pub repl_ip: Option<String>,
     /// `REPLCONF capa eof`: the replica takes the EOF-marked RDB format.
     pub repl_capa_eof: bool,
+    /// `REPLCONF capa psync2`: `+CONTINUE` carries our replication ID.
+    pub repl_capa_psync2: bool,
     /// `REPLCONF rdb-only 1`: only the RDB is wanted (`redis-cli --rdb`).
     pub repl_rdb_only: bool,
     /// This connection is a replica receiving our stream.
@@ -103,6 +105,7 @@ impl Client {
             repl_listening_port: 0,
             repl_ip: None,
             repl_capa_eof: false,
+            repl_capa_psync2: false,
             repl_rdb_only: false,
             is_replica_link: false,
             is_master: false,

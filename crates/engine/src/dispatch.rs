@@ -289,7 +289,7 @@ impl State {
             )));
         }
         if let Some(m) = &self.master {
-            if m.state != "connected" && !self.cached.replica_serve_stale_data && eff.deny_stale {
+            if !m.state.is_up() && !self.cached.replica_serve_stale_data && eff.deny_stale {
                 return Verdict::Reject(CmdError::fixed(
                     "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
                 ));

@@ -18,17 +18,6 @@ pub struct Failover {
     pub offset: i64,
 }
 
-/// The `master_failover_state` word of `INFO replication`.
-pub fn state_name(st: &State) -> &'static str {
-    if st.failover.is_some() {
-        "waiting-for-sync"
-    } else if st.master.as_ref().is_some_and(|m| m.failover) {
-        "failover-in-progress"
-    } else {
-        "no-failover"
-    }
-}
-
 impl State {
     /// Drives a failover from cron: once the target acknowledged the whole
     /// stream (or the timeout passed with FORCE), demote to its replica.

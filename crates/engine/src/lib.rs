@@ -22,7 +22,8 @@
 //! - [`evict`]: `maxmemory` eviction.
 //! - [`persist`], [`persist_types`], [`aof`], [`aof_rewrite`]: RDB and AOF.
 //! - [`replication`] (primary side), [`replica`] (replica side),
-//!   [`failover`]: replication orchestration.
+//!   [`failover`]: replication orchestration; [`shutdown`]: `SHUTDOWN`
+//!   and signals, waiting for lagging replicas.
 //! - [`histogram`]: latency histograms.
 
 pub mod aof;
@@ -42,6 +43,7 @@ pub mod persist_types;
 pub mod pubsub;
 pub mod replica;
 pub mod replication;
+pub mod shutdown;
 pub mod state;
 pub mod table;
 pub mod watch;

@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use redis_rdb::{RdbEntry, RdbItem, RdbReader, RdbValue, RdbWriter, WriterOptions};
+use redis_replication::{psync, ReplicaState};
 use redis_storage::list::ListValue;
 use redis_storage::string::StrValue;
 use redis_storage::{Entry, Key, Snapshot, Value};
@@ -79,10 +80,10 @@ pub(crate) enum Sink {
     /// Replicas receiving a full sync: the push channels of those taking
     /// the EOF-marked stream, and the whole payload collected for those
     /// needing a `$<len>` bulk (no `capa eof`).
-    Replicas(
-        Vec<Arc<crate::client::ConnSignal>>,
-        Option<Arc<std::sync::Mutex<Vec<u8>>>>,
-    ),
+    Replicas {
+        targets: Vec<Arc<crate::client::ConnSignal>>,
+        collect: Option<Arc<std::sync::Mutex<Vec<u8>>>>,
+    },
 }
 
 /// A `Write` that forwards bytes to the writer thread or to replicas.
@@ -110,24 +111,33 @@ impl Write for ChannelWriter {
             // An empty chunk is the commit marker of the writer thread.
             return Ok(0);
         }
-        match &self.sink {
+        match &mut self.sink {
             Sink::File(tx) => {
                 self.pending.fetch_add(buf.len(), Ordering::Relaxed);
                 tx.send(buf.to_vec()).map_err(|_| {
                     io::Error::new(io::ErrorKind::BrokenPipe, "RDB writer thread ended")
                 })?;
             }
-            Sink::Replicas(targets, collect) => {
+            Sink::Replicas { targets, collect } => {
                 if !targets.is_empty() {
                     let chunk = Bytes::copy_from_slice(buf);
-                    for t in targets {
-                        // A replica that went away is dropped by its own task.
-                        let _ = t.push.send(chunk.clone());
+                    // A replica that went away is dropped by its own task;
+                    // the payload stops going to it.
+                    targets.retain(|t| t.push.send(chunk.clone()).is_ok());
+                    if targets.is_empty() && collect.is_none() {
+                        // Nobody left to stream to: stop the snapshot, as
+                        // upstream kills the child of a diskless transfer
+                        // whose replicas all went away.
+                        return Err(io::Error::new(
+                            io::ErrorKind::BrokenPipe,
+                            "all the replicas of the transfer disconnected",
+                        ));
                     }
                 }
                 if let Some(c) = collect {
-                    if let Ok(mut v) = c.lock() {
-                        v.extend_from_slice(buf);
+                    match c.lock() {
+                        Ok(mut v) => v.extend_from_slice(buf),
+                        Err(_) => return Err(io::Error::other("replica payload buffer poisoned")),
                     }
                 }
             }
@@ -187,6 +197,9 @@ struct ReplicaSync {
     mark: String,
     /// The payload for replicas without `capa eof`.
     collected: Option<Arc<std::sync::Mutex<Vec<u8>>>>,
+    /// The payload could not be produced completely: the replicas are
+    /// closed instead of going online.
+    failed: bool,
 }
 
 impl BgSave {
@@ -414,10 +427,10 @@ impl State {
             (self.used_memory)() as u64,
         )?;
         w.aux(b"repl-stream-db", b"0")?;
-        w.aux(b"repl-id", self.repl.replid.as_bytes())?;
+        w.aux(b"repl-id", self.repl.ids.replid.as_bytes())?;
         w.aux(
             b"repl-offset",
-            self.repl.master_repl_offset.to_string().as_bytes(),
+            self.repl.ids.master_repl_offset.to_string().as_bytes(),
         )?;
         w.aux(b"aof-base", if aof_base { b"1" } else { b"0" })?;
         Ok(w)
@@ -551,7 +564,15 @@ impl State {
                     (None, None) => Ok(()),
                 };
                 if let Err(e) = finish {
-                    self.log_warning(&format!("Write error saving DB on disk: {e}"));
+                    match bg.replica_sync.as_mut() {
+                        Some(sync) => {
+                            sync.failed = true;
+                            self.log_warning(
+                                "Diskless rdb transfer, last replica dropped, killing fork child.",
+                            );
+                        }
+                        None => self.log_warning(&format!("Write error saving DB on disk: {e}")),
+                    }
                 }
                 // Dropping the writer closed the channel: the thread now
                 // fsyncs and renames, and reports through `done`.
@@ -798,8 +819,11 @@ impl State {
         // history, so it can ask for a partial resynchronization.
         if let (true, Some(id), Some(off)) = (self.master.is_some(), aux_replid, aux_offset) {
             if id.len() == 40 {
-                self.repl.replid = id;
-                self.repl.master_repl_offset = off;
+                self.repl.ids.replid = id;
+                self.repl.ids.master_repl_offset = off;
+                if let Some(m) = self.master.as_mut() {
+                    m.has_history = true;
+                }
                 self.log_notice(
                     "Using the replication ID and offset stored in the RDB to resume replication",
                 );
@@ -815,7 +839,6 @@ impl State {
     /// (none once `repl-diskless-sync-max-replicas` are waiting). Replicas
     /// without the EOF capability take the sized payload and never wait.
     pub fn diskless_sync_delay(&self, now: i64) -> Option<i64> {
-        use crate::replication::LinkState;
         let c = &self.config;
         let delay_ms = c.get_int("repl-diskless-sync-delay").max(0) * 1000;
         if !c.get_bool("repl-diskless-sync") || delay_ms == 0 {
@@ -825,7 +848,7 @@ impl State {
             .repl
             .replicas
             .iter()
-            .filter(|r| r.state == LinkState::WaitSnapshot)
+            .filter(|r| r.state == ReplicaState::WaitBgsave)
             .collect();
         if waiting.is_empty() || waiting.iter().any(|r| !r.capa_eof) {
             return None;
@@ -847,9 +870,12 @@ impl State {
         self.aof = tmp.aof.take();
         self.persistence = std::mem::take(&mut tmp.persistence);
         self.persistence.loading = false;
-        if self.master.is_some() && tmp.repl.master_repl_offset != 0 {
-            self.repl.replid = tmp.repl.replid.clone();
-            self.repl.master_repl_offset = tmp.repl.master_repl_offset;
+        if self.master.is_some() && tmp.repl.ids.master_repl_offset != 0 {
+            self.repl.ids.replid = tmp.repl.ids.replid.clone();
+            self.repl.ids.master_repl_offset = tmp.repl.ids.master_repl_offset;
+            if let Some(m) = self.master.as_mut() {
+                m.has_history = true;
+            }
         }
         self.dirty = 0;
         self.apply_config();
@@ -860,8 +886,12 @@ impl State {
 
     /// Starts a full sync for every replica waiting for one, unless a
     /// snapshot is already running (they wait for the next).
+    ///
+    /// The snapshot and its writer exist before anything is promised to a
+    /// replica: `+FULLRESYNC` and the payload header only go out once the
+    /// payload can be produced. If it cannot, the replicas get upstream's
+    /// error and are closed, and they reconnect and retry.
     pub fn start_replica_sync(&mut self) {
-        use crate::replication::LinkState;
         if self.persistence.bgsave.is_some() || self.ks.snapshot_running() {
             return;
         }
@@ -870,20 +900,58 @@ impl State {
             return;
         }
         let waiting: Vec<usize> = (0..self.repl.replicas.len())
-            .filter(|&i| self.repl.replicas[i].state == LinkState::WaitSnapshot)
+            .filter(|&i| self.repl.replicas[i].state == ReplicaState::WaitBgsave)
             .collect();
         if waiting.is_empty() {
             return;
         }
+        let ids: Vec<u64> = waiting
+            .iter()
+            .map(|&i| self.repl.replicas[i].client_id)
+            .collect();
+        let targets: Vec<_> = waiting
+            .iter()
+            .map(|&i| &self.repl.replicas[i])
+            .filter(|l| l.capa_eof)
+            .map(|l| l.signal.clone())
+            .collect();
+        let collected = waiting
+            .iter()
+            .any(|&i| !self.repl.replicas[i].capa_eof)
+            .then(|| Arc::new(std::sync::Mutex::new(Vec::new())));
+        let Some(snap) = self.ks.begin_snapshot() else {
+            self.fail_replica_sync(&ids, "no snapshot available");
+            return;
+        };
+        let (_done_tx, done) = mpsc::channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let sink = BufWriter::with_capacity(
+            64 * 1024,
+            ChannelWriter {
+                sink: Sink::Replicas {
+                    targets,
+                    collect: collected.clone(),
+                },
+                pending: pending.clone(),
+            },
+        );
+        // The header the writer buffered reaches the replicas only when
+        // the buffer is flushed by a snapshot step, after their
+        // `+FULLRESYNC` below.
+        let writer = match self.new_rdb_writer(sink, false) {
+            Ok(w) => w,
+            Err(e) => {
+                self.ks.end_snapshot(snap);
+                self.fail_replica_sync(&ids, &e.to_string());
+                return;
+            }
+        };
         let mark = crate::state::random_hex(&mut self.rng);
-        let offset = self.repl.master_repl_offset;
-        let fullresync = format!("+FULLRESYNC {} {}\r\n", self.repl.replid, offset);
-        let mut ids = Vec::new();
-        let mut targets = Vec::new();
-        let mut collected = None;
-        for &i in &waiting {
-            let link = &mut self.repl.replicas[i];
-            link.state = LinkState::SendingRdb;
+        let fullresync =
+            psync::fullresync_reply(&self.repl.ids.replid, self.repl.ids.master_repl_offset);
+        let r = &mut self.repl;
+        for link in r.replicas.iter_mut().filter(|l| ids.contains(&l.client_id)) {
+            link.state = ReplicaState::SendBulk;
             link.pending.clear();
             // SYNC gets no +FULLRESYNC line; replicas without `capa eof`
             // get the `$<len>` header with the whole payload at the end.
@@ -893,33 +961,11 @@ impl State {
             }
             if link.capa_eof {
                 header.push_str(&format!("$EOF:{mark}\r\n"));
-                targets.push(link.signal.clone());
-            } else {
-                collected.get_or_insert_with(|| Arc::new(std::sync::Mutex::new(Vec::new())));
             }
             if !header.is_empty() {
-                let _ = link.signal.push.send(Bytes::from(header));
+                link.send(Bytes::from(header));
             }
-            ids.push(link.client_id);
         }
-        let Some(snap) = self.ks.begin_snapshot() else {
-            return;
-        };
-        let (_done_tx, done) = mpsc::channel();
-        let pending = Arc::new(AtomicUsize::new(0));
-        let sink = BufWriter::with_capacity(
-            64 * 1024,
-            ChannelWriter {
-                sink: Sink::Replicas(targets, collected.clone()),
-                pending: pending.clone(),
-            },
-        );
-        let writer = self.new_rdb_writer(sink, false);
-        let Ok(writer) = writer else {
-            self.ks.end_snapshot(snap);
-            return;
-        };
-        self.repl.sync_full += waiting.len() as u64;
         self.log_notice("Starting BGSAVE for SYNC with target: replicas sockets");
         let total = self.ks.total_keys() as u64;
         let mut bg = BgSave::new(snap, (writer, pending, done), self.dirty, total);
@@ -927,13 +973,45 @@ impl State {
             ids,
             mark,
             collected,
+            failed: false,
         });
         self.persistence.bgsave = Some(bg);
         self.bg_notify.notify_one();
     }
 
+    /// The payload of a full sync cannot be produced: the replicas waiting
+    /// for it are told and closed (upstream's "BGSAVE for replication
+    /// failed"); they reconnect and retry.
+    fn fail_replica_sync(&mut self, ids: &[u64], why: &str) {
+        self.log_warning(&format!("BGSAVE for replication failed: {why}"));
+        let r = &mut self.repl;
+        let (failed, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut r.replicas)
+            .into_iter()
+            .partition(|l| ids.contains(&l.client_id));
+        r.replicas = kept;
+        for link in failed {
+            link.send(Bytes::from_static(
+                b"-ERR BGSAVE failed, replication can't continue\r\n",
+            ));
+            link.signal.close_after_flush();
+        }
+    }
+
     fn finish_replica_sync(&mut self, sync: ReplicaSync) {
-        use crate::replication::LinkState;
+        if sync.failed {
+            // A truncated payload must not be followed by the mark: the
+            // replicas would load garbage. Close them; they retry.
+            let r = &mut self.repl;
+            let (failed, kept): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut r.replicas).into_iter().partition(|l| {
+                    sync.ids.contains(&l.client_id) && l.state == ReplicaState::SendBulk
+                });
+            r.replicas = kept;
+            for link in failed {
+                link.signal.kill();
+            }
+            return;
+        }
         let mark = Bytes::copy_from_slice(sync.mark.as_bytes());
         // The `$<len>` form for replicas without `capa eof`.
         let bulk = sync.collected.map(|c| {
@@ -947,16 +1025,17 @@ impl State {
         });
         let mut done = Vec::new();
         let mut rdb_only = Vec::new();
-        for link in &mut self.repl.replicas {
-            if !sync.ids.contains(&link.client_id) || link.state != LinkState::SendingRdb {
+        let r = &mut self.repl;
+        for link in &mut r.replicas {
+            if !sync.ids.contains(&link.client_id) || link.state != ReplicaState::SendBulk {
                 continue;
             }
             if link.capa_eof {
-                let _ = link.signal.push.send(mark.clone());
+                link.send(mark.clone());
             } else if let Some(b) = &bulk {
-                let _ = link.signal.push.send(b.clone());
+                link.send(b.clone());
             }
-            let name = crate::replica::replica_name(&link.ip, link.listening_port);
+            let name = link.name();
             if link.rdb_only {
                 // Nothing follows the RDB; the connection closes once it
                 // is written.
@@ -964,13 +1043,13 @@ impl State {
                 rdb_only.push((link.client_id, name));
                 continue;
             }
-            link.state = LinkState::Online;
+            link.state = ReplicaState::Online;
             if link.capa_eof {
                 link.stream_on_ack = true;
             } else {
                 let rest = link.pending.split().freeze();
                 if !rest.is_empty() {
-                    let _ = link.signal.push.send(rest);
+                    link.send(rest);
                 }
             }
             done.push((name, link.capa_eof));
@@ -989,11 +1068,12 @@ impl State {
         }
     }
 
-    /// The shutdown sequence up to the point of exit: logs upstream's lines
-    /// and saves when asked to (`SAVE`) or when save points are configured
-    /// (unless `NOSAVE`). An error means the save failed.
+    /// The shutdown sequence up to the point of exit (after the wait for
+    /// replicas, see [`crate::shutdown`]): logs upstream's lines and saves
+    /// when asked to (`SAVE`) or when save points are configured (unless
+    /// `NOSAVE`). An error means the save failed (with `FORCE` it is
+    /// logged and the exit goes on).
     pub fn prepare_shutdown(&mut self, req: crate::state::ShutdownRequest) -> Result<(), String> {
-        self.log_warning("User requested shutdown...");
         // A background save in progress is abandoned, as upstream kills its
         // child and removes its temp file. The writer thread would remove
         // it too, but only after writing what is still queued for it, which
@@ -1017,6 +1097,10 @@ impl State {
         if save {
             self.log_notice("Saving the final RDB snapshot before exiting.");
             if let Err(e) = self.save_sync() {
+                if req.force {
+                    self.log_warning("Error trying to save the DB. Exit anyway.");
+                    return Ok(());
+                }
                 self.log_warning(&format!("Error trying to save the DB, can't exit. {e}"));
                 return Err(e);
             }
@@ -1133,6 +1217,89 @@ mod tests {
     fn rdb_save_fsyncs_every_4mb_only_with_its_directive() {
         assert_eq!(save_with(false, true), 3);
         assert_eq!(save_with(false, false), 0);
+    }
+
+    /// A replica link registered for a full sync, with its mailbox.
+    fn sync_replica(st: &mut State, id: u64) -> redis_net::PushReceiver {
+        let (tx, rx) = redis_net::push_channel();
+        st.repl.replicas.push(crate::replication::ReplicaLink {
+            client_id: id,
+            ip: "127.0.0.1".into(),
+            listening_port: 6380,
+            state: ReplicaState::WaitBgsave,
+            ack_offset: 0,
+            last_ack_ms: 0,
+            pending: bytes::BytesMut::new(),
+            signal: Arc::new(crate::client::ConnSignal::new(tx)),
+            capa_eof: true,
+            capa_psync2: true,
+            pre_psync: false,
+            rdb_only: false,
+            stream_on_ack: false,
+            wait_since_ms: 0,
+        });
+        rx
+    }
+
+    /// The replica's connection breaks in the middle of the payload (its
+    /// task has not unregistered it yet): the transfer must not end with
+    /// the link online after a truncated RDB; it is closed and the
+    /// replica retries.
+    #[test]
+    fn replica_gone_mid_transfer_is_not_put_online() {
+        let mut st = State::new(
+            Config::default(),
+            1_700_000_000_000,
+            crate::Registry::empty(),
+        );
+        st.config
+            .set(&[(b"repl-diskless-sync-delay".to_vec(), b"0".to_vec())])
+            .unwrap();
+        for i in 0..5000 {
+            st.ks.dbs[0].set(
+                format!("key:{i}").as_bytes(),
+                Value::Str(StrValue::Shared(Bytes::from(vec![b'x'; 100]))),
+                false,
+                0,
+            );
+        }
+        let rx = sync_replica(&mut st, 1);
+        st.start_replica_sync();
+        assert!(st.persistence.bgsave.is_some());
+        assert_eq!(st.repl.replicas[0].state, ReplicaState::SendBulk);
+        assert!(st.bgsave_step());
+        drop(rx);
+        let mut steps = 0;
+        while st.bgsave_step() {
+            steps += 1;
+            assert!(steps < 10_000, "transfer did not end");
+        }
+        assert!(
+            st.repl.replicas.is_empty(),
+            "link left registered: {:?}",
+            st.repl.replicas.first().map(|l| l.state)
+        );
+        assert!(!st.ks.snapshot_running());
+    }
+
+    /// A full sync whose payload cannot be produced tells the waiting
+    /// replicas and closes them instead of leaving them waiting.
+    #[test]
+    fn failed_replication_bgsave_closes_waiting_replicas() {
+        let mut st = State::new(
+            Config::default(),
+            1_700_000_000_000,
+            crate::Registry::empty(),
+        );
+        let mut rx = sync_replica(&mut st, 1);
+        let signal = st.repl.replicas[0].signal.clone();
+        st.fail_replica_sync(&[1], "test");
+        assert!(st.repl.replicas.is_empty());
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            "-ERR BGSAVE failed, replication can't continue\r\n"
+        );
+        assert!(signal.close_requested());
     }
 
     #[test]

@@ -4,11 +4,11 @@
 //! The replica's connection to its primary is driven by
 //! `redis-server`'s `replica_link` task through the methods here.
 
-use std::fmt::Write as _;
-
 use bytes::Bytes;
+use redis_replication::{
+    FailoverState, LinkState, PrimaryInfo, ReplicaInfo, ReplicationInfo, TransferInfo,
+};
 
-use crate::replication::LinkState;
 use crate::state::State;
 
 /// The replica side's view of its primary.
@@ -16,16 +16,24 @@ use crate::state::State;
 pub struct MasterLink {
     pub host: String,
     pub port: u16,
-    /// `connect`, `connecting`, `sync` or `connected` (the ROLE words).
-    pub state: &'static str,
+    /// Where the link is (`ROLE`'s state word, `master_link_status`).
+    pub state: LinkState,
+    /// Unix ms of the last data from the primary.
     pub last_io_ms: i64,
-    pub down_since_ms: i64,
-    pub sync_in_progress: bool,
+    /// Unix ms the link went down; `None` until it was up once (INFO
+    /// prints -1, as upstream before its first disconnection).
+    pub down_since_ms: Option<i64>,
+    /// Progress of the RDB transfer while [`LinkState::Transfer`].
+    pub transfer: Option<TransferInfo>,
     /// Bumped on every `REPLICAOF`, so the task notices a change.
     pub generation: u64,
     /// Set when this link ends a `FAILOVER`: the handshake sends
     /// `PSYNC … FAILOVER` so the target promotes itself.
     pub failover: bool,
+    /// We have a history to offer (upstream's cached master): the link
+    /// was up once, we were a primary before `REPLICAOF`, or our RDB
+    /// named the primary's history. Without one, INFO prints offset 1.
+    pub has_history: bool,
 }
 
 impl MasterLink {
@@ -33,93 +41,118 @@ impl MasterLink {
         MasterLink {
             host,
             port,
-            state: "connect",
+            state: LinkState::Connect,
             last_io_ms: now,
-            down_since_ms: now,
-            sync_in_progress: false,
+            down_since_ms: None,
+            transfer: None,
             generation,
             failover: false,
+            has_history: false,
         }
+    }
+
+    /// Moves the link to `state`, keeping the down time and the transfer
+    /// progress consistent with it.
+    pub fn set_state(&mut self, state: LinkState, now: i64) {
+        if self.state.is_up() && !state.is_up() {
+            self.down_since_ms = Some(now);
+        }
+        if state == LinkState::Transfer && self.state != LinkState::Transfer {
+            self.transfer = Some(TransferInfo {
+                total: -1,
+                read: 0,
+                last_io_ms: now,
+            });
+        }
+        if state != LinkState::Transfer {
+            self.transfer = None;
+        }
+        if state.is_up() {
+            self.last_io_ms = now;
+            self.has_history = true;
+        }
+        self.state = state;
     }
 }
 
-fn secs_since(now: i64, t: i64) -> i64 {
-    ((now - t).max(0)) / 1000
+/// The `master_failover_state` of this server.
+pub fn failover_state(st: &State) -> FailoverState {
+    if st.failover.is_some() {
+        FailoverState::WaitingForSync
+    } else if st.master.as_ref().is_some_and(|m| m.failover) {
+        FailoverState::FailoverInProgress
+    } else {
+        FailoverState::NoFailover
+    }
+}
+
+/// A snapshot of everything `INFO replication` prints.
+pub fn replication_info(st: &State, now: i64) -> ReplicationInfo {
+    let r = &st.repl;
+    let mut info = ReplicationInfo::new(&r.ids, &r.backlog);
+    // The configured size, even below the minimum the backlog keeps
+    // (upstream prints the directive's value).
+    info.backlog_size = st.config.get_int("repl-backlog-size");
+    // Upstream prints 1 when it has neither a primary nor a cached one.
+    let offset = |m: &MasterLink| {
+        if m.state.is_up() || m.has_history {
+            r.ids.master_repl_offset
+        } else {
+            1
+        }
+    };
+    info.primary = st.master.as_ref().map(|m| PrimaryInfo {
+        host: m.host.clone(),
+        port: m.port,
+        link: m.state,
+        last_io_ms: m.last_io_ms,
+        down_since_ms: m.down_since_ms,
+        read_repl_offset: offset(m),
+        repl_offset: offset(m),
+        transfer: m.transfer.filter(|_| m.state == LinkState::Transfer),
+        priority: st.config.get_int("replica-priority"),
+        read_only: st.config.get_bool("replica-read-only"),
+        announced: st.config.get_bool("replica-announced"),
+    });
+    info.replicas = r
+        .replicas
+        .iter()
+        .map(|l| ReplicaInfo {
+            ip: l.ip.clone(),
+            port: l.listening_port,
+            state: l.state,
+            offset: l.ack_offset,
+            last_ack_ms: l.last_ack_ms,
+        })
+        .collect();
+    info.good_replicas = st.min_replicas_configured().then(|| st.good_replicas(now));
+    info.failover = failover_state(st);
+    info
 }
 
 /// Writes the `INFO replication` section body, field for field as 7.0.
 pub fn info_replication(st: &State, now: i64, o: &mut String) {
-    let r = &st.repl;
-    match &st.master {
-        Some(m) => {
-            let up = m.state == "connected";
-            let _ = write!(
-                o,
-                "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\n",
-                m.host,
-                m.port,
-                if up { "up" } else { "down" },
-                if up { secs_since(now, m.last_io_ms) } else { -1 },
-                u8::from(m.sync_in_progress),
-                r.master_repl_offset,
-                r.master_repl_offset,
-            );
-            if !up {
-                let _ = write!(
-                    o,
-                    "master_link_down_since_seconds:{}\r\n",
-                    secs_since(now, m.down_since_ms)
-                );
-            }
-            let _ = write!(
-                o,
-                "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\n",
-                st.config.get_int("replica-priority"),
-                u8::from(st.config.get_bool("replica-read-only")),
-                u8::from(st.config.get_bool("replica-announced")),
-            );
-        }
-        None => o.push_str("role:master\r\n"),
-    }
-    let _ = write!(o, "connected_slaves:{}\r\n", r.replicas.len());
-    for (i, l) in r.replicas.iter().enumerate() {
-        let state = match l.state {
-            LinkState::WaitSnapshot => "wait_bgsave",
-            LinkState::SendingRdb => "send_bulk",
-            LinkState::Online => "online",
-        };
-        let _ = write!(
-            o,
-            "slave{i}:ip={},port={},state={state},offset={},lag={}\r\n",
-            l.ip,
-            l.listening_port,
-            l.ack_offset.max(0),
-            secs_since(now, l.last_ack_ms)
-        );
-    }
-    let (first, histlen) = if r.backlog_active {
-        (r.backlog_first_offset, r.backlog.len())
-    } else {
-        (0, 0)
-    };
-    let _ = write!(
-        o,
-        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
-        crate::failover::state_name(st),
-        r.replid,
-        r.replid2,
-        r.master_repl_offset,
-        r.second_repl_offset,
-        u8::from(r.backlog_active),
-        st.config.get_int("repl-backlog-size"),
-    );
+    redis_replication::write_info(&replication_info(st, now), now, o);
 }
 
 impl State {
     /// Starts following `host:port` (config `replicaof` or the command).
     pub fn become_replica(&mut self, host: String, port: u16, now: i64) {
         let generation = self.master.as_ref().map_or(1, |m| m.generation + 1);
-        self.master = Some(MasterLink::new(host.clone(), port, now, generation));
+        // A link that was up goes down now; one that was down keeps its
+        // time (upstream's `repl_down_since` survives a change of primary).
+        let down_since = self.master.as_ref().and_then(|m| {
+            if m.state.is_up() {
+                Some(now)
+            } else {
+                m.down_since_ms
+            }
+        });
+        let had_history = self.master.as_ref().is_some_and(|m| m.has_history);
+        let mut link = MasterLink::new(host.clone(), port, now, generation);
+        link.down_since_ms = down_since;
+        link.has_history = had_history;
+        self.master = Some(link);
         self.ks.is_replica = true;
         self.config.set_replica_of(Some((host, port)));
         self.repl_notify.notify_one();
@@ -187,9 +220,7 @@ impl State {
     /// true while a save to disk still runs (the caller waits for it, so
     /// the dataset is not swapped under it).
     pub fn prepare_sync_load(&mut self) -> bool {
-        for link in self.repl.replicas.drain(..) {
-            link.signal.kill();
-        }
+        self.repl.disconnect_replicas();
         self.abort_replica_sync_snapshot();
         self.persistence.bgsave.is_some()
     }
@@ -223,24 +254,37 @@ impl State {
         std::mem::replace(&mut self.ks.dbs, fresh)
     }
 
-    /// Takes the primary's history after a full sync.
+    /// Takes the primary's history after a full sync: its ID and offset,
+    /// no secondary ID, and a backlog from there (a replica keeps one so
+    /// it can serve PSYNC after a promotion).
     pub fn adopt_primary_history(&mut self, replid: String, offset: i64) {
-        self.repl.replid = replid;
-        self.repl.replid2 = "0".repeat(40);
-        self.repl.second_repl_offset = -1;
-        self.repl.master_repl_offset = offset;
-        self.repl.backlog_active = true;
-        self.repl.backlog.clear();
-        self.repl.backlog_first_offset = offset + 1;
+        self.repl.ids.adopt_primary(replid, offset);
+        self.repl.backlog.activate(offset + 1);
         self.repl.last_db = None;
     }
-}
 
-/// `ip:port` of a replica as upstream's log lines name it.
-pub fn replica_name(ip: &str, port: u16) -> String {
-    if port == 0 {
-        format!("{ip}:<unknown-replica-port>")
-    } else {
-        format!("{ip}:{port}")
+    /// Stops being a replica (`REPLICAOF NO ONE`, or a failover target
+    /// promoted): a new history with the old one kept as the secondary ID,
+    /// and our replicas reconnect to learn it, as upstream.
+    pub fn become_primary(&mut self, now: i64) {
+        let Some(old) = self.master.take() else {
+            return;
+        };
+        if old.state.is_up() {
+            self.log_warning("Connection with master lost.");
+            self.log_notice("Caching the disconnected master state.");
+        }
+        self.log_notice("Discarding previously cached master state.");
+        let id = crate::state::random_hex(&mut self.rng);
+        self.repl.ids.shift(id);
+        self.log_warning(&format!(
+            "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
+            self.repl.ids.replid2, self.repl.ids.second_repl_offset, self.repl.ids.replid
+        ));
+        self.repl.disconnect_replicas();
+        self.repl.backlog_ttl.restart(now);
+        self.ks.is_replica = false;
+        self.config.set_replica_of(None);
+        self.repl_notify.notify_one();
     }
 }

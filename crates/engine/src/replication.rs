@@ -1,8 +1,11 @@
-//! The primary side of replication and the propagation stream (upstream
-//! `replication.c`, primary half): replication ID pair and offsets
-//! (PSYNC2), the backlog, replica links, full sync from a fork-free
-//! snapshot streamed with the EOF-marker format, partial resync, `WAIT`,
-//! `ROLE` and `INFO replication`.
+//! The primary side of replication and the propagation stream: the
+//! replica links, the stream fed to the backlog and to replicas, the
+//! replication cron (keep-alive `PING`, replica ack timeouts,
+//! `repl-backlog-ttl`), `min-replicas-to-write` and `WAIT` counts.
+//!
+//! The protocol pieces (IDs, the backlog ring, the PSYNC decision, the
+//! schedules) are `redis-replication`'s; this module owns the state they
+//! work on and acts on their answers under the server lock.
 //!
 //! Every write reaches this module through [`State::propagate`], the single
 //! propagation point: it is encoded once (with a `SELECT` when the database
@@ -10,25 +13,15 @@
 //! replica still receiving its RDB collects the stream in its own buffer,
 //! which is sent right after the RDB, so nothing is lost or reordered.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use redis_replication::liveness::{is_good_replica, replica_timed_out, replica_timeout_line};
+use redis_replication::{Backlog, BacklogTtl, PingSchedule, ReplIds, ReplicaState};
 use redis_resp::encode_request;
 
 use crate::client::ConnSignal;
 use crate::state::State;
-
-/// Where a replica link is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LinkState {
-    /// Waiting for the snapshot to start (another one is running).
-    WaitSnapshot,
-    /// The RDB is being streamed.
-    SendingRdb,
-    /// Receiving the command stream.
-    Online,
-}
 
 /// A replica connected to us.
 #[derive(Debug)]
@@ -36,7 +29,7 @@ pub struct ReplicaLink {
     pub client_id: u64,
     pub ip: String,
     pub listening_port: u16,
-    pub state: LinkState,
+    pub state: ReplicaState,
     /// Last offset the replica acknowledged.
     pub ack_offset: i64,
     pub last_ack_ms: i64,
@@ -46,7 +39,10 @@ pub struct ReplicaLink {
     /// Takes the EOF-marked RDB format (`REPLCONF capa eof`); others get
     /// a `$<len>` bulk, which needs the whole payload first.
     pub capa_eof: bool,
-    /// Came with `SYNC`: no `+FULLRESYNC` line before the RDB.
+    /// Sent `REPLCONF capa psync2`: `+CONTINUE` carries our ID.
+    pub capa_psync2: bool,
+    /// Came with `SYNC`: no `+FULLRESYNC` line before the RDB, and no
+    /// `REPLCONF ACK`s to expect.
     pub pre_psync: bool,
     /// Wants only the RDB (`REPLCONF rdb-only 1`), then the link closes.
     pub rdb_only: bool,
@@ -60,19 +56,33 @@ pub struct ReplicaLink {
     pub wait_since_ms: i64,
 }
 
-/// Replication state of this server as a primary (and the IDs a replica
-/// keeps too).
+impl ReplicaLink {
+    /// `ip:port` as upstream's log lines name a replica.
+    pub fn name(&self) -> String {
+        redis_replication::replica_name(&self.ip, self.listening_port)
+    }
+
+    /// Queues `bytes` on the replica's connection (its session counts
+    /// them in `total_net_repl_output_bytes` once written).
+    pub fn send(&self, bytes: Bytes) {
+        let _ = self.signal.push.send(bytes);
+    }
+
+    /// Bytes held for this replica: the stream collected during its sync
+    /// and what waits in its connection's mailbox.
+    pub fn buffered(&self) -> usize {
+        self.pending.capacity() + self.signal.push.queued_bytes()
+    }
+}
+
+/// Replication state of this server as a primary (and the IDs and
+/// backlog a replica keeps too).
 #[derive(Debug)]
 pub struct Replication {
-    pub replid: String,
-    pub replid2: String,
-    pub master_repl_offset: i64,
-    pub second_repl_offset: i64,
-    /// The backlog: the last `repl-backlog-size` bytes of the stream.
-    pub backlog: VecDeque<u8>,
-    pub backlog_active: bool,
-    /// Offset of the first byte in the backlog.
-    pub backlog_first_offset: i64,
+    /// The replication ID pair and `master_repl_offset`.
+    pub ids: ReplIds,
+    /// The last `repl-backlog-size` bytes of the stream.
+    pub backlog: Backlog,
     pub replicas: Vec<ReplicaLink>,
     /// Database of the last propagated command (a `SELECT` precedes the
     /// next command for another database).
@@ -84,71 +94,69 @@ pub struct Replication {
     pub sync_full: u64,
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
-    /// When the last keep-alive `PING` went into the stream.
-    pub last_ping_ms: i64,
-    /// Since when a primary has had no replica (`repl-backlog-ttl`).
-    pub no_replicas_since_ms: Option<i64>,
+    /// The keep-alive `PING` into the stream.
+    pub ping: PingSchedule,
+    /// `repl-backlog-ttl` of a primary without replicas.
+    pub backlog_ttl: BacklogTtl,
+    /// `total_net_repl_input_bytes`: stream and payload bytes read from
+    /// our primary.
+    pub net_input_bytes: u64,
+    /// `total_net_repl_output_bytes`: bytes written to replica links
+    /// (counted by their connections instead of `total_net_output_bytes`).
+    pub net_output_bytes: u64,
 }
 
 impl Replication {
-    /// Fresh IDs.
-    pub fn new(replid: String) -> Replication {
+    /// Fresh IDs and an inactive backlog of `backlog_size` bytes.
+    pub fn new(ids: ReplIds, backlog_size: usize) -> Replication {
         Replication {
-            replid,
-            replid2: "0".repeat(40),
-            master_repl_offset: 0,
-            second_repl_offset: -1,
-            backlog: VecDeque::new(),
-            backlog_active: false,
-            backlog_first_offset: 0,
+            ids,
+            backlog: Backlog::new(backlog_size),
             replicas: Vec::new(),
             last_db: None,
             multi_pending: false,
             multi_emitted: false,
-            no_replicas_since_ms: None,
             sync_full: 0,
             sync_partial_ok: 0,
             sync_partial_err: 0,
-            last_ping_ms: 0,
+            ping: PingSchedule::new(),
+            backlog_ttl: BacklogTtl::new(),
+            net_input_bytes: 0,
+            net_output_bytes: 0,
         }
     }
 
-    /// Bytes of stream the backlog can serve from `offset` (the next byte
-    /// the replica needs), if it still holds them.
-    pub fn backlog_from(&self, offset: i64) -> Option<Bytes> {
-        if !self.backlog_active
-            || offset < self.backlog_first_offset
-            || offset > self.master_repl_offset + 1
-        {
-            return None;
-        }
-        let skip = (offset - self.backlog_first_offset) as usize;
-        let v: Vec<u8> = self.backlog.iter().skip(skip).copied().collect();
-        Some(Bytes::from(v))
+    /// `total_net_repl_output_bytes`.
+    pub fn output_bytes(&self) -> u64 {
+        self.net_output_bytes
     }
 
-    /// Starts a new history (after `REPLICAOF NO ONE` or a failover): the
-    /// old ID stays valid up to the current offset for PSYNC2.
-    pub fn shift_replid(&mut self, new_id: String) {
-        self.replid2 = std::mem::replace(&mut self.replid, new_id);
-        self.second_repl_offset = self.master_repl_offset + 1;
+    /// `mem_total_replication_buffers`: the backlog plus what is held for
+    /// replicas.
+    pub fn buffers_memory(&self) -> usize {
+        self.backlog.memory()
+            + self
+                .replicas
+                .iter()
+                .map(ReplicaLink::buffered)
+                .sum::<usize>()
+    }
+
+    /// Closes every replica link (they reconnect and learn our new
+    /// history, as upstream's `disconnectSlaves`).
+    pub fn disconnect_replicas(&mut self) {
+        for link in self.replicas.drain(..) {
+            link.signal.kill();
+        }
     }
 }
 
 impl State {
     /// Appends raw stream bytes to the backlog and the replicas.
     pub fn feed_stream(&mut self, bytes: &[u8]) {
-        let size = self.config.get_int("repl-backlog-size").max(16 * 1024) as usize;
         let r = &mut self.repl;
-        if r.backlog_active {
-            r.backlog.extend(bytes.iter().copied());
-            while r.backlog.len() > size {
-                let excess = r.backlog.len() - size;
-                r.backlog.drain(..excess);
-                r.backlog_first_offset += excess as i64;
-            }
-        }
-        r.master_repl_offset += bytes.len() as i64;
+        r.backlog.feed(bytes);
+        r.ids.advance(bytes.len());
         if r.replicas.is_empty() {
             return;
         }
@@ -159,10 +167,10 @@ impl State {
         let mut over = Vec::new();
         for link in &mut r.replicas {
             match link.state {
-                LinkState::Online if !link.stream_on_ack => {
-                    let _ = link.signal.push.send(chunk.clone());
+                ReplicaState::Online if !link.stream_on_ack => {
+                    link.send(chunk.clone());
                 }
-                LinkState::Online | LinkState::SendingRdb | LinkState::WaitSnapshot => {
+                ReplicaState::Online | ReplicaState::SendBulk | ReplicaState::WaitBgsave => {
                     link.pending.extend_from_slice(bytes);
                     if hard > 0 && link.pending.len() >= hard {
                         over.push(link.client_id);
@@ -183,7 +191,7 @@ impl State {
 
     /// Encodes one command into the stream.
     pub fn feed_command(&mut self, db: usize, argv: &[Bytes]) {
-        if !self.repl.backlog_active && self.repl.replicas.is_empty() && !self.aof_enabled() {
+        if !self.repl.backlog.active() && self.repl.replicas.is_empty() && !self.aof_enabled() {
             // Nobody listens: only the offset would move, and upstream does
             // not even count it without a backlog.
             return;
@@ -223,25 +231,34 @@ impl State {
         self.repl
             .replicas
             .iter()
-            .filter(|r| r.state == LinkState::Online && r.ack_offset >= offset)
+            .filter(|r| r.state == ReplicaState::Online && r.ack_offset >= offset)
             .count()
+    }
+
+    /// `min_slaves_good_slaves`: online replicas that acknowledged within
+    /// `min-replicas-max-lag` seconds.
+    pub fn good_replicas(&self, now: i64) -> usize {
+        let max_lag = self.cached.min_replicas_max_lag;
+        self.repl
+            .replicas
+            .iter()
+            .filter(|r| {
+                r.state == ReplicaState::Online && is_good_replica(now, r.last_ack_ms, max_lag)
+            })
+            .count()
+    }
+
+    /// Whether `min-replicas-to-write` and `min-replicas-max-lag` are both
+    /// set (upstream counts good replicas, and prints the count, only then).
+    pub fn min_replicas_configured(&self) -> bool {
+        self.cached.min_replicas_to_write > 0 && self.cached.min_replicas_max_lag > 0
     }
 
     /// `min-replicas-to-write`: true when enough replicas acknowledged
     /// within `min-replicas-max-lag` seconds (or the check is off).
     pub fn enough_good_replicas(&self, now: i64) -> bool {
-        let need = self.cached.min_replicas_to_write;
-        let max_lag = self.cached.min_replicas_max_lag;
-        if need <= 0 || max_lag <= 0 {
-            return true;
-        }
-        let good = self
-            .repl
-            .replicas
-            .iter()
-            .filter(|r| r.state == LinkState::Online && (now - r.last_ack_ms) / 1000 <= max_lag)
-            .count() as i64;
-        good >= need
+        !self.min_replicas_configured()
+            || self.good_replicas(now) as i64 >= self.cached.min_replicas_to_write
     }
 
     /// Forgets a replica link whose connection closed.
@@ -253,11 +270,12 @@ impl State {
         }
     }
 
-    /// Once a second from the cron: every `repl-ping-replica-period`
-    /// seconds a primary with replicas puts a `PING` into the stream (part
-    /// of the offsets, like upstream), so replicas can tell a silent
-    /// primary from a dead one. Not while a failover or a client pause
-    /// waits for the offsets to settle.
+    /// Once a second from the cron: `repl-backlog-ttl`, delayed diskless
+    /// syncs, replicas silent past `repl-timeout`, and every
+    /// `repl-ping-replica-period` seconds a `PING` into the stream (part of
+    /// the offsets, like upstream), so replicas can tell a silent primary
+    /// from a dead one. No `PING` while a failover or a pause waits for the
+    /// offsets to settle.
     pub fn replication_cron(&mut self, now: i64) {
         self.backlog_ttl_cron(now);
         // Replicas held back by `repl-diskless-sync-delay` start when due.
@@ -265,10 +283,11 @@ impl State {
             .repl
             .replicas
             .iter()
-            .any(|r| r.state == LinkState::WaitSnapshot)
+            .any(|r| r.state == ReplicaState::WaitBgsave)
         {
             self.start_replica_sync();
         }
+        self.drop_timed_out_replicas(now);
         if self.master.is_some()
             || self.repl.replicas.is_empty()
             || self.failover.is_some()
@@ -276,38 +295,66 @@ impl State {
         {
             return;
         }
-        let period = self.config.get_int("repl-ping-replica-period").max(1) * 1000;
-        if now - self.repl.last_ping_ms < period {
+        let period = self.config.get_int("repl-ping-replica-period");
+        if !self.repl.ping.due(now, period) {
             return;
         }
-        self.repl.last_ping_ms = now;
         let mut buf = BytesMut::new();
         encode_request(&[&b"ping"[..]], &mut buf);
         self.feed_stream(&buf);
+    }
+
+    /// Online replicas that have not acknowledged within `repl-timeout`
+    /// are dropped (those that came with `SYNC` never acknowledge).
+    fn drop_timed_out_replicas(&mut self, now: i64) {
+        let timeout = self.config.get_int("repl-timeout");
+        let dead: Vec<(u64, String)> = self
+            .repl
+            .replicas
+            .iter()
+            .filter(|r| {
+                r.state == ReplicaState::Online
+                    && !r.pre_psync
+                    && replica_timed_out(now, r.last_ack_ms, timeout)
+            })
+            .map(|r| (r.client_id, r.name()))
+            .collect();
+        for (id, name) in dead {
+            if let Some(pos) = self.repl.replicas.iter().position(|l| l.client_id == id) {
+                self.repl.replicas.remove(pos).signal.kill();
+            }
+            self.log_warning(&replica_timeout_line(&name));
+        }
     }
 
     /// `repl-backlog-ttl`: a primary without replicas for that long frees
     /// its backlog and starts a new replication ID (its old history can no
     /// longer be served anyway), as upstream does. 0 keeps it forever.
     fn backlog_ttl_cron(&mut self, now: i64) {
-        if self.master.is_some() || !self.repl.replicas.is_empty() || !self.repl.backlog_active {
-            self.repl.no_replicas_since_ms = None;
-            return;
-        }
-        let since = *self.repl.no_replicas_since_ms.get_or_insert(now);
+        let idle =
+            self.master.is_none() && self.repl.replicas.is_empty() && self.repl.backlog.active();
         let ttl = self.config.get_int("repl-backlog-ttl");
-        if ttl <= 0 || now - since < ttl * 1000 {
+        if !self.repl.backlog_ttl.poll(now, idle, ttl) {
             return;
         }
         let id = crate::state::random_hex(&mut self.rng);
-        self.repl.replid = id;
-        self.repl.replid2 = "0".repeat(40);
-        self.repl.second_repl_offset = -1;
-        self.repl.backlog.clear();
-        self.repl.backlog_active = false;
-        self.repl.no_replicas_since_ms = None;
-        self.log_notice(&format!(
-            "Replication backlog freed after {ttl} seconds without connected replicas."
+        self.repl.ids.forget_history(id);
+        self.repl.backlog.deactivate();
+        self.log_notice(&BacklogTtl::freed_line(ttl));
+    }
+
+    /// Creates the backlog for the first replica of a primary that has
+    /// none: a new history (no past one can be served), logged as upstream.
+    pub fn create_backlog_for_first_replica(&mut self) {
+        if self.repl.backlog.active() || self.repl.replicas.len() != 1 {
+            return;
+        }
+        let id = crate::state::random_hex(&mut self.rng);
+        self.repl.ids.forget_history(id);
+        let next = self.repl.ids.master_repl_offset + 1;
+        self.repl.backlog.activate(next);
+        self.log_notice(&redis_replication::psync::backlog_created_line(
+            &self.repl.ids,
         ));
     }
 

@@ -174,6 +174,8 @@ pub struct State {
     pub listeners: Option<Arc<redis_net::Acceptors>>,
     /// A `FAILOVER` waiting for its target to catch up.
     pub failover: Option<crate::failover::Failover>,
+    /// A shutdown waiting for replicas to catch up (`shutdown-timeout`).
+    pub shutdown_pending: Option<crate::shutdown::PendingShutdown>,
 }
 
 /// The function log lines are handed to.
@@ -242,7 +244,7 @@ impl State {
             clock_mark: Instant::now(),
             persistence: crate::persist::Persistence::default(),
             bg_notify: Arc::new(Notify::new()),
-            repl: crate::replication::Replication::new(replid),
+            repl: crate::replication::Replication::new(redis_replication::ReplIds::new(replid), 0),
             master: None,
             repl_notify: Arc::new(Notify::new()),
             wait_clients: Vec::new(),
@@ -250,6 +252,7 @@ impl State {
             last_disk_error_log_ms: 0,
             listeners: None,
             failover: None,
+            shutdown_pending: None,
         };
         st.apply_config();
         st.ks = Keyspace::new(st.cached.databases);
@@ -306,6 +309,9 @@ impl State {
             self.config.get_int("lfu-log-factor"),
             self.config.get_int("lfu-decay-time"),
         );
+        // CONFIG SET repl-backlog-size keeps the newest history that fits.
+        let backlog_size = usize::try_from(self.config.get_int("repl-backlog-size")).unwrap_or(0);
+        self.repl.backlog.resize(backlog_size);
         self.notify_flags = NotifyFlags::parse(&self.config.notify_keyspace_letters());
         self.ks.track_misses = self.notify_flags.wants('m');
         if !self.ks.track_misses {
@@ -370,6 +376,7 @@ impl State {
         self.aof_cron();
         self.failover_cron(now);
         self.replication_cron(now);
+        self.shutdown_cron(now);
         if self.persistence.bgsave.is_some() {
             self.bg_notify.notify_one();
         }
@@ -415,12 +422,21 @@ impl State {
     pub fn log_notice(&self, msg: &str) {
         (self.log_sink)(LogLevel::Notice, msg);
     }
+
+    /// Logs a line of `redis-replication` at its level.
+    pub fn log(&self, level: redis_common::log::LogLevel, msg: &str) {
+        use redis_common::log::LogLevel as L;
+        let level = match level {
+            L::Debug => LogLevel::Debug,
+            L::Verbose => LogLevel::Verbose,
+            L::Notice => LogLevel::Notice,
+            L::Warning => LogLevel::Warning,
+        };
+        (self.log_sink)(level, msg);
+    }
 }
 
 /// 40 random hex digits (run ids, replication ids).
 pub fn random_hex(rng: &mut StdRng) -> String {
-    use rand::Rng;
-    (0..40)
-        .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
-        .collect()
+    redis_replication::random_replid(rng)
 }

@@ -75,6 +75,14 @@ impl PushSender {
     }
 }
 
+impl PushSender {
+    /// Bytes queued and not yet taken by the receiver (the memory the
+    /// replication buffers hold, INFO `mem_total_replication_buffers`).
+    pub fn queued_bytes(&self) -> usize {
+        self.0.lock().queue.iter().map(Bytes::len).sum()
+    }
+}
+
 impl std::fmt::Debug for PushSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PushSender")

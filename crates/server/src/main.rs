@@ -364,29 +364,43 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
     if supervised == "systemd" {
         notify::notify("STATUS=Ready to accept connections\nREADY=1\n");
     }
-    // Signals run the same shutdown preparation as SHUTDOWN; a failed final
-    // save keeps the server running, as upstream.
+    // Signals run the same shutdown as SHUTDOWN, with the flags of
+    // `shutdown-on-sigterm` / `shutdown-on-sigint`; a failed final save
+    // keeps the server running, and a shutdown waiting for replicas is
+    // finished by the cron, which wakes us like a command does.
     let mut code = 0;
     loop {
-        let by_signal = wait_for_shutdown(&notify_shutdown).await;
-        if !by_signal {
-            // A command asked for the exit (it prepared it itself).
-            code = shared
-                .state
-                .lock()
-                .ok()
-                .and_then(|st| st.shutdown)
-                .map_or(0, |r| r.exit_code);
+        let directive = match wait_for_shutdown(&notify_shutdown).await {
+            Woke::Command => match shared.state.lock().ok().and_then(|st| st.shutdown) {
+                Some(req) => {
+                    code = req.exit_code;
+                    break;
+                }
+                None => continue,
+            },
+            Woke::Term => "shutdown-on-sigterm",
+            Woke::Int => "shutdown-on-sigint",
+        };
+        let step = match shared.state.lock() {
+            Ok(st) if st.shutdown_pending.is_some() => {
+                // A second SIGINT while waiting: exit now, uncleanly.
+                if directive == "shutdown-on-sigint" {
+                    log::warning("You insist... exiting now.");
+                    code = 1;
+                    break;
+                }
+                redis_engine::shutdown::ShutdownStep::Waiting
+            }
+            Ok(mut st) => {
+                let flags = st.config.get_str(directive).to_string();
+                let req = redis_engine::state::ShutdownRequest::from_signal_config(&flags);
+                st.request_shutdown(req, now_ms())
+            }
+            Err(_) => break,
+        };
+        if step == redis_engine::shutdown::ShutdownStep::Exit {
             break;
         }
-        let ok = shared.state.lock().is_ok_and(|mut st| {
-            st.prepare_shutdown(redis_engine::state::ShutdownRequest::default())
-                .is_ok()
-        });
-        if ok {
-            break;
-        }
-        log::warning("Errors trying to shut down the server. Check the logs for more information.");
     }
     if supervised == "systemd" {
         notify::notify("STOPPING=1\n");
@@ -446,8 +460,16 @@ fn supervised_mode(s: &str) -> &'static str {
     }
 }
 
-/// Waits for SIGTERM, SIGINT or a `SHUTDOWN` command; true for a signal.
-async fn wait_for_shutdown(cmd: &tokio::sync::Notify) -> bool {
+/// What ended a wait for shutdown.
+enum Woke {
+    /// A command finished a shutdown (or the cron did).
+    Command,
+    Term,
+    Int,
+}
+
+/// Waits for SIGTERM, SIGINT or a finished shutdown.
+async fn wait_for_shutdown(cmd: &tokio::sync::Notify) -> Woke {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).ok();
     let mut int = signal(SignalKind::interrupt()).ok();
@@ -461,9 +483,9 @@ async fn wait_for_shutdown(cmd: &tokio::sync::Notify) -> bool {
         log::raw_line(&line);
     };
     tokio::select! {
-        _ = cmd.notified() => false,
-        Some(_) = async { match term.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => { sig_line("SIGTERM"); true }
-        Some(_) = async { match int.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => { sig_line("SIGINT"); true }
+        _ = cmd.notified() => Woke::Command,
+        Some(_) = async { match term.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => { sig_line("SIGTERM"); Woke::Term }
+        Some(_) = async { match int.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => { sig_line("SIGINT"); Woke::Int }
     }
 }
 

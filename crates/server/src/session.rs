@@ -203,7 +203,13 @@ impl Session for ClientSession {
             return Flow::Stop;
         };
         st.stats.net_input_bytes += io.read_bytes;
-        st.stats.net_output_bytes += io.written_bytes;
+        // What a replica link writes is replication traffic, counted
+        // apart as upstream does.
+        if self.client.is_replica_link {
+            st.repl.net_output_bytes += io.written_bytes;
+        } else {
+            st.stats.net_output_bytes += io.written_bytes;
+        }
         st.stats.total_reads += io.reads;
         st.stats.total_writes += io.writes;
         let paused = run_batch(&mut st, &mut self.client, pending, out, io.query_buffer);
