@@ -42,6 +42,11 @@ pub struct AofState {
     /// [`State::aof_end_batch`]; otherwise every command goes to the
     /// writer at once (replica link, cron, anything outside a batch).
     pub batching: bool,
+    /// The writer's last write or fsync error (the `-MISCONF` reason),
+    /// refreshed by the cron as upstream's `aof_last_write_status` is by
+    /// its event loop: the dispatcher reads it on every write command,
+    /// where taking the writer's lock would cost too much.
+    pub write_error: Option<String>,
 }
 
 impl AofState {
@@ -59,6 +64,7 @@ impl AofState {
             base_size,
             buf: Vec::new(),
             batching: false,
+            write_error: None,
         }
     }
 }
@@ -490,6 +496,13 @@ impl State {
 
     /// Cron: automatic rewrite on growth.
     pub fn aof_cron(&mut self) {
+        if let Some(aof) = self.aof.as_mut() {
+            aof.write_error = aof
+                .writer
+                .write_status()
+                .err()
+                .map(|e| e.reason().to_string());
+        }
         let pct = self.config.get_int("auto-aof-rewrite-percentage");
         let min = self.config.get_int("auto-aof-rewrite-min-size").max(0) as u64;
         let Some(aof) = self.aof.as_mut() else { return };

@@ -79,20 +79,6 @@ enum Verdict {
 /// The RDB MISCONF text (upstream `shared.bgsaveerr`).
 const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
-/// Commands upstream flags `MAY_REPLICATE` (internal, not shown by
-/// `COMMAND INFO`): they are held by `CLIENT PAUSE WRITE` and refused to
-/// replica links like writes.
-const MAY_REPLICATE: &[&str] = &[
-    "publish",
-    "spublish",
-    "pfcount",
-    "eval",
-    "evalsha",
-    "fcall",
-    "script|load",
-    "script|flush",
-];
-
 /// Commands a client in RESP2 pub/sub mode may still run.
 const PUBSUB_CONTEXT: &[&str] = &[
     "ping",
@@ -120,7 +106,7 @@ struct Effective {
 }
 
 fn may_replicate(cmd: &Cmd) -> bool {
-    MAY_REPLICATE.contains(&cmd.full_name.as_str())
+    cmd.has(flags::MAY_REPLICATE)
 }
 
 impl Effective {
@@ -359,11 +345,9 @@ impl State {
         {
             return Some(CmdError::fixed(MISCONF_RDB));
         }
-        let aof = self.aof.as_ref()?;
-        let e = aof.writer.write_status().err()?;
+        let reason = self.aof.as_ref()?.write_error.as_ref()?;
         Some(CmdError::msg(format!(
-            "MISCONF Errors writing to the AOF file: {}",
-            e.reason()
+            "MISCONF Errors writing to the AOF file: {reason}"
         )))
     }
 

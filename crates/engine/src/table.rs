@@ -33,6 +33,9 @@ pub mod flags {
     pub const PUBSUB: u32 = 1 << 11;
     pub const NO_MULTI: u32 = 1 << 12;
     pub const ALLOW_BUSY: u32 = 1 << 13;
+    /// Upstream's internal `MAY_REPLICATE` (not shown by `COMMAND INFO`,
+    /// so set by name from [`MAY_REPLICATE_COMMANDS`](super::MAY_REPLICATE_COMMANDS)).
+    pub const MAY_REPLICATE: u32 = 1 << 14;
 }
 
 /// One registered command or subcommand.
@@ -90,9 +93,25 @@ pub struct Registry {
     pub names: Vec<String>,
 }
 
+/// Commands upstream flags `MAY_REPLICATE`: held by `CLIENT PAUSE WRITE`
+/// and refused to replica links like writes.
+pub const MAY_REPLICATE_COMMANDS: &[&str] = &[
+    "publish",
+    "spublish",
+    "pfcount",
+    "eval",
+    "evalsha",
+    "fcall",
+    "script|load",
+    "script|flush",
+];
+
 fn flag_bits(m: &CommandMeta) -> u32 {
     use flags::*;
     let mut f = 0;
+    if MAY_REPLICATE_COMMANDS.contains(&m.name.as_str()) {
+        f |= MAY_REPLICATE;
+    }
     for (name, bit) in [
         ("write", WRITE),
         ("readonly", READONLY),
