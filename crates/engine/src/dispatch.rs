@@ -23,7 +23,7 @@ use bytes::{Bytes, BytesMut};
 use crate::client::{Client, MultiState, ReplyMode};
 use crate::ctx::Ctx;
 use crate::error::{self, CmdError};
-use crate::table::{flags, Cmd};
+use crate::table::{flags, Cmd, Special};
 use crate::State;
 
 /// Who runs a command. Upstream encodes this in client flags
@@ -79,19 +79,6 @@ enum Verdict {
 /// The RDB MISCONF text (upstream `shared.bgsaveerr`).
 const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
-/// Commands a client in RESP2 pub/sub mode may still run.
-const PUBSUB_CONTEXT: &[&str] = &[
-    "ping",
-    "subscribe",
-    "ssubscribe",
-    "unsubscribe",
-    "sunsubscribe",
-    "psubscribe",
-    "punsubscribe",
-    "quit",
-    "reset",
-];
-
 /// The flags of a command as the checks see them: `EXEC` stands for the
 /// union of what it queued (upstream's `mstate.cmd_flags`), and for the
 /// "deny" checks of flags a command must *have* (STALE, LOADING), for
@@ -119,7 +106,7 @@ impl Effective {
             deny_stale: !cmd.has(flags::STALE),
             deny_loading: !cmd.has(flags::LOADING),
         };
-        if cmd.full_name == "exec" {
+        if cmd.special == Special::Exec {
             if let Some(m) = &client.multi {
                 e.write |= m.flags & flags::WRITE != 0;
                 e.read |= m.flags & flags::READONLY != 0;
@@ -160,7 +147,7 @@ impl State {
                 if !arity_ok(cmd, argv.len()) {
                     return Called::Done(name);
                 }
-                if client.multi.is_some() && cmd.full_name != "exec" {
+                if client.multi.is_some() && cmd.special != Special::Exec {
                     Verdict::Queue
                 } else {
                     Verdict::Run
@@ -169,7 +156,7 @@ impl State {
         };
         match verdict {
             Verdict::Reject(e) => {
-                if cmd.full_name == "exec" && client.multi.is_some() {
+                if cmd.special == Special::Exec && client.multi.is_some() {
                     // Upstream's execCommandAbort: the transaction is
                     // discarded with the reason.
                     self.discard_transaction(client);
@@ -236,21 +223,23 @@ impl State {
         // ACL permissions are checked here once users exist (issue: ACL).
         // Cluster redirection goes here once cluster mode exists.
         let eff = Effective::of(cmd, client);
-        let name = cmd.full_name.as_str();
         if self.cached.maxmemory > 0 {
             let out_of_memory = !self.perform_evictions(now);
             // Queueing inside MULTI takes memory too: only the commands
             // that end or leave the transaction pass.
             let reject_on_oom = eff.denyoom
                 || (client.multi.is_some()
-                    && !matches!(name, "exec" | "discard" | "quit" | "reset"));
+                    && !matches!(
+                        cmd.special,
+                        Special::Exec | Special::Discard | Special::Quit | Special::Reset
+                    ));
             if out_of_memory && reject_on_oom {
                 return Verdict::Reject(CmdError::fixed(
                     "OOM command not allowed when used memory > 'maxmemory'.",
                 ));
             }
         }
-        if eff.write || name == "ping" {
+        if eff.write || cmd.special == Special::Ping {
             if let Some(e) = self.disk_error() {
                 if caller == Caller::Primary {
                     self.log_replica_disk_error(now);
@@ -269,7 +258,13 @@ impl State {
                 "READONLY You can't write against a read only replica.",
             ));
         }
-        if client.in_pubsub_context() && !PUBSUB_CONTEXT.contains(&name) {
+        if client.in_pubsub_context()
+            && !matches!(
+                cmd.special,
+                Special::Ping | Special::Subscription | Special::Quit | Special::Reset
+            )
+        {
+            let name = &cmd.full_name;
             return Verdict::Reject(CmdError::msg(format!(
                 "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
             )));
@@ -302,8 +297,13 @@ impl State {
         }
         if client.multi.is_some()
             && !matches!(
-                name,
-                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+                cmd.special,
+                Special::Exec
+                    | Special::Discard
+                    | Special::Multi
+                    | Special::Watch
+                    | Special::Quit
+                    | Special::Reset
             )
         {
             return Verdict::Queue;
@@ -490,15 +490,13 @@ impl State {
         // the primary's client: the client says where writes go.
         let from_primary = caller == Caller::Primary || client.is_master;
         if dirty > 0 {
-            let list = rewrite.unwrap_or_else(|| vec![argv.clone()]);
-            for a in &list {
-                if from_primary {
-                    if self.aof.is_some() {
-                        self.aof_command(client.db, a);
+            match &rewrite {
+                Some(list) => {
+                    for a in list {
+                        self.propagate_from(from_primary, client.db, a);
                     }
-                } else {
-                    self.propagate(client.db, a);
                 }
+                None => self.propagate_from(from_primary, client.db, &argv),
             }
         }
         if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
@@ -542,6 +540,16 @@ impl State {
             self.touch_expired_key(db, &key);
             crate::pubsub::notify(self, db, &key, 'x', "expired", None);
             self.propagate(db, &[Bytes::from_static(b"DEL"), key]);
+        }
+    }
+
+    /// Propagates a command that ran; writes applied from our primary go
+    /// to the AOF only (the primary's stream is relayed as received).
+    fn propagate_from(&mut self, from_primary: bool, db: usize, argv: &[Bytes]) {
+        if !from_primary {
+            self.propagate(db, argv);
+        } else if self.aof.is_some() {
+            self.aof_command(db, argv);
         }
     }
 

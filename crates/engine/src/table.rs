@@ -38,6 +38,45 @@ pub mod flags {
     pub const MAY_REPLICATE: u32 = 1 << 14;
 }
 
+/// Commands the dispatcher treats specially, recognised once when the
+/// table is built so the checks compare an enum, not names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Special {
+    None,
+    Exec,
+    Discard,
+    Multi,
+    Watch,
+    Quit,
+    Reset,
+    Ping,
+    /// Protected by `enable-debug-command`.
+    Debug,
+    /// Protected by `enable-module-command`.
+    Module,
+    /// The (P|S)(UN)SUBSCRIBE family, allowed in RESP2 pub/sub mode.
+    Subscription,
+}
+
+impl Special {
+    fn of(full_name: &str) -> Special {
+        match full_name {
+            "exec" => Special::Exec,
+            "discard" => Special::Discard,
+            "multi" => Special::Multi,
+            "watch" => Special::Watch,
+            "quit" => Special::Quit,
+            "reset" => Special::Reset,
+            "ping" => Special::Ping,
+            "debug" => Special::Debug,
+            "module" => Special::Module,
+            "subscribe" | "ssubscribe" | "psubscribe" | "unsubscribe" | "sunsubscribe"
+            | "punsubscribe" => Special::Subscription,
+            _ => Special::None,
+        }
+    }
+}
+
 /// One registered command or subcommand.
 #[derive(Debug)]
 pub struct Cmd {
@@ -45,6 +84,8 @@ pub struct Cmd {
     /// `get`, or `config|get` for a subcommand.
     pub full_name: String,
     pub flags: u32,
+    /// What the dispatcher needs to know about this command by name.
+    pub special: Special,
     /// Index into the per-command statistics.
     pub idx: usize,
     /// `None` for a container command (`CONFIG`), which only dispatches.
@@ -142,6 +183,7 @@ fn new_cmd(meta: &'static CommandMeta, names: &mut Vec<String>) -> Cmd {
         meta,
         full_name: meta.name.clone(),
         flags: flag_bits(meta),
+        special: Special::of(&meta.name),
         idx,
         handler: None,
         subs: NameMap::default(),
