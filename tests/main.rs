@@ -7,6 +7,7 @@
 //! `REDIS_RS_BIN_DIR=/usr/bin cargo test -p redis-tests`.
 
 mod aof;
+mod check_order;
 mod clients;
 mod differential;
 mod error_precedence;

@@ -31,6 +31,5 @@ pub use manifest::{AofDir, AofInfo, FileType, Manifest, ManifestError};
 pub use reader::{has_rdb_preamble, AofReader, Command, End, Event};
 pub use rewrite::RewriteFile;
 pub use writer::{
-    strerror, AofError, AofHandle, AofStats, AofWriter, Commit, DurableCallback, DurableHook,
-    FsyncPolicy,
+    AofError, AofHandle, AofStats, AofWriter, Commit, DurableCallback, DurableHook, FsyncPolicy,
 };

@@ -351,7 +351,7 @@ impl Manifest {
             ManifestError::plain(&format!(
                 "Fatal error: can't open the AOF manifest file {} for reading: {}",
                 path.display(),
-                crate::strerror(&e)
+                redis_common::os::strerror(&e)
             ))
         })?;
         Manifest::parse(&data)

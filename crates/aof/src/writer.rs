@@ -49,6 +49,7 @@
 //! Upstream exits on a write or fsync error under `always`; the server
 //! decides that from the error returned by the wait.
 
+use redis_common::os::strerror;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
@@ -294,16 +295,6 @@ impl Shared {
         if let Some(h) = hook {
             h(durable);
         }
-    }
-}
-
-/// The text of an I/O error without Rust's " (os error N)" suffix, i.e.
-/// what C's `strerror` prints.
-pub fn strerror(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error ") {
-        Some(p) => s[..p].to_string(),
-        None => s,
     }
 }
 

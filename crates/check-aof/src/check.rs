@@ -4,6 +4,7 @@
 //! of a manifest, the MULTI/EXEC bookkeeping that only moves `ok_up_to`
 //! outside transactions, and the messages themselves.
 
+use redis_common::os::strerror;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 
@@ -99,11 +100,6 @@ fn cstr(b: &[u8]) -> &[u8] {
         Some(p) => &b[..p],
         None => b,
     }
-}
-
-/// `strerror` text of an I/O error.
-fn strerror(e: &std::io::Error) -> String {
-    redis_aof::strerror(e)
 }
 
 impl<'a> Checker<'a> {

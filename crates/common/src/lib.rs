@@ -5,10 +5,14 @@
 //!   (used by inline requests, `redis.conf` and `redis-cli`).
 //! - [`glob`]: upstream-compatible glob matching (`KEYS`, `CONFIG GET`, …).
 //! - [`units`]: memory sizes with unit suffixes and `yes`/`no` flags.
-//! - [`log`]: the exact layout of upstream's log lines.
+//! - [`log`]: the exact layout of upstream's log lines and log levels.
+//! - [`time`]: Unix time in milliseconds and seconds.
+//! - [`os`]: `strerror`-style texts of I/O errors.
 
 pub mod args;
 pub mod glob;
 pub mod log;
+pub mod os;
 pub mod repr;
+pub mod time;
 pub mod units;

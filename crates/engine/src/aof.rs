@@ -178,7 +178,7 @@ impl State {
         let (incr_name, file, size) = dir.open_incr_on_start().map_err(|e| {
             format!(
                 "Can't open the append-only file {fname}: {}",
-                redis_aof::strerror(&e)
+                redis_common::os::strerror(&e)
             )
         })?;
         if loaded {
@@ -295,7 +295,7 @@ impl State {
         let io_err = |e: std::io::Error| {
             format!(
                 "Fatal error: can't open the append log file {name} for reading: {}",
-                redis_aof::strerror(&e)
+                redis_common::os::strerror(&e)
             )
         };
         let mut file = File::open(path).map_err(io_err)?;

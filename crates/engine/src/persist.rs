@@ -50,6 +50,9 @@ pub struct Persistence {
     pub loading: bool,
     /// Set while `SAVE` (or a shutdown save) runs the save inline.
     pub sync_save: bool,
+    /// Unix seconds of the last background save attempt (a failed save
+    /// is retried by the save points only 5 seconds later, as upstream).
+    pub last_bgsave_try: i64,
     /// Incremental fsyncs made by the last successful save or AOF
     /// rewrite (every 4 MB written when the `*-incremental-fsync`
     /// directive was on when it started).
@@ -68,6 +71,7 @@ impl Default for Persistence {
             last_load_keys_expired: 0,
             loading: false,
             sync_save: false,
+            last_bgsave_try: 0,
             last_save_incremental_fsyncs: 0,
         }
     }
@@ -441,11 +445,34 @@ impl State {
         if self.persistence.bgsave.is_some() {
             return Err("ERR Background save already in progress".into());
         }
-        self.start_bgsave_quiet()?;
-        self.log_notice(&format!(
-            "Background saving started by pid {}",
-            std::process::id()
-        ));
+        self.persistence.last_bgsave_try = crate::state::unix_secs();
+        match self.open_writer() {
+            Ok(opened) => {
+                let Some(snap) = self.ks.begin_snapshot() else {
+                    return Err("ERR Background save already in progress".into());
+                };
+                let total = self.ks.total_keys() as u64;
+                self.persistence.bgsave = Some(BgSave::new(snap, opened, self.dirty, total));
+                self.log_notice(&format!(
+                    "Background saving started by pid {}",
+                    std::process::id()
+                ));
+            }
+            Err(e) => {
+                // Upstream's child fails to open its temp file after the
+                // fork succeeded: BGSAVE itself replies that saving
+                // started, and the failure shows in the log and in
+                // `rdb_last_bgsave_status` (which MISCONF then reports).
+                self.log_notice(&format!(
+                    "Background saving started by pid {}",
+                    std::process::id()
+                ));
+                self.log_open_failure(&e);
+                self.log_warning("Background saving error");
+                self.persistence.last_bgsave_ok = false;
+                self.persistence.last_bgsave_time_sec = 0;
+            }
+        }
         Ok(())
     }
 
@@ -659,8 +686,24 @@ impl State {
         }
     }
 
+    /// Upstream's log line when the temp RDB file cannot be created.
+    fn log_open_failure(&self, e: &io::Error) {
+        let cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        self.log_warning(&format!(
+            "Failed opening the temp RDB file temp-{}.rdb (in server root dir {cwd}) for saving: {}",
+            std::process::id(),
+            redis_common::os::strerror(e)
+        ));
+    }
+
     fn start_bgsave_quiet(&mut self) -> Result<(), String> {
-        let opened = self.open_writer().map_err(|e| format!("ERR {e}"))?;
+        let opened = self.open_writer().map_err(|e| {
+            // SAVE replies a bare -ERR, as upstream; the log says why.
+            self.log_open_failure(&e);
+            "ERR".to_string()
+        })?;
         let Some(snap) = self.ks.begin_snapshot() else {
             return Err("ERR Background save already in progress".into());
         };
@@ -676,7 +719,8 @@ impl State {
         }
         for (secs, changes) in self.config.save_points() {
             let elapsed = now_secs - self.lastsave;
-            let retry_ok = self.persistence.last_bgsave_ok || elapsed > 5;
+            let retry_ok =
+                self.persistence.last_bgsave_ok || now_secs - self.persistence.last_bgsave_try > 5;
             if self.dirty >= changes && elapsed >= secs as i64 && retry_ok {
                 self.log_notice(&format!("{changes} changes in {secs} seconds. Saving..."));
                 let _ = self.start_bgsave();

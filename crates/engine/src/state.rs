@@ -181,14 +181,7 @@ pub struct State {
 /// The function log lines are handed to.
 pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
-/// Log levels, as upstream's `loglevel`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Debug,
-    Verbose,
-    Notice,
-    Warning,
-}
+pub use redis_common::log::LogLevel;
 
 /// The version we report: the upstream release we are compatible with.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -393,19 +386,7 @@ impl State {
     }
 }
 
-/// Unix time in milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Unix time in seconds.
-pub fn unix_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
+pub use redis_common::time::{now_ms, unix_secs};
 
 /// The 24-bit LRU clock in seconds, as upstream's `LRU_CLOCK`.
 pub fn lru_clock(now_ms: i64) -> u32 {

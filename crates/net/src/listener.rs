@@ -8,6 +8,7 @@
 //! it can run from synchronous code, e.g. a `CONFIG SET` handler, as long
 //! as a tokio runtime is current on the thread.
 
+use redis_common::os::strerror;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
@@ -237,16 +238,6 @@ pub(crate) fn unix_path(l: &UnixListener) -> Option<PathBuf> {
     l.local_addr()
         .ok()
         .and_then(|a| a.as_pathname().map(|p| p.to_path_buf()))
-}
-
-/// The C library's text for an I/O error (upstream prints `strerror`).
-fn strerror(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    // std formats as "Address already in use (os error 98)".
-    match s.rfind(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
 }
 
 #[cfg(test)]

@@ -86,15 +86,7 @@ impl ReplError {
     }
 }
 
-/// An I/O error as upstream prints `strerror`: without Rust's
-/// ` (os error N)` suffix.
-pub fn os_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
+pub use redis_common::os::strerror as os_text;
 
 #[cfg(test)]
 mod tests {

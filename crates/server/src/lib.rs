@@ -20,7 +20,7 @@ pub mod session;
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use redis_engine::State;
 use redis_net::Acceptors;
@@ -48,12 +48,7 @@ impl Shared {
     }
 }
 
-/// Unix time in milliseconds.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub use redis_common::time::now_ms;
 
 pub use redis_net::Listeners;
 

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::sync::OnceLock;
 
-use redis_common::log::LogLevel;
+use redis_common::os::strerror;
 use redis_config::Config;
-use redis_engine::state::{LogLevel as StateLevel, REDIS_VERSION};
+use redis_engine::state::REDIS_VERSION;
 use redis_engine::State;
 use redis_server::{log, notify, now_ms, Shared};
 
@@ -199,7 +199,7 @@ fn main() {
     let dir = config.get_str("dir").to_string();
     if !dir.is_empty() {
         if let Err(e) = std::env::set_current_dir(&dir) {
-            log::warning(&format!("Can't chdir to '{dir}': {}", os_text(&e)));
+            log::warning(&format!("Can't chdir to '{dir}': {}", strerror(&e)));
             std::process::exit(1);
         }
     }
@@ -230,14 +230,6 @@ fn main() {
     // Connection tasks may still be parked on sockets; do not wait for them.
     runtime.shutdown_background();
     std::process::exit(code);
-}
-
-fn os_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
 }
 
 async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) -> i32 {
@@ -282,15 +274,7 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
     state.used_memory = used_memory;
     state.mem_allocator = mem_allocator();
     state.startup_memory = used_memory() as u64;
-    state.log_sink = Arc::new(|lvl, msg| {
-        let l = match lvl {
-            StateLevel::Debug => LogLevel::Debug,
-            StateLevel::Verbose => LogLevel::Verbose,
-            StateLevel::Notice => LogLevel::Notice,
-            StateLevel::Warning => LogLevel::Warning,
-        };
-        log::log(l, msg);
-    });
+    state.log_sink = Arc::new(log::log);
     if let Some((host, port)) = state.config.replica_of() {
         state.become_replica(host, port, now_ms());
     }
@@ -305,7 +289,7 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
     log::warning("Server initialized");
     if !pidfile.is_empty() {
         if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
-            log::warning(&format!("Failed to write PID file: {}", os_text(&e)));
+            log::warning(&format!("Failed to write PID file: {}", strerror(&e)));
         }
     }
     // Like upstream, which only serves clients (with -LOADING) between

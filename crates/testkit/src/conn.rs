@@ -175,4 +175,21 @@ impl Conn {
             .unwrap_or_else(|e| panic!("set_read_timeout: {e:?}"));
         closed
     }
+
+    /// True when reply bytes are waiting or arrive within `wait` (a
+    /// command the server holds, e.g. under `CLIENT PAUSE`, has none).
+    pub fn reply_pending(&mut self, wait: Duration) -> bool {
+        if !self.buf.is_empty() {
+            return true;
+        }
+        self.stream
+            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+            .unwrap_or_else(|e| panic!("set_read_timeout: {e:?}"));
+        let mut one = [0u8; 1];
+        let pending = matches!(self.stream.peek(&mut one), Ok(n) if n > 0);
+        self.stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .unwrap_or_else(|e| panic!("set_read_timeout: {e:?}"));
+        pending
+    }
 }
