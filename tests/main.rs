@@ -6,6 +6,9 @@
 //! Self-check of the scripts and tools against the reference alone:
 //! `REDIS_RS_BIN_DIR=/usr/bin cargo test -p redis-tests`.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod aof;
 mod check_order;
 mod clients;

@@ -5,6 +5,9 @@
 //! BGREWRITEAOF, and `#TS:` annotations. The reference is required: the
 //! test fails when `/usr/bin/redis-server` is missing.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

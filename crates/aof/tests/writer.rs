@@ -2,6 +2,9 @@
 //! append is in the file when its wait returns), everysec catching up in
 //! the background, file switches, async callbacks and write errors.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs::OpenOptions;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,6 +6,9 @@
 //! Stdout, exit status and the resulting file bytes must be identical.
 //! The tests fail (never skip) when the reference tools are missing.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -6,6 +6,9 @@
 //! Skipped when the reference binaries are not installed. Every spawned process
 //! is killed by PID on drop, and every wait is bounded in time.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};

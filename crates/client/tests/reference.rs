@@ -1,6 +1,9 @@
 //! Exercises the client against the reference `redis-server`. A missing
 //! reference fails the tests: CI installs it (`cargo xtask test`).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};

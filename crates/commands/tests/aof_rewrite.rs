@@ -1,6 +1,9 @@
 //! The AOF rewrite's commands, replayed into an empty server, rebuild the
 //! dataset (`redis_engine::aof_rewrite` with the real command handlers).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::{Bytes, BytesMut};
 use redis_config::Config;
 use redis_resp::{Frame, RequestParser};

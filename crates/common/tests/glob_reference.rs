@@ -1,6 +1,9 @@
 //! Checks `string_match` against answers recorded from redis-server 7.0.15:
 //! `KEYS pattern` (case-sensitive) and `CONFIG GET pattern` (nocase).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use redis_common::glob::string_match;
 
 fn unhex(s: &str) -> Vec<u8> {

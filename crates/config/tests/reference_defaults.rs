@@ -2,6 +2,9 @@
 //! reference server, apart from values that depend on how the reference
 //! was started.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use redis_config::Config;
 use std::collections::BTreeMap;
 

@@ -1,6 +1,9 @@
 //! The shipped `configs/redis.conf` must load, and must document every
 //! directive of the table.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use redis_config::{Config, HIDDEN, TABLE};
 use std::path::{Path, PathBuf};
 

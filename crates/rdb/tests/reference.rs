@@ -3,6 +3,9 @@
 //! payloads go both ways; corrupt files fail cleanly; redis-check-rdb's
 //! report matches upstream's.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod fixture;
 

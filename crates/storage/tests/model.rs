@@ -6,6 +6,9 @@
 //! against the model. Seeds are fixed so a failure is reproducible; the
 //! failing seed and step are in the panic message.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand::rngs::StdRng;

@@ -3,6 +3,9 @@
 //! `BTreeMap` model. Small node limits make entries span many nodes, so
 //! node splits, tombstones and whole-node removal are all exercised.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
