@@ -16,6 +16,7 @@ mod differential;
 mod error_precedence;
 mod memory;
 mod persistence;
+mod propagation;
 mod replication;
 mod server_core;
 mod streams;

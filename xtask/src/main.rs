@@ -25,10 +25,9 @@ use std::process::ExitCode;
 
 /// The workspace root, fixed at compile time from this crate's location.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask has a parent dir")
-        .to_path_buf()
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // xtask/ always sits in the workspace root.
+    here.parent().unwrap_or(here).to_path_buf()
 }
 
 /// The cargo that started us (set by `cargo run`), so nested builds use the

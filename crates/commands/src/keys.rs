@@ -305,7 +305,7 @@ pub fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     flush_mode(argv)?;
     let db = ctx.db();
     let n = ctx.st.ks.dbs[db].len();
-    ctx.st.touch_watched_db(db);
+    ctx.st.touch_watched_db(db, ctx.now);
     ctx.st.ks.dbs[db].clear();
     // Upstream counts one change per removed key, and at least one so the
     // command is always propagated.
@@ -319,7 +319,7 @@ pub fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 pub fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     flush_mode(argv)?;
     for db in 0..ctx.st.ks.len() {
-        ctx.st.touch_watched_db(db);
+        ctx.st.touch_watched_db(db, ctx.now);
     }
     let n = ctx.st.ks.flush_all();
     ctx.changed(n.max(1) as u64);
@@ -343,8 +343,8 @@ pub fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(DB_RANGE);
     }
-    ctx.st.touch_watched_swap(a as usize, b as usize);
-    ctx.st.touch_watched_swap(b as usize, a as usize);
+    ctx.st.touch_watched_swap(a as usize, b as usize, ctx.now);
+    ctx.st.touch_watched_swap(b as usize, a as usize, ctx.now);
     ctx.st.ks.swap(a as usize, b as usize);
     // Keys now visible in either database may serve blocked clients.
     for db in [a as usize, b as usize] {

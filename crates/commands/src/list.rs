@@ -956,6 +956,7 @@ mod tests {
                 caller: redis_engine::dispatch::Caller::Client,
                 rewrite: None,
                 dirty: 0,
+                force_repl: false,
             };
             let r = f(&mut ctx);
             let (rewrite, dirty) = (ctx.rewrite.take(), ctx.dirty);

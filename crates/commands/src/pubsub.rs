@@ -55,6 +55,8 @@ pub fn cmd_publish(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let id = ctx.client.id;
     let n = publish(ctx.st, &argv[1], &argv[2], false, Some((id, ctx.out)));
     ctx.int(n as i64);
+    // Replicas publish it to their own subscribers (not written to the AOF).
+    ctx.force_replication();
     Ok(())
 }
 
@@ -64,6 +66,7 @@ pub fn cmd_spublish(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let id = ctx.client.id;
     let n = publish(ctx.st, &argv[1], &argv[2], true, Some((id, ctx.out)));
     ctx.int(n as i64);
+    ctx.force_replication();
     Ok(())
 }
 

@@ -68,19 +68,14 @@ pub fn exec(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     } else {
         Caller::Exec
     };
-    // Writes of the transaction reach the AOF and replicas wrapped in
-    // MULTI/EXEC, emitted only if something is propagated.
-    ctx.st.repl.multi_pending = true;
-    ctx.st.repl.multi_emitted = false;
+    // Writes of the transaction reach the AOF and replicas together when
+    // it ends (see `end_exec_propagation`).
+    ctx.st.begin_exec_propagation();
     for q in state.queue {
         let now = ctx.now;
         ctx.st.call(inner, ctx.client, q, ctx.out, now);
     }
-    ctx.st.repl.multi_pending = false;
-    if std::mem::take(&mut ctx.st.repl.multi_emitted) {
-        let db = ctx.client.db;
-        ctx.st.feed_command_raw_exec(db);
-    }
+    ctx.st.end_exec_propagation();
     Ok(())
 }
 

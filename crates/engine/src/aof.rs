@@ -257,7 +257,7 @@ impl State {
                 .map_err(|e| format!("Can't flush the AOF before reloading it: {e}"))?;
         }
         for db in 0..self.ks.len() {
-            self.touch_watched_db(db);
+            self.touch_watched_db(db, crate::state::now_ms());
         }
         self.ks.flush_all();
         let mut dir = self.aof_dir_from_disk()?;

@@ -24,6 +24,9 @@ pub struct Ctx<'a> {
     pub rewrite: Option<Vec<Vec<Bytes>>>,
     /// Changes made by this command (feeds `rdb_changes_since_last_save`).
     pub dirty: u64,
+    /// Propagate the command to replicas even though it changed nothing
+    /// (PUBLISH: upstream's `forceCommandPropagation(PROPAGATE_REPL)`).
+    pub force_repl: bool,
 }
 
 impl Ctx<'_> {
@@ -202,6 +205,12 @@ impl Ctx<'_> {
     /// Records that the command changed `n` things.
     pub fn changed(&mut self, n: u64) {
         self.dirty += n;
+    }
+
+    /// Sends the command to replicas although it changes no data, so
+    /// their subscribers get a published message.
+    pub fn force_replication(&mut self) {
+        self.force_repl = true;
     }
 
     /// Propagates `argv` instead of the command as received.

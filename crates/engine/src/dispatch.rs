@@ -427,7 +427,7 @@ impl State {
         }
         let mark = out.len();
         let start = self.clock_mark;
-        let (res, dirty, rewrite) = {
+        let (res, dirty, rewrite, force_repl) = {
             let mut ctx = Ctx {
                 st: self,
                 client,
@@ -436,9 +436,10 @@ impl State {
                 caller,
                 rewrite: None,
                 dirty: 0,
+                force_repl: false,
             };
             let r = handler(&mut ctx, &argv);
-            (r, ctx.dirty, ctx.rewrite)
+            (r, ctx.dirty, ctx.rewrite, ctx.force_repl)
         };
         if caller == Caller::AofLoad {
             // Loading neither propagates nor notifies expiry deletions,
@@ -498,6 +499,8 @@ impl State {
                 }
                 None => self.propagate_from(from_primary, client.db, &argv),
             }
+        } else if force_repl && !from_primary {
+            self.feed_replicas_only(client.db, &argv);
         }
         if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
             self.feed_monitors(client, &argv, now);

@@ -1010,6 +1010,10 @@ impl State {
                 link.send(Bytes::from(header));
             }
         }
+        // The stream after the snapshot must say which database it writes
+        // to: the next command is preceded by a SELECT (upstream resets
+        // `slaveseldb` here).
+        self.repl.last_db = None;
         self.log_notice("Starting BGSAVE for SYNC with target: replicas sockets");
         let total = self.ks.total_keys() as u64;
         let mut bg = BgSave::new(snap, (writer, pending, done), self.dirty, total);

@@ -238,7 +238,7 @@ impl State {
     /// Empties the dataset before loading (`Flushing old data`).
     pub fn flush_for_sync(&mut self) {
         for db in 0..self.ks.len() {
-            self.touch_watched_db(db);
+            self.touch_watched_db(db, crate::state::now_ms());
         }
         self.ks.flush_all();
     }
@@ -248,7 +248,7 @@ impl State {
     /// may be running (see [`State::prepare_sync_load`]).
     pub fn install_synced_dataset(&mut self, tmp: &mut State) -> Vec<redis_storage::Db> {
         for db in 0..self.ks.len() {
-            self.touch_watched_db(db);
+            self.touch_watched_db(db, crate::state::now_ms());
         }
         let fresh = std::mem::take(&mut tmp.ks.dbs);
         std::mem::replace(&mut self.ks.dbs, fresh)

@@ -87,10 +87,13 @@ pub struct Replication {
     /// Database of the last propagated command (a `SELECT` precedes the
     /// next command for another database).
     pub last_db: Option<usize>,
-    /// Set while `EXEC` runs: the first propagated command is preceded by
-    /// `MULTI`, and `EXEC` follows the transaction.
-    pub multi_pending: bool,
-    pub multi_emitted: bool,
+    /// Commands propagated while `EXEC` runs, collected so the
+    /// transaction reaches the AOF and replicas whole when it ends: wrapped
+    /// in `MULTI`/`EXEC` when it wrote more than once, alone when once,
+    /// not at all when never (upstream 7.0's `also_propagate`).
+    /// Each entry: database, command, and whether it goes to the AOF too
+    /// (PUBLISH goes to replicas only).
+    pub exec_ops: Option<Vec<(usize, Vec<Bytes>, bool)>>,
     pub sync_full: u64,
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
@@ -114,8 +117,7 @@ impl Replication {
             backlog: Backlog::new(backlog_size),
             replicas: Vec::new(),
             last_db: None,
-            multi_pending: false,
-            multi_emitted: false,
+            exec_ops: None,
             sync_full: 0,
             sync_partial_ok: 0,
             sync_partial_err: 0,
@@ -189,20 +191,41 @@ impl State {
         }
     }
 
-    /// Encodes one command into the stream.
+    /// Encodes one command into the stream and the AOF (inside `EXEC`,
+    /// collects it for [`State::end_exec_propagation`]).
     pub fn feed_command(&mut self, db: usize, argv: &[Bytes]) {
+        self.feed_command_to(db, argv, true);
+    }
+
+    /// A command for the replicas only (upstream's `PROPAGATE_REPL`, which
+    /// PUBLISH forces so subscribers of replicas get the message).
+    pub fn feed_replicas_only(&mut self, db: usize, argv: &[Bytes]) {
+        self.feed_command_to(db, argv, false);
+    }
+
+    fn feed_command_to(&mut self, db: usize, argv: &[Bytes], aof: bool) {
+        if let Some(ops) = self.repl.exec_ops.as_mut() {
+            ops.push((db, argv.to_vec(), aof));
+            return;
+        }
+        self.feed_one(db, argv, aof);
+    }
+
+    fn feed_one(&mut self, db: usize, argv: &[Bytes], aof: bool) {
+        if self.master.is_some() {
+            // A replica's own writes (replica-read-only no) and PUBLISH stay
+            // local: its stream is its primary's, relayed byte for byte.
+            if aof {
+                self.aof_command(db, argv);
+            }
+            return;
+        }
         if !self.repl.backlog.active() && self.repl.replicas.is_empty() && !self.aof_enabled() {
             // Nobody listens: only the offset would move, and upstream does
             // not even count it without a backlog.
             return;
         }
         let mut buf = BytesMut::new();
-        if self.repl.multi_pending {
-            self.repl.multi_pending = false;
-            self.repl.multi_emitted = true;
-            encode_request(&[&b"MULTI"[..]], &mut buf);
-            self.aof_command(db, &[Bytes::from_static(b"MULTI")]);
-        }
         if self.repl.last_db != Some(db) {
             let d = db.to_string();
             encode_request(&[&b"SELECT"[..], d.as_bytes()], &mut buf);
@@ -210,15 +233,38 @@ impl State {
         }
         encode_request(argv, &mut buf);
         self.feed_stream(&buf);
-        self.aof_command(db, argv);
+        if aof {
+            self.aof_command(db, argv);
+        }
     }
 
-    /// Closes a propagated transaction with `EXEC`.
-    pub fn feed_command_raw_exec(&mut self, db: usize) {
-        let mut buf = BytesMut::new();
-        encode_request(&[&b"EXEC"[..]], &mut buf);
-        self.feed_stream(&buf);
-        self.aof_command(db, &[Bytes::from_static(b"EXEC")]);
+    /// `EXEC` starts: what its commands propagate is collected.
+    pub fn begin_exec_propagation(&mut self) {
+        self.repl.exec_ops = Some(Vec::new());
+    }
+
+    /// `EXEC` ends: a transaction that wrote more than once goes out as
+    /// `MULTI` … `EXEC` (a SELECT, if needed, before the `MULTI`, as 7.0),
+    /// one write goes out alone, no write leaves no trace.
+    pub fn end_exec_propagation(&mut self) {
+        let Some(ops) = self.repl.exec_ops.take() else {
+            return;
+        };
+        match ops.as_slice() {
+            [] => {}
+            [(db, argv, aof)] => self.feed_one(*db, argv, *aof),
+            [(first_db, ..), ..] => {
+                // The AOF gets the wrapper only around what it receives.
+                let aof = ops.iter().any(|(_, _, a)| *a);
+                self.feed_one(*first_db, &[Bytes::from_static(b"MULTI")], aof);
+                let mut last = *first_db;
+                for (db, argv, a) in &ops {
+                    self.feed_one(*db, argv, *a);
+                    last = *db;
+                }
+                self.feed_one(last, &[Bytes::from_static(b"EXEC")], aof);
+            }
+        }
     }
 
     /// Whether an append-only file takes the stream.
@@ -288,15 +334,16 @@ impl State {
             self.start_replica_sync();
         }
         self.drop_timed_out_replicas(now);
-        if self.master.is_some()
+        // The schedule advances with time whether or not anyone listens.
+        let period = self.config.get_int("repl-ping-replica-period");
+        let secs_since_start = (now - self.start_ms).max(0) / 1000;
+        let due = self.repl.ping.due(secs_since_start, period);
+        if !due
+            || self.master.is_some()
             || self.repl.replicas.is_empty()
             || self.failover.is_some()
             || self.pause.is_some()
         {
-            return;
-        }
-        let period = self.config.get_int("repl-ping-replica-period");
-        if !self.repl.ping.due(now, period) {
             return;
         }
         let mut buf = BytesMut::new();

@@ -17,6 +17,7 @@ impl State {
             self.cas_dirty.extend(ids.iter().copied());
         }
     }
+
     /// [`State::touch_key`] for a deletion by expiry: clients that watched
     /// the key when it had already expired see no change.
     pub(crate) fn touch_expired_key(&mut self, db: usize, key: &Bytes) {
@@ -31,23 +32,69 @@ impl State {
             }
         }
     }
-    /// Marks clients watching keys that currently exist in `db` (before a
-    /// FLUSHDB/FLUSHALL/SWAPDB changes them all), like upstream's
-    /// `touchAllWatchedKeysInDb`.
-    pub fn touch_watched_db(&mut self, db: usize) {
-        self.touch_watched_swap(db, db);
+
+    /// `FLUSHDB`/`FLUSHALL` (and a full sync replacing the dataset) is
+    /// about to empty `db`: invalidates the watches on keys that exist in
+    /// it, except keys that had already expired when watched (their
+    /// deletion is no logical change), as upstream 7.0's
+    /// `touchAllWatchedKeysInDb(db, NULL)`.
+    pub fn touch_watched_db(&mut self, db: usize, now: i64) {
+        self.touch_watched_keys(db, None, now);
     }
-    /// Invalidates the watches on keys of `db` that exist in `db` or in
-    /// `other`: `SWAPDB` makes keys appear as well as disappear.
-    pub fn touch_watched_swap(&mut self, db: usize, other: usize) {
-        let mut hit = Vec::new();
+
+    /// `SWAPDB`: `db` is about to take the contents of `other`.
+    /// Invalidates the watches on keys of `db` whose logical existence or
+    /// value changes; a key that was and stays expired, or that appears
+    /// already expired where there was none, changes nothing (7.0).
+    pub fn touch_watched_swap(&mut self, db: usize, other: usize, now: i64) {
+        self.touch_watched_keys(db, Some(other), now);
+    }
+
+    fn touch_watched_keys(&mut self, db: usize, replaced_with: Option<usize>, now: i64) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let mut dirty = Vec::new();
+        let mut no_longer_expired = Vec::new();
+        let mut now_expired = Vec::new();
         for ((d, k), ids) in &self.watched {
-            if *d == db && (self.ks.dbs[db].contains(k) || self.ks.dbs[other].contains(k)) {
-                hit.extend(ids.iter().copied());
+            if *d != db {
+                continue;
+            }
+            let in_emptied = self.ks.dbs[db].contains(k);
+            let in_replacement = replaced_with.is_some_and(|r| self.ks.dbs[r].contains(k));
+            if !in_emptied && !in_replacement {
+                continue;
+            }
+            let replacement_expired =
+                replaced_with.is_some_and(|r| in_replacement && self.ks.dbs[r].is_expired(k, now));
+            for &id in ids {
+                let slot = (id, db, k.clone());
+                if self.watched_expired.contains(&slot) {
+                    if !in_replacement {
+                        // Watched already expired, now gone: no change.
+                        no_longer_expired.push(slot);
+                        continue;
+                    }
+                    if replacement_expired {
+                        // Expired, and replaced by another expired key.
+                        continue;
+                    }
+                } else if !in_emptied && replacement_expired {
+                    // Nothing there, replaced by an expired key.
+                    now_expired.push(slot);
+                    continue;
+                }
+                dirty.push(id);
             }
         }
-        self.cas_dirty.extend(hit);
+        for slot in no_longer_expired {
+            self.watched_expired.remove(&slot);
+        }
+        self.watched_expired.extend(now_expired);
+        self.cas_dirty.extend(dirty);
     }
+
     /// Adds a watch.
     pub fn watch(&mut self, client: &mut Client, key: &Bytes, now: i64) {
         let slot = (client.db, key.clone());
@@ -65,6 +112,7 @@ impl State {
         client.watched.push(slot.clone());
         self.watched.entry(slot).or_default().push(client.id);
     }
+
     /// Drops all watches of a client.
     pub fn unwatch_all(&mut self, id: u64, keys: &[(usize, Bytes)]) {
         for slot in keys {

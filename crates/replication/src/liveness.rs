@@ -85,26 +85,36 @@ fn timeout_ms(secs: i64) -> i64 {
 
 /// The primary's keep-alive `PING` into the stream (part of the offsets,
 /// so replicas can tell a silent primary from a dead one).
+///
+/// Upstream counts the runs of its once-a-second replication cron since
+/// start and pings on every multiple of `repl-ping-replica-period`; the
+/// seconds elapsed since start stand for that counter here, so a replica
+/// that attaches between two multiples waits for the next one (a test
+/// harness reading the stream relies on that, with a large period).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PingSchedule {
-    last_ping_ms: i64,
+    /// The period-long slot since start of the last `due` answer of true.
+    last_slot: Option<i64>,
 }
 
 impl PingSchedule {
-    /// A schedule whose first `PING` is due at once.
+    /// A schedule that has not pinged yet.
     pub fn new() -> PingSchedule {
         PingSchedule::default()
     }
 
-    /// Whether a `PING` is due at `now` with `repl-ping-replica-period`
-    /// of `period_secs` (at least 1); if so it counts as sent. The caller
-    /// only asks when it has replicas and no failover or pause is holding
-    /// the offsets still.
-    pub fn due(&mut self, now: i64, period_secs: i64) -> bool {
-        if now - self.last_ping_ms < period_secs.max(1).saturating_mul(1000) {
+    /// Whether a `PING` is due `secs_since_start` seconds after the server
+    /// started, with `repl-ping-replica-period` of `period_secs` (at least
+    /// 1): true once per period, at the first call in it. The caller asks
+    /// on every cron run, replicas or not (so the schedule keeps pace with
+    /// time), and sends the `PING` only when it has replicas and no
+    /// failover or pause holds the offsets still.
+    pub fn due(&mut self, secs_since_start: i64, period_secs: i64) -> bool {
+        let slot = secs_since_start.div_euclid(period_secs.max(1));
+        if self.last_slot == Some(slot) {
             return false;
         }
-        self.last_ping_ms = now;
+        self.last_slot = Some(slot);
         true
     }
 }
@@ -226,11 +236,17 @@ mod tests {
     #[test]
     fn ping_period() {
         let mut p = PingSchedule::new();
-        assert!(p.due(100_000, 10));
-        assert!(!p.due(109_999, 10));
-        assert!(p.due(110_000, 10));
-        assert!(!p.due(110_500, 0));
-        assert!(p.due(111_000, 0));
+        // Once per period since start, at the first call in it.
+        assert!(p.due(0, 10));
+        assert!(!p.due(0, 10));
+        assert!(!p.due(9, 10));
+        assert!(p.due(10, 10));
+        assert!(!p.due(19, 10));
+        // A late cron run still pings in its period.
+        assert!(p.due(23, 10));
+        // A period of 0 counts as 1.
+        assert!(p.due(26, 0));
+        assert!(p.due(27, 0));
     }
 
     #[test]

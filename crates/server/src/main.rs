@@ -259,7 +259,16 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
             return 1;
         }
     };
-    log::notice(&format!("Running mode=standalone, port={port}."));
+    // Upstream draws its logo when asked to (`always-show-logo`, which
+    // test harnesses set and then wait for its "PID:" line) or when
+    // logging to a terminal; otherwise one line says the same.
+    let tty = config.get_str("logfile").is_empty()
+        && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    if config.get_bool("always-show-logo") || tty {
+        show_banner(port);
+    } else {
+        log::notice(&format!("Running mode=standalone, port={port}."));
+    }
     let mut state = State::new(config, now_ms(), redis_commands::registry());
     state.port = port;
     state.executable = std::env::current_exe()
@@ -432,6 +441,25 @@ fn data_size_on_disk(cfg: &redis_config::Config, aof_on: bool) -> u64 {
         Err(_) => return u64::MAX,
     }
     total
+}
+
+/// The startup banner (our own drawing, not upstream's logo), with the
+/// lines scripts look for: version, mode, port and PID.
+fn show_banner(port: u16) {
+    let pid = std::process::id();
+    let lines = [
+        String::new(),
+        "    ____  _____ ____  ___ ____          ____  ____".to_string(),
+        format!("   |  _ \\| ____|  _ \\|_ _/ ___|        |  _ \\/ ___|     Redis {REDIS_VERSION} (redis-rs {}) 64 bit", env!("CARGO_PKG_VERSION")),
+        "   | |_) |  _| | | | || |\\___ \\  _____ | |_) \\___ \\".to_string(),
+        "   |  _ <| |___| |_| || | ___) ||_____||  _ < ___) |    Running in standalone mode".to_string(),
+        format!("   |_| \\_\\_____|____/|___|____/        |_| \\_\\____/     Port: {port}"),
+        format!("                                                        PID: {pid}"),
+        String::new(),
+    ];
+    for l in lines {
+        log::raw_line(&l);
+    }
 }
 
 fn supervised_mode(s: &str) -> &'static str {

@@ -1,0 +1,188 @@
+//! What reaches replicas, compared with the reference: a raw `SYNC`
+//! connection reads the replication stream after a sequence of commands,
+//! and the commands in it (keep-alive PINGs aside) must be the same —
+//! transactions wrapped in MULTI/EXEC only when they wrote more than once,
+//! SELECT before MULTI, no trace of a transaction that wrote nothing,
+//! PUBLISH propagated so replicas' subscribers get the message, and a
+//! SELECT at the start of the stream a new replica receives.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use redis_testkit::{ServerKind, TestServer};
+
+/// A raw replica link: `SYNC`, the RDB skipped, then the command stream.
+struct Stream {
+    sock: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Stream {
+    fn attach(s: &TestServer) -> Stream {
+        let mut sock = TcpStream::connect(s.addr()).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        sock.write_all(b"SYNC\r\n").unwrap();
+        let mut st = Stream {
+            sock,
+            buf: Vec::new(),
+        };
+        // Newlines are keep-alives while the RDB is produced.
+        let header = loop {
+            let line = st.line();
+            if !line.is_empty() {
+                break line;
+            }
+        };
+        let len: usize = header
+            .strip_prefix('$')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("bad payload header {header:?}"));
+        st.fill(len);
+        st.buf.drain(..len);
+        st
+    }
+
+    /// Reads until `n` bytes are buffered (bounded).
+    fn fill(&mut self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut chunk = [0u8; 16 * 1024];
+        while self.buf.len() < n {
+            assert!(Instant::now() < deadline, "stream stalled");
+            match self.sock.read(&mut chunk) {
+                Ok(0) => panic!("replication link closed"),
+                Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn line(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(p) = self.buf.iter().position(|&b| b == b'\n') {
+                let l: Vec<u8> = self.buf.drain(..=p).collect();
+                return String::from_utf8_lossy(&l).trim_end().to_string();
+            }
+            assert!(Instant::now() < deadline, "no line");
+            let n = self.buf.len() + 1;
+            self.fill(n);
+        }
+    }
+
+    /// The next command of the stream, lower-cased name first.
+    fn command(&mut self) -> Vec<String> {
+        let head = self.line();
+        let n: usize = head
+            .strip_prefix('*')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("bad command header {head:?}"));
+        let mut argv = Vec::new();
+        for _ in 0..n {
+            let len: usize = self
+                .line()
+                .strip_prefix('$')
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("bad argument header"));
+            self.fill(len + 2);
+            let a: Vec<u8> = self.buf.drain(..len + 2).collect();
+            argv.push(String::from_utf8_lossy(&a[..len]).into_owned());
+        }
+        if let Some(first) = argv.first_mut() {
+            *first = first.to_ascii_lowercase();
+        }
+        argv
+    }
+
+    /// The next `n` commands, keep-alive PINGs skipped.
+    fn commands(&mut self, n: usize) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            let c = self.command();
+            if c != ["ping"] {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
+/// Runs `writes` on a fresh server of each kind with a replica link
+/// attached, and compares the first `n` commands of the two streams.
+fn same_stream(n: usize, writes: &[&[&str]]) {
+    let mut streams = Vec::new();
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let s = TestServer::start(kind, &["--repl-ping-replica-period", "3600"]);
+        let mut c = s.conn();
+        let mut link = Stream::attach(&s);
+        for w in writes {
+            c.cmd(w);
+        }
+        streams.push(link.commands(n));
+    }
+    assert_eq!(streams[1], streams[0], "ours vs reference");
+}
+
+#[test]
+fn single_write_transaction_is_not_wrapped() {
+    same_stream(
+        3,
+        &[
+            &["MULTI"],
+            &["SET", "foo", "bar"],
+            &["EXEC"],
+            &["SET", "foo2", "bar"],
+        ],
+    );
+}
+
+#[test]
+fn transaction_with_select_inside() {
+    same_stream(
+        8,
+        &[
+            &["MULTI"],
+            &["SET", "a", "1"],
+            &["GET", "a"],
+            &["SELECT", "1"],
+            &["SET", "b", "2"],
+            &["SELECT", "2"],
+            &["SET", "c", "3"],
+            &["EXEC"],
+        ],
+    );
+}
+
+#[test]
+fn transactions_that_write_nothing_leave_no_trace() {
+    same_stream(
+        2,
+        &[
+            &["MULTI"],
+            &["EXEC"],
+            &["MULTI"],
+            &["GET", "x"],
+            &["DEL", "nokey"],
+            &["EXEC"],
+            &["INCR", "foo"],
+        ],
+    );
+}
+
+#[test]
+fn publish_reaches_replicas() {
+    same_stream(
+        5,
+        &[
+            &["PUBLISH", "ch", "hello"],
+            &["MULTI"],
+            &["PUBLISH", "ch", "in-multi"],
+            &["EXEC"],
+            &["MULTI"],
+            &["SET", "k", "v"],
+            &["PUBLISH", "ch", "two"],
+            &["EXEC"],
+        ],
+    );
+}
