@@ -8,6 +8,7 @@
 
 mod aof;
 mod clients;
+mod config_runtime;
 mod differential;
 mod error_precedence;
 mod memory;

@@ -41,6 +41,8 @@ pub struct Stats {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub total_error_replies: u64,
+    /// Errors sent to our primary (`unexpected_error_replies`).
+    pub unexpected_error_replies: u64,
     pub evicted_keys: u64,
     pub total_reads: u64,
     pub total_writes: u64,
