@@ -138,6 +138,9 @@ pub struct State {
     pub active_expire: bool,
     /// Where log lines go (the server installs its logger).
     pub log_sink: LogSink,
+    /// Changes the threshold of the server's logger (`CONFIG SET
+    /// loglevel`); the server installs it.
+    pub set_log_level: fn(LogLevel),
     pub pubsub: PubSub,
     pub notify_flags: NotifyFlags,
     /// Keys of the running write command that did not exist before it
@@ -236,6 +239,7 @@ impl State {
             latency: vec![Histogram::default(); registry.len()],
             active_expire: true,
             log_sink: Arc::new(|_, _| {}),
+            set_log_level: |_| {},
             pubsub: PubSub::default(),
             notify_flags: NotifyFlags::default(),
             new_candidates: Vec::new(),

@@ -313,6 +313,14 @@ async fn serve(
         };
         log::log(l, msg);
     });
+    state.set_log_level = |lvl| {
+        log::set_level(match lvl {
+            StateLevel::Debug => LogLevel::Debug,
+            StateLevel::Verbose => LogLevel::Verbose,
+            StateLevel::Notice => LogLevel::Notice,
+            StateLevel::Warning => LogLevel::Warning,
+        })
+    };
     if let Some((host, port)) = state.config.replica_of() {
         state.become_replica(host, port, now_ms());
     }
