@@ -345,3 +345,347 @@ fn aof_with_a_command_renamed_away_fails_to_load_like_upstream() {
         vec!["# Unknown command 'INCR' reading the append only file"]
     );
 }
+
+// ------------------------------------------------- protected commands
+
+/// One request over a Unix socket; the reply bytes.
+fn unix_cmd(path: &Path, args: &[&str]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(&redis_testkit::conn::encode_request(args))
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Ok(Some(n)) = redis_testkit::reply_len(&buf) {
+            buf.truncate(n);
+            return buf;
+        }
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "connection closed after {}", text(&buf));
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[test]
+fn debug_and_module_are_refused_by_default_like_upstream() {
+    same_on_both(&[], |s| {
+        let mut c = s.conn();
+        vec![
+            c.cmd(&["DEBUG", "SLEEP", "0"]),
+            c.cmd(&["DEBUG", "HELP"]),
+            c.cmd(&["MODULE", "LIST"]),
+            c.cmd(&["module", "help"]),
+            c.cmd(&["MODULE", "LOAD", "/nonexistent.so"]),
+            c.cmd(&["MODULE", "LOADEX", "/nonexistent.so"]),
+            c.cmd(&["MODULE", "UNLOAD", "x"]),
+            // Arity and unknown subcommands come before the check.
+            c.cmd(&["MODULE"]),
+            c.cmd(&["MODULE", "LIST", "x"]),
+            c.cmd(&["MODULE", "NOSUCH"]),
+            c.cmd(&["CONFIG", "SET", "enable-debug-command", "yes"]),
+            c.cmd(&["CONFIG", "SET", "enable-module-command", "yes"]),
+            c.cmd(&["CONFIG", "GET", "enable-debug-command"]),
+            c.cmd(&["CONFIG", "GET", "enable-module-command"]),
+        ]
+    });
+}
+
+#[test]
+fn local_protected_commands_run_over_loopback_and_the_unix_socket() {
+    for kind in KINDS {
+        let dir = Scratch::new("local");
+        let sock = dir.path().join("s.sock");
+        let s = TestServer::start(
+            kind,
+            &[
+                "--enable-debug-command",
+                "local",
+                "--enable-module-command",
+                "local",
+                "--unixsocket",
+                sock.to_str().unwrap(),
+                "--bind",
+                "127.0.0.1 127.0.0.2",
+            ],
+        );
+        let mut c = s.conn();
+        assert_eq!(c.cmd(&["DEBUG", "SLEEP", "0"]), b"+OK\r\n", "{kind:?}");
+        assert_eq!(c.cmd(&["MODULE", "LIST"]), b"*0\r\n", "{kind:?}");
+        // 127.0.0.2 is local too (upstream tests the 127. prefix).
+        let two = std::net::SocketAddr::from(([127, 0, 0, 2], s.port()));
+        assert_eq!(
+            unix_cmd(&sock, &["DEBUG", "SLEEP", "0"]),
+            b"+OK\r\n",
+            "{kind:?}"
+        );
+        assert_eq!(unix_cmd(&sock, &["MODULE", "LIST"]), b"*0\r\n", "{kind:?}");
+        let mut c2 = Conn::connect(two).unwrap();
+        assert_eq!(c2.cmd(&["DEBUG", "SLEEP", "0"]), b"+OK\r\n", "{kind:?}");
+        assert_eq!(
+            c2.cmd(&["MODULE", "UNLOAD", "x"])[..5],
+            *b"-ERR ",
+            "{kind:?}"
+        );
+        assert!(!text(&c2.cmd(&["MODULE", "UNLOAD", "x"])).contains("not allowed"));
+    }
+}
+
+#[test]
+fn module_command_answers_like_upstream_when_enabled() {
+    let dir = Scratch::new("module");
+    let plain = dir.path().join("plain.so");
+    std::fs::write(&plain, "not a module").unwrap();
+    let plain = plain.to_str().unwrap().to_string();
+    let mut logs = Vec::new();
+    for kind in KINDS {
+        let s = TestServer::start(kind, &["--enable-module-command", "yes"]);
+        let mut c = s.conn();
+        let t = vec![
+            c.cmd(&["MODULE", "LIST"]),
+            c.cmd(&["MODULE", "HELP"]),
+            c.cmd(&["module", "help"]),
+            c.cmd(&["MODULE", "LOAD", "/nonexistent/x.so"]),
+            c.cmd(&["MODULE", "LOAD", "/nonexistent/x.so", "a", "b"]),
+            c.cmd(&["MODULE", "LOAD", dir.str()]),
+            c.cmd(&["MODULE", "LOAD", &plain]),
+            c.cmd(&["MODULE", "LOADEX", "/nonexistent/x.so"]),
+            c.cmd(&[
+                "MODULE",
+                "LOADEX",
+                "/nonexistent/x.so",
+                "CONFIG",
+                "a",
+                "b",
+                "ARGS",
+                "CONFIG",
+                "x",
+            ]),
+            c.cmd(&["MODULE", "LOADEX", "/nonexistent/x.so", "CONFIG", "a"]),
+            c.cmd(&[
+                "MODULE",
+                "LOADEX",
+                "/nonexistent/x.so",
+                "config",
+                "a",
+                "b",
+                "c",
+            ]),
+            c.cmd(&["MODULE", "UNLOAD", "x"]),
+            c.cmd(&["MODULE", "UNLOAD"]),
+            c.cmd(&["MODULE", "UNLOAD", "x", "y"]),
+            c.cmd(&["MODULE", "LOAD"]),
+            c.cmd(&["MODULE", "HELP", "x"]),
+        ];
+        let log = s.log_contents();
+        let mut lines = log_messages(&log, "Module ");
+        lines.extend(log_messages(&log, "CONFIG specified"));
+        lines.extend(log_messages(&log, "Syntax Error"));
+        logs.push((t, lines));
+    }
+    for (i, (e, g)) in logs[0].0.iter().zip(&logs[1].0).enumerate() {
+        assert_resp_eq!(g, e, "step {i}");
+    }
+    assert_eq!(logs[0].1, logs[1].1);
+}
+
+// ---------------------------------------------------- protected configs
+
+#[test]
+fn protected_configs_follow_enable_protected_configs_like_upstream() {
+    same_on_both(&[], |s| {
+        let mut c = s.conn();
+        vec![
+            c.cmd(&["CONFIG", "SET", "dbfilename", "x.rdb"]),
+            c.cmd(&["CONFIG", "SET", "dir", s.dir().to_str().unwrap()]),
+            c.cmd(&["CONFIG", "SET", "maxmemory", "1mb", "DIR", "/"]),
+            c.cmd(&["CONFIG", "SET", "enable-protected-configs", "yes"]),
+            c.cmd(&["CONFIG", "GET", "dbfilename"]),
+        ]
+    });
+    for setting in ["local", "yes"] {
+        same_on_both(&["--enable-protected-configs", setting], |s| {
+            let mut c = s.conn();
+            vec![
+                c.cmd(&["CONFIG", "SET", "dbfilename", "x.rdb"]),
+                c.cmd(&["CONFIG", "SET", "dir", s.dir().to_str().unwrap()]),
+                c.cmd(&["CONFIG", "GET", "dbfilename"]),
+            ]
+        });
+    }
+    for kind in KINDS {
+        let dir = Scratch::new("pconf");
+        let sock = dir.path().join("s.sock");
+        let _s = TestServer::start(
+            kind,
+            &[
+                "--enable-protected-configs",
+                "local",
+                "--unixsocket",
+                sock.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(
+            unix_cmd(&sock, &["CONFIG", "SET", "dbfilename", "y.rdb"]),
+            b"+OK\r\n",
+            "{kind:?}"
+        );
+    }
+}
+
+// ------------------------------------------------- CONFIG SET effects
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn connects(ip: [u8; 4], port: u16) -> bool {
+    Conn::connect(std::net::SocketAddr::from((ip, port)))
+        .map(|mut c| c.cmd(&["PING"]) == b"+PONG\r\n")
+        .unwrap_or(false)
+}
+
+#[test]
+fn config_set_port_and_bind_rebind_like_upstream() {
+    let mut runs = Vec::new();
+    for kind in KINDS {
+        let s = TestServer::start(kind, &[]);
+        let mut c = s.conn();
+        let old = s.port();
+        // Someone else holds this port.
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let busy_port = busy.local_addr().unwrap().port();
+        let new = free_port();
+        let mut t = vec![
+            c.cmd(&["CONFIG", "SET", "port", &busy_port.to_string()]),
+            c.cmd(&["CONFIG", "GET", "port"]),
+        ];
+        assert!(connects([127, 0, 0, 1], old), "{kind:?}");
+        t.push(c.cmd(&["CONFIG", "SET", "port", &new.to_string()]));
+        assert!(connects([127, 0, 0, 1], new), "{kind:?}");
+        assert!(!connects([127, 0, 0, 1], old), "{kind:?}");
+        // The connection made before goes on.
+        assert_eq!(
+            info_field(&mut c, "server", "tcp_port"),
+            Some(new.to_string()),
+            "{kind:?}"
+        );
+        // A bind that cannot be done keeps the old sockets (192.0.2.1 is a
+        // documentation address no host here has: nothing is sent).
+        t.push(c.cmd(&["CONFIG", "SET", "bind", "127.0.0.1 192.0.2.1"]));
+        t.push(c.cmd(&["CONFIG", "SET", "bind", "nonsense"]));
+        t.push(c.cmd(&["CONFIG", "GET", "bind"]));
+        assert!(connects([127, 0, 0, 1], new), "{kind:?}");
+        t.push(c.cmd(&["CONFIG", "SET", "bind", "127.0.0.2"]));
+        assert!(connects([127, 0, 0, 2], new), "{kind:?}");
+        assert!(!connects([127, 0, 0, 1], new), "{kind:?}");
+        // Both at once, then no TCP at all.
+        let third = free_port();
+        t.push(c.cmd(&[
+            "CONFIG",
+            "SET",
+            "bind",
+            "127.0.0.1",
+            "port",
+            &third.to_string(),
+        ]));
+        assert!(connects([127, 0, 0, 1], third), "{kind:?}");
+        assert!(!connects([127, 0, 0, 2], new), "{kind:?}");
+        t.push(c.cmd(&["CONFIG", "SET", "port", "0"]));
+        assert!(!connects([127, 0, 0, 1], third), "{kind:?}");
+        t.push(c.cmd(&["CONFIG", "GET", "port"]));
+        t.push(c.cmd(&["CONFIG", "SET", "unixsocket", "/tmp/x.sock"]));
+        drop(busy);
+        let ports = |t: &str| {
+            t.replace(&busy_port.to_string(), "<busy>")
+                .replace(&new.to_string(), "<new>")
+                .replace(&third.to_string(), "<third>")
+                .replace(&old.to_string(), "<old>")
+        };
+        let t: Vec<Vec<u8>> = t.iter().map(|r| ports(&text(r)).into_bytes()).collect();
+        let log = ports(&s.log_contents());
+        let mut lines = log_messages(&log, "Could not create server TCP");
+        lines.extend(log_messages(&log, "Failed "));
+        runs.push((t, lines));
+    }
+    for (i, (e, g)) in runs[0].0.iter().zip(&runs[1].0).enumerate() {
+        assert_resp_eq!(g, e, "step {i}");
+    }
+    assert_eq!(runs[0].1, runs[1].1);
+    assert_eq!(
+        runs[1].0[0],
+        b"-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.\r\n"
+    );
+}
+
+/// A reply's text without bulk length headers (paths differ in length
+/// between the two servers' directories).
+fn without_lengths(t: &str) -> String {
+    t.split("\r\n")
+        .filter(|l| !(l.starts_with('$') && l[1..].chars().all(|c| c.is_ascii_digit())))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+#[test]
+fn config_set_dir_changes_the_working_directory_like_upstream() {
+    let mut runs = Vec::new();
+    for kind in KINDS {
+        let s = TestServer::start(kind, &["--enable-protected-configs", "yes"]);
+        let base = std::fs::canonicalize(s.dir()).unwrap();
+        std::fs::create_dir(base.join("sub")).unwrap();
+        std::fs::write(base.join("file"), "x").unwrap();
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let busy_port = busy.local_addr().unwrap().port().to_string();
+        let mut c = s.conn();
+        let t = vec![
+            c.cmd(&["CONFIG", "SET", "dir", "sub"]),
+            c.cmd(&["CONFIG", "GET", "dir"]),
+            c.cmd(&["SAVE"]),
+            c.cmd(&["CONFIG", "SET", "dir", "nonexistent"]),
+            c.cmd(&["CONFIG", "SET", "dir", base.join("file").to_str().unwrap()]),
+            c.cmd(&["CONFIG", "SET", "dir", ".."]),
+            c.cmd(&["CONFIG", "GET", "dir"]),
+            // A failing rebind in the same command puts the directory back.
+            c.cmd(&["CONFIG", "SET", "dir", "sub", "port", &busy_port]),
+            c.cmd(&["CONFIG", "GET", "dir"]),
+            c.cmd(&["CONFIG", "SET", "dbfilename", "again.rdb"]),
+            c.cmd(&["SAVE"]),
+        ];
+        assert!(base.join("sub/dump.rdb").is_file(), "{kind:?}");
+        assert!(base.join("again.rdb").is_file(), "{kind:?}");
+        assert!(!base.join("sub/again.rdb").exists(), "{kind:?}");
+        let shown: Vec<String> = t
+            .iter()
+            .map(|r| without_lengths(&text(r).replace(base.to_str().unwrap(), "<base>")))
+            .collect();
+        runs.push(shown);
+    }
+    assert_eq!(runs[0], runs[1]);
+    assert!(runs[1][1].contains("<base>/sub"), "{:?}", runs[1]);
+}
+
+#[test]
+fn config_set_loglevel_takes_effect_like_upstream() {
+    let mut counts = Vec::new();
+    for kind in KINDS {
+        let s = TestServer::start(kind, &[]);
+        let mut c = s.conn();
+        assert_eq!(c.cmd(&["CONFIG", "SET", "loglevel", "warning"]), b"+OK\r\n");
+        c.cmd(&["SAVE"]);
+        assert_eq!(c.cmd(&["CONFIG", "SET", "loglevel", "notice"]), b"+OK\r\n");
+        c.cmd(&["SAVE"]);
+        c.cmd(&["CONFIG", "SET", "loglevel", "warning"]);
+        c.cmd(&["SAVE"]);
+        let log = s.log_contents();
+        counts.push(log_messages(&log, "DB saved on disk"));
+    }
+    assert_eq!(counts[0], counts[1]);
+    assert_eq!(counts[1].len(), 1);
+}

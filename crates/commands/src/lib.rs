@@ -11,7 +11,8 @@
 //! - [`connection`] (AUTH, HELLO, PING, SELECT, RESET…), [`client`]
 //!   (CLIENT), [`transaction`] (MULTI/EXEC/WATCH), [`pubsub`].
 //! - [`introspection`] (COMMAND, SLOWLOG, LATENCY, MEMORY, MONITOR, TIME),
-//!   [`info`] (INFO), [`config`] (CONFIG), [`debug`] (DEBUG).
+//!   [`info`] (INFO), [`config`] (CONFIG), [`debug`] (DEBUG), [`module`]
+//!   (MODULE, which loads nothing).
 //! - [`persistence`] (SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, SHUTDOWN),
 //!   [`replication`] (REPLICAOF, REPLCONF, PSYNC, SYNC, ROLE, WAIT, FAILOVER).
 //! - Helpers: [`args`] (argument parsing), [`float`] (long double
@@ -33,6 +34,7 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod list;
+pub mod module;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
@@ -68,6 +70,7 @@ pub const MODULES: &[&[(&str, Handler)]] = &[
     info::COMMANDS,
     config::COMMANDS,
     debug::COMMANDS,
+    module::COMMANDS,
     persistence::COMMANDS,
     replication::COMMANDS,
 ];

@@ -314,9 +314,12 @@ impl State {
     /// `enable-debug-command` / `enable-module-command`: `no`, `yes`, or
     /// `local` (loopback and Unix socket connections only).
     fn protected_check(&self, cmd: &Cmd, client: &Client) -> Option<CmdError> {
-        let (setting, name, option) = match cmd.meta.name.as_str() {
+        // Upstream's internal PROTECTED flag (not shown by COMMAND INFO):
+        // DEBUG, and the MODULE subcommands that load or unload code
+        // (LIST and HELP stay open).
+        let (setting, name, option) = match cmd.full_name.as_str() {
             "debug" => (&self.cached.enable_debug, "DEBUG", "enable-debug-command"),
-            "module" => (
+            "module|load" | "module|loadex" | "module|unload" => (
                 &self.cached.enable_module,
                 "MODULE",
                 "enable-module-command",
