@@ -85,11 +85,14 @@ pub fn registry() -> &'static Registry {
 }
 
 /// The command table with the configuration's `rename-command` pairs
-/// applied, for the server to build once at startup. The error is
-/// upstream's config error text (the configuration loader reports it with
-/// the offending line before this is ever called).
+/// applied, for the server to build once at startup (like [`registry`],
+/// bindings without metadata are left out rather than failing). The error
+/// is upstream's config error text (the configuration loader reports it
+/// with the offending line before this is ever called).
 pub fn build_registry(renames: &[(String, String)]) -> Result<Registry, String> {
-    Registry::build_with_renames(MODULES, renames)
+    let mut reg = Registry::build(MODULES).unwrap_or_else(|_| Registry::lenient(MODULES));
+    reg.rename_all(renames)?;
+    Ok(reg)
 }
 
 /// The top-level command names, for checking `rename-command` lines while
