@@ -192,19 +192,21 @@ fn command_count_list_and_stats_see_renames_like_upstream() {
 fn bad_rename_command_lines_are_fatal_like_upstream() {
     let dir = Scratch::new("rename");
     for (contents, extra) in [
-        ("port 7000\nrename-command nosuch foo\n", vec![]),
+        ("hz 10\nrename-command nosuch foo\n", vec![]),
         ("rename-command get set\n", vec![]),
         ("rename-command get \"\"\nrename-command GET x\n", vec![]),
         ("rename-command get\n", vec![]),
         ("rename-command get a b\n", vec![]),
         // The first bad line wins, even before another kind of error.
         ("rename-command nosuch x\nport abc\n", vec![]),
-        ("port 7001\n", vec!["--rename-command", "get", "set"]),
+        ("hz 10\n", vec!["--rename-command", "get", "set"]),
     ] {
         let path = dir.path().join("bad.conf");
         std::fs::write(&path, contents).unwrap();
         let mut args = vec![path.to_str().unwrap()];
         args.extend(extra.iter().copied());
+        // Never the default port, should a server get that far.
+        args.extend(["--port", "0", "--bind", "127.0.0.1"]);
         let (rc_ref, err_ref) = run_to_exit(ServerKind::Reference, &args);
         let (rc_ours, err_ours) = run_to_exit(ServerKind::Ours, &args);
         assert_eq!(rc_ref, 1, "{err_ref}");
