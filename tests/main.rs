@@ -12,6 +12,7 @@
 mod aof;
 mod check_order;
 mod clients;
+mod config_runtime;
 mod differential;
 mod error_precedence;
 mod memory;

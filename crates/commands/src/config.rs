@@ -32,7 +32,24 @@ pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .chunks_exact(2)
         .map(|p| (p[0].to_vec(), p[1].to_vec()))
         .collect();
-    ctx.st.config.set(&pairs).map_err(CmdError::msg)?;
+    // Protected parameters may be open to local clients only
+    // (`enable-protected-configs local`).
+    let old = ctx.st.config.clone();
+    let changed = ctx
+        .st
+        .config
+        .set_from(&pairs, ctx.client.is_local)
+        .map_err(CmdError::msg)?;
+    let given: Vec<String> = pairs
+        .iter()
+        .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    // Listeners, working directory, log level: all or nothing, like the
+    // values themselves.
+    if let Err(e) = ctx.st.apply_live_config(&old, &changed, &given) {
+        ctx.st.config = old;
+        return Err(CmdError::msg(e));
+    }
     ctx.st.apply_config();
     ctx.st.aof_apply_config();
     ctx.ok();

@@ -11,7 +11,8 @@
 //! - [`connection`] (AUTH, HELLO, PING, SELECT, RESET…), [`client`]
 //!   (CLIENT), [`transaction`] (MULTI/EXEC/WATCH), [`pubsub`].
 //! - [`introspection`] (COMMAND, SLOWLOG, LATENCY, MEMORY, MONITOR, TIME),
-//!   [`info`] (INFO), [`config`] (CONFIG), [`debug`] (DEBUG).
+//!   [`info`] (INFO), [`config`] (CONFIG), [`debug`] (DEBUG), [`module`]
+//!   (MODULE, which loads nothing).
 //! - [`persistence`] (SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, SHUTDOWN),
 //!   [`replication`] (REPLICAOF, REPLCONF, PSYNC, SYNC, ROLE, WAIT, FAILOVER).
 //! - Helpers: [`args`] (argument parsing), [`float`] (long double
@@ -33,6 +34,7 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod list;
+pub mod module;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
@@ -68,6 +70,7 @@ pub const MODULES: &[&[(&str, Handler)]] = &[
     info::COMMANDS,
     config::COMMANDS,
     debug::COMMANDS,
+    module::COMMANDS,
     persistence::COMMANDS,
     replication::COMMANDS,
 ];
@@ -81,6 +84,27 @@ pub fn registry() -> &'static Registry {
     REG.get_or_init(|| Registry::build(MODULES).unwrap_or_else(|_| Registry::lenient(MODULES)))
 }
 
+/// The command table with the configuration's `rename-command` pairs
+/// applied, for the server to build once at startup (like [`registry`],
+/// bindings without metadata are left out rather than failing). The error
+/// is upstream's config error text (the configuration loader reports it
+/// with the offending line before this is ever called).
+pub fn build_registry(renames: &[(String, String)]) -> Result<Registry, String> {
+    let mut reg = Registry::build(MODULES).unwrap_or_else(|_| Registry::lenient(MODULES));
+    reg.rename_all(renames)?;
+    Ok(reg)
+}
+
+/// The top-level command names, for checking `rename-command` lines while
+/// the configuration loads.
+pub fn command_names() -> Vec<String> {
+    registry()
+        .by_name
+        .keys()
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -88,5 +112,52 @@ mod tests {
         if let Err(e) = redis_engine::Registry::build(super::MODULES) {
             panic!("{e}");
         }
+    }
+
+    #[test]
+    fn renamed_commands_keep_their_identity() {
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        let plain = super::registry();
+        let reg = super::build_registry(&[
+            pair("config", "CFG"),
+            pair("flushall", ""),
+            pair("get", "g2"),
+            pair("g2", "MyGet"),
+        ])
+        .unwrap();
+        assert!(reg.lookup(b"config").is_none());
+        assert!(reg.lookup(b"flushall").is_none());
+        assert!(reg.lookup(b"get").is_none());
+        assert!(reg.lookup(b"g2").is_none());
+        let get = reg.lookup(b"myget").unwrap();
+        assert_eq!(get.full_name, "get");
+        assert_eq!(reg.lookup(b"cfg").unwrap().full_name, "config");
+        assert_eq!(reg.by_name.len(), plain.by_name.len() - 1);
+        // Statistics slots are per command, whatever its name.
+        assert_eq!(reg.names, plain.names);
+        // The container keeps its subcommands and is named as sent in
+        // the unknown-subcommand error.
+        let argv = [bytes::Bytes::from_static(b"Cfg"), "nosuch".into()];
+        let e = reg.resolve(&argv).unwrap_err().0;
+        assert_eq!(&e.0[..], b"ERR unknown subcommand 'nosuch'. Try CFG HELP.");
+        let argv = [bytes::Bytes::from_static(b"cfg"), "get".into()];
+        assert_eq!(reg.resolve(&argv).unwrap().full_name, "config|get");
+        for (renames, msg) in [
+            (
+                vec![pair("nosuch", "x")],
+                "No such command in rename-command",
+            ),
+            (
+                vec![pair("get", "set")],
+                "Target command name already exists",
+            ),
+            (
+                vec![pair("get", ""), pair("get", "x")],
+                "No such command in rename-command",
+            ),
+        ] {
+            assert_eq!(super::build_registry(&renames).unwrap_err(), msg);
+        }
+        assert!(super::command_names().iter().any(|n| n == "config"));
     }
 }

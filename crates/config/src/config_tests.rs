@@ -336,6 +336,7 @@ fn load_semantics() {
         &LoadOptions {
             version: "7.0.15".into(),
             sentinel: true,
+            commands: None,
         },
     )
     .unwrap();
@@ -348,6 +349,7 @@ fn load_semantics() {
         &LoadOptions {
             version: "9.9.9".into(),
             sentinel: false,
+            commands: None,
         },
     )
     .unwrap_err();
@@ -752,5 +754,84 @@ fn reference_edge_cases() {
     assert_eq!(
         ok("maxmemory 99999999999999999999\n", &[]).get_u64("maxmemory"),
         u64::MAX
+    );
+}
+
+#[test]
+fn rename_command_is_checked_against_the_renamed_table() {
+    let opts = LoadOptions {
+        commands: Some(vec!["get".into(), "set".into(), "config".into()]),
+        ..LoadOptions::default()
+    };
+    let load = |text: &str, cli: &[&str]| {
+        let p = file_with(text);
+        let cli: Vec<String> = cli.iter().map(|s| s.to_string()).collect();
+        Config::load_with(Some(&p), &cli, &opts)
+    };
+    let err = |text: &str| load(text, &[]).unwrap_err().to_string();
+    assert_eq!(
+        err("port 1\nrename-command nosuch foo\n"),
+        banner(
+            2,
+            "rename-command nosuch foo",
+            "No such command in rename-command"
+        )
+    );
+    assert_eq!(
+        err("rename-command get SET\n"),
+        banner(
+            1,
+            "rename-command get SET",
+            "Target command name already exists"
+        )
+    );
+    // A removed or renamed command is gone under its old name.
+    assert_eq!(
+        err("rename-command get \"\"\nrename-command GET x\n"),
+        banner(
+            2,
+            "rename-command GET x",
+            "No such command in rename-command"
+        )
+    );
+    // Subcommands cannot be renamed (upstream asserts on them).
+    assert_eq!(
+        err("rename-command config|get x\n"),
+        banner(
+            1,
+            "rename-command config|get x",
+            "No such command in rename-command"
+        )
+    );
+    // Chains, renaming to itself, and case-insensitive names are fine; the
+    // pairs are kept in order for the server.
+    let c = load(
+        "rename-command get GET2\nrename-command get2 x\nrename-command set set\n",
+        &["--rename-command", "CONFIG", ""],
+    )
+    .unwrap();
+    assert_eq!(
+        c.rename_commands(),
+        vec![
+            ("get".to_string(), "GET2".to_string()),
+            ("get2".to_string(), "x".to_string()),
+            ("set".to_string(), "set".to_string()),
+            ("CONFIG".to_string(), String::new()),
+        ]
+    );
+    // The command line is checked too, after the file.
+    let e = load(
+        "rename-command get \"\"\n",
+        &["--rename-command", "get", "y"],
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        e,
+        banner(
+            3,
+            "rename-command \"get\" \"y\"",
+            "No such command in rename-command"
+        )
     );
 }

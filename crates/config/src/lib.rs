@@ -67,6 +67,12 @@ pub struct LoadOptions {
     pub version: String,
     /// Whether `sentinel` directives are allowed (sentinel mode).
     pub sentinel: bool,
+    /// The server's top-level command names. When given, each
+    /// `rename-command` line is checked against the table as renamed by
+    /// the lines before it, with upstream's fatal errors (`No such command
+    /// in rename-command`, `Target command name already exists`); when
+    /// `None` the lines are only stored.
+    pub commands: Option<Vec<String>>,
 }
 
 impl Default for LoadOptions {
@@ -74,6 +80,7 @@ impl Default for LoadOptions {
         LoadOptions {
             version: DEFAULT_VERSION.to_string(),
             sentinel: false,
+            commands: None,
         }
     }
 }
@@ -170,6 +177,27 @@ struct Loader<'a> {
     opts: &'a LoadOptions,
     save_seen: bool,
     depth: usize,
+    /// The command names as renamed so far (lower case), when
+    /// `rename-command` is validated.
+    commands: Option<HashSet<String>>,
+}
+
+impl Loader<'_> {
+    /// Applies `rename-command from to` to the simulated command table:
+    /// the error is upstream's text for the fatal config error.
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
+        let Some(names) = self.commands.as_mut() else {
+            return Ok(());
+        };
+        if !names.remove(&from.to_ascii_lowercase()) {
+            return Err("No such command in rename-command".into());
+        }
+        // An empty target removes the command.
+        if !to.is_empty() && !names.insert(to.to_ascii_lowercase()) {
+            return Err("Target command name already exists".into());
+        }
+        Ok(())
+    }
 }
 
 impl Config {
@@ -209,6 +237,10 @@ impl Config {
             opts,
             save_seen: false,
             depth: 0,
+            commands: opts
+                .commands
+                .as_ref()
+                .map(|c| c.iter().map(|n| n.to_ascii_lowercase()).collect()),
         };
         cfg.load_text(&text, &mut loader)?;
         Ok(cfg)
@@ -253,7 +285,10 @@ impl Config {
                     ld.depth -= 1;
                     r?;
                 }
-                "rename-command" if argv.len() == 3 => self.extra.push(argv),
+                "rename-command" if argv.len() == 3 => {
+                    ld.rename(&argv[1], &argv[2]).map_err(fail)?;
+                    self.extra.push(argv);
+                }
                 "user" | "loadmodule" if argv.len() >= 2 => self.extra.push(argv),
                 // A bare `sentinel` line is ignored by upstream.
                 "sentinel" if argv.len() == 1 => {}

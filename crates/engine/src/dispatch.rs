@@ -314,9 +314,12 @@ impl State {
     /// `enable-debug-command` / `enable-module-command`: `no`, `yes`, or
     /// `local` (loopback and Unix socket connections only).
     fn protected_check(&self, cmd: &Cmd, client: &Client) -> Option<CmdError> {
-        let (setting, name, option) = match cmd.meta.name.as_str() {
+        // Upstream's internal PROTECTED flag (not shown by COMMAND INFO):
+        // DEBUG, and the MODULE subcommands that load or unload code
+        // (LIST and HELP stay open).
+        let (setting, name, option) = match cmd.full_name.as_str() {
             "debug" => (&self.cached.enable_debug, "DEBUG", "enable-debug-command"),
-            "module" => (
+            "module|load" | "module|loadex" | "module|unload" => (
                 &self.cached.enable_module,
                 "MODULE",
                 "enable-module-command",
@@ -388,7 +391,7 @@ impl State {
         if let Some(m) = client.multi.as_mut() {
             m.error = true;
         }
-        self.reply_error(client, out, &e);
+        self.reply_error(caller, client, out, &e, idx);
     }
 
     /// Counts an error reply in `INFO errorstats`.
@@ -398,14 +401,68 @@ impl State {
         *self.errorstats.entry(code).or_insert(0) += 1;
     }
 
-    /// Writes an error reply and counts it.
-    fn reply_error(&mut self, client: &Client, out: &mut BytesMut, e: &CmdError) {
+    /// Writes an error reply and counts it. An error for our primary is
+    /// not expected (it means the replica diverges, e.g. a command renamed
+    /// or removed here only): logged as upstream does, with the latest
+    /// replication stream. `idx` is the statistics slot of the command
+    /// that failed, if it was resolved.
+    fn reply_error(
+        &mut self,
+        caller: Caller,
+        client: &Client,
+        out: &mut BytesMut,
+        e: &CmdError,
+        idx: Option<usize>,
+    ) {
+        if caller == Caller::Primary || (caller == Caller::Exec && client.is_master) {
+            // Inside a transaction upstream names the EXEC being run.
+            let name = if caller == Caller::Exec {
+                "exec"
+            } else {
+                idx.and_then(|i| self.registry.names.get(i))
+                    .map_or("<unknown>", |n| n.as_str())
+            };
+            self.log_error_to_primary(e, name);
+        }
         self.count_error(e);
         if client.reply_mode == ReplyMode::On {
             out.extend_from_slice(b"-");
             out.extend_from_slice(&e.0);
             out.extend_from_slice(b"\r\n");
         }
+    }
+
+    /// Upstream's warning for an error a replica sends its primary, and
+    /// the last 256 bytes of the replication stream applied so far.
+    fn log_error_to_primary(&mut self, e: &CmdError, cmd_name: &str) {
+        // Upstream logs a plain error without its `ERR ` prefix and an
+        // error with its own code as `-CODE ...`.
+        let text = match e.0.strip_prefix(b"ERR ") {
+            Some(rest) => String::from_utf8_lossy(rest).into_owned(),
+            None => format!("-{}", String::from_utf8_lossy(&e.0)),
+        };
+        let text: String = text.chars().take(4096).collect();
+        self.stats.unexpected_error_replies += 1;
+        self.log_warning(&format!(
+            "== CRITICAL == This replica is sending an error to its master: '{text}' after processing the command '{cmd_name}'"
+        ));
+        let backlog = &self.repl.backlog;
+        let len = backlog.histlen().min(256);
+        if len == 0 {
+            return;
+        }
+        let from = backlog.next_offset() - len as i64;
+        let tail: Vec<u8> = backlog
+            .read_from(from)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|b| b.iter().copied())
+            .collect();
+        let shown = redis_common::repr::repr(&tail);
+        self.log_warning(&format!(
+            "Latest backlog is: '{}'",
+            String::from_utf8_lossy(&shown)
+        ));
     }
 
     /// Runs a command that passed its checks (upstream `call()`): the
@@ -465,7 +522,7 @@ impl State {
         }
         self.stats.total_commands += 1;
         if let Err(e) = &res {
-            self.reply_error(client, out, e);
+            self.reply_error(caller, client, out, e, Some(cmd.idx));
         }
         // CLIENT REPLY OFF/SKIP: drop whatever this command wrote.
         match client.reply_mode {

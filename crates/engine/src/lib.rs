@@ -25,6 +25,7 @@
 //!   [`failover`]: replication orchestration; [`shutdown`]: `SHUTDOWN`
 //!   and signals, waiting for lagging replicas.
 //! - [`histogram`]: latency histograms.
+//! - [`live_config`]: `CONFIG SET` of listeners, `dir` and `loglevel`.
 
 pub mod aof;
 pub mod aof_rewrite;
@@ -36,6 +37,7 @@ pub mod error;
 pub mod evict;
 pub mod failover;
 pub mod histogram;
+pub mod live_config;
 pub mod meta;
 pub mod monitor;
 pub mod persist;

@@ -342,8 +342,12 @@ fn rdb_entry(db: usize, key: &Key, e: &Entry, expire: Option<i64>) -> Option<Rdb
 
 impl State {
     fn open_writer(&self) -> io::Result<OpenedWriter> {
-        let final_path = rdb_path(self);
-        let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
+        // Absolute paths: a `CONFIG SET dir` while the save runs must not
+        // split it between two directories (upstream's child keeps the
+        // directory it was forked in).
+        let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        let final_path = absolute(rdb_path(self));
+        let tmp = absolute(PathBuf::from(format!("temp-{}.rdb", std::process::id())));
         self.open_writer_to(tmp, final_path, false)
     }
 

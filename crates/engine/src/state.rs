@@ -41,6 +41,8 @@ pub struct Stats {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub total_error_replies: u64,
+    /// Errors sent to our primary (`unexpected_error_replies`).
+    pub unexpected_error_replies: u64,
     pub evicted_keys: u64,
     pub total_reads: u64,
     pub total_writes: u64,
@@ -136,6 +138,9 @@ pub struct State {
     pub active_expire: bool,
     /// Where log lines go (the server installs its logger).
     pub log_sink: LogSink,
+    /// Changes the threshold of the server's logger (`CONFIG SET
+    /// loglevel`); the server installs it.
+    pub set_log_level: fn(LogLevel),
     pub pubsub: PubSub,
     pub notify_flags: NotifyFlags,
     /// Keys of the running write command that did not exist before it
@@ -227,6 +232,7 @@ impl State {
             latency: vec![Histogram::default(); registry.len()],
             active_expire: true,
             log_sink: Arc::new(|_, _| {}),
+            set_log_level: |_| {},
             pubsub: PubSub::default(),
             notify_flags: NotifyFlags::default(),
             new_candidates: Vec::new(),

@@ -198,6 +198,39 @@ impl Registry {
         Registry::build_with(modules, true)
     }
 
+    /// [`Registry::build`], then `rename-command` applied in order:
+    /// `(from, to)` moves the command `from` to the name `to`, or removes
+    /// it when `to` is empty. As upstream, a renamed command keeps its
+    /// own name everywhere else (`COMMAND INFO`, `INFO commandstats`,
+    /// error texts): only the name it is looked up by changes. The error
+    /// is upstream's config error text.
+    pub fn build_with_renames(
+        modules: &[&[(&str, Handler)]],
+        renames: &[(String, String)],
+    ) -> Result<Registry, String> {
+        let mut reg = Registry::build(modules)?;
+        reg.rename_all(renames)?;
+        Ok(reg)
+    }
+
+    /// Applies `rename-command` pairs (see [`Registry::build_with_renames`]).
+    pub fn rename_all(&mut self, renames: &[(String, String)]) -> Result<(), String> {
+        for (from, to) in renames {
+            let Some(cmd) = self.by_name.remove(from.to_ascii_lowercase().as_bytes()) else {
+                return Err("No such command in rename-command".into());
+            };
+            if to.is_empty() {
+                continue;
+            }
+            let key = to.to_ascii_lowercase().into_bytes();
+            if self.by_name.contains_key(&key) {
+                return Err("Target command name already exists".into());
+            }
+            self.by_name.insert(key, cmd);
+        }
+        Ok(())
+    }
+
     /// [`Registry::build`] skipping bindings without metadata.
     pub fn lenient(modules: &[&[(&str, Handler)]]) -> Registry {
         // Only the strict mode fails.
@@ -326,7 +359,11 @@ impl Registry {
             None => Err((error::wrong_arity(&top.full_name), Some(top.idx))),
             Some(sub) => match reg.lookup_sub(top, sub) {
                 Some(c) => Ok(c),
-                None => Err((error::unknown_subcommand(sub, &top.full_name), None)),
+                // Named as sent: a renamed container says `Try NEWNAME HELP`.
+                None => Err((
+                    error::unknown_subcommand(sub, &String::from_utf8_lossy(name)),
+                    None,
+                )),
             },
         }
     }

@@ -54,6 +54,13 @@ pub fn configure(path: &str, level: LogLevel) -> Result<(), String> {
     Ok(())
 }
 
+/// Changes the threshold at run time (`CONFIG SET loglevel`).
+pub fn set_level(level: LogLevel) {
+    if let Ok(mut l) = logger().lock() {
+        l.level = level;
+    }
+}
+
 /// Sets the role character (`C` before the server starts, `M` after).
 pub fn set_role(role: char) {
     if let Ok(mut l) = logger().lock() {

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use redis_common::os::strerror;
 use redis_config::Config;
 use redis_engine::state::REDIS_VERSION;
-use redis_engine::State;
+use redis_engine::{Registry, State};
 use redis_server::{log, notify, now_ms, Shared};
 
 /// Bytes currently allocated, for `INFO memory` and (later) `maxmemory`.
@@ -166,13 +166,30 @@ fn parse_args() -> Args {
 
 fn main() {
     let args = parse_args();
-    let config = match Config::load(args.config_file.as_deref(), &args.rest) {
+    // `rename-command` lines are checked against the command table while
+    // the file loads, so a bad one is reported at its line like upstream.
+    let opts = redis_config::LoadOptions {
+        commands: Some(redis_commands::command_names()),
+        ..redis_config::LoadOptions::default()
+    };
+    let config = match Config::load_with(args.config_file.as_deref(), &args.rest, &opts) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1);
         }
     };
+    // The command table as renamed by the configuration, built once and
+    // kept for the life of the process (every `State` borrows it).
+    let registry: &'static Registry =
+        match redis_commands::build_registry(&config.rename_commands()) {
+            Ok(r) => Box::leak(Box::new(r)),
+            Err(e) => {
+                // The loader already validated the pairs; this is a safeguard.
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        };
     if args.check_only {
         println!("Configuration OK");
         return;
@@ -226,13 +243,18 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = runtime.block_on(serve(config, args.config_file, daemonize));
+    let code = runtime.block_on(serve(config, registry, args.config_file, daemonize));
     // Connection tasks may still be parked on sockets; do not wait for them.
     runtime.shutdown_background();
     std::process::exit(code);
 }
 
-async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) -> i32 {
+async fn serve(
+    config: Config,
+    registry: &'static Registry,
+    config_file: Option<PathBuf>,
+    daemonize: bool,
+) -> i32 {
     log::set_role('M');
     let port = config.get_int("port").clamp(0, 65535) as u16;
     let supervised = supervised_mode(config.get_str("supervised"));
@@ -269,7 +291,7 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
     } else {
         log::notice(&format!("Running mode=standalone, port={port}."));
     }
-    let mut state = State::new(config, now_ms(), redis_commands::registry());
+    let mut state = State::new(config, now_ms(), registry);
     state.port = port;
     state.executable = std::env::current_exe()
         .map(|p| p.display().to_string())
@@ -284,6 +306,7 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
     state.mem_allocator = mem_allocator();
     state.startup_memory = used_memory() as u64;
     state.log_sink = Arc::new(log::log);
+    state.set_log_level = log::set_level;
     if let Some((host, port)) = state.config.replica_of() {
         state.become_replica(host, port, now_ms());
     }
@@ -308,7 +331,7 @@ async fn serve(config: Config, config_file: Option<PathBuf>, daemonize: bool) ->
     let quick = data_size_on_disk(&load_cfg, aof_on) < QUICK_LOAD_BYTES;
     let load = move || {
         let now = now_ms();
-        let mut tmp = State::new(load_cfg, now, redis_commands::registry());
+        let mut tmp = State::new(load_cfg, now, registry);
         tmp.log_sink = load_sink;
         tmp.used_memory = used_memory;
         if let Some((host, port)) = tmp.config.replica_of() {

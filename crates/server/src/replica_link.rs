@@ -480,7 +480,12 @@ async fn stream_commands(
                         let is_getack = argv.len() >= 2
                             && argv[0].eq_ignore_ascii_case(b"REPLCONF")
                             && argv[1].eq_ignore_ascii_case(b"GETACK");
-                        if !is_getack && !argv[0].eq_ignore_ascii_case(b"PING") {
+                        // The primary's PINGs only keep the link alive,
+                        // unless PING was renamed or removed here: then,
+                        // like upstream, it fails as an unknown command.
+                        let keepalive = argv[0].eq_ignore_ascii_case(b"PING")
+                            && st.registry.lookup(b"ping").is_some();
+                        if !is_getack && !keepalive {
                             let mut out = BytesMut::new();
                             st.call(
                                 redis_engine::dispatch::Caller::Primary,
