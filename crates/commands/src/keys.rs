@@ -7,7 +7,7 @@ use redis_engine::table::Handler;
 use redis_storage::string::StrValue;
 use redis_storage::Value;
 
-use crate::args::{self, is};
+use crate::args::{self, is, Args, ScanOpts};
 use crate::help;
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{self, CmdError, CmdResult, DB_RANGE, NO_SUCH_KEY, SYNTAX};
@@ -229,40 +229,17 @@ pub fn keys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
 pub fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let cursor = crate::hash::parse_cursor(&argv[1])?;
-    let (mut pat, mut count, mut typ): (Option<&Bytes>, usize, Option<&Bytes>) = (None, 10, None);
-    let mut i = 2;
-    while i < argv.len() {
-        let has_next = i + 1 < argv.len();
-        if is(&argv[i], "count") && has_next {
-            let c = args::int(&argv[i + 1])?;
-            if c < 1 {
-                return Err(SYNTAX);
-            }
-            count = c as usize;
-        } else if is(&argv[i], "match") && has_next {
-            pat = Some(&argv[i + 1]);
-        } else if is(&argv[i], "type") && has_next {
-            typ = Some(&argv[i + 1]);
-        } else {
-            return Err(SYNTAX);
-        }
-        i += 2;
-    }
+    let cursor = args::scan_cursor(&argv[1])?;
+    let opts = ScanOpts::parse(Args::new(&argv[2..]), true)?;
     let (db, now) = (ctx.db(), ctx.now);
     let mut found: Vec<Bytes> = Vec::new();
-    let next = ctx.st.ks.dbs[db].scan(cursor, count, |k, e| {
-        if let Some(p) = pat {
-            if p.as_ref() != b"*" && !string_match(p, k, false) {
-                return;
-            }
+    let next = ctx.st.ks.dbs[db].scan(cursor, opts.count, |k, e| {
+        let type_ok = opts
+            .type_name
+            .is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+        if type_ok && opts.matches(k) {
+            found.push(k.to_bytes());
         }
-        if let Some(t) = typ {
-            if !t.eq_ignore_ascii_case(e.value.type_name().as_bytes()) {
-                return;
-            }
-        }
-        found.push(k.to_bytes());
     });
     found.retain(|k| !ctx.st.ks.expire_if_needed(db, k, now));
     ctx.array(2);

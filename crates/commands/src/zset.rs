@@ -10,14 +10,12 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use rand::Rng;
-use redis_common::glob::string_match;
 use redis_resp::write::write_double;
 use redis_resp::Protocol;
 use redis_storage::zset::{cmp_elem, Limits, ZSetValue};
 use redis_storage::Value;
 
-use crate::args::parse_timeout;
-use crate::args::{self, is};
+use crate::args::{self, is, parse_timeout, Args, ScanOpts};
 use redis_engine::blocking::TimeoutReply;
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{CmdError, CmdResult, NOT_FLOAT, SYNTAX, WRONGTYPE};
@@ -1456,39 +1454,19 @@ pub fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`
 pub fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let cursor = crate::hash::parse_cursor(&argv[2])?;
+    let cursor = args::scan_cursor(&argv[2])?;
+    // Like upstream, a missing key answers the empty scan before the
+    // options are looked at.
     if read(ctx, &argv[1])?.is_none() {
-        ctx.array(2);
-        ctx.bulk(b"0");
-        ctx.array(0);
+        crate::hash::empty_scan(ctx.out);
         return Ok(());
     }
-    let (mut pat, mut count): (Option<&Bytes>, usize) = (None, 10);
-    let mut i = 3;
-    while let Some(a) = argv.get(i) {
-        let next = argv.get(i + 1);
-        match next {
-            Some(v) if is(a, "count") => {
-                let c = args::int(v)?;
-                if c < 1 {
-                    return Err(SYNTAX);
-                }
-                count = usize::try_from(c).unwrap_or(usize::MAX);
-            }
-            Some(v) if is(a, "match") => pat = Some(v),
-            _ => return Err(SYNTAX),
-        }
-        i += 2;
-    }
+    let opts = ScanOpts::parse(Args::new(&argv[3..]), false)?;
     let mut found: Vec<(Bytes, f64)> = Vec::new();
     let db = ctx.db();
     let next = match ctx.st.ks.dbs[db].get(&argv[1]).map(|e| &e.value) {
-        Some(Value::ZSet(z)) => z.scan(cursor, count, |m, s| {
-            let keep = match pat {
-                Some(p) => p.as_ref() == b"*" || string_match(p, m, false),
-                None => true,
-            };
-            if keep {
+        Some(Value::ZSet(z)) => z.scan(cursor, opts.count, |m, s| {
+            if opts.matches(m) {
                 found.push((Bytes::copy_from_slice(m), s));
             }
         }),
