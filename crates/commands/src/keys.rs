@@ -171,17 +171,15 @@ pub fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (src_db, now) = (ctx.db(), ctx.now);
     let mut dst_db = src_db;
     let mut replace = false;
-    let mut i = 3;
-    while i < argv.len() {
-        if is(&argv[i], "replace") {
+    let mut opts = Args::new(&argv[3..]);
+    while let Some(opt) = opts.next_opt() {
+        if is(opt, "replace") {
             replace = true;
-        } else if is(&argv[i], "db") && i + 1 < argv.len() {
-            dst_db = db_index(ctx, &argv[i + 1])?;
-            i += 1;
+        } else if is(opt, "db") && !opts.is_empty() {
+            dst_db = db_index(ctx, opts.bytes()?)?;
         } else {
             return Err(SYNTAX);
         }
-        i += 1;
     }
     let (src, dst) = (&argv[1], &argv[2]);
     if src_db == dst_db && src == dst {
@@ -353,22 +351,21 @@ struct ExpireFlags {
     lt: bool,
 }
 
-fn parse_expire_flags(argv: &[Bytes]) -> Result<ExpireFlags, CmdError> {
+/// Parses the NX/XX/GT/LT flags after the time argument.
+fn parse_expire_flags(flags: &[Bytes]) -> Result<ExpireFlags, CmdError> {
     let mut f = ExpireFlags::default();
-    for a in &argv[3..] {
-        if is(a, "nx") {
-            f.nx = true;
-        } else if is(a, "xx") {
-            f.xx = true;
-        } else if is(a, "gt") {
-            f.gt = true;
-        } else if is(a, "lt") {
-            f.lt = true;
-        } else {
-            return Err(CmdError::msg(format!(
-                "ERR Unsupported option {}",
-                error::truncated(a, 128)
-            )));
+    for a in flags {
+        match args::which(a, &["nx", "xx", "gt", "lt"]) {
+            Some(0) => f.nx = true,
+            Some(1) => f.xx = true,
+            Some(2) => f.gt = true,
+            Some(3) => f.lt = true,
+            _ => {
+                return Err(CmdError::msg(format!(
+                    "ERR Unsupported option {}",
+                    error::truncated(a, 128)
+                )))
+            }
         }
     }
     if f.nx && (f.xx || f.gt || f.lt) {
@@ -385,7 +382,7 @@ fn parse_expire_flags(argv: &[Bytes]) -> Result<ExpireFlags, CmdError> {
 }
 
 fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], relative: bool, seconds: bool) -> CmdResult {
-    let flags = parse_expire_flags(argv)?;
+    let flags = parse_expire_flags(&argv[3..])?;
     let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
     let mut when = args::int(&argv[2])?;
     if seconds {
@@ -620,53 +617,70 @@ pub fn cmd_dump(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// The options of RESTORE after the payload.
+struct RestoreOpts {
+    replace: bool,
+    absttl: bool,
+    idle: Option<i64>,
+    freq: Option<i64>,
+}
+
+impl RestoreOpts {
+    /// Parses like upstream: IDLETIME and FREQ exclude each other (the
+    /// second one is a syntax error), values are checked where they appear.
+    fn parse(mut a: Args) -> Result<RestoreOpts, CmdError> {
+        let mut o = RestoreOpts {
+            replace: false,
+            absttl: false,
+            idle: None,
+            freq: None,
+        };
+        while let Some(opt) = a.next_opt() {
+            let more = !a.is_empty();
+            if is(opt, "replace") {
+                o.replace = true;
+            } else if is(opt, "absttl") {
+                o.absttl = true;
+            } else if is(opt, "idletime") && more && o.freq.is_none() {
+                let v = a.int()?;
+                if v < 0 {
+                    return Err(CmdError::fixed("ERR Invalid IDLETIME value, must be >= 0"));
+                }
+                o.idle = Some(v);
+            } else if is(opt, "freq") && more && o.idle.is_none() {
+                let v = a.int()?;
+                if !(0..=255).contains(&v) {
+                    return Err(CmdError::fixed(
+                        "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                    ));
+                }
+                o.freq = Some(v);
+            } else {
+                return Err(SYNTAX);
+            }
+        }
+        Ok(o)
+    }
+}
+
 /// # Format
 /// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`
 pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let (mut replace, mut absttl) = (false, false);
-    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
-    let mut i = 4;
-    while i < argv.len() {
-        let more = i + 1 < argv.len();
-        if is(&argv[i], "replace") {
-            replace = true;
-        } else if is(&argv[i], "absttl") {
-            absttl = true;
-        } else if is(&argv[i], "idletime") && more && freq.is_none() {
-            let v = args::int(&argv[i + 1])?;
-            if v < 0 {
-                return Err(CmdError::fixed("ERR Invalid IDLETIME value, must be >= 0"));
-            }
-            idle = Some(v);
-            i += 1;
-        } else if is(&argv[i], "freq") && more && idle.is_none() {
-            let v = args::int(&argv[i + 1])?;
-            if !(0..=255).contains(&v) {
-                return Err(CmdError::fixed(
-                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
-                ));
-            }
-            freq = Some(v);
-            i += 1;
-        } else {
-            return Err(SYNTAX);
-        }
-        i += 1;
-    }
+    let o = RestoreOpts::parse(Args::new(&argv[4..]))?;
     let ttl = args::int(&argv[2])?;
     if ttl < 0 {
         return Err(CmdError::fixed("ERR Invalid TTL value, must be >= 0"));
     }
     let (db, now) = (ctx.db(), ctx.now);
     let key = &argv[1];
-    if !replace && ctx.st.ks.exists(db, key, now) {
+    if !o.replace && ctx.st.ks.exists(db, key, now) {
         return Err(CmdError::fixed("BUSYKEY Target key name already exists."));
     }
     let v = redis_rdb::parse_payload(&argv[3]).map_err(|e| CmdError::fixed(e.restore_message()))?;
     let Some(value) = redis_engine::persist::from_rdb(ctx.st, v) else {
         return Err(CmdError::fixed("ERR Bad data format"));
     };
-    let expire_at = match (ttl, absttl) {
+    let expire_at = match (ttl, o.absttl) {
         (0, _) => None,
         (t, true) => Some(t),
         (t, false) => Some(now.saturating_add(t)),
@@ -688,7 +702,9 @@ pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if let Some(t) = expire_at {
         ctx.st.ks.dbs[db].set_expire(key, t);
     }
-    let _ = (idle, freq);
+    // IDLETIME and FREQ are validated for upstream's errors; the keyspace
+    // keeps no per-key LRU/LFU data to set.
+    let _ = (o.idle, o.freq);
     ctx.changed(1);
     ctx.key_event(db, key, 'g', "restore");
     ctx.ok();
