@@ -41,6 +41,12 @@ impl<'a> Args<'a> {
         self.argv.len().saturating_sub(self.pos)
     }
 
+    /// How many arguments were taken (the offset of the next one in the
+    /// slice the cursor was made from).
+    pub fn taken(&self) -> usize {
+        self.pos
+    }
+
     /// The arguments not taken yet.
     pub fn remaining(&self) -> &'a [Bytes] {
         self.argv.get(self.pos..).unwrap_or_default()
@@ -199,6 +205,61 @@ impl<'a> ScanOpts<'a> {
     /// True if `elem` passes the MATCH filter.
     pub fn matches(&self, elem: &[u8]) -> bool {
         self.pattern.is_none_or(|p| string_match(p, elem, false))
+    }
+}
+
+/// The tail `numkeys key [key ...] <where> [COUNT count]` of LMPOP, BLMPOP,
+/// ZMPOP and BZMPOP (upstream `mpopGenericCommand`'s parsing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mpop<'a> {
+    /// The keys, in order.
+    pub keys: &'a [Bytes],
+    /// Which of the two `<where>` keywords was given (0 or 1).
+    pub side: usize,
+    /// Elements to pop at most (1 without COUNT).
+    pub count: usize,
+}
+
+/// `ERR numkeys should be greater than 0`.
+pub const MPOP_NUMKEYS: CmdError = CmdError::fixed("ERR numkeys should be greater than 0");
+/// `ERR count should be greater than 0`.
+pub const MPOP_COUNT: CmdError = CmdError::fixed("ERR count should be greater than 0");
+
+impl<'a> Mpop<'a> {
+    /// Parses from `numkeys` on; `wheres` are the two side keywords
+    /// (`["left", "right"]` or `["min", "max"]`). A numkeys beyond the
+    /// arguments, an unknown side, a repeated or bare COUNT are syntax
+    /// errors.
+    pub fn parse(mut a: Args<'a>, wheres: [&str; 2]) -> Result<Mpop<'a>, CmdError> {
+        let numkeys = a.int_or(MPOP_NUMKEYS)?;
+        if numkeys < 1 {
+            return Err(MPOP_NUMKEYS);
+        }
+        // The keys must leave room for the side keyword.
+        let numkeys = usize::try_from(numkeys).map_err(|_| SYNTAX)?;
+        if numkeys >= a.len() {
+            return Err(SYNTAX);
+        }
+        let keys = a.take(numkeys)?;
+        let side = a.keyword(&wheres).ok_or(SYNTAX)?;
+        let mut count = None;
+        while !a.is_empty() {
+            match a.eat_with_value("count") {
+                Some(v) if count.is_none() => {
+                    let c = int_or(v, MPOP_COUNT)?;
+                    if c < 1 {
+                        return Err(MPOP_COUNT);
+                    }
+                    count = Some(usize::try_from(c).unwrap_or(usize::MAX));
+                }
+                _ => return Err(SYNTAX),
+            }
+        }
+        Ok(Mpop {
+            keys,
+            side,
+            count: count.unwrap_or(1),
+        })
     }
 }
 
