@@ -1117,18 +1117,16 @@ pub fn xgroup(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut mkstream = false;
     let mut entries_read: Option<u64> = None;
     if sub == b"create" {
-        let mut i = 5;
-        while i < argv.len() {
-            if is(&argv[i], "mkstream") {
+        let mut opts = Args::new(&argv[5..]);
+        while !opts.is_empty() {
+            if opts.eat("mkstream") {
                 mkstream = true;
-                i += 1;
-            } else if is(&argv[i], "entriesread") && i + 1 < argv.len() {
-                let n = args::int(&argv[i + 1])?;
+            } else if let Some(v) = opts.eat_with_value("entriesread") {
+                let n = args::int(v)?;
                 if n < -1 {
                     return Err(BAD_ENTRIES_READ);
                 }
                 entries_read = u64::try_from(n).ok();
-                i += 2;
             } else {
                 return Err(subcommand_syntax(argv, "XGROUP"));
             }
@@ -1288,21 +1286,20 @@ pub fn xpending(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut range = None;
     let mut consumer: Option<Bytes> = None;
     if argc >= 6 {
-        let mut startidx = 3;
-        if is(&argv[3], "idle") {
-            minidle = args::int(&argv[4])?;
+        let mut a = Args::new(&argv[3..]);
+        if a.eat("idle") {
+            minidle = a.int()?;
             if argc < 8 {
                 return Err(SYNTAX);
             }
-            startidx += 2;
         }
-        let count = args::int(&argv[startidx + 2])?.max(0);
-        let start = range_start(&argv[startidx])?;
-        let end = range_end(&argv[startidx + 1])?;
-        if startidx + 3 < argc {
-            consumer = Some(argv[startidx + 3].clone());
-        }
-        range = Some((start, end, count));
+        let (start, end) = (a.bytes()?, a.bytes()?);
+        // Upstream checks the count before the IDs.
+        let count = a.int()?.max(0);
+        range = Some((range_start(start)?, range_end(end)?, count));
+        // Like upstream, an argument after the consumer (within the
+        // arity checked above) is ignored.
+        consumer = a.next_opt().cloned();
     }
     let now = ctx.now;
     let proto = ctx.proto();
@@ -1383,6 +1380,67 @@ pub fn xpending(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// The IDs and options of XCLAIM after min-idle-time.
+struct ClaimOpts<'a> {
+    /// The leading arguments that parse as IDs.
+    ids: &'a [Bytes],
+    retrycount: i64,
+    /// From IDLE or TIME, -1 when neither.
+    deliverytime: i64,
+    force: bool,
+    justid: bool,
+    last_id: StreamId,
+}
+
+impl<'a> ClaimOpts<'a> {
+    /// Takes the IDs (up to the first argument that is not one), then the
+    /// options, each value checked where it appears like upstream.
+    fn parse(mut a: Args<'a>, now: i64) -> Result<ClaimOpts<'a>, CmdError> {
+        let n = a
+            .remaining()
+            .iter()
+            .take_while(|id| StreamId::parse(id, 0, true, false).is_some())
+            .count();
+        let mut o = ClaimOpts {
+            ids: a.take(n)?,
+            retrycount: -1,
+            deliverytime: -1,
+            force: false,
+            justid: false,
+            last_id: StreamId::MIN,
+        };
+        while let Some(opt) = a.next_opt() {
+            let more = !a.is_empty();
+            if is(opt, "force") {
+                o.force = true;
+            } else if is(opt, "justid") {
+                o.justid = true;
+            } else if is(opt, "idle") && more {
+                let v = a.int_or(CmdError::fixed(
+                    "ERR Invalid IDLE option argument for XCLAIM",
+                ))?;
+                o.deliverytime = now.wrapping_sub(v);
+            } else if is(opt, "time") && more {
+                o.deliverytime = a.int_or(CmdError::fixed(
+                    "ERR Invalid TIME option argument for XCLAIM",
+                ))?;
+            } else if is(opt, "retrycount") && more {
+                o.retrycount = a.int_or(CmdError::fixed(
+                    "ERR Invalid RETRYCOUNT option argument for XCLAIM",
+                ))?;
+            } else if is(opt, "lastid") && more {
+                o.last_id = parse_id(a.bytes()?, 0, true)?;
+            } else {
+                return Err(CmdError::msg(format!(
+                    "ERR Unrecognized XCLAIM option '{}'",
+                    error::truncated(opt, usize::MAX)
+                )));
+            }
+        }
+        Ok(o)
+    }
+}
+
 /// # Format
 /// `XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-ms] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]`
 pub fn xclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -1398,54 +1456,15 @@ pub fn xclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         CmdError::fixed("ERR Invalid min-idle-time argument for XCLAIM"),
     )?
     .max(0);
-    let mut j = 5;
-    while j < argv.len() && StreamId::parse(&argv[j], 0, true, false).is_some() {
-        j += 1;
-    }
-    let last_id_arg = j;
     let now = ctx.now;
-    let mut retrycount: i64 = -1;
-    let mut deliverytime: i64 = -1;
-    let mut force = false;
-    let mut justid = false;
-    let mut last_id = StreamId::MIN;
-    while j < argv.len() {
-        let more = argv.len() - 1 - j;
-        let opt = &argv[j];
-        if is(opt, "force") {
-            force = true;
-        } else if is(opt, "justid") {
-            justid = true;
-        } else if is(opt, "idle") && more > 0 {
-            j += 1;
-            let v = args::int_or(
-                &argv[j],
-                CmdError::fixed("ERR Invalid IDLE option argument for XCLAIM"),
-            )?;
-            deliverytime = now.wrapping_sub(v);
-        } else if is(opt, "time") && more > 0 {
-            j += 1;
-            deliverytime = args::int_or(
-                &argv[j],
-                CmdError::fixed("ERR Invalid TIME option argument for XCLAIM"),
-            )?;
-        } else if is(opt, "retrycount") && more > 0 {
-            j += 1;
-            retrycount = args::int_or(
-                &argv[j],
-                CmdError::fixed("ERR Invalid RETRYCOUNT option argument for XCLAIM"),
-            )?;
-        } else if is(opt, "lastid") && more > 0 {
-            j += 1;
-            last_id = parse_id(&argv[j], 0, true)?;
-        } else {
-            return Err(CmdError::msg(format!(
-                "ERR Unrecognized XCLAIM option '{}'",
-                error::truncated(opt, usize::MAX)
-            )));
-        }
-        j += 1;
-    }
+    let ClaimOpts {
+        ids,
+        retrycount,
+        mut deliverytime,
+        force,
+        justid,
+        last_id,
+    } = ClaimOpts::parse(Args::new(&argv[5..]), now)?;
     if deliverytime == -1 || deliverytime < 0 || deliverytime > now {
         deliverytime = now;
     }
@@ -1473,7 +1492,7 @@ pub fn xclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             proto,
         };
         let mut have_consumer = false;
-        for a in &argv[5..last_id_arg] {
+        for a in ids {
             let Some((id, _)) = StreamId::parse(a, 0, true, false) else {
                 continue;
             };
@@ -1566,24 +1585,21 @@ pub fn xautoclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     )?
     .max(0);
     let start = range_start(&argv[5])?;
-    let mut count: i64 = 100;
-    let mut justid = false;
-    let mut j = 6;
-    while j < argv.len() {
-        let more = argv.len() - 1 - j;
-        if is(&argv[j], "count") && more > 0 {
+    let (mut count, mut justid) = (100i64, false);
+    let mut opts = Args::new(&argv[6..]);
+    while let Some(opt) = opts.next_opt() {
+        if is(opt, "count") && !opts.is_empty() {
             let max = i64::MAX / 16;
-            count = args::int(&argv[j + 1])
+            count = opts
+                .int()
                 .ok()
                 .filter(|c| (1..=max).contains(c))
                 .ok_or(CmdError::fixed("ERR COUNT must be > 0"))?;
-            j += 1;
-        } else if is(&argv[j], "justid") {
+        } else if is(opt, "justid") {
             justid = true;
         } else {
             return Err(SYNTAX);
         }
-        j += 1;
     }
     let key = argv[1].clone();
     let gname = argv[2].clone();
@@ -1896,24 +1912,21 @@ pub fn xsetid(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let id = parse_id(&argv[2], 0, true)?;
     let mut entries_added: Option<u64> = None;
     let mut max_xdel = StreamId::MIN;
-    let mut i = 3;
-    while i < argv.len() {
-        let more = argv.len() - 1 - i;
-        if is(&argv[i], "entriesadded") && more > 0 {
-            let n = args::int(&argv[i + 1])?;
+    let mut opts = Args::new(&argv[3..]);
+    while !opts.is_empty() {
+        if let Some(v) = opts.eat_with_value("entriesadded") {
+            let n = args::int(v)?;
             if n < 0 {
                 return Err(CmdError::fixed("ERR entries_added must be positive"));
             }
-            entries_added = Some(n as u64);
-            i += 2;
-        } else if is(&argv[i], "maxdeletedid") && more > 0 {
-            max_xdel = parse_id(&argv[i + 1], 0, true)?;
+            entries_added = Some(n.unsigned_abs());
+        } else if let Some(v) = opts.eat_with_value("maxdeletedid") {
+            max_xdel = parse_id(v, 0, true)?;
             if id < max_xdel {
                 return Err(CmdError::fixed(
                     "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
                 ));
             }
-            i += 2;
         } else {
             return Err(SYNTAX);
         }
