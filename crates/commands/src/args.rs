@@ -5,8 +5,8 @@
 //! [`Args::finish`] when nothing more may follow. It borrows the argument
 //! vector and allocates nothing, so plain commands pay only an index.
 //!
-//! The free functions (`int`, `float`, `is`, `parse_f64`, `parse_timeout`)
-//! parse one argument already in hand.
+//! The free functions (`int`, `int_or`, `is`, `which`, `parse_f64`,
+//! `parse_timeout`, `scan_cursor`) parse one argument already in hand.
 
 use bytes::Bytes;
 use redis_common::glob::string_match;
@@ -302,13 +302,8 @@ pub fn int_or(a: &[u8], e: CmdError) -> Result<i64, CmdError> {
     parse_i64_strict(a).ok_or(e)
 }
 
-/// Parses a float argument like upstream's `getDoubleFromObject`: the whole
-/// string must be a number, no spaces, NaN rejected; `inf`/`-inf` accepted.
-pub fn float(a: &[u8]) -> Result<f64, CmdError> {
-    parse_f64(a).ok_or(NOT_FLOAT)
-}
-
-/// See [`float`].
+/// Parses a float like upstream's `getDoubleFromObject`: the whole string
+/// must be a number, no spaces, NaN rejected; `inf`/`-inf` accepted.
 pub fn parse_f64(a: &[u8]) -> Option<f64> {
     if a.is_empty() || a.len() > 5000 {
         return None;

@@ -1,5 +1,6 @@
-//! Generic keyspace commands (upstream `db.c` and `expire.c`): deletion,
-//! existence, renaming, databases, iteration and key expiry.
+//! Generic keyspace commands (upstream `db.c`, `expire.c`, `object.c` and
+//! `cluster.c`'s DUMP/RESTORE): deletion, existence, renaming, COPY/MOVE,
+//! databases, SCAN/KEYS/RANDOMKEY, key expiry, OBJECT and DUMP/RESTORE.
 
 use bytes::Bytes;
 use redis_common::glob::string_match;
@@ -266,12 +267,12 @@ pub fn dbsize(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Checks the optional `ASYNC | SYNC` of FLUSHDB/FLUSHALL (both flush at
+/// once here).
 fn flush_mode(argv: &[Bytes]) -> CmdResult {
-    match argv.get(1) {
-        None => Ok(()),
-        Some(a) if argv.len() == 2 && (is(a, "async") || is(a, "sync")) => Ok(()),
-        Some(_) => Err(SYNTAX),
-    }
+    let mut a = Args::new(&argv[1..]);
+    a.keyword(&["async", "sync"]);
+    a.finish()
 }
 
 /// # Format

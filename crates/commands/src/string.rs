@@ -1,5 +1,9 @@
 //! String type commands (upstream `t_string.c`, "commands" half; the type API
 //! is `redis_storage::string`).
+//!
+//! SET and GETEX share one option parser (`SetOpts`, upstream
+//! `parseExtendedStringArgumentsOrReply`); the options are parsed and the
+//! expire time validated before anything is written.
 
 use bytes::Bytes;
 use redis_engine::table::Handler;

@@ -2,7 +2,7 @@
 //! `redis_storage::zset`).
 //!
 //! Blocking pops (`BZPOPMIN`, `BZPOPMAX`, `BZMPOP`) are registered by the
-//! blocking machinery; this module gives it [`serve_blocked_zpop`] and
+//! blocking machinery (`redis_engine::blocking`); this module gives it [`serve_blocked_zpop`] and
 //! [`serve_blocked_zmpop`], which pop from an existing key and write exactly
 //! the reply a blocked client receives.
 
