@@ -12,7 +12,7 @@ use bytes::Bytes;
 use redis_storage::string::{parse_i64_strict, StrValue};
 use redis_storage::Value;
 
-use crate::args::{self, is};
+use crate::args::{self, is, Args};
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{CmdError, CmdResult, NO_SUCH_KEY, SYNTAX, WRONGTYPE};
 use redis_engine::table::Handler;
@@ -625,39 +625,33 @@ fn parse_fields(ctx: &Ctx, argv: &[Bytes]) -> Result<(Vec<Field>, Option<u64>), 
     let mut fields = Vec::new();
     let mut overflow = Overflow::Wrap;
     let mut highest: Option<u64> = None;
-    let mut j = 2;
-    while j < argv.len() {
-        let left = argv.len() - j - 1;
-        let a = &argv[j];
-        let op = if is(a, "get") && left >= 2 {
+    let mut a = Args::new(&argv[2..]);
+    while let Some(opt) = a.next_opt() {
+        let left = a.len();
+        let op = if is(opt, "get") && left >= 2 {
             FieldOp::Get
-        } else if is(a, "set") && left >= 3 {
+        } else if is(opt, "set") && left >= 3 {
             FieldOp::Set
-        } else if is(a, "incrby") && left >= 3 {
+        } else if is(opt, "incrby") && left >= 3 {
             FieldOp::IncrBy
-        } else if is(a, "overflow") && left >= 1 {
-            let t = &argv[j + 1];
-            overflow = if is(t, "wrap") {
-                Overflow::Wrap
-            } else if is(t, "sat") {
-                Overflow::Sat
-            } else if is(t, "fail") {
-                Overflow::Fail
-            } else {
-                return Err(CmdError::fixed("ERR Invalid OVERFLOW type specified"));
+        } else if is(opt, "overflow") && left >= 1 {
+            overflow = match a.keyword(&["wrap", "sat", "fail"]) {
+                Some(0) => Overflow::Wrap,
+                Some(1) => Overflow::Sat,
+                Some(2) => Overflow::Fail,
+                _ => return Err(CmdError::fixed("ERR Invalid OVERFLOW type specified")),
             };
-            j += 2;
             continue;
         } else {
             return Err(SYNTAX);
         };
-        let (signed, bits) = field_type(&argv[j + 1])?;
-        let offset = bit_offset(ctx, &argv[j + 2], true, bits)?;
+        let (signed, bits) = field_type(a.bytes()?)?;
+        let offset = bit_offset(ctx, a.bytes()?, true, bits)?;
         let mut value = 0;
         if op != FieldOp::Get {
             let top = offset + u64::from(bits) - 1;
             highest = Some(highest.map_or(top, |h| h.max(top)));
-            value = args::int(&argv[j + 3])?;
+            value = a.int()?;
         }
         fields.push(Field {
             op,
@@ -667,7 +661,6 @@ fn parse_fields(ctx: &Ctx, argv: &[Bytes]) -> Result<(Vec<Field>, Option<u64>), 
             bits,
             signed,
         });
-        j += if op == FieldOp::Get { 3 } else { 4 };
     }
     Ok((fields, highest))
 }

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use redis_engine::table::Handler;
 
-use crate::args::{self, is};
+use crate::args::{self, is, Args};
 use crate::help;
 use crate::keys::reply_help;
 use redis_engine::client::ReplyMode;
@@ -112,18 +112,18 @@ fn parse_type(v: &[u8]) -> Result<&'static str, CmdError> {
 /// `CLIENT LIST [TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]`
 pub fn list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     refresh_self(ctx, "client|list");
-    let mut ids: Option<Vec<u64>> = None;
+    let mut ids: Option<Vec<i64>> = None;
     let mut want_type: Option<&'static str> = None;
-    if argv.len() > 2 {
-        if is(&argv[2], "type") && argv.len() == 4 {
-            want_type = Some(parse_type(&argv[3])?);
-        } else if is(&argv[2], "id") && argv.len() > 3 {
-            let mut v = Vec::new();
-            for a in &argv[3..] {
-                match args::int(a) {
-                    Ok(n) if n > 0 => v.push(n as u64),
-                    _ => return Err(CmdError::fixed("ERR Invalid client ID")),
-                }
+    let mut a = Args::new(&argv[2..]);
+    if !a.is_empty() {
+        if a.len() == 2 && a.eat("type") {
+            want_type = Some(parse_type(a.bytes()?)?);
+        } else if a.len() >= 2 && a.eat("id") {
+            let mut v = Vec::with_capacity(a.len());
+            for id in a.rest() {
+                // Any integer is accepted (0 or a negative one matches no
+                // client), like upstream.
+                v.push(args::int_or(id, CmdError::fixed("ERR Invalid client ID"))?);
             }
             ids = Some(v);
         } else {
@@ -138,7 +138,7 @@ pub fn list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 continue;
             }
             if let Some(ids) = &ids {
-                if !ids.contains(&c.id) {
+                if !ids.iter().any(|&i| u64::try_from(i) == Ok(c.id)) {
                     continue;
                 }
             }
@@ -166,6 +166,74 @@ pub fn info(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// The filters of the new form of CLIENT KILL; all given ones must match.
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    user: Option<String>,
+    want_type: Option<&'static str>,
+    skipme: bool,
+}
+
+impl KillFilter {
+    /// Parses `<filter> <value>` pairs like upstream: each value is
+    /// checked where it appears, and a filter without its value is a
+    /// syntax error only when reached.
+    fn parse(mut a: Args) -> Result<KillFilter, CmdError> {
+        let mut f = KillFilter {
+            id: None,
+            addr: None,
+            laddr: None,
+            user: None,
+            want_type: None,
+            skipme: true,
+        };
+        let text = |v: &Bytes| Some(String::from_utf8_lossy(v).into_owned());
+        while let Some(k) = a.next_opt() {
+            let v = a.bytes()?;
+            // Only the default user exists (there is no ACL); upstream
+            // rejects an unknown user name.
+            let unknown_user = v.as_ref() != b"default";
+            match args::which(k, &["id", "type", "addr", "laddr", "user", "skipme"]) {
+                Some(0) => match args::int(v) {
+                    Ok(n) if n > 0 => f.id = Some(n.unsigned_abs()),
+                    _ => return Err(CmdError::fixed("ERR client-id should be greater than 0")),
+                },
+                Some(1) => f.want_type = Some(parse_type(v)?),
+                Some(2) => f.addr = text(v),
+                Some(3) => f.laddr = text(v),
+                Some(4) if unknown_user => {
+                    return Err(CmdError::msg(format!(
+                        "ERR No such user '{}'",
+                        String::from_utf8_lossy(v)
+                    )))
+                }
+                Some(4) => f.user = text(v),
+                Some(5) => {
+                    f.skipme = match args::which(v, &["yes", "no"]) {
+                        Some(0) => true,
+                        Some(1) => false,
+                        _ => return Err(SYNTAX),
+                    }
+                }
+                _ => return Err(SYNTAX),
+            }
+        }
+        Ok(f)
+    }
+
+    /// True if client `c` is a victim (`me` is the caller).
+    fn matches(&self, c: &redis_engine::client::ClientInfo, me: u64) -> bool {
+        self.want_type.is_none_or(|t| client_type(c) == t)
+            && self.id.is_none_or(|i| c.id == i)
+            && self.addr.as_ref().is_none_or(|a| &c.addr == a)
+            && self.laddr.as_ref().is_none_or(|a| &c.laddr == a)
+            && self.user.as_ref().is_none_or(|u| &c.user == u)
+            && !(self.skipme && c.id == me)
+    }
+}
+
 /// # Format
 /// `CLIENT KILL ip:port` or
 /// `CLIENT KILL [ID id] [TYPE type] [USER user] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no]`
@@ -188,52 +256,12 @@ pub fn kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             None => Err(CmdError::fixed("ERR No such client")),
         };
     }
-    if argv.len() % 2 != 0 {
-        return Err(SYNTAX);
-    }
-    let mut id: Option<u64> = None;
-    let mut addr: Option<String> = None;
-    let mut laddr: Option<String> = None;
-    let mut user: Option<String> = None;
-    let mut want_type: Option<&'static str> = None;
-    let mut skipme = true;
-    for pair in argv[2..].chunks_exact(2) {
-        let (k, v) = (&pair[0], &pair[1]);
-        if is(k, "id") {
-            match args::int(v) {
-                Ok(n) if n > 0 => id = Some(n as u64),
-                _ => return Err(CmdError::fixed("ERR client-id should be greater than 0")),
-            }
-        } else if is(k, "type") {
-            want_type = Some(parse_type(v)?);
-        } else if is(k, "addr") {
-            addr = Some(String::from_utf8_lossy(v).into_owned());
-        } else if is(k, "laddr") {
-            laddr = Some(String::from_utf8_lossy(v).into_owned());
-        } else if is(k, "user") {
-            user = Some(String::from_utf8_lossy(v).into_owned());
-        } else if is(k, "skipme") {
-            if is(v, "yes") {
-                skipme = true;
-            } else if is(v, "no") {
-                skipme = false;
-            } else {
-                return Err(SYNTAX);
-            }
-        } else {
-            return Err(SYNTAX);
-        }
-    }
+    let f = KillFilter::parse(Args::new(&argv[2..]))?;
     let victims: Vec<u64> = {
         ctx.st
             .clients
             .values()
-            .filter(|c| want_type.is_none_or(|t| client_type(c) == t))
-            .filter(|c| id.is_none_or(|i| c.id == i))
-            .filter(|c| addr.as_ref().is_none_or(|a| &c.addr == a))
-            .filter(|c| laddr.as_ref().is_none_or(|a| &c.laddr == a))
-            .filter(|c| user.as_ref().is_none_or(|u| &c.user == u))
-            .filter(|c| !(skipme && c.id == me))
+            .filter(|c| f.matches(c, me))
             .map(|c| c.id)
             .collect()
     };

@@ -26,9 +26,9 @@ use redis_resp::Protocol;
 use redis_storage::zset::{Limits, ZSetValue};
 use redis_storage::Value;
 
-use crate::args;
+use crate::args::{self, is, Args};
 use redis_engine::ctx::Ctx;
-use redis_engine::error::{CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use redis_engine::error::{CmdError, CmdResult, NOT_FLOAT, SYNTAX, WRONGTYPE};
 use redis_engine::table::Handler;
 
 /// The geospatial commands and their handlers.
@@ -769,17 +769,15 @@ fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c ZSetValue>, CmdEr
 /// propagated as that `ZADD`.
 pub fn geoadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (mut nx, mut xx) = (false, false);
-    let mut longidx = 2;
-    while let Some(a) = argv.get(longidx) {
-        if a.eq_ignore_ascii_case(b"nx") {
-            nx = true;
-        } else if a.eq_ignore_ascii_case(b"xx") {
-            xx = true;
-        } else if !a.eq_ignore_ascii_case(b"ch") {
-            break;
+    let mut a = Args::new(&argv[2..]);
+    while let Some(i) = a.keyword(&["nx", "xx", "ch"]) {
+        match i {
+            0 => nx = true,
+            1 => xx = true,
+            _ => {}
         }
-        longidx += 1;
     }
+    let longidx = 2 + a.taken();
     let rest = argv.get(longidx..).unwrap_or_default();
     if rest.len() % 3 != 0 || (xx && nx) {
         return Err(SYNTAX);
@@ -916,129 +914,170 @@ struct Outcome {
     conversion: f64,
 }
 
-fn search_generic(z: Option<&ZSetValue>, argv: &[Bytes], kind: Kind) -> Result<Outcome, CmdError> {
-    let not_found = || CmdError::fixed("ERR could not decode requested zset member");
-    let mut center = [0.0f64; 2];
-    let mut shape: Option<Shape> = None;
-    let mut conversion = 1.0;
-    let mut store: Option<(Bytes, bool)> = None;
-    let base = match kind {
-        Kind::Coords { .. } => {
-            center = parse_lonlat(&argv[2], &argv[3])?;
-            let (r, c) = parse_radius(&argv[4], &argv[5])?;
-            shape = Some(Shape::Circle(r));
-            conversion = c;
-            6
-        }
-        Kind::Member { .. } => {
-            if let Some(z) = z {
-                let s = z.score(&argv[2]).ok_or_else(not_found)?;
-                center = decode_score(s);
-                let (r, c) = parse_radius(&argv[3], &argv[4])?;
-                shape = Some(Shape::Circle(r));
-                conversion = c;
-            }
-            5
-        }
-        Kind::GeoSearch => 2,
-        Kind::GeoSearchStore => {
-            store = Some((argv[1].clone(), false));
-            3
-        }
-    };
-    let geosearch = matches!(kind, Kind::GeoSearch | Kind::GeoSearchStore);
-    let nostore = matches!(kind, Kind::Coords { ro: true } | Kind::Member { ro: true });
+/// A parsed GEORADIUS*/GEOSEARCH* request.
+struct Query {
+    center: [f64; 2],
+    /// `None` for GEORADIUSBYMEMBER on a missing key (nothing to search).
+    shape: Option<Shape>,
+    /// Meters per unit.
+    conversion: f64,
+    /// The destination and whether it stores distances.
+    store: Option<(Bytes, bool)>,
+    withdist: bool,
+    withhash: bool,
+    withcoord: bool,
+    any: bool,
+    sort: Sort,
+    /// 0 = no COUNT.
+    count: i64,
+}
 
-    let (mut withdist, mut withhash, mut withcoord, mut any) = (false, false, false, false);
-    let (mut frommember, mut fromloc, mut byradius, mut bybox) = (false, false, false, false);
-    let mut sort = Sort::None;
-    let mut count: i64 = 0;
-    let opts = argv.get(base..).unwrap_or_default();
-    let mut i = 0;
-    while let Some(a) = opts.get(i) {
-        let left = opts.len() - i - 1;
-        let is = |s: &str| a.eq_ignore_ascii_case(s.as_bytes());
-        if is("withdist") {
-            withdist = true;
-        } else if is("withhash") {
-            withhash = true;
-        } else if is("withcoord") {
-            withcoord = true;
-        } else if is("any") {
-            any = true;
-        } else if is("asc") {
-            sort = Sort::Asc;
-        } else if is("desc") {
-            sort = Sort::Desc;
-        } else if is("count") && left >= 1 {
-            count = args::int_or(&opts[i + 1], NOT_INTEGER)?;
-            if count <= 0 {
-                return Err(CmdError::fixed("ERR COUNT must be > 0"));
-            }
-            i += 1;
-        } else if (is("store") || is("storedist")) && left >= 1 && !nostore && !geosearch {
-            store = Some((opts[i + 1].clone(), is("storedist")));
-            i += 1;
-        } else if is("storedist") && kind == Kind::GeoSearchStore {
-            if let Some(s) = store.as_mut() {
-                s.1 = true;
-            }
-        } else if is("frommember") && left >= 1 && geosearch && !fromloc {
-            if let Some(z) = z {
-                let s = z.score(&opts[i + 1]).ok_or_else(not_found)?;
-                center = decode_score(s);
-            }
-            frommember = true;
-            i += 1;
-        } else if is("fromlonlat") && left >= 2 && geosearch && !frommember {
-            center = parse_lonlat(&opts[i + 1], &opts[i + 2])?;
-            fromloc = true;
-            i += 2;
-        } else if is("byradius") && left >= 2 && geosearch && !bybox {
-            let (r, c) = parse_radius(&opts[i + 1], &opts[i + 2])?;
-            shape = Some(Shape::Circle(r));
-            conversion = c;
-            byradius = true;
-            i += 2;
-        } else if is("bybox") && left >= 3 && geosearch && !byradius {
-            let (w, h, c) = parse_box(&opts[i + 1], &opts[i + 2], &opts[i + 3])?;
-            shape = Some(Shape::Box(w, h));
-            conversion = c;
-            bybox = true;
-            i += 3;
-        } else {
-            return Err(SYNTAX);
-        }
-        i += 1;
-    }
-
-    if store.is_some() && (withdist || withhash || withcoord) {
-        let what = if kind == Kind::GeoSearchStore {
-            "GEOSEARCHSTORE"
-        } else {
-            "STORE option in GEORADIUS"
+impl Query {
+    /// Parses the center, shape and options of `kind` with upstream's
+    /// errors and order. A FROMMEMBER/BYMEMBER member is looked up in `z`
+    /// while parsing, as upstream does (its error comes where it appears).
+    fn parse(z: Option<&ZSetValue>, argv: &[Bytes], kind: Kind) -> Result<Query, CmdError> {
+        let not_found = || CmdError::fixed("ERR could not decode requested zset member");
+        let mut q = Query {
+            center: [0.0; 2],
+            shape: None,
+            conversion: 1.0,
+            store: None,
+            withdist: false,
+            withhash: false,
+            withcoord: false,
+            any: false,
+            sort: Sort::None,
+            count: 0,
         };
-        return Err(CmdError::msg(format!(
-            "ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
-        )));
+        let base = match kind {
+            Kind::Coords { .. } => {
+                q.center = parse_lonlat(&argv[2], &argv[3])?;
+                let (r, c) = parse_radius(&argv[4], &argv[5])?;
+                q.shape = Some(Shape::Circle(r));
+                q.conversion = c;
+                6
+            }
+            Kind::Member { .. } => {
+                if let Some(z) = z {
+                    let s = z.score(&argv[2]).ok_or_else(not_found)?;
+                    q.center = decode_score(s);
+                    let (r, c) = parse_radius(&argv[3], &argv[4])?;
+                    q.shape = Some(Shape::Circle(r));
+                    q.conversion = c;
+                }
+                5
+            }
+            Kind::GeoSearch => 2,
+            Kind::GeoSearchStore => {
+                q.store = Some((argv[1].clone(), false));
+                3
+            }
+        };
+        let geosearch = matches!(kind, Kind::GeoSearch | Kind::GeoSearchStore);
+        let nostore = matches!(kind, Kind::Coords { ro: true } | Kind::Member { ro: true });
+        let (mut frommember, mut fromloc, mut byradius, mut bybox) = (false, false, false, false);
+        let mut a = Args::new(argv.get(base..).unwrap_or_default());
+        while let Some(opt) = a.next_opt() {
+            let left = a.len();
+            if is(opt, "withdist") {
+                q.withdist = true;
+            } else if is(opt, "withhash") {
+                q.withhash = true;
+            } else if is(opt, "withcoord") {
+                q.withcoord = true;
+            } else if is(opt, "any") {
+                q.any = true;
+            } else if is(opt, "asc") {
+                q.sort = Sort::Asc;
+            } else if is(opt, "desc") {
+                q.sort = Sort::Desc;
+            } else if is(opt, "count") && left >= 1 {
+                q.count = a.int()?;
+                if q.count <= 0 {
+                    return Err(CmdError::fixed("ERR COUNT must be > 0"));
+                }
+            } else if (is(opt, "store") || is(opt, "storedist"))
+                && left >= 1
+                && !nostore
+                && !geosearch
+            {
+                q.store = Some((a.key()?.clone(), is(opt, "storedist")));
+            } else if is(opt, "storedist") && kind == Kind::GeoSearchStore {
+                if let Some(s) = q.store.as_mut() {
+                    s.1 = true;
+                }
+            } else if is(opt, "frommember") && left >= 1 && geosearch && !fromloc {
+                let member = a.bytes()?;
+                if let Some(z) = z {
+                    q.center = decode_score(z.score(member).ok_or_else(not_found)?);
+                }
+                frommember = true;
+            } else if is(opt, "fromlonlat") && left >= 2 && geosearch && !frommember {
+                let (lon, lat) = (a.bytes()?, a.bytes()?);
+                q.center = parse_lonlat(lon, lat)?;
+                fromloc = true;
+            } else if is(opt, "byradius") && left >= 2 && geosearch && !bybox {
+                let (r, unit) = (a.bytes()?, a.bytes()?);
+                let (r, c) = parse_radius(r, unit)?;
+                q.shape = Some(Shape::Circle(r));
+                q.conversion = c;
+                byradius = true;
+            } else if is(opt, "bybox") && left >= 3 && geosearch && !byradius {
+                let (w, h, unit) = (a.bytes()?, a.bytes()?, a.bytes()?);
+                let (w, h, c) = parse_box(w, h, unit)?;
+                q.shape = Some(Shape::Box(w, h));
+                q.conversion = c;
+                bybox = true;
+            } else {
+                return Err(SYNTAX);
+            }
+        }
+        if q.store.is_some() && (q.withdist || q.withhash || q.withcoord) {
+            let what = if kind == Kind::GeoSearchStore {
+                "GEOSEARCHSTORE"
+            } else {
+                "STORE option in GEORADIUS"
+            };
+            return Err(CmdError::msg(format!(
+                "ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+            )));
+        }
+        let name = String::from_utf8_lossy(&argv[0]).into_owned();
+        if geosearch && !(frommember || fromloc) {
+            return Err(CmdError::msg(format!(
+                "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}"
+            )));
+        }
+        if geosearch && !(byradius || bybox) {
+            return Err(CmdError::msg(format!(
+                "ERR exactly one of BYRADIUS and BYBOX can be specified for {name}"
+            )));
+        }
+        if q.any && q.count == 0 {
+            return Err(CmdError::fixed(
+                "ERR the ANY argument requires COUNT argument",
+            ));
+        }
+        Ok(q)
     }
-    let name = String::from_utf8_lossy(&argv[0]).into_owned();
-    if geosearch && !(frommember || fromloc) {
-        return Err(CmdError::msg(format!(
-            "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}"
-        )));
-    }
-    if geosearch && !(byradius || bybox) {
-        return Err(CmdError::msg(format!(
-            "ERR exactly one of BYRADIUS and BYBOX can be specified for {name}"
-        )));
-    }
-    if any && count == 0 {
-        return Err(CmdError::fixed(
-            "ERR the ANY argument requires COUNT argument",
-        ));
-    }
+}
 
+/// Parses, then searches `z` (borrowed) for the points to reply or store.
+fn search_generic(z: Option<&ZSetValue>, argv: &[Bytes], kind: Kind) -> Result<Outcome, CmdError> {
+    let q = Query::parse(z, argv, kind)?;
+    let Query {
+        center,
+        shape,
+        conversion,
+        store,
+        withdist,
+        withhash,
+        withcoord,
+        any,
+        mut sort,
+        count,
+    } = q;
     let mut out = Outcome {
         store,
         withdist,

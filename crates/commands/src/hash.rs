@@ -1,24 +1,21 @@
 //! Hash commands (upstream `t_hash.c`, commands half; the type API is
 //! `redis_storage::hash`).
 //!
-//! Also home of the `*SCAN` argument helpers shared with the set commands
-//! ([`parse_cursor`], [`ScanOpts`]) and the signed-count parser of the
-//! `*RAND*` commands ([`rand_count`]).
+//! Also home of the empty `*SCAN` reply shared with the set and sorted set
+//! commands ([`empty_scan`]) and the signed-count parser of the `*RAND*`
+//! commands ([`rand_count`]).
 
 use bytes::{Bytes, BytesMut};
-use redis_common::glob::string_match;
 use redis_resp::write::{write_array_len, write_bulk, write_map_len};
 use redis_resp::Protocol;
 use redis_storage::hash::{HashLimits, HashValue};
 use redis_storage::string::parse_i64_strict;
 use redis_storage::{Entry, Value};
 
-use crate::args::{self, is};
+use crate::args::{self, is, Args, ScanOpts};
 use crate::float::{incr_by_float, LongDouble};
 use redis_engine::ctx::Ctx;
-use redis_engine::error::{
-    self, CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE,
-};
+use redis_engine::error::{self, CmdError, CmdResult, NOT_FLOAT, OVERFLOW, SYNTAX, WRONGTYPE};
 use redis_engine::table::Handler;
 
 /// The hash commands and their handlers.
@@ -44,7 +41,6 @@ pub const COMMANDS: &[(&str, Handler)] = &[
 const NOT_INT_VALUE: CmdError = CmdError::fixed("ERR hash value is not an integer");
 const NOT_FLOAT_VALUE: CmdError = CmdError::fixed("ERR hash value is not a float");
 const NAN_OR_INF: CmdError = CmdError::fixed("ERR value is NaN or Infinity");
-const INVALID_CURSOR: CmdError = CmdError::fixed("ERR invalid cursor");
 
 /// The configured conversion thresholds.
 fn limits(ctx: &Ctx) -> HashLimits {
@@ -495,75 +491,6 @@ pub fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Parses a `*SCAN` cursor like upstream (`strtoull` over the whole
-/// argument): no leading space, an optional sign (a negative value wraps
-/// modulo 2^64), decimal digits; the empty string is cursor 0.
-pub(crate) fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
-    if a.is_empty() {
-        return Ok(0);
-    }
-    let (neg, digits) = match a.first() {
-        Some(b'-') => (true, a.get(1..).unwrap_or_default()),
-        Some(b'+') => (false, a.get(1..).unwrap_or_default()),
-        _ => (false, a),
-    };
-    if digits.is_empty() {
-        return Err(INVALID_CURSOR);
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return Err(INVALID_CURSOR);
-        }
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(c - b'0')))
-            .ok_or(INVALID_CURSOR)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
-/// The options of HSCAN/SSCAN (`MATCH`, `COUNT`).
-pub(crate) struct ScanOpts<'a> {
-    pub pattern: Option<&'a [u8]>,
-    pub count: usize,
-}
-
-impl<'a> ScanOpts<'a> {
-    /// Parses `argv[from..]` with upstream's errors.
-    pub(crate) fn parse(argv: &'a [Bytes], from: usize) -> Result<ScanOpts<'a>, CmdError> {
-        let mut o = ScanOpts {
-            pattern: None,
-            count: 10,
-        };
-        let mut i = from;
-        while i < argv.len() {
-            let Some(val) = argv.get(i + 1) else {
-                return Err(SYNTAX);
-            };
-            if is(&argv[i], "count") {
-                let c = args::int(val).map_err(|_| NOT_INTEGER)?;
-                if c < 1 {
-                    return Err(SYNTAX);
-                }
-                o.count = usize::try_from(c).unwrap_or(usize::MAX);
-            } else if is(&argv[i], "match") {
-                // `*` matches everything: skip the matcher like upstream.
-                o.pattern = (val.as_ref() != b"*").then_some(val.as_ref());
-            } else {
-                return Err(SYNTAX);
-            }
-            i += 2;
-        }
-        Ok(o)
-    }
-
-    /// True if `elem` passes the MATCH filter.
-    pub(crate) fn matches(&self, elem: &[u8]) -> bool {
-        self.pattern.is_none_or(|p| string_match(p, elem, false))
-    }
-}
-
 /// Writes the empty scan reply (`0` and no elements).
 pub(crate) fn empty_scan(out: &mut BytesMut) {
     write_array_len(out, 2);
@@ -574,9 +501,11 @@ pub(crate) fn empty_scan(out: &mut BytesMut) {
 /// # Format
 /// `HSCAN key cursor [MATCH pattern] [COUNT count]`
 pub fn hscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&argv[2])?;
+    let cursor = args::scan_cursor(&argv[2])?;
     let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
     let (st, out) = (&mut *ctx.st, &mut *ctx.out);
+    // Like upstream, a missing key answers the empty scan before the
+    // options are looked at.
     let h = match st.ks.lookup_read(db, &argv[1], now, lru) {
         None => {
             empty_scan(out);
@@ -588,7 +517,7 @@ pub fn hscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }) => &*h,
         Some(_) => return Err(WRONGTYPE),
     };
-    let opts = ScanOpts::parse(argv, 3)?;
+    let opts = ScanOpts::parse(Args::new(&argv[3..]), false)?;
     let mut found: Vec<(Bytes, Bytes)> = Vec::new();
     let next = h.scan(cursor, opts.count, |f, v| {
         if opts.matches(f) {

@@ -1,6 +1,7 @@
-//! `INFO`: every section and field name of upstream 7.0, with real values
-//! where we have them and upstream's idle values for features not built yet
-//! (persistence, replication, cluster).
+//! `INFO`: every section and field name of upstream 7.0, with the server's
+//! own values (the replication section comes from
+//! `redis_engine::replica::info_replication`) and upstream's idle values
+//! where this server has no such feature (cluster mode).
 
 use redis_engine::table::Handler;
 use std::fmt::Write as _;

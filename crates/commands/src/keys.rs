@@ -1,5 +1,6 @@
-//! Generic keyspace commands (upstream `db.c` and `expire.c`): deletion,
-//! existence, renaming, databases, iteration and key expiry.
+//! Generic keyspace commands (upstream `db.c`, `expire.c`, `object.c` and
+//! `cluster.c`'s DUMP/RESTORE): deletion, existence, renaming, COPY/MOVE,
+//! databases, SCAN/KEYS/RANDOMKEY, key expiry, OBJECT and DUMP/RESTORE.
 
 use bytes::Bytes;
 use redis_common::glob::string_match;
@@ -7,7 +8,7 @@ use redis_engine::table::Handler;
 use redis_storage::string::StrValue;
 use redis_storage::Value;
 
-use crate::args::{self, is};
+use crate::args::{self, is, Args, ScanOpts};
 use crate::help;
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{self, CmdError, CmdResult, DB_RANGE, NO_SUCH_KEY, SYNTAX};
@@ -171,17 +172,15 @@ pub fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (src_db, now) = (ctx.db(), ctx.now);
     let mut dst_db = src_db;
     let mut replace = false;
-    let mut i = 3;
-    while i < argv.len() {
-        if is(&argv[i], "replace") {
+    let mut opts = Args::new(&argv[3..]);
+    while let Some(opt) = opts.next_opt() {
+        if is(opt, "replace") {
             replace = true;
-        } else if is(&argv[i], "db") && i + 1 < argv.len() {
-            dst_db = db_index(ctx, &argv[i + 1])?;
-            i += 1;
+        } else if is(opt, "db") && !opts.is_empty() {
+            dst_db = db_index(ctx, opts.bytes()?)?;
         } else {
             return Err(SYNTAX);
         }
-        i += 1;
     }
     let (src, dst) = (&argv[1], &argv[2]);
     if src_db == dst_db && src == dst {
@@ -229,40 +228,17 @@ pub fn keys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
 pub fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let cursor = crate::hash::parse_cursor(&argv[1])?;
-    let (mut pat, mut count, mut typ): (Option<&Bytes>, usize, Option<&Bytes>) = (None, 10, None);
-    let mut i = 2;
-    while i < argv.len() {
-        let has_next = i + 1 < argv.len();
-        if is(&argv[i], "count") && has_next {
-            let c = args::int(&argv[i + 1])?;
-            if c < 1 {
-                return Err(SYNTAX);
-            }
-            count = c as usize;
-        } else if is(&argv[i], "match") && has_next {
-            pat = Some(&argv[i + 1]);
-        } else if is(&argv[i], "type") && has_next {
-            typ = Some(&argv[i + 1]);
-        } else {
-            return Err(SYNTAX);
-        }
-        i += 2;
-    }
+    let cursor = args::scan_cursor(&argv[1])?;
+    let opts = ScanOpts::parse(Args::new(&argv[2..]), true)?;
     let (db, now) = (ctx.db(), ctx.now);
     let mut found: Vec<Bytes> = Vec::new();
-    let next = ctx.st.ks.dbs[db].scan(cursor, count, |k, e| {
-        if let Some(p) = pat {
-            if p.as_ref() != b"*" && !string_match(p, k, false) {
-                return;
-            }
+    let next = ctx.st.ks.dbs[db].scan(cursor, opts.count, |k, e| {
+        let type_ok = opts
+            .type_name
+            .is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+        if type_ok && opts.matches(k) {
+            found.push(k.to_bytes());
         }
-        if let Some(t) = typ {
-            if !t.eq_ignore_ascii_case(e.value.type_name().as_bytes()) {
-                return;
-            }
-        }
-        found.push(k.to_bytes());
     });
     found.retain(|k| !ctx.st.ks.expire_if_needed(db, k, now));
     ctx.array(2);
@@ -291,12 +267,12 @@ pub fn dbsize(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Checks the optional `ASYNC | SYNC` of FLUSHDB/FLUSHALL (both flush at
+/// once here).
 fn flush_mode(argv: &[Bytes]) -> CmdResult {
-    match argv.get(1) {
-        None => Ok(()),
-        Some(a) if argv.len() == 2 && (is(a, "async") || is(a, "sync")) => Ok(()),
-        Some(_) => Err(SYNTAX),
-    }
+    let mut a = Args::new(&argv[1..]);
+    a.keyword(&["async", "sync"]);
+    a.finish()
 }
 
 /// # Format
@@ -376,22 +352,21 @@ struct ExpireFlags {
     lt: bool,
 }
 
-fn parse_expire_flags(argv: &[Bytes]) -> Result<ExpireFlags, CmdError> {
+/// Parses the NX/XX/GT/LT flags after the time argument.
+fn parse_expire_flags(flags: &[Bytes]) -> Result<ExpireFlags, CmdError> {
     let mut f = ExpireFlags::default();
-    for a in &argv[3..] {
-        if is(a, "nx") {
-            f.nx = true;
-        } else if is(a, "xx") {
-            f.xx = true;
-        } else if is(a, "gt") {
-            f.gt = true;
-        } else if is(a, "lt") {
-            f.lt = true;
-        } else {
-            return Err(CmdError::msg(format!(
-                "ERR Unsupported option {}",
-                error::truncated(a, 128)
-            )));
+    for a in flags {
+        match args::which(a, &["nx", "xx", "gt", "lt"]) {
+            Some(0) => f.nx = true,
+            Some(1) => f.xx = true,
+            Some(2) => f.gt = true,
+            Some(3) => f.lt = true,
+            _ => {
+                return Err(CmdError::msg(format!(
+                    "ERR Unsupported option {}",
+                    error::truncated(a, 128)
+                )))
+            }
         }
     }
     if f.nx && (f.xx || f.gt || f.lt) {
@@ -408,7 +383,7 @@ fn parse_expire_flags(argv: &[Bytes]) -> Result<ExpireFlags, CmdError> {
 }
 
 fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], relative: bool, seconds: bool) -> CmdResult {
-    let flags = parse_expire_flags(argv)?;
+    let flags = parse_expire_flags(&argv[3..])?;
     let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
     let mut when = args::int(&argv[2])?;
     if seconds {
@@ -643,53 +618,70 @@ pub fn cmd_dump(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// The options of RESTORE after the payload.
+struct RestoreOpts {
+    replace: bool,
+    absttl: bool,
+    idle: Option<i64>,
+    freq: Option<i64>,
+}
+
+impl RestoreOpts {
+    /// Parses like upstream: IDLETIME and FREQ exclude each other (the
+    /// second one is a syntax error), values are checked where they appear.
+    fn parse(mut a: Args) -> Result<RestoreOpts, CmdError> {
+        let mut o = RestoreOpts {
+            replace: false,
+            absttl: false,
+            idle: None,
+            freq: None,
+        };
+        while let Some(opt) = a.next_opt() {
+            let more = !a.is_empty();
+            if is(opt, "replace") {
+                o.replace = true;
+            } else if is(opt, "absttl") {
+                o.absttl = true;
+            } else if is(opt, "idletime") && more && o.freq.is_none() {
+                let v = a.int()?;
+                if v < 0 {
+                    return Err(CmdError::fixed("ERR Invalid IDLETIME value, must be >= 0"));
+                }
+                o.idle = Some(v);
+            } else if is(opt, "freq") && more && o.idle.is_none() {
+                let v = a.int()?;
+                if !(0..=255).contains(&v) {
+                    return Err(CmdError::fixed(
+                        "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                    ));
+                }
+                o.freq = Some(v);
+            } else {
+                return Err(SYNTAX);
+            }
+        }
+        Ok(o)
+    }
+}
+
 /// # Format
 /// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`
 pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let (mut replace, mut absttl) = (false, false);
-    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
-    let mut i = 4;
-    while i < argv.len() {
-        let more = i + 1 < argv.len();
-        if is(&argv[i], "replace") {
-            replace = true;
-        } else if is(&argv[i], "absttl") {
-            absttl = true;
-        } else if is(&argv[i], "idletime") && more && freq.is_none() {
-            let v = args::int(&argv[i + 1])?;
-            if v < 0 {
-                return Err(CmdError::fixed("ERR Invalid IDLETIME value, must be >= 0"));
-            }
-            idle = Some(v);
-            i += 1;
-        } else if is(&argv[i], "freq") && more && idle.is_none() {
-            let v = args::int(&argv[i + 1])?;
-            if !(0..=255).contains(&v) {
-                return Err(CmdError::fixed(
-                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
-                ));
-            }
-            freq = Some(v);
-            i += 1;
-        } else {
-            return Err(SYNTAX);
-        }
-        i += 1;
-    }
+    let o = RestoreOpts::parse(Args::new(&argv[4..]))?;
     let ttl = args::int(&argv[2])?;
     if ttl < 0 {
         return Err(CmdError::fixed("ERR Invalid TTL value, must be >= 0"));
     }
     let (db, now) = (ctx.db(), ctx.now);
     let key = &argv[1];
-    if !replace && ctx.st.ks.exists(db, key, now) {
+    if !o.replace && ctx.st.ks.exists(db, key, now) {
         return Err(CmdError::fixed("BUSYKEY Target key name already exists."));
     }
     let v = redis_rdb::parse_payload(&argv[3]).map_err(|e| CmdError::fixed(e.restore_message()))?;
     let Some(value) = redis_engine::persist::from_rdb(ctx.st, v) else {
         return Err(CmdError::fixed("ERR Bad data format"));
     };
-    let expire_at = match (ttl, absttl) {
+    let expire_at = match (ttl, o.absttl) {
         (0, _) => None,
         (t, true) => Some(t),
         (t, false) => Some(now.saturating_add(t)),
@@ -711,7 +703,9 @@ pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if let Some(t) = expire_at {
         ctx.st.ks.dbs[db].set_expire(key, t);
     }
-    let _ = (idle, freq);
+    // IDLETIME and FREQ are validated for upstream's errors; the keyspace
+    // keeps no per-key LRU/LFU data to set.
+    let _ = (o.idle, o.freq);
     ctx.changed(1);
     ctx.key_event(db, key, 'g', "restore");
     ctx.ok();

@@ -15,8 +15,10 @@
 //!   (MODULE, which loads nothing).
 //! - [`persistence`] (SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, SHUTDOWN),
 //!   [`replication`] (REPLICAOF, REPLCONF, PSYNC, SYNC, ROLE, WAIT, FAILOVER).
-//! - Helpers: [`args`] (argument parsing), [`float`] (long double
-//!   arithmetic of INCRBYFLOAT), [`help`] (HELP texts), [`digest`].
+//! - Helpers: [`args`] (the [`args::Args`] argument cursor and the parsers
+//!   several families share: SCAN options, the `*MPOP` tail), [`float`]
+//!   (long double arithmetic of INCRBYFLOAT), [`help`] (HELP texts),
+//!   [`digest`].
 
 pub mod args;
 pub mod bitops;

@@ -9,7 +9,7 @@
 //! propagated (`LMPOP` becomes `LPOP`/`RPOP key <popped>`).
 //!
 //! The blocking variants are served by the blocking machinery
-//! ([`crate::blocking`]); their "there is data, serve it now" halves live
+//! ([`redis_engine::blocking`]); their "there is data, serve it now" halves live
 //! here: [`serve_blocked_pop`], [`serve_blocked_mpop`] and
 //! [`serve_blocked_move`], with [`parse_end`] and [`parse_mpop`] for their
 //! argument parsing.
@@ -19,8 +19,7 @@ use redis_storage::list::{End, ListValue};
 use redis_storage::string::itoa_buf;
 use redis_storage::Value;
 
-use crate::args::parse_timeout;
-use crate::args::{self, is};
+use crate::args::{self, is, parse_timeout, Args, Mpop};
 use redis_engine::blocking::TimeoutReply;
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{self, CmdError, CmdResult, NO_SUCH_KEY, SYNTAX, WRONGTYPE};
@@ -59,8 +58,6 @@ const RANK_ZERO: CmdError = CmdError::fixed(
 );
 const COUNT_NEGATIVE: CmdError = CmdError::fixed("ERR COUNT can't be negative");
 const MAXLEN_NEGATIVE: CmdError = CmdError::fixed("ERR MAXLEN can't be negative");
-const NUMKEYS: CmdError = CmdError::fixed("ERR numkeys should be greater than 0");
-const MPOP_COUNT: CmdError = CmdError::fixed("ERR count should be greater than 0");
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -385,35 +382,52 @@ pub fn lrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// The options of LPOS.
+struct LposOpts {
+    /// Which match to start from (negative: from the tail).
+    rank: i64,
+    /// `Some` with COUNT (0 = all matches); the reply is then an array.
+    count: Option<usize>,
+    /// How many elements to compare at most (0 = all).
+    maxlen: usize,
+}
+
+impl LposOpts {
+    /// Parses like upstream: each value is checked where it appears.
+    fn parse(mut a: Args) -> Result<LposOpts, CmdError> {
+        let mut o = LposOpts {
+            rank: 1,
+            count: None,
+            maxlen: 0,
+        };
+        while !a.is_empty() {
+            if let Some(v) = a.eat_with_value("rank") {
+                o.rank = args::int(v)?;
+                if o.rank == 0 {
+                    return Err(RANK_ZERO);
+                }
+            } else if let Some(v) = a.eat_with_value("count") {
+                let c = args::int_or(v, COUNT_NEGATIVE)?;
+                o.count = Some(usize::try_from(c).map_err(|_| COUNT_NEGATIVE)?);
+            } else if let Some(v) = a.eat_with_value("maxlen") {
+                let m = args::int_or(v, MAXLEN_NEGATIVE)?;
+                o.maxlen = usize::try_from(m).map_err(|_| MAXLEN_NEGATIVE)?;
+            } else {
+                return Err(SYNTAX);
+            }
+        }
+        Ok(o)
+    }
+}
+
 /// # Format
 /// `LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]`
 pub fn lpos(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let mut rank: i64 = 1;
-    let mut count: Option<usize> = None;
-    let mut maxlen: usize = 0;
-    let mut j = 3;
-    while j < argv.len() {
-        let opt = &argv[j];
-        let value = argv.get(j + 1);
-        match value {
-            Some(v) if is(opt, "rank") => {
-                rank = args::int(v)?;
-                if rank == 0 {
-                    return Err(RANK_ZERO);
-                }
-            }
-            Some(v) if is(opt, "count") => {
-                let c = args::int_or(v, COUNT_NEGATIVE)?;
-                count = Some(usize::try_from(c).map_err(|_| COUNT_NEGATIVE)?);
-            }
-            Some(v) if is(opt, "maxlen") => {
-                let m = args::int_or(v, MAXLEN_NEGATIVE)?;
-                maxlen = usize::try_from(m).map_err(|_| MAXLEN_NEGATIVE)?;
-            }
-            _ => return Err(SYNTAX),
-        }
-        j += 2;
-    }
+    let LposOpts {
+        rank,
+        count,
+        maxlen,
+    } = LposOpts::parse(Args::new(&argv[3..]))?;
     let elem = &argv[2];
     let Some(l) = read(ctx, &argv[1])? else {
         match count {
@@ -641,59 +655,19 @@ pub fn rpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 // ---------------------------------------------------------------------------
 // Multi-key pop
 
-/// Parsed `[B]LMPOP` arguments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MpopArgs {
-    /// `argv[keys.0..keys.1]` are the keys.
-    pub keys: (usize, usize),
-    pub end: End,
-    /// Elements to pop at most (1 without `COUNT`).
-    pub count: usize,
-}
-
-/// Parses `numkeys key [key ...] <LEFT | RIGHT> [COUNT count]` where
-/// `argv[numkeys_idx]` is `numkeys` (1 for `LMPOP`, 2 for `BLMPOP`), with
-/// upstream's errors.
-pub fn parse_mpop(argv: &[Bytes], numkeys_idx: usize) -> Result<MpopArgs, CmdError> {
-    let numkeys = args::int_or(argv.get(numkeys_idx).ok_or(SYNTAX)?, NUMKEYS)?;
-    if numkeys < 1 {
-        return Err(NUMKEYS);
-    }
-    let first = numkeys_idx + 1;
-    let where_idx = usize::try_from(numkeys)
-        .ok()
-        .and_then(|n| first.checked_add(n))
-        .filter(|&w| w < argv.len())
-        .ok_or(SYNTAX)?;
-    let end = parse_end(&argv[where_idx])?;
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < argv.len() {
-        match argv.get(j + 1) {
-            Some(v) if count.is_none() && is(&argv[j], "count") => {
-                let c = args::int_or(v, MPOP_COUNT)?;
-                if c < 1 {
-                    return Err(MPOP_COUNT);
-                }
-                count = Some(usize::try_from(c).unwrap_or(usize::MAX));
-            }
-            _ => return Err(SYNTAX),
-        }
-        j += 2;
-    }
-    Ok(MpopArgs {
-        keys: (first, where_idx),
-        end,
-        count: count.unwrap_or(1),
-    })
+/// Parses `numkeys key [key ...] <LEFT | RIGHT> [COUNT count]` of LMPOP
+/// and BLMPOP with upstream's errors.
+pub fn parse_mpop(a: Args) -> Result<(Mpop, End), CmdError> {
+    let m = Mpop::parse(a, ["left", "right"])?;
+    let end = if m.side == 0 { End::Left } else { End::Right };
+    Ok((m, end))
 }
 
 /// # Format
 /// `LMPOP numkeys key [key ...] <LEFT | RIGHT> [COUNT count]`
 pub fn lmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let a = parse_mpop(argv, 1)?;
-    let keys = argv.get(a.keys.0..a.keys.1).unwrap_or_default();
-    if !serve_blocked_mpop(ctx, keys, a.end, a.count)? {
+    let (m, end) = parse_mpop(Args::new(&argv[1..]))?;
+    if !serve_blocked_mpop(ctx, m.keys, end, m.count)? {
         ctx.null_array();
     }
     Ok(())
@@ -843,12 +817,11 @@ pub fn brpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]`
 pub fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let deadline = parse_timeout(&argv[1], ctx.now)?;
-    let a = crate::list::parse_mpop(argv, 2)?;
-    let keys = &argv[a.keys.0..a.keys.1];
-    if crate::list::serve_blocked_mpop(ctx, keys, a.end, a.count)? {
+    let (m, end) = crate::list::parse_mpop(Args::new(&argv[2..]))?;
+    if crate::list::serve_blocked_mpop(ctx, m.keys, end, m.count)? {
         return Ok(());
     }
-    ctx.block(keys, deadline, "list", TimeoutReply::NullArray, argv);
+    ctx.block(m.keys, deadline, "list", TimeoutReply::NullArray, argv);
     Ok(())
 }
 
@@ -876,35 +849,21 @@ mod tests {
 
     #[test]
     fn mpop_parsing() {
-        let a = parse_mpop(&argv("lmpop 2 a b left count 3"), 1).unwrap();
-        assert_eq!(
-            a,
-            MpopArgs {
-                keys: (2, 4),
-                end: End::Left,
-                count: 3
-            }
-        );
-        let a = parse_mpop(&argv("blmpop 0 1 a RIGHT"), 2).unwrap();
-        assert_eq!(a.keys, (3, 4));
-        assert_eq!(a.count, 1);
-        assert_eq!(parse_mpop(&argv("lmpop 0 a left"), 1), Err(NUMKEYS));
-        assert_eq!(parse_mpop(&argv("lmpop x a left"), 1), Err(NUMKEYS));
-        assert_eq!(parse_mpop(&argv("lmpop 2 a left"), 1), Err(SYNTAX));
-        assert_eq!(
-            parse_mpop(&argv("lmpop 9223372036854775807 a left"), 1),
-            Err(SYNTAX)
-        );
-        assert_eq!(parse_mpop(&argv("lmpop 1 a up"), 1), Err(SYNTAX));
-        assert_eq!(
-            parse_mpop(&argv("lmpop 1 a left count 0"), 1),
-            Err(MPOP_COUNT)
-        );
-        assert_eq!(
-            parse_mpop(&argv("lmpop 1 a left count 1 count 1"), 1),
-            Err(SYNTAX)
-        );
-        assert_eq!(parse_mpop(&argv("lmpop 1 a left count"), 1), Err(SYNTAX));
+        use crate::args::{MPOP_COUNT, MPOP_NUMKEYS};
+        let mp = |s: &str, from: usize| {
+            let v = argv(s);
+            parse_mpop(Args::new(&v[from..])).map(|(m, e)| (m.keys.len(), e, m.count))
+        };
+        assert_eq!(mp("lmpop 2 a b left count 3", 1), Ok((2, End::Left, 3)));
+        assert_eq!(mp("blmpop 0 1 a RIGHT", 2), Ok((1, End::Right, 1)));
+        assert_eq!(mp("lmpop 0 a left", 1), Err(MPOP_NUMKEYS));
+        assert_eq!(mp("lmpop x a left", 1), Err(MPOP_NUMKEYS));
+        assert_eq!(mp("lmpop 2 a left", 1), Err(SYNTAX));
+        assert_eq!(mp("lmpop 9223372036854775807 a left", 1), Err(SYNTAX));
+        assert_eq!(mp("lmpop 1 a up", 1), Err(SYNTAX));
+        assert_eq!(mp("lmpop 1 a left count 0", 1), Err(MPOP_COUNT));
+        assert_eq!(mp("lmpop 1 a left count 1 count 1", 1), Err(SYNTAX));
+        assert_eq!(mp("lmpop 1 a left count", 1), Err(SYNTAX));
     }
 
     /// A state, a client and a way to run either a whole command (through

@@ -1,7 +1,8 @@
 //! Replication commands (upstream `replication.c`, command half):
 //! `REPLICAOF`/`SLAVEOF`, `REPLCONF`, `PSYNC`, `SYNC`, `ROLE`, `WAIT` and
 //! `FAILOVER`. Replica links, the backlog and full syncs are the engine's
-//! (`redis_engine::replication`, `redis_engine::replica`).
+//! (`redis_engine::replication`, `redis_engine::replica`); the protocol
+//! decisions (PSYNC, replica states) come from `redis_replication`.
 
 use bytes::{Bytes, BytesMut};
 

@@ -14,8 +14,8 @@ use redis_storage::set::{Member, SetValue};
 use redis_storage::string::itoa_buf;
 use redis_storage::{Entry, Value};
 
-use crate::args::{self, is};
-use crate::hash::{empty_scan, parse_cursor, rand_count, ScanOpts};
+use crate::args::{self, is, Args, ScanOpts};
+use crate::hash::{empty_scan, rand_count};
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{CmdError, CmdResult, SYNTAX, WRONGTYPE};
 use redis_engine::table::Handler;
@@ -650,7 +650,7 @@ pub fn sdiffstore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `SSCAN key cursor [MATCH pattern] [COUNT count]`
 pub fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&argv[2])?;
+    let cursor = args::scan_cursor(&argv[2])?;
     let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
     let (st, out) = (&mut *ctx.st, &mut *ctx.out);
     let s = match st.ks.lookup_read(db, &argv[1], now, lru) {
@@ -664,7 +664,7 @@ pub fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }) => &*s,
         Some(_) => return Err(WRONGTYPE),
     };
-    let opts = ScanOpts::parse(argv, 3)?;
+    let opts = ScanOpts::parse(Args::new(&argv[3..]), false)?;
     let mut found: Vec<Bytes> = Vec::new();
     let next = s.scan(cursor, opts.count, |m| {
         let b = m.to_bytes();

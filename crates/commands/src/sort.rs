@@ -19,7 +19,7 @@ use redis_storage::list::ListValue;
 use redis_storage::zset::{Limits, ZSetValue};
 use redis_storage::Value;
 
-use crate::args::{self, is};
+use crate::args::{is, Args};
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{CmdError, CmdResult, SYNTAX, WRONGTYPE};
 use redis_engine::table::Handler;
@@ -29,55 +29,52 @@ pub const COMMANDS: &[(&str, Handler)] = &[("sort", sort), ("sort_ro", sort_ro)]
 
 /// Parsed options.
 #[derive(Default)]
-struct Opts {
+struct Opts<'a> {
     desc: bool,
     alpha: bool,
     limit_start: i64,
     limit_count: i64,
-    store: Option<Bytes>,
-    by: Option<Bytes>,
+    store: Option<&'a Bytes>,
+    by: Option<&'a Bytes>,
     dont_sort: bool,
-    gets: Vec<Bytes>,
+    gets: Vec<&'a Bytes>,
 }
 
-fn parse(argv: &[Bytes], read_only: bool) -> Result<Opts, CmdError> {
-    let mut o = Opts {
-        limit_count: -1,
-        ..Opts::default()
-    };
-    let mut j = 2;
-    while j < argv.len() {
-        let left = argv.len() - j - 1;
-        let a = &argv[j];
-        if is(a, "asc") {
-            o.desc = false;
-        } else if is(a, "desc") {
-            o.desc = true;
-        } else if is(a, "alpha") {
-            o.alpha = true;
-        } else if is(a, "limit") && left >= 2 {
-            o.limit_start = args::int(&argv[j + 1])?;
-            o.limit_count = args::int(&argv[j + 2])?;
-            j += 2;
-        } else if !read_only && is(a, "store") && left >= 1 {
-            o.store = Some(argv[j + 1].clone());
-            j += 1;
-        } else if is(a, "by") && left >= 1 {
-            let p = &argv[j + 1];
-            // A pattern that names no key per element cannot order
-            // anything: it only means "keep the natural order".
-            o.dont_sort = !p.contains(&b'*');
-            o.by = Some(p.clone());
-            j += 1;
-        } else if is(a, "get") && left >= 1 {
-            o.gets.push(argv[j + 1].clone());
-            j += 1;
-        } else {
-            return Err(SYNTAX);
+impl<'a> Opts<'a> {
+    /// Parses the options after the key; an option missing its values is
+    /// a syntax error, SORT_RO knows no STORE.
+    fn parse(mut a: Args<'a>, read_only: bool) -> Result<Opts<'a>, CmdError> {
+        let mut o = Opts {
+            limit_count: -1,
+            ..Opts::default()
+        };
+        while let Some(opt) = a.next_opt() {
+            let left = a.len();
+            if is(opt, "asc") {
+                o.desc = false;
+            } else if is(opt, "desc") {
+                o.desc = true;
+            } else if is(opt, "alpha") {
+                o.alpha = true;
+            } else if is(opt, "limit") && left >= 2 {
+                o.limit_start = a.int()?;
+                o.limit_count = a.int()?;
+            } else if !read_only && is(opt, "store") && left >= 1 {
+                o.store = Some(a.key()?);
+            } else if is(opt, "by") && left >= 1 {
+                let p = a.bytes()?;
+                // A pattern that names no key per element cannot order
+                // anything: it only means "keep the natural order".
+                o.dont_sort = !p.contains(&b'*');
+                o.by = Some(p);
+            } else if is(opt, "get") && left >= 1 {
+                o.gets.push(a.bytes()?);
+            } else {
+                return Err(SYNTAX);
+            }
         }
-        j += 1;
+        Ok(o)
     }
-    Ok(o)
 }
 
 /// Resolves a `BY`/`GET` pattern for one element (upstream
@@ -321,11 +318,12 @@ enum Source {
     ZSet,
 }
 
+/// SORT and SORT_RO: parse, check the source's type, load the elements
+/// (only the LIMIT range when nothing is sorted), sort, then reply or store.
 fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
-    let mut o = parse(argv, read_only)?;
+    let mut o = Opts::parse(Args::new(&argv[2..]), read_only)?;
     let key = &argv[1];
     let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
-    let writing = o.store.is_some();
     let kind = {
         match ctx.st.ks.lookup_read(db, key, now, lru).map(|e| &e.value) {
             None | Some(Value::List(_)) => Source::List,
@@ -335,7 +333,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
         }
     };
     // A stored result must not depend on a set's internal order.
-    if o.dont_sort && matches!(kind, Source::Set) && writing {
+    if o.dont_sort && matches!(kind, Source::Set) && o.store.is_some() {
         o.dont_sort = false;
         o.alpha = true;
         o.by = None;
@@ -349,71 +347,17 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
         Some(Value::ZSet(z)) => z.len(),
         _ => 0,
     } as i64;
-
-    // LIMIT sanity, as upstream: an offset past the end selects nothing.
-    let mut start = o.limit_start.max(0);
-    let mut end = if o.limit_count < 0 {
-        total - 1
-    } else {
-        start.saturating_add(o.limit_count) - 1
-    };
-    if start >= total {
-        start = total - 1;
-        end = total - 2;
-    }
-    if end >= total {
-        end = total - 1;
-    }
+    let (mut start, mut end) = limit_range(&o, total);
 
     // Lists and sorted sets that are not sorted only load the selected
     // range, in their own order (backwards for DESC).
     let ranged = o.dont_sort && !matches!(kind, Source::Set);
-    let elems: Vec<Bytes> = match ctx.st.ks.dbs[db].get(key).map(|e| &e.value) {
-        Some(Value::List(l)) if ranged => {
-            if end >= start {
-                let (s, e) = (start as usize, end as usize);
-                let n = l.len();
-                if o.desc {
-                    l.range(n - 1 - e, n - 1 - s)
-                        .rev()
-                        .map(Bytes::copy_from_slice)
-                        .collect()
-                } else {
-                    l.range(s, e).map(Bytes::copy_from_slice).collect()
-                }
-            } else {
-                Vec::new()
-            }
-        }
-        Some(Value::ZSet(z)) if ranged => {
-            if end >= start {
-                let (s, e) = (start as usize, end as usize);
-                let n = z.len();
-                if o.desc {
-                    let mut v: Vec<Bytes> =
-                        z.range(n - 1 - e, n - s).into_iter().map(|x| x.0).collect();
-                    v.reverse();
-                    v
-                } else {
-                    z.range(s, e + 1).into_iter().map(|x| x.0).collect()
-                }
-            } else {
-                Vec::new()
-            }
-        }
-        Some(Value::List(l)) => l.iter().map(Bytes::copy_from_slice).collect(),
-        Some(Value::Set(s)) => s.iter().map(|m| m.to_bytes()).collect(),
-        Some(Value::ZSet(z)) => z.to_vec().into_iter().map(|x| x.0).collect(),
-        _ => Vec::new(),
-    };
-    if ranged {
+    let elems = load_elems(ctx, key, ranged, o.desc, start, end);
+    if ranged && end >= start {
         // The loaded vector already is the selected range.
-        if end >= start {
-            end -= start;
-            start = 0;
-        }
+        end -= start;
+        start = 0;
     }
-
     let mut items: Vec<Item> = elems
         .into_iter()
         .map(|elem| Item {
@@ -422,59 +366,10 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
             cmp: None,
         })
         .collect();
-    let mut conversion_error = false;
-    if !o.dont_sort {
-        for it in items.iter_mut() {
-            let by_val = match &o.by {
-                Some(p) => match lookup_pattern(ctx, p, &it.elem) {
-                    Some(v) => v,
-                    None => continue,
-                },
-                None => it.elem.clone(),
-            };
-            if o.alpha {
-                if o.by.is_some() {
-                    it.cmp = Some(by_val);
-                }
-            } else {
-                match parse_score(&by_val) {
-                    Some(v) => it.score = v,
-                    None => conversion_error = true,
-                }
-            }
-        }
-        let (alpha, by, store) = (o.alpha, o.by.is_some(), writing);
-        let cmp = |a: &Item, b: &Item| -> Ordering {
-            let c = if !alpha {
-                a.score
-                    .partial_cmp(&b.score)
-                    .filter(|c| c.is_ne())
-                    .unwrap_or_else(|| a.elem.cmp(&b.elem))
-            } else if by {
-                match (&a.cmp, &b.cmp) {
-                    (None, None) => Ordering::Equal,
-                    (None, Some(_)) => Ordering::Less,
-                    (Some(_), None) => Ordering::Greater,
-                    (Some(x), Some(y)) if store => x.cmp(y),
-                    (Some(x), Some(y)) => c_string_cmp(x, y),
-                }
-            } else if store {
-                a.elem.cmp(&b.elem)
-            } else {
-                c_string_cmp(&a.elem, &b.elem)
-            };
-            if o.desc {
-                c.reverse()
-            } else {
-                c
-            }
-        };
-        items.sort_by(cmp);
-    }
+    let conversion_error = !o.dont_sort && !sort_items(ctx, &mut items, &o);
 
-    let per = o.gets.len().max(1) as i64;
     let count = (end - start + 1).max(0);
-    let output_len = per * count;
+    let output_len = o.gets.len().max(1) as i64 * count;
     if conversion_error {
         return Err(CmdError::fixed(
             "ERR One or more scores can't be converted into double",
@@ -483,7 +378,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
     let selected = items
         .get(start.max(0) as usize..(start + count).max(0) as usize)
         .unwrap_or(&[]);
-    match o.store.take() {
+    match o.store {
         None => {
             ctx.array(output_len as usize);
             for it in selected {
@@ -508,22 +403,139 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
                     out.push(lookup_pattern(ctx, g, &it.elem).unwrap_or_default());
                 }
             }
-            if out.is_empty() {
-                if ctx.st.ks.dbs[db].remove(&dest).is_some() {
-                    ctx.changed(1);
-                    ctx.key_event(db, &dest, 'g', "del");
-                }
-            } else {
-                let mut l = ListValue::new();
-                l.extend_back(&out);
-                ctx.st.ks.dbs[db].set(&dest, Value::List(l), false, lru);
-                ctx.changed(out.len() as u64);
-                ctx.key_event(db, &dest, 'l', "sortstore");
-            }
+            store_sorted(ctx, dest, &out);
             ctx.int(output_len);
         }
     }
     Ok(())
+}
+
+/// The inclusive `[start, end]` ranks LIMIT selects among `total` elements,
+/// as upstream: an offset past the end selects nothing.
+fn limit_range(o: &Opts, total: i64) -> (i64, i64) {
+    let mut start = o.limit_start.max(0);
+    let mut end = if o.limit_count < 0 {
+        total - 1
+    } else {
+        start.saturating_add(o.limit_count) - 1
+    };
+    if start >= total {
+        start = total - 1;
+        end = total - 2;
+    }
+    if end >= total {
+        end = total - 1;
+    }
+    (start, end)
+}
+
+/// The elements of `key`: all of them, or with `ranged` only ranks
+/// `start..=end` of a list or sorted set in its own order (reversed by
+/// `desc`).
+fn load_elems(ctx: &Ctx, key: &[u8], ranged: bool, desc: bool, start: i64, end: i64) -> Vec<Bytes> {
+    let value = ctx.st.ks.dbs[ctx.db()].get(key).map(|e| &e.value);
+    match value {
+        Some(Value::List(_) | Value::ZSet(_)) if ranged && end < start => Vec::new(),
+        Some(Value::List(l)) if ranged => {
+            let (s, e) = (start as usize, end as usize);
+            let n = l.len();
+            if desc {
+                l.range(n - 1 - e, n - 1 - s)
+                    .rev()
+                    .map(Bytes::copy_from_slice)
+                    .collect()
+            } else {
+                l.range(s, e).map(Bytes::copy_from_slice).collect()
+            }
+        }
+        Some(Value::ZSet(z)) if ranged => {
+            let (s, e) = (start as usize, end as usize);
+            let n = z.len();
+            if desc {
+                let mut v: Vec<Bytes> =
+                    z.range(n - 1 - e, n - s).into_iter().map(|x| x.0).collect();
+                v.reverse();
+                v
+            } else {
+                z.range(s, e + 1).into_iter().map(|x| x.0).collect()
+            }
+        }
+        Some(Value::List(l)) => l.iter().map(Bytes::copy_from_slice).collect(),
+        Some(Value::Set(s)) => s.iter().map(|m| m.to_bytes()).collect(),
+        Some(Value::ZSet(z)) => z.to_vec().into_iter().map(|x| x.0).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Computes each item's sort key (through BY) and sorts; false if a
+/// numeric sort met a value that is not a number (the sort still runs, as
+/// upstream, which reports the error afterwards).
+fn sort_items(ctx: &mut Ctx, items: &mut [Item], o: &Opts) -> bool {
+    let mut ok = true;
+    for it in items.iter_mut() {
+        let by_val = match o.by {
+            Some(p) => match lookup_pattern(ctx, p, &it.elem) {
+                Some(v) => v,
+                None => continue,
+            },
+            None => it.elem.clone(),
+        };
+        if o.alpha {
+            if o.by.is_some() {
+                it.cmp = Some(by_val);
+            }
+        } else {
+            match parse_score(&by_val) {
+                Some(v) => it.score = v,
+                None => ok = false,
+            }
+        }
+    }
+    let (alpha, by, store) = (o.alpha, o.by.is_some(), o.store.is_some());
+    let cmp = |a: &Item, b: &Item| -> Ordering {
+        let c = if !alpha {
+            a.score
+                .partial_cmp(&b.score)
+                .filter(|c| c.is_ne())
+                .unwrap_or_else(|| a.elem.cmp(&b.elem))
+        } else if by {
+            match (&a.cmp, &b.cmp) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                (Some(x), Some(y)) if store => x.cmp(y),
+                (Some(x), Some(y)) => c_string_cmp(x, y),
+            }
+        } else if store {
+            a.elem.cmp(&b.elem)
+        } else {
+            c_string_cmp(&a.elem, &b.elem)
+        };
+        if o.desc {
+            c.reverse()
+        } else {
+            c
+        }
+    };
+    items.sort_by(cmp);
+    ok
+}
+
+/// STORE: the result replaces `dest` as a list; an empty result deletes it.
+fn store_sorted(ctx: &mut Ctx, dest: &Bytes, out: &[Bytes]) {
+    let (db, lru) = (ctx.db(), ctx.lru());
+    if out.is_empty() {
+        if ctx.st.ks.dbs[db].remove(dest).is_some() {
+            ctx.changed(1);
+            ctx.key_event(db, dest, 'g', "del");
+        }
+    } else {
+        let mut l = ListValue::new();
+        l.extend_back(out);
+        ctx.st.ks.dbs[db].set(dest, Value::List(l), false, lru);
+        ctx.changed(out.len() as u64);
+        ctx.key_event(db, dest, 'l', "sortstore");
+    }
 }
 
 /// Upstream converts a listpack sorted set to a skiplist before sorting

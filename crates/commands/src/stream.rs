@@ -18,7 +18,7 @@ use redis_storage::stream::{
 };
 use redis_storage::{Entry, Value};
 
-use crate::args::{self, is};
+use crate::args::{self, is, Args};
 use redis_engine::blocking::TimeoutReply;
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{self, CmdError, CmdResult, NO_SUCH_KEY, SYNTAX, WRONGTYPE};
@@ -329,61 +329,64 @@ struct AddTrimArgs {
     id: Option<(StreamId, bool)>,
 }
 
-/// Parses the options of XADD/XTRIM; returns them and the index of the ID
-/// (XADD) or the end of the options.
+/// Parses the options of XADD/XTRIM; returns them and the index in `argv`
+/// of the ID (XADD) or the end of the options.
 fn parse_add_trim(ctx: &Ctx, argv: &[Bytes], xadd: bool) -> Result<(AddTrimArgs, usize), CmdError> {
+    // The options start after the key.
+    const FROM: usize = 2;
+    let mut args = Args::new(&argv[FROM..]);
     let mut a = AddTrimArgs::default();
     let mut limit_given = false;
-    let mut i = 2;
-    while i < argv.len() {
-        let more = argv.len() - 1 - i;
-        let opt = &argv[i];
+    let mut end = argv.len();
+    while let Some(opt) = args.peek() {
         if xadd && opt.as_ref() == b"*" {
+            end = FROM + args.taken();
             break;
-        } else if (is(opt, "maxlen") || is(opt, "minid")) && more > 0 {
+        }
+        args.next_opt();
+        let more = args.len();
+        if (is(opt, "maxlen") || is(opt, "minid")) && more > 0 {
             if a.strategy.is_some() {
                 return Err(CmdError::fixed(
                     "ERR syntax error, MAXLEN and MINID options at the same time are not compatible",
                 ));
             }
             a.approx = false;
-            let next = &argv[i + 1];
-            if more >= 2 && next.as_ref() == b"~" {
-                a.approx = true;
-                i += 1;
-            } else if more >= 2 && next.as_ref() == b"=" {
-                i += 1;
+            if more >= 2 {
+                if args.eat("~") {
+                    a.approx = true;
+                } else {
+                    args.eat("=");
+                }
             }
-            let val = &argv[i + 1];
+            let val = args.bytes()?;
             if is(opt, "maxlen") {
                 let n = args::int(val)?;
                 if n < 0 {
                     return Err(CmdError::fixed("ERR The MAXLEN argument must be >= 0."));
                 }
-                a.strategy = Some(TrimStrategy::MaxLen(n as u64));
+                a.strategy = Some(TrimStrategy::MaxLen(n.unsigned_abs()));
             } else {
                 a.strategy = Some(TrimStrategy::MinId(parse_id(val, 0, true)?));
             }
-            i += 1;
-            a.strategy_idx = i;
+            a.strategy_idx = FROM + args.taken() - 1;
         } else if is(opt, "limit") && more > 0 {
-            let n = args::int(&argv[i + 1])?;
+            let n = args.int()?;
             if n < 0 {
                 return Err(CmdError::fixed("ERR The LIMIT argument must be >= 0."));
             }
-            a.limit = n as u64;
+            a.limit = n.unsigned_abs();
             limit_given = true;
-            i += 1;
         } else if xadd && is(opt, "nomkstream") {
             a.no_mkstream = true;
         } else if xadd {
             let parsed = StreamId::parse(opt, 0, true, true).ok_or(INVALID_ID)?;
             a.id = Some(parsed);
+            end = FROM + args.taken() - 1;
             break;
         } else {
             return Err(SYNTAX);
         }
-        i += 1;
     }
     if a.limit != 0 && a.strategy.is_none() {
         return Err(CmdError::fixed(
@@ -415,7 +418,7 @@ fn parse_add_trim(ctx: &Ctx, argv: &[Bytes], xadd: bool) -> Result<(AddTrimArgs,
     } else {
         a.limit = 0;
     }
-    Ok((a, i))
+    Ok((a, end))
 }
 
 /// The trim argument made exact for propagation (upstream
@@ -678,68 +681,87 @@ enum ReadFrom {
     New,
 }
 
-fn xread_generic(ctx: &mut Ctx, argv: &[Bytes], group_cmd: bool) -> CmdResult {
-    let mut deadline: Option<Option<i64>> = None;
-    let mut count: usize = 0;
-    let mut count_given = false;
-    let mut streams_arg = 0;
-    let mut group: Option<(Bytes, Bytes)> = None;
-    let mut noack = false;
-    let mut i = 1;
-    while i < argv.len() {
-        let more = argv.len() - 1 - i;
-        let o = &argv[i];
-        if is(o, "block") && more > 0 {
-            i += 1;
-            deadline = Some(parse_block(&argv[i], ctx.now)?);
-        } else if is(o, "count") && more > 0 {
-            i += 1;
-            count = usize::try_from(args::int(&argv[i])?.max(0)).unwrap_or(usize::MAX);
-            count_given = true;
-        } else if is(o, "streams") && more > 0 {
-            streams_arg = i + 1;
-            if (argv.len() - streams_arg) % 2 != 0 {
-                // 7.0 prints the same text for XREADGROUP.
-                return Err(CmdError::fixed(
-                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
-                ));
+/// The parsed options of XREAD/XREADGROUP.
+struct ReadOpts<'a> {
+    /// `Some` with BLOCK: the deadline (`None` = forever).
+    deadline: Option<Option<i64>>,
+    /// Entries per stream at most (0 = all).
+    count: usize,
+    count_given: bool,
+    /// XREADGROUP's group and consumer.
+    group: Option<(&'a Bytes, &'a Bytes)>,
+    noack: bool,
+    /// The stream keys and their IDs (the two halves after STREAMS).
+    keys: &'a [Bytes],
+    ids: &'a [Bytes],
+}
+
+impl<'a> ReadOpts<'a> {
+    /// Parses `[GROUP g c] [COUNT n] [BLOCK ms] [NOACK] STREAMS key... id...`
+    /// with upstream's errors and their order.
+    fn parse(mut a: Args<'a>, group_cmd: bool, now: i64) -> Result<ReadOpts<'a>, CmdError> {
+        let mut o = ReadOpts {
+            deadline: None,
+            count: 0,
+            count_given: false,
+            group: None,
+            noack: false,
+            keys: &[],
+            ids: &[],
+        };
+        let mut streams: Option<&[Bytes]> = None;
+        while let Some(opt) = a.next_opt() {
+            let more = a.len();
+            if is(opt, "block") && more > 0 {
+                o.deadline = Some(parse_block(a.bytes()?, now)?);
+            } else if is(opt, "count") && more > 0 {
+                o.count = usize::try_from(a.int()?.max(0)).unwrap_or(usize::MAX);
+                o.count_given = true;
+            } else if is(opt, "streams") && more > 0 {
+                let rest = a.rest();
+                if rest.len() % 2 != 0 {
+                    // 7.0 prints the same text for XREADGROUP.
+                    return Err(CmdError::fixed(
+                        "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                    ));
+                }
+                streams = Some(rest);
+            } else if is(opt, "group") && more >= 2 {
+                if !group_cmd {
+                    return Err(CmdError::fixed(
+                        "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+                    ));
+                }
+                o.group = Some((a.bytes()?, a.bytes()?));
+            } else if is(opt, "noack") {
+                if !group_cmd {
+                    return Err(CmdError::fixed(
+                        "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+                    ));
+                }
+                o.noack = true;
+            } else {
+                return Err(SYNTAX);
             }
-            break;
-        } else if is(o, "group") && more >= 2 {
-            if !group_cmd {
-                return Err(CmdError::fixed(
-                    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
-                ));
-            }
-            group = Some((argv[i + 1].clone(), argv[i + 2].clone()));
-            i += 2;
-        } else if is(o, "noack") {
-            if !group_cmd {
-                return Err(CmdError::fixed(
-                    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
-                ));
-            }
-            noack = true;
-        } else {
-            return Err(SYNTAX);
         }
-        i += 1;
+        let streams = streams.ok_or(SYNTAX)?;
+        if group_cmd && o.group.is_none() {
+            return Err(CmdError::fixed("ERR Missing GROUP option for XREADGROUP"));
+        }
+        (o.keys, o.ids) = streams.split_at(streams.len() / 2);
+        Ok(o)
     }
-    if streams_arg == 0 {
-        return Err(SYNTAX);
-    }
-    if group_cmd && group.is_none() {
-        return Err(CmdError::fixed("ERR Missing GROUP option for XREADGROUP"));
-    }
-    let nkeys = (argv.len() - streams_arg) / 2;
+}
+
+/// Checks every key and ID in key order, as upstream does before serving
+/// any: the type, the group's existence, `$`/`>` where they are meaningful;
+/// `$` resolves to the stream's last ID.
+fn resolve_read_ids(ctx: &mut Ctx, o: &ReadOpts) -> Result<Vec<ReadFrom>, CmdError> {
+    let group_cmd = o.group.is_some();
     let retry = ctx.st.blocking.waiters.contains_key(&ctx.client.id);
     let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
-
-    // Validate every key and ID first, as upstream does, in key order.
-    let mut from = Vec::with_capacity(nkeys);
-    for k in 0..nkeys {
-        let key = &argv[streams_arg + k];
-        let id_arg = &argv[streams_arg + nkeys + k];
+    let mut from = Vec::with_capacity(o.keys.len());
+    for (key, id_arg) in o.keys.iter().zip(o.ids) {
         let s = match ctx.st.ks.lookup_read(db, key, now, lru) {
             None => None,
             Some(Entry {
@@ -748,7 +770,7 @@ fn xread_generic(ctx: &mut Ctx, argv: &[Bytes], group_cmd: bool) -> CmdResult {
             }) => Some(&*s),
             Some(_) => return Err(WRONGTYPE),
         };
-        if let Some((gname, _)) = &group {
+        if let Some((gname, _)) = o.group {
             if !s.is_some_and(|s| s.groups.contains_key(gname)) {
                 if retry {
                     return Err(CmdError::fixed(
@@ -780,15 +802,76 @@ fn xread_generic(ctx: &mut Ctx, argv: &[Bytes], group_cmd: bool) -> CmdResult {
             from.push(ReadFrom::After(parse_id(id_arg, 0, true)?));
         }
     }
+    Ok(from)
+}
 
+/// What serving an XREADGROUP did besides the reply: commands to propagate,
+/// changes, and keys whose consumer was created.
+#[derive(Default)]
+struct GroupEffects {
+    prop: Vec<Vec<Bytes>>,
+    dirty: u64,
+    created: Vec<Bytes>,
+}
+
+/// Serves one key of XREADGROUP into `w`; false if it has nothing to serve.
+fn serve_group_read(
+    w: &mut W<'_>,
+    s: &mut StreamValue,
+    key: &Bytes,
+    o: &ReadOpts,
+    rf: ReadFrom,
+    now: i64,
+    fx: &mut GroupEffects,
+) -> bool {
+    let Some((gname, cname)) = o.group else {
+        return false;
+    };
+    let Some(mut g) = s.groups.remove(gname) else {
+        return false;
+    };
+    let history = match rf {
+        ReadFrom::After(id) => Some(id),
+        ReadFrom::New => None,
+    };
+    let serve = history.is_some() || (!s.is_empty() && s.last_valid_id() > g.last_id);
+    if serve {
+        if w.proto == Protocol::Resp2 {
+            w.arr(2);
+        }
+        w.bulk(key);
+        if touch_consumer(&mut g, cname, now) {
+            fx.created.push(key.clone());
+            fx.prop.push(createconsumer_argv(key, gname, cname));
+            fx.dirty += 1;
+        }
+        match history {
+            Some(after) => {
+                reply_history(w, s, &mut g, cname, after, o.count, now);
+            }
+            None => {
+                let (p, d) = deliver_new(w, s, &mut g, key, gname, cname, o.count, o.noack, now);
+                fx.prop.extend(p);
+                fx.dirty += d;
+            }
+        }
+        fx.dirty += 1;
+    }
+    s.groups.insert(gname.clone(), g);
+    serve
+}
+
+/// XREAD and XREADGROUP: parse, check every key and ID, serve what is
+/// there, else block (with BLOCK) or answer a null array.
+fn xread_generic(ctx: &mut Ctx, argv: &[Bytes], group_cmd: bool) -> CmdResult {
+    let o = ReadOpts::parse(Args::new(&argv[1..]), group_cmd, ctx.now)?;
+    let from = resolve_read_ids(ctx, &o)?;
+    let (db, now) = (ctx.db(), ctx.now);
     let proto = ctx.proto();
     let mut body = BytesMut::new();
     let mut served = 0;
-    let mut prop: Vec<Vec<Bytes>> = Vec::new();
-    let mut dirty = 0;
-    let mut events: Vec<Bytes> = Vec::new();
-    for k in 0..nkeys {
-        let key = &argv[streams_arg + k];
+    let mut fx = GroupEffects::default();
+    for (key, &rf) in o.keys.iter().zip(&from) {
         // Upstream looks every key up a second time to serve it: the hit or
         // miss (and `keymiss` event) counts twice, as there.
         if ctx.st.ks.dbs[db].contains(key) {
@@ -807,63 +890,29 @@ fn xread_generic(ctx: &mut Ctx, argv: &[Bytes], group_cmd: bool) -> CmdResult {
             out: &mut body,
             proto,
         };
-        match (&group, from[k]) {
-            (None, ReadFrom::After(gt)) => {
-                if s.is_empty() || s.last_valid_id() <= gt {
-                    continue;
-                }
-                let Some(start) = gt.incr() else { continue };
+        if o.group.is_some() {
+            if serve_group_read(&mut w, s, key, &o, rf, now, &mut fx) {
                 served += 1;
-                if proto == Protocol::Resp2 {
-                    w.arr(2);
-                }
-                w.bulk(key);
-                reply_range(&mut w, s, start, StreamId::MAX, count, false);
             }
-            (None, ReadFrom::New) => {}
-            (Some((gname, cname)), rf) => {
-                let Some(mut g) = s.groups.remove(gname) else {
-                    continue;
-                };
-                let history = match rf {
-                    ReadFrom::After(id) => Some(id),
-                    ReadFrom::New => None,
-                };
-                let serve = history.is_some() || (!s.is_empty() && s.last_valid_id() > g.last_id);
-                if serve {
-                    served += 1;
-                    if proto == Protocol::Resp2 {
-                        w.arr(2);
-                    }
-                    w.bulk(key);
-                    if touch_consumer(&mut g, cname, now) {
-                        events.push(key.clone());
-                        prop.push(createconsumer_argv(key, gname, cname));
-                        dirty += 1;
-                    }
-                    match history {
-                        Some(after) => {
-                            reply_history(&mut w, s, &mut g, cname, after, count, now);
-                        }
-                        None => {
-                            let (p, d) = deliver_new(
-                                &mut w, s, &mut g, key, gname, cname, count, noack, now,
-                            );
-                            prop.extend(p);
-                            dirty += d;
-                        }
-                    }
-                    dirty += 1;
-                }
-                s.groups.insert(gname.clone(), g);
-            }
+            continue;
         }
+        let ReadFrom::After(gt) = rf else { continue };
+        if s.is_empty() || s.last_valid_id() <= gt {
+            continue;
+        }
+        let Some(start) = gt.incr() else { continue };
+        served += 1;
+        if proto == Protocol::Resp2 {
+            w.arr(2);
+        }
+        w.bulk(key);
+        reply_range(&mut w, s, start, StreamId::MAX, o.count, false);
     }
     if group_cmd {
         // XREADGROUP itself is never propagated, only its effects.
-        ctx.rewrite = Some(prop);
-        ctx.changed(dirty);
-        for key in events {
+        ctx.rewrite = Some(fx.prop);
+        ctx.changed(fx.dirty);
+        for key in fx.created {
             ctx.key_event(db, &key, 't', "xgroup-createconsumer");
         }
     }
@@ -875,27 +924,38 @@ fn xread_generic(ctx: &mut Ctx, argv: &[Bytes], group_cmd: bool) -> CmdResult {
         ctx.out.extend_from_slice(&body);
         return Ok(());
     }
-    if let Some(deadline) = deadline {
-        // Block with `$` resolved and a bounded COUNT, so a retry reads
-        // exactly what upstream's blocked client would be served.
-        let mut stored = argv.to_vec();
-        for (k, f) in from.iter().enumerate() {
-            if let ReadFrom::After(id) = f {
-                if stored[streams_arg + nkeys + k].as_ref() == b"$" {
-                    stored[streams_arg + nkeys + k] = id_arg(*id);
-                }
+    match o.deadline {
+        Some(deadline) => block_read(ctx, argv, &o, &from, deadline),
+        None => ctx.null_array(),
+    }
+    Ok(())
+}
+
+/// Blocks an XREAD/XREADGROUP that found nothing, with `$` resolved and a
+/// bounded COUNT, so a retry reads exactly what upstream's blocked client
+/// would be served.
+fn block_read(
+    ctx: &mut Ctx,
+    argv: &[Bytes],
+    o: &ReadOpts,
+    from: &[ReadFrom],
+    deadline: Option<i64>,
+) {
+    let mut stored = argv.to_vec();
+    // The IDs are the last arguments.
+    let ids_at = argv.len() - o.ids.len();
+    for (k, f) in from.iter().enumerate() {
+        if let ReadFrom::After(id) = f {
+            if stored[ids_at + k].as_ref() == b"$" {
+                stored[ids_at + k] = id_arg(*id);
             }
         }
-        if !count_given {
-            stored.insert(1, Bytes::from_static(BLOCKED_DEFAULT_COUNT));
-            stored.insert(1, Bytes::from_static(b"COUNT"));
-        }
-        let keys: Vec<Bytes> = argv[streams_arg..streams_arg + nkeys].to_vec();
-        ctx.block(&keys, deadline, "stream", TimeoutReply::NullArray, &stored);
-        return Ok(());
     }
-    ctx.null_array();
-    Ok(())
+    if !o.count_given {
+        stored.insert(1, Bytes::from_static(BLOCKED_DEFAULT_COUNT));
+        stored.insert(1, Bytes::from_static(b"COUNT"));
+    }
+    ctx.block(o.keys, deadline, "stream", TimeoutReply::NullArray, &stored);
 }
 
 /// Serves a consumer's own pending entries after `after` (XREADGROUP with
@@ -1057,18 +1117,16 @@ pub fn xgroup(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut mkstream = false;
     let mut entries_read: Option<u64> = None;
     if sub == b"create" {
-        let mut i = 5;
-        while i < argv.len() {
-            if is(&argv[i], "mkstream") {
+        let mut opts = Args::new(&argv[5..]);
+        while !opts.is_empty() {
+            if opts.eat("mkstream") {
                 mkstream = true;
-                i += 1;
-            } else if is(&argv[i], "entriesread") && i + 1 < argv.len() {
-                let n = args::int(&argv[i + 1])?;
+            } else if let Some(v) = opts.eat_with_value("entriesread") {
+                let n = args::int(v)?;
                 if n < -1 {
                     return Err(BAD_ENTRIES_READ);
                 }
                 entries_read = u64::try_from(n).ok();
-                i += 2;
             } else {
                 return Err(subcommand_syntax(argv, "XGROUP"));
             }
@@ -1228,21 +1286,20 @@ pub fn xpending(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut range = None;
     let mut consumer: Option<Bytes> = None;
     if argc >= 6 {
-        let mut startidx = 3;
-        if is(&argv[3], "idle") {
-            minidle = args::int(&argv[4])?;
+        let mut a = Args::new(&argv[3..]);
+        if a.eat("idle") {
+            minidle = a.int()?;
             if argc < 8 {
                 return Err(SYNTAX);
             }
-            startidx += 2;
         }
-        let count = args::int(&argv[startidx + 2])?.max(0);
-        let start = range_start(&argv[startidx])?;
-        let end = range_end(&argv[startidx + 1])?;
-        if startidx + 3 < argc {
-            consumer = Some(argv[startidx + 3].clone());
-        }
-        range = Some((start, end, count));
+        let (start, end) = (a.bytes()?, a.bytes()?);
+        // Upstream checks the count before the IDs.
+        let count = a.int()?.max(0);
+        range = Some((range_start(start)?, range_end(end)?, count));
+        // Like upstream, an argument after the consumer (within the
+        // arity checked above) is ignored.
+        consumer = a.next_opt().cloned();
     }
     let now = ctx.now;
     let proto = ctx.proto();
@@ -1323,6 +1380,67 @@ pub fn xpending(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// The IDs and options of XCLAIM after min-idle-time.
+struct ClaimOpts<'a> {
+    /// The leading arguments that parse as IDs.
+    ids: &'a [Bytes],
+    retrycount: i64,
+    /// From IDLE or TIME, -1 when neither.
+    deliverytime: i64,
+    force: bool,
+    justid: bool,
+    last_id: StreamId,
+}
+
+impl<'a> ClaimOpts<'a> {
+    /// Takes the IDs (up to the first argument that is not one), then the
+    /// options, each value checked where it appears like upstream.
+    fn parse(mut a: Args<'a>, now: i64) -> Result<ClaimOpts<'a>, CmdError> {
+        let n = a
+            .remaining()
+            .iter()
+            .take_while(|id| StreamId::parse(id, 0, true, false).is_some())
+            .count();
+        let mut o = ClaimOpts {
+            ids: a.take(n)?,
+            retrycount: -1,
+            deliverytime: -1,
+            force: false,
+            justid: false,
+            last_id: StreamId::MIN,
+        };
+        while let Some(opt) = a.next_opt() {
+            let more = !a.is_empty();
+            if is(opt, "force") {
+                o.force = true;
+            } else if is(opt, "justid") {
+                o.justid = true;
+            } else if is(opt, "idle") && more {
+                let v = a.int_or(CmdError::fixed(
+                    "ERR Invalid IDLE option argument for XCLAIM",
+                ))?;
+                o.deliverytime = now.wrapping_sub(v);
+            } else if is(opt, "time") && more {
+                o.deliverytime = a.int_or(CmdError::fixed(
+                    "ERR Invalid TIME option argument for XCLAIM",
+                ))?;
+            } else if is(opt, "retrycount") && more {
+                o.retrycount = a.int_or(CmdError::fixed(
+                    "ERR Invalid RETRYCOUNT option argument for XCLAIM",
+                ))?;
+            } else if is(opt, "lastid") && more {
+                o.last_id = parse_id(a.bytes()?, 0, true)?;
+            } else {
+                return Err(CmdError::msg(format!(
+                    "ERR Unrecognized XCLAIM option '{}'",
+                    error::truncated(opt, usize::MAX)
+                )));
+            }
+        }
+        Ok(o)
+    }
+}
+
 /// # Format
 /// `XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-ms] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]`
 pub fn xclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -1338,54 +1456,15 @@ pub fn xclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         CmdError::fixed("ERR Invalid min-idle-time argument for XCLAIM"),
     )?
     .max(0);
-    let mut j = 5;
-    while j < argv.len() && StreamId::parse(&argv[j], 0, true, false).is_some() {
-        j += 1;
-    }
-    let last_id_arg = j;
     let now = ctx.now;
-    let mut retrycount: i64 = -1;
-    let mut deliverytime: i64 = -1;
-    let mut force = false;
-    let mut justid = false;
-    let mut last_id = StreamId::MIN;
-    while j < argv.len() {
-        let more = argv.len() - 1 - j;
-        let opt = &argv[j];
-        if is(opt, "force") {
-            force = true;
-        } else if is(opt, "justid") {
-            justid = true;
-        } else if is(opt, "idle") && more > 0 {
-            j += 1;
-            let v = args::int_or(
-                &argv[j],
-                CmdError::fixed("ERR Invalid IDLE option argument for XCLAIM"),
-            )?;
-            deliverytime = now.wrapping_sub(v);
-        } else if is(opt, "time") && more > 0 {
-            j += 1;
-            deliverytime = args::int_or(
-                &argv[j],
-                CmdError::fixed("ERR Invalid TIME option argument for XCLAIM"),
-            )?;
-        } else if is(opt, "retrycount") && more > 0 {
-            j += 1;
-            retrycount = args::int_or(
-                &argv[j],
-                CmdError::fixed("ERR Invalid RETRYCOUNT option argument for XCLAIM"),
-            )?;
-        } else if is(opt, "lastid") && more > 0 {
-            j += 1;
-            last_id = parse_id(&argv[j], 0, true)?;
-        } else {
-            return Err(CmdError::msg(format!(
-                "ERR Unrecognized XCLAIM option '{}'",
-                error::truncated(opt, usize::MAX)
-            )));
-        }
-        j += 1;
-    }
+    let ClaimOpts {
+        ids,
+        retrycount,
+        mut deliverytime,
+        force,
+        justid,
+        last_id,
+    } = ClaimOpts::parse(Args::new(&argv[5..]), now)?;
     if deliverytime == -1 || deliverytime < 0 || deliverytime > now {
         deliverytime = now;
     }
@@ -1413,7 +1492,7 @@ pub fn xclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             proto,
         };
         let mut have_consumer = false;
-        for a in &argv[5..last_id_arg] {
+        for a in ids {
             let Some((id, _)) = StreamId::parse(a, 0, true, false) else {
                 continue;
             };
@@ -1506,24 +1585,21 @@ pub fn xautoclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     )?
     .max(0);
     let start = range_start(&argv[5])?;
-    let mut count: i64 = 100;
-    let mut justid = false;
-    let mut j = 6;
-    while j < argv.len() {
-        let more = argv.len() - 1 - j;
-        if is(&argv[j], "count") && more > 0 {
+    let (mut count, mut justid) = (100i64, false);
+    let mut opts = Args::new(&argv[6..]);
+    while let Some(opt) = opts.next_opt() {
+        if is(opt, "count") && !opts.is_empty() {
             let max = i64::MAX / 16;
-            count = args::int(&argv[j + 1])
+            count = opts
+                .int()
                 .ok()
                 .filter(|c| (1..=max).contains(c))
                 .ok_or(CmdError::fixed("ERR COUNT must be > 0"))?;
-            j += 1;
-        } else if is(&argv[j], "justid") {
+        } else if is(opt, "justid") {
             justid = true;
         } else {
             return Err(SYNTAX);
         }
-        j += 1;
     }
     let key = argv[1].clone();
     let gname = argv[2].clone();
@@ -1836,24 +1912,21 @@ pub fn xsetid(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let id = parse_id(&argv[2], 0, true)?;
     let mut entries_added: Option<u64> = None;
     let mut max_xdel = StreamId::MIN;
-    let mut i = 3;
-    while i < argv.len() {
-        let more = argv.len() - 1 - i;
-        if is(&argv[i], "entriesadded") && more > 0 {
-            let n = args::int(&argv[i + 1])?;
+    let mut opts = Args::new(&argv[3..]);
+    while !opts.is_empty() {
+        if let Some(v) = opts.eat_with_value("entriesadded") {
+            let n = args::int(v)?;
             if n < 0 {
                 return Err(CmdError::fixed("ERR entries_added must be positive"));
             }
-            entries_added = Some(n as u64);
-            i += 2;
-        } else if is(&argv[i], "maxdeletedid") && more > 0 {
-            max_xdel = parse_id(&argv[i + 1], 0, true)?;
+            entries_added = Some(n.unsigned_abs());
+        } else if let Some(v) = opts.eat_with_value("maxdeletedid") {
+            max_xdel = parse_id(v, 0, true)?;
             if id < max_xdel {
                 return Err(CmdError::fixed(
                     "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
                 ));
             }
-            i += 2;
         } else {
             return Err(SYNTAX);
         }

@@ -1,12 +1,16 @@
 //! String type commands (upstream `t_string.c`, "commands" half; the type API
 //! is `redis_storage::string`).
+//!
+//! SET and GETEX share one option parser (`SetOpts`, upstream
+//! `parseExtendedStringArgumentsOrReply`); the options are parsed and the
+//! expire time validated before anything is written.
 
 use bytes::Bytes;
 use redis_engine::table::Handler;
 use redis_storage::string::StrValue;
 use redis_storage::Value;
 
-use crate::args::{self, is};
+use crate::args::{self, is, Args};
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{
     self, CmdError, CmdResult, NOT_INTEGER, OVERFLOW, STRING_TOO_BIG, SYNTAX, WRONGTYPE,
@@ -64,55 +68,52 @@ enum Unit {
     Millis,
 }
 
+/// The options of SET and GETEX (upstream
+/// `parseExtendedStringArgumentsOrReply`).
 #[derive(Default)]
-struct SetOpts {
+struct SetOpts<'a> {
     nx: bool,
     xx: bool,
     get: bool,
     keepttl: bool,
     persist: bool,
-    expire: Option<(usize, Unit, bool)>, // (arg index, unit, absolute)
+    /// The expire argument, its unit and whether it is absolute.
+    expire: Option<(&'a Bytes, Unit, bool)>,
 }
 
-/// Parses SET/GETEX options starting at `argv[from]` (upstream
-/// `parseExtendedStringArgumentsOrReply`).
-fn parse_opts(argv: &[Bytes], from: usize, is_set: bool) -> Result<SetOpts, CmdError> {
-    let mut o = SetOpts::default();
-    let mut i = from;
-    while i < argv.len() {
-        let a = &argv[i];
-        let has_next = i + 1 < argv.len();
-        let any_expire = o.expire.is_some() || o.persist;
-        if is_set && is(a, "nx") && !o.xx {
-            o.nx = true;
-        } else if is_set && is(a, "xx") && !o.nx {
-            o.xx = true;
-        } else if is_set && is(a, "get") {
-            o.get = true;
-        } else if is_set && is(a, "keepttl") && !any_expire {
-            o.keepttl = true;
-        } else if !is_set && is(a, "persist") && !any_expire {
-            o.persist = true;
-        } else if has_next && !any_expire && !o.keepttl {
-            let (unit, abs) = if is(a, "ex") {
-                (Unit::Seconds, false)
-            } else if is(a, "px") {
-                (Unit::Millis, false)
-            } else if is(a, "exat") {
-                (Unit::Seconds, true)
-            } else if is(a, "pxat") {
-                (Unit::Millis, true)
+impl<'a> SetOpts<'a> {
+    /// Parses the options; SET admits NX/XX/GET/KEEPTTL, GETEX PERSIST.
+    /// A conflicting option is a syntax error where it appears, like
+    /// upstream.
+    fn parse(mut a: Args<'a>, is_set: bool) -> Result<SetOpts<'a>, CmdError> {
+        let mut o = SetOpts::default();
+        while let Some(arg) = a.next_opt() {
+            let any_expire = o.expire.is_some() || o.persist;
+            if is_set && is(arg, "nx") && !o.xx {
+                o.nx = true;
+            } else if is_set && is(arg, "xx") && !o.nx {
+                o.xx = true;
+            } else if is_set && is(arg, "get") {
+                o.get = true;
+            } else if is_set && is(arg, "keepttl") && !any_expire {
+                o.keepttl = true;
+            } else if !is_set && is(arg, "persist") && !any_expire {
+                o.persist = true;
+            } else if !any_expire && !o.keepttl {
+                let (unit, abs) = match args::which(arg, &["ex", "px", "exat", "pxat"]) {
+                    Some(0) => (Unit::Seconds, false),
+                    Some(1) => (Unit::Millis, false),
+                    Some(2) => (Unit::Seconds, true),
+                    Some(3) => (Unit::Millis, true),
+                    _ => return Err(SYNTAX),
+                };
+                o.expire = Some((a.bytes()?, unit, abs));
             } else {
                 return Err(SYNTAX);
-            };
-            o.expire = Some((i + 1, unit, abs));
-            i += 1;
-        } else {
-            return Err(SYNTAX);
+            }
         }
-        i += 1;
+        Ok(o)
     }
-    Ok(o)
 }
 
 /// Converts an expire argument to absolute milliseconds (upstream
@@ -140,23 +141,17 @@ fn expire_ms(ctx: &Ctx, arg: &[u8], unit: Unit, abs: bool, cmd: &str) -> Result<
 /// `SET key value [NX | XX] [GET] [EX seconds | PX milliseconds |
 ///  EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]`
 pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let o = parse_opts(argv, 3, true)?;
-    let when = match o.expire {
-        Some((i, unit, abs)) => Some((expire_ms(ctx, &argv[i], unit, abs, "set")?, unit, abs)),
+    let o = SetOpts::parse(Args::new(&argv[3..]), true)?;
+    let expire_at = match o.expire {
+        Some((arg, unit, abs)) => Some(expire_ms(ctx, arg, unit, abs, "set")?),
         None => None,
     };
-    set_generic(
-        ctx,
-        &argv[1],
-        &argv[2],
-        o.nx,
-        o.xx,
-        o.get,
-        o.keepttl,
-        when.map(|w| w.0),
-    )?;
-    if let Some((ms, _, abs)) = when {
-        if ctx.dirty > 0 && !(abs && matches!(o.expire, Some((_, Unit::Millis, true)))) {
+    set_generic(ctx, &argv[1], &argv[2], &o, expire_at)?;
+    if let Some(ms) = expire_at {
+        // A relative or seconds expire is replicated as an absolute PXAT
+        // so replicas and the AOF agree on the deadline.
+        let pxat = matches!(o.expire, Some((_, Unit::Millis, true)));
+        if ctx.dirty > 0 && !pxat {
             ctx.propagate_as(vec![
                 Bytes::from_static(b"SET"),
                 argv[1].clone(),
@@ -169,28 +164,26 @@ pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Applies a parsed SET (also SETEX/PSETEX): `expire_at` is the absolute
+/// deadline already validated.
 fn set_generic(
     ctx: &mut Ctx,
     key: &Bytes,
     val: &Bytes,
-    nx: bool,
-    xx: bool,
-    get: bool,
-    keepttl: bool,
+    o: &SetOpts,
     expire_at: Option<i64>,
 ) -> CmdResult {
-    if get {
+    if o.get {
         reply_value(ctx, key)?;
     }
     let found = exists_for_write(ctx, key).unwrap_or(true);
-    if (nx && found) || (xx && !found) {
-        if !get {
+    if (o.nx && found) || (o.xx && !found) {
+        if !o.get {
             ctx.null();
         }
         return Ok(());
     }
-    store(ctx, key, StrValue::from_request(val), keepttl);
+    store(ctx, key, StrValue::from_request(val), o.keepttl);
     ctx.changed(1);
     let db = ctx.db();
     ctx.key_event(db, key, '$', "set");
@@ -198,7 +191,7 @@ fn set_generic(
         ctx.st.ks.dbs[db].set_expire(key, ms);
         ctx.key_event(db, key, 'g', "expire");
     }
-    if !get {
+    if !o.get {
         ctx.ok();
     }
     Ok(())
@@ -222,16 +215,7 @@ pub fn setnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 fn setex_generic(ctx: &mut Ctx, argv: &[Bytes], unit: Unit, cmd: &str) -> CmdResult {
     let ms = expire_ms(ctx, &argv[2], unit, false, cmd)?;
-    set_generic(
-        ctx,
-        &argv[1],
-        &argv[3],
-        false,
-        false,
-        false,
-        false,
-        Some(ms),
-    )?;
+    set_generic(ctx, &argv[1], &argv[3], &SetOpts::default(), Some(ms))?;
     ctx.propagate_as(vec![
         Bytes::from_static(b"SET"),
         argv[1].clone(),
@@ -287,7 +271,7 @@ pub fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
 ///  PXAT unix-time-milliseconds | PERSIST]`
 pub fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let o = parse_opts(argv, 2, false)?;
+    let o = SetOpts::parse(Args::new(&argv[2..]), false)?;
     // Like upstream: the key is looked up (nil, WRONGTYPE) before the
     // expire time is validated.
     let Some(v) = read(ctx, &argv[1])?.map(StrValue::to_bytes) else {
@@ -295,7 +279,7 @@ pub fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let when = match o.expire {
-        Some((i, unit, abs)) => Some(expire_ms(ctx, &argv[i], unit, abs, "getex")?),
+        Some((arg, unit, abs)) => Some(expire_ms(ctx, arg, unit, abs, "getex")?),
         None => None,
     };
     ctx.bulk(&v);
@@ -614,22 +598,19 @@ pub fn lcs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ));
     };
     let (mut get_len, mut get_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
-    let mut i = 3;
-    while i < argv.len() {
-        let a = &argv[i];
-        if is(a, "idx") {
+    let mut opts = Args::new(&argv[3..]);
+    while let Some(opt) = opts.next_opt() {
+        if is(opt, "idx") {
             get_idx = true;
-        } else if is(a, "len") {
+        } else if is(opt, "len") {
             get_len = true;
-        } else if is(a, "withmatchlen") {
+        } else if is(opt, "withmatchlen") {
             with_len = true;
-        } else if is(a, "minmatchlen") && i + 1 < argv.len() {
-            min_len = args::int(&argv[i + 1])?.max(0);
-            i += 1;
+        } else if is(opt, "minmatchlen") && !opts.is_empty() {
+            min_len = opts.int()?.max(0);
         } else {
             return Err(SYNTAX);
         }
-        i += 1;
     }
     if get_len && get_idx {
         return Err(CmdError::fixed(

@@ -2,7 +2,7 @@
 //! `redis_storage::zset`).
 //!
 //! Blocking pops (`BZPOPMIN`, `BZPOPMAX`, `BZMPOP`) are registered by the
-//! blocking machinery; this module gives it [`serve_blocked_zpop`] and
+//! blocking machinery (`redis_engine::blocking`); this module gives it [`serve_blocked_zpop`] and
 //! [`serve_blocked_zmpop`], which pop from an existing key and write exactly
 //! the reply a blocked client receives.
 
@@ -10,14 +10,12 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use rand::Rng;
-use redis_common::glob::string_match;
 use redis_resp::write::write_double;
 use redis_resp::Protocol;
 use redis_storage::zset::{cmp_elem, Limits, ZSetValue};
 use redis_storage::Value;
 
-use crate::args::parse_timeout;
-use crate::args::{self, is};
+use crate::args::{self, is, parse_timeout, Args, Mpop, ScanOpts};
 use redis_engine::blocking::TimeoutReply;
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{CmdError, CmdResult, NOT_FLOAT, SYNTAX, WRONGTYPE};
@@ -484,27 +482,21 @@ fn zadd_apply(
 /// # Format
 /// `ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]`
 pub fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut a = Args::new(&argv[2..]);
     let mut f = AddFlags::default();
-    let mut i = 2;
-    while let Some(a) = argv.get(i) {
-        if is(a, "nx") {
-            f.nx = true;
-        } else if is(a, "xx") {
-            f.xx = true;
-        } else if is(a, "gt") {
-            f.gt = true;
-        } else if is(a, "lt") {
-            f.lt = true;
-        } else if is(a, "ch") {
-            f.ch = true;
-        } else if is(a, "incr") {
-            f.incr = true;
-        } else {
-            break;
+    // Flags come first; the first other argument starts the score/member
+    // pairs.
+    while let Some(i) = a.keyword(&["nx", "xx", "gt", "lt", "ch", "incr"]) {
+        match i {
+            0 => f.nx = true,
+            1 => f.xx = true,
+            2 => f.gt = true,
+            3 => f.lt = true,
+            4 => f.ch = true,
+            _ => f.incr = true,
         }
-        i += 1;
     }
-    let rest = &argv[i.min(argv.len())..];
+    let rest = a.rest();
     if rest.is_empty() || rest.len() % 2 != 0 {
         return Err(SYNTAX);
     }
@@ -778,8 +770,67 @@ fn select(z: &ZSetValue, spec: &Spec, rev: bool, offset: i64, limit: i64) -> Vec
     }
 }
 
-/// The unified ZRANGE implementation behind every range command. `by` and
-/// `rev` are fixed by the legacy commands (`None` = chosen by options).
+/// The options of the ZRANGE family after `min max`.
+struct RangeOpts {
+    by: By,
+    rev: bool,
+    withscores: bool,
+    offset: i64,
+    limit: i64,
+}
+
+impl RangeOpts {
+    /// Parses the options; `by` and `rev` are fixed by the legacy commands
+    /// (`None` = chosen by options), `store` (ZRANGESTORE) refuses
+    /// WITHSCORES. The combination errors come after the whole parse, like
+    /// upstream.
+    fn parse(
+        mut a: Args,
+        store: bool,
+        by: Option<By>,
+        rev: Option<bool>,
+    ) -> Result<RangeOpts, CmdError> {
+        let (mut by, mut rev) = (by, rev);
+        let (mut withscores, mut offset, mut limit) = (false, 0i64, -1i64);
+        while let Some(opt) = a.next_opt() {
+            if !store && is(opt, "withscores") {
+                withscores = true;
+            } else if is(opt, "limit") && a.len() >= 2 {
+                offset = a.int()?;
+                limit = a.int()?;
+            } else if by.is_none() && is(opt, "byscore") {
+                by = Some(By::Score);
+            } else if by.is_none() && is(opt, "bylex") {
+                by = Some(By::Lex);
+            } else if rev.is_none() && is(opt, "rev") {
+                rev = Some(true);
+            } else {
+                return Err(SYNTAX);
+            }
+        }
+        let by = by.unwrap_or(By::Rank);
+        if withscores && by == By::Lex {
+            return Err(CmdError::fixed(
+                "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+            ));
+        }
+        if (offset != 0 || limit != -1) && by == By::Rank {
+            return Err(CmdError::fixed(
+                "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+            ));
+        }
+        Ok(RangeOpts {
+            by,
+            rev: rev.unwrap_or(false),
+            withscores,
+            offset,
+            limit,
+        })
+    }
+}
+
+/// The unified ZRANGE implementation behind every range command: options,
+/// then the range bounds, then the lookup.
 fn zrange_generic(
     ctx: &mut Ctx,
     argv: &[Bytes],
@@ -788,40 +839,13 @@ fn zrange_generic(
     rev: Option<bool>,
 ) -> CmdResult {
     let (src, minidx) = if store { (&argv[2], 3) } else { (&argv[1], 2) };
-    let (mut by, mut rev) = (by, rev);
-    let (mut withscores, mut offset, mut limit) = (false, 0i64, -1i64);
-    let mut j = minidx + 2;
-    while let Some(a) = argv.get(j) {
-        let left = argv.len() - j - 1;
-        if !store && is(a, "withscores") {
-            withscores = true;
-        } else if is(a, "limit") && left >= 2 {
-            offset = args::int(&argv[j + 1])?;
-            limit = args::int(&argv[j + 2])?;
-            j += 2;
-        } else if by.is_none() && is(a, "byscore") {
-            by = Some(By::Score);
-        } else if by.is_none() && is(a, "bylex") {
-            by = Some(By::Lex);
-        } else if rev.is_none() && is(a, "rev") {
-            rev = Some(true);
-        } else {
-            return Err(SYNTAX);
-        }
-        j += 1;
-    }
-    let by = by.unwrap_or(By::Rank);
-    let rev = rev.unwrap_or(false);
-    if withscores && by == By::Lex {
-        return Err(CmdError::fixed(
-            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
-        ));
-    }
-    if (offset != 0 || limit != -1) && by == By::Rank {
-        return Err(CmdError::fixed(
-            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
-        ));
-    }
+    let RangeOpts {
+        by,
+        rev,
+        withscores,
+        offset,
+        limit,
+    } = RangeOpts::parse(Args::new(&argv[minidx + 2..]), store, by, rev)?;
     // Reversed score and lex ranges are written max first.
     let (a, b) = if rev && by != By::Rank {
         (&argv[minidx + 1], &argv[minidx])
@@ -977,67 +1001,17 @@ fn reply_mpop(ctx: &mut Ctx, key: &Bytes, max: bool, items: &[(Bytes, f64)]) {
     ]);
 }
 
-/// Parsed `numkeys key... MIN|MAX [COUNT n]` of ZMPOP / BZMPOP.
-pub struct MpopArgs {
-    pub keys: Vec<Bytes>,
-    pub max: bool,
-    pub count: usize,
-}
-
-/// Parses the ZMPOP arguments starting at `argv[from]` (the numkeys
-/// argument); BZMPOP calls it with `from = 2` after its timeout.
-pub fn parse_mpop_args(argv: &[Bytes], from: usize) -> Result<MpopArgs, CmdError> {
-    const NUMKEYS: CmdError = CmdError::fixed("ERR numkeys should be greater than 0");
-    const COUNT: CmdError = CmdError::fixed("ERR count should be greater than 0");
-    let numkeys = argv
-        .get(from)
-        .and_then(|a| args::int(a).ok())
-        .ok_or(NUMKEYS)?;
-    if numkeys < 1 {
-        return Err(NUMKEYS);
-    }
-    let numkeys = usize::try_from(numkeys).map_err(|_| NUMKEYS)?;
-    let where_idx = (from + 1).checked_add(numkeys).ok_or(SYNTAX)?;
-    let where_arg = argv.get(where_idx).ok_or(SYNTAX)?;
-    let max = if is(where_arg, "min") {
-        false
-    } else if is(where_arg, "max") {
-        true
-    } else {
-        return Err(SYNTAX);
-    };
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while let Some(a) = argv.get(j) {
-        match argv.get(j + 1) {
-            Some(c) if count.is_none() && is(a, "count") => {
-                let c = args::int_or(c, COUNT)?;
-                if c < 1 {
-                    return Err(COUNT);
-                }
-                count = Some(usize::try_from(c).map_err(|_| COUNT)?);
-                j += 2;
-            }
-            _ => return Err(SYNTAX),
-        }
-    }
-    Ok(MpopArgs {
-        keys: argv[from + 1..where_idx].to_vec(),
-        max,
-        count: count.unwrap_or(1),
-    })
-}
-
 /// # Format
 /// `ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]`
 pub fn zmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let a = parse_mpop_args(argv, 1)?;
-    for key in &a.keys {
+    let m = Mpop::parse(Args::new(&argv[1..]), ["min", "max"])?;
+    let max = m.side == 1;
+    for key in m.keys {
         if write_ref(ctx, key)?.is_none() {
             continue;
         }
-        let items = pop_elems(ctx, key, a.max, a.count).unwrap_or_default();
-        reply_mpop(ctx, key, a.max, &items);
+        let items = pop_elems(ctx, key, max, m.count).unwrap_or_default();
+        reply_mpop(ctx, key, max, &items);
         return Ok(());
     }
     ctx.null_array();
@@ -1308,6 +1282,53 @@ fn compute_setop(op: SetOp, inputs: &mut [Input], agg: Aggregate) -> Vec<(Bytes,
     out
 }
 
+/// The options of ZUNION/ZINTER/ZDIFF and their STORE forms after the keys.
+struct SetopOpts {
+    /// One weight per input key, when given.
+    weights: Option<Vec<f64>>,
+    agg: Aggregate,
+    withscores: bool,
+}
+
+impl SetopOpts {
+    /// Parses like upstream: WEIGHTS takes exactly `numkeys` values (each
+    /// checked where it appears), ZDIFF has neither WEIGHTS nor AGGREGATE,
+    /// the STORE forms no WITHSCORES.
+    fn parse(mut a: Args, numkeys: usize, op: SetOp, store: bool) -> Result<SetopOpts, CmdError> {
+        let mut o = SetopOpts {
+            weights: None,
+            agg: Aggregate::Sum,
+            withscores: false,
+        };
+        while let Some(opt) = a.next_opt() {
+            if op != SetOp::Diff && a.len() >= numkeys && is(opt, "weights") {
+                let mut w = Vec::with_capacity(numkeys);
+                for v in a.take(numkeys)? {
+                    w.push(
+                        parse_score(v)
+                            .map_err(|_| CmdError::fixed("ERR weight value is not a float"))?,
+                    );
+                }
+                o.weights = Some(w);
+            } else if op != SetOp::Diff && !a.is_empty() && is(opt, "aggregate") {
+                o.agg = match a.keyword(&["sum", "min", "max"]) {
+                    Some(0) => Aggregate::Sum,
+                    Some(1) => Aggregate::Min,
+                    Some(2) => Aggregate::Max,
+                    _ => return Err(SYNTAX),
+                };
+            } else if !store && is(opt, "withscores") {
+                o.withscores = true;
+            } else {
+                return Err(SYNTAX);
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// Looks the inputs up (WRONGTYPE first, like upstream), then parses the
+/// options, then computes and replies or stores.
 fn setop_generic(ctx: &mut Ctx, argv: &[Bytes], op: SetOp, store: bool) -> CmdResult {
     let numkeys_idx = if store { 2 } else { 1 };
     let numkeys = args::int(&argv[numkeys_idx])?;
@@ -1330,36 +1351,18 @@ fn setop_generic(ctx: &mut Ctx, argv: &[Bytes], op: SetOp, store: bool) -> CmdRe
             weight: 1.0,
         });
     }
-    let mut agg = Aggregate::Sum;
-    let mut withscores = false;
-    let mut j = numkeys_idx + 1 + numkeys;
-    while let Some(a) = argv.get(j) {
-        let remaining = argv.len() - j;
-        if op != SetOp::Diff && remaining > numkeys && is(a, "weights") {
-            for (i, inp) in inputs.iter_mut().enumerate() {
-                inp.weight = parse_score(&argv[j + 1 + i])
-                    .map_err(|_| CmdError::fixed("ERR weight value is not a float"))?;
-            }
-            j += numkeys + 1;
-        } else if op != SetOp::Diff && remaining >= 2 && is(a, "aggregate") {
-            let v = &argv[j + 1];
-            agg = if is(v, "sum") {
-                Aggregate::Sum
-            } else if is(v, "min") {
-                Aggregate::Min
-            } else if is(v, "max") {
-                Aggregate::Max
-            } else {
-                return Err(SYNTAX);
-            };
-            j += 2;
-        } else if !store && is(a, "withscores") {
-            withscores = true;
-            j += 1;
-        } else {
-            return Err(SYNTAX);
+    let o = SetopOpts::parse(
+        Args::new(&argv[numkeys_idx + 1 + numkeys..]),
+        numkeys,
+        op,
+        store,
+    )?;
+    if let Some(w) = o.weights {
+        for (inp, w) in inputs.iter_mut().zip(w) {
+            inp.weight = w;
         }
     }
+    let (agg, withscores) = (o.agg, o.withscores);
     let result = compute_setop(op, &mut inputs, agg);
     if store {
         let event = match op {
@@ -1433,16 +1436,11 @@ pub fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         });
     }
     let mut limit = 0usize;
-    let mut j = 2 + numkeys;
-    while let Some(a) = argv.get(j) {
-        match argv.get(j + 1) {
-            Some(v) if is(a, "limit") => {
-                let l = args::int_or(v, LIMIT)?;
-                limit = usize::try_from(l).map_err(|_| LIMIT)?;
-                j += 2;
-            }
-            _ => return Err(SYNTAX),
-        }
+    let mut opts = Args::new(&argv[2 + numkeys..]);
+    while !opts.is_empty() {
+        let v = opts.eat_with_value("limit").ok_or(SYNTAX)?;
+        let l = args::int_or(v, LIMIT)?;
+        limit = usize::try_from(l).map_err(|_| LIMIT)?;
     }
     let n = compute_setop(SetOp::Inter, &mut inputs, Aggregate::Sum).len();
     let n = if limit > 0 { n.min(limit) } else { n };
@@ -1456,39 +1454,19 @@ pub fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`
 pub fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let cursor = crate::hash::parse_cursor(&argv[2])?;
+    let cursor = args::scan_cursor(&argv[2])?;
+    // Like upstream, a missing key answers the empty scan before the
+    // options are looked at.
     if read(ctx, &argv[1])?.is_none() {
-        ctx.array(2);
-        ctx.bulk(b"0");
-        ctx.array(0);
+        crate::hash::empty_scan(ctx.out);
         return Ok(());
     }
-    let (mut pat, mut count): (Option<&Bytes>, usize) = (None, 10);
-    let mut i = 3;
-    while let Some(a) = argv.get(i) {
-        let next = argv.get(i + 1);
-        match next {
-            Some(v) if is(a, "count") => {
-                let c = args::int(v)?;
-                if c < 1 {
-                    return Err(SYNTAX);
-                }
-                count = usize::try_from(c).unwrap_or(usize::MAX);
-            }
-            Some(v) if is(a, "match") => pat = Some(v),
-            _ => return Err(SYNTAX),
-        }
-        i += 2;
-    }
+    let opts = ScanOpts::parse(Args::new(&argv[3..]), false)?;
     let mut found: Vec<(Bytes, f64)> = Vec::new();
     let db = ctx.db();
     let next = match ctx.st.ks.dbs[db].get(&argv[1]).map(|e| &e.value) {
-        Some(Value::ZSet(z)) => z.scan(cursor, count, |m, s| {
-            let keep = match pat {
-                Some(p) => p.as_ref() == b"*" || string_match(p, m, false),
-                None => true,
-            };
-            if keep {
+        Some(Value::ZSet(z)) => z.scan(cursor, opts.count, |m, s| {
+            if opts.matches(m) {
                 found.push((Bytes::copy_from_slice(m), s));
             }
         }),
@@ -1549,15 +1527,14 @@ pub fn bzpopmax(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`
 pub fn bzmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let deadline = parse_timeout(&argv[1], ctx.now)?;
-    let a = crate::zset::parse_mpop_args(argv, 2)?;
-    check_types(ctx, &a.keys, "zset")?;
-    for k in &a.keys {
-        if crate::zset::serve_blocked_zmpop(ctx, k, a.max, a.count) {
+    let m = Mpop::parse(Args::new(&argv[2..]), ["min", "max"])?;
+    check_types(ctx, m.keys, "zset")?;
+    for k in m.keys {
+        if crate::zset::serve_blocked_zmpop(ctx, k, m.side == 1, m.count) {
             return Ok(());
         }
     }
-    let keys = a.keys.clone();
-    ctx.block(&keys, deadline, "zset", TimeoutReply::NullArray, argv);
+    ctx.block(m.keys, deadline, "zset", TimeoutReply::NullArray, argv);
     Ok(())
 }
 
