@@ -283,16 +283,6 @@ fn setid_argv(key: &Bytes, group: &Bytes, g: &Group) -> Vec<Bytes> {
     ]
 }
 
-fn createconsumer_argv(key: &Bytes, group: &Bytes, consumer: &Bytes) -> Vec<Bytes> {
-    vec![
-        Bytes::from_static(b"XGROUP"),
-        Bytes::from_static(b"CREATECONSUMER"),
-        key.clone(),
-        group.clone(),
-        consumer.clone(),
-    ]
-}
-
 fn nogroup(key: &[u8], group: &[u8]) -> CmdError {
     CmdError::msg(format!(
         "NOGROUP No such key '{}' or consumer group '{}'",
@@ -841,8 +831,10 @@ fn serve_group_read(
         }
         w.bulk(key);
         if touch_consumer(&mut g, cname, now) {
+            // 7.0 does not propagate the consumer XREADGROUP creates: the
+            // XCLAIMs it propagates create it on replicas (7.2 adds an
+            // explicit XGROUP CREATECONSUMER).
             fx.created.push(key.clone());
-            fx.prop.push(createconsumer_argv(key, gname, cname));
             fx.dirty += 1;
         }
         match history {
