@@ -36,14 +36,13 @@ pub(crate) fn db_index(ctx: &Ctx, a: &[u8]) -> Result<usize, CmdError> {
     Ok(id as usize)
 }
 
-/// # Format
-/// `DEL key [key ...]` (also `UNLINK`)
-pub fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+/// Deletes the keys; with `lazy` big values are freed in the background.
+fn del_generic(ctx: &mut Ctx, argv: &[Bytes], lazy: bool) -> CmdResult {
     let (db, now) = (ctx.db(), ctx.now);
     let mut n = 0;
     for k in &argv[1..] {
         ctx.st.ks.expire_if_needed(db, k, now);
-        if ctx.st.ks.dbs[db].remove(k).is_some() {
+        if ctx.st.ks.delete(db, k, lazy) {
             ctx.key_event(db, k, 'g', "del");
             n += 1;
         }
@@ -51,6 +50,19 @@ pub fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     ctx.changed(n);
     ctx.int(n as i64);
     Ok(())
+}
+
+/// # Format
+/// `DEL key [key ...]`
+pub fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let lazy = ctx.st.cached.lazy_user_del;
+    del_generic(ctx, argv, lazy)
+}
+
+/// # Format
+/// `UNLINK key [key ...]`
+pub fn unlink(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    del_generic(ctx, argv, true)
 }
 
 /// # Format
@@ -291,10 +303,13 @@ pub fn dbsize(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn flush_mode(argv: &[Bytes]) -> CmdResult {
+/// Whether a flush frees in the background: `ASYNC`, `SYNC`, or without
+/// either, `lazyfree-lazy-user-flush`.
+fn flush_mode(ctx: &Ctx, argv: &[Bytes]) -> Result<bool, CmdError> {
     match argv.get(1) {
-        None => Ok(()),
-        Some(a) if argv.len() == 2 && (is(a, "async") || is(a, "sync")) => Ok(()),
+        None => Ok(ctx.st.cached.lazy_user_flush),
+        Some(a) if argv.len() == 2 && is(a, "async") => Ok(true),
+        Some(a) if argv.len() == 2 && is(a, "sync") => Ok(false),
         Some(_) => Err(SYNTAX),
     }
 }
@@ -302,11 +317,10 @@ fn flush_mode(argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `FLUSHDB [ASYNC | SYNC]`
 pub fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    flush_mode(argv)?;
+    let lazy = flush_mode(ctx, argv)?;
     let db = ctx.db();
-    let n = ctx.st.ks.dbs[db].len();
     ctx.st.touch_watched_db(db);
-    ctx.st.ks.dbs[db].clear();
+    let n = ctx.st.ks.flush_db(db, lazy);
     // Upstream counts one change per removed key, and at least one so the
     // command is always propagated.
     ctx.changed(n.max(1) as u64);
@@ -316,13 +330,24 @@ pub fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// # Format
 /// `FLUSHALL [ASYNC | SYNC]`
+///
+/// With save points configured the empty dataset is saved at once, as
+/// upstream does, so that the old data cannot come back from the last
+/// dump after a crash.
 pub fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    flush_mode(argv)?;
+    let lazy = flush_mode(ctx, argv)?;
     for db in 0..ctx.st.ks.len() {
         ctx.st.touch_watched_db(db);
     }
-    let n = ctx.st.ks.flush_all();
+    let n = ctx.st.ks.flush_all_lazy(lazy);
     ctx.changed(n.max(1) as u64);
+    if ctx.caller != redis_engine::dispatch::Caller::AofLoad
+        && !ctx.st.config.save_points().is_empty()
+    {
+        // Saved once the command is counted and propagated, so that
+        // `rdb_changes_since_last_save` is 0 afterwards, as upstream.
+        ctx.st.save_after_command = true;
+    }
     ctx.ok();
     Ok(())
 }
@@ -745,7 +770,7 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("touch", touch),
     ("ttl", ttl),
     ("type", type_),
-    ("unlink", del),
+    ("unlink", unlink),
     ("dbsize", dbsize),
     ("flushall", flushall),
     ("flushdb", flushdb),

@@ -74,6 +74,8 @@ enum Verdict {
     Queue,
     Reject(CmdError),
     Postpone,
+    /// The client was closed (client eviction): no reply, nothing runs.
+    Drop,
 }
 
 /// The RDB MISCONF text (upstream `shared.bgsaveerr`).
@@ -183,6 +185,7 @@ impl State {
                 }
             }
             Verdict::Postpone => return Called::Postponed(argv),
+            Verdict::Drop => return Called::Done(None),
             Verdict::Queue => {
                 if let Some(m) = client.multi.as_mut() {
                     m.flags |= cmd.flags;
@@ -235,6 +238,13 @@ impl State {
         }
         // ACL permissions are checked here once users exist (issue: ACL).
         // Cluster redirection goes here once cluster mode exists.
+        // Client eviction (upstream's `evictClients` at this point): the
+        // replies of the commands before this one count; if this very
+        // client goes, its command is not run and gets no reply.
+        if self.cached.maxmemory_clients > 0 && self.evict_clients(Some(client.id)) {
+            client.close_after_reply = true;
+            return Verdict::Drop;
+        }
         let eff = Effective::of(cmd, client);
         let name = cmd.full_name.as_str();
         if self.cached.maxmemory > 0 {
@@ -452,8 +462,23 @@ impl State {
         let end = Instant::now();
         self.clock_mark = end;
         let usec = end.saturating_duration_since(start).as_micros() as u64;
-        if let Some(h) = self.latency.get_mut(cmd.idx) {
-            h.record(usec);
+        if self.cached.latency_tracking {
+            if let Some(h) = self.latency.get_mut(cmd.idx) {
+                h.record(usec);
+            }
+        }
+        if self.cached.latency_monitor_threshold > 0 {
+            let event = if cmd.has(flags::FAST) {
+                "fast-command"
+            } else {
+                "command"
+            };
+            self.latency_monitor.add_if_needed(
+                self.cached.latency_monitor_threshold,
+                event,
+                usec / 1000,
+                crate::state::unix_secs(),
+            );
         }
         if let Some(s) = self.cmdstats.get_mut(cmd.idx) {
             s.calls += 1;
@@ -501,6 +526,10 @@ impl State {
                 }
             }
         }
+        if self.save_after_command {
+            self.save_after_command = false;
+            self.save_after_flushall();
+        }
         if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
             self.feed_monitors(client, &argv, now);
         }
@@ -538,10 +567,17 @@ impl State {
             return;
         }
         let list = std::mem::take(&mut self.ks.expired);
+        // With `lazyfree-lazy-expire` the deletion goes out as `UNLINK`,
+        // as upstream propagates it.
+        let cmd: &'static [u8] = if self.ks.lazy_expire {
+            b"UNLINK"
+        } else {
+            b"DEL"
+        };
         for (db, key) in list {
             self.touch_expired_key(db, &key);
             crate::pubsub::notify(self, db, &key, 'x', "expired", None);
-            self.propagate(db, &[Bytes::from_static(b"DEL"), key]);
+            self.propagate(db, &[Bytes::from_static(cmd), key]);
         }
     }
 

@@ -16,6 +16,8 @@
 //!   declarative metadata (arity, flags, key specs, docs) recorded from
 //!   upstream.
 //! - [`ctx`]: the handler context and reply writers; [`error`]: error replies.
+//! - [`clients_mem`]: client memory, its `INFO` figures and client
+//!   eviction (`maxmemory-clients`).
 //! - [`client`]: per-connection state (its push mailbox and signal are
 //!   `redis-net`'s).
 //! - [`blocking`], [`pubsub`]: registries of blocked and subscribed clients.
@@ -24,18 +26,23 @@
 //! - [`replication`] (primary side), [`replica`] (replica side),
 //!   [`failover`]: replication orchestration; [`shutdown`]: `SHUTDOWN`
 //!   and signals, waiting for lagging replicas.
-//! - [`histogram`]: latency histograms.
+//! - [`inactive`]: directives accepted without effect, and their startup
+//!   warnings.
+//! - [`histogram`]: latency histograms; [`latency`]: the latency monitor.
 
 pub mod aof;
 pub mod aof_rewrite;
 pub mod blocking;
 pub mod client;
+pub mod clients_mem;
 pub mod ctx;
 pub mod dispatch;
 pub mod error;
 pub mod evict;
 pub mod failover;
 pub mod histogram;
+pub mod inactive;
+pub mod latency;
 pub mod meta;
 pub mod monitor;
 pub mod persist;

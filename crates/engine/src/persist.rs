@@ -659,6 +659,63 @@ impl State {
         }
     }
 
+    /// `FLUSHALL` with save points: saves the now empty dataset at once,
+    /// so that the data just flushed cannot come back from the last dump
+    /// after a crash. A background save to disk in progress is abandoned
+    /// first (it would write the old data); an AOF rewrite or a full sync
+    /// goes on. Like upstream's foreground save this resets the change
+    /// counter and `LASTSAVE` but does not count in `rdb_saves`.
+    pub fn save_after_flushall(&mut self) {
+        let disk_save = self
+            .persistence
+            .bgsave
+            .as_ref()
+            .is_some_and(|b| !b.aof_rewrite && b.replica_sync.is_none());
+        let mut killed = false;
+        if disk_save {
+            if let Some(mut bg) = self.persistence.bgsave.take() {
+                if let Some(s) = bg.snap.take() {
+                    self.ks.end_snapshot(s);
+                }
+            }
+            let _ = std::fs::remove_file(format!("temp-{}.rdb", std::process::id()));
+            killed = true;
+        }
+        match self.write_empty_rdb() {
+            Ok(()) => {
+                self.dirty = 0;
+                self.lastsave = crate::state::unix_secs();
+                self.persistence.last_bgsave_ok = true;
+                self.log_notice("DB saved on disk");
+            }
+            Err(e) => self.log_warning(&format!("Write error saving DB on disk: {e}")),
+        }
+        if killed {
+            // Upstream's wording for the save child it killed.
+            self.log_warning("Background saving terminated by signal 10");
+        }
+    }
+
+    /// Writes an RDB file without keys (header and aux fields only)
+    /// through a temp file, fsynced and renamed over `dbfilename`.
+    fn write_empty_rdb(&mut self) -> io::Result<()> {
+        // Not the background save's temp name: the writer thread of a save
+        // just abandoned may still remove that file.
+        let tmp = PathBuf::from(format!("temp-flushall-{}.rdb", std::process::id()));
+        let result = (|| {
+            let file = File::create(&tmp)?;
+            let w = self.new_rdb_writer(BufWriter::new(file), false)?;
+            let mut out = w.finish()?;
+            out.flush()?;
+            out.get_ref().sync_all()?;
+            std::fs::rename(&tmp, rdb_path(self))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
     fn start_bgsave_quiet(&mut self) -> Result<(), String> {
         let opened = self.open_writer().map_err(|e| format!("ERR {e}"))?;
         let Some(snap) = self.ks.begin_snapshot() else {

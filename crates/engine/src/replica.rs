@@ -235,12 +235,13 @@ impl State {
         tmp
     }
 
-    /// Empties the dataset before loading (`Flushing old data`).
+    /// Empties the dataset before loading (`Flushing old data`), in the
+    /// background with `replica-lazy-flush`.
     pub fn flush_for_sync(&mut self) {
         for db in 0..self.ks.len() {
             self.touch_watched_db(db);
         }
-        self.ks.flush_all();
+        self.ks.flush_all_lazy(self.cached.replica_lazy_flush);
     }
 
     /// Installs a dataset loaded by [`State::loader`], returning the old

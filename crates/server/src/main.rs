@@ -196,6 +196,9 @@ fn main() {
     } else {
         log::warning("Configuration loaded");
     }
+    for w in redis_engine::inactive::startup_warnings(&config) {
+        log::warning(&w);
+    }
     let dir = config.get_str("dir").to_string();
     if !dir.is_empty() {
         if let Err(e) = std::env::set_current_dir(&dir) {
