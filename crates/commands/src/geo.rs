@@ -1100,7 +1100,7 @@ fn georadius_generic(ctx: &mut Ctx, argv: &[Bytes], kind: Kind) -> CmdResult {
         // Missing source: an empty reply, or an emptied destination.
         match out.store {
             Some((dst, _)) => {
-                if ctx.st.ks.dbs[db].remove(&dst).is_some() {
+                if ctx.st.ks.dbs[db].delete(&dst) {
                     ctx.key_event(db, &dst, 'g', "del");
                     ctx.changed(1);
                 }
@@ -1137,7 +1137,7 @@ fn georadius_generic(ctx: &mut Ctx, argv: &[Bytes], kind: Kind) -> CmdResult {
         return Ok(());
     };
     if points.is_empty() {
-        if ctx.st.ks.dbs[db].remove(&dst).is_some() {
+        if ctx.st.ks.dbs[db].delete(&dst) {
             ctx.key_event(db, &dst, 'g', "del");
             ctx.changed(1);
         }

@@ -128,7 +128,7 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> CmdResult {
     }
     let d = &mut ctx.st.ks.dbs[db];
     if let Some((_, entry, exp)) = d.remove(src) {
-        d.remove(dst);
+        d.delete(dst);
         d.insert_entry(Bytes::copy_from_slice(dst), entry, exp);
     }
     ctx.changed(1);
@@ -208,7 +208,7 @@ pub fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ctx.int(0);
             return Ok(());
         }
-        ctx.st.ks.dbs[dst_db].remove(dst);
+        ctx.st.ks.dbs[dst_db].delete(dst);
     }
     let s = &ctx.st.ks.dbs[src_db];
     let (Some(entry), exp) = (s.get(src).cloned(), s.expire_at(src)) else {
@@ -462,9 +462,14 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], relative: bool, seconds: bool) 
         return Ok(());
     }
     if when <= now && !ctx.st.ks.is_replica {
-        ctx.st.ks.dbs[db].remove(key);
+        // A deadline in the past deletes at once, freed and propagated as
+        // an expiry is (`lazyfree-lazy-expire`: in the background, as
+        // `UNLINK`).
+        let lazy = ctx.st.ks.lazy_expire;
+        ctx.st.ks.delete(db, key, lazy);
         ctx.key_event(db, key, 'g', "del");
-        ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
+        let cmd: &'static [u8] = if lazy { b"UNLINK" } else { b"DEL" };
+        ctx.propagate_as(vec![Bytes::from_static(cmd), key.clone()]);
     } else {
         ctx.st.ks.dbs[db].set_expire(key, when);
         ctx.key_event(db, key, 'g', "expire");
@@ -719,7 +724,7 @@ pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         (t, true) => Some(t),
         (t, false) => Some(now.saturating_add(t)),
     };
-    let existed = ctx.st.ks.dbs[db].remove(key).is_some();
+    let existed = ctx.st.ks.dbs[db].delete(key);
     if matches!(expire_at, Some(t) if t <= now) {
         // Already expired: nothing is created (an existing key was replaced
         // by nothing, which is a deletion).

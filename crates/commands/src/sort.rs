@@ -509,7 +509,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
                 }
             }
             if out.is_empty() {
-                if ctx.st.ks.dbs[db].remove(&dest).is_some() {
+                if ctx.st.ks.dbs[db].delete(&dest) {
                     ctx.changed(1);
                     ctx.key_event(db, &dest, 'g', "del");
                 }

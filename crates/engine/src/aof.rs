@@ -424,6 +424,9 @@ impl State {
             (None, Some(o)) => Some(BgSave::for_aof_rewrite_resp(snap, o, self.dirty, total)),
             (None, None) => None,
         };
+        if let Some(bg) = self.persistence.bgsave.as_mut() {
+            bg.key_delay = self.config.get_int("rdb-key-save-delay");
+        }
         self.log_notice(&format!(
             "Background append only file rewriting started by pid {}",
             std::process::id()

@@ -262,11 +262,17 @@ impl State {
         }
         if eff.write || name == "ping" {
             if let Some(e) = self.disk_error() {
-                if caller == Caller::Primary {
-                    self.log_replica_disk_error(now);
-                } else {
+                if caller != Caller::Primary {
                     return Verdict::Reject(e);
                 }
+                // `replica-ignore-disk-write-errors no` (the default): a
+                // replica that cannot persist its primary's writes stops
+                // rather than diverge from its own files.
+                if name != "ping" && !self.config.get_bool("replica-ignore-disk-write-errors") {
+                    self.panic_exit("Replica was unable to write command to disk.");
+                    return Verdict::Drop;
+                }
+                self.log_replica_disk_error(now);
             }
         }
         if eff.write && self.master.is_none() && !self.enough_good_replicas(now) {
@@ -361,6 +367,49 @@ impl State {
         )))
     }
 
+    /// Stops the server the way upstream's `serverPanic` does for a
+    /// broken replication invariant: the reason is logged and the process
+    /// exits with status 1 at once, without saving.
+    pub fn panic_exit(&mut self, msg: &str) {
+        self.log_warning("------------------------------------------------");
+        self.log_warning("!!! Software Failure. Press left mouse button to continue");
+        self.log_warning(&format!("Guru Meditation: {msg}"));
+        self.shutdown = Some(crate::state::ShutdownRequest {
+            nosave: true,
+            save: false,
+            now: true,
+            force: true,
+            exit_code: 1,
+        });
+        self.shutdown_notify.notify_one();
+    }
+
+    /// A command from our primary (or read from the AOF) failed: upstream
+    /// logs it as critical, and with `propagation-error-behavior panic`
+    /// (or `panic-on-replicas`, for the primary's commands only) stops.
+    fn propagated_command_failed(&mut self, caller: Caller, name: &str, e: &CmdError) {
+        let from_primary = caller != Caller::AofLoad;
+        let text = String::from_utf8_lossy(&e.0).into_owned();
+        let (who, to) = if from_primary {
+            ("replica", "master")
+        } else {
+            ("AOF-loading-client", "server")
+        };
+        self.log_warning(&format!(
+            "== CRITICAL == This {who} is sending an error to its {to}: '{text}' after processing the command '{name}'"
+        ));
+        let panic = match self.config.get_enum("propagation-error-behavior") {
+            "panic" => true,
+            "panic-on-replicas" => from_primary,
+            _ => false,
+        };
+        if panic {
+            self.panic_exit(&format!(
+                "This {who} panicked sending an error to its {to} after processing the command '{name}'"
+            ));
+        }
+    }
+
     /// A replica applies its primary's writes even when it cannot persist
     /// them; upstream says so every 10 seconds at most.
     fn log_replica_disk_error(&mut self, now: i64) {
@@ -450,6 +499,11 @@ impl State {
             let r = handler(&mut ctx, &argv);
             (r, ctx.dirty, ctx.rewrite)
         };
+        if let Err(e) = &res {
+            if caller == Caller::AofLoad || caller == Caller::Primary || client.is_master {
+                self.propagated_command_failed(caller, &cmd.full_name, e);
+            }
+        }
         if caller == Caller::AofLoad {
             // Loading neither propagates nor notifies expiry deletions,
             // and nobody reads the reply.

@@ -21,7 +21,7 @@
 //! - [`client`]: per-connection state (its push mailbox and signal are
 //!   `redis-net`'s).
 //! - [`blocking`], [`pubsub`]: registries of blocked and subscribed clients.
-//! - [`evict`]: `maxmemory` eviction.
+//! - [`evict`]: `maxmemory` eviction; [`oom`]: `oom-score-adj`.
 //! - [`persist`], [`persist_types`], [`aof`], [`aof_rewrite`]: RDB and AOF.
 //! - [`replication`] (primary side), [`replica`] (replica side),
 //!   [`failover`]: replication orchestration; [`shutdown`]: `SHUTDOWN`
@@ -45,6 +45,7 @@ pub mod inactive;
 pub mod latency;
 pub mod meta;
 pub mod monitor;
+pub mod oom;
 pub mod persist;
 pub mod persist_types;
 pub mod pubsub;

@@ -228,6 +228,13 @@ pub struct State {
     /// (empty) dataset right after the command (see
     /// [`State::save_after_flushall`]).
     pub save_after_command: bool,
+    /// What `oom-score-adj` last did to the process.
+    pub oom: crate::oom::OomScore,
+    /// Turns the allocator's background threads on or off
+    /// (`jemalloc-bg-thread`; the binary installs its allocator's switch).
+    pub set_allocator_bg_thread: fn(bool),
+    /// The `jemalloc-bg-thread` value last applied.
+    pub allocator_bg_thread: Option<bool>,
 }
 
 /// The function log lines are handed to.
@@ -313,6 +320,9 @@ impl State {
             evict_exceeded_total_ms: 0,
             client_peaks: crate::clients_mem::Peaks::default(),
             save_after_command: false,
+            oom: crate::oom::OomScore::default(),
+            set_allocator_bg_thread: |_| {},
+            allocator_bg_thread: None,
         };
         st.apply_config();
         st.ks = Keyspace::new(st.cached.databases);
@@ -389,6 +399,12 @@ impl State {
             self.config.get_bool("lazyfree-lazy-server-del"),
         );
         self.hz = self.effective_hz();
+        let bg_thread = self.config.get_bool("jemalloc-bg-thread");
+        if self.allocator_bg_thread != Some(bg_thread) {
+            (self.set_allocator_bg_thread)(bg_thread);
+            self.allocator_bg_thread = Some(bg_thread);
+        }
+        self.apply_oom_score_adj();
         while self.slowlog.len() as u64 > self.cached.slowlog_max_len {
             self.slowlog.pop_back();
         }
@@ -464,6 +480,7 @@ impl State {
             s.ops_samples.pop_front();
         }
         self.clients_cron(now);
+        self.apply_oom_score_adj();
         if self.evict_running {
             self.evict_running = false;
             self.perform_evictions(now);
