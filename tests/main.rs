@@ -9,6 +9,7 @@
 mod aof;
 mod clients;
 mod differential;
+mod directives;
 mod error_precedence;
 mod memory;
 mod persistence;

@@ -639,6 +639,16 @@ impl State {
     /// execution order: the replication stream (backlog and replicas) and
     /// the append-only file.
     pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
+        if self.master.is_some() {
+            // A replica relays its primary's stream unchanged: what it does
+            // on its own (a writable replica's client writes, evictions
+            // with `replica-ignore-maxmemory no`) reaches its AOF only, as
+            // upstream, or its offset would drift from its primary's.
+            if self.aof.is_some() {
+                self.aof_command(db, argv);
+            }
+            return;
+        }
         self.feed_command(db, argv);
     }
 }
