@@ -99,13 +99,13 @@ fn lazy_freeing_is_counted_as_by_the_reference() {
         let s = TestServer::start(kind, &args(&["--lazyfree-lazy-user-del", "yes"]));
         let mut c = s.conn();
         let mut counts = Vec::new();
-        let mut fill = |c: &mut Conn, key: &str, n: usize| {
+        let fill = |c: &mut Conn, key: &str, n: usize| {
             let mut a: Vec<String> = vec!["SADD".into(), key.into()];
             a.extend((0..n).map(|i| format!("member:{i}")));
             let refs: Vec<&str> = a.iter().map(String::as_str).collect();
             c.cmd(&refs);
         };
-        let mut freed = |c: &mut Conn| {
+        let freed = |c: &mut Conn| {
             wait_until(10, "lazyfree_pending_objects:0", || {
                 num(c, "memory", "lazyfree_pending_objects") == 0
             });

@@ -228,6 +228,19 @@ mod tests {
     }
 
     #[test]
+    fn the_compatibility_doc_lists_every_inactive_directive() {
+        let doc = include_str!("../../../docs/compatibility.md");
+        let table = doc
+            .split("## Accepted but inactive")
+            .nth(1)
+            .unwrap_or_default();
+        for (name, _) in INACTIVE {
+            assert!(table.contains(&format!("| `{name}` |")), "{name}");
+        }
+        assert_eq!(table.matches("\n| `").count(), INACTIVE.len());
+    }
+
+    #[test]
     fn only_non_default_values_warn() {
         let c = Config::default();
         assert!(startup_warnings(&c).is_empty());
