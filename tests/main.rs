@@ -14,6 +14,7 @@ mod check_order;
 mod clients;
 mod config_runtime;
 mod differential;
+mod directives;
 mod error_precedence;
 mod memory;
 mod persistence;

@@ -402,7 +402,7 @@ pub fn bitop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let maxlen = srcs.iter().map(Bytes::len).max().unwrap_or(0);
     let db = ctx.db();
     if maxlen == 0 {
-        if ctx.st.ks.dbs[db].remove(dest).is_some() {
+        if ctx.st.ks.dbs[db].delete(dest) {
             ctx.changed(1);
             ctx.key_event(db, dest, 'g', "del");
         }

@@ -66,6 +66,10 @@ pub fn resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     st.ks.hits = 0;
     st.ks.misses = 0;
     st.ks.expired_keys = 0;
+    // Upstream also starts these again: objects freed lazily, time spent
+    // over maxmemory.
+    st.lazyfree.reset_stats();
+    st.evict_exceeded_total_ms = 0;
     ctx.ok();
     Ok(())
 }

@@ -1139,7 +1139,7 @@ fn georadius_generic(ctx: &mut Ctx, argv: &[Bytes], kind: Kind) -> CmdResult {
         // Missing source: an empty reply, or an emptied destination.
         match out.store {
             Some((dst, _)) => {
-                if ctx.st.ks.dbs[db].remove(&dst).is_some() {
+                if ctx.st.ks.dbs[db].delete(&dst) {
                     ctx.key_event(db, &dst, 'g', "del");
                     ctx.changed(1);
                 }
@@ -1176,7 +1176,7 @@ fn georadius_generic(ctx: &mut Ctx, argv: &[Bytes], kind: Kind) -> CmdResult {
         return Ok(());
     };
     if points.is_empty() {
-        if ctx.st.ks.dbs[db].remove(&dst).is_some() {
+        if ctx.st.ks.dbs[db].delete(&dst) {
             ctx.key_event(db, &dst, 'g', "del");
             ctx.changed(1);
         }

@@ -148,7 +148,7 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
                 now * 1000,
                 up,
                 up / 86400,
-                st.cached.hz,
+                st.hz,
                 st.cached.hz,
                 st.lru_clock,
                 st.executable,
@@ -164,13 +164,26 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
             }
         }
         "clients" => {
+            // Recent peaks (kept by the cron), and what clients hold now.
+            let (peak_in, peak_out) = st.client_peaks.recent_max(now / 1000);
+            let recent_in = st
+                .clients
+                .values()
+                .map(|c| c.qbuf)
+                .fold(peak_in, usize::max);
+            let recent_out = st
+                .clients
+                .values()
+                .map(redis_engine::clients_mem::output_owed)
+                .fold(peak_out, usize::max);
             o.push_str("# Clients\r\n");
             let _ = write!(
                 o,
-                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
+                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
                 st.clients.len(),
                 st.cached.maxclients,
-                st.clients.values().map(|c| c.qbuf).max().unwrap_or(0),
+                recent_in,
+                recent_out,
                 st.blocking.waiters.len(),
                 st.blocking.waiters.values().filter(|w| w.has_deadline).count(),
             );
@@ -191,10 +204,12 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
             let alloc = st.mem_allocator;
             let repl_backlog = st.repl.backlog.memory();
             let repl_buffers = st.repl.buffers_memory();
+            let (mem_normal, mem_replicas) = st.clients_memory();
+            let aof_buffer = st.aof_buffer_bytes();
             o.push_str("# Memory\r\n");
             let _ = write!(
                 o,
-                "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{startup}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{used}\r\nallocator_active:{used}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{sysmem}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_lua_human:0B\r\nused_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\nnumber_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:0\r\nused_memory_vm_total_human:0B\r\nused_memory_functions:0\r\nused_memory_scripts:0\r\nused_memory_scripts_human:0B\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:1.00\r\nallocator_frag_bytes:0\r\nallocator_rss_ratio:{frag:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:1.00\r\nrss_overhead_bytes:0\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:{repl_backlog}\r\nmem_total_replication_buffers:{repl_buffers}\r\nmem_clients_slaves:0\r\nmem_clients_normal:0\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:{alloc}\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+                "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{startup}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{used}\r\nallocator_active:{used}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{sysmem}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_lua_human:0B\r\nused_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\nnumber_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:0\r\nused_memory_vm_total_human:0B\r\nused_memory_functions:0\r\nused_memory_scripts:0\r\nused_memory_scripts_human:0B\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:1.00\r\nallocator_frag_bytes:0\r\nallocator_rss_ratio:{frag:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:1.00\r\nrss_overhead_bytes:0\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:{repl_backlog}\r\nmem_total_replication_buffers:{repl_buffers}\r\nmem_clients_slaves:{mem_replicas}\r\nmem_clients_normal:{mem_normal}\r\nmem_cluster_links:0\r\nmem_aof_buffer:{aof_buffer}\r\nmem_allocator:{alloc}\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
                 human(used),
                 human(rss),
                 human(peak),
@@ -205,6 +220,8 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
                 st.config.get_str("maxmemory-policy"),
                 rss as i64 - used as i64,
                 rss as i64 - used as i64,
+                st.lazyfree.pending(),
+                st.lazyfree.freed(),
             );
         }
         "persistence" => {
@@ -217,7 +234,7 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
             o.push_str("# Persistence\r\n");
             let _ = write!(
                 o,
-                "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:{done}\r\ncurrent_save_keys_total:{total}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{in_progress}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{cur_secs}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:{done}\r\ncurrent_save_keys_total:{total}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{in_progress}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{cur_secs}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
                 u8::from(p.loading),
                 st.dirty,
                 st.lastsave,
@@ -230,6 +247,7 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
                 aof.1,
                 aof.2,
                 aof.6,
+                st.aof_current_rewrite_secs(),
                 aof.4,
                 aof.3,
                 aof.5,
@@ -240,10 +258,11 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
             let (ops, inkbps, outkbps) = instantaneous(st);
             let repl_in = st.repl.net_input_bytes;
             let repl_out = st.repl.output_bytes();
+            let (evict_total, evict_current) = st.eviction_exceeded_ms();
             o.push_str("# Stats\r\n");
             let _ = write!(
                 o,
-                "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{ops}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:{repl_in}\r\ntotal_net_repl_output_bytes:{repl_out}\r\ninstantaneous_input_kbps:{inkbps:.2}\r\ninstantaneous_output_kbps:{outkbps:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
+                "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{ops}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:{repl_in}\r\ntotal_net_repl_output_bytes:{repl_out}\r\ninstantaneous_input_kbps:{inkbps:.2}\r\ninstantaneous_output_kbps:{outkbps:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:{}\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:{}\r\nevicted_clients:{}\r\ntotal_eviction_exceeded_time:{evict_total}\r\ncurrent_eviction_exceeded_time:{evict_current}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
                 s.total_connections,
                 s.total_commands,
                 s.net_input_bytes,
@@ -253,7 +272,10 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
                 st.repl.sync_partial_ok,
                 st.repl.sync_partial_err,
                 st.ks.expired_keys,
+                s.expired_time_cap_reached,
+                s.expire_cycle_us / 1000,
                 s.evicted_keys,
+                s.evicted_clients,
                 st.ks.hits,
                 st.ks.misses,
                 live(&st.pubsub.channels),
@@ -309,19 +331,27 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
         }
         "latencystats" => {
             o.push_str("# Latencystats\r\n");
+            if !st.cached.latency_tracking {
+                return;
+            }
             let names = &st.registry.names;
+            let percentiles = st.config.latency_percentiles();
             for (i, s) in st.cmdstats.iter().enumerate() {
+                let Some(h) = st.latency.get(i).filter(|h| h.count() > 0) else {
+                    continue;
+                };
                 if s.calls == 0 {
                     continue;
                 }
-                let h = &st.latency[i];
+                let values: Vec<String> = percentiles
+                    .iter()
+                    .map(|p| format!("p{}={:.3}", percentile_name(*p), h.percentile(*p)))
+                    .collect();
                 let _ = write!(
                     o,
-                    "latency_percentiles_usec_{}:p50={:.3},p99={:.3},p99.9={:.3}\r\n",
+                    "latency_percentiles_usec_{}:{}\r\n",
                     names.get(i).map_or("", |n| n.as_str()),
-                    h.percentile(50.0),
-                    h.percentile(99.0),
-                    h.percentile(99.9),
+                    values.join(","),
                 );
             }
         }
@@ -343,6 +373,13 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
         }
         _ => {}
     }
+}
+
+/// A percentile as upstream names it in `INFO latencystats`: its `%f`
+/// text without trailing zeros (`50`, `99.9`).
+fn percentile_name(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Instantaneous ops/sec and kbps from the cron samples.

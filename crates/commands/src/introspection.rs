@@ -1,5 +1,6 @@
 //! Introspection commands: `COMMAND` and its subcommands, `SLOWLOG`,
-//! `LATENCY`, `MEMORY`, `MONITOR` and `TIME`.
+//! `LATENCY` (the latency monitor and histograms), `MEMORY`, `MONITOR`
+//! and `TIME`.
 
 use bytes::Bytes;
 use redis_resp::Frame;
@@ -250,23 +251,138 @@ pub fn slowlog_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `LATENCY LATEST`
 pub fn latency_latest(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    // No latency event is sampled yet (latency-monitor-threshold is 0 by
-    // default upstream too), so the reply is the empty list.
-    ctx.array(0);
+    let rows: Vec<(String, i64, u64, u64)> = ctx
+        .st
+        .latency_monitor
+        .events
+        .iter()
+        .map(|(name, s)| {
+            let last = s.latest();
+            (name.clone(), last.time, last.latency, s.max)
+        })
+        .collect();
+    ctx.array(rows.len());
+    for (name, time, latency, max) in rows {
+        ctx.array(4);
+        ctx.bulk(name.as_bytes());
+        ctx.int(time);
+        ctx.int(latency as i64);
+        ctx.int(max as i64);
+    }
     Ok(())
 }
 
 /// # Format
 /// `LATENCY HISTORY event`
-pub fn latency_history(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    ctx.array(0);
+pub fn latency_history(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let name = String::from_utf8_lossy(&argv[2]);
+    let samples = ctx
+        .st
+        .latency_monitor
+        .events
+        .get(name.as_ref())
+        .map(|s| s.samples())
+        .unwrap_or_default();
+    ctx.array(samples.len());
+    for s in samples {
+        ctx.array(2);
+        ctx.int(s.time);
+        ctx.int(s.latency as i64);
+    }
     Ok(())
 }
 
 /// # Format
 /// `LATENCY RESET [event [event ...]]`
-pub fn latency_reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    ctx.int(0);
+pub fn latency_reset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let names: Vec<String> = argv[2..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let n = ctx.st.latency_monitor.reset(&names);
+    ctx.int(n as i64);
+    Ok(())
+}
+
+/// # Format
+/// `LATENCY GRAPH event`
+pub fn latency_graph(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let name = String::from_utf8_lossy(&argv[2]).into_owned();
+    let now = ctx.now / 1000;
+    match ctx.st.latency_monitor.graph(&name, now) {
+        Some(g) => {
+            ctx.verbatim(g.as_bytes());
+            Ok(())
+        }
+        None => Err(CmdError::msg(format!(
+            "ERR No samples available for event '{name}'"
+        ))),
+    }
+}
+
+/// # Format
+/// `LATENCY DOCTOR`
+pub fn latency_doctor(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let report = ctx.st.latency_monitor.doctor(
+        ctx.st.cached.latency_monitor_threshold,
+        ctx.st.cached.slowlog_slower_than,
+    );
+    ctx.verbatim(report.as_bytes());
+    Ok(())
+}
+
+/// A command's name, calls and cumulative power-of-two buckets.
+type HistogramRow = (String, u64, Vec<(u64, u64)>);
+
+/// # Format
+/// `LATENCY HISTOGRAM [command [command ...]]`
+///
+/// Per command (a container command stands for its subcommands too):
+/// its calls and the cumulative count of calls at or below each
+/// power-of-two number of microseconds where the count grows. Only
+/// commands with recorded latencies are listed (`latency-tracking`).
+pub fn latency_histogram(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let reg = ctx.st.registry;
+    let mut idxs: Vec<usize> = Vec::new();
+    if argv.len() == 2 {
+        idxs.extend(0..reg.len());
+    } else {
+        for a in &argv[2..] {
+            let cmd = match a.iter().position(|&c| c == b'|') {
+                Some(p) => reg
+                    .lookup(&a[..p])
+                    .and_then(|top| reg.lookup_sub(top, &a[p + 1..])),
+                None => reg.lookup(a),
+            };
+            let Some(cmd) = cmd else { continue };
+            for i in std::iter::once(cmd.idx).chain(cmd.subs.values().map(|c| c.idx)) {
+                if !idxs.contains(&i) {
+                    idxs.push(i);
+                }
+            }
+        }
+    }
+    let rows: Vec<HistogramRow> = idxs
+        .into_iter()
+        .filter_map(|i| {
+            let h = ctx.st.latency.get(i).filter(|h| h.count() > 0)?;
+            let name = reg.names.get(i)?.clone();
+            Some((name, h.count(), h.cumulative_pow2()))
+        })
+        .collect();
+    ctx.map(rows.len());
+    for (name, calls, buckets) in rows {
+        ctx.bulk(name.as_bytes());
+        ctx.map(2);
+        ctx.bulk(b"calls");
+        ctx.int(calls as i64);
+        ctx.bulk(b"histogram_usec");
+        ctx.map(buckets.len());
+        for (bound, n) in buckets {
+            ctx.int(i64::try_from(bound).unwrap_or(i64::MAX));
+            ctx.int(n as i64);
+        }
+    }
     Ok(())
 }
 
@@ -328,6 +444,9 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("latency|latest", latency_latest),
     ("latency|history", latency_history),
     ("latency|reset", latency_reset),
+    ("latency|graph", latency_graph),
+    ("latency|doctor", latency_doctor),
+    ("latency|histogram", latency_histogram),
     ("latency|help", latency_help),
     ("memory|usage", memory_usage),
     ("memory|help", memory_help),

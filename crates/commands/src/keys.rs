@@ -37,14 +37,13 @@ pub(crate) fn db_index(ctx: &Ctx, a: &[u8]) -> Result<usize, CmdError> {
     Ok(id as usize)
 }
 
-/// # Format
-/// `DEL key [key ...]` (also `UNLINK`)
-pub fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+/// Deletes the keys; with `lazy` big values are freed in the background.
+fn del_generic(ctx: &mut Ctx, argv: &[Bytes], lazy: bool) -> CmdResult {
     let (db, now) = (ctx.db(), ctx.now);
     let mut n = 0;
     for k in &argv[1..] {
         ctx.st.ks.expire_if_needed(db, k, now);
-        if ctx.st.ks.dbs[db].remove(k).is_some() {
+        if ctx.st.ks.delete(db, k, lazy) {
             ctx.key_event(db, k, 'g', "del");
             n += 1;
         }
@@ -52,6 +51,19 @@ pub fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     ctx.changed(n);
     ctx.int(n as i64);
     Ok(())
+}
+
+/// # Format
+/// `DEL key [key ...]`
+pub fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let lazy = ctx.st.cached.lazy_user_del;
+    del_generic(ctx, argv, lazy)
+}
+
+/// # Format
+/// `UNLINK key [key ...]`
+pub fn unlink(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    del_generic(ctx, argv, true)
 }
 
 /// # Format
@@ -117,7 +129,7 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> CmdResult {
     }
     let d = &mut ctx.st.ks.dbs[db];
     if let Some((_, entry, exp)) = d.remove(src) {
-        d.remove(dst);
+        d.delete(dst);
         d.insert_entry(Bytes::copy_from_slice(dst), entry, exp);
     }
     ctx.changed(1);
@@ -195,7 +207,7 @@ pub fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ctx.int(0);
             return Ok(());
         }
-        ctx.st.ks.dbs[dst_db].remove(dst);
+        ctx.st.ks.dbs[dst_db].delete(dst);
     }
     let s = &ctx.st.ks.dbs[src_db];
     let (Some(entry), exp) = (s.get(src).cloned(), s.expire_at(src)) else {
@@ -267,22 +279,26 @@ pub fn dbsize(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Checks the optional `ASYNC | SYNC` of FLUSHDB/FLUSHALL (both flush at
-/// once here).
-fn flush_mode(argv: &[Bytes]) -> CmdResult {
+/// Whether a flush frees in the background: `ASYNC`, `SYNC`, or without
+/// either, `lazyfree-lazy-user-flush`.
+fn flush_mode(ctx: &Ctx, argv: &[Bytes]) -> Result<bool, CmdError> {
     let mut a = Args::new(&argv[1..]);
-    a.keyword(&["async", "sync"]);
-    a.finish()
+    let mode = a.keyword(&["async", "sync"]);
+    a.finish()?;
+    Ok(match mode {
+        Some(0) => true,
+        Some(_) => false,
+        None => ctx.st.cached.lazy_user_flush,
+    })
 }
 
 /// # Format
 /// `FLUSHDB [ASYNC | SYNC]`
 pub fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    flush_mode(argv)?;
+    let lazy = flush_mode(ctx, argv)?;
     let db = ctx.db();
-    let n = ctx.st.ks.dbs[db].len();
     ctx.st.touch_watched_db(db, ctx.now);
-    ctx.st.ks.dbs[db].clear();
+    let n = ctx.st.ks.flush_db(db, lazy);
     // Upstream counts one change per removed key, and at least one so the
     // command is always propagated.
     ctx.changed(n.max(1) as u64);
@@ -292,13 +308,24 @@ pub fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// # Format
 /// `FLUSHALL [ASYNC | SYNC]`
+///
+/// With save points configured the empty dataset is saved at once, as
+/// upstream does, so that the old data cannot come back from the last
+/// dump after a crash.
 pub fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    flush_mode(argv)?;
+    let lazy = flush_mode(ctx, argv)?;
     for db in 0..ctx.st.ks.len() {
         ctx.st.touch_watched_db(db, ctx.now);
     }
-    let n = ctx.st.ks.flush_all();
+    let n = ctx.st.ks.flush_all_lazy(lazy);
     ctx.changed(n.max(1) as u64);
+    if ctx.caller != redis_engine::dispatch::Caller::AofLoad
+        && !ctx.st.config.save_points().is_empty()
+    {
+        // Saved once the command is counted and propagated, so that
+        // `rdb_changes_since_last_save` is 0 afterwards, as upstream.
+        ctx.st.save_after_command = true;
+    }
     ctx.ok();
     Ok(())
 }
@@ -412,9 +439,14 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], relative: bool, seconds: bool) 
         return Ok(());
     }
     if when <= now && !ctx.st.ks.is_replica {
-        ctx.st.ks.dbs[db].remove(key);
+        // A deadline in the past deletes at once, freed and propagated as
+        // an expiry is (`lazyfree-lazy-expire`: in the background, as
+        // `UNLINK`).
+        let lazy = ctx.st.ks.lazy_expire;
+        ctx.st.ks.delete(db, key, lazy);
         ctx.key_event(db, key, 'g', "del");
-        ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
+        let cmd: &'static [u8] = if lazy { b"UNLINK" } else { b"DEL" };
+        ctx.propagate_as(vec![Bytes::from_static(cmd), key.clone()]);
     } else {
         ctx.st.ks.dbs[db].set_expire(key, when);
         ctx.key_event(db, key, 'g', "expire");
@@ -686,7 +718,7 @@ pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         (t, true) => Some(t),
         (t, false) => Some(now.saturating_add(t)),
     };
-    let existed = ctx.st.ks.dbs[db].remove(key).is_some();
+    let existed = ctx.st.ks.dbs[db].delete(key);
     if matches!(expire_at, Some(t) if t <= now) {
         // Already expired: nothing is created (an existing key was replaced
         // by nothing, which is a deletion).
@@ -739,7 +771,7 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("touch", touch),
     ("ttl", ttl),
     ("type", type_),
-    ("unlink", del),
+    ("unlink", unlink),
     ("dbsize", dbsize),
     ("flushall", flushall),
     ("flushdb", flushdb),

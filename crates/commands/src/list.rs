@@ -96,7 +96,7 @@ fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
         Some(Value::List(l)) if l.is_empty()
     );
     if empty {
-        ctx.st.ks.dbs[db].remove(key);
+        ctx.st.ks.dbs[db].delete(key);
         ctx.key_event(db, key, 'g', "del");
     }
 }

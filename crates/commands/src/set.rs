@@ -109,7 +109,7 @@ fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) -> bool {
         Some(Entry { value: Value::Set(s), .. }) if s.is_empty()
     );
     if empty {
-        ctx.st.ks.dbs[db].remove(key);
+        ctx.st.ks.dbs[db].delete(key);
         ctx.key_event(db, key, 'g', "del");
     }
     empty
@@ -358,7 +358,7 @@ fn spop_count(ctx: &mut Ctx, key: &Bytes, count: usize) -> CmdResult {
         // Upstream serves this case through its SUNION code, whose read
         // lookup counts a hit; other SPOPs count nothing.
         ctx.st.ks.hits += 1;
-        ctx.st.ks.dbs[db].remove(key);
+        ctx.st.ks.dbs[db].delete(key);
         ctx.key_event(db, key, 's', "spop");
         ctx.key_event(db, key, 'g', "del");
         let del = del_command(ctx);
@@ -514,7 +514,7 @@ fn store_result(ctx: &mut Ctx, dst: &Bytes, result: SetValue, event: &str) {
     let (db, lru) = (ctx.db(), ctx.lru());
     let n = result.len();
     if n == 0 {
-        if ctx.st.ks.dbs[db].remove(dst).is_some() {
+        if ctx.st.ks.dbs[db].delete(dst) {
             ctx.key_event(db, dst, 'g', "del");
             ctx.changed(1);
         }

@@ -525,7 +525,7 @@ fn sort_items(ctx: &mut Ctx, items: &mut [Item], o: &Opts) -> bool {
 fn store_sorted(ctx: &mut Ctx, dest: &Bytes, out: &[Bytes]) {
     let (db, lru) = (ctx.db(), ctx.lru());
     if out.is_empty() {
-        if ctx.st.ks.dbs[db].remove(dest).is_some() {
+        if ctx.st.ks.dbs[db].delete(dest) {
             ctx.changed(1);
             ctx.key_event(db, dest, 'g', "del");
         }

@@ -257,7 +257,7 @@ pub fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Some(b) => {
             ctx.bulk(&b);
             let db = ctx.db();
-            ctx.st.ks.dbs[db].remove(&argv[1]);
+            ctx.st.ks.dbs[db].delete(&argv[1]);
             ctx.changed(1);
             ctx.key_event(db, &argv[1], 'g', "del");
             ctx.propagate_as(vec![Bytes::from_static(b"DEL"), argv[1].clone()]);
@@ -287,7 +287,7 @@ pub fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let key = &argv[1];
     if let Some(ms) = when {
         if ms <= ctx.now && !ctx.st.ks.is_replica {
-            ctx.st.ks.dbs[db].remove(key);
+            ctx.st.ks.dbs[db].delete(key);
             ctx.changed(1);
             ctx.key_event(db, key, 'g', "del");
             ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);

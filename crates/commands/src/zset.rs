@@ -113,7 +113,7 @@ fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
     let db = ctx.db();
     let empty = matches!(ctx.st.ks.dbs[db].get(key), Some(e) if matches!(&e.value, Value::ZSet(z) if z.is_empty()));
     if empty {
-        ctx.st.ks.dbs[db].remove(key);
+        ctx.st.ks.dbs[db].delete(key);
         ctx.key_event(db, key, 'g', "del");
     }
 }
@@ -172,7 +172,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(Bytes, f64)], event: &str) 
     if items.is_empty() {
         let now = ctx.now;
         if ctx.st.ks.exists(db, dst, now) {
-            ctx.st.ks.dbs[db].remove(dst);
+            ctx.st.ks.dbs[db].delete(dst);
             ctx.key_event(db, dst, 'g', "del");
             ctx.changed(1);
         }

@@ -424,6 +424,9 @@ impl State {
             (None, Some(o)) => Some(BgSave::for_aof_rewrite_resp(snap, o, self.dirty, total)),
             (None, None) => None,
         };
+        if let Some(bg) = self.persistence.bgsave.as_mut() {
+            bg.key_delay = self.config.get_int("rdb-key-save-delay");
+        }
         self.log_notice(&format!(
             "Background append only file rewriting started by pid {}",
             std::process::id()
@@ -587,6 +590,23 @@ impl State {
     }
 
     /// The AOF lines of `INFO persistence`.
+    /// `mem_aof_buffer`: bytes propagated to the AOF and not yet written
+    /// to the file (the batch being built plus the writer's queue).
+    pub fn aof_buffer_bytes(&self) -> u64 {
+        self.aof
+            .as_ref()
+            .map_or(0, |a| a.buf.len() as u64 + a.writer.stats().pending)
+    }
+
+    /// `aof_current_rewrite_time_sec`: seconds since the running AOF
+    /// rewrite started, -1 when none runs.
+    pub fn aof_current_rewrite_secs(&self) -> i64 {
+        match &self.persistence.bgsave {
+            Some(b) if b.aof_rewrite => b.elapsed_secs(),
+            _ => -1,
+        }
+    }
+
     pub fn aof_info(&self) -> (u8, u8, u8, u64, &'static str, &'static str, i64) {
         match &self.aof {
             None => (0, 0, 0, 0, "ok", "ok", -1),

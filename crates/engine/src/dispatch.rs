@@ -74,6 +74,8 @@ enum Verdict {
     Queue,
     Reject(CmdError),
     Postpone,
+    /// The client was closed (client eviction): no reply, nothing runs.
+    Drop,
 }
 
 /// The RDB MISCONF text (upstream `shared.bgsaveerr`).
@@ -170,6 +172,7 @@ impl State {
                 }
             }
             Verdict::Postpone => return Called::Postponed(argv),
+            Verdict::Drop => return Called::Done(None),
             Verdict::Queue => {
                 if let Some(m) = client.multi.as_mut() {
                     m.flags |= cmd.flags;
@@ -222,6 +225,13 @@ impl State {
         }
         // ACL permissions are checked here once users exist (issue: ACL).
         // Cluster redirection goes here once cluster mode exists.
+        // Client eviction (upstream's `evictClients` at this point): the
+        // replies of the commands before this one count; if this very
+        // client goes, its command is not run and gets no reply.
+        if self.cached.maxmemory_clients > 0 && self.evict_clients(Some(client.id)) {
+            client.close_after_reply = true;
+            return Verdict::Drop;
+        }
         let eff = Effective::of(cmd, client);
         if self.cached.maxmemory > 0 {
             let out_of_memory = !self.perform_evictions(now);
@@ -241,11 +251,19 @@ impl State {
         }
         if eff.write || cmd.special == Special::Ping {
             if let Some(e) = self.disk_error() {
-                if caller == Caller::Primary {
-                    self.log_replica_disk_error(now);
-                } else {
+                if caller != Caller::Primary {
                     return Verdict::Reject(e);
                 }
+                // `replica-ignore-disk-write-errors no` (the default): a
+                // replica that cannot persist its primary's writes stops
+                // rather than diverge from its own files.
+                if cmd.special != Special::Ping
+                    && !self.config.get_bool("replica-ignore-disk-write-errors")
+                {
+                    self.panic_exit("Replica was unable to write command to disk.");
+                    return Verdict::Drop;
+                }
+                self.log_replica_disk_error(now);
             }
         }
         if eff.write && self.master.is_none() && !self.enough_good_replicas(now) {
@@ -352,6 +370,49 @@ impl State {
         Some(CmdError::msg(format!(
             "MISCONF Errors writing to the AOF file: {reason}"
         )))
+    }
+
+    /// Stops the server the way upstream's `serverPanic` does for a
+    /// broken replication invariant: the reason is logged and the process
+    /// exits with status 1 at once, without saving.
+    pub fn panic_exit(&mut self, msg: &str) {
+        self.log_warning("------------------------------------------------");
+        self.log_warning("!!! Software Failure. Press left mouse button to continue");
+        self.log_warning(&format!("Guru Meditation: {msg}"));
+        self.shutdown = Some(crate::state::ShutdownRequest {
+            nosave: true,
+            save: false,
+            now: true,
+            force: true,
+            exit_code: 1,
+        });
+        self.shutdown_notify.notify_one();
+    }
+
+    /// A command from our primary (or read from the AOF) failed: upstream
+    /// logs it as critical, and with `propagation-error-behavior panic`
+    /// (or `panic-on-replicas`, for the primary's commands only) stops.
+    fn propagated_command_failed(&mut self, caller: Caller, name: &str, e: &CmdError) {
+        let from_primary = caller != Caller::AofLoad;
+        let text = String::from_utf8_lossy(&e.0).into_owned();
+        let (who, to) = if from_primary {
+            ("replica", "master")
+        } else {
+            ("AOF-loading-client", "server")
+        };
+        self.log_warning(&format!(
+            "== CRITICAL == This {who} is sending an error to its {to}: '{text}' after processing the command '{name}'"
+        ));
+        let panic = match self.config.get_enum("propagation-error-behavior") {
+            "panic" => true,
+            "panic-on-replicas" => from_primary,
+            _ => false,
+        };
+        if panic {
+            self.panic_exit(&format!(
+                "This {who} panicked sending an error to its {to} after processing the command '{name}'"
+            ));
+        }
     }
 
     /// A replica applies its primary's writes even when it cannot persist
@@ -498,6 +559,11 @@ impl State {
             let r = handler(&mut ctx, &argv);
             (r, ctx.dirty, ctx.rewrite, ctx.force_repl)
         };
+        if let Err(e) = &res {
+            if caller == Caller::AofLoad || caller == Caller::Primary || client.is_master {
+                self.propagated_command_failed(caller, &cmd.full_name, e);
+            }
+        }
         if caller == Caller::AofLoad {
             // Loading neither propagates nor notifies expiry deletions,
             // and nobody reads the reply.
@@ -510,8 +576,23 @@ impl State {
         let end = Instant::now();
         self.clock_mark = end;
         let usec = end.saturating_duration_since(start).as_micros() as u64;
-        if let Some(h) = self.latency.get_mut(cmd.idx) {
-            h.record(usec);
+        if self.cached.latency_tracking {
+            if let Some(h) = self.latency.get_mut(cmd.idx) {
+                h.record(usec);
+            }
+        }
+        if self.cached.latency_monitor_threshold > 0 {
+            let event = if cmd.has(flags::FAST) {
+                "fast-command"
+            } else {
+                "command"
+            };
+            self.latency_monitor.add_if_needed(
+                self.cached.latency_monitor_threshold,
+                event,
+                usec / 1000,
+                crate::state::unix_secs(),
+            );
         }
         if let Some(s) = self.cmdstats.get_mut(cmd.idx) {
             s.calls += 1;
@@ -559,6 +640,10 @@ impl State {
         } else if force_repl && !from_primary {
             self.feed_replicas_only(client.db, &argv);
         }
+        if self.save_after_command {
+            self.save_after_command = false;
+            self.save_after_flushall();
+        }
         if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
             self.feed_monitors(client, &argv, now);
         }
@@ -596,10 +681,17 @@ impl State {
             return;
         }
         let list = std::mem::take(&mut self.ks.expired);
+        // With `lazyfree-lazy-expire` the deletion goes out as `UNLINK`,
+        // as upstream propagates it.
+        let cmd: &'static [u8] = if self.ks.lazy_expire {
+            b"UNLINK"
+        } else {
+            b"DEL"
+        };
         for (db, key) in list {
             self.touch_expired_key(db, &key);
             crate::pubsub::notify(self, db, &key, 'x', "expired", None);
-            self.propagate(db, &[Bytes::from_static(b"DEL"), key]);
+            self.propagate(db, &[Bytes::from_static(cmd), key]);
         }
     }
 
@@ -617,6 +709,16 @@ impl State {
     /// execution order: the replication stream (backlog and replicas) and
     /// the append-only file.
     pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
+        if self.master.is_some() {
+            // A replica relays its primary's stream unchanged: what it does
+            // on its own (a writable replica's client writes, evictions
+            // with `replica-ignore-maxmemory no`) reaches its AOF only, as
+            // upstream, or its offset would drift from its primary's.
+            if self.aof.is_some() {
+                self.aof_command(db, argv);
+            }
+            return;
+        }
         self.feed_command(db, argv);
     }
 }

@@ -3,16 +3,31 @@
 //! `maxmemory-samples` keys per database according to `maxmemory-policy`,
 //! evict the best candidate, propagate a `DEL` and fire the `evicted`
 //! notification. Commands flagged `denyoom` are refused with `-OOM` when
-//! nothing more can be evicted.
+//! nothing more can be evicted. `maxmemory-eviction-tenacity` bounds the
+//! time one command spends evicting, `lazyfree-lazy-eviction` frees the
+//! evicted values on the lazy-free thread (and propagates `UNLINK`), and
+//! a replica with `replica-ignore-maxmemory` leaves eviction to its
+//! primary.
+
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redis_storage::access::{self, AccessPolicy};
 
 use crate::state::State;
 
-/// Upper bound on evictions per command, so one command cannot stall the
-/// server for long (upstream bounds the time with eviction tenacity).
-const MAX_EVICTIONS_PER_CALL: usize = 10_000;
+/// How long one call may evict for `maxmemory-eviction-tenacity`: 50 µs
+/// per unit up to 10 (500 µs, the default), then growing by 15% per unit,
+/// and without limit at 100 (the curve upstream documents).
+pub fn eviction_time_limit(tenacity: i64) -> Option<Duration> {
+    match tenacity {
+        t if t <= 10 => Some(Duration::from_micros(50 * t.max(0) as u64)),
+        t if t < 100 => Some(Duration::from_micros(
+            (500.0 * 1.15f64.powi((t - 10) as i32)) as u64,
+        )),
+        _ => None,
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pool {
@@ -57,31 +72,97 @@ impl State {
     }
 
     /// Evicts keys until memory is under `maxmemory`. Returns false when
-    /// still over the limit (nothing evictable, or `noeviction`).
+    /// still over the limit (nothing evictable, or `noeviction`): writes
+    /// are then refused with `-OOM`.
+    ///
+    /// A replica with `replica-ignore-maxmemory` never evicts (its
+    /// primary's deletions keep it in line) and so never refuses writes.
+    /// Each call evicts for at most `maxmemory-eviction-tenacity`'s time;
+    /// if memory is still over then, the call reports success and the
+    /// cron goes on evicting (upstream's eviction time proc), so one
+    /// command cannot stall the server.
     pub fn perform_evictions(&mut self, now: i64) -> bool {
+        if self.master.is_some() && self.cached.replica_ignore_maxmemory {
+            return true;
+        }
         let max = self.cached.maxmemory;
         if max <= 0 || self.memory_for_eviction() <= max as u64 {
+            self.note_under_maxmemory();
             return true;
+        }
+        if self.evict_exceeded_since.is_none() {
+            self.evict_exceeded_since = Some(Instant::now());
         }
         let policy = self.config.get_str("maxmemory-policy").to_string();
         let Some((pool, rank)) = parse_policy(&policy) else {
             return false;
         };
         let samples = self.config.get_int("maxmemory-samples").clamp(1, 64) as usize;
-        for _ in 0..MAX_EVICTIONS_PER_CALL {
+        let limit = eviction_time_limit(self.cached.eviction_tenacity);
+        let lazy = self.cached.lazy_eviction;
+        let threshold = self.cached.latency_monitor_threshold;
+        let start = Instant::now();
+        let mut evicted = 0u64;
+        let result = loop {
             let Some((db, key)) = self.pick_victim(pool, rank, samples, now) else {
-                return false;
+                // Values queued for the lazy-free thread may be about to
+                // release enough: give it a moment, as upstream does.
+                if self.lazyfree.pending() > 0 {
+                    let wait = limit.unwrap_or(Duration::from_millis(1));
+                    std::thread::sleep(wait.min(Duration::from_millis(5)));
+                }
+                break self.memory_for_eviction() <= max as u64;
             };
-            self.ks.dbs[db].remove(&key);
+            let del_start = Instant::now();
+            self.ks.delete(db, &key, lazy);
+            self.latency_monitor.add_if_needed(
+                threshold,
+                "eviction-del",
+                del_start.elapsed().as_millis() as u64,
+                crate::state::unix_secs(),
+            );
             self.stats.evicted_keys += 1;
+            evicted += 1;
             self.touch_key(db, &key);
             crate::pubsub::notify(self, db, &key, 'e', "evicted", None);
-            self.propagate(db, &[Bytes::from_static(b"DEL"), key]);
+            let cmd: &'static [u8] = if lazy { b"UNLINK" } else { b"DEL" };
+            self.propagate(db, &[Bytes::from_static(cmd), key]);
             if self.memory_for_eviction() <= max as u64 {
-                return true;
+                break true;
             }
+            // Every 16 keys: out of time? Then the cron continues.
+            if evicted % 16 == 0 && limit.is_some_and(|l| start.elapsed() >= l) {
+                self.evict_running = true;
+                break true;
+            }
+        };
+        self.latency_monitor.add_if_needed(
+            threshold,
+            "eviction-cycle",
+            start.elapsed().as_millis() as u64,
+            crate::state::unix_secs(),
+        );
+        if self.memory_for_eviction() <= max as u64 {
+            self.note_under_maxmemory();
         }
-        self.memory_for_eviction() <= max as u64
+        result
+    }
+
+    /// Memory is back under `maxmemory`: the time it was over is added to
+    /// `total_eviction_exceeded_time`.
+    fn note_under_maxmemory(&mut self) {
+        if let Some(since) = self.evict_exceeded_since.take() {
+            self.evict_exceeded_total_ms += since.elapsed().as_millis() as u64;
+        }
+    }
+
+    /// (`total_eviction_exceeded_time`, `current_eviction_exceeded_time`)
+    /// in milliseconds, for `INFO stats`.
+    pub fn eviction_exceeded_ms(&self) -> (u64, u64) {
+        let current = self
+            .evict_exceeded_since
+            .map_or(0, |s| s.elapsed().as_millis() as u64);
+        (self.evict_exceeded_total_ms + current, current)
     }
 
     fn pick_victim(

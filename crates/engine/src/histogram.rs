@@ -43,6 +43,30 @@ impl Histogram {
         self.count += 1;
     }
 
+    /// Samples recorded.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Cumulative counts at power-of-two bounds for `LATENCY HISTOGRAM`:
+    /// (bound in µs, samples at or below it), for each bound where the
+    /// count grows.
+    pub fn cumulative_pow2(&self) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut seen = 0;
+        for msb in 0..64 {
+            let n: u64 = self.buckets[msb * 8..msb * 8 + 8].iter().sum();
+            if n == 0 {
+                continue;
+            }
+            seen += n;
+            // Samples in [2^msb, 2^(msb+1)) are integers below 2^(msb+1).
+            let bound = 1u64.checked_shl(msb as u32 + 1).unwrap_or(u64::MAX);
+            out.push((bound, seen));
+        }
+        out
+    }
+
     /// The value at percentile `p` (0–100), as a bucket upper bound.
     pub fn percentile(&self, p: f64) -> f64 {
         if self.count == 0 {

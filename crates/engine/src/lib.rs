@@ -16,30 +16,38 @@
 //!   declarative metadata (arity, flags, key specs, docs) recorded from
 //!   upstream.
 //! - [`ctx`]: the handler context and reply writers; [`error`]: error replies.
+//! - [`clients_mem`]: client memory, its `INFO` figures and client
+//!   eviction (`maxmemory-clients`).
 //! - [`client`]: per-connection state (its push mailbox and signal are
 //!   `redis-net`'s).
 //! - [`blocking`], [`pubsub`]: registries of blocked and subscribed clients.
-//! - [`evict`]: `maxmemory` eviction.
+//! - [`evict`]: `maxmemory` eviction; [`oom`]: `oom-score-adj`.
 //! - [`persist`], [`persist_types`], [`aof`], [`aof_rewrite`]: RDB and AOF.
 //! - [`replication`] (primary side), [`replica`] (replica side),
 //!   [`failover`]: replication orchestration; [`shutdown`]: `SHUTDOWN`
 //!   and signals, waiting for lagging replicas.
-//! - [`histogram`]: latency histograms.
+//! - [`histogram`]: latency histograms; [`latency`]: the latency monitor.
 //! - [`live_config`]: `CONFIG SET` of listeners, `dir` and `loglevel`.
+//! - [`inactive`]: directives accepted without effect, and their startup
+//!   warnings.
 
 pub mod aof;
 pub mod aof_rewrite;
 pub mod blocking;
 pub mod client;
+pub mod clients_mem;
 pub mod ctx;
 pub mod dispatch;
 pub mod error;
 pub mod evict;
 pub mod failover;
 pub mod histogram;
+pub mod inactive;
+pub mod latency;
 pub mod live_config;
 pub mod meta;
 pub mod monitor;
+pub mod oom;
 pub mod persist;
 pub mod persist_types;
 pub mod pubsub;

@@ -18,6 +18,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use bytes::Bytes;
+use rand::Rng;
 use redis_rdb::{RdbEntry, RdbItem, RdbReader, RdbValue, RdbWriter, WriterOptions};
 use redis_replication::{psync, ReplicaState};
 use redis_storage::list::ListValue;
@@ -192,6 +193,11 @@ pub struct BgSave {
     /// Database of the last entry written (a SELECTDB/RESIZEDB precedes
     /// the first entry of another one).
     last_db: Option<usize>,
+    /// `rdb-key-save-delay` when the save started (a debug knob that
+    /// slows saves down key by key): one key per step, and no step before
+    /// `resume_at`, so the delay is spent off the server lock.
+    pub(crate) key_delay: i64,
+    resume_at: Option<Instant>,
 }
 
 /// The replicas a snapshot is streamed to, and the EOF marker closing it.
@@ -259,6 +265,8 @@ impl BgSave {
             replica_sync: None,
             aof_rewrite: false,
             last_db: None,
+            key_delay: 0,
+            resume_at: None,
         }
     }
 
@@ -273,6 +281,20 @@ impl std::fmt::Debug for BgSave {
         f.debug_struct("BgSave")
             .field("keys_done", &self.keys_done)
             .finish()
+    }
+}
+
+/// Upstream's debug delay (`rdb-key-save-delay`, `key-load-delay`) for one
+/// key: `n > 0` sleeps `n` µs; `n < 0` sleeps 1 µs once in `-n` keys on
+/// average (a way to slow a save or load down by less than a system call).
+pub fn debug_delay(n: i64, rng: &mut impl Rng) {
+    let us = match n {
+        0 => return,
+        n if n > 0 => n as u64,
+        n => u64::from(rng.gen_range(0..n.unsigned_abs()) == 0),
+    };
+    if us > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(us));
     }
 }
 
@@ -511,12 +533,28 @@ impl State {
             if bg.pending.load(Ordering::Relaxed) > MAX_PENDING {
                 return true;
             }
+            if let Some(at) = bg.resume_at {
+                if Instant::now() < at {
+                    return true;
+                }
+                bg.resume_at = None;
+            }
+            let step_entries = if bg.key_delay != 0 {
+                let us = match bg.key_delay {
+                    n if n > 0 => n as u64,
+                    n => u64::from(self.rng.gen_range(0..n.unsigned_abs()) == 0),
+                };
+                bg.resume_at = Some(Instant::now() + std::time::Duration::from_micros(us));
+                1
+            } else {
+                STEP_ENTRIES
+            };
             if let Some(out) = bg.resp.as_mut() {
                 // A RESP AOF base: each key as the commands rebuilding it.
                 let mut buf = Vec::new();
                 let mut n = 0u64;
                 let last_db = &mut bg.last_db;
-                let stats = self.ks.snapshot_step(snap, STEP_ENTRIES, |db, k, e, exp| {
+                let stats = self.ks.snapshot_step(snap, step_entries, |db, k, e, exp| {
                     if *last_db != Some(db) {
                         redis_aof::command::write_select(&mut buf, db as u32);
                         *last_db = Some(db);
@@ -554,7 +592,7 @@ impl State {
                 .map(|d| (d.len() as u64, d.expires_len() as u64))
                 .collect();
             let last_db = &mut bg.last_db;
-            let stats = self.ks.snapshot_step(snap, STEP_ENTRIES, |db, k, e, exp| {
+            let stats = self.ks.snapshot_step(snap, step_entries, |db, k, e, exp| {
                 if err.is_some() {
                     return;
                 }
@@ -679,6 +717,9 @@ impl State {
             if let Some(bg) = &self.persistence.bgsave {
                 if bg.snap.is_none() {
                     std::thread::sleep(std::time::Duration::from_millis(1));
+                } else if let Some(at) = bg.resume_at {
+                    // rdb-key-save-delay: SAVE blocks for it, as upstream.
+                    std::thread::sleep(at.saturating_duration_since(Instant::now()));
                 }
             }
         }
@@ -702,6 +743,63 @@ impl State {
         ));
     }
 
+    /// `FLUSHALL` with save points: saves the now empty dataset at once,
+    /// so that the data just flushed cannot come back from the last dump
+    /// after a crash. A background save to disk in progress is abandoned
+    /// first (it would write the old data); an AOF rewrite or a full sync
+    /// goes on. Like upstream's foreground save this resets the change
+    /// counter and `LASTSAVE` but does not count in `rdb_saves`.
+    pub fn save_after_flushall(&mut self) {
+        let disk_save = self
+            .persistence
+            .bgsave
+            .as_ref()
+            .is_some_and(|b| !b.aof_rewrite && b.replica_sync.is_none());
+        let mut killed = false;
+        if disk_save {
+            if let Some(mut bg) = self.persistence.bgsave.take() {
+                if let Some(s) = bg.snap.take() {
+                    self.ks.end_snapshot(s);
+                }
+            }
+            let _ = std::fs::remove_file(format!("temp-{}.rdb", std::process::id()));
+            killed = true;
+        }
+        match self.write_empty_rdb() {
+            Ok(()) => {
+                self.dirty = 0;
+                self.lastsave = crate::state::unix_secs();
+                self.persistence.last_bgsave_ok = true;
+                self.log_notice("DB saved on disk");
+            }
+            Err(e) => self.log_warning(&format!("Write error saving DB on disk: {e}")),
+        }
+        if killed {
+            // Upstream's wording for the save child it killed.
+            self.log_warning("Background saving terminated by signal 10");
+        }
+    }
+
+    /// Writes an RDB file without keys (header and aux fields only)
+    /// through a temp file, fsynced and renamed over `dbfilename`.
+    fn write_empty_rdb(&mut self) -> io::Result<()> {
+        // Not the background save's temp name: the writer thread of a save
+        // just abandoned may still remove that file.
+        let tmp = PathBuf::from(format!("temp-flushall-{}.rdb", std::process::id()));
+        let result = (|| {
+            let file = File::create(&tmp)?;
+            let w = self.new_rdb_writer(BufWriter::new(file), false)?;
+            let mut out = w.finish()?;
+            out.flush()?;
+            out.get_ref().sync_all()?;
+            std::fs::rename(&tmp, rdb_path(self))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
     fn start_bgsave_quiet(&mut self) -> Result<(), String> {
         let opened = self.open_writer().map_err(|e| {
             // SAVE replies a bare -ERR, as upstream; the log says why.
@@ -712,7 +810,9 @@ impl State {
             return Err("ERR Background save already in progress".into());
         };
         let total = self.ks.total_keys() as u64;
-        self.persistence.bgsave = Some(BgSave::new(snap, opened, self.dirty, total));
+        let mut bg = BgSave::new(snap, opened, self.dirty, total);
+        bg.key_delay = self.config.get_int("rdb-key-save-delay");
+        self.persistence.bgsave = Some(bg);
         Ok(())
     }
 
@@ -770,6 +870,8 @@ impl State {
             format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
         };
         reader.read_header().map_err(fail)?;
+        // Debug knob: slows loading down key by key (tests of LOADING).
+        let key_load_delay = self.config.get_int("key-load-delay");
         let (mut loaded, mut expired) = (0u64, 0u64);
         let lru = self.ks.initial_access(now);
         let (mut aux_replid, mut aux_offset): (Option<String>, Option<i64>) = (None, None);
@@ -837,6 +939,9 @@ impl State {
                         ));
                         continue;
                     };
+                    if key_load_delay != 0 {
+                        debug_delay(key_load_delay, &mut self.rng);
+                    }
                     // The key read from the file becomes the table's key
                     // (no copy), with its deadline in the same insertion.
                     batch_db = db;
@@ -1021,6 +1126,7 @@ impl State {
         self.log_notice("Starting BGSAVE for SYNC with target: replicas sockets");
         let total = self.ks.total_keys() as u64;
         let mut bg = BgSave::new(snap, (writer, pending, done), self.dirty, total);
+        bg.key_delay = self.config.get_int("rdb-key-save-delay");
         bg.replica_sync = Some(ReplicaSync {
             ids,
             mark,
@@ -1181,10 +1287,11 @@ impl State {
     /// True while a background save waits for its writer thread (the
     /// driver should sleep instead of spinning).
     pub fn bgsave_waiting(&self) -> bool {
-        self.persistence
-            .bgsave
-            .as_ref()
-            .is_some_and(|b| b.snap.is_none() || b.pending.load(Ordering::Relaxed) > MAX_PENDING)
+        self.persistence.bgsave.as_ref().is_some_and(|b| {
+            b.snap.is_none()
+                || b.pending.load(Ordering::Relaxed) > MAX_PENDING
+                || b.resume_at.is_some_and(|at| Instant::now() < at)
+        })
     }
 }
 

@@ -235,12 +235,28 @@ impl State {
         tmp
     }
 
-    /// Empties the dataset before loading (`Flushing old data`).
+    /// Empties the dataset before loading (`Flushing old data`), in the
+    /// background with `replica-lazy-flush`.
     pub fn flush_for_sync(&mut self) {
         for db in 0..self.ks.len() {
             self.touch_watched_db(db, crate::state::now_ms());
         }
-        self.ks.flush_all();
+        self.ks.flush_all_lazy(self.cached.replica_lazy_flush);
+    }
+
+    /// After a full sync loaded from the RDB file received on disk: with
+    /// `rdb-del-sync-files` and persistence off (no save points, no AOF)
+    /// the file is removed, as upstream does, so that a replica meant to
+    /// keep nothing on disk does not keep its primary's data there.
+    pub fn remove_sync_file_if_unwanted(&self) {
+        let persistence_off =
+            self.config.save_points().is_empty() && !self.config.get_bool("appendonly");
+        if self.config.get_bool("rdb-del-sync-files") && persistence_off {
+            self.log_notice(
+                "Removing the RDB file obtained from the master. This replica has persistence disabled",
+            );
+            let _ = std::fs::remove_file(crate::persist::rdb_path(self));
+        }
     }
 
     /// Installs a dataset loaded by [`State::loader`], returning the old

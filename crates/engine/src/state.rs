@@ -44,6 +44,12 @@ pub struct Stats {
     /// Errors sent to our primary (`unexpected_error_replies`).
     pub unexpected_error_replies: u64,
     pub evicted_keys: u64,
+    /// Clients closed by client eviction (`maxmemory-clients`).
+    pub evicted_clients: u64,
+    /// Active expiry passes that stopped at their time limit.
+    pub expired_time_cap_reached: u64,
+    /// Wall time spent in active expiry, in microseconds.
+    pub expire_cycle_us: u64,
     pub total_reads: u64,
     pub total_writes: u64,
     /// Ring of (time ms, commands) samples for `instantaneous_ops_per_sec`.
@@ -91,6 +97,30 @@ pub struct Cached {
     pub hash_limits: redis_storage::hash::HashLimits,
     pub zset_limits: redis_storage::zset::Limits,
     pub set_max_intset_entries: usize,
+    /// A replica neither evicts nor refuses writes for `maxmemory`.
+    pub replica_ignore_maxmemory: bool,
+    /// The cron moves incremental rehashing forward.
+    pub activerehashing: bool,
+    /// The cron runs faster with many clients (`dynamic-hz`).
+    pub dynamic_hz: bool,
+    /// `active-expire-effort` (1-10).
+    pub active_expire_effort: i64,
+    /// `maxmemory-eviction-tenacity` (0-100).
+    pub eviction_tenacity: i64,
+    /// `latency-monitor-threshold` in ms (0: the monitor is off).
+    pub latency_monitor_threshold: i64,
+    /// `latency-tracking`: per-command latency histograms.
+    pub latency_tracking: bool,
+    /// `lazyfree-lazy-eviction`, `-user-del`, `-user-flush`; `-expire`
+    /// and `-server-del` are applied to the keyspace.
+    pub lazy_eviction: bool,
+    pub lazy_user_del: bool,
+    pub lazy_user_flush: bool,
+    /// A replica empties its dataset for a full sync in the background.
+    pub replica_lazy_flush: bool,
+    /// `maxmemory-clients` in bytes (a percentage resolved against
+    /// `maxmemory`); 0 disables client eviction.
+    pub maxmemory_clients: u64,
 }
 
 /// Everything behind the server lock.
@@ -181,6 +211,35 @@ pub struct State {
     pub failover: Option<crate::failover::Failover>,
     /// A shutdown waiting for replicas to catch up (`shutdown-timeout`).
     pub shutdown_pending: Option<crate::shutdown::PendingShutdown>,
+    /// The cron's current frequency: `hz`, raised with many clients when
+    /// `dynamic-hz` is on.
+    pub hz: u64,
+    /// `latency-monitor-threshold` events (`LATENCY`).
+    pub latency_monitor: crate::latency::LatencyMonitor,
+    /// The thread freeing big values and flushed databases.
+    pub lazyfree: redis_storage::lazyfree::LazyFree,
+    /// Eviction stopped at its time limit with memory still over
+    /// `maxmemory`: the cron goes on evicting (upstream's eviction time
+    /// proc).
+    pub evict_running: bool,
+    /// Since when memory has been over `maxmemory`, and the total time it
+    /// was over before (ms), for `INFO stats`.
+    pub evict_exceeded_since: Option<Instant>,
+    pub evict_exceeded_total_ms: u64,
+    /// Recent peaks of clients' input and output buffers (see
+    /// [`State::clients_cron`]).
+    pub client_peaks: crate::clients_mem::Peaks,
+    /// Set by `FLUSHALL` with save points: the dispatcher saves the
+    /// (empty) dataset right after the command (see
+    /// [`State::save_after_flushall`]).
+    pub save_after_command: bool,
+    /// What `oom-score-adj` last did to the process.
+    pub oom: crate::oom::OomScore,
+    /// Turns the allocator's background threads on or off
+    /// (`jemalloc-bg-thread`; the binary installs its allocator's switch).
+    pub set_allocator_bg_thread: fn(bool),
+    /// The `jemalloc-bg-thread` value last applied.
+    pub allocator_bg_thread: Option<bool>,
 }
 
 /// The function log lines are handed to.
@@ -252,6 +311,17 @@ impl State {
             listeners: None,
             failover: None,
             shutdown_pending: None,
+            hz: 10,
+            latency_monitor: crate::latency::LatencyMonitor::default(),
+            lazyfree: redis_storage::lazyfree::LazyFree::new(),
+            evict_running: false,
+            evict_exceeded_since: None,
+            evict_exceeded_total_ms: 0,
+            client_peaks: crate::clients_mem::Peaks::default(),
+            save_after_command: false,
+            oom: crate::oom::OomScore::default(),
+            set_allocator_bg_thread: |_| {},
+            allocator_bg_thread: None,
         };
         st.apply_config();
         st.ks = Keyspace::new(st.cached.databases);
@@ -299,7 +369,41 @@ impl State {
                 max_value: usize_of("zset-max-listpack-value"),
             },
             set_max_intset_entries: usize_of("set-max-intset-entries"),
+            replica_ignore_maxmemory: c.get_bool("replica-ignore-maxmemory"),
+            activerehashing: c.get_bool("activerehashing"),
+            dynamic_hz: c.get_bool("dynamic-hz"),
+            active_expire_effort: c.get_int("active-expire-effort").clamp(1, 10),
+            eviction_tenacity: c.get_int("maxmemory-eviction-tenacity").clamp(0, 100),
+            latency_monitor_threshold: c.get_int("latency-monitor-threshold").max(0),
+            latency_tracking: c.get_bool("latency-tracking"),
+            lazy_eviction: c.get_bool("lazyfree-lazy-eviction"),
+            lazy_user_del: c.get_bool("lazyfree-lazy-user-del"),
+            lazy_user_flush: c.get_bool("lazyfree-lazy-user-flush"),
+            replica_lazy_flush: c.get_bool("replica-lazy-flush"),
+            maxmemory_clients: match c.maxmemory_clients() {
+                Ok(bytes) => bytes,
+                // A percentage of maxmemory (none without maxmemory).
+                Err(pct) => {
+                    u64::try_from(c.get_int("maxmemory"))
+                        .unwrap_or(0)
+                        .saturating_mul(pct)
+                        / 100
+                }
+            },
         };
+        let lazy = self.lazyfree.clone();
+        self.ks.set_lazyfree(
+            &lazy,
+            self.config.get_bool("lazyfree-lazy-expire"),
+            self.config.get_bool("lazyfree-lazy-server-del"),
+        );
+        self.hz = self.effective_hz();
+        let bg_thread = self.config.get_bool("jemalloc-bg-thread");
+        if self.allocator_bg_thread != Some(bg_thread) {
+            (self.set_allocator_bg_thread)(bg_thread);
+            self.allocator_bg_thread = Some(bg_thread);
+        }
+        self.apply_oom_score_adj();
         while self.slowlog.len() as u64 > self.cached.slowlog_max_len {
             self.slowlog.pop_back();
         }
@@ -355,21 +459,30 @@ impl State {
     /// Periodic work (upstream `serverCron`), called `hz` times a second.
     pub fn cron(&mut self, now: i64) {
         self.lru_clock = lru_clock(now);
-        // Active expiry: 20 keys per sample, like upstream's default effort.
-        if self.active_expire && self.ks.active_expire_cycle(now, 20, 16, &mut self.rng) > 0 {
-            self.drain_expired();
+        self.hz = self.effective_hz();
+        if self.active_expire {
+            self.active_expire_cron(now);
         }
         let used = (self.used_memory)() as u64;
         self.peak_memory = self.peak_memory.max(used);
-        // Move incremental rehashing forward a little, as upstream's cron does.
-        for db in &mut self.ks.dbs {
-            db.rehash_step(std::time::Duration::from_micros(500));
+        // Move incremental rehashing forward a little, as upstream's cron
+        // does with `activerehashing yes` (1 ms per database each time).
+        if self.cached.activerehashing {
+            for db in &mut self.ks.dbs {
+                db.rehash_step(std::time::Duration::from_micros(500));
+            }
         }
         let s = &mut self.stats;
         s.ops_samples
             .push_back((now, s.total_commands, s.net_input_bytes, s.net_output_bytes));
         while s.ops_samples.len() > 16 {
             s.ops_samples.pop_front();
+        }
+        self.clients_cron(now);
+        self.apply_oom_score_adj();
+        if self.evict_running {
+            self.evict_running = false;
+            self.perform_evictions(now);
         }
         self.check_save_points(now / 1000);
         self.aof_cron();
@@ -383,6 +496,54 @@ impl State {
             if now >= deadline {
                 self.pause = None;
             }
+        }
+    }
+
+    /// The cron frequency for now: `hz`, doubled (up to 500) while there
+    /// are more than 200 clients per tick, with `dynamic-hz`.
+    fn effective_hz(&self) -> u64 {
+        let mut hz = self.cached.hz.max(1);
+        if self.cached.dynamic_hz {
+            let clients = self.clients.len() as u64;
+            while clients / hz > 200 && hz < 500 {
+                hz = (hz * 2).min(500);
+            }
+        }
+        hz
+    }
+
+    /// Active expiry with `active-expire-effort`: each unit of effort
+    /// above 1 samples more keys per round, tolerates fewer expired keys
+    /// before moving on and may take a larger share of the cron period
+    /// (upstream's scaling: 20 keys + 5 per unit, 10% stale − 1 per unit,
+    /// 25% of the period + 2 per unit). A slow pass is an `expire-cycle`
+    /// latency event.
+    fn active_expire_cron(&mut self, now: i64) {
+        let effort = (self.cached.active_expire_effort - 1).clamp(0, 9) as usize;
+        let percent_of_period = 25 + 2 * effort as u64;
+        let cycle = redis_storage::keyspace::ExpireCycle {
+            per_sample: 20 + 5 * effort,
+            acceptable_stale_percent: 10 - effort,
+            time_limit: std::time::Duration::from_micros(
+                1_000_000 * percent_of_period / self.hz.max(1) / 100,
+            ),
+        };
+        let start = Instant::now();
+        let res = self.ks.active_expire_cycle(now, &cycle, &mut self.rng);
+        let took = start.elapsed();
+        self.stats.expire_cycle_us += took.as_micros() as u64;
+        if res.time_cap_reached {
+            self.stats.expired_time_cap_reached += 1;
+        }
+        let ms = took.as_millis() as u64;
+        self.latency_monitor.add_if_needed(
+            self.cached.latency_monitor_threshold,
+            "expire-cycle",
+            ms,
+            now / 1000,
+        );
+        if res.expired > 0 {
+            self.drain_expired();
         }
     }
 

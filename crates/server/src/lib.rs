@@ -126,10 +126,10 @@ async fn background(shared: Arc<Shared>) {
     }
 }
 
-/// Periodic work at `hz`.
+/// Periodic work at `hz` (raised with many clients by `dynamic-hz`).
 async fn cron(shared: Arc<Shared>) {
     loop {
-        let hz = shared.state.lock().map_or(10, |s| s.cached.hz.max(1));
+        let hz = shared.state.lock().map_or(10, |s| s.hz.max(1));
         tokio::select! {
             _ = shared.shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}

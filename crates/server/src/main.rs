@@ -110,6 +110,54 @@ fn jemalloc_version() -> Option<String> {
     Some(s.to_string_lossy().into_owned())
 }
 
+/// `jemalloc-bg-thread`: turns jemalloc's background purging threads on
+/// or off (its `background_thread` control), as upstream does at startup
+/// and on `CONFIG SET`.
+#[allow(unsafe_code)]
+fn set_jemalloc_bg_thread(on: bool) {
+    let mut value = on;
+    // SAFETY: "background_thread" is a read-write boolean control; we pass
+    // no old-value buffer and a pointer to a live `bool` of exactly the
+    // size we declare as the new value.
+    let _ = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"background_thread".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            (&mut value as *mut bool).cast(),
+            std::mem::size_of::<bool>(),
+        )
+    };
+}
+
+/// True when the kernel's transparent huge pages mode is `always` (the
+/// bracketed word of `/sys/kernel/mm/transparent_hugepage/enabled`).
+fn thp_always(setting: &str) -> bool {
+    setting.contains("[always]")
+}
+
+/// `disable-thp yes` (the default): with THP in `always` mode, turn it off
+/// for this process (latency spikes and memory bloat, as upstream's
+/// warning explains); otherwise, or when that fails, log upstream's
+/// warning.
+#[allow(unsafe_code)]
+fn handle_thp(disable: bool) {
+    let mode =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if !thp_always(&mode) {
+        return;
+    }
+    if disable {
+        // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments and
+        // only changes a flag of the calling process.
+        let rc = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+        if rc == 0 {
+            return;
+        }
+    }
+    log::warning("WARNING you have Transparent Huge Pages (THP) support enabled in your kernel. This will create latency and memory usage issues with Redis. To fix this issue run the command 'echo madvise > /sys/kernel/mm/transparent_hugepage/enabled' as root, and add it to your /etc/rc.local in order to retain the setting after a reboot. Redis must be restarted after THP is disabled (set to 'madvise' or 'never').");
+}
+
 fn usage() -> ! {
     eprintln!(
         "Usage: ./redis-server [/path/to/redis.conf] [options] [-]\n       ./redis-server - (read config from stdin)\n       ./redis-server -v or --version\n       ./redis-server -h or --help\n       ./redis-server --check-config /path/to/redis.conf\n\nExamples:\n       ./redis-server (run the server with default conf)\n       ./redis-server /etc/redis/6379.conf\n       ./redis-server --port 7777\n       ./redis-server /etc/myredis.conf --loglevel verbose -\n       ./redis-server /etc/myredis.conf --loglevel verbose\n"
@@ -204,6 +252,7 @@ fn main() {
         daemon::daemonize();
     }
     let pid = std::process::id();
+    handle_thp(config.get_bool("disable-thp"));
     log::warning("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
     log::warning(&format!(
         "Redis version={REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid={pid}, just started"
@@ -212,6 +261,9 @@ fn main() {
         log::warning("Warning: no config file specified, using the default config. In order to specify a config file use redis-server /path/to/redis.conf");
     } else {
         log::warning("Configuration loaded");
+    }
+    for w in redis_engine::inactive::startup_warnings(&config) {
+        log::warning(&w);
     }
     let dir = config.get_str("dir").to_string();
     if !dir.is_empty() {
@@ -304,6 +356,9 @@ async fn serve(
     state.supervised = supervised.to_string();
     state.used_memory = used_memory;
     state.mem_allocator = mem_allocator();
+    state.set_allocator_bg_thread = set_jemalloc_bg_thread;
+    state.allocator_bg_thread = None;
+    state.apply_config();
     state.startup_memory = used_memory() as u64;
     state.log_sink = Arc::new(log::log);
     state.set_log_level = log::set_level;
@@ -521,6 +576,16 @@ async fn wait_for_shutdown(cmd: &tokio::sync::Notify) -> Woke {
         _ = cmd.notified() => Woke::Command,
         Some(_) = async { match term.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => { sig_line("SIGTERM"); Woke::Term }
         Some(_) = async { match int.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => { sig_line("SIGINT"); Woke::Int }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thp_mode_is_the_bracketed_word() {
+        assert!(super::thp_always("[always] madvise never\n"));
+        assert!(!super::thp_always("always [madvise] never\n"));
+        assert!(!super::thp_always(""));
     }
 }
 

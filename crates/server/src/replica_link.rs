@@ -385,6 +385,9 @@ async fn full_sync(
         st.adopt_primary_history(new_id, new_off);
         // The AOF describes the dataset the sync replaced: rewrite it.
         st.restart_aof_after_sync();
+        if from_disk {
+            st.remove_sync_file_if_unwanted();
+        }
         old
     };
     if mode == DisklessLoad::SwapDb {

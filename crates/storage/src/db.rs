@@ -20,6 +20,7 @@ use rand::Rng;
 
 use crate::dict::Dict;
 use crate::key::Key;
+use crate::lazyfree::LazyFree;
 use crate::value::Value;
 
 /// A value with its per-key metadata.
@@ -64,6 +65,9 @@ pub struct Db {
     pub(crate) snap_epoch: u32,
     /// Old versions of entries changed during the running snapshot.
     pub(crate) cow: Vec<Preimage>,
+    /// `lazyfree-lazy-server-del`: values the server itself deletes or
+    /// overwrites are freed by this thread when they are big.
+    pub(crate) lazy_server_del: Option<LazyFree>,
 }
 
 impl Db {
@@ -177,9 +181,27 @@ impl Db {
         let epoch = self.snap_epoch;
         let fresh = Entry { value, lru, epoch };
         if let Err((e, new)) = self.map.insert_or_get_mut(key, || Key::new(key), fresh) {
-            e.value = new.value;
+            let old = std::mem::replace(&mut e.value, new.value);
             e.lru = lru;
             e.epoch = e.epoch.max(epoch);
+            if let Some(lf) = &self.lazy_server_del {
+                lf.free_value(old);
+            }
+        }
+    }
+
+    /// Deletes `key` on the server's own account (a command's implicit
+    /// delete, not `DEL`): the value is freed in the background with
+    /// `lazyfree-lazy-server-del`. Returns true if the key existed.
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        match self.remove(key) {
+            Some((_, e, _)) => {
+                if let Some(lf) = &self.lazy_server_del {
+                    lf.free_value(e.value);
+                }
+                true
+            }
+            None => false,
         }
     }
 
@@ -269,6 +291,42 @@ impl Db {
             self.preserve(key);
         }
         self.expires.remove(key).is_some()
+    }
+
+    /// Deletes everything, handing the contents to `lf`'s thread to free
+    /// (as one job counting one object per key). Returns the number of
+    /// keys removed.
+    pub fn clear_lazy(&mut self, lf: &LazyFree) -> usize {
+        let n = self.map.len();
+        if n == 0 {
+            self.clear();
+            return 0;
+        }
+        let mut map = std::mem::take(&mut self.map);
+        let mut expires = std::mem::take(&mut self.expires);
+        self.avg_ttl = 0;
+        if self.snap_epoch == 0 {
+            lf.free(Box::new((map, expires)), n as u64);
+            return n;
+        }
+        // Entries the running snapshot has not saved yet move to it; the
+        // rest goes to the thread.
+        let epoch = self.snap_epoch;
+        let mut rest = Vec::new();
+        for (k, e) in map.drain() {
+            if e.epoch < epoch {
+                let expire_at = expires.remove(&k).map(|(_, t)| t);
+                self.cow.push(Preimage {
+                    key: k,
+                    entry: e,
+                    expire_at,
+                });
+            } else {
+                rest.push(e);
+            }
+        }
+        lf.free(Box::new((rest, expires)), n as u64);
+        n
     }
 
     /// Deletes everything.

@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use crate::access::{self, AccessPolicy};
 use crate::db::{Db, Entry};
+use crate::lazyfree::LazyFree;
 
 /// All databases of a server.
 #[derive(Debug)]
@@ -28,6 +29,10 @@ pub struct Keyspace {
     /// recorded in [`Keyspace::missed`] for `keymiss` notifications.
     pub track_misses: bool,
     pub missed: Vec<(usize, Bytes)>,
+    /// The lazy-free thread (see [`crate::lazyfree`]).
+    pub lazyfree: LazyFree,
+    /// `lazyfree-lazy-expire`: expired values are freed by the thread.
+    pub lazy_expire: bool,
 }
 
 impl Keyspace {
@@ -46,6 +51,46 @@ impl Keyspace {
             snapshot_epoch: 0,
             track_misses: false,
             missed: Vec::new(),
+            lazyfree: LazyFree::new(),
+            lazy_expire: false,
+        }
+    }
+
+    /// Installs the lazy-free thread and which deletions use it
+    /// (`lazyfree-lazy-expire`, `lazyfree-lazy-server-del`).
+    pub fn set_lazyfree(&mut self, lf: &LazyFree, expire: bool, server_del: bool) {
+        self.lazyfree = lf.clone();
+        self.lazy_expire = expire;
+        for db in &mut self.dbs {
+            db.lazy_server_del = server_del.then(|| lf.clone());
+        }
+    }
+
+    /// Deletes `key` and frees its value, in the background when `lazy`
+    /// and the value is big (`UNLINK`, and the deletions whose
+    /// `lazyfree-lazy-*` directive is on). Returns true if it existed.
+    pub fn delete(&mut self, db: usize, key: &[u8], lazy: bool) -> bool {
+        match self.dbs[db].remove(key) {
+            Some((_, e, _)) => {
+                if lazy {
+                    self.lazyfree.free_value(e.value);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Empties database `db`, its contents freed by the thread when
+    /// `lazy`. Returns the number of keys removed.
+    pub fn flush_db(&mut self, db: usize, lazy: bool) -> usize {
+        let d = &mut self.dbs[db];
+        if lazy {
+            d.clear_lazy(&self.lazyfree)
+        } else {
+            let n = d.len();
+            d.clear();
+            n
         }
     }
 
@@ -71,11 +116,13 @@ impl Keyspace {
 
     /// Empties every database; returns the number of keys removed.
     pub fn flush_all(&mut self) -> usize {
-        let n = self.total_keys();
-        for db in &mut self.dbs {
-            db.clear();
-        }
-        n
+        self.flush_all_lazy(false)
+    }
+
+    /// [`Keyspace::flush_all`], the contents freed by the thread when
+    /// `lazy` (`FLUSHALL ASYNC`).
+    pub fn flush_all_lazy(&mut self, lazy: bool) -> usize {
+        (0..self.dbs.len()).map(|db| self.flush_db(db, lazy)).sum()
     }
 }
 
@@ -90,7 +137,10 @@ impl Keyspace {
         if self.is_replica {
             return true;
         }
-        if let Some((k, _, _)) = d.remove(key) {
+        if let Some((k, e, _)) = d.remove(key) {
+            if self.lazy_expire {
+                self.lazyfree.free_value(e.value);
+            }
             self.expired.push((db, k.into()));
             self.expired_keys += 1;
         }
@@ -207,24 +257,31 @@ impl Keyspace {
         None
     }
 
-    /// One pass of active expiry over every database: samples keys with a
-    /// deadline and deletes the expired ones, repeating on a database while
-    /// more than a quarter of the sample was expired (upstream's heuristic),
-    /// within `max_rounds` rounds per database.
+    /// One pass of active expiry over every database: samples
+    /// `cycle.per_sample` keys with a deadline and deletes the expired
+    /// ones, repeating on a database while more than
+    /// `cycle.acceptable_stale_percent` of the sample was expired
+    /// (upstream's heuristic), until `cycle.time_limit` has passed.
     pub fn active_expire_cycle(
         &mut self,
         now: i64,
-        per_sample: usize,
-        max_rounds: usize,
+        cycle: &ExpireCycle,
         rng: &mut impl rand::Rng,
-    ) -> usize {
+    ) -> ExpireCycleResult {
+        let mut res = ExpireCycleResult::default();
         if self.is_replica {
-            return 0;
+            return res;
         }
-        let mut total = 0;
-        for db in 0..self.dbs.len() {
-            for _ in 0..max_rounds {
-                let sample = self.dbs[db].sample_volatile(per_sample, rng);
+        let start = std::time::Instant::now();
+        'dbs: for db in 0..self.dbs.len() {
+            // Bounded by the time limit; the round cap only guards against
+            // a clock that does not move.
+            for round in 0..100_000usize {
+                if round % 16 == 15 && start.elapsed() >= cycle.time_limit {
+                    res.time_cap_reached = true;
+                    break 'dbs;
+                }
+                let sample = self.dbs[db].sample_volatile(cycle.per_sample.max(1), rng);
                 if sample.is_empty() {
                     break;
                 }
@@ -234,12 +291,37 @@ impl Keyspace {
                         n += 1;
                     }
                 }
-                total += n;
-                if n * 4 <= sample.len() {
+                res.expired += n;
+                res.sampled += sample.len();
+                if n * 100 <= sample.len() * cycle.acceptable_stale_percent {
                     break;
                 }
             }
         }
-        total
+        res
     }
+}
+
+/// The knobs of one active expiry pass (derived from `hz` and
+/// `active-expire-effort` by the server).
+#[derive(Clone, Copy, Debug)]
+pub struct ExpireCycle {
+    /// Keys with a deadline sampled per round.
+    pub per_sample: usize,
+    /// A database is sampled again while more than this percentage of
+    /// the last sample had expired.
+    pub acceptable_stale_percent: usize,
+    /// Wall time the pass may take.
+    pub time_limit: std::time::Duration,
+}
+
+/// What one active expiry pass did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExpireCycleResult {
+    /// Keys deleted.
+    pub expired: usize,
+    /// Keys looked at.
+    pub sampled: usize,
+    /// The pass stopped at its time limit.
+    pub time_cap_reached: bool,
 }

@@ -6,6 +6,7 @@
 //! - [`access`]: per-key LRU/LFU metadata for eviction and `OBJECT`.
 //! - [`key`]: the compact key type (short keys inline, no allocation).
 //! - [`keyspace`]: the set of numbered databases plus keyspace-wide counters.
+//! - [`lazyfree`]: freeing large values and emptied databases on a thread.
 //! - [`dict`]: the incrementally rehashed hash table with SCAN cursors;
 //!   [`segvec`]: its segmented entry storage.
 //! - [`digest`]: `DEBUG DIGEST` primitives compatible with upstream.
@@ -22,6 +23,7 @@ pub mod digest;
 pub mod hash;
 pub mod key;
 pub mod keyspace;
+pub mod lazyfree;
 pub mod list;
 pub mod segvec;
 pub mod set;

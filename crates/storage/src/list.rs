@@ -276,6 +276,11 @@ impl ListValue {
         self.len
     }
 
+    /// Number of nodes (each one allocation; lazy freeing weighs by it).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// True when empty (empty collections are never stored).
     pub fn is_empty(&self) -> bool {
         self.len == 0

@@ -460,6 +460,17 @@ impl StreamValue {
         "stream"
     }
 
+    /// Allocations freeing the stream takes, roughly: one per node, one per
+    /// consumer group and one per pending entry of each group.
+    pub fn free_effort(&self) -> usize {
+        self.nodes.len()
+            + self
+                .groups
+                .values()
+                .map(|g| 1 + g.pel.len() + g.consumers.len())
+                .sum::<usize>()
+    }
+
     /// Approximate heap usage.
     pub fn mem_usage(&self) -> usize {
         let mut n = 64;

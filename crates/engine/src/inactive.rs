@@ -1,0 +1,268 @@
+//! Directives that are accepted (so that a Redis 7.0 configuration file
+//! loads unchanged, and `CONFIG GET/SET/REWRITE` treat them as upstream
+//! does) but have no effect in this version, each with the reason. The
+//! server logs a warning at startup for every one of them that the
+//! configuration file or command line sets to a value other than its
+//! default; `docs/compatibility.md` lists the same table.
+
+use redis_config::{lookup, Config, TABLE};
+
+/// (directive, why it has no effect).
+pub const INACTIVE: &[(&str, &str)] = &[
+    (
+        "acl-pubsub-default",
+        "ACL users other than `default` are not implemented",
+    ),
+    ("aclfile", "ACL files are not implemented"),
+    (
+        "acllog-max-len",
+        "the ACL log (`ACL LOG`) is not implemented",
+    ),
+    ("activedefrag", "active defragmentation is not implemented"),
+    (
+        "active-defrag-cycle-max",
+        "active defragmentation is not implemented",
+    ),
+    (
+        "active-defrag-cycle-min",
+        "active defragmentation is not implemented",
+    ),
+    (
+        "active-defrag-ignore-bytes",
+        "active defragmentation is not implemented",
+    ),
+    (
+        "active-defrag-max-scan-fields",
+        "active defragmentation is not implemented",
+    ),
+    (
+        "active-defrag-threshold-lower",
+        "active defragmentation is not implemented",
+    ),
+    (
+        "active-defrag-threshold-upper",
+        "active defragmentation is not implemented",
+    ),
+    (
+        "always-show-logo",
+        "no ASCII logo is printed; the startup log has the mode and port line",
+    ),
+    (
+        "bind-source-addr",
+        "outgoing connections use the address the system picks",
+    ),
+    (
+        "busy-reply-threshold",
+        "scripting and functions are not implemented",
+    ),
+    (
+        "cluster-allow-pubsubshard-when-down",
+        "cluster mode is not implemented",
+    ),
+    (
+        "cluster-allow-reads-when-down",
+        "cluster mode is not implemented",
+    ),
+    (
+        "cluster-allow-replica-migration",
+        "cluster mode is not implemented",
+    ),
+    (
+        "cluster-announce-bus-port",
+        "cluster mode is not implemented",
+    ),
+    (
+        "cluster-announce-hostname",
+        "cluster mode is not implemented",
+    ),
+    ("cluster-announce-ip", "cluster mode is not implemented"),
+    ("cluster-announce-port", "cluster mode is not implemented"),
+    (
+        "cluster-announce-tls-port",
+        "cluster mode is not implemented",
+    ),
+    ("cluster-config-file", "cluster mode is not implemented"),
+    ("cluster-enabled", "cluster mode is not implemented"),
+    (
+        "cluster-link-sendbuf-limit",
+        "cluster mode is not implemented",
+    ),
+    (
+        "cluster-migration-barrier",
+        "cluster mode is not implemented",
+    ),
+    ("cluster-node-timeout", "cluster mode is not implemented"),
+    ("cluster-port", "cluster mode is not implemented"),
+    (
+        "cluster-preferred-endpoint-type",
+        "cluster mode is not implemented",
+    ),
+    (
+        "cluster-replica-no-failover",
+        "cluster mode is not implemented",
+    ),
+    (
+        "cluster-replica-validity-factor",
+        "cluster mode is not implemented",
+    ),
+    (
+        "cluster-require-full-coverage",
+        "cluster mode is not implemented",
+    ),
+    (
+        "crash-log-enabled",
+        "no crash report is written (a panic is logged by the runtime either way)",
+    ),
+    (
+        "crash-memcheck-enabled",
+        "no crash report, hence no memory check after a crash",
+    ),
+    (
+        "ignore-warnings",
+        "none of the warnings it can silence (ARM64-COW-BUG) is ever emitted",
+    ),
+    (
+        "io-threads-do-reads",
+        "with several io-threads, every thread reads and writes its own connections anyway",
+    ),
+    (
+        "list-compress-depth",
+        "list nodes are never compressed (memory only; no reply depends on it)",
+    ),
+    (
+        "loading-process-events-interval-bytes",
+        "clients are served throughout a load (loading runs on its own thread)",
+    ),
+    (
+        "proc-title-template",
+        "the process title is not changed (not possible without unsafe argv rewriting)",
+    ),
+    (
+        "repl-disable-tcp-nodelay",
+        "replication links always have TCP_NODELAY set",
+    ),
+    (
+        "set-proc-title",
+        "the process title is not changed (not possible without unsafe argv rewriting)",
+    ),
+    (
+        "socket-mark-id",
+        "listening sockets are not marked (SO_MARK)",
+    ),
+    (
+        "syslog-enabled",
+        "logging goes to the log file or standard output only",
+    ),
+    (
+        "syslog-facility",
+        "logging goes to the log file or standard output only",
+    ),
+    (
+        "syslog-ident",
+        "logging goes to the log file or standard output only",
+    ),
+    ("tls-auth-clients", "TLS is not implemented"),
+    ("tls-ca-cert-dir", "TLS is not implemented"),
+    ("tls-ca-cert-file", "TLS is not implemented"),
+    ("tls-cert-file", "TLS is not implemented"),
+    ("tls-ciphers", "TLS is not implemented"),
+    ("tls-ciphersuites", "TLS is not implemented"),
+    ("tls-client-cert-file", "TLS is not implemented"),
+    ("tls-client-key-file", "TLS is not implemented"),
+    ("tls-client-key-file-pass", "TLS is not implemented"),
+    ("tls-cluster", "TLS is not implemented"),
+    ("tls-dh-params-file", "TLS is not implemented"),
+    ("tls-key-file", "TLS is not implemented"),
+    ("tls-key-file-pass", "TLS is not implemented"),
+    ("tls-port", "TLS is not implemented"),
+    ("tls-prefer-server-ciphers", "TLS is not implemented"),
+    ("tls-protocols", "TLS is not implemented"),
+    ("tls-replication", "TLS is not implemented"),
+    ("tls-session-cache-size", "TLS is not implemented"),
+    ("tls-session-cache-timeout", "TLS is not implemented"),
+    ("tls-session-caching", "TLS is not implemented"),
+    (
+        "tracking-table-max-keys",
+        "client-side caching (CLIENT TRACKING) is not implemented",
+    ),
+];
+
+/// One warning line per inactive directive whose value differs from its
+/// default, in table order.
+pub fn startup_warnings(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, _) in INACTIVE {
+        let Some(idx) = lookup(name) else { continue };
+        let Some(value) = config.get_value(name) else {
+            continue;
+        };
+        if value == TABLE[idx].default {
+            continue;
+        }
+        let shown = if TABLE[idx].is(redis_config::SENSITIVE) {
+            "(redacted)".to_string()
+        } else if value.is_empty() || value.contains(' ') {
+            format!("\"{value}\"")
+        } else {
+            value
+        };
+        out.push(format!(
+            "WARNING: '{name} {shown}' is accepted but has no effect in this version (see docs/compatibility.md)"
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_inactive_name_is_a_directive_and_listed_once() {
+        let mut seen = std::collections::HashSet::new();
+        for (name, why) in INACTIVE {
+            assert!(lookup(name).is_some(), "{name}");
+            assert!(!why.is_empty());
+            assert!(seen.insert(*name), "{name} twice");
+        }
+    }
+
+    #[test]
+    fn the_compatibility_doc_lists_every_inactive_directive() {
+        let doc = include_str!("../../../docs/compatibility.md");
+        let table = doc
+            .split("## Accepted but inactive")
+            .nth(1)
+            .unwrap_or_default();
+        for (name, _) in INACTIVE {
+            assert!(table.contains(&format!("| `{name}` |")), "{name}");
+        }
+        assert_eq!(table.matches("\n| `").count(), INACTIVE.len());
+    }
+
+    #[test]
+    fn only_non_default_values_warn() {
+        let c = Config::default();
+        assert!(startup_warnings(&c).is_empty());
+        let args: Vec<String> = [
+            "--cluster-enabled",
+            "yes",
+            "--tls-key-file-pass",
+            "secret",
+            "--activedefrag",
+            "no",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let c = Config::load(None, &args).unwrap();
+        let w = startup_warnings(&c);
+        assert_eq!(
+            w,
+            vec![
+                "WARNING: 'cluster-enabled yes' is accepted but has no effect in this version (see docs/compatibility.md)".to_string(),
+                "WARNING: 'tls-key-file-pass (redacted)' is accepted but has no effect in this version (see docs/compatibility.md)".to_string(),
+            ]
+        );
+    }
+}
