@@ -562,3 +562,59 @@ fn subscriber_that_never_reads_is_cut_at_the_output_buffer_limit() {
         drop(sub);
     }
 }
+
+/// One field of the caller's own `CLIENT LIST` line.
+fn own_client_field(c: &mut Conn, field: &str) -> String {
+    let list = String::from_utf8_lossy(&c.cmd(&["CLIENT", "INFO"])).into_owned();
+    list.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{field}=")).map(str::to_string))
+        .unwrap_or_else(|| panic!("no {field}= in {list}"))
+}
+
+#[test]
+fn client_info_counts_its_own_command_in_qbuf() {
+    let mut seen = Vec::new();
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let s = TestServer::start(kind, &[]);
+        let mut c = s.conn();
+        seen.push(
+            ["qbuf", "obl", "oll", "omem", "events", "multi", "cmd"]
+                .iter()
+                .map(|f| own_client_field(&mut c, f))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(seen[1], seen[0], "ours vs reference");
+}
+
+#[test]
+fn ttl_type_and_exists_do_not_touch_the_key() {
+    // With an LFU policy the first touch of a fresh key always raises its
+    // counter, so a lookup that touches would show in OBJECT FREQ.
+    same_on_both(&["--maxmemory-policy", "allkeys-lfu"], |s| {
+        let mut c = s.conn();
+        vec![
+            c.cmd(&["SET", "k", "v"]),
+            c.cmd(&["OBJECT", "FREQ", "k"]),
+            c.cmd(&["TTL", "k"]),
+            c.cmd(&["PTTL", "k"]),
+            c.cmd(&["TYPE", "k"]),
+            c.cmd(&["EXISTS", "k"]),
+            c.cmd(&["OBJECT", "FREQ", "k"]),
+            c.cmd(&["GET", "k"]),
+            c.cmd(&["OBJECT", "FREQ", "k"]),
+        ]
+    });
+}
+
+#[test]
+fn debug_protocol_verbatim() {
+    same_on_both(&["--enable-debug-command", "yes"], |s| {
+        let mut c = s.conn();
+        vec![
+            c.cmd(&["DEBUG", "PROTOCOL", "verbatim"]),
+            c.cmd(&["HELLO", "3"]).split_first().map(|_| Vec::new()).unwrap_or_default(),
+            c.cmd(&["DEBUG", "PROTOCOL", "verbatim"]),
+        ]
+    });
+}

@@ -56,19 +56,9 @@ fn unknown(sub: &[u8]) -> CmdError {
 /// `DEBUG subcommand [arg ...]`
 pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let sub = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
-    let n = argv.len();
-    match (sub.as_str(), n) {
-        ("help", 2) => {
-            crate::keys::reply_help(ctx, DEBUG_HELP);
-        }
-        ("sleep", 3) => {
-            // Upstream uses strtod and ignores garbage (atof semantics).
-            let secs = args::parse_f64(&argv[2]).unwrap_or(0.0).max(0.0);
-            // Holding the server lock while sleeping is the point: the whole
-            // server stops, exactly as upstream's DEBUG SLEEP.
-            std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
-            ctx.ok();
-        }
+    match (sub.as_str(), argv.len()) {
+        ("help", 2) => crate::keys::reply_help(ctx, DEBUG_HELP),
+        ("sleep", 3) => sleep(ctx, &argv[2]),
         ("set-active-expire", 3) => {
             ctx.st.active_expire = args::int(&argv[2]).unwrap_or(1) != 0;
             ctx.ok();
@@ -85,33 +75,12 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ctx.st.repl.ids.replid2 = id2;
             ctx.ok();
         }
-        ("object", 3) => {
-            let (db, now) = (ctx.db(), ctx.now);
-            if !ctx.st.ks.exists(db, &argv[2], now) {
-                return Err(NO_SUCH_KEY);
-            }
-            let line = ctx.st.ks.dbs[db].get(&argv[2]).map(|e| {
-                let ser = match &e.value {
-                    Value::Str(s) => serialized_len(s),
-                    other => other.mem_usage(),
-                };
-                let idle = redis_storage::access::idle_seconds(e.lru, now);
-                format!(
-                    "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
-                    e as *const _ as usize,
-                    e.value.encoding(),
-                    ser,
-                    e.lru,
-                    idle
-                )
-            });
-            ctx.simple(&line.unwrap_or_default());
-        }
+        ("object", 3) => object(ctx, &argv[2])?,
         ("digest", 2) => {
             let d = crate::digest::dataset_digest(&ctx.st.ks, ctx.now);
             ctx.simple(&d);
         }
-        ("digest-value", _) => {
+        ("digest-value", n) => {
             let db = ctx.db();
             ctx.array(n - 2);
             for k in &argv[2..] {
@@ -119,96 +88,10 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 ctx.simple(&d);
             }
         }
-        ("populate", 3..=5) => {
-            let count = args::int_or(&argv[2], CmdError::fixed("ERR value is out of range"))?;
-            if count < 0 {
-                return Err(CmdError::fixed("ERR value is out of range"));
-            }
-            let prefix = argv.get(3).cloned().unwrap_or(Bytes::from_static(b"key"));
-            let size = match argv.get(4) {
-                Some(a) => Some(
-                    args::int_or(a, CmdError::fixed("ERR value is out of range"))?.max(0) as usize,
-                ),
-                None => None,
-            };
-            let (db, lru) = (ctx.db(), ctx.lru());
-            for j in 0..count {
-                let mut key = prefix.to_vec();
-                key.push(b':');
-                key.extend_from_slice(j.to_string().as_bytes());
-                if ctx.st.ks.dbs[db].contains(&key) {
-                    continue;
-                }
-                let mut val = format!("value:{j}").into_bytes();
-                if let Some(sz) = size {
-                    val.resize(sz, 0);
-                }
-                // Short values inline like SET stores them (embstr either way).
-                let v = match redis_storage::string::InlineStr::new(&val) {
-                    Some(i) => StrValue::Inline(i),
-                    None => StrValue::Shared(Bytes::from(val)),
-                };
-                ctx.st.ks.dbs[db].set(&key, Value::Str(v), false, lru);
-            }
-            ctx.ok();
-        }
+        ("populate", 3..=5) => populate(ctx, &argv[2..])?,
         ("protocol", 3) => protocol(ctx, &argv[2])?,
-        ("reload", _) => {
-            // Save (unless NOSAVE), empty the dataset, load the file back:
-            // a round trip through the RDB code, as upstream.
-            let mut save = true;
-            let mut flush = true;
-            for a in &argv[2..] {
-                if is(a, "nosave") {
-                    save = false;
-                } else if is(a, "noflush") {
-                    flush = false;
-                } else if !is(a, "merge") {
-                    return Err(CmdError::fixed(
-                        "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
-                    ));
-                }
-            }
-            if save {
-                ctx.st
-                    .save_sync()
-                    .map_err(|_| CmdError::fixed("ERR Error trying to save the DB"))?;
-            }
-            if flush {
-                ctx.st.ks.flush_all();
-            }
-            let now = ctx.now;
-            match ctx.st.load_rdb(now) {
-                Ok(_) => {}
-                Err(_) => {
-                    return Err(CmdError::fixed(
-                        "ERR Error trying to load the RDB dump, check server logs.",
-                    ))
-                }
-            }
-            ctx.st.log_notice("DB reloaded by DEBUG RELOAD");
-            ctx.ok();
-        }
-        ("loadaof", _) => {
-            // Upstream ignores extra arguments here.
-            let now = ctx.now;
-            if let Err(e) = ctx.st.debug_loadaof(now) {
-                // Upstream exits with status 1 when the reload fails
-                // (including "no AOF at all" with appendonly off); the
-                // dataset is already gone. No reply: the connection closes.
-                ctx.st.log_warning(&e);
-                ctx.st
-                    .log_warning("Loading the AOF failed in DEBUG LOADAOF: exiting");
-                ctx.st.shutdown = Some(redis_engine::state::ShutdownRequest {
-                    nosave: true,
-                    exit_code: 1,
-                    ..Default::default()
-                });
-                ctx.st.shutdown_notify.notify_one();
-                return Ok(());
-            }
-            ctx.ok();
-        }
+        ("reload", _) => reload(ctx, &argv[2..])?,
+        ("loadaof", _) => loadaof(ctx),
         ("stringmatch-len", 4) => {
             let m = redis_common::glob::string_match(&argv[2], &argv[3], false);
             ctx.int(i64::from(m));
@@ -216,6 +99,133 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         _ => return Err(unknown(&argv[1])),
     }
     Ok(())
+}
+
+/// `DEBUG SLEEP seconds`: holding the server lock while sleeping is the
+/// point: the whole server stops, exactly as upstream's.
+fn sleep(ctx: &mut Ctx, secs: &[u8]) {
+    // Upstream uses strtod and ignores garbage (atof semantics).
+    let secs = args::parse_f64(secs).unwrap_or(0.0).max(0.0);
+    std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+    ctx.ok();
+}
+
+/// `DEBUG OBJECT key`: upstream's one-line description of a value.
+fn object(ctx: &mut Ctx, key: &Bytes) -> CmdResult {
+    let (db, now) = (ctx.db(), ctx.now);
+    if !ctx.st.ks.exists(db, key, now) {
+        return Err(NO_SUCH_KEY);
+    }
+    let line = ctx.st.ks.dbs[db].get(key).map(|e| {
+        let ser = match &e.value {
+            Value::Str(s) => serialized_len(s),
+            other => other.mem_usage(),
+        };
+        let idle = redis_storage::access::idle_seconds(e.lru, now);
+        format!(
+            "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+            e as *const _ as usize,
+            e.value.encoding(),
+            ser,
+            e.lru,
+            idle
+        )
+    });
+    ctx.simple(&line.unwrap_or_default());
+    Ok(())
+}
+
+/// `DEBUG POPULATE count [prefix [size]]`: keys `prefix:N` holding
+/// `value:N` (padded to `size`), existing keys left alone; not propagated.
+fn populate(ctx: &mut Ctx, args_: &[Bytes]) -> CmdResult {
+    let range = || CmdError::fixed("ERR value is out of range");
+    let count = args::int_or(&args_[0], range())?;
+    if count < 0 {
+        return Err(range());
+    }
+    let prefix = args_.get(1).cloned().unwrap_or(Bytes::from_static(b"key"));
+    let size = match args_.get(2) {
+        Some(a) => Some(args::int_or(a, range())?.max(0) as usize),
+        None => None,
+    };
+    let (db, lru) = (ctx.db(), ctx.lru());
+    for j in 0..count {
+        let mut key = prefix.to_vec();
+        key.push(b':');
+        key.extend_from_slice(j.to_string().as_bytes());
+        if ctx.st.ks.dbs[db].contains(&key) {
+            continue;
+        }
+        let mut val = format!("value:{j}").into_bytes();
+        if let Some(sz) = size {
+            val.resize(sz, 0);
+        }
+        // Short values inline like SET stores them (embstr either way).
+        let v = match redis_storage::string::InlineStr::new(&val) {
+            Some(i) => StrValue::Inline(i),
+            None => StrValue::Shared(Bytes::from(val)),
+        };
+        ctx.st.ks.dbs[db].set(&key, Value::Str(v), false, lru);
+    }
+    ctx.ok();
+    Ok(())
+}
+
+/// `DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]`: save (unless NOSAVE), empty
+/// the dataset, load the file back — a round trip through the RDB code,
+/// as upstream.
+fn reload(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
+    let mut save = true;
+    let mut flush = true;
+    for a in opts {
+        if is(a, "nosave") {
+            save = false;
+        } else if is(a, "noflush") {
+            flush = false;
+        } else if !is(a, "merge") {
+            return Err(CmdError::fixed(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    if save {
+        ctx.st
+            .save_sync()
+            .map_err(|_| CmdError::fixed("ERR Error trying to save the DB"))?;
+    }
+    if flush {
+        ctx.st.ks.flush_all();
+    }
+    let now = ctx.now;
+    if ctx.st.load_rdb(now).is_err() {
+        return Err(CmdError::fixed(
+            "ERR Error trying to load the RDB dump, check server logs.",
+        ));
+    }
+    ctx.st.log_notice("DB reloaded by DEBUG RELOAD");
+    ctx.ok();
+    Ok(())
+}
+
+/// `DEBUG LOADAOF` (upstream ignores extra arguments).
+fn loadaof(ctx: &mut Ctx) {
+    let now = ctx.now;
+    if let Err(e) = ctx.st.debug_loadaof(now) {
+        // Upstream exits with status 1 when the reload fails (including
+        // "no AOF at all" with appendonly off); the dataset is already
+        // gone. No reply: the connection closes.
+        ctx.st.log_warning(&e.to_string());
+        ctx.st
+            .log_warning("Loading the AOF failed in DEBUG LOADAOF: exiting");
+        ctx.st.shutdown = Some(redis_engine::state::ShutdownRequest {
+            nosave: true,
+            exit_code: 1,
+            ..Default::default()
+        });
+        ctx.st.shutdown_notify.notify_one();
+        return;
+    }
+    ctx.ok();
 }
 
 fn serialized_len(s: &StrValue) -> usize {
@@ -294,7 +304,7 @@ fn protocol(ctx: &mut Ctx, t: &Bytes) -> CmdResult {
     } else if is(t, "verbatim") {
         Frame::Verbatim {
             format: *b"txt",
-            text: Bytes::from_static(b"This is a verbatim string"),
+            text: Bytes::from_static(b"This is a verbatim\nstring"),
         }
     } else {
         return Err(CmdError::fixed("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"));

@@ -492,7 +492,8 @@ fn ttl_generic(ctx: &mut Ctx, argv: &[Bytes], ms: bool, absolute: bool) -> CmdRe
         ctx.int(-2);
         return Ok(());
     }
-    ctx.st.ks.touch_entry(db, key, now);
+    // TTL looks the key up without touching it (upstream's
+    // LOOKUP_NOTOUCH): OBJECT IDLETIME and the LFU counter stay.
     let Some(at) = ctx.st.ks.dbs[db].expire_at(key) else {
         ctx.int(-1);
         return Ok(());

@@ -112,7 +112,8 @@ struct Conn<'a, S, Se> {
     /// Parsed requests not executed yet: the tail of a batch behind a
     /// blocking command waits here until the client is served.
     pending: VecDeque<Vec<Bytes>>,
-    /// Traffic not reported to the session yet.
+    /// Traffic not reported to the session yet (with the bytes parsed
+    /// into `pending` since the last execute).
     io: IoDelta,
     settings: ConnSettings,
     /// The session's `blocked()`, cached: it only changes in session calls.
@@ -259,6 +260,13 @@ where
     /// the previous one ran, so the requests after AUTH get the
     /// authenticated limits.
     fn parse(&mut self) -> bool {
+        let before = self.rbuf.len();
+        let more = self.parse_requests();
+        self.io.batch_bytes += before - self.rbuf.len();
+        more
+    }
+
+    fn parse_requests(&mut self) -> bool {
         if self.settings.auth_required {
             if !self.pending.is_empty() {
                 return false;

@@ -200,6 +200,10 @@ pub struct IoDelta {
     /// Input read but not parsed yet (CLIENT LIST `qbuf`); a snapshot, not
     /// a delta.
     pub query_buffer: usize,
+    /// Bytes of the requests parsed since the previous call (the part of
+    /// the query buffer this batch consumes: upstream's `qbuf` still
+    /// counts it while the batch runs).
+    pub batch_bytes: usize,
 }
 
 impl IoDelta {

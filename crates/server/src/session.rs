@@ -212,7 +212,8 @@ impl Session for ClientSession {
         }
         st.stats.total_reads += io.reads;
         st.stats.total_writes += io.writes;
-        let paused = run_batch(&mut st, &mut self.client, pending, out, io.query_buffer);
+        let qbuf = (io.batch_bytes + io.query_buffer, io.query_buffer);
+        let paused = run_batch(&mut st, &mut self.client, pending, out, qbuf);
         if st.shutdown.is_some() {
             // The main task runs the shutdown; no reply.
             return Flow::Stop;
@@ -292,9 +293,15 @@ fn run_batch(
     client: &mut Client,
     pending: &mut VecDeque<Vec<Bytes>>,
     out: &mut BytesMut,
-    qbuf: usize,
+    qbuf: (usize, usize),
 ) -> Option<u64> {
     let now = now_ms();
+    // While the batch runs the query buffer still holds it (CLIENT LIST
+    // `qbuf` of the client asking counts its own command, as upstream's);
+    // afterwards only what is left unparsed.
+    if let Some(info) = st.clients.get_mut(&client.id) {
+        info.qbuf = qbuf.0;
+    }
     st.begin_batch();
     st.aof_begin_batch();
     let mut last: Option<&'static str> = None;
@@ -325,7 +332,7 @@ fn run_batch(
         info.db = client.db;
         info.resp = resp;
         info.multi = multi;
-        info.qbuf = qbuf;
+        info.qbuf = qbuf.1;
         info.last_interaction_ms = now;
         if let Some(n) = last {
             if info.last_cmd != n {
