@@ -613,8 +613,48 @@ fn debug_protocol_verbatim() {
         let mut c = s.conn();
         vec![
             c.cmd(&["DEBUG", "PROTOCOL", "verbatim"]),
-            c.cmd(&["HELLO", "3"]).split_first().map(|_| Vec::new()).unwrap_or_default(),
+            c.cmd(&["HELLO", "3"])
+                .split_first()
+                .map(|_| Vec::new())
+                .unwrap_or_default(),
             c.cmd(&["DEBUG", "PROTOCOL", "verbatim"]),
         ]
+    });
+}
+
+#[test]
+fn clients_held_by_client_pause_count_as_blocked() {
+    same_on_both(&[], |s| {
+        let mut admin = s.conn();
+        let mut w = s.conn();
+        let mut t = vec![admin.cmd(&["CLIENT", "PAUSE", "20000", "WRITE"])];
+        w.send_raw(&redis_testkit::conn::encode_request(&["SET", "k", "v"]));
+        // Bounded wait for the held write to show in INFO.
+        let mut blocked = String::new();
+        for _ in 0..200 {
+            let info = String::from_utf8_lossy(&admin.cmd(&["INFO", "clients"])).into_owned();
+            blocked = info
+                .lines()
+                .find(|l| l.starts_with("blocked_clients:"))
+                .unwrap_or_default()
+                .to_string();
+            if blocked == "blocked_clients:1" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        t.push(blocked.into_bytes());
+        t.push(admin.cmd(&["CLIENT", "UNPAUSE"]));
+        t.push(w.read_reply_raw());
+        t.push(
+            admin
+                .cmd(&["INFO", "clients"])
+                .split(|&b| b == b'\n')
+                .filter(|l| l.starts_with(b"blocked_clients:"))
+                .flatten()
+                .copied()
+                .collect(),
+        );
+        t
     });
 }

@@ -62,6 +62,10 @@ pub fn resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let st = &mut *ctx.st;
     st.stats = Stats::default();
     st.cmdstats.iter_mut().for_each(|s| *s = CmdStat::default());
+    // Each command's latency histogram starts again too (LATENCY HISTOGRAM).
+    st.latency
+        .iter_mut()
+        .for_each(|h| *h = redis_engine::histogram::Histogram::default());
     st.errorstats.clear();
     st.ks.hits = 0;
     st.ks.misses = 0;

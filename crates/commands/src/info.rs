@@ -184,7 +184,8 @@ fn section(st: &State, sec: &str, now: i64, o: &mut String) {
                 st.cached.maxclients,
                 recent_in,
                 recent_out,
-                st.blocking.waiters.len(),
+                // Clients held by CLIENT PAUSE count as blocked, as upstream.
+                st.blocking.waiters.len() + st.postponed.len(),
                 st.blocking.waiters.values().filter(|w| w.has_deadline).count(),
             );
         }

@@ -142,6 +142,13 @@ impl State {
             }
         };
         let name = Some(cmd.full_name.as_str());
+        if !self.postponed.is_empty() && self.postponed.remove(&client.id) {
+            // The pause that held this client is over (or no longer
+            // applies to it): it is no longer blocked.
+            if let Some(info) = self.clients.get_mut(&client.id) {
+                info.blocked = false;
+            }
+        }
         let verdict = match caller {
             Caller::Client | Caller::Primary => self.check(caller, cmd, client, argv.len(), now),
             Caller::Exec | Caller::BlockedRetry => Verdict::Run,
@@ -171,7 +178,14 @@ impl State {
                     self.reject(caller, client, out, e, Some(cmd.idx));
                 }
             }
-            Verdict::Postpone => return Called::Postponed(argv),
+            Verdict::Postpone => {
+                if self.postponed.insert(client.id) {
+                    if let Some(info) = self.clients.get_mut(&client.id) {
+                        info.blocked = true;
+                    }
+                }
+                return Called::Postponed(argv);
+            }
             Verdict::Drop => return Called::Done(None),
             Verdict::Queue => {
                 if let Some(m) = client.multi.as_mut() {

@@ -200,6 +200,10 @@ pub struct State {
     pub repl_notify: Arc<Notify>,
     /// Clients blocked in `WAIT`: (id, replicas wanted, offset).
     pub wait_clients: Vec<(u64, i64, i64)>,
+    /// Clients whose next command `CLIENT PAUSE` holds (INFO counts them
+    /// in `blocked_clients`, CLIENT LIST flags them `b`, as upstream's
+    /// postponed clients).
+    pub postponed: HashSet<u64>,
     /// The append-only file, when `appendonly yes`.
     pub aof: Option<crate::aof::AofState>,
     /// When a replica last logged that it applies writes it cannot persist.
@@ -306,6 +310,7 @@ impl State {
             master: None,
             repl_notify: Arc::new(Notify::new()),
             wait_clients: Vec::new(),
+            postponed: HashSet::new(),
             aof: None,
             last_disk_error_log_ms: 0,
             listeners: None,
@@ -444,6 +449,7 @@ impl State {
         self.unwatch_all(c.id, &c.watched);
         self.unblock(c.id);
         self.wait_clients.retain(|w| w.0 != c.id);
+        self.postponed.remove(&c.id);
         if c.is_replica_link {
             self.drop_replica(c.id);
         }
