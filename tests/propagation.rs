@@ -186,3 +186,15 @@ fn publish_reaches_replicas() {
         ],
     );
 }
+
+#[test]
+fn getset_is_propagated_as_set() {
+    same_stream(
+        3,
+        &[
+            &["SET", "k", "a"],
+            &["GETSET", "k", "b"],
+            &["SET", "k", "c", "GET"],
+        ],
+    );
+}

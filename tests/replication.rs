@@ -1472,3 +1472,50 @@ fn psync_requests_are_answered_and_logged_as_the_reference() {
         );
     }
 }
+
+/// A client blocked in BLPOP when its server becomes a replica gets
+/// upstream's `-UNBLOCKED` error and is disconnected: served later by a
+/// write from the new primary, its retry would run on the replica only and
+/// the two datasets would differ (upstream issue #2473).
+#[test]
+fn blocked_clients_are_released_when_the_server_becomes_a_replica() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let a = start(kind, &primary_args(&["--masterauth", PASS]));
+        let b = start(kind, &primary_args(&["--masterauth", PASS]));
+        let mut ca = authed(&a);
+        let mut cb = authed(&b);
+        let mut blocked = authed(&b);
+        blocked.send_raw(&redis_testkit::conn::encode_request(&["BLPOP", "foo", "0"]));
+        // Bounded: until the server lists it as blocked.
+        for _ in 0..200 {
+            if info(&mut cb, "clients").contains("blocked_clients:1") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let port = a.port().to_string();
+        cb.cmd(&["REPLICAOF", "127.0.0.1", &port]);
+        let reply = blocked.read_reply_raw();
+        assert_eq!(
+            String::from_utf8_lossy(&reply),
+            "-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n",
+            "{kind:?}"
+        );
+        assert!(
+            blocked.is_closed(),
+            "{kind:?}: the blocked client stays connected"
+        );
+        wait_in_sync(&mut ca, &mut cb);
+        ca.cmd(&["RPUSH", "foo", "a", "b", "c"]);
+        wait_in_sync(&mut ca, &mut cb);
+        assert_eq!(
+            cb.cmd(&["LRANGE", "foo", "0", "-1"]),
+            ca.cmd(&["LRANGE", "foo", "0", "-1"])
+        );
+        assert_eq!(
+            cb.cmd(&["DEBUG", "DIGEST"]),
+            ca.cmd(&["DEBUG", "DIGEST"]),
+            "{kind:?}"
+        );
+    }
+}

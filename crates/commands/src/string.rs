@@ -246,6 +246,12 @@ pub fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     ctx.changed(1);
     let db = ctx.db();
     ctx.key_event(db, &argv[1], '$', "set");
+    // Propagated as SET, as upstream (replicas count it as a SET).
+    ctx.propagate_as(vec![
+        Bytes::from_static(b"SET"),
+        argv[1].clone(),
+        argv[2].clone(),
+    ]);
     Ok(())
 }
 

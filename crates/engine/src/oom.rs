@@ -61,12 +61,19 @@ impl State {
         if self.oom.written == Some(value) {
             if target.is_none() {
                 self.oom.written = None;
+                self.oom.base = None;
             }
             return;
         }
         match std::fs::write(PROC_FILE, value.to_string()) {
             Ok(()) => {
                 self.oom.written = target.map(|_| value);
+                if target.is_none() {
+                    // Control handed back: the next enabling reads the
+                    // base again (someone may have changed it meanwhile),
+                    // as upstream does.
+                    self.oom.base = None;
+                }
             }
             Err(e) => {
                 self.log_warning(&format!("Unable to write oom_score_adj: {e}"));

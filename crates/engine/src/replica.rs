@@ -155,7 +155,35 @@ impl State {
         self.master = Some(link);
         self.ks.is_replica = true;
         self.config.set_replica_of(Some((host, port)));
+        self.disconnect_blocked_clients();
         self.repl_notify.notify_one();
+        // The OOM score follows the role at once (upstream sets it here).
+        self.apply_oom_score_adj();
+    }
+
+    /// Clients blocked on keys (or in `WAIT`) when this server becomes a
+    /// replica get an error and are disconnected, as upstream's
+    /// `disconnectAllBlockedClients`: served later by a write from the new
+    /// primary, their retry would run on the replica and make it diverge.
+    /// Clients held by `CLIENT PAUSE` are not blocked on anything yet: their
+    /// command is checked again when the pause ends.
+    fn disconnect_blocked_clients(&mut self) {
+        let ids: Vec<u64> = self.blocking.waiters.keys().copied().collect();
+        for id in ids {
+            if let Some(w) = self.unblock(id) {
+                let e = crate::error::CmdError::fixed(
+                    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
+                );
+                self.count_error(&e);
+                let mut msg = Vec::with_capacity(e.0.len() + 3);
+                msg.push(b'-');
+                msg.extend_from_slice(&e.0);
+                msg.extend_from_slice(b"\r\n");
+                let _ = w.signal.push.send(Bytes::from(msg));
+                w.signal.close_after_flush();
+            }
+        }
+        self.wait_clients.clear();
     }
 
     /// True when this replica refuses writes from ordinary clients.
@@ -302,5 +330,7 @@ impl State {
         self.ks.is_replica = false;
         self.config.set_replica_of(None);
         self.repl_notify.notify_one();
+        // The OOM score follows the role at once (upstream sets it here).
+        self.apply_oom_score_adj();
     }
 }
