@@ -1519,3 +1519,48 @@ fn blocked_clients_are_released_when_the_server_becomes_a_replica() {
         );
     }
 }
+
+/// On a writable replica (`replica-read-only no`), keys its own clients
+/// give a deadline are expired by the replica itself, and its own writes
+/// delete the expired keys they meet; reads never do (upstream 7.0).
+#[test]
+fn writable_replica_expires_what_its_own_clients_set() {
+    let mut transcripts = Vec::new();
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let p = start(kind, &primary_args(&[]));
+        let r = replica_of(kind, &p);
+        let mut cp = authed(&p);
+        let mut cr = authed(&r);
+        wait_in_sync(&mut cp, &mut cr);
+        let mut t = Vec::new();
+        t.push(cr.cmd(&["CONFIG", "SET", "replica-read-only", "no"]));
+        t.push(cr.cmd(&["SELECT", "5"]));
+        t.push(cr.cmd(&["SET", "local", "1", "PX", "200"]));
+        // Expired by the replica's own cron (bounded wait).
+        let mut size = Vec::new();
+        for _ in 0..100 {
+            size = cr.cmd(&["DBSIZE"]);
+            if size == b":0\r\n" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        t.push(size);
+        // Keys from the primary that expired: hidden, not deleted, until
+        // a local write meets one.
+        cp.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        cp.cmd(&["SELECT", "5"]);
+        cp.cmd(&["SET", "k1", "5", "PX", "10"]);
+        cp.cmd(&["SET", "k2", "5", "PX", "10"]);
+        wait_in_sync(&mut cp, &mut cr);
+        std::thread::sleep(Duration::from_millis(50));
+        t.push(cr.cmd(&["DBSIZE"]));
+        t.push(cr.cmd(&["EXISTS", "k1", "k2"]));
+        t.push(cr.cmd(&["INCR", "k1"]));
+        t.push(cr.cmd(&["TTL", "k1"]));
+        t.push(cr.cmd(&["GET", "k2"]));
+        t.push(cr.cmd(&["DBSIZE"]));
+        transcripts.push(t);
+    }
+    assert_eq!(transcripts[1], transcripts[0], "ours vs reference");
+}

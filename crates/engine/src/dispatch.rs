@@ -554,6 +554,12 @@ impl State {
         now: i64,
     ) {
         let Some(handler) = cmd.handler else { return };
+        // On a replica, an ordinary client's write (`replica-read-only no`)
+        // deletes the expired keys it meets; the primary's never does.
+        self.ks.local_writes = self.ks.is_replica
+            && caller != Caller::Primary
+            && caller != Caller::AofLoad
+            && !client.is_master;
         if self.notify_flags.wants('n') && cmd.has(flags::WRITE) {
             self.note_new_candidates(cmd, client.db, &argv, now);
         }
@@ -642,6 +648,10 @@ impl State {
         // A transaction from the primary runs its commands as `Exec`, on
         // the primary's client: the client says where writes go.
         let from_primary = caller == Caller::Primary || client.is_master;
+        if dirty > 0 && self.ks.local_writes {
+            self.track_replica_expires(cmd, client.db, &argv);
+        }
+        self.ks.local_writes = false;
         if dirty > 0 {
             match &rewrite {
                 Some(list) => {
@@ -663,6 +673,20 @@ impl State {
         }
         if !cmd.has(flags::SKIP_SLOWLOG) {
             self.slowlog_push(client, &argv, usec, now);
+        }
+    }
+
+    /// A writable replica remembers the keys its own clients gave a
+    /// deadline: its primary will never expire them, so its cron does.
+    fn track_replica_expires(&mut self, cmd: &Cmd, db: usize, argv: &[Bytes]) {
+        let Ok(positions) = crate::meta::get_keys(cmd.meta, argv) else {
+            return;
+        };
+        for i in positions {
+            let Some(k) = argv.get(i) else { continue };
+            if self.ks.dbs[db].expire_at(k).is_some() {
+                self.ks.replica_expires.insert((db, k.clone()));
+            }
         }
     }
 

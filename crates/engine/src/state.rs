@@ -484,6 +484,14 @@ impl State {
         while s.ops_samples.len() > 16 {
             s.ops_samples.pop_front();
         }
+        if self.ks.is_replica {
+            // Keys a writable replica's own clients gave a deadline.
+            if self.ks.expire_replica_local_keys(now) > 0 {
+                self.drain_expired();
+            }
+        } else if !self.ks.replica_expires.is_empty() {
+            self.ks.replica_expires.clear();
+        }
         self.clients_cron(now);
         self.apply_oom_score_adj();
         if self.evict_running {

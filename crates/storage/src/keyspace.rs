@@ -33,6 +33,14 @@ pub struct Keyspace {
     pub lazyfree: LazyFree,
     /// `lazyfree-lazy-expire`: expired values are freed by the thread.
     pub lazy_expire: bool,
+    /// Set while an ordinary client's command runs on a replica (a
+    /// writable one: `replica-read-only no`): its write lookups delete the
+    /// expired keys they meet, as upstream's `LOOKUP_WRITE` does there.
+    pub local_writes: bool,
+    /// Keys given a deadline on a writable replica by its own clients: the
+    /// replica expires them itself, since its primary never will
+    /// (upstream's `slaveKeysWithExpire`).
+    pub replica_expires: std::collections::HashSet<(usize, Bytes)>,
 }
 
 impl Keyspace {
@@ -53,6 +61,8 @@ impl Keyspace {
             missed: Vec::new(),
             lazyfree: LazyFree::new(),
             lazy_expire: false,
+            local_writes: false,
+            replica_expires: std::collections::HashSet::new(),
         }
     }
 
@@ -137,14 +147,46 @@ impl Keyspace {
         if self.is_replica {
             return true;
         }
-        if let Some((k, e, _)) = d.remove(key) {
+        self.delete_expired(db, key);
+        true
+    }
+
+    /// Deletes an expired key and records it for the `expired` event and
+    /// the propagated `DEL`.
+    fn delete_expired(&mut self, db: usize, key: &[u8]) {
+        if let Some((k, e, _)) = self.dbs[db].remove(key) {
             if self.lazy_expire {
                 self.lazyfree.free_value(e.value);
             }
             self.expired.push((db, k.into()));
             self.expired_keys += 1;
         }
-        true
+    }
+
+    /// A writable replica's own cron over [`Keyspace::replica_expires`]:
+    /// deletes the tracked keys past their deadline, forgets keys that
+    /// went away or lost their deadline. Returns how many were deleted.
+    pub fn expire_replica_local_keys(&mut self, now: i64) -> usize {
+        if self.replica_expires.is_empty() {
+            return 0;
+        }
+        let mut deleted = 0;
+        let tracked: Vec<(usize, Bytes)> = self.replica_expires.iter().cloned().collect();
+        for (db, k) in tracked {
+            let keep = match self.dbs.get(db).and_then(|d| d.expire_at(&k)) {
+                None => false,
+                Some(_) if self.dbs[db].is_expired(&k, now) => {
+                    self.delete_expired(db, &k);
+                    deleted += 1;
+                    false
+                }
+                Some(_) => true,
+            };
+            if !keep {
+                self.replica_expires.remove(&(db, k));
+            }
+        }
+        deleted
     }
 
     /// A uniform number in [0, 1) (xorshift64*; quality is ample for the
@@ -212,6 +254,12 @@ impl Keyspace {
 
     /// Looks a key up for writing: lazy expiry only, no counters.
     pub fn lookup_write(&mut self, db: usize, key: &[u8], now: i64) -> Option<&mut Entry> {
+        if self.is_replica && self.local_writes && self.dbs[db].is_expired(key, now) {
+            // A writable replica's own write meets an expired key: it is
+            // deleted and the write starts afresh.
+            self.delete_expired(db, key);
+            return None;
+        }
         if self.expire_if_needed(db, key, now) && self.is_replica {
             return None;
         }
