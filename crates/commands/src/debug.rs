@@ -196,7 +196,7 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 // Upstream exits with status 1 when the reload fails
                 // (including "no AOF at all" with appendonly off); the
                 // dataset is already gone. No reply: the connection closes.
-                ctx.st.log_warning(&e);
+                ctx.st.log_warning(&e.to_string());
                 ctx.st
                     .log_warning("Loading the AOF failed in DEBUG LOADAOF: exiting");
                 ctx.st.shutdown = Some(redis_engine::state::ShutdownRequest {

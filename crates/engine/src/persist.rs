@@ -38,6 +38,35 @@ pub const SLICE_BUDGET: std::time::Duration = std::time::Duration::from_millis(1
 /// The writer may lag this many bytes behind before steps pause.
 const MAX_PENDING: usize = 16 * 1024 * 1024;
 
+/// Why `SAVE`, `BGSAVE` or the final save of a shutdown did not save.
+/// Each text is the reply the command sends (a shutdown logs it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SaveError {
+    /// A background save or another snapshot is already running.
+    #[error("ERR Background save already in progress")]
+    InProgress,
+    /// The save failed: the log says why, the reply is a bare `-ERR` as
+    /// upstream's.
+    #[error("ERR")]
+    Failed,
+}
+
+/// Why an RDB stream could not be loaded (`dbfilename` at startup or by
+/// `DEBUG RELOAD`, an AOF's RDB preamble, a full sync's payload). Each
+/// text is the fatal line the server logs.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// `dbfilename` exists but cannot be opened.
+    #[error("Fatal error loading the DB: {0}. Exiting.")]
+    Open(#[source] io::Error),
+    /// The stream is truncated or malformed.
+    #[error("Short read or OOM loading DB. Unrecoverable error, aborting now. ({0})")]
+    Corrupt(#[source] redis_rdb::Error),
+    /// An entry names a database beyond `databases` (the count).
+    #[error("FATAL: Data file was created with a Redis server configured to handle more than {0} databases. Exiting")]
+    TooManyDbs(usize),
+}
+
 /// Persistence status for `INFO persistence` and the save machinery.
 #[derive(Debug)]
 pub struct Persistence {
@@ -467,15 +496,15 @@ impl State {
     }
 
     /// `BGSAVE`: starts a background save. Errors are upstream's texts.
-    pub fn start_bgsave(&mut self) -> Result<(), String> {
+    pub fn start_bgsave(&mut self) -> Result<(), SaveError> {
         if self.persistence.bgsave.is_some() {
-            return Err("ERR Background save already in progress".into());
+            return Err(SaveError::InProgress);
         }
         self.persistence.last_bgsave_try = crate::state::unix_secs();
         match self.open_writer() {
             Ok(opened) => {
                 let Some(snap) = self.ks.begin_snapshot() else {
-                    return Err("ERR Background save already in progress".into());
+                    return Err(SaveError::InProgress);
                 };
                 let total = self.ks.total_keys() as u64;
                 self.persistence.bgsave = Some(BgSave::new(snap, opened, self.dirty, total));
@@ -706,9 +735,9 @@ impl State {
 
     /// `SAVE`: a synchronous save (the server is blocked meanwhile, as
     /// upstream). Waits for a background save in progress first.
-    pub fn save_sync(&mut self) -> Result<(), String> {
+    pub fn save_sync(&mut self) -> Result<(), SaveError> {
         if self.persistence.bgsave.is_some() {
-            return Err("ERR Background save already in progress".into());
+            return Err(SaveError::InProgress);
         }
         self.start_bgsave_quiet()?;
         self.persistence.sync_save = true;
@@ -727,7 +756,7 @@ impl State {
         if self.persistence.last_bgsave_ok {
             Ok(())
         } else {
-            Err("ERR".into())
+            Err(SaveError::Failed)
         }
     }
 
@@ -800,14 +829,14 @@ impl State {
         result
     }
 
-    fn start_bgsave_quiet(&mut self) -> Result<(), String> {
+    fn start_bgsave_quiet(&mut self) -> Result<(), SaveError> {
         let opened = self.open_writer().map_err(|e| {
             // SAVE replies a bare -ERR, as upstream; the log says why.
             self.log_open_failure(&e);
-            "ERR".to_string()
+            SaveError::Failed
         })?;
         let Some(snap) = self.ks.begin_snapshot() else {
-            return Err("ERR Background save already in progress".into());
+            return Err(SaveError::InProgress);
         };
         let total = self.ks.total_keys() as u64;
         let mut bg = BgSave::new(snap, opened, self.dirty, total);
@@ -835,12 +864,12 @@ impl State {
 
     /// Loads `dbfilename` into an empty keyspace. Returns (keys loaded,
     /// keys expired); `Ok(None)` when there is no file.
-    pub fn load_rdb(&mut self, now: i64) -> Result<Option<(u64, u64)>, String> {
+    pub fn load_rdb(&mut self, now: i64) -> Result<Option<(u64, u64)>, LoadError> {
         let path = rdb_path(self);
         let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
+            Err(e) => return Err(LoadError::Open(e)),
         };
         let started = Instant::now();
         self.persistence.loading = true;
@@ -865,11 +894,8 @@ impl State {
         &mut self,
         reader: &mut RdbReader<R>,
         now: i64,
-    ) -> Result<(u64, u64), String> {
-        let fail = |e: redis_rdb::Error| {
-            format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
-        };
-        reader.read_header().map_err(fail)?;
+    ) -> Result<(u64, u64), LoadError> {
+        reader.read_header().map_err(LoadError::Corrupt)?;
         // Debug knob: slows loading down key by key (tests of LOADING).
         let key_load_delay = self.config.get_int("key-load-delay");
         let (mut loaded, mut expired) = (0u64, 0u64);
@@ -881,7 +907,7 @@ impl State {
         const BATCH: usize = 64;
         let mut batch: Vec<(Key, Entry, Option<i64>)> = Vec::with_capacity(BATCH);
         let mut batch_db = 0usize;
-        while let Some(item) = reader.next_item().map_err(fail)? {
+        while let Some(item) = reader.next_item().map_err(LoadError::Corrupt)? {
             let same_db = matches!(&item, RdbItem::Entry(e) if e.db as usize == batch_db);
             if !batch.is_empty() && (!same_db || batch.len() >= BATCH) {
                 self.ks.dbs[batch_db].insert_entries(std::mem::take(&mut batch));
@@ -917,10 +943,7 @@ impl State {
                 RdbItem::Entry(e) => {
                     let db = e.db as usize;
                     if db >= self.ks.len() {
-                        return Err(format!(
-                            "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
-                            self.ks.len()
-                        ));
+                        return Err(LoadError::TooManyDbs(self.ks.len()));
                     }
                     if matches!(e.expire_ms, Some(t) if t <= now) && !self.ks.is_replica {
                         expired += 1;
@@ -1231,7 +1254,10 @@ impl State {
     /// when asked to (`SAVE`) or when save points are configured (unless
     /// `NOSAVE`). An error means the save failed (with `FORCE` it is
     /// logged and the exit goes on).
-    pub fn prepare_shutdown(&mut self, req: crate::state::ShutdownRequest) -> Result<(), String> {
+    pub fn prepare_shutdown(
+        &mut self,
+        req: crate::state::ShutdownRequest,
+    ) -> Result<(), SaveError> {
         // A background save in progress is abandoned, as upstream kills its
         // child and removes its temp file. The writer thread would remove
         // it too, but only after writing what is still queued for it, which

@@ -14,6 +14,7 @@ use redis_common::os::strerror;
 use redis_config::Config;
 use redis_engine::state::REDIS_VERSION;
 use redis_engine::{Registry, State};
+use redis_server::error::ServerError;
 use redis_server::{log, notify, now_ms, Shared};
 
 /// Bytes currently allocated, for `INFO memory` and (later) `maxmemory`.
@@ -393,9 +394,9 @@ async fn serve(
             tmp.become_replica(host, port, now);
         }
         let r = if aof_on {
-            tmp.aof_open_and_load(now)
+            tmp.aof_open_and_load(now).map_err(ServerError::from)
         } else {
-            tmp.load_rdb(now).map(drop)
+            tmp.load_rdb(now).map(drop).map_err(ServerError::from)
         };
         r.map(|_| tmp)
     };
@@ -416,7 +417,7 @@ async fn serve(
             }
         }
         Ok(Err(e)) => {
-            log::warning(&e);
+            log::warning(&e.to_string());
             shared.shutdown.cancel();
             return 1;
         }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use redis_engine::client::Client;
+use redis_engine::persist::LoadError;
 use redis_engine::replica::DisklessLoad;
 use redis_replication::error::os_text;
 use redis_replication::{
@@ -26,28 +27,53 @@ use tokio::net::TcpStream;
 
 use crate::{log, now_ms, Shared};
 
-/// Why following the primary stopped: the line to log, at its level.
-struct Fail {
-    level: LogLevel,
-    msg: String,
+/// Why following the primary stopped. Each text is the line logged (at
+/// [`LinkError::level`]) before the link reconnects.
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    /// A step of the protocol failed (handshake, transfer, timeouts).
+    #[error(transparent)]
+    Repl(#[from] ReplError),
+    /// Another task panicked holding the server lock.
+    #[error("state lock poisoned")]
+    LockPoisoned,
+    /// The server shuts down while a full sync waits to be loaded.
+    #[error("Shutting down during the synchronization")]
+    ShuttingDown,
+    /// The payload did not load (the reason was logged just before).
+    #[error(
+        "Failed trying to load the MASTER synchronization DB from {}, check server logs.",
+        if *.from_disk { "disk" } else { "socket" }
+    )]
+    LoadFailed { from_disk: bool },
+    /// The command stream is not RESP.
+    #[error("Protocol error from master: {0}")]
+    Protocol(String),
 }
 
-impl From<ReplError> for Fail {
-    fn from(e: ReplError) -> Fail {
-        Fail {
-            level: e.level(),
-            msg: e.to_string(),
+impl LinkError {
+    /// The level upstream logs this failure at.
+    fn level(&self) -> LogLevel {
+        match self {
+            LinkError::Repl(e) => e.level(),
+            _ => LogLevel::Warning,
         }
     }
 }
 
-impl From<String> for Fail {
-    fn from(msg: String) -> Fail {
-        Fail {
-            level: LogLevel::Warning,
-            msg,
-        }
-    }
+/// Why a full sync's payload did not load: the line logged before
+/// [`LinkError::LoadFailed`].
+#[derive(Debug, thiserror::Error)]
+enum SyncLoadError {
+    /// The payload saved to disk cannot be opened again.
+    #[error("{}", os_text(.0))]
+    Open(#[source] std::io::Error),
+    /// The payload is no valid RDB.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The loading task ended abnormally.
+    #[error("{0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// Runs until shutdown, (re)connecting whenever a primary is configured.
@@ -79,8 +105,8 @@ pub async fn run(shared: Arc<Shared>) {
             _ = shared.shutdown.cancelled() => return,
             r = follow(&shared, &host, port, generation) => r,
         };
-        if let Err(f) = result {
-            log::log(f.level, &f.msg);
+        if let Err(e) = result {
+            log::log(e.level(), &e.to_string());
         }
         set_link(&shared, generation, |m| {
             m.set_state(LinkState::Connect, now_ms())
@@ -94,11 +120,8 @@ pub async fn run(shared: Arc<Shared>) {
     }
 }
 
-fn lock(shared: &Shared) -> Result<MutexGuard<'_, redis_engine::State>, Fail> {
-    shared
-        .state
-        .lock()
-        .map_err(|_| Fail::from("state lock poisoned".to_string()))
+fn lock(shared: &Shared) -> Result<MutexGuard<'_, redis_engine::State>, LinkError> {
+    shared.state.lock().map_err(|_| LinkError::LockPoisoned)
 }
 
 /// Applies `f` to the master link if it is still the one we follow.
@@ -169,7 +192,7 @@ impl Log for LinkLog<'_> {
 }
 
 /// What the handshake sends, from the configuration and our history.
-fn handshake_params(shared: &Shared) -> Result<HandshakeParams, Fail> {
+fn handshake_params(shared: &Shared) -> Result<HandshakeParams, LinkError> {
     let st = lock(shared)?;
     let nonempty = |name: &str| Some(st.config.get_str(name).to_string()).filter(|v| !v.is_empty());
     let failover = st.master.as_ref().is_some_and(|m| m.failover);
@@ -196,7 +219,12 @@ fn handshake_params(shared: &Shared) -> Result<HandshakeParams, Fail> {
     })
 }
 
-async fn follow(shared: &Arc<Shared>, host: &str, port: u16, generation: u64) -> Result<(), Fail> {
+async fn follow(
+    shared: &Arc<Shared>,
+    host: &str,
+    port: u16,
+    generation: u64,
+) -> Result<(), LinkError> {
     log::notice(&format!("Connecting to MASTER {host}:{port}"));
     log::notice("MASTER <-> REPLICA sync started");
     set_link(shared, generation, |m| {
@@ -276,7 +304,7 @@ async fn full_sync(
     generation: u64,
     new_id: String,
     new_off: i64,
-) -> Result<(), Fail> {
+) -> Result<(), LinkError> {
     let mode = {
         let mut st = lock(shared)?;
         if let Some(m) = st.master.as_mut() {
@@ -305,9 +333,7 @@ async fn full_sync(
     // so it is never left iterating a dataset that went away.
     while lock(shared)?.prepare_sync_load() {
         if shared.shutdown.is_cancelled() {
-            return Err("Shutting down during the synchronization"
-                .to_string()
-                .into());
+            return Err(LinkError::ShuttingDown);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -341,35 +367,34 @@ async fn full_sync(
         let mut tmp = tmp;
         let now = now_ms();
         let res = match source {
-            Ok(bytes) => tmp.load_from(&mut redis_rdb::RdbReader::new(&bytes[..]), now),
+            Ok(bytes) => tmp
+                .load_from(&mut redis_rdb::RdbReader::new(&bytes[..]), now)
+                .map_err(SyncLoadError::from),
             Err(path) => std::fs::File::open(&path)
-                .map_err(|e| os_text(&e))
+                .map_err(SyncLoadError::Open)
                 .and_then(|f| {
                     let buf = std::io::BufReader::with_capacity(1 << 16, f);
                     tmp.load_from(&mut redis_rdb::RdbReader::new(buf), now)
+                        .map_err(SyncLoadError::from)
                 }),
         };
         (tmp, res)
     })
     .await;
-    let failed = |st: &mut redis_engine::State, e: &str| -> Fail {
+    let failed = |st: &mut redis_engine::State, e: SyncLoadError| -> LinkError {
         st.persistence.loading = false;
-        log::warning(e);
-        format!(
-            "Failed trying to load the MASTER synchronization DB from {}, check server logs.",
-            if from_disk { "disk" } else { "socket" }
-        )
-        .into()
+        log::warning(&e.to_string());
+        LinkError::LoadFailed { from_disk }
     };
     let (mut tmp, res) = match joined {
         Ok(v) => v,
-        Err(e) => return Err(failed(&mut *lock(shared)?, &e.to_string())),
+        Err(e) => return Err(failed(&mut *lock(shared)?, e.into())),
     };
     let old = {
         let mut st = lock(shared)?;
         let (loaded, expired) = match res {
             Ok(v) => v,
-            Err(e) => return Err(failed(&mut st, &e)),
+            Err(e) => return Err(failed(&mut st, e)),
         };
         log::notice(&format!(
             "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
@@ -402,11 +427,11 @@ async fn full_sync(
 }
 
 /// Sends `REPLCONF ACK <offset>`.
-async fn send_ack(link: &mut LineLink<TcpStream>, offset: i64) -> Result<(), Fail> {
+async fn send_ack(link: &mut LineLink<TcpStream>, offset: i64) -> Result<(), LinkError> {
     let off = offset.to_string();
     link.send(&[b"REPLCONF", b"ACK", off.as_bytes()])
         .await
-        .map_err(|_| Fail::from("Connection with master lost.".to_string()))
+        .map_err(|_| ReplError::ConnectionLost.into())
 }
 
 /// Applies the primary's command stream until the link drops or the
@@ -416,7 +441,7 @@ async fn stream_commands(
     shared: &Arc<Shared>,
     mut link: LineLink<TcpStream>,
     generation: u64,
-) -> Result<(), Fail> {
+) -> Result<(), LinkError> {
     let mut client = Client::detached(0);
     client.is_master = true;
     client.authenticated = true;
@@ -440,9 +465,7 @@ async fn stream_commands(
             _ = std::future::ready(()), if process_now => {}
             r = link.read_available(), if !process_now => {
                 match r {
-                    Ok(0) | Err(_) => {
-                        return Err("Connection with master lost.".to_string().into())
-                    }
+                    Ok(0) | Err(_) => return Err(ReplError::ConnectionLost.into()),
                     Ok(n) => {
                         live.on_data(now_ms());
                         if let Ok(mut st) = shared.state.lock() {
@@ -506,7 +529,7 @@ async fn stream_commands(
                         }
                     }
                     Ok(None) => break,
-                    Err(e) => return Err(format!("Protocol error from master: {}", e.0).into()),
+                    Err(e) => return Err(LinkError::Protocol(e.0)),
                 }
             }
         }
