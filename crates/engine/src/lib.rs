@@ -62,4 +62,4 @@ pub use client::{Client, ClientInfo, ConnSignal, ReplyMode};
 pub use ctx::Ctx;
 pub use error::{CmdError, CmdResult};
 pub use state::State;
-pub use table::{Handler, Registry};
+pub use table::{Handler, Registry, RegistryError};
