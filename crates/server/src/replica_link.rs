@@ -10,6 +10,7 @@
 //!
 //! Log lines follow upstream's wording for every step; operators grep them.
 
+use std::path::PathBuf;
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
@@ -225,23 +226,8 @@ async fn follow(
     port: u16,
     generation: u64,
 ) -> Result<(), LinkError> {
-    log::notice(&format!("Connecting to MASTER {host}:{port}"));
-    log::notice("MASTER <-> REPLICA sync started");
-    set_link(shared, generation, |m| {
-        m.set_state(LinkState::Connecting, now_ms())
-    });
-    let timeout = Duration::from_secs(repl_timeout(shared) as u64);
-    let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
-        .await
-        .map_err(|_| ReplError::ConnectTimeout)?
-        .map_err(|e| ReplError::Socket(os_text(&e)))?;
-    let _ = stream.set_nodelay(true);
-    log::notice("Non blocking connect for SYNC fired the event.");
-    set_link(shared, generation, |m| {
-        m.set_state(LinkState::Handshake, now_ms())
-    });
+    let mut link = connect(shared, host, port, generation).await?;
     let params = handshake_params(shared)?;
-    let mut link = LineLink::new(stream, timeout);
     let mut sink = LinkLog {
         shared,
         generation,
@@ -274,26 +260,65 @@ async fn follow(
             };
             full_sync(shared, &mut link, generation, id, 0).await?;
         }
-        PsyncOutcome::Continue { new_replid } => {
-            let mut st = lock(shared)?;
-            if let Some(id) = new_replid {
-                // Our replicas must learn the new ID: they reconnect and
-                // continue with us.
-                st.repl.ids.shift(id);
-                st.repl.disconnect_replicas();
-            }
-            if !st.repl.backlog.active() {
-                // Restarted from our RDB: the history starts here.
-                let next = st.repl.ids.master_repl_offset + 1;
-                st.repl.backlog.activate(next);
-            }
-        }
+        PsyncOutcome::Continue { new_replid } => continue_history(shared, new_replid)?,
     }
     set_link(shared, generation, |m| {
         m.set_state(LinkState::Connected, now_ms());
         m.failover = false;
     });
     stream_commands(shared, link, generation).await
+}
+
+/// Connects to the primary within `repl-timeout`: the link the handshake
+/// then runs on.
+async fn connect(
+    shared: &Shared,
+    host: &str,
+    port: u16,
+    generation: u64,
+) -> Result<LineLink<TcpStream>, LinkError> {
+    log::notice(&format!("Connecting to MASTER {host}:{port}"));
+    log::notice("MASTER <-> REPLICA sync started");
+    set_link(shared, generation, |m| {
+        m.set_state(LinkState::Connecting, now_ms())
+    });
+    let timeout = Duration::from_secs(repl_timeout(shared) as u64);
+    let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| ReplError::ConnectTimeout)?
+        .map_err(|e| ReplError::Socket(os_text(&e)))?;
+    let _ = stream.set_nodelay(true);
+    log::notice("Non blocking connect for SYNC fired the event.");
+    set_link(shared, generation, |m| {
+        m.set_state(LinkState::Handshake, now_ms())
+    });
+    Ok(LineLink::new(stream, timeout))
+}
+
+/// `+CONTINUE`: the primary's stream goes on from our offset, under a new
+/// replication ID when it announced one.
+fn continue_history(shared: &Shared, new_replid: Option<String>) -> Result<(), LinkError> {
+    let mut st = lock(shared)?;
+    if let Some(id) = new_replid {
+        // Our replicas must learn the new ID: they reconnect and continue
+        // with us.
+        st.repl.ids.shift(id);
+        st.repl.disconnect_replicas();
+    }
+    if !st.repl.backlog.active() {
+        // Restarted from our RDB: the history starts here.
+        let next = st.repl.ids.master_repl_offset + 1;
+        st.repl.backlog.activate(next);
+    }
+    Ok(())
+}
+
+/// Where a full sync's payload is loaded from.
+enum SyncSource {
+    /// Received into memory (a diskless load).
+    Memory(Vec<u8>),
+    /// Saved as `dbfilename` (`repl-diskless-load disabled`).
+    File(PathBuf),
 }
 
 /// Receives the RDB, loads it the way `repl-diskless-load` says and takes
@@ -305,19 +330,7 @@ async fn full_sync(
     new_id: String,
     new_off: i64,
 ) -> Result<(), LinkError> {
-    let mode = {
-        let mut st = lock(shared)?;
-        if let Some(m) = st.master.as_mut() {
-            if m.generation == generation {
-                m.set_state(LinkState::Transfer, now_ms());
-            }
-        }
-        // The dataset is about to change: our replicas resync with us and
-        // our history can no longer be served, as upstream.
-        st.repl.disconnect_replicas();
-        st.repl.backlog.deactivate();
-        st.diskless_load_mode()
-    };
+    let mode = begin_transfer(shared, generation)?;
     let target = if mode == DisklessLoad::Disk {
         PayloadTarget::Disk { dir: ".".into() }
     } else {
@@ -329,101 +342,150 @@ async fn full_sync(
         counted: 0,
     };
     let payload = receive_payload(link, &target, &mut sink).await?;
-    // A save to disk in progress finishes first (bounded by the save),
-    // so it is never left iterating a dataset that went away.
-    while lock(shared)?.prepare_sync_load() {
-        if shared.shutdown.is_cancelled() {
-            return Err(LinkError::ShuttingDown);
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let (tmp, source) = {
-        let mut st = lock(shared)?;
-        let tmp = st.loader(now_ms());
-        if mode != DisklessLoad::SwapDb {
-            log::notice("Discarding previously cached master state.");
-            log::notice("MASTER <-> REPLICA sync: Flushing old data");
-            st.flush_for_sync();
-            st.persistence.loading = true;
-        }
-        let source = match payload {
-            Payload::Memory(v) => Ok(v),
-            Payload::File(f) => {
-                let target = redis_engine::persist::rdb_path(&st);
-                if let Err(e) = f.persist_as(&target) {
-                    st.persistence.loading = false;
-                    return Err(e.into());
-                }
-                Err(target)
-            }
-        };
-        log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
-        (tmp, source)
-    };
+    wait_for_saves(shared).await?;
+    let (tmp, source) = prepare_load(shared, mode, payload)?;
     // Parsing runs off the lock: with swapdb the old dataset is served
     // meanwhile, otherwise clients get -LOADING.
-    let from_disk = source.is_err();
-    let joined = tokio::task::spawn_blocking(move || {
-        let mut tmp = tmp;
-        let now = now_ms();
-        let res = match source {
-            Ok(bytes) => tmp
-                .load_from(&mut redis_rdb::RdbReader::new(&bytes[..]), now)
-                .map_err(SyncLoadError::from),
-            Err(path) => std::fs::File::open(&path)
-                .map_err(SyncLoadError::Open)
-                .and_then(|f| {
-                    let buf = std::io::BufReader::with_capacity(1 << 16, f);
-                    tmp.load_from(&mut redis_rdb::RdbReader::new(buf), now)
-                        .map_err(SyncLoadError::from)
-                }),
-        };
-        (tmp, res)
-    })
-    .await;
-    let failed = |st: &mut redis_engine::State, e: SyncLoadError| -> LinkError {
-        st.persistence.loading = false;
-        log::warning(&e.to_string());
-        LinkError::LoadFailed { from_disk }
-    };
-    let (mut tmp, res) = match joined {
-        Ok(v) => v,
-        Err(e) => return Err(failed(&mut *lock(shared)?, e.into())),
-    };
-    let old = {
-        let mut st = lock(shared)?;
-        let (loaded, expired) = match res {
-            Ok(v) => v,
-            Err(e) => return Err(failed(&mut st, e)),
-        };
-        log::notice(&format!(
-            "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
-        ));
-        if mode == DisklessLoad::SwapDb {
-            log::notice("Discarding previously cached master state.");
-            log::notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
-        }
-        // Our own replicas may have reconnected meanwhile; they resync.
-        st.prepare_sync_load();
-        let old = st.install_synced_dataset(&mut tmp);
-        st.persistence.loading = false;
-        st.adopt_primary_history(new_id, new_off);
-        // The AOF describes the dataset the sync replaced: rewrite it.
-        st.restart_aof_after_sync();
-        if from_disk {
-            st.remove_sync_file_if_unwanted();
-        }
-        old
-    };
+    let from_disk = matches!(source, SyncSource::File(_));
+    let parsed = tokio::task::spawn_blocking(move || parse_payload(tmp, source)).await;
+    let replaced = install_payload(shared, mode, parsed, from_disk, new_id, new_off)?;
     if mode == DisklessLoad::SwapDb {
         log::notice("MASTER <-> REPLICA sync: Discarding old DB in background");
     }
     // Freeing a large dataset takes a while: not on the server's thread.
     let _ = std::thread::Builder::new()
         .name("lazyfree".into())
-        .spawn(move || drop((old, tmp)));
+        .spawn(move || drop(replaced));
     log::notice("MASTER <-> REPLICA sync: Finished with success");
     Ok(())
+}
+
+/// The link enters the transfer. The dataset is about to change: our
+/// replicas resync with us and our history can no longer be served, as
+/// upstream. Returns how the payload is to be loaded.
+fn begin_transfer(shared: &Shared, generation: u64) -> Result<DisklessLoad, LinkError> {
+    let mut st = lock(shared)?;
+    if let Some(m) = st.master.as_mut() {
+        if m.generation == generation {
+            m.set_state(LinkState::Transfer, now_ms());
+        }
+    }
+    st.repl.disconnect_replicas();
+    st.repl.backlog.deactivate();
+    Ok(st.diskless_load_mode())
+}
+
+/// Waits for a save to disk in progress to finish (bounded by the save),
+/// so that it is never left iterating a dataset that went away.
+async fn wait_for_saves(shared: &Shared) -> Result<(), LinkError> {
+    while lock(shared)?.prepare_sync_load() {
+        if shared.shutdown.is_cancelled() {
+            return Err(LinkError::ShuttingDown);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// Under the lock, before parsing: a state to load into, the old dataset
+/// flushed unless swapdb keeps serving it, and a payload received on
+/// disk renamed to `dbfilename`.
+fn prepare_load(
+    shared: &Shared,
+    mode: DisklessLoad,
+    payload: Payload,
+) -> Result<(redis_engine::State, SyncSource), LinkError> {
+    let mut st = lock(shared)?;
+    let tmp = st.loader(now_ms());
+    if mode != DisklessLoad::SwapDb {
+        log::notice("Discarding previously cached master state.");
+        log::notice("MASTER <-> REPLICA sync: Flushing old data");
+        st.flush_for_sync();
+        st.persistence.loading = true;
+    }
+    let source = match payload {
+        Payload::Memory(v) => SyncSource::Memory(v),
+        Payload::File(f) => {
+            let target = redis_engine::persist::rdb_path(&st);
+            if let Err(e) = f.persist_as(&target) {
+                st.persistence.loading = false;
+                return Err(e.into());
+            }
+            SyncSource::File(target)
+        }
+    };
+    log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+    Ok((tmp, source))
+}
+
+/// A parsed payload: the loader, with the keys loaded and expired or the
+/// failure.
+type Parsed = (redis_engine::State, Result<(u64, u64), SyncLoadError>);
+
+/// Parses the payload into `tmp` (on a blocking thread, off the lock).
+fn parse_payload(mut tmp: redis_engine::State, source: SyncSource) -> Parsed {
+    let now = now_ms();
+    let res = match source {
+        SyncSource::Memory(bytes) => tmp
+            .load_from(&mut redis_rdb::RdbReader::new(&bytes[..]), now)
+            .map_err(SyncLoadError::from),
+        SyncSource::File(path) => std::fs::File::open(&path)
+            .map_err(SyncLoadError::Open)
+            .and_then(|f| {
+                let buf = std::io::BufReader::with_capacity(1 << 16, f);
+                tmp.load_from(&mut redis_rdb::RdbReader::new(buf), now)
+                    .map_err(SyncLoadError::from)
+            }),
+    };
+    (tmp, res)
+}
+
+/// The payload did not load: loading ends, the reason is logged, and
+/// the link fails with upstream's line.
+fn load_failed(st: &mut redis_engine::State, e: SyncLoadError, from_disk: bool) -> LinkError {
+    st.persistence.loading = false;
+    log::warning(&e.to_string());
+    LinkError::LoadFailed { from_disk }
+}
+
+/// Under the lock, after parsing: installs the loaded dataset and the
+/// primary's history (`new_id`, `new_off`). Returns what is to be freed
+/// off the server thread: the replaced dataset and the emptied loader.
+fn install_payload(
+    shared: &Shared,
+    mode: DisklessLoad,
+    parsed: Result<Parsed, tokio::task::JoinError>,
+    from_disk: bool,
+    new_id: String,
+    new_off: i64,
+) -> Result<(Vec<redis_storage::Db>, redis_engine::State), LinkError> {
+    let (mut tmp, res) = match parsed {
+        Ok(v) => v,
+        Err(e) => return Err(load_failed(&mut *lock(shared)?, e.into(), from_disk)),
+    };
+    let mut st = lock(shared)?;
+    let (loaded, expired) = match res {
+        Ok(v) => v,
+        Err(e) => return Err(load_failed(&mut st, e, from_disk)),
+    };
+    log::notice(&format!(
+        "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
+    ));
+    if mode == DisklessLoad::SwapDb {
+        log::notice("Discarding previously cached master state.");
+        log::notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
+    }
+    // Our own replicas may have reconnected meanwhile; they resync.
+    st.prepare_sync_load();
+    let old = st.install_synced_dataset(&mut tmp);
+    st.persistence.loading = false;
+    st.adopt_primary_history(new_id, new_off);
+    // The AOF describes the dataset the sync replaced: rewrite it.
+    st.restart_aof_after_sync();
+    if from_disk {
+        st.remove_sync_file_if_unwanted();
+    }
+    Ok((old, tmp))
 }
 
 /// Sends `REPLCONF ACK <offset>`.
