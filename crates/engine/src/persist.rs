@@ -743,7 +743,7 @@ impl State {
         if let Some(sync) = sync {
             self.finish_replica_sync(sync);
         }
-        self.start_replica_sync();
+        self.start_replica_sync(crate::state::now_ms());
         self.persistence.bgsave.is_some()
     }
 
@@ -776,7 +776,7 @@ impl State {
             }
         }
         // Replicas that asked for a sync during the save go now.
-        self.start_replica_sync();
+        self.start_replica_sync(crate::state::now_ms());
         self.persistence.bgsave.is_some()
     }
 
@@ -1146,11 +1146,13 @@ impl State {
     /// replica: `+FULLRESYNC` and the payload header only go out once the
     /// payload can be produced. If it cannot, the replicas get upstream's
     /// error and are closed, and they reconnect and retry.
-    pub fn start_replica_sync(&mut self) {
+    ///
+    /// `now` (Unix ms) decides whether `repl-diskless-sync-delay` is over.
+    pub fn start_replica_sync(&mut self, now: i64) {
         if self.persistence.bgsave.is_some() || self.ks.snapshot_running() {
             return;
         }
-        if self.diskless_sync_delay(crate::state::now_ms()).is_some() {
+        if self.diskless_sync_delay(now).is_some() {
             // More replicas may arrive: the cron starts the sync when due.
             return;
         }
@@ -1528,7 +1530,7 @@ mod tests {
             );
         }
         let rx = sync_replica(&mut st, 1);
-        st.start_replica_sync();
+        st.start_replica_sync(1_700_000_000_000);
         assert!(st.persistence.bgsave.is_some());
         assert_eq!(st.repl.replicas[0].state, ReplicaState::SendBulk);
         assert!(st.bgsave_step());
@@ -1544,6 +1546,34 @@ mod tests {
             st.repl.replicas.first().map(|l| l.state)
         );
         assert!(!st.ks.snapshot_running());
+    }
+
+    /// `repl-diskless-sync-delay` is decided on the clock passed in: the
+    /// sync waits for more replicas until the delay since the first one
+    /// asked is over, without sleeping through it.
+    #[test]
+    fn diskless_sync_starts_once_its_delay_is_over() {
+        let mut st = State::new(
+            Config::default(),
+            1_700_000_000_000,
+            crate::Registry::empty(),
+        );
+        st.config
+            .set(&[
+                (b"repl-diskless-sync".to_vec(), b"yes".to_vec()),
+                (b"repl-diskless-sync-delay".to_vec(), b"5".to_vec()),
+            ])
+            .unwrap();
+        let asked = 1_700_000_000_000;
+        let _rx = sync_replica(&mut st, 1);
+        st.repl.replicas[0].wait_since_ms = asked;
+        assert_eq!(st.diskless_sync_delay(asked + 1_000), Some(4_000));
+        st.start_replica_sync(asked + 4_999);
+        assert!(st.persistence.bgsave.is_none());
+        assert_eq!(st.repl.replicas[0].state, ReplicaState::WaitBgsave);
+        st.start_replica_sync(asked + 5_000);
+        assert!(st.persistence.bgsave.is_some());
+        assert_eq!(st.repl.replicas[0].state, ReplicaState::SendBulk);
     }
 
     /// A full sync whose payload cannot be produced tells the waiting
