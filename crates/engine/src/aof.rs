@@ -4,7 +4,8 @@
 //! (replies wait for the group-commit fsync, outside the server lock),
 //! `BGREWRITEAOF` from the fork-free snapshot, automatic rewrites,
 //! `CONFIG SET appendonly` on a live server, and `INFO` fields. File
-//! formats and the writer thread are `redis-aof`'s.
+//! formats and the writer thread are `redis-aof`'s. An [`AofError`] is a
+//! fatal loading line or a `BGREWRITEAOF` reply.
 
 use std::fs::File;
 use std::io::{self, BufReader, Seek, SeekFrom};

@@ -15,7 +15,12 @@
 //! - [`table`]: the command registry and flag bits; [`meta`]: the
 //!   declarative metadata (arity, flags, key specs, docs) recorded from
 //!   upstream.
-//! - [`ctx`]: the handler context and reply writers; [`error`]: error replies.
+//! - [`ctx`]: the handler context and reply writers; [`error`]: error
+//!   replies. The engine's own operations fail with typed errors of their
+//!   concern, each text being the line logged or the reply sent:
+//!   [`persist::SaveError`], [`persist::LoadError`], [`aof::AofError`],
+//!   [`table::RegistryError`], [`meta::MetaError`],
+//!   [`live_config::LiveConfigError`].
 //! - [`clients_mem`]: client memory, its `INFO` figures and client
 //!   eviction (`maxmemory-clients`).
 //! - [`client`]: per-connection state (its push mailbox and signal are

@@ -7,7 +7,8 @@
 //! rebinds the listeners afterwards (its "apply" step); when the rebind
 //! fails, every parameter of the command goes back to its old value and
 //! the old sockets keep serving. [`State::apply_live_config`] does the
-//! same, leaving the restoring of the values to its caller.
+//! same, leaving the restoring of the values to its caller; its
+//! [`LiveConfigError`] is the reply.
 
 use redis_common::os::strerror;
 use redis_config::Config;

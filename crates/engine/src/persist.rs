@@ -1,7 +1,11 @@
 //! RDB persistence driven by the engine: `SAVE`, `BGSAVE` (fork-free, from
-//! an incremental snapshot), save points, loading at startup, `DEBUG
-//! RELOAD`, `DUMP`/`RESTORE`, and the conversion between stored values and
-//! the neutral model of `redis-rdb`.
+//! an incremental snapshot) and the save points, the final save of a
+//! shutdown and the one after `FLUSHALL`, loading `dbfilename` (startup,
+//! `DEBUG RELOAD`) or any RDB stream (an AOF's preamble, a full sync),
+//! the snapshots streamed to replicas for a full sync, and the conversion
+//! between stored values and the neutral model of `redis-rdb` (which
+//! `DUMP`/`RESTORE` use too). Failures are a [`SaveError`] (the save
+//! commands' replies) or a [`LoadError`] (the fatal load lines).
 //!
 //! A background save runs in slices under the server lock (each slice turns
 //! entries into RDB bytes for about [`SLICE_BUDGET`] of wall time) and

@@ -1,10 +1,14 @@
-//! The command table: which handler serves which command.
+//! The command table: which handler serves which command, under which name
+//! (`rename-command` applied), and the lookup of a request's command or
+//! subcommand ([`Registry::resolve`]).
 //!
 //! Arity, flags, key positions and documentation come from the declarative
 //! metadata in [`crate::meta`] (recorded from upstream's command JSON via the
-//! reference server); this table only binds names to handlers. Everything
+//! reference server); this table binds names to the handlers each
+//! `redis-commands` module exports and precomputes flag bits. Everything
 //! the dispatcher checks (arity, authentication, flags) is read from here
-//! once, in [`crate::state::State::call`]; handlers never repeat those checks.
+//! once, in [`crate::dispatch`]; handlers never repeat those checks. A table
+//! that cannot be built fails with a [`RegistryError`].
 
 use std::collections::HashMap;
 

@@ -9,6 +9,8 @@
 //! primary's bytes.
 //!
 //! Log lines follow upstream's wording for every step; operators grep them.
+//! A failure ends the connection with a `LinkError`, whose text is the
+//! line logged before reconnecting.
 
 use std::path::PathBuf;
 use std::sync::{Arc, MutexGuard};
