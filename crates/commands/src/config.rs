@@ -48,7 +48,7 @@ pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     // values themselves.
     if let Err(e) = ctx.st.apply_live_config(&old, &changed, &given) {
         ctx.st.config = old;
-        return Err(CmdError::msg(e));
+        return Err(CmdError::msg(e.to_string()));
     }
     ctx.st.apply_config();
     ctx.st.aof_apply_config();

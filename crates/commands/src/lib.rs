@@ -49,7 +49,7 @@ pub mod zset;
 
 use std::sync::OnceLock;
 
-use redis_engine::{Handler, Registry};
+use redis_engine::{Handler, Registry, RegistryError};
 
 /// Every module's handler list.
 pub const MODULES: &[&[(&str, Handler)]] = &[
@@ -91,7 +91,7 @@ pub fn registry() -> &'static Registry {
 /// bindings without metadata are left out rather than failing). The error
 /// is upstream's config error text (the configuration loader reports it
 /// with the offending line before this is ever called).
-pub fn build_registry(renames: &[(String, String)]) -> Result<Registry, String> {
+pub fn build_registry(renames: &[(String, String)]) -> Result<Registry, RegistryError> {
     let mut reg = Registry::build(MODULES).unwrap_or_else(|_| Registry::lenient(MODULES));
     reg.rename_all(renames)?;
     Ok(reg)
@@ -158,7 +158,10 @@ mod tests {
                 "No such command in rename-command",
             ),
         ] {
-            assert_eq!(super::build_registry(&renames).unwrap_err(), msg);
+            assert_eq!(
+                super::build_registry(&renames).unwrap_err().to_string(),
+                msg
+            );
         }
         assert!(super::command_names().iter().any(|n| n == "config"));
     }

@@ -33,7 +33,9 @@ pub fn bgrewriteaof(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         ));
     }
     let scheduled = ctx.st.persistence.bgsave.is_some();
-    ctx.st.start_aof_rewrite().map_err(CmdError::msg)?;
+    ctx.st
+        .start_aof_rewrite()
+        .map_err(|e| CmdError::msg(e.to_string()))?;
     if scheduled {
         ctx.simple("Background append only file rewriting scheduled");
     } else {
@@ -45,7 +47,9 @@ pub fn bgrewriteaof(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `SAVE`
 pub fn cmd_save(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    ctx.st.save_sync().map_err(CmdError::msg)?;
+    ctx.st
+        .save_sync()
+        .map_err(|e| CmdError::msg(e.to_string()))?;
     ctx.ok();
     Ok(())
 }
@@ -66,7 +70,9 @@ pub fn cmd_bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         return Err(CmdError::fixed("ERR Background save already in progress"));
     }
-    ctx.st.start_bgsave().map_err(CmdError::msg)?;
+    ctx.st
+        .start_bgsave()
+        .map_err(|e| CmdError::msg(e.to_string()))?;
     ctx.st.bg_notify.notify_one();
     ctx.simple("Background saving started");
     Ok(())

@@ -414,7 +414,7 @@ fn start_full_sync(ctx: &mut Ctx, pre_psync: bool) {
     if ctx.st.diskless_sync_delay(ctx.now).is_some() {
         ctx.st.log_notice("Delay next BGSAVE for diskless SYNC");
     }
-    ctx.st.start_replica_sync();
+    ctx.st.start_replica_sync(ctx.now);
 }
 
 /// # Format

@@ -4,20 +4,78 @@
 //! (replies wait for the group-commit fsync, outside the server lock),
 //! `BGREWRITEAOF` from the fork-free snapshot, automatic rewrites,
 //! `CONFIG SET appendonly` on a live server, and `INFO` fields. File
-//! formats and the writer thread are `redis-aof`'s.
+//! formats and the writer thread are `redis-aof`'s. An [`AofError`] is a
+//! fatal loading line or a `BGREWRITEAOF` reply.
 
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
+use std::io::{self, BufReader, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
+use redis_aof::manifest::ManifestError;
 use redis_aof::{AofDir, AofReader, AofWriter, End, Event, Feeder, FileType, FsyncPolicy};
+use redis_common::os::strerror;
 use redis_rdb::RdbReader;
 
 use crate::client::Client;
 use crate::dispatch::Caller;
-use crate::persist::BgSave;
+use crate::persist::{BgSave, LoadError};
 use crate::state::State;
+
+/// Why the AOF could not be opened, loaded or rewritten. Loading errors
+/// are the fatal lines the server logs at startup (or before exiting on
+/// `DEBUG LOADAOF`); the rewrite errors are `BGREWRITEAOF`'s replies.
+#[derive(Debug, thiserror::Error)]
+pub enum AofError {
+    /// The manifest of `appenddirname` cannot be read.
+    #[error("{0}")]
+    Manifest(#[from] ManifestError),
+    /// Creating the directory or an incr file, or starting its writer.
+    #[error("{0}")]
+    Io(#[source] io::Error),
+    /// The incr file to append to cannot be opened at startup.
+    #[error("Can't open the append-only file {fname}: {}", strerror(.err))]
+    OpenIncr {
+        /// `appendfilename`.
+        fname: String,
+        #[source]
+        err: io::Error,
+    },
+    /// `DEBUG LOADAOF`: what the writer holds cannot be written out.
+    #[error("Can't flush the AOF before reloading it: {0}")]
+    Flush(#[source] redis_aof::AofError),
+    /// `DEBUG LOADAOF` with a manifest that lists no file.
+    #[error("DEBUG LOADAOF: no AOF files to load")]
+    NothingToLoad,
+    /// A file the manifest lists cannot be read (or truncated).
+    #[error("Fatal error: can't open the append log file {file} for reading: {}", strerror(.err))]
+    Read {
+        file: String,
+        #[source]
+        err: io::Error,
+    },
+    /// The RDB preamble of a base file does not load.
+    #[error(transparent)]
+    Preamble(#[from] LoadError),
+    /// A command this server does not know.
+    #[error("Unknown command '{command}' reading the append only file {file}")]
+    UnknownCommand { command: String, file: String },
+    /// The file ends inside a command (and may not be truncated).
+    #[error("Unexpected end of file reading the append only file {file}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.")]
+    Truncated { file: String },
+    /// Bytes that are no command, or a read error.
+    #[error("Bad file format reading the append only file {file}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest> ({end:?})")]
+    BadFormat { file: String, end: End },
+    /// A rewrite asked for with the AOF off.
+    #[error("ERR AOF is off")]
+    Off,
+    /// The rewrite's new incr file or temporary base cannot be created.
+    #[error("ERR {0}")]
+    RewriteOpen(#[source] io::Error),
+    /// A snapshot already runs.
+    #[error("ERR Background append only file rewriting already in progress")]
+    RewriteInProgress,
+}
 
 /// The open append-only file.
 pub struct AofState {
@@ -161,7 +219,7 @@ impl State {
 
     /// Opens the AOF at startup (`appendonly yes`), loading what it holds.
     /// Errors are fatal startup messages.
-    pub fn aof_open_and_load(&mut self, now: i64) -> Result<(), String> {
+    pub fn aof_open_and_load(&mut self, now: i64) -> Result<(), AofError> {
         let fname = self.config.get_str("appendfilename").to_string();
         let mut dir = self.aof_dir_from_disk()?;
         let started = std::time::Instant::now();
@@ -173,20 +231,19 @@ impl State {
             ));
         } else {
             // A fresh AOF: its base is the (empty) dataset, as upstream.
-            dir.create_dir().map_err(|e| e.to_string())?;
+            dir.create_dir().map_err(AofError::Io)?;
         }
-        let (incr_name, file, size) = dir.open_incr_on_start().map_err(|e| {
-            format!(
-                "Can't open the append-only file {fname}: {}",
-                redis_common::os::strerror(&e)
-            )
-        })?;
+        let (incr_name, file, size) =
+            dir.open_incr_on_start().map_err(|err| AofError::OpenIncr {
+                fname: fname.clone(),
+                err,
+            })?;
         if loaded {
             self.log_notice(&format!(
                 "Opening AOF incr file {incr_name} on server start"
             ));
         }
-        let writer = AofWriter::new(file, size, policy_of(self)).map_err(|e| e.to_string())?;
+        let writer = AofWriter::new(file, size, policy_of(self)).map_err(AofError::Io)?;
         writer.set_no_fsync_on_rewrite(self.config.get_bool("no-appendfsync-on-rewrite"));
         let base_size = dir.files_size().unwrap_or(0);
         self.aof = Some(AofState::new(
@@ -204,21 +261,21 @@ impl State {
             self.log_notice(&format!(
                 "Creating AOF base file {fname}.1.base.{ext} on server start"
             ));
-            self.start_aof_rewrite().map_err(|e| e.to_string())?;
+            self.start_aof_rewrite()?;
         }
         Ok(())
     }
 
     /// The AOF directory (`appenddirname`) with the manifest on disk.
-    fn aof_dir_from_disk(&self) -> Result<AofDir, String> {
+    fn aof_dir_from_disk(&self) -> Result<AofDir, AofError> {
         let dirname = self.config.get_str("appenddirname");
         let fname = self.config.get_str("appendfilename");
-        AofDir::open(std::path::Path::new("."), dirname, fname).map_err(|e| format!("{e}"))
+        Ok(AofDir::open(std::path::Path::new("."), dirname, fname)?)
     }
 
     /// Loads every file the manifest of `dir` lists, base first, into the
     /// current dataset. `Ok(false)` when the manifest lists no file.
-    fn aof_load_files(&mut self, dir: &AofDir, now: i64) -> Result<bool, String> {
+    fn aof_load_files(&mut self, dir: &AofDir, now: i64) -> Result<bool, AofError> {
         let files: Vec<(String, FileType)> = dir
             .manifest
             .load_order()
@@ -249,12 +306,10 @@ impl State {
     /// `appendonly no` it loads whatever AOF directory is on disk. `Err`
     /// when loading failed: the dataset is empty by then, and upstream
     /// exits the process (the caller decides).
-    pub fn debug_loadaof(&mut self, now: i64) -> Result<(), String> {
+    pub fn debug_loadaof(&mut self, now: i64) -> Result<(), AofError> {
         self.aof_flush_buf();
         if let Some(aof) = &self.aof {
-            aof.writer
-                .sync_all()
-                .map_err(|e| format!("Can't flush the AOF before reloading it: {e}"))?;
+            aof.writer.sync_all().map_err(AofError::Flush)?;
         }
         for db in 0..self.ks.len() {
             self.touch_watched_db(db, crate::state::now_ms());
@@ -262,7 +317,7 @@ impl State {
         self.ks.flush_all();
         let mut dir = self.aof_dir_from_disk()?;
         if dir.manifest.load_order().is_empty() {
-            return Err("DEBUG LOADAOF: no AOF files to load".into());
+            return Err(AofError::NothingToLoad);
         }
         if !self.config.get_bool("aof-disable-auto-gc") {
             let removed = match self.aof.as_mut() {
@@ -287,16 +342,14 @@ impl State {
         ftype: FileType,
         is_last: bool,
         now: i64,
-    ) -> Result<(), String> {
+    ) -> Result<(), AofError> {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let io_err = |e: std::io::Error| {
-            format!(
-                "Fatal error: can't open the append log file {name} for reading: {}",
-                redis_common::os::strerror(&e)
-            )
+        let io_err = |err: io::Error| AofError::Read {
+            file: name.clone(),
+            err,
         };
         let mut file = File::open(path).map_err(io_err)?;
         let mut start = 0u64;
@@ -320,10 +373,7 @@ impl State {
         loop {
             match reader.next_event() {
                 Event::Command(c) => {
-                    self.aof_replay(&mut client, c.argv, &mut sink, now)
-                        .map_err(|cmd| {
-                            format!("Unknown command '{cmd}' reading the append only file {name}")
-                        })?;
+                    self.aof_replay(&mut client, c.argv, &mut sink, now, &name)?;
                     sink.clear();
                 }
                 Event::End(End::Clean) => return Ok(()),
@@ -341,15 +391,9 @@ impl State {
                         self.log_warning("AOF loaded anyway because aof-load-truncated is enabled");
                         return Ok(());
                     }
-                    return Err(format!(
-                        "Unexpected end of file reading the append only file {name}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
-                    ));
+                    return Err(AofError::Truncated { file: name });
                 }
-                Event::End(e) => {
-                    return Err(format!(
-                        "Bad file format reading the append only file {name}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest> ({e:?})"
-                    ));
-                }
+                Event::End(end) => return Err(AofError::BadFormat { file: name, end }),
             }
         }
     }
@@ -358,18 +402,22 @@ impl State {
     /// through the dispatcher as [`Caller::AofLoad`] (no checks, no
     /// statistics, slow log, monitors or propagation, the reply
     /// discarded; `MULTI` queues and `EXEC` runs the queue the same way).
-    /// `Err(name)` for a command this server does not know (fatal, as
-    /// upstream).
+    /// A command this server does not know is fatal, as upstream (`file`
+    /// names the file being read in the error).
     fn aof_replay(
         &mut self,
         client: &mut Client,
         argv: Vec<Bytes>,
         sink: &mut BytesMut,
         now: i64,
-    ) -> Result<(), String> {
+        file: &str,
+    ) -> Result<(), AofError> {
         let name = argv.first().cloned().unwrap_or_default();
         if self.registry.lookup(&name).is_none() {
-            return Err(String::from_utf8_lossy(&name).into_owned());
+            return Err(AofError::UnknownCommand {
+                command: String::from_utf8_lossy(&name).into_owned(),
+                file: file.to_string(),
+            });
         }
         self.call(Caller::AofLoad, client, argv, sink, now);
         // Errors are replies to the fake client, which nobody reads.
@@ -379,7 +427,7 @@ impl State {
 
     /// Starts `BGREWRITEAOF`: a new incr file takes the writes from now on,
     /// and the snapshot of now becomes the new base.
-    pub fn start_aof_rewrite(&mut self) -> Result<(), String> {
+    pub fn start_aof_rewrite(&mut self) -> Result<(), AofError> {
         if self.persistence.bgsave.is_some() || self.ks.snapshot_running() {
             if let Some(aof) = self.aof.as_mut() {
                 aof.rewrite_scheduled = true;
@@ -390,9 +438,9 @@ impl State {
         // incr file, never to the new one.
         self.aof_flush_buf();
         let Some(aof) = self.aof.as_mut() else {
-            return Err("ERR AOF is off".into());
+            return Err(AofError::Off);
         };
-        let (incr_name, file) = aof.dir.open_new_incr().map_err(|e| format!("ERR {e}"))?;
+        let (incr_name, file) = aof.dir.open_new_incr().map_err(AofError::RewriteOpen)?;
         aof.writer.switch_file(file, 0);
         aof.feeder.reset_db();
         aof.writer.set_rewrite_active(true);
@@ -410,13 +458,13 @@ impl State {
         ));
         let (rdb_opened, resp_opened) = if rdb_base {
             let w = self.open_writer_to(tmp, final_path, true);
-            (Some(w.map_err(|e| format!("ERR {e}"))?), None)
+            (Some(w.map_err(AofError::RewriteOpen)?), None)
         } else {
             let w = self.open_sink_to(tmp, final_path, true);
-            (None, Some(w.map_err(|e| format!("ERR {e}"))?))
+            (None, Some(w.map_err(AofError::RewriteOpen)?))
         };
         let Some(snap) = self.ks.begin_snapshot() else {
-            return Err("ERR Background append only file rewriting already in progress".into());
+            return Err(AofError::RewriteInProgress);
         };
         let total = self.ks.total_keys() as u64;
         self.persistence.bgsave = match (rdb_opened, resp_opened) {
@@ -530,16 +578,15 @@ impl State {
             (true, false) => {
                 // Turning AOF on: a new incr takes writes from now, the
                 // rewrite's base captures everything before.
-                let now = crate::state::now_ms();
                 let dirname = self.config.get_str("appenddirname").to_string();
                 let fname = self.config.get_str("appendfilename").to_string();
                 let opened = AofDir::open(std::path::Path::new("."), &dirname, &fname)
-                    .map_err(|e| e.to_string())
+                    .map_err(AofError::from)
                     .and_then(|mut dir| {
-                        dir.create_dir().map_err(|e| e.to_string())?;
-                        let (_, file) = dir.open_new_incr().map_err(|e| e.to_string())?;
+                        dir.create_dir().map_err(AofError::Io)?;
+                        let (_, file) = dir.open_new_incr().map_err(AofError::Io)?;
                         let writer =
-                            AofWriter::new(file, 0, policy_of(self)).map_err(|e| e.to_string())?;
+                            AofWriter::new(file, 0, policy_of(self)).map_err(AofError::Io)?;
                         Ok((dir, writer))
                     });
                 match opened {
@@ -550,7 +597,6 @@ impl State {
                             self.config.get_bool("aof-timestamp-enabled"),
                             0,
                         ));
-                        let _ = now;
                         if self.start_aof_rewrite().is_ok() {
                             self.log_notice("AOF enabled on a running server: rewrite started");
                         }
@@ -629,5 +675,54 @@ impl State {
                 a.last_rewrite_secs,
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AofError;
+    use crate::persist::{LoadError, SaveError};
+    use std::io;
+
+    /// The texts are compared with the reference's log lines and replies:
+    /// OS errors in their `strerror` form where upstream prints them so,
+    /// loading errors carried through unchanged.
+    #[test]
+    fn error_texts_are_the_lines_logged_and_the_replies() {
+        let enoent = || io::Error::from_raw_os_error(2);
+        let open = AofError::OpenIncr {
+            fname: "appendonly.aof".into(),
+            err: enoent(),
+        };
+        assert_eq!(
+            open.to_string(),
+            "Can't open the append-only file appendonly.aof: No such file or directory"
+        );
+        let read = AofError::Read {
+            file: "a.1.incr.aof".into(),
+            err: enoent(),
+        };
+        assert_eq!(
+            read.to_string(),
+            "Fatal error: can't open the append log file a.1.incr.aof for reading: No such file or directory"
+        );
+        let truncated = AofError::Truncated { file: "f".into() };
+        assert!(truncated
+            .to_string()
+            .starts_with("Unexpected end of file reading the append only file f. You can: 1)"));
+        let preamble = AofError::from(LoadError::TooManyDbs(16));
+        assert_eq!(
+            preamble.to_string(),
+            "FATAL: Data file was created with a Redis server configured to handle more than 16 databases. Exiting"
+        );
+        assert_eq!(
+            AofError::RewriteInProgress.to_string(),
+            "ERR Background append only file rewriting already in progress"
+        );
+        assert_eq!(
+            SaveError::InProgress.to_string(),
+            "ERR Background save already in progress"
+        );
+        assert_eq!(SaveError::Failed.to_string(), "ERR");
     }
 }

@@ -15,7 +15,12 @@
 //! - [`table`]: the command registry and flag bits; [`meta`]: the
 //!   declarative metadata (arity, flags, key specs, docs) recorded from
 //!   upstream.
-//! - [`ctx`]: the handler context and reply writers; [`error`]: error replies.
+//! - [`ctx`]: the handler context and reply writers; [`error`]: error
+//!   replies. The engine's own operations fail with typed errors of their
+//!   concern, each text being the line logged or the reply sent:
+//!   [`persist::SaveError`], [`persist::LoadError`], [`aof::AofError`],
+//!   [`table::RegistryError`], [`meta::MetaError`],
+//!   [`live_config::LiveConfigError`].
 //! - [`clients_mem`]: client memory, its `INFO` figures and client
 //!   eviction (`maxmemory-clients`).
 //! - [`client`]: per-connection state (its push mailbox and signal are
@@ -62,4 +67,4 @@ pub use client::{Client, ClientInfo, ConnSignal, ReplyMode};
 pub use ctx::Ctx;
 pub use error::{CmdError, CmdResult};
 pub use state::State;
-pub use table::{Handler, Registry};
+pub use table::{Handler, Registry, RegistryError};

@@ -7,16 +7,34 @@
 //! rebinds the listeners afterwards (its "apply" step); when the rebind
 //! fails, every parameter of the command goes back to its old value and
 //! the old sockets keep serving. [`State::apply_live_config`] does the
-//! same, leaving the restoring of the values to its caller.
+//! same, leaving the restoring of the values to its caller; its
+//! [`LiveConfigError`] is the reply.
 
+use redis_common::os::strerror;
 use redis_config::Config;
 
 use crate::state::LogLevel;
 use crate::State;
 
+/// Why `CONFIG SET` could not apply a parameter to the process; the text
+/// is the reply (the parameter is quoted as the client spelled it).
+#[derive(Debug, thiserror::Error)]
+pub enum LiveConfigError {
+    /// `dir` cannot be entered.
+    #[error("ERR CONFIG SET failed (possibly related to argument '{given}') - {}", strerror(.err))]
+    Dir {
+        given: String,
+        #[source]
+        err: std::io::Error,
+    },
+    /// The listeners cannot be rebound on the new `port` or `bind`.
+    #[error("ERR CONFIG SET failed (possibly related to argument '{given}') - {}", .which.failure())]
+    Listen { given: String, which: Listener },
+}
+
 /// Which parameter a rebind failure is blamed on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Listener {
+pub enum Listener {
     Port,
     Bind,
 }
@@ -48,32 +66,18 @@ pub fn log_level(name: &str) -> LogLevel {
     }
 }
 
-fn failed(given: &str, msg: &str) -> String {
-    format!("ERR CONFIG SET failed (possibly related to argument '{given}') - {msg}")
-}
-
-/// The `strerror` text of an I/O error, without Rust's "(os error N)".
-fn os_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
-
 impl State {
     /// Applies what a successful [`Config::set`] changed (`changed`:
     /// canonical names) to the process; `old` is the configuration before
     /// the command and `given` the parameter names as the client sent
     /// them, in order (error texts quote them). On error the process is as
-    /// it was before the command, and the caller restores `old`; the error
-    /// is the reply text.
+    /// it was before the command, and the caller restores `old`.
     pub fn apply_live_config(
         &mut self,
         old: &Config,
         changed: &[&str],
         given: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), LiveConfigError> {
         let as_sent = |canonical: &str| -> String {
             given
                 .iter()
@@ -86,7 +90,10 @@ impl State {
         let dir_changed = changed.contains(&"dir");
         if dir_changed {
             let dir = self.config.get_str("dir").to_string();
-            std::env::set_current_dir(&dir).map_err(|e| failed(&as_sent("dir"), &os_text(&e)))?;
+            std::env::set_current_dir(&dir).map_err(|err| LiveConfigError::Dir {
+                given: as_sent("dir"),
+                err,
+            })?;
         }
         // The listeners are rebound once for both parameters; a failure is
         // blamed on whichever of them came first in the command.
@@ -112,7 +119,10 @@ impl State {
                     // existed a moment ago.
                     let _ = std::env::set_current_dir(old.get_str("dir"));
                 }
-                return Err(failed(&as_sent(which.name()), which.failure()));
+                return Err(LiveConfigError::Listen {
+                    given: as_sent(which.name()),
+                    which,
+                });
             }
         }
         if changed.contains(&"loglevel") {

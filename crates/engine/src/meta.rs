@@ -37,6 +37,33 @@ pub const ERR_NO_KEYS: &str = "The command has no key arguments";
 pub const ERR_BAD_ARITY: &str = "Invalid number of arguments specified for command";
 pub const ERR_BAD_ARGS: &str = "Invalid arguments specified for command";
 
+/// Why the embedded `commands.json` does not parse (a build defect the
+/// unit tests rule out; the server refuses to start on it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetaError {
+    /// The file is not the JSON `data/gen.py` writes.
+    #[error("commands.json: {0}")]
+    Json(String),
+    /// A command's docs are not a map.
+    #[error("{0}: docs is not a map")]
+    DocsNotMap(String),
+    /// A key spec of `command` is malformed.
+    #[error("{command}: {error}")]
+    KeySpec {
+        command: String,
+        error: Box<MetaError>,
+    },
+    #[error("key spec without begin_search")]
+    NoBeginSearch,
+    #[error("keyword spec without keyword")]
+    NoKeyword,
+    #[error("key spec without find_keys")]
+    NoFindKeys,
+    /// A key spec field that must be an integer is missing or is not one.
+    #[error("key spec lacks integer {0}")]
+    NoInteger(&'static str),
+}
+
 /// One RESP value in the lossless form recorded in `commands.json`.
 ///
 /// JSON strings are bulk strings, numbers integers, arrays arrays and objects
@@ -222,19 +249,17 @@ impl KeySpec {
         self.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
     }
 
-    fn parse(v: &MetaValue) -> Result<KeySpec, String> {
+    fn parse(v: &MetaValue) -> Result<KeySpec, MetaError> {
         let flags = v
             .get("flags")
             .map(MetaValue::string_list)
             .unwrap_or_default();
-        let bs = v
-            .get("begin_search")
-            .ok_or("key spec without begin_search")?;
+        let bs = v.get("begin_search").ok_or(MetaError::NoBeginSearch)?;
         let bs_spec = bs.get("spec");
-        let int = |m: Option<&MetaValue>, k: &str| -> Result<i64, String> {
+        let int = |m: Option<&MetaValue>, k: &'static str| -> Result<i64, MetaError> {
             m.and_then(|m| m.get(k))
                 .and_then(MetaValue::as_int)
-                .ok_or_else(|| format!("key spec lacks integer {k}"))
+                .ok_or(MetaError::NoInteger(k))
         };
         let begin_search = match bs.get("type").and_then(MetaValue::as_str) {
             Some("index") => BeginSearch::Index(int(bs_spec, "index")?),
@@ -242,13 +267,13 @@ impl KeySpec {
                 keyword: bs_spec
                     .and_then(|s| s.get("keyword"))
                     .and_then(MetaValue::as_str)
-                    .ok_or("keyword spec without keyword")?
+                    .ok_or(MetaError::NoKeyword)?
                     .to_owned(),
                 startfrom: int(bs_spec, "startfrom")?,
             },
             _ => BeginSearch::Unknown,
         };
-        let fk = v.get("find_keys").ok_or("key spec without find_keys")?;
+        let fk = v.get("find_keys").ok_or(MetaError::NoFindKeys)?;
         let fk_spec = fk.get("spec");
         let find_keys = match fk.get("type").and_then(MetaValue::as_str) {
             Some("range") => FindKeys::Range {
@@ -367,16 +392,19 @@ struct RawCommand<'a> {
 }
 
 impl RawCommand<'static> {
-    fn into_meta(self) -> Result<CommandMeta, String> {
+    fn into_meta(self) -> Result<CommandMeta, MetaError> {
         let key_specs = self
             .key_specs
             .iter()
             .map(KeySpec::parse)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{}: {e}", self.name))?;
+            .map_err(|e| MetaError::KeySpec {
+                command: self.name.clone(),
+                error: Box::new(e),
+            })?;
         let docs = match serde_json::from_str::<MetaValue>(self.docs.get()) {
             Ok(MetaValue::Map(m)) => m,
-            _ => return Err(format!("{}: docs is not a map", self.name)),
+            _ => return Err(MetaError::DocsNotMap(self.name.clone())),
         };
         let doc_str = |k: &str| {
             docs.iter()
@@ -428,9 +456,9 @@ struct Table {
     index: HashMap<Vec<u8>, usize>,
 }
 
-fn parse_table(json: &'static str) -> Result<Table, String> {
+fn parse_table(json: &'static str) -> Result<Table, MetaError> {
     let raw: Vec<RawCommand<'static>> =
-        serde_json::from_str(json).map_err(|e| format!("commands.json: {e}"))?;
+        serde_json::from_str(json).map_err(|e| MetaError::Json(e.to_string()))?;
     let commands = raw
         .into_iter()
         .map(RawCommand::into_meta)
@@ -443,8 +471,8 @@ fn parse_table(json: &'static str) -> Result<Table, String> {
     Ok(Table { commands, index })
 }
 
-fn table() -> &'static Result<Table, String> {
-    static TABLE: OnceLock<Result<Table, String>> = OnceLock::new();
+fn table() -> &'static Result<Table, MetaError> {
+    static TABLE: OnceLock<Result<Table, MetaError>> = OnceLock::new();
     TABLE.get_or_init(|| parse_table(COMMANDS_JSON))
 }
 
@@ -452,10 +480,10 @@ fn table() -> &'static Result<Table, String> {
 /// server should call this at startup and refuse to start on `Err`; the unit
 /// tests guarantee the embedded file parses, so this is a safety net rather
 /// than a `panic!` in a library.
-pub fn check() -> Result<usize, &'static str> {
+pub fn check() -> Result<usize, &'static MetaError> {
     match table() {
         Ok(t) => Ok(t.commands.len()),
-        Err(e) => Err(e.as_str()),
+        Err(e) => Err(e),
     }
 }
 

@@ -1,7 +1,11 @@
 //! RDB persistence driven by the engine: `SAVE`, `BGSAVE` (fork-free, from
-//! an incremental snapshot), save points, loading at startup, `DEBUG
-//! RELOAD`, `DUMP`/`RESTORE`, and the conversion between stored values and
-//! the neutral model of `redis-rdb`.
+//! an incremental snapshot) and the save points, the final save of a
+//! shutdown and the one after `FLUSHALL`, loading `dbfilename` (startup,
+//! `DEBUG RELOAD`) or any RDB stream (an AOF's preamble, a full sync),
+//! the snapshots streamed to replicas for a full sync, and the conversion
+//! between stored values and the neutral model of `redis-rdb` (which
+//! `DUMP`/`RESTORE` use too). Failures are a [`SaveError`] (the save
+//! commands' replies) or a [`LoadError`] (the fatal load lines).
 //!
 //! A background save runs in slices under the server lock (each slice turns
 //! entries into RDB bytes for about [`SLICE_BUDGET`] of wall time) and
@@ -23,7 +27,7 @@ use redis_rdb::{RdbEntry, RdbItem, RdbReader, RdbValue, RdbWriter, WriterOptions
 use redis_replication::{psync, ReplicaState};
 use redis_storage::list::ListValue;
 use redis_storage::string::StrValue;
-use redis_storage::{Entry, Key, Snapshot, Value};
+use redis_storage::{Entry, Key, Keyspace, Snapshot, Value};
 
 use crate::state::State;
 
@@ -37,6 +41,35 @@ pub const STEP_ENTRIES: usize = 256;
 pub const SLICE_BUDGET: std::time::Duration = std::time::Duration::from_millis(1);
 /// The writer may lag this many bytes behind before steps pause.
 const MAX_PENDING: usize = 16 * 1024 * 1024;
+
+/// Why `SAVE`, `BGSAVE` or the final save of a shutdown did not save.
+/// Each text is the reply the command sends (a shutdown logs it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SaveError {
+    /// A background save or another snapshot is already running.
+    #[error("ERR Background save already in progress")]
+    InProgress,
+    /// The save failed: the log says why, the reply is a bare `-ERR` as
+    /// upstream's.
+    #[error("ERR")]
+    Failed,
+}
+
+/// Why an RDB stream could not be loaded (`dbfilename` at startup or by
+/// `DEBUG RELOAD`, an AOF's RDB preamble, a full sync's payload). Each
+/// text is the fatal line the server logs.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// `dbfilename` exists but cannot be opened.
+    #[error("Fatal error loading the DB: {0}. Exiting.")]
+    Open(#[source] io::Error),
+    /// The stream is truncated or malformed.
+    #[error("Short read or OOM loading DB. Unrecoverable error, aborting now. ({0})")]
+    Corrupt(#[source] redis_rdb::Error),
+    /// An entry names a database beyond `databases` (the count).
+    #[error("FATAL: Data file was created with a Redis server configured to handle more than {0} databases. Exiting")]
+    TooManyDbs(usize),
+}
 
 /// Persistence status for `INFO persistence` and the save machinery.
 #[derive(Debug)]
@@ -274,6 +307,118 @@ impl BgSave {
     pub fn elapsed_secs(&self) -> i64 {
         self.started.elapsed().as_secs() as i64
     }
+
+    /// How many entries the next step serializes: [`STEP_ENTRIES`], or
+    /// one under `rdb-key-save-delay`, which then also sets when the step
+    /// after may run (the delay is spent off the server lock).
+    fn next_step_entries(&mut self, rng: &mut impl Rng) -> usize {
+        if self.key_delay == 0 {
+            return STEP_ENTRIES;
+        }
+        let us = match self.key_delay {
+            n if n > 0 => n as u64,
+            n => u64::from(rng.gen_range(0..n.unsigned_abs()) == 0),
+        };
+        self.resume_at = Some(Instant::now() + std::time::Duration::from_micros(us));
+        1
+    }
+
+    /// Writes up to `n` entries of the snapshot as the RESP commands that
+    /// rebuild them (an AOF base without RDB preamble). `Ok(true)` once
+    /// the snapshot is complete.
+    fn resp_step(&mut self, ks: &mut Keyspace, n: usize) -> io::Result<bool> {
+        let (Some(snap), Some(out)) = (self.snap.as_mut(), self.resp.as_mut()) else {
+            return Ok(true);
+        };
+        let mut buf = Vec::new();
+        let mut written = 0u64;
+        let last_db = &mut self.last_db;
+        let stats = ks.snapshot_step(snap, n, |db, k, e, exp| {
+            if *last_db != Some(db) {
+                redis_aof::command::write_select(&mut buf, db as u32);
+                *last_db = Some(db);
+            }
+            crate::aof_rewrite::rewrite_entry(&mut buf, k.as_ref(), &e.value, exp);
+            written += 1;
+        });
+        self.keys_done += written;
+        out.write_all(&buf)?;
+        Ok(stats.finished)
+    }
+
+    /// Writes up to `n` entries of the snapshot in RDB form. `Ok(true)`
+    /// once the snapshot is complete.
+    fn rdb_step(&mut self, ks: &mut Keyspace, n: usize) -> io::Result<bool> {
+        let (Some(snap), Some(writer)) = (self.snap.as_mut(), self.writer.as_mut()) else {
+            return Ok(true);
+        };
+        let mut err: Option<io::Error> = None;
+        let mut written = 0u64;
+        // RESIZEDB hints (sizes now) let loaders size their tables once.
+        let sizes: Vec<(u64, u64)> = ks
+            .dbs
+            .iter()
+            .map(|d| (d.len() as u64, d.expires_len() as u64))
+            .collect();
+        let last_db = &mut self.last_db;
+        let stats = ks.snapshot_step(snap, n, |db, k, e, exp| {
+            if err.is_some() {
+                return;
+            }
+            if *last_db != Some(db) {
+                let (n_keys, n_exp) = sizes.get(db).copied().unwrap_or((0, 0));
+                if let Err(x) = writer.select_db(db as u32, n_keys, n_exp) {
+                    err = Some(x);
+                    return;
+                }
+                *last_db = Some(db);
+            }
+            // Strings go out from borrowed bytes; other types through the
+            // RDB model.
+            let res = match &e.value {
+                Value::Str(s) => Some(s.with_bytes(|v| writer.string_entry(db as u32, k, v, exp))),
+                _ => rdb_entry(db, k, e, exp).map(|entry| writer.entry(&entry)),
+            };
+            match res {
+                Some(Err(x)) => err = Some(x),
+                Some(Ok(())) => written += 1,
+                None => {}
+            }
+        });
+        self.keys_done += written;
+        match err {
+            Some(e) => Err(e),
+            None => Ok(stats.finished),
+        }
+    }
+
+    /// Ends the snapshot and completes the sink so that the writer thread
+    /// installs the file; after `write_error` (the failure of the last
+    /// step) the sink is dropped uncommitted instead. The error is the
+    /// one that ended the save, if any.
+    fn end_snapshot(
+        &mut self,
+        ks: &mut Keyspace,
+        write_error: Option<io::Error>,
+    ) -> io::Result<()> {
+        if let Some(s) = self.snap.take() {
+            ks.end_snapshot(s);
+        }
+        let (resp, writer) = (self.resp.take(), self.writer.take());
+        if let Some(e) = write_error {
+            return Err(e);
+        }
+        if let Some(mut b) = resp {
+            b.flush()?;
+            b.get_ref().commit();
+        }
+        if let Some(w) = writer {
+            let mut b = w.finish()?;
+            b.flush()?;
+            b.get_ref().commit();
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for BgSave {
@@ -282,6 +427,14 @@ impl std::fmt::Debug for BgSave {
             .field("keys_done", &self.keys_done)
             .finish()
     }
+}
+
+/// The replication history an RDB's aux fields record (`repl-id`,
+/// `repl-offset`).
+#[derive(Debug, Default)]
+struct AuxHistory {
+    replid: Option<String>,
+    offset: Option<i64>,
 }
 
 /// Upstream's debug delay (`rdb-key-save-delay`, `key-load-delay`) for one
@@ -467,15 +620,15 @@ impl State {
     }
 
     /// `BGSAVE`: starts a background save. Errors are upstream's texts.
-    pub fn start_bgsave(&mut self) -> Result<(), String> {
+    pub fn start_bgsave(&mut self) -> Result<(), SaveError> {
         if self.persistence.bgsave.is_some() {
-            return Err("ERR Background save already in progress".into());
+            return Err(SaveError::InProgress);
         }
         self.persistence.last_bgsave_try = crate::state::unix_secs();
         match self.open_writer() {
             Ok(opened) => {
                 let Some(snap) = self.ks.begin_snapshot() else {
-                    return Err("ERR Background save already in progress".into());
+                    return Err(SaveError::InProgress);
                 };
                 let total = self.ks.total_keys() as u64;
                 self.persistence.bgsave = Some(BgSave::new(snap, opened, self.dirty, total));
@@ -526,189 +679,141 @@ impl State {
     /// One step of a running background save; returns true while there is
     /// more to do (the caller schedules the next step).
     pub fn bgsave_step(&mut self) -> bool {
+        let Some(bg) = self.persistence.bgsave.as_ref() else {
+            return false;
+        };
+        if bg.snap.is_some() {
+            return self.bgsave_write_step();
+        }
+        if bg.replica_sync.is_some() {
+            return self.bgsave_end_replica_sync();
+        }
+        self.bgsave_collect_verdict()
+    }
+
+    /// Turns the next entries of the snapshot into bytes for the save's
+    /// sink, unless the writer lags behind or a debug delay is running;
+    /// ends the snapshot once it is complete or a write failed.
+    fn bgsave_write_step(&mut self) -> bool {
         let Some(bg) = self.persistence.bgsave.as_mut() else {
             return false;
         };
-        if let Some(snap) = bg.snap.as_mut() {
-            if bg.pending.load(Ordering::Relaxed) > MAX_PENDING {
-                return true;
-            }
-            if let Some(at) = bg.resume_at {
-                if Instant::now() < at {
-                    return true;
-                }
-                bg.resume_at = None;
-            }
-            let step_entries = if bg.key_delay != 0 {
-                let us = match bg.key_delay {
-                    n if n > 0 => n as u64,
-                    n => u64::from(self.rng.gen_range(0..n.unsigned_abs()) == 0),
-                };
-                bg.resume_at = Some(Instant::now() + std::time::Duration::from_micros(us));
-                1
-            } else {
-                STEP_ENTRIES
-            };
-            if let Some(out) = bg.resp.as_mut() {
-                // A RESP AOF base: each key as the commands rebuilding it.
-                let mut buf = Vec::new();
-                let mut n = 0u64;
-                let last_db = &mut bg.last_db;
-                let stats = self.ks.snapshot_step(snap, step_entries, |db, k, e, exp| {
-                    if *last_db != Some(db) {
-                        redis_aof::command::write_select(&mut buf, db as u32);
-                        *last_db = Some(db);
-                    }
-                    crate::aof_rewrite::rewrite_entry(&mut buf, k.as_ref(), &e.value, exp);
-                    n += 1;
-                });
-                bg.keys_done += n;
-                let err = out.write_all(&buf).err();
-                if err.is_some() || stats.finished {
-                    if let Some(s) = bg.snap.take() {
-                        self.ks.end_snapshot(s);
-                    }
-                    let finish = match (err, bg.resp.take()) {
-                        (None, Some(mut b)) => b.flush().map(|()| b.get_ref().commit()),
-                        (Some(e), _) => Err(e),
-                        (None, None) => Ok(()),
-                    };
-                    if let Err(e) = finish {
-                        self.log_warning(&format!("Write error saving DB on disk: {e}"));
-                    }
-                }
-                return true;
-            }
-            let Some(writer) = bg.writer.as_mut() else {
-                return false;
-            };
-            let mut err: Option<io::Error> = None;
-            let mut n = 0u64;
-            // RESIZEDB hints (sizes now) let loaders size their tables once.
-            let sizes: Vec<(u64, u64)> = self
-                .ks
-                .dbs
-                .iter()
-                .map(|d| (d.len() as u64, d.expires_len() as u64))
-                .collect();
-            let last_db = &mut bg.last_db;
-            let stats = self.ks.snapshot_step(snap, step_entries, |db, k, e, exp| {
-                if err.is_some() {
-                    return;
-                }
-                if *last_db != Some(db) {
-                    let (n_keys, n_exp) = sizes.get(db).copied().unwrap_or((0, 0));
-                    if let Err(x) = writer.select_db(db as u32, n_keys, n_exp) {
-                        err = Some(x);
-                        return;
-                    }
-                    *last_db = Some(db);
-                }
-                // Strings go out from borrowed bytes; other types through
-                // the RDB model.
-                let res = match &e.value {
-                    Value::Str(s) => {
-                        Some(s.with_bytes(|v| writer.string_entry(db as u32, k, v, exp)))
-                    }
-                    _ => rdb_entry(db, k, e, exp).map(|entry| writer.entry(&entry)),
-                };
-                match res {
-                    Some(Err(x)) => err = Some(x),
-                    Some(Ok(())) => n += 1,
-                    None => {}
-                }
-            });
-            bg.keys_done += n;
-            if err.is_some() || stats.finished {
-                if let Some(s) = bg.snap.take() {
-                    self.ks.end_snapshot(s);
-                }
-                let finish = match (err, bg.writer.take()) {
-                    (None, Some(w)) => w.finish().and_then(|mut b| {
-                        b.flush()?;
-                        b.get_ref().commit();
-                        Ok(())
-                    }),
-                    (Some(e), _) => Err(e),
-                    (None, None) => Ok(()),
-                };
-                if let Err(e) = finish {
-                    match bg.replica_sync.as_mut() {
-                        Some(sync) => {
-                            sync.failed = true;
-                            self.log_warning(
-                                "Diskless rdb transfer, last replica dropped, killing fork child.",
-                            );
-                        }
-                        None => self.log_warning(&format!("Write error saving DB on disk: {e}")),
-                    }
-                }
-                // Dropping the writer closed the channel: the thread now
-                // fsyncs and renames, and reports through `done`.
-            }
+        if bg.pending.load(Ordering::Relaxed) > MAX_PENDING {
             return true;
         }
-        if bg.replica_sync.is_some() {
-            // A full sync: the RDB is out, close it and go online.
-            let sync = bg.replica_sync.take();
-            self.persistence.bgsave = None;
-            if let Some(sync) = sync {
-                self.finish_replica_sync(sync);
+        if let Some(at) = bg.resume_at {
+            if Instant::now() < at {
+                return true;
             }
-            self.start_replica_sync();
-            return self.persistence.bgsave.is_some();
+            bg.resume_at = None;
         }
-        // Snapshot finished: wait for the writer thread's verdict.
-        match bg.done.try_recv() {
-            Err(mpsc::TryRecvError::Empty) => true,
-            res => {
-                let ok = matches!(res, Ok(Ok(_)));
-                if let Ok(Ok(n)) = res {
-                    self.persistence.last_save_incremental_fsyncs = n;
+        let step_entries = bg.next_step_entries(&mut self.rng);
+        let stepped = if bg.resp.is_some() {
+            bg.resp_step(&mut self.ks, step_entries)
+        } else if bg.writer.is_some() {
+            bg.rdb_step(&mut self.ks, step_entries)
+        } else {
+            return false;
+        };
+        let ended = match stepped {
+            Ok(false) => return true,
+            Ok(true) => bg.end_snapshot(&mut self.ks, None),
+            Err(e) => bg.end_snapshot(&mut self.ks, Some(e)),
+        };
+        if let Err(e) = ended {
+            match bg.replica_sync.as_mut() {
+                Some(sync) => {
+                    sync.failed = true;
+                    self.log_warning(
+                        "Diskless rdb transfer, last replica dropped, killing fork child.",
+                    );
                 }
-                if bg.aof_rewrite {
-                    let secs = bg.started.elapsed().as_secs() as i64;
-                    self.persistence.bgsave = None;
-                    self.aof_rewrite_done(ok, secs);
-                    self.start_replica_sync();
-                    return self.persistence.bgsave.is_some();
+                None => self.log_warning(&format!("Write error saving DB on disk: {e}")),
+            }
+        }
+        // The writer's channel is closed: its thread now fsyncs and
+        // renames, and reports through `done`.
+        true
+    }
+
+    /// A full sync's payload is out: its replicas go online (or are
+    /// closed if it failed), and those that asked meanwhile get the next.
+    fn bgsave_end_replica_sync(&mut self) -> bool {
+        let sync = self
+            .persistence
+            .bgsave
+            .take()
+            .and_then(|mut bg| bg.replica_sync.take());
+        if let Some(sync) = sync {
+            self.finish_replica_sync(sync);
+        }
+        self.start_replica_sync(crate::state::now_ms());
+        self.persistence.bgsave.is_some()
+    }
+
+    /// The snapshot is written: waits for the writer thread's verdict,
+    /// then concludes the AOF rewrite or the RDB save.
+    fn bgsave_collect_verdict(&mut self) -> bool {
+        let Some(bg) = self.persistence.bgsave.as_ref() else {
+            return false;
+        };
+        let verdict = match bg.done.try_recv() {
+            Err(mpsc::TryRecvError::Empty) => return true,
+            Err(mpsc::TryRecvError::Disconnected) => Err(None),
+            Ok(Err(e)) => Err(Some(e)),
+            Ok(Ok(fsyncs)) => Ok(fsyncs),
+        };
+        let secs = bg.started.elapsed().as_secs() as i64;
+        let (aof_rewrite, dirty_at_start) = (bg.aof_rewrite, bg.dirty_at_start);
+        self.persistence.bgsave = None;
+        if let Ok(fsyncs) = verdict {
+            self.persistence.last_save_incremental_fsyncs = fsyncs;
+        }
+        if aof_rewrite {
+            self.aof_rewrite_done(verdict.is_ok(), secs);
+        } else {
+            self.rdb_save_done(verdict, secs, dirty_at_start);
+            if self.persistence.bgsave_scheduled {
+                self.persistence.bgsave_scheduled = false;
+                let _ = self.start_bgsave();
+                return true;
+            }
+        }
+        // Replicas that asked for a sync during the save go now.
+        self.start_replica_sync(crate::state::now_ms());
+        self.persistence.bgsave.is_some()
+    }
+
+    /// Records and logs the end of an RDB save to disk. `verdict` is the
+    /// writer thread's: its incremental fsyncs, or its error (`None` when
+    /// it ended without one).
+    fn rdb_save_done(&mut self, verdict: Result<u64, Option<io::Error>>, secs: i64, dirty: u64) {
+        self.persistence.last_bgsave_ok = verdict.is_ok();
+        self.persistence.last_bgsave_time_sec = secs;
+        match verdict {
+            Ok(_) => {
+                self.dirty = self.dirty.saturating_sub(dirty);
+                self.lastsave = crate::state::unix_secs();
+                self.persistence.rdb_saves += 1;
+                self.log_notice("DB saved on disk");
+                if !self.persistence.sync_save {
+                    self.log_notice("Background saving terminated with success");
                 }
-                let secs = bg.started.elapsed().as_secs() as i64;
-                let dirty_at_start = bg.dirty_at_start;
-                self.persistence.bgsave = None;
-                self.persistence.last_bgsave_ok = ok;
-                self.persistence.last_bgsave_time_sec = secs;
-                if ok {
-                    self.dirty = self.dirty.saturating_sub(dirty_at_start);
-                    self.lastsave = crate::state::unix_secs();
-                    self.persistence.rdb_saves += 1;
-                    self.log_notice("DB saved on disk");
-                    if !self.persistence.sync_save {
-                        self.log_notice("Background saving terminated with success");
-                    }
-                } else {
-                    if let Ok(Err(e)) = res {
-                        self.log_warning(&format!("Failed opening the temp RDB file temp-{}.rdb (in server root dir {}) for saving: {e}", std::process::id(), std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()));
-                    }
-                    self.log_warning("Background saving error");
+            }
+            Err(e) => {
+                if let Some(e) = e {
+                    self.log_warning(&format!("Failed opening the temp RDB file temp-{}.rdb (in server root dir {}) for saving: {e}", std::process::id(), std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()));
                 }
-                if self.persistence.bgsave_scheduled {
-                    self.persistence.bgsave_scheduled = false;
-                    let _ = self.start_bgsave();
-                    return true;
-                }
-                // Replicas that asked for a sync during the save go now.
-                self.start_replica_sync();
-                self.persistence.bgsave.is_some()
+                self.log_warning("Background saving error");
             }
         }
     }
 
     /// `SAVE`: a synchronous save (the server is blocked meanwhile, as
     /// upstream). Waits for a background save in progress first.
-    pub fn save_sync(&mut self) -> Result<(), String> {
+    pub fn save_sync(&mut self) -> Result<(), SaveError> {
         if self.persistence.bgsave.is_some() {
-            return Err("ERR Background save already in progress".into());
+            return Err(SaveError::InProgress);
         }
         self.start_bgsave_quiet()?;
         self.persistence.sync_save = true;
@@ -727,7 +832,7 @@ impl State {
         if self.persistence.last_bgsave_ok {
             Ok(())
         } else {
-            Err("ERR".into())
+            Err(SaveError::Failed)
         }
     }
 
@@ -800,14 +905,14 @@ impl State {
         result
     }
 
-    fn start_bgsave_quiet(&mut self) -> Result<(), String> {
+    fn start_bgsave_quiet(&mut self) -> Result<(), SaveError> {
         let opened = self.open_writer().map_err(|e| {
             // SAVE replies a bare -ERR, as upstream; the log says why.
             self.log_open_failure(&e);
-            "ERR".to_string()
+            SaveError::Failed
         })?;
         let Some(snap) = self.ks.begin_snapshot() else {
-            return Err("ERR Background save already in progress".into());
+            return Err(SaveError::InProgress);
         };
         let total = self.ks.total_keys() as u64;
         let mut bg = BgSave::new(snap, opened, self.dirty, total);
@@ -835,12 +940,12 @@ impl State {
 
     /// Loads `dbfilename` into an empty keyspace. Returns (keys loaded,
     /// keys expired); `Ok(None)` when there is no file.
-    pub fn load_rdb(&mut self, now: i64) -> Result<Option<(u64, u64)>, String> {
+    pub fn load_rdb(&mut self, now: i64) -> Result<Option<(u64, u64)>, LoadError> {
         let path = rdb_path(self);
         let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
+            Err(e) => return Err(LoadError::Open(e)),
         };
         let started = Instant::now();
         self.persistence.loading = true;
@@ -865,62 +970,30 @@ impl State {
         &mut self,
         reader: &mut RdbReader<R>,
         now: i64,
-    ) -> Result<(u64, u64), String> {
-        let fail = |e: redis_rdb::Error| {
-            format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
-        };
-        reader.read_header().map_err(fail)?;
+    ) -> Result<(u64, u64), LoadError> {
+        reader.read_header().map_err(LoadError::Corrupt)?;
         // Debug knob: slows loading down key by key (tests of LOADING).
         let key_load_delay = self.config.get_int("key-load-delay");
         let (mut loaded, mut expired) = (0u64, 0u64);
         let lru = self.ks.initial_access(now);
-        let (mut aux_replid, mut aux_offset): (Option<String>, Option<i64>) = (None, None);
+        let mut history = AuxHistory::default();
         let mut current_db = 0usize;
         // Entries are inserted in small batches (one database each) so the
         // table's cache misses overlap; anything else flushes the batch.
         const BATCH: usize = 64;
         let mut batch: Vec<(Key, Entry, Option<i64>)> = Vec::with_capacity(BATCH);
         let mut batch_db = 0usize;
-        while let Some(item) = reader.next_item().map_err(fail)? {
+        while let Some(item) = reader.next_item().map_err(LoadError::Corrupt)? {
             let same_db = matches!(&item, RdbItem::Entry(e) if e.db as usize == batch_db);
             if !batch.is_empty() && (!same_db || batch.len() >= BATCH) {
                 self.ks.dbs[batch_db].insert_entries(std::mem::take(&mut batch));
             }
             match item {
-                RdbItem::Aux { key, value } => match key.as_ref() {
-                    b"redis-ver" => self.log_notice(&format!(
-                        "Loading RDB produced by version {}",
-                        String::from_utf8_lossy(&value)
-                    )),
-                    b"ctime" => {
-                        let t: i64 = String::from_utf8_lossy(&value).parse().unwrap_or(0);
-                        self.log_notice(&format!("RDB age {} seconds", (now / 1000 - t).max(0)));
-                    }
-                    b"repl-id" => aux_replid = Some(String::from_utf8_lossy(&value).into_owned()),
-                    b"repl-offset" => {
-                        aux_offset = String::from_utf8_lossy(&value).parse().ok();
-                    }
-                    b"aof-base"
-                        if String::from_utf8_lossy(&value).parse::<i64>().unwrap_or(0) != 0 =>
-                    {
-                        self.log_notice("RDB is base AOF");
-                    }
-                    b"used-mem" => {
-                        let m: f64 = String::from_utf8_lossy(&value).parse().unwrap_or(0.0);
-                        self.log_notice(&format!(
-                            "RDB memory usage when created {:.2} Mb",
-                            m / 1024.0 / 1024.0
-                        ));
-                    }
-                    _ => {}
-                },
+                RdbItem::Aux { key, value } => self.load_aux(&key, &value, now, &mut history),
                 RdbItem::Entry(e) => {
                     let db = e.db as usize;
                     if db >= self.ks.len() {
-                        return Err(format!(
-                            "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
-                            self.ks.len()
-                        ));
+                        return Err(LoadError::TooManyDbs(self.ks.len()));
                     }
                     if matches!(e.expire_ms, Some(t) if t <= now) && !self.ks.is_replica {
                         expired += 1;
@@ -968,21 +1041,54 @@ impl State {
         if !batch.is_empty() {
             self.ks.dbs[batch_db].insert_entries(batch);
         }
-        // A replica restarted from its own RDB resumes its primary's
-        // history, so it can ask for a partial resynchronization.
-        if let (true, Some(id), Some(off)) = (self.master.is_some(), aux_replid, aux_offset) {
-            if id.len() == 40 {
-                self.repl.ids.replid = id;
-                self.repl.ids.master_repl_offset = off;
-                if let Some(m) = self.master.as_mut() {
-                    m.has_history = true;
-                }
-                self.log_notice(
-                    "Using the replication ID and offset stored in the RDB to resume replication",
-                );
-            }
-        }
+        self.resume_history(history);
         Ok((loaded, expired))
+    }
+
+    /// An aux field of the RDB being loaded: logged as upstream does, or
+    /// kept in `history` (the replication ID and offset).
+    fn load_aux(&self, key: &[u8], value: &[u8], now: i64, history: &mut AuxHistory) {
+        let text = String::from_utf8_lossy(value);
+        match key {
+            b"redis-ver" => self.log_notice(&format!("Loading RDB produced by version {text}")),
+            b"ctime" => {
+                let t: i64 = text.parse().unwrap_or(0);
+                self.log_notice(&format!("RDB age {} seconds", (now / 1000 - t).max(0)));
+            }
+            b"repl-id" => history.replid = Some(text.into_owned()),
+            b"repl-offset" => history.offset = text.parse().ok(),
+            b"aof-base" if text.parse::<i64>().unwrap_or(0) != 0 => {
+                self.log_notice("RDB is base AOF");
+            }
+            b"used-mem" => {
+                let m: f64 = text.parse().unwrap_or(0.0);
+                self.log_notice(&format!(
+                    "RDB memory usage when created {:.2} Mb",
+                    m / 1024.0 / 1024.0
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    /// A replica restarted from its own RDB resumes its primary's history
+    /// from the aux fields, so it can ask for a partial resynchronization.
+    fn resume_history(&mut self, history: AuxHistory) {
+        let (true, Some(id), Some(off)) = (self.master.is_some(), history.replid, history.offset)
+        else {
+            return;
+        };
+        if id.len() != 40 {
+            return;
+        }
+        self.repl.ids.replid = id;
+        self.repl.ids.master_repl_offset = off;
+        if let Some(m) = self.master.as_mut() {
+            m.has_history = true;
+        }
+        self.log_notice(
+            "Using the replication ID and offset stored in the RDB to resume replication",
+        );
     }
 }
 
@@ -1044,11 +1150,13 @@ impl State {
     /// replica: `+FULLRESYNC` and the payload header only go out once the
     /// payload can be produced. If it cannot, the replicas get upstream's
     /// error and are closed, and they reconnect and retry.
-    pub fn start_replica_sync(&mut self) {
+    ///
+    /// `now` (Unix ms) decides whether `repl-diskless-sync-delay` is over.
+    pub fn start_replica_sync(&mut self, now: i64) {
         if self.persistence.bgsave.is_some() || self.ks.snapshot_running() {
             return;
         }
-        if self.diskless_sync_delay(crate::state::now_ms()).is_some() {
+        if self.diskless_sync_delay(now).is_some() {
             // More replicas may arrive: the cron starts the sync when due.
             return;
         }
@@ -1231,7 +1339,10 @@ impl State {
     /// when asked to (`SAVE`) or when save points are configured (unless
     /// `NOSAVE`). An error means the save failed (with `FORCE` it is
     /// logged and the exit goes on).
-    pub fn prepare_shutdown(&mut self, req: crate::state::ShutdownRequest) -> Result<(), String> {
+    pub fn prepare_shutdown(
+        &mut self,
+        req: crate::state::ShutdownRequest,
+    ) -> Result<(), SaveError> {
         // A background save in progress is abandoned, as upstream kills its
         // child and removes its temp file. The writer thread would remove
         // it too, but only after writing what is still queued for it, which
@@ -1423,7 +1534,7 @@ mod tests {
             );
         }
         let rx = sync_replica(&mut st, 1);
-        st.start_replica_sync();
+        st.start_replica_sync(1_700_000_000_000);
         assert!(st.persistence.bgsave.is_some());
         assert_eq!(st.repl.replicas[0].state, ReplicaState::SendBulk);
         assert!(st.bgsave_step());
@@ -1439,6 +1550,34 @@ mod tests {
             st.repl.replicas.first().map(|l| l.state)
         );
         assert!(!st.ks.snapshot_running());
+    }
+
+    /// `repl-diskless-sync-delay` is decided on the clock passed in: the
+    /// sync waits for more replicas until the delay since the first one
+    /// asked is over, without sleeping through it.
+    #[test]
+    fn diskless_sync_starts_once_its_delay_is_over() {
+        let mut st = State::new(
+            Config::default(),
+            1_700_000_000_000,
+            crate::Registry::empty(),
+        );
+        st.config
+            .set(&[
+                (b"repl-diskless-sync".to_vec(), b"yes".to_vec()),
+                (b"repl-diskless-sync-delay".to_vec(), b"5".to_vec()),
+            ])
+            .unwrap();
+        let asked = 1_700_000_000_000;
+        let _rx = sync_replica(&mut st, 1);
+        st.repl.replicas[0].wait_since_ms = asked;
+        assert_eq!(st.diskless_sync_delay(asked + 1_000), Some(4_000));
+        st.start_replica_sync(asked + 4_999);
+        assert!(st.persistence.bgsave.is_none());
+        assert_eq!(st.repl.replicas[0].state, ReplicaState::WaitBgsave);
+        st.start_replica_sync(asked + 5_000);
+        assert!(st.persistence.bgsave.is_some());
+        assert_eq!(st.repl.replicas[0].state, ReplicaState::SendBulk);
     }
 
     /// A full sync whose payload cannot be produced tells the waiting

@@ -1,8 +1,11 @@
-//! Replication commands and the replica-side state the network task keeps
-//! (`REPLICAOF`, `REPLCONF`, `PSYNC`, `SYNC`, `WAIT`, `ROLE`, `INFO
-//! replication`) and the replica's side of loading a full sync.
-//! The replica's connection to its primary is driven by
-//! `redis-server`'s `replica_link` task through the methods here.
+//! The replica side of replication under the server lock: the link to the
+//! primary as `INFO replication` and `ROLE` show it ([`MasterLink`]),
+//! switching roles ([`State::become_replica`], [`State::become_primary`]),
+//! the `WAIT` bookkeeping, the `INFO replication` section, and the steps of
+//! loading a full sync the way `repl-diskless-load` says. The replica's
+//! connection to its primary is driven by `redis-server`'s `replica_link`
+//! task through the methods here; the command handlers (`REPLICAOF`,
+//! `REPLCONF`, `PSYNC`, `WAIT`, …) are `redis-commands`'.
 
 use bytes::Bytes;
 use redis_replication::{

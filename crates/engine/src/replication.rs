@@ -331,7 +331,7 @@ impl State {
             .iter()
             .any(|r| r.state == ReplicaState::WaitBgsave)
         {
-            self.start_replica_sync();
+            self.start_replica_sync(now);
         }
         self.drop_timed_out_replicas(now);
         // The schedule advances with time whether or not anyone listens.

@@ -1,6 +1,10 @@
-//! The server state shared by all connections, and the dispatcher: the one
-//! place where every check runs before a handler (upstream `processCommand`)
-//! and where statistics, monitors and propagation happen after it (`call`).
+//! The server state shared by all connections ([`State`]): the keyspace,
+//! the configuration and the values cached from it
+//! ([`State::apply_config`]), the client registry, statistics, the log
+//! sink and the periodic cron ([`State::cron`], upstream `serverCron`).
+//! Commands run against it through [`crate::dispatch`]; every subsystem
+//! (persistence, replication, blocking, pub/sub, …) adds its own
+//! `impl State` in its module.
 //!
 //! Lock ordering: the server holds exactly one lock, the `Mutex<State>`; it is
 //! taken once per batch of pipelined commands. Nothing in here awaits.

@@ -1,10 +1,14 @@
-//! The command table: which handler serves which command.
+//! The command table: which handler serves which command, under which name
+//! (`rename-command` applied), and the lookup of a request's command or
+//! subcommand ([`Registry::resolve`]).
 //!
 //! Arity, flags, key positions and documentation come from the declarative
 //! metadata in [`crate::meta`] (recorded from upstream's command JSON via the
-//! reference server); this table only binds names to handlers. Everything
+//! reference server); this table binds names to the handlers each
+//! `redis-commands` module exports and precomputes flag bits. Everything
 //! the dispatcher checks (arity, authentication, flags) is read from here
-//! once, in [`crate::state::State::call`]; handlers never repeat those checks.
+//! once, in [`crate::dispatch`]; handlers never repeat those checks. A table
+//! that cannot be built fails with a [`RegistryError`].
 
 use std::collections::HashMap;
 
@@ -16,6 +20,25 @@ use crate::meta::{self, CommandMeta};
 
 /// A command handler. `argv[0]` is the command name as sent.
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
+
+/// Why the command table cannot be built. The `rename-command` texts are
+/// upstream's configuration errors; the others are for developers (a
+/// handler bound under a name the metadata does not know).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// A handler is bound to a command without metadata.
+    #[error("no metadata for command '{0}'")]
+    NoCommandMeta(String),
+    /// A handler is bound to a subcommand (`parent|sub`) without metadata.
+    #[error("no metadata for subcommand '{0}'")]
+    NoSubcommandMeta(String),
+    /// `rename-command` names a command that does not exist (any more).
+    #[error("No such command in rename-command")]
+    NoSuchCommand,
+    /// `rename-command`'s new name is taken.
+    #[error("Target command name already exists")]
+    TargetExists,
+}
 
 /// Flag bits precomputed from the metadata for the hot path.
 pub mod flags {
@@ -194,7 +217,7 @@ impl Registry {
     /// Builds the table from handler lists (each command module exports
     /// one). A binding whose name has no metadata is an error: it would
     /// serve a command `COMMAND INFO` cannot describe.
-    pub fn build(modules: &[&[(&str, Handler)]]) -> Result<Registry, String> {
+    pub fn build(modules: &[&[(&str, Handler)]]) -> Result<Registry, RegistryError> {
         Registry::build_with(modules, true)
     }
 
@@ -207,24 +230,24 @@ impl Registry {
     pub fn build_with_renames(
         modules: &[&[(&str, Handler)]],
         renames: &[(String, String)],
-    ) -> Result<Registry, String> {
+    ) -> Result<Registry, RegistryError> {
         let mut reg = Registry::build(modules)?;
         reg.rename_all(renames)?;
         Ok(reg)
     }
 
     /// Applies `rename-command` pairs (see [`Registry::build_with_renames`]).
-    pub fn rename_all(&mut self, renames: &[(String, String)]) -> Result<(), String> {
+    pub fn rename_all(&mut self, renames: &[(String, String)]) -> Result<(), RegistryError> {
         for (from, to) in renames {
             let Some(cmd) = self.by_name.remove(from.to_ascii_lowercase().as_bytes()) else {
-                return Err("No such command in rename-command".into());
+                return Err(RegistryError::NoSuchCommand);
             };
             if to.is_empty() {
                 continue;
             }
             let key = to.to_ascii_lowercase().into_bytes();
             if self.by_name.contains_key(&key) {
-                return Err("Target command name already exists".into());
+                return Err(RegistryError::TargetExists);
             }
             self.by_name.insert(key, cmd);
         }
@@ -243,7 +266,7 @@ impl Registry {
         EMPTY.get_or_init(Registry::default)
     }
 
-    fn build_with(modules: &[&[(&str, Handler)]], strict: bool) -> Result<Registry, String> {
+    fn build_with(modules: &[&[(&str, Handler)]], strict: bool) -> Result<Registry, RegistryError> {
         let mut reg = Registry {
             by_name: NameMap::default(),
             names: Vec::new(),
@@ -255,7 +278,7 @@ impl Registry {
             };
             let Some(top_meta) = meta::find(top.as_bytes()) else {
                 if strict {
-                    return Err(format!("no metadata for command '{top}'"));
+                    return Err(RegistryError::NoCommandMeta(top.to_string()));
                 }
                 continue;
             };
@@ -271,7 +294,7 @@ impl Registry {
                 Some(s) => {
                     let Some(sub_meta) = meta::find_sub(top_meta, s.as_bytes()) else {
                         if strict {
-                            return Err(format!("no metadata for subcommand '{name}'"));
+                            return Err(RegistryError::NoSubcommandMeta(name.to_string()));
                         }
                         continue;
                     };

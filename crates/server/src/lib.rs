@@ -10,9 +10,11 @@
 //!   `redis-net`'s connection loop).
 //! - [`replica_link`]: following a primary.
 //! - [`log`]: upstream-format log lines; [`notify`]: systemd notification.
+//! - [`error`]: the fatal startup errors.
 //!
 //! Only `main.rs` builds the runtime, installs signal handlers or exits.
 
+pub mod error;
 pub mod log;
 pub mod notify;
 pub mod replica_link;

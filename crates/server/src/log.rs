@@ -9,6 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use redis_common::log::{format_log_line, LogLevel};
 
+use crate::error::ServerError;
+
 struct Logger {
     path: String,
     level: LogLevel,
@@ -36,16 +38,16 @@ pub fn parse_level(s: &str) -> LogLevel {
     }
 }
 
-/// Points the log at `path` (empty: standard output). Returns an error text
-/// if the file cannot be opened, like upstream's startup check.
-pub fn configure(path: &str, level: LogLevel) -> Result<(), String> {
+/// Points the log at `path` (empty: standard output). Fails if the file
+/// cannot be opened, like upstream's startup check.
+pub fn configure(path: &str, level: LogLevel) -> Result<(), ServerError> {
     if !path.is_empty() {
         // Checked once at startup like upstream; lines reopen it.
         OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| format!("Can't open the log file: {e}"))?;
+            .map_err(ServerError::LogFile)?;
     }
     if let Ok(mut l) = logger().lock() {
         l.path = path.to_string();

@@ -14,6 +14,7 @@ use redis_common::os::strerror;
 use redis_config::Config;
 use redis_engine::state::REDIS_VERSION;
 use redis_engine::{Registry, State};
+use redis_server::error::ServerError;
 use redis_server::{log, notify, now_ms, Shared};
 
 /// Bytes currently allocated, for `INFO memory` and (later) `maxmemory`.
@@ -318,20 +319,8 @@ async fn serve(
             p
         }
     };
-    let listeners = match redis_net::bind_all(
-        &config.bind_addrs(),
-        port,
-        config.get_int("tcp-backlog") as i32,
-        config.get_str("unixsocket"),
-        config.get_int("unixsocketperm").clamp(0, 0o7777) as u32,
-    ) {
-        Ok(l) => l,
-        Err(e) => {
-            for l in e.lines {
-                log::warning(&l);
-            }
-            return 1;
-        }
+    let Some(listeners) = bind_listeners(&config, port) else {
+        return 1;
     };
     // Upstream draws its logo when asked to (`always-show-logo`, which
     // test harnesses set and then wait for its "PID:" line) or when
@@ -343,28 +332,7 @@ async fn serve(
     } else {
         log::notice(&format!("Running mode=standalone, port={port}."));
     }
-    let mut state = State::new(config, now_ms(), registry);
-    state.port = port;
-    state.executable = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    state.config_file = config_file
-        .as_deref()
-        .and_then(|p| std::fs::canonicalize(p).ok())
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    state.supervised = supervised.to_string();
-    state.used_memory = used_memory;
-    state.mem_allocator = mem_allocator();
-    state.set_allocator_bg_thread = set_jemalloc_bg_thread;
-    state.allocator_bg_thread = None;
-    state.apply_config();
-    state.startup_memory = used_memory() as u64;
-    state.log_sink = Arc::new(log::log);
-    state.set_log_level = log::set_level;
-    if let Some((host, port)) = state.config.replica_of() {
-        state.become_replica(host, port, now_ms());
-    }
+    let mut state = new_state(config, registry, port, config_file.as_deref(), supervised);
     // The dataset loads while the listeners already accept clients, which
     // get -LOADING meanwhile (upstream serves clients during loading too).
     let load_cfg = state.config.clone();
@@ -384,21 +352,118 @@ async fn serve(
     // client is served, so a client connecting right after start never
     // sees -LOADING for an empty dataset.
     let quick = data_size_on_disk(&load_cfg, aof_on) < QUICK_LOAD_BYTES;
-    let load = move || {
-        let now = now_ms();
-        let mut tmp = State::new(load_cfg, now, registry);
-        tmp.log_sink = load_sink;
-        tmp.used_memory = used_memory;
-        if let Some((host, port)) = tmp.config.replica_of() {
-            tmp.become_replica(host, port, now);
-        }
-        let r = if aof_on {
-            tmp.aof_open_and_load(now)
-        } else {
-            tmp.load_rdb(now).map(drop)
-        };
-        r.map(|_| tmp)
+    let load = move || load_dataset(load_cfg, load_sink, registry, aof_on);
+    let Some(server) = load_and_serve(&shared, listeners, load, quick).await else {
+        shared.shutdown.cancel();
+        return 1;
     };
+    log::notice("Ready to accept connections tcp");
+    if supervised == "systemd" {
+        notify::notify("STATUS=Ready to accept connections\nREADY=1\n");
+    }
+    let code = wait_for_exit(&shared, &notify_shutdown).await;
+    if supervised == "systemd" {
+        notify::notify("STOPPING=1\n");
+    }
+    if !pidfile.is_empty() {
+        log::notice("Removing the pid file.");
+        let _ = std::fs::remove_file(Path::new(&pidfile));
+    }
+    shared.shutdown.cancel();
+    let _ = server.await;
+    if code == 0 {
+        log::warning("Redis is now ready to exit, bye bye...");
+    }
+    code
+}
+
+/// Binds every configured address (TCP and the unix socket); on failure
+/// logs upstream's lines and returns `None` (the server exits).
+fn bind_listeners(config: &Config, port: u16) -> Option<redis_server::Listeners> {
+    match redis_net::bind_all(
+        &config.bind_addrs(),
+        port,
+        config.get_int("tcp-backlog") as i32,
+        config.get_str("unixsocket"),
+        config.get_int("unixsocketperm").clamp(0, 0o7777) as u32,
+    ) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            for l in e.lines {
+                log::warning(&l);
+            }
+            None
+        }
+    }
+}
+
+/// The server state before loading: what the process knows about itself
+/// (executable, configuration file, allocator, log) and the replication
+/// role the configuration gives it.
+fn new_state(
+    config: Config,
+    registry: &'static Registry,
+    port: u16,
+    config_file: Option<&Path>,
+    supervised: &str,
+) -> State {
+    let mut state = State::new(config, now_ms(), registry);
+    state.port = port;
+    state.executable = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    state.config_file = config_file
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    state.supervised = supervised.to_string();
+    state.used_memory = used_memory;
+    state.mem_allocator = mem_allocator();
+    state.set_allocator_bg_thread = set_jemalloc_bg_thread;
+    state.allocator_bg_thread = None;
+    state.apply_config();
+    state.startup_memory = used_memory() as u64;
+    state.log_sink = Arc::new(log::log);
+    state.set_log_level = log::set_level;
+    if let Some((host, port)) = state.config.replica_of() {
+        state.become_replica(host, port, now_ms());
+    }
+    state
+}
+
+/// Loads the dataset on disk (the AOF with `appendonly yes`, else the
+/// RDB file) into a state of its own, which the server then adopts.
+fn load_dataset(
+    config: Config,
+    log_sink: redis_engine::state::LogSink,
+    registry: &'static Registry,
+    aof_on: bool,
+) -> Result<State, ServerError> {
+    let now = now_ms();
+    let mut tmp = State::new(config, now, registry);
+    tmp.log_sink = log_sink;
+    tmp.used_memory = used_memory;
+    if let Some((host, port)) = tmp.config.replica_of() {
+        tmp.become_replica(host, port, now);
+    }
+    if aof_on {
+        tmp.aof_open_and_load(now)?;
+    } else {
+        tmp.load_rdb(now)?;
+    }
+    Ok(tmp)
+}
+
+/// Runs `load` and starts serving `listeners`: after the load when it is
+/// `quick`, else at once, with the load on a blocking thread (clients get
+/// -LOADING meanwhile). The server task, or `None` when loading failed
+/// (logged).
+async fn load_and_serve(
+    shared: &Arc<Shared>,
+    listeners: redis_server::Listeners,
+    load: impl FnOnce() -> Result<State, ServerError> + Send + 'static,
+    quick: bool,
+) -> Option<tokio::task::JoinHandle<()>> {
     let mut listeners = Some(listeners);
     let mut server = None;
     let loaded = if quick {
@@ -416,37 +481,32 @@ async fn serve(
             }
         }
         Ok(Err(e)) => {
-            log::warning(&e);
-            shared.shutdown.cancel();
-            return 1;
+            log::warning(&e.to_string());
+            return None;
         }
         Err(e) => {
             log::warning(&format!("Loading failed: {e}"));
-            shared.shutdown.cancel();
-            return 1;
+            return None;
         }
     }
-    let server = match (server, listeners.take()) {
-        (Some(s), _) => s,
-        (None, Some(l)) => tokio::spawn(redis_server::run(l, shared.clone())),
-        (None, None) => return 1,
-    };
-    log::notice("Ready to accept connections tcp");
-    if supervised == "systemd" {
-        notify::notify("STATUS=Ready to accept connections\nREADY=1\n");
+    match (server, listeners.take()) {
+        (Some(s), _) => Some(s),
+        (None, Some(l)) => Some(tokio::spawn(redis_server::run(l, shared.clone()))),
+        (None, None) => None,
     }
-    // Signals run the same shutdown as SHUTDOWN, with the flags of
-    // `shutdown-on-sigterm` / `shutdown-on-sigint`; a failed final save
-    // keeps the server running, and a shutdown waiting for replicas is
-    // finished by the cron, which wakes us like a command does.
-    let mut code = 0;
+}
+
+/// Waits until the server is to exit, returning the exit status.
+///
+/// Signals run the same shutdown as SHUTDOWN, with the flags of
+/// `shutdown-on-sigterm` / `shutdown-on-sigint`; a failed final save
+/// keeps the server running, and a shutdown waiting for replicas is
+/// finished by the cron, which wakes us like a command does.
+async fn wait_for_exit(shared: &Shared, notify_shutdown: &tokio::sync::Notify) -> i32 {
     loop {
-        let directive = match wait_for_shutdown(&notify_shutdown).await {
+        let directive = match wait_for_shutdown(notify_shutdown).await {
             Woke::Command => match shared.state.lock().ok().and_then(|st| st.shutdown) {
-                Some(req) => {
-                    code = req.exit_code;
-                    break;
-                }
+                Some(req) => return req.exit_code,
                 None => continue,
             },
             Woke::Term => "shutdown-on-sigterm",
@@ -457,8 +517,7 @@ async fn serve(
                 // A second SIGINT while waiting: exit now, uncleanly.
                 if directive == "shutdown-on-sigint" {
                     log::warning("You insist... exiting now.");
-                    code = 1;
-                    break;
+                    return 1;
                 }
                 redis_engine::shutdown::ShutdownStep::Waiting
             }
@@ -467,25 +526,12 @@ async fn serve(
                 let req = redis_engine::state::ShutdownRequest::from_signal_config(&flags);
                 st.request_shutdown(req, now_ms())
             }
-            Err(_) => break,
+            Err(_) => return 0,
         };
         if step == redis_engine::shutdown::ShutdownStep::Exit {
-            break;
+            return 0;
         }
     }
-    if supervised == "systemd" {
-        notify::notify("STOPPING=1\n");
-    }
-    if !pidfile.is_empty() {
-        log::notice("Removing the pid file.");
-        let _ = std::fs::remove_file(Path::new(&pidfile));
-    }
-    shared.shutdown.cancel();
-    let _ = server.await;
-    if code == 0 {
-        log::warning("Redis is now ready to exit, bye bye...");
-    }
-    code
 }
 
 /// Below this much data on disk the startup load runs before clients are

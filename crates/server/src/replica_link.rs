@@ -9,12 +9,16 @@
 //! primary's bytes.
 //!
 //! Log lines follow upstream's wording for every step; operators grep them.
+//! A failure ends the connection with a `LinkError`, whose text is the
+//! line logged before reconnecting.
 
+use std::path::PathBuf;
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use redis_engine::client::Client;
+use redis_engine::persist::LoadError;
 use redis_engine::replica::DisklessLoad;
 use redis_replication::error::os_text;
 use redis_replication::{
@@ -26,28 +30,53 @@ use tokio::net::TcpStream;
 
 use crate::{log, now_ms, Shared};
 
-/// Why following the primary stopped: the line to log, at its level.
-struct Fail {
-    level: LogLevel,
-    msg: String,
+/// Why following the primary stopped. Each text is the line logged (at
+/// [`LinkError::level`]) before the link reconnects.
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    /// A step of the protocol failed (handshake, transfer, timeouts).
+    #[error(transparent)]
+    Repl(#[from] ReplError),
+    /// Another task panicked holding the server lock.
+    #[error("state lock poisoned")]
+    LockPoisoned,
+    /// The server shuts down while a full sync waits to be loaded.
+    #[error("Shutting down during the synchronization")]
+    ShuttingDown,
+    /// The payload did not load (the reason was logged just before).
+    #[error(
+        "Failed trying to load the MASTER synchronization DB from {}, check server logs.",
+        if *.from_disk { "disk" } else { "socket" }
+    )]
+    LoadFailed { from_disk: bool },
+    /// The command stream is not RESP.
+    #[error("Protocol error from master: {0}")]
+    Protocol(String),
 }
 
-impl From<ReplError> for Fail {
-    fn from(e: ReplError) -> Fail {
-        Fail {
-            level: e.level(),
-            msg: e.to_string(),
+impl LinkError {
+    /// The level upstream logs this failure at.
+    fn level(&self) -> LogLevel {
+        match self {
+            LinkError::Repl(e) => e.level(),
+            _ => LogLevel::Warning,
         }
     }
 }
 
-impl From<String> for Fail {
-    fn from(msg: String) -> Fail {
-        Fail {
-            level: LogLevel::Warning,
-            msg,
-        }
-    }
+/// Why a full sync's payload did not load: the line logged before
+/// [`LinkError::LoadFailed`].
+#[derive(Debug, thiserror::Error)]
+enum SyncLoadError {
+    /// The payload saved to disk cannot be opened again.
+    #[error("{}", os_text(.0))]
+    Open(#[source] std::io::Error),
+    /// The payload is no valid RDB.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The loading task ended abnormally.
+    #[error("{0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// Runs until shutdown, (re)connecting whenever a primary is configured.
@@ -79,8 +108,8 @@ pub async fn run(shared: Arc<Shared>) {
             _ = shared.shutdown.cancelled() => return,
             r = follow(&shared, &host, port, generation) => r,
         };
-        if let Err(f) = result {
-            log::log(f.level, &f.msg);
+        if let Err(e) = result {
+            log::log(e.level(), &e.to_string());
         }
         set_link(&shared, generation, |m| {
             m.set_state(LinkState::Connect, now_ms())
@@ -94,11 +123,8 @@ pub async fn run(shared: Arc<Shared>) {
     }
 }
 
-fn lock(shared: &Shared) -> Result<MutexGuard<'_, redis_engine::State>, Fail> {
-    shared
-        .state
-        .lock()
-        .map_err(|_| Fail::from("state lock poisoned".to_string()))
+fn lock(shared: &Shared) -> Result<MutexGuard<'_, redis_engine::State>, LinkError> {
+    shared.state.lock().map_err(|_| LinkError::LockPoisoned)
 }
 
 /// Applies `f` to the master link if it is still the one we follow.
@@ -169,7 +195,7 @@ impl Log for LinkLog<'_> {
 }
 
 /// What the handshake sends, from the configuration and our history.
-fn handshake_params(shared: &Shared) -> Result<HandshakeParams, Fail> {
+fn handshake_params(shared: &Shared) -> Result<HandshakeParams, LinkError> {
     let st = lock(shared)?;
     let nonempty = |name: &str| Some(st.config.get_str(name).to_string()).filter(|v| !v.is_empty());
     let failover = st.master.as_ref().is_some_and(|m| m.failover);
@@ -196,24 +222,14 @@ fn handshake_params(shared: &Shared) -> Result<HandshakeParams, Fail> {
     })
 }
 
-async fn follow(shared: &Arc<Shared>, host: &str, port: u16, generation: u64) -> Result<(), Fail> {
-    log::notice(&format!("Connecting to MASTER {host}:{port}"));
-    log::notice("MASTER <-> REPLICA sync started");
-    set_link(shared, generation, |m| {
-        m.set_state(LinkState::Connecting, now_ms())
-    });
-    let timeout = Duration::from_secs(repl_timeout(shared) as u64);
-    let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
-        .await
-        .map_err(|_| ReplError::ConnectTimeout)?
-        .map_err(|e| ReplError::Socket(os_text(&e)))?;
-    let _ = stream.set_nodelay(true);
-    log::notice("Non blocking connect for SYNC fired the event.");
-    set_link(shared, generation, |m| {
-        m.set_state(LinkState::Handshake, now_ms())
-    });
+async fn follow(
+    shared: &Arc<Shared>,
+    host: &str,
+    port: u16,
+    generation: u64,
+) -> Result<(), LinkError> {
+    let mut link = connect(shared, host, port, generation).await?;
     let params = handshake_params(shared)?;
-    let mut link = LineLink::new(stream, timeout);
     let mut sink = LinkLog {
         shared,
         generation,
@@ -246,26 +262,65 @@ async fn follow(shared: &Arc<Shared>, host: &str, port: u16, generation: u64) ->
             };
             full_sync(shared, &mut link, generation, id, 0).await?;
         }
-        PsyncOutcome::Continue { new_replid } => {
-            let mut st = lock(shared)?;
-            if let Some(id) = new_replid {
-                // Our replicas must learn the new ID: they reconnect and
-                // continue with us.
-                st.repl.ids.shift(id);
-                st.repl.disconnect_replicas();
-            }
-            if !st.repl.backlog.active() {
-                // Restarted from our RDB: the history starts here.
-                let next = st.repl.ids.master_repl_offset + 1;
-                st.repl.backlog.activate(next);
-            }
-        }
+        PsyncOutcome::Continue { new_replid } => continue_history(shared, new_replid)?,
     }
     set_link(shared, generation, |m| {
         m.set_state(LinkState::Connected, now_ms());
         m.failover = false;
     });
     stream_commands(shared, link, generation).await
+}
+
+/// Connects to the primary within `repl-timeout`: the link the handshake
+/// then runs on.
+async fn connect(
+    shared: &Shared,
+    host: &str,
+    port: u16,
+    generation: u64,
+) -> Result<LineLink<TcpStream>, LinkError> {
+    log::notice(&format!("Connecting to MASTER {host}:{port}"));
+    log::notice("MASTER <-> REPLICA sync started");
+    set_link(shared, generation, |m| {
+        m.set_state(LinkState::Connecting, now_ms())
+    });
+    let timeout = Duration::from_secs(repl_timeout(shared) as u64);
+    let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| ReplError::ConnectTimeout)?
+        .map_err(|e| ReplError::Socket(os_text(&e)))?;
+    let _ = stream.set_nodelay(true);
+    log::notice("Non blocking connect for SYNC fired the event.");
+    set_link(shared, generation, |m| {
+        m.set_state(LinkState::Handshake, now_ms())
+    });
+    Ok(LineLink::new(stream, timeout))
+}
+
+/// `+CONTINUE`: the primary's stream goes on from our offset, under a new
+/// replication ID when it announced one.
+fn continue_history(shared: &Shared, new_replid: Option<String>) -> Result<(), LinkError> {
+    let mut st = lock(shared)?;
+    if let Some(id) = new_replid {
+        // Our replicas must learn the new ID: they reconnect and continue
+        // with us.
+        st.repl.ids.shift(id);
+        st.repl.disconnect_replicas();
+    }
+    if !st.repl.backlog.active() {
+        // Restarted from our RDB: the history starts here.
+        let next = st.repl.ids.master_repl_offset + 1;
+        st.repl.backlog.activate(next);
+    }
+    Ok(())
+}
+
+/// Where a full sync's payload is loaded from.
+enum SyncSource {
+    /// Received into memory (a diskless load).
+    Memory(Vec<u8>),
+    /// Saved as `dbfilename` (`repl-diskless-load disabled`).
+    File(PathBuf),
 }
 
 /// Receives the RDB, loads it the way `repl-diskless-load` says and takes
@@ -276,20 +331,8 @@ async fn full_sync(
     generation: u64,
     new_id: String,
     new_off: i64,
-) -> Result<(), Fail> {
-    let mode = {
-        let mut st = lock(shared)?;
-        if let Some(m) = st.master.as_mut() {
-            if m.generation == generation {
-                m.set_state(LinkState::Transfer, now_ms());
-            }
-        }
-        // The dataset is about to change: our replicas resync with us and
-        // our history can no longer be served, as upstream.
-        st.repl.disconnect_replicas();
-        st.repl.backlog.deactivate();
-        st.diskless_load_mode()
-    };
+) -> Result<(), LinkError> {
+    let mode = begin_transfer(shared, generation)?;
     let target = if mode == DisklessLoad::Disk {
         PayloadTarget::Disk { dir: ".".into() }
     } else {
@@ -301,112 +344,158 @@ async fn full_sync(
         counted: 0,
     };
     let payload = receive_payload(link, &target, &mut sink).await?;
-    // A save to disk in progress finishes first (bounded by the save),
-    // so it is never left iterating a dataset that went away.
-    while lock(shared)?.prepare_sync_load() {
-        if shared.shutdown.is_cancelled() {
-            return Err("Shutting down during the synchronization"
-                .to_string()
-                .into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let (tmp, source) = {
-        let mut st = lock(shared)?;
-        let tmp = st.loader(now_ms());
-        if mode != DisklessLoad::SwapDb {
-            log::notice("Discarding previously cached master state.");
-            log::notice("MASTER <-> REPLICA sync: Flushing old data");
-            st.flush_for_sync();
-            st.persistence.loading = true;
-        }
-        let source = match payload {
-            Payload::Memory(v) => Ok(v),
-            Payload::File(f) => {
-                let target = redis_engine::persist::rdb_path(&st);
-                if let Err(e) = f.persist_as(&target) {
-                    st.persistence.loading = false;
-                    return Err(e.into());
-                }
-                Err(target)
-            }
-        };
-        log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
-        (tmp, source)
-    };
+    wait_for_saves(shared).await?;
+    let (tmp, source) = prepare_load(shared, mode, payload)?;
     // Parsing runs off the lock: with swapdb the old dataset is served
     // meanwhile, otherwise clients get -LOADING.
-    let from_disk = source.is_err();
-    let joined = tokio::task::spawn_blocking(move || {
-        let mut tmp = tmp;
-        let now = now_ms();
-        let res = match source {
-            Ok(bytes) => tmp.load_from(&mut redis_rdb::RdbReader::new(&bytes[..]), now),
-            Err(path) => std::fs::File::open(&path)
-                .map_err(|e| os_text(&e))
-                .and_then(|f| {
-                    let buf = std::io::BufReader::with_capacity(1 << 16, f);
-                    tmp.load_from(&mut redis_rdb::RdbReader::new(buf), now)
-                }),
-        };
-        (tmp, res)
-    })
-    .await;
-    let failed = |st: &mut redis_engine::State, e: &str| -> Fail {
-        st.persistence.loading = false;
-        log::warning(e);
-        format!(
-            "Failed trying to load the MASTER synchronization DB from {}, check server logs.",
-            if from_disk { "disk" } else { "socket" }
-        )
-        .into()
-    };
-    let (mut tmp, res) = match joined {
-        Ok(v) => v,
-        Err(e) => return Err(failed(&mut *lock(shared)?, &e.to_string())),
-    };
-    let old = {
-        let mut st = lock(shared)?;
-        let (loaded, expired) = match res {
-            Ok(v) => v,
-            Err(e) => return Err(failed(&mut st, &e)),
-        };
-        log::notice(&format!(
-            "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
-        ));
-        if mode == DisklessLoad::SwapDb {
-            log::notice("Discarding previously cached master state.");
-            log::notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
-        }
-        // Our own replicas may have reconnected meanwhile; they resync.
-        st.prepare_sync_load();
-        let old = st.install_synced_dataset(&mut tmp);
-        st.persistence.loading = false;
-        st.adopt_primary_history(new_id, new_off);
-        // The AOF describes the dataset the sync replaced: rewrite it.
-        st.restart_aof_after_sync();
-        if from_disk {
-            st.remove_sync_file_if_unwanted();
-        }
-        old
-    };
+    let from_disk = matches!(source, SyncSource::File(_));
+    let parsed = tokio::task::spawn_blocking(move || parse_payload(tmp, source)).await;
+    let replaced = install_payload(shared, mode, parsed, from_disk, new_id, new_off)?;
     if mode == DisklessLoad::SwapDb {
         log::notice("MASTER <-> REPLICA sync: Discarding old DB in background");
     }
     // Freeing a large dataset takes a while: not on the server's thread.
     let _ = std::thread::Builder::new()
         .name("lazyfree".into())
-        .spawn(move || drop((old, tmp)));
+        .spawn(move || drop(replaced));
     log::notice("MASTER <-> REPLICA sync: Finished with success");
     Ok(())
 }
 
+/// The link enters the transfer. The dataset is about to change: our
+/// replicas resync with us and our history can no longer be served, as
+/// upstream. Returns how the payload is to be loaded.
+fn begin_transfer(shared: &Shared, generation: u64) -> Result<DisklessLoad, LinkError> {
+    let mut st = lock(shared)?;
+    if let Some(m) = st.master.as_mut() {
+        if m.generation == generation {
+            m.set_state(LinkState::Transfer, now_ms());
+        }
+    }
+    st.repl.disconnect_replicas();
+    st.repl.backlog.deactivate();
+    Ok(st.diskless_load_mode())
+}
+
+/// Waits for a save to disk in progress to finish (bounded by the save),
+/// so that it is never left iterating a dataset that went away.
+async fn wait_for_saves(shared: &Shared) -> Result<(), LinkError> {
+    while lock(shared)?.prepare_sync_load() {
+        if shared.shutdown.is_cancelled() {
+            return Err(LinkError::ShuttingDown);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// Under the lock, before parsing: a state to load into, the old dataset
+/// flushed unless swapdb keeps serving it, and a payload received on
+/// disk renamed to `dbfilename`.
+fn prepare_load(
+    shared: &Shared,
+    mode: DisklessLoad,
+    payload: Payload,
+) -> Result<(redis_engine::State, SyncSource), LinkError> {
+    let mut st = lock(shared)?;
+    let tmp = st.loader(now_ms());
+    if mode != DisklessLoad::SwapDb {
+        log::notice("Discarding previously cached master state.");
+        log::notice("MASTER <-> REPLICA sync: Flushing old data");
+        st.flush_for_sync();
+        st.persistence.loading = true;
+    }
+    let source = match payload {
+        Payload::Memory(v) => SyncSource::Memory(v),
+        Payload::File(f) => {
+            let target = redis_engine::persist::rdb_path(&st);
+            if let Err(e) = f.persist_as(&target) {
+                st.persistence.loading = false;
+                return Err(e.into());
+            }
+            SyncSource::File(target)
+        }
+    };
+    log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+    Ok((tmp, source))
+}
+
+/// A parsed payload: the loader, with the keys loaded and expired or the
+/// failure.
+type Parsed = (redis_engine::State, Result<(u64, u64), SyncLoadError>);
+
+/// Parses the payload into `tmp` (on a blocking thread, off the lock).
+fn parse_payload(mut tmp: redis_engine::State, source: SyncSource) -> Parsed {
+    let now = now_ms();
+    let res = match source {
+        SyncSource::Memory(bytes) => tmp
+            .load_from(&mut redis_rdb::RdbReader::new(&bytes[..]), now)
+            .map_err(SyncLoadError::from),
+        SyncSource::File(path) => std::fs::File::open(&path)
+            .map_err(SyncLoadError::Open)
+            .and_then(|f| {
+                let buf = std::io::BufReader::with_capacity(1 << 16, f);
+                tmp.load_from(&mut redis_rdb::RdbReader::new(buf), now)
+                    .map_err(SyncLoadError::from)
+            }),
+    };
+    (tmp, res)
+}
+
+/// The payload did not load: loading ends, the reason is logged, and
+/// the link fails with upstream's line.
+fn load_failed(st: &mut redis_engine::State, e: SyncLoadError, from_disk: bool) -> LinkError {
+    st.persistence.loading = false;
+    log::warning(&e.to_string());
+    LinkError::LoadFailed { from_disk }
+}
+
+/// Under the lock, after parsing: installs the loaded dataset and the
+/// primary's history (`new_id`, `new_off`). Returns what is to be freed
+/// off the server thread: the replaced dataset and the emptied loader.
+fn install_payload(
+    shared: &Shared,
+    mode: DisklessLoad,
+    parsed: Result<Parsed, tokio::task::JoinError>,
+    from_disk: bool,
+    new_id: String,
+    new_off: i64,
+) -> Result<(Vec<redis_storage::Db>, redis_engine::State), LinkError> {
+    let (mut tmp, res) = match parsed {
+        Ok(v) => v,
+        Err(e) => return Err(load_failed(&mut *lock(shared)?, e.into(), from_disk)),
+    };
+    let mut st = lock(shared)?;
+    let (loaded, expired) = match res {
+        Ok(v) => v,
+        Err(e) => return Err(load_failed(&mut st, e, from_disk)),
+    };
+    log::notice(&format!(
+        "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
+    ));
+    if mode == DisklessLoad::SwapDb {
+        log::notice("Discarding previously cached master state.");
+        log::notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
+    }
+    // Our own replicas may have reconnected meanwhile; they resync.
+    st.prepare_sync_load();
+    let old = st.install_synced_dataset(&mut tmp);
+    st.persistence.loading = false;
+    st.adopt_primary_history(new_id, new_off);
+    // The AOF describes the dataset the sync replaced: rewrite it.
+    st.restart_aof_after_sync();
+    if from_disk {
+        st.remove_sync_file_if_unwanted();
+    }
+    Ok((old, tmp))
+}
+
 /// Sends `REPLCONF ACK <offset>`.
-async fn send_ack(link: &mut LineLink<TcpStream>, offset: i64) -> Result<(), Fail> {
+async fn send_ack(link: &mut LineLink<TcpStream>, offset: i64) -> Result<(), LinkError> {
     let off = offset.to_string();
     link.send(&[b"REPLCONF", b"ACK", off.as_bytes()])
         .await
-        .map_err(|_| Fail::from("Connection with master lost.".to_string()))
+        .map_err(|_| ReplError::ConnectionLost.into())
 }
 
 /// Applies the primary's command stream until the link drops or the
@@ -416,7 +505,7 @@ async fn stream_commands(
     shared: &Arc<Shared>,
     mut link: LineLink<TcpStream>,
     generation: u64,
-) -> Result<(), Fail> {
+) -> Result<(), LinkError> {
     let mut client = Client::detached(0);
     client.is_master = true;
     client.authenticated = true;
@@ -440,9 +529,7 @@ async fn stream_commands(
             _ = std::future::ready(()), if process_now => {}
             r = link.read_available(), if !process_now => {
                 match r {
-                    Ok(0) | Err(_) => {
-                        return Err("Connection with master lost.".to_string().into())
-                    }
+                    Ok(0) | Err(_) => return Err(ReplError::ConnectionLost.into()),
                     Ok(n) => {
                         live.on_data(now_ms());
                         if let Ok(mut st) = shared.state.lock() {
@@ -506,7 +593,7 @@ async fn stream_commands(
                         }
                     }
                     Ok(None) => break,
-                    Err(e) => return Err(format!("Protocol error from master: {}", e.0).into()),
+                    Err(e) => return Err(LinkError::Protocol(e.0)),
                 }
             }
         }
