@@ -85,7 +85,9 @@ fn refresh_self(ctx: &mut Ctx, cmd: &str) {
 
 /// The class of a client for `TYPE` filters.
 fn client_type(c: &redis_engine::client::ClientInfo) -> &'static str {
-    if c.is_replica {
+    if c.is_master {
+        "master"
+    } else if c.is_replica {
         "replica"
     } else if c.sub + c.psub + c.ssub > 0 {
         "pubsub"

@@ -154,15 +154,57 @@ pub struct ClientInfo {
     pub ssub: usize,
     pub blocked: bool,
     pub is_replica: bool,
+    /// Our primary's replication link (flag `M`, type `master`).
+    pub is_master: bool,
     pub signal: Arc<ConnSignal>,
 }
 
 impl ClientInfo {
+    /// A client just connected from `addr` to `laddr` (the registry
+    /// assigns its id).
+    pub fn new(
+        addr: String,
+        laddr: String,
+        fd: i64,
+        is_unix: bool,
+        signal: Arc<ConnSignal>,
+        now_ms: i64,
+    ) -> ClientInfo {
+        ClientInfo {
+            id: 0,
+            addr,
+            laddr,
+            fd,
+            name: Bytes::new(),
+            created_ms: now_ms,
+            last_interaction_ms: now_ms,
+            db: 0,
+            multi: -1,
+            last_cmd: "NULL".into(),
+            user: "default".into(),
+            resp: 2,
+            is_monitor: false,
+            no_evict: false,
+            qbuf: 0,
+            is_unix,
+            sub: 0,
+            psub: 0,
+            ssub: 0,
+            blocked: false,
+            is_replica: false,
+            is_master: false,
+            signal,
+        }
+    }
+
     /// The `flags=` letters of `CLIENT LIST`.
     pub fn flags(&self) -> String {
         let mut f = String::new();
         if self.is_replica {
             f.push('S');
+        }
+        if self.is_master {
+            f.push('M');
         }
         if self.is_monitor {
             f.push('O');

@@ -67,6 +67,11 @@ impl<S> LineLink<S> {
         &mut self.buf
     }
 
+    /// The underlying stream (for its addresses).
+    pub fn stream(&self) -> &S {
+        &self.stream
+    }
+
     /// The underlying stream.
     pub fn stream_mut(&mut self) -> &mut S {
         &mut self.stream

@@ -17,7 +17,7 @@ use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use redis_engine::client::Client;
+use redis_engine::client::{Client, ClientInfo, ConnSignal};
 use redis_engine::persist::LoadError;
 use redis_engine::replica::DisklessLoad;
 use redis_replication::error::os_text;
@@ -501,12 +501,63 @@ async fn send_ack(link: &mut LineLink<TcpStream>, offset: i64) -> Result<(), Lin
 /// Applies the primary's command stream until the link drops or the
 /// primary changes, acknowledging our offset once a second and on
 /// `REPLCONF GETACK`, and dropping a primary silent past `repl-timeout`.
+/// The primary's link in the client registry; removed from it when the
+/// link ends, however it ends.
+struct MasterClient<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl<'a> MasterClient<'a> {
+    fn register(
+        shared: &'a Shared,
+        link: &LineLink<TcpStream>,
+        signal: Arc<ConnSignal>,
+    ) -> Result<MasterClient<'a>, LinkError> {
+        let sock = link.stream();
+        let addr = sock.peer_addr().map(|a| format!("{}:{}", a.ip(), a.port()));
+        let laddr = sock
+            .local_addr()
+            .map(|a| format!("{}:{}", a.ip(), a.port()));
+        let fd = {
+            use std::os::fd::AsRawFd;
+            i64::from(sock.as_raw_fd())
+        };
+        let mut info = ClientInfo::new(
+            addr.unwrap_or_default(),
+            laddr.unwrap_or_default(),
+            fd,
+            false,
+            signal,
+            now_ms(),
+        );
+        info.is_master = true;
+        let mut st = lock(shared)?;
+        let id = st.add_client(info);
+        Ok(MasterClient { shared, id })
+    }
+}
+
+impl Drop for MasterClient<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.shared.state.lock() {
+            st.remove_client(self.id);
+        }
+    }
+}
+
 async fn stream_commands(
     shared: &Arc<Shared>,
     mut link: LineLink<TcpStream>,
     generation: u64,
 ) -> Result<(), LinkError> {
-    let mut client = Client::detached(0);
+    // The primary's link is a client like the others (`CLIENT LIST` flag
+    // `M`, `CLIENT KILL` by its address or `TYPE master` drops it, and the
+    // link then reconnects with a partial resync), as upstream's.
+    let (tx, mut killed) = redis_net::push_channel();
+    let signal = Arc::new(ConnSignal::new(tx));
+    let master = MasterClient::register(shared, &link, signal.clone())?;
+    let mut client = Client::new(master.id, signal.clone(), true);
     client.is_master = true;
     client.authenticated = true;
     let mut parser = RequestParser::default();
@@ -515,6 +566,9 @@ async fn stream_commands(
     let mut process_now = !link.buffer().is_empty();
     let wake = lock(shared)?.repl_notify.clone();
     loop {
+        if signal.is_killed() {
+            return Err(ReplError::ConnectionLost.into());
+        }
         let timeout_secs = repl_timeout(shared);
         let wait_ms = (live.next_wakeup(timeout_secs) - now_ms()).max(0) as u64;
         tokio::select! {
@@ -526,6 +580,8 @@ async fn stream_commands(
                 }
             }
             _ = tokio::time::sleep(Duration::from_millis(wait_ms)) => {}
+            // CLIENT KILL wakes us through the link client's mailbox.
+            _ = killed.recv() => continue,
             _ = std::future::ready(()), if process_now => {}
             r = link.read_available(), if !process_now => {
                 match r {

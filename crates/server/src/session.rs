@@ -96,30 +96,14 @@ fn admit(
         st.stats.rejected_connections += 1;
         return Err(PROTECTED_MODE_ERROR.as_bytes());
     }
-    let info = ClientInfo {
-        id: 0,
-        addr: peer.addr.clone(),
-        laddr: peer.laddr.clone(),
-        fd: peer.fd,
-        name: Bytes::new(),
-        created_ms: now,
-        last_interaction_ms: now,
-        db: 0,
-        multi: -1,
-        last_cmd: "NULL".into(),
-        user: "default".into(),
-        resp: 2,
-        is_monitor: false,
-        no_evict: false,
-        qbuf: 0,
-        is_unix: peer.is_unix,
-        sub: 0,
-        psub: 0,
-        ssub: 0,
-        blocked: false,
-        is_replica: false,
-        signal: signal.clone(),
-    };
+    let info = ClientInfo::new(
+        peer.addr.clone(),
+        peer.laddr.clone(),
+        peer.fd,
+        peer.is_unix,
+        signal.clone(),
+        now,
+    );
     Ok(st.add_client(info))
 }
 
