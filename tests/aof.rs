@@ -27,9 +27,7 @@ fn start_in(kind: ServerKind, dir: &Path, extra: &[&str]) -> TestServer {
 }
 
 fn kill9(s: &TestServer) {
-    let _ = std::process::Command::new("kill")
-        .args(["-9", &s.pid().to_string()])
-        .status();
+    s.signal("-9");
     std::thread::sleep(Duration::from_millis(200));
 }
 
@@ -296,7 +294,7 @@ fn torn_tail_is_truncated_only_when_allowed() {
     std::fs::write(&path, &bytes).unwrap();
     // aof-load-truncated no: the server refuses to start, file untouched.
     let bin = redis_testkit::server::ours_binary("redis-server");
-    let out = crate::util::run_bounded(
+    let out = redis_testkit::run_bounded(
         std::process::Command::new(&bin)
             .args([
                 "--port",

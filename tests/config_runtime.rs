@@ -5,12 +5,9 @@
 //! protected configs and the protected commands (`DEBUG`, `MODULE`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use redis_testkit::{assert_resp_eq, Conn, ServerKind, TestServer};
-
-use crate::util::run_bounded;
 
 const KINDS: [ServerKind; 2] = [ServerKind::Reference, ServerKind::Ours];
 
@@ -80,23 +77,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn binary(kind: ServerKind) -> String {
-    kind.server_binary().to_string_lossy().into_owned()
-}
-
-/// Runs a server binary that is expected to exit by itself (a bad config,
-/// a failed load): (exit code, stdout + stderr).
-fn run_to_exit(kind: ServerKind, args: &[&str]) -> (i32, String) {
-    let out = run_bounded(
-        Command::new(binary(kind)).args(args),
-        Duration::from_secs(20),
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
-    )
 }
 
 // ---------------------------------------------------------------- rename
@@ -207,8 +187,8 @@ fn bad_rename_command_lines_are_fatal_like_upstream() {
         args.extend(extra.iter().copied());
         // Never the default port, should a server get that far.
         args.extend(["--port", "0", "--bind", "127.0.0.1"]);
-        let (rc_ref, err_ref) = run_to_exit(ServerKind::Reference, &args);
-        let (rc_ours, err_ours) = run_to_exit(ServerKind::Ours, &args);
+        let (rc_ref, err_ref) = ServerKind::Reference.run_to_exit(&args);
+        let (rc_ours, err_ours) = ServerKind::Ours.run_to_exit(&args);
         assert_eq!(rc_ref, 1, "{err_ref}");
         assert_eq!(rc_ours, rc_ref, "exit code for {contents:?}: {err_ours}");
         assert_eq!(err_ours.trim(), err_ref.trim(), "output for {contents:?}");
@@ -316,11 +296,11 @@ fn aof_with_a_command_renamed_away_fails_to_load_like_upstream() {
         ];
         let mut plain = quiet.to_vec();
         plain.extend(base);
-        let (rc1, out1) = run_to_exit(kind, &plain);
+        let (rc1, out1) = kind.run_to_exit(&plain);
         let mut removed = quiet.to_vec();
         removed.extend(args.iter().copied());
         removed.extend(["--rename-command", "incr", ""]);
-        let (rc2, out2) = run_to_exit(kind, &removed);
+        let (rc2, out2) = kind.run_to_exit(&removed);
         // (Our first incr file is numbered differently: compare the
         // message up to the file name.)
         let unknown = |out: &str| -> Vec<String> {
@@ -538,15 +518,6 @@ fn protected_configs_follow_enable_protected_configs_like_upstream() {
 
 // ------------------------------------------------- CONFIG SET effects
 
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn connects(ip: [u8; 4], port: u16) -> bool {
     Conn::connect(std::net::SocketAddr::from((ip, port)))
         .map(|mut c| c.cmd(&["PING"]) == b"+PONG\r\n")
@@ -563,7 +534,7 @@ fn config_set_port_and_bind_rebind_like_upstream() {
         // Someone else holds this port.
         let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let busy_port = busy.local_addr().unwrap().port();
-        let new = free_port();
+        let new = redis_testkit::server::free_port();
         let mut t = vec![
             c.cmd(&["CONFIG", "SET", "port", &busy_port.to_string()]),
             c.cmd(&["CONFIG", "GET", "port"]),
@@ -588,7 +559,7 @@ fn config_set_port_and_bind_rebind_like_upstream() {
         assert!(connects([127, 0, 0, 2], new), "{kind:?}");
         assert!(!connects([127, 0, 0, 1], new), "{kind:?}");
         // Both at once, then no TCP at all.
-        let third = free_port();
+        let third = redis_testkit::server::free_port();
         t.push(c.cmd(&[
             "CONFIG",
             "SET",

@@ -8,7 +8,6 @@
 //! `latency-tracking`, `aof_current_rewrite_time_sec` and the startup
 //! warning for directives that stay inactive.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use redis_testkit::{Conn, ServerKind, TestServer};
@@ -76,11 +75,7 @@ fn flushall_with_save_points_saves_at_once_and_survives_kill_9() {
                 2,
                 "{kind:?}: {log}"
             );
-            let killed = Command::new("kill")
-                .args(["-9", &s.pid().to_string()])
-                .status()
-                .unwrap();
-            assert!(killed.success());
+            assert!(s.signal("-9"));
             assert!(s.wait_exit(Duration::from_secs(10)).is_some());
         }
         let s = TestServer::start(kind, &args(&["--save", "900 1", "--dir", &d]));

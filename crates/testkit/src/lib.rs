@@ -3,14 +3,20 @@
 //! dir, talk to it over a raw synchronous TCP connection that returns reply
 //! bytes exactly as sent, and compare replies with readable diffs.
 //!
-//! Nothing here depends on the crates under test, so a broken protocol
-//! implementation cannot hide behind the same broken parser in the client.
+//! Also: bounded runs of tools and processes killed by PID on drop
+//! ([`process`]).
+//!
+//! Replies are scanned by the testkit itself, never by the crates under
+//! test, so a broken reply decoder cannot hide behind the same broken
+//! decoder in the tests; only the request encoder is redis-resp's.
 
 pub mod conn;
+pub mod process;
 pub mod resp;
 pub mod server;
 
 pub use conn::Conn;
+pub use process::{require_tool, run_bounded, run_bounded_with_input, ChildGuard};
 pub use resp::{escape, reply_len, ScanError};
 pub use server::{ServerKind, TestServer};
 

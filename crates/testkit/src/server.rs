@@ -60,6 +60,25 @@ impl ServerKind {
     }
 }
 
+impl ServerKind {
+    /// Runs this kind's server with exactly `args` (no test defaults) when
+    /// it is expected to exit by itself: a bad config, a failed load. The
+    /// args must keep it off shared ports (`--port 0`) should it start
+    /// after all; the run is bounded (20 s). Returns the exit code (-1 for a
+    /// signal) and stderr followed by stdout.
+    pub fn run_to_exit(self, args: &[&str]) -> (i32, String) {
+        let out = crate::process::run_bounded(
+            Command::new(self.server_binary()).args(args),
+            Duration::from_secs(20),
+        );
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout),
+        )
+    }
+}
+
 /// Directory holding our binaries: `$REDIS_RS_BIN_DIR` if set, otherwise the
 /// `target/<profile>/` directory of the running test executable (test
 /// binaries live in `target/<profile>/deps/`). Setting
@@ -123,8 +142,10 @@ fn fresh_dir() -> PathBuf {
     panic!("could not create a temp dir under {}", base.display());
 }
 
-/// Asks the kernel for a free port by binding port 0, then releases it.
-fn free_port() -> u16 {
+/// A loopback port that is free right now: the kernel picks it for a
+/// listener on port 0, which is then closed. (Something else may take it
+/// before the caller binds it; servers started here retry on that race.)
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind 127.0.0.1:0: {e:?}"));
     l.local_addr()
         .unwrap_or_else(|e| panic!("local_addr: {e:?}"))
@@ -171,24 +192,12 @@ fn answers_ping(addr: SocketAddr) -> bool {
     up
 }
 
-/// Sends SIGTERM with the `kill` command (no libc needed); false if that
-/// could not be done.
-fn sigterm(pid: u32) -> bool {
-    Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 /// Stops `child`: SIGTERM, a bounded wait, then SIGKILL; always reaps.
 fn stop_child(child: &mut Child) {
     if let Ok(Some(_)) = child.try_wait() {
         return;
     }
-    if sigterm(child.id()) {
+    if crate::process::signal(child.id(), "-TERM") {
         let deadline = Instant::now() + STOP_GRACE;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
@@ -214,50 +223,7 @@ impl TestServer {
     pub fn start_binary(kind: ServerKind, bin: &Path, extra_args: &[&str]) -> TestServer {
         let mut last_log = String::new();
         for attempt in 1..=START_ATTEMPTS {
-            let dir = fresh_dir();
-            let port = free_port();
-            let log = dir.join("log");
-            let mut args: Vec<String> = vec![
-                "--port".into(),
-                port.to_string(),
-                "--bind".into(),
-                "127.0.0.1".into(),
-                "--save".into(),
-                String::new(),
-                "--appendonly".into(),
-                "no".into(),
-                "--dir".into(),
-                dir.to_str()
-                    .unwrap_or_else(|| panic!("temp dir is UTF-8"))
-                    .into(),
-                "--logfile".into(),
-                log.to_str()
-                    .unwrap_or_else(|| panic!("temp dir is UTF-8"))
-                    .into(),
-            ];
-            args.extend(extra_args.iter().map(|a| a.to_string()));
-            // stdout/stderr go to a file rather than a pipe so a chatty
-            // server can never block on a full pipe nobody reads.
-            let out = std::fs::File::create(dir.join("stdout"))
-                .unwrap_or_else(|e| panic!("create stdout file: {e:?}"));
-            let err = out
-                .try_clone()
-                .unwrap_or_else(|e| panic!("clone stdout file: {e:?}"));
-            let child = Command::new(bin)
-                .args(&args)
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .stdout(out)
-                .stderr(err)
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
-            // From here on Drop owns the process and the directory.
-            let mut server = TestServer {
-                child,
-                port,
-                dir,
-                kind,
-            };
+            let (mut server, args) = TestServer::spawn(kind, bin, extra_args);
             match server.wait_ready() {
                 Ok(()) => return server,
                 Err(why) => {
@@ -279,6 +245,70 @@ impl TestServer {
             "{kind:?} server ({}) did not start:\n{last_log}",
             bin.display()
         );
+    }
+
+    /// Starts a server like [`TestServer::start`] but returns at once,
+    /// without waiting for it to answer, for tests of what a client sees
+    /// while the server starts up. There is no retry: a lost port race
+    /// shows as a server that exits (see [`TestServer::wait_exit`]).
+    pub fn start_unready(kind: ServerKind, extra_args: &[&str]) -> TestServer {
+        TestServer::spawn(kind, &kind.server_binary(), extra_args).0
+    }
+
+    /// Spawns one server process on a fresh port and dir; also returns the
+    /// arguments it was given, for error reports.
+    fn spawn(kind: ServerKind, bin: &Path, extra_args: &[&str]) -> (TestServer, Vec<String>) {
+        let dir = fresh_dir();
+        let port = free_port();
+        let log = dir.join("log");
+        let mut args: Vec<String> = vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--save".into(),
+            String::new(),
+            "--appendonly".into(),
+            "no".into(),
+            "--dir".into(),
+            dir.to_str()
+                .unwrap_or_else(|| panic!("temp dir is UTF-8"))
+                .into(),
+            "--logfile".into(),
+            log.to_str()
+                .unwrap_or_else(|| panic!("temp dir is UTF-8"))
+                .into(),
+        ];
+        args.extend(extra_args.iter().map(|a| a.to_string()));
+        // stdout/stderr go to a file rather than a pipe so a chatty
+        // server can never block on a full pipe nobody reads.
+        let out = std::fs::File::create(dir.join("stdout"))
+            .unwrap_or_else(|e| panic!("create stdout file: {e:?}"));
+        let err = out
+            .try_clone()
+            .unwrap_or_else(|e| panic!("clone stdout file: {e:?}"));
+        let child = match Command::new(bin)
+            .args(&args)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                panic!("spawning {}: {e}", bin.display());
+            }
+        };
+        // From here on Drop owns the process and the directory.
+        let server = TestServer {
+            child,
+            port,
+            dir,
+            kind,
+        };
+        (server, args)
     }
 
     fn wait_ready(&mut self) -> Result<(), String> {
@@ -330,6 +360,12 @@ impl TestServer {
     /// Process id of the server.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends the server signal `sig` in `kill`'s flag form (`-9`, `-STOP`,
+    /// `-CONT`, `-TERM`); false if that failed. Drop still stops it.
+    pub fn signal(&self, sig: &str) -> bool {
+        crate::process::signal(self.child.id(), sig)
     }
 
     /// Which implementation this is.
@@ -390,6 +426,18 @@ mod tests {
             c.is_closed(),
             "connection must be closed after the server stopped"
         );
+    }
+
+    #[test]
+    fn unready_start_returns_before_the_server_answers() {
+        let mut srv = TestServer::start_unready(ServerKind::Reference, &[]);
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !answers_ping(srv.addr()) {
+            assert!(Instant::now() < deadline, "never answered");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(srv.signal("-TERM"));
+        assert!(srv.wait_exit(STOP_GRACE).is_some(), "SIGTERM stops it");
     }
 
     #[test]
