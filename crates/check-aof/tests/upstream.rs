@@ -9,13 +9,12 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use redis_testkit::{ServerKind, TestServer};
+use redis_testkit::{require_tool, run_bounded_with_input, ServerKind, TestServer};
 
 const REFERENCE_TOOL: &str = "/usr/bin/redis-check-aof";
 
@@ -24,12 +23,10 @@ fn ours() -> PathBuf {
 }
 
 fn reference() -> PathBuf {
-    let p = PathBuf::from(REFERENCE_TOOL);
-    assert!(
-        p.is_file(),
-        "{REFERENCE_TOOL} not found: install redis-tools (the reference is required)"
-    );
-    p
+    require_tool(
+        REFERENCE_TOOL,
+        "install redis-tools (the reference is required)",
+    )
 }
 
 /// Named file contents making up one test input.
@@ -78,30 +75,11 @@ fn normalize(out: &[u8]) -> Vec<u8> {
 /// Runs a tool in `cwd` with `args`, feeding `stdin`; returns normalized
 /// stdout and the exit code. Bounded by a timeout.
 fn run(tool: &Path, cwd: &Path, args: &[&str], stdin: &[u8]) -> (Vec<u8>, i32) {
-    let mut child = Command::new(tool)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", tool.display()));
-    if let Some(mut i) = child.stdin.take() {
-        let _ = i.write_all(stdin);
-    }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{} {args:?} timed out", tool.display());
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = run_bounded_with_input(
+        Command::new(tool).args(args).current_dir(cwd),
+        stdin,
+        Duration::from_secs(20),
+    );
     (normalize(&out.stdout), out.status.code().unwrap_or(-1))
 }
 

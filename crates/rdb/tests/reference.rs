@@ -15,7 +15,7 @@ use bytes::Bytes;
 use redis_rdb::*;
 use redis_testkit::Conn;
 
-use common::{cmd, ok, reference, Reply, TempDir};
+use common::{check_rdb, cmd, ok, reference, Reply, TempDir, CHECK_RDB};
 use fixture::{saved_reference, LIB};
 
 fn sorted(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
@@ -248,10 +248,7 @@ fn our_files_load_into_reference_with_same_digest() {
         let dir = TempDir::new(name);
         std::fs::write(dir.0.join("ours.rdb"), &ours).unwrap();
         // Upstream's checker accepts the file.
-        let out = std::process::Command::new("/usr/bin/redis-check-rdb")
-            .arg(dir.0.join("ours.rdb"))
-            .output()
-            .unwrap();
+        let out = check_rdb(CHECK_RDB, &dir.0.join("ours.rdb"));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success() && text.contains("RDB looks OK"),
@@ -402,11 +399,7 @@ fn dump_payloads_both_ways() {
 }
 
 fn run_check(bin: &str, path: &std::path::Path) -> (String, i32) {
-    let out = std::process::Command::new(bin)
-        .arg(path.file_name().unwrap())
-        .current_dir(path.parent().unwrap())
-        .output()
-        .unwrap();
+    let out = check_rdb(bin, path);
     let text = String::from_utf8_lossy(&out.stdout)
         .lines()
         // Upstream logs this through its server logger on corruption.
@@ -473,7 +466,7 @@ fn corrupt_files_fail_cleanly_and_check_rdb_matches_upstream() {
     for (name, data) in cases {
         let p = dir.0.join(&name);
         std::fs::write(&p, &data).unwrap();
-        let theirs = run_check("/usr/bin/redis-check-rdb", &p);
+        let theirs = run_check(CHECK_RDB, &p);
         let ours = run_check(ours_bin, &p);
         assert_eq!(ours, theirs, "redis-check-rdb {name}");
     }
@@ -880,7 +873,7 @@ fn check_rdb_matches_upstream_for_truncations_throughout() {
     let p = dir.0.join("cut.rdb");
     for cut in (0..bytes.len()).step_by(41) {
         std::fs::write(&p, &bytes[..cut]).unwrap();
-        let theirs = run_check("/usr/bin/redis-check-rdb", &p);
+        let theirs = run_check(CHECK_RDB, &p);
         let ours = run_check(ours_bin, &p);
         assert_eq!(ours, theirs, "redis-check-rdb on the first {cut} bytes");
     }
