@@ -56,6 +56,23 @@ pub fn signal(pid: u32, sig: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Direct children of `pid` (of all its threads), e.g. a server's fork
+/// for BGSAVE; empty when `pid` is gone.
+pub fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Runs `cmd` with no stdin, capturing stdout and stderr; panics if it does
 /// not finish within `limit` (the process is killed first).
 pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
@@ -151,6 +168,22 @@ mod tests {
         let msg = r.expect_err("must time out");
         let text = msg.downcast_ref::<String>().cloned().unwrap_or_default();
         assert!(text.contains("did not finish within"), "{text}");
+    }
+
+    #[test]
+    fn children_are_listed() {
+        let g = ChildGuard::spawn(Command::new("sh").args(["-c", "sleep 30 & wait"]));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let kids = loop {
+            let kids = children(g.pid());
+            if !kids.is_empty() || Instant::now() > deadline {
+                break kids;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(kids.len(), 1, "{kids:?}");
+        assert!(signal(kids[0], "-KILL"));
+        assert!(children(u32::MAX).is_empty());
     }
 
     #[test]
