@@ -4,26 +4,12 @@
 //! it, AOF loading), `CONFIG SET` of `port`/`bind`/`dir`/`loglevel`, the
 //! protected configs and the protected commands (`DEBUG`, `MODULE`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use redis_testkit::{assert_resp_eq, Conn, ServerKind, TestServer};
+use redis_testkit::{assert_resp_eq, same_on_both, Conn, ServerKind, TempDir, TestServer};
 
 const KINDS: [ServerKind; 2] = [ServerKind::Reference, ServerKind::Ours];
-
-/// Runs `scenario` on a fresh reference server and a fresh server of ours
-/// (same extra arguments) and asserts the transcripts are identical.
-fn same_on_both(args: &[&str], scenario: impl Fn(&TestServer) -> Vec<Vec<u8>>) {
-    let reference = TestServer::start(ServerKind::Reference, args);
-    let expected = scenario(&reference);
-    drop(reference);
-    let ours = TestServer::start(ServerKind::Ours, args);
-    let got = scenario(&ours);
-    assert_eq!(expected.len(), got.len(), "transcript lengths differ");
-    for (i, (e, g)) in expected.iter().zip(got.iter()).enumerate() {
-        assert_resp_eq!(g, e, "step {i}; our log:\n{}", ours.log_contents());
-    }
-}
 
 fn text(reply: &[u8]) -> String {
     String::from_utf8_lossy(reply).into_owned()
@@ -47,36 +33,6 @@ fn log_messages(log: &str, needle: &str) -> Vec<String> {
             l.splitn(6, ' ').nth(5).unwrap_or(l).to_string()
         })
         .collect()
-}
-
-/// A private scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let p =
-            std::env::temp_dir().join(format!("redis-rs-cfg-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn str(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 // ---------------------------------------------------------------- rename
@@ -170,7 +126,7 @@ fn command_count_list_and_stats_see_renames_like_upstream() {
 
 #[test]
 fn bad_rename_command_lines_are_fatal_like_upstream() {
-    let dir = Scratch::new("rename");
+    let dir = TempDir::new();
     for (contents, extra) in [
         ("hz 10\nrename-command nosuch foo\n", vec![]),
         ("rename-command get set\n", vec![]),
@@ -260,8 +216,8 @@ fn replica_drops_a_command_renamed_on_it_and_logs_like_upstream() {
 fn aof_with_a_command_renamed_away_fails_to_load_like_upstream() {
     let mut outcomes = Vec::new();
     for kind in KINDS {
-        let dir = Scratch::new("aof");
-        let base = ["--save", "", "--appendonly", "yes", "--dir", dir.str()];
+        let dir = TempDir::new();
+        let base = ["--save", "", "--appendonly", "yes", "--dir", dir.path_str()];
         let mut args = base.to_vec();
         args.extend(["--rename-command", "set", "myset"]);
         {
@@ -377,7 +333,7 @@ fn debug_and_module_are_refused_by_default_like_upstream() {
 #[test]
 fn local_protected_commands_run_over_loopback_and_the_unix_socket() {
     for kind in KINDS {
-        let dir = Scratch::new("local");
+        let dir = TempDir::new();
         let sock = dir.path().join("s.sock");
         let s = TestServer::start(
             kind,
@@ -416,7 +372,7 @@ fn local_protected_commands_run_over_loopback_and_the_unix_socket() {
 
 #[test]
 fn module_command_answers_like_upstream_when_enabled() {
-    let dir = Scratch::new("module");
+    let dir = TempDir::new();
     let plain = dir.path().join("plain.so");
     std::fs::write(&plain, "not a module").unwrap();
     let plain = plain.to_str().unwrap().to_string();
@@ -430,7 +386,7 @@ fn module_command_answers_like_upstream_when_enabled() {
             c.cmd(&["module", "help"]),
             c.cmd(&["MODULE", "LOAD", "/nonexistent/x.so"]),
             c.cmd(&["MODULE", "LOAD", "/nonexistent/x.so", "a", "b"]),
-            c.cmd(&["MODULE", "LOAD", dir.str()]),
+            c.cmd(&["MODULE", "LOAD", dir.path_str()]),
             c.cmd(&["MODULE", "LOAD", &plain]),
             c.cmd(&["MODULE", "LOADEX", "/nonexistent/x.so"]),
             c.cmd(&[
@@ -497,7 +453,7 @@ fn protected_configs_follow_enable_protected_configs_like_upstream() {
         });
     }
     for kind in KINDS {
-        let dir = Scratch::new("pconf");
+        let dir = TempDir::new();
         let sock = dir.path().join("s.sock");
         let _s = TestServer::start(
             kind,

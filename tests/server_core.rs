@@ -6,21 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use redis_testkit::{assert_resp_eq, Conn, ServerKind, TestServer};
-
-/// Runs `scenario` on a fresh reference server and a fresh server of ours
-/// (same extra arguments) and asserts the transcripts are identical.
-fn same_on_both(args: &[&str], scenario: impl Fn(&TestServer) -> Vec<Vec<u8>>) {
-    let reference = TestServer::start(ServerKind::Reference, args);
-    let expected = scenario(&reference);
-    drop(reference);
-    let ours = TestServer::start(ServerKind::Ours, args);
-    let got = scenario(&ours);
-    assert_eq!(expected.len(), got.len(), "transcript lengths differ");
-    for (i, (e, g)) in expected.iter().zip(got.iter()).enumerate() {
-        assert_resp_eq!(g, e, "step {i}; our log:\n{}", ours.log_contents());
-    }
-}
+use redis_testkit::{same_on_both, Conn, ServerKind, TestServer};
 
 #[test]
 fn pubsub_channels_patterns_and_counts() {
@@ -273,16 +259,13 @@ fn shutdown_command_exits_with_upstream_log_lines() {
 
 /// Runs a server with a bad config and returns (exit code, stderr + stdout).
 fn bad_config(kind: ServerKind, contents: &str, extra: &[&str]) -> (i32, String) {
-    let dir = std::env::temp_dir().join(format!("redis-rs-badconf-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
+    let dir = redis_testkit::TempDir::new();
     let path = dir.join("bad.conf");
     std::fs::write(&path, contents).unwrap();
     let path = path.to_string_lossy().into_owned();
     let mut args = vec![path.as_str()];
     args.extend_from_slice(extra);
-    let out = kind.run_to_exit(&args);
-    let _ = std::fs::remove_dir_all(&dir);
-    out
+    kind.run_to_exit(&args)
 }
 
 #[test]

@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use redis_rdb::*;
-use redis_testkit::Conn;
+use redis_testkit::{Conn, TempDir};
 
-use common::{check_rdb, cmd, ok, reference, Reply, TempDir, CHECK_RDB};
+use common::{check_rdb, cmd, ok, reference, Reply, CHECK_RDB};
 use fixture::{saved_reference, LIB};
 
 fn sorted(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
@@ -245,17 +245,22 @@ fn our_files_load_into_reference_with_same_digest() {
         // We read back what we wrote, identically.
         let again = read_all(&ours[..]).unwrap();
         assert_eq!(again.entries.len(), file.entries.len(), "{name}");
-        let dir = TempDir::new(name);
-        std::fs::write(dir.0.join("ours.rdb"), &ours).unwrap();
+        let dir = TempDir::new();
+        std::fs::write(dir.path().join("ours.rdb"), &ours).unwrap();
         // Upstream's checker accepts the file.
-        let out = check_rdb(CHECK_RDB, &dir.0.join("ours.rdb"));
+        let out = check_rdb(CHECK_RDB, &dir.path().join("ours.rdb"));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success() && text.contains("RDB looks OK"),
             "{name}: {text}"
         );
         assert_eq!(text.contains("Checksum OK"), checksum, "{name}: {text}");
-        let loaded = reference(&["--dir", dir.0.to_str().unwrap(), "--dbfilename", "ours.rdb"]);
+        let loaded = reference(&[
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--dbfilename",
+            "ours.rdb",
+        ]);
         let mut l = loaded.conn();
         assert_eq!(
             digest(&mut l),
@@ -412,7 +417,7 @@ fn run_check(bin: &str, path: &std::path::Path) -> (String, i32) {
 #[test]
 fn corrupt_files_fail_cleanly_and_check_rdb_matches_upstream() {
     let (_srv, bytes) = saved_reference();
-    let dir = TempDir::new("corrupt");
+    let dir = TempDir::new();
     let ours_bin = env!("CARGO_BIN_EXE_redis-check-rdb");
     // Every truncation is an error, never a panic.
     let step = (bytes.len() / 400).max(1);
@@ -464,13 +469,13 @@ fn corrupt_files_fail_cleanly_and_check_rdb_matches_upstream() {
     ver[7] = b'9';
     cases.push(("ver.rdb".into(), ver));
     for (name, data) in cases {
-        let p = dir.0.join(&name);
+        let p = dir.path().join(&name);
         std::fs::write(&p, &data).unwrap();
         let theirs = run_check(CHECK_RDB, &p);
         let ours = run_check(ours_bin, &p);
         assert_eq!(ours, theirs, "redis-check-rdb {name}");
     }
-    let (_, code) = run_check(ours_bin, &dir.0.join("missing.rdb"));
+    let (_, code) = run_check(ours_bin, &dir.path().join("missing.rdb"));
     assert_eq!(code, 1);
 }
 
@@ -786,11 +791,11 @@ fn legacy_encodings_match_what_the_reference_loads() {
     let list = &file.entries[0];
     assert_eq!((list.lru_idle, list.lfu_freq), (Some(77), None));
     assert_eq!(file.entries[1].lfu_freq, Some(5));
-    let dir = TempDir::new("legacy");
-    std::fs::write(dir.0.join("legacy.rdb"), &data).unwrap();
+    let dir = TempDir::new();
+    std::fs::write(dir.path().join("legacy.rdb"), &data).unwrap();
     let srv = reference(&[
         "--dir",
-        dir.0.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
         "--dbfilename",
         "legacy.rdb",
     ]);
@@ -809,8 +814,13 @@ fn legacy_encodings_match_what_the_reference_loads() {
     ok(&mut c, &["SELECT", "0"]);
     let want = digest(&mut c);
     let ours = write_file(&file, WriterOptions::default());
-    std::fs::write(dir.0.join("ours.rdb"), &ours).unwrap();
-    let again = reference(&["--dir", dir.0.to_str().unwrap(), "--dbfilename", "ours.rdb"]);
+    std::fs::write(dir.path().join("ours.rdb"), &ours).unwrap();
+    let again = reference(&[
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--dbfilename",
+        "ours.rdb",
+    ]);
     assert_eq!(digest(&mut again.conn()), want);
 }
 
@@ -868,9 +878,9 @@ fn module_values_roundtrip_raw() {
 #[test]
 fn check_rdb_matches_upstream_for_truncations_throughout() {
     let (_srv, bytes) = saved_reference();
-    let dir = TempDir::new("truncations");
+    let dir = TempDir::new();
     let ours_bin = env!("CARGO_BIN_EXE_redis-check-rdb");
-    let p = dir.0.join("cut.rdb");
+    let p = dir.path().join("cut.rdb");
     for cut in (0..bytes.len()).step_by(41) {
         std::fs::write(&p, &bytes[..cut]).unwrap();
         let theirs = run_check(CHECK_RDB, &p);

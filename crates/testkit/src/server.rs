@@ -10,8 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The Debian reference binary used as the oracle.
 pub const REFERENCE_SERVER: &str = "/usr/bin/redis-server";
@@ -134,28 +133,6 @@ pub struct TestServer {
     args: Vec<String>,
 }
 
-static DIR_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Creates a fresh private directory under the system temp dir.
-pub fn fresh_dir() -> Result<PathBuf, String> {
-    let base = std::env::temp_dir();
-    for _ in 0..100 {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let n = DIR_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let p = base.join(format!("redis-testkit-{}-{n}-{nanos}", std::process::id()));
-        if std::fs::create_dir(&p).is_ok() {
-            return Ok(p);
-        }
-    }
-    Err(format!(
-        "could not create a temp dir under {}",
-        base.display()
-    ))
-}
-
 /// A loopback port that is free right now: the kernel picks it for a
 /// listener on port 0, which is then closed. (Something else may take it
 /// before the caller binds it; servers started here retry on that race.)
@@ -255,7 +232,7 @@ impl TestServer {
     ) -> Result<TestServer, String> {
         let mut last_log = String::new();
         for attempt in 1..=START_ATTEMPTS {
-            let mut server = TestServer::spawn_in(kind, bin, fresh_dir()?, extra_args)?;
+            let mut server = TestServer::spawn_in(kind, bin, crate::dir::fresh_dir()?, extra_args)?;
             match server.wait_ready(START_TIMEOUT) {
                 Ok(_) => return Ok(server),
                 Err(why) => {
@@ -278,7 +255,7 @@ impl TestServer {
     /// while the server starts up. There is no retry: a lost port race
     /// shows as a server that exits (see [`TestServer::wait_exit`]).
     pub fn start_unready(kind: ServerKind, extra_args: &[&str]) -> TestServer {
-        fresh_dir()
+        crate::dir::fresh_dir()
             .and_then(|dir| TestServer::spawn_in(kind, &kind.server_binary(), dir, extra_args))
             .unwrap_or_else(|e| panic!("{e}"))
     }

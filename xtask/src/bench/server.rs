@@ -15,8 +15,8 @@ use redis_testkit::{ServerKind, TestServer};
 use super::client::Client;
 
 // The testkit's, under the names the sections use.
+pub use redis_testkit::dir::fresh_dir;
 pub use redis_testkit::process::children;
-pub use redis_testkit::server::fresh_dir;
 
 /// Which implementation a server is; index 0 is ours, 1 the reference,
 /// which is how per-side samples are stored.
