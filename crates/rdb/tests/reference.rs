@@ -255,12 +255,7 @@ fn our_files_load_into_reference_with_same_digest() {
             "{name}: {text}"
         );
         assert_eq!(text.contains("Checksum OK"), checksum, "{name}: {text}");
-        let loaded = reference(&[
-            "--dir",
-            dir.path().to_str().unwrap(),
-            "--dbfilename",
-            "ours.rdb",
-        ]);
+        let loaded = reference(&["--dir", dir.path_str(), "--dbfilename", "ours.rdb"]);
         let mut l = loaded.conn();
         assert_eq!(
             digest(&mut l),
@@ -793,12 +788,7 @@ fn legacy_encodings_match_what_the_reference_loads() {
     assert_eq!(file.entries[1].lfu_freq, Some(5));
     let dir = TempDir::new();
     std::fs::write(dir.path().join("legacy.rdb"), &data).unwrap();
-    let srv = reference(&[
-        "--dir",
-        dir.path().to_str().unwrap(),
-        "--dbfilename",
-        "legacy.rdb",
-    ]);
+    let srv = reference(&["--dir", dir.path_str(), "--dbfilename", "legacy.rdb"]);
     let mut c = srv.conn();
     for e in &file.entries {
         check_entry(&mut c, e);
@@ -815,12 +805,7 @@ fn legacy_encodings_match_what_the_reference_loads() {
     let want = digest(&mut c);
     let ours = write_file(&file, WriterOptions::default());
     std::fs::write(dir.path().join("ours.rdb"), &ours).unwrap();
-    let again = reference(&[
-        "--dir",
-        dir.path().to_str().unwrap(),
-        "--dbfilename",
-        "ours.rdb",
-    ]);
+    let again = reference(&["--dir", dir.path_str(), "--dbfilename", "ours.rdb"]);
     assert_eq!(digest(&mut again.conn()), want);
 }
 
