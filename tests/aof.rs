@@ -7,17 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use redis_testkit::{Conn, ServerKind, TestServer};
-
-fn fresh_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "redis-rs-aof-{tag}-{}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use redis_testkit::{Conn, ServerKind, TempDir, TestServer};
 
 fn start_in(kind: ServerKind, dir: &Path, extra: &[&str]) -> TestServer {
     let d = dir.to_string_lossy().into_owned();
@@ -27,9 +17,7 @@ fn start_in(kind: ServerKind, dir: &Path, extra: &[&str]) -> TestServer {
 }
 
 fn kill9(s: &TestServer) {
-    let _ = std::process::Command::new("kill")
-        .args(["-9", &s.pid().to_string()])
-        .status();
+    s.signal("-9");
     std::thread::sleep(Duration::from_millis(200));
 }
 
@@ -44,7 +32,7 @@ fn int_reply(r: &[u8]) -> i64 {
 
 #[test]
 fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
-    let dir = fresh_dir("kill9");
+    let dir = TempDir::new();
     let s = start_in(
         ServerKind::Ours,
         &dir,
@@ -79,7 +67,6 @@ fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
         "acknowledged {acknowledged} but only {n} survived"
     );
     assert!(n <= acknowledged + 50, "more than was sent: {n}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Many clients share each fsync (group commit on the event loop): every
@@ -87,7 +74,7 @@ fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
 /// commit flushed them.
 #[test]
 fn kill_9_loses_no_acknowledged_write_of_any_client_under_group_commit() {
-    let dir = fresh_dir("kill9-many");
+    let dir = TempDir::new();
     let s = start_in(
         ServerKind::Ours,
         &dir,
@@ -135,7 +122,6 @@ fn kill_9_loses_no_acknowledged_write_of_any_client_under_group_commit() {
         );
         assert!(n <= a + 7, "client {i}: more than was sent: {n} > {a} + 7");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn fill(c: &mut Conn) {
@@ -205,7 +191,7 @@ fn aof_directories_cross_load_with_the_reference() {
         (ServerKind::Ours, ServerKind::Reference, "no"),
         (ServerKind::Reference, ServerKind::Ours, "no"),
     ] {
-        let dir = fresh_dir("cross");
+        let dir = TempDir::new();
         let w = start_in(
             writer,
             &dir,
@@ -253,7 +239,6 @@ fn aof_directories_cross_load_with_the_reference() {
             r.log_contents()
         );
         drop(r);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -281,7 +266,7 @@ fn incr_file(dir: &Path) -> PathBuf {
 
 #[test]
 fn torn_tail_is_truncated_only_when_allowed() {
-    let dir = fresh_dir("torn");
+    let dir = TempDir::new();
     let s = start_in(ServerKind::Ours, &dir, &["--appendonly", "yes"]);
     let mut c = s.conn();
     for i in 0..20 {
@@ -296,7 +281,7 @@ fn torn_tail_is_truncated_only_when_allowed() {
     std::fs::write(&path, &bytes).unwrap();
     // aof-load-truncated no: the server refuses to start, file untouched.
     let bin = redis_testkit::server::ours_binary("redis-server");
-    let out = crate::util::run_bounded(
+    let out = redis_testkit::run_bounded(
         std::process::Command::new(&bin)
             .args([
                 "--port",
@@ -307,7 +292,7 @@ fn torn_tail_is_truncated_only_when_allowed() {
                 "no",
                 "--dir",
             ])
-            .arg(&dir),
+            .arg(dir.path()),
         Duration::from_secs(20),
     );
     assert_ne!(out.status.code(), Some(0));
@@ -326,12 +311,11 @@ fn torn_tail_is_truncated_only_when_allowed() {
         s2.log_contents()
     );
     drop(s2);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn config_set_appendonly_on_a_running_server() {
-    let dir = fresh_dir("live");
+    let dir = TempDir::new();
     let s = start_in(ServerKind::Ours, &dir, &[]);
     let mut c = s.conn();
     c.cmd(&["SET", "before", "1"]);
@@ -357,7 +341,6 @@ fn config_set_appendonly_on_a_running_server() {
     assert_eq!(c2.cmd(&["GET", "before"]), b"$1\r\n1\r\n");
     assert_eq!(c2.cmd(&["GET", "after"]), b"$1\r\n2\r\n");
     drop(s2);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `calls=` of one `cmdstat_<name>` line (0 when absent).
@@ -375,7 +358,7 @@ fn cmdstat_calls(c: &mut Conn, name: &str) -> u64 {
 fn debug_loadaof_matches_the_reference() {
     let mut seen: Vec<Vec<Vec<u8>>> = Vec::new();
     for kind in [ServerKind::Reference, ServerKind::Ours] {
-        let dir = fresh_dir("loadaof");
+        let dir = TempDir::new();
         let s = start_in(kind, &dir, &["--appendonly", "yes"]);
         let mut c = s.conn();
         fill(&mut c);
@@ -404,7 +387,6 @@ fn debug_loadaof_matches_the_reference() {
         seen.push(replies);
         drop(c);
         drop(s);
-        let _ = std::fs::remove_dir_all(&dir);
     }
     assert_eq!(seen[0], seen[1], "reference vs ours");
     assert_eq!(seen[0][0], b"+OK\r\n");
@@ -414,7 +396,7 @@ fn debug_loadaof_matches_the_reference() {
 #[test]
 fn debug_loadaof_without_any_aof_exits_like_the_reference() {
     for kind in [ServerKind::Reference, ServerKind::Ours] {
-        let dir = fresh_dir("loadaof-none");
+        let dir = TempDir::new();
         let mut s = start_in(kind, &dir, &[]);
         let mut c = s.conn();
         c.cmd(&["SET", "k", "v"]);
@@ -429,7 +411,6 @@ fn debug_loadaof_without_any_aof_exits_like_the_reference() {
         assert_eq!(status.and_then(|st| st.code()), Some(1), "{kind:?}");
         drop(c);
         drop(s);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -438,7 +419,7 @@ fn a_rewrite_started_mid_batch_splits_the_batch_between_incr_files() {
     // Writes before BGREWRITEAOF in the same pipeline belong to the
     // rewrite's snapshot and the old incr file; only the ones after it may
     // go to the new incr file, or they would be replayed twice.
-    let dir = fresh_dir("midbatch");
+    let dir = TempDir::new();
     let s = start_in(ServerKind::Ours, &dir, &["--appendonly", "yes"]);
     let mut c = s.conn();
     wait_rewrite_done(&mut c);
@@ -456,7 +437,6 @@ fn a_rewrite_started_mid_batch_splits_the_batch_between_incr_files() {
     assert_eq!(c2.cmd(&["LLEN", "l"]), b":2\r\n");
     drop(c2);
     drop(again);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The log lines of an AOF load at startup, from the first loading line to
@@ -490,7 +470,7 @@ fn aof_load_lines(log: &str) -> Vec<String> {
 fn aof_loading_logs_like_the_reference() {
     let mut seen = Vec::new();
     for kind in [ServerKind::Reference, ServerKind::Ours] {
-        let dir = fresh_dir("loadlog");
+        let dir = TempDir::new();
         let s = start_in(kind, &dir, &["--appendonly", "yes"]);
         let mut c = s.conn();
         wait_rewrite_done(&mut c);
@@ -509,7 +489,6 @@ fn aof_loading_logs_like_the_reference() {
         );
         seen.push(lines);
         drop(s);
-        let _ = std::fs::remove_dir_all(&dir);
     }
     assert_eq!(seen[1], seen[0], "ours vs the reference");
 }
@@ -519,13 +498,13 @@ fn aof_loading_logs_like_the_reference() {
 /// fsync like the writer's own reply; nothing stalls on the way.
 #[test]
 fn pushed_replies_flow_under_appendfsync_always() {
-    let dir = fresh_dir("always-push");
+    let dir = TempDir::new();
     let s = start_in(
         ServerKind::Ours,
         &dir,
         &["--appendonly", "yes", "--appendfsync", "always"],
     );
-    let rdir = fresh_dir("always-push-replica");
+    let rdir = TempDir::new();
     let port = s.port().to_string();
     let replica = start_in(
         ServerKind::Ours,
@@ -573,6 +552,4 @@ fn pushed_replies_flow_under_appendfsync_always() {
     let mut c = again.conn();
     assert_eq!(c.cmd(&["GET", "last"]), b"$3\r\nv49\r\n");
     assert_eq!(c.cmd(&["EXISTS", "list"]), b":0\r\n");
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(&rdir);
 }

@@ -15,21 +15,7 @@
 
 use std::time::Duration;
 
-use redis_testkit::{assert_resp_eq, Conn, ServerKind, TestServer};
-
-/// Runs `scenario` on a fresh reference server and a fresh server of ours
-/// (same extra arguments) and asserts the transcripts are identical.
-fn same_on_both(args: &[&str], scenario: impl Fn(&TestServer) -> Vec<Vec<u8>>) {
-    let reference = TestServer::start(ServerKind::Reference, args);
-    let expected = scenario(&reference);
-    drop(reference);
-    let ours = TestServer::start(ServerKind::Ours, args);
-    let got = scenario(&ours);
-    assert_eq!(expected.len(), got.len(), "transcript lengths differ");
-    for (i, (e, g)) in expected.iter().zip(got.iter()).enumerate() {
-        assert_resp_eq!(g, e, "step {i}; our log:\n{}", ours.log_contents());
-    }
-}
+use redis_testkit::{same_on_both, Conn, TestServer};
 
 /// Polls `INFO persistence` (bounded) until the last background save
 /// failed.

@@ -6,9 +6,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use redis_testkit::{ServerKind, TestServer};
+use redis_testkit::{require_tool, run_bounded, ServerKind, TestServer};
 
-use crate::util::{repo_root, require_tool, run_bounded};
+use crate::util::repo_root;
 
 const INSTALL_HINT: &str =
     "install it with `apt-get install redis-server redis-tools` or run `cargo xtask test`";

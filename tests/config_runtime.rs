@@ -4,29 +4,12 @@
 //! it, AOF loading), `CONFIG SET` of `port`/`bind`/`dir`/`loglevel`, the
 //! protected configs and the protected commands (`DEBUG`, `MODULE`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use redis_testkit::{assert_resp_eq, Conn, ServerKind, TestServer};
-
-use crate::util::run_bounded;
+use redis_testkit::{assert_resp_eq, same_on_both, Conn, ServerKind, TempDir, TestServer};
 
 const KINDS: [ServerKind; 2] = [ServerKind::Reference, ServerKind::Ours];
-
-/// Runs `scenario` on a fresh reference server and a fresh server of ours
-/// (same extra arguments) and asserts the transcripts are identical.
-fn same_on_both(args: &[&str], scenario: impl Fn(&TestServer) -> Vec<Vec<u8>>) {
-    let reference = TestServer::start(ServerKind::Reference, args);
-    let expected = scenario(&reference);
-    drop(reference);
-    let ours = TestServer::start(ServerKind::Ours, args);
-    let got = scenario(&ours);
-    assert_eq!(expected.len(), got.len(), "transcript lengths differ");
-    for (i, (e, g)) in expected.iter().zip(got.iter()).enumerate() {
-        assert_resp_eq!(g, e, "step {i}; our log:\n{}", ours.log_contents());
-    }
-}
 
 fn text(reply: &[u8]) -> String {
     String::from_utf8_lossy(reply).into_owned()
@@ -50,53 +33,6 @@ fn log_messages(log: &str, needle: &str) -> Vec<String> {
             l.splitn(6, ' ').nth(5).unwrap_or(l).to_string()
         })
         .collect()
-}
-
-/// A private scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let p =
-            std::env::temp_dir().join(format!("redis-rs-cfg-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn str(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn binary(kind: ServerKind) -> String {
-    kind.server_binary().to_string_lossy().into_owned()
-}
-
-/// Runs a server binary that is expected to exit by itself (a bad config,
-/// a failed load): (exit code, stdout + stderr).
-fn run_to_exit(kind: ServerKind, args: &[&str]) -> (i32, String) {
-    let out = run_bounded(
-        Command::new(binary(kind)).args(args),
-        Duration::from_secs(20),
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
-    )
 }
 
 // ---------------------------------------------------------------- rename
@@ -190,7 +126,7 @@ fn command_count_list_and_stats_see_renames_like_upstream() {
 
 #[test]
 fn bad_rename_command_lines_are_fatal_like_upstream() {
-    let dir = Scratch::new("rename");
+    let dir = TempDir::new();
     for (contents, extra) in [
         ("hz 10\nrename-command nosuch foo\n", vec![]),
         ("rename-command get set\n", vec![]),
@@ -207,8 +143,8 @@ fn bad_rename_command_lines_are_fatal_like_upstream() {
         args.extend(extra.iter().copied());
         // Never the default port, should a server get that far.
         args.extend(["--port", "0", "--bind", "127.0.0.1"]);
-        let (rc_ref, err_ref) = run_to_exit(ServerKind::Reference, &args);
-        let (rc_ours, err_ours) = run_to_exit(ServerKind::Ours, &args);
+        let (rc_ref, err_ref) = ServerKind::Reference.run_to_exit(&args);
+        let (rc_ours, err_ours) = ServerKind::Ours.run_to_exit(&args);
         assert_eq!(rc_ref, 1, "{err_ref}");
         assert_eq!(rc_ours, rc_ref, "exit code for {contents:?}: {err_ours}");
         assert_eq!(err_ours.trim(), err_ref.trim(), "output for {contents:?}");
@@ -280,8 +216,8 @@ fn replica_drops_a_command_renamed_on_it_and_logs_like_upstream() {
 fn aof_with_a_command_renamed_away_fails_to_load_like_upstream() {
     let mut outcomes = Vec::new();
     for kind in KINDS {
-        let dir = Scratch::new("aof");
-        let base = ["--save", "", "--appendonly", "yes", "--dir", dir.str()];
+        let dir = TempDir::new();
+        let base = ["--save", "", "--appendonly", "yes", "--dir", dir.path_str()];
         let mut args = base.to_vec();
         args.extend(["--rename-command", "set", "myset"]);
         {
@@ -316,11 +252,11 @@ fn aof_with_a_command_renamed_away_fails_to_load_like_upstream() {
         ];
         let mut plain = quiet.to_vec();
         plain.extend(base);
-        let (rc1, out1) = run_to_exit(kind, &plain);
+        let (rc1, out1) = kind.run_to_exit(&plain);
         let mut removed = quiet.to_vec();
         removed.extend(args.iter().copied());
         removed.extend(["--rename-command", "incr", ""]);
-        let (rc2, out2) = run_to_exit(kind, &removed);
+        let (rc2, out2) = kind.run_to_exit(&removed);
         // (Our first incr file is numbered differently: compare the
         // message up to the file name.)
         let unknown = |out: &str| -> Vec<String> {
@@ -397,7 +333,7 @@ fn debug_and_module_are_refused_by_default_like_upstream() {
 #[test]
 fn local_protected_commands_run_over_loopback_and_the_unix_socket() {
     for kind in KINDS {
-        let dir = Scratch::new("local");
+        let dir = TempDir::new();
         let sock = dir.path().join("s.sock");
         let s = TestServer::start(
             kind,
@@ -436,7 +372,7 @@ fn local_protected_commands_run_over_loopback_and_the_unix_socket() {
 
 #[test]
 fn module_command_answers_like_upstream_when_enabled() {
-    let dir = Scratch::new("module");
+    let dir = TempDir::new();
     let plain = dir.path().join("plain.so");
     std::fs::write(&plain, "not a module").unwrap();
     let plain = plain.to_str().unwrap().to_string();
@@ -450,7 +386,7 @@ fn module_command_answers_like_upstream_when_enabled() {
             c.cmd(&["module", "help"]),
             c.cmd(&["MODULE", "LOAD", "/nonexistent/x.so"]),
             c.cmd(&["MODULE", "LOAD", "/nonexistent/x.so", "a", "b"]),
-            c.cmd(&["MODULE", "LOAD", dir.str()]),
+            c.cmd(&["MODULE", "LOAD", dir.path_str()]),
             c.cmd(&["MODULE", "LOAD", &plain]),
             c.cmd(&["MODULE", "LOADEX", "/nonexistent/x.so"]),
             c.cmd(&[
@@ -517,7 +453,7 @@ fn protected_configs_follow_enable_protected_configs_like_upstream() {
         });
     }
     for kind in KINDS {
-        let dir = Scratch::new("pconf");
+        let dir = TempDir::new();
         let sock = dir.path().join("s.sock");
         let _s = TestServer::start(
             kind,
@@ -538,15 +474,6 @@ fn protected_configs_follow_enable_protected_configs_like_upstream() {
 
 // ------------------------------------------------- CONFIG SET effects
 
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn connects(ip: [u8; 4], port: u16) -> bool {
     Conn::connect(std::net::SocketAddr::from((ip, port)))
         .map(|mut c| c.cmd(&["PING"]) == b"+PONG\r\n")
@@ -563,7 +490,7 @@ fn config_set_port_and_bind_rebind_like_upstream() {
         // Someone else holds this port.
         let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let busy_port = busy.local_addr().unwrap().port();
-        let new = free_port();
+        let new = redis_testkit::server::free_port();
         let mut t = vec![
             c.cmd(&["CONFIG", "SET", "port", &busy_port.to_string()]),
             c.cmd(&["CONFIG", "GET", "port"]),
@@ -588,7 +515,7 @@ fn config_set_port_and_bind_rebind_like_upstream() {
         assert!(connects([127, 0, 0, 2], new), "{kind:?}");
         assert!(!connects([127, 0, 0, 1], new), "{kind:?}");
         // Both at once, then no TCP at all.
-        let third = free_port();
+        let third = redis_testkit::server::free_port();
         t.push(c.cmd(&[
             "CONFIG",
             "SET",

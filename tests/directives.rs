@@ -8,10 +8,9 @@
 //! `latency-tracking`, `aof_current_rewrite_time_sec` and the startup
 //! warning for directives that stay inactive.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use redis_testkit::{Conn, ServerKind, TestServer};
+use redis_testkit::{Conn, ServerKind, TempDir, TestServer};
 
 const BOTH: [ServerKind; 2] = [ServerKind::Ours, ServerKind::Reference];
 const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
@@ -48,20 +47,10 @@ fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn temp_dir(tag: &str, kind: ServerKind) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "redis-rs-dirs-{tag}-{kind:?}-{}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn flushall_with_save_points_saves_at_once_and_survives_kill_9() {
     for kind in BOTH {
-        let dir = temp_dir("flushall", kind);
+        let dir = TempDir::new();
         let d = dir.to_string_lossy().into_owned();
         {
             let mut s = TestServer::start(kind, &args(&["--save", "900 1", "--dir", &d]));
@@ -76,11 +65,7 @@ fn flushall_with_save_points_saves_at_once_and_survives_kill_9() {
                 2,
                 "{kind:?}: {log}"
             );
-            let killed = Command::new("kill")
-                .args(["-9", &s.pid().to_string()])
-                .status()
-                .unwrap();
-            assert!(killed.success());
+            assert!(s.signal("-9"));
             assert!(s.wait_exit(Duration::from_secs(10)).is_some());
         }
         let s = TestServer::start(kind, &args(&["--save", "900 1", "--dir", &d]));
@@ -88,7 +73,6 @@ fn flushall_with_save_points_saves_at_once_and_survives_kill_9() {
         assert_eq!(c.cmd(&["DBSIZE"]), b":0\r\n", "{kind:?}");
         drop(c);
         drop(s);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

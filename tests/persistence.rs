@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use redis_testkit::{Conn, ServerKind, TestServer};
+use redis_testkit::{Conn, ServerKind, TempDir, TestServer};
 
 const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
 
@@ -249,7 +249,7 @@ fn corrupt_dump_stops_startup_and_is_kept() {
     let mut c = ours.conn();
     fill(&mut c);
     assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
-    let staging = std::env::temp_dir().join(format!("redis-rs-corrupt-{}", std::process::id()));
+    let staging = TempDir::new();
     copy_dump(&ours, &staging);
     let path = staging.join("dump.rdb");
     let mut bytes = std::fs::read(&path).unwrap();
@@ -257,10 +257,10 @@ fn corrupt_dump_stops_startup_and_is_kept() {
     bytes.truncate(len / 2);
     std::fs::write(&path, &bytes).unwrap();
     let bin = redis_testkit::server::ours_binary("redis-server");
-    let out = crate::util::run_bounded(
+    let out = redis_testkit::run_bounded(
         std::process::Command::new(bin)
             .args(["--port", "0", "--dir"])
-            .arg(&staging)
+            .arg(staging.path())
             .args(["--save", ""]),
         Duration::from_secs(20),
     );
@@ -274,7 +274,6 @@ fn corrupt_dump_stops_startup_and_is_kept() {
         bytes,
         "the dump was modified"
     );
-    let _ = std::fs::remove_dir_all(&staging);
 }
 
 #[test]
@@ -320,16 +319,6 @@ fn shutdown_nosave_during_bgsave_keeps_the_last_good_dump() {
     assert_eq!(c2.cmd(&["GET", "good"]), b"$1\r\n1\r\n");
 }
 
-/// Kills a raw server process by PID when dropped, even on failure.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A small dataset (upstream serves events only every 2 MB of loading)
 /// is loaded before the first client is served: a client that connects
 /// the moment the port opens gets the data, never `-LOADING`, as with
@@ -337,12 +326,10 @@ impl Drop for Killed {
 #[test]
 fn a_small_dump_is_loaded_before_the_first_client_is_served() {
     use std::io::{Read, Write};
-    let dir = std::env::temp_dir().join(format!("redis-rs-quickload-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let d = dir.to_string_lossy().into_owned();
+    let dir = TempDir::new();
+    let d = dir.path_str();
     {
-        let s = TestServer::start(ServerKind::Ours, &args_with(&["--dir", &d]));
+        let s = TestServer::start(ServerKind::Ours, &args_with(&["--dir", d]));
         let mut c = s.conn();
         assert_eq!(
             c.cmd(&["DEBUG", "POPULATE", "20000", "k", "10"]),
@@ -353,24 +340,13 @@ fn a_small_dump_is_loaded_before_the_first_client_is_served() {
     let size = std::fs::metadata(dir.join("dump.rdb")).unwrap().len();
     assert!(size < 2 * 1024 * 1024, "{size}");
     for round in 0..3 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let bin = redis_testkit::server::ours_binary("redis-server");
-        let _srv = Killed(
-            std::process::Command::new(bin)
-                .args(["--port", &port.to_string(), "--dir", &d, "--save", ""])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
+        // Not `start`: it returns once PING is answered, when loading is
+        // long over; this client must connect the moment the port opens.
+        let srv = TestServer::start_unready(ServerKind::Ours, &["--dir", d]);
         // Connect as soon as the port accepts (bounded), then ask at once.
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut sock = loop {
-            match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            match std::net::TcpStream::connect(srv.addr()) {
                 Ok(s) => break s,
                 Err(e) => {
                     assert!(Instant::now() < deadline, "never listened: {e}");
@@ -389,5 +365,4 @@ fn a_small_dump_is_loaded_before_the_first_client_is_served() {
             "round {round}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

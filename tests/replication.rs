@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use redis_testkit::{Conn, ServerKind, TestServer};
+use redis_testkit::{ChildGuard, Conn, ServerKind, TestServer};
 
 const PASS: &str = "TestPass";
 
@@ -342,23 +342,6 @@ fn min_replicas_and_stale_data_errors_match_the_reference() {
     }
 }
 
-/// A helper process (HAProxy, redis-cli), killed and reaped when the test ends.
-struct Reaped(std::process::Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
-}
-
 /// Runs a command through HAProxy until it answers `want` (bounded).
 fn through_proxy(port: u16, args: &[&str], want: &[u8]) -> Vec<u8> {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -386,7 +369,7 @@ fn through_proxy(port: u16, args: &[&str], want: &[u8]) -> Vec<u8> {
 
 #[test]
 fn haproxy_routes_to_whichever_node_is_primary() {
-    let haproxy = crate::util::require_tool(
+    let haproxy = redis_testkit::require_tool(
         "/usr/sbin/haproxy",
         "apt-get install haproxy (cargo xtask test does)",
     );
@@ -395,7 +378,7 @@ fn haproxy_routes_to_whichever_node_is_primary() {
     let mut ac = authed(&a);
     let mut bc = authed(&b);
     wait_in_sync(&mut ac, &mut bc);
-    let front = free_port();
+    let front = redis_testkit::server::free_port();
     let cfg = format!(
         "global\n  maxconn 64\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 20s\n  timeout server 20s\n\
          frontend redis\n  bind 127.0.0.1:{front}\n  default_backend primary\n\
@@ -410,15 +393,14 @@ fn haproxy_routes_to_whichever_node_is_primary() {
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let cfg_path = dir.join("haproxy.cfg");
     std::fs::write(&cfg_path, cfg).unwrap_or_else(|e| panic!("{e}"));
-    let child = std::process::Command::new(haproxy)
-        .arg("-db")
-        .arg("-f")
-        .arg(&cfg_path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("haproxy did not start: {e}"));
-    let _guard = Reaped(child);
+    let _haproxy = ChildGuard::spawn(
+        std::process::Command::new(haproxy)
+            .arg("-db")
+            .arg("-f")
+            .arg(&cfg_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
     // Writes go to the primary only.
     through_proxy(front, &["SET", "routed", "1"], b"+OK\r\n");
     wait_in_sync(&mut ac, &mut bc);
@@ -439,9 +421,7 @@ fn primary_killed_during_full_sync_then_back() {
     let r = replica_of(ServerKind::Ours, &a);
     // Kill the primary while the replica is (most likely) mid-sync.
     std::thread::sleep(Duration::from_millis(30));
-    let _ = std::process::Command::new("kill")
-        .args(["-9", &a.pid().to_string()])
-        .status();
+    a.signal("-9");
     drop(ac);
     drop(a);
     let mut rc = authed(&r);
@@ -674,7 +654,7 @@ fn sync_without_capa_eof_gets_a_sized_bulk_then_the_stream() {
         // The RDB is complete: the reference's checker accepts it.
         let dir = primary.dir().join("sync.rdb");
         std::fs::write(&dir, &rdb).unwrap_or_else(|e| panic!("{e}"));
-        let check = crate::util::run_bounded(
+        let check = redis_testkit::run_bounded(
             std::process::Command::new("/usr/bin/redis-check-rdb").arg(&dir),
             Duration::from_secs(30),
         );
@@ -690,16 +670,16 @@ fn sync_without_capa_eof_gets_a_sized_bulk_then_the_stream() {
 
 #[test]
 fn redis_cli_rdb_and_replica_modes_work_against_our_server() {
-    let cli = crate::util::require_tool("/usr/bin/redis-cli", "apt-get install redis-tools");
+    let cli = redis_testkit::require_tool("/usr/bin/redis-cli", "apt-get install redis-tools");
     let check =
-        crate::util::require_tool("/usr/bin/redis-check-rdb", "apt-get install redis-tools");
+        redis_testkit::require_tool("/usr/bin/redis-check-rdb", "apt-get install redis-tools");
     let primary = start(ServerKind::Ours, &primary_args(&[]));
     let mut p = authed(&primary);
     populate(&mut p, "20000", "key", "50");
     write_everything(&mut p);
     let port = primary.port().to_string();
     let file = primary.dir().join("cli.rdb");
-    let out = crate::util::run_bounded(
+    let out = redis_testkit::run_bounded(
         std::process::Command::new(&cli)
             .args(["-p", &port, "-a", PASS, "--no-auth-warning", "--rdb"])
             .arg(&file),
@@ -708,7 +688,7 @@ fn redis_cli_rdb_and_replica_modes_work_against_our_server() {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{out:?}");
     assert!(err.contains("Transfer finished with success"), "{err}");
-    let checked = crate::util::run_bounded(
+    let checked = redis_testkit::run_bounded(
         std::process::Command::new(&check).arg(&file),
         Duration::from_secs(60),
     );
@@ -742,14 +722,13 @@ fn redis_cli_rdb_and_replica_modes_work_against_our_server() {
     // --replica: the RDB is skipped, then the stream is printed as CSV.
     let outfile = primary.dir().join("replica-mode.out");
     let errfile = primary.dir().join("replica-mode.err");
-    let child = std::process::Command::new(&cli)
-        .args(["-p", &port, "-a", PASS, "--no-auth-warning", "--replica"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::fs::File::create(&outfile).unwrap_or_else(|e| panic!("{e}")))
-        .stderr(std::fs::File::create(&errfile).unwrap_or_else(|e| panic!("{e}")))
-        .spawn()
-        .unwrap_or_else(|e| panic!("redis-cli --replica: {e}"));
-    let _guard = Reaped(child);
+    let _cli = ChildGuard::spawn(
+        std::process::Command::new(&cli)
+            .args(["-p", &port, "-a", PASS, "--no-auth-warning", "--replica"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&outfile).unwrap_or_else(|e| panic!("{e}")))
+            .stderr(std::fs::File::create(&errfile).unwrap_or_else(|e| panic!("{e}"))),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while !std::fs::read_to_string(&errfile)
         .unwrap_or_default()
@@ -779,12 +758,7 @@ fn redis_cli_rdb_and_replica_modes_work_against_our_server() {
 
 /// Sends a signal to a test server's process by PID.
 fn signal(server: &TestServer, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &server.pid().to_string()])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "kill {sig} {} failed", server.pid());
+    assert!(server.signal(sig), "kill {sig} {} failed", server.pid());
 }
 
 fn stat(c: &mut Conn, section: &str, name: &str) -> i64 {
@@ -999,7 +973,7 @@ fn repl_diskless_load_disabled_uses_a_file_and_swapdb_keeps_serving() {
                 assert!(log.contains(line), "{mode}: missing '{line}':\n{log}");
             }
             // The payload was stored as dbfilename: it is the primary's data.
-            let check = crate::util::run_bounded(
+            let check = redis_testkit::run_bounded(
                 std::process::Command::new("/usr/bin/redis-check-rdb").arg(&dump),
                 Duration::from_secs(60),
             );

@@ -4,26 +4,9 @@
 //! query buffer), authentication, CLIENT PAUSE, shutdown, config errors and
 //! the log lines scripts grep for.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use redis_testkit::{assert_resp_eq, Conn, ServerKind, TestServer};
-
-use crate::util::run_bounded;
-
-/// Runs `scenario` on a fresh reference server and a fresh server of ours
-/// (same extra arguments) and asserts the transcripts are identical.
-fn same_on_both(args: &[&str], scenario: impl Fn(&TestServer) -> Vec<Vec<u8>>) {
-    let reference = TestServer::start(ServerKind::Reference, args);
-    let expected = scenario(&reference);
-    drop(reference);
-    let ours = TestServer::start(ServerKind::Ours, args);
-    let got = scenario(&ours);
-    assert_eq!(expected.len(), got.len(), "transcript lengths differ");
-    for (i, (e, g)) in expected.iter().zip(got.iter()).enumerate() {
-        assert_resp_eq!(g, e, "step {i}; our log:\n{}", ours.log_contents());
-    }
-}
+use redis_testkit::{same_on_both, Conn, ServerKind, TestServer};
 
 #[test]
 fn pubsub_channels_patterns_and_counts() {
@@ -274,27 +257,19 @@ fn shutdown_command_exits_with_upstream_log_lines() {
     assert!(log.contains("# Server initialized"), "{log}");
 }
 
-/// Runs a server binary with a bad config and returns (exit code, stderr).
-fn bad_config(bin: &str, contents: &str, extra: &[&str]) -> (i32, String) {
-    let dir = std::env::temp_dir().join(format!("redis-rs-badconf-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
+/// Runs a server with a bad config and returns (exit code, stderr + stdout).
+fn bad_config(kind: ServerKind, contents: &str, extra: &[&str]) -> (i32, String) {
+    let dir = redis_testkit::TempDir::new();
     let path = dir.join("bad.conf");
     std::fs::write(&path, contents).unwrap();
-    let out = run_bounded(
-        Command::new(bin).arg(&path).args(extra),
-        Duration::from_secs(10),
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
-    )
+    let path = path.to_string_lossy().into_owned();
+    let mut args = vec![path.as_str()];
+    args.extend_from_slice(extra);
+    kind.run_to_exit(&args)
 }
 
 #[test]
 fn bad_config_files_fail_like_upstream() {
-    let ours = redis_testkit::server::ours_binary("redis-server");
-    let ours = ours.to_string_lossy().into_owned();
     for (contents, extra) in [
         ("port 7000\nfoo bar\n", vec![]),
         ("port abc\n", vec![]),
@@ -303,8 +278,8 @@ fn bad_config_files_fail_like_upstream() {
         ("protected-mode maybe\n", vec![]),
         ("bind \"127.0.0.1\n", vec![]),
     ] {
-        let (rc_ref, err_ref) = bad_config("/usr/bin/redis-server", contents, &extra);
-        let (rc_ours, err_ours) = bad_config(&ours, contents, &extra);
+        let (rc_ref, err_ref) = bad_config(ServerKind::Reference, contents, &extra);
+        let (rc_ours, err_ours) = bad_config(ServerKind::Ours, contents, &extra);
         assert_eq!(rc_ref, 1, "{err_ref}");
         assert_eq!(rc_ours, rc_ref, "exit code for {contents:?}: {err_ours}");
         assert_eq!(err_ours.trim(), err_ref.trim(), "stderr for {contents:?}");

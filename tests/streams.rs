@@ -7,21 +7,7 @@
 use std::time::Duration;
 
 use redis_testkit::conn::encode_request;
-use redis_testkit::{assert_resp_eq, Conn, ServerKind, TestServer};
-
-/// Runs `scenario` on a fresh reference server and a fresh server of ours
-/// and asserts the transcripts are identical.
-fn same_on_both(scenario: impl Fn(&TestServer) -> Vec<Vec<u8>>) {
-    let reference = TestServer::start(ServerKind::Reference, &[]);
-    let expected = scenario(&reference);
-    drop(reference);
-    let ours = TestServer::start(ServerKind::Ours, &[]);
-    let got = scenario(&ours);
-    assert_eq!(expected.len(), got.len(), "transcript lengths differ");
-    for (i, (e, g)) in expected.iter().zip(got.iter()).enumerate() {
-        assert_resp_eq!(g, e, "step {i}; our log:\n{}", ours.log_contents());
-    }
-}
+use redis_testkit::{same_on_both, Conn};
 
 /// Gives the server time to register a just-sent blocking command.
 fn settle() {
@@ -34,7 +20,7 @@ fn send(c: &mut Conn, args: &[&str]) {
 
 #[test]
 fn xread_block_served_by_xadd_with_dollar_resolved_when_blocking() {
-    same_on_both(|s| {
+    same_on_both(&[], |s| {
         let mut a = s.conn();
         let mut b = s.conn();
         let mut t = vec![b.cmd(&["XADD", "s", "1-1", "old", "1"])];
@@ -59,7 +45,7 @@ fn xread_block_served_by_xadd_with_dollar_resolved_when_blocking() {
 
 #[test]
 fn xread_block_timeouts_and_several_keys() {
-    same_on_both(|s| {
+    same_on_both(&[], |s| {
         let mut a = s.conn();
         let mut b = s.conn();
         let mut t = vec![a.cmd(&["XREAD", "BLOCK", "50", "STREAMS", "s", "$"])];
@@ -90,7 +76,7 @@ fn xread_block_timeouts_and_several_keys() {
 
 #[test]
 fn xreadgroup_block_pel_and_destroyed_group() {
-    same_on_both(|s| {
+    same_on_both(&[], |s| {
         let mut a = s.conn();
         let mut b = s.conn();
         let mut t = vec![
@@ -181,7 +167,7 @@ fn xreadgroup_block_pel_and_destroyed_group() {
 
 #[test]
 fn keyspace_events_of_stream_commands() {
-    same_on_both(|s| {
+    same_on_both(&[], |s| {
         let mut a = s.conn();
         let mut b = s.conn();
         let mut t = vec![

@@ -9,13 +9,11 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use redis_testkit::{ServerKind, TestServer};
+use redis_testkit::{require_tool, run_bounded_with_input, ServerKind, TempDir, TestServer};
 
 const REFERENCE_TOOL: &str = "/usr/bin/redis-check-aof";
 
@@ -24,38 +22,14 @@ fn ours() -> PathBuf {
 }
 
 fn reference() -> PathBuf {
-    let p = PathBuf::from(REFERENCE_TOOL);
-    assert!(
-        p.is_file(),
-        "{REFERENCE_TOOL} not found: install redis-tools (the reference is required)"
-    );
-    p
+    require_tool(
+        REFERENCE_TOOL,
+        "install redis-tools (the reference is required)",
+    )
 }
 
 /// Named file contents making up one test input.
 type Files<'a> = Vec<(&'a str, Vec<u8>)>;
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A fresh scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let p =
-            std::env::temp_dir().join(format!("check-aof-test-{}-{tag}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Upstream log lines carry a pid and a timestamp: keep only the message.
 fn normalize(out: &[u8]) -> Vec<u8> {
@@ -78,30 +52,11 @@ fn normalize(out: &[u8]) -> Vec<u8> {
 /// Runs a tool in `cwd` with `args`, feeding `stdin`; returns normalized
 /// stdout and the exit code. Bounded by a timeout.
 fn run(tool: &Path, cwd: &Path, args: &[&str], stdin: &[u8]) -> (Vec<u8>, i32) {
-    let mut child = Command::new(tool)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", tool.display()));
-    if let Some(mut i) = child.stdin.take() {
-        let _ = i.write_all(stdin);
-    }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{} {args:?} timed out", tool.display());
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = run_bounded_with_input(
+        Command::new(tool).args(args).current_dir(cwd),
+        stdin,
+        Duration::from_secs(20),
+    );
     (normalize(&out.stdout), out.status.code().unwrap_or(-1))
 }
 
@@ -164,9 +119,9 @@ fn compare_with(
     what: &str,
     loose_stale: bool,
 ) {
-    let s = Scratch::new("cmp");
-    let a = s.0.join("ref");
-    let b = s.0.join("ours");
+    let s = TempDir::new();
+    let a = s.path().join("ref");
+    let b = s.path().join("ours");
     for d in [&a, &b] {
         std::fs::create_dir_all(d).unwrap();
         for (n, data) in files {
@@ -237,8 +192,8 @@ fn manifest_has(dir: &Path, needle: &str) -> bool {
 
 #[test]
 fn usage_and_arguments() {
-    let s = Scratch::new("usage");
-    std::fs::write(s.0.join("x.aof"), sample_aof()).unwrap();
+    let s = TempDir::new();
+    std::fs::write(s.path().join("x.aof"), sample_aof()).unwrap();
     for args in [
         vec![],
         vec!["a", "b", "c", "d", "e"],
@@ -250,8 +205,8 @@ fn usage_and_arguments() {
         vec!["missing.aof"],
         vec!["."],
     ] {
-        let (ra, ca) = run(&reference(), &s.0, &args, b"");
-        let (rb, cb) = run(&ours(), &s.0, &args, b"");
+        let (ra, ca) = run(&reference(), s.path(), &args, b"");
+        let (rb, cb) = run(&ours(), s.path(), &args, b"");
         // The usage line names argv[0], which differs: compare the rest.
         let strip = |o: Vec<u8>| {
             String::from_utf8_lossy(&o)
@@ -279,8 +234,8 @@ fn reference_written_directories() {
     c.cmd(&["HSET", "h", "f", "v"]);
     c.cmd(&["EXEC"]);
     c.cmd(&["SET", "e", "v", "EX", "1000"]);
-    let s = Scratch::new("dirs");
-    copy_dir(&dir.join("appendonlydir"), &s.0.join("initial"));
+    let s = TempDir::new();
+    copy_dir(&dir.join("appendonlydir"), &s.path().join("initial"));
 
     c.cmd(&["BGREWRITEAOF"]);
     wait_for(
@@ -288,7 +243,7 @@ fn reference_written_directories() {
         "rewrite with preamble",
     );
     c.cmd(&["SADD", "s", "m1", "m2"]);
-    copy_dir(&dir.join("appendonlydir"), &s.0.join("preamble"));
+    copy_dir(&dir.join("appendonlydir"), &s.path().join("preamble"));
 
     c.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "no"]);
     c.cmd(&["BGREWRITEAOF"]);
@@ -297,12 +252,12 @@ fn reference_written_directories() {
         "rewrite without preamble",
     );
     c.cmd(&["ZADD", "z", "1.5", "m"]);
-    copy_dir(&dir.join("appendonlydir"), &s.0.join("resp"));
+    copy_dir(&dir.join("appendonlydir"), &s.path().join("resp"));
     drop(c);
     drop(srv);
 
     for snap in ["initial", "preamble", "resp"] {
-        let d = s.0.join(snap);
+        let d = s.path().join(snap);
         compare_dir(
             &d,
             &["appendonly.aof.manifest"],

@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use redis_client::{Client, Error as ClientError};
+use redis_client::{Client, DecodeError, Error as ClientError};
 use redis_resp::Frame;
 
 use crate::format::{self, Output};
@@ -63,7 +63,8 @@ pub fn io_text(e: &std::io::Error) -> String {
 fn client_error_text(e: &ClientError) -> String {
     match e {
         ClientError::Io(io) => io_text(io),
-        ClientError::Protocol(p) => p.0.clone(),
+        // hiredis' texts where redis-resp has them (unknown type bytes).
+        ClientError::Protocol(p) => p.to_string(),
         ClientError::Closed => "Server closed the connection".into(),
     }
 }
@@ -419,7 +420,7 @@ impl Session {
         };
         if matches!(frame, Frame::Attribute(_)) {
             // Upstream's hiredis cannot parse attributes and treats them as garbage.
-            eprintln!("Error: Protocol error, got \"|\" as reply type byte");
+            eprintln!("Error: {}", DecodeError::UnknownType(b'|'));
             std::process::exit(1);
         }
         self.last_type = match frame {

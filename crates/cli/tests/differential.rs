@@ -3,128 +3,39 @@
 //! must produce identical stdout, stderr and exit status, both with a pipe as
 //! stdout (raw mode) and under a pty via `script` (formatted mode).
 //!
-//! Skipped when the reference binaries are not installed. Every spawned process
-//! is killed by PID on drop, and every wait is bounded in time.
+//! Fails when the reference binaries are not installed. Every spawned process
+//! is killed by PID on drop, and every wait is bounded in time (the server
+//! and the runs are the testkit's).
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use redis_testkit::{require_tool, run_bounded_with_input, ServerKind, TestServer};
 
 const UPSTREAM: &str = "/usr/bin/redis-cli";
 const OURS: &str = env!("CARGO_BIN_EXE_redis-cli");
-
-/// Kills the child by PID when dropped, even if the test panicked.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-struct Server {
-    _child: Guard,
-    port: u16,
-}
-
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-fn pick_port(attempt: u64) -> u16 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    let seed = nanos
-        ^ ((std::process::id() as u64) << 12)
-        ^ (NEXT.fetch_add(1, Ordering::Relaxed) * 7919)
-        ^ (attempt * 104_729);
-    20000 + (seed % 20000) as u16
-}
+const HINT: &str = "install redis-tools and util-linux (cargo xtask test does)";
 
 /// Fails the test (never skips it) when a required tool is missing: CI
-/// installs them, so a missing one is a broken environment.
+/// installs them, so a missing one is a broken environment. (The testkit
+/// checks for the reference server itself.)
 fn require_tools() {
-    for p in ["/usr/bin/redis-server", UPSTREAM, "/usr/bin/script"] {
-        assert!(
-            std::path::Path::new(p).exists(),
-            "{p} is missing: install redis-server, redis-tools and util-linux (cargo xtask test does)"
-        );
-    }
+    require_tool(UPSTREAM, HINT);
+    require_tool("/usr/bin/script", HINT);
 }
 
-fn start_server() -> Server {
-    for attempt in 0..20 {
-        let port = pick_port(attempt);
-        if TcpListener::bind(("127.0.0.1", port)).is_err() {
-            continue;
-        }
-        let child = Command::new("/usr/bin/redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .args(["--enable-debug-command", "yes"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut guard = Guard(child);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if matches!(guard.0.try_wait(), Ok(Some(_))) {
-                break; // lost the port to someone else
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Server {
-                    _child: guard,
-                    port,
-                };
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    panic!("could not start redis-server");
+/// The reference server both clients talk to, with DEBUG enabled.
+fn start_server() -> TestServer {
+    TestServer::start(ServerKind::Reference, &["--enable-debug-command", "yes"])
 }
 
 /// Runs `cmd` with `stdin`, waiting at most 20 seconds.
 fn run(mut cmd: Command, stdin: &[u8]) -> Output {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut guard = Guard(cmd.spawn().unwrap());
-    let mut input = guard.0.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(Some(_)) = guard.0.try_wait() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "command timed out: {cmd:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = writer.join();
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-    use std::io::Read;
-    if let Some(mut o) = guard.0.stdout.take() {
-        o.read_to_end(&mut stdout).unwrap();
-    }
-    if let Some(mut e) = guard.0.stderr.take() {
-        e.read_to_end(&mut stderr).unwrap();
-    }
-    let status = guard.0.wait().unwrap();
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
+    run_bounded_with_input(&mut cmd, stdin, Duration::from_secs(20))
 }
 
 fn shell_quote(s: &str) -> String {
@@ -145,19 +56,20 @@ fn prepare(port: u16, setup: &[&[&str]]) {
 }
 
 /// Asserts both clients behave identically for `args` + `stdin`, raw and tty.
-fn check(srv: &Server, setup: &[&[&str]], args: &[&str], stdin: &[u8]) {
-    let port = srv.port.to_string();
+fn check(srv: &TestServer, setup: &[&[&str]], args: &[&str], stdin: &[u8]) {
+    let port = srv.port().to_string();
     let args: Vec<String> = args.iter().map(|a| a.replace("$PORT", &port)).collect();
     let mut results = Vec::new();
     for bin in [UPSTREAM, OURS] {
-        prepare(srv.port, setup);
+        prepare(srv.port(), setup);
         let mut cmd = Command::new(bin);
         cmd.args(&args).env_remove("REDISCLI_AUTH");
         let piped = run(cmd, stdin);
 
-        prepare(srv.port, setup);
-        let dir = std::env::temp_dir();
-        let input = dir.join(format!("cli-diff-{}-{}", std::process::id(), pick_port(0)));
+        prepare(srv.port(), setup);
+        static INPUTS: AtomicU64 = AtomicU64::new(0);
+        let n = INPUTS.fetch_add(1, Ordering::Relaxed);
+        let input = srv.dir().join(format!("cli-input-{n}"));
         std::fs::write(&input, stdin).unwrap();
         let line = std::iter::once(bin.to_string())
             .chain(args.iter().map(|a| shell_quote(a)))
@@ -314,6 +226,60 @@ fn pipe_mass_insertion_counts_replies() {
     }
     check(&srv, &[], &["-p", "$PORT", "--pipe"], &input);
     let mut cmd = Command::new(OURS);
-    cmd.args(["-p", &srv.port.to_string(), "DBSIZE"]);
+    cmd.args(["-p", &srv.port().to_string(), "DBSIZE"]);
     assert_eq!(run(cmd, b"").stdout, b"20000\n");
+}
+
+/// A stand-in server that answers the first request of each of `conns`
+/// connections with `reply`, then waits for the client to hang up. The
+/// thread gives up after 30 seconds without a client.
+fn garbage_server(reply: &'static [u8], conns: usize) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut served = 0;
+        while served < conns && std::time::Instant::now() < deadline {
+            let Ok((mut s, _)) = l.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            served += 1;
+            let _ = s.set_nonblocking(false);
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(reply);
+            let _ = s.read(&mut buf);
+        }
+    });
+    port
+}
+
+/// Malformed replies end both clients with hiredis' error text.
+#[test]
+fn garbage_replies_fail_like_upstream() {
+    require_tools();
+    let replies: &[&'static [u8]] = &[b"?x\r\n", b"\x01\r\n", b"|1\r\n+a\r\n+b\r\n+OK\r\n"];
+    for reply in replies {
+        let port = garbage_server(reply, 2).to_string();
+        let mut outs = Vec::new();
+        for bin in [UPSTREAM, OURS] {
+            let mut cmd = Command::new(bin);
+            cmd.args(["-p", &port, "PING"]);
+            let out = run(cmd, b"");
+            outs.push((out.status.code(), out.stdout, out.stderr));
+        }
+        let show = |o: &(Option<i32>, Vec<u8>, Vec<u8>)| {
+            format!(
+                "{:?} {:?} {:?}",
+                o.0,
+                String::from_utf8_lossy(&o.1),
+                String::from_utf8_lossy(&o.2)
+            )
+        };
+        assert_eq!(show(&outs[0]), show(&outs[1]), "reply {reply:?}");
+    }
 }

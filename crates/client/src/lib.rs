@@ -5,22 +5,22 @@
 //! - [`Client`]: one connection (TCP or Unix socket) with buffered writes, so
 //!   callers can pipeline: [`Client::queue`] many requests, [`Client::flush`],
 //!   then [`Client::read_frame`] as many replies.
-//! - [`decode`]: the reply decoder (private stand-in for `redis_resp::decode`).
+//! - Replies are decoded by redis-resp's [`Scanner`] (one per connection, so a
+//!   large reply arriving in pieces is walked once) and requests are written
+//!   by [`redis_resp::encode_request`]: the client has no RESP code of its own.
 //!
 //! Nothing here panics on what the server sends: malformed replies become
 //! [`Error::Protocol`], a closed connection becomes [`Error::Closed`].
 
-pub mod decode;
-
 use std::io;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
+use redis_resp::{encode_request, DecodeLimits, Scanner};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
-pub use decode::DecodeError;
-pub use redis_resp::Frame;
+pub use redis_resp::{DecodeError, Frame};
 
 /// What can go wrong talking to a server.
 #[derive(Debug, thiserror::Error)]
@@ -39,33 +39,28 @@ pub type Result<T> = std::result::Result<T, Error>;
 type BoxRead = Box<dyn AsyncRead + Unpin + Send>;
 type BoxWrite = Box<dyn AsyncWrite + Unpin + Send>;
 
-/// Appends `args` to `out` as a RESP multibulk request.
-pub fn encode_request<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
-    // Kept local until redis-resp ships `encode_request`; the format is fixed by RESP.
-    out.put_u8(b'*');
-    out.put_slice(args.len().to_string().as_bytes());
-    out.put_slice(b"\r\n");
-    for a in args {
-        let a = a.as_ref();
-        out.put_u8(b'$');
-        out.put_slice(a.len().to_string().as_bytes());
-        out.put_slice(b"\r\n");
-        out.put_slice(a);
-        out.put_slice(b"\r\n");
-    }
-}
+/// The client reads whatever a server it chose to talk to sends, as
+/// hiredis (and so upstream's redis-cli) does: no cap on string or
+/// aggregate lengths (a server may raise `proto-max-bulk-len`), only a
+/// nesting bound so a broken server cannot exhaust the stack.
+const LIMITS: DecodeLimits = DecodeLimits {
+    max_depth: 512,
+    max_bulk_len: usize::MAX,
+    max_aggregate_len: usize::MAX,
+};
 
 /// The reading side of a connection: decodes replies.
 pub struct FrameReader {
     inner: BoxRead,
     buf: BytesMut,
+    scanner: Scanner,
 }
 
 impl FrameReader {
     /// Reads the next complete reply.
     pub async fn read_frame(&mut self) -> Result<Frame> {
         loop {
-            if let Some(f) = decode::decode(&mut self.buf)? {
+            if let Some(f) = self.scanner.decode(&mut self.buf, &LIMITS)? {
                 return Ok(f);
             }
             self.buf.reserve(16 * 1024);
@@ -160,6 +155,7 @@ impl Client {
             reader: FrameReader {
                 inner: Box::new(r),
                 buf: BytesMut::with_capacity(16 * 1024),
+                scanner: Scanner::default(),
             },
             writer: FrameWriter {
                 inner: Box::new(w),
@@ -237,5 +233,58 @@ impl Client {
             args.push(Bytes::copy_from_slice(n.as_bytes()));
         }
         self.cmd(&args).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Replies arriving a few bytes at a time, several per write, and of
+    /// every RESP3 type, come out whole and in order: the per-connection
+    /// scanner resumes across reads and resets after each frame.
+    #[tokio::test]
+    async fn replies_split_across_reads() {
+        let (ours, mut server) = tokio::io::duplex(64);
+        let mut c = Client::from_stream(ours);
+        let wire: &[u8] = b"+OK\r\n*2\r\n$3\r\nfoo\r\n:7\r\n>2\r\n$7\r\nmessage\r\n_\r\n\
+            =7\r\ntxt:abc\r\n|1\r\n+ttl\r\n:3\r\n%1\r\n#t\r\n,1.5\r\n";
+        let feeder = tokio::spawn(async move {
+            for piece in wire.chunks(3) {
+                server.write_all(piece).await.unwrap();
+                server.flush().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            server
+        });
+        let want = [
+            Frame::ok(),
+            Frame::Array(vec![Frame::bulk("foo"), Frame::Integer(7)]),
+            Frame::Push(vec![Frame::bulk("message"), Frame::Null]),
+            Frame::Verbatim {
+                format: *b"txt",
+                text: Bytes::from_static(b"abc"),
+            },
+            Frame::Attribute(vec![(Frame::simple("ttl"), Frame::Integer(3))]),
+            Frame::Map(vec![(Frame::Boolean(true), Frame::Double(1.5))]),
+        ];
+        for w in want {
+            assert_eq!(c.read_frame().await.unwrap(), w);
+        }
+        drop(feeder.await.unwrap());
+        assert!(matches!(c.read_frame().await, Err(Error::Closed)));
+    }
+
+    #[tokio::test]
+    async fn garbage_is_a_protocol_error() {
+        let (ours, mut server) = tokio::io::duplex(64);
+        let mut c = Client::from_stream(ours);
+        server.write_all(b"?").await.unwrap();
+        let e = c.read_frame().await.unwrap_err();
+        assert!(matches!(e, Error::Protocol(DecodeError::UnknownType(b'?'))));
+        assert_eq!(
+            e.to_string(),
+            r#"Protocol error, got "?" as reply type byte"#
+        );
     }
 }

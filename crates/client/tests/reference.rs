@@ -4,103 +4,16 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use redis_client::{Client, Error, Frame};
+use redis_testkit::{ServerKind, TestServer};
 
-/// A reference server killed by PID when dropped, even if the test panics.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-/// A port in 20000-40000 that differs between concurrently running tests.
-fn pick_port(attempt: u32) -> u16 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    let counter = NEXT.fetch_add(1, Ordering::Relaxed);
-    let seed =
-        nanos ^ ((std::process::id() as u64) << 16) ^ (counter * 7919) ^ (attempt as u64 * 104_729);
-    20000 + (seed % 20000) as u16
-}
-
-/// True when the server answering on `port` is the process `pid` (another
-/// test, or another suite on the machine, may hold the port meanwhile).
-fn serves_pid(port: u16, pid: u32) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-    if s.write_all(b"INFO server\r\n").is_err() {
-        return false;
-    }
-    let want = format!("process_id:{pid}\r\n");
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    // Bounded by the read timeout and the size of an INFO section.
-    while buf.len() < 64 * 1024 {
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-        if String::from_utf8_lossy(&buf).contains(&want) {
-            return true;
-        }
-    }
-    false
-}
-
-fn server_exited(child: &mut Child) -> bool {
-    matches!(child.try_wait(), Ok(Some(_)))
-}
-
-fn start_server() -> Option<Server> {
-    assert!(
-        std::path::Path::new("/usr/bin/redis-server").exists(),
-        "reference redis-server missing: apt-get install redis-server (cargo xtask test does)"
-    );
-    for attempt in 0..20u32 {
-        let port = pick_port(attempt);
-        if TcpListener::bind(("127.0.0.1", port)).is_err() {
-            continue;
-        }
-        let child = Command::new("/usr/bin/redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut server = Server { child, port };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if serves_pid(port, server.child.id()) {
-                return Some(server);
-            }
-            // Lost a race for the port: our server exited, try another one.
-            if server_exited(&mut server.child) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    panic!("could not start reference redis-server");
+/// A reference server on a free loopback port with a private dir, stopped
+/// by PID when dropped (the testkit fails the test if it is not installed).
+fn start_server() -> TestServer {
+    TestServer::start(ServerKind::Reference, &[])
 }
 
 fn b(s: &str) -> Frame {
@@ -109,10 +22,8 @@ fn b(s: &str) -> Frame {
 
 #[tokio::test]
 async fn commands_pipelining_and_hello() {
-    let Some(srv) = start_server() else {
-        panic!("could not start the reference server")
-    };
-    let addr = format!("127.0.0.1:{}", srv.port);
+    let srv = start_server();
+    let addr = srv.addr().to_string();
     let mut c = Client::connect(&addr).await.unwrap();
 
     assert_eq!(
@@ -166,10 +77,8 @@ async fn commands_pipelining_and_hello() {
 
 #[tokio::test]
 async fn hello_auth_failure_is_an_error_reply() {
-    let Some(srv) = start_server() else {
-        panic!("could not start the reference server")
-    };
-    let addr = format!("127.0.0.1:{}", srv.port);
+    let srv = start_server();
+    let addr = srv.addr().to_string();
     let mut c = Client::connect(&addr).await.unwrap();
     let r = c.hello(2, Some(("nobody", "wrong")), None).await.unwrap();
     assert!(
@@ -180,16 +89,14 @@ async fn hello_auth_failure_is_an_error_reply() {
 
 #[tokio::test]
 async fn closed_connection_and_refused_connect() {
-    let Some(srv) = start_server() else {
-        panic!("could not start the reference server")
-    };
-    let addr = format!("127.0.0.1:{}", srv.port);
+    let srv = start_server();
+    let addr = srv.addr().to_string();
     let mut c = Client::connect(&addr).await.unwrap();
     c.send(&["QUIT"]).await.unwrap();
     assert_eq!(c.read_frame().await.unwrap(), Frame::Simple("OK".into()));
     assert!(matches!(c.read_frame().await, Err(Error::Closed)));
 
-    let port = srv.port;
+    let port = srv.port();
     drop(srv);
     let err = Client::connect_timeout(&format!("127.0.0.1:{port}"), Duration::from_secs(2))
         .await

@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use redis_rdb::*;
-use redis_testkit::Conn;
+use redis_testkit::{Conn, TempDir};
 
-use common::{cmd, ok, reference, Reply, TempDir};
+use common::{check_rdb, cmd, ok, reference, Reply, CHECK_RDB};
 use fixture::{saved_reference, LIB};
 
 fn sorted(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
@@ -245,20 +245,17 @@ fn our_files_load_into_reference_with_same_digest() {
         // We read back what we wrote, identically.
         let again = read_all(&ours[..]).unwrap();
         assert_eq!(again.entries.len(), file.entries.len(), "{name}");
-        let dir = TempDir::new(name);
-        std::fs::write(dir.0.join("ours.rdb"), &ours).unwrap();
+        let dir = TempDir::new();
+        std::fs::write(dir.path().join("ours.rdb"), &ours).unwrap();
         // Upstream's checker accepts the file.
-        let out = std::process::Command::new("/usr/bin/redis-check-rdb")
-            .arg(dir.0.join("ours.rdb"))
-            .output()
-            .unwrap();
+        let out = check_rdb(CHECK_RDB, &dir.path().join("ours.rdb"));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success() && text.contains("RDB looks OK"),
             "{name}: {text}"
         );
         assert_eq!(text.contains("Checksum OK"), checksum, "{name}: {text}");
-        let loaded = reference(&["--dir", dir.0.to_str().unwrap(), "--dbfilename", "ours.rdb"]);
+        let loaded = reference(&["--dir", dir.path_str(), "--dbfilename", "ours.rdb"]);
         let mut l = loaded.conn();
         assert_eq!(
             digest(&mut l),
@@ -402,11 +399,7 @@ fn dump_payloads_both_ways() {
 }
 
 fn run_check(bin: &str, path: &std::path::Path) -> (String, i32) {
-    let out = std::process::Command::new(bin)
-        .arg(path.file_name().unwrap())
-        .current_dir(path.parent().unwrap())
-        .output()
-        .unwrap();
+    let out = check_rdb(bin, path);
     let text = String::from_utf8_lossy(&out.stdout)
         .lines()
         // Upstream logs this through its server logger on corruption.
@@ -419,7 +412,7 @@ fn run_check(bin: &str, path: &std::path::Path) -> (String, i32) {
 #[test]
 fn corrupt_files_fail_cleanly_and_check_rdb_matches_upstream() {
     let (_srv, bytes) = saved_reference();
-    let dir = TempDir::new("corrupt");
+    let dir = TempDir::new();
     let ours_bin = env!("CARGO_BIN_EXE_redis-check-rdb");
     // Every truncation is an error, never a panic.
     let step = (bytes.len() / 400).max(1);
@@ -471,13 +464,13 @@ fn corrupt_files_fail_cleanly_and_check_rdb_matches_upstream() {
     ver[7] = b'9';
     cases.push(("ver.rdb".into(), ver));
     for (name, data) in cases {
-        let p = dir.0.join(&name);
+        let p = dir.path().join(&name);
         std::fs::write(&p, &data).unwrap();
-        let theirs = run_check("/usr/bin/redis-check-rdb", &p);
+        let theirs = run_check(CHECK_RDB, &p);
         let ours = run_check(ours_bin, &p);
         assert_eq!(ours, theirs, "redis-check-rdb {name}");
     }
-    let (_, code) = run_check(ours_bin, &dir.0.join("missing.rdb"));
+    let (_, code) = run_check(ours_bin, &dir.path().join("missing.rdb"));
     assert_eq!(code, 1);
 }
 
@@ -793,14 +786,9 @@ fn legacy_encodings_match_what_the_reference_loads() {
     let list = &file.entries[0];
     assert_eq!((list.lru_idle, list.lfu_freq), (Some(77), None));
     assert_eq!(file.entries[1].lfu_freq, Some(5));
-    let dir = TempDir::new("legacy");
-    std::fs::write(dir.0.join("legacy.rdb"), &data).unwrap();
-    let srv = reference(&[
-        "--dir",
-        dir.0.to_str().unwrap(),
-        "--dbfilename",
-        "legacy.rdb",
-    ]);
+    let dir = TempDir::new();
+    std::fs::write(dir.path().join("legacy.rdb"), &data).unwrap();
+    let srv = reference(&["--dir", dir.path_str(), "--dbfilename", "legacy.rdb"]);
     let mut c = srv.conn();
     for e in &file.entries {
         check_entry(&mut c, e);
@@ -816,8 +804,8 @@ fn legacy_encodings_match_what_the_reference_loads() {
     ok(&mut c, &["SELECT", "0"]);
     let want = digest(&mut c);
     let ours = write_file(&file, WriterOptions::default());
-    std::fs::write(dir.0.join("ours.rdb"), &ours).unwrap();
-    let again = reference(&["--dir", dir.0.to_str().unwrap(), "--dbfilename", "ours.rdb"]);
+    std::fs::write(dir.path().join("ours.rdb"), &ours).unwrap();
+    let again = reference(&["--dir", dir.path_str(), "--dbfilename", "ours.rdb"]);
     assert_eq!(digest(&mut again.conn()), want);
 }
 
@@ -875,12 +863,12 @@ fn module_values_roundtrip_raw() {
 #[test]
 fn check_rdb_matches_upstream_for_truncations_throughout() {
     let (_srv, bytes) = saved_reference();
-    let dir = TempDir::new("truncations");
+    let dir = TempDir::new();
     let ours_bin = env!("CARGO_BIN_EXE_redis-check-rdb");
-    let p = dir.0.join("cut.rdb");
+    let p = dir.path().join("cut.rdb");
     for cut in (0..bytes.len()).step_by(41) {
         std::fs::write(&p, &bytes[..cut]).unwrap();
-        let theirs = run_check("/usr/bin/redis-check-rdb", &p);
+        let theirs = run_check(CHECK_RDB, &p);
         let ours = run_check(ours_bin, &p);
         assert_eq!(ours, theirs, "redis-check-rdb on the first {cut} bytes");
     }

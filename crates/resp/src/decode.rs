@@ -54,6 +54,25 @@ pub enum DecodeError {
     TooDeep(usize),
     #[error("Protocol error: length {0} exceeds the limit")]
     TooLarge(u64),
+    /// A value starts with a byte that is no RESP type. The text is the
+    /// one hiredis gives, so `redis-cli` can print it as upstream does.
+    #[error("Protocol error, got \"{}\" as reply type byte", quote_byte(*.0))]
+    UnknownType(u8),
+}
+
+/// One byte as hiredis quotes it (C-style escapes, `\xNN` otherwise).
+fn quote_byte(b: u8) -> String {
+    match b {
+        b'\\' => "\\\\".into(),
+        b'"' => "\\\"".into(),
+        b'\n' => "\\n".into(),
+        b'\r' => "\\r".into(),
+        b'\t' => "\\t".into(),
+        0x07 => "\\a".into(),
+        0x08 => "\\b".into(),
+        0x20..=0x7e => char::from(b).to_string(),
+        _ => format!("\\x{b:02x}"),
+    }
 }
 
 fn invalid(msg: &str) -> DecodeError {
@@ -200,6 +219,13 @@ impl Scanner {
         buf: &[u8],
         limits: &DecodeLimits,
     ) -> Result<Option<(Item, usize)>, DecodeError> {
+        // Like hiredis, reject a bad type byte at once rather than waiting
+        // for a line that a broken server may never finish.
+        if let Some(&kind) = buf.get(self.pos) {
+            if !b"+-:,#(_$=!*%~|>".contains(&kind) {
+                return Err(DecodeError::UnknownType(kind));
+            }
+        }
         let from = self.line_scan.max(self.pos).min(buf.len());
         let Some(lf) = buf
             .get(from..)
@@ -264,7 +290,7 @@ impl Scanner {
                     }
                 }
             }
-            _ => return Err(invalid("unknown type byte")),
+            other => return Err(DecodeError::UnknownType(other)),
         };
         Ok(Some((item, next)))
     }
@@ -421,7 +447,7 @@ impl<'a> Builder<'a> {
                     Frame::Attribute(pairs)
                 }
             }
-            _ => return Err(invalid("unknown type byte")),
+            other => return Err(DecodeError::UnknownType(other)),
         })
     }
 

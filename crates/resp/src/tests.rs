@@ -664,7 +664,23 @@ fn decoder_errors() {
         Err(e) => e,
         Ok(frames) => panic!("{input:?} gave {frames:?}"),
     };
-    bad(b"?x\r\n");
+    assert_eq!(bad(b"?x\r\n"), DecodeError::UnknownType(b'?'));
+    // Found at once, without waiting for the end of the line.
+    assert_eq!(bad(b"*1\r\n\x01"), DecodeError::UnknownType(1));
+    // The text is hiredis', which redis-cli prints after "Error: ".
+    for (byte, text) in [
+        (b'?', r#""?""#),
+        (b'|', r#""|""#),
+        (1, r#""\x01""#),
+        (b'"', r#""\"""#),
+        (b'\\', r#""\\""#),
+        (b'\r', r#""\r""#),
+    ] {
+        assert_eq!(
+            DecodeError::UnknownType(byte).to_string(),
+            format!("Protocol error, got {text} as reply type byte")
+        );
+    }
     bad(b"+OK\n");
     bad(b"\r\n");
     bad(b":abc\r\n");

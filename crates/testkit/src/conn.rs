@@ -19,16 +19,12 @@ pub struct Conn {
     addr: SocketAddr,
 }
 
-/// Encodes arguments as a RESP multibulk request.
+/// Encodes arguments as a RESP multibulk request with
+/// [`redis_resp::encode_request`], as an owned buffer for [`Conn::send_raw`].
 pub fn encode_request<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        let a = a.as_ref();
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+    let mut out = bytes::BytesMut::new();
+    redis_resp::encode_request(args, &mut out);
+    out.to_vec()
 }
 
 impl Conn {

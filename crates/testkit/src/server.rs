@@ -1,18 +1,24 @@
 //! Spawning a server under test on a free loopback port with its own temp
 //! dir, waiting until it answers PING, and tearing it down on `Drop` even
-//! when the test panics.
+//! when the test panics (with any child it forked, e.g. for BGSAVE).
+//!
+//! Tests use the panicking constructors ([`TestServer::start`]); tools that
+//! report errors (`cargo xtask bench`) use the `try_` ones and
+//! [`TestServer::spawn_in`], which return `Err` with the server's log.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The Debian reference binary used as the oracle.
 pub const REFERENCE_SERVER: &str = "/usr/bin/redis-server";
 /// How long a server may take to answer its first PING.
-pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+pub const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often readiness is polled; short, because the benchmark measures
+/// startup (loading) times with it.
+const READY_POLL: Duration = Duration::from_millis(2);
 /// How long a server gets to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Start attempts; a retry covers the race where another process grabs the
@@ -60,6 +66,25 @@ impl ServerKind {
     }
 }
 
+impl ServerKind {
+    /// Runs this kind's server with exactly `args` (no test defaults) when
+    /// it is expected to exit by itself: a bad config, a failed load. The
+    /// args must keep it off shared ports (`--port 0`) should it start
+    /// after all; the run is bounded (20 s). Returns the exit code (-1 for a
+    /// signal) and stderr followed by stdout.
+    pub fn run_to_exit(self, args: &[&str]) -> (i32, String) {
+        let out = crate::process::run_bounded(
+            Command::new(self.server_binary()).args(args),
+            Duration::from_secs(20),
+        );
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout),
+        )
+    }
+}
+
 /// Directory holding our binaries: `$REDIS_RS_BIN_DIR` if set, otherwise the
 /// `target/<profile>/` directory of the running test executable (test
 /// binaries live in `target/<profile>/deps/`). Setting
@@ -102,29 +127,16 @@ pub struct TestServer {
     port: u16,
     dir: PathBuf,
     kind: ServerKind,
+    /// When the process was spawned; startup times count from here.
+    spawned: Instant,
+    /// The arguments it was given, for error reports.
+    args: Vec<String>,
 }
 
-static DIR_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Creates a fresh private directory under the system temp dir.
-fn fresh_dir() -> PathBuf {
-    let base = std::env::temp_dir();
-    for _ in 0..100 {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let n = DIR_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let p = base.join(format!("redis-testkit-{}-{n}-{nanos}", std::process::id()));
-        if std::fs::create_dir(&p).is_ok() {
-            return p;
-        }
-    }
-    panic!("could not create a temp dir under {}", base.display());
-}
-
-/// Asks the kernel for a free port by binding port 0, then releases it.
-fn free_port() -> u16 {
+/// A loopback port that is free right now: the kernel picks it for a
+/// listener on port 0, which is then closed. (Something else may take it
+/// before the caller binds it; servers started here retry on that race.)
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind 127.0.0.1:0: {e:?}"));
     l.local_addr()
         .unwrap_or_else(|e| panic!("local_addr: {e:?}"))
@@ -171,34 +183,31 @@ fn answers_ping(addr: SocketAddr) -> bool {
     up
 }
 
-/// Sends SIGTERM with the `kill` command (no libc needed); false if that
-/// could not be done.
-fn sigterm(pid: u32) -> bool {
-    Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 /// Stops `child`: SIGTERM, a bounded wait, then SIGKILL; always reaps.
+/// Then kills what it had forked and left behind (a child saving an RDB
+/// outlives a parent that had to be SIGKILLed).
 fn stop_child(child: &mut Child) {
     if let Ok(Some(_)) = child.try_wait() {
         return;
     }
-    if sigterm(child.id()) {
+    let forked = crate::process::children(child.id());
+    let mut stopped = false;
+    if crate::process::signal(child.id(), "-TERM") {
         let deadline = Instant::now() + STOP_GRACE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
+        while Instant::now() < deadline && !stopped {
+            stopped = matches!(child.try_wait(), Ok(Some(_)));
+            if !stopped {
+                std::thread::sleep(Duration::from_millis(20));
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    if !stopped {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    for pid in forked {
+        crate::process::signal(pid, "-KILL");
+    }
 }
 
 impl TestServer {
@@ -209,14 +218,61 @@ impl TestServer {
         TestServer::start_binary(kind, &kind.server_binary(), extra_args)
     }
 
-    /// [`TestServer::start`] with an explicit binary (the benchmark runs a
-    /// release build that is not where the tests look).
+    /// [`TestServer::start`] with an explicit binary.
     pub fn start_binary(kind: ServerKind, bin: &Path, extra_args: &[&str]) -> TestServer {
+        TestServer::try_start_binary(kind, bin, extra_args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`TestServer::start_binary`] that returns what went wrong (with the
+    /// server's log) instead of panicking.
+    pub fn try_start_binary(
+        kind: ServerKind,
+        bin: &Path,
+        extra_args: &[&str],
+    ) -> Result<TestServer, String> {
         let mut last_log = String::new();
         for attempt in 1..=START_ATTEMPTS {
-            let dir = fresh_dir();
+            let mut server = TestServer::spawn_in(kind, bin, crate::dir::fresh_dir()?, extra_args)?;
+            match server.wait_ready(START_TIMEOUT) {
+                Ok(_) => return Ok(server),
+                Err(why) => {
+                    last_log = format!("attempt {attempt}: {why}");
+                    // Only a lost port race is worth another try.
+                    if !last_log.contains("Address already in use") {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(format!(
+            "{kind:?} server ({}) did not start:\n{last_log}",
+            bin.display()
+        ))
+    }
+
+    /// Starts a server like [`TestServer::start`] but returns at once,
+    /// without waiting for it to answer, for tests of what a client sees
+    /// while the server starts up. There is no retry: a lost port race
+    /// shows as a server that exits (see [`TestServer::wait_exit`]).
+    pub fn start_unready(kind: ServerKind, extra_args: &[&str]) -> TestServer {
+        crate::dir::fresh_dir()
+            .and_then(|dir| TestServer::spawn_in(kind, &kind.server_binary(), dir, extra_args))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Spawns `bin` with the standard test arguments plus `extra_args`,
+    /// working in `dir` (files placed there beforehand, such as a dump to
+    /// load, are found), and returns without waiting. The server owns
+    /// `dir` from here on, also when this fails.
+    pub fn spawn_in(
+        kind: ServerKind,
+        bin: &Path,
+        dir: PathBuf,
+        extra_args: &[&str],
+    ) -> Result<TestServer, String> {
+        let spawned = (|| {
             let port = free_port();
-            let log = dir.join("log");
+            let dir_s = dir.to_str().ok_or("temp dir is not UTF-8")?;
             let mut args: Vec<String> = vec![
                 "--port".into(),
                 port.to_string(),
@@ -227,22 +283,19 @@ impl TestServer {
                 "--appendonly".into(),
                 "no".into(),
                 "--dir".into(),
-                dir.to_str()
-                    .unwrap_or_else(|| panic!("temp dir is UTF-8"))
-                    .into(),
+                dir_s.into(),
                 "--logfile".into(),
-                log.to_str()
-                    .unwrap_or_else(|| panic!("temp dir is UTF-8"))
-                    .into(),
+                format!("{dir_s}/log"),
             ];
             args.extend(extra_args.iter().map(|a| a.to_string()));
             // stdout/stderr go to a file rather than a pipe so a chatty
             // server can never block on a full pipe nobody reads.
             let out = std::fs::File::create(dir.join("stdout"))
-                .unwrap_or_else(|e| panic!("create stdout file: {e:?}"));
+                .map_err(|e| format!("create stdout file: {e}"))?;
             let err = out
                 .try_clone()
-                .unwrap_or_else(|e| panic!("clone stdout file: {e:?}"));
+                .map_err(|e| format!("clone stdout file: {e}"))?;
+            let spawned = Instant::now();
             let child = Command::new(bin)
                 .args(&args)
                 .current_dir(&dir)
@@ -250,51 +303,49 @@ impl TestServer {
                 .stdout(out)
                 .stderr(err)
                 .spawn()
-                .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
+                .map_err(|e| format!("spawning {}: {e}", bin.display()))?;
+            Ok::<_, String>((child, port, spawned, args))
+        })();
+        match spawned {
             // From here on Drop owns the process and the directory.
-            let mut server = TestServer {
+            Ok((child, port, spawned, args)) => Ok(TestServer {
                 child,
                 port,
                 dir,
                 kind,
-            };
-            match server.wait_ready() {
-                Ok(()) => return server,
-                Err(why) => {
-                    last_log = format!(
-                        "attempt {attempt}: {why}\n--- args: {args:?}\n--- log:\n{}\n--- stdout/stderr:\n{}",
-                        server.log_contents(),
-                        server.output()
-                    );
-                    // Only a lost port race is worth another try.
-                    let port_race = last_log.contains("Address already in use");
-                    drop(server);
-                    if !port_race {
-                        break;
-                    }
-                }
+                spawned,
+                args,
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
             }
         }
-        panic!(
-            "{kind:?} server ({}) did not start:\n{last_log}",
-            bin.display()
-        );
     }
 
-    fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
+    /// Waits until the server answers PING (a loading server does not
+    /// count), at most `timeout` from its spawn; returns the time since
+    /// the spawn, or why not with the server's log and arguments.
+    pub fn wait_ready(&mut self, timeout: Duration) -> Result<Duration, String> {
+        let deadline = self.spawned + timeout;
+        let why = loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("server exited early with {status}"));
+                break format!("server exited early with {status}");
             }
             if answers_ping(self.addr()) {
-                return Ok(());
+                return Ok(self.spawned.elapsed());
             }
             if Instant::now() > deadline {
-                return Err(format!("no +PONG within {START_TIMEOUT:?}"));
+                break format!("no +PONG within {timeout:?}");
             }
-            std::thread::sleep(Duration::from_millis(25));
-        }
+            std::thread::sleep(READY_POLL);
+        };
+        Err(format!(
+            "{why}\n--- args: {:?}\n--- log:\n{}\n--- stdout/stderr:\n{}",
+            self.args,
+            self.log_contents(),
+            self.output()
+        ))
     }
 
     /// Waits up to `timeout` for the server to exit by itself; its exit
@@ -330,6 +381,12 @@ impl TestServer {
     /// Process id of the server.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends the server signal `sig` in `kill`'s flag form (`-9`, `-STOP`,
+    /// `-CONT`, `-TERM`); false if that failed. Drop still stops it.
+    pub fn signal(&self, sig: &str) -> bool {
+        crate::process::signal(self.child.id(), sig)
     }
 
     /// Which implementation this is.
@@ -390,6 +447,42 @@ mod tests {
             c.is_closed(),
             "connection must be closed after the server stopped"
         );
+    }
+
+    #[test]
+    fn unready_start_returns_before_the_server_answers() {
+        let mut srv = TestServer::start_unready(ServerKind::Reference, &[]);
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !answers_ping(srv.addr()) {
+            assert!(Instant::now() < deadline, "never answered");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(srv.signal("-TERM"));
+        assert!(srv.wait_exit(STOP_GRACE).is_some(), "SIGTERM stops it");
+    }
+
+    #[test]
+    fn drop_kills_a_forked_child_left_by_a_killed_server() {
+        let srv = TestServer::start(ServerKind::Reference, &["--rdb-key-save-delay", "10000000"]);
+        let mut c = srv.conn();
+        assert_eq!(c.cmd(&["SET", "k", "v"]), b"+OK\r\n");
+        assert_eq!(c.cmd(&["BGSAVE"]), b"+Background saving started\r\n");
+        let kids = crate::process::children(srv.pid());
+        assert_eq!(kids.len(), 1, "{kids:?}");
+        // A stopped server ignores SIGTERM: Drop has to SIGKILL it, which
+        // leaves the saving child behind unless Drop kills it too.
+        assert!(srv.signal("-STOP"));
+        drop(srv);
+        // SIGKILL takes effect asynchronously; init reaps the orphan.
+        let gone = || {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", kids[0]));
+            stat.map_or(true, |s| s.contains(") Z "))
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !gone() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(gone(), "child {} still running", kids[0]);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::server::{children, fresh_dir, pss, rss, Side, Srv};
 use super::tool::{self, Background};
 use super::Ctx;
 use crate::json::Json;
+use redis_testkit::TempDir;
 
 /// Longest a server may take to load the dataset at startup.
 const LOAD_LIMIT: Duration = Duration::from_secs(120);
@@ -106,32 +107,23 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Removes a directory when dropped, so the saved files never outlive the
-/// run.
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Startup time with the same 1M-key RDB, and the same AOF (a base plus an
 /// incr file of SET commands, so the command replay path is what loads).
 fn load_times(ctx: &Ctx, f: &mut Figures) -> Result<(), String> {
     let n = ctx.opts.keys();
-    let files = TempDir(fresh_dir()?);
+    // Removed when dropped, so the saved files never outlive the run.
+    let files = TempDir::try_new()?;
     {
         let gen = ctx.start(Side::Ref, &["--appendonly", "yes", "--appendfsync", "no"])?;
         let mut c = gen.client()?;
         Dataset::Strings.load(&mut c, n)?;
         c.cmd(&["SAVE"])?;
-        std::fs::copy(gen.dir().join("dump.rdb"), files.0.join("dump.rdb"))
+        std::fs::copy(gen.dir().join("dump.rdb"), files.path().join("dump.rdb"))
             .map_err(|e| format!("copy dump.rdb: {e}"))?;
         // Every write was in the AOF before its reply was sent.
         copy_tree(
             &gen.dir().join("appendonlydir"),
-            &files.0.join("appendonlydir"),
+            &files.path().join("appendonlydir"),
         )?;
     }
     for (ki, kind) in ["rdb", "aof"].into_iter().enumerate() {
@@ -140,11 +132,14 @@ fn load_times(ctx: &Ctx, f: &mut Figures) -> Result<(), String> {
             for side in Side::order(round + ki) {
                 let dir = fresh_dir()?;
                 let extra: &[&str] = if kind == "rdb" {
-                    std::fs::copy(files.0.join("dump.rdb"), dir.join("dump.rdb"))
+                    std::fs::copy(files.path().join("dump.rdb"), dir.join("dump.rdb"))
                         .map_err(|e| format!("copy dump.rdb: {e}"))?;
                     &[]
                 } else {
-                    copy_tree(&files.0.join("appendonlydir"), &dir.join("appendonlydir"))?;
+                    copy_tree(
+                        &files.path().join("appendonlydir"),
+                        &dir.join("appendonlydir"),
+                    )?;
                     &["--appendonly", "yes"]
                 };
                 let mut srv = Srv::spawn(ctx.bin(side), side, dir, extra)?;

@@ -1,18 +1,22 @@
-//! Server processes for the benchmark: spawned with equal settings on a
-//! free loopback port in a private directory, timed from spawn until the
-//! first +PONG (so a startup load can be measured), and killed by PID on
-//! drop together with any forked child (the reference's BGSAVE child), so a
-//! failing or panicking section leaves nothing running. Also the /proc
-//! readers (CPU ticks, RSS, PSS, children).
+//! Server processes for the benchmark, started by the testkit: equal
+//! settings on a free loopback port in a private directory, timed from
+//! spawn until the first +PONG (so a startup load can be measured), and
+//! killed by PID on drop together with any forked child (the reference's
+//! BGSAVE child), so a failing or panicking section leaves nothing running.
+//! Also the /proc readers (CPU ticks, RSS, PSS).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use redis_testkit::{ServerKind, TestServer};
 
 use super::client::Client;
+
+// The testkit's, under the names the sections use.
+pub use redis_testkit::dir::fresh_dir;
+pub use redis_testkit::process::children;
 
 /// Which implementation a server is; index 0 is ours, 1 the reference,
 /// which is how per-side samples are stored.
@@ -24,6 +28,13 @@ pub enum Side {
 
 impl Side {
     pub const BOTH: [Side; 2] = [Side::Ours, Side::Ref];
+
+    fn kind(self) -> ServerKind {
+        match self {
+            Side::Ours => ServerKind::Ours,
+            Side::Ref => ServerKind::Reference,
+        }
+    }
 
     pub fn idx(self) -> usize {
         match self {
@@ -43,214 +54,54 @@ impl Side {
     }
 }
 
-/// Start timeout for an empty server.
-pub const START_TIMEOUT: Duration = Duration::from_secs(15);
-
-static DIR_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A new private directory under the system temp dir.
-pub fn fresh_dir() -> Result<PathBuf, String> {
-    let base = std::env::temp_dir();
-    for _ in 0..100 {
-        let n = DIR_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let p = base.join(format!("xtask-bench-{}-{n}", std::process::id()));
-        if std::fs::create_dir(&p).is_ok() {
-            return Ok(p);
-        }
-    }
-    Err(format!("could not create a dir under {}", base.display()))
-}
-
-fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    l.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("local_addr: {e}"))
-}
-
-/// A running server; dropping it kills it (and its forked children) and
-/// removes its directory.
+/// A running server of one side: the testkit's server, which kills it (and
+/// its forked children) by PID and removes its directory when dropped.
 pub struct Srv {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-    spawned: Instant,
+    server: TestServer,
     pub side: Side,
 }
 
 impl Srv {
     /// Starts a server in a fresh directory and waits until it answers.
     pub fn start(bin: &Path, side: Side, extra: &[&str]) -> Result<Srv, String> {
-        let mut last = String::new();
-        // A retry covers another process taking the port between our probe
-        // bind and the server's bind.
-        for _ in 0..3 {
-            let mut s = Srv::spawn(bin, side, fresh_dir()?, extra)?;
-            match s.wait_ready(START_TIMEOUT) {
-                Ok(_) => return Ok(s),
-                Err(e) => {
-                    last = format!("{e}\n{}", s.log());
-                    if !last.contains("Address already in use") {
-                        break;
-                    }
-                }
-            }
-        }
-        Err(format!("{side:?} server did not start: {last}"))
+        let server = TestServer::try_start_binary(side.kind(), bin, extra)?;
+        Ok(Srv { server, side })
     }
 
     /// Spawns a server working in `dir` (which it then owns) without
     /// waiting; the clock for [`Srv::wait_ready`] starts here.
     pub fn spawn(bin: &Path, side: Side, dir: PathBuf, extra: &[&str]) -> Result<Srv, String> {
-        let port = free_port()?;
-        let dir_s = dir.to_str().ok_or("temp dir is not UTF-8")?.to_string();
-        let log = format!("{dir_s}/log");
-        let mut args: Vec<&str> = vec![
-            "--port",
-            "",
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            &dir_s,
-            "--logfile",
-            &log,
-        ];
-        let port_s = port.to_string();
-        args[1] = &port_s;
-        args.extend_from_slice(extra);
-        // Output to a file: a chatty server must never block on a pipe.
-        let out = std::fs::File::create(dir.join("stdout")).map_err(|e| e.to_string())?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
-        let spawned = Instant::now();
-        let child = Command::new(bin)
-            .args(&args)
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("spawning {}: {e}", bin.display()))?;
-        Ok(Srv {
-            child,
-            port,
-            dir,
-            spawned,
-            side,
-        })
+        let server = TestServer::spawn_in(side.kind(), bin, dir, extra)?;
+        Ok(Srv { server, side })
     }
 
-    /// Polls PING every 2 ms until +PONG (a loading server answers
-    /// -LOADING, which does not count); returns the time since spawn.
+    /// Polls PING until +PONG (a loading server answers -LOADING, which
+    /// does not count); returns the time since spawn.
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<Duration, String> {
-        let deadline = self.spawned + timeout;
-        loop {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                return Err(format!("{:?} server exited early with {st}", self.side));
-            }
-            if answers_pong(self.addr()) {
-                return Ok(self.spawned.elapsed());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "{:?} server: no +PONG within {timeout:?}",
-                    self.side
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        self.server
+            .wait_ready(timeout)
+            .map_err(|e| format!("{:?} server: {e}", self.side))
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.server.port()
     }
 
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
+        self.server.addr()
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.server.pid()
     }
 
     pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    fn log(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("log")).unwrap_or_default();
-        let out = std::fs::read_to_string(self.dir.join("stdout")).unwrap_or_default();
-        let tail = |s: &str| s.lines().rev().take(15).collect::<Vec<_>>().join("\n");
-        format!(
-            "--- log (last lines, reversed):\n{}\n--- output:\n{}",
-            tail(&log),
-            tail(&out)
-        )
+        self.server.dir()
     }
 
     pub fn client(&self) -> Result<Client, String> {
         Client::connect(self.addr())
     }
-}
-
-impl Drop for Srv {
-    fn drop(&mut self) {
-        // Children first: a BGSAVE child outlives a SIGKILLed parent.
-        for c in children(self.pid()) {
-            kill9(c);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn kill9(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-fn answers_pong(addr: SocketAddr) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
-        return false;
-    };
-    if s.set_read_timeout(Some(Duration::from_millis(500)))
-        .is_err()
-        || s.write_all(b"*1\r\n$4\r\nPING\r\n").is_err()
-    {
-        return false;
-    }
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 64];
-    while !got.ends_with(b"\r\n") {
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => got.extend_from_slice(chunk.get(..n).unwrap_or_default()),
-        }
-    }
-    got.starts_with(b"+PONG")
-}
-
-/// Direct children of `pid` (all threads), e.g. the reference's fork.
-pub fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return out;
-    };
-    for t in tasks.flatten() {
-        if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-            out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-        }
-    }
-    out.sort_unstable();
-    out.dedup();
-    out
 }
 
 /// utime + stime of a process in clock ticks.

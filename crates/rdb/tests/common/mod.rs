@@ -1,6 +1,6 @@
 //! Shared helpers for the RDB tests: a small RESP reply parser, command
-//! helpers over the testkit connection, and the reference-server launcher
-//! (which fails, rather than skips, when the reference is missing).
+//! helpers over the testkit connection, the reference server with DEBUG
+//! enabled, and the reference `redis-check-rdb` run bounded in time.
 
 #![allow(dead_code)]
 
@@ -109,34 +109,28 @@ pub fn ok<A: AsRef<[u8]>>(c: &mut Conn, args: &[A]) -> Reply {
     r
 }
 
-/// Starts a reference server (panics — the test fails — when
-/// /usr/bin/redis-server is missing). Dropping it kills the process by PID.
+/// Starts a reference server with DEBUG enabled (the testkit fails the
+/// test when /usr/bin/redis-server is missing). Dropping it kills the
+/// process by PID.
 pub fn reference(extra: &[&str]) -> TestServer {
-    assert!(
-        std::path::Path::new(redis_testkit::server::REFERENCE_SERVER).is_file(),
-        "/usr/bin/redis-server is required for these tests"
-    );
     let mut args = vec!["--enable-debug-command", "yes"];
     args.extend_from_slice(extra);
     TestServer::start(ServerKind::Reference, &args)
 }
 
-/// A private temp directory removed on drop.
-pub struct TempDir(pub std::path::PathBuf);
+/// The reference checker; the test fails when it is missing.
+pub const CHECK_RDB: &str = "/usr/bin/redis-check-rdb";
 
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("rdb-test-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Runs `bin` (ours or [`CHECK_RDB`]) on `path`, bounded in time. It runs
+/// in the file's directory and is given the bare name, so reports that
+/// name the file are the same wherever the test dir is.
+pub fn check_rdb(bin: &str, path: &std::path::Path) -> std::process::Output {
+    let bin = redis_testkit::require_tool(bin, "apt-get install redis-tools");
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        panic!("{} is not a file path", path.display());
+    };
+    redis_testkit::run_bounded(
+        std::process::Command::new(bin).arg(name).current_dir(dir),
+        std::time::Duration::from_secs(60),
+    )
 }
