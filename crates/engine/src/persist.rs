@@ -430,11 +430,12 @@ impl std::fmt::Debug for BgSave {
 }
 
 /// The replication history an RDB's aux fields record (`repl-id`,
-/// `repl-offset`).
+/// `repl-offset`, `repl-stream-db`).
 #[derive(Debug, Default)]
 struct AuxHistory {
     replid: Option<String>,
     offset: Option<i64>,
+    stream_db: Option<usize>,
 }
 
 /// Upstream's debug delay (`rdb-key-save-delay`, `key-load-delay`) for one
@@ -609,7 +610,14 @@ impl State {
             crate::state::unix_secs(),
             (self.used_memory)() as u64,
         )?;
-        w.aux(b"repl-stream-db", b"0")?;
+        // Upstream's `repl-stream-db`: the database our primary's stream is
+        // in (a replica), or the one our own stream last selected.
+        let stream_db = if self.master.is_some() {
+            self.repl.stream_db
+        } else {
+            self.repl.last_db.unwrap_or(0)
+        };
+        w.aux(b"repl-stream-db", stream_db.to_string().as_bytes())?;
         w.aux(b"repl-id", self.repl.ids.replid.as_bytes())?;
         w.aux(
             b"repl-offset",
@@ -1057,6 +1065,7 @@ impl State {
             }
             b"repl-id" => history.replid = Some(text.into_owned()),
             b"repl-offset" => history.offset = text.parse().ok(),
+            b"repl-stream-db" => history.stream_db = text.parse().ok(),
             b"aof-base" if text.parse::<i64>().unwrap_or(0) != 0 => {
                 self.log_notice("RDB is base AOF");
             }
@@ -1083,6 +1092,10 @@ impl State {
         }
         self.repl.ids.replid = id;
         self.repl.ids.master_repl_offset = off;
+        self.repl.stream_db = history
+            .stream_db
+            .filter(|&db| db < self.ks.len())
+            .unwrap_or(0);
         if let Some(m) = self.master.as_mut() {
             m.has_history = true;
         }
@@ -1132,6 +1145,7 @@ impl State {
         if self.master.is_some() && tmp.repl.ids.master_repl_offset != 0 {
             self.repl.ids.replid = tmp.repl.ids.replid.clone();
             self.repl.ids.master_repl_offset = tmp.repl.ids.master_repl_offset;
+            self.repl.stream_db = tmp.repl.stream_db;
             if let Some(m) = self.master.as_mut() {
                 m.has_history = true;
             }

@@ -152,6 +152,12 @@ impl State {
             }
         });
         let had_history = self.master.as_ref().is_some_and(|m| m.has_history);
+        if self.master.is_none() {
+            // A demoted primary continues from its own history: the new
+            // primary starts its stream with a `SELECT` (upstream caches a
+            // master client in database 0 here).
+            self.repl.stream_db = 0;
+        }
         let mut link = MasterLink::new(host.clone(), port, now, generation);
         link.down_since_ms = down_since;
         link.has_history = had_history;
@@ -308,6 +314,7 @@ impl State {
         self.repl.ids.adopt_primary(replid, offset);
         self.repl.backlog.activate(offset + 1);
         self.repl.last_db = None;
+        self.repl.stream_db = 0;
     }
 
     /// Stops being a replica (`REPLICAOF NO ONE`, or a failover target

@@ -87,6 +87,12 @@ pub struct Replication {
     /// Database of the last propagated command (a `SELECT` precedes the
     /// next command for another database).
     pub last_db: Option<usize>,
+    /// On a replica: the database the primary's stream is in at our
+    /// offset (upstream's cached master's selected database). A partial
+    /// resynchronization goes on without a `SELECT`, so it outlives the
+    /// link; 0 after a full sync or a demotion, and saved in our RDB as
+    /// `repl-stream-db` so a restart resumes in the right database.
+    pub stream_db: usize,
     /// Commands propagated while `EXEC` runs, collected so the
     /// transaction reaches the AOF and replicas whole when it ends: wrapped
     /// in `MULTI`/`EXEC` when it wrote more than once, alone when once,
@@ -117,6 +123,7 @@ impl Replication {
             backlog: Backlog::new(backlog_size),
             replicas: Vec::new(),
             last_db: None,
+            stream_db: 0,
             exec_ops: None,
             sync_full: 0,
             sync_partial_ok: 0,

@@ -151,6 +151,18 @@ pub struct ConnSignal {
     /// Sends bytes to be written to this connection, in order, after the
     /// replies already produced.
     pub push: PushSender,
+    /// Run by `kill` (see [`ConnSignal::on_kill`]).
+    kill_hook: std::sync::OnceLock<KillHook>,
+}
+
+/// What `kill` does besides waking the connection: closing its socket at
+/// once, for a connection whose task may be busy for a while.
+struct KillHook(Box<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for KillHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KillHook")
+    }
 }
 
 impl ConnSignal {
@@ -161,7 +173,17 @@ impl ConnSignal {
             close_requested: AtomicBool::new(false),
             output_len: AtomicUsize::new(0),
             push,
+            kill_hook: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets what `kill` runs besides waking the connection (once; later
+    /// calls are ignored). A replica's link to its primary shuts its
+    /// socket down there, so the primary sees it gone at once even while
+    /// the link's task waits for the state (upstream closes the socket
+    /// inside `CLIENT KILL`).
+    pub fn on_kill(&self, hook: impl Fn() + Send + Sync + 'static) {
+        let _ = self.kill_hook.set(KillHook(Box::new(hook)));
     }
 
     /// Asks the connection to close now, without writing what it owes.
@@ -171,6 +193,9 @@ impl ConnSignal {
         // on every wake-up and at the top of its loop (a Notify future per
         // loop iteration showed up in profiles of the request path).
         let _ = self.push.send(Bytes::new());
+        if let Some(hook) = self.kill_hook.get() {
+            (hook.0)();
+        }
     }
 
     /// Asks the connection to close once everything pushed so far is

@@ -12,6 +12,7 @@
 //! A failure ends the connection with a `LinkError`, whose text is the
 //! line logged before reconnecting.
 
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
@@ -556,10 +557,24 @@ async fn stream_commands(
     // link then reconnects with a partial resync), as upstream's.
     let (tx, mut killed) = redis_net::push_channel();
     let signal = Arc::new(ConnSignal::new(tx));
+    // CLIENT KILL closes the socket at once, even while a transaction or
+    // DEBUG SLEEP holds the state this task waits for.
+    if let Ok(dup) = link.stream().as_fd().try_clone_to_owned() {
+        let sock = std::net::TcpStream::from(dup);
+        signal.on_kill(move || {
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+        });
+    }
     let master = MasterClient::register(shared, &link, signal.clone())?;
     let mut client = Client::new(master.id, signal.clone(), true);
     client.is_master = true;
     client.authenticated = true;
+    // The stream goes on in the database it was in when the link dropped.
+    client.db = lock(shared)?.repl.stream_db;
+    // A transaction's bytes count (offset, backlog, our replicas) only
+    // once its EXEC ran: a link lost inside MULTI resumes from the MULTI,
+    // as upstream's replica, which moves its offset only outside one.
+    let mut pending_tx = BytesMut::new();
     let mut parser = RequestParser::default();
     let mut live = ReplicaLiveness::new(now_ms());
     // Bytes that arrived with the PSYNC reply are applied before waiting.
@@ -643,7 +658,16 @@ async fn stream_commands(
                         }
                         // The stream goes on unchanged to our own backlog and
                         // replicas; it moves our offset.
+                        if client.multi.is_some() {
+                            pending_tx.extend_from_slice(&raw);
+                            continue;
+                        }
+                        if !pending_tx.is_empty() {
+                            pending_tx.extend_from_slice(&raw);
+                            raw = std::mem::take(&mut pending_tx);
+                        }
                         st.feed_stream(&raw);
+                        st.repl.stream_db = client.db;
                         if is_getack {
                             acks.push(st.repl.ids.master_repl_offset);
                         }
