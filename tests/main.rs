@@ -20,6 +20,7 @@ mod memory;
 mod persistence;
 mod propagation;
 mod replication;
+mod replication_load;
 mod replication_resync;
 mod server_core;
 mod streams;

@@ -44,10 +44,6 @@ pub const INACTIVE: &[(&str, &str)] = &[
         "active defragmentation is not implemented",
     ),
     (
-        "always-show-logo",
-        "no ASCII logo is printed; the startup log has the mode and port line",
-    ),
-    (
         "bind-source-addr",
         "outgoing connections use the address the system picks",
     ),

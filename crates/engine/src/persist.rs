@@ -82,6 +82,10 @@ pub struct Persistence {
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
     pub loading: bool,
+    /// `async_loading`: a replica loading a full sync of the same history
+    /// (`repl-diskless-load swapdb`, unchanged replication ID) while it
+    /// goes on serving the old dataset.
+    pub async_loading: bool,
     /// Set while `SAVE` (or a shutdown save) runs the save inline.
     pub sync_save: bool,
     /// Unix seconds of the last background save attempt (a failed save
@@ -104,6 +108,7 @@ impl Default for Persistence {
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
             loading: false,
+            async_loading: false,
             sync_save: false,
             last_bgsave_try: 0,
             last_save_incremental_fsyncs: 0,

@@ -334,6 +334,46 @@ async fn full_sync(
     new_off: i64,
 ) -> Result<(), LinkError> {
     let mode = begin_transfer(shared, generation)?;
+    enter_load_phase(shared, mode, &new_id)?;
+    let res = transfer_and_load(shared, link, generation, mode, new_id, new_off).await;
+    if res.is_err() {
+        // Whatever failed, the old dataset (kept by swapdb) is served
+        // again, or the flushed one stays empty: loading is over.
+        let mut st = lock(shared)?;
+        st.persistence.loading = false;
+        st.persistence.async_loading = false;
+    }
+    res
+}
+
+/// As the payload starts to arrive, before it is read (upstream parses it
+/// from the socket as it comes, so its loading state starts here): a
+/// diskless load into an emptied dataset or into a swapdb backup of
+/// another history makes clients wait with `-LOADING`; a swapdb load of
+/// the same history (the replication ID did not change) keeps serving the
+/// old data, with `async_loading:1`. A load from disk waits for the file.
+fn enter_load_phase(shared: &Shared, mode: DisklessLoad, new_id: &str) -> Result<(), LinkError> {
+    let mut st = lock(shared)?;
+    match mode {
+        DisklessLoad::Disk => {}
+        DisklessLoad::SwapDb if st.repl.ids.replid == new_id => {
+            st.persistence.async_loading = true;
+        }
+        DisklessLoad::SwapDb | DisklessLoad::Socket => st.persistence.loading = true,
+    }
+    Ok(())
+}
+
+/// [`full_sync`] after the transfer began: receives the payload, parses
+/// it off the lock and installs it.
+async fn transfer_and_load(
+    shared: &Arc<Shared>,
+    link: &mut LineLink<TcpStream>,
+    generation: u64,
+    mode: DisklessLoad,
+    new_id: String,
+    new_off: i64,
+) -> Result<(), LinkError> {
     let target = if mode == DisklessLoad::Disk {
         PayloadTarget::Disk { dir: ".".into() }
     } else {
@@ -482,6 +522,7 @@ fn install_payload(
     st.prepare_sync_load();
     let old = st.install_synced_dataset(&mut tmp);
     st.persistence.loading = false;
+    st.persistence.async_loading = false;
     st.adopt_primary_history(new_id, new_off);
     // The AOF describes the dataset the sync replaced: rewrite it.
     st.restart_aof_after_sync();
