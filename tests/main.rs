@@ -22,6 +22,7 @@ mod propagation;
 mod replication;
 mod replication_load;
 mod replication_resync;
+mod replication_stress;
 mod server_core;
 mod streams;
 mod util;

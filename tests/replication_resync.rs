@@ -286,3 +286,53 @@ fn link_lost_inside_a_transaction_resumes_before_it() {
         drop(replica);
     }
 }
+
+/// A replica applies its primary's stream against every stored key, even
+/// one its own clock says has expired (the primary decided against a key
+/// live there and sends `DEL` for those that expire): `INCR` continues the
+/// value, `SET … NX` finds the key. Clients of the replica meanwhile see
+/// the key as gone. Checked by value digests against the reference's
+/// replica fed the same stream.
+#[test]
+fn primary_stream_sees_keys_the_replica_clock_expired() {
+    let mut digests = Vec::new();
+    for kind in [ServerKind::Ours, ServerKind::Reference] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let replica = start(kind, &replica_args(port));
+        let (s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let (mut rd, mut wr) = (BufReader::new(s.try_clone().unwrap()), s);
+        handshake(&mut rd, &mut wr);
+        let rdb = empty_rdb();
+        let mut out = format!("+FULLRESYNC {REPLID} 0\r\n${}\r\n", rdb.len()).into_bytes();
+        out.extend_from_slice(&rdb);
+        let stream = [
+            encode_request(&["SELECT", "0"]),
+            encode_request(&["SET", "k", "5", "PXAT", "1000"]),
+            encode_request(&["INCR", "k"]),
+            encode_request(&["SET", "m", "0", "PXAT", "1000"]),
+            encode_request(&["SET", "m", "1", "NX"]),
+        ]
+        .concat();
+        out.extend_from_slice(&stream);
+        wr.write_all(&out).unwrap();
+        let mut r = replica.conn();
+        let end = stream.len().to_string();
+        wait_for(|| {
+            info_field(&mut r, "replication", "master_repl_offset").as_deref() == Some(&end)
+        });
+        assert_eq!(
+            r.cmd(&["GET", "k"]),
+            b"$-1\r\n",
+            "{kind:?}: clients see it gone"
+        );
+        assert_eq!(r.cmd(&["DBSIZE"]), b":2\r\n", "{kind:?}");
+        digests.push((
+            r.cmd(&["DEBUG", "DIGEST-VALUE", "k"]),
+            r.cmd(&["DEBUG", "DIGEST-VALUE", "m"]),
+        ));
+        drop((rd, wr));
+    }
+    assert_eq!(digests[0], digests[1], "ours vs the reference's replica");
+}

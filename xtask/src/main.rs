@@ -10,6 +10,8 @@
 //!   (and redis-sentinel), under `<target>/debian/`; see docs/install.md.
 //! - `e2e`: the packages installed, booted, upgraded and purged in a
 //!   Debian bookworm container (root only); CI runs it after `test`.
+//! - `stress [SECS] [--seed N]`: the randomized replication stress test
+//!   for minutes (default 300 s per test); CI runs its short form.
 //! - `tidy`: repository rules (doc headers, crate layering); also run as
 //!   unit tests of this crate so `cargo test --workspace` enforces them.
 
@@ -17,6 +19,7 @@ mod bench;
 mod deb;
 mod e2e;
 mod json;
+mod stress;
 mod test;
 mod tidy;
 
@@ -37,7 +40,7 @@ pub fn cargo() -> String {
 }
 
 const USAGE: &str =
-    "usage: cargo xtask <test | bench [SECTION…] [--quick] [--requests N] [--rounds R] | tidy | deb | e2e>";
+    "usage: cargo xtask <test | bench [SECTION…] [--quick] [--requests N] [--rounds R] | stress [SECS] [--seed N] | tidy | deb | e2e>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::run(),
         Some("deb") => deb::run(&args[1..]),
         Some("e2e") => e2e::run(&args[1..]),
+        Some("stress") => stress::run(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
     match result {

@@ -77,7 +77,7 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         ("object", 3) => object(ctx, &argv[2])?,
         ("digest", 2) => {
-            let d = crate::digest::dataset_digest(&ctx.st.ks, ctx.now);
+            let d = crate::digest::dataset_digest(&ctx.st.ks);
             ctx.simple(&d);
         }
         ("digest-value", n) => {

@@ -560,6 +560,9 @@ impl State {
             && caller != Caller::Primary
             && caller != Caller::AofLoad
             && !client.is_master;
+        // The primary's stream sees every stored key as live.
+        self.ks.applying_primary =
+            self.ks.is_replica && (caller == Caller::Primary || client.is_master);
         if self.notify_flags.wants('n') && cmd.has(flags::WRITE) {
             self.note_new_candidates(cmd, client.db, &argv, now);
         }
@@ -652,6 +655,7 @@ impl State {
             self.track_replica_expires(cmd, client.db, &argv);
         }
         self.ks.local_writes = false;
+        self.ks.applying_primary = false;
         if dirty > 0 {
             match &rewrite {
                 Some(list) => {
