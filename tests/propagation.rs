@@ -198,3 +198,20 @@ fn getset_is_propagated_as_set() {
         ],
     );
 }
+
+/// Every expiry is propagated as an absolute, upper-case `PXAT` (a
+/// client's own `pxat` too) or `PEXPIREAT`.
+#[test]
+fn expiries_are_propagated_as_absolute_times() {
+    let at = "99999999999000";
+    same_stream(
+        6,
+        &[
+            &["SET", "k", "v", "pxat", at],
+            &["SET", "k", "v", "exat", "99999999999"],
+            &["set", "k", "v", "PXAT", at],
+            &["GETEX", "k", "pxat", at],
+            &["PEXPIREAT", "k", at],
+        ],
+    );
+}

@@ -148,10 +148,10 @@ pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     set_generic(ctx, &argv[1], &argv[2], &o, expire_at)?;
     if let Some(ms) = expire_at {
-        // A relative or seconds expire is replicated as an absolute PXAT
-        // so replicas and the AOF agree on the deadline.
-        let pxat = matches!(o.expire, Some((_, Unit::Millis, true)));
-        if ctx.dirty > 0 && !pxat {
+        // Every expire is replicated as an absolute `PXAT` (upper-case, a
+        // client's own `pxat` too, as upstream rewrites it) so replicas and
+        // the AOF agree on the deadline.
+        if ctx.dirty > 0 {
             ctx.propagate_as(vec![
                 Bytes::from_static(b"SET"),
                 argv[1].clone(),
