@@ -90,11 +90,12 @@ fn timeout_ms(secs: i64) -> i64 {
 /// start and pings on every multiple of `repl-ping-replica-period`; the
 /// seconds elapsed since start stand for that counter here, so a replica
 /// that attaches between two multiples waits for the next one (a test
-/// harness reading the stream relies on that, with a large period).
+/// harness reading the stream relies on that, with a large period), and a
+/// new period pings at its own next multiple, not at once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PingSchedule {
-    /// The period-long slot since start of the last `due` answer of true.
-    last_slot: Option<i64>,
+    /// Seconds since start at the previous call.
+    last_secs: Option<i64>,
 }
 
 impl PingSchedule {
@@ -105,17 +106,19 @@ impl PingSchedule {
 
     /// Whether a `PING` is due `secs_since_start` seconds after the server
     /// started, with `repl-ping-replica-period` of `period_secs` (at least
-    /// 1): true once per period, at the first call in it. The caller asks
-    /// on every cron run, replicas or not (so the schedule keeps pace with
-    /// time), and sends the `PING` only when it has replicas and no
-    /// failover or pause holds the offsets still.
+    /// 1): at the first call ever (upstream's cron run 0), then when a
+    /// multiple of the period was reached since the previous call. The
+    /// caller asks on every cron run, replicas or not (so the schedule
+    /// keeps pace with time), and sends the `PING` only when it has
+    /// replicas and no failover or pause holds the offsets still.
     pub fn due(&mut self, secs_since_start: i64, period_secs: i64) -> bool {
-        let slot = secs_since_start.div_euclid(period_secs.max(1));
-        if self.last_slot == Some(slot) {
-            return false;
-        }
-        self.last_slot = Some(slot);
-        true
+        let p = period_secs.max(1);
+        let due = match self.last_secs {
+            None => true,
+            Some(prev) => secs_since_start.div_euclid(p) != prev.div_euclid(p),
+        };
+        self.last_secs = Some(secs_since_start);
+        due
     }
 }
 
@@ -247,6 +250,10 @@ mod tests {
         // A period of 0 counts as 1.
         assert!(p.due(26, 0));
         assert!(p.due(27, 0));
+        // A longer period set now waits for its own next multiple.
+        assert!(!p.due(28, 3600));
+        assert!(!p.due(3599, 3600));
+        assert!(p.due(3600, 3600));
     }
 
     #[test]
