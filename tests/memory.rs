@@ -2,6 +2,8 @@
 //! `maxmemory` is enforced against) must follow the process's real growth
 //! when a dataset is loaded, within 5% (the data-types issue's target).
 //! Real growth is the resident set size from `/proc/<pid>/status`.
+//! Also the per-key access metadata eviction reads (`OBJECT IDLETIME`,
+//! `OBJECT FREQ`) as `RESTORE` sets it.
 //!
 //! The same test passes against the reference (`REDIS_RS_BIN_DIR=/usr/bin`),
 //! which is how its premise is checked: upstream counts every allocation's
@@ -112,4 +114,39 @@ fn used_memory_follows_dataset_growth() {
         "used_memory grew by {used} bytes, the process by {real} bytes ({:.1}% apart)",
         error * 100.0
     );
+}
+
+/// `RESTORE … IDLETIME` and `FREQ` set the access metadata the eviction
+/// policy reads (`OBJECT IDLETIME` / `OBJECT FREQ`), as the reference.
+#[test]
+fn restore_sets_idle_time_and_frequency() {
+    redis_testkit::same_on_both(&[], |s| {
+        let mut c = s.conn();
+        c.cmd(&["SET", "foo", "bar"]);
+        let dump = c.cmd(&["DUMP", "foo"]);
+        // The bulk string's payload, without `$<len>\r\n` and `\r\n`.
+        let start = dump.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let payload = &dump[start..dump.len() - 2];
+        let mut out = Vec::new();
+        c.cmd(&["DEL", "foo"]);
+        out.push(c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]));
+        out.push(c.cmd_bytes(&[&b"RESTORE"[..], b"foo", b"0", payload, b"IDLETIME", b"1000"]));
+        let idle = c.cmd(&["OBJECT", "IDLETIME", "foo"]);
+        let secs: i64 = String::from_utf8_lossy(&idle[1..idle.len() - 2])
+            .parse()
+            .unwrap();
+        out.push(format!("idle in range: {}", (1000..=1010).contains(&secs)).into_bytes());
+        out.push(c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]));
+        out.push(c.cmd_bytes(&[
+            &b"RESTORE"[..],
+            b"foo",
+            b"0",
+            payload,
+            b"REPLACE",
+            b"FREQ",
+            b"100",
+        ]));
+        out.push(c.cmd(&["OBJECT", "FREQ", "foo"]));
+        out
+    });
 }

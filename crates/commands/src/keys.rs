@@ -731,14 +731,13 @@ pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.ok();
         return Ok(());
     }
-    let lru = ctx.lru();
+    // IDLETIME / FREQ set the access metadata the policy uses.
+    let lru = redis_storage::access::restored(ctx.st.ks.policy, now, o.idle, o.freq)
+        .unwrap_or_else(|| ctx.lru());
     ctx.st.ks.dbs[db].set(key, value, false, lru);
     if let Some(t) = expire_at {
         ctx.st.ks.dbs[db].set_expire(key, t);
     }
-    // IDLETIME and FREQ are validated for upstream's errors; the keyspace
-    // keeps no per-key LRU/LFU data to set.
-    let _ = (o.idle, o.freq);
     ctx.changed(1);
     ctx.key_event(db, key, 'g', "restore");
     ctx.ok();

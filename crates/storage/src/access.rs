@@ -65,6 +65,31 @@ pub fn lfu_decayed(word: u32, decay_minutes: u32, now_ms: i64) -> u32 {
     counter.saturating_sub(periods)
 }
 
+/// The metadata word `RESTORE … IDLETIME`/`FREQ` (and the RDB's idle and
+/// frequency fields) give a key, as upstream's `objectSetLRUOrLFU`: under
+/// LFU the frequency (0–255) if given, otherwise under LRU an access
+/// `idle_secs` ago if given; `None` when the policy has no use for what
+/// was given.
+pub fn restored(
+    policy: AccessPolicy,
+    now_ms: i64,
+    idle_secs: Option<i64>,
+    freq: Option<i64>,
+) -> Option<u32> {
+    match policy {
+        AccessPolicy::Lfu { .. } => {
+            let f = freq?.clamp(0, 255) as u32;
+            Some((minutes(now_ms) << 8) | f)
+        }
+        AccessPolicy::Lru => {
+            let idle = idle_secs?.max(0) as u64 % (1 << 24);
+            let clock = u64::from(lru_clock(now_ms));
+            let at = (clock + (1 << 24) - idle) % (1 << 24);
+            Some(at as u32)
+        }
+    }
+}
+
 /// The metadata word after an access. `r` is a uniform random number in
 /// [0, 1) used by the LFU probabilistic increment.
 pub fn touch(policy: AccessPolicy, word: u32, now_ms: i64, r: f64) -> u32 {
@@ -101,6 +126,21 @@ pub fn evict_score(policy: AccessPolicy, word: u32, now_ms: i64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restored_idle_and_freq() {
+        let now = 1_700_000_000_000;
+        let w = restored(AccessPolicy::Lru, now, Some(1000), None);
+        assert_eq!(w.map(|w| idle_seconds(w, now)), Some(1000));
+        assert_eq!(restored(AccessPolicy::Lru, now, None, Some(3)), None);
+        let lfu = AccessPolicy::Lfu {
+            log_factor: 10,
+            decay_minutes: 1,
+        };
+        let w = restored(lfu, now, None, Some(100));
+        assert_eq!(w.map(|w| lfu_decayed(w, 1, now)), Some(100));
+        assert_eq!(restored(lfu, now, Some(5), None), None);
+    }
 
     #[test]
     fn lfu_counts_up_and_decays() {
