@@ -1,8 +1,9 @@
 //! Blocking XREAD / XREADGROUP compared against the reference: served by a
 //! later XADD (with `$` resolved at blocking time), timeouts in RESP2 and
 //! RESP3, several keys, consumer groups (the PEL gets the served entry, a
-//! destroyed group unblocks with NOGROUP), MULTI batches and pipelining
-//! behind a blocked command.
+//! destroyed group unblocks with NOGROUP, a deleted or retyped key, a flush
+//! or a swap unblocks XREADGROUP with UNBLOCKED while XREAD waits on), MULTI
+//! batches and pipelining behind a blocked command.
 
 use std::time::Duration;
 
@@ -211,6 +212,61 @@ fn keyspace_events_of_stream_commands() {
                 break;
             }
         }
+        t
+    });
+}
+
+/// A blocked XREADGROUP whose stream goes away (deleted, overwritten with
+/// another type, in a transaction, flushed, swapped out) is answered
+/// `-UNBLOCKED the stream key no longer exists` (7.0.15); a plain XREAD
+/// keeps waiting and is served by the next stream created there.
+#[test]
+fn xreadgroup_is_unblocked_when_its_stream_goes_away() {
+    let removals: &[&[&[&str]]] = &[
+        &[&["DEL", "s"]],
+        &[&["SET", "s", "v"]],
+        &[&["MULTI"], &["DEL", "s"], &["SADD", "s", "e1"], &["EXEC"]],
+        &[&["FLUSHALL"]],
+        &[&["FLUSHDB"]],
+        &[&["SWAPDB", "0", "4"]],
+    ];
+    same_on_both(&[], |s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        let mut t = Vec::new();
+        for removal in removals {
+            b.cmd(&["FLUSHALL"]);
+            b.cmd(&["XADD", "s", "666", "f", "v"]);
+            t.push(b.cmd(&["XGROUP", "CREATE", "s", "g", "$"]));
+            send(
+                &mut a,
+                &[
+                    "XREADGROUP",
+                    "GROUP",
+                    "g",
+                    "alice",
+                    "BLOCK",
+                    "0",
+                    "STREAMS",
+                    "s",
+                    ">",
+                ],
+            );
+            settle();
+            for cmd in removal.iter() {
+                t.push(b.cmd(cmd));
+            }
+            t.push(a.read_reply_raw());
+        }
+        // XREAD waits through the deletion.
+        b.cmd(&["FLUSHALL"]);
+        b.cmd(&["XADD", "s", "666", "f", "v"]);
+        send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        settle();
+        t.push(b.cmd(&["DEL", "s"]));
+        t.push(b.cmd(&["XADD", "s", "667", "f", "v"]));
+        t.push(a.read_reply_raw());
+        t.push(b.cmd(&["INFO", "errorstats"]));
         t
     });
 }

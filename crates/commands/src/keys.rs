@@ -299,6 +299,7 @@ pub fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     ctx.st.touch_watched_db(db, ctx.now);
     let n = ctx.st.ks.flush_db(db, lazy);
+    ctx.st.signal_blocked_keys_of_db(db);
     // Upstream counts one change per removed key, and at least one so the
     // command is always propagated.
     ctx.changed(n.max(1) as u64);
@@ -318,6 +319,9 @@ pub fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.st.touch_watched_db(db, ctx.now);
     }
     let n = ctx.st.ks.flush_all_lazy(lazy);
+    for db in 0..ctx.st.ks.len() {
+        ctx.st.signal_blocked_keys_of_db(db);
+    }
     ctx.changed(n.max(1) as u64);
     if ctx.caller != redis_engine::dispatch::Caller::AofLoad
         && !ctx.st.config.save_points().is_empty()
@@ -351,17 +355,7 @@ pub fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     ctx.st.ks.swap(a as usize, b as usize);
     // Keys now visible in either database may serve blocked clients.
     for db in [a as usize, b as usize] {
-        let keys: Vec<Bytes> = ctx
-            .st
-            .blocking
-            .by_key
-            .keys()
-            .filter(|(d, _)| *d == db)
-            .map(|(_, k)| k.clone())
-            .collect();
-        for k in keys {
-            ctx.st.signal_ready(db, &k);
-        }
+        ctx.st.signal_blocked_keys_of_db(db);
     }
     ctx.changed(1);
     ctx.ok();

@@ -948,6 +948,10 @@ fn block_read(
         stored.insert(1, Bytes::from_static(b"COUNT"));
     }
     ctx.block(o.keys, deadline, "stream", TimeoutReply::NullArray, &stored);
+    if o.group.is_some() {
+        let id = ctx.client.id;
+        ctx.st.mark_group_read(id);
+    }
 }
 
 /// Serves a consumer's own pending entries after `after` (XREADGROUP with

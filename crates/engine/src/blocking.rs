@@ -48,6 +48,10 @@ pub struct Waiter {
     pub signal: Arc<ConnSignal>,
     /// True when the client waits with a timeout (`clients_in_timeout_table`).
     pub has_deadline: bool,
+    /// `XREADGROUP`: its key deleted or changed to another type ends the
+    /// wait with `-UNBLOCKED the stream key no longer exists` (7.0.15)
+    /// rather than waiting for a stream that may never come back.
+    pub group_read: bool,
 }
 
 /// Registry of blocked clients.
@@ -104,6 +108,7 @@ impl Ctx<'_> {
                 timeout_reply,
                 signal: self.client.signal.clone(),
                 has_deadline: deadline.is_some(),
+                group_read: false,
             },
         );
         if let Some(info) = self.st.clients.get_mut(&id) {
@@ -142,6 +147,43 @@ impl State {
         }
     }
 
+    /// Marks the blocked client `id` as an `XREADGROUP` waiter (see
+    /// [`Waiter::group_read`]).
+    pub fn mark_group_read(&mut self, id: u64) {
+        if let Some(w) = self.blocking.waiters.get_mut(&id) {
+            w.group_read = true;
+        }
+    }
+
+    /// Every key clients wait on in `db` may have changed at once
+    /// (`FLUSHDB`, `FLUSHALL`, `SWAPDB`): each is checked again, so that
+    /// waiters are served by what is there now or told their stream is
+    /// gone.
+    pub fn signal_blocked_keys_of_db(&mut self, db: usize) {
+        let keys: Vec<Bytes> = self
+            .blocking
+            .by_key
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect();
+        for k in keys {
+            self.signal_ready(db, &k);
+        }
+    }
+
+    /// Ends the wait of an `XREADGROUP` client whose stream is gone.
+    fn fail_group_read(&mut self, id: u64) {
+        let Some(w) = self.unblock(id) else { return };
+        let e = crate::error::CmdError::fixed("UNBLOCKED the stream key no longer exists");
+        self.count_error(&e);
+        let mut msg = Vec::with_capacity(e.0.len() + 3);
+        msg.push(b'-');
+        msg.extend_from_slice(&e.0);
+        msg.extend_from_slice(b"\r\n");
+        let _ = w.signal.push.send(Bytes::from(msg));
+    }
+
     /// Serves blocked clients whose keys became ready, in FIFO order per
     /// key. Commands run here may make further keys ready; the loop drains
     /// those too.
@@ -160,6 +202,10 @@ impl State {
                     continue;
                 };
                 if ready_type != Some(w.key_type) {
+                    if w.group_read {
+                        self.fail_group_read(id);
+                        continue;
+                    }
                     break;
                 }
                 let (argv, signal, proto, wdb) = (w.argv.clone(), w.signal.clone(), w.proto, w.db);
