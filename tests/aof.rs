@@ -553,3 +553,42 @@ fn pushed_replies_flow_under_appendfsync_always() {
     assert_eq!(c.cmd(&["GET", "last"]), b"$3\r\nv49\r\n");
     assert_eq!(c.cmd(&["EXISTS", "list"]), b":0\r\n");
 }
+
+/// Replaying the AOF never expires a key on the way: a deadline already in
+/// the past is set, not applied, and later commands find the key as it
+/// was; the key is gone once loading ends (upstream's `keyIsExpired`
+/// while loading).
+#[test]
+fn keys_do_not_expire_while_the_aof_loads() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let dir = TempDir::new();
+        let aof = dir.path().join("appendonlydir");
+        std::fs::create_dir(&aof).unwrap();
+        std::fs::write(
+            aof.join("appendonly.aof.1.incr.aof"),
+            [
+                &["RPUSH", "list", "foo"][..],
+                &["PEXPIREAT", "list", "1000"],
+                &["RPUSH", "list", "bar"],
+                &["SET", "s", "1"],
+                &["PEXPIREAT", "s", "1000"],
+                &["INCR", "s"],
+                &["SET", "live", "x"],
+            ]
+            .iter()
+            .flat_map(|c| redis_testkit::conn::encode_request(c))
+            .collect::<Vec<u8>>(),
+        )
+        .unwrap();
+        std::fs::write(
+            aof.join("appendonly.aof.manifest"),
+            "file appendonly.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        let s = start_in(kind, dir.path(), &["--appendonly", "yes"]);
+        let mut c = s.conn();
+        assert_eq!(c.cmd(&["LLEN", "list"]), b":0\r\n", "{kind:?}");
+        assert_eq!(c.cmd(&["GET", "s"]), b"$-1\r\n", "{kind:?}");
+        assert_eq!(c.cmd(&["DBSIZE"]), b":1\r\n", "{kind:?}");
+    }
+}

@@ -432,7 +432,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], relative: bool, seconds: bool) 
         ctx.int(0);
         return Ok(());
     }
-    if when <= now && !ctx.st.ks.is_replica {
+    if ctx.already_expired(when) {
         // A deadline in the past deletes at once, freed and propagated as
         // an expiry is (`lazyfree-lazy-expire`: in the background, as
         // `UNLINK`).

@@ -292,7 +292,7 @@ pub fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let key = &argv[1];
     if let Some(ms) = when {
-        if ms <= ctx.now && !ctx.st.ks.is_replica {
+        if ctx.already_expired(ms) {
             ctx.st.ks.dbs[db].delete(key);
             ctx.changed(1);
             ctx.key_event(db, key, 'g', "del");

@@ -51,6 +51,17 @@ impl Ctx<'_> {
 
     /// The access metadata for a key created or written now (LRU clock, or
     /// the initial LFU counter, depending on `maxmemory-policy`).
+    /// Whether a deadline at `when` (Unix ms) has already passed for a
+    /// command that sets one, so the key is deleted instead (upstream's
+    /// `checkAlreadyExpired`): never on a replica, which waits for its
+    /// primary's `DEL`, nor while the AOF is loaded, which replays the
+    /// history in which the key was live.
+    pub fn already_expired(&self, when: i64) -> bool {
+        when <= self.now
+            && !self.st.ks.is_replica
+            && self.caller != crate::dispatch::Caller::AofLoad
+    }
+
     pub fn lru(&self) -> u32 {
         self.st.ks.initial_access(self.now)
     }

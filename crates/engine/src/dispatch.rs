@@ -560,9 +560,11 @@ impl State {
             && caller != Caller::Primary
             && caller != Caller::AofLoad
             && !client.is_master;
-        // The primary's stream sees every stored key as live.
-        self.ks.applying_primary =
-            self.ks.is_replica && (caller == Caller::Primary || client.is_master);
+        // The primary's stream on a replica, and the AOF being loaded, see
+        // every stored key as live (upstream: `expireIfNeeded` for the
+        // master client, `keyIsExpired` while loading).
+        self.ks.expiry_frozen = caller == Caller::AofLoad
+            || (self.ks.is_replica && (caller == Caller::Primary || client.is_master));
         if self.notify_flags.wants('n') && cmd.has(flags::WRITE) {
             self.note_new_candidates(cmd, client.db, &argv, now);
         }
@@ -582,6 +584,7 @@ impl State {
             let r = handler(&mut ctx, &argv);
             (r, ctx.dirty, ctx.rewrite, ctx.force_repl)
         };
+        self.ks.expiry_frozen = false;
         if let Err(e) = &res {
             if caller == Caller::AofLoad || caller == Caller::Primary || client.is_master {
                 self.propagated_command_failed(caller, &cmd.full_name, e);
@@ -655,7 +658,6 @@ impl State {
             self.track_replica_expires(cmd, client.db, &argv);
         }
         self.ks.local_writes = false;
-        self.ks.applying_primary = false;
         if dirty > 0 {
             match &rewrite {
                 Some(list) => {

@@ -37,13 +37,15 @@ pub struct Keyspace {
     /// writable one: `replica-read-only no`): its write lookups delete the
     /// expired keys they meet, as upstream's `LOOKUP_WRITE` does there.
     pub local_writes: bool,
-    /// Set while a replica applies its primary's stream: no key counts as
-    /// expired, whatever the clock says (upstream's `expireIfNeeded` for
-    /// the master client). The primary ran each command against keys live
-    /// there and sends a `DEL` for those that expire, so treating a key as
-    /// gone here (`INCR` starting from 0, `SET … NX` succeeding) would make
-    /// the replica diverge.
-    pub applying_primary: bool,
+    /// Set while a replica applies its primary's stream, and while the AOF
+    /// is loaded: no key counts as expired, whatever the clock says
+    /// (upstream's `expireIfNeeded` for the master client, `keyIsExpired`
+    /// while loading). The primary ran each command against keys live
+    /// there and sends a `DEL` for those that expire, and the AOF replays
+    /// the history in which they were live, so treating a key as gone
+    /// (`INCR` starting from 0, `RPUSH` creating a list without its
+    /// deadline) would diverge.
+    pub expiry_frozen: bool,
     /// Keys given a deadline on a writable replica by its own clients: the
     /// replica expires them itself, since its primary never will
     /// (upstream's `slaveKeysWithExpire`).
@@ -69,7 +71,7 @@ impl Keyspace {
             lazyfree: LazyFree::new(),
             lazy_expire: false,
             local_writes: false,
-            applying_primary: false,
+            expiry_frozen: false,
             replica_expires: std::collections::HashSet::new(),
         }
     }
@@ -148,7 +150,7 @@ impl Keyspace {
     /// Lazy expiry: if `key` is past its deadline, delete it (on a primary)
     /// and record the deletion. Returns true if the key is logically gone.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now: i64) -> bool {
-        if self.applying_primary {
+        if self.expiry_frozen {
             return false;
         }
         let d = &mut self.dbs[db];
