@@ -592,3 +592,68 @@ fn keys_do_not_expire_while_the_aof_loads() {
         assert_eq!(c.cmd(&["DBSIZE"]), b":1\r\n", "{kind:?}");
     }
 }
+
+/// An `appendonly.aof` left in `dir` by Redis 6 (plain commands, or an RDB
+/// preamble followed by commands) is moved into `appendonlydir` as base 1
+/// and loaded, as the reference migrates it; an interrupted migration
+/// (manifest written, file not moved yet) is resumed.
+#[test]
+fn old_style_aof_is_migrated_into_the_aof_directory() {
+    let commands: Vec<u8> = [&["SET", "k2", "v2"][..], &["SET", "k3", "v3"]]
+        .iter()
+        .flat_map(|c| redis_testkit::conn::encode_request(c))
+        .collect();
+    // An RDB holding k1, written by the reference.
+    let rdb = {
+        let dir = TempDir::new();
+        let s = start_in(ServerKind::Reference, dir.path(), &[]);
+        let mut c = s.conn();
+        c.cmd(&["SET", "k1", "v1"]);
+        assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
+        std::fs::read(dir.path().join("dump.rdb")).unwrap()
+    };
+    let plain = [
+        redis_testkit::conn::encode_request(&["SET", "k1", "v1"]),
+        commands.clone(),
+    ]
+    .concat();
+    let preamble = [rdb, commands].concat();
+    for (what, old) in [("plain", &plain), ("rdb preamble", &preamble)] {
+        for interrupted in [false, true] {
+            let mut manifests = Vec::new();
+            for kind in [ServerKind::Reference, ServerKind::Ours] {
+                let dir = TempDir::new();
+                std::fs::write(dir.path().join("appendonly.aof"), old).unwrap();
+                let aofdir = dir.path().join("appendonlydir");
+                if interrupted {
+                    std::fs::create_dir(&aofdir).unwrap();
+                    std::fs::write(
+                        aofdir.join("appendonly.aof.manifest"),
+                        "file appendonly.aof seq 1 type b\n",
+                    )
+                    .unwrap();
+                }
+                let s = start_in(kind, dir.path(), &["--appendonly", "yes"]);
+                let mut c = s.conn();
+                let ctx = format!("{kind:?}, {what}, interrupted {interrupted}");
+                for (k, v) in [("k1", "v1"), ("k2", "v2"), ("k3", "v3")] {
+                    assert_eq!(
+                        c.cmd(&["GET", k]),
+                        format!("$2\r\n{v}\r\n").into_bytes(),
+                        "{ctx}"
+                    );
+                }
+                assert!(!dir.path().join("appendonly.aof").exists(), "{ctx}");
+                assert!(aofdir.join("appendonly.aof").exists(), "{ctx}");
+                manifests
+                    .push(std::fs::read_to_string(aofdir.join("appendonly.aof.manifest")).unwrap());
+                drop(c);
+                drop(s);
+            }
+            assert_eq!(
+                manifests[1], manifests[0],
+                "{what}, interrupted {interrupted}"
+            );
+        }
+    }
+}

@@ -545,6 +545,47 @@ impl AofDir {
         })
     }
 
+    /// Whether `old` (an `appendfilename` file in the working directory,
+    /// written by Redis before 7.0) is to be migrated into the directory,
+    /// upstream's three cases: no AOF directory; a directory without a
+    /// manifest (or an empty one); or a manifest whose only entry is that
+    /// file as base while the file is not in the directory yet (a migration
+    /// interrupted between writing the manifest and moving the file).
+    pub fn needs_upgrade(&self, old: &Path) -> bool {
+        if !old.is_file() {
+            return false;
+        }
+        if !self.dir.is_dir() {
+            return true;
+        }
+        let m = &self.manifest;
+        if !m.incr.is_empty() {
+            return false;
+        }
+        match &m.base {
+            None => true,
+            Some(b) => b.file_name == self.filename && !self.path_of(&self.filename).exists(),
+        }
+    }
+
+    /// Migrates `old` into the directory (upstream's `aofUpgradePrepare`):
+    /// the manifest naming it as base 1 is written first, then the file is
+    /// moved, so an interruption between the two is resumed on the next
+    /// start (see [`AofDir::needs_upgrade`]).
+    pub fn upgrade(&mut self, old: &Path) -> io::Result<()> {
+        self.create_dir()?;
+        self.manifest.base = Some(AofInfo {
+            file_name: self.filename.clone(),
+            file_seq: 1,
+            file_type: FileType::Base,
+        });
+        self.manifest.curr_base_file_seq = 1;
+        self.manifest.dirty = true;
+        self.persist_current()?;
+        fs::rename(old, self.path_of(&self.filename))?;
+        fsync_dir(&self.dir)
+    }
+
     /// Path of a file inside the AOF directory.
     pub fn path_of(&self, name: &str) -> PathBuf {
         self.dir.join(name)

@@ -41,6 +41,10 @@ pub enum AofError {
         #[source]
         err: io::Error,
     },
+    /// The AOF of an older version in the working directory cannot be
+    /// moved into `appenddirname`.
+    #[error("Error trying to rename the existing AOF to new AOF directory: {}", strerror(.0))]
+    Upgrade(#[source] io::Error),
     /// `DEBUG LOADAOF`: what the writer holds cannot be written out.
     #[error("Can't flush the AOF before reloading it: {0}")]
     Flush(#[source] redis_aof::AofError),
@@ -222,6 +226,14 @@ impl State {
     pub fn aof_open_and_load(&mut self, now: i64) -> Result<(), AofError> {
         let fname = self.config.get_str("appendfilename").to_string();
         let mut dir = self.aof_dir_from_disk()?;
+        let old = std::path::Path::new(&fname);
+        if dir.needs_upgrade(old) {
+            dir.upgrade(old).map_err(AofError::Upgrade)?;
+            self.log_notice(&format!(
+                "Successfully migrated an old-style AOF into the AOF directory ({}).",
+                self.config.get_str("appenddirname")
+            ));
+        }
         let started = std::time::Instant::now();
         let loaded = self.aof_load_files(&dir, now)?;
         if loaded {
