@@ -51,6 +51,13 @@ pub enum AofError {
     /// `DEBUG LOADAOF` with a manifest that lists no file.
     #[error("DEBUG LOADAOF: no AOF files to load")]
     NothingToLoad,
+    /// A file the manifest lists is missing (or cannot be examined).
+    #[error("Unable to obtain the AOF file {file} length. stat: {}", strerror(.err))]
+    Stat {
+        file: String,
+        #[source]
+        err: io::Error,
+    },
     /// A file the manifest lists cannot be read (or truncated).
     #[error("Fatal error: can't open the append log file {file} for reading: {}", strerror(.err))]
     Read {
@@ -294,6 +301,16 @@ impl State {
             .iter()
             .map(|i| (i.file_name.clone(), i.file_type))
             .collect();
+        // Every listed file must exist before anything loads (upstream
+        // sizes them all first, for its loading progress).
+        for (name, _) in &files {
+            if let Err(err) = std::fs::metadata(dir.path_of(name)) {
+                return Err(AofError::Stat {
+                    file: name.clone(),
+                    err,
+                });
+            }
+        }
         let last = files.len().saturating_sub(1);
         for (i, (name, ftype)) in files.iter().enumerate() {
             let path = dir.path_of(name);
@@ -717,6 +734,14 @@ mod tests {
         assert_eq!(
             read.to_string(),
             "Fatal error: can't open the append log file a.1.incr.aof for reading: No such file or directory"
+        );
+        let stat = AofError::Stat {
+            file: "appendonly.aof".into(),
+            err: enoent(),
+        };
+        assert_eq!(
+            stat.to_string(),
+            "Unable to obtain the AOF file appendonly.aof length. stat: No such file or directory"
         );
         let truncated = AofError::Truncated { file: "f".into() };
         assert!(truncated
