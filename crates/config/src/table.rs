@@ -637,6 +637,19 @@ pub static TABLE: &[Directive] = &[
         0,
     ),
     d("protected-mode", &[], Kind::Bool, "yes", 0),
+    // Upstream's debugging knobs, accepted so its test configurations load
+    // (see the inactive list).
+    d("use-exit-on-panic", &[], Kind::Bool, "no", HIDDEN),
+    d(
+        "watchdog-period",
+        &[],
+        Kind::Int {
+            min: 0,
+            max: I32_MAX,
+        },
+        "0",
+        HIDDEN,
+    ),
     d(
         "proto-max-bulk-len",
         &[],

@@ -181,6 +181,14 @@ pub const INACTIVE: &[(&str, &str)] = &[
         "tracking-table-max-keys",
         "client-side caching (CLIENT TRACKING) is not implemented",
     ),
+    (
+        "use-exit-on-panic",
+        "there is no debug panic path (`DEBUG PANIC`); a panic is logged and ends the process either way",
+    ),
+    (
+        "watchdog-period",
+        "the software watchdog (stack traces of slow commands) is not implemented",
+    ),
 ];
 
 /// One warning line per inactive directive whose value differs from its
