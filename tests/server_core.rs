@@ -633,3 +633,23 @@ fn clients_held_by_client_pause_count_as_blocked() {
         t
     });
 }
+
+/// `DEBUG QUICKLIST-PACKED-THRESHOLD`: upstream's bounds and error, and
+/// lists with elements over the threshold (saved as plain quicklist nodes)
+/// survive `DEBUG RELOAD`.
+#[test]
+fn debug_quicklist_packed_threshold_matches_the_reference() {
+    redis_testkit::same_on_both(&["--enable-debug-command", "yes"], |s| {
+        let mut c = s.conn();
+        let mut t = Vec::new();
+        for size in ["1b", "4gb", "4095mb", "-1", "x", "0"] {
+            t.push(c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", size]));
+        }
+        t.push(c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1b"]));
+        t.push(c.cmd(&["RPUSH", "l", "aaaa", "bbbbbbb", "c"]));
+        t.push(c.cmd(&["DEBUG", "RELOAD"]));
+        t.push(c.cmd(&["LRANGE", "l", "0", "-1"]));
+        t.push(c.cmd(&["OBJECT", "ENCODING", "l"]));
+        t
+    });
+}

@@ -36,6 +36,9 @@ const DEBUG_HELP: &[&str] = &[
     "    Reply with a test value of the specified type. <type> can be: string,",
     "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
     "    true, false.",
+    "QUICKLIST-PACKED-THRESHOLD <size>",
+    "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+    "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -92,6 +95,23 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ("protocol", 3) => protocol(ctx, &argv[2])?,
         ("reload", _) => reload(ctx, &argv[2..])?,
         ("loadaof", _) => loadaof(ctx),
+        ("quicklist-packed-threshold", 3) => {
+            // Upstream's bounds: below 4 GB less 1 MB; 0 restores 1 GB.
+            let size = std::str::from_utf8(&argv[2])
+                .ok()
+                .and_then(redis_common::units::parse_memory_u64)
+                .filter(|&n| n <= (1u64 << 32) - (1 << 20));
+            let Some(size) = size else {
+                return Err(CmdError::fixed(
+                    "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
+                ));
+            };
+            ctx.st.list_packed_threshold = match size {
+                0 => redis_rdb::DEFAULT_PACKED_THRESHOLD,
+                n => n as usize,
+            };
+            ctx.ok();
+        }
         ("stringmatch-len", 4) => {
             let m = redis_common::glob::string_match(&argv[2], &argv[3], false);
             ctx.int(i64::from(m));

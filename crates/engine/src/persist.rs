@@ -470,6 +470,7 @@ pub fn writer_options(st: &State) -> WriterOptions {
         zset_max_listpack_value: u("zset-max-listpack-value"),
         set_max_intset_entries: u("set-max-intset-entries"),
         list_max_listpack_size: c.get_int("list-max-listpack-size"),
+        packed_threshold: st.list_packed_threshold,
         ..WriterOptions::default()
     }
 }

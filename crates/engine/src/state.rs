@@ -170,6 +170,9 @@ pub struct State {
     pub latency: Vec<Histogram>,
     /// `DEBUG SET-ACTIVE-EXPIRE`.
     pub active_expire: bool,
+    /// `DEBUG QUICKLIST-PACKED-THRESHOLD`: list elements this long or
+    /// longer are saved as plain quicklist nodes (default 1 GB).
+    pub list_packed_threshold: usize,
     /// Where log lines go (the server installs its logger).
     pub log_sink: LogSink,
     /// Changes the threshold of the server's logger (`CONFIG SET
@@ -298,6 +301,7 @@ impl State {
             startup_memory: 0,
             latency: vec![Histogram::default(); registry.len()],
             active_expire: true,
+            list_packed_threshold: redis_rdb::DEFAULT_PACKED_THRESHOLD,
             log_sink: Arc::new(|_, _| {}),
             set_log_level: |_| {},
             pubsub: PubSub::default(),

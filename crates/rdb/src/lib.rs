@@ -40,4 +40,4 @@ pub use error::{Error, ErrorKind, Result};
 pub use model::*;
 pub use payload::{dump_payload, dump_payload_with, parse_payload};
 pub use reader::{is_object_type, read_all, ChecksumStatus, Progress, RdbFile, RdbReader};
-pub use writer::{RdbWriter, WriterOptions};
+pub use writer::{RdbWriter, WriterOptions, DEFAULT_PACKED_THRESHOLD};

@@ -28,7 +28,7 @@ use crate::model::*;
 use crate::numfmt::{canonical_i64, d2string};
 
 /// Elements at least this long get their own plain quicklist node.
-const PACKED_THRESHOLD: usize = 1 << 30;
+pub const DEFAULT_PACKED_THRESHOLD: usize = 1 << 30;
 
 /// Settings that shape the output (names follow the server's config).
 #[derive(Debug, Clone)]
@@ -53,6 +53,9 @@ pub struct WriterOptions {
     pub stream_node_max_entries: usize,
     /// `stream-node-max-bytes` (0 = unlimited).
     pub stream_node_max_bytes: usize,
+    /// List elements this long or longer are written as plain nodes
+    /// (`DEBUG QUICKLIST-PACKED-THRESHOLD`, default 1 GB).
+    pub packed_threshold: usize,
 }
 
 impl Default for WriterOptions {
@@ -68,6 +71,7 @@ impl Default for WriterOptions {
             list_max_listpack_size: -2,
             stream_node_max_entries: 100,
             stream_node_max_bytes: 4096,
+            packed_threshold: DEFAULT_PACKED_THRESHOLD,
         }
     }
 }
@@ -229,7 +233,7 @@ pub(crate) fn write_value<W: Write>(
             }
             let mut nodes: Vec<Node> = Vec::new();
             for (i, item) in items.iter().enumerate() {
-                if item.len() >= PACKED_THRESHOLD {
+                if item.len() >= o.packed_threshold {
                     nodes.push(Node::Plain(i));
                     continue;
                 }
