@@ -657,3 +657,27 @@ fn old_style_aof_is_migrated_into_the_aof_directory() {
         }
     }
 }
+
+/// `DEBUG AOF-FLUSH-SLEEP`: the AOF write (and so, under `appendfsync
+/// always`, the reply) waits that long, as upstream's test knob does.
+#[test]
+fn debug_aof_flush_sleep_delays_the_write() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let dir = TempDir::new();
+        let s = start_in(
+            kind,
+            dir.path(),
+            &["--appendonly", "yes", "--appendfsync", "always"],
+        );
+        let mut c = s.conn();
+        assert_eq!(c.cmd(&["DEBUG", "AOF-FLUSH-SLEEP", "300000"]), b"+OK\r\n");
+        let t = Instant::now();
+        assert_eq!(c.cmd(&["SET", "k", "v"]), b"+OK\r\n");
+        assert!(
+            t.elapsed() >= Duration::from_millis(300),
+            "{kind:?}: {:?}",
+            t.elapsed()
+        );
+        assert_eq!(c.cmd(&["DEBUG", "AOF-FLUSH-SLEEP", "0"]), b"+OK\r\n");
+    }
+}

@@ -257,6 +257,21 @@ struct Shared {
     sync_work: Condvar,
     /// Wakes threads blocked in `wait_durable` / `sync_all`.
     done: Condvar,
+    /// `DEBUG AOF-FLUSH-SLEEP`: microseconds to sleep before each write.
+    flush_sleep_us: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    /// Sleeps as `DEBUG AOF-FLUSH-SLEEP` asks before data is written
+    /// (upstream sleeps in `flushAppendOnlyFile`, holding everything up).
+    fn flush_sleep(&self) {
+        let us = self
+            .flush_sleep_us
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if us > 0 {
+            std::thread::sleep(Duration::from_micros(us));
+        }
+    }
 }
 
 impl Shared {
@@ -384,6 +399,7 @@ impl AofWriter {
             work: Condvar::new(),
             sync_work: Condvar::new(),
             done: Condvar::new(),
+            flush_sleep_us: std::sync::atomic::AtomicU64::new(0),
         });
         let s1 = shared.clone();
         let flusher = std::thread::Builder::new()
@@ -454,6 +470,7 @@ impl AofWriter {
         g.appended += data.len() as u64;
         let seq = g.appended;
         let file = g.file.clone();
+        self.shared.flush_sleep();
         let (n, err) = write_all_counted(&file, data);
         g.inline_writes += 1;
         if let Some(e) = err {
@@ -583,6 +600,13 @@ impl AofWriter {
     /// The current policy.
     pub fn policy(&self) -> FsyncPolicy {
         self.shared.lock().policy
+    }
+
+    /// `DEBUG AOF-FLUSH-SLEEP`: sleep `micros` before each write.
+    pub fn set_flush_sleep(&self, micros: u64) {
+        self.shared
+            .flush_sleep_us
+            .store(micros, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// `no-appendfsync-on-rewrite`.
@@ -862,6 +886,7 @@ fn flush_round<'a>(sh: &'a Shared, mut g: MutexGuard<'a, State>) -> MutexGuard<'
     while let Some(op) = iter.next() {
         match op {
             Op::Data(buf) => {
+                sh.flush_sleep();
                 let (n, err) = write_all_counted(&file, &buf);
                 if let Some(e) = err {
                     werr = Some(strerror(&e));

@@ -14,6 +14,8 @@ use redis_engine::error::{CmdError, CmdResult, NO_SUCH_KEY};
 
 const DEBUG_HELP: &[&str] = &[
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "AOF-FLUSH-SLEEP <microsec>",
+    "    Server will sleep before flushing the AOF, this is used for testing.",
     "CHANGE-REPL-ID",
     "    Change the replication IDs of the instance.",
     "    Dangerous: should be used only for testing the replication subsystem.",
@@ -95,6 +97,15 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ("protocol", 3) => protocol(ctx, &argv[2])?,
         ("reload", _) => reload(ctx, &argv[2..])?,
         ("loadaof", _) => loadaof(ctx),
+        ("aof-flush-sleep", 3) => {
+            // Upstream reads it with atoi: anything else counts as 0.
+            let us = args::int(&argv[2]).unwrap_or(0).max(0) as u64;
+            ctx.st.aof_flush_sleep_us = us;
+            if let Some(aof) = &ctx.st.aof {
+                aof.writer.set_flush_sleep(us);
+            }
+            ctx.ok();
+        }
         ("quicklist-packed-threshold", 3) => {
             // Upstream's bounds: below 4 GB less 1 MB; 0 restores 1 GB.
             let size = std::str::from_utf8(&argv[2])

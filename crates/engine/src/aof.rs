@@ -264,6 +264,7 @@ impl State {
         }
         let writer = AofWriter::new(file, size, policy_of(self)).map_err(AofError::Io)?;
         writer.set_no_fsync_on_rewrite(self.config.get_bool("no-appendfsync-on-rewrite"));
+        writer.set_flush_sleep(self.aof_flush_sleep_us);
         let base_size = dir.files_size().unwrap_or(0);
         self.aof = Some(AofState::new(
             dir,
@@ -620,6 +621,7 @@ impl State {
                     });
                 match opened {
                     Ok((dir, writer)) => {
+                        writer.set_flush_sleep(self.aof_flush_sleep_us);
                         self.aof = Some(AofState::new(
                             dir,
                             writer,

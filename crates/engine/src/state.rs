@@ -173,6 +173,9 @@ pub struct State {
     /// `DEBUG QUICKLIST-PACKED-THRESHOLD`: list elements this long or
     /// longer are saved as plain quicklist nodes (default 1 GB).
     pub list_packed_threshold: usize,
+    /// `DEBUG AOF-FLUSH-SLEEP`: microseconds the AOF writer sleeps before
+    /// each write (kept for writers created later).
+    pub aof_flush_sleep_us: u64,
     /// Where log lines go (the server installs its logger).
     pub log_sink: LogSink,
     /// Changes the threshold of the server's logger (`CONFIG SET
@@ -302,6 +305,7 @@ impl State {
             latency: vec![Histogram::default(); registry.len()],
             active_expire: true,
             list_packed_threshold: redis_rdb::DEFAULT_PACKED_THRESHOLD,
+            aof_flush_sleep_us: 0,
             log_sink: Arc::new(|_, _| {}),
             set_log_level: |_| {},
             pubsub: PubSub::default(),
