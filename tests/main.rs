@@ -18,6 +18,7 @@ mod directives;
 mod error_precedence;
 mod memory;
 mod persistence;
+mod primary_side;
 mod propagation;
 mod replication;
 mod replication_load;

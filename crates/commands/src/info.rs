@@ -205,7 +205,9 @@ fn info_clients(st: &State, now: i64, o: &mut String) {
     let _ = write!(
         o,
         "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
-        st.clients.len(),
+        // Replica links are not counted, as upstream's (clients minus
+        // replicas); the primary's link on a replica is.
+        st.clients.values().filter(|c| !c.is_replica).count(),
         st.cached.maxclients,
         recent_in,
         recent_out,

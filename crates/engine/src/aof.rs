@@ -116,6 +116,10 @@ pub struct AofState {
     /// its event loop: the dispatcher reads it on every write command,
     /// where taking the writer's lock would cost too much.
     pub write_error: Option<String>,
+    /// Turned on at runtime (`CONFIG SET appendonly yes`) and its first
+    /// base not written yet: until then the files do not hold the dataset
+    /// (upstream's `AOF_WAIT_REWRITE`), so a shutdown is refused.
+    pub initial: bool,
 }
 
 impl AofState {
@@ -128,6 +132,7 @@ impl AofState {
             rewrites: 0,
             rewrite_scheduled: false,
             last_rewrite_ok: true,
+            initial: false,
             last_rewrite_secs: -1,
             rewrite_rdb_base: true,
             base_size,
@@ -549,6 +554,7 @@ impl State {
         aof.last_rewrite_ok = res.is_ok();
         if let Ok((base, removed)) = &res {
             aof.rewrites += 1;
+            aof.initial = false;
             aof.base_size = aof.dir.files_size().unwrap_or(0);
             let tmp_name = done
                 .file_name()
@@ -622,12 +628,14 @@ impl State {
                 match opened {
                     Ok((dir, writer)) => {
                         writer.set_flush_sleep(self.aof_flush_sleep_us);
-                        self.aof = Some(AofState::new(
+                        let mut aof = AofState::new(
                             dir,
                             writer,
                             self.config.get_bool("aof-timestamp-enabled"),
                             0,
-                        ));
+                        );
+                        aof.initial = true;
+                        self.aof = Some(aof);
                         if self.start_aof_rewrite().is_ok() {
                             self.log_notice("AOF enabled on a running server: rewrite started");
                         }

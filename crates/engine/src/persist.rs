@@ -53,6 +53,11 @@ pub enum SaveError {
     /// upstream's.
     #[error("ERR")]
     Failed,
+    /// Shutdown refused: the AOF just turned on has no base yet, exiting
+    /// would lose the dataset (upstream's `Writing initial AOF, can't
+    /// exit.`).
+    #[error("ERR Writing initial AOF, can't exit.")]
+    InitialAof,
 }
 
 /// Why an RDB stream could not be loaded (`dbfilename` at startup or by
@@ -1368,13 +1373,32 @@ impl State {
         // it too, but only after writing what is still queued for it, which
         // can outlast the exit: remove it here (its open handle then writes
         // to an unlinked file).
+        let rewriting = self
+            .persistence
+            .bgsave
+            .as_ref()
+            .is_some_and(|b| b.aof_rewrite);
+        if rewriting && self.aof.as_ref().is_some_and(|a| a.initial) {
+            // The AOF files do not hold the dataset until the first base
+            // is written.
+            if !req.force {
+                self.log_warning("Writing initial AOF, can't exit.");
+                return Err(SaveError::InitialAof);
+            }
+            self.log_warning("Writing initial AOF. Exit anyway.");
+        }
         if let Some(mut bg) = self.persistence.bgsave.take() {
             if let Some(s) = bg.snap.take() {
                 self.ks.end_snapshot(s);
             }
             drop(bg);
-            self.log_warning("There is a child saving an .rdb. Killing it!");
-            let _ = std::fs::remove_file(format!("temp-{}.rdb", std::process::id()));
+            if rewriting {
+                // The AOF we have is longer but holds the whole dataset.
+                self.log_warning("There is a child rewriting the AOF. Killing it!");
+            } else {
+                self.log_warning("There is a child saving an .rdb. Killing it!");
+                let _ = std::fs::remove_file(format!("temp-{}.rdb", std::process::id()));
+            }
         }
         self.aof_shutdown();
         // While a dataset loads (startup, or a replica's full sync from

@@ -68,10 +68,12 @@ impl ReplicaLink {
         let _ = self.signal.push.send(bytes);
     }
 
-    /// Bytes held for this replica: the stream collected during its sync
-    /// and what waits in its connection's mailbox.
+    /// Bytes held for this replica: the stream collected during its sync,
+    /// what waits in its connection's mailbox and what its connection
+    /// took from there but could not write yet (a stopped or slow
+    /// replica).
     pub fn buffered(&self) -> usize {
-        self.pending.capacity() + self.signal.push.queued_bytes()
+        self.pending.capacity() + self.signal.push.queued_bytes() + self.signal.output_len()
     }
 }
 
