@@ -1,8 +1,9 @@
 //! What a primary reports about its replicas and how it shuts down, each
 //! checked on the reference too: `connected_clients` leaves replica links
 //! out, `mem_total_replication_buffers` grows with the stream a stopped
-//! replica cannot take, and `SHUTDOWN` refuses to exit while the AOF just
-//! turned on has no base yet.
+//! replica cannot take, `CONFIG RESETSTAT` clears the sync and save
+//! counters, and `SHUTDOWN` refuses to exit while the AOF just turned on
+//! has no base yet.
 
 use std::time::{Duration, Instant};
 
@@ -114,5 +115,94 @@ fn shutdown_is_refused_while_the_first_aof_base_is_written() {
             "{kind:?}"
         );
         assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n", "{kind:?}");
+    }
+}
+
+#[test]
+fn resetstat_clears_sync_and_save_counters() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let (_primary, _replica, mut p) = pair(kind, &[]);
+        assert_eq!(p.cmd(&["SAVE"]), b"+OK\r\n");
+        assert_eq!(field(&mut p, "stats", "sync_full"), "1", "{kind:?}");
+        assert_eq!(field(&mut p, "persistence", "rdb_saves"), "1", "{kind:?}");
+        assert_eq!(p.cmd(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+        for (section, name) in [
+            ("stats", "sync_full"),
+            ("stats", "sync_partial_ok"),
+            ("stats", "sync_partial_err"),
+            ("persistence", "rdb_saves"),
+        ] {
+            assert_eq!(field(&mut p, section, name), "0", "{kind:?}: {name}");
+        }
+    }
+}
+
+/// A primary restarted from its RDB keeps its history as the secondary ID
+/// (valid up to the offset it saved), so its replicas continue with a
+/// partial resynchronization, and keys that expired while it was down
+/// reach them as `DEL`s through the restored backlog.
+#[test]
+fn restarted_primary_continues_its_history_from_the_rdb() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let dir = TempDir::new();
+        let args = [
+            "--dir",
+            dir.path_str(),
+            "--save",
+            "3600 1",
+            "--repl-diskless-sync-delay",
+            "0",
+            "--enable-debug-command",
+            "yes",
+        ];
+        let primary = TestServer::start(kind, &args);
+        let mut p = primary.conn();
+        let replica = TestServer::start(
+            ServerKind::Ours,
+            &["--replicaof", "127.0.0.1", &primary.port().to_string()],
+        );
+        let mut r = replica.conn();
+        wait_field(&mut r, "replication", "master_link_status", "up");
+        p.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        for i in 0..20 {
+            p.cmd(&["SET", &format!("live{i}"), "v"]);
+            p.cmd(&["SET", &format!("short{i}"), "v", "PX", "10"]);
+        }
+        let offset = field(&mut p, "replication", "master_repl_offset");
+        wait_field(&mut r, "replication", "master_repl_offset", &offset);
+        let replid = field(&mut p, "replication", "master_replid");
+        std::thread::sleep(Duration::from_millis(50));
+        // NOW: no GETACK to the replicas moves the offset first.
+        p.send_raw(b"SHUTDOWN NOW\r\n");
+        let _ = p.read_until_close();
+        drop(primary);
+        // The restarted primary listens on another port: the replica is
+        // pointed there and continues the same history.
+        let primary = TestServer::start(kind, &args);
+        let mut p = primary.conn();
+        let port = primary.port().to_string();
+        assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
+        wait_field(&mut p, "stats", "sync_partial_ok", "1");
+        let what = format!("{kind:?}");
+        assert_eq!(
+            field(&mut p, "replication", "master_replid2"),
+            replid,
+            "{what}"
+        );
+        let next = (offset.parse::<i64>().unwrap() + 1).to_string();
+        assert_eq!(
+            field(&mut p, "replication", "second_repl_offset"),
+            next,
+            "{what}"
+        );
+        assert_eq!(field(&mut p, "stats", "sync_full"), "0", "{what}");
+        let end = field(&mut p, "replication", "master_repl_offset");
+        wait_field(&mut r, "replication", "master_repl_offset", &end);
+        assert_eq!(p.cmd(&["DBSIZE"]), b":20\r\n", "{what}");
+        assert_eq!(
+            r.cmd(&["DBSIZE"]),
+            b":20\r\n",
+            "{what}: the DELs reached the replica"
+        );
     }
 }

@@ -74,6 +74,17 @@ pub fn resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     // over maxmemory.
     st.lazyfree.reset_stats();
     st.evict_exceeded_total_ms = 0;
+    // Replication and persistence counters, as upstream's
+    // resetServerStats.
+    st.repl.sync_full = 0;
+    st.repl.sync_partial_ok = 0;
+    st.repl.sync_partial_err = 0;
+    st.repl.net_input_bytes = 0;
+    st.repl.net_output_bytes = 0;
+    st.persistence.rdb_saves = 0;
+    if let Some(aof) = st.aof.as_mut() {
+        aof.rewrites = 0;
+    }
     ctx.ok();
     Ok(())
 }

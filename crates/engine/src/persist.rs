@@ -91,6 +91,10 @@ pub struct Persistence {
     /// (`repl-diskless-load swapdb`, unchanged replication ID) while it
     /// goes on serving the old dataset.
     pub async_loading: bool,
+    /// While a primary loads its RDB at startup: the keys skipped as
+    /// expired, which become `DEL`s in the restored history (upstream's
+    /// `RDBFLAGS_FEED_REPL`).
+    pub expired_at_startup: Option<Vec<(usize, Bytes)>>,
     /// Set while `SAVE` (or a shutdown save) runs the save inline.
     pub sync_save: bool,
     /// Unix seconds of the last background save attempt (a failed save
@@ -114,6 +118,7 @@ impl Default for Persistence {
             last_load_keys_expired: 0,
             loading: false,
             async_loading: false,
+            expired_at_startup: None,
             sync_save: false,
             last_bgsave_try: 0,
             last_save_incremental_fsyncs: 0,
@@ -621,19 +626,24 @@ impl State {
             crate::state::unix_secs(),
             (self.used_memory)() as u64,
         )?;
-        // Upstream's `repl-stream-db`: the database our primary's stream is
-        // in (a replica), or the one our own stream last selected.
-        let stream_db = if self.master.is_some() {
-            self.repl.stream_db
-        } else {
-            self.repl.last_db.unwrap_or(0)
-        };
-        w.aux(b"repl-stream-db", stream_db.to_string().as_bytes())?;
-        w.aux(b"repl-id", self.repl.ids.replid.as_bytes())?;
-        w.aux(
-            b"repl-offset",
-            self.repl.ids.master_repl_offset.to_string().as_bytes(),
-        )?;
+        // The replication history, as upstream's `rdbPopulateSaveInfo`:
+        // a replica's, or a primary's with a backlog (without one there is
+        // no history a replica could continue). `repl-stream-db` is the
+        // database our primary's stream is in (a replica), or the one our
+        // own stream last selected.
+        if self.master.is_some() || self.repl.backlog.active() {
+            let stream_db = if self.master.is_some() {
+                self.repl.stream_db
+            } else {
+                self.repl.last_db.unwrap_or(0)
+            };
+            w.aux(b"repl-stream-db", stream_db.to_string().as_bytes())?;
+            w.aux(b"repl-id", self.repl.ids.replid.as_bytes())?;
+            w.aux(
+                b"repl-offset",
+                self.repl.ids.master_repl_offset.to_string().as_bytes(),
+            )?;
+        }
         w.aux(b"aof-base", if aof_base { b"1" } else { b"0" })?;
         Ok(w)
     }
@@ -957,6 +967,49 @@ impl State {
         }
     }
 
+    /// A primary restarted from an RDB that records its replication
+    /// history (upstream's `loadDataFromDisk` for a master): the old ID
+    /// becomes the secondary one, valid up to the recorded offset, and the
+    /// backlog restarts there holding a `DEL` for every key that expired
+    /// while the server was down, so its replicas continue with a partial
+    /// resynchronization (or a full one when those `DEL`s overflow the
+    /// backlog).
+    fn restore_primary_history(&mut self, history: AuxHistory, dels: Vec<(usize, Bytes)>) {
+        let (Some(id), Some(off), Some(_)) = (history.replid, history.offset, history.stream_db)
+        else {
+            return;
+        };
+        if id.len() != 40 || off < 0 {
+            return;
+        }
+        self.repl.ids.replid = id;
+        self.repl.ids.master_repl_offset = off;
+        let new_id = crate::state::random_hex(&mut self.rng);
+        self.repl.ids.shift(new_id);
+        self.repl.backlog.activate(off + 1);
+        self.repl.last_db = None;
+        let del: Bytes = if self.ks.lazy_expire {
+            Bytes::from_static(b"UNLINK")
+        } else {
+            Bytes::from_static(b"DEL")
+        };
+        for (db, key) in dels {
+            self.feed_replicas_only(db, &[del.clone(), key]);
+        }
+        self.repl.backlog_ttl.restart(crate::state::now_ms());
+    }
+
+    /// Loads `dbfilename` at startup: as [`State::load_rdb`], and a primary
+    /// restores the replication history the file records.
+    pub fn load_rdb_at_startup(&mut self, now: i64) -> Result<Option<(u64, u64)>, LoadError> {
+        if self.master.is_none() {
+            self.persistence.expired_at_startup = Some(Vec::new());
+        }
+        let res = self.load_rdb(now);
+        self.persistence.expired_at_startup = None;
+        res
+    }
+
     /// Loads `dbfilename` into an empty keyspace. Returns (keys loaded,
     /// keys expired); `Ok(None)` when there is no file.
     pub fn load_rdb(&mut self, now: i64) -> Result<Option<(u64, u64)>, LoadError> {
@@ -1016,6 +1069,9 @@ impl State {
                     }
                     if matches!(e.expire_ms, Some(t) if t <= now) && !self.ks.is_replica {
                         expired += 1;
+                        if let Some(dels) = self.persistence.expired_at_startup.as_mut() {
+                            dels.push((db, Bytes::from(e.key)));
+                        }
                         continue;
                     }
                     let RdbEntry {
@@ -1092,10 +1148,17 @@ impl State {
     }
 
     /// A replica restarted from its own RDB resumes its primary's history
-    /// from the aux fields, so it can ask for a partial resynchronization.
+    /// from the aux fields, so it can ask for a partial resynchronization;
+    /// a primary restarted from its RDB keeps that history as its
+    /// secondary ID (see [`State::restore_primary_history`]).
     fn resume_history(&mut self, history: AuxHistory) {
-        let (true, Some(id), Some(off)) = (self.master.is_some(), history.replid, history.offset)
-        else {
+        if self.master.is_none() {
+            if let Some(dels) = self.persistence.expired_at_startup.take() {
+                self.restore_primary_history(history, dels);
+            }
+            return;
+        }
+        let (Some(id), Some(off)) = (history.replid, history.offset) else {
             return;
         };
         if id.len() != 40 {
@@ -1153,6 +1216,13 @@ impl State {
         self.aof = tmp.aof.take();
         self.persistence = std::mem::take(&mut tmp.persistence);
         self.persistence.loading = false;
+        if self.master.is_none() && tmp.repl.backlog.active() {
+            // A primary that restored its history from the RDB.
+            std::mem::swap(&mut self.repl.ids, &mut tmp.repl.ids);
+            std::mem::swap(&mut self.repl.backlog, &mut tmp.repl.backlog);
+            std::mem::swap(&mut self.repl.backlog_ttl, &mut tmp.repl.backlog_ttl);
+            self.repl.last_db = tmp.repl.last_db;
+        }
         if self.master.is_some() && tmp.repl.ids.master_repl_offset != 0 {
             self.repl.ids.replid = tmp.repl.ids.replid.clone();
             self.repl.ids.master_repl_offset = tmp.repl.ids.master_repl_offset;

@@ -449,7 +449,7 @@ fn load_dataset(
     if aof_on {
         tmp.aof_open_and_load(now)?;
     } else {
-        tmp.load_rdb(now)?;
+        tmp.load_rdb_at_startup(now)?;
     }
     Ok(tmp)
 }
