@@ -1070,7 +1070,7 @@ impl State {
                     if matches!(e.expire_ms, Some(t) if t <= now) && !self.ks.is_replica {
                         expired += 1;
                         if let Some(dels) = self.persistence.expired_at_startup.as_mut() {
-                            dels.push((db, Bytes::from(e.key)));
+                            dels.push((db, e.key));
                         }
                         continue;
                     }
