@@ -206,3 +206,56 @@ fn restarted_primary_continues_its_history_from_the_rdb() {
         );
     }
 }
+
+/// Failing over back and forth (`FAILOVER` both ways) while writing to
+/// database 9: a promoted server starts its stream with a `SELECT`, so the
+/// demoted one (which resumes in database 0) applies the writes where they
+/// belong; the datasets end equal.
+#[test]
+fn failover_back_and_forth_keeps_every_write_in_its_database() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let a = TestServer::start(kind, &["--repl-diskless-sync-delay", "0"]);
+        let b = TestServer::start(kind, &["--repl-diskless-sync-delay", "0"]);
+        let (mut ca, mut cb) = (a.conn(), b.conn());
+        let (pa, pb) = (a.port().to_string(), b.port().to_string());
+        cb.cmd(&["REPLICAOF", "127.0.0.1", &pa]);
+        wait_field(&mut ca, "replication", "connected_slaves", "1");
+        wait_field(&mut cb, "replication", "master_link_status", "up");
+        ca.cmd(&["SELECT", "9"]);
+        cb.cmd(&["SELECT", "9"]);
+        ca.cmd(&["SET", "k1", "v"]);
+        failover(&mut ca, &mut cb, &pb);
+        failover(&mut cb, &mut ca, &pa);
+        // `a` is the primary again; it last selected database 9 before its
+        // first demotion.
+        ca.cmd(&["SET", "k2", "v"]);
+        let off = field(&mut ca, "replication", "master_repl_offset");
+        wait_field(&mut cb, "replication", "master_repl_offset", &off);
+        assert_eq!(
+            cb.cmd(&["DBSIZE"]),
+            b":2\r\n",
+            "{kind:?}: db 9 of the replica"
+        );
+        cb.cmd(&["SELECT", "0"]);
+        assert_eq!(
+            cb.cmd(&["DBSIZE"]),
+            b":0\r\n",
+            "{kind:?}: db 0 of the replica"
+        );
+    }
+}
+
+/// `FAILOVER TO` from the primary `from` to its replica `to` (at
+/// `to_port`), once `to` has caught up; returns when `from` follows `to`.
+fn failover(from: &mut Conn, to: &mut Conn, to_port: &str) {
+    wait_field(to, "replication", "master_link_status", "up");
+    let off = field(from, "replication", "master_repl_offset");
+    wait_field(to, "replication", "master_repl_offset", &off);
+    assert_eq!(
+        from.cmd(&["FAILOVER", "TO", "127.0.0.1", to_port]),
+        b"+OK\r\n"
+    );
+    wait_field(from, "replication", "master_failover_state", "no-failover");
+    wait_field(to, "replication", "role", "master");
+    wait_field(from, "replication", "master_link_status", "up");
+}

@@ -41,15 +41,25 @@ impl State {
             if timed_out {
                 self.failover = None;
                 self.pause = None;
-                self.log_warning("FAILOVER to the target timed out, aborting.");
+                self.log_notice(&format!(
+                    "FAILOVER to {}:{} aborted: Replica never caught up before timeout",
+                    f.host, f.port
+                ));
             }
             return;
         }
         self.failover = None;
-        self.log_notice(&format!(
-            "Failover target {}:{} is synced, failing over.",
-            f.host, f.port
-        ));
+        if caught_up {
+            self.log_notice(&format!(
+                "Failover target {}:{} is synced, failing over.",
+                f.host, f.port
+            ));
+        } else {
+            self.log_notice(&format!(
+                "FAILOVER to {}:{} time out exceeded, failing over.",
+                f.host, f.port
+            ));
+        }
         self.become_replica(f.host, f.port, now);
         if let Some(m) = self.master.as_mut() {
             m.failover = true;

@@ -331,6 +331,10 @@ impl State {
         self.log_notice("Discarding previously cached master state.");
         let id = crate::state::random_hex(&mut self.rng);
         self.repl.ids.shift(id);
+        // Our stream starts with a `SELECT` (upstream's `slaveseldb = -1`):
+        // a demoted primary following us resumes in database 0, and what
+        // we last selected as a primary long ago means nothing now.
+        self.repl.last_db = None;
         self.log_warning(&format!(
             "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
             self.repl.ids.replid2, self.repl.ids.second_repl_offset, self.repl.ids.replid

@@ -666,6 +666,15 @@ async fn stream_commands(
         let mut acks: Vec<i64> = Vec::new();
         {
             let mut st = lock(shared)?;
+            // Checked under the same lock as the commands run: once this
+            // server was promoted or pointed elsewhere (PSYNC FAILOVER,
+            // REPLICAOF) while the bytes waited, they belong to a primary
+            // it no longer follows and are dropped, as upstream frees the
+            // master client with its unread input.
+            if st.master.as_ref().map(|m| m.generation) != Some(generation) {
+                log::notice("Connection with master closed: the primary changed.");
+                return Ok(());
+            }
             let now = now_ms();
             if let Some(m) = st.master.as_mut() {
                 m.last_io_ms = now;
