@@ -163,6 +163,7 @@ impl State {
         link.has_history = had_history;
         self.master = Some(link);
         self.ks.is_replica = true;
+        (self.set_log_role)('S');
         self.config.set_replica_of(Some((host, port)));
         self.disconnect_blocked_clients();
         self.repl_notify.notify_one();
@@ -342,6 +343,7 @@ impl State {
         self.repl.disconnect_replicas();
         self.repl.backlog_ttl.restart(now);
         self.ks.is_replica = false;
+        (self.set_log_role)('M');
         self.config.set_replica_of(None);
         self.repl_notify.notify_one();
         // The OOM score follows the role at once (upstream sets it here).

@@ -181,6 +181,9 @@ pub struct State {
     /// Changes the threshold of the server's logger (`CONFIG SET
     /// loglevel`); the server installs it.
     pub set_log_level: fn(LogLevel),
+    /// Sets the role letter of the server's log lines (`M`, `S`) the
+    /// moment the role changes; the server installs it.
+    pub set_log_role: fn(char),
     pub pubsub: PubSub,
     pub notify_flags: NotifyFlags,
     /// Keys of the running write command that did not exist before it
@@ -308,6 +311,7 @@ impl State {
             aof_flush_sleep_us: 0,
             log_sink: Arc::new(|_, _| {}),
             set_log_level: |_| {},
+            set_log_role: |_| {},
             pubsub: PubSub::default(),
             notify_flags: NotifyFlags::default(),
             new_candidates: Vec::new(),

@@ -425,6 +425,7 @@ fn new_state(
     state.startup_memory = used_memory() as u64;
     state.log_sink = Arc::new(log::log);
     state.set_log_level = log::set_level;
+    state.set_log_role = log::set_role;
     if let Some((host, port)) = state.config.replica_of() {
         state.become_replica(host, port, now_ms());
     }
