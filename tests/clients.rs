@@ -199,3 +199,34 @@ fn redis_py_suite_against_ours() {
         "script did not finish: {stdout}"
     );
 }
+
+/// RESP3 subscription confirmations and messages are pushes: `CLIENT
+/// REPLY OFF` and `SKIP` do not suppress them (upstream's pubsub unit hung
+/// waiting for them).
+#[test]
+fn resp3_pushes_ignore_client_reply_off() {
+    redis_testkit::same_on_both(&[], |s| {
+        let mut c = s.conn();
+        let mut p = s.conn();
+        let mut t = vec![c.cmd(&["HELLO", "3"]).len().to_string().into_bytes()];
+        c.send_raw(&redis_testkit::conn::encode_request(&[
+            "CLIENT", "REPLY", "OFF",
+        ]));
+        t.push(c.cmd(&["SUBSCRIBE", "channel"]));
+        t.push(c.cmd(&["PSUBSCRIBE", "ch*"]));
+        t.push(p.cmd(&["PUBLISH", "channel", "hello"]));
+        t.push(c.read_reply_raw());
+        t.push(c.read_reply_raw());
+        t.push(c.cmd(&["UNSUBSCRIBE", "channel"]));
+        c.send_raw(&redis_testkit::conn::encode_request(&[
+            "CLIENT", "REPLY", "SKIP",
+        ]));
+        t.push(c.cmd(&["PUNSUBSCRIBE", "ch*"]));
+        c.send_raw(&redis_testkit::conn::encode_request(&[
+            "CLIENT", "REPLY", "ON",
+        ]));
+        t.push(c.read_reply_raw());
+        t.push(c.cmd(&["PING"]));
+        t
+    });
+}

@@ -916,6 +916,7 @@ mod tests {
                 rewrite: None,
                 dirty: 0,
                 force_repl: false,
+                push_reply: false,
             };
             let r = f(&mut ctx);
             let (rewrite, dirty) = (ctx.rewrite.take(), ctx.dirty);

@@ -570,7 +570,7 @@ impl State {
         }
         let mark = out.len();
         let start = self.clock_mark;
-        let (res, dirty, rewrite, force_repl) = {
+        let (res, dirty, rewrite, force_repl, push_reply) = {
             let mut ctx = Ctx {
                 st: self,
                 client,
@@ -580,9 +580,10 @@ impl State {
                 rewrite: None,
                 dirty: 0,
                 force_repl: false,
+                push_reply: false,
             };
             let r = handler(&mut ctx, &argv);
-            (r, ctx.dirty, ctx.rewrite, ctx.force_repl)
+            (r, ctx.dirty, ctx.rewrite, ctx.force_repl, ctx.push_reply)
         };
         self.ks.expiry_frozen = false;
         if let Err(e) = &res {
@@ -634,9 +635,12 @@ impl State {
         // CLIENT REPLY OFF/SKIP: drop whatever this command wrote.
         match client.reply_mode {
             ReplyMode::On => {}
+            ReplyMode::Off if push_reply => {}
             ReplyMode::Off => out.truncate(mark),
             ReplyMode::SkipThis => {
-                out.truncate(mark);
+                if !push_reply {
+                    out.truncate(mark);
+                }
                 client.reply_mode = ReplyMode::On;
             }
             ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
