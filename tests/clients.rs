@@ -200,15 +200,21 @@ fn redis_py_suite_against_ours() {
     );
 }
 
-/// RESP3 subscription confirmations and messages are pushes: `CLIENT
-/// REPLY OFF` and `SKIP` do not suppress them (upstream's pubsub unit hung
-/// waiting for them).
+/// Subscription confirmations and messages are pushes, in RESP2 and RESP3:
+/// `CLIENT REPLY OFF` and `SKIP` do not suppress them (upstream's pubsub
+/// unit hung waiting for them).
 #[test]
-fn resp3_pushes_ignore_client_reply_off() {
+fn pushes_ignore_client_reply_off() {
+    for proto in ["2", "3"] {
+        pushes_with_reply_off(proto);
+    }
+}
+
+fn pushes_with_reply_off(proto: &'static str) {
     redis_testkit::same_on_both(&[], |s| {
         let mut c = s.conn();
         let mut p = s.conn();
-        let mut t = vec![c.cmd(&["HELLO", "3"]).len().to_string().into_bytes()];
+        let mut t = vec![c.cmd(&["HELLO", proto]).len().to_string().into_bytes()];
         c.send_raw(&redis_testkit::conn::encode_request(&[
             "CLIENT", "REPLY", "OFF",
         ]));

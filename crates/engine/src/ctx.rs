@@ -27,9 +27,9 @@ pub struct Ctx<'a> {
     /// Propagate the command to replicas even though it changed nothing
     /// (PUBLISH: upstream's `forceCommandPropagation(PROPAGATE_REPL)`).
     pub force_repl: bool,
-    /// The reply is RESP3 push data (subscription confirmations), which
-    /// `CLIENT REPLY OFF|SKIP` does not suppress: upstream sends pushes
-    /// whatever the reply mode.
+    /// The reply is push data (subscription confirmations, in RESP2 and
+    /// RESP3 alike), which `CLIENT REPLY OFF|SKIP` does not suppress:
+    /// upstream sends pushes whatever the reply mode.
     pub push_reply: bool,
 }
 

@@ -129,7 +129,7 @@ fn sync_info(st: &mut State, c: &Client) {
 }
 
 pub fn subscribe(ctx: &mut Ctx, argv: &[Bytes], k: Kind) -> CmdResult {
-    ctx.push_reply = ctx.client.proto == Protocol::Resp3;
+    ctx.push_reply = true;
     for name in &argv[1..] {
         if client_set(ctx.client, k).insert(name.clone()) {
             map(&mut ctx.st.pubsub, k)
@@ -155,7 +155,7 @@ fn remove_sub(ps: &mut PubSub, k: Kind, name: &Bytes, id: u64) {
 }
 
 pub fn unsubscribe(ctx: &mut Ctx, argv: &[Bytes], k: Kind) -> CmdResult {
-    ctx.push_reply = ctx.client.proto == Protocol::Resp3;
+    ctx.push_reply = true;
     let names: Vec<Bytes> = if argv.len() > 1 {
         argv[1..].to_vec()
     } else {
