@@ -653,3 +653,41 @@ fn debug_quicklist_packed_threshold_matches_the_reference() {
         t
     });
 }
+
+/// `SETBIT` and `BITFIELD … SET` count as changes (`rdb_changes_since_last_save`)
+/// only when they change the bits or create the key, as 7.0.
+#[test]
+fn setbit_and_bitfield_count_only_real_changes() {
+    redis_testkit::same_on_both(&[], |s| {
+        let mut c = s.conn();
+        let dirty = |c: &mut redis_testkit::Conn| {
+            let info = String::from_utf8_lossy(&c.cmd(&["INFO", "persistence"])).into_owned();
+            info.lines()
+                .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+                .into_bytes()
+        };
+        let mut t = vec![dirty(&mut c)];
+        for cmd in [
+            &["SETBIT", "foo", "0", "0"][..],
+            &["BITFIELD", "foo2", "SET", "i5", "0", "0"],
+            &["SETBIT", "foo", "0", "0"],
+            &["BITFIELD", "foo2", "SET", "i5", "0", "0"],
+            &["SETBIT", "foo", "0", "1"],
+            &["SETBIT", "foo", "0", "1"],
+            &[
+                "BITFIELD", "foo2", "SET", "i5", "0", "1", "SET", "i5", "0", "1",
+            ],
+            &["BITFIELD", "foo2", "INCRBY", "u2", "100", "0"],
+            &[
+                "BITFIELD", "foo3", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "5",
+            ],
+        ] {
+            t.push(c.cmd(cmd));
+            t.push(dirty(&mut c));
+        }
+        t
+    });
+}

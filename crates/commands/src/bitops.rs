@@ -686,22 +686,31 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult
             "ERR BITFIELD_RO only supports the GET subcommand",
         ));
     }
-    prepare_for_bits(ctx, key, highest)?;
+    let grown = prepare_for_bits(ctx, key, highest)?;
     let p = owned_bytes(ctx, key)?;
     let mut replies = Vec::with_capacity(fields.len());
-    let mut changes = 0;
+    let (mut changes, mut written) = (0, false);
     for f in &fields {
         if f.op == FieldOp::Get {
             replies.push(Some(read_field(p, f)));
         } else {
+            // Only a write that changes the bits counts as a change (7.0);
+            // one refused by OVERFLOW FAIL changes nothing (even though the
+            // key may have been created zero-filled above).
+            let before = read_field(p, f);
             let r = write_field(p, f);
-            // A write refused by OVERFLOW FAIL changes nothing (even though
-            // the key may have been created zero-filled above).
             if r.is_some() {
-                changes += 1;
+                written = true;
+                if read_field(p, f) != before {
+                    changes += 1;
+                }
             }
             replies.push(r);
         }
+    }
+    if grown && written && changes == 0 {
+        // Creating or growing the string is a change by itself.
+        changes = 1;
     }
     ctx.array(replies.len());
     for r in replies {
