@@ -681,3 +681,33 @@ fn debug_aof_flush_sleep_delays_the_write() {
         assert_eq!(c.cmd(&["DEBUG", "AOF-FLUSH-SLEEP", "0"]), b"+OK\r\n");
     }
 }
+
+/// A stream that never had an entry (`XGROUP CREATE … MKSTREAM`), and one
+/// emptied by `XDEL`, survive an AOF rewrite without RDB preamble and a
+/// reload: same digest before and after, as the reference.
+#[test]
+fn empty_streams_survive_an_aof_rewrite() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let dir = TempDir::new();
+        let s = start_in(
+            kind,
+            dir.path(),
+            &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
+        );
+        let mut c = s.conn();
+        // The base written at startup first.
+        wait_rewrite_done(&mut c);
+        c.cmd(&["XGROUP", "CREATE", "s1", "g", "$", "MKSTREAM"]);
+        c.cmd(&["XADD", "s2", "5-5", "a", "b"]);
+        c.cmd(&["XDEL", "s2", "5-5"]);
+        let before = c.cmd(&["DEBUG", "DIGEST"]);
+        assert_eq!(
+            c.cmd(&["BGREWRITEAOF"]),
+            b"+Background append only file rewriting started\r\n"
+        );
+        wait_rewrite_done(&mut c);
+        assert_eq!(c.cmd(&["DEBUG", "LOADAOF"]), b"+OK\r\n", "{kind:?}");
+        assert_eq!(c.cmd(&["DEBUG", "DIGEST"]), before, "{kind:?}");
+        assert_eq!(c.cmd(&["EXISTS", "s1", "s2"]), b":2\r\n", "{kind:?}");
+    }
+}

@@ -215,3 +215,71 @@ fn expiries_are_propagated_as_absolute_times() {
         ],
     );
 }
+
+/// `RESTORE` with a relative TTL is propagated with the absolute time and
+/// `ABSTTL` appended; with `ABSTTL` or no TTL, as sent.
+#[test]
+fn restore_ttl_is_propagated_as_absolute() {
+    let mut streams = Vec::new();
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let s = TestServer::start(kind, &["--repl-ping-replica-period", "3600"]);
+        let mut c = s.conn();
+        c.cmd(&["SET", "src", "bar"]);
+        let dump = c.cmd(&["DUMP", "src"]);
+        let start = dump.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let payload = dump[start..dump.len() - 2].to_vec();
+        let mut link = Stream::attach(&s);
+        let far = b"99999999999000".to_vec();
+        for args in [
+            vec![
+                b"RESTORE".to_vec(),
+                b"k1".to_vec(),
+                b"100000".to_vec(),
+                payload.clone(),
+            ],
+            vec![
+                b"RESTORE".to_vec(),
+                b"k2".to_vec(),
+                far.clone(),
+                payload.clone(),
+                b"ABSTTL".to_vec(),
+            ],
+            vec![
+                b"RESTORE".to_vec(),
+                b"k3".to_vec(),
+                b"0".to_vec(),
+                payload.clone(),
+                b"REPLACE".to_vec(),
+            ],
+            vec![
+                b"RESTORE".to_vec(),
+                b"k1".to_vec(),
+                b"5000".to_vec(),
+                payload.clone(),
+                b"REPLACE".to_vec(),
+            ],
+        ] {
+            assert_eq!(c.cmd_bytes(&args), b"+OK\r\n", "{kind:?}");
+        }
+        // The absolute times differ between runs: keep their shape only.
+        let cmds: Vec<Vec<String>> = link
+            .commands(5)
+            .into_iter()
+            .map(|c| {
+                c.into_iter()
+                    .map(|a| {
+                        if a.len() == 13 && a.bytes().all(|b| b.is_ascii_digit()) {
+                            "<abs-ms>".to_string()
+                        } else if a.len() > 20 {
+                            "<payload>".to_string()
+                        } else {
+                            a
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        streams.push(cmds);
+    }
+    assert_eq!(streams[1], streams[0], "ours vs reference");
+}

@@ -731,6 +731,14 @@ pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     ctx.st.ks.dbs[db].set(key, value, false, lru);
     if let Some(t) = expire_at {
         ctx.st.ks.dbs[db].set_expire(key, t);
+        if !o.absttl {
+            // A relative TTL is propagated as the absolute time computed
+            // here, with ABSTTL appended (upstream rewrites it so).
+            let mut rewritten = argv.to_vec();
+            rewritten[2] = Bytes::from(t.to_string());
+            rewritten.push(Bytes::from_static(b"ABSTTL"));
+            ctx.propagate_as(rewritten);
+        }
     }
     ctx.changed(1);
     ctx.key_event(db, key, 'g', "restore");

@@ -86,18 +86,13 @@ fn id_text(id: StreamId) -> String {
 fn stream(out: &mut Vec<u8>, key: &[u8], s: &StreamValue) {
     let last = s.last_id();
     if s.is_empty() {
-        // An empty stream keeps its last ID: add a dummy entry and trim it.
+        // An empty stream: a dummy entry 0-1 trimmed at once (upstream's
+        // trick; 0-0 is no valid XADD ID, so a stream that never had an
+        // entry could not be loaded back), then XSETID below restores the
+        // last ID.
         write_command(
             out,
-            &[
-                &b"XADD"[..],
-                key,
-                b"MAXLEN",
-                b"0",
-                id_text(last).as_bytes(),
-                b"x",
-                b"y",
-            ],
+            &[&b"XADD"[..], key, b"MAXLEN", b"0", b"0-1", b"x", b"y"],
         );
     } else {
         s.for_each(StreamId::MIN, StreamId::MAX, false, |e| {
