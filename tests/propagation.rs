@@ -283,3 +283,20 @@ fn restore_ttl_is_propagated_as_absolute() {
     }
     assert_eq!(streams[1], streams[0], "ours vs reference");
 }
+
+/// A consumer XREADGROUP creates is propagated (`XGROUP CREATECONSUMER`,
+/// in a transaction with the `SETID`) only when new entries are read with
+/// NOACK; otherwise the XCLAIMs create it on replicas, or nothing was read.
+#[test]
+fn xreadgroup_propagates_the_consumers_it_creates_with_noack() {
+    same_stream(
+        6,
+        &[
+            &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"],
+            &["XADD", "s", "1-1", "f", "v"],
+            &["XREADGROUP", "GROUP", "g", "alice", "NOACK", "STREAMS", "s", ">"],
+            &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"],
+            &["SET", "end", "1"],
+        ],
+    );
+}

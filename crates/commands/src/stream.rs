@@ -831,9 +831,18 @@ fn serve_group_read(
         }
         w.bulk(key);
         if touch_consumer(&mut g, cname, now) {
-            // 7.0 does not propagate the consumer XREADGROUP creates: the
-            // XCLAIMs it propagates create it on replicas (7.2 adds an
-            // explicit XGROUP CREATECONSUMER).
+            // 7.0 propagates the consumer XREADGROUP creates only when no
+            // XCLAIM will create it on replicas: new entries read with
+            // NOACK (the reference sends XGROUP CREATECONSUMER then).
+            if o.noack && history.is_none() {
+                fx.prop.push(vec![
+                    Bytes::from_static(b"XGROUP"),
+                    Bytes::from_static(b"CREATECONSUMER"),
+                    key.clone(),
+                    gname.clone(),
+                    cname.clone(),
+                ]);
+            }
             fx.created.push(key.clone());
             fx.dirty += 1;
         }

@@ -665,8 +665,18 @@ impl State {
         if dirty > 0 {
             match &rewrite {
                 Some(list) => {
+                    // Several commands for one (XREADGROUP's consumer and
+                    // group updates) go out as a transaction, as 7.0 wraps
+                    // whatever one command propagates more than once.
+                    let wrap = list.len() > 1 && !from_primary && self.repl.exec_ops.is_none();
+                    if wrap {
+                        self.begin_exec_propagation();
+                    }
                     for a in list {
                         self.propagate_from(from_primary, client.db, a);
+                    }
+                    if wrap {
+                        self.end_exec_propagation();
                     }
                 }
                 None => self.propagate_from(from_primary, client.db, &argv),
