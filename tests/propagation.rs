@@ -294,7 +294,16 @@ fn xreadgroup_propagates_the_consumers_it_creates_with_noack() {
         &[
             &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"],
             &["XADD", "s", "1-1", "f", "v"],
-            &["XREADGROUP", "GROUP", "g", "alice", "NOACK", "STREAMS", "s", ">"],
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "alice",
+                "NOACK",
+                "STREAMS",
+                "s",
+                ">",
+            ],
             &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"],
             &["SET", "end", "1"],
         ],
