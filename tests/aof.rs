@@ -711,3 +711,26 @@ fn empty_streams_survive_an_aof_rewrite() {
         assert_eq!(c.cmd(&["EXISTS", "s1", "s2"]), b":2\r\n", "{kind:?}");
     }
 }
+
+/// A server started with `appendonly yes` and no AOF writes base 1 and
+/// incr 1 at once, with the same manifest and files as the reference.
+#[test]
+fn a_fresh_aof_starts_with_base_1_and_incr_1() {
+    let mut layouts = Vec::new();
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let dir = TempDir::new();
+        let s = start_in(kind, dir.path(), &["--appendonly", "yes"]);
+        let mut c = s.conn();
+        c.cmd(&["SET", "k", "v"]);
+        let aofdir = dir.path().join("appendonlydir");
+        let manifest = std::fs::read_to_string(aofdir.join("appendonly.aof.manifest")).unwrap();
+        let mut files: Vec<String> = std::fs::read_dir(&aofdir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        layouts.push((manifest, files));
+    }
+    assert_eq!(layouts[1], layouts[0], "ours vs reference");
+}

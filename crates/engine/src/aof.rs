@@ -254,19 +254,19 @@ impl State {
                 started.elapsed().as_secs_f64()
             ));
         } else {
-            // A fresh AOF: its base is the (empty) dataset, as upstream.
+            // A fresh AOF: its base is the (empty) dataset, written now,
+            // before the first incr file, as upstream (base 1, incr 1).
             dir.create_dir().map_err(AofError::Io)?;
+            let base = self.write_empty_base(&mut dir).map_err(AofError::Io)?;
+            self.log_notice(&format!("Creating AOF base file {base} on server start"));
         }
         let (incr_name, file, size) =
             dir.open_incr_on_start().map_err(|err| AofError::OpenIncr {
                 fname: fname.clone(),
                 err,
             })?;
-        if loaded {
-            self.log_notice(&format!(
-                "Opening AOF incr file {incr_name} on server start"
-            ));
-        }
+        let verb = if loaded { "Opening" } else { "Creating" };
+        self.log_notice(&format!("{verb} AOF incr file {incr_name} on server start"));
         let writer = AofWriter::new(file, size, policy_of(self)).map_err(AofError::Io)?;
         writer.set_no_fsync_on_rewrite(self.config.get_bool("no-appendfsync-on-rewrite"));
         writer.set_flush_sleep(self.aof_flush_sleep_us);
@@ -277,18 +277,22 @@ impl State {
             self.config.get_bool("aof-timestamp-enabled"),
             base_size,
         ));
-        if !loaded {
-            let ext = if self.config.get_bool("aof-use-rdb-preamble") {
-                "rdb"
-            } else {
-                "aof"
-            };
-            self.log_notice(&format!(
-                "Creating AOF base file {fname}.1.base.{ext} on server start"
-            ));
-            self.start_aof_rewrite()?;
-        }
         Ok(())
+    }
+
+    /// Writes the base file of an empty dataset (an RDB preamble holding
+    /// nothing, or an empty command file) and names it in the manifest.
+    fn write_empty_base(&self, dir: &mut AofDir) -> std::io::Result<String> {
+        let rdb = self.config.get_bool("aof-use-rdb-preamble");
+        let fname = self.config.get_str("appendfilename").to_string();
+        let name = dir.manifest.new_base_file(&fname, rdb);
+        let file = std::fs::File::create(dir.path_of(&name))?;
+        if rdb {
+            let w = self.new_rdb_writer(std::io::BufWriter::new(&file), true)?;
+            w.finish()?;
+        }
+        file.sync_all()?;
+        Ok(name)
     }
 
     /// The AOF directory (`appenddirname`) with the manifest on disk.

@@ -619,7 +619,11 @@ impl State {
 
     /// An RDB writer with the header and the aux fields upstream writes
     /// (version, creation time, memory, replication ID and offset).
-    fn new_rdb_writer<W: Write>(&self, sink: W, aof_base: bool) -> io::Result<RdbWriter<W>> {
+    pub(crate) fn new_rdb_writer<W: Write>(
+        &self,
+        sink: W,
+        aof_base: bool,
+    ) -> io::Result<RdbWriter<W>> {
         let mut w = RdbWriter::new(sink, writer_options(self))?;
         w.standard_aux(
             self.version,
