@@ -691,3 +691,46 @@ fn setbit_and_bitfield_count_only_real_changes() {
         t
     });
 }
+
+/// A corrupt `RESTORE` payload is refused with upstream's reply and the
+/// loader's `… integrity check failed.` line in the log; `DEBUG
+/// SET-SKIP-CHECKSUM-VALIDATION 1` lets a payload with a wrong CRC through
+/// to that check.
+#[test]
+fn corrupt_restore_payloads_are_logged_like_upstream() {
+    // A ziplist-encoded hash holding field "a" twice, with a valid CRC.
+    let dup: &[u8] = b"\x0D\x1B\x1B\x00\x00\x00\x16\x00\x00\x00\x04\x00\x00\x02\x61\x00\x04\x02\x62\x00\x04\x02\x61\x00\x04\x02\x64\x00\xFF\x09\x00\xA1\x98\x36\x78\xCC\x8E\x93\x2E";
+    let mut bad_crc = dup.to_vec();
+    let n = bad_crc.len();
+    bad_crc[n - 1] ^= 0xFF;
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let s = TestServer::start(
+            kind,
+            &["--enable-debug-command", "yes", "--loglevel", "verbose"],
+        );
+        let mut c = s.conn();
+        let restore = |c: &mut Conn, p: &[u8]| c.cmd_bytes(&[&b"RESTORE"[..], b"key", b"0", p]);
+        assert_eq!(
+            restore(&mut c, dup),
+            b"-ERR Bad data format\r\n",
+            "{kind:?}"
+        );
+        assert!(
+            s.log_contents()
+                .contains("Hash ziplist integrity check failed."),
+            "{kind:?}: {}",
+            s.log_contents()
+        );
+        assert_eq!(
+            restore(&mut c, &bad_crc),
+            b"-ERR DUMP payload version or checksum are wrong\r\n",
+            "{kind:?}"
+        );
+        c.cmd(&["DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "1"]);
+        assert_eq!(
+            restore(&mut c, &bad_crc),
+            b"-ERR Bad data format\r\n",
+            "{kind:?}"
+        );
+    }
+}

@@ -45,6 +45,8 @@ const DEBUG_HELP: &[&str] = &[
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
     "    default.",
+    "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+    "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
     "STRINGMATCH-LEN <pattern> <string>",
@@ -97,6 +99,10 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ("protocol", 3) => protocol(ctx, &argv[2])?,
         ("reload", _) => reload(ctx, &argv[2..])?,
         ("loadaof", _) => loadaof(ctx),
+        ("set-skip-checksum-validation", 3) => {
+            ctx.st.skip_checksum_validation = args::int(&argv[2]).unwrap_or(0) != 0;
+            ctx.ok();
+        }
         ("aof-flush-sleep", 3) => {
             // Upstream reads it with atoi: anything else counts as 0.
             let us = args::int(&argv[2]).unwrap_or(0).max(0) as u64;

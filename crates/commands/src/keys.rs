@@ -704,7 +704,21 @@ pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if !o.replace && ctx.st.ks.exists(db, key, now) {
         return Err(CmdError::fixed("BUSYKEY Target key name already exists."));
     }
-    let v = redis_rdb::parse_payload(&argv[3]).map_err(|e| CmdError::fixed(e.restore_message()))?;
+    let verify = !ctx.st.skip_checksum_validation;
+    let v = redis_rdb::parse_payload_checked(&argv[3], verify).map_err(|e| {
+        // A corrupt payload is logged (verbose) as upstream's loader
+        // reports it (`rdbReportCorruptRDB`), then refused.
+        let verbose = redis_common::log::LogLevel::Verbose;
+        match &e.kind {
+            redis_rdb::ErrorKind::Corrupt(msg) => ctx.st.log(
+                verbose,
+                &format!("Internal error in RDB reading offset 0, function at rdb.c:0 -> {msg}"),
+            ),
+            redis_rdb::ErrorKind::ReadError { .. } => ctx.st.log(verbose, &e.kind.to_string()),
+            _ => {}
+        }
+        CmdError::fixed(e.restore_message())
+    })?;
     let Some(value) = redis_engine::persist::from_rdb(ctx.st, v) else {
         return Err(CmdError::fixed("ERR Bad data format"));
     };

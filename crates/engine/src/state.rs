@@ -176,6 +176,9 @@ pub struct State {
     /// `DEBUG AOF-FLUSH-SLEEP`: microseconds the AOF writer sleeps before
     /// each write (kept for writers created later).
     pub aof_flush_sleep_us: u64,
+    /// `DEBUG SET-SKIP-CHECKSUM-VALIDATION`: `RESTORE` skips the payload's
+    /// CRC64 check.
+    pub skip_checksum_validation: bool,
     /// Where log lines go (the server installs its logger).
     pub log_sink: LogSink,
     /// Changes the threshold of the server's logger (`CONFIG SET
@@ -309,6 +312,7 @@ impl State {
             active_expire: true,
             list_packed_threshold: redis_rdb::DEFAULT_PACKED_THRESHOLD,
             aof_flush_sleep_us: 0,
+            skip_checksum_validation: false,
             log_sink: Arc::new(|_, _| {}),
             set_log_level: |_| {},
             set_log_role: |_| {},

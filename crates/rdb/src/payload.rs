@@ -32,6 +32,12 @@ pub fn dump_payload_with(v: &RdbValue, opts: &WriterOptions) -> Vec<u8> {
 /// RESTORE's payload check and decode. Errors map to upstream's replies
 /// with [`Error::restore_message`].
 pub fn parse_payload(p: &[u8]) -> Result<RdbValue> {
+    parse_payload_checked(p, true)
+}
+
+/// [`parse_payload`], with the CRC64 check optional (`DEBUG
+/// SET-SKIP-CHECKSUM-VALIDATION 1`: the version is still checked).
+pub fn parse_payload_checked(p: &[u8], verify_checksum: bool) -> Result<RdbValue> {
     let bad = || Error::new(0, ErrorKind::PayloadVersionOrChecksum);
     if p.len() < 10 {
         return Err(bad());
@@ -43,7 +49,7 @@ pub fn parse_payload(p: &[u8]) -> Result<RdbValue> {
     }
     let mut stored = [0u8; 8];
     stored.copy_from_slice(&p[p.len() - 8..]);
-    if crc64(0, &p[..p.len() - 8]) != u64::from_le_bytes(stored) {
+    if verify_checksum && crc64(0, &p[..p.len() - 8]) != u64::from_le_bytes(stored) {
         return Err(bad());
     }
     // Like upstream, the value is read from the whole payload: a value that

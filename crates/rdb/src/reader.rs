@@ -430,7 +430,7 @@ pub fn read_value<R: BufRead>(input: &mut Input<R>, t: u8) -> Result<RdbValue> {
             for (f, val) in pairs {
                 let f = Bytes::copy_from_slice(f);
                 if !seen.fresh(&f) {
-                    return Err(input.corrupt("Duplicate hash fields detected"));
+                    return Err(input.corrupt("Zipmap integrity check failed."));
                 }
                 v.push((f, Bytes::copy_from_slice(val)));
             }
@@ -454,7 +454,12 @@ pub fn read_value<R: BufRead>(input: &mut Input<R>, t: u8) -> Result<RdbValue> {
                 compact::listpack_entries(&blob)
             }
             .map_err(|m| blob_error(input, m))?;
-            RdbValue::ZSet(zset_pairs(input, &elems)?)
+            let bad = if t == TYPE_ZSET_ZIPLIST {
+                "Zset ziplist integrity check failed."
+            } else {
+                "Zset listpack integrity check failed."
+            };
+            RdbValue::ZSet(zset_pairs(input, &elems, bad)?)
         }
         TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
             let blob = input.string()?;
@@ -464,7 +469,12 @@ pub fn read_value<R: BufRead>(input: &mut Input<R>, t: u8) -> Result<RdbValue> {
                 compact::listpack_entries(&blob)
             }
             .map_err(|m| blob_error(input, m))?;
-            RdbValue::Hash(hash_pairs(input, &elems)?)
+            let bad = if t == TYPE_HASH_ZIPLIST {
+                "Hash ziplist integrity check failed."
+            } else {
+                "Hash listpack integrity check failed."
+            };
+            RdbValue::Hash(hash_pairs(input, &elems, bad)?)
         }
         TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
             let nodes = input.len()?;
@@ -503,9 +513,16 @@ pub fn read_value<R: BufRead>(input: &mut Input<R>, t: u8) -> Result<RdbValue> {
     })
 }
 
-fn zset_pairs<R: BufRead>(input: &Input<R>, elems: &[Elem<'_>]) -> Result<Vec<(Bytes, f64)>> {
+/// The pairs of a compact sorted set; `bad` is upstream's message for
+/// its encoding when the content is invalid (odd count, bad score,
+/// duplicate member: all caught by upstream's integrity check).
+fn zset_pairs<R: BufRead>(
+    input: &Input<R>,
+    elems: &[Elem<'_>],
+    bad: &str,
+) -> Result<Vec<(Bytes, f64)>> {
     if elems.len() % 2 != 0 {
-        return Err(input.corrupt("Zset listpack integrity check failed."));
+        return Err(input.corrupt(bad));
     }
     let mut seen = Seen::new(elems.len() as u64 / 2);
     let mut v = Vec::with_capacity(elems.len() / 2);
@@ -515,26 +532,32 @@ fn zset_pairs<R: BufRead>(input: &Input<R>, elems: &[Elem<'_>]) -> Result<Vec<(B
             Elem::Int(i) => i as f64,
             Elem::Str(s) => crate::numfmt::parse_f64(s)
                 .filter(|f| !f.is_nan())
-                .ok_or_else(|| input.corrupt("Zset listpack integrity check failed."))?,
+                .ok_or_else(|| input.corrupt(bad))?,
         };
         if !seen.fresh(&m) {
-            return Err(input.corrupt("Duplicate zset fields detected"));
+            return Err(input.corrupt(bad));
         }
         v.push((m, score));
     }
     Ok(v)
 }
 
-fn hash_pairs<R: BufRead>(input: &Input<R>, elems: &[Elem<'_>]) -> Result<Vec<(Bytes, Bytes)>> {
+/// The pairs of a compact hash; `bad` is upstream's message for its
+/// encoding (odd count, duplicate field: caught by its integrity check).
+fn hash_pairs<R: BufRead>(
+    input: &Input<R>,
+    elems: &[Elem<'_>],
+    bad: &str,
+) -> Result<Vec<(Bytes, Bytes)>> {
     if elems.len() % 2 != 0 {
-        return Err(input.corrupt("Hash listpack integrity check failed."));
+        return Err(input.corrupt(bad));
     }
     let mut seen = Seen::new(elems.len() as u64 / 2);
     let mut v = Vec::with_capacity(elems.len() / 2);
     for pair in elems.chunks_exact(2) {
         let f = pair[0].to_bytes();
         if !seen.fresh(&f) {
-            return Err(input.corrupt("Duplicate hash fields detected"));
+            return Err(input.corrupt(bad));
         }
         v.push((f, pair[1].to_bytes()));
     }
