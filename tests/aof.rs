@@ -734,3 +734,47 @@ fn a_fresh_aof_starts_with_base_1_and_incr_1() {
     }
     assert_eq!(layouts[1], layouts[0], "ours vs reference");
 }
+
+/// `BGREWRITEAOF` with `appendonly no` (7.0): a new base in the AOF
+/// directory and no incr file, the same manifest as the reference's, and
+/// `DEBUG LOADAOF` loads it back. Turning the AOF off during a rewrite
+/// kills it with upstream's line.
+#[test]
+fn bgrewriteaof_with_the_aof_off_writes_a_base() {
+    let mut manifests = Vec::new();
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let dir = TempDir::new();
+        let s = start_in(kind, dir.path(), &[]);
+        let mut c = s.conn();
+        c.cmd(&["SET", "k", "v"]);
+        c.cmd(&["RPUSH", "l", "a", "b"]);
+        let before = c.cmd(&["DEBUG", "DIGEST"]);
+        assert_eq!(
+            c.cmd(&["BGREWRITEAOF"]),
+            b"+Background append only file rewriting started\r\n",
+            "{kind:?}"
+        );
+        wait_rewrite_done(&mut c);
+        let aofdir = dir.path().join("appendonlydir");
+        manifests.push(std::fs::read_to_string(aofdir.join("appendonly.aof.manifest")).unwrap());
+        c.cmd(&["FLUSHALL"]);
+        assert_eq!(c.cmd(&["DEBUG", "LOADAOF"]), b"+OK\r\n", "{kind:?}");
+        assert_eq!(c.cmd(&["DEBUG", "DIGEST"]), before, "{kind:?}");
+        // A slow rewrite, killed by turning the AOF off.
+        c.cmd(&["CONFIG", "SET", "appendonly", "yes"]);
+        wait_rewrite_done(&mut c);
+        c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "10000000"]);
+        c.cmd(&["BGREWRITEAOF"]);
+        c.cmd(&["CONFIG", "SET", "appendonly", "no"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !s
+            .log_contents()
+            .contains("Killing running AOF rewrite child")
+        {
+            assert!(Instant::now() < deadline, "{kind:?}: no kill line");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    }
+    assert_eq!(manifests[1], manifests[0], "ours vs reference");
+}

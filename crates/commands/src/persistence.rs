@@ -27,10 +27,17 @@ pub fn bgrewriteaof(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         ));
     }
     if ctx.st.aof.is_none() {
-        // Upstream rewrites even with AOF off (it writes a fresh AOF set).
-        return Err(CmdError::fixed(
-            "ERR Background append only file rewriting requires appendonly yes in this server",
-        ));
+        // 7.0 rewrites with the AOF off too: a new base in appenddirname.
+        let started = ctx
+            .st
+            .start_aof_rewrite_while_off()
+            .map_err(|e| CmdError::msg(e.to_string()))?;
+        if started {
+            ctx.simple("Background append only file rewriting started");
+        } else {
+            ctx.simple("Background append only file rewriting scheduled");
+        }
+        return Ok(());
     }
     let scheduled = ctx.st.persistence.bgsave.is_some();
     ctx.st

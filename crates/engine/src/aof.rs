@@ -538,8 +538,123 @@ impl State {
     }
 
     /// Installs the rewritten base once its writer finished.
+    /// Drops an AOF rewrite in progress (`CONFIG SET appendonly no`), with
+    /// upstream's line; its temp file goes with it.
+    fn kill_aof_rewrite(&mut self) {
+        let rewriting = self
+            .persistence
+            .bgsave
+            .as_ref()
+            .is_some_and(|b| b.aof_rewrite);
+        if !rewriting {
+            return;
+        }
+        if let Some(mut bg) = self.persistence.bgsave.take() {
+            if let Some(snap) = bg.snap.take() {
+                self.ks.end_snapshot(snap);
+            }
+        }
+        let pid = std::process::id();
+        self.log_notice(&format!("Killing running AOF rewrite child: {pid}"));
+        if let Some(aof) = self.aof.as_mut() {
+            aof.writer.set_rewrite_active(false);
+            let tmp = aof
+                .dir
+                .path_of(&redis_aof::manifest::temp_rewrite_name(u64::from(pid)));
+            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(tmp.with_extension("done"));
+        }
+    }
+
+    /// `BGREWRITEAOF` with `appendonly no` (7.0 allows it): the snapshot of
+    /// now becomes a new base in `appenddirname`, every incr file becomes
+    /// history, and no incr file is opened (nothing is appended while the
+    /// AOF is off). With a snapshot running it is scheduled instead.
+    pub fn start_aof_rewrite_while_off(&mut self) -> Result<bool, AofError> {
+        if self.persistence.bgsave.is_some() || self.ks.snapshot_running() {
+            self.aof_off_rewrite_scheduled = true;
+            return Ok(false);
+        }
+        let dirname = self.config.get_str("appenddirname").to_string();
+        let fname = self.config.get_str("appendfilename").to_string();
+        let dir = AofDir::open(std::path::Path::new("."), &dirname, &fname)?;
+        dir.create_dir().map_err(AofError::RewriteOpen)?;
+        let rdb_base = self.config.get_bool("aof-use-rdb-preamble");
+        let tmp = dir.path_of(&redis_aof::manifest::temp_rewrite_name(u64::from(
+            std::process::id(),
+        )));
+        let final_path: PathBuf = tmp.with_extension("done");
+        let (rdb_opened, resp_opened) = if rdb_base {
+            let w = self.open_writer_to(tmp, final_path, true);
+            (Some(w.map_err(AofError::RewriteOpen)?), None)
+        } else {
+            let w = self.open_sink_to(tmp, final_path, true);
+            (None, Some(w.map_err(AofError::RewriteOpen)?))
+        };
+        let Some(snap) = self.ks.begin_snapshot() else {
+            return Err(AofError::RewriteInProgress);
+        };
+        let total = self.ks.total_keys() as u64;
+        self.persistence.bgsave = match (rdb_opened, resp_opened) {
+            (Some(o), _) => Some(BgSave::for_aof_rewrite(snap, o, self.dirty, total)),
+            (None, Some(o)) => Some(BgSave::for_aof_rewrite_resp(snap, o, self.dirty, total)),
+            (None, None) => None,
+        };
+        if let Some(bg) = self.persistence.bgsave.as_mut() {
+            bg.key_delay = self.config.get_int("rdb-key-save-delay");
+        }
+        self.aof_off_rewrite = Some((dir, rdb_base));
+        self.log_notice(&format!(
+            "Background append only file rewriting started by pid {}",
+            std::process::id()
+        ));
+        self.bg_notify.notify_one();
+        Ok(true)
+    }
+
+    /// The end of a rewrite started while the AOF was off.
+    fn aof_off_rewrite_done(&mut self, ok: bool) {
+        let Some((mut dir, rdb_base)) = self.aof_off_rewrite.take() else {
+            return;
+        };
+        let tmp = dir.path_of(&redis_aof::manifest::temp_rewrite_name(u64::from(
+            std::process::id(),
+        )));
+        let done = tmp.with_extension("done");
+        let res = if ok {
+            dir.install_rewritten_base(&done, rdb_base, false)
+                .and_then(|base| dir.delete_history().map(|removed| (base, removed)))
+        } else {
+            Err(std::io::Error::other("rewrite failed"))
+        };
+        match res {
+            Ok((base, removed)) => {
+                self.log_notice("Background AOF rewrite terminated with success");
+                let tmp_name = done
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                self.log_notice(&format!(
+                    "Successfully renamed the temporary AOF base file {tmp_name} into {base}"
+                ));
+                for f in removed {
+                    self.log_notice(&format!("Removing the history file {f} in the background"));
+                }
+                self.log_notice("Background AOF rewrite finished successfully");
+            }
+            Err(_) => {
+                let _ = std::fs::remove_file(&done);
+                self.log_warning("Background AOF rewrite terminated with error");
+            }
+        }
+    }
+
     pub fn aof_rewrite_done(&mut self, ok: bool, secs: i64) {
         let pid = std::process::id();
+        if self.aof.is_none() {
+            self.aof_off_rewrite_done(ok);
+            return;
+        }
         let Some(aof) = self.aof.as_mut() else { return };
         aof.writer.set_rewrite_active(false);
         aof.last_rewrite_secs = secs;
@@ -587,6 +702,11 @@ impl State {
 
     /// Cron: automatic rewrite on growth.
     pub fn aof_cron(&mut self) {
+        if self.aof_off_rewrite_scheduled && self.persistence.bgsave.is_none() && self.aof.is_none()
+        {
+            self.aof_off_rewrite_scheduled = false;
+            let _ = self.start_aof_rewrite_while_off();
+        }
         if let Some(aof) = self.aof.as_mut() {
             aof.write_error = aof
                 .writer
@@ -650,6 +770,7 @@ impl State {
                 }
             }
             (false, true) => {
+                self.kill_aof_rewrite();
                 self.aof_flush_buf();
                 if let Some(aof) = self.aof.take() {
                     let _ = aof.writer.sync_all();
@@ -697,8 +818,23 @@ impl State {
     }
 
     pub fn aof_info(&self) -> (u8, u8, u8, u64, &'static str, &'static str, i64) {
+        let rewriting = u8::from(
+            self.persistence
+                .bgsave
+                .as_ref()
+                .is_some_and(|b| b.aof_rewrite),
+        );
         match &self.aof {
-            None => (0, 0, 0, 0, "ok", "ok", -1),
+            // A rewrite runs with the AOF off too (`BGREWRITEAOF`).
+            None => (
+                0,
+                rewriting,
+                u8::from(self.aof_off_rewrite_scheduled),
+                0,
+                "ok",
+                "ok",
+                -1,
+            ),
             Some(a) => (
                 1,
                 u8::from(

@@ -223,7 +223,7 @@ pub(crate) type OpenedWriter = (
 
 /// A background save in progress.
 pub struct BgSave {
-    snap: Option<Snapshot>,
+    pub(crate) snap: Option<Snapshot>,
     writer: Option<RdbWriter<BufWriter<ChannelWriter>>>,
     /// Instead of `writer`: the RESP commands of an AOF base written with
     /// `aof-use-rdb-preamble no` (see [`crate::aof_rewrite`]).

@@ -179,6 +179,11 @@ pub struct State {
     /// `DEBUG SET-SKIP-CHECKSUM-VALIDATION`: `RESTORE` skips the payload's
     /// CRC64 check.
     pub skip_checksum_validation: bool,
+    /// A rewrite started by `BGREWRITEAOF` while the AOF is off: the AOF
+    /// directory it installs its base in, and whether it is an RDB.
+    pub aof_off_rewrite: Option<(redis_aof::manifest::AofDir, bool)>,
+    /// `BGREWRITEAOF` with the AOF off, waiting for a snapshot to end.
+    pub aof_off_rewrite_scheduled: bool,
     /// Where log lines go (the server installs its logger).
     pub log_sink: LogSink,
     /// Changes the threshold of the server's logger (`CONFIG SET
@@ -313,6 +318,8 @@ impl State {
             list_packed_threshold: redis_rdb::DEFAULT_PACKED_THRESHOLD,
             aof_flush_sleep_us: 0,
             skip_checksum_validation: false,
+            aof_off_rewrite: None,
+            aof_off_rewrite_scheduled: false,
             log_sink: Arc::new(|_, _| {}),
             set_log_level: |_| {},
             set_log_role: |_| {},
