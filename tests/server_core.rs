@@ -734,3 +734,39 @@ fn corrupt_restore_payloads_are_logged_like_upstream() {
         );
     }
 }
+
+/// A blocked `BRPOP` whose key is pushed and then expires inside the same
+/// transaction (`EXEC` with `DEBUG SLEEP`) stays blocked: the service runs
+/// at the time it happens, when the key is gone.
+#[test]
+fn blocked_pop_is_not_served_by_a_key_that_expired_during_exec() {
+    same_on_both(&["--enable-debug-command", "yes"], |s| {
+        let mut c = s.conn();
+        let mut b = s.conn();
+        let mut t = vec![c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"])];
+        let id = b.cmd(&["CLIENT", "ID"]);
+        let id = String::from_utf8_lossy(&id[1..id.len() - 2]).into_owned();
+        b.send_raw(&redis_testkit::conn::encode_request(&["BRPOP", "k", "0"]));
+        std::thread::sleep(Duration::from_millis(100));
+        for cmd in [
+            &["MULTI"][..],
+            &["RPUSH", "k", "hello"],
+            &["PEXPIRE", "k", "100"],
+            &["DEBUG", "SLEEP", "0.2"],
+            &["EXEC"],
+        ] {
+            t.push(c.cmd(cmd));
+        }
+        let info = String::from_utf8_lossy(&c.cmd(&["INFO", "clients"])).into_owned();
+        t.push(
+            info.lines()
+                .find(|l| l.starts_with("blocked_clients:"))
+                .unwrap_or_default()
+                .as_bytes()
+                .to_vec(),
+        );
+        t.push(c.cmd(&["CLIENT", "UNBLOCK", &id]));
+        t.push(b.read_reply_raw());
+        t
+    });
+}

@@ -206,7 +206,10 @@ impl State {
                 if !self.blocking.ready.is_empty()
                     && matches!(caller, Caller::Client | Caller::Primary)
                 {
-                    self.serve_blocked(now);
+                    // At the time of the service, not of the command's
+                    // start: a key that expired meanwhile (EXEC with DEBUG
+                    // SLEEP) serves nobody, as upstream.
+                    self.serve_blocked(crate::state::now_ms());
                 }
             }
         }
