@@ -10,12 +10,7 @@ use std::time::{Duration, Instant};
 use redis_testkit::{Conn, ServerKind, TempDir, TestServer};
 
 fn field(c: &mut Conn, section: &str, name: &str) -> String {
-    let raw = c.cmd(&["INFO", section]);
-    String::from_utf8_lossy(&raw)
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .map(|v| v.trim().to_string())
-        .unwrap_or_default()
+    c.info_field(section, name).unwrap_or_default()
 }
 
 fn wait_field(c: &mut Conn, section: &str, name: &str, want: &str) {

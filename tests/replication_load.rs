@@ -11,12 +11,7 @@ use std::time::{Duration, Instant};
 use redis_testkit::{Conn, ServerKind, TestServer};
 
 fn field(c: &mut Conn, name: &str) -> String {
-    let raw = c.cmd(&["INFO"]);
-    String::from_utf8_lossy(&raw)
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .map(|v| v.trim().to_string())
-        .unwrap_or_default()
+    c.info_field("all", name).unwrap_or_default()
 }
 
 /// Polls INFO until `name` is `want` (10 s at most).

@@ -13,16 +13,8 @@ use std::time::{Duration, Instant};
 use redis_testkit::conn::encode_request;
 use redis_testkit::{Conn, ServerKind, TempDir, TestServer};
 
-fn info_field(c: &mut Conn, section: &str, name: &str) -> Option<String> {
-    let raw = c.cmd(&["INFO", section]);
-    String::from_utf8_lossy(&raw)
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .map(|v| v.trim().to_string())
-}
-
 fn stat(c: &mut Conn, section: &str, name: &str) -> i64 {
-    info_field(c, section, name)
+    c.info_field(section, name)
         .and_then(|v| v.parse().ok())
         .unwrap_or(-1)
 }
@@ -32,9 +24,9 @@ fn stat(c: &mut Conn, section: &str, name: &str) -> i64 {
 fn wait_in_sync(primary: &mut Conn, replica: &mut Conn) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let up = info_field(replica, "replication", "master_link_status");
-        let po = info_field(primary, "replication", "master_repl_offset");
-        let ro = info_field(replica, "replication", "master_repl_offset");
+        let up = replica.info_field("replication", "master_link_status");
+        let po = primary.info_field("replication", "master_repl_offset");
+        let ro = replica.info_field("replication", "master_repl_offset");
         if up.as_deref() == Some("up") && po.is_some() && po == ro {
             return;
         }
@@ -253,9 +245,7 @@ fn link_lost_inside_a_transaction_resumes_before_it() {
         first.extend_from_slice(&tx);
         wr.write_all(&first).unwrap();
         let mut r = replica.conn();
-        wait_for(|| {
-            info_field(&mut r, "replication", "master_link_status").as_deref() == Some("up")
-        });
+        wait_for(|| r.info_field("replication", "master_link_status").as_deref() == Some("up"));
         // Let the replica read and apply everything sent, then cut.
         std::thread::sleep(Duration::from_millis(300));
         drop(rd);
@@ -271,9 +261,7 @@ fn link_lost_inside_a_transaction_resumes_before_it() {
         rest.extend_from_slice(&encode_request(&["SET", "z", "3"]));
         wr.write_all(&rest).unwrap();
         let end = (head.len() + rest.len() - b"+CONTINUE\r\n".len()).to_string();
-        wait_for(|| {
-            info_field(&mut r, "replication", "master_repl_offset").as_deref() == Some(&end)
-        });
+        wait_for(|| r.info_field("replication", "master_repl_offset").as_deref() == Some(&end));
         assert_eq!(r.cmd(&["DBSIZE"]), b":0\r\n", "{kind:?}: db 0");
         r.cmd(&["SELECT", "5"]);
         for (k, v) in [("x", "1"), ("y", "2"), ("z", "3")] {
@@ -319,9 +307,7 @@ fn primary_stream_sees_keys_the_replica_clock_expired() {
         wr.write_all(&out).unwrap();
         let mut r = replica.conn();
         let end = stream.len().to_string();
-        wait_for(|| {
-            info_field(&mut r, "replication", "master_repl_offset").as_deref() == Some(&end)
-        });
+        wait_for(|| r.info_field("replication", "master_repl_offset").as_deref() == Some(&end));
         assert_eq!(
             r.cmd(&["GET", "k"]),
             b"$-1\r\n",

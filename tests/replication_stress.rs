@@ -58,14 +58,6 @@ fn duration() -> Duration {
     Duration::from_secs(env_u64("REDIS_STRESS_SECS").unwrap_or(8))
 }
 
-fn info_field(c: &mut Conn, section: &str, name: &str) -> Option<String> {
-    let raw = c.cmd(&["INFO", section]);
-    String::from_utf8_lossy(&raw)
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .map(|v| v.trim().to_string())
-}
-
 /// One random write (or a short transaction) against the primary. Replies
 /// are read and ignored: errors such as `WRONGTYPE` are part of the load.
 fn random_op(c: &mut Conn, rng: &mut Rng) {
@@ -188,9 +180,9 @@ impl Replica {
 fn caught_up(p: &mut Conn, r: &mut Conn, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let up = info_field(r, "replication", "master_link_status");
-        let po = info_field(p, "replication", "master_repl_offset");
-        let ro = info_field(r, "replication", "master_repl_offset");
+        let up = r.info_field("replication", "master_link_status");
+        let po = p.info_field("replication", "master_repl_offset");
+        let ro = r.info_field("replication", "master_repl_offset");
         if up.as_deref() == Some("up") && po.is_some() && po == ro {
             return;
         }

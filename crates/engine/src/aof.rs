@@ -491,10 +491,17 @@ impl State {
             .path_of(&redis_aof::manifest::temp_rewrite_name(u64::from(
                 std::process::id(),
             )));
-        let final_path: PathBuf = tmp.with_extension("done");
         self.log_notice(&format!(
             "Creating AOF incr file {incr_name} on background rewrite"
         ));
+        self.start_rewrite_snapshot(tmp, rdb_base)
+    }
+
+    /// The background part of every AOF rewrite: the snapshot of now is
+    /// written to `tmp` (renamed `.done` when complete) as an RDB preamble
+    /// or as commands, by the background save machinery.
+    fn start_rewrite_snapshot(&mut self, tmp: PathBuf, rdb_base: bool) -> Result<(), AofError> {
+        let final_path: PathBuf = tmp.with_extension("done");
         let (rdb_opened, resp_opened) = if rdb_base {
             let w = self.open_writer_to(tmp, final_path, true);
             (Some(w.map_err(AofError::RewriteOpen)?), None)
@@ -583,33 +590,25 @@ impl State {
         let tmp = dir.path_of(&redis_aof::manifest::temp_rewrite_name(u64::from(
             std::process::id(),
         )));
-        let final_path: PathBuf = tmp.with_extension("done");
-        let (rdb_opened, resp_opened) = if rdb_base {
-            let w = self.open_writer_to(tmp, final_path, true);
-            (Some(w.map_err(AofError::RewriteOpen)?), None)
-        } else {
-            let w = self.open_sink_to(tmp, final_path, true);
-            (None, Some(w.map_err(AofError::RewriteOpen)?))
-        };
-        let Some(snap) = self.ks.begin_snapshot() else {
-            return Err(AofError::RewriteInProgress);
-        };
-        let total = self.ks.total_keys() as u64;
-        self.persistence.bgsave = match (rdb_opened, resp_opened) {
-            (Some(o), _) => Some(BgSave::for_aof_rewrite(snap, o, self.dirty, total)),
-            (None, Some(o)) => Some(BgSave::for_aof_rewrite_resp(snap, o, self.dirty, total)),
-            (None, None) => None,
-        };
-        if let Some(bg) = self.persistence.bgsave.as_mut() {
-            bg.key_delay = self.config.get_int("rdb-key-save-delay");
-        }
+        self.start_rewrite_snapshot(tmp, rdb_base)?;
         self.aof_off_rewrite = Some((dir, rdb_base));
-        self.log_notice(&format!(
-            "Background append only file rewriting started by pid {}",
-            std::process::id()
-        ));
-        self.bg_notify.notify_one();
         Ok(true)
+    }
+
+    /// Upstream's lines for a rewritten base put in place.
+    fn log_rewrite_installed(&self, done: &std::path::Path, base: &str, removed: &[String]) {
+        let tmp_name = done
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.log_notice("Background AOF rewrite terminated with success");
+        self.log_notice(&format!(
+            "Successfully renamed the temporary AOF base file {tmp_name} into {base}"
+        ));
+        for f in removed {
+            self.log_notice(&format!("Removing the history file {f} in the background"));
+        }
+        self.log_notice("Background AOF rewrite finished successfully");
     }
 
     /// The end of a rewrite started while the AOF was off.
@@ -628,20 +627,7 @@ impl State {
             Err(std::io::Error::other("rewrite failed"))
         };
         match res {
-            Ok((base, removed)) => {
-                self.log_notice("Background AOF rewrite terminated with success");
-                let tmp_name = done
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                self.log_notice(&format!(
-                    "Successfully renamed the temporary AOF base file {tmp_name} into {base}"
-                ));
-                for f in removed {
-                    self.log_notice(&format!("Removing the history file {f} in the background"));
-                }
-                self.log_notice("Background AOF rewrite finished successfully");
-            }
+            Ok((base, removed)) => self.log_rewrite_installed(&done, &base, &removed),
             Err(_) => {
                 let _ = std::fs::remove_file(&done);
                 self.log_warning("Background AOF rewrite terminated with error");
@@ -675,18 +661,7 @@ impl State {
             aof.rewrites += 1;
             aof.initial = false;
             aof.base_size = aof.dir.files_size().unwrap_or(0);
-            let tmp_name = done
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            self.log_notice("Background AOF rewrite terminated with success");
-            self.log_notice(&format!(
-                "Successfully renamed the temporary AOF base file {tmp_name} into {base}"
-            ));
-            for f in removed {
-                self.log_notice(&format!("Removing the history file {f} in the background"));
-            }
-            self.log_notice("Background AOF rewrite finished successfully");
+            self.log_rewrite_installed(&done, base, removed);
         } else {
             let _ = std::fs::remove_file(&done);
             self.log_warning("Background AOF rewrite terminated with error");

@@ -176,12 +176,18 @@ impl State {
     fn fail_group_read(&mut self, id: u64) {
         let Some(w) = self.unblock(id) else { return };
         let e = crate::error::CmdError::fixed("UNBLOCKED the stream key no longer exists");
-        self.count_error(&e);
+        self.push_error(&w.signal, &e);
+    }
+
+    /// Ends a wait with an error reply sent through the client's mailbox,
+    /// counted in the error statistics as a reply of the command.
+    pub(crate) fn push_error(&mut self, signal: &ConnSignal, e: &crate::error::CmdError) {
+        self.count_error(e);
         let mut msg = Vec::with_capacity(e.0.len() + 3);
         msg.push(b'-');
         msg.extend_from_slice(&e.0);
         msg.extend_from_slice(b"\r\n");
-        let _ = w.signal.push.send(Bytes::from(msg));
+        let _ = signal.push.send(Bytes::from(msg));
     }
 
     /// Serves blocked clients whose keys became ready, in FIFO order per

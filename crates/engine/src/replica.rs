@@ -184,12 +184,7 @@ impl State {
                 let e = crate::error::CmdError::fixed(
                     "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
                 );
-                self.count_error(&e);
-                let mut msg = Vec::with_capacity(e.0.len() + 3);
-                msg.push(b'-');
-                msg.extend_from_slice(&e.0);
-                msg.extend_from_slice(b"\r\n");
-                let _ = w.signal.push.send(Bytes::from(msg));
+                self.push_error(&w.signal, &e);
                 w.signal.close_after_flush();
             }
         }

@@ -76,6 +76,16 @@ impl Conn {
         self.read_reply_raw()
     }
 
+    /// The value of `name` in `INFO section`, if the server reports it.
+    pub fn info_field(&mut self, section: &str, name: &str) -> Option<String> {
+        let raw = self.cmd(&["INFO", section]);
+        let prefix = format!("{name}:");
+        String::from_utf8_lossy(&raw)
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map(|v| v.trim().to_string())
+    }
+
     /// Reads one complete reply; panics on timeout, close or bad framing.
     pub fn read_reply_raw(&mut self) -> Vec<u8> {
         match self.try_read_reply_raw() {
