@@ -333,6 +333,13 @@ fn config_set_appendonly_on_a_running_server() {
         assert!(Instant::now() < deadline, "AOF not enabled: {info}");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Base 1 and incr 1, as the reference names them after the same steps.
+    let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
+        .unwrap_or_default();
+    assert_eq!(
+        manifest,
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
     kill9(&s);
     drop(c);
     drop(s);
@@ -777,4 +784,22 @@ fn bgrewriteaof_with_the_aof_off_writes_a_base() {
         c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
     }
     assert_eq!(manifests[1], manifests[0], "ours vs reference");
+}
+
+/// `CONFIG SET aof-timestamp-enabled yes` on a running server: the next
+/// command written to the incr file is preceded by a `#TS:` annotation,
+/// on both servers.
+#[test]
+fn config_set_aof_timestamp_enabled_annotates_the_next_command() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let dir = TempDir::new();
+        let s = start_in(kind, &dir, &["--appendonly", "yes"]);
+        let mut c = s.conn();
+        c.cmd(&["CONFIG", "SET", "aof-timestamp-enabled", "yes"]);
+        c.cmd(&["SET", "foo", "bar"]);
+        let raw = std::fs::read(incr_file(&dir)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("#TS:"), "{kind:?}: {text:?}");
+        assert!(text.contains("foo\r\n$3\r\nbar\r\n"), "{kind:?}: {text:?}");
+    }
 }

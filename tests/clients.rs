@@ -167,7 +167,7 @@ fn redis_py_suite_against_ours() {
     let python = repo_root().join(".venv/bin/python");
     if !python.is_file() {
         panic!(
-            "{} missing: create it with `python3 -m venv .venv && .venv/bin/pip install redis pytest` \
+            "{} missing: create it with `python3 -m venv .venv && .venv/bin/pip install redis==8.1.0 pytest==9.2.0` \
              (cargo xtask test does this)",
             python.display()
         );

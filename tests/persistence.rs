@@ -259,7 +259,9 @@ fn corrupt_dump_stops_startup_and_is_kept() {
     let bin = redis_testkit::server::ours_binary("redis-server");
     let out = redis_testkit::run_bounded(
         std::process::Command::new(bin)
-            .args(["--port", "0", "--dir"])
+            .args(["--port", "0", "--unixsocket"])
+            .arg(staging.join("sock"))
+            .arg("--dir")
             .arg(staging.path())
             .args(["--save", ""]),
         Duration::from_secs(20),
@@ -365,4 +367,149 @@ fn a_small_dump_is_loaded_before_the_first_client_is_served() {
             "round {round}"
         );
     }
+}
+
+/// An RDB holding empty collections (written by old servers or damaged):
+/// both servers skip those keys, log each one and the count, and start.
+#[test]
+fn empty_collections_in_an_rdb_are_skipped_like_the_reference() {
+    // RDB 9: SELECTDB 0, an empty set "s", an empty list "l", a string
+    // "k", EOF, checksum 0 (not verified).
+    let mut rdb = b"REDIS0009\xfe\x00".to_vec();
+    rdb.extend_from_slice(b"\x02\x01s\x00");
+    rdb.extend_from_slice(b"\x01\x01l\x00");
+    rdb.extend_from_slice(b"\x00\x01k\x01v");
+    rdb.push(0xff);
+    rdb.extend_from_slice(&[0; 8]);
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let dir = TempDir::new();
+        std::fs::write(dir.join("dump.rdb"), &rdb).unwrap();
+        let d = dir.to_string_lossy().into_owned();
+        let s = TestServer::start(kind, &["--dir", &d]);
+        let mut c = s.conn();
+        assert_eq!(c.cmd(&["DBSIZE"]), b":1\r\n", "{kind:?}");
+        let log = s.log_contents();
+        for want in [
+            "rdbLoadObject skipping empty key: s",
+            "rdbLoadObject skipping empty key: l",
+            "Done loading RDB, keys loaded: 1, keys expired: 0, empty keys skipped: 2.",
+        ] {
+            assert!(log.contains(want), "{kind:?}: no {want:?} in\n{log}");
+        }
+    }
+}
+
+/// A damaged RDB at startup: upstream's lines, redis-check-rdb's report
+/// on stdout, then the server ends with status 1 (both servers). A
+/// truncated file ends in the checker; a damaged value with one more line.
+#[test]
+fn corrupt_rdb_at_startup_is_reported_like_the_reference() {
+    let ours = TestServer::start(ServerKind::Ours, DEBUG);
+    let mut c = ours.conn();
+    fill(&mut c);
+    assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
+    let mut truncated = std::fs::read(ours.dir().join("dump.rdb")).unwrap();
+    drop(c);
+    drop(ours);
+    let mid = truncated.len() / 2;
+    truncated.truncate(mid);
+    // A hash-ziplist (type 13) whose blob is no ziplist.
+    let mut damaged = b"REDIS0009\xfe\x00\x0d\x01h\x05abcde".to_vec();
+    damaged.push(0xff);
+    damaged.extend_from_slice(&[0; 8]);
+    let cases: [(&[u8], &[&str], bool); 2] = [
+        (
+            &truncated,
+            &[
+                "Short read or OOM loading DB. Unrecoverable error, aborting now.",
+                "-> Unexpected EOF reading RDB file",
+                "[offset 0] Checking RDB file dump.rdb",
+                "--- RDB ERROR DETECTED ---",
+            ],
+            false,
+        ),
+        (
+            &damaged,
+            &[
+                "-> Hash ziplist integrity check failed.",
+                "--- RDB ERROR DETECTED ---",
+                "[additional info] Reading key 'h'",
+            ],
+            true,
+        ),
+    ];
+    for (bytes, wants, terminating) in cases {
+        for bin in [
+            std::path::PathBuf::from("/usr/bin/redis-server"),
+            redis_testkit::server::ours_binary("redis-server"),
+        ] {
+            let staging = TempDir::new();
+            std::fs::write(staging.join("dump.rdb"), bytes).unwrap();
+            let out = redis_testkit::run_bounded(
+                std::process::Command::new(&bin)
+                    .args(["--port", "0", "--unixsocket"])
+                    .arg(staging.join("sock"))
+                    .arg("--dir")
+                    .arg(staging.path())
+                    .args(["--save", ""]),
+                Duration::from_secs(20),
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(out.status.code(), Some(1), "{bin:?}:\n{stdout}");
+            for want in wants {
+                assert!(stdout.contains(want), "{bin:?}: no {want:?} in\n{stdout}");
+            }
+            assert_eq!(
+                stdout.contains("Terminating server after rdb file reading failure."),
+                terminating,
+                "{bin:?}:\n{stdout}"
+            );
+            assert_eq!(std::fs::read(staging.join("dump.rdb")).unwrap(), bytes);
+        }
+    }
+}
+
+/// RESTORE refuses what upstream's loader refuses: empty collections, a
+/// quicklist node without data, a stream group naming a consumer twice;
+/// a stream entry whose `lp-count` is wrong only when payloads are
+/// sanitized (`sanitize-dump-payload yes`). Same replies on both servers.
+#[test]
+fn restore_refuses_what_upstream_refuses() {
+    let footer = |mut p: Vec<u8>| {
+        p.extend_from_slice(&[0x0a, 0x00]);
+        p.extend_from_slice(&[0; 8]);
+        p
+    };
+    let empty_set = footer(vec![0x02, 0x00]);
+    let empty_intset = footer(vec![0x0b, 0x08, 2, 0, 0, 0, 0, 0, 0, 0]);
+    let empty_plain_node = footer(vec![0x12, 0x01, 0x01, 0x00]);
+    let args = ["--enable-debug-command", "yes", "--rdbcompression", "no"];
+    redis_testkit::same_on_both(&args, |s| {
+        let mut c = s.conn();
+        let mut out = vec![c.cmd(&["DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "1"])];
+        for p in [&empty_set, &empty_intset, &empty_plain_node] {
+            out.push(c.cmd_bytes(&[b"RESTORE".as_ref(), b"k", b"0", p]));
+        }
+        // A group with consumers "c1" and "c2", then "c2" renamed "c1".
+        c.cmd(&["XADD", "st", "1-1", "f", "v"]);
+        c.cmd(&["XGROUP", "CREATE", "st", "g", "0"]);
+        c.cmd(&["XGROUP", "CREATECONSUMER", "st", "g", "c1"]);
+        c.cmd(&["XGROUP", "CREATECONSUMER", "st", "g", "c2"]);
+        let dump = bulk_payload(&c.cmd(&["DUMP", "st"]));
+        let at = dump.windows(3).rposition(|w| w == b"\x02c2").unwrap();
+        let mut dup = dump.clone();
+        dup[at + 2] = b'1';
+        out.push(c.cmd_bytes(&[b"RESTORE".as_ref(), b"dup", b"0", &dup]));
+        // The one entry's lp-count (4: flags, two ID deltas, one value)
+        // is the listpack's last element, right before its end byte.
+        let at = dump.windows(3).position(|w| w == b"\x04\x01\xff").unwrap();
+        let mut bad = dump.clone();
+        bad[at] = 0x05;
+        for sanitize in ["yes", "no"] {
+            c.cmd(&["CONFIG", "SET", "sanitize-dump-payload", sanitize]);
+            out.push(c.cmd_bytes(&[b"RESTORE".as_ref(), b"bad", b"0", b"REPLACE", &bad]));
+        }
+        out.push(c.cmd(&["EXISTS", "k", "dup", "bad"]));
+        out
+    });
 }

@@ -770,3 +770,64 @@ fn blocked_pop_is_not_served_by_a_key_that_expired_during_exec() {
         t
     });
 }
+
+/// `port 0` without a unix socket: nothing to listen on, so the server
+/// refuses to start, with upstream's line and status.
+#[test]
+fn a_server_listening_nowhere_does_not_start() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let (rc, out) = kind.run_to_exit(&["--port", "0", "--save", ""]);
+        assert_eq!(rc, 1, "{kind:?}: {out}");
+        assert!(
+            out.contains("Configured to not listen anywhere, exiting."),
+            "{kind:?}: {out}"
+        );
+    }
+}
+
+/// `CONFIG SET maxmemory` below the memory in use evicts at once: a
+/// subscriber gets the `evicted` event without any further command.
+#[test]
+fn lowering_maxmemory_evicts_at_once() {
+    same_on_both(&[], |s| {
+        let mut c = s.conn();
+        let mut sub = s.conn();
+        let mut out = vec![
+            c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ee"]),
+            c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]),
+            sub.cmd(&["SUBSCRIBE", "__keyevent@0__:evicted"]),
+            c.cmd(&["SET", "foo", "bar"]),
+            c.cmd(&["CONFIG", "SET", "maxmemory", "1"]),
+        ];
+        out.push(sub.read_reply_raw());
+        out.push(c.cmd(&["CONFIG", "SET", "maxmemory", "0"]));
+        out.push(c.cmd(&["DBSIZE"]));
+        out
+    });
+}
+
+/// The process title is `proc-title-template` expanded, as upstream sets
+/// it (`/proc/<pid>/cmdline`), also after `CONFIG SET`.
+#[test]
+fn process_title_follows_the_template() {
+    let s = TestServer::start(ServerKind::Ours, &[]);
+    let pid = s.pid();
+    let bin = redis_testkit::server::ours_binary("redis-server");
+    let port = s.addr().port();
+    let cmdline = || {
+        let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+        String::from_utf8_lossy(&raw[..end]).into_owned()
+    };
+    assert_eq!(cmdline(), format!("{} 127.0.0.1:{port}", bin.display()));
+    let mut c = s.conn();
+    let template = "TEST {title} {listen-addr} {port} {tls-port} {unixsocket} {config-file}";
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "proc-title-template", template]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        cmdline(),
+        format!("TEST {} 127.0.0.1:{port} {port} 0", bin.display())
+    );
+}

@@ -270,3 +270,62 @@ fn xreadgroup_is_unblocked_when_its_stream_goes_away() {
         t
     });
 }
+
+/// `calls=` and `failed_calls=` of `cmdstat_<name>`.
+fn calls_of(c: &mut Conn, name: &str) -> Vec<u8> {
+    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "commandstats"])).into_owned();
+    let line = info
+        .lines()
+        .find(|l| l.starts_with(&format!("cmdstat_{name}:")))
+        .unwrap_or("")
+        .to_string();
+    let keep: Vec<&str> = line
+        .split([':', ','])
+        .filter(|f| f.starts_with("calls=") || f.starts_with("failed_calls="))
+        .collect();
+    keep.join(",").into_bytes()
+}
+
+/// A blocked command counts as one call however it ends (served, or an
+/// error such as -NOGROUP when its group goes away), in `cmdstat` and in
+/// `total_commands_processed`.
+#[test]
+fn a_blocked_command_is_one_call() {
+    same_on_both(&[], |s| {
+        let mut a = s.conn();
+        let mut b = s.conn();
+        let mut t = vec![b.cmd(&["CONFIG", "RESETSTAT"])];
+        send(&mut a, &["BLPOP", "l", "0"]);
+        settle();
+        t.push(b.cmd(&["RPUSH", "l", "x"]));
+        t.push(a.read_reply_raw());
+        t.push(b.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]));
+        send(
+            &mut a,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        settle();
+        t.push(b.cmd(&["XGROUP", "DESTROY", "s", "g"]));
+        t.push(a.read_reply_raw());
+        t.push(calls_of(&mut b, "blpop"));
+        t.push(calls_of(&mut b, "xreadgroup"));
+        let info = String::from_utf8_lossy(&b.cmd(&["INFO", "stats"])).into_owned();
+        let total = info
+            .lines()
+            .find(|l| l.starts_with("total_commands_processed:"))
+            .unwrap_or("")
+            .to_string();
+        t.push(total.into_bytes());
+        t
+    });
+}

@@ -12,6 +12,9 @@
 //!   Debian bookworm container (root only); CI runs it after `test`.
 //! - `stress [SECS] [--seed N]`: the randomized replication stress test
 //!   for minutes (default 300 s per test); CI runs its short form.
+//! - `upstream [--ci] [UNIT…]`: upstream 7.0.15's test units from
+//!   `../shared/upstream-tests` against our binaries; `--ci` is the fast,
+//!   stable subset `test` runs.
 //! - `tidy`: repository rules (doc headers, crate layering); also run as
 //!   unit tests of this crate so `cargo test --workspace` enforces them.
 
@@ -22,6 +25,7 @@ mod json;
 mod stress;
 mod test;
 mod tidy;
+mod upstream;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,7 +44,7 @@ pub fn cargo() -> String {
 }
 
 const USAGE: &str =
-    "usage: cargo xtask <test | bench [SECTION…] [--quick] [--requests N] [--rounds R] | stress [SECS] [--seed N] | tidy | deb | e2e>";
+    "usage: cargo xtask <test | bench [SECTION…] [--quick] [--requests N] [--rounds R] | stress [SECS] [--seed N] | upstream [--ci] [--bin DIR] [UNIT…] | tidy | deb | e2e>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Some("deb") => deb::run(&args[1..]),
         Some("e2e") => e2e::run(&args[1..]),
         Some("stress") => stress::run(&args[1..]),
+        Some("upstream") => upstream::run(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
     match result {

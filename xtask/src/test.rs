@@ -73,12 +73,16 @@ fn ensure_debian_tools() -> Result<(), String> {
     Ok(())
 }
 
-/// Creates `.venv` with redis-py (and pytest) if it is missing or broken.
+/// Creates `.venv` with redis-py (and pytest) if it is missing or broken;
+/// pinned, so a release elsewhere cannot change what the tests run.
 fn ensure_venv(root: &Path) -> Result<(), String> {
     let python = root.join(".venv/bin/python");
     let works = python.is_file()
         && Command::new(&python)
-            .args(["-c", "import redis"])
+            .args([
+                "-c",
+                "import sys, redis, pytest; sys.exit(0 if (redis.__version__, pytest.__version__) == ('8.1.0', '9.2.0') else 1)",
+            ])
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
@@ -94,7 +98,7 @@ fn ensure_venv(root: &Path) -> Result<(), String> {
     }
     step(
         Command::new(root.join(".venv/bin/pip"))
-            .args(["install", "--quiet", "redis", "pytest"])
+            .args(["install", "--quiet", "redis==8.1.0", "pytest==9.2.0"])
             .current_dir(root),
     )
 }
@@ -124,6 +128,11 @@ pub fn run() -> Result<(), String> {
     );
     cargo_step("build", &["build", "--workspace", "--bins"]);
     cargo_step("test", &["test", "--workspace"]);
+    // Upstream's own units, the fast and stable subset (binaries of the
+    // build step above).
+    let bin = root.join("target/debug").display().to_string();
+    let ci_args = vec!["--ci".to_string(), "--bin".to_string(), bin];
+    results.push(("upstream units (CI subset)", crate::upstream::run(&ci_args)));
 
     println!("\nxtask test summary ({:.0?}):", started.elapsed());
     let mut failed = 0;

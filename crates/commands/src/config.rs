@@ -52,6 +52,9 @@ pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     ctx.st.apply_config();
     ctx.st.aof_apply_config();
+    if changed.contains(&"maxmemory") {
+        ctx.st.maxmemory_changed(ctx.now);
+    }
     ctx.ok();
     Ok(())
 }

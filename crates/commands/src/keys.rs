@@ -705,7 +705,9 @@ pub fn cmd_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(CmdError::fixed("BUSYKEY Target key name already exists."));
     }
     let verify = !ctx.st.skip_checksum_validation;
-    let v = redis_rdb::parse_payload_checked(&argv[3], verify).map_err(|e| {
+    // Every client is sanitized under `clients` (no ACL user is trusted).
+    let deep = ctx.st.config.get_str("sanitize-dump-payload") != "no";
+    let v = redis_rdb::parse_payload_checked(&argv[3], verify, deep).map_err(|e| {
         // A corrupt payload is logged (verbose) as upstream's loader
         // reports it (`rdbReportCorruptRDB`), then refused.
         let verbose = redis_common::log::LogLevel::Verbose;

@@ -835,3 +835,32 @@ fn rename_command_is_checked_against_the_renamed_table() {
         )
     );
 }
+
+#[test]
+fn proc_title_expands_like_upstream() {
+    let mut c = Config::default();
+    c.set(&pairs(&["port", "7001"])).unwrap();
+    // The default template: title, first bind address and port; the empty
+    // server mode leaves a trailing space that is trimmed.
+    assert_eq!(
+        c.proc_title("/usr/bin/redis-server", ""),
+        "/usr/bin/redis-server *:7001"
+    );
+    c.set(&pairs(&["bind", "127.0.0.1 -::1"])).unwrap();
+    assert_eq!(
+        c.proc_title("redis-server", ""),
+        "redis-server 127.0.0.1:7001"
+    );
+    c.set(&pairs(&[
+        "proc-title-template",
+        "TEST {title} {listen-addr} {port} {tls-port} {unixsocket} {config-file}",
+    ]))
+    .unwrap();
+    assert_eq!(
+        c.proc_title("src/redis-server", "/etc/redis.conf"),
+        "TEST src/redis-server 127.0.0.1:7001 7001 0  /etc/redis.conf"
+    );
+    c.set(&pairs(&["proc-title-template", "x{port}y title}"]))
+        .unwrap();
+    assert_eq!(c.proc_title("t", ""), "x7001y title}");
+}

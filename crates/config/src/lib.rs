@@ -521,6 +521,55 @@ impl Config {
         }
     }
 
+    /// The process title `proc-title-template` gives, as upstream expands
+    /// it: `{title}` is `title` (`argv[0]` for the server itself),
+    /// `{listen-addr}` the first bind address (or `*`) and the port (or
+    /// `unixsocket:<path>` without a TCP port), `{server-mode}` empty for a
+    /// standalone server; leading and trailing spaces are trimmed.
+    pub fn proc_title(&self, title: &str, config_file: &str) -> String {
+        let port = self.get_int("port");
+        let tls_port = self.get_int("tls-port");
+        let unixsocket = self.get_str("unixsocket");
+        let listen_addr = if port != 0 || tls_port != 0 {
+            let addr = self.bind_addrs().into_iter().next();
+            let shown = if port != 0 { port } else { tls_port };
+            format!("{}:{shown}", addr.as_deref().unwrap_or("*"))
+        } else {
+            format!("unixsocket:{unixsocket}")
+        };
+        let mode = if self.get_bool("cluster-enabled") {
+            "[cluster]"
+        } else {
+            ""
+        };
+        let template = self.get_str("proc-title-template");
+        let mut out = String::with_capacity(template.len() + 32);
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let Some(close) = rest[open..].find('}') else {
+                out.push_str(&rest[open..]);
+                rest = "";
+                break;
+            };
+            let var = &rest[open + 1..open + close];
+            match var {
+                "title" => out.push_str(title),
+                "listen-addr" => out.push_str(&listen_addr),
+                "server-mode" => out.push_str(mode),
+                "port" => out.push_str(&port.to_string()),
+                "tls-port" => out.push_str(&tls_port.to_string()),
+                "unixsocket" => out.push_str(unixsocket),
+                "config-file" => out.push_str(config_file),
+                // The template was validated when set; keep anything else.
+                _ => out.push_str(&rest[open..open + close + 1]),
+            }
+            rest = &rest[open + close + 1..];
+        }
+        out.push_str(rest);
+        out.trim_matches(' ').to_string()
+    }
+
     /// `save` points as (seconds, changes).
     pub fn save_points(&self) -> Vec<(u64, u64)> {
         match self.slot("save") {

@@ -399,9 +399,7 @@ impl State {
             let mut reader = RdbReader::new(BufReader::new(File::open(path).map_err(io_err)?));
             let (loaded, expired) = self.load_from(&mut reader, now)?;
             start = reader.offset();
-            self.log_notice(&format!(
-                "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
-            ));
+            self.log_done_loading_rdb(loaded, expired);
         }
         file.seek(SeekFrom::Start(start)).map_err(io_err)?;
         let mut reader = AofReader::at_offset(file, start);
@@ -467,6 +465,14 @@ impl State {
     /// Starts `BGREWRITEAOF`: a new incr file takes the writes from now on,
     /// and the snapshot of now becomes the new base.
     pub fn start_aof_rewrite(&mut self) -> Result<(), AofError> {
+        self.start_aof_rewrite_into(false)
+    }
+
+    /// [`State::start_aof_rewrite`]; with `reuse_incr` the current incr
+    /// file, opened a moment ago and still empty, takes the writes after
+    /// the snapshot (AOF turned on at runtime: base 1 and incr 1, as
+    /// upstream names them).
+    fn start_aof_rewrite_into(&mut self, reuse_incr: bool) -> Result<(), AofError> {
         if self.persistence.bgsave.is_some() || self.ks.snapshot_running() {
             if let Some(aof) = self.aof.as_mut() {
                 aof.rewrite_scheduled = true;
@@ -479,9 +485,20 @@ impl State {
         let Some(aof) = self.aof.as_mut() else {
             return Err(AofError::Off);
         };
-        let (incr_name, file) = aof.dir.open_new_incr().map_err(AofError::RewriteOpen)?;
-        aof.writer.switch_file(file, 0);
-        aof.feeder.reset_db();
+        let incr_name = if reuse_incr {
+            aof.dir.manifest.incr.last().map(|f| f.file_name.clone())
+        } else {
+            None
+        };
+        let incr_name = match incr_name {
+            Some(name) => name,
+            None => {
+                let (name, file) = aof.dir.open_new_incr().map_err(AofError::RewriteOpen)?;
+                aof.writer.switch_file(file, 0);
+                aof.feeder.reset_db();
+                name
+            }
+        };
         aof.writer.set_rewrite_active(true);
         // `aof-use-rdb-preamble no`: the new base is RESP commands.
         let rdb_base = self.config.get_bool("aof-use-rdb-preamble");
@@ -518,8 +535,16 @@ impl State {
             (None, Some(o)) => Some(BgSave::for_aof_rewrite_resp(snap, o, self.dirty, total)),
             (None, None) => None,
         };
+        let timestamps = self.config.get_bool("aof-timestamp-enabled");
         if let Some(bg) = self.persistence.bgsave.as_mut() {
             bg.key_delay = self.config.get_int("rdb-key-save-delay");
+            // A RESP base starts with the time it was taken, as upstream's.
+            if let (Some(resp), true) = (bg.resp.as_mut(), timestamps) {
+                let mut ts = Vec::new();
+                redis_aof::command::write_timestamp(&mut ts, crate::state::unix_secs());
+                // A failed write fails the rewrite when the writer ends.
+                let _ = std::io::Write::write_all(resp, &ts);
+            }
         }
         self.log_notice(&format!(
             "Background append only file rewriting started by pid {}",
@@ -735,7 +760,7 @@ impl State {
                         );
                         aof.initial = true;
                         self.aof = Some(aof);
-                        if self.start_aof_rewrite().is_ok() {
+                        if self.start_aof_rewrite_into(true).is_ok() {
                             self.log_notice("AOF enabled on a running server: rewrite started");
                         }
                     }

@@ -625,13 +625,20 @@ impl State {
             );
         }
         if let Some(s) = self.cmdstats.get_mut(cmd.idx) {
-            s.calls += 1;
+            // A blocked command is one call, counted when it blocked; its
+            // retries (served, or ended by an error) add their time and
+            // failure only, as upstream's unblock accounting does.
+            if caller != Caller::BlockedRetry {
+                s.calls += 1;
+            }
             s.usec += usec;
             if res.is_err() {
                 s.failed += 1;
             }
         }
-        self.stats.total_commands += 1;
+        if caller != Caller::BlockedRetry {
+            self.stats.total_commands += 1;
+        }
         if let Err(e) = &res {
             self.reply_error(caller, client, out, e, Some(cmd.idx));
         }

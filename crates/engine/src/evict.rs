@@ -71,6 +71,20 @@ impl State {
         (self.used_memory)() as u64
     }
 
+    /// `CONFIG SET maxmemory` below the memory in use: upstream warns and
+    /// starts evicting at once (its eviction time proc), not at the next
+    /// write, so keyspace events of evicted keys arrive right away.
+    pub fn maxmemory_changed(&mut self, now: i64) {
+        let max = self.cached.maxmemory;
+        let used = self.memory_for_eviction();
+        if max > 0 && (max as u64) < used {
+            self.log_warning(&format!(
+                "WARNING: the new maxmemory value set via CONFIG SET ({max}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy."
+            ));
+            self.perform_evictions(now);
+        }
+    }
+
     /// Evicts keys until memory is under `maxmemory`. Returns false when
     /// still over the limit (nothing evictable, or `noeviction`): writes
     /// are then refused with `-OOM`.

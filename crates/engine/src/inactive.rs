@@ -130,16 +130,8 @@ pub const INACTIVE: &[(&str, &str)] = &[
         "clients are served throughout a load (loading runs on its own thread)",
     ),
     (
-        "proc-title-template",
-        "the process title is not changed (not possible without unsafe argv rewriting)",
-    ),
-    (
         "repl-disable-tcp-nodelay",
         "replication links always have TCP_NODELAY set",
-    ),
-    (
-        "set-proc-title",
-        "the process title is not changed (not possible without unsafe argv rewriting)",
     ),
     (
         "socket-mark-id",

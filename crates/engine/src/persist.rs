@@ -86,6 +86,9 @@ pub struct Persistence {
     pub bgsave_scheduled: bool,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
+    /// Empty collections the last RDB load skipped (upstream's "empty
+    /// keys skipped").
+    pub last_load_empty_skipped: u64,
     pub loading: bool,
     /// `async_loading`: a replica loading a full sync of the same history
     /// (`repl-diskless-load swapdb`, unchanged replication ID) while it
@@ -116,6 +119,7 @@ impl Default for Persistence {
             bgsave_scheduled: false,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
+            last_load_empty_skipped: 0,
             loading: false,
             async_loading: false,
             expired_at_startup: None,
@@ -227,7 +231,7 @@ pub struct BgSave {
     writer: Option<RdbWriter<BufWriter<ChannelWriter>>>,
     /// Instead of `writer`: the RESP commands of an AOF base written with
     /// `aof-use-rdb-preamble no` (see [`crate::aof_rewrite`]).
-    resp: Option<BufWriter<ChannelWriter>>,
+    pub(crate) resp: Option<BufWriter<ChannelWriter>>,
     pending: Arc<AtomicUsize>,
     done: mpsc::Receiver<SaveVerdict>,
     started: Instant,
@@ -1031,9 +1035,7 @@ impl State {
         let (loaded, expired) = res?;
         self.persistence.last_load_keys_loaded = loaded;
         self.persistence.last_load_keys_expired = expired;
-        self.log_notice(&format!(
-            "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
-        ));
+        self.log_done_loading_rdb(loaded, expired);
         self.log_notice(&format!(
             "DB loaded from disk: {:.3} seconds",
             started.elapsed().as_secs_f64()
@@ -1051,6 +1053,7 @@ impl State {
         // Debug knob: slows loading down key by key (tests of LOADING).
         let key_load_delay = self.config.get_int("key-load-delay");
         let (mut loaded, mut expired) = (0u64, 0u64);
+        self.persistence.last_load_empty_skipped = 0;
         let lru = self.ks.initial_access(now);
         let mut history = AuxHistory::default();
         let mut current_db = 0usize;
@@ -1084,6 +1087,18 @@ impl State {
                         expire_ms,
                         ..
                     } = e;
+                    // An empty collection is no key (older servers and
+                    // corrupt files have them): skipped and counted.
+                    if value.is_empty_collection() {
+                        self.persistence.last_load_empty_skipped += 1;
+                        if self.persistence.last_load_empty_skipped <= 10 {
+                            self.log_warning(&format!(
+                                "rdbLoadObject skipping empty key: {}",
+                                String::from_utf8_lossy(&key)
+                            ));
+                        }
+                        continue;
+                    }
                     let Some(v) = from_rdb(self, value) else {
                         self.log_warning(&format!(
                             "Skipping key '{}' of a type this server does not support yet",
@@ -1122,6 +1137,21 @@ impl State {
         }
         self.resume_history(history);
         Ok((loaded, expired))
+    }
+
+    /// Upstream's line at the end of an RDB load: a warning when empty
+    /// keys were skipped, else a notice.
+    pub fn log_done_loading_rdb(&self, loaded: u64, expired: u64) {
+        let empty = self.persistence.last_load_empty_skipped;
+        if empty > 0 {
+            self.log_warning(&format!(
+                "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}, empty keys skipped: {empty}."
+            ));
+        } else {
+            self.log_notice(&format!(
+                "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
+            ));
+        }
     }
 
     /// An aux field of the RDB being loaded: logged as upstream does, or

@@ -263,6 +263,14 @@ pub struct State {
     /// Turns the allocator's background threads on or off
     /// (`jemalloc-bg-thread`; the binary installs its allocator's switch).
     pub set_allocator_bg_thread: fn(bool),
+    /// Sets the process title (`ps`, `/proc/<pid>/cmdline`); a no-op
+    /// unless the binary installs one.
+    pub set_proc_title: fn(&str),
+    /// The title last set, so it is rewritten only when it changes.
+    pub proc_title: Option<String>,
+    /// `argv[0]` as the server was started (`{title}` in
+    /// `proc-title-template`).
+    pub exec_argv0: String,
     /// The `jemalloc-bg-thread` value last applied.
     pub allocator_bg_thread: Option<bool>,
 }
@@ -353,6 +361,9 @@ impl State {
             save_after_command: false,
             oom: crate::oom::OomScore::default(),
             set_allocator_bg_thread: |_| {},
+            set_proc_title: |_| {},
+            proc_title: None,
+            exec_argv0: String::new(),
             allocator_bg_thread: None,
         };
         st.apply_config();
@@ -451,6 +462,18 @@ impl State {
         self.ks.track_misses = self.notify_flags.wants('m');
         if !self.ks.track_misses {
             self.ks.missed.clear();
+        }
+        if self.config.get_bool("set-proc-title") {
+            let title = self.config.proc_title(&self.exec_argv0, &self.config_file);
+            if self.proc_title.as_deref() != Some(title.as_str()) {
+                (self.set_proc_title)(&title);
+                self.proc_title = Some(title);
+            }
+        }
+        // CONFIG SET aof-timestamp-enabled applies from the next command.
+        let timestamps = self.config.get_bool("aof-timestamp-enabled");
+        if let Some(aof) = self.aof.as_mut() {
+            aof.feeder.timestamps = timestamps;
         }
     }
 

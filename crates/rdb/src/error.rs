@@ -33,6 +33,10 @@ pub enum ErrorKind {
     /// Structurally invalid data (bad compact encoding, bad length, ...).
     #[error("{0}")]
     Corrupt(String),
+    /// A collection with no elements (loaders skip such keys; RESTORE
+    /// refuses them).
+    #[error("Empty key")]
+    EmptyKey,
     /// DUMP payload footer is wrong (RESTORE's first check).
     #[error("DUMP payload version or checksum are wrong")]
     PayloadVersionOrChecksum,

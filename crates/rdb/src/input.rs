@@ -30,6 +30,10 @@ pub struct Input<R> {
     offset: u64,
     crc: u64,
     record: Option<Vec<u8>>,
+    /// Deep sanitization (`sanitize-dump-payload`): checks upstream makes
+    /// only then (a stream entry's `lp-count`). Everything that could
+    /// make the decoded value unsafe to use is checked either way.
+    pub deep: bool,
 }
 
 impl<R: BufRead> Input<R> {
@@ -41,6 +45,7 @@ impl<R: BufRead> Input<R> {
             offset: 0,
             crc: 0,
             record: None,
+            deep: true,
         }
     }
 

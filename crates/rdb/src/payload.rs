@@ -32,12 +32,13 @@ pub fn dump_payload_with(v: &RdbValue, opts: &WriterOptions) -> Vec<u8> {
 /// RESTORE's payload check and decode. Errors map to upstream's replies
 /// with [`Error::restore_message`].
 pub fn parse_payload(p: &[u8]) -> Result<RdbValue> {
-    parse_payload_checked(p, true)
+    parse_payload_checked(p, true, true)
 }
 
 /// [`parse_payload`], with the CRC64 check optional (`DEBUG
-/// SET-SKIP-CHECKSUM-VALIDATION 1`: the version is still checked).
-pub fn parse_payload_checked(p: &[u8], verify_checksum: bool) -> Result<RdbValue> {
+/// SET-SKIP-CHECKSUM-VALIDATION 1`: the version is still checked) and
+/// upstream's deep-only checks optional (`sanitize-dump-payload`).
+pub fn parse_payload_checked(p: &[u8], verify_checksum: bool, deep: bool) -> Result<RdbValue> {
     let bad = || Error::new(0, ErrorKind::PayloadVersionOrChecksum);
     if p.len() < 10 {
         return Err(bad());
@@ -55,9 +56,15 @@ pub fn parse_payload_checked(p: &[u8], verify_checksum: bool) -> Result<RdbValue
     // Like upstream, the value is read from the whole payload: a value that
     // runs into the footer bytes is not detected as such.
     let mut input = Input::new(p);
+    input.deep = deep;
     let t = input.u8()?;
     if !is_object_type(t) {
         return Err(input.err(ErrorKind::InvalidType(t)));
     }
-    read_value(&mut input, t)
+    let v = read_value(&mut input, t)?;
+    // An empty collection is refused as upstream's loader refuses it.
+    if v.is_empty_collection() {
+        return Err(input.err(ErrorKind::EmptyKey));
+    }
+    Ok(v)
 }

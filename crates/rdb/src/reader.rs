@@ -424,7 +424,11 @@ pub fn read_value<R: BufRead>(input: &mut Input<R>, t: u8) -> Result<RdbValue> {
         }
         TYPE_HASH_ZIPMAP => {
             let blob = input.string()?;
-            let pairs = compact::zipmap_pairs(&blob).map_err(|m| blob_error(input, m))?;
+            // Upstream's zipmap check also refuses a zipmap with no pair.
+            let pairs = compact::zipmap_pairs(&blob)
+                .ok()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| input.corrupt("Zipmap integrity check failed."))?;
             let mut seen = Seen::new(pairs.len() as u64);
             let mut v = Vec::with_capacity(pairs.len());
             for (f, val) in pairs {
@@ -438,42 +442,44 @@ pub fn read_value<R: BufRead>(input: &mut Input<R>, t: u8) -> Result<RdbValue> {
         }
         TYPE_LIST_ZIPLIST => {
             let blob = input.string()?;
-            let elems = compact::ziplist_entries(&blob).map_err(|m| blob_error(input, m))?;
+            let elems = compact::ziplist_entries(&blob)
+                .map_err(|_| input.corrupt("List ziplist integrity check failed."))?;
             RdbValue::List(elems.iter().map(Elem::to_bytes).collect())
         }
         TYPE_SET_INTSET => {
             let blob = input.string()?;
-            let ints = compact::intset_entries(&blob).map_err(|m| blob_error(input, m))?;
+            let ints = compact::intset_entries(&blob)
+                .map_err(|_| input.corrupt("Intset integrity check failed."))?;
             RdbValue::Set(ints.iter().map(|i| Bytes::from(i.to_string())).collect())
         }
         TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
             let blob = input.string()?;
-            let elems = if t == TYPE_ZSET_ZIPLIST {
-                compact::ziplist_entries(&blob)
-            } else {
-                compact::listpack_entries(&blob)
-            }
-            .map_err(|m| blob_error(input, m))?;
             let bad = if t == TYPE_ZSET_ZIPLIST {
                 "Zset ziplist integrity check failed."
             } else {
                 "Zset listpack integrity check failed."
             };
-            RdbValue::ZSet(zset_pairs(input, &elems, bad)?)
-        }
-        TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
-            let blob = input.string()?;
-            let elems = if t == TYPE_HASH_ZIPLIST {
+            let elems = if t == TYPE_ZSET_ZIPLIST {
                 compact::ziplist_entries(&blob)
             } else {
                 compact::listpack_entries(&blob)
             }
-            .map_err(|m| blob_error(input, m))?;
+            .map_err(|_| input.corrupt(bad))?;
+            RdbValue::ZSet(zset_pairs(input, &elems, bad)?)
+        }
+        TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
+            let blob = input.string()?;
             let bad = if t == TYPE_HASH_ZIPLIST {
                 "Hash ziplist integrity check failed."
             } else {
                 "Hash listpack integrity check failed."
             };
+            let elems = if t == TYPE_HASH_ZIPLIST {
+                compact::ziplist_entries(&blob)
+            } else {
+                compact::listpack_entries(&blob)
+            }
+            .map_err(|_| input.corrupt(bad))?;
             RdbValue::Hash(hash_pairs(input, &elems, bad)?)
         }
         TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
@@ -486,6 +492,11 @@ pub fn read_value<R: BufRead>(input: &mut Input<R>, t: u8) -> Result<RdbValue> {
                     QUICKLIST_NODE_PACKED
                 };
                 let blob = input.string()?;
+                // A node always holds something (an empty ziplist is
+                // still a header; an empty plain node is no element).
+                if blob.is_empty() {
+                    return Err(input.corrupt("Quicklist integrity check failed: empty node"));
+                }
                 match container {
                     QUICKLIST_NODE_PLAIN => v.push(blob),
                     QUICKLIST_NODE_PACKED => {
@@ -629,7 +640,17 @@ fn stream_node<R: BufRead>(
                 fields.push((f, v));
             }
         }
-        let _lp_count = int(next()?)?;
+        let lp_count = int(next()?)?;
+        // The entry's own element count (flags, the two ID deltas, the
+        // values, and for its own fields the count and the names too).
+        let expect = 3 + if flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 {
+            master_fields.len() as i64
+        } else {
+            fields.len() as i64 * 2 + 1
+        };
+        if input.deep && lp_count != expect {
+            return Err(input.corrupt(BAD));
+        }
         if flags & STREAM_ITEM_FLAG_DELETED == 0 {
             live += 1;
             out.push(StreamEntry { id, fields });
@@ -694,7 +715,8 @@ fn read_stream<R: BufRead>(input: &mut Input<R>, v2: bool) -> Result<StreamValue
         let master = StreamId::from_be_slice(&key)
             .ok_or_else(|| input.corrupt("Stream node key entry is not the size of a stream ID"))?;
         let lp = site(input.string(), 2355, "Stream listpacks loading failed.")?;
-        let elems = compact::listpack_entries(&lp).map_err(|m| input.corrupt(m))?;
+        let elems = compact::listpack_entries(&lp)
+            .map_err(|_| input.corrupt("Stream listpack integrity check failed."))?;
         if elems.is_empty() {
             return Err(input.corrupt("Empty listpack inside stream"));
         }
@@ -751,12 +773,16 @@ fn read_stream<R: BufRead>(input: &mut Input<R>, v2: bool) -> Result<StreamValue
         let nconsumers = site(input.len(), 2527, "Stream consumers num loading failed.")?;
         let mut consumers = Vec::with_capacity(cap(nconsumers));
         let mut owned = HashSet::with_capacity(pel_ids.len());
+        let mut consumer_names = Seen::new(nconsumers);
         for _ in 0..nconsumers {
             let cname = site(
                 input.string(),
                 2534,
                 "Error reading the consumer name from Stream group.",
             )?;
+            if !consumer_names.fresh(&cname) {
+                return Err(input.corrupt("Duplicate stream consumer detected."));
+            }
             let seen_time_ms = site(input.i64_le(), 2549, "Stream short read reading seen time.")?;
             let n = site(input.len(), 2558, "Stream consumer PEL num loading failed.")?;
             let mut pending = Vec::with_capacity(cap(n));

@@ -17,6 +17,7 @@
 pub mod error;
 pub mod log;
 pub mod notify;
+pub mod proctitle;
 pub mod replica_link;
 pub mod session;
 

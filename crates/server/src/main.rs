@@ -215,6 +215,9 @@ fn parse_args() -> Args {
 
 fn main() {
     let args = parse_args();
+    // Before any thread starts: the environment moves out of the memory
+    // the process title will use.
+    redis_server::proctitle::init();
     // `rename-command` lines are checked against the command table while
     // the file loads, so a bad one is reported at its line like upstream.
     let opts = redis_config::LoadOptions {
@@ -319,6 +322,10 @@ async fn serve(
             p
         }
     };
+    if port == 0 && config.get_str("unixsocket").is_empty() {
+        log::warning("Configured to not listen anywhere, exiting.");
+        return 1;
+    }
     let Some(listeners) = bind_listeners(&config, port) else {
         return 1;
     };
@@ -420,6 +427,8 @@ fn new_state(
     state.used_memory = used_memory;
     state.mem_allocator = mem_allocator();
     state.set_allocator_bg_thread = set_jemalloc_bg_thread;
+    state.set_proc_title = redis_server::proctitle::set;
+    state.exec_argv0 = std::env::args().next().unwrap_or_default();
     state.allocator_bg_thread = None;
     state.apply_config();
     state.startup_memory = used_memory() as u64;
@@ -455,6 +464,48 @@ fn load_dataset(
     Ok(tmp)
 }
 
+/// `dbfilename` did not load at startup: upstream's lines for the
+/// failure, then (for a damaged file) redis-check-rdb's report on stdout
+/// and the line that ends the server.
+fn report_bad_rdb(e: &redis_rdb::Error, path: &str) {
+    use redis_rdb::ErrorKind;
+    let internal = |msg: &str| {
+        log::warning(&format!(
+            "Internal error in RDB reading offset 0, function at rdb.c:0 -> {msg}"
+        ));
+    };
+    match &e.kind {
+        ErrorKind::WrongSignature | ErrorKind::BadVersion(_) => {
+            log::warning(&e.kind.to_string());
+            log::warning("Fatal error loading the DB: Invalid argument. Exiting.");
+            return;
+        }
+        ErrorKind::Io(err) => {
+            log::warning(&format!(
+                "Fatal error loading the DB: {}. Exiting.",
+                strerror(err)
+            ));
+            return;
+        }
+        ErrorKind::UnexpectedEof => {
+            log::warning("Short read or OOM loading DB. Unrecoverable error, aborting now.");
+            internal("Unexpected EOF reading RDB file");
+        }
+        ErrorKind::ReadError { .. } => log::warning(&e.kind.to_string()),
+        other => internal(&other.to_string()),
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    redis_rdb::check::check_file(path, &mut out);
+    let _ = std::io::Write::flush(&mut out);
+    drop(out);
+    // Upstream's checker ends the process itself after a truncated file
+    // or a bad checksum; a damaged value ends it with this line.
+    if matches!(e.kind, ErrorKind::Corrupt(_) | ErrorKind::ReadError { .. }) {
+        log::warning("Terminating server after rdb file reading failure.");
+    }
+}
+
 /// Runs `load` and starts serving `listeners`: after the load when it is
 /// `quick`, else at once, with the load on a blocking thread (clients get
 /// -LOADING meanwhile). The server task, or `None` when loading failed
@@ -465,6 +516,10 @@ async fn load_and_serve(
     load: impl FnOnce() -> Result<State, ServerError> + Send + 'static,
     quick: bool,
 ) -> Option<tokio::task::JoinHandle<()>> {
+    let rdb_file = match shared.state.lock() {
+        Ok(st) => st.config.get_str("dbfilename").to_string(),
+        Err(_) => String::new(),
+    };
     let mut listeners = Some(listeners);
     let mut server = None;
     let loaded = if quick {
@@ -480,6 +535,10 @@ async fn load_and_serve(
             if let Ok(mut st) = shared.state.lock() {
                 st.adopt_loaded(tmp);
             }
+        }
+        Ok(Err(ServerError::RdbLoad(redis_engine::persist::LoadError::Corrupt(e)))) => {
+            report_bad_rdb(&e, &rdb_file);
+            return None;
         }
         Ok(Err(e)) => {
             log::warning(&e.to_string());

@@ -511,9 +511,7 @@ fn install_payload(
         Ok(v) => v,
         Err(e) => return Err(load_failed(&mut st, e, from_disk)),
     };
-    log::notice(&format!(
-        "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
-    ));
+    tmp.log_done_loading_rdb(loaded, expired);
     if mode == DisklessLoad::SwapDb {
         log::notice("Discarding previously cached master state.");
         log::notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
