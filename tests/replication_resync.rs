@@ -322,3 +322,42 @@ fn primary_stream_sees_keys_the_replica_clock_expired() {
     }
     assert_eq!(digests[0], digests[1], "ours vs the reference's replica");
 }
+
+/// A replica's output buffer hard limit below `repl-backlog-size` is
+/// raised to it (7.0): a replica resuming with a partial resync is not cut
+/// for the backlog it is sent, nor for writes that fit in the backlog.
+#[test]
+fn replica_output_limit_below_the_backlog_size_is_raised_to_it() {
+    for primary_kind in [ServerKind::Reference, ServerKind::Ours] {
+        let mut args = PRIMARY.to_vec();
+        args.extend([
+            "--enable-debug-command",
+            "yes",
+            "--repl-backlog-size",
+            "100mb",
+            "--client-output-buffer-limit",
+            "replica 512k 0 0",
+        ]);
+        let primary = TestServer::start(primary_kind, &args);
+        let mut p = primary.conn();
+        let replica = start(ServerKind::Ours, &replica_args(primary.port()));
+        let mut r = replica.conn();
+        wait_in_sync(&mut p, &mut r);
+        let big = "A".repeat(2 * 1024 * 1024);
+        p.cmd(&["MULTI"]);
+        p.cmd(&["CLIENT", "KILL", "TYPE", "replica"]);
+        p.cmd(&["SET", "key", &big]);
+        p.cmd(&["SET", "key", &big]);
+        p.cmd(&["DEBUG", "SLEEP", "1"]);
+        p.cmd(&["EXEC"]);
+        p.cmd(&["SET", "key", &big]);
+        wait_in_sync(&mut p, &mut r);
+        for _ in 0..3 {
+            p.cmd(&["SET", "key", &big]);
+        }
+        wait_in_sync(&mut p, &mut r);
+        let what = format!("{primary_kind:?} primary");
+        assert_eq!(stat(&mut p, "stats", "sync_full"), 1, "{what}");
+        assert_eq!(stat(&mut p, "stats", "sync_partial_ok"), 1, "{what}");
+    }
+}

@@ -174,7 +174,7 @@ impl State {
         let chunk = Bytes::copy_from_slice(bytes);
         // The stream held back for a replica (during its sync) counts
         // against its output buffer hard limit, as upstream's buffer does.
-        let hard = self.cached.obuf_limits[1].hard as usize;
+        let hard = self.cached.replica_hard_limit as usize;
         let mut over = Vec::new();
         for link in &mut r.replicas {
             match link.state {

@@ -97,6 +97,10 @@ pub struct Cached {
     pub stop_writes_on_bgsave_error: bool,
     /// client-output-buffer-limit for normal, replica, pubsub clients.
     pub obuf_limits: [redis_config::BufferLimit; 3],
+    /// The hard output limit replicas get: `client-output-buffer-limit
+    /// replica`'s, raised to `repl-backlog-size` when set lower (as 7.0
+    /// does: a replica that could resume from the backlog is not cut).
+    pub replica_hard_limit: u64,
     /// Encoding thresholds every write of these types reads.
     pub hash_limits: redis_storage::hash::HashLimits,
     pub zset_limits: redis_storage::zset::Limits,
@@ -403,6 +407,15 @@ impl State {
             replica_serve_stale_data: c.get_bool("replica-serve-stale-data"),
             stop_writes_on_bgsave_error: c.get_bool("stop-writes-on-bgsave-error"),
             obuf_limits: c.client_output_buffer_limits(),
+            replica_hard_limit: {
+                let hard = c.client_output_buffer_limits()[1].hard;
+                let backlog = u64::try_from(c.get_int("repl-backlog-size")).unwrap_or(0);
+                if hard > 0 && hard < backlog {
+                    backlog
+                } else {
+                    hard
+                }
+            },
             hash_limits: redis_storage::hash::HashLimits {
                 max_entries: usize_of("hash-max-listpack-entries"),
                 max_value: usize_of("hash-max-listpack-value"),

@@ -524,6 +524,17 @@ pub fn read_value<R: BufRead>(input: &mut Input<R>, t: u8) -> Result<RdbValue> {
     })
 }
 
+/// `bad` with the reason: a compact encoding holding a member or field
+/// twice (upstream's words, "listpack with dup elements").
+fn dup_elements(bad: &str) -> String {
+    let encoding = if bad.contains("ziplist") {
+        "ziplist"
+    } else {
+        "listpack"
+    };
+    format!("{bad} Found a {encoding} with dup elements.")
+}
+
 /// The pairs of a compact sorted set; `bad` is upstream's message for
 /// its encoding when the content is invalid (odd count, bad score,
 /// duplicate member: all caught by upstream's integrity check).
@@ -546,7 +557,7 @@ fn zset_pairs<R: BufRead>(
                 .ok_or_else(|| input.corrupt(bad))?,
         };
         if !seen.fresh(&m) {
-            return Err(input.corrupt(bad));
+            return Err(input.corrupt(dup_elements(bad)));
         }
         v.push((m, score));
     }
@@ -568,7 +579,7 @@ fn hash_pairs<R: BufRead>(
     for pair in elems.chunks_exact(2) {
         let f = pair[0].to_bytes();
         if !seen.fresh(&f) {
-            return Err(input.corrupt(bad));
+            return Err(input.corrupt(dup_elements(bad)));
         }
         v.push((f, pair[1].to_bytes()));
     }

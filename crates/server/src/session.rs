@@ -130,7 +130,11 @@ fn settings_of(st: &State, client: &Client) -> ConnSettings {
         query_buffer_limit: c.client_query_buffer_limit.max(0) as usize,
         idle_timeout: (c.timeout_secs > 0 && !exempt).then(|| Duration::from_secs(c.timeout_secs)),
         output_limit: OutputLimit {
-            hard: l.hard,
+            hard: if class == 1 {
+                c.replica_hard_limit
+            } else {
+                l.hard
+            },
             soft: l.soft,
             soft_for: Duration::from_secs(l.soft_seconds),
         },
