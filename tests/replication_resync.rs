@@ -361,3 +361,21 @@ fn replica_output_limit_below_the_backlog_size_is_raised_to_it() {
         assert_eq!(stat(&mut p, "stats", "sync_partial_ok"), 1, "{what}");
     }
 }
+
+/// `bind-source-addr`: the replica connects to its primary from that
+/// address, which the primary then lists (`slave0:ip=…`).
+#[test]
+fn replica_connects_from_bind_source_addr() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let primary = TestServer::start(ServerKind::Ours, PRIMARY);
+        let mut p = primary.conn();
+        p.cmd(&["CONFIG", "SET", "protected-mode", "no"]);
+        let mut args = replica_args(primary.port());
+        args.extend(["--bind-source-addr".into(), "127.0.0.2".into()]);
+        let replica = start(kind, &args);
+        let mut r = replica.conn();
+        wait_in_sync(&mut p, &mut r);
+        let slave0 = p.info_field("replication", "slave0").unwrap_or_default();
+        assert!(slave0.starts_with("ip=127.0.0.2,"), "{kind:?}: {slave0}");
+    }
+}

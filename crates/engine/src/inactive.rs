@@ -44,10 +44,6 @@ pub const INACTIVE: &[(&str, &str)] = &[
         "active defragmentation is not implemented",
     ),
     (
-        "bind-source-addr",
-        "outgoing connections use the address the system picks",
-    ),
-    (
         "busy-reply-threshold",
         "scripting and functions are not implemented",
     ),

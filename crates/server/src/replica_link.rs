@@ -286,7 +286,8 @@ async fn connect(
         m.set_state(LinkState::Connecting, now_ms())
     });
     let timeout = Duration::from_secs(repl_timeout(shared) as u64);
-    let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+    let source = lock(shared)?.config.get_str("bind-source-addr").to_string();
+    let stream = tokio::time::timeout(timeout, connect_from(host, port, &source))
         .await
         .map_err(|_| ReplError::ConnectTimeout)?
         .map_err(|e| ReplError::Socket(os_text(&e)))?;
@@ -296,6 +297,31 @@ async fn connect(
         m.set_state(LinkState::Handshake, now_ms())
     });
     Ok(LineLink::new(stream, timeout))
+}
+
+/// Connects to `host:port`, from `source` (`bind-source-addr`) when set:
+/// best effort as upstream's, so an address that cannot be bound leaves
+/// the choice to the system.
+async fn connect_from(host: &str, port: u16, source: &str) -> std::io::Result<TcpStream> {
+    let Ok(src) = source.parse::<std::net::IpAddr>() else {
+        return TcpStream::connect((host, port)).await;
+    };
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        if addr.is_ipv4() == src.is_ipv4() {
+            let _ = socket.bind(std::net::SocketAddr::new(src, 0));
+        }
+        match socket.connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no address")))
 }
 
 /// `+CONTINUE`: the primary's stream goes on from our offset, under a new
