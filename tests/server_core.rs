@@ -538,6 +538,47 @@ fn subscriber_that_never_reads_is_cut_at_the_output_buffer_limit() {
     }
 }
 
+/// Over the soft output limit and then nothing more to send: the client
+/// is still closed once the soft limit's time has passed (upstream's
+/// client cron checks idle clients too).
+#[test]
+fn soft_output_limit_closes_a_client_without_further_traffic() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let s = TestServer::start(kind, &["--client-output-buffer-limit", "pubsub 0 100000 1"]);
+        let mut sub = s.conn();
+        sub.cmd(&["CLIENT", "SETNAME", "quiet"]);
+        assert!(sub.cmd(&["SUBSCRIBE", "flood"]).starts_with(b"*3"));
+        let mut publisher = s.conn();
+        let payload = "x".repeat(1000);
+        let omem = |p: &mut Conn| -> Option<u64> {
+            let list = String::from_utf8_lossy(&p.cmd(&["CLIENT", "LIST"])).into_owned();
+            let line = list.lines().find(|l| l.contains("name=quiet"))?.to_string();
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix("omem="))
+                .and_then(|v| v.parse().ok())
+        };
+        // Fill until the output owed passes the soft limit (the socket
+        // buffers take their share first), then stop publishing.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while omem(&mut publisher).unwrap_or(0) <= 100_000 {
+            publisher.cmd(&["PUBLISH", "flood", &payload]);
+            assert!(
+                Instant::now() < deadline,
+                "{kind:?}: never over the soft limit"
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while omem(&mut publisher).is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "{kind:?}: still connected after the soft limit's time"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(sub);
+    }
+}
+
 /// One field of the caller's own `CLIENT LIST` line.
 fn own_client_field(c: &mut Conn, field: &str) -> String {
     let list = String::from_utf8_lossy(&c.cmd(&["CLIENT", "INFO"])).into_owned();

@@ -96,6 +96,10 @@ enum Event {
     Failed(io::Error),
     BlockTimeout,
     Idle,
+    /// The output has been over the soft limit for `soft_for`: the loop's
+    /// limit check closes the connection even when nothing else happens
+    /// (upstream's client cron does the same).
+    SoftLimitDue,
 }
 
 /// The loop's state; buffers live here so helpers can share them.
@@ -250,6 +254,8 @@ where
                     self.after_session_call().await;
                 }
                 Event::Idle => return CloseReason::IdleTimeout,
+                // Step 3 of the next turn decides.
+                Event::SoftLimitDue => {}
             }
         }
     }
@@ -447,6 +453,10 @@ where
             Some(Blocked::Until(t)) => Some(tokio::time::sleep_until(t.into())),
             _ => None,
         });
+        let soft_due = self
+            .soft_since
+            .map(|t| t + self.settings.output_limit.soft_for + Duration::from_millis(1));
+        let mut soft_due = pin!(soft_due.map(|t| tokio::time::sleep_until(t.into())));
         let stream = &mut *self.stream;
         let out = &self.out;
         let push_rx = &mut *self.push_rx;
@@ -477,6 +487,11 @@ where
             if let Some(t) = idle.as_mut().as_pin_mut() {
                 if t.poll(cx).is_ready() {
                     return Poll::Ready(Event::Idle);
+                }
+            }
+            if let Some(t) = soft_due.as_mut().as_pin_mut() {
+                if t.poll(cx).is_ready() {
+                    return Poll::Ready(Event::SoftLimitDue);
                 }
             }
             Poll::Pending
