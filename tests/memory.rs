@@ -150,3 +150,52 @@ fn restore_sets_idle_time_and_frequency() {
         out
     });
 }
+
+/// Output owed to a stalled replica is left out of the `maxmemory` count
+/// (`mem_not_counted_for_evict`), as upstream: the primary does not evict
+/// its dataset because a replica stopped reading.
+#[test]
+fn a_stalled_replica_does_not_make_the_primary_evict() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let primary = TestServer::start(kind, &["--repl-diskless-sync-delay", "0"]);
+        let mut p = primary.conn();
+        for j in 0..100 {
+            p.cmd(&["SETRANGE", &format!("key:{j}"), "100000", "asdf"]);
+        }
+        p.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+        p.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "replica 100000000 100000000 300",
+        ]);
+        p.cmd(&["CONFIG", "SET", "repl-backlog-size", "10240"]);
+        let port = primary.port().to_string();
+        let replica = TestServer::start(ServerKind::Ours, &["--replicaof", "127.0.0.1", &port]);
+        let mut r = replica.conn();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while r.info_field("replication", "master_link_status").as_deref() != Some("up") {
+            assert!(std::time::Instant::now() < deadline, "replica not linked");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let field = |c: &mut Conn, name: &str| -> u64 {
+            c.info_field("memory", name)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let limit =
+            field(&mut p, "used_memory") - field(&mut p, "mem_not_counted_for_evict") + 256 * 1024;
+        p.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+        replica.signal("-STOP");
+        // One command at a time (a pipeline's own query buffer would count).
+        let payload = "A".repeat(10_000);
+        for _ in 0..1000 {
+            p.cmd(&["SETRANGE", "key:0", "0", &payload]);
+        }
+        let not_counted = field(&mut p, "mem_not_counted_for_evict");
+        let dbsize = p.cmd(&["DBSIZE"]);
+        replica.signal("-CONT");
+        assert_eq!(dbsize, b":100\r\n", "{kind:?}: keys were evicted");
+        assert!(not_counted > 2 * 1024 * 1024, "{kind:?}: {not_counted}");
+    }
+}

@@ -66,9 +66,19 @@ pub fn access_policy(maxmemory_policy: &str, log_factor: i64, decay: i64) -> Acc
 }
 
 impl State {
-    /// Bytes counted against `maxmemory`.
+    /// Bytes counted against `maxmemory`: everything but what upstream
+    /// leaves out (see [`State::mem_not_counted_for_evict`]).
     pub fn memory_for_eviction(&self) -> u64 {
-        (self.used_memory)() as u64
+        ((self.used_memory)() as u64).saturating_sub(self.mem_not_counted_for_evict())
+    }
+
+    /// `mem_not_counted_for_evict`: output owed to replicas and the AOF
+    /// batch being built, which are transient and must not evict the
+    /// dataset. (Read before every write under `maxmemory`, so the AOF
+    /// writer's queue, behind its lock, is left out.)
+    pub fn mem_not_counted_for_evict(&self) -> u64 {
+        let aof = self.aof.as_ref().map_or(0, |a| a.buf.len());
+        (self.repl.owed_to_replicas() + aof) as u64
     }
 
     /// `CONFIG SET maxmemory` below the memory in use: upstream warns and

@@ -153,6 +153,27 @@ impl Replication {
                 .sum::<usize>()
     }
 
+    /// Bytes held for replicas beyond the backlog: the queued stream
+    /// chunks (shared by every replica, so the largest queue counts), each
+    /// replica's own copies (output not yet written, stream held back
+    /// during its sync). Upstream leaves its equivalent out of the
+    /// `maxmemory` count (`mem_not_counted_for_evict`), so a slow replica
+    /// does not make the primary evict its dataset.
+    pub fn owed_to_replicas(&self) -> usize {
+        let shared = self
+            .replicas
+            .iter()
+            .map(|l| l.signal.push.queued_bytes())
+            .max()
+            .unwrap_or(0);
+        let own: usize = self
+            .replicas
+            .iter()
+            .map(|l| l.pending.capacity() + l.signal.output_mem())
+            .sum();
+        shared + own
+    }
+
     /// Closes every replica link (they reconnect and learn our new
     /// history, as upstream's `disconnectSlaves`).
     pub fn disconnect_replicas(&mut self) {

@@ -418,7 +418,7 @@ where
 
     fn wrote(&mut self, n: usize) {
         self.out.advance(n);
-        self.signal.set_output_len(self.out.len());
+        self.signal.set_output(self.out.len(), self.out.capacity());
         self.io.written_bytes += n as u64;
         self.io.writes += 1;
     }
@@ -441,7 +441,7 @@ where
     /// returns `Pending` consumed nothing), though it is always run to
     /// completion.
     async fn wait(&mut self) -> Event {
-        self.signal.set_output_len(self.out.len());
+        self.signal.set_output(self.out.len(), self.out.capacity());
         // Timers exist only when they can fire: registering a far-away
         // sleep on every request was a measurable cost on the hot path.
         let idle = match self.blocked {

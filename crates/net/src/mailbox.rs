@@ -148,6 +148,9 @@ pub struct ConnSignal {
     /// Bytes of output the connection owes its client (CLIENT LIST
     /// `obl`/`oll`/`omem`, INFO `client_recent_max_output_buffer`).
     output_len: AtomicUsize,
+    /// The memory the owed output occupies (its buffer's capacity while
+    /// anything is owed, else 0).
+    output_mem: AtomicUsize,
     /// Sends bytes to be written to this connection, in order, after the
     /// replies already produced.
     pub push: PushSender,
@@ -172,6 +175,7 @@ impl ConnSignal {
             killed: AtomicBool::new(false),
             close_requested: AtomicBool::new(false),
             output_len: AtomicUsize::new(0),
+            output_mem: AtomicUsize::new(0),
             push,
             kill_hook: std::sync::OnceLock::new(),
         }
@@ -214,6 +218,19 @@ impl ConnSignal {
     /// whenever its output buffer changes).
     pub fn set_output_len(&self, n: usize) {
         self.output_len.store(n, Ordering::Relaxed);
+    }
+
+    /// Records the output owed and the buffer holding it (`capacity`).
+    pub fn set_output(&self, len: usize, capacity: usize) {
+        self.output_len.store(len, Ordering::Relaxed);
+        let mem = if len == 0 { 0 } else { capacity.max(len) };
+        self.output_mem.store(mem, Ordering::Relaxed);
+    }
+
+    /// Memory of the output owed, as last recorded (see
+    /// [`ConnSignal::set_output`]).
+    pub fn output_mem(&self) -> usize {
+        self.output_mem.load(Ordering::Relaxed)
     }
 
     /// Bytes of output owed to the client, as last recorded.
