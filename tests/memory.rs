@@ -199,3 +199,84 @@ fn a_stalled_replica_does_not_make_the_primary_evict() {
         assert!(not_counted > 2 * 1024 * 1024, "{kind:?}: {not_counted}");
     }
 }
+
+/// Sets up upstream's client-eviction scenario: `maxmemory 11mb`, 5 MB of
+/// keys, `maxmemory-clients 3mb` (the test's own client exempt).
+fn client_eviction_setup(c: &mut Conn) {
+    c.cmd(&["CONFIG", "SET", "maxmemory", "11mb"]);
+    c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    c.cmd(&["CONFIG", "SET", "maxmemory-clients", "3mb"]);
+    c.cmd(&["CLIENT", "NO-EVICT", "on"]);
+    for j in 0..50 {
+        c.cmd(&["SETRANGE", &j.to_string(), "100000", "x"]);
+    }
+}
+
+/// (evicted_keys, evicted_clients, dbsize).
+fn evictions(c: &mut Conn) -> (u64, u64, Vec<u8>) {
+    let n = |c: &mut Conn, f: &str| -> u64 {
+        c.info_field("stats", f)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        n(c, "evicted_keys"),
+        n(c, "evicted_clients"),
+        c.cmd(&["DBSIZE"]),
+    )
+}
+
+/// Clients that never finish their command hold big query buffers:
+/// `maxmemory-clients` closes them before any key is evicted.
+#[test]
+fn half_sent_commands_evict_clients_not_keys() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let s = TestServer::start(kind, &[]);
+        let mut c = s.conn();
+        client_eviction_setup(&mut c);
+        let mut idle: Vec<Conn> = (0..30).map(|_| s.conn()).collect();
+        let mut part = b"*250\r\n".to_vec();
+        for _ in 0..249 {
+            part.extend_from_slice(b"$1000\r\n");
+            part.extend_from_slice(&[b'x'; 1000]);
+            part.extend_from_slice(b"\r\n");
+        }
+        for d in &mut idle {
+            let _ = d.try_send_raw(&part);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let (keys, clients, dbsize) = evictions(&mut c);
+        assert_eq!((keys, dbsize.as_slice()), (0, &b":50\r\n"[..]), "{kind:?}");
+        assert!(clients > 0, "{kind:?}: no client evicted");
+    }
+}
+
+/// Clients that never read their (big) replies: client eviction acts
+/// before key eviction, and a reply written out releases its buffer.
+#[test]
+fn unread_replies_evict_clients_not_keys() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let s = TestServer::start(kind, &[]);
+        let mut c = s.conn();
+        client_eviction_setup(&mut c);
+        let mut readers: Vec<Conn> = (0..20).map(|_| s.conn()).collect();
+        let mget = redis_testkit::conn::encode_request(&["MGET", "1"]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (keys, clients, _) = evictions(&mut c);
+            if keys > 0 || clients > 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{kind:?}: no eviction"
+            );
+            for r in &mut readers {
+                let _ = r.try_send_raw(&mget);
+            }
+        }
+        let (keys, clients, dbsize) = evictions(&mut c);
+        assert_eq!((keys, dbsize.as_slice()), (0, &b":50\r\n"[..]), "{kind:?}");
+        assert!(clients > 0, "{kind:?}");
+    }
+}

@@ -60,9 +60,15 @@ pub fn output_owed(c: &ClientInfo) -> usize {
     n
 }
 
-/// The memory attributed to a client.
+/// The memory attributed to a client: its output counted by the buffer
+/// holding it (what the allocator gave, as upstream counts allocation
+/// sizes), so client eviction acts before the keys pay for it.
 pub fn client_memory(c: &ClientInfo) -> usize {
-    CLIENT_FIXED_OVERHEAD + c.qbuf + output_owed(c)
+    let mut out = c.signal.output_mem().max(c.signal.output_len());
+    if !c.is_replica {
+        out += c.signal.push.queued_bytes();
+    }
+    CLIENT_FIXED_OVERHEAD + c.qbuf + out
 }
 
 /// True for the clients client eviction considers and counts: normal and

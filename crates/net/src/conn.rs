@@ -221,13 +221,7 @@ where
             // 7. Wait for the next event.
             self.reserve_read();
             match self.wait().await {
-                Event::Wrote(n) => {
-                    self.wrote(n);
-                    if self.out.is_empty() && self.out.capacity() > KEEP_OUTPUT_CAPACITY {
-                        // Keep big one-off reply buffers from pinning memory.
-                        self.out = BytesMut::new();
-                    }
-                }
+                Event::Wrote(n) => self.wrote(n),
                 Event::Pushed(msg) => {
                     // A kill or close request arrives as an empty push.
                     if self.signal.is_killed() {
@@ -307,7 +301,7 @@ where
     async fn execute(&mut self) -> Result<(), CloseReason> {
         let mut io = std::mem::take(&mut self.io);
         loop {
-            io.query_buffer = self.rbuf.len();
+            io.query_buffer = self.rbuf.len() + self.parser.held_bytes();
             match self.session.execute(&mut self.pending, &mut self.out, io) {
                 Flow::Continue => break,
                 Flow::Stop => return Err(CloseReason::Shutdown),
@@ -324,6 +318,9 @@ where
                 }
             }
         }
+        // Client eviction and INFO read the output owed between this
+        // task's waits: keep it current after every batch.
+        self.signal.set_output(self.out.len(), self.out.capacity());
         self.after_session_call().await;
         Ok(())
     }
@@ -418,6 +415,10 @@ where
 
     fn wrote(&mut self, n: usize) {
         self.out.advance(n);
+        if self.out.is_empty() && self.out.capacity() > KEEP_OUTPUT_CAPACITY {
+            // Keep big one-off reply buffers from pinning memory.
+            self.out = BytesMut::new();
+        }
         self.signal.set_output(self.out.len(), self.out.capacity());
         self.io.written_bytes += n as u64;
         self.io.writes += 1;
@@ -453,9 +454,11 @@ where
             Some(Blocked::Until(t)) => Some(tokio::time::sleep_until(t.into())),
             _ => None,
         });
+        // Checked a cron tick after the time is up, as upstream's client
+        // cron would (traffic in between checks it at once).
         let soft_due = self
             .soft_since
-            .map(|t| t + self.settings.output_limit.soft_for + Duration::from_millis(1));
+            .map(|t| t + self.settings.output_limit.soft_for + Duration::from_millis(100));
         let mut soft_due = pin!(soft_due.map(|t| tokio::time::sleep_until(t.into())));
         let stream = &mut *self.stream;
         let out = &self.out;

@@ -116,6 +116,8 @@ pub struct RequestParser {
     stuck: bool,
     /// Bytes the pending bulk still needed at the last `parse` call.
     missing: usize,
+    /// Bytes of `args` (with their CRLFs), kept as they arrive.
+    held: usize,
 }
 
 impl Default for RequestParser {
@@ -141,6 +143,7 @@ impl RequestParser {
             scanned: 0,
             stuck: false,
             missing: 0,
+            held: 0,
         }
     }
 
@@ -174,6 +177,16 @@ impl RequestParser {
     /// True when part of a request has been consumed and more is due.
     pub fn in_request(&self) -> bool {
         self.pending_args > 0
+    }
+
+    /// Bytes of the request being received that the parser already took
+    /// out of the buffer (its complete arguments): with what is still in
+    /// the buffer, the query buffer upstream would report.
+    pub fn held_bytes(&self) -> usize {
+        if self.pending_args == 0 {
+            return 0;
+        }
+        self.held
     }
 
     /// Parses the next complete request from the front of `buf`.
@@ -223,6 +236,7 @@ impl RequestParser {
                 let arg = buf.split_to(len).freeze();
                 // Upstream skips the two bytes after the payload unchecked.
                 buf.advance(2);
+                self.held += arg.len() + 2;
                 self.args.push(arg);
                 // The buffer front moved: forget any line-search position.
                 self.scanned = 0;
@@ -230,6 +244,7 @@ impl RequestParser {
                 self.pending_bulk = None;
                 self.pending_args -= 1;
             }
+            self.held = 0;
             return Ok(Some(std::mem::take(&mut self.args)));
         }
     }
@@ -361,6 +376,7 @@ impl RequestParser {
             let n = usize::try_from(n).unwrap_or(0);
             self.pending_args = n;
             self.args = Vec::with_capacity(n.min(MAX_PREALLOC_ARGS));
+            self.held = 0;
         }
         Ok(true)
     }

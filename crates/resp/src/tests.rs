@@ -877,3 +877,15 @@ fn fast_path_agrees_with_incremental_parsing() {
         assert_eq!(feed_with(&chunks, make()), whole, "chunks: {input:?}");
     }
 }
+
+#[test]
+fn held_bytes_count_the_partial_request() {
+    let mut p = RequestParser::new();
+    let mut buf = BytesMut::from(&b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nva"[..]);
+    assert_eq!(p.parse(&mut buf).unwrap(), None);
+    // SET and k were taken (with their CRLFs); "va" waits in the buffer.
+    assert_eq!(p.held_bytes(), 5 + 3);
+    buf.extend_from_slice(b"lue\r\n");
+    assert!(p.parse(&mut buf).unwrap().is_some());
+    assert_eq!(p.held_bytes(), 0);
+}
