@@ -51,6 +51,19 @@ const DEBUG_HELP: &[&str] = &[
     "    Stop the server for <seconds>. Decimals allowed.",
     "STRINGMATCH-LEN <pattern> <string>",
     "    Run a fuzz tester against the stringmatchlen() function.",
+    "ERROR <string>",
+    "    Return a Redis protocol error with <string> as message. Useful for clients",
+    "    unit tests to simulate Redis errors.",
+    "HTSTATS <dbid>",
+    "    Return hash table statistics of the specified Redis database.",
+    "HTSTATS-KEY <key>",
+    "    Like HTSTATS but for the hash table stored at <key>'s value.",
+    "REPLICATE <string>",
+    "    Replicates the provided string to replicas, allowing data divergence.",
+    "DROP-CLUSTER-PACKET-FILTER <packet-type>",
+    "    Drop all packets that match the filtered type. Set to -1 allow all packets.",
+    "PAUSE-CRON <0|1>",
+    "    Stop periodic cron job processing.",
     "HELP",
     "    Print this help.",
 ];
@@ -129,6 +142,46 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             };
             ctx.ok();
         }
+        ("error", 3) => {
+            // The argument as the error reply, verbatim (clients' tests).
+            return Err(CmdError(argv[2].clone()));
+        }
+        ("htstats", 3) => {
+            let db = args::int(&argv[2])?;
+            let Some(d) = usize::try_from(db).ok().and_then(|i| ctx.st.ks.dbs.get(i)) else {
+                return Err(CmdError::fixed("ERR Out of range database"));
+            };
+            let text = d.htstats();
+            ctx.verbatim(text.as_bytes());
+        }
+        ("htstats-key", 3) => {
+            let (db, now) = (ctx.db(), ctx.now);
+            if !ctx.st.ks.exists(db, &argv[2], now) {
+                return Err(NO_SUCH_KEY);
+            }
+            let stats = ctx.st.ks.dbs[db]
+                .get(&argv[2])
+                .and_then(|e| e.value.table_stats());
+            let Some(text) = stats else {
+                return Err(CmdError::fixed(
+                    "ERR The value stored at the specified key is not represented using an hash table",
+                ));
+            };
+            ctx.verbatim(text.as_bytes());
+        }
+        ("pause-cron", 3) => {
+            ctx.st.cron_paused = args::int(&argv[2]).unwrap_or(0) != 0;
+            ctx.ok();
+        }
+        ("replicate", n) if n >= 3 => {
+            // Straight to the replicas, bypassing every check: a tool to
+            // make a replica diverge on purpose.
+            let db = ctx.db();
+            ctx.st.feed_replicas_only(db, &argv[2..]);
+            ctx.ok();
+        }
+        // Cluster bus packet filter (tests of the cluster bus): no bus here.
+        ("drop-cluster-packet-filter", 3) => ctx.ok(),
         ("stringmatch-len", 4) => {
             let m = redis_common::glob::string_match(&argv[2], &argv[3], false);
             ctx.int(i64::from(m));

@@ -267,6 +267,8 @@ pub struct State {
     /// Turns the allocator's background threads on or off
     /// (`jemalloc-bg-thread`; the binary installs its allocator's switch).
     pub set_allocator_bg_thread: fn(bool),
+    /// `DEBUG PAUSE-CRON 1`: the cron does nothing until resumed.
+    pub cron_paused: bool,
     /// Sets the process title (`ps`, `/proc/<pid>/cmdline`); a no-op
     /// unless the binary installs one.
     pub set_proc_title: fn(&str),
@@ -366,6 +368,7 @@ impl State {
             oom: crate::oom::OomScore::default(),
             set_allocator_bg_thread: |_| {},
             set_proc_title: |_| {},
+            cron_paused: false,
             proc_title: None,
             exec_argv0: String::new(),
             allocator_bg_thread: None,
@@ -527,6 +530,10 @@ impl State {
 
     /// Periodic work (upstream `serverCron`), called `hz` times a second.
     pub fn cron(&mut self, now: i64) {
+        // `DEBUG PAUSE-CRON 1`: nothing periodic runs (tests).
+        if self.cron_paused {
+            return;
+        }
         self.lru_clock = lru_clock(now);
         self.hz = self.effective_hz();
         if self.active_expire {

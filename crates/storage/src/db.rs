@@ -71,6 +71,16 @@ pub struct Db {
 }
 
 impl Db {
+    /// `DEBUG HTSTATS`: the statistics of the key table and of the
+    /// deadline table, in upstream's words.
+    pub fn htstats(&self) -> String {
+        format!(
+            "[Dictionary HT]\n{}[Expires HT]\n{}",
+            self.map.stats_text(),
+            self.expires.stats_text()
+        )
+    }
+
     /// An empty database with an identity tag.
     pub fn with_tag(tag: u64) -> Db {
         Db {

@@ -207,6 +207,63 @@ impl<K, V, S> Dict<K, V, S> {
         self.main.len()
     }
 
+    /// Upstream's `DEBUG HTSTATS` text for this table: bucket count,
+    /// entries, used buckets, chain lengths and their distribution, for
+    /// the main table and, while resizing, the target table.
+    pub fn stats_text(&self) -> String {
+        let mut out = String::new();
+        self.table_stats(&mut out, 0, &self.main);
+        if self.is_rehashing() {
+            self.table_stats(&mut out, 1, &self.next);
+        }
+        out
+    }
+
+    fn table_stats(&self, out: &mut String, id: usize, table: &[u32]) {
+        use std::fmt::Write as _;
+        // Chains of 49 or more share upstream's last (unprinted) slot.
+        const VECTLEN: usize = 50;
+        let name = if id == 0 {
+            "main hash table"
+        } else {
+            "rehashing target"
+        };
+        let mut lengths = [0usize; VECTLEN];
+        let (mut slots, mut max_chain, mut used) = (0usize, 0usize, 0usize);
+        for &head in table {
+            let mut len = 0usize;
+            let mut link = head;
+            // Bounded by the entry count whatever the links say.
+            while link != NIL && len <= self.entries.len() {
+                len += 1;
+                link = self.entries.get(index_of(link)).map_or(NIL, |e| e.next);
+            }
+            lengths[len.min(VECTLEN - 1)] += 1;
+            if len > 0 {
+                slots += 1;
+                max_chain = max_chain.max(len);
+            }
+            used += len;
+        }
+        let _ = writeln!(out, "Hash table {id} stats ({name}):");
+        if used == 0 {
+            out.push_str("No stats available for empty dictionaries\n");
+            return;
+        }
+        let size = table.len();
+        let _ = write!(
+            out,
+            " table size: {size}\n number of elements: {used}\n different slots: {slots}\n max chain length: {max_chain}\n avg chain length (counted): {:.2}\n avg chain length (computed): {:.2}\n Chain length distribution:\n",
+            used as f32 / slots as f32,
+            used as f32 / slots as f32,
+        );
+        for (i, &n) in lengths.iter().enumerate().take(VECTLEN - 1) {
+            if n > 0 {
+                let _ = writeln!(out, "   {i}: {n} ({:.2}%)", n as f32 / size as f32 * 100.0);
+            }
+        }
+    }
+
     /// True while a resize is in progress.
     #[inline]
     pub fn is_rehashing(&self) -> bool {
@@ -884,6 +941,39 @@ impl<K, V> ExactSizeIterator for Drain<'_, K, V> {}
 mod tests {
     use super::*;
     use bytes::Bytes;
+
+    #[test]
+    fn stats_text_describes_the_table_like_upstream() {
+        let mut d: Dict<Bytes, ()> = Dict::new();
+        assert_eq!(
+            d.stats_text(),
+            "Hash table 0 stats (main hash table):\nNo stats available for empty dictionaries\n"
+        );
+        for i in 0..100 {
+            d.insert(Bytes::from(format!("k{i}")), ());
+        }
+        while d.is_rehashing() {
+            d.rehash_step();
+        }
+        let text = d.stats_text();
+        let field = |name: &str| -> usize {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!(" {name}: ")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+        };
+        assert_eq!(field("table size"), d.buckets());
+        assert_eq!(field("number of elements"), 100);
+        // The distribution accounts for every bucket and every element.
+        let (mut buckets, mut elements) = (0, 0);
+        for l in text.lines().filter(|l| l.starts_with("   ")) {
+            let (len, rest) = l.trim().split_once(": ").unwrap();
+            let n: usize = rest.split(' ').next().unwrap().parse().unwrap();
+            buckets += n;
+            elements += n * len.parse::<usize>().unwrap();
+        }
+        assert_eq!((buckets, elements), (d.buckets(), 100));
+    }
     use rand::rngs::StdRng;
     use rand::SeedableRng;
     use std::collections::{HashMap, HashSet};

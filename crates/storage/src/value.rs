@@ -24,6 +24,17 @@ pub enum Value {
 }
 
 impl Value {
+    /// `DEBUG HTSTATS-KEY`: the statistics of the hash table holding this
+    /// value (hashes, sets and sorted sets in their large encodings).
+    pub fn table_stats(&self) -> Option<String> {
+        match self {
+            Value::Hash(crate::hash::HashValue::Table(d)) => Some(d.stats_text()),
+            Value::Set(crate::set::SetValue::Table(d)) => Some(d.stats_text()),
+            Value::ZSet(z) => z.table_stats(),
+            _ => None,
+        }
+    }
+
     /// The name `TYPE` replies with.
     pub fn type_name(&self) -> &'static str {
         match self {

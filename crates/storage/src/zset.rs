@@ -872,6 +872,16 @@ pub struct Ranked {
     tree: Treap,
 }
 
+impl ZSetValue {
+    /// The statistics of the member table (large encoding only).
+    pub fn table_stats(&self) -> Option<String> {
+        match self {
+            ZSetValue::Ranked(r) => Some(r.map.stats_text()),
+            ZSetValue::Compact(_) => None,
+        }
+    }
+}
+
 impl Ranked {
     fn insert(&mut self, member: &[u8], score: f64) -> bool {
         match self.map.get_mut(member) {
