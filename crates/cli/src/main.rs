@@ -72,6 +72,14 @@ fn main() {
         std::process::exit(0);
     }
 
+    // `-X tag`: the tag must be one of the arguments (checked before
+    // connecting, as upstream).
+    if let Some(tag) = &session.cfg.stdin_tag {
+        if !rest.iter().any(|a| a == tag) {
+            eprintln!("Using -X option but stdin tag not match.");
+            std::process::exit(1);
+        }
+    }
     if !session.connect(false) {
         std::process::exit(1);
     }
@@ -99,6 +107,13 @@ fn noninteractive(session: &mut Session, rest: Vec<String>) -> i32 {
         // A read error leaves what was read so far, as upstream's loop does.
         let _ = std::io::stdin().lock().read_to_end(&mut buf);
         args.push(buf);
+    } else if let Some(tag) = session.cfg.stdin_tag.clone() {
+        // The first argument equal to the tag (main checked there is one).
+        if let Some(slot) = args.iter_mut().find(|a| a.as_slice() == tag.as_bytes()) {
+            let mut buf = Vec::new();
+            let _ = std::io::stdin().lock().read_to_end(&mut buf);
+            *slot = buf;
+        }
     }
     let repeat = session.cfg.repeat;
     match session.issue(&args, repeat) {

@@ -27,6 +27,8 @@ pub struct Config {
     pub repeat: i64,
     pub interval_us: u64,
     pub stdin_lastarg: bool,
+    /// `-X <tag>`: the argument equal to `tag` is replaced by stdin.
+    pub stdin_tag: Option<String>,
     pub output: Output,
     pub mb_delim: Vec<u8>,
     pub cmd_delim: Vec<u8>,
@@ -192,6 +194,7 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
         repeat: 1,
         interval_us: 0,
         stdin_lastarg: false,
+        stdin_tag: None,
         output: if stdout_tty {
             Output::Standard
         } else {
@@ -235,6 +238,7 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
                 }
             }
             "-x" => cfg.stdin_lastarg = true,
+            "-X" if has_val => cfg.stdin_tag = Some(val()),
             // Upstream 7.0 does not range-check -p; the connect fails instead.
             "-p" if has_val => cfg.port = atoi(&val()),
             "-s" if has_val => cfg.socket = Some(val()),
@@ -296,6 +300,9 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
     }
     if cfg.resp2 && cfg.resp3 {
         return fail("Options -2 and -3 are mutually exclusive.");
+    }
+    if cfg.stdin_lastarg && cfg.stdin_tag.is_some() {
+        return fail("Options -x and -X are mutually exclusive.");
     }
     Parsed::Run(Box::new(cfg), args[i..].to_vec())
 }
