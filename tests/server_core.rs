@@ -872,3 +872,36 @@ fn process_title_follows_the_template() {
         format!("TEST {} 127.0.0.1:{port} {port} 0", bin.display())
     );
 }
+
+/// A value's hash table that is only read from still finishes resizing
+/// (upstream steps a resize on every lookup): `SRANDMEMBER` alone drives a
+/// big set's resize to its end, as upstream's set unit relies on.
+#[test]
+fn reads_finish_a_resize_of_a_value_table() {
+    let s = TestServer::start(
+        ServerKind::Ours,
+        &[
+            "--enable-debug-command",
+            "yes",
+            "--set-max-intset-entries",
+            "0",
+        ],
+    );
+    let mut c = s.conn();
+    let members: Vec<String> = (0..100_000).map(|i| format!("m:{i}")).collect();
+    let mut args = vec!["SADD", "myset"];
+    args.extend(members.iter().map(String::as_str));
+    c.cmd(&args);
+    let rehashing = |c: &mut Conn| {
+        String::from_utf8_lossy(&c.cmd(&["DEBUG", "HTSTATS-KEY", "myset"]))
+            .contains("rehashing target")
+    };
+    assert!(rehashing(&mut c), "the set is expected to be resizing");
+    let mut rounds = 0;
+    while rehashing(&mut c) {
+        c.cmd(&["SRANDMEMBER", "myset", "100"]);
+        rounds += 1;
+        assert!(rounds < 5000, "the resize never finished");
+    }
+    assert_eq!(c.cmd(&["SCARD", "myset"]), b":100000\r\n");
+}

@@ -230,10 +230,16 @@ pub fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (st, out) = (&mut *ctx.st, &mut *ctx.out);
     let s = match st.ks.lookup_read(db, &argv[1], now, lru) {
         None => None,
-        Some(Entry {
-            value: Value::Set(s),
-            ..
-        }) => Some(&*s),
+        Some(Entry { value, .. }) if matches!(value, Value::Set(_)) => {
+            // Sampling many members moves a resize on as many steps.
+            if let Some(c) = count {
+                value.rehash_steps(usize::try_from(c.unsigned_abs()).unwrap_or(0).min(1000));
+            }
+            match value {
+                Value::Set(s) => Some(&*s),
+                _ => None,
+            }
+        }
         Some(_) => return Err(WRONGTYPE),
     };
     let rng = &mut st.rng;

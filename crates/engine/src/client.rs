@@ -148,6 +148,9 @@ pub struct ClientInfo {
     pub is_monitor: bool,
     pub no_evict: bool,
     pub qbuf: usize,
+    /// Memory of this client when client eviction closed it, counted in
+    /// [`crate::state::State::clients_freeing`] until the connection is gone.
+    pub freeing_mem: usize,
     pub is_unix: bool,
     pub sub: usize,
     pub psub: usize,
@@ -186,6 +189,7 @@ impl ClientInfo {
             is_monitor: false,
             no_evict: false,
             qbuf: 0,
+            freeing_mem: 0,
             is_unix,
             sub: 0,
             psub: 0,

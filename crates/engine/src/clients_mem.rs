@@ -148,10 +148,17 @@ impl State {
                 self.log_warning("Over client maxmemory after evicting all evictable clients");
                 break;
             };
-            if let Some(c) = self.clients.get(&id) {
+            if let Some(c) = self.clients.get_mut(&id) {
                 let line = c.line(crate::state::now_ms());
-                self.log_notice(&format!("Evicting client: {line}"));
                 c.signal.kill();
+                // Its buffers go when its connection ends, a moment later:
+                // key eviction must not pay for them meanwhile (upstream
+                // frees a client at once).
+                if c.freeing_mem == 0 {
+                    c.freeing_mem = m;
+                    self.clients_freeing += m as u64;
+                }
+                self.log_notice(&format!("Evicting client: {line}"));
             }
             self.stats.evicted_clients += 1;
             total = total.saturating_sub(m as u64);

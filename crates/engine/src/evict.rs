@@ -69,7 +69,9 @@ impl State {
     /// Bytes counted against `maxmemory`: everything but what upstream
     /// leaves out (see [`State::mem_not_counted_for_evict`]).
     pub fn memory_for_eviction(&self) -> u64 {
-        ((self.used_memory)() as u64).saturating_sub(self.mem_not_counted_for_evict())
+        ((self.used_memory)() as u64)
+            .saturating_sub(self.mem_not_counted_for_evict())
+            .saturating_sub(self.clients_freeing)
     }
 
     /// `mem_not_counted_for_evict`: output owed to replicas and the AOF

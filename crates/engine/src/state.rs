@@ -269,6 +269,8 @@ pub struct State {
     pub set_allocator_bg_thread: fn(bool),
     /// `DEBUG PAUSE-CRON 1`: the cron does nothing until resumed.
     pub cron_paused: bool,
+    /// Memory of evicted clients whose connections have not ended yet.
+    pub clients_freeing: u64,
     /// Sets the process title (`ps`, `/proc/<pid>/cmdline`); a no-op
     /// unless the binary installs one.
     pub set_proc_title: fn(&str),
@@ -369,6 +371,7 @@ impl State {
             set_allocator_bg_thread: |_| {},
             set_proc_title: |_| {},
             cron_paused: false,
+            clients_freeing: 0,
             proc_title: None,
             exec_argv0: String::new(),
             allocator_bg_thread: None,
@@ -524,7 +527,9 @@ impl State {
 
     /// Forgets a client.
     pub fn remove_client(&mut self, id: u64) {
-        self.clients.remove(&id);
+        if let Some(c) = self.clients.remove(&id) {
+            self.clients_freeing = self.clients_freeing.saturating_sub(c.freeing_mem as u64);
+        }
         self.monitors.retain(|&m| m != id);
     }
 

@@ -252,6 +252,7 @@ impl Keyspace {
             Some(e) => {
                 self.hits += 1;
                 e.lru = access::touch(policy, e.lru, now, r);
+                e.value.rehash_step();
                 Some(e)
             }
             None => {

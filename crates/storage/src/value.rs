@@ -24,6 +24,30 @@ pub enum Value {
 }
 
 impl Value {
+    /// One step of a resize in progress of this value's hash table, as
+    /// upstream takes one on every lookup: a table only read from still
+    /// finishes resizing (reads call this through the keyspace lookup).
+    #[inline]
+    pub fn rehash_step(&mut self) {
+        self.rehash_steps(1);
+    }
+
+    /// `n` steps of a resize in progress (a command sampling `n` random
+    /// members takes as many, as upstream's sampling does).
+    #[inline]
+    pub fn rehash_steps(&mut self, n: usize) {
+        match self {
+            Value::Hash(crate::hash::HashValue::Table(d)) if d.is_rehashing() => {
+                d.rehash_steps(n);
+            }
+            Value::Set(crate::set::SetValue::Table(d)) if d.is_rehashing() => {
+                d.rehash_steps(n);
+            }
+            Value::ZSet(z) => z.rehash_steps(n),
+            _ => {}
+        }
+    }
+
     /// `DEBUG HTSTATS-KEY`: the statistics of the hash table holding this
     /// value (hashes, sets and sorted sets in their large encodings).
     pub fn table_stats(&self) -> Option<String> {

@@ -873,6 +873,16 @@ pub struct Ranked {
 }
 
 impl ZSetValue {
+    /// `n` steps of a resize in progress of the member table.
+    #[inline]
+    pub fn rehash_steps(&mut self, n: usize) {
+        if let ZSetValue::Ranked(r) = self {
+            if r.map.is_rehashing() {
+                r.map.rehash_steps(n);
+            }
+        }
+    }
+
     /// The statistics of the member table (large encoding only).
     pub fn table_stats(&self) -> Option<String> {
         match self {
