@@ -108,6 +108,20 @@ impl State {
     /// cron goes on evicting (upstream's eviction time proc), so one
     /// command cannot stall the server.
     pub fn perform_evictions(&mut self, now: i64) -> bool {
+        let ok = self.perform_evictions_inner(now);
+        // What the keyspace tables may take to grow from here.
+        let max = self.cached.maxmemory;
+        let budget = if max > 0 && !(self.master.is_some() && self.cached.replica_ignore_maxmemory)
+        {
+            (max as u64).saturating_sub(self.memory_for_eviction())
+        } else {
+            u64::MAX
+        };
+        redis_storage::dict::set_keyspace_grow_budget(budget);
+        ok
+    }
+
+    fn perform_evictions_inner(&mut self, now: i64) -> bool {
         if self.master.is_some() && self.cached.replica_ignore_maxmemory {
             return true;
         }

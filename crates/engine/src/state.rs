@@ -489,6 +489,9 @@ impl State {
                 self.proc_title = Some(title);
             }
         }
+        if self.cached.maxmemory <= 0 {
+            redis_storage::dict::set_keyspace_grow_budget(u64::MAX);
+        }
         // CONFIG SET aof-timestamp-enabled applies from the next command.
         let timestamps = self.config.get_bool("aof-timestamp-enabled");
         if let Some(aof) = self.aof.as_mut() {

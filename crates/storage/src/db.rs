@@ -53,7 +53,7 @@ pub struct Preimage {
 }
 
 /// One numbered database.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Db {
     map: Dict<Key, Entry>,
     expires: Dict<Key, i64>,
@@ -68,6 +68,28 @@ pub struct Db {
     /// `lazyfree-lazy-server-del`: values the server itself deletes or
     /// overwrites are freed by this thread when they are big.
     pub(crate) lazy_server_del: Option<LazyFree>,
+}
+
+impl Default for Db {
+    fn default() -> Db {
+        Db {
+            map: keyspace_table(0),
+            expires: keyspace_table(0),
+            avg_ttl: 0,
+            tag: 0,
+            snap_epoch: 0,
+            cow: Vec::new(),
+            lazy_server_del: None,
+        }
+    }
+}
+
+/// A key or deadline table: its growth respects the keyspace budget
+/// ([`crate::dict::set_keyspace_grow_budget`]).
+fn keyspace_table<V>(capacity: usize) -> Dict<Key, V> {
+    let mut d = Dict::with_capacity(capacity);
+    d.set_budgeted();
+    d
 }
 
 impl Db {
@@ -93,10 +115,10 @@ impl Db {
     /// deadline (loading uses the RDB's RESIZEDB hint). No-op otherwise.
     pub fn reserve(&mut self, keys: usize, volatile: usize) {
         if self.map.is_empty() {
-            self.map = Dict::with_capacity(keys);
+            self.map = keyspace_table(keys);
         }
         if self.expires.is_empty() {
-            self.expires = Dict::with_capacity(volatile);
+            self.expires = keyspace_table(volatile);
         }
     }
 
@@ -312,8 +334,8 @@ impl Db {
             self.clear();
             return 0;
         }
-        let mut map = std::mem::take(&mut self.map);
-        let mut expires = std::mem::take(&mut self.expires);
+        let mut map = std::mem::replace(&mut self.map, keyspace_table(0));
+        let mut expires = std::mem::replace(&mut self.expires, keyspace_table(0));
         self.avg_ttl = 0;
         if self.snap_epoch == 0 {
             lf.free(Box::new((map, expires)), n as u64);
@@ -341,8 +363,8 @@ impl Db {
 
     /// Deletes everything.
     pub fn clear(&mut self) {
-        let mut map = std::mem::take(&mut self.map);
-        let mut expires = std::mem::take(&mut self.expires);
+        let mut map = std::mem::replace(&mut self.map, keyspace_table(0));
+        let mut expires = std::mem::replace(&mut self.expires, keyspace_table(0));
         self.avg_ttl = 0;
         if self.snap_epoch != 0 {
             // Entries the running snapshot has not saved yet move to it.

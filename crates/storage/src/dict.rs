@@ -136,6 +136,20 @@ fn index_of(link: u32) -> usize {
     (link as usize).wrapping_sub(1)
 }
 
+/// Bytes the keyspace tables may still take to grow: `maxmemory` less the
+/// memory counted against it, as the engine sets it before each command;
+/// `u64::MAX` without `maxmemory`. Like upstream 7.0, a keyspace table
+/// does not double when the new bucket array would take the server over
+/// `maxmemory` (the doubling would only force evictions), unless it is
+/// overfull (more than 1.618 entries per bucket). One keyspace per process.
+static KEYSPACE_GROW_BUDGET: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(u64::MAX);
+
+/// Sets the bytes keyspace tables may take to grow (see above).
+pub fn set_keyspace_grow_budget(bytes: u64) {
+    KEYSPACE_GROW_BUDGET.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Chained hash table with incremental rehashing; see the module docs.
 #[derive(Clone)]
 pub struct Dict<K, V, S = RandomState> {
@@ -145,6 +159,8 @@ pub struct Dict<K, V, S = RandomState> {
     next: Vec<u32>,
     /// First bucket of `main` not yet moved to `next` (0 when idle).
     rehash_idx: usize,
+    /// A keyspace table: growth respects the keyspace budget.
+    budgeted: bool,
     hasher: S,
 }
 
@@ -174,6 +190,7 @@ impl<K, V, S> Dict<K, V, S> {
             main: Vec::new(),
             next: Vec::new(),
             rehash_idx: 0,
+            budgeted: false,
             hasher,
         }
     }
@@ -830,8 +847,21 @@ where
             return;
         }
         if !self.is_rehashing() && self.entries.len() >= self.main.len() {
+            let overfull = self.entries.len() * 1000 > self.main.len() * 1618;
+            if self.budgeted && !overfull {
+                let more = (self.main.len() * 2 * mem::size_of::<u32>()) as u64;
+                if more > KEYSPACE_GROW_BUDGET.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+            }
             self.start_resize(self.entries.len() + 1);
         }
+    }
+
+    /// Marks this table as part of the keyspace (see
+    /// [`set_keyspace_grow_budget`]).
+    pub fn set_budgeted(&mut self) {
+        self.budgeted = true;
     }
 }
 
@@ -941,6 +971,39 @@ impl<K, V> ExactSizeIterator for Drain<'_, K, V> {}
 mod tests {
     use super::*;
     use bytes::Bytes;
+
+    #[test]
+    fn a_keyspace_table_does_not_double_past_the_budget() {
+        let mut d: Dict<Bytes, ()> = Dict::new();
+        d.set_budgeted();
+        let mut i = 0;
+        while d.len() < INITIAL_BUCKETS * 4 || d.is_rehashing() {
+            d.insert(Bytes::from(format!("k{i}")), ());
+            i += 1;
+        }
+        let buckets = d.buckets();
+        while d.len() < buckets {
+            d.insert(Bytes::from(format!("k{i}")), ());
+            i += 1;
+        }
+        // Full: the next insert would double the table, but the budget is
+        // smaller than the new bucket array. (Other tests only ever see a
+        // slower table while this runs, never a wrong one.)
+        set_keyspace_grow_budget(0);
+        d.insert(Bytes::from(format!("k{i}")), ());
+        i += 1;
+        let refused = !d.is_rehashing() && d.buckets() == buckets;
+        // Overfull tables grow anyway.
+        while d.len() * 1000 <= buckets * 1618 {
+            d.insert(Bytes::from(format!("k{i}")), ());
+            i += 1;
+        }
+        d.insert(Bytes::from(format!("k{i}")), ());
+        let forced = d.is_rehashing();
+        set_keyspace_grow_budget(u64::MAX);
+        assert!(refused, "the table grew past the budget");
+        assert!(forced, "an overfull table did not grow");
+    }
 
     #[test]
     fn stats_text_describes_the_table_like_upstream() {
