@@ -280,3 +280,36 @@ fn unread_replies_evict_clients_not_keys() {
         assert!(clients > 0, "{kind:?}");
     }
 }
+
+/// A transaction's queued commands count in its client's memory
+/// (`multi-mem`): queueing past `maxmemory-clients` evicts the client.
+#[test]
+fn a_big_transaction_queue_evicts_its_client() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let s = TestServer::start(kind, &["--maxmemory-clients", "3000000"]);
+        let mut watcher = s.conn();
+        let mut c = s.conn();
+        c.cmd(&["CLIENT", "SETNAME", "queuer"]);
+        c.cmd(&["MULTI"]);
+        let big = "v".repeat(750_000);
+        let mut evicted = false;
+        for _ in 0..6 {
+            let req = redis_testkit::conn::encode_request(&["SET", "k", &big]);
+            if c.try_send_raw(&req).is_err() {
+                evicted = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let list = String::from_utf8_lossy(&watcher.cmd(&["CLIENT", "LIST"])).into_owned();
+            if !list.contains("name=queuer") {
+                evicted = true;
+                break;
+            }
+        }
+        assert!(evicted, "{kind:?}: the queueing client was not evicted");
+        let n = watcher
+            .info_field("stats", "evicted_clients")
+            .unwrap_or_default();
+        assert_eq!(n, "1", "{kind:?}");
+    }
+}

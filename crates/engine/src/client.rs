@@ -37,6 +37,9 @@ pub struct MultiState {
     pub may_replicate: bool,
     /// A command was rejected while queueing: `EXEC` aborts.
     pub error: bool,
+    /// Bytes of the queued arguments (CLIENT LIST `multi-mem`; counted in
+    /// the client's memory for client eviction).
+    pub bytes: usize,
 }
 
 /// The connection-owned part of a client.
@@ -148,6 +151,8 @@ pub struct ClientInfo {
     pub is_monitor: bool,
     pub no_evict: bool,
     pub qbuf: usize,
+    /// Bytes queued by the client's `MULTI` (`multi-mem`).
+    pub multi_mem: usize,
     /// Memory of this client when client eviction closed it, counted in
     /// [`crate::state::State::clients_freeing`] until the connection is gone.
     pub freeing_mem: usize,
@@ -189,6 +194,7 @@ impl ClientInfo {
             is_monitor: false,
             no_evict: false,
             qbuf: 0,
+            multi_mem: 0,
             freeing_mem: 0,
             is_unix,
             sub: 0,
@@ -249,7 +255,7 @@ impl ClientInfo {
         let idle = (now_ms - self.last_interaction_ms).max(0) / 1000;
         let (obl, oll, omem) = self.output_buffers();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl={obl} oll={oll} omem={omem} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs=16384 rbp=16384 obl={obl} oll={oll} omem={omem} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -265,7 +271,8 @@ impl ClientInfo {
             self.multi,
             self.qbuf,
             16384usize.saturating_sub(self.qbuf),
-            16384 + 1024 + self.qbuf + obl + omem,
+            self.multi_mem,
+            crate::clients_mem::client_memory(self),
             if obl > 0 { "rw" } else { "r" },
             self.last_cmd,
             self.user,

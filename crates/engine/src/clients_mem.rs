@@ -68,7 +68,7 @@ pub fn client_memory(c: &ClientInfo) -> usize {
     if !c.is_replica {
         out += c.signal.push.queued_bytes();
     }
-    CLIENT_FIXED_OVERHEAD + c.qbuf + out
+    CLIENT_FIXED_OVERHEAD + c.qbuf + c.multi_mem + out
 }
 
 /// True for the clients client eviction considers and counts: normal and

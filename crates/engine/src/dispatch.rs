@@ -192,6 +192,7 @@ impl State {
                     m.flags |= cmd.flags;
                     m.inv_flags |= !cmd.flags;
                     m.may_replicate |= may_replicate(cmd);
+                    m.bytes += argv.iter().map(Bytes::len).sum::<usize>();
                     m.queue.push(argv);
                 }
                 if client.reply_mode == ReplyMode::On {

@@ -290,6 +290,13 @@ fn run_batch(
     if let Some(info) = st.clients.get_mut(&client.id) {
         info.qbuf = qbuf.0;
     }
+    // A read that brought no complete command may still have grown the
+    // query buffer past the client limit: evicted at once, as upstream
+    // evicts after each read.
+    if pending.is_empty() && st.cached.maxmemory_clients > 0 && st.evict_clients(Some(client.id)) {
+        client.close_after_reply = true;
+        return None;
+    }
     st.begin_batch();
     st.aof_begin_batch();
     let mut last: Option<&'static str> = None;
@@ -316,10 +323,12 @@ fn run_batch(
         2
     };
     let multi = client.multi.as_ref().map_or(-1, |q| q.queue.len() as i64);
+    let multi_mem = client.multi.as_ref().map_or(0, |q| q.bytes);
     if let Some(info) = st.clients.get_mut(&client.id) {
         info.db = client.db;
         info.resp = resp;
         info.multi = multi;
+        info.multi_mem = multi_mem;
         info.qbuf = qbuf.1;
         info.last_interaction_ms = now;
         if let Some(n) = last {
