@@ -313,3 +313,24 @@ fn a_big_transaction_queue_evicts_its_client() {
         assert_eq!(n, "1", "{kind:?}");
     }
 }
+
+/// Watched keys and subscriptions count in a client's memory: piling up
+/// either past `maxmemory-clients` evicts the client, on both servers.
+#[test]
+fn watched_keys_and_subscriptions_count_for_client_eviction() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let s = TestServer::start(kind, &["--maxmemory-clients", "200000"]);
+        for verb in ["WATCH", "PSUBSCRIBE", "SUBSCRIBE", "SSUBSCRIBE"] {
+            let mut c = s.conn();
+            let mut evicted = false;
+            for j in 0..200_000 {
+                let req = redis_testkit::conn::encode_request(&[verb, &j.to_string()]);
+                if c.try_send_raw(&req).is_err() || c.try_read_reply_raw().is_err() {
+                    evicted = true;
+                    break;
+                }
+            }
+            assert!(evicted, "{kind:?}: {verb} never evicted the client");
+        }
+    }
+}

@@ -153,6 +153,8 @@ pub struct ClientInfo {
     pub qbuf: usize,
     /// Bytes queued by the client's `MULTI` (`multi-mem`).
     pub multi_mem: usize,
+    /// Keys the client `WATCH`es.
+    pub watched: usize,
     /// Memory of this client when client eviction closed it, counted in
     /// [`crate::state::State::clients_freeing`] until the connection is gone.
     pub freeing_mem: usize,
@@ -195,6 +197,7 @@ impl ClientInfo {
             no_evict: false,
             qbuf: 0,
             multi_mem: 0,
+            watched: 0,
             freeing_mem: 0,
             is_unix,
             sub: 0,

@@ -68,8 +68,13 @@ pub fn client_memory(c: &ClientInfo) -> usize {
     if !c.is_replica {
         out += c.signal.push.queued_bytes();
     }
-    CLIENT_FIXED_OVERHEAD + c.qbuf + c.multi_mem + out
+    let entries = c.watched + c.sub + c.psub + c.ssub;
+    CLIENT_FIXED_OVERHEAD + c.qbuf + c.multi_mem + entries * PER_ENTRY_OVERHEAD + out
 }
+
+/// What a watched key or a subscription costs a client (its list node or
+/// table slot and the name it shares), as upstream counts them.
+const PER_ENTRY_OVERHEAD: usize = 64;
 
 /// True for the clients client eviction considers and counts: normal and
 /// pub/sub clients (not replicas, not our primary's link).

@@ -329,6 +329,7 @@ fn run_batch(
         info.resp = resp;
         info.multi = multi;
         info.multi_mem = multi_mem;
+        info.watched = client.watched.len();
         info.qbuf = qbuf.1;
         info.last_interaction_ms = now;
         if let Some(n) = last {
