@@ -16,6 +16,11 @@ pub enum Output {
     Standard,
     Raw,
     Csv,
+    /// `--json`: strings JSON-escaped, other bytes as they are.
+    Json,
+    /// `--quoted-json`: strings quoted as `sdscatrepr` does, then their
+    /// backslashes escaped (upstream's form, quotes left as they are).
+    QuotedJson,
 }
 
 /// Appends `s` quoted the way upstream's `sdscatrepr` does.
@@ -81,8 +86,95 @@ pub fn format_reply(
             csv(f, &mut out)?;
             out.push(b'\n');
         }
+        Output::Json | Output::QuotedJson => {
+            json(f, mode == Output::QuotedJson, &mut out)?;
+            out.push(b'\n');
+        }
     }
     Ok(out)
+}
+
+/// A string in `--json` (escaped for JSON, bytes from 0x7f up as they
+/// are) or `--quoted-json` (upstream's `sdscatrepr` quoting with every
+/// backslash doubled) form, with the surrounding quotes.
+fn json_string(s: &[u8], quoted: bool, out: &mut Vec<u8>) {
+    out.push(b'"');
+    if quoted {
+        let r = redis_common::repr::repr(s);
+        // Without repr's own quotes; only its backslashes are escaped.
+        for &c in &r[1..r.len().saturating_sub(1)] {
+            if c == b'\\' {
+                out.extend_from_slice(b"\\\\");
+            } else {
+                out.push(c);
+            }
+        }
+    } else {
+        for &c in s {
+            match c {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                0x00..=0x1f => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
+                _ => out.push(c),
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+/// `--json` / `--quoted-json`: maps become objects (keys as strings),
+/// arrays and sets arrays, errors `error:"…"`, as upstream's redis-cli.
+pub fn json(f: &Frame, quoted: bool, out: &mut Vec<u8>) -> Result<(), Unrenderable> {
+    match f {
+        Frame::Error(e) => {
+            out.extend_from_slice(b"error:");
+            json_string(e, quoted, out);
+        }
+        Frame::Simple(s) | Frame::Bulk(s) => json_string(s, quoted, out),
+        Frame::Verbatim { text, .. } => json_string(text, quoted, out),
+        Frame::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Frame::Double(d) => out.extend_from_slice(fmt_double(*d).as_bytes()),
+        Frame::BigNumber(_) => return Err(Unrenderable(13)),
+        Frame::Null | Frame::NullArray => out.extend_from_slice(b"null"),
+        Frame::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Frame::Attribute(_) => return Err(Unrenderable(14)),
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json(item, quoted, out)?;
+            }
+            out.push(b']');
+        }
+        Frame::Map(pairs) => {
+            out.push(b'{');
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                match k {
+                    Frame::Simple(s) | Frame::Bulk(s) => json_string(s, quoted, out),
+                    // Object keys must be strings: other types as text.
+                    other => {
+                        let mut text = Vec::new();
+                        json(other, quoted, &mut text)?;
+                        json_string(&text, quoted, out);
+                    }
+                }
+                out.push(b':');
+                json(v, quoted, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
 }
 
 /// The human format; always ends with a newline.

@@ -266,6 +266,8 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
             "--no-raw" => cfg.output = Output::Standard,
             "--quoted-input" => cfg.quoted_input = true,
             "--csv" => cfg.output = Output::Csv,
+            "--json" => cfg.output = Output::Json,
+            "--quoted-json" => cfg.output = Output::QuotedJson,
             "--pipe" => cfg.pipe = true,
             "--pipe-timeout" if has_val => cfg.pipe_timeout = atoi(&val()),
             "-c" => cfg.cluster = true,
@@ -300,6 +302,11 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
     }
     if cfg.resp2 && cfg.resp3 {
         return fail("Options -2 and -3 are mutually exclusive.");
+    }
+    // JSON output talks RESP3 unless -2 says otherwise (maps become
+    // objects), as upstream's.
+    if matches!(cfg.output, Output::Json | Output::QuotedJson) && !cfg.resp2 {
+        cfg.resp3 = true;
     }
     if cfg.stdin_lastarg && cfg.stdin_tag.is_some() {
         return fail("Options -x and -X are mutually exclusive.");

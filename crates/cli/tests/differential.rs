@@ -119,6 +119,7 @@ const DATA: &[&[&str]] = &[
     &["HSET", "h", "f1", "v1", "f2", "2"],
     &["ZADD", "z", "0.1", "m", "2", "n", "1.5", "o"],
     &["SET", "s", "hello"],
+    &["SET", "odd", "a\"b\\c/\u{1}\u{1f}\u{7f}\n\r\t\u{8}\u{c}é"],
 ];
 
 #[test]
@@ -128,6 +129,8 @@ fn reply_types_raw_and_tty() {
     let cases: &[&[&str]] = &[
         &["PING"],
         &["GET", "s"],
+        &["GET", "odd"],
+        &["-2", "HGETALL", "h"],
         &["GET", "nokey"],
         &["LRANGE", "l", "0", "-1"],
         &["LRANGE", "empty", "0", "-1"],
@@ -165,6 +168,12 @@ fn reply_types_raw_and_tty() {
         let mut csv = vec!["--csv"];
         csv.extend_from_slice(&args);
         check(&srv, DATA, &csv, b"");
+        // And the JSON forms (RESP3 unless -2).
+        for mode in ["--json", "--quoted-json"] {
+            let mut json = vec![mode];
+            json.extend_from_slice(&args);
+            check(&srv, DATA, &json, b"");
+        }
     }
 }
 
