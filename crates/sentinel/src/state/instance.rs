@@ -94,6 +94,9 @@ pub(crate) struct Replica {
     pub reconf: Reconf,
     pub reconf_sent_time: u64,
     pub promoted: bool,
+    /// `replica_announced` from its INFO (upstream's default: announced);
+    /// unannounced replicas are left out of `SENTINEL REPLICAS`.
+    pub replica_announced: bool,
 }
 
 impl Replica {
@@ -110,6 +113,7 @@ impl Replica {
             reconf: Reconf::None,
             reconf_sent_time: 0,
             promoted: false,
+            replica_announced: true,
         }
     }
 }
@@ -125,6 +129,7 @@ pub(crate) struct Peer {
     /// Its vote, and the epoch of that vote.
     pub leader: Option<String>,
     pub leader_epoch: u64,
+    /// Last hello heard from it; upstream starts it at creation time.
     pub last_hello_time: Option<u64>,
 }
 
@@ -139,7 +144,7 @@ impl Peer {
             last_ask_sent: None,
             leader: None,
             leader_epoch: 0,
-            last_hello_time: None,
+            last_hello_time: Some(now),
         }
     }
 }

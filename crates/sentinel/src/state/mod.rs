@@ -10,7 +10,7 @@
 mod action;
 mod election;
 mod failover;
-mod instance;
+pub(crate) mod instance;
 mod monitor;
 mod replies;
 mod select;
@@ -212,6 +212,17 @@ impl Sentinel {
     /// How many times TILT was entered (`sentinel_total_tilt`).
     pub fn total_tilt(&self) -> u64 {
         self.ctx.total_tilt
+    }
+
+    /// When the current TILT started (`None` when not in TILT).
+    pub fn tilt_since(&self) -> Option<u64> {
+        self.ctx.tilt.then_some(self.ctx.tilt_start)
+    }
+
+    /// The live masters, in configuration order, for the reply builders
+    /// of [`crate::reply`].
+    pub(crate) fn masters_state(&self) -> &[Master] {
+        &self.masters
     }
 
     /// The handle of the master called `name`.

@@ -293,6 +293,9 @@ fn replica_info(ctx: &mut Ctx, m: &mut Master, j: usize, info: &InfoReport, now:
     let r = &mut m.replicas[j];
     update_run_id(ctx, &mut r.c, info, |c| describe("slave", c, &tail));
     r.master_link_down_ms = info.master_link_down_ms.unwrap_or(0);
+    if let Some(announced) = info.replica_announced {
+        r.replica_announced = announced;
+    }
     if info.role == Some(Role::Replica) {
         if info.master_host.is_some() && info.master_host != r.master_host {
             r.master_host = info.master_host.clone();
