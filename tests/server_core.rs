@@ -905,3 +905,13 @@ fn reads_finish_a_resize_of_a_value_table() {
     }
     assert_eq!(c.cmd(&["SCARD", "myset"]), b":100000\r\n");
 }
+
+/// `redis-server --sentinel` must not start a plain server where a guide
+/// expects a sentinel: until Sentinel is built, it refuses with a clear
+/// message and status 1.
+#[test]
+fn sentinel_mode_is_refused_until_it_exists() {
+    let (rc, out) = ServerKind::Ours.run_to_exit(&["--sentinel", "--port", "0"]);
+    assert_eq!(rc, 1, "{out}");
+    assert!(out.contains("Sentinel mode is not available"), "{out}");
+}

@@ -213,7 +213,25 @@ fn parse_args() -> Args {
     }
 }
 
+/// Sentinel mode (`redis-server --sentinel`, or this binary started as
+/// `redis-sentinel`) is not built yet: refusing beats starting a plain
+/// server where a guide expects a sentinel.
+fn refuse_sentinel_mode() {
+    let argv0 = std::env::args().next().unwrap_or_default();
+    let as_sentinel = Path::new(&argv0)
+        .file_name()
+        .is_some_and(|n| n == "redis-sentinel");
+    if as_sentinel || std::env::args().skip(1).any(|a| a == "--sentinel") {
+        eprintln!(
+            "Sentinel mode is not available in this version of redis-server yet: \
+             run Debian's redis-sentinel (7.0) for now. Exiting."
+        );
+        std::process::exit(1);
+    }
+}
+
 fn main() {
+    refuse_sentinel_mode();
     let args = parse_args();
     // Before any thread starts: the environment moves out of the memory
     // the process title will use.
