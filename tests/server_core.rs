@@ -915,3 +915,49 @@ fn sentinel_mode_is_refused_until_it_exists() {
     assert_eq!(rc, 1, "{out}");
     assert!(out.contains("Sentinel mode is not available"), "{out}");
 }
+
+/// Replaces the numbers of a raw reply by placeholders: what remains is
+/// the reply's shape (field names, order, types).
+fn reply_shape(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let l = lines[i];
+        if l.starts_with(':') {
+            out.push(":N".to_string());
+        } else if l.starts_with(',') {
+            out.push(",F".to_string());
+        } else if l.starts_with('$') && i + 1 < lines.len() && lines[i + 1].parse::<f64>().is_ok() {
+            out.push("$F".to_string());
+            i += 1;
+        } else {
+            out.push(l.to_string());
+        }
+        i += 1;
+    }
+    out.join("|")
+}
+
+/// `MEMORY STATS` has upstream's fields in upstream's order and types
+/// (a map in RESP3, a flat array in RESP2, a sub-map per non-empty
+/// database); the figures themselves are our own.
+#[test]
+fn memory_stats_has_upstreams_shape() {
+    same_on_both(&[], |s| {
+        let mut c = s.conn();
+        c.cmd(&["SET", "a", "1"]);
+        c.cmd(&["SELECT", "3"]);
+        c.cmd(&["SET", "b", "2", "EX", "100"]);
+        let resp2 = reply_shape(&c.cmd(&["MEMORY", "STATS"]));
+        c.cmd(&["HELLO", "3"]);
+        let resp3 = reply_shape(&c.cmd(&["MEMORY", "STATS"]));
+        vec![
+            resp2.into_bytes(),
+            resp3.into_bytes(),
+            c.cmd(&["MEMORY", "STATS", "x"]),
+            c.cmd(&["MEMORY", "PURGE"]),
+        ]
+    });
+}

@@ -426,6 +426,117 @@ pub fn memory_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// # Format
+/// `MEMORY STATS`
+///
+/// Upstream's fields in its order (a map in RESP3, a flat array in RESP2),
+/// from the same figures as `INFO memory`; allocator-internal ratios
+/// follow our allocator accounting (allocated = active).
+pub fn memory_stats(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let st = &*ctx.st;
+    let used = (st.used_memory)() as u64;
+    let peak = st.peak_memory.max(used);
+    let startup = st.startup_memory.min(used);
+    let backlog = st.repl.backlog.memory() as u64;
+    let (normal, replicas) = st.clients_memory();
+    let aof = st.aof_buffer_bytes();
+    let rss = crate::info::rss_bytes();
+    let dbs: Vec<(usize, (usize, usize))> = st
+        .ks
+        .dbs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.is_empty())
+        .map(|(i, d)| (i, d.table_overheads()))
+        .collect();
+    let keys: u64 = st.ks.dbs.iter().map(|d| d.len() as u64).sum();
+    let tables: u64 = dbs.iter().map(|(_, (m, e))| (m + e) as u64).sum();
+    let overhead = startup + backlog + normal + replicas + aof + tables;
+    let net = used.saturating_sub(startup);
+    let dataset = used.saturating_sub(overhead);
+    let pct = |part: u64, whole: u64| {
+        if whole == 0 {
+            0.0
+        } else {
+            part as f64 * 100.0 / whole as f64
+        }
+    };
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    enum V {
+        Int(u64),
+        Float(f64),
+        Db((usize, usize)),
+    }
+    let mut fields: Vec<(String, V)> = vec![
+        ("peak.allocated".into(), V::Int(peak)),
+        ("total.allocated".into(), V::Int(used)),
+        ("startup.allocated".into(), V::Int(startup)),
+        ("replication.backlog".into(), V::Int(backlog)),
+        ("clients.slaves".into(), V::Int(replicas)),
+        ("clients.normal".into(), V::Int(normal)),
+        ("cluster.links".into(), V::Int(0)),
+        ("aof.buffer".into(), V::Int(aof)),
+        ("lua.caches".into(), V::Int(0)),
+        ("functions.caches".into(), V::Int(0)),
+    ];
+    for (i, t) in &dbs {
+        fields.push((format!("db.{i}"), V::Db(*t)));
+    }
+    fields.extend([
+        ("overhead.total".into(), V::Int(overhead)),
+        ("keys.count".into(), V::Int(keys)),
+        (
+            "keys.bytes-per-key".into(),
+            V::Int(if keys == 0 { 0 } else { net / keys }),
+        ),
+        ("dataset.bytes".into(), V::Int(dataset)),
+        ("dataset.percentage".into(), V::Float(pct(dataset, net))),
+        ("peak.percentage".into(), V::Float(pct(used, peak))),
+        ("allocator.allocated".into(), V::Int(used)),
+        ("allocator.active".into(), V::Int(used)),
+        ("allocator.resident".into(), V::Int(rss)),
+        ("allocator-fragmentation.ratio".into(), V::Float(1.0)),
+        ("allocator-fragmentation.bytes".into(), V::Int(0)),
+        ("allocator-rss.ratio".into(), V::Float(ratio(rss, used))),
+        (
+            "allocator-rss.bytes".into(),
+            V::Int(rss.saturating_sub(used)),
+        ),
+        ("rss-overhead.ratio".into(), V::Float(1.0)),
+        ("rss-overhead.bytes".into(), V::Int(0)),
+        ("fragmentation".into(), V::Float(ratio(rss, used))),
+        (
+            "fragmentation.bytes".into(),
+            V::Int(rss.saturating_sub(used)),
+        ),
+    ]);
+    ctx.map(fields.len());
+    for (name, v) in fields {
+        ctx.bulk(name.as_bytes());
+        match v {
+            V::Int(n) => ctx.int(i64::try_from(n).unwrap_or(i64::MAX)),
+            V::Float(f) => ctx.frame(&redis_resp::Frame::Double(f)),
+            V::Db((main, expires)) => {
+                ctx.map(3);
+                ctx.bulk(b"overhead.hashtable.main");
+                ctx.int(main as i64);
+                ctx.bulk(b"overhead.hashtable.expires");
+                ctx.int(expires as i64);
+                ctx.bulk(b"overhead.hashtable.slot-to-keys");
+                ctx.int(0);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// # Format
+/// `MEMORY PURGE`: asks the allocator to return dirty pages; always OK.
+pub fn memory_purge(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    ctx.ok();
+    Ok(())
+}
+
 /// The commands this module serves.
 pub const COMMANDS: &[(&str, Handler)] = &[
     ("time", time),
@@ -450,4 +561,6 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("latency|help", latency_help),
     ("memory|usage", memory_usage),
     ("memory|help", memory_help),
+    ("memory|stats", memory_stats),
+    ("memory|purge", memory_purge),
 ];

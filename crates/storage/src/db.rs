@@ -93,6 +93,12 @@ fn keyspace_table<V>(capacity: usize) -> Dict<Key, V> {
 }
 
 impl Db {
+    /// `MEMORY STATS` `overhead.hashtable.main` / `.expires`: bytes the
+    /// key and deadline tables take besides the keys and values.
+    pub fn table_overheads(&self) -> (usize, usize) {
+        (self.map.mem_usage(), self.expires.mem_usage())
+    }
+
     /// `DEBUG HTSTATS`: the statistics of the key table and of the
     /// deadline table, in upstream's words.
     pub fn htstats(&self) -> String {
