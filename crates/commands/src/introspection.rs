@@ -487,7 +487,7 @@ pub fn memory_stats(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         ("keys.count".into(), V::Int(keys)),
         (
             "keys.bytes-per-key".into(),
-            V::Int(if keys == 0 { 0 } else { net / keys }),
+            V::Int(net.checked_div(keys).unwrap_or(0)),
         ),
         ("dataset.bytes".into(), V::Int(dataset)),
         ("dataset.percentage".into(), V::Float(pct(dataset, net))),
