@@ -537,6 +537,14 @@ pub fn memory_purge(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// # Format
+/// `MEMORY MALLOC-STATS`: upstream's answer for an allocator whose report
+/// it cannot print (ours does not expose jemalloc's).
+pub fn memory_malloc_stats(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    ctx.verbatim(b"Stats not supported for the current allocator");
+    Ok(())
+}
+
 /// The commands this module serves.
 pub const COMMANDS: &[(&str, Handler)] = &[
     ("time", time),
@@ -563,4 +571,5 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("memory|help", memory_help),
     ("memory|stats", memory_stats),
     ("memory|purge", memory_purge),
+    ("memory|malloc-stats", memory_malloc_stats),
 ];
