@@ -35,6 +35,8 @@ pub const CI_UNITS: &[&str] = &[
     "unit/pubsub",
     "unit/pubsubshard",
     "unit/violations",
+    "unit/expire",
+    "unit/networking",
     "unit/type/incr",
     "unit/type/string",
     "unit/type/list",
@@ -52,6 +54,7 @@ pub const CI_UNITS: &[&str] = &[
     "integration/psync2-pingoff",
     "integration/psync2-master-restart",
     "integration/shutdown",
+    "integration/dismiss-mem",
 ];
 
 /// Where the suite lives: `shared/` beside the checkout.
