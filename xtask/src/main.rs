@@ -43,6 +43,29 @@ pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
+/// True when running as root (allowed to install tools with apt).
+pub fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// `cargo build --workspace --bins` in the workspace root.
+pub fn build_bins() -> Result<(), String> {
+    let status = std::process::Command::new(cargo())
+        .args(["build", "--workspace", "--bins"])
+        .current_dir(repo_root())
+        .status()
+        .map_err(|e| format!("cargo build: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("cargo build failed".into())
+    }
+}
+
 const USAGE: &str =
     "usage: cargo xtask <test | bench [SECTION…] [--quick] [--requests N] [--rounds R] | stress [SECS] [--seed N] | upstream [--ci] [--bin DIR] [UNIT…] | tidy | deb | e2e>";
 

@@ -25,14 +25,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let root = crate::repo_root();
     let cargo = crate::cargo();
-    let status = Command::new(&cargo)
-        .args(["build", "--workspace", "--bins"])
-        .current_dir(&root)
-        .status()
-        .map_err(|e| format!("cargo build: {e}"))?;
-    if !status.success() {
-        return Err("cargo build failed".into());
-    }
+    crate::build_bins()?;
     let mut test = Command::new(&cargo);
     test.args([
         "test",

@@ -32,14 +32,6 @@ fn step(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 /// Installs Debian's redis-server and redis-tools if any tool is missing.
 fn ensure_debian_tools() -> Result<(), String> {
     let missing: Vec<&str> = DEBIAN_TOOLS
@@ -50,7 +42,7 @@ fn ensure_debian_tools() -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    if !is_root() {
+    if !crate::is_root() {
         return Err(format!(
             "missing {missing:?}; run as root or `sudo apt-get install redis-server redis-tools`"
         ));

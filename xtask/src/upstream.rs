@@ -62,14 +62,6 @@ pub fn suite_dir(root: &Path) -> PathBuf {
     root.join("../shared/upstream-tests")
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 /// Installs tcl when `tclsh` is missing (as root), else fails.
 fn ensure_tclsh() -> Result<(), String> {
     let found = Command::new("sh")
@@ -80,7 +72,7 @@ fn ensure_tclsh() -> Result<(), String> {
     if found {
         return Ok(());
     }
-    if !is_root() {
+    if !crate::is_root() {
         return Err("tclsh not found: apt-get install tcl".into());
     }
     let ok = |c: &mut Command| c.status().map(|s| s.success()).unwrap_or(false);
@@ -119,14 +111,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let bin = match bin {
         Some(b) => b,
         None => {
-            let status = Command::new(crate::cargo())
-                .args(["build", "--workspace", "--bins"])
-                .current_dir(&root)
-                .status()
-                .map_err(|e| format!("cargo build: {e}"))?;
-            if !status.success() {
-                return Err("cargo build failed".into());
-            }
+            crate::build_bins()?;
             root.join("target/debug").display().to_string()
         }
     };

@@ -56,27 +56,7 @@ pub enum Parsed {
     },
 }
 
-/// C `atoi`/`strtoll`: leading blanks, optional sign, digits; stops at junk.
-pub fn atoi(s: &str) -> i64 {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let mut n: i64 = 0;
-    for c in digits.bytes() {
-        if !c.is_ascii_digit() {
-            break;
-        }
-        n = n.saturating_mul(10).saturating_add(i64::from(c - b'0'));
-    }
-    if neg {
-        -n
-    } else {
-        n
-    }
-}
+pub use redis_common::units::atoi;
 
 /// C `atof` on the longest numeric prefix; 0 when there is none.
 pub fn atof(s: &str) -> f64 {

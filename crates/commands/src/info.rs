@@ -217,12 +217,39 @@ fn info_clients(st: &State, now: i64, o: &mut String) {
     );
 }
 
+/// The memory figures `INFO memory` and `MEMORY STATS` both report.
+pub(crate) struct MemFigures {
+    pub used: u64,
+    pub rss: u64,
+    pub peak: u64,
+    pub startup: u64,
+    pub backlog: u64,
+    pub clients_normal: u64,
+    pub clients_replicas: u64,
+    pub aof_buffer: u64,
+}
+
+impl MemFigures {
+    pub(crate) fn of(st: &State) -> MemFigures {
+        let used = (st.used_memory)() as u64;
+        let (clients_normal, clients_replicas) = st.clients_memory();
+        MemFigures {
+            used,
+            rss: rss_bytes(),
+            peak: st.peak_memory.max(used),
+            startup: st.startup_memory.min(used),
+            backlog: st.repl.backlog.memory() as u64,
+            clients_normal,
+            clients_replicas,
+            aof_buffer: st.aof_buffer_bytes(),
+        }
+    }
+}
+
 /// `# Memory`: the allocator's figures and what they are spent on.
 fn info_memory(st: &State, o: &mut String) {
-    let used = (st.used_memory)() as u64;
-    let rss = rss_bytes();
-    let peak = st.peak_memory.max(used);
-    let startup = st.startup_memory.min(used);
+    let m = MemFigures::of(st);
+    let (used, rss, peak, startup) = (m.used, m.rss, m.peak, m.startup);
     let sysmem = total_system_memory();
     let maxmem = st.cached.maxmemory.max(0) as u64;
     let dataset = used.saturating_sub(startup);
@@ -232,11 +259,11 @@ fn info_memory(st: &State, o: &mut String) {
         0.0
     };
     let alloc = st.mem_allocator;
-    let repl_backlog = st.repl.backlog.memory();
+    let repl_backlog = m.backlog;
     let repl_buffers = st.repl.buffers_memory();
     let not_counted = st.mem_not_counted_for_evict();
-    let (mem_normal, mem_replicas) = st.clients_memory();
-    let aof_buffer = st.aof_buffer_bytes();
+    let (mem_normal, mem_replicas) = (m.clients_normal, m.clients_replicas);
+    let aof_buffer = m.aof_buffer;
     o.push_str("# Memory\r\n");
     let _ = write!(
         o,

@@ -434,13 +434,16 @@ pub fn memory_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// follow our allocator accounting (allocated = active).
 pub fn memory_stats(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let st = &*ctx.st;
-    let used = (st.used_memory)() as u64;
-    let peak = st.peak_memory.max(used);
-    let startup = st.startup_memory.min(used);
-    let backlog = st.repl.backlog.memory() as u64;
-    let (normal, replicas) = st.clients_memory();
-    let aof = st.aof_buffer_bytes();
-    let rss = crate::info::rss_bytes();
+    let crate::info::MemFigures {
+        used,
+        rss,
+        peak,
+        startup,
+        backlog,
+        clients_normal: normal,
+        clients_replicas: replicas,
+        aof_buffer: aof,
+    } = crate::info::MemFigures::of(st);
     let dbs: Vec<(usize, (usize, usize))> = st
         .ks
         .dbs

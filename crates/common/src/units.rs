@@ -60,6 +60,27 @@ pub fn format_bool(b: bool) -> &'static str {
     }
 }
 
+/// C `atoi`/`strtoll`: leading blanks, optional sign, digits up to the
+/// first non-digit; 0 when there are none. Saturates instead of
+/// overflowing.
+pub fn atoi(s: &str) -> i64 {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let mut n: i64 = 0;
+    for c in digits.bytes().take_while(u8::is_ascii_digit) {
+        n = n.saturating_mul(10).saturating_add(i64::from(c - b'0'));
+    }
+    if neg {
+        -n
+    } else {
+        n
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

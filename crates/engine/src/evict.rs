@@ -108,28 +108,27 @@ impl State {
     /// cron goes on evicting (upstream's eviction time proc), so one
     /// command cannot stall the server.
     pub fn perform_evictions(&mut self, now: i64) -> bool {
-        let ok = self.perform_evictions_inner(now);
-        // What the keyspace tables may take to grow from here.
         let max = self.cached.maxmemory;
-        let budget = if max > 0 && !(self.master.is_some() && self.cached.replica_ignore_maxmemory)
-        {
-            (max as u64).saturating_sub(self.memory_for_eviction())
-        } else {
-            u64::MAX
-        };
-        redis_storage::dict::set_keyspace_grow_budget(budget);
+        if max <= 0 || (self.master.is_some() && self.cached.replica_ignore_maxmemory) {
+            redis_storage::dict::set_keyspace_grow_budget(u64::MAX);
+            return true;
+        }
+        let max = max as u64;
+        let used = self.memory_for_eviction();
+        if used <= max {
+            self.note_under_maxmemory();
+            redis_storage::dict::set_keyspace_grow_budget(max - used);
+            return true;
+        }
+        let ok = self.evict_over(now, max);
+        // What the keyspace tables may take to grow from here.
+        let left = max.saturating_sub(self.memory_for_eviction());
+        redis_storage::dict::set_keyspace_grow_budget(left);
         ok
     }
 
-    fn perform_evictions_inner(&mut self, now: i64) -> bool {
-        if self.master.is_some() && self.cached.replica_ignore_maxmemory {
-            return true;
-        }
-        let max = self.cached.maxmemory;
-        if max <= 0 || self.memory_for_eviction() <= max as u64 {
-            self.note_under_maxmemory();
-            return true;
-        }
+    /// Evicts while memory is over `max` (see [`State::perform_evictions`]).
+    fn evict_over(&mut self, now: i64, max: u64) -> bool {
         if self.evict_exceeded_since.is_none() {
             self.evict_exceeded_since = Some(Instant::now());
         }
@@ -151,7 +150,7 @@ impl State {
                     let wait = limit.unwrap_or(Duration::from_millis(1));
                     std::thread::sleep(wait.min(Duration::from_millis(5)));
                 }
-                break self.memory_for_eviction() <= max as u64;
+                break self.memory_for_eviction() <= max;
             };
             let del_start = Instant::now();
             self.ks.delete(db, &key, lazy);
@@ -167,7 +166,7 @@ impl State {
             crate::pubsub::notify(self, db, &key, 'e', "evicted", None);
             let cmd: &'static [u8] = if lazy { b"UNLINK" } else { b"DEL" };
             self.propagate(db, &[Bytes::from_static(cmd), key]);
-            if self.memory_for_eviction() <= max as u64 {
+            if self.memory_for_eviction() <= max {
                 break true;
             }
             // Every 16 keys: out of time? Then the cron continues.
@@ -182,7 +181,7 @@ impl State {
             start.elapsed().as_millis() as u64,
             crate::state::unix_secs(),
         );
-        if self.memory_for_eviction() <= max as u64 {
+        if self.memory_for_eviction() <= max {
             self.note_under_maxmemory();
         }
         result

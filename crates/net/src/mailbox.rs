@@ -214,12 +214,6 @@ impl ConnSignal {
         self.close_requested.load(Ordering::Acquire)
     }
 
-    /// Records how much output the connection owes (the loop calls it
-    /// whenever its output buffer changes).
-    pub fn set_output_len(&self, n: usize) {
-        self.output_len.store(n, Ordering::Relaxed);
-    }
-
     /// Records the output owed and the buffer holding it (`capacity`).
     pub fn set_output(&self, len: usize, capacity: usize) {
         self.output_len.store(len, Ordering::Relaxed);

@@ -377,36 +377,9 @@ pub fn parse_with(text: &str, opts: &ParseOptions) -> Result<SentinelConfig, Con
     Ok(cfg)
 }
 
-/// `yes`/`no` (case-insensitive) as upstream's `yesnotoi`.
-fn yes_no(s: &str) -> Option<bool> {
-    if s.eq_ignore_ascii_case("yes") {
-        Some(true)
-    } else if s.eq_ignore_ascii_case("no") {
-        Some(false)
-    } else {
-        None
-    }
-}
+use redis_common::units::parse_bool as yes_no;
 
-/// C `atoi`: optional white space and sign, then digits up to the first
-/// non-digit; 0 when there are none. Saturates instead of overflowing.
-pub(crate) fn atoi(s: &str) -> i64 {
-    let s = s.trim_start();
-    let (neg, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let mut v: i64 = 0;
-    for b in digits.bytes().take_while(u8::is_ascii_digit) {
-        v = v.saturating_mul(10).saturating_add(i64::from(b - b'0'));
-    }
-    if neg {
-        -v
-    } else {
-        v
-    }
-}
+pub(crate) use redis_common::units::atoi;
 
 /// C `strtoull` for the epoch fields: leading digits, 0 when none.
 fn strtoull(s: &str) -> u64 {

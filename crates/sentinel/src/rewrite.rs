@@ -168,22 +168,8 @@ impl State {
 /// Quotes a string the way upstream's `sdscatrepr` does: always in double
 /// quotes, with escapes for quotes, backslashes and non-printables.
 pub fn repr(s: &str) -> String {
-    let mut out = String::from("\"");
-    for &b in s.as_bytes() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(char::from(b)),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    // The quoted form is ASCII, so the conversion is lossless.
+    String::from_utf8_lossy(&redis_common::repr::repr(s.as_bytes())).into_owned()
 }
 
 /// Writes a word as is when it reads back unchanged, else quoted.
