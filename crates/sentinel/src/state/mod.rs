@@ -236,6 +236,14 @@ impl Sentinel {
         self.master(name).map(|m| m.current_addr().clone())
     }
 
+    /// The live settings of master `name` (quorum, timings, scripts,
+    /// auth, renamed commands), as `SENTINEL SET` leaves them. Its
+    /// address, epochs and known instances are not kept up to date here:
+    /// use [`Sentinel::master_addr`] and the views.
+    pub fn master_config(&self, name: &str) -> Option<&MasterConfig> {
+        self.master(name).map(|m| &m.conf)
+    }
+
     /// The failover state of master `name`.
     pub fn failover_state(&self, name: &str) -> Option<FailoverState> {
         self.master(name).map(|m| m.failover_state)
