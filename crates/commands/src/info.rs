@@ -115,21 +115,8 @@ fn total_system_memory() -> u64 {
         .map_or(0, |k| k * 1024)
 }
 
-/// (user, system) CPU seconds of this process, from /proc.
-pub fn cpu_times() -> (f64, f64) {
-    let stat = read_proc("/proc/self/stat");
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields overall, in clock ticks (USER_HZ is 100 on Linux).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
-    (tick(11), tick(12))
-}
-
-fn os_line() -> String {
-    let rel = read_proc("/proc/sys/kernel/osrelease");
-    format!("Linux {} {}", rel.trim(), std::env::consts::ARCH)
-}
+pub use redis_common::os::cpu_times;
+use redis_common::os::os_line;
 
 /// Appends section `sec` (lower case) of the reply; a name that is no
 /// section adds nothing.

@@ -5,13 +5,15 @@
 //!   (used by inline requests, `redis.conf` and `redis-cli`).
 //! - [`glob`]: upstream-compatible glob matching (`KEYS`, `CONFIG GET`, …).
 //! - [`units`]: memory sizes with unit suffixes and `yes`/`no` flags.
-//! - [`log`]: the exact layout of upstream's log lines and log levels.
+//! - [`log`]: the exact layout of upstream's log lines and log levels;
+//!   [`logger`]: the process log writing them.
 //! - [`time`]: Unix time in milliseconds and seconds.
 //! - [`os`]: `strerror`-style texts of I/O errors.
 
 pub mod args;
 pub mod glob;
 pub mod log;
+pub mod logger;
 pub mod os;
 pub mod repr;
 pub mod time;

@@ -151,7 +151,7 @@ impl Default for Config {
 /// Builds the extra config text from command-line options the way
 /// upstream's `main()` does: each `--name` starts a new line, other
 /// arguments are appended quoted, and a bare `--save` means `save ""`.
-fn options_text(cli_args: &[String]) -> String {
+pub fn options_text(cli_args: &[String]) -> String {
     let mut out = String::new();
     for (i, arg) in cli_args.iter().enumerate() {
         if let Some(name) = arg.strip_prefix("--") {

@@ -21,11 +21,13 @@
 //! - [`listener`]: [`bind_all`] and friends, binding like upstream.
 //! - [`accept`]: [`Acceptors`], the running accept tasks, rebindable at
 //!   runtime.
+//! - [`process`]: `daemonize` and systemd notification.
 
 pub mod accept;
 pub mod conn;
 pub mod listener;
 pub mod mailbox;
+pub mod process;
 pub mod service;
 
 pub use accept::{Acceptors, NoRuntime};
@@ -34,5 +36,5 @@ pub use listener::{bind_all, bind_tcp_all, bind_unix, BindError, Listeners};
 pub use mailbox::{push_channel, Closed, ConnSignal, PushReceiver, PushSender};
 pub use service::{
     Blocked, CloseReason, ConnSettings, DurableWait, Flow, IoDelta, OutputLimit, Peer, Service,
-    Session,
+    Session, PROTECTED_MODE_ERROR,
 };

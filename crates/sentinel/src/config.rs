@@ -478,7 +478,7 @@ fn instance_addr(cfg: &SentinelConfig, host: &str, port: &str) -> Result<Addr, S
 }
 
 #[cfg(unix)]
-fn is_executable(path: &str) -> bool {
+pub(crate) fn is_executable(path: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o111 != 0)
@@ -486,7 +486,7 @@ fn is_executable(path: &str) -> bool {
 }
 
 #[cfg(not(unix))]
-fn is_executable(path: &str) -> bool {
+pub(crate) fn is_executable(path: &str) -> bool {
     std::path::Path::new(path).exists()
 }
 

@@ -6,17 +6,22 @@
 //! milliseconds and answers with [`state::Action`]s that an async driver
 //! executes (PING, INFO, PUBLISH hello, REPLICAOF, events, scripts, saving
 //! the configuration). The replies of the introspection commands and of
-//! `INFO` are built by the pure functions of [`reply`].
+//! `INFO` are built by the pure functions of [`reply`]; the state-changing
+//! `SENTINEL` subcommands are run by [`admin::run_subcommand`].
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod admin;
 pub mod config;
+pub mod daemon;
 pub mod hello;
 pub mod info;
 pub mod reply;
 pub mod rewrite;
 pub mod state;
 
+#[cfg(test)]
+mod admin_tests;
 #[cfg(test)]
 mod config_tests;
 #[cfg(test)]

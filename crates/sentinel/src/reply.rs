@@ -180,7 +180,7 @@ pub enum Subcommand {
 /// `SENTINEL` and the subcommand; negative = at least that many).
 const SUBCOMMANDS: [(Subcommand, &str, i32); 21] = [
     (Subcommand::Ckquorum, "ckquorum", 3),
-    (Subcommand::Config, "config", -4),
+    (Subcommand::Config, "config", -3),
     (Subcommand::Debug, "debug", -2),
     (Subcommand::Failover, "failover", 3),
     (Subcommand::Flushconfig, "flushconfig", 2),
@@ -701,7 +701,7 @@ const HELP_LINES: &[&str] = &[
     "    Reset masters for specific master name matching this pattern.",
     "SENTINELS <master-name>",
     "    Show a list of Sentinel instances for this master and their state.",
-    "SET <master-name> <option> <value>",
+    "SET <master-name> <option> <value> [<option> <value> ...]",
     "    Set configuration parameters for certain masters.",
     "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
     "    Simulate a Sentinel crash.",
@@ -713,7 +713,7 @@ pub fn help() -> Reply {
         vec!["SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:".to_string()];
     lines.extend(HELP_LINES.iter().map(|l| l.to_string()));
     lines.push("HELP".to_string());
-    lines.push("    Print this help.".to_string());
+    lines.push("    Prints this help.".to_string());
     Reply::Array(lines.into_iter().map(Reply::Status).collect())
 }
 
@@ -803,7 +803,9 @@ pub struct InfoParams {
     pub running_scripts: u64,
     /// `sentinel_scripts_queue_length`.
     pub scripts_queue_length: u64,
-    /// `sentinel_simulate_failure_flags`.
+    /// `sentinel_simulate_failure_flags`: ORed with
+    /// [`Sentinel::simulate_failure_flags`], so 0 shows the state
+    /// machine's flags.
     pub simulate_failure_flags: u64,
 }
 
@@ -910,7 +912,7 @@ pub fn sentinel_section(s: &Sentinel, now: u64, p: &InfoParams) -> String {
         s.total_tilt(),
         p.running_scripts,
         p.scripts_queue_length,
-        p.simulate_failure_flags,
+        p.simulate_failure_flags | s.simulate_failure_flags(),
     );
     for (i, m) in masters_by_name(s).into_iter().enumerate() {
         let status = if m.o_down {

@@ -518,7 +518,7 @@ fn help_is_framed_like_upstream() {
         "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
     );
     assert_eq!(lines[1], "CKQUORUM <master-name>");
-    assert_eq!(lines[lines.len() - 2..], ["HELP", "    Print this help."]);
+    assert_eq!(lines[lines.len() - 2..], ["HELP", "    Prints this help."]);
     assert_eq!(lines.len(), 49);
 }
 

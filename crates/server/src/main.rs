@@ -213,25 +213,44 @@ fn parse_args() -> Args {
     }
 }
 
-/// Sentinel mode (`redis-server --sentinel`, or this binary started as
-/// `redis-sentinel`) is not built yet: refusing beats starting a plain
-/// server where a guide expects a sentinel.
-fn refuse_sentinel_mode() {
+/// Sentinel mode (`redis-server [sentinel.conf] --sentinel`, or this
+/// binary started under the name `redis-sentinel`): the sentinel is its
+/// own program, `redis-sentinel`, installed beside this one; the process
+/// becomes it (same PID, same arguments less `--sentinel`), so units and
+/// scripts written for either form keep working.
+fn hand_over_to_sentinel() {
     let argv0 = std::env::args().next().unwrap_or_default();
     let as_sentinel = Path::new(&argv0)
         .file_name()
         .is_some_and(|n| n == "redis-sentinel");
-    if as_sentinel || std::env::args().skip(1).any(|a| a == "--sentinel") {
+    if !as_sentinel && !std::env::args().skip(1).any(|a| a == "--sentinel") {
+        return;
+    }
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("redis-sentinel")));
+    let Some(sentinel) = beside.filter(|p| p.is_file()) else {
         eprintln!(
-            "Sentinel mode is not available in this version of redis-server yet: \
-             run Debian's redis-sentinel (7.0) for now. Exiting."
+            "Sentinel mode needs the redis-sentinel program beside redis-server \
+             (install the redis-sentinel package). Exiting."
         );
         std::process::exit(1);
-    }
+    };
+    use std::os::unix::process::CommandExt;
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--sentinel")
+        .collect();
+    let err = std::process::Command::new(&sentinel)
+        .arg0("redis-sentinel")
+        .args(args)
+        .exec();
+    eprintln!("Can't start {}: {err}", sentinel.display());
+    std::process::exit(1);
 }
 
 fn main() {
-    refuse_sentinel_mode();
+    hand_over_to_sentinel();
     let args = parse_args();
     // Before any thread starts: the environment moves out of the memory
     // the process title will use.
@@ -271,7 +290,7 @@ fn main() {
     }
     let daemonize = config.get_bool("daemonize");
     if daemonize {
-        daemon::daemonize();
+        redis_net::process::daemonize();
     }
     let pid = std::process::id();
     handle_thp(config.get_bool("disable-thp"));
@@ -331,7 +350,7 @@ async fn serve(
 ) -> i32 {
     log::set_role('M');
     let port = config.get_int("port").clamp(0, 65535) as u16;
-    let supervised = supervised_mode(config.get_str("supervised"));
+    let supervised = redis_net::process::supervised_mode(config.get_str("supervised"));
     let pidfile = {
         let p = config.get_str("pidfile").to_string();
         if p.is_empty() && daemonize {
@@ -664,16 +683,6 @@ fn show_banner(port: u16) {
     }
 }
 
-fn supervised_mode(s: &str) -> &'static str {
-    match s {
-        "systemd" => "systemd",
-        "upstart" => "upstart",
-        "auto" if std::env::var_os("NOTIFY_SOCKET").is_some() => "systemd",
-        "auto" if std::env::var_os("UPSTART_JOB").is_some() => "upstart",
-        _ => "no",
-    }
-}
-
 /// What ended a wait for shutdown.
 enum Woke {
     /// A command finished a shutdown (or the cron did).
@@ -710,37 +719,5 @@ mod tests {
         assert!(super::thp_always("[always] madvise never\n"));
         assert!(!super::thp_always("always [madvise] never\n"));
         assert!(!super::thp_always(""));
-    }
-}
-
-mod daemon {
-    //! `daemonize yes`: detach before the runtime or any thread exists, so
-    //! forking is safe (the architecture forbids forking a running tokio
-    //! process, not a single-threaded program that has not started one).
-
-    /// Forks; the parent exits, the child starts a new session with its
-    /// standard streams on /dev/null.
-    #[allow(unsafe_code)]
-    pub fn daemonize() {
-        // SAFETY: called from main before any other thread is spawned; the
-        // child only continues ordinary single-threaded Rust code.
-        unsafe {
-            match libc::fork() {
-                -1 => return,
-                0 => {}
-                _ => libc::_exit(0),
-            }
-            libc::setsid();
-            let devnull = c"/dev/null";
-            let fd = libc::open(devnull.as_ptr(), libc::O_RDWR, 0);
-            if fd >= 0 {
-                libc::dup2(fd, 0);
-                libc::dup2(fd, 1);
-                libc::dup2(fd, 2);
-                if fd > 2 {
-                    libc::close(fd);
-                }
-            }
-        }
     }
 }

@@ -137,4 +137,19 @@ pub enum Action {
     /// The persistent state changed: rewrite sentinel.conf with
     /// `Sentinel::to_config`.
     SaveConfig,
+    /// A line for the log only (never published, runs no script), such
+    /// as the `SENTINEL SIMULATE-FAILURE` warnings.
+    Log {
+        /// Its level.
+        level: EventLevel,
+        /// The message.
+        text: String,
+    },
+    /// A failure simulated with `SENTINEL SIMULATE-FAILURE` triggers: log
+    /// `reason` at warning level and exit with status 99, doing none of
+    /// the actions that follow.
+    Crash {
+        /// What to log.
+        reason: String,
+    },
 }

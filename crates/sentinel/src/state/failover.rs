@@ -8,7 +8,7 @@ use super::action::{Action, EventLevel};
 use super::election::get_leader;
 use super::instance::{describe, Common, FailoverState, Master, Reconf, Replica};
 use super::select::select_replica;
-use super::{since, Ctx, ELECTION_TIMEOUT, SLAVE_RECONF_TIMEOUT};
+use super::{since, Ctx, SIMFAILURE_CRASH_AFTER_ELECTION, SIMFAILURE_CRASH_AFTER_PROMOTION};
 
 fn warn(ctx: &mut Ctx, m: &Master, name: &str, text: String) {
     let script = m.conf.notification_script.clone();
@@ -77,7 +77,7 @@ fn wait_start(ctx: &mut Ctx, m: &mut Master, now: u64) {
     let leader = get_leader(ctx, m, m.failover_epoch, now);
     let is_leader = leader.is_some_and(|l| l.eq_ignore_ascii_case(&ctx.myid));
     if !is_leader && !m.force_failover {
-        let election_timeout = ELECTION_TIMEOUT.min(m.conf.failover_timeout_ms);
+        let election_timeout = ctx.timings.election_timeout.min(m.conf.failover_timeout_ms);
         let started = m.failover_start_time.unwrap_or(now);
         if since(now, started) > election_timeout {
             warn(ctx, m, "-failover-abort-not-elected", m.describe());
@@ -86,12 +86,16 @@ fn wait_start(ctx: &mut Ctx, m: &mut Master, now: u64) {
         return;
     }
     warn(ctx, m, "+elected-leader", m.describe());
+    if ctx.simfailure_flags & SIMFAILURE_CRASH_AFTER_ELECTION != 0 {
+        ctx.crash();
+        return;
+    }
     set_state(m, FailoverState::SelectSlave, now);
     warn(ctx, m, "+failover-state-select-slave", m.describe());
 }
 
 fn select_slave(ctx: &mut Ctx, m: &mut Master, now: u64) {
-    let Some(j) = select_replica(m, now) else {
+    let Some(j) = select_replica(m, &ctx.timings, now) else {
         warn(ctx, m, "-failover-abort-no-good-slave", m.describe());
         abort(m, now);
         return;
@@ -140,6 +144,10 @@ pub(crate) fn promotion_observed(ctx: &mut Ctx, m: &mut Master, j: usize, now: u
     let new_addr = m.replicas[j].c.addr.clone();
     let text = describe("slave", &m.replicas[j].c, &m.tail());
     warn(ctx, m, "+promoted-slave", text);
+    if ctx.simfailure_flags & SIMFAILURE_CRASH_AFTER_PROMOTION != 0 {
+        ctx.crash();
+        return;
+    }
     warn(ctx, m, "+failover-state-reconf-slaves", m.describe());
     let old_addr = m.c.addr.clone();
     reconfig_script(ctx, m, "leader", &old_addr, &new_addr);
@@ -196,6 +204,7 @@ fn reconf_next_replica(ctx: &mut Ctx, m: &mut Master, now: u64) {
     let mut in_progress = m.replicas.iter().filter(|r| busy(r)).count();
     let parallel = m.conf.parallel_syncs as usize;
     let tail = m.tail();
+    let reconf_timeout = ctx.timings.slave_reconf_timeout;
     for r in &mut m.replicas {
         if in_progress >= parallel {
             break;
@@ -203,7 +212,7 @@ fn reconf_next_replica(ctx: &mut Ctx, m: &mut Master, now: u64) {
         if r.promoted || r.reconf == Reconf::Done {
             continue;
         }
-        if r.reconf == Reconf::Sent && since(now, r.reconf_sent_time) > SLAVE_RECONF_TIMEOUT {
+        if r.reconf == Reconf::Sent && since(now, r.reconf_sent_time) > reconf_timeout {
             notice(
                 ctx,
                 "-slave-reconf-sent-timeout",

@@ -8,6 +8,7 @@
 //! from a seeded generator, so runs are reproducible.
 
 mod action;
+mod admin;
 mod election;
 mod failover;
 pub(crate) mod instance;
@@ -16,6 +17,7 @@ mod replies;
 mod select;
 #[cfg(test)]
 mod tests;
+mod timings;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -24,10 +26,15 @@ use crate::config::{Addr, MasterConfig, SentinelConfig};
 use crate::info::Role;
 
 pub use action::{Action, Event, EventLevel, InstanceId, InstanceKind};
+pub(crate) use admin::drop_master_links;
 pub use election::votes_needed;
 pub use instance::FailoverState;
 use instance::{Common, Master, Peer, Replica};
 pub use replies::{FailoverError, IsMasterDownReply};
+pub use timings::{Timings, MIN_LINK_RECONNECT_PERIOD, SCRIPT_MAX_RUNTIME, SCRIPT_RETRY_DELAY};
+
+// Upstream's defaults of the timing parameters. The state machine reads
+// the live values from [`Timings`] (changed by `SENTINEL DEBUG`).
 
 /// PING period, and the base of several timeouts.
 pub const PING_PERIOD: u64 = 1000;
@@ -45,8 +52,16 @@ pub const TILT_PERIOD: u64 = PING_PERIOD * 30;
 pub const ELECTION_TIMEOUT: u64 = 10_000;
 /// A replica told to replicate the new master is considered done after this.
 pub const SLAVE_RECONF_TIMEOUT: u64 = 10_000;
-/// Upper bound of the random delay added to failover start times.
+/// Upper bound of the random delay added to failover start times (not
+/// configurable, as upstream).
 pub const MAX_DESYNC: u64 = 1000;
+
+/// `SENTINEL SIMULATE-FAILURE CRASH-AFTER-ELECTION` flag.
+pub const SIMFAILURE_CRASH_AFTER_ELECTION: u64 = 1;
+/// `SENTINEL SIMULATE-FAILURE CRASH-AFTER-PROMOTION` flag.
+pub const SIMFAILURE_CRASH_AFTER_PROMOTION: u64 = 2;
+/// The reason logged when a simulated failure triggers.
+pub const SIMFAILURE_CRASH_REASON: &str = "Sentinel CRASH because of SENTINEL simulate-failure";
 
 /// `now - t`, or 0 when the clock went backwards.
 pub(crate) fn since(now: u64, t: u64) -> u64 {
@@ -60,6 +75,8 @@ pub(crate) struct Ctx {
     pub port: u16,
     pub announce_ip: Option<String>,
     pub announce_port: u16,
+    pub timings: Timings,
+    pub simfailure_flags: u64,
     pub tilt: bool,
     pub tilt_start: u64,
     pub total_tilt: u64,
@@ -107,7 +124,19 @@ impl Ctx {
         self.rng.gen_range(0..MAX_DESYNC)
     }
 
-    fn take(&mut self) -> Vec<Action> {
+    /// A simulated failure triggers: the pending configuration save goes
+    /// first (upstream saves synchronously before crashing), then the
+    /// crash.
+    pub fn crash(&mut self) {
+        if std::mem::take(&mut self.dirty) {
+            self.out.push(Action::SaveConfig);
+        }
+        self.out.push(Action::Crash {
+            reason: SIMFAILURE_CRASH_REASON.to_string(),
+        });
+    }
+
+    pub(crate) fn take(&mut self) -> Vec<Action> {
         let mut out = std::mem::take(&mut self.out);
         if std::mem::take(&mut self.dirty) {
             out.push(Action::SaveConfig);
@@ -177,6 +206,8 @@ impl Sentinel {
             port: cfg.port,
             announce_ip: cfg.announce_ip.clone(),
             announce_port: cfg.announce_port,
+            timings: Timings::default(),
+            simfailure_flags: 0,
             tilt: false,
             tilt_start: 0,
             total_tilt: 0,
@@ -204,6 +235,38 @@ impl Sentinel {
         self.ctx.current_epoch
     }
 
+    /// The live timing parameters (`SENTINEL DEBUG`); the driver reads
+    /// `min_link_reconnect_period`, `script_max_runtime` and
+    /// `script_retry_delay` from here.
+    pub fn timings(&self) -> &Timings {
+        &self.ctx.timings
+    }
+
+    /// Changes the timing parameters.
+    pub fn timings_mut(&mut self) -> &mut Timings {
+        &mut self.ctx.timings
+    }
+
+    /// The `SENTINEL SIMULATE-FAILURE` flags
+    /// (`sentinel_simulate_failure_flags` in `INFO`).
+    pub fn simulate_failure_flags(&self) -> u64 {
+        self.ctx.simfailure_flags
+    }
+
+    /// Sets the `SENTINEL SIMULATE-FAILURE` flags
+    /// ([`SIMFAILURE_CRASH_AFTER_ELECTION`],
+    /// [`SIMFAILURE_CRASH_AFTER_PROMOTION`]).
+    pub fn set_simulate_failure_flags(&mut self, flags: u64) {
+        self.ctx.simfailure_flags = flags;
+    }
+
+    /// The address announced in hello messages: `ip` (`None`: the local
+    /// address of each link) and `port` (0: the listening port).
+    pub fn set_announce(&mut self, ip: Option<String>, port: u16) {
+        self.ctx.announce_ip = ip;
+        self.ctx.announce_port = port;
+    }
+
     /// Whether TILT mode is on.
     pub fn is_tilt(&self) -> bool {
         self.ctx.tilt
@@ -223,6 +286,13 @@ impl Sentinel {
     /// of [`crate::reply`].
     pub(crate) fn masters_state(&self) -> &[Master] {
         &self.masters
+    }
+
+    /// The names of the monitored masters, sorted (`ROLE`).
+    pub fn master_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.masters.iter().map(|m| m.c.name.clone()).collect();
+        v.sort();
+        v
     }
 
     /// The handle of the master called `name`.
@@ -306,7 +376,7 @@ impl Sentinel {
 
     fn check_tilt(&mut self, now: u64) {
         let went_back = now < self.ctx.previous_time;
-        if went_back || since(now, self.ctx.previous_time) > TILT_TRIGGER {
+        if went_back || since(now, self.ctx.previous_time) > self.ctx.timings.tilt_trigger {
             self.ctx.tilt = true;
             self.ctx.tilt_start = now;
             self.ctx.total_tilt += 1;
@@ -314,7 +384,7 @@ impl Sentinel {
             self.ctx.event(EventLevel::Warning, "+tilt", text, None);
         }
         self.ctx.previous_time = now;
-        if self.ctx.tilt && since(now, self.ctx.tilt_start) >= TILT_PERIOD {
+        if self.ctx.tilt && since(now, self.ctx.tilt_start) >= self.ctx.timings.tilt_period {
             self.ctx.tilt = false;
             let text = "#tilt mode exited".to_string();
             self.ctx.event(EventLevel::Warning, "-tilt", text, None);
@@ -365,7 +435,7 @@ fn view(m: &Master, c: &Common, kind: InstanceKind) -> InstanceView {
     }
 }
 
-fn new_master(ctx: &mut Ctx, conf: &MasterConfig, now: u64) -> Master {
+pub(crate) fn new_master(ctx: &mut Ctx, conf: &MasterConfig, now: u64) -> Master {
     let id = ctx.new_id();
     let mut m = Master {
         c: Common::new(id, conf.name.clone(), conf.addr.clone(), Role::Master, now),

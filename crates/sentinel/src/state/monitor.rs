@@ -6,7 +6,7 @@ use crate::info::Role;
 
 use super::action::{Action, EventLevel, InstanceKind};
 use super::instance::{describe, Common, Master};
-use super::{failover, since, Ctx, ASK_PERIOD, INFO_PERIOD, PING_PERIOD, PUBLISH_PERIOD};
+use super::{failover, since, Ctx};
 
 /// One tick for a master and everything attached to it.
 pub(crate) fn handle_master(ctx: &mut Ctx, m: &mut Master, now: u64) {
@@ -22,7 +22,8 @@ pub(crate) fn handle_master(ctx: &mut Ctx, m: &mut Master, now: u64) {
 /// The monitoring half: runs even in TILT.
 fn monitor_all(ctx: &mut Ctx, m: &mut Master, now: u64) {
     let hello = hello_for(ctx, m);
-    let ping_period = m.conf.down_after_ms.min(PING_PERIOD);
+    let t = ctx.timings;
+    let ping_period = m.conf.down_after_ms.min(t.ping_period);
     let name = m.c.name.clone();
     let fast_info = m.o_down || m.in_failover();
     let timers = Timers {
@@ -30,12 +31,18 @@ fn monitor_all(ctx: &mut Ctx, m: &mut Master, now: u64) {
         hello: &hello,
         master: &name,
     };
-    timers.run(ctx, &mut m.c, InstanceKind::Master, Some(INFO_PERIOD), now);
+    timers.run(
+        ctx,
+        &mut m.c,
+        InstanceKind::Master,
+        Some(t.info_period),
+        now,
+    );
     for r in &mut m.replicas {
         let info_period = if fast_info || r.master_link_down_ms != 0 {
             1000
         } else {
-            INFO_PERIOD
+            t.info_period
         };
         timers.run(ctx, &mut r.c, InstanceKind::Replica, Some(info_period), now);
     }
@@ -100,7 +107,7 @@ impl Timers<'_> {
             let due = c
                 .link
                 .last_connect_attempt
-                .is_none_or(|t| since(now, t) >= PING_PERIOD);
+                .is_none_or(|t| since(now, t) >= ctx.timings.ping_period);
             if due {
                 c.link.last_connect_attempt = Some(now);
                 ctx.emit(Action::Connect {
@@ -112,11 +119,12 @@ impl Timers<'_> {
             }
             return;
         }
+        let t = ctx.timings;
         if let Some(period) = info {
             let stale = c.info_refresh.is_none_or(|t| since(now, t) > period);
             let not_just_sent = c
                 .last_info_sent
-                .is_none_or(|t| since(now, t) >= period.min(PING_PERIOD));
+                .is_none_or(|sent| since(now, sent) >= period.min(t.ping_period));
             if stale && not_just_sent {
                 c.last_info_sent = Some(now);
                 ctx.emit(Action::Info { instance: c.id });
@@ -130,7 +138,7 @@ impl Timers<'_> {
             send_ping(ctx, c, now);
         }
         if c.last_hello_sent
-            .is_none_or(|t| since(now, t) > PUBLISH_PERIOD)
+            .is_none_or(|sent| since(now, sent) > t.publish_period)
         {
             c.last_hello_sent = Some(now);
             ctx.emit(Action::PublishHello {
@@ -155,7 +163,8 @@ pub(crate) fn send_ping(ctx: &mut Ctx, c: &mut Common, now: u64) {
 fn check_master_sdown(ctx: &mut Ctx, m: &mut Master, now: u64) {
     let down_after = m.conf.down_after_ms;
     let wrong_role = m.c.role_reported == Role::Replica
-        && since(now, m.c.role_reported_time) > down_after.saturating_add(INFO_PERIOD * 2);
+        && since(now, m.c.role_reported_time)
+            > down_after.saturating_add(ctx.timings.info_period.saturating_mul(2));
     let rebooted = m
         .reboot_since
         .is_some_and(|t| since(now, t) > m.conf.master_reboot_down_after_ms);
@@ -245,10 +254,11 @@ pub(crate) fn ask_master_state(ctx: &mut Ctx, m: &mut Master, forced: bool, now:
     } else {
         "*".to_string()
     };
+    let ask_period = ctx.timings.ask_period;
     for p in &mut m.sentinels {
         let stale = p
             .last_master_down_reply
-            .is_none_or(|t| since(now, t) > ASK_PERIOD * 5);
+            .is_none_or(|t| since(now, t) > ask_period.saturating_mul(5));
         if stale {
             p.master_down = false;
             p.leader = None;
@@ -256,7 +266,7 @@ pub(crate) fn ask_master_state(ctx: &mut Ctx, m: &mut Master, forced: bool, now:
         if !m.c.s_down || !p.c.link.connected {
             continue;
         }
-        let recent = |t: Option<u64>| t.is_some_and(|t| since(now, t) < ASK_PERIOD);
+        let recent = |t: Option<u64>| t.is_some_and(|t| since(now, t) < ask_period);
         if !forced && (recent(p.last_master_down_reply) || recent(p.last_ask_sent)) {
             continue;
         }

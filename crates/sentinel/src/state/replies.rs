@@ -12,7 +12,7 @@ use super::failover::{self, send_replica_of};
 use super::instance::{describe, Common, FailoverState, Master, Peer, Reconf, Replica};
 use super::monitor::send_ping;
 use super::select::select_replica;
-use super::{since, Ctx, Sentinel, Slot, INFO_PERIOD, PUBLISH_PERIOD};
+use super::{since, Ctx, Sentinel, Slot, Timings};
 
 /// The answer to `SENTINEL IS-MASTER-DOWN-BY-ADDR`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,7 +178,7 @@ impl Sentinel {
         if m.in_failover() {
             return Err(FailoverError::InProgress);
         }
-        if select_replica(m, now).is_none() {
+        if select_replica(m, &self.ctx.timings, now).is_none() {
             return Err(FailoverError::NoGoodReplica);
         }
         failover::start(&mut self.ctx, m, now);
@@ -274,13 +274,13 @@ fn master_info(ctx: &mut Ctx, m: &mut Master, info: &InfoReport, now: u64) {
 }
 
 /// The master is reachable, says it is a master and its INFO is fresh.
-fn master_looks_sane(m: &Master, now: u64) -> bool {
+fn master_looks_sane(m: &Master, t: &Timings, now: u64) -> bool {
     m.c.role_reported == Role::Master
         && !m.c.s_down
         && !m.o_down
         && m.c
             .info_refresh
-            .is_some_and(|t| since(now, t) < INFO_PERIOD * 2)
+            .is_some_and(|r| since(now, r) < t.info_period.saturating_mul(2))
 }
 
 /// Not SDOWN in the last `ms` milliseconds.
@@ -341,9 +341,9 @@ fn replica_reports_master(ctx: &mut Ctx, m: &mut Master, j: usize, now: u64) {
         failover::promotion_observed(ctx, m, j, now);
         return;
     }
-    let wait = PUBLISH_PERIOD * 4;
+    let wait = ctx.timings.publish_period.saturating_mul(4);
     if !r.promoted
-        && master_looks_sane(m, now)
+        && master_looks_sane(m, &ctx.timings, now)
         && no_down_for(&r.c, wait, now)
         && since(now, r.c.role_reported_time) > wait
         && send_replica_of(ctx, &r.c, &m.c.addr)
@@ -363,7 +363,7 @@ fn fix_replica_config(ctx: &mut Ctx, m: &mut Master, j: usize, now: u64) {
         return;
     }
     let wait = m.conf.failover_timeout_ms;
-    if master_looks_sane(m, now)
+    if master_looks_sane(m, &ctx.timings, now)
         && no_down_for(&r.c, wait, now)
         && since(now, r.conf_change_time) > wait
         && send_replica_of(ctx, &r.c, &m.c.addr)

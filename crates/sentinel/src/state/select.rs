@@ -3,22 +3,23 @@
 use std::cmp::Ordering;
 
 use super::instance::{Master, Replica};
-use super::{since, INFO_PERIOD, PING_PERIOD};
+use super::{since, Timings};
 
 /// Whether a replica may be promoted at all.
-fn eligible(m: &Master, r: &Replica, max_master_down: u64, now: u64) -> bool {
+fn eligible(m: &Master, r: &Replica, t: &Timings, max_master_down: u64, now: u64) -> bool {
+    let ping_validity = t.ping_period.saturating_mul(5);
     let info_validity = if m.c.s_down {
-        PING_PERIOD * 5
+        ping_validity
     } else {
-        INFO_PERIOD * 3
+        t.info_period.saturating_mul(3)
     };
     !r.c.s_down
         && r.c.link.connected
-        && since(now, r.c.link.last_avail_time) <= PING_PERIOD * 5
+        && since(now, r.c.link.last_avail_time) <= ping_validity
         && r.priority != 0
         && r.c
             .info_refresh
-            .is_some_and(|t| since(now, t) <= info_validity)
+            .is_some_and(|i| since(now, i) <= info_validity)
         && r.master_link_down_ms <= max_master_down
 }
 
@@ -37,7 +38,7 @@ fn compare(a: &Replica, b: &Replica) -> Ordering {
 }
 
 /// The index in `m.replicas` of the best replica to promote, if any.
-pub(crate) fn select_replica(m: &Master, now: u64) -> Option<usize> {
+pub(crate) fn select_replica(m: &Master, t: &Timings, now: u64) -> Option<usize> {
     let mut max_master_down = m.conf.down_after_ms.saturating_mul(10);
     if m.c.s_down {
         if let Some(t) = m.c.s_down_since {
@@ -47,7 +48,7 @@ pub(crate) fn select_replica(m: &Master, now: u64) -> Option<usize> {
     m.replicas
         .iter()
         .enumerate()
-        .filter(|(_, r)| eligible(m, r, max_master_down, now))
+        .filter(|(_, r)| eligible(m, r, t, max_master_down, now))
         .min_by(|(_, a), (_, b)| compare(a, b))
         .map(|(i, _)| i)
 }

@@ -380,7 +380,8 @@ fn selection_master() -> Sentinel {
 }
 
 fn selected(s: &Sentinel) -> Option<u16> {
-    select::select_replica(&s.masters[0], T0 + 1000).map(|j| s.masters[0].replicas[j].c.addr.port)
+    select::select_replica(&s.masters[0], &Timings::default(), T0 + 1000)
+        .map(|j| s.masters[0].replicas[j].c.addr.port)
 }
 
 #[test]
@@ -752,4 +753,142 @@ fn huge_epochs_from_the_network_do_not_overflow() {
     assert!(sim.has_event("+try-failover"));
     let (r, _) = sim.s.on_vote_request(MASTER, 6379, max, PEER_B, sim.now);
     assert_eq!(r.leader_epoch, max);
+}
+
+/// The actions logged up to (and including) the first crash.
+fn until_crash(sim: &Sim) -> &[Action] {
+    let end = sim
+        .log
+        .iter()
+        .position(|a| matches!(a, Action::Crash { .. }))
+        .unwrap_or_else(|| panic!("no crash in {:?}", sim.log));
+    &sim.log[..=end]
+}
+
+fn event_name(a: &Action) -> Option<&str> {
+    match a {
+        Action::Event(e) => Some(e.name.as_str()),
+        _ => None,
+    }
+}
+
+#[test]
+fn simulated_crash_after_election() {
+    let mut sim = Sim::new(&config(1, &[], &[6380]));
+    sim.s
+        .set_simulate_failure_flags(SIMFAILURE_CRASH_AFTER_ELECTION);
+    assert_eq!(sim.s.simulate_failure_flags(), 1);
+    sim.advance(2000);
+    sim.dead.insert(addr(MASTER, 6379));
+    sim.clear();
+    sim.advance(10_000);
+    let log = until_crash(&sim);
+    let n = log.len();
+    assert_eq!(
+        log[n - 1],
+        Action::Crash {
+            reason: "Sentinel CRASH because of SENTINEL simulate-failure".into()
+        }
+    );
+    // The vote is saved before crashing, right after +elected-leader.
+    assert_eq!(log[n - 2], Action::SaveConfig);
+    assert_eq!(event_name(&log[n - 3]), Some("+elected-leader"));
+    assert!(!log
+        .iter()
+        .any(|a| event_name(a) == Some("+failover-state-select-slave")));
+}
+
+#[test]
+fn simulated_crash_after_promotion() {
+    let mut sim = Sim::new(&config(1, &[], &[6380]));
+    sim.s
+        .set_simulate_failure_flags(SIMFAILURE_CRASH_AFTER_PROMOTION);
+    sim.advance(12_000);
+    sim.dead.insert(addr(MASTER, 6379));
+    sim.clear();
+    // The first attempt finds the replica's INFO too old; the retry
+    // (after twice the failover timeout) promotes it.
+    sim.advance(40_000);
+    let log = until_crash(&sim);
+    let n = log.len();
+    assert!(matches!(log[n - 1], Action::Crash { .. }));
+    // The new configuration epoch is saved before crashing.
+    assert_eq!(log[n - 2], Action::SaveConfig);
+    assert_eq!(event_name(&log[n - 3]), Some("+promoted-slave"));
+    assert!(log
+        .iter()
+        .any(|a| event_name(a) == Some("+failover-state-select-slave")));
+    assert!(!log
+        .iter()
+        .any(|a| event_name(a) == Some("+failover-state-reconf-slaves")));
+    // Without the flag the same failover runs to its end.
+    let mut sim = Sim::new(&config(1, &[], &[6380]));
+    sim.advance(12_000);
+    sim.dead.insert(addr(MASTER, 6379));
+    sim.advance(40_000);
+    assert!(sim.has_event("+switch-master"));
+    assert!(!sim.log.iter().any(|a| matches!(a, Action::Crash { .. })));
+}
+
+fn hello_count(sim: &Sim) -> usize {
+    sim.log
+        .iter()
+        .filter(|a| matches!(a, Action::PublishHello { .. }))
+        .count()
+}
+
+#[test]
+fn timings_are_read_at_runtime() {
+    let mut sim = Sim::new(&config(1, &[], &[]));
+    assert_eq!(*sim.s.timings(), Timings::default());
+    assert_eq!(sim.s.timings().min_link_reconnect_period, 15_000);
+    assert_eq!(sim.s.timings().script_max_runtime, 60_000);
+    assert_eq!(sim.s.timings().script_retry_delay, 30_000);
+    // publish-period 500: a hello every 600 ms on a 100 ms tick.
+    sim.s.timings_mut().publish_period = 500;
+    sim.advance(5000);
+    assert_eq!(hello_count(&sim), 9);
+    // tilt-trigger 5000: a 3 s gap is no longer a TILT.
+    sim.s.timings_mut().tilt_trigger = 5000;
+    sim.tick_at(sim.now + 3000);
+    assert!(!sim.s.is_tilt());
+    sim.tick_at(sim.now + 6000);
+    assert!(sim.s.is_tilt());
+    // tilt-period 1000: TILT ends a second later.
+    sim.s.timings_mut().tilt_period = 1000;
+    sim.advance(900);
+    assert!(sim.s.is_tilt());
+    sim.advance(100);
+    assert!(!sim.s.is_tilt());
+    // ping-period 200 (down-after is 3000): PINGs every 200 ms.
+    sim.s.timings_mut().ping_period = 200;
+    sim.clear();
+    sim.advance(2000);
+    let pings = sim
+        .log
+        .iter()
+        .filter(|a| matches!(a, Action::Ping { .. }))
+        .count();
+    assert_eq!(pings, 7, "{:?}", sim.log);
+}
+
+#[test]
+fn election_timeout_is_read_at_runtime() {
+    // A peer that never votes: the attempt is abandoned after the
+    // election timeout.
+    let mut cfg = config(2, &[(PEER_A, 26380)], &[6380]);
+    cfg.masters[0].failover_timeout_ms = 60_000;
+    let mut sim = Sim::new(&cfg);
+    sim.peers
+        .get_mut(&addr("10.0.0.9", 26380))
+        .unwrap()
+        .votes_for_asker = false;
+    sim.s.timings_mut().election_timeout = 2000;
+    sim.advance(2000);
+    sim.dead.insert(addr(MASTER, 6379));
+    sim.clear();
+    sim.advance(8000);
+    let names = sim.event_names();
+    let tried = position(&names, "+try-failover");
+    assert!(position(&names, "-failover-abort-not-elected") > tried);
 }
