@@ -16,10 +16,11 @@ pub fn run_subcommand(core: &mut Core, argv: &[&str], now: u64) -> (Reply, Vec<A
         .first()
         .is_some_and(|s| s.eq_ignore_ascii_case("failover"));
     if failover && matches!(reply, Reply::Status(_)) {
-        logger::warning(&format!(
-            "Executing user requested FAILOVER of '{}'",
-            argv.get(1).copied().unwrap_or_default()
-        ));
+        let name = argv.get(1).copied().unwrap_or_default();
+        logger::warning(&format!("Executing user requested FAILOVER of '{name}'"));
+        if !core.manual_failovers.iter().any(|m| m == name) {
+            core.manual_failovers.push(name.to_string());
+        }
     }
     (reply, actions)
 }

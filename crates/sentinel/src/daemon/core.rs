@@ -96,6 +96,27 @@ pub struct Facts {
     pub port: u16,
 }
 
+/// Longest wait, in a user-requested failover, for the chosen replica to
+/// reach the paused master's offset before it is promoted anyway.
+pub const CATCH_UP_LIMIT: u64 = 5000;
+
+/// A user-requested failover waiting for its replica to catch up with
+/// the master, whose writes are paused (our addition to upstream, which
+/// promotes at once and may lose the writes the replica had not received).
+#[derive(Debug, Clone)]
+pub struct CatchUp {
+    /// The master's handle.
+    pub master_id: InstanceId,
+    /// The replica to promote.
+    pub replica_id: InstanceId,
+    /// Its address (the old master will replicate from it).
+    pub replica_addr: crate::Addr,
+    /// When the wait started.
+    pub started: u64,
+    /// The master's offset once paused (None until known).
+    pub target: Option<u64>,
+}
+
 /// What made the daemon stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -128,6 +149,11 @@ pub struct Core {
     pub exit: Option<Exit>,
     /// `INFO server` facts.
     pub facts: Facts,
+    /// Masters with a user-requested failover whose promotion has not
+    /// been sent yet.
+    pub manual_failovers: Vec<String>,
+    /// Promotions held until the replica catches up.
+    pub catch_ups: Vec<CatchUp>,
     /// Wakes the main task when `exit` is set.
     pub exit_notify: Arc<tokio::sync::Notify>,
     /// Where link tasks send their reports.
@@ -155,6 +181,8 @@ impl Core {
             stats: Stats::default(),
             exit: None,
             facts: Facts::default(),
+            manual_failovers: Vec::new(),
+            catch_ups: Vec::new(),
             exit_notify: Arc::new(tokio::sync::Notify::new()),
             reports,
             next_gen: 0,
@@ -219,7 +247,11 @@ impl Core {
                     run_id,
                 },
             ),
-            Action::Promote { instance } => self.send(instance, LinkCmd::ReplicaOf(None)),
+            Action::Promote { instance } => {
+                if !self.hold_promotion(instance) {
+                    self.send(instance, LinkCmd::ReplicaOf(None));
+                }
+            }
             Action::SendReplicaOf { instance, addr } => {
                 self.send(instance, LinkCmd::ReplicaOf(Some(addr)));
             }
@@ -233,6 +265,112 @@ impl Core {
                 self.request_exit(Exit::Crash);
             }
         }
+    }
+
+    /// In a user-requested failover with the old master reachable, pauses
+    /// its writes and holds the promotion of `replica` until it has
+    /// received everything the master acknowledged (see [`CatchUp`]).
+    fn hold_promotion(&mut self, replica: InstanceId) -> bool {
+        let Some(view) = self.s.instance(replica) else {
+            return false;
+        };
+        let Some(pos) = self.manual_failovers.iter().position(|m| *m == view.master) else {
+            return false;
+        };
+        self.manual_failovers.remove(pos);
+        let Some(master) = self
+            .s
+            .master_id(&view.master)
+            .and_then(|id| self.s.instance(id))
+        else {
+            return false;
+        };
+        if !master.connected || master.s_down || !self.links.contains_key(&master.id) {
+            return false;
+        }
+        logger::notice(&format!(
+            "Pausing writes on master {} {} {} until replica {} catches up",
+            master.name, master.addr.host, master.addr.port, view.name
+        ));
+        self.send(
+            master.id,
+            LinkCmd::PauseWrites {
+                ms: CATCH_UP_LIMIT + 2000,
+            },
+        );
+        self.catch_ups.push(CatchUp {
+            master_id: master.id,
+            replica_id: replica,
+            replica_addr: view.addr,
+            started: u64::try_from(redis_common::time::now_ms()).unwrap_or(0),
+            target: None,
+        });
+        true
+    }
+
+    /// The paused master's offset arrived.
+    pub fn master_offset(&mut self, master: InstanceId, offset: Option<u64>) {
+        let Some(i) = self.catch_ups.iter().position(|c| c.master_id == master) else {
+            return;
+        };
+        match offset {
+            Some(o) => {
+                self.catch_ups[i].target = Some(o);
+                let r = self.catch_ups[i].replica_id;
+                self.send(r, LinkCmd::QueryOffset);
+            }
+            None => self.release(i, "the master's offset is unreadable"),
+        }
+    }
+
+    /// A replica's offset arrived.
+    pub fn replica_offset(&mut self, replica: InstanceId, offset: Option<u64>) {
+        let Some(i) = self.catch_ups.iter().position(|c| c.replica_id == replica) else {
+            return;
+        };
+        match (offset, self.catch_ups[i].target) {
+            (Some(o), Some(t)) if o >= t => self.release(i, ""),
+            (None, _) => self.release(i, "the replica's offset is unreadable"),
+            _ => self.send(replica, LinkCmd::QueryOffset),
+        }
+    }
+
+    /// Periodic check of held promotions: timeouts and lost links.
+    pub fn check_catch_ups(&mut self, now: u64) {
+        // A user failover aborted before its promotion leaves nothing held.
+        let s = &self.s;
+        self.manual_failovers.retain(|m| {
+            s.failover_state(m)
+                .is_some_and(|f| f != crate::state::FailoverState::None)
+        });
+        let mut i = 0;
+        while i < self.catch_ups.len() {
+            let c = &self.catch_ups[i];
+            let lost =
+                !self.links.contains_key(&c.master_id) || !self.links.contains_key(&c.replica_id);
+            if lost {
+                self.release(i, "a link was lost");
+            } else if now.saturating_sub(c.started) > CATCH_UP_LIMIT {
+                self.release(i, "timeout");
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Sends the held promotion, then points the old master at the new
+    /// one and lifts the pause: writes held by the pause now get
+    /// `-READONLY` instead of landing on a master about to be demoted.
+    fn release(&mut self, i: usize, why: &str) {
+        let c = self.catch_ups.remove(i);
+        if why.is_empty() {
+            logger::notice("Replica caught up with the paused master: promoting it");
+        } else {
+            logger::warning(&format!("Promoting the replica without catch-up: {why}"));
+        }
+        self.send(c.replica_id, LinkCmd::ReplicaOf(None));
+        self.send(c.master_id, LinkCmd::ReplicaOf(Some(c.replica_addr)));
+        self.send(c.master_id, LinkCmd::Unpause);
     }
 
     fn send(&mut self, id: InstanceId, cmd: LinkCmd) {

@@ -60,6 +60,17 @@ pub enum LinkCmd {
     ReplicaOf(Option<Addr>),
     /// `SCRIPT KILL`.
     ScriptKill,
+    /// `CLIENT PAUSE <ms> WRITE` then `INFO replication`, reported as
+    /// [`ReportKind::MasterOffset`] (a user-requested failover waits for
+    /// the chosen replica to reach that offset).
+    PauseWrites {
+        /// Pause length.
+        ms: u64,
+    },
+    /// `CLIENT UNPAUSE`.
+    Unpause,
+    /// `INFO replication`, reported as [`ReportKind::ReplicaOffset`].
+    QueryOffset,
     /// Close the links and end the task without reporting.
     Close,
 }
@@ -88,6 +99,10 @@ pub enum ReportKind {
     Info(String),
     /// A message on the hello channel.
     Hello(String),
+    /// `master_repl_offset` once writes are paused (`None`: unreadable).
+    MasterOffset(Option<u64>),
+    /// `slave_repl_offset` of a replica (`None`: unreadable).
+    ReplicaOffset(Option<u64>),
     /// A well-formed `is-master-down-by-addr` reply.
     IsMasterDown {
         /// The peer sees the master down.
@@ -136,6 +151,8 @@ enum Expect {
     Pong,
     Info,
     Ask,
+    MasterOffset,
+    ReplicaOffset,
 }
 
 async fn run(p: LinkParams, mut rx: UnboundedReceiver<LinkCmd>) {
@@ -379,6 +396,20 @@ fn send(
             queue(p, w, &["SCRIPT", "KILL"]);
             pending.push_back((Expect::Ignore, None));
         }
+        LinkCmd::PauseWrites { ms } => {
+            queue(p, w, &["CLIENT", "PAUSE", &ms.to_string(), "WRITE"]);
+            queue(p, w, &["INFO", "replication"]);
+            pending.push_back((Expect::Ignore, None));
+            pending.push_back((Expect::MasterOffset, None));
+        }
+        LinkCmd::Unpause => {
+            queue(p, w, &["CLIENT", "UNPAUSE"]);
+            pending.push_back((Expect::Ignore, None));
+        }
+        LinkCmd::QueryOffset => {
+            queue(p, w, &["INFO", "replication"]);
+            pending.push_back((Expect::ReplicaOffset, None));
+        }
         LinkCmd::Close => {}
     }
 }
@@ -408,7 +439,27 @@ fn interpret(expect: Expect, f: Frame) -> Option<ReportKind> {
             _ => None,
         },
         (Expect::Ask, _) => None,
+        (Expect::MasterOffset, f) => Some(ReportKind::MasterOffset(info_field(
+            &f,
+            "master_repl_offset",
+        ))),
+        (Expect::ReplicaOffset, f) => Some(ReportKind::ReplicaOffset(info_field(
+            &f,
+            "slave_repl_offset",
+        ))),
     }
+}
+
+/// A numeric field of an INFO reply.
+fn info_field(f: &Frame, name: &str) -> Option<u64> {
+    let text = match f {
+        Frame::Bulk(b) | Frame::Verbatim { text: b, .. } => String::from_utf8_lossy(b),
+        _ => return None,
+    };
+    text.lines().find_map(|l| {
+        let (k, v) = l.trim_end_matches('\r').split_once(':')?;
+        (k == name).then(|| v.parse().ok()).flatten()
+    })
 }
 
 /// The payload of a `message` on the hello channel.

@@ -49,10 +49,17 @@ const TICK: Duration = Duration::from_millis(100);
 struct Args {
     config: Option<PathBuf>,
     options: Vec<String>,
+    /// `--check-config`: load, check, print `Configuration OK`, exit (the
+    /// systemd unit's `ExecStartPre`, like our redis-server's).
+    check_only: bool,
 }
 
 fn parse_args(argv: Vec<String>) -> Result<Args, i32> {
-    let mut rest: Vec<String> = argv.into_iter().filter(|a| a != "--sentinel").collect();
+    let check_only = argv.iter().any(|a| a == "--check-config");
+    let mut rest: Vec<String> = argv
+        .into_iter()
+        .filter(|a| a != "--sentinel" && a != "--check-config")
+        .collect();
     if let Some(first) = rest.first() {
         match first.as_str() {
             "-v" | "--version" => {
@@ -83,6 +90,7 @@ fn parse_args(argv: Vec<String>) -> Result<Args, i32> {
     Ok(Args {
         config,
         options: rest,
+        check_only,
     })
 }
 
@@ -125,6 +133,10 @@ pub fn main() -> i32 {
             strerror(&e)
         ));
         return 1;
+    }
+    if args.check_only {
+        println!("Configuration OK");
+        return 0;
     }
     if cfg.daemonize {
         redis_net::process::daemonize();
@@ -249,6 +261,7 @@ async fn serve(cfg: SentinelConfig, path: PathBuf) -> i32 {
                 let mut c = lock(&core);
                 let actions = c.s.tick(now);
                 c.apply(actions);
+                c.check_catch_ups(now);
                 let events = c.scripts.tick(now);
                 for (name, text) in events {
                     let level = if name.starts_with("-script-error") || name.starts_with("-script-timeout") {
@@ -338,7 +351,16 @@ fn on_report(core: &mut Core, r: Report, now: u64) {
         ReportKind::Connected => core.s.on_connected(id, now),
         ReportKind::Disconnected => {
             core.links.remove(&id);
+            core.check_catch_ups(now);
             core.s.on_disconnected(id, now)
+        }
+        ReportKind::MasterOffset(o) => {
+            core.master_offset(id, o);
+            Vec::new()
+        }
+        ReportKind::ReplicaOffset(o) => {
+            core.replica_offset(id, o);
+            Vec::new()
         }
         ReportKind::Pong(s) => core.s.on_ping_reply(id, &s, now),
         ReportKind::Info(text) => {
