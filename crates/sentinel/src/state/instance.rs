@@ -131,6 +131,9 @@ pub(crate) struct Peer {
     pub leader_epoch: u64,
     /// Last hello heard from it; upstream starts it at creation time.
     pub last_hello_time: Option<u64>,
+    /// When we last warned that it monitors the master at another
+    /// address with the same configuration epoch.
+    pub mismatch_warned: Option<u64>,
 }
 
 impl Peer {
@@ -145,6 +148,7 @@ impl Peer {
             leader: None,
             leader_epoch: 0,
             last_hello_time: Some(now),
+            mismatch_warned: None,
         }
     }
 }

@@ -459,14 +459,46 @@ fn process_hello(ctx: &mut Ctx, masters: &mut [Master], mi: usize, h: &Hello, no
             failover::adopt_address(ctx, m, h.master_addr.clone(), now);
         }
     }
-    if let Some(p) = masters[mi]
+    let m = &mut masters[mi];
+    let disagree = h.master_config_epoch == m.config_epoch
+        && h.master_addr != *m.current_addr()
+        && !m.in_failover();
+    let ours = m.current_addr().clone();
+    let name = m.c.name.clone();
+    if let Some(p) = m
         .sentinels
         .iter_mut()
         .find(|p| p.c.run_id.as_deref() == Some(h.run_id.as_str()))
     {
         p.last_hello_time = Some(now);
+        // Upstream ignores such hellos silently and the two sentinels
+        // disagree forever; say so, once a minute.
+        if disagree
+            && p.mismatch_warned
+                .is_none_or(|t| since(now, t) >= MISMATCH_WARN_PERIOD)
+        {
+            p.mismatch_warned = Some(now);
+            ctx.emit(Action::Log {
+                level: EventLevel::Warning,
+                text: format!(
+                    "WARNING: sentinel {} at {} {} monitors master '{}' at {} {} but this sentinel monitors it at {} {}, with the same configuration epoch {}: they will not agree until one of the 'sentinel monitor' lines is fixed",
+                    h.run_id,
+                    h.sentinel_ip,
+                    h.sentinel_port,
+                    name,
+                    h.master_addr.host,
+                    h.master_addr.port,
+                    ours.host,
+                    ours.port,
+                    h.master_config_epoch
+                ),
+            });
+        }
     }
 }
+
+/// How often the monitor-mismatch warning repeats per sentinel.
+const MISMATCH_WARN_PERIOD: u64 = 60_000;
 
 /// A hello from a sentinel not known at that address: handles address
 /// switches and address clashes as upstream, then adds it.

@@ -892,3 +892,33 @@ fn election_timeout_is_read_at_runtime() {
     let tried = position(&names, "+try-failover");
     assert!(position(&names, "-failover-abort-not-elected") > tried);
 }
+
+/// Two sentinels monitoring one name at different addresses with the same
+/// configuration epoch never converge (upstream ignores the hello
+/// silently): we log a warning naming both addresses, once a minute per
+/// sentinel.
+#[test]
+fn same_name_other_address_warns_once_a_minute() {
+    let mut sim = Sim::new(&config(2, &[], &[]));
+    let hello = format!("10.0.0.9,26380,{PEER_A},0,mymaster,10.0.0.77,6379,0");
+    let warnings = |actions: &[Action]| {
+        actions
+            .iter()
+            .filter(|a| {
+                matches!(a, Action::Log { level: EventLevel::Warning, text }
+                    if text.contains("10.0.0.77 6379") && text.contains(&format!("{MASTER} 6379")))
+            })
+            .count()
+    };
+    let first = sim.s.on_hello(&hello, T0 + 100);
+    assert_eq!(warnings(&first), 1, "{first:?}");
+    // The address we monitor is unchanged.
+    assert_eq!(sim.s.master_addr("mymaster"), Some(addr(MASTER, 6379)));
+    let again = sim.s.on_hello(&hello, T0 + 2100);
+    assert_eq!(warnings(&again), 0, "{again:?}");
+    let later = sim.s.on_hello(&hello, T0 + 61_000);
+    assert_eq!(warnings(&later), 1, "{later:?}");
+    // A hello agreeing with us warns nothing.
+    let agree = format!("10.0.0.9,26380,{PEER_A},0,mymaster,{MASTER},6379,0");
+    assert_eq!(warnings(&sim.s.on_hello(&agree, T0 + 130_000)), 0);
+}
