@@ -810,7 +810,7 @@ pub struct InfoParams {
 }
 
 /// The sections a sentinel's `INFO` knows, in output order.
-const INFO_SECTIONS: [&str; 5] = ["server", "clients", "cpu", "stats", "sentinel"];
+const INFO_SECTIONS: [&str; 5] = ["server", "clients", "stats", "cpu", "sentinel"];
 
 /// `INFO [section ...]` of a sentinel. No argument, `default`, `all` and
 /// `everything` give every section; unknown names add nothing. Sections

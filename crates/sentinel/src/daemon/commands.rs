@@ -265,7 +265,17 @@ pub fn run(core: &mut Core, client: &mut ClientSession, args: &[Bytes], out: &mu
     };
     if let Some(c) = core.clients.get_mut(&client.id) {
         c.last_cmd_ms = now_ms();
-        c.last_cmd = cmd.name.to_string();
+        // Container commands show as `name|subcommand` (CLIENT LIST cmd=).
+        c.last_cmd = match args.get(1) {
+            Some(sub) if matches!(cmd.name, "sentinel" | "client" | "acl" | "command") => {
+                format!(
+                    "{}|{}",
+                    cmd.name,
+                    String::from_utf8_lossy(sub).to_ascii_lowercase()
+                )
+            }
+            _ => cmd.name.to_string(),
+        };
     }
     if !client.authenticated && !matches!(cmd.name, "auth" | "hello") {
         err("NOAUTH Authentication required.").encode(proto, out);
@@ -583,6 +593,8 @@ const CLIENT_HELP: &[&str] = &[
     "      Skip killing current connection (default: yes).",
     "LIST [options ...]",
     "    Return information about client connections.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
     "HELP",
@@ -640,13 +652,17 @@ fn client(c: &mut Ctx<'_>) -> Frame {
             }
         }
         "kill" if argc >= 3 => client_kill(c),
+        "no-evict" if argc == 3 => match c.arg(2).to_ascii_lowercase().as_str() {
+            "on" | "off" => Frame::ok(),
+            _ => err("ERR syntax error"),
+        },
         "help" if argc == 2 => Frame::Array(
             CLIENT_HELP
                 .iter()
                 .map(|l| Frame::simple(Bytes::from_static(l.as_bytes())))
                 .collect(),
         ),
-        "id" | "getname" | "setname" | "info" | "kill" | "help" => wrong(&sub),
+        "id" | "getname" | "setname" | "info" | "kill" | "help" | "no-evict" => wrong(&sub),
         _ => err(format!(
             "ERR unknown subcommand '{}'. Try CLIENT HELP.",
             c.arg(1)
@@ -839,6 +855,31 @@ fn hello(c: &mut Ctx<'_>) -> Frame {
     ])
 }
 
+/// `ACL CAT`: 7.0's command categories, in its order.
+const ACL_CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
 fn acl(c: &mut Ctx<'_>) -> Frame {
     let sub = c.arg(1).to_ascii_lowercase();
     match (sub.as_str(), c.args.len()) {
@@ -852,7 +893,8 @@ fn acl(c: &mut Ctx<'_>) -> Frame {
             };
             Frame::Array(vec![bulk(format!("user default on {pass} ~* &* +@all"))])
         }
-        ("whoami" | "users" | "list", _) => err(format!(
+        ("cat", 2) => Frame::Array(ACL_CATEGORIES.iter().map(|c| bulk(*c)).collect()),
+        ("whoami" | "users" | "list" | "cat", _) => err(format!(
             "ERR wrong number of arguments for 'acl|{sub}' command"
         )),
         _ => err(format!(
