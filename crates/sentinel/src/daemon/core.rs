@@ -413,6 +413,8 @@ impl Core {
             renames,
             client_name: format!("sentinel-{}", myid.get(..8).unwrap_or(myid)),
             down_after_ms: mconf.down_after_ms,
+            min_reconnect_ms: self.s.timings().min_link_reconnect_period,
+            pubsub_silence_ms: self.s.timings().publish_period.saturating_mul(3),
             reports: self.reports.clone(),
         };
         let tx = link::spawn(params);

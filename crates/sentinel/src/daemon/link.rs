@@ -29,11 +29,6 @@ use crate::state::{InstanceId, InstanceKind};
 /// Most commands waiting for a reply on one link before periodic ones
 /// are skipped (upstream's `SENTINEL_MAX_PENDING_COMMANDS`).
 const MAX_PENDING: usize = 100;
-/// A link younger than this is never dropped for slow replies.
-const MIN_LINK_RECONNECT_PERIOD: Duration = Duration::from_millis(15_000);
-/// Silence on the Pub/Sub link that drops it: three hello periods (our
-/// own hello, published every two seconds, comes back on it).
-const PUBSUB_SILENCE: Duration = Duration::from_millis(6000);
 /// How often the task checks its timers.
 const CHECK_PERIOD: Duration = Duration::from_millis(100);
 
@@ -133,6 +128,12 @@ pub struct LinkParams {
     pub client_name: String,
     /// The master's `down-after-milliseconds`.
     pub down_after_ms: u64,
+    /// A link younger than this is never dropped for slow replies
+    /// (`SENTINEL DEBUG min-link-reconnect-period`).
+    pub min_reconnect_ms: u64,
+    /// Silence on the Pub/Sub link that drops it: three hello periods (our
+    /// own hello comes back on it every period).
+    pub pubsub_silence_ms: u64,
     /// Where to report.
     pub reports: UnboundedSender<Report>,
 }
@@ -280,6 +281,8 @@ async fn serve(
     let connected_at = Instant::now();
     let mut pubsub_activity = Instant::now();
     let ping_limit = Duration::from_millis(p.down_after_ms / 2);
+    let min_reconnect = Duration::from_millis(p.min_reconnect_ms);
+    let pubsub_silence = Duration::from_millis(p.pubsub_silence_ms);
     report(ReportKind::Connected);
     let mut check = tokio::time::interval(CHECK_PERIOD);
     loop {
@@ -315,7 +318,7 @@ async fn serve(
             }
             _ = check.tick() => {
                 let now = Instant::now();
-                if pubsub.is_some() && now.duration_since(pubsub_activity) > PUBSUB_SILENCE {
+                if pubsub.is_some() && now.duration_since(pubsub_activity) > pubsub_silence {
                     return End::Failed;
                 }
                 let oldest_ping = pending
@@ -323,7 +326,7 @@ async fn serve(
                     .find(|(e, _)| *e == Expect::Pong)
                     .and_then(|(_, t)| *t);
                 if let Some(t) = oldest_ping {
-                    if now.duration_since(connected_at) > MIN_LINK_RECONNECT_PERIOD
+                    if now.duration_since(connected_at) > min_reconnect
                         && now.duration_since(t) > ping_limit
                     {
                         return End::Failed;

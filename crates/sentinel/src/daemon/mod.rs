@@ -262,7 +262,8 @@ async fn serve(cfg: SentinelConfig, path: PathBuf) -> i32 {
                 let actions = c.s.tick(now);
                 c.apply(actions);
                 c.check_catch_ups(now);
-                let events = c.scripts.tick(now);
+                let t = *c.s.timings();
+                let events = c.scripts.tick(now, t.script_max_runtime, t.script_retry_delay);
                 for (name, text) in events {
                     let level = if name.starts_with("-script-error") || name.starts_with("-script-timeout") {
                         crate::state::EventLevel::Warning

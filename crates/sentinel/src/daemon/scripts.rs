@@ -14,12 +14,8 @@ use crate::reply::Reply;
 const MAX_QUEUE: usize = 256;
 /// Most jobs running at once.
 const MAX_RUNNING: usize = 16;
-/// Longest run before SIGKILL, in ms.
-const MAX_RUNTIME: u64 = 60_000;
 /// Most retries of a script exiting with 1.
 const MAX_RETRY: u32 = 10;
-/// First retry delay, doubled at each retry, in ms.
-const RETRY_DELAY: u64 = 30_000;
 
 /// One queued or running script.
 #[derive(Debug)]
@@ -71,10 +67,13 @@ impl Scripts {
         self.jobs.len()
     }
 
-    /// Starts due jobs, collects finished ones, kills overdue ones.
-    pub fn tick(&mut self, now: u64) -> Vec<ScriptEvent> {
+    /// Starts due jobs, collects finished ones, kills the ones running
+    /// longer than `max_runtime` ms; retries wait `retry_delay` ms, doubled
+    /// at each retry (`SENTINEL DEBUG script-max-runtime`,
+    /// `script-retry-delay`).
+    pub fn tick(&mut self, now: u64, max_runtime: u64, retry_delay: u64) -> Vec<ScriptEvent> {
         let mut events = Vec::new();
-        self.collect(now, &mut events);
+        self.collect(now, max_runtime, retry_delay, &mut events);
         self.start(now, &mut events);
         events
     }
@@ -110,7 +109,14 @@ impl Scripts {
             .retain(|j| j.retry_num <= MAX_RETRY || j.child.is_some());
     }
 
-    fn collect(&mut self, now: u64, events: &mut Vec<ScriptEvent>) {
+    fn collect(
+        &mut self,
+        now: u64,
+        max_runtime: u64,
+        retry_delay: u64,
+        events: &mut Vec<ScriptEvent>,
+    ) {
+        let delay = |n: u32| retry_delay.saturating_mul(1u64 << n.saturating_sub(1).min(20));
         let mut keep = Vec::with_capacity(self.jobs.len());
         for mut j in std::mem::take(&mut self.jobs) {
             let Some(child) = j.child.as_mut() else {
@@ -119,14 +125,14 @@ impl Scripts {
             };
             match child.try_wait() {
                 Ok(None) => {
-                    if now.saturating_sub(j.start_time) > MAX_RUNTIME {
+                    if now.saturating_sub(j.start_time) > max_runtime {
                         let _ = child.kill();
                         let _ = child.wait();
                         events.push(("-script-timeout", format!("{} {}", j.argv[0], child.id())));
                         // Reaped; a killed script is retried like upstream.
                         j.child = None;
                         j.retry_num += 1;
-                        j.start_time = now + retry_delay(j.retry_num);
+                        j.start_time = now + delay(j.retry_num);
                         if j.retry_num <= MAX_RETRY {
                             keep.push(j);
                         }
@@ -142,7 +148,7 @@ impl Scripts {
                     j.child = None;
                     if (code == 1 || sig != 0) && j.retry_num < MAX_RETRY {
                         j.retry_num += 1;
-                        j.start_time = now + retry_delay(j.retry_num);
+                        j.start_time = now + delay(j.retry_num);
                         keep.push(j);
                     } else if code != 0 || sig != 0 {
                         events.push(("-script-error", format!("{} {sig} {code}", j.argv[0])));
@@ -200,8 +206,4 @@ impl Scripts {
             }
         }
     }
-}
-
-fn retry_delay(retry_num: u32) -> u64 {
-    RETRY_DELAY.saturating_mul(1u64 << retry_num.saturating_sub(1).min(20))
 }
