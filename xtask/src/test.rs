@@ -18,6 +18,9 @@ const DEBIAN_TOOLS: &[&str] = &[
     // The replication tests run HAProxy in front of two servers, as the
     // guides deploy it.
     "/usr/sbin/haproxy",
+    // The multi-host Sentinel tests partition network namespaces with
+    // nftables drop rules (tests/sentinel_netns.rs).
+    "/usr/sbin/nft",
 ];
 
 /// Runs a command with inherited output; Ok if it exited 0.
@@ -57,6 +60,7 @@ fn ensure_debian_tools() -> Result<(), String> {
                 "redis-server",
                 "redis-tools",
                 "haproxy",
+                "nftables",
             ])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;

@@ -246,6 +246,25 @@ impl Config {
         Ok(cfg)
     }
 
+    /// Loads config text already read (a file's content, then the
+    /// command-line options as extra lines), as [`Config::load_with`]
+    /// does after reading. The sentinel checks its generic directives
+    /// with it (`sentinel` lines are only stored when `opts.sentinel`).
+    pub fn from_text(text: &str, opts: &LoadOptions) -> Result<Config, ConfigError> {
+        let mut cfg = Config::default();
+        let mut loader = Loader {
+            opts,
+            save_seen: false,
+            depth: 0,
+            commands: opts
+                .commands
+                .as_ref()
+                .map(|c| c.iter().map(|n| n.to_ascii_lowercase()).collect()),
+        };
+        cfg.load_text(text, &mut loader)?;
+        Ok(cfg)
+    }
+
     /// Parses config text into `self` (used for files and includes).
     fn load_text(&mut self, text: &str, ld: &mut Loader<'_>) -> Result<(), ConfigError> {
         for (i, raw) in text.split('\n').enumerate() {

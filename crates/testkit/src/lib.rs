@@ -12,8 +12,10 @@
 
 pub mod conn;
 pub mod dir;
+pub mod netns;
 pub mod process;
 pub mod resp;
+pub mod sentinel;
 pub mod server;
 
 pub use conn::Conn;

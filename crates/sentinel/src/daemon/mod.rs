@@ -108,6 +108,9 @@ pub fn main() -> i32 {
     let path = std::path::absolute(&path).unwrap_or(path);
     let mut text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
+        // Upstream reads a directory as an empty file (and then fails to
+        // save into it, with a warning, but keeps running).
+        Err(e) if path.is_dir() && e.raw_os_error() == Some(libc::EISDIR) => String::new(),
         Err(e) => {
             logger::warning(&format!(
                 "Fatal error, can't open config file '{}': {}",
@@ -119,6 +122,24 @@ pub fn main() -> i32 {
     };
     text.push('\n');
     text.push_str(&redis_config::options_text(&args.options));
+    // Server directives are checked against the server's own table, in
+    // file order, before any `sentinel` line (upstream's order): an
+    // unknown or malformed one is the same fatal error as in redis-server.
+    let generic = redis_config::LoadOptions {
+        sentinel: true,
+        ..redis_config::LoadOptions::default()
+    };
+    match redis_config::Config::from_text(&text, &generic) {
+        Ok(_) => {}
+        Err(e @ redis_config::ConfigError::Line { .. }) => {
+            eprintln!("{e}");
+            return 1;
+        }
+        Err(e) => {
+            logger::warning(&e.to_string());
+            return 1;
+        }
+    }
     let cfg = match parse_with(&text, &ParseOptions::default()) {
         Ok(c) => c,
         Err(e) => {
@@ -126,7 +147,25 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    if let Err(e) = std::fs::OpenOptions::new().append(true).open(&path) {
+    let writable = if path.is_dir() {
+        // access(W_OK) on a directory, as upstream checks: its mode.
+        std::fs::metadata(&path)
+            .map(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                if m.permissions().mode() & 0o222 == 0 {
+                    Err(std::io::Error::from_raw_os_error(libc::EACCES))
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|r| r)
+    } else {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map(|_| ())
+    };
+    if let Err(e) = writable {
         logger::warning(&format!(
             "Sentinel config file {} is not writable: {}. Exiting...",
             path.display(),
