@@ -10,7 +10,11 @@
 //! - `memory`: resident and `used_memory` bytes per item for four datasets;
 //! - `persistence`: AOF write throughput, RDB/AOF load time, BGSAVE memory
 //!   growth and latency under write load;
-//! - `replication`: write throughput with replicas, full-sync time, lag.
+//! - `replication`: write throughput with replicas, full-sync time, lag;
+//! - `sentinel` (only when named, not part of the default or `all`): how
+//!   fast our redis-sentinel + redis-server fail over against Debian's,
+//!   see `crate::bench_sentinel`; `--rounds R` sets its rounds per side
+//!   (default 5, quick 2).
 //!
 //! Every figure is a pair measured in the same run and reported as the
 //! ratio ours/reference; repeated runs alternate which server goes first so
@@ -19,12 +23,12 @@
 //! Every server and load generator is killed by PID when its owner is
 //! dropped, so a failing section leaves nothing running.
 
-mod client;
+pub(crate) mod client;
 mod memory;
 mod persistence;
 mod replication;
-mod report;
-mod server;
+pub(crate) mod report;
+pub(crate) mod server;
 mod throughput;
 mod tool;
 
@@ -36,6 +40,10 @@ use crate::json::Json;
 
 const SECTIONS: &[&str] = &["basic", "types", "memory", "persistence", "replication"];
 
+/// Sections run only when named: they need more than the rest (the
+/// sentinel section: our redis-sentinel and redis-py in `.venv`).
+const EXTRA_SECTIONS: &[&str] = &["sentinel"];
+
 /// What to run and how much; `--quick` shrinks everything so that a full
 /// quick run stays under a minute.
 pub struct Options {
@@ -44,6 +52,9 @@ pub struct Options {
     pub quick: bool,
     /// `--budget S`: seconds per throughput table (default 60, quick 10).
     pub budget_secs: Option<u64>,
+    /// Failover rounds per side of the sentinel section: `--rounds R`
+    /// when given, else 5 (quick: 2).
+    pub sentinel_rounds: u32,
     sections: Vec<String>,
 }
 
@@ -75,6 +86,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         rounds: 3,
         quick: false,
         budget_secs: None,
+        sentinel_rounds: 5,
         sections: Vec::new(),
     };
     let mut requests = None;
@@ -101,11 +113,14 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                 )
             }
             "all" => o.sections.extend(SECTIONS.iter().map(|s| s.to_string())),
-            s if SECTIONS.contains(&s) => o.sections.push(s.to_string()),
+            s if SECTIONS.contains(&s) || EXTRA_SECTIONS.contains(&s) => {
+                o.sections.push(s.to_string())
+            }
             other => {
                 return Err(format!(
-                    "unknown bench option or section {other} (sections: {})",
-                    SECTIONS.join(" ")
+                    "unknown bench option or section {other} (sections: {}; only when named: {})",
+                    SECTIONS.join(" "),
+                    EXTRA_SECTIONS.join(" ")
                 ))
             }
         }
@@ -113,9 +128,11 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
     if o.quick {
         o.requests = 5_000;
         o.rounds = 1;
+        o.sentinel_rounds = 2;
     }
     o.requests = requests.unwrap_or(o.requests);
     o.rounds = rounds.unwrap_or(o.rounds).max(1);
+    o.sentinel_rounds = rounds.unwrap_or(o.sentinel_rounds).max(1);
     if o.sections.is_empty() {
         o.sections = SECTIONS.iter().map(|s| s.to_string()).collect();
     }
@@ -125,6 +142,8 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
 /// Everything a section needs: the two binaries and the options.
 pub struct Ctx {
     pub ours: PathBuf,
+    /// Our redis-sentinel, built only when the sentinel section runs.
+    pub ours_sentinel: Option<PathBuf>,
     pub reference: PathBuf,
     pub opts: Options,
     pub tick: f64,
@@ -153,7 +172,7 @@ impl Ctx {
     }
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     let root = crate::repo_root();
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(d) => root.join(d), // join keeps absolute paths as they are
@@ -161,40 +180,60 @@ fn target_dir() -> PathBuf {
     }
 }
 
-fn ours_binary() -> Result<PathBuf, String> {
-    // REDIS_RS_BIN_DIR selects another "ours" (as in the tests), e.g.
-    // /usr/bin to check the harness itself; otherwise build a release.
-    let bin = match std::env::var_os("REDIS_RS_BIN_DIR") {
-        Some(dir) => PathBuf::from(dir).join("redis-server"),
+/// Our binaries `names` (redis-server first): from REDIS_RS_BIN_DIR when
+/// set (as in the tests), e.g. /usr/bin to check the harness itself;
+/// otherwise one release build of all of them.
+fn ours_binaries(names: &[&str]) -> Result<Vec<PathBuf>, String> {
+    let dir = match std::env::var_os("REDIS_RS_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
         None => {
-            let status = Command::new(crate::cargo())
-                .args(["build", "--release", "-p", "redis-server"])
+            let mut cmd = Command::new(crate::cargo());
+            cmd.args(["build", "--release"]);
+            for n in names {
+                cmd.args(["-p", n]);
+            }
+            let status = cmd
                 .current_dir(crate::repo_root())
                 .status()
                 .map_err(|e| e.to_string())?;
             if !status.success() {
-                return Err("release build of redis-server failed".into());
+                return Err(format!("release build of {} failed", names.join(", ")));
             }
-            target_dir().join("release/redis-server")
+            target_dir().join("release")
         }
     };
-    if bin.is_file() {
-        Ok(bin)
-    } else {
-        Err(format!("{} not found", bin.display()))
-    }
+    names
+        .iter()
+        .map(|n| {
+            let bin = dir.join(n);
+            if bin.is_file() {
+                Ok(bin)
+            } else {
+                Err(format!("{} not found", bin.display()))
+            }
+        })
+        .collect()
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let opts = parse_options(args)?;
-    if !std::path::Path::new(tool::BENCHMARK).is_file() {
+    let sentinel = opts.sections.iter().any(|s| s == "sentinel");
+    let needs_benchmark = opts.sections.iter().any(|s| s != "sentinel");
+    if needs_benchmark && !std::path::Path::new(tool::BENCHMARK).is_file() {
         return Err(format!(
             "{} missing: run `cargo xtask test` (installs redis-tools) first",
             tool::BENCHMARK
         ));
     }
+    let names: &[&str] = if sentinel {
+        &["redis-server", "redis-sentinel"]
+    } else {
+        &["redis-server"]
+    };
+    let mut bins = ours_binaries(names)?.into_iter();
     let ctx = Ctx {
-        ours: ours_binary()?,
+        ours: bins.next().ok_or("no redis-server")?,
+        ours_sentinel: bins.next(),
         reference: PathBuf::from("/usr/bin/redis-server"),
         opts,
         tick: server::clock_ticks_per_sec(),
@@ -212,6 +251,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "memory" => memory::run(&ctx),
             "persistence" => persistence::run(&ctx),
             "replication" => replication::run(&ctx),
+            "sentinel" => crate::bench_sentinel::run(&ctx),
             _ => Err(format!("no section {section}")),
         };
         match result {
@@ -237,6 +277,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ("requests", Json::Num(ctx.opts.requests.to_string())),
         ("rounds", Json::Num(ctx.opts.rounds.to_string())),
         ("ours", report::s(&ctx.ours.display().to_string())),
+        (
+            "ours_sentinel",
+            ctx.ours_sentinel
+                .as_ref()
+                .map_or(Json::Null, |p| report::s(&p.display().to_string())),
+        ),
         ("reference", report::s(&ctx.reference.display().to_string())),
         (
             "seconds",
@@ -273,6 +319,10 @@ mod tests {
         let o = parse_options(&["--quick".into()]).unwrap();
         assert_eq!((o.requests, o.rounds, o.keys()), (5_000, 1, 100_000));
         assert_eq!(o.sections.len(), SECTIONS.len());
+        assert!(!o.sections.iter().any(|s| s == "sentinel"));
+        assert_eq!(o.sentinel_rounds, 2);
+        let o = parse_options(&["sentinel".into()]).unwrap();
+        assert_eq!((o.sections.len(), o.sentinel_rounds), (1, 5));
         let o = parse_options(&[
             "types".into(),
             "--requests".into(),

@@ -19,6 +19,7 @@
 //!   unit tests of this crate so `cargo test --workspace` enforces them.
 
 mod bench;
+mod bench_sentinel;
 mod deb;
 mod e2e;
 mod json;
