@@ -1,7 +1,7 @@
 //! `cargo xtask deb`: builds Debian packages that replace Debian bookworm's
-//! own `redis-tools`, `redis-server` and (once our Sentinel exists)
-//! `redis-sentinel`, with the same split, paths, conffiles, system user
-//! and systemd units, so guides written for Debian's packages apply as is.
+//! own `redis-tools`, `redis-server` and `redis-sentinel`, with the same
+//! split, paths, conffiles, system user and systemd units, so guides
+//! written for Debian's packages apply as is.
 //!
 //! Debian's split: `redis-tools` carries every executable and creates the
 //! `redis` user and the shared directories; `redis-server` and
@@ -34,8 +34,8 @@ struct Binary {
     dest: &'static str,
 }
 
-/// The executables that exist today. Adding a tool (or the Sentinel, which
-/// also turns on the `redis-sentinel` package) is one line here.
+/// The executables that exist today. Adding a tool is one line here; a
+/// daemon's line also turns on its package in [`DAEMONS`].
 const BINARIES: &[Binary] = &[
     Binary {
         cargo_package: "redis-cli",
@@ -47,10 +47,16 @@ const BINARIES: &[Binary] = &[
         name: "redis-server",
         dest: "usr/libexec/redis/redis-server",
     },
+    // `redis-server --sentinel` execs the `redis-sentinel` beside it, so
+    // both daemons share /usr/libexec/redis/.
+    Binary {
+        cargo_package: "redis-sentinel",
+        name: "redis-sentinel",
+        dest: "usr/libexec/redis/redis-sentinel",
+    },
     // Binary { cargo_package: "redis-benchmark", name: "redis-benchmark", dest: "usr/bin/redis-benchmark" },
     // Binary { cargo_package: "redis-rdb", name: "redis-check-rdb", dest: "usr/bin/redis-check-rdb" },
     // Binary { cargo_package: "redis-check-aof", name: "redis-check-aof", dest: "usr/bin/redis-check-aof" },
-    // Binary { cargo_package: "redis-sentinel", name: "redis-sentinel", dest: "usr/libexec/redis/redis-sentinel" },
 ];
 
 /// A daemon package (`redis-server`, `redis-sentinel`): built when its

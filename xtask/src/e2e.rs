@@ -9,14 +9,18 @@
 //!    an edited conffile survives reinstalling; `dpkg -r` keeps configs,
 //!    data and user; `dpkg -P` leaves the root exactly as before;
 //! 3. boot: the root booted with `systemd-nspawn -b` (own network
-//!    namespace, so port 6379 is the container's): install, the service is
-//!    up and answers, `requirepass` + `systemctl restart` works, the
-//!    sandbox never kills the server, SIGTERM stops it cleanly, the
-//!    template unit runs a second instance, `systemd-analyze verify` is
-//!    silent, logrotate keeps the log going;
-//! 4. Debian's own redis-server with an edited redis.conf, upgraded to ours
-//!    and back: the edit is kept and the service answers each time, and
-//!    user and directories are the same under both.
+//!    namespace, so ports 6379 and 26379 are the container's): install,
+//!    both services are up and answer, `requirepass` + `systemctl restart`
+//!    works, the sandbox never kills the server, SIGTERM stops it cleanly,
+//!    the template unit runs a second instance, `systemd-analyze verify` is
+//!    silent, logrotate keeps the log going; then seed 002's Sentinel
+//!    scenario (see [`sentinel_checks`]): a failover to the replica and
+//!    back, Sentinel's rewritten config, its sandbox, template, logrotate
+//!    and SIGTERM;
+//! 4. Debian's own three packages with edited configs, upgraded to ours
+//!    and back: the edits are kept, the services answer each time,
+//!    Sentinel keeps its ID across both daemons, and user and directories
+//!    are the same under both.
 //!
 //! Commands run in the booted container through `nsenter` into its
 //! namespaces: `machinectl`/`systemd-run --machine` need the container
@@ -383,12 +387,16 @@ const CLEAN_ENV: &[&str] = &[
 const FACTS: &str = r#"
 getent passwd redis | awk -F: '{print "user", $1, $5, $6, $7}'
 getent group redis | awk -F: '{print "group", $1}'
-for p in /var/lib/redis /var/log/redis /etc/redis /etc/redis/redis.conf /usr/bin/redis-server /usr/bin/redis-cli; do
+for p in /var/lib/redis /var/log/redis /etc/redis /etc/redis/redis.conf /etc/redis/sentinel.conf \
+    /usr/bin/redis-server /usr/bin/redis-sentinel /usr/bin/redis-cli; do
   stat -c 'path %n %U %G %a %F' "$p"
 done
 test -x /usr/bin/redis-server && echo server-executable
-dpkg-statoverride --list /etc/redis/redis.conf | sed 's/^/override /'
-dpkg-query -W -f='${Conffiles}\n' redis-server | awk '$1 ~ /^\/etc\/(redis|logrotate)/ {print "conffile", $1}'
+test -x /usr/bin/redis-sentinel && echo sentinel-executable
+for f in /etc/redis/redis.conf /etc/redis/sentinel.conf; do
+  dpkg-statoverride --list "$f" | sed 's/^/override /'
+done
+dpkg-query -W -f='${Conffiles}\n' redis-server redis-sentinel | awk '$1 ~ /^\/etc\/(redis|logrotate)/ {print "conffile", $1}'
 "#;
 
 /// The install-time facts both Debian's packages and ours must produce.
@@ -399,12 +407,18 @@ const EXPECTED_FACTS: &[&str] = &[
     "path /var/log/redis redis adm 2750 directory",
     "path /etc/redis redis redis 2770 directory",
     "path /etc/redis/redis.conf redis redis 640 regular file",
+    "path /etc/redis/sentinel.conf redis redis 640 regular file",
     "path /usr/bin/redis-server root root 777 symbolic link",
+    "path /usr/bin/redis-sentinel root root 777 symbolic link",
     "path /usr/bin/redis-cli root root 755 regular file",
     "server-executable",
+    "sentinel-executable",
     "override redis redis 640 /etc/redis/redis.conf",
+    "override redis redis 640 /etc/redis/sentinel.conf",
     "conffile /etc/logrotate.d/redis-server",
     "conffile /etc/redis/redis.conf",
+    "conffile /etc/logrotate.d/redis-sentinel",
+    "conffile /etc/redis/sentinel.conf",
 ];
 
 fn check_facts(out: &str) -> Result<(), String> {
@@ -508,24 +522,35 @@ fn chroot_phase(work: &Path, built: &[Built]) -> Result<(), String> {
     let before = snapshot(&root)?;
     chroot_sh(&root, &format!("dpkg -i {}", debs.join(" ")))?;
     check_facts(&chroot_sh(&root, FACTS)?)?;
-    // Enabled like Debian's: the wants link and the redis.service alias.
+    // Enabled like Debian's: the wants links and the redis.service and
+    // sentinel.service aliases.
     chroot_sh(
         &root,
         "test -L /etc/systemd/system/multi-user.target.wants/redis-server.service
          test -L /etc/systemd/system/redis.service
          test -f /lib/systemd/system/redis-server@.service
          test -f /etc/logrotate.d/redis-server
+         test -L /etc/systemd/system/multi-user.target.wants/redis-sentinel.service
+         test -L /etc/systemd/system/sentinel.service
+         test -f /lib/systemd/system/redis-sentinel@.service
+         test -f /etc/logrotate.d/redis-sentinel
+         readlink /usr/bin/redis-sentinel | grep -qx ../libexec/redis/redis-sentinel
          /usr/bin/redis-server --check-config /etc/redis/redis.conf
+         /usr/bin/redis-sentinel --check-config /etc/redis/sentinel.conf | grep -q 'Configuration OK'
+         /usr/bin/redis-sentinel --version | grep -q redis-rs
          /usr/bin/redis-cli --version",
     )?;
-    // A user edit survives reinstalling the package.
+    // User edits survive reinstalling the packages.
     chroot_sh(
         &root,
         &format!(
             "echo 'maxmemory 64mb # e2e edit' >> /etc/redis/redis.conf
+             echo '# e2e edit' >> /etc/redis/sentinel.conf
              dpkg -i {}
              grep -q 'e2e edit' /etc/redis/redis.conf
-             test ! -e /etc/redis/redis.conf.dpkg-dist",
+             grep -q 'e2e edit' /etc/redis/sentinel.conf
+             test ! -e /etc/redis/redis.conf.dpkg-dist
+             test ! -e /etc/redis/sentinel.conf.dpkg-dist",
             debs.join(" ")
         ),
     )?;
@@ -535,11 +560,15 @@ fn chroot_phase(work: &Path, built: &[Built]) -> Result<(), String> {
         &format!(
             "dpkg -r {names}
          test ! -e /usr/bin/redis-server && test ! -e /usr/bin/redis-cli
+         test ! -e /usr/bin/redis-sentinel
          test ! -e /usr/libexec/redis && test ! -e /lib/systemd/system/redis-server.service
+         test ! -e /lib/systemd/system/redis-sentinel.service
          grep -q 'e2e edit' /etc/redis/redis.conf
+         grep -q 'e2e edit' /etc/redis/sentinel.conf
          test -d /var/lib/redis && test -d /var/log/redis
          getent passwd redis >/dev/null
-         dpkg-query -W -f='${{db:Status-Abbrev}}' redis-server | grep -q '^rc'"
+         dpkg-query -W -f='${{db:Status-Abbrev}}' redis-server | grep -q '^rc'
+         dpkg-query -W -f='${{db:Status-Abbrev}}' redis-sentinel | grep -q '^rc'"
         ),
     )?;
     chroot_sh(&root, &format!("dpkg -P {names}"))?;
@@ -736,38 +765,61 @@ fn boot_phase(
     debian: &BTreeMap<String, PathBuf>,
 ) -> Result<(), String> {
     let root = fresh_root(work, "root-boot")?;
+    // Dependents first, the order apt unpacks them in: our redis-tools
+    // Breaks Debian's redis-sentinel, so over Debian's packages plain
+    // `dpkg -i` must unpack our redis-sentinel before our redis-tools.
     let ours = copy_debs(
         &root,
-        &built.iter().map(|b| b.path.as_path()).collect::<Vec<_>>(),
+        &built
+            .iter()
+            .rev()
+            .map(|b| b.path.as_path())
+            .collect::<Vec<_>>(),
     )?;
-    let theirs_paths: Vec<&Path> = ["redis-tools", "redis-server"]
+    let theirs_paths: Vec<&Path> = built
         .iter()
-        .filter_map(|p| debian.get(*p).map(PathBuf::as_path))
+        .filter_map(|b| debian.get(&b.package).map(PathBuf::as_path))
         .collect();
     let theirs = copy_debs(&root, &theirs_paths)?;
+    let names = removal_order(built);
     let c = Booted::start(&root, &work.join("boot.log"))?;
-    let result = boot_checks(&c, &ours, &theirs, &removal_order(built));
+    let result = boot_checks(&c, &ours.join(" "), &names)
+        .and_then(|()| upgrade_checks(&c, &ours.join(" "), &theirs.join(" "), &names));
     c.stop();
     result?;
     remove(&root)
 }
 
-fn boot_checks(c: &Booted, ours: &[String], theirs: &[String], names: &str) -> Result<(), String> {
-    let ours = ours.join(" ");
-    let theirs = theirs.join(" ");
-    // Install: the postinst enables and starts the service.
+/// Our packages on a booted system: install, both daemons under their
+/// sandboxes, the Sentinel failover scenario, remove and purge.
+fn boot_checks(c: &Booted, ours: &str, names: &str) -> Result<(), String> {
+    // Install: the postinst enables and starts the services.
     c.sh(&format!("dpkg -i {ours}"))?;
     wait_pong(c, "")?;
     check_service(c, "redis-server", true)?;
+    // Sentinel starts on the packaged config (monitoring a `mymaster` at
+    // 127.0.0.1:6379), exactly like Debian's package.
+    wait_pong(c, "-p 26379")?;
+    check_service(c, "redis-sentinel", true)?;
     check_facts(&c.sh(FACTS)?)?;
-    c.sh("stat -c '%U %G %a' /run/redis | grep -qx 'redis redis 2755'
+    // `redis-server --sentinel` hands over to the redis-sentinel beside it
+    // (found through /proc/self/exe, so not checked in the chroot), as
+    // Debian's multi-call binary does.
+    c.sh("redis-server /etc/redis/sentinel.conf --sentinel --check-config | grep -qx 'Configuration OK'
+          stat -c '%U %G %a' /run/redis | grep -qx 'redis redis 2755'
           test -s /run/redis/redis-server.pid
-          systemctl is-enabled redis-server | grep -qx enabled")?;
+          systemctl is-enabled redis-server | grep -qx enabled
+          stat -c '%U %G %a' /run/sentinel | grep -qx 'redis redis 2755'
+          test -s /run/sentinel/redis-sentinel.pid
+          systemctl is-enabled redis-sentinel | grep -qx enabled")?;
     // The units verify cleanly on the system they are installed on.
     // minbase has no `man`, so the Documentation= page is checked by hand.
     let verify = c.sh("test -s /usr/share/man/man1/redis-server.1.gz
+         test -s /usr/share/man/man1/redis-sentinel.1.gz
          systemd-analyze verify --man=no /lib/systemd/system/redis-server.service \
-         /lib/systemd/system/redis-server@.service 2>&1")?;
+         /lib/systemd/system/redis-server@.service \
+         /lib/systemd/system/redis-sentinel.service \
+         /lib/systemd/system/redis-sentinel@.service 2>&1")?;
     if !verify.trim().is_empty() {
         return Err(format!("systemd-analyze verify:\n{verify}"));
     }
@@ -831,61 +883,358 @@ fn boot_checks(c: &Booted, ours: &[String], theirs: &[String], names: &str) -> R
     }
     c.sh("systemctl start redis-server")?;
     wait_pong(c, &format!("--no-auth-warning -a {PASSWORD}"))?;
-    // Remove stops the service; purge clears everything.
+    step("sentinel failover (seed 002)", || sentinel_checks(c))?;
+    // Remove stops the services; purge clears everything.
     c.sh(&format!(
         "dpkg -r {names}
           ! systemctl is-active redis-server || exit 1
+          ! systemctl is-active redis-sentinel || exit 1
           dpkg -P {names}
           ! getent passwd redis || exit 1
           test ! -e /etc/redis && test ! -e /var/lib/redis && test ! -e /var/log/redis"
-    ))?;
+    ))
+    .map(|_| ())
+}
 
-    // Debian's own packages, then ours over them, then back.
+/// Debian's own packages with edited configs, upgraded to ours and back:
+/// the edits are kept, the services answer each time on the other side's
+/// binaries, Sentinel keeps its identity, and user and directories are
+/// the same under both.
+fn upgrade_checks(c: &Booted, ours: &str, theirs: &str, names: &str) -> Result<(), String> {
+    let auth = format!("--no-auth-warning -a {PASSWORD}");
     c.sh(&format!("dpkg -i {theirs}"))?;
     wait_pong(c, "")?;
     check_service(c, "redis-server", false)?;
+    wait_pong(c, "-p 26379")?;
+    check_service(c, "redis-sentinel", false)?;
     // Both packages must set the system up identically.
     check_facts(&c.sh(FACTS)?)?;
+    // Sentinel rewrites its file while it runs, so it is edited stopped.
+    // Debian's daemon dropped the default `down-after-milliseconds` line
+    // when it first saved the file: the edit adds one.
     c.sh(&format!(
         "echo 'requirepass {PASSWORD}' >> /etc/redis/redis.conf
-         systemctl restart redis-server"
+         systemctl restart redis-server
+         systemctl stop redis-sentinel
+         echo 'sentinel down-after-milliseconds mymaster 20000' >> /etc/redis/sentinel.conf
+         systemctl start redis-sentinel"
     ))?;
-    wait_pong(c, &format!("--no-auth-warning -a {PASSWORD}"))?;
-    // Upgrade to ours. dpkg asks about the edited conffile; keeping the
-    // admin's version is the default answer (what apt's users get too).
+    wait_pong(c, &auth)?;
+    wait_pong(c, "-p 26379")?;
+    let sentinel_facts = "redis-cli -p 26379 sentinel myid
+         redis-cli -p 26379 sentinel master mymaster | sed -n '/^down-after-milliseconds$/{n;p}'";
+    let debian_facts = c.sh(sentinel_facts)?;
+    if !debian_facts.ends_with("\n20000\n") {
+        return Err(format!(
+            "Debian's sentinel did not take the edit:\n{debian_facts}"
+        ));
+    }
+    // Upgrade to ours. dpkg asks about the edited conffiles (sentinel.conf
+    // is always "modified": the daemon rewrote it); keeping the admin's
+    // version is the default answer (what apt's users get too).
     c.sh(&format!(
         "dpkg -i --force-confdef --force-confold {ours}
          test ! -e /etc/init.d/redis-server
-         ! ls /etc/rc?.d/*redis-server >/dev/null 2>&1 || exit 1"
+         ! ls /etc/rc?.d/*redis-server >/dev/null 2>&1 || exit 1
+         test ! -e /etc/init.d/redis-sentinel
+         ! ls /etc/rc?.d/*redis-sentinel >/dev/null 2>&1 || exit 1"
     ))?;
-    wait_pong(c, &format!("--no-auth-warning -a {PASSWORD}"))?;
+    wait_pong(c, &auth)?;
     check_service(c, "redis-server", true)?;
+    // Ours reads the file Debian's daemon wrote: same ID, same settings.
+    wait_pong(c, "-p 26379")?;
+    check_service(c, "redis-sentinel", true)?;
+    let our_facts = c.sh(sentinel_facts)?;
+    if our_facts != debian_facts {
+        return Err(format!(
+            "our sentinel lost state over the upgrade:\nDebian's: {debian_facts}\nours: {our_facts}"
+        ));
+    }
     c.sh(&format!(
         "grep -qx 'requirepass {PASSWORD}' /etc/redis/redis.conf
          test -e /etc/redis/redis.conf.dpkg-dist
-         redis-cli --no-auth-warning -a {PASSWORD} get e2e:key >/dev/null"
+         grep -qx 'sentinel down-after-milliseconds mymaster 20000' /etc/redis/sentinel.conf
+         test -e /etc/redis/sentinel.conf.dpkg-dist
+         redis-cli {auth} get e2e:key >/dev/null"
     ))?;
     check_facts(&c.sh(FACTS)?)?;
     // And back to Debian's (a downgrade for dpkg: ours sort higher).
-    // Packages Debian's set here lacks (our redis-sentinel) go first: they
-    // depend on exactly our redis-tools.
+    // Packages Debian's set here lacks go first: they depend on exactly our
+    // redis-tools.
     let extra: Vec<&str> = names
         .split(' ')
-        .filter(|n| !["redis-server", "redis-tools"].contains(n))
+        .filter(|n| !theirs.contains(&format!("/{n}_")))
         .collect();
     if !extra.is_empty() {
         c.sh(&format!("dpkg -P {}", extra.join(" ")))?;
     }
     c.sh(&format!("dpkg -i --force-confdef --force-confold {theirs}"))?;
-    wait_pong(c, &format!("--no-auth-warning -a {PASSWORD}"))?;
+    wait_pong(c, &auth)?;
     check_service(c, "redis-server", false)?;
+    // Debian's reads what ours wrote.
+    wait_pong(c, "-p 26379")?;
+    check_service(c, "redis-sentinel", false)?;
+    let back_facts = c.sh(sentinel_facts)?;
+    if back_facts != debian_facts {
+        return Err(format!(
+            "Debian's sentinel lost state over the downgrade:\nbefore: {debian_facts}\nnow: {back_facts}"
+        ));
+    }
     c.sh(&format!(
         "grep -qx 'requirepass {PASSWORD}' /etc/redis/redis.conf
          test -x /etc/init.d/redis-server
+         test -x /etc/init.d/redis-sentinel
          test ! -e /usr/libexec/redis"
     ))?;
-    c.sh("dpkg -P redis-server redis-tools")?;
-    Ok(())
+    c.sh(&format!("dpkg -P {names}")).map(|_| ())
+}
+
+/// What to show when a Sentinel step fails: the daemons log to files, so
+/// the journal holds only systemd's side.
+const SENTINEL_DIAG: &str = r#"
+for u in redis-sentinel redis-server redis-server@replica; do
+  echo "--- journalctl -u $u"; journalctl --no-pager -n 25 -u "$u" || true
+done
+for f in /var/log/redis/redis-sentinel.log /var/log/redis/redis-server.log \
+    /var/log/redis/redis-server-replica.log; do
+  echo "--- $f"; tail -n 40 "$f" || true
+done
+echo "--- /etc/redis/sentinel.conf"; grep -iv '^#' /etc/redis/sentinel.conf | grep -v '^$' || true
+"#;
+
+/// `c.sh(script)` with [`SENTINEL_DIAG`] on failure.
+fn sentinel_sh(c: &Booted, script: &str) -> Result<String, String> {
+    match c.sh_status(script) {
+        (true, out) => Ok(out),
+        (false, out) => Err(format!(
+            "{script}\n=> failed:\n{out}\n{}",
+            c.sh_status(SENTINEL_DIAG).1
+        )),
+    }
+}
+
+/// Polls `probe` (a command, run in the container, 5 s at most each time)
+/// every 0.2 s for about `secs` until one line of its output is exactly
+/// `line`; returns how long that took.
+fn wait_line(c: &Booted, probe: &str, line: &str, secs: u64) -> Result<Duration, String> {
+    let t = Instant::now();
+    let tries = secs * 5;
+    sentinel_sh(
+        c,
+        &format!(
+            "i=0
+             until timeout 5 {probe} 2>/dev/null | tr -d '\\r' | grep -qxF '{line}'; do
+               i=$((i+1))
+               if [ $i -ge {tries} ]; then
+                 echo 'no line \"{line}\" after {secs}s; last output:'; {probe} 2>&1 || true; exit 1
+               fi
+               sleep 0.2
+             done"
+        ),
+    )?;
+    let took = t.elapsed();
+    println!("e2e:   {line:?} after {took:.1?}");
+    Ok(took)
+}
+
+/// Seed 002 of the operator guides (a primary, a replica, a Sentinel that
+/// fails over between them) on one booted system: the packaged
+/// `redis-server` is the primary, `redis-server@replica` its replica,
+/// `redis-sentinel.service` watches them with the guide's settings. The
+/// primary is stopped, the replica must be promoted; the old primary is
+/// started again and must be turned into a replica by Sentinel. Sentinel
+/// must have recorded all of it in its config, under its sandbox, without
+/// ever being restarted.
+fn sentinel_checks(c: &Booted) -> Result<(), String> {
+    let auth = format!("--no-auth-warning -a {PASSWORD}");
+    // The primary already has `requirepass`; as in the guide, every node
+    // also gets `masterauth` so whichever ends up a replica can sync.
+    sentinel_sh(
+        c,
+        &format!(
+            "echo 'masterauth {PASSWORD}' >> /etc/redis/redis.conf
+             systemctl restart redis-server
+             redis-cli {auth} set e2e:sentinel before-failover >/dev/null"
+        ),
+    )?;
+    wait_pong(c, &auth)?;
+    // The replica: the primary's config with its own port, files and
+    // `replicaof`, run by the template unit.
+    sentinel_sh(
+        c,
+        "sed -e 's/^port .*/port 6380/' \
+             -e 's#^pidfile .*#pidfile /run/redis-replica/redis-server.pid#' \
+             -e 's#^logfile .*#logfile /var/log/redis/redis-server-replica.log#' \
+             -e 's/^dbfilename .*/dbfilename dump-replica.rdb/' \
+             /etc/redis/redis.conf > /etc/redis/redis-replica.conf
+         echo 'replicaof 127.0.0.1 6379' >> /etc/redis/redis-replica.conf
+         chown redis:redis /etc/redis/redis-replica.conf
+         chmod 640 /etc/redis/redis-replica.conf
+         systemctl start redis-server@replica",
+    )?;
+    wait_pong(c, &format!("-p 6380 {auth}"))?;
+    check_service(c, "redis-server@replica", true)?;
+    let replica_info = format!("redis-cli -p 6380 {auth} info replication");
+    let primary_info = format!("redis-cli -p 6379 {auth} info replication");
+    wait_line(c, &replica_info, "master_link_status:up", 30)?;
+    // Sentinel: the guide's settings. It rewrites its file while running,
+    // so stop, edit (in place: owner and mode stay), start. The packaged
+    // `mymaster` lines go; global ones (myid, epoch) stay.
+    sentinel_sh(
+        c,
+        &format!(
+            "systemctl stop redis-sentinel
+             {{ grep -vw mymaster /etc/redis/sentinel.conf
+               echo 'sentinel monitor master01 127.0.0.1 6379 1'
+               echo 'sentinel down-after-milliseconds master01 3000'
+               echo 'sentinel failover-timeout master01 10000'
+               echo 'sentinel parallel-syncs master01 1'
+               echo 'sentinel auth-pass master01 {PASSWORD}'
+             }} > /root/sentinel.conf.new
+             cat /root/sentinel.conf.new > /etc/redis/sentinel.conf
+             systemctl start redis-sentinel
+             systemctl is-active redis-sentinel"
+        ),
+    )?;
+    check_service(c, "redis-sentinel", true)?;
+    let info = "redis-cli -p 26379 info sentinel";
+    wait_line(
+        c,
+        info,
+        "master0:name=master01,status=ok,address=127.0.0.1:6379,slaves=1,sentinels=1",
+        30,
+    )?;
+    // Failover: the primary goes away; after down-after-milliseconds the
+    // replica is promoted.
+    sentinel_sh(c, "systemctl stop redis-server")?;
+    let addr = "redis-cli -p 26379 sentinel get-master-addr-by-name master01";
+    let failover = wait_line(c, addr, "6380", 60)?;
+    wait_line(c, &replica_info, "role:master", 10)?;
+    println!("e2e:   failover done {failover:.1?} after the primary stopped");
+    let aborted = c
+        .sh_status("grep -c -- '-failover-abort' /var/log/redis/redis-sentinel.log")
+        .1;
+    if aborted.trim() != "0" {
+        println!(
+            "e2e:   note: sentinel aborted {} failover attempt(s) first (see the report on \
+             the sentinel's tick order)",
+            aborted.trim()
+        );
+    }
+    sentinel_sh(
+        c,
+        &format!(
+            "redis-cli -p 6380 {auth} get e2e:sentinel | grep -qx before-failover
+             redis-cli -p 6380 {auth} set e2e:sentinel after-failover | grep -qx OK"
+        ),
+    )?;
+    // The old primary comes back as a master; Sentinel turns it into a
+    // replica of the new one (REPLICAOF + CONFIG REWRITE into its file).
+    sentinel_sh(c, "systemctl start redis-server")?;
+    wait_pong(c, &auth)?;
+    wait_line(c, &primary_info, "role:slave", 60)?;
+    wait_line(c, &primary_info, "master_port:6380", 10)?;
+    wait_line(c, &primary_info, "master_link_status:up", 30)?;
+    wait_line(
+        c,
+        info,
+        "master0:name=master01,status=ok,address=127.0.0.1:6380,slaves=1,sentinels=1",
+        30,
+    )?;
+    sentinel_sh(
+        c,
+        &format!(
+            "redis-cli -p 6379 {auth} get e2e:sentinel | grep -qx after-failover
+             grep -q '^replicaof .*6380' /etc/redis/redis.conf
+             ! grep -q '^replicaof' /etc/redis/redis-replica.conf || exit 1"
+        ),
+    )?;
+    // Sentinel recorded what it learnt in its own file, under its sandbox,
+    // and was never killed or restarted.
+    sentinel_sh(
+        c,
+        &format!(
+            "f=/etc/redis/sentinel.conf
+             grep -Eq '^sentinel myid [0-9a-f]{{40}}$' $f
+             grep -Eq '^sentinel current-epoch [1-9]' $f
+             grep -qx 'sentinel monitor master01 127.0.0.1 6380 1' $f
+             grep -qx 'sentinel known-replica master01 127.0.0.1 6379' $f
+             grep -qx 'sentinel auth-pass master01 {PASSWORD}' $f
+             stat -c '%U %G' $f | grep -qx 'redis redis'
+             ! grep -q 'not able to save' /var/log/redis/redis-sentinel.log || exit 1
+             systemctl show -p NRestarts --value redis-sentinel | grep -qx 0
+             systemctl show -p NRestarts --value redis-server@replica | grep -qx 0
+             ! journalctl --no-pager -u redis-sentinel | grep -E \
+               'status=31/SYS|code=(killed|dumped)|Failed with result|Scheduled restart' || exit 1"
+        ),
+    )?;
+    check_service(c, "redis-sentinel", true)?;
+    // The template unit runs one more Sentinel on its own file.
+    sentinel_sh(
+        c,
+        "printf '%s\\n' 'port 26380' 'daemonize no' \
+             'pidfile /run/sentinel-e2e/redis-sentinel.pid' \
+             'logfile /var/log/redis/redis-sentinel-e2e.log' 'dir /var/lib/redis' \
+             > /etc/redis/sentinel-e2e.conf
+         chown redis:redis /etc/redis/sentinel-e2e.conf
+         chmod 640 /etc/redis/sentinel-e2e.conf
+         systemctl start redis-sentinel@e2e",
+    )?;
+    wait_pong(c, "-p 26380")?;
+    check_service(c, "redis-sentinel@e2e", true)?;
+    sentinel_sh(
+        c,
+        "redis-cli -p 26380 info sentinel | tr -d '\\r' | grep -qx sentinel_masters:0
+         test -s /run/sentinel-e2e/redis-sentinel.pid
+         systemctl stop redis-sentinel@e2e
+         systemctl show -p Result --value redis-sentinel@e2e | grep -qx success
+         grep -Eq '^sentinel myid [0-9a-f]{40}$' /etc/redis/sentinel-e2e.conf
+         rm -f /etc/redis/sentinel-e2e.conf /var/log/redis/redis-sentinel-e2e.log",
+    )?;
+    // A config Sentinel rejects fails in ExecStartPre with its message.
+    sentinel_sh(
+        c,
+        "systemctl stop redis-sentinel
+         cp -p /etc/redis/sentinel.conf /root/sentinel.conf.good
+         echo 'sentinel monitor bad 127.0.0.1 6379 0' >> /etc/redis/sentinel.conf
+         ! systemctl start redis-sentinel || exit 1
+         journalctl --no-pager -u redis-sentinel | grep -q 'Quorum must be 1 or greater'
+         cat /root/sentinel.conf.good > /etc/redis/sentinel.conf
+         systemctl reset-failed redis-sentinel
+         systemctl start redis-sentinel",
+    )?;
+    wait_pong(c, "-p 26379")?;
+    // logrotate (copytruncate): Sentinel keeps logging to the same file,
+    // so its shutdown lines below must land in the fresh log.
+    sentinel_sh(
+        c,
+        "test -s /var/log/redis/redis-sentinel.log
+         logrotate -f /etc/logrotate.d/redis-sentinel
+         test -s /var/log/redis/redis-sentinel.log.1
+         test ! -s /var/log/redis/redis-sentinel.log",
+    )?;
+    // SIGTERM (systemctl stop) ends Sentinel cleanly: exit status 0, the
+    // config flushed, the runtime directory gone.
+    sentinel_sh(
+        c,
+        "systemctl stop redis-sentinel
+         systemctl is-active redis-sentinel | grep -qx inactive
+         systemctl show -p Result --value redis-sentinel | grep -qx success
+         systemctl show -p ExecMainStatus --value redis-sentinel | grep -qx 0
+         test ! -e /run/sentinel
+         grep -q 'Received SIGTERM' /var/log/redis/redis-sentinel.log
+         grep -q 'bye bye' /var/log/redis/redis-sentinel.log
+         grep -qx 'sentinel monitor master01 127.0.0.1 6380 1' /etc/redis/sentinel.conf",
+    )?;
+    // The replica instance is not the package's to stop: `dpkg -r` only
+    // stops redis-server.service, as Debian's does.
+    sentinel_sh(
+        c,
+        "systemctl stop redis-server@replica
+         rm -f /etc/redis/redis-replica.conf /var/log/redis/redis-server-replica.log \
+               /var/lib/redis/dump-replica.rdb",
+    )
+    .map(|_| ())
 }
 
 fn mkdir(p: &Path) -> Result<(), String> {

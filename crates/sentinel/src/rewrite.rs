@@ -407,7 +407,15 @@ pub fn write_atomically(path: &Path, content: &str) -> io::Result<()> {
         .unwrap_or_else(|| "sentinel.conf".to_string());
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let result = (|| {
-        let mut f = File::create(&tmp)?;
+        // 0644 less the umask, as upstream's rewrite: 0640 under the
+        // units' `UMask=007`, as Debian's package leaves the file.
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&tmp)?;
         f.write_all(content.as_bytes())?;
         f.sync_all()?;
         drop(f);

@@ -8,46 +8,40 @@ use super::action::{Action, EventLevel, InstanceKind};
 use super::instance::{describe, Common, Master};
 use super::{failover, since, Ctx};
 
-/// One tick for a master and everything attached to it.
+/// One tick for a master and everything attached to it, in upstream's
+/// order: the master's own periodic commands and checks (down detection,
+/// failover steps) first, then its replicas' and sentinels' periodic
+/// commands. So the once-a-second INFO to replicas of a master that just
+/// went ODOWN leaves in the same tick, and its reply is there when the
+/// next tick selects the replica to promote.
 pub(crate) fn handle_master(ctx: &mut Ctx, m: &mut Master, now: u64) {
-    monitor_all(ctx, m, now);
-    if !ctx.tilt {
-        act(ctx, m, now);
-    }
-    if m.failover_state == super::FailoverState::UpdateConfig {
-        failover::switch_to_promoted(ctx, m, now);
-    }
-}
-
-/// The monitoring half: runs even in TILT.
-fn monitor_all(ctx: &mut Ctx, m: &mut Master, now: u64) {
     let hello = hello_for(ctx, m);
-    let t = ctx.timings;
-    let ping_period = m.conf.down_after_ms.min(t.ping_period);
+    let ping_period = m.conf.down_after_ms.min(ctx.timings.ping_period);
     let name = m.c.name.clone();
-    let fast_info = m.o_down || m.in_failover();
+    let info_period = ctx.timings.info_period;
     let timers = Timers {
         ping_period,
         hello: &hello,
         master: &name,
     };
-    timers.run(
-        ctx,
-        &mut m.c,
-        InstanceKind::Master,
-        Some(t.info_period),
-        now,
-    );
+    timers.run(ctx, &mut m.c, InstanceKind::Master, Some(info_period), now);
+    if !ctx.tilt {
+        act(ctx, m, now);
+    }
+    let fast_info = m.o_down || m.in_failover();
     for r in &mut m.replicas {
-        let info_period = if fast_info || r.master_link_down_ms != 0 {
+        let period = if fast_info || r.master_link_down_ms != 0 {
             1000
         } else {
-            t.info_period
+            info_period
         };
-        timers.run(ctx, &mut r.c, InstanceKind::Replica, Some(info_period), now);
+        timers.run(ctx, &mut r.c, InstanceKind::Replica, Some(period), now);
     }
     for p in &mut m.sentinels {
         timers.run(ctx, &mut p.c, InstanceKind::Sentinel, None, now);
+    }
+    if m.failover_state == super::FailoverState::UpdateConfig {
+        failover::switch_to_promoted(ctx, m, now);
     }
 }
 

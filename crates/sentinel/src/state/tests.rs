@@ -922,3 +922,42 @@ fn same_name_other_address_warns_once_a_minute() {
     let agree = format!("10.0.0.9,26380,{PEER_A},0,mymaster,{MASTER},6379,0");
     assert_eq!(warnings(&sim.s.on_hello(&agree, T0 + 130_000)), 0);
 }
+
+/// In the tick where the master goes ODOWN, the replicas' once-a-second
+/// INFO leaves after the ODOWN (upstream handles the master before its
+/// replicas), so the replica's INFO is fresh when the next tick selects
+/// it; before, it could be up to 10 s old and the first failover attempt
+/// aborted with `-failover-abort-no-good-slave`.
+#[test]
+fn replica_info_goes_out_in_the_odown_tick() {
+    let mut sim = Sim::new(&config(1, &[], &[6380]));
+    sim.advance(6_000);
+    let replica = sim.s.replicas("mymaster")[0].id;
+    sim.dead.insert(addr(MASTER, 6379));
+    let mut now = sim.now;
+    for _ in 0..100 {
+        now += 100;
+        sim.now = now;
+        let actions = sim.s.tick(now);
+        let odown = actions
+            .iter()
+            .position(|a| matches!(a, Action::Event(e) if e.name == "+odown"));
+        if let Some(i) = odown {
+            let info_after = actions[i..]
+                .iter()
+                .any(|a| matches!(a, Action::Info { instance } if *instance == replica));
+            assert!(info_after, "{actions:?}");
+            sim.pump(actions);
+            sim.advance(3_000);
+            assert!(
+                !sim.has_event("-failover-abort-no-good-slave"),
+                "{:?}",
+                sim.event_names()
+            );
+            assert!(sim.has_event("+promoted-slave"), "{:?}", sim.event_names());
+            return;
+        }
+        sim.pump(actions);
+    }
+    panic!("no +odown: {:?}", sim.event_names());
+}
