@@ -226,8 +226,11 @@ fn hand_over_to_sentinel() {
     if !as_sentinel && !std::env::args().skip(1).any(|a| a == "--sentinel") {
         return;
     }
+    // Without /proc (a chroot, an image build) the path we were started
+    // by says where we are.
     let beside = std::env::current_exe()
         .ok()
+        .or_else(|| Some(PathBuf::from(&argv0)))
         .and_then(|p| p.parent().map(|d| d.join("redis-sentinel")));
     let Some(sentinel) = beside.filter(|p| p.is_file()) else {
         eprintln!(

@@ -208,7 +208,11 @@ impl Daemon {
                 ));
             }
             if let Ok(r) = query(addr, &["PING"]) {
-                if r.starts_with(b"+PONG") || r.starts_with(b"-MASTERDOWN") {
+                // A server with `requirepass` is up when it asks for AUTH.
+                if r.starts_with(b"+PONG")
+                    || r.starts_with(b"-MASTERDOWN")
+                    || r.starts_with(b"-NOAUTH")
+                {
                     return Ok(());
                 }
             }
