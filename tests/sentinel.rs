@@ -408,6 +408,7 @@ fn failover(servers: ServerKind, kinds: &[SentinelKind]) {
 }
 
 #[test]
+#[ignore = "self-check of the harness against the reference stack alone (slow); run with --ignored"]
 fn failover_reference() {
     failover(ServerKind::Reference, &[R, R, R]);
 }
@@ -605,6 +606,7 @@ fn rewrites_config_and_restarts(servers: ServerKind, kinds: &[SentinelKind], vic
 }
 
 #[test]
+#[ignore = "self-check of the harness against the reference stack alone (slow); run with --ignored"]
 fn sentinel_rewrites_config_and_restarts_reference() {
     rewrites_config_and_restarts(ServerKind::Reference, &[R, R, R], 1);
 }
@@ -657,6 +659,7 @@ fn kill_leader_mid_failover(servers: ServerKind, kinds: &[SentinelKind]) {
 }
 
 #[test]
+#[ignore = "self-check of the harness against the reference stack alone (slow); run with --ignored"]
 fn kill_leader_mid_failover_reference() {
     kill_leader_mid_failover(ServerKind::Reference, &[R, R, R]);
 }

@@ -687,22 +687,49 @@ fn seed000_announced(stack: Stack) {
 
     d.lab.power_off(hb);
     d.log("machine B (the master's) powered off");
-    // Long enough for down-after and an election: a sentinel that
-    // wrongly thinks itself elected does so within a second or two of
-    // the ODOWN (the real ones give up only after the election timeout,
-    // min(failover-timeout, 10 s), which is not waited for).
-    let watch = Duration::from_millis(DOWN_AFTER_MS) + Duration::from_secs(6);
-    let until = Instant::now() + watch;
-    while Instant::now() < until {
+    // The A sentinels see the master down (quorum 1: ODOWN at once) and
+    // one of them tries: it asks for votes until the election times out
+    // (min(failover-timeout, 10 s)) and gets two of four. Watched through
+    // the attempt to its abort, redis-a must stay a replica. B comes back
+    // only after the abort: powered on during the attempt, B's restarted
+    // sentinels would give the pending request their votes and the
+    // failover would go through (upstream does that too). The next
+    // attempt is 2 x failover-timeout after the first.
+    let a_side: Vec<&Node> = all.iter().filter(|s| s.host == ha).collect();
+    let in_progress = |d: &Deployment| -> Result<bool, String> {
         let role = d.role(client, &ra);
         assert_eq!(
             role.as_deref(),
             Some("slave"),
             "redis-a must not be promoted by two sentinels of four"
         );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let a_side: Vec<&Node> = all.iter().filter(|s| s.host == ha).collect();
+        let mut any = false;
+        for s in &a_side {
+            let m = d.sentinel_master(client, s)?;
+            any |= m
+                .iter()
+                .any(|(k, v)| k == "flags" && v.contains("failover_in_progress"));
+        }
+        Ok(any)
+    };
+    let started = Duration::from_millis(DOWN_AFTER_MS) + Duration::from_secs(8);
+    wait_for(
+        "an A sentinel tries a failover",
+        started,
+        || match in_progress(&d)? {
+            true => Ok(()),
+            false => Err("no failover_in_progress flag".into()),
+        },
+    );
+    d.log("an A sentinel tries to fail over");
+    let election = Duration::from_millis(FAILOVER_TIMEOUT_MS.min(10_000)) + Duration::from_secs(5);
+    wait_for("the attempt is aborted", election, || {
+        match in_progress(&d)? {
+            false => Ok(()),
+            true => Err("failover_in_progress".into()),
+        }
+    });
+    d.log("the attempt was aborted: not elected");
     for s in &a_side {
         let m = d.sentinel_master(client, s).unwrap();
         let get = |k: &str| m.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
@@ -726,6 +753,7 @@ fn seed000_announced(stack: Stack) {
 }
 
 #[test]
+#[ignore = "self-check of the harness against the reference stack alone (slow); run with --ignored"]
 fn seed000_power_off_reference() {
     seed000_power_off(Stack::Reference);
 }
@@ -741,6 +769,7 @@ fn seed000_power_off_mixed() {
 }
 
 #[test]
+#[ignore = "self-check of the harness against the reference stack alone (slow); run with --ignored"]
 fn seed000_announced_reference() {
     seed000_announced(Stack::Reference);
 }
@@ -946,6 +975,7 @@ fn seed001_partition(stack: Stack) {
 }
 
 #[test]
+#[ignore = "self-check of the harness against the reference stack alone (slow); run with --ignored"]
 fn seed001_partition_reference() {
     seed001_partition(Stack::Reference);
 }
@@ -1188,6 +1218,7 @@ fn reliability(stack: Stack) {
 }
 
 #[test]
+#[ignore = "self-check of the harness against the reference stack alone (slow); run with --ignored"]
 fn reliability_min_replicas_reference() {
     reliability(Stack::Reference);
 }

@@ -172,7 +172,7 @@ pub struct SentinelConfig {
     pub port: u16,
     /// `bind` addresses (empty = not set).
     pub bind: Vec<String>,
-    /// `protected-mode`.
+    /// `protected-mode` (off by default in a sentinel, as upstream).
     pub protected_mode: bool,
     /// `daemonize`.
     pub daemonize: bool,
@@ -221,7 +221,7 @@ impl Default for SentinelConfig {
         SentinelConfig {
             port: DEFAULT_PORT,
             bind: Vec::new(),
-            protected_mode: true,
+            protected_mode: false,
             daemonize: false,
             pidfile: None,
             logfile: String::new(),

@@ -258,7 +258,7 @@ fn rewrite_round_trip_and_fixed_point() {
     assert!(once.starts_with("# Sentinel for the seed cluster\nport 26379\n"));
     let tail = once.split(REWRITE_SIGNATURE).nth(1).unwrap();
     let expected = format!(
-        "\nsentinel myid {ID_A}\nsentinel config-epoch mymaster 2\nsentinel leader-epoch mymaster 0\n\
+        "\nprotected-mode no\nsentinel myid {ID_A}\nsentinel config-epoch mymaster 2\nsentinel leader-epoch mymaster 0\n\
          sentinel known-replica mymaster 192.168.1.11 6379\n\
          sentinel known-sentinel mymaster 192.168.1.20 26379 {ID_B}\nsentinel current-epoch 2\n"
     );
@@ -279,13 +279,15 @@ fn rewrite_updates_in_place_and_drops_obsolete_lines() {
     m.known_replicas = vec![Addr::new("10.0.0.1", 6379)];
     state.current_epoch = 4;
     let out = rewrite(&text, &state);
-    // The down-after line is dropped (default again), the first
+    // A sentinel's protected mode is off unless configured, which the
+    // rewrite records as upstream does (`protected-mode no`, the server's
+    // default being yes). The down-after line is dropped (default again), the first
     // known-replica line is reused, the second dropped, blank runs
     // collapse, and the epochs missing from the file are appended.
     let expected = format!(
         "sentinel monitor m 10.0.0.2 6379 2\n# keep me\n\nsentinel known-replica m 10.0.0.1 6379\n\n\
          sentinel myid {ID_A}\nsentinel current-epoch 4\n{REWRITE_SIGNATURE}\n\
-         sentinel config-epoch m 0\nsentinel leader-epoch m 0\n"
+         protected-mode no\nsentinel config-epoch m 0\nsentinel leader-epoch m 0\n"
     );
     assert_eq!(out, expected);
     assert_eq!(parse(&out).unwrap(), state);
