@@ -26,6 +26,7 @@ mod replication_resync;
 mod replication_stress;
 mod sentinel;
 mod sentinel_netns;
+mod sentinel_scripts;
 mod sentinel_seed002;
 mod sentinel_switchover;
 mod server_core;
