@@ -110,3 +110,69 @@ fn planned_switchover_loses_no_acknowledged_write() {
     );
     assert_eq!(m_lost, 0, "lost writes with Debian's servers");
 }
+
+/// What redis-py's `Sentinel` API sees through our sentinel is what it
+/// sees through Debian's: `discover_master`, `discover_slaves`,
+/// `master_for` / `slave_for`, and the parsed `SENTINEL MASTERS`,
+/// `SENTINELS` and `SLAVES` records (field names and types), with the
+/// ports normalized.
+#[test]
+fn redis_py_sentinel_api_matches_the_reference() {
+    const API: &str = r#"
+import sys, json
+from redis.sentinel import Sentinel
+port, mport, rport = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = Sentinel([('127.0.0.1', port)], socket_timeout=1)
+norm = lambda v: str(v).replace(mport, 'MPORT').replace(rport, 'RPORT')
+out = []
+out.append(norm(s.discover_master('m')))
+out.append(norm(s.discover_slaves('m')))
+out.append(s.master_for('m').set('k', 'v'))
+out.append(s.slave_for('m').get('k') in (b'v', None))
+c = s.sentinels[0]
+m = c.sentinel_masters()['m']
+out.append(sorted((k, type(v).__name__) for k, v in m.items()))
+out.append(c.sentinel_sentinels('m'))
+sl = c.sentinel_slaves('m')
+out.append([sorted((k, type(v).__name__) for k, v in r.items()) for r in sl])
+out.append(norm(c.sentinel_get_master_addr_by_name('m')))
+try:
+    c.sentinel_master('nosuch')
+except Exception as e:
+    out.append(type(e).__name__ + ': ' + str(e))
+print(json.dumps([str(x) for x in out]))
+"#;
+    let python = repo_root().join(".venv/bin/python");
+    let run = |servers: ServerKind, sentinel: SentinelKind| {
+        let master = Node::start(servers, "master", &[]);
+        let mport = master.port().to_string();
+        let replica = Node::start(servers, "replica", &["--replicaof", "127.0.0.1", &mport]);
+        wait_role(&replica, Some(master.port()), Duration::from_secs(10));
+        let s = Sentinel::start(
+            sentinel,
+            "s1",
+            &format!("sentinel monitor m 127.0.0.1 {mport} 1\n"),
+        );
+        wait_listed(&s, "REPLICAS", "m", 1, Duration::from_secs(15));
+        let out = redis_testkit::run_bounded(
+            Command::new(&python).args([
+                "-c",
+                API,
+                &s.port().to_string(),
+                &mport,
+                &replica.port().to_string(),
+            ]),
+            Duration::from_secs(30),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let ours = run(ServerKind::Ours, SentinelKind::Ours);
+    let reference = run(ServerKind::Reference, SentinelKind::Reference);
+    assert!(ours.contains("MPORT") && ours.contains("RPORT"), "{ours}");
+    assert_eq!(ours, reference);
+}
