@@ -597,7 +597,7 @@ fn rewrite_keeps_layout() {
     let want = format!(
         "port 27319\n# c1\n\nsave 5 5\n\nbind 127.0.0.1 ::1\n\nreplicaof 127.0.0.1 1\nreplica-read-only yes\n\
          hash-max-listpack-entries 7\nrename-command flushall \"\"\nmaxmemory 2gb\nhz 10\n\n{REWRITE_SIGNATURE}\n\
-         appendonly yes\ndir \"{}\"\nrequirepass \"p\\\"w\"\n",
+         appendonly yes\nlatency-tracking-info-percentiles 50 99 99.9\nrequirepass \"p\\\"w\"\ndir \"{}\"\n",
         cwd.display()
     );
     assert_eq!(std::fs::read_to_string(&p).unwrap(), want);

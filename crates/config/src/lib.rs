@@ -717,7 +717,11 @@ impl Config {
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(e),
         };
-        let mut lines: Vec<String> = old.split('\n').map(str::to_string).collect();
+        // Upstream keeps every old line trimmed, comments included.
+        let mut lines: Vec<String> = old
+            .split('\n')
+            .map(|l| l.trim_matches([' ', '\t', '\r', '\n']).to_string())
+            .collect();
         if lines.last().is_some_and(|l| l.is_empty()) {
             lines.pop();
         }
@@ -743,17 +747,38 @@ impl Config {
         let mut appended = Vec::new();
         for (idx, def) in TABLE.iter().enumerate() {
             let default = default_value(def);
-            let forced = def.kind == Kind::Special(Special::Dir);
+            // Upstream always writes these, even at their defaults.
+            let forced = matches!(
+                def.kind,
+                Kind::Special(Special::Dir | Special::Save | Special::LatencyPercentiles)
+            );
             let cur = &self.values[idx];
             if slots[idx].is_empty() && *cur == default && !forced {
                 continue;
             }
-            let mut new_lines = value::format_rewrite(def, cur, &default).into_iter();
+            // Strings upstream stores as NULL when empty: their lines go.
+            let null = EMPTY_IS_NULL.contains(&def.name) && *cur == Value::Str(String::new());
+            let formatted = if null {
+                Vec::new()
+            } else {
+                value::format_rewrite(def, cur, &default)
+            };
+            let mut new_lines = formatted.into_iter();
             for &slot in &slots[idx] {
                 lines[slot] = new_lines.next().unwrap_or_default();
             }
             appended.extend(new_lines);
         }
+        // Upstream appends `save` lines first and `dir` last.
+        appended.sort_by_key(|l: &String| {
+            if l.starts_with("save ") {
+                0
+            } else if l.starts_with("dir ") {
+                2
+            } else {
+                1
+            }
+        });
         if !appended.is_empty() && !has_signature {
             if lines.last().is_some_and(|l| !l.is_empty()) {
                 lines.push(String::new());
@@ -774,6 +799,19 @@ impl Config {
         write_atomically(path, text.as_bytes())
     }
 }
+
+/// String directives 7.0 keeps as NULL when set to "" (its
+/// `EMPTY_STRING_IS_NULL`): `CONFIG REWRITE` drops their lines.
+const EMPTY_IS_NULL: &[&str] = &[
+    "pidfile",
+    "unixsocket",
+    "masteruser",
+    "masterauth",
+    "replica-announce-ip",
+    "bind-source-addr",
+    "cluster-announce-ip",
+    "cluster-announce-hostname",
+];
 
 fn is_multi_arg(def: &Directive) -> bool {
     matches!(
