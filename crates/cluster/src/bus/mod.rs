@@ -1,0 +1,1 @@
+//! The cluster bus codec (filled in next).

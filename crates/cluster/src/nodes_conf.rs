@@ -1,0 +1,1 @@
+//! `nodes.conf` (filled in next).

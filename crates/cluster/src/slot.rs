@@ -1,0 +1,1 @@
+//! The key to hash slot function (filled in next).
