@@ -21,6 +21,7 @@ use rand::Rng;
 use crate::dict::Dict;
 use crate::key::Key;
 use crate::lazyfree::LazyFree;
+use crate::slots::{SlotFn, SlotIndex};
 use crate::value::Value;
 
 /// A value with its per-key metadata.
@@ -68,6 +69,8 @@ pub struct Db {
     /// `lazyfree-lazy-server-del`: values the server itself deletes or
     /// overwrites are freed by this thread when they are big.
     pub(crate) lazy_server_del: Option<LazyFree>,
+    /// Keys per cluster hash slot, in cluster mode.
+    slots: Option<Box<SlotIndex>>,
 }
 
 impl Default for Db {
@@ -80,6 +83,7 @@ impl Default for Db {
             snap_epoch: 0,
             cow: Vec::new(),
             lazy_server_del: None,
+            slots: None,
         }
     }
 }
@@ -107,6 +111,21 @@ impl Db {
             self.map.stats_text(),
             self.expires.stats_text()
         )
+    }
+
+    /// Turns on the keys-per-slot index (cluster mode), indexing the keys
+    /// already present; `slot_of` maps a key to its hash slot.
+    pub fn enable_slot_index(&mut self, slot_of: SlotFn) {
+        let mut ix = SlotIndex::new(slot_of);
+        for (k, _) in self.map.iter() {
+            ix.add(k);
+        }
+        self.slots = Some(Box::new(ix));
+    }
+
+    /// The keys-per-slot index, when on.
+    pub fn slot_index(&self) -> Option<&SlotIndex> {
+        self.slots.as_deref()
     }
 
     /// An empty database with an identity tag.
@@ -218,7 +237,13 @@ impl Db {
         }
         let epoch = self.snap_epoch;
         let fresh = Entry { value, lru, epoch };
-        if let Err((e, new)) = self.map.insert_or_get_mut(key, || Key::new(key), fresh) {
+        let inserted = self.map.insert_or_get_mut(key, || Key::new(key), fresh);
+        if inserted.is_ok() {
+            if let Some(ix) = &mut self.slots {
+                ix.add(&Key::new(key));
+            }
+        }
+        if let Err((e, new)) = inserted {
             let old = std::mem::replace(&mut e.value, new.value);
             e.lru = lru;
             e.epoch = e.epoch.max(epoch);
@@ -251,6 +276,9 @@ impl Db {
         }
         entry.epoch = self.snap_epoch;
         self.replace_deadline(&key, expire_at);
+        if let Some(ix) = &mut self.slots {
+            ix.add(&key);
+        }
         self.map.insert(key, entry);
     }
 
@@ -280,6 +308,9 @@ impl Db {
         for (key, mut entry, expire_at) in batch {
             entry.epoch = 0;
             self.replace_deadline(&key, expire_at);
+            if let Some(ix) = &mut self.slots {
+                ix.add(&key);
+            }
             pairs.push((key, entry));
         }
         self.map.insert_batch(pairs);
@@ -288,6 +319,9 @@ impl Db {
     /// Removes `key`; returns the entry and its deadline.
     pub fn remove(&mut self, key: &[u8]) -> Option<(Key, Entry, Option<i64>)> {
         let (k, e) = self.map.remove(key)?;
+        if let Some(ix) = &mut self.slots {
+            ix.remove(key);
+        }
         let exp = if self.expires.is_empty() {
             None
         } else {
@@ -343,6 +377,9 @@ impl Db {
         let mut map = std::mem::replace(&mut self.map, keyspace_table(0));
         let mut expires = std::mem::replace(&mut self.expires, keyspace_table(0));
         self.avg_ttl = 0;
+        if let Some(ix) = &mut self.slots {
+            ix.clear();
+        }
         if self.snap_epoch == 0 {
             lf.free(Box::new((map, expires)), n as u64);
             return n;
@@ -372,6 +409,9 @@ impl Db {
         let mut map = std::mem::replace(&mut self.map, keyspace_table(0));
         let mut expires = std::mem::replace(&mut self.expires, keyspace_table(0));
         self.avg_ttl = 0;
+        if let Some(ix) = &mut self.slots {
+            ix.clear();
+        }
         if self.snap_epoch != 0 {
             // Entries the running snapshot has not saved yet move to it.
             let epoch = self.snap_epoch;

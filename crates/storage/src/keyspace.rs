@@ -76,6 +76,14 @@ impl Keyspace {
         }
     }
 
+    /// Cluster mode: database 0 (the only one a cluster serves) keeps
+    /// its keys per hash slot from now on (see [`crate::slots`]).
+    pub fn enable_slot_index(&mut self, slot_of: crate::slots::SlotFn) {
+        if let Some(db) = self.dbs.first_mut() {
+            db.enable_slot_index(slot_of);
+        }
+    }
+
     /// Installs the lazy-free thread and which deletions use it
     /// (`lazyfree-lazy-expire`, `lazyfree-lazy-server-del`).
     pub fn set_lazyfree(&mut self, lf: &LazyFree, expire: bool, server_del: bool) {

@@ -12,6 +12,7 @@
 //! - [`digest`]: `DEBUG DIGEST` primitives compatible with upstream.
 //! - [`db`]: one database: the main table, the expiry table, lazy and active expiry.
 //! - [`snapshot`]: incremental point-in-time snapshots (no fork, no copy).
+//! - [`slots`]: keys per cluster hash slot (cluster mode only).
 //! - [`value`]: the value enum shared by every type module.
 //! - [`string`]: the string type API (encodings `int`, `embstr`, `raw`);
 //!   [`list`], [`hash`], [`set`], [`zset`]: the collection types.
@@ -27,6 +28,7 @@ pub mod lazyfree;
 pub mod list;
 pub mod segvec;
 pub mod set;
+pub mod slots;
 pub mod snapshot;
 pub mod stream;
 pub mod string;
