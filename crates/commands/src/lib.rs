@@ -14,7 +14,8 @@
 //!   [`info`] (INFO), [`config`] (CONFIG), [`debug`] (DEBUG), [`module`]
 //!   (MODULE, which loads nothing).
 //! - [`persistence`] (SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, SHUTDOWN),
-//!   [`replication`] (REPLICAOF, REPLCONF, PSYNC, SYNC, ROLE, WAIT, FAILOVER).
+//!   [`replication`] (REPLICAOF, REPLCONF, PSYNC, SYNC, ROLE, WAIT, FAILOVER),
+//!   [`cluster`] (CLUSTER, READONLY, READWRITE, ASKING: standalone replies).
 //! - Helpers: [`args`] (the [`args::Args`] argument cursor and the parsers
 //!   several families share: SCAN options, the `*MPOP` tail), [`float`]
 //!   (long double arithmetic of INCRBYFLOAT), [`help`] (HELP texts),
@@ -23,6 +24,7 @@
 pub mod args;
 pub mod bitops;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod debug;
@@ -75,6 +77,7 @@ pub const MODULES: &[&[(&str, Handler)]] = &[
     module::COMMANDS,
     persistence::COMMANDS,
     replication::COMMANDS,
+    cluster::COMMANDS,
 ];
 
 /// The process-wide command table. Building it cannot fail for the lists
