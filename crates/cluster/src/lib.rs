@@ -16,3 +16,5 @@
 pub mod bus;
 pub mod nodes_conf;
 pub mod slot;
+#[cfg(test)]
+mod test_reference;
