@@ -26,6 +26,8 @@
 //! - [`client`]: per-connection state (its push mailbox and signal are
 //!   `redis-net`'s).
 //! - [`blocking`], [`pubsub`]: registries of blocked and subscribed clients.
+//! - [`cluster_route`]: cluster routing of a command (MOVED, ASK, CROSSSLOT,
+//!   CLUSTERDOWN), pure, for the dispatcher once cluster mode is on.
 //! - [`evict`]: `maxmemory` eviction; [`oom`]: `oom-score-adj`.
 //! - [`persist`], [`persist_types`], [`aof`], [`aof_rewrite`]: RDB and AOF.
 //! - [`replication`] (primary side), [`replica`] (replica side),
@@ -41,6 +43,7 @@ pub mod aof_rewrite;
 pub mod blocking;
 pub mod client;
 pub mod clients_mem;
+pub mod cluster_route;
 pub mod ctx;
 pub mod dispatch;
 pub mod error;
