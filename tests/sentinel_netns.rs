@@ -1322,3 +1322,97 @@ fn lab_partitions_powers_off_and_cleans_up() {
         }
     );
 }
+
+/// Protected mode seen from another host: a server without `bind` and
+/// without a password, and a sentinel told `protected-mode yes`, refuse a
+/// remote client with exactly the reference's `-DENIED` text (7.0.15's
+/// words, typo included) and close the connection. The client sends
+/// nothing: the refusal comes at accept, and unread input would turn the
+/// close into a reset that can swallow it.
+#[test]
+fn protected_mode_refusal_matches_the_reference() {
+    let mut lab = Lab::new();
+    let a_ip = lab.addr(1, 1);
+    let a = lab.add_host("srv", &[&format!("{a_ip}/24")]);
+    let b = lab.add_host("cli", &[&format!("{}/24", lab.addr(1, 2))]);
+    let ours = redis_testkit::server::ours_binary("redis-server");
+    let reference = ServerKind::Reference.server_binary();
+    let sentinel_ours = redis_testkit::server::ours_binary("redis-sentinel");
+    let mut ports = Vec::new();
+    for (i, program) in [&ours, &reference].into_iter().enumerate() {
+        let port = 7001 + i as u16;
+        let d = lab.spawn(
+            a,
+            &format!("server{i}"),
+            program,
+            &["--port", &port.to_string(), "--save", ""],
+        );
+        let _ = d;
+        ports.push(port);
+    }
+    for (i, (program, extra)) in [(&sentinel_ours, None), (&reference, Some("--sentinel"))]
+        .into_iter()
+        .enumerate()
+    {
+        let port = 27001 + i as u16;
+        let dir = lab.daemon_dir(&format!("sentinel{i}-conf"));
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(&conf, format!("port {port}\nprotected-mode yes\n")).unwrap();
+        let conf = conf.display().to_string();
+        let mut args = vec![conf.as_str()];
+        args.extend(extra);
+        let d = lab.spawn(a, &format!("sentinel{i}"), program, &args);
+        let _ = d;
+        ports.push(port);
+    }
+    // Every daemon answers locally first.
+    for port in &ports {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = lab.exec(
+                a,
+                Path::new(CLI),
+                &["-p", &port.to_string(), "PING"],
+                Duration::from_secs(2),
+            );
+            if String::from_utf8_lossy(&out.stdout).contains("PONG") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "port {port} never answered\n{}",
+                lab.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let probe = |port: u16| {
+        let script = format!(
+            "import socket\ns=socket.create_connection(('{a_ip}',{port}),timeout=3)\n\
+             d=b''\nwhile True:\n    c=s.recv(4096)\n    if not c: break\n    d+=c\nprint(repr(d))"
+        );
+        let out = lab.exec(
+            b,
+            &crate::util::repo_root().join(".venv/bin/python"),
+            &["-c", &script],
+            Duration::from_secs(10),
+        );
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let server = (probe(ports[0]), probe(ports[1]));
+    assert!(
+        server
+            .1
+            .contains("-DENIED Redis is running in protected mode"),
+        "{}",
+        server.1
+    );
+    assert_eq!(server.0, server.1, "redis-server");
+    let sentinel = (probe(ports[2]), probe(ports[3]));
+    assert!(sentinel.1.contains("-DENIED"), "{}", sentinel.1);
+    assert_eq!(sentinel.0, sentinel.1, "redis-sentinel");
+}

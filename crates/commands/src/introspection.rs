@@ -533,6 +533,76 @@ pub fn memory_stats(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// `MEMORY DOCTOR`'s reports, in 7.0's words and order.
+const DOCTOR_EMPTY: &str = "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n";
+const DOCTOR_FINE: &str = "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n";
+const DOCTOR_HEAD: &str =
+    "Sam, I detected a few issues in this Redis instance memory implants:\n\n";
+const DOCTOR_TAIL: &str = "I'm here to keep you safe, Sam. I want to help you.\n";
+const DOCTOR_PEAK: &str = " * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the Redis instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the Redis instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\n";
+const DOCTOR_RSS: &str = " * High total RSS: This instance has a memory fragmentation and RSS overhead greater than 1.4 (this means that the Resident Set Size of the Redis process is much larger than the sum of the logical allocations Redis performed). This problem is usually due either to a large peak memory (check if there is a peak memory entry above in the report) or may result from a workload that causes the allocator to fragment memory a lot. If the problem is a large peak memory, then there is no issue. Otherwise, make sure you are using the Jemalloc allocator and not the default libc malloc. Note: The currently used allocator is \"";
+const DOCTOR_RSS_END: &str = "\".\n\n";
+const DOCTOR_REPLICAS: &str = " * Big replica buffers: The replica output buffers in this instance are greater than 10MB for each replica (on average). This likely means that there is some replica instance that is struggling receiving data, either because it is too slow or because of networking issues. As a result, data piles on the master output buffers. Please try to identify what replica is not receiving data correctly and why. You can use the INFO output in order to check the replicas delays and the CLIENT LIST command to check the output buffers of each replica.\n\n";
+const DOCTOR_CLIENTS: &str = " * Big client buffers: The clients output buffers in this instance are greater than 200K per client (on average). This may result from different causes, like Pub/Sub clients subscribed to channels bot not receiving data fast enough, so that data piles on the Redis instance output buffer, or clients sending commands with large replies or very large sequences of commands in the same pipeline. Please use the CLIENT LIST command in order to investigate the issue if it causes problems in your instance, or to understand better why certain clients are using a big amount of memory.\n\n";
+
+/// The `MEMORY DOCTOR` report for these figures (upstream's thresholds;
+/// the allocator-internal checks cannot fire with our accounting, where
+/// allocated equals active and resident is the process RSS).
+fn doctor_report(
+    allocator: &str,
+    used: u64,
+    peak: u64,
+    rss: u64,
+    replicas: (u64, u64),
+    normal: (u64, u64),
+) -> String {
+    const MB: u64 = 1024 * 1024;
+    if used < 5 * MB {
+        return DOCTOR_EMPTY.to_string();
+    }
+    let mut issues = String::new();
+    if peak as f64 / used as f64 > 1.5 {
+        issues.push_str(DOCTOR_PEAK);
+    }
+    if rss as f64 / used as f64 > 1.4 && rss.saturating_sub(used) > 10 * MB {
+        issues.push_str(DOCTOR_RSS);
+        issues.push_str(allocator);
+        issues.push_str(DOCTOR_RSS_END);
+    }
+    let (replica_buf, replica_count) = replicas;
+    if replica_count > 0 && replica_buf / replica_count > 10 * MB {
+        issues.push_str(DOCTOR_REPLICAS);
+    }
+    let (normal_buf, normal_count) = normal;
+    if normal_count > 0 && normal_buf / normal_count > 200 * 1024 {
+        issues.push_str(DOCTOR_CLIENTS);
+    }
+    if issues.is_empty() {
+        DOCTOR_FINE.to_string()
+    } else {
+        format!("{DOCTOR_HEAD}{issues}{DOCTOR_TAIL}")
+    }
+}
+
+/// # Format
+/// `MEMORY DOCTOR`: upstream's memory problems report.
+pub fn memory_doctor(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let st = &*ctx.st;
+    let f = crate::info::MemFigures::of(st);
+    let replica_count = st.clients.values().filter(|c| c.is_replica).count() as u64;
+    let normal_count = st.clients.values().filter(|c| !c.is_replica).count() as u64;
+    let text = doctor_report(
+        st.mem_allocator,
+        f.used,
+        f.peak,
+        f.rss,
+        (f.clients_replicas, replica_count),
+        (f.clients_normal, normal_count),
+    );
+    ctx.verbatim(text.as_bytes());
+    Ok(())
+}
+
 /// # Format
 /// `MEMORY PURGE`: asks the allocator to return dirty pages; always OK.
 pub fn memory_purge(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
@@ -574,5 +644,36 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("memory|help", memory_help),
     ("memory|stats", memory_stats),
     ("memory|purge", memory_purge),
+    ("memory|doctor", memory_doctor),
     ("memory|malloc-stats", memory_malloc_stats),
 ];
+
+#[cfg(test)]
+mod doctor_tests {
+    use super::*;
+
+    const MB: u64 = 1024 * 1024;
+
+    #[test]
+    fn doctor_reports_as_upstream() {
+        assert_eq!(
+            doctor_report("a", MB, 2 * MB, MB, (0, 0), (0, 1)),
+            DOCTOR_EMPTY
+        );
+        assert_eq!(
+            doctor_report("a", 50 * MB, 60 * MB, 55 * MB, (0, 0), (0, 1)),
+            DOCTOR_FINE
+        );
+        let r = doctor_report("a", 50 * MB, 100 * MB, 90 * MB, (0, 0), (MB, 2));
+        assert!(r.starts_with(DOCTOR_HEAD), "{r}");
+        assert!(
+            r.contains(DOCTOR_PEAK)
+                && r.contains(&format!("{DOCTOR_RSS}a{DOCTOR_RSS_END}"))
+                && r.contains(DOCTOR_CLIENTS)
+        );
+        assert!(!r.contains(DOCTOR_REPLICAS));
+        assert!(r.ends_with(DOCTOR_TAIL));
+        let r = doctor_report("a", 50 * MB, 50 * MB, 50 * MB, (30 * MB, 2), (0, 1));
+        assert_eq!(r, format!("{DOCTOR_HEAD}{DOCTOR_REPLICAS}{DOCTOR_TAIL}"));
+    }
+}
