@@ -54,7 +54,11 @@ const BINARIES: &[Binary] = &[
         name: "redis-sentinel",
         dest: "usr/libexec/redis/redis-sentinel",
     },
-    // Binary { cargo_package: "redis-benchmark", name: "redis-benchmark", dest: "usr/bin/redis-benchmark" },
+    Binary {
+        cargo_package: "redis-benchmark",
+        name: "redis-benchmark",
+        dest: "usr/bin/redis-benchmark",
+    },
     // Binary { cargo_package: "redis-rdb", name: "redis-check-rdb", dest: "usr/bin/redis-check-rdb" },
     // Binary { cargo_package: "redis-check-aof", name: "redis-check-aof", dest: "usr/bin/redis-check-aof" },
 ];

@@ -55,6 +55,7 @@ pub const CI_UNITS: &[&str] = &[
     "integration/psync2-master-restart",
     "integration/shutdown",
     "integration/dismiss-mem",
+    "integration/redis-benchmark",
 ];
 
 /// Where the suite lives: `shared/` beside the checkout.
