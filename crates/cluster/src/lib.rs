@@ -16,5 +16,6 @@
 pub mod bus;
 pub mod nodes_conf;
 pub mod slot;
+pub mod state;
 #[cfg(test)]
 mod test_reference;
