@@ -18,4 +18,4 @@ pub mod nodes_conf;
 pub mod slot;
 pub mod state;
 #[cfg(test)]
-mod test_reference;
+mod reference_tests;

@@ -7,7 +7,7 @@
 //! file.
 
 use super::*;
-use crate::test_reference::{cluster_args, start, start_node, Conn, Outcome, Reply, ScratchDir};
+use crate::reference_tests::{cluster_args, start, start_node, Conn, Outcome, Reply, ScratchDir};
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
@@ -688,7 +688,7 @@ fn differential_load_cases() {
             }
             Outcome::Running(server) => {
                 started += 1;
-                let log = crate::test_reference::read_lossy(&server.log);
+                let log = crate::reference_tests::read_lossy(&server.log);
                 let mut conn = server.conn();
                 match &ours {
                     Err(NodesConfError::Empty) => {

@@ -4,7 +4,7 @@
 //! random keys; the slot argument errors of `CLUSTER DELSLOTS`).
 
 use super::*;
-use crate::test_reference::{start_node, Reply, ScratchDir};
+use crate::reference_tests::{start_node, Reply, ScratchDir};
 use rand::{Rng, SeedableRng};
 
 #[test]

@@ -20,7 +20,7 @@
 //! 104 × gossip + extensions; FAIL 2296; PUBLISH/PUBLISHSHARD 2264 +
 //! channel + message; FAILOVER_AUTH_REQUEST/ACK and MFSTART 2256;
 //! UPDATE 4352; MODULE 2269 + payload (from the layout only: no module
-//! ran during the capture). The ignored tests of `bus::capture` redo the
+//! ran during the capture). The ignored tests of `bus::capture_tests` redo the
 //! capture and also check the other direction: a 7.0 node accepts a
 //! MEET, PINGs and PONGs encoded here and lists our fake node with its
 //! slots and announced hostname.
@@ -39,7 +39,7 @@ pub mod types;
 mod wire;
 
 #[cfg(test)]
-mod capture;
+mod capture_tests;
 #[cfg(test)]
 mod tests;
 

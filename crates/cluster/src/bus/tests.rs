@@ -1,6 +1,6 @@
 //! Tests of the cluster bus codec: field offsets and sizes, round trips
 //! of every message type, byte-exact decoding and re-encoding of packets
-//! captured from Redis 7.0 (`bus/fixtures/`, written by `bus::capture`),
+//! captured from Redis 7.0 (`bus/fixtures/`, written by `bus::capture_tests`),
 //! rejection of every truncation and length lie, and a time-bounded
 //! fuzz run (random bytes and mutated valid packets) that must never
 //! panic.

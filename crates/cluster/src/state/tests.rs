@@ -977,7 +977,7 @@ fn epoch_commands() {
 /// 19600 (bus 19650); our texts must match with the node ids swapped.
 #[test]
 fn command_errors_match_the_reference() {
-    use crate::test_reference::{start_node, Reply, ScratchDir};
+    use crate::reference_tests::{start_node, Reply, ScratchDir};
     let dir = ScratchDir::new("state-errors");
     let server = start_node(19600, &dir.path, &[]);
     let mut r = server.conn();

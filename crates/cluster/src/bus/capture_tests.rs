@@ -1,7 +1,7 @@
 //! Captures real cluster bus traffic from Debian's Redis 7.0 server and
 //! (re)writes the fixtures in `bus/fixtures/`. Ignored by default (it
 //! needs `/usr/bin/redis-server` 7.0); run it with
-//! `cargo test -p redis-cluster bus::capture -- --ignored --nocapture`.
+//! `cargo test -p redis-cluster bus::capture_tests -- --ignored --nocapture`.
 //!
 //! Three nodes A, B, C (client ports 19371-19373, bus ports
 //! 29371-29373) start with fixed names (a prepared `nodes.conf`) and
@@ -301,7 +301,7 @@ fn fixtures_dir() -> PathBuf {
 /// line.
 fn write_fixture(name: &str, comment: &str, bytes: &[u8]) {
     let mut text =
-        format!("# {comment}\n# captured from Debian redis-server 7.0 by bus::capture\n");
+        format!("# {comment}\n# captured from Debian redis-server 7.0 by bus::capture_tests\n");
     for chunk in bytes.chunks(32) {
         for b in chunk {
             text.push_str(&format!("{b:02x}"));
