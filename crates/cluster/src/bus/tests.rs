@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::capture::{node_name, HOSTNAME_A};
+use super::capture_tests::{node_name, HOSTNAME_A};
 use super::header::offsets;
 use super::*;
 
