@@ -379,16 +379,8 @@ fn haproxy_routes_to_whichever_node_is_primary() {
     let mut bc = authed(&b);
     wait_in_sync(&mut ac, &mut bc);
     let front = redis_testkit::server::free_port();
-    let cfg = format!(
-        "global\n  maxconn 64\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 20s\n  timeout server 20s\n\
-         frontend redis\n  bind 127.0.0.1:{front}\n  default_backend primary\n\
-         backend primary\n  option tcp-check\n  tcp-check connect\n  tcp-check send AUTH\\ {PASS}\\r\\n\n  tcp-check expect string +OK\n\
-         \x20 tcp-check send PING\\r\\n\n  tcp-check expect string +PONG\n  tcp-check send info\\ replication\\r\\n\n\
-         \x20 tcp-check expect string role:master\n  tcp-check send QUIT\\r\\n\n  tcp-check expect string +OK\n\
-         \x20 server a 127.0.0.1:{} check inter 200ms fall 1 rise 1\n  server b 127.0.0.1:{} check inter 200ms fall 1 rise 1\n",
-        a.port(),
-        b.port()
-    );
+    let cfg =
+        crate::util::haproxy_guide_config(front, PASS, &[("a", a.port()), ("b", b.port())], 200);
     let dir = std::env::temp_dir().join(format!("redis-rs-haproxy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let cfg_path = dir.join("haproxy.cfg");

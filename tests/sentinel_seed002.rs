@@ -128,15 +128,11 @@ fn seed002_witness_sentinel_and_haproxy_follow_failovers_both_ways() {
 
     let dir = TempDir::new();
     let front = redis_testkit::sentinel::safe_port();
-    let cfg = format!(
-        "global\n  maxconn 64\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 20s\n  timeout server 20s\n\
-         frontend redis\n  bind 127.0.0.1:{front}\n  default_backend redis\n\
-         backend redis\n  option tcp-check\n  tcp-check connect\n  tcp-check send AUTH\\ {PASS}\\r\\n\n  tcp-check expect string +OK\n\
-         \x20 tcp-check send PING\\r\\n\n  tcp-check expect string +PONG\n  tcp-check send info\\ replication\\r\\n\n\
-         \x20 tcp-check expect string role:master\n  tcp-check send QUIT\\r\\n\n  tcp-check expect string +OK\n\
-         \x20 server redis1 127.0.0.1:{} check inter 500ms fall 1 rise 1\n  server redis2 127.0.0.1:{} check inter 500ms fall 1 rise 1\n",
-        a.port(),
-        b.port()
+    let cfg = crate::util::haproxy_guide_config(
+        front,
+        PASS,
+        &[("redis1", a.port()), ("redis2", b.port())],
+        500,
     );
     let cfg_path = dir.join("haproxy.cfg");
     std::fs::write(&cfg_path, cfg).unwrap();
