@@ -121,3 +121,23 @@ fn notification_and_reconfig_scripts_run_with_upstreams_arguments() {
         }
     });
 }
+
+/// With `requirepass`, `ACL LIST` shows the default user's password as
+/// its SHA-256 digest, byte for byte as the reference sentinel does.
+#[test]
+fn acl_list_shows_the_password_digest_like_the_reference() {
+    let list = |kind: SentinelKind| {
+        let s = Sentinel::start(kind, "acl", "requirepass s3cr\n");
+        let mut c = s.conn();
+        assert_eq!(c.cmd(&["AUTH", "s3cr"]), b"+OK\r\n");
+        c.cmd(&["ACL", "LIST"])
+    };
+    let ours = list(SentinelKind::Ours);
+    assert!(
+        String::from_utf8_lossy(&ours)
+            .contains("#f1e524a4cf9bf9e5df8cc0f745fa190f42a0aecdd75263361135a9013c1195a0"),
+        "{}",
+        String::from_utf8_lossy(&ours)
+    );
+    assert_eq!(ours, list(SentinelKind::Reference));
+}

@@ -9,6 +9,7 @@
 //!   [`logger`]: the process log writing them.
 //! - [`time`]: Unix time in milliseconds and seconds.
 //! - [`os`]: `strerror`-style texts of I/O errors.
+//! - [`sha256`]: password digests as ACL shows them.
 
 pub mod args;
 pub mod glob;
@@ -16,5 +17,6 @@ pub mod log;
 pub mod logger;
 pub mod os;
 pub mod repr;
+pub mod sha256;
 pub mod time;
 pub mod units;

@@ -886,10 +886,9 @@ fn acl(c: &mut Ctx<'_>) -> Frame {
         ("whoami", 2) => bulk("default"),
         ("users", 2) => Frame::Array(vec![bulk("default")]),
         ("list", 2) => {
-            let pass = if c.core.cfg.requirepass.is_some() {
-                "#<hidden>"
-            } else {
-                "nopass"
+            let pass = match &c.core.cfg.requirepass {
+                Some(p) => format!("#{}", redis_common::sha256::sha256_hex(p.as_bytes())),
+                None => "nopass".to_string(),
             };
             Frame::Array(vec![bulk(format!("user default on {pass} ~* &* +@all"))])
         }
