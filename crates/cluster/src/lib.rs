@@ -15,7 +15,7 @@
 
 pub mod bus;
 pub mod nodes_conf;
-pub mod slot;
-pub mod state;
 #[cfg(test)]
 mod reference_tests;
+pub mod slot;
+pub mod state;
