@@ -2,7 +2,7 @@
 //! texts (`ERR ...`, as the reply carries them). Each returns its result and
 //! the actions to carry out.
 
-use super::{Action, Cluster, LogLevel, Node, BLACKLIST_TTL_SECS};
+use super::{Action, Cluster, FailoverMode, LogLevel, Node, BLACKLIST_TTL_SECS};
 use crate::bus::{node_flags as nf, NodeName};
 use crate::slot::{CLUSTER_SLOTS, INVALID_SLOT_ERR};
 
@@ -254,7 +254,7 @@ impl Cluster {
     }
 
     /// `clusterBumpConfigEpochWithoutConsensus`.
-    fn bump_epoch_without_consensus(&mut self) -> bool {
+    pub(crate) fn bump_epoch_without_consensus(&mut self) -> bool {
         let max = self.max_epoch();
         let mine = self.me().map_or(0, |m| m.config_epoch);
         if mine == 0 || mine != max {
@@ -366,7 +366,7 @@ impl Cluster {
         }
         self.migrating.clear();
         self.importing.clear();
-        // TODO(failover): resetManualFailover().
+        self.reset_manual_failover();
         for slot in 0..CLUSTER_SLOTS {
             self.del_slot(slot);
         }
@@ -394,6 +394,33 @@ impl Cluster {
         }
         self.todo.update_state = true;
         self.save(true);
+        self.done((), now)
+    }
+
+    /// `CLUSTER FAILOVER [FORCE|TAKEOVER]` on a replica. The default
+    /// sends `MFSTART` to the master (which pauses its writes, see
+    /// [`Action::PauseWrites`]) and starts the election once this node's
+    /// offset ([`Cluster::set_repl_offset`]) reaches the one the paused
+    /// master announces; `FORCE` starts the election at the next tick;
+    /// `TAKEOVER` promotes this node at once (the actions include
+    /// [`Action::PromoteToMaster`]). Either way the attempt is abandoned
+    /// after [`super::MANUAL_FAILOVER_TIMEOUT`] ms.
+    pub fn failover(&mut self, mode: FailoverMode, now: u64) -> CmdResult<()> {
+        let (is_master, master) = self
+            .me()
+            .map_or((true, None), |m| (m.is_master(), m.slaveof));
+        if is_master {
+            return Err("ERR You should send CLUSTER FAILOVER to a replica".to_owned());
+        }
+        let Some(master) = master.and_then(|m| self.nodes.get(&m)) else {
+            return Err("ERR I'm a replica but my master is unknown to me".to_owned());
+        };
+        if mode == FailoverMode::Default && (master.failed() || master.link.is_none()) {
+            return Err(
+                "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE".to_owned(),
+            );
+        }
+        self.start_manual_failover(mode, now);
         self.done((), now)
     }
 

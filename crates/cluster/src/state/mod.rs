@@ -28,15 +28,24 @@
 //! at the end of every entry point, so a [`Action::SaveConfig`] comes at most
 //! once per call, last but for [`Action::StateChanged`].
 //!
-//! Not implemented here (hooks are marked `TODO(failover)`): replica
-//! elections and automatic failover (`FAILOVER_AUTH_REQUEST`/`ACK`), manual
-//! failover (`MFSTART`), replica migration, PUBLISH/PUBLISHSHARD relaying;
-//! those messages are counted and otherwise ignored.
+//! # Failover, replica migration, Pub/Sub
+//!
+//! `failover.rs` holds replica elections and automatic failover
+//! (`FAILOVER_AUTH_REQUEST`/`ACK`), the masters' votes, manual failover
+//! ([`Cluster::failover`], `MFSTART`, [`Action::PauseWrites`]), replica
+//! migration and PUBLISH/PUBLISHSHARD relaying ([`Cluster::publish`],
+//! [`Action::Deliver`]). For the replica validity check the driver
+//! reports the replication link with [`Cluster::set_replica_link`] and the
+//! processed offset with [`Cluster::set_repl_offset`].
 
 mod commands;
+mod failover;
 mod proto;
+mod server_api;
 mod views;
 
+#[cfg(test)]
+mod failover_tests;
 #[cfg(test)]
 mod tests;
 
@@ -55,6 +64,8 @@ use crate::nodes_conf::{
 use crate::slot::{SlotSet, CLUSTER_SLOTS_USIZE};
 
 pub use commands::SetSlot;
+pub use failover::FailoverMode;
+pub use server_api::{LinkView, Owner};
 pub use views::{ShardInfo, ShardNode, SlotEndpoint, SlotsRange};
 
 /// Failure reports are valid for `node_timeout` times this.
@@ -70,6 +81,17 @@ pub const MIN_REJOIN_DELAY: u64 = 500;
 pub const WRITABLE_DELAY: u64 = 2000;
 /// How long a forgotten node stays blacklisted (seconds).
 pub const BLACKLIST_TTL_SECS: u64 = 60;
+/// How long a manual failover may take (ms, `CLUSTER_MF_TIMEOUT`).
+pub const MANUAL_FAILOVER_TIMEOUT: u64 = 5000;
+/// A master pauses its writes for a manual failover for this many times
+/// [`MANUAL_FAILOVER_TIMEOUT`] (or until it ends).
+pub const MANUAL_FAILOVER_PAUSE_MULT: u64 = 2;
+/// How long a master must stay orphaned before a replica migrates to it
+/// (ms, `CLUSTER_SLAVE_MIGRATION_DELAY`).
+pub const REPLICA_MIGRATION_DELAY: u64 = 5000;
+/// The same "Currently unable to failover" reason is logged again after
+/// this long (ms).
+pub const CANT_FAILOVER_RELOG_PERIOD: u64 = 300_000;
 
 /// A bus connection handle (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -158,6 +180,34 @@ pub enum Action {
         /// The slot.
         slot: u16,
     },
+    /// This replica won an election (or took over): stop replicating and
+    /// become a master KEEPING the dataset (`replicationUnsetMaster`: new
+    /// replication id, the old one kept as the secondary id for partial
+    /// resyncs of the other replicas).
+    PromoteToMaster,
+    /// A replica asked this master for a manual failover: pause the
+    /// clients' writes (upstream's `PAUSE_DURING_FAILOVER`, write pause)
+    /// until `until_ms` (ms since the epoch) or [`Action::UnpauseWrites`],
+    /// whichever comes first. The replication offset must not move
+    /// meanwhile.
+    PauseWrites {
+        /// When the pause ends at the latest.
+        until_ms: u64,
+    },
+    /// The manual failover ended (won, timed out or reset): lift the pause
+    /// of [`Action::PauseWrites`].
+    UnpauseWrites,
+    /// A PUBLISH (`shard == false`) or SPUBLISH (`shard == true`) came from
+    /// another node: deliver it to this node's local (shard) subscribers,
+    /// without propagating it again.
+    Deliver {
+        /// The channel.
+        channel: Vec<u8>,
+        /// The message.
+        message: Vec<u8>,
+        /// Whether it is a shard channel message.
+        shard: bool,
+    },
 }
 
 /// The configuration the state machine needs.
@@ -234,6 +284,10 @@ pub(crate) struct Node {
     pub(crate) inbound_link: Option<LinkId>,
     pub(crate) fail_reports: Vec<(NodeName, u64)>,
     pub(crate) last_in_ping_gossip: u64,
+    /// When this node voted for a replica of this master.
+    pub(crate) voted_time: u64,
+    /// Since when this master has no working replica (migration).
+    pub(crate) orphaned_time: u64,
 }
 
 impl Node {
@@ -260,6 +314,8 @@ impl Node {
             inbound_link: None,
             fail_reports: Vec::new(),
             last_in_ping_gossip: 0,
+            voted_time: 0,
+            orphaned_time: 0,
         }
     }
 
@@ -305,6 +361,8 @@ pub(crate) struct Todo {
     pub(crate) update_state: bool,
     pub(crate) save: bool,
     pub(crate) fsync: bool,
+    pub(crate) handle_failover: bool,
+    pub(crate) handle_manual_failover: bool,
 }
 
 /// The cluster state of one node (see the module documentation).
@@ -333,6 +391,7 @@ pub struct Cluster {
     pub(crate) rng: StdRng,
     pub(crate) todo: Todo,
     pub(crate) out: Vec<Action>,
+    pub(crate) failover: failover::Failover,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -391,6 +450,7 @@ impl Cluster {
             rng: StdRng::seed_from_u64(0),
             todo: Todo::default(),
             out: Vec::new(),
+            failover: failover::Failover::default(),
         };
         match loaded.filter(|conf| conf.myself().is_some()) {
             Some(conf) => c.load(&conf, now),
@@ -458,9 +518,7 @@ impl Cluster {
             .filter_map(|n| n.slaveof.map(|m| (n.name, m)))
             .collect();
         for (replica, master) in links {
-            if let Some(m) = self.nodes.get_mut(&master) {
-                m.replicas.push(replica);
-            }
+            self.add_replica(master, replica);
         }
         for (slot, owner) in owners.iter().enumerate() {
             let Some(line) = owner.and_then(|i| conf.nodes.get(i)) else {
@@ -511,9 +569,15 @@ impl Cluster {
         &self.settings
     }
 
-    /// Sets the replication offset announced in messages.
+    /// Sets the replication offset announced in messages: the master's
+    /// offset, or the offset a replica processed (keep it current: during
+    /// a manual failover the replica's election starts, at the next entry
+    /// point, once it equals the paused master's).
     pub fn set_repl_offset(&mut self, offset: u64) {
         self.repl_offset = offset;
+        if self.failover.mf_end != 0 && self.failover.mf_master_offset.is_some() {
+            self.todo.handle_manual_failover = true;
+        }
     }
 
     /// The actions produced by [`Cluster::new`] (and nothing else: every
@@ -543,6 +607,7 @@ impl Cluster {
 
     /// The end of every entry point: upstream's `clusterBeforeSleep`.
     pub(crate) fn finish(&mut self, now: u64) -> Vec<Action> {
+        self.deferred_failover(now);
         if self.todo.update_state {
             self.update_state(now);
         }
@@ -665,8 +730,8 @@ impl Cluster {
         let Some(node) = self.nodes.remove(&name) else {
             return;
         };
-        if let Some(m) = node.slaveof.and_then(|m| self.nodes.get_mut(&m)) {
-            m.replicas.retain(|r| *r != name);
+        if let Some(m) = node.slaveof.filter(|_| node.is_slave()) {
+            self.remove_replica(m, name);
         }
         for r in &node.replicas {
             if let Some(rn) = self.nodes.get_mut(r) {
@@ -706,8 +771,8 @@ impl Cluster {
         }
         let slaveof = n.slaveof;
         let is_me = name == self.myself;
-        if let Some(m) = slaveof.and_then(|m| self.nodes.get_mut(&m)) {
-            m.replicas.retain(|r| *r != name);
+        if let Some(m) = slaveof {
+            self.remove_replica(m, name);
         }
         if let Some(n) = self.nodes.get_mut(&name) {
             if slaveof.is_some() && !is_me {
@@ -732,20 +797,40 @@ impl Cluster {
             }
             self.migrating.clear();
             self.importing.clear();
-        } else if let Some(m) = old.and_then(|o| self.nodes.get_mut(&o)) {
-            m.replicas.retain(|r| *r != me);
+        } else if let Some(o) = old {
+            self.remove_replica(o, me);
         }
         if let Some(n) = self.nodes.get_mut(&me) {
             n.slaveof = Some(master);
         }
-        if let Some(m) = self.nodes.get_mut(&master) {
-            if !m.replicas.contains(&me) {
-                m.replicas.push(me);
-            }
+        self.add_replica(master, me);
+        if let Some(m) = self.nodes.get(&master) {
             let (ip, port) = (m.ip.clone(), m.port);
             self.out.push(Action::ReplicateFrom { ip, port });
         }
-        // TODO(failover): resetManualFailover().
+        self.reset_manual_failover();
+    }
+
+    /// `clusterNodeAddSlave`: a master with replicas is a target of
+    /// replica migration (`MIGRATE_TO`).
+    pub(crate) fn add_replica(&mut self, master: NodeName, replica: NodeName) {
+        if let Some(m) = self.nodes.get_mut(&master) {
+            if !m.replicas.contains(&replica) {
+                m.replicas.push(replica);
+                m.flags |= nf::MIGRATE_TO;
+            }
+        }
+    }
+
+    /// `clusterNodeRemoveSlave`: `MIGRATE_TO` goes with the last replica.
+    pub(crate) fn remove_replica(&mut self, master: NodeName, replica: NodeName) {
+        if let Some(m) = self.nodes.get_mut(&master) {
+            let before = m.replicas.len();
+            m.replicas.retain(|r| *r != replica);
+            if before != m.replicas.len() && m.replicas.is_empty() {
+                m.flags &= !nf::MIGRATE_TO;
+            }
+        }
     }
 
     /// The greatest epoch known (`clusterGetMaxEpoch`).
@@ -804,13 +889,27 @@ impl Cluster {
             } else {
                 cluster_state::FAIL
             },
-            mflags: [0; 3],
+            // A master in a manual failover announces its paused offset.
+            mflags: [
+                if me.is_some_and(Node::is_master) && self.failover.mf_end != 0 {
+                    crate::bus::msg_flags::PAUSED
+                } else {
+                    0
+                },
+                0,
+                0,
+            ],
         }
     }
 
     /// Queues a message on a link, counting it.
     pub(crate) fn send(&mut self, link: LinkId, body: Body) {
         let msg = Message::new(self.build_header(), body);
+        self.send_msg(link, msg);
+    }
+
+    /// Queues a built message on a link, counting it.
+    pub(crate) fn send_msg(&mut self, link: LinkId, msg: Message) {
         if let Some(slot) = self.stats_sent.get_mut(usize::from(msg.msg_type())) {
             *slot += 1;
         }
@@ -820,15 +919,18 @@ impl Cluster {
     /// Sends to every node with a link but myself and handshake nodes
     /// (`clusterBroadcastMessage`).
     pub(crate) fn broadcast(&mut self, body: Body) {
-        let targets: Vec<LinkId> = self
-            .nodes
+        for link in self.broadcast_targets() {
+            self.send(link, body.clone());
+        }
+    }
+
+    /// The links [`Cluster::broadcast`] sends on.
+    pub(crate) fn broadcast_targets(&self) -> Vec<LinkId> {
+        self.nodes
             .values()
             .filter(|n| !n.has(nf::MYSELF | nf::HANDSHAKE))
             .filter_map(|n| n.link)
-            .collect();
-        for link in targets {
-            self.send(link, body.clone());
-        }
+            .collect()
     }
 
     /// Converts a node to its `nodes.conf` / `CLUSTER NODES` line.

@@ -104,9 +104,11 @@ impl Cluster {
         let wanted = (total / 10).max(3).min(freshnodes);
         let mut pfail_wanted = self.stats_pfail_nodes;
         if kind == PingKind::Ping {
+            // Only a PING on an outbound link waits for its PONG.
             if let Some(n) = self
                 .links
                 .get(&link)
+                .filter(|l| !l.inbound)
                 .and_then(|l| l.node)
                 .and_then(|name| self.nodes.get_mut(&name))
             {
@@ -225,7 +227,7 @@ impl Cluster {
             if let Some(n) = self.nodes.get_mut(&s) {
                 n.repl_offset = hdr.offset;
             }
-            // TODO(failover): manual failover offset tracking.
+            self.note_paused_master_offset(s, hdr);
         }
         let is_ping = matches!(msg.body, Body::Ping(_));
         let is_meet = matches!(msg.body, Body::Meet(_));
@@ -248,7 +250,7 @@ impl Cluster {
             self.send_ping(link, PingKind::Pong, now);
         }
         let Some(data) = msg.body.ping_data() else {
-            self.process_other(sender, msg, now);
+            self.process_other(sender, link, msg, now);
             return;
         };
         if !l.inbound {
@@ -467,14 +469,10 @@ impl Cluster {
                 }
                 let current = self.nodes.get(&s).and_then(|n| n.slaveof);
                 if self.nodes.contains_key(&master) && current != Some(master) {
-                    if let Some(old) = current.and_then(|o| self.nodes.get_mut(&o)) {
-                        old.replicas.retain(|r| *r != s);
+                    if let Some(old) = current {
+                        self.remove_replica(old, s);
                     }
-                    if let Some(m) = self.nodes.get_mut(&master) {
-                        if !m.replicas.contains(&s) {
-                            m.replicas.push(s);
-                        }
-                    }
+                    self.add_replica(master, s);
                     if let Some(n) = self.nodes.get_mut(&s) {
                         n.slaveof = Some(master);
                     }
@@ -484,8 +482,9 @@ impl Cluster {
         }
     }
 
-    /// FAIL, UPDATE and the message types not handled yet.
-    fn process_other(&mut self, sender: Option<NodeName>, msg: &Message, now: u64) {
+    /// FAIL, UPDATE, the failover messages, PUBLISH and PUBLISHSHARD
+    /// (MODULE is ignored).
+    fn process_other(&mut self, sender: Option<NodeName>, link: LinkId, msg: &Message, now: u64) {
         match &msg.body {
             Body::Fail { node } => {
                 let Some(_) = sender else {
@@ -539,8 +538,10 @@ impl Cluster {
                 let set = SlotSet::from_bitmap(slots.as_bytes());
                 self.update_slots_config_with(*node, *config_epoch, &set);
             }
-            // TODO(failover): FAILOVER_AUTH_REQUEST / ACK, MFSTART.
-            // TODO(pubsub): PUBLISH / PUBLISHSHARD relaying.
+            Body::FailoverAuthRequest => self.on_auth_request(sender, &msg.header, now),
+            Body::FailoverAuthAck => self.on_auth_ack(sender, &msg.header),
+            Body::MfStart => self.on_mfstart(sender, link, now),
+            Body::Publish { .. } | Body::PublishShard { .. } => self.on_publish(sender, &msg.body),
             _ => {}
         }
     }
@@ -625,6 +626,25 @@ impl Cluster {
                 ),
             );
             self.set_my_master(sender);
+            self.save(true);
+            self.todo.update_state = true;
+            return;
+        }
+        // A replica whose master turned into a replica (it lost its last
+        // slot) follows the grandmaster.
+        let grandmaster = self
+            .me()
+            .filter(|m| m.is_slave())
+            .and_then(|m| m.slaveof)
+            .and_then(|m| self.nodes.get(&m))
+            .and_then(|m| m.slaveof)
+            .filter(|g| *g != self.myself);
+        if let Some(g) = grandmaster {
+            self.log(
+                LogLevel::Warning,
+                format!("I'm a sub-replica! Reconfiguring myself as a replica of grandmaster {g}"),
+            );
+            self.set_my_master(g);
             self.save(true);
             self.todo.update_state = true;
         } else {
@@ -896,6 +916,9 @@ impl Cluster {
                 self.send_ping(link, PingKind::Ping, now);
             }
         }
+        let me_slave = self.me().is_some_and(Node::is_slave);
+        let my_master = self.me().and_then(|m| m.slaveof);
+        let (mut orphaned, mut max_ok, mut mine_ok) = (0usize, 0usize, 0usize);
         for name in self.nodes.keys().copied().collect::<Vec<_>>() {
             let Some(n) = self.nodes.get(&name) else {
                 continue;
@@ -903,7 +926,18 @@ impl Cluster {
             if n.has(nf::MYSELF | nf::NOADDR | nf::HANDSHAKE) {
                 continue;
             }
-            // TODO(failover): orphaned masters / replica migration counts.
+            // Orphaned masters: serving slots, no working replica, but
+            // they had some (or failed over a master that had some).
+            if me_slave && n.is_master() && !n.failed() {
+                let ok = self.ok_replicas(n);
+                if ok == 0 && n.numslots() > 0 && n.has(nf::MIGRATE_TO) {
+                    orphaned += 1;
+                }
+                max_ok = max_ok.max(ok);
+                if my_master == Some(name) {
+                    mine_ok = ok;
+                }
+            }
             let ping_delay = now.saturating_sub(n.ping_sent);
             let data_delay = now.saturating_sub(n.data_received);
             if let Some(link) = n.link {
@@ -924,6 +958,11 @@ impl Cluster {
                     self.send_ping(link, PingKind::Ping, now);
                     continue;
                 }
+                // The replica of my manual failover is pinged continuously.
+                if self.mf_pings(name) {
+                    self.send_ping(link, PingKind::Ping, now);
+                    continue;
+                }
             }
             if n.ping_sent == 0 {
                 continue;
@@ -937,8 +976,7 @@ impl Cluster {
                 self.todo.update_state = true;
             }
         }
-        // TODO(failover): replica handling (replicationSetMaster retry,
-        // manual failover timeout, clusterHandleSlaveFailover, migration).
+        self.failover_cron(orphaned, max_ok, mine_ok, now);
         if !self.state_ok {
             self.todo.update_state = true;
         }

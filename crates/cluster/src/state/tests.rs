@@ -9,16 +9,16 @@ use super::*;
 use crate::bus::{decode, encode, PingData};
 use crate::nodes_conf;
 
-const T0: u64 = 1_700_000_000_000;
-const TIMEOUT: u64 = 1000;
-const PORT: u16 = 7000;
-const CPORT: u16 = 17000;
+pub(super) const T0: u64 = 1_700_000_000_000;
+pub(super) const TIMEOUT: u64 = 1000;
+pub(super) const PORT: u16 = 7000;
+pub(super) const CPORT: u16 = 17000;
 
-fn ip(i: usize) -> String {
+pub(super) fn ip(i: usize) -> String {
     format!("10.0.0.{}", i + 1)
 }
 
-fn settings() -> Settings {
+pub(super) fn settings() -> Settings {
     Settings {
         port: PORT,
         cport: CPORT,
@@ -27,37 +27,50 @@ fn settings() -> Settings {
     }
 }
 
-enum Ev {
+pub(super) enum Ev {
     Connected(usize, LinkId),
     Packet(usize, LinkId, Vec<u8>),
     Closed(usize, LinkId),
 }
 
-struct SimNode {
-    c: Cluster,
-    ip: String,
-    paused: bool,
-    logs: Vec<String>,
-    saves: Vec<bool>,
-    states: Vec<bool>,
-    other: Vec<Action>,
-    sent: Vec<Message>,
-    pending_closed: Vec<LinkId>,
+pub(super) struct SimNode {
+    pub(super) c: Cluster,
+    pub(super) ip: String,
+    pub(super) paused: bool,
+    pub(super) logs: Vec<String>,
+    pub(super) saves: Vec<bool>,
+    pub(super) states: Vec<bool>,
+    pub(super) other: Vec<Action>,
+    pub(super) sent: Vec<Message>,
+    pub(super) pending_closed: Vec<LinkId>,
+    /// The replication offset: a master's grows with its writes, a
+    /// replica's follows its master's while the link is up (unless `lag`).
+    pub(super) offset: u64,
+    /// A replica that stops applying its master's stream.
+    pub(super) lag: bool,
+    /// A replica whose replication link is down although both run.
+    pub(super) repl_broken: bool,
+    /// The replication link to the master as last reported.
+    pub(super) repl_up: bool,
+    pub(super) repl_down_since: Option<u64>,
+    pub(super) repl_last_io: u64,
 }
 
 /// Nodes on `10.0.0.<i+1>:7000@17000`; a connection is a pair of link ids
 /// (the outbound one allocated by the connecting node, the inbound one
-/// by the network).
-struct Net {
-    nodes: Vec<SimNode>,
-    now: u64,
-    peer: HashMap<(usize, LinkId), (usize, LinkId)>,
-    queue: VecDeque<Ev>,
-    next_in: u64,
+/// by the network). Replication is modelled too: a replica's link to its
+/// master is up while both run, and its offset then follows the master's
+/// (see [`Net::sync_replication`]).
+pub(super) struct Net {
+    pub(super) nodes: Vec<SimNode>,
+    pub(super) now: u64,
+    pub(super) peer: HashMap<(usize, LinkId), (usize, LinkId)>,
+    pub(super) queue: VecDeque<Ev>,
+    pub(super) next_in: u64,
 }
 
 impl Net {
-    fn new(n: usize) -> Net {
+    pub(super) fn new(n: usize) -> Net {
         let mut net = Net {
             nodes: Vec::new(),
             now: T0,
@@ -71,7 +84,7 @@ impl Net {
         net
     }
 
-    fn add_node(&mut self, mut c: Cluster) -> usize {
+    pub(super) fn add_node(&mut self, mut c: Cluster) -> usize {
         let acts = c.take_actions();
         let i = self.nodes.len();
         self.nodes.push(SimNode {
@@ -84,20 +97,26 @@ impl Net {
             other: Vec::new(),
             sent: Vec::new(),
             pending_closed: Vec::new(),
+            offset: 0,
+            lag: false,
+            repl_broken: false,
+            repl_up: false,
+            repl_down_since: None,
+            repl_last_io: 0,
         });
         self.handle(i, acts);
         i
     }
 
-    fn c(&mut self, i: usize) -> &mut Cluster {
+    pub(super) fn c(&mut self, i: usize) -> &mut Cluster {
         &mut self.nodes[i].c
     }
 
-    fn id(&self, i: usize) -> NodeName {
+    pub(super) fn id(&self, i: usize) -> NodeName {
         self.nodes[i].c.myself
     }
 
-    fn handle(&mut self, i: usize, acts: Vec<Action>) {
+    pub(super) fn handle(&mut self, i: usize, acts: Vec<Action>) {
         for a in acts {
             match a {
                 Action::Connect {
@@ -148,7 +167,7 @@ impl Net {
         }
     }
 
-    fn drain(&mut self) {
+    pub(super) fn drain(&mut self) {
         while let Some(ev) = self.queue.pop_front() {
             let now = self.now;
             match ev {
@@ -174,15 +193,16 @@ impl Net {
     }
 
     /// Runs a command-like call on node `i` and carries out its actions.
-    fn apply<T>(&mut self, i: usize, r: Result<(T, Vec<Action>), String>) -> T {
+    pub(super) fn apply<T>(&mut self, i: usize, r: Result<(T, Vec<Action>), String>) -> T {
         let (v, acts) = r.expect("command succeeds");
         self.handle(i, acts);
         self.drain();
         v
     }
 
-    fn step(&mut self) {
+    pub(super) fn step(&mut self) {
         self.now += 100;
+        self.sync_replication();
         for i in 0..self.nodes.len() {
             if !self.nodes[i].paused {
                 let acts = self.nodes[i].c.tick(self.now);
@@ -192,14 +212,52 @@ impl Net {
         }
     }
 
-    fn run(&mut self, ms: u64) {
+    /// Index of the node named `name`.
+    pub(super) fn index_of(&self, name: NodeName) -> Option<usize> {
+        (0..self.nodes.len()).find(|&j| self.nodes[j].c.myself == name)
+    }
+
+    /// Reports every running node's replication state to it: a replica's
+    /// link is up while it and its master (in its own view) run, and its
+    /// offset then catches up with the master's unless it lags.
+    pub(super) fn sync_replication(&mut self) {
+        let now = self.now;
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].paused {
+                continue;
+            }
+            let master = self.nodes[i]
+                .c
+                .me()
+                .filter(|m| m.is_slave())
+                .and_then(|m| m.slaveof)
+                .and_then(|m| self.index_of(m));
+            let up = master.is_some_and(|j| !self.nodes[j].paused) && !self.nodes[i].repl_broken;
+            let master_offset = master.map_or(0, |j| self.nodes[j].offset);
+            let n = &mut self.nodes[i];
+            if up {
+                if !n.lag {
+                    n.offset = master_offset;
+                }
+                n.repl_last_io = now;
+                n.repl_down_since = None;
+            } else if n.repl_up {
+                n.repl_down_since = Some(now);
+            }
+            n.repl_up = up;
+            n.c.set_replica_link(up, n.repl_down_since, n.repl_last_io);
+            n.c.set_repl_offset(n.offset);
+        }
+    }
+
+    pub(super) fn run(&mut self, ms: u64) {
         for _ in 0..ms / 100 {
             self.step();
         }
     }
 
     /// Steps until `cond` holds; panics after `max_ms`.
-    fn run_until(&mut self, max_ms: u64, what: &str, cond: impl Fn(&Net) -> bool) {
+    pub(super) fn run_until(&mut self, max_ms: u64, what: &str, cond: impl Fn(&Net) -> bool) {
         let start = self.now;
         while !cond(self) {
             assert!(self.now - start < max_ms, "timed out waiting for {what}");
@@ -207,11 +265,11 @@ impl Net {
         }
     }
 
-    fn pause(&mut self, i: usize) {
+    pub(super) fn pause(&mut self, i: usize) {
         self.nodes[i].paused = true;
     }
 
-    fn resume(&mut self, i: usize) {
+    pub(super) fn resume(&mut self, i: usize) {
         self.nodes[i].paused = false;
         for l in std::mem::take(&mut self.nodes[i].pending_closed) {
             self.queue.push_back(Ev::Closed(i, l));
@@ -219,23 +277,23 @@ impl Net {
         self.drain();
     }
 
-    fn node(&self, i: usize, of: usize) -> Option<&Node> {
+    pub(super) fn node(&self, i: usize, of: usize) -> Option<&Node> {
         self.nodes[i].c.nodes.get(&self.id(of))
     }
 
-    fn flags(&self, i: usize, of: usize) -> u16 {
+    pub(super) fn flags(&self, i: usize, of: usize) -> u16 {
         self.node(i, of).map_or(0, |n| n.flags)
     }
 
-    fn knows(&self, i: usize, of: usize) -> bool {
+    pub(super) fn knows(&self, i: usize, of: usize) -> bool {
         self.node(i, of).is_some_and(|n| !n.in_handshake())
     }
 
-    fn all_ok(&self) -> bool {
+    pub(super) fn all_ok(&self) -> bool {
         self.nodes.iter().all(|n| n.c.is_ok())
     }
 
-    fn info(&self, i: usize, field: &str) -> String {
+    pub(super) fn info(&self, i: usize, field: &str) -> String {
         self.nodes[i]
             .c
             .info_fields()
@@ -245,14 +303,14 @@ impl Net {
             .unwrap_or_default()
     }
 
-    fn has_log(&self, i: usize, text: &str) -> bool {
+    pub(super) fn has_log(&self, i: usize, text: &str) -> bool {
         self.nodes[i].logs.iter().any(|l| l.contains(text))
     }
 }
 
 /// Three masters: node 0 meets 1 and 2; 1 and 2 learn each other by
 /// gossip.
-fn three_met() -> Net {
+pub(super) fn three_met() -> Net {
     let mut net = Net::new(3);
     let now = net.now;
     for j in [1, 2] {
@@ -271,7 +329,7 @@ fn three_met() -> Net {
 }
 
 /// [`three_met`] with the slots split in three and every node `ok`.
-fn three_ok() -> Net {
+pub(super) fn three_ok() -> Net {
     let mut net = three_met();
     let now = net.now;
     for (i, range) in [(0, (0, 5460)), (1, (5461, 10922)), (2, (10923, 16383))] {
@@ -530,7 +588,7 @@ fn slot_claimed_with_a_higher_config_epoch_is_rebound() {
 }
 
 /// The link on node `to` bound to the connection node `from` opened.
-fn inbound_link(net: &Net, from: usize, to: usize) -> LinkId {
+pub(super) fn inbound_link(net: &Net, from: usize, to: usize) -> LinkId {
     net.peer
         .iter()
         .find(|((i, l), (j, _))| *i == from && *j == to && l.is_outbound())
