@@ -511,8 +511,8 @@ fn inactive_directives_warn_at_startup() {
     let s = TestServer::start(
         ServerKind::Ours,
         &[
-            "--cluster-enabled",
-            "yes",
+            "--busy-reply-threshold",
+            "100",
             "--tracking-table-max-keys",
             "10",
             "--tls-port",
@@ -521,7 +521,7 @@ fn inactive_directives_warn_at_startup() {
     );
     let log = s.log_contents();
     assert!(
-        log.contains("WARNING: 'cluster-enabled yes' is accepted but has no effect in this version (see docs/compatibility.md)"),
+        log.contains("WARNING: 'busy-reply-threshold 100' is accepted but has no effect in this version (see docs/compatibility.md)"),
         "{log}"
     );
     assert!(log.contains("'tracking-table-max-keys 10' is accepted but has no effect"));

@@ -12,11 +12,14 @@
 mod aof;
 mod check_order;
 mod clients;
+mod cluster;
+mod cluster_seed002;
 mod config_runtime;
 mod differential;
 mod directives;
 mod error_precedence;
 mod memory;
+mod migrate;
 mod persistence;
 mod primary_side;
 mod propagation;

@@ -5,7 +5,6 @@ use bytes::Bytes;
 use redis_resp::Protocol;
 
 use crate::args::{self, is};
-use crate::keys::db_index;
 use redis_engine::client::ReplyMode;
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{CmdError, CmdResult, SYNTAX};
@@ -196,7 +195,11 @@ pub fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `SELECT index`
 pub fn select(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let id = db_index(ctx, &argv[1])?;
+    let num = crate::keys::db_number(&argv[1])?;
+    if ctx.st.cluster_enabled() && num != 0 {
+        return Err(CmdError::fixed("ERR SELECT is not allowed in cluster mode"));
+    }
+    let id = crate::keys::db_in_range(ctx, num)?;
     ctx.client.db = id;
     ctx.ok();
     Ok(())

@@ -24,13 +24,24 @@ pub fn reply_help(ctx: &mut Ctx, lines: &[&str]) {
 }
 
 pub(crate) fn db_index(ctx: &Ctx, a: &[u8]) -> Result<usize, CmdError> {
-    // Upstream reads the index as a C int first (`getIntFromObjectOrReply`).
+    let id = db_number(a)?;
+    db_in_range(ctx, id)
+}
+
+/// A database number as upstream reads it first (a C int,
+/// `getIntFromObjectOrReply`), not yet checked against `databases`.
+pub(crate) fn db_number(a: &[u8]) -> Result<i64, CmdError> {
     let id = args::int(a)?;
     if i32::try_from(id).is_err() {
         return Err(CmdError::fixed(
             "ERR value is out of range, value must between -2147483648 and 2147483647",
         ));
     }
+    Ok(id)
+}
+
+/// [`db_number`]'s result checked against `databases`.
+pub(crate) fn db_in_range(ctx: &Ctx, id: i64) -> Result<usize, CmdError> {
     if id < 0 || id as usize >= ctx.st.ks.len() {
         return Err(DB_RANGE);
     }
@@ -158,6 +169,9 @@ pub fn renamenx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `MOVE key db`
 pub fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.st.cluster_enabled() {
+        return Err(CmdError::fixed("ERR MOVE is not allowed in cluster mode"));
+    }
     let (src_db, now) = (ctx.db(), ctx.now);
     let dst_db = db_index(ctx, &argv[2])?;
     if dst_db == src_db {
@@ -182,18 +196,24 @@ pub fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `COPY source destination [DB destination-db] [REPLACE]`
 pub fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (src_db, now) = (ctx.db(), ctx.now);
-    let mut dst_db = src_db;
+    let mut dst_num = src_db as i64;
     let mut replace = false;
     let mut opts = Args::new(&argv[3..]);
     while let Some(opt) = opts.next_opt() {
         if is(opt, "replace") {
             replace = true;
         } else if is(opt, "db") && !opts.is_empty() {
-            dst_db = db_index(ctx, opts.bytes()?)?;
+            dst_num = db_number(opts.bytes()?)?;
         } else {
             return Err(SYNTAX);
         }
     }
+    if ctx.st.cluster_enabled() && (src_db != 0 || dst_num != 0) {
+        return Err(CmdError::fixed(
+            "ERR Copying to another database is not allowed in cluster mode",
+        ));
+    }
+    let dst_db = db_in_range(ctx, dst_num)?;
     let (src, dst) = (&argv[1], &argv[2]);
     if src_db == dst_db && src == dst {
         return Err(SAME_OBJECT);
@@ -337,6 +357,9 @@ pub fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `SWAPDB index1 index2`
 pub fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.st.cluster_enabled() {
+        return Err(CmdError::fixed("ERR SWAPDB is not allowed in cluster mode"));
+    }
     // Indexes are C ints upstream: beyond that range they are "invalid".
     let a = args::int(&argv[1])
         .ok()

@@ -7,7 +7,8 @@
 //! # Layout
 //! - Data types: [`string`], [`list`], [`hash`], [`set`], [`zset`],
 //!   [`stream`], [`bitops`], [`hyperloglog`], [`geo`], [`sort`]; the
-//!   keyspace and expiry: [`keys`].
+//!   keyspace and expiry: [`keys`]; moving keys to another server:
+//!   [`migrate`] (MIGRATE, RESTORE-ASKING).
 //! - [`connection`] (AUTH, HELLO, PING, SELECT, RESET…), [`client`]
 //!   (CLIENT), [`transaction`] (MULTI/EXEC/WATCH), [`pubsub`].
 //! - [`introspection`] (COMMAND, SLOWLOG, LATENCY, MEMORY, MONITOR, TIME),
@@ -38,6 +39,7 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod list;
+pub mod migrate;
 pub mod module;
 pub mod persistence;
 pub mod pubsub;
@@ -78,6 +80,7 @@ pub const MODULES: &[&[(&str, Handler)]] = &[
     persistence::COMMANDS,
     replication::COMMANDS,
     cluster::COMMANDS,
+    migrate::COMMANDS,
 ];
 
 /// The process-wide command table. Building it cannot fail for the lists

@@ -55,9 +55,20 @@ pub fn cmd_publish(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let id = ctx.client.id;
     let n = publish(ctx.st, &argv[1], &argv[2], false, Some((id, ctx.out)));
     ctx.int(n as i64);
-    // Replicas publish it to their own subscribers (not written to the AOF).
-    ctx.force_replication();
+    propagate_publish(ctx, argv, false);
     Ok(())
+}
+
+/// Where a published message goes besides the local subscribers: over
+/// the cluster bus in cluster mode (every node for `PUBLISH`, the shard
+/// for `SPUBLISH`), else to the replicas, which publish it to their own
+/// subscribers (not written to the AOF).
+fn propagate_publish(ctx: &mut Ctx, argv: &[Bytes], shard: bool) {
+    if ctx.st.cluster_enabled() {
+        ctx.st.cluster_publish(&argv[1], &argv[2], shard, ctx.now);
+    } else {
+        ctx.force_replication();
+    }
 }
 
 /// # Format
@@ -66,7 +77,7 @@ pub fn cmd_spublish(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let id = ctx.client.id;
     let n = publish(ctx.st, &argv[1], &argv[2], true, Some((id, ctx.out)));
     ctx.int(n as i64);
-    ctx.force_replication();
+    propagate_publish(ctx, argv, true);
     Ok(())
 }
 

@@ -148,6 +148,11 @@ fn client_text(ctx: &Ctx) -> String {
 /// # Format
 /// `REPLICAOF host port | NO ONE` (also `SLAVEOF`)
 pub fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.st.cluster_enabled() {
+        return Err(CmdError::fixed(
+            "ERR REPLICAOF not allowed in cluster mode.",
+        ));
+    }
     let who = client_text(ctx);
     if is(&argv[1], "no") && is(&argv[2], "one") {
         if ctx.st.master.is_some() {

@@ -79,6 +79,10 @@ pub struct Client {
     pub repl_rdb_only: bool,
     /// This connection is a replica receiving our stream.
     pub is_replica_link: bool,
+    /// `ASKING` was sent (cleared after the next command or `EXEC`).
+    pub asking: bool,
+    /// `READONLY`: reads of the primary's slots served on this replica.
+    pub readonly: bool,
     /// This is our primary's stream being applied (no replies, no
     /// read-only check, no re-propagation).
     pub is_master: bool,
@@ -111,6 +115,8 @@ impl Client {
             repl_capa_psync2: false,
             repl_rdb_only: false,
             is_replica_link: false,
+            asking: false,
+            readonly: false,
             is_master: false,
         }
     }

@@ -73,6 +73,8 @@ enum Verdict {
     Run,
     Queue,
     Reject(CmdError),
+    /// A cluster redirection (`-MOVED`, `-ASK`, ...).
+    Redirect(CmdError),
     Postpone,
     /// The client was closed (client eviction): no reply, nothing runs.
     Drop,
@@ -133,6 +135,26 @@ impl State {
         out: &mut BytesMut,
         now: i64,
     ) -> Called {
+        let called = self.call_checked(caller, client, argv, out, now);
+        // `ASKING` lasts one command (or one transaction), as upstream's
+        // `resetClient`.
+        if client.asking
+            && client.multi.is_none()
+            && matches!(called, Called::Done(name) if name != Some("asking"))
+        {
+            client.asking = false;
+        }
+        called
+    }
+
+    fn call_checked(
+        &mut self,
+        caller: Caller,
+        client: &mut Client,
+        argv: Vec<Bytes>,
+        out: &mut BytesMut,
+        now: i64,
+    ) -> Called {
         let reg = self.registry;
         let cmd = match reg.resolve(&argv) {
             Ok(c) => c,
@@ -150,7 +172,7 @@ impl State {
             }
         }
         let verdict = match caller {
-            Caller::Client | Caller::Primary => self.check(caller, cmd, client, argv.len(), now),
+            Caller::Client | Caller::Primary => self.check(caller, cmd, client, &argv, now),
             Caller::Exec | Caller::BlockedRetry => Verdict::Run,
             Caller::AofLoad => {
                 if !arity_ok(cmd, argv.len()) {
@@ -164,6 +186,14 @@ impl State {
             }
         };
         match verdict {
+            Verdict::Redirect(e) => {
+                // Upstream discards a redirected transaction (a plain
+                // redirection, not EXECABORT) and flags one being queued.
+                if cmd.special == Special::Exec && client.multi.is_some() {
+                    self.discard_transaction(client);
+                }
+                self.reject(caller, client, out, e, Some(cmd.idx));
+            }
             Verdict::Reject(e) => {
                 if cmd.special == Special::Exec && client.multi.is_some() {
                     // Upstream's execCommandAbort: the transaction is
@@ -224,9 +254,10 @@ impl State {
         caller: Caller,
         cmd: &'static Cmd,
         client: &mut Client,
-        argc: usize,
+        argv: &[Bytes],
         now: i64,
     ) -> Verdict {
+        let argc = argv.len();
         if !arity_ok(cmd, argc) {
             return Verdict::Reject(error::wrong_arity(&cmd.full_name));
         }
@@ -242,7 +273,11 @@ impl State {
             ));
         }
         // ACL permissions are checked here once users exist (issue: ACL).
-        // Cluster redirection goes here once cluster mode exists.
+        if self.cluster.is_some() && caller == Caller::Client {
+            if let Some(e) = self.cluster_redirect(cmd, client, argv, now) {
+                return Verdict::Redirect(e);
+            }
+        }
         // Client eviction (upstream's `evictClients` at this point): the
         // replies of the commands before this one count; if this very
         // client goes, its command is not run and gets no reply.

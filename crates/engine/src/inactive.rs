@@ -48,58 +48,8 @@ pub const INACTIVE: &[(&str, &str)] = &[
         "scripting and functions are not implemented",
     ),
     (
-        "cluster-allow-pubsubshard-when-down",
-        "cluster mode is not implemented",
-    ),
-    (
-        "cluster-allow-reads-when-down",
-        "cluster mode is not implemented",
-    ),
-    (
-        "cluster-allow-replica-migration",
-        "cluster mode is not implemented",
-    ),
-    (
-        "cluster-announce-bus-port",
-        "cluster mode is not implemented",
-    ),
-    (
-        "cluster-announce-hostname",
-        "cluster mode is not implemented",
-    ),
-    ("cluster-announce-ip", "cluster mode is not implemented"),
-    ("cluster-announce-port", "cluster mode is not implemented"),
-    (
         "cluster-announce-tls-port",
-        "cluster mode is not implemented",
-    ),
-    ("cluster-config-file", "cluster mode is not implemented"),
-    ("cluster-enabled", "cluster mode is not implemented"),
-    (
-        "cluster-link-sendbuf-limit",
-        "cluster mode is not implemented",
-    ),
-    (
-        "cluster-migration-barrier",
-        "cluster mode is not implemented",
-    ),
-    ("cluster-node-timeout", "cluster mode is not implemented"),
-    ("cluster-port", "cluster mode is not implemented"),
-    (
-        "cluster-preferred-endpoint-type",
-        "cluster mode is not implemented",
-    ),
-    (
-        "cluster-replica-no-failover",
-        "cluster mode is not implemented",
-    ),
-    (
-        "cluster-replica-validity-factor",
-        "cluster mode is not implemented",
-    ),
-    (
-        "cluster-require-full-coverage",
-        "cluster mode is not implemented",
+        "TLS is not implemented",
     ),
     (
         "crash-log-enabled",
@@ -237,8 +187,8 @@ mod tests {
         let c = Config::default();
         assert!(startup_warnings(&c).is_empty());
         let args: Vec<String> = [
-            "--cluster-enabled",
-            "yes",
+            "--cluster-announce-tls-port",
+            "7000",
             "--tls-key-file-pass",
             "secret",
             "--activedefrag",
@@ -252,7 +202,7 @@ mod tests {
         assert_eq!(
             w,
             vec![
-                "WARNING: 'cluster-enabled yes' is accepted but has no effect in this version (see docs/compatibility.md)".to_string(),
+                "WARNING: 'cluster-announce-tls-port 7000' is accepted but has no effect in this version (see docs/compatibility.md)".to_string(),
                 "WARNING: 'tls-key-file-pass (redacted)' is accepted but has no effect in this version (see docs/compatibility.md)".to_string(),
             ]
         );

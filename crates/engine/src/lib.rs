@@ -26,6 +26,8 @@
 //! - [`client`]: per-connection state (its push mailbox and signal are
 //!   `redis-net`'s).
 //! - [`blocking`], [`pubsub`]: registries of blocked and subscribed clients.
+//! - [`cluster`]: cluster mode — the cluster state machine behind the
+//!   lock, `nodes.conf`, the actions it asks for, bus work for the driver.
 //! - [`cluster_route`]: cluster routing of a command (MOVED, ASK, CROSSSLOT,
 //!   CLUSTERDOWN), pure, for the dispatcher once cluster mode is on.
 //! - [`evict`]: `maxmemory` eviction; [`oom`]: `oom-score-adj`.
@@ -33,6 +35,7 @@
 //! - [`replication`] (primary side), [`replica`] (replica side),
 //!   [`failover`]: replication orchestration; [`shutdown`]: `SHUTDOWN`
 //!   and signals, waiting for lagging replicas.
+//! - [`migrate_cache`]: the connections `MIGRATE` keeps open.
 //! - [`histogram`]: latency histograms; [`latency`]: the latency monitor.
 //! - [`live_config`]: `CONFIG SET` of listeners, `dir` and `loglevel`.
 //! - [`inactive`]: directives accepted without effect, and their startup
@@ -43,6 +46,7 @@ pub mod aof_rewrite;
 pub mod blocking;
 pub mod client;
 pub mod clients_mem;
+pub mod cluster;
 pub mod cluster_route;
 pub mod ctx;
 pub mod dispatch;
@@ -54,6 +58,7 @@ pub mod inactive;
 pub mod latency;
 pub mod live_config;
 pub mod meta;
+pub mod migrate_cache;
 pub mod monitor;
 pub mod oom;
 pub mod persist;

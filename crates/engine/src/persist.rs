@@ -1247,6 +1247,7 @@ impl State {
     pub fn adopt_loaded(&mut self, mut tmp: State) {
         std::mem::swap(&mut self.ks, &mut tmp.ks);
         self.ks.is_replica = self.master.is_some();
+        self.ensure_slot_index();
         self.aof = tmp.aof.take();
         self.persistence = std::mem::take(&mut tmp.persistence);
         self.persistence.loading = false;

@@ -300,7 +300,9 @@ impl State {
             self.touch_watched_db(db, crate::state::now_ms());
         }
         let fresh = std::mem::take(&mut tmp.ks.dbs);
-        std::mem::replace(&mut self.ks.dbs, fresh)
+        let old = std::mem::replace(&mut self.ks.dbs, fresh);
+        self.ensure_slot_index();
+        old
     }
 
     /// Takes the primary's history after a full sync: its ID and offset,

@@ -236,6 +236,8 @@ pub struct State {
     /// The running listeners, installed by the server once it serves
     /// (`CONFIG SET port|bind|unixsocket` rebinds them).
     pub listeners: Option<Arc<redis_net::Acceptors>>,
+    /// Cluster mode (`cluster-enabled yes`), once started.
+    pub cluster: Option<Box<crate::cluster::ClusterNode>>,
     /// A `FAILOVER` waiting for its target to catch up.
     pub failover: Option<crate::failover::Failover>,
     /// A shutdown waiting for replicas to catch up (`shutdown-timeout`).
@@ -281,6 +283,8 @@ pub struct State {
     pub exec_argv0: String,
     /// The `jemalloc-bg-thread` value last applied.
     pub allocator_bg_thread: Option<bool>,
+    /// The connections `MIGRATE` keeps open to its targets.
+    pub migrate_sockets: crate::migrate_cache::MigrateCache,
 }
 
 /// The function log lines are handed to.
@@ -357,6 +361,7 @@ impl State {
             aof: None,
             last_disk_error_log_ms: 0,
             listeners: None,
+            cluster: None,
             failover: None,
             shutdown_pending: None,
             hz: 10,
@@ -375,6 +380,7 @@ impl State {
             proc_title: None,
             exec_argv0: String::new(),
             allocator_bg_thread: None,
+            migrate_sockets: Default::default(),
         };
         st.apply_config();
         st.ks = Keyspace::new(st.cached.databases);
@@ -385,6 +391,9 @@ impl State {
 
     /// Refreshes the cached configuration values.
     pub fn apply_config(&mut self) {
+        if let Some(cl) = self.cluster.as_mut() {
+            cl.reconfigure(&self.config, self.port);
+        }
         let c = &self.config;
         let pass = c.get_str("requirepass");
         let usize_of = |name: &str| usize::try_from(c.get_int(name)).unwrap_or(0);
@@ -581,6 +590,7 @@ impl State {
         self.failover_cron(now);
         self.replication_cron(now);
         self.shutdown_cron(now);
+        self.migrate_sockets.close_idle(now / 1000);
         if self.persistence.bgsave.is_some() {
             self.bg_notify.notify_one();
         }

@@ -9,11 +9,14 @@
 //! - [`session`]: admission and one client's session (the engine side of
 //!   `redis-net`'s connection loop).
 //! - [`replica_link`]: following a primary.
+//! - [`cluster_bus`]: the cluster bus (listener, links, cron) in cluster
+//!   mode.
 //! - [`log`]: upstream-format log lines; [`notify`]: systemd notification.
 //! - [`error`]: the fatal startup errors.
 //!
 //! Only `main.rs` builds the runtime, installs signal handlers or exits.
 
+pub mod cluster_bus;
 pub mod error;
 pub mod log;
 pub mod notify;
@@ -38,6 +41,8 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// Live connections (for diagnostics).
     pub connected: AtomicUsize,
+    /// The cluster bus listeners, bound at startup, taken by the bus task.
+    pub bus_listeners: Mutex<Vec<std::net::TcpListener>>,
 }
 
 impl Shared {
@@ -47,6 +52,7 @@ impl Shared {
             state: Mutex::new(state),
             shutdown: CancellationToken::new(),
             connected: AtomicUsize::new(0),
+            bus_listeners: Mutex::new(Vec::new()),
         })
     }
 }
@@ -75,6 +81,14 @@ pub async fn run(listeners: Listeners, shared: Arc<Shared>) {
     tracker.spawn(cron(shared.clone()));
     tracker.spawn(background(shared.clone()));
     tracker.spawn(replica_link::run(shared.clone()));
+    let bus = shared
+        .bus_listeners
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default();
+    if shared.state.lock().is_ok_and(|s| s.cluster.is_some()) {
+        tracker.spawn(cluster_bus::run(shared.clone(), bus));
+    }
     shared.shutdown.cancelled().await;
     acceptors.close();
     tracker.close();

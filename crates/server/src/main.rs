@@ -374,12 +374,41 @@ async fn serve(
     // logging to a terminal; otherwise one line says the same.
     let tty = config.get_str("logfile").is_empty()
         && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let cluster = config.get_bool("cluster-enabled");
+    let mode = if cluster { "cluster" } else { "standalone" };
     if config.get_bool("always-show-logo") || tty {
-        show_banner(port);
+        show_banner(port, mode);
     } else {
-        log::notice(&format!("Running mode=standalone, port={port}."));
+        log::notice(&format!("Running mode={mode}, port={port}."));
     }
+    let bus_listeners = if cluster {
+        let bus_port = redis_engine::cluster::bus_port(&config, port);
+        match redis_engine::cluster::ClusterNode::start(&config, port, now_ms().max(0) as u64) {
+            Ok(started) => match redis_server::cluster_bus::bind(&config.bind_addrs(), bus_port) {
+                Ok(l) => Some((started, l)),
+                Err(line) => {
+                    log::warning(&line);
+                    return 1;
+                }
+            },
+            Err(e) => {
+                for l in e.0 {
+                    log::warning(&l);
+                }
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
     let mut state = new_state(config, registry, port, config_file.as_deref(), supervised);
+    let bus_listeners = match bus_listeners {
+        Some((started, l)) => {
+            state.cluster_install(started, now_ms());
+            l
+        }
+        None => Vec::new(),
+    };
     // The dataset loads while the listeners already accept clients, which
     // get -LOADING meanwhile (upstream serves clients during loading too).
     let load_cfg = state.config.clone();
@@ -388,6 +417,9 @@ async fn serve(
     state.persistence.loading = true;
     let notify_shutdown = state.shutdown_notify.clone();
     let shared = Shared::new(state);
+    if let Ok(mut l) = shared.bus_listeners.lock() {
+        *l = bus_listeners;
+    }
     log::warning("Server initialized");
     if !pidfile.is_empty() {
         if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
@@ -574,6 +606,12 @@ async fn load_and_serve(
         Ok(Ok(tmp)) => {
             if let Ok(mut st) = shared.state.lock() {
                 st.adopt_loaded(tmp);
+                if let Err(e) = st.cluster_verify_data(now_ms()) {
+                    for l in e.0 {
+                        log::warning(&l);
+                    }
+                    return None;
+                }
             }
         }
         Ok(Err(ServerError::RdbLoad(redis_engine::persist::LoadError::Corrupt(e)))) => {
@@ -669,14 +707,14 @@ fn data_size_on_disk(cfg: &redis_config::Config, aof_on: bool) -> u64 {
 
 /// The startup banner (our own drawing, not upstream's logo), with the
 /// lines scripts look for: version, mode, port and PID.
-fn show_banner(port: u16) {
+fn show_banner(port: u16, mode: &str) {
     let pid = std::process::id();
     let lines = [
         String::new(),
         "    ____  _____ ____  ___ ____          ____  ____".to_string(),
         format!("   |  _ \\| ____|  _ \\|_ _/ ___|        |  _ \\/ ___|     Redis {REDIS_VERSION} (redis-rs {}) 64 bit", env!("CARGO_PKG_VERSION")),
         "   | |_) |  _| | | | || |\\___ \\  _____ | |_) \\___ \\".to_string(),
-        "   |  _ <| |___| |_| || | ___) ||_____||  _ < ___) |    Running in standalone mode".to_string(),
+        format!("   |  _ <| |___| |_| || | ___) ||_____||  _ < ___) |    Running in {mode} mode"),
         format!("   |_| \\_\\_____|____/|___|____/        |_| \\_\\____/     Port: {port}"),
         format!("                                                        PID: {pid}"),
         String::new(),

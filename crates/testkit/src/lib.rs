@@ -10,6 +10,7 @@
 //! test, so a broken reply decoder cannot hide behind the same broken
 //! decoder in the tests; only the request encoder is redis-resp's.
 
+pub mod cluster;
 pub mod conn;
 pub mod dir;
 pub mod netns;

@@ -369,6 +369,13 @@ impl TestServer {
     }
 
     /// The TCP port the server listens on.
+    /// For a server given its own `--port` in the extra arguments (later
+    /// arguments win): the port to talk to.
+    pub fn with_port(mut self, port: u16) -> TestServer {
+        self.port = port;
+        self
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
