@@ -1533,3 +1533,29 @@ fn writable_replica_expires_what_its_own_clients_set() {
     }
     assert_eq!(transcripts[1], transcripts[0], "ours vs reference");
 }
+
+/// `REPLICAOF NO ONE` while the primary delays a diskless full sync: the
+/// transfer that arrives afterwards must not replace the dataset (the
+/// link is cancelled at once, as upstream's `cancelReplicationHandshake`;
+/// a cluster failover promoting a replica mid-sync relies on it).
+#[test]
+fn promotion_during_a_pending_full_sync_keeps_the_new_writes() {
+    let primary = TestServer::start(
+        ServerKind::Reference,
+        &["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "2"],
+    );
+    let mut p = primary.conn();
+    assert_eq!(p.cmd(&["SET", "old", "1"]), b"+OK\r\n");
+    let ours = TestServer::start(ServerKind::Ours, &[]);
+    let mut c = ours.conn();
+    let port = primary.port().to_string();
+    assert_eq!(c.cmd(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(c.cmd(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "new", "1"]), b"+OK\r\n");
+    // The primary's delay ends and it streams the payload.
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(c.cmd(&["GET", "new"]), b"$1\r\n1\r\n", "{}", ours.log_contents());
+    assert_eq!(c.cmd(&["EXISTS", "old"]), b":0\r\n");
+    assert!(!ours.log_contents().contains("Flushing old data"));
+}

@@ -133,10 +133,44 @@ def through_failover(port):
     print("failover checks passed", flush=True)
 
 
+def under_reshard(port):
+    """Writes (and reads back) keys with retries until a line arrives on
+    stdin; then checks every acknowledged write and prints the count."""
+    import select
+    rc = client(port)
+    acked = 0
+    errors = 0
+    deadline = time.time() + 240
+    print("ready", flush=True)
+    while time.time() < deadline:
+        if select.select([sys.stdin], [], [], 0)[0]:
+            break
+        try:
+            rc.set(f"rk:{acked}", str(acked))
+            acked += 1
+            if acked % 7 == 0:
+                k = acked // 2
+                got = rc.get(f"rk:{k}")
+                if got != str(k).encode():
+                    raise AssertionError(f"rk:{k}: got {got!r} during the reshard")
+        except (redis.exceptions.ConnectionError, redis.exceptions.ClusterDownError,
+                redis.exceptions.TimeoutError, redis.exceptions.TryAgainError,
+                redis.exceptions.AskError, redis.exceptions.MovedError) as e:
+            errors += 1
+            time.sleep(0.05)
+    for i in range(acked):
+        got = rc.get(f"rk:{i}")
+        if got != str(i).encode():
+            raise AssertionError(f"acknowledged write rk:{i} lost: {got!r}")
+    print(f"reshard checks passed: {acked} writes, {errors} retried errors", flush=True)
+
+
 if __name__ == "__main__":
     port = int(sys.argv[1])
     phase = sys.argv[2] if len(sys.argv) > 2 else "basic"
     if phase == "basic":
         basic(port)
+    elif phase == "under-reshard":
+        under_reshard(port)
     else:
         through_failover(port)

@@ -501,6 +501,90 @@ fn links(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// `CLUSTER SLOT-STATS SLOTSRANGE start end | ORDERBY key-count [LIMIT n]
+/// [ASC|DESC]` (Valkey 8 / Redis 8.2): the key count of each slot this
+/// node's shard serves, for finding big and hot slots. Only `key-count`
+/// is kept (the CPU and network metrics need per-slot accounting we do
+/// not do).
+fn slot_stats(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    node(ctx)?;
+    let shard_slots: Vec<u16> = {
+        let c = node(ctx)?;
+        (0..CLUSTER_SLOTS)
+            .filter(|s| c.core.serves_slot_in_my_shard(*s))
+            .collect()
+    };
+    let selected: Vec<u16> = if is(&argv[2], "slotsrange") {
+        if argv.len() != 5 {
+            return Err(error::SYNTAX);
+        }
+        let start = slot_arg(&argv[3])?;
+        let end = slot_arg(&argv[4])?;
+        if start > end {
+            return Err(CmdError::msg(format!(
+                "ERR Start slot number {start} is greater than end slot number {end}"
+            )));
+        }
+        shard_slots
+            .into_iter()
+            .filter(|s| (start..=end).contains(s))
+            .collect()
+    } else if is(&argv[2], "orderby") {
+        if !is(&argv[3], "key-count") {
+            return Err(CmdError::fixed("ERR Unrecognized sort metric for ORDERBY."));
+        }
+        let mut limit = 16usize;
+        let mut desc = true;
+        let mut i = 4;
+        while i < argv.len() {
+            if is(&argv[i], "limit") && i + 1 < argv.len() {
+                limit = args::int(&argv[i + 1])
+                    .ok()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|n| (1..=usize::from(CLUSTER_SLOTS)).contains(n))
+                    .ok_or(CmdError::fixed(
+                        "ERR Limit has to lie in between 1 and 16384 (maximum number of slots).",
+                    ))?;
+                i += 2;
+            } else if is(&argv[i], "asc") {
+                desc = false;
+                i += 1;
+            } else if is(&argv[i], "desc") {
+                desc = true;
+                i += 1;
+            } else {
+                return Err(error::SYNTAX);
+            }
+        }
+        let mut v: Vec<(u16, usize)> = shard_slots
+            .into_iter()
+            .map(|s| (s, keys_in_slot(ctx, s)))
+            .collect();
+        // Ties go to the lower slot number either way.
+        v.sort_by(|a, b| {
+            let by_count = if desc { b.1.cmp(&a.1) } else { a.1.cmp(&b.1) };
+            by_count.then(a.0.cmp(&b.0))
+        });
+        v.into_iter().take(limit).map(|(s, _)| s).collect()
+    } else {
+        return Err(error::SYNTAX);
+    };
+    let reply: Vec<Frame> = selected
+        .iter()
+        .map(|s| {
+            Frame::Array(vec![
+                Frame::Integer(i64::from(*s)),
+                Frame::Map(vec![(
+                    bulk("key-count"),
+                    Frame::Integer(keys_in_slot(ctx, *s) as i64),
+                )]),
+            ])
+        })
+        .collect();
+    ctx.frame(&Frame::Array(reply));
+    Ok(())
+}
+
 fn cluster_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     node(ctx)?;
     reply_help(ctx, help::CLUSTER);
@@ -555,6 +639,7 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("cluster|setslot", setslot),
     ("cluster|shards", shards),
     ("cluster|slaves", replicas),
+    ("cluster|slot-stats", slot_stats),
     ("cluster|slots", slots),
     ("readonly", readonly),
     ("readwrite", readwrite),

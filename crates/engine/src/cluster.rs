@@ -580,6 +580,17 @@ impl State {
         n
     }
 
+    /// The state machine with the replication offset it announces (and,
+    /// on a replica, compares during a manual failover) brought up to
+    /// date: every entry point from the bus goes through here, as
+    /// upstream reads the offset when it builds each message.
+    pub fn cluster_core(&mut self) -> Option<&mut Cluster> {
+        let offset = self.repl.ids.master_repl_offset.max(0) as u64;
+        let c = self.cluster.as_mut()?;
+        c.core.set_repl_offset(offset);
+        Some(&mut c.core)
+    }
+
     /// The bus work queued since the last call.
     pub fn cluster_take_bus_ops(&mut self) -> Vec<BusOp> {
         self.cluster

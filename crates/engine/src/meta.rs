@@ -31,6 +31,19 @@ use serde::Deserialize;
 /// The embedded metadata; regenerate with `data/gen.py --port PORT`.
 const COMMANDS_JSON: &str = include_str!("../data/commands.json");
 
+/// Subcommands we add beyond 7.0 (later releases' additions), each with
+/// its parent's name, in the same format; `COMMAND INFO`/`DOCS` of the
+/// parent list them (an intended difference from the 7.0 reference).
+const EXTENSIONS_JSON: &str = include_str!("../data/extensions.json");
+
+/// One entry of [`EXTENSIONS_JSON`].
+#[derive(Deserialize)]
+struct Extension<'a> {
+    parent: String,
+    #[serde(borrow)]
+    command: RawCommand<'a>,
+}
+
 /// `COMMAND GETKEYS` error texts, as the reference sends them after `-ERR `.
 pub const ERR_INVALID_COMMAND: &str = "Invalid command specified";
 pub const ERR_NO_KEYS: &str = "The command has no key arguments";
@@ -459,10 +472,25 @@ struct Table {
 fn parse_table(json: &'static str) -> Result<Table, MetaError> {
     let raw: Vec<RawCommand<'static>> =
         serde_json::from_str(json).map_err(|e| MetaError::Json(e.to_string()))?;
-    let commands = raw
+    let mut commands = raw
         .into_iter()
         .map(RawCommand::into_meta)
         .collect::<Result<Vec<_>, _>>()?;
+    let extensions: Vec<Extension<'static>> =
+        serde_json::from_str(EXTENSIONS_JSON).map_err(|e| MetaError::Json(e.to_string()))?;
+    for ext in extensions {
+        let sub = ext.command.into_meta()?;
+        if let Some(parent) = commands.iter_mut().find(|c| c.name == ext.parent) {
+            let short = sub
+                .name
+                .rsplit('|')
+                .next()
+                .unwrap_or(&sub.name)
+                .to_ascii_lowercase();
+            parent.sub_index.insert(short, parent.subcommands.len());
+            parent.subcommands.push(sub);
+        }
+    }
     let index = commands
         .iter()
         .enumerate()
@@ -1083,7 +1111,21 @@ mod tests {
             })
         }
         let want: serde_json::Value = serde_json::from_str(COMMANDS_JSON).expect("valid JSON");
-        let got = serde_json::Value::Array(all().iter().map(cmd).collect());
+        // The extensions come on top of the recorded table.
+        let extra: Vec<serde_json::Value> =
+            serde_json::from_str(EXTENSIONS_JSON).expect("valid JSON");
+        let extra: Vec<&str> = extra
+            .iter()
+            .filter_map(|e| e["command"]["name"].as_str())
+            .collect();
+        let recorded = |c: &CommandMeta| {
+            let mut v = cmd(c);
+            if let Some(subs) = v["subcommands"].as_array_mut() {
+                subs.retain(|s| !extra.contains(&s["name"].as_str().unwrap_or("")));
+            }
+            v
+        };
+        let got = serde_json::Value::Array(all().iter().map(recorded).collect());
         assert_eq!(got, want);
         // And every key spec parsed into a known shape except SORT's
         // deliberately "unknown" ones.

@@ -426,8 +426,8 @@ async fn connect(
             let _ = stream.set_nodelay(true);
             if let Ok(mut st) = shared.state.lock() {
                 let now = now_ms();
-                if let Some(c) = st.cluster.as_mut() {
-                    let actions = c.core.on_link_connected(link, now.max(0) as u64);
+                if let Some(core) = st.cluster_core() {
+                    let actions = core.on_link_connected(link, now.max(0) as u64);
                     st.cluster_apply(actions, now);
                 }
             }
@@ -500,8 +500,8 @@ async fn serve_link(
                     Ok(msg) => {
                         if let Ok(mut st) = shared.state.lock() {
                             let now = now_ms();
-                            if let Some(c) = st.cluster.as_mut() {
-                                let actions = c.core.on_packet(link, msg, now.max(0) as u64);
+                            if let Some(core) = st.cluster_core() {
+                                let actions = core.on_packet(link, msg, now.max(0) as u64);
                                 st.cluster_apply(actions, now);
                             }
                         }

@@ -53,6 +53,10 @@ enum LinkError {
     /// The command stream is not RESP.
     #[error("Protocol error from master: {0}")]
     Protocol(String),
+    /// The primary changed while a full sync's payload was being parsed:
+    /// it is dropped.
+    #[error("Connection with master closed: the primary changed.")]
+    PrimaryChanged,
 }
 
 impl LinkError {
@@ -60,6 +64,7 @@ impl LinkError {
     fn level(&self) -> LogLevel {
         match self {
             LinkError::Repl(e) => e.level(),
+            LinkError::PrimaryChanged => LogLevel::Notice,
             _ => LogLevel::Warning,
         }
     }
@@ -105,12 +110,34 @@ pub async fn run(shared: Arc<Shared>) {
                 _ = wake.notified() => continue,
             }
         };
-        let result = tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
-            r = follow(&shared, &host, port, generation) => r,
+        // A change of primary (REPLICAOF, a cluster failover promoting
+        // us) cancels the link at once, whatever it was doing, as
+        // upstream's `cancelReplicationHandshake`: a transfer from the old
+        // primary must never replace the dataset afterwards.
+        let follow = follow(&shared, &host, port, generation);
+        tokio::pin!(follow);
+        let result = loop {
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => return,
+                r = &mut follow => break Some(r),
+                _ = wake.notified() => {
+                    if !still_current(&shared, generation) {
+                        break None;
+                    }
+                }
+            }
         };
-        if let Err(e) = result {
-            log::log(e.level(), &e.to_string());
+        match result {
+            Some(Err(e)) => log::log(e.level(), &e.to_string()),
+            Some(Ok(())) => {}
+            None => {
+                if let Ok(mut st) = shared.state.lock() {
+                    st.persistence.loading = false;
+                    st.persistence.async_loading = false;
+                }
+                // Look at the new target right away.
+                wake.notify_one();
+            }
         }
         set_link(&shared, generation, |m| {
             m.set_state(LinkState::Connect, now_ms())
@@ -417,7 +444,7 @@ async fn transfer_and_load(
     // meanwhile, otherwise clients get -LOADING.
     let from_disk = matches!(source, SyncSource::File(_));
     let parsed = tokio::task::spawn_blocking(move || parse_payload(tmp, source)).await;
-    let replaced = install_payload(shared, mode, parsed, from_disk, new_id, new_off)?;
+    let replaced = install_payload(shared, generation, mode, parsed, from_disk, new_id, new_off)?;
     if mode == DisklessLoad::SwapDb {
         log::notice("MASTER <-> REPLICA sync: Discarding old DB in background");
     }
@@ -522,6 +549,7 @@ fn load_failed(st: &mut redis_engine::State, e: SyncLoadError, from_disk: bool) 
 /// off the server thread: the replaced dataset and the emptied loader.
 fn install_payload(
     shared: &Shared,
+    generation: u64,
     mode: DisklessLoad,
     parsed: Result<Parsed, tokio::task::JoinError>,
     from_disk: bool,
@@ -533,6 +561,12 @@ fn install_payload(
         Err(e) => return Err(load_failed(&mut *lock(shared)?, e.into(), from_disk)),
     };
     let mut st = lock(shared)?;
+    if st.master.as_ref().map(|m| m.generation) != Some(generation) {
+        // The primary changed while the payload was parsed.
+        st.persistence.loading = false;
+        st.persistence.async_loading = false;
+        return Err(LinkError::PrimaryChanged);
+    }
     let (loaded, expired) = match res {
         Ok(v) => v,
         Err(e) => return Err(load_failed(&mut st, e, from_disk)),

@@ -36,6 +36,19 @@ impl ChildGuard {
     pub fn pid(&self) -> u32 {
         self.0.id()
     }
+
+    /// Waits at most `limit` for the child to exit; `None` when it is
+    /// still running (it is killed when the guard drops).
+    pub fn wait_bounded(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
 }
 
 impl Drop for ChildGuard {

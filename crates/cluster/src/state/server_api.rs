@@ -129,6 +129,17 @@ impl Cluster {
         Some((n.ip.clone(), n.hostname.clone(), n.port))
     }
 
+    /// Whether `slot` is served by this node's shard (this node when it
+    /// is a master, else its master).
+    pub fn serves_slot_in_my_shard(&self, slot: u16) -> bool {
+        let primary = match self.me() {
+            Some(m) if m.is_slave() => m.slaveof,
+            Some(m) => Some(m.name),
+            None => None,
+        };
+        primary.is_some() && self.slots.get(usize::from(slot)).copied().flatten() == primary
+    }
+
     /// Whether `id` names a known node.
     pub fn knows(&self, id: &str) -> bool {
         self.lookup(id).is_some()
