@@ -15,6 +15,11 @@
 //!   fast our redis-sentinel + redis-server fail over against Debian's,
 //!   see `crate::bench_sentinel`; `--rounds R` sets its rounds per side
 //!   (default 5, quick 2).
+//! - `cluster` (only when named): 3-primary clusters of ours and of the
+//!   reference under `redis-benchmark --cluster`, failover time after
+//!   kill -9 of a primary, and the memory of the keys-per-slot index, see
+//!   `crate::bench_cluster`; `--rounds R` sets both its throughput rounds
+//!   and its failover rounds per side (defaults 3 and 5, quick 1 and 2).
 //!
 //! Every figure is a pair measured in the same run and reported as the
 //! ratio ours/reference; repeated runs alternate which server goes first so
@@ -41,8 +46,9 @@ use crate::json::Json;
 const SECTIONS: &[&str] = &["basic", "types", "memory", "persistence", "replication"];
 
 /// Sections run only when named: they need more than the rest (the
-/// sentinel section: our redis-sentinel and redis-py in `.venv`).
-const EXTRA_SECTIONS: &[&str] = &["sentinel"];
+/// sentinel section: our redis-sentinel and redis-py in `.venv`; the
+/// cluster section: a dozen processes per round and minutes).
+const EXTRA_SECTIONS: &[&str] = &["sentinel", "cluster"];
 
 /// What to run and how much; `--quick` shrinks everything so that a full
 /// quick run stays under a minute.
@@ -52,8 +58,8 @@ pub struct Options {
     pub quick: bool,
     /// `--budget S`: seconds per throughput table (default 60, quick 10).
     pub budget_secs: Option<u64>,
-    /// Failover rounds per side of the sentinel section: `--rounds R`
-    /// when given, else 5 (quick: 2).
+    /// Failover rounds per side of the sentinel and cluster sections:
+    /// `--rounds R` when given, else 5 (quick: 2).
     pub sentinel_rounds: u32,
     sections: Vec<String>,
 }
@@ -252,6 +258,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "persistence" => persistence::run(&ctx),
             "replication" => replication::run(&ctx),
             "sentinel" => crate::bench_sentinel::run(&ctx),
+            "cluster" => crate::bench_cluster::run(&ctx),
             _ => Err(format!("no section {section}")),
         };
         match result {
@@ -323,6 +330,13 @@ mod tests {
         assert_eq!(o.sentinel_rounds, 2);
         let o = parse_options(&["sentinel".into()]).unwrap();
         assert_eq!((o.sections.len(), o.sentinel_rounds), (1, 5));
+        assert!(!parse_options(&[])
+            .unwrap()
+            .sections
+            .iter()
+            .any(|s| s == "cluster"));
+        let o = parse_options(&["cluster".into(), "--rounds".into(), "2".into()]).unwrap();
+        assert_eq!((o.sections.len(), o.rounds, o.sentinel_rounds), (1, 2, 2));
         let o = parse_options(&[
             "types".into(),
             "--requests".into(),

@@ -5,7 +5,8 @@
 //! - `bench [basic|types|memory|persistence|replication…] [--quick]
 //!   [--requests N] [--rounds R]`: our server vs the reference (throughput,
 //!   memory, persistence, replication), ratios per section; see
-//!   docs/operations.md.
+//!   docs/operations.md; `sentinel` and `cluster` only when named (see
+//!   docs/bench-sentinel.md, docs/bench-cluster.md).
 //! - `deb`: Debian packages replacing Debian's redis-server, redis-tools
 //!   (and redis-sentinel), under `<target>/debian/`; see docs/install.md.
 //! - `e2e`: the packages installed, booted, upgraded and purged in a
@@ -19,6 +20,7 @@
 //!   unit tests of this crate so `cargo test --workspace` enforces them.
 
 mod bench;
+mod bench_cluster;
 mod bench_sentinel;
 mod deb;
 mod e2e;
