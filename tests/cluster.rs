@@ -850,3 +850,32 @@ fn slot_stats_reports_key_counts_of_my_slots() {
         assert_eq!(cmd(&a, &all), err, "{args:?}");
     }
 }
+
+/// `replicaof` in cluster mode is a fatal configuration error, as
+/// upstream's sanity check after the last line.
+#[test]
+fn replicaof_directive_is_refused_in_cluster_mode() {
+    let mut outs = Vec::new();
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        let dir = redis_testkit::TempDir::new();
+        let port = redis_testkit::server::free_port().to_string();
+        let out = redis_testkit::run_bounded(
+            std::process::Command::new(kind.server_binary()).args([
+                "--port",
+                &port,
+                "--dir",
+                dir.path_str(),
+                "--cluster-enabled",
+                "yes",
+                "--replicaof",
+                "127.0.0.1",
+                "1234",
+            ]),
+            Duration::from_secs(10),
+        );
+        assert_eq!(out.status.code(), Some(1), "{kind:?}");
+        outs.push(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    assert_eq!(outs[1], outs[0]);
+    assert!(outs[0].contains("replicaof directive not allowed in cluster mode"));
+}

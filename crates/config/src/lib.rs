@@ -42,6 +42,9 @@ pub enum ConfigError {
     /// A config or include file could not be read. Upstream logs this as a
     /// warning-level log line and exits; Display gives the message part.
     Open { path: String, reason: String },
+    /// A check of the whole configuration after its last line (upstream's
+    /// "sanity checks"): the banner and the message, no line.
+    Sanity { version: String, msg: String },
 }
 
 impl fmt::Display for ConfigError {
@@ -53,6 +56,9 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::Open { path, reason } => {
                 write!(f, "Fatal error, can't open config file '{path}': {reason}")
+            }
+            ConfigError::Sanity { version, msg } => {
+                write!(f, "\n*** FATAL CONFIG FILE ERROR (Redis {version}) ***\n{msg}")
             }
         }
     }
@@ -243,6 +249,12 @@ impl Config {
                 .map(|c| c.iter().map(|n| n.to_ascii_lowercase()).collect()),
         };
         cfg.load_text(&text, &mut loader)?;
+        if cfg.get_bool("cluster-enabled") && cfg.replica_of().is_some() {
+            return Err(ConfigError::Sanity {
+                version: opts.version.clone(),
+                msg: "replicaof directive not allowed in cluster mode".into(),
+            });
+        }
         Ok(cfg)
     }
 
