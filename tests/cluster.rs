@@ -879,3 +879,81 @@ fn replicaof_directive_is_refused_in_cluster_mode() {
     assert_eq!(outs[1], outs[0]);
     assert!(outs[0].contains("replicaof directive not allowed in cluster mode"));
 }
+
+fn cli() -> std::path::PathBuf {
+    redis_testkit::server::ours_binary("redis-cli")
+}
+
+/// A migration interrupted halfway (slot `MIGRATING` on its owner,
+/// `IMPORTING` on the target, some keys moved) shows in `CLUSTER NODES`
+/// and in `redis-cli --cluster check`, and our `redis-cli --cluster fix`
+/// repairs it in one run with every key reachable — on our nodes and with
+/// reference nodes mixed in.
+#[test]
+fn interrupted_migration_is_reported_and_fixed_in_one_run() {
+    use ServerKind::{Ours, Reference};
+    for kinds in [[Ours, Ours, Ours], [Ours, Reference, Ours]] {
+        let all = nodes(&kinds);
+        let refs: Vec<&TestServer> = all.iter().collect();
+        create(&refs, &[]);
+        // {k} is slot 7629, served by the second master.
+        let (owner, target) = (&all[1], &all[0]);
+        for i in 0..20 {
+            assert_eq!(cmd(owner, &["SET", &format!("{{k}}{i}"), "v"]), "+OK");
+        }
+        let (oid, tid) = (myid(owner), myid(target));
+        assert_eq!(
+            cmd(owner, &["CLUSTER", "SETSLOT", "7629", "MIGRATING", &tid]),
+            "+OK"
+        );
+        assert_eq!(
+            cmd(target, &["CLUSTER", "SETSLOT", "7629", "IMPORTING", &oid]),
+            "+OK"
+        );
+        let tport = target.port().to_string();
+        assert_eq!(
+            cmd(
+                owner,
+                &[
+                    "MIGRATE",
+                    "127.0.0.1",
+                    &tport,
+                    "",
+                    "0",
+                    "5000",
+                    "KEYS",
+                    "{k}1",
+                    "{k}2"
+                ]
+            ),
+            "+OK"
+        );
+        assert!(cmd(owner, &["CLUSTER", "NODES"]).contains(&format!("[7629->-{tid}]")));
+        assert!(cmd(target, &["CLUSTER", "NODES"]).contains(&format!("[7629-<-{oid}]")));
+        let addr = format!("127.0.0.1:{}", all[2].port());
+        let run = |args: &[&str]| {
+            let out = redis_testkit::run_bounded(
+                std::process::Command::new(cli())
+                    .env("TERM", "dumb")
+                    .arg("--cluster")
+                    .args(args),
+                Duration::from_secs(60),
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let check = run(&["check", &addr]);
+        assert!(
+            check.contains("[WARNING] The following slots are open: 7629."),
+            "{check}"
+        );
+        let fix = run(&["fix", &addr]);
+        assert!(fix.contains(">>> Fixing open slot 7629"), "{fix}");
+        let check = run(&["check", &addr]);
+        assert!(!check.contains("[WARNING]"), "{kinds:?}: {check}\n{fix}");
+        assert!(check.contains("[OK] All 16384 slots covered."), "{check}");
+        for i in 0..20 {
+            let k = format!("{{k}}{i}");
+            assert_eq!(cmd(owner, &["GET", &k]), "v", "{kinds:?} {k}\n{fix}");
+        }
+    }
+}

@@ -11,6 +11,7 @@
 
 mod aof;
 mod check_order;
+mod cli_cluster;
 mod clients;
 mod cluster;
 mod cluster_seed002;

@@ -1542,7 +1542,12 @@ fn writable_replica_expires_what_its_own_clients_set() {
 fn promotion_during_a_pending_full_sync_keeps_the_new_writes() {
     let primary = TestServer::start(
         ServerKind::Reference,
-        &["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "2"],
+        &[
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "2",
+        ],
     );
     let mut p = primary.conn();
     assert_eq!(p.cmd(&["SET", "old", "1"]), b"+OK\r\n");
@@ -1555,7 +1560,12 @@ fn promotion_during_a_pending_full_sync_keeps_the_new_writes() {
     assert_eq!(c.cmd(&["SET", "new", "1"]), b"+OK\r\n");
     // The primary's delay ends and it streams the payload.
     std::thread::sleep(Duration::from_millis(3500));
-    assert_eq!(c.cmd(&["GET", "new"]), b"$1\r\n1\r\n", "{}", ours.log_contents());
+    assert_eq!(
+        c.cmd(&["GET", "new"]),
+        b"$1\r\n1\r\n",
+        "{}",
+        ours.log_contents()
+    );
     assert_eq!(c.cmd(&["EXISTS", "old"]), b":0\r\n");
     assert!(!ours.log_contents().contains("Flushing old data"));
 }

@@ -7,7 +7,9 @@
 //! - [`help`]: `help` rendered from the server's `COMMAND DOCS`.
 //! - [`repl`]: interactive mode and commands read from a non-tty stdin.
 //! - [`pipe`]: `--pipe` mass insertion.
+//! - [`cluster`]: `--cluster` cluster manager.
 
+mod cluster;
 mod format;
 mod help;
 mod opts;
@@ -50,6 +52,16 @@ fn main() {
     }
     if cfg.askpass {
         cfg.auth = repl::ask_password("Please input password: ");
+    }
+
+    if let Some(mut cmd) = cfg.cluster_cmd.take() {
+        if std::env::var("REDISCLI_CLUSTER_YES").is_ok_and(|v| v == "1") {
+            cmd.yes = true;
+        }
+        if cmd.from_askpass {
+            cmd.from_pass = repl::ask_password("Please input import source node password: ");
+        }
+        std::process::exit(cluster::run(&cfg, cmd));
     }
 
     let mut session = match Session::new(cfg) {

@@ -41,6 +41,8 @@ pub struct Config {
     pub quoted_input: bool,
     pub push_output: bool,
     pub verbose: bool,
+    /// `--cluster <subcommand> ...`: run the cluster manager.
+    pub cluster_cmd: Option<crate::cluster::Command>,
 }
 
 /// What `parse` decided.
@@ -77,6 +79,15 @@ fn unrecognized(opt: &str) -> Parsed {
     Parsed::Exit {
         stdout: String::new(),
         stderr: format!("Unrecognized option or bad number of args for: '{opt}'\n"),
+        code: 1,
+    }
+}
+
+/// The usage text on stderr, exit code 1 (upstream's `usage(1)`).
+fn usage_error() -> Parsed {
+    Parsed::Exit {
+        stdout: String::new(),
+        stderr: USAGE.into(),
         code: 1,
     }
 }
@@ -191,7 +202,11 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
         quoted_input: false,
         push_output: stdout_tty,
         verbose: false,
+        cluster_cmd: None,
     };
+    // The `--cluster-*` options, kept even without `--cluster`.
+    let mut cc = crate::cluster::Command::default();
+    let mut cluster_mode = false;
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
@@ -268,6 +283,74 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
                     }
                 }
             }
+            "--cluster" if has_val => {
+                // A second --cluster shows the usage, as upstream.
+                if cluster_mode {
+                    return usage_error();
+                }
+                cluster_mode = true;
+                i += 1;
+                cc.name = args[i].clone();
+                // The subcommand's arguments: the words up to the next option.
+                let mut j = i + 1;
+                while j < args.len() && !args[j].starts_with('-') {
+                    j += 1;
+                }
+                cc.args = args[i + 1..j].to_vec();
+                i = j - 1;
+            }
+            "--cluster" => return usage_error(),
+            "--cluster-only-masters" => cc.only_masters = true,
+            "--cluster-only-replicas" => cc.only_replicas = true,
+            "--cluster-replicas" if has_val => cc.replicas = atoi(&val()) as i32,
+            "--cluster-master-id" if has_val => cc.master_id = Some(val()),
+            "--cluster-from" if has_val => cc.from = Some(val()),
+            "--cluster-to" if has_val => cc.to = Some(val()),
+            "--cluster-from-user" if has_val => cc.from_user = Some(val()),
+            "--cluster-from-pass" if has_val => cc.from_pass = Some(val()),
+            "--cluster-from-askpass" => cc.from_askpass = true,
+            "--cluster-weight" if has_val => {
+                if cc.weights.is_some() {
+                    return fail(
+                        "WARNING: you cannot use --cluster-weight more than once.\n\
+                         You can set more weights by adding them as a space-separated list, ie:\n\
+                         --cluster-weight n1=w n2=w",
+                    );
+                }
+                // Every following `name=weight` word.
+                let mut j = i + 1;
+                while j < args.len() && !args[j].starts_with("--") && args[j].contains('=') {
+                    j += 1;
+                }
+                if j > i + 1 {
+                    cc.weights = Some(args[i + 1..j].to_vec());
+                    i = j - 1;
+                }
+            }
+            "--cluster-slots" if has_val => cc.slots = atoi(&val()) as i32,
+            "--cluster-timeout" if has_val => cc.timeout = atoi(&val()) as i32,
+            "--cluster-pipeline" if has_val => cc.pipeline = atoi(&val()) as i32,
+            "--cluster-threshold" if has_val => cc.threshold = atof(&val()) as f32,
+            "--cluster-yes" => cc.yes = true,
+            "--cluster-simulate" => cc.simulate = true,
+            "--cluster-replace" => cc.replace = true,
+            "--cluster-copy" => cc.copy = true,
+            "--cluster-slave" => cc.slave = true,
+            "--cluster-use-empty-masters" => cc.use_empty_masters = true,
+            "--cluster-search-multiple-owners" => cc.search_multiple_owners = true,
+            "--cluster-fix-with-unreachable-masters" => cc.fix_with_unreachable_masters = true,
+            _ if cluster_mode && !a.starts_with('-') => {
+                // Words after the options are the subcommand's arguments
+                // when --cluster had none; otherwise they are ignored.
+                if cc.args.is_empty() {
+                    let mut j = i + 1;
+                    while j < args.len() && !args[j].starts_with('-') {
+                        j += 1;
+                    }
+                    cc.args = args[i..j].to_vec();
+                    i = j - 1;
+                }
+            }
             _ if a.starts_with('-') => {
                 // Upstream options we do not implement (--stat, --scan, --tls, ...)
                 // are rejected exactly like unknown ones, so scripts fail loudly.
@@ -276,6 +359,9 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
             _ => break,
         }
         i += 1;
+    }
+    if cluster_mode {
+        cfg.cluster_cmd = Some(cc);
     }
     if cfg.socket.is_some() && cfg.cluster {
         return fail("Options -c and -s are mutually exclusive.");
@@ -291,7 +377,12 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
     if cfg.stdin_lastarg && cfg.stdin_tag.is_some() {
         return fail("Options -x and -X are mutually exclusive.");
     }
-    Parsed::Run(Box::new(cfg), args[i..].to_vec())
+    let rest = if i < args.len() {
+        args[i..].to_vec()
+    } else {
+        Vec::new()
+    };
+    Parsed::Run(Box::new(cfg), rest)
 }
 
 #[cfg(test)]
@@ -329,6 +420,37 @@ mod tests {
         assert_eq!(c.user.as_deref(), Some("user"));
         assert_eq!(c.auth.as_deref(), Some("p@ss"));
         assert_eq!((c.host.as_str(), c.port, c.input_db), ("example", 7001, 3));
+    }
+
+    #[test]
+    fn cluster_manager_options() {
+        let (c, rest) = run(&[
+            "--cluster",
+            "rebalance",
+            "127.0.0.1",
+            "7000",
+            "--cluster-weight",
+            "a=1",
+            "b=2",
+            "--cluster-threshold",
+            "1.5",
+            "--cluster-yes",
+            "ignored",
+        ]);
+        assert!(rest.is_empty());
+        let cc = c.cluster_cmd.unwrap();
+        assert_eq!(cc.name, "rebalance");
+        assert_eq!(cc.args, vec!["127.0.0.1", "7000"]);
+        assert_eq!(cc.weights, Some(vec!["a=1".to_string(), "b=2".to_string()]));
+        assert_eq!(
+            (cc.threshold, cc.yes, cc.timeout, cc.pipeline),
+            (1.5, true, 60000, 10)
+        );
+        // Arguments may also follow the options.
+        let (c, _) = run(&["--cluster", "check", "--cluster-yes", "h:1", "x"]);
+        assert_eq!(c.cluster_cmd.unwrap().args, vec!["h:1", "x"]);
+        let v = vec!["--cluster".to_string()];
+        assert!(matches!(parse(&v, false), Parsed::Exit { code: 1, .. }));
     }
 
     #[test]

@@ -94,10 +94,14 @@ fn repeat_prefix(word: &[u8]) -> Option<i64> {
     }))
 }
 
-/// Reads a password with the terminal's echo off (`--askpass`).
+/// Reads a password with the terminal's echo off (`--askpass`). Like
+/// upstream's linenoise, the prompt is shown only when stdin is a terminal,
+/// and end of input before any character gives no password.
 pub fn ask_password(prompt: &str) -> Option<String> {
     let tty = std::io::stdin().is_terminal();
-    out(prompt.as_bytes());
+    if tty {
+        out(prompt.as_bytes());
+    }
     let stty = |arg: &str| {
         if tty {
             let _ = Command::new("stty")
@@ -113,7 +117,9 @@ pub fn ask_password(prompt: &str) -> Option<String> {
     if tty {
         out(b"\n");
     }
-    res.ok()?;
+    if res.ok()? == 0 {
+        return None;
+    }
     Some(line.trim_end_matches(['\n', '\r']).to_string())
 }
 

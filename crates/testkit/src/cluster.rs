@@ -80,20 +80,22 @@ pub fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     panic!("timed out after {limit:?} waiting for {what}");
 }
 
-/// The slot ranges of `n` masters, split evenly like `redis-cli --cluster
-/// create` does.
+/// The slot ranges of `n` masters, split evenly as `redis-cli --cluster
+/// create` does (each range ends at the rounded running total).
 pub fn slot_ranges(n: usize) -> Vec<(u16, u16)> {
     let per = 16384.0 / n as f64;
     let mut out = Vec::new();
-    let mut first = 0.0f64;
+    let mut first = 0u16;
+    let mut cursor = 0.0f64;
     for i in 0..n {
         let last = if i + 1 == n {
             16383
         } else {
-            (first + per - 1.0).round() as u16
+            ((cursor + per - 1.0).round() as u16).min(16383)
         };
-        out.push((first.round() as u16, last));
-        first = f64::from(last) + 1.0;
+        out.push((first, last));
+        first = last.saturating_add(1);
+        cursor += per;
     }
     out
 }
