@@ -3,8 +3,9 @@
 //! guide's configuration (`bind <ip>`, `protected-mode no`, ports
 //! 6381–6383, `cluster-enabled yes`, `cluster-config-file
 //! nodes-<port>.conf`, `cluster-node-timeout 15000`), created with
-//! `redis-cli --cluster create … --cluster-replicas 1` (the reference's
-//! tool), keys written and read through redirections, then redis1 powered
+//! `redis-cli --cluster create … --cluster-replicas 1` (ours for our
+//! nodes, the reference's for the mixed cluster), keys written and read
+//! through redirections, then redis1 powered
 //! off: the replica of its master is promoted and `CLUSTER NODES` shows
 //! `master,fail`; keys stay readable; redis1 powered on again: its old
 //! master comes back **as a replica** of the promoted node.
@@ -134,7 +135,9 @@ fn start(kinds: [ServerKind; 6]) -> Seed {
     seed
 }
 
-fn run(kinds: [ServerKind; 6]) {
+/// `create_with`: the `redis-cli` that runs `--cluster create` (ours or
+/// the reference's); the other calls use the reference's.
+fn run(kinds: [ServerKind; 6], create_with: PathBuf) {
     let mut seed = start(kinds);
     // redis-cli --cluster create redis1-ip:6381 redis2-ip:6382 redis3-ip:6383
     //   redis1-ip:6382 redis2-ip:6383 redis3-ip:6381 --cluster-replicas 1
@@ -294,11 +297,14 @@ fn run(kinds: [ServerKind; 6]) {
 
 #[test]
 fn seed002_cluster_failover_and_rejoin_ours() {
-    run([ServerKind::Ours; 6]);
+    run([ServerKind::Ours; 6], ours_binary("redis-cli"));
 }
 
 #[test]
 fn seed002_cluster_failover_and_rejoin_mixed() {
     use ServerKind::{Ours, Reference};
-    run([Ours, Reference, Ours, Reference, Ours, Reference]);
+    run(
+        [Ours, Reference, Ours, Reference, Ours, Reference],
+        PathBuf::from(CLI),
+    );
 }
