@@ -150,12 +150,9 @@ fn run(kinds: [ServerKind; 6], create_with: PathBuf) {
     let mut args: Vec<&str> = vec!["--cluster", "create"];
     args.extend(addrs.iter().map(String::as_str));
     args.extend(["--cluster-replicas", "1", "--cluster-yes"]);
-    let out = seed.lab.exec(
-        seed.hosts[0],
-        &PathBuf::from(CLI),
-        &args,
-        Duration::from_secs(60),
-    );
+    let out = seed
+        .lab
+        .exec(seed.hosts[0], &create_with, &args, Duration::from_secs(60));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", seed.lab.logs());
     assert!(text.contains("[OK] All 16384 slots covered."), "{text}");
