@@ -21,7 +21,7 @@ use rand::Rng;
 use crate::dict::Dict;
 use crate::key::Key;
 use crate::lazyfree::LazyFree;
-use crate::slots::{SlotFn, SlotIndex};
+use crate::slots::{SlotFn, SlotIndex, SlotLists};
 use crate::value::Value;
 
 /// A value with its per-key metadata.
@@ -69,8 +69,10 @@ pub struct Db {
     /// `lazyfree-lazy-server-del`: values the server itself deletes or
     /// overwrites are freed by this thread when they are big.
     pub(crate) lazy_server_del: Option<LazyFree>,
-    /// Keys per cluster hash slot, in cluster mode.
-    slots: Option<Box<SlotIndex>>,
+    /// Keys per cluster hash slot, in cluster mode: lists threaded through
+    /// `map`'s entry positions, kept in step with every insertion (which
+    /// appends) and removal (which moves the last entry), see `slots.rs`.
+    slots: Option<Box<SlotLists>>,
 }
 
 impl Default for Db {
@@ -116,16 +118,29 @@ impl Db {
     /// Turns on the keys-per-slot index (cluster mode), indexing the keys
     /// already present; `slot_of` maps a key to its hash slot.
     pub fn enable_slot_index(&mut self, slot_of: SlotFn) {
-        let mut ix = SlotIndex::new(slot_of);
-        for (k, _) in self.map.iter() {
-            ix.add(k);
-        }
-        self.slots = Some(Box::new(ix));
+        self.slots = Some(Box::new(SlotLists::new(slot_of)));
+        self.index_appended();
     }
 
     /// The keys-per-slot index, when on.
-    pub fn slot_index(&self) -> Option<&SlotIndex> {
-        self.slots.as_deref()
+    pub fn slot_index(&self) -> Option<SlotIndex<'_>> {
+        self.slots
+            .as_deref()
+            .map(|lists| SlotIndex::new(lists, &self.map))
+    }
+
+    /// Indexes the entries appended to the table since the slot index
+    /// last saw it (insertions append at the end; nothing else grows the
+    /// table). A no-op when the index is off.
+    #[inline]
+    fn index_appended(&mut self) {
+        if let Some(ix) = &mut self.slots {
+            for p in ix.len()..self.map.len() {
+                if let Some((k, _)) = self.map.get_index(p) {
+                    ix.push(k);
+                }
+            }
+        }
     }
 
     /// An empty database with an identity tag.
@@ -237,18 +252,15 @@ impl Db {
         }
         let epoch = self.snap_epoch;
         let fresh = Entry { value, lru, epoch };
-        let inserted = self.map.insert_or_get_mut(key, || Key::new(key), fresh);
-        if inserted.is_ok() {
-            if let Some(ix) = &mut self.slots {
-                ix.add(&Key::new(key));
-            }
-        }
-        if let Err((e, new)) = inserted {
-            let old = std::mem::replace(&mut e.value, new.value);
-            e.lru = lru;
-            e.epoch = e.epoch.max(epoch);
-            if let Some(lf) = &self.lazy_server_del {
-                lf.free_value(old);
+        match self.map.insert_or_get_mut(key, || Key::new(key), fresh) {
+            Ok(()) => self.index_appended(),
+            Err((e, new)) => {
+                let old = std::mem::replace(&mut e.value, new.value);
+                e.lru = lru;
+                e.epoch = e.epoch.max(epoch);
+                if let Some(lf) = &self.lazy_server_del {
+                    lf.free_value(old);
+                }
             }
         }
     }
@@ -276,10 +288,8 @@ impl Db {
         }
         entry.epoch = self.snap_epoch;
         self.replace_deadline(&key, expire_at);
-        if let Some(ix) = &mut self.slots {
-            ix.add(&key);
-        }
         self.map.insert(key, entry);
+        self.index_appended();
     }
 
     /// Makes `expire_at` the deadline of `key` (none: persistent).
@@ -308,19 +318,19 @@ impl Db {
         for (key, mut entry, expire_at) in batch {
             entry.epoch = 0;
             self.replace_deadline(&key, expire_at);
-            if let Some(ix) = &mut self.slots {
-                ix.add(&key);
-            }
             pairs.push((key, entry));
         }
         self.map.insert_batch(pairs);
+        self.index_appended();
     }
 
     /// Removes `key`; returns the entry and its deadline.
     pub fn remove(&mut self, key: &[u8]) -> Option<(Key, Entry, Option<i64>)> {
-        let (k, e) = self.map.remove(key)?;
+        let (i, k, e) = self.map.remove_indexed(key)?;
         if let Some(ix) = &mut self.slots {
-            ix.remove(key);
+            // The table moved its last entry into `i` unless `i` was last.
+            let moved = self.map.get_index(i).map(|(m, _)| m.as_ref());
+            ix.remove(i, &k, moved);
         }
         let exp = if self.expires.is_empty() {
             None

@@ -31,6 +31,12 @@
 //! into the hole; the single link pointing at it is patched by walking its
 //! (short) chain, found again through its cached hash.
 //!
+//! Entry positions are visible ([`Dict::get_index`],
+//! [`Dict::remove_indexed`]) so that a side structure can refer to entries
+//! by 32-bit position: an insertion appends at `len()`, a removal moves
+//! the last entry into the freed position, nothing else moves an entry.
+//! The cluster keys-per-slot index (`slots.rs`) is built that way.
+//!
 //! # Incremental rehashing
 //!
 //! When `len` reaches the bucket count (load factor 1) the table starts
@@ -300,6 +306,15 @@ impl<K, V, S> Dict<K, V, S> {
         mem::size_of::<Self>()
             + (self.main.capacity() + self.next.capacity()) * mem::size_of::<u32>()
             + self.entries.heap_bytes()
+    }
+
+    /// The entry at position `i` (`0..len()`, the order of [`Dict::iter`]).
+    /// Positions are stable except that an insertion appends at `len()`
+    /// and a removal moves the last entry into the freed position (see
+    /// [`Dict::remove_indexed`]); resizing never moves entries.
+    #[inline]
+    pub fn get_index(&self, i: usize) -> Option<(&K, &V)> {
+        self.entries.get(i).map(|e| (&e.key, &e.value))
     }
 
     /// Iterates over all entries (in storage order, not bucket order).
@@ -792,7 +807,20 @@ where
     }
 
     /// Removes `key`, returning the stored key and value.
+    #[inline]
     pub fn remove<Q>(&mut self, key: &Q) -> Option<(K, V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.remove_indexed(key).map(|(_, k, v)| (k, v))
+    }
+
+    /// [`Dict::remove`] that also returns the position the entry had (see
+    /// [`Dict::get_index`]). If that position is still below `len()`
+    /// afterwards, the entry that was last (at position `len()`) has moved
+    /// into it; every other entry keeps its position.
+    pub fn remove_indexed<Q>(&mut self, key: &Q) -> Option<(usize, K, V)>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -801,7 +829,7 @@ where
         let i = self.find(self.hash_of(key), key)?;
         let removed = self.remove_at(i);
         self.shrink_if_needed();
-        removed
+        removed.map(|(k, v)| (i, k, v))
     }
 
     /// Keeps only the entries for which `keep` returns true.
@@ -1194,6 +1222,43 @@ mod tests {
                 all.sort();
                 want.sort();
                 assert_eq!(all, want, "seed {seed} phase {phase}");
+            }
+        }
+    }
+
+    #[test]
+    fn positions_follow_appends_and_swap_removes() {
+        // `get_index` / `remove_indexed` against a Vec with the documented
+        // semantics (append on insert, swap_remove on removal), through
+        // growth, shrink and mid-rehash states.
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut d: Dict<u64, u64> = Dict::new();
+        let mut model: Vec<u64> = Vec::new();
+        for step in 0..60_000u64 {
+            let range = if (step / 10_000) % 2 == 0 { 5000 } else { 300 };
+            let k = rand::Rng::gen_range(&mut rng, 0..range);
+            if rand::Rng::gen_bool(&mut rng, 0.5) {
+                if d.insert(k, step).is_none() {
+                    model.push(k);
+                }
+            } else {
+                let before = d.len();
+                match d.remove_indexed(&k) {
+                    Some((i, rk, _)) => {
+                        assert_eq!(rk, k);
+                        assert_eq!(model.swap_remove(i), k);
+                        assert_eq!(d.len(), before - 1);
+                    }
+                    None => assert!(!model.contains(&k)),
+                }
+            }
+            if step % 1000 == 0 {
+                d.check_invariants();
+                assert_eq!(d.len(), model.len());
+                for (p, k) in model.iter().enumerate() {
+                    assert_eq!(d.get_index(p).map(|(k, _)| *k), Some(*k));
+                }
+                assert!(d.get_index(model.len()).is_none());
             }
         }
     }
