@@ -9,7 +9,7 @@
 //!   [`logger`]: the process log writing them.
 //! - [`time`]: Unix time in milliseconds and seconds.
 //! - [`os`]: `strerror`-style texts of I/O errors.
-//! - [`sha256`]: password digests as ACL shows them.
+//! - [`sha256`]: password digests as ACL shows them; [`sha1`]: script ids.
 
 pub mod args;
 pub mod glob;
@@ -17,6 +17,7 @@ pub mod log;
 pub mod logger;
 pub mod os;
 pub mod repr;
+pub mod sha1;
 pub mod sha256;
 pub mod time;
 pub mod units;

@@ -1,0 +1,62 @@
+//! The narrow interface through which scripts reach the server: the engine
+//! implements [`Host`], and `redis.call`/`redis.pcall`/`redis.acl_check_cmd`
+//! /`redis.log` go through it, so a script's command passes the same checks
+//! as a client's.
+
+use bytes::Bytes;
+use redis_common::log::LogLevel;
+use redis_resp::{Frame, Protocol};
+
+/// `redis.set_repl` flags (`REPL_NONE` 0, `REPL_AOF` 1, `REPL_REPLICA` 2,
+/// `REPL_ALL` 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplFlags {
+    pub aof: bool,
+    pub replica: bool,
+}
+
+impl ReplFlags {
+    /// `REPL_ALL`, the state at the start of every script.
+    pub const ALL: ReplFlags = ReplFlags {
+        aof: true,
+        replica: true,
+    };
+
+    pub(crate) fn from_bits(bits: u8) -> ReplFlags {
+        ReplFlags {
+            aof: bits & 1 != 0,
+            replica: bits & 2 != 0,
+        }
+    }
+}
+
+/// What the host needs to know to run one command of a script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallContext {
+    /// The protocol the script selected (`redis.setresp`): the reply
+    /// should be produced for it (RESP3 frames are downgraded otherwise).
+    pub resp: Protocol,
+    /// Where the command's effects are propagated (`redis.set_repl`).
+    pub repl: ReplFlags,
+    /// `redis.pcall` rather than `redis.call` (informational: both get the
+    /// error reply back as a frame).
+    pub pcall: bool,
+}
+
+/// Implemented by the engine for the duration of one script run.
+pub trait Host {
+    /// Runs `argv` as the script's client would and returns the reply. Error
+    /// replies carry the full line without `-`, e.g.
+    /// `ERR Unknown Redis command called from script`,
+    /// `ERR This Redis command is not allowed from script`,
+    /// `ERR Write commands are not allowed from read-only scripts.`.
+    fn call(&mut self, argv: Vec<Bytes>, ctx: &CallContext) -> Frame;
+
+    /// `redis.acl_check_cmd`: whether the script's user may run `argv`;
+    /// `None` when the command does not exist.
+    fn acl_check_cmd(&mut self, argv: &[Bytes]) -> Option<bool>;
+
+    /// `redis.log`: a line for the server log (the engine applies the
+    /// configured verbosity).
+    fn log(&mut self, level: LogLevel, msg: &str);
+}
