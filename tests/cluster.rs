@@ -300,6 +300,35 @@ fn nodes_conf_locked_by_a_running_node_refuses_a_second() {
     }
 }
 
+/// Our node started in a fresh directory holding `conf` as its
+/// `nodes.conf`, on `port` with the bus on `cport`; ready.
+fn restart_from(conf: &str, port: u16, cport: &str) -> TestServer {
+    let dir = redis_testkit::dir::fresh_dir().unwrap();
+    std::fs::write(dir.join("nodes.conf"), conf).unwrap();
+    let port_arg = port.to_string();
+    let mut node = TestServer::spawn_in(
+        ServerKind::Ours,
+        &ServerKind::Ours.server_binary(),
+        dir,
+        &[
+            "--port",
+            &port_arg,
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            "2000",
+            "--cluster-port",
+            cport,
+        ],
+    )
+    .unwrap()
+    .with_port(port);
+    node.wait_ready(Duration::from_secs(10)).unwrap();
+    node
+}
+
 #[test]
 fn restart_keeps_identity_slots_and_epochs() {
     let a = start_node(ServerKind::Ours, &[]);
@@ -330,28 +359,7 @@ fn restart_keeps_identity_slots_and_epochs() {
     );
     // ... and a node restarted from the file is the same node, serving the
     // same slots.
-    let dir = redis_testkit::dir::fresh_dir().unwrap();
-    std::fs::write(dir.join("nodes.conf"), &conf).unwrap();
-    let mut a = TestServer::spawn_in(
-        ServerKind::Ours,
-        &ServerKind::Ours.server_binary(),
-        dir,
-        &[
-            "--port",
-            &port,
-            "--cluster-enabled",
-            "yes",
-            "--cluster-config-file",
-            "nodes.conf",
-            "--cluster-node-timeout",
-            "2000",
-            "--cluster-port",
-            &cport,
-        ],
-    )
-    .unwrap()
-    .with_port(port.parse().unwrap());
-    a.wait_ready(Duration::from_secs(10)).unwrap();
+    let a = restart_from(&conf, port.parse().unwrap(), &cport);
     assert_eq!(myid(&a), id);
     assert!(a
         .log_contents()
@@ -554,30 +562,9 @@ fn node_restarted_on_a_new_address_rejoins_by_its_id() {
     let id = myid(&a);
     let conf = std::fs::read_to_string(a.dir().join("nodes.conf")).unwrap();
     drop(a);
-    let dir = redis_testkit::dir::fresh_dir().unwrap();
-    std::fs::write(dir.join("nodes.conf"), &conf).unwrap();
     let port = redis_testkit::server::free_port();
     let cport = redis_testkit::server::free_port().to_string();
-    let mut a = TestServer::spawn_in(
-        ServerKind::Ours,
-        &ServerKind::Ours.server_binary(),
-        dir,
-        &[
-            "--port",
-            &port.to_string(),
-            "--cluster-enabled",
-            "yes",
-            "--cluster-config-file",
-            "nodes.conf",
-            "--cluster-node-timeout",
-            "2000",
-            "--cluster-port",
-            &cport,
-        ],
-    )
-    .unwrap()
-    .with_port(port);
-    a.wait_ready(Duration::from_secs(10)).unwrap();
+    let a = restart_from(&conf, port, &cport);
     assert_eq!(myid(&a), id);
     let want = format!("{id} 127.0.0.1:{port}@{cport} master");
     wait_for(

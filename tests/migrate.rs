@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use redis_testkit::{assert_resp_eq, escape, Conn, ServerKind, TestServer};
 
+use crate::propagation::Stream;
+
 /// A labelled transcript of replies.
 type Transcript = Vec<(String, Vec<u8>)>;
 
@@ -607,90 +609,6 @@ fn requests_and_reply_lines_match_the_reference() {
     }
 }
 
-/// A raw replica link: `SYNC`, the RDB skipped, then the command stream.
-struct Link {
-    sock: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Link {
-    fn attach(s: &TestServer) -> Link {
-        let mut sock = TcpStream::connect(s.addr()).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        sock.write_all(b"SYNC\r\n").unwrap();
-        let mut link = Link {
-            sock,
-            buf: Vec::new(),
-        };
-        let header = loop {
-            let line = link.line();
-            if !line.is_empty() {
-                break line;
-            }
-        };
-        let len: usize = header
-            .strip_prefix('$')
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("bad payload header {header:?}"));
-        link.fill(len);
-        link.buf.drain(..len);
-        link
-    }
-
-    fn fill(&mut self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut chunk = [0u8; 16 * 1024];
-        while self.buf.len() < n {
-            assert!(Instant::now() < deadline, "stream stalled");
-            match self.sock.read(&mut chunk) {
-                Ok(0) => panic!("replication link closed"),
-                Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
-                Err(_) => {}
-            }
-        }
-    }
-
-    fn line(&mut self) -> String {
-        loop {
-            if let Some(p) = self.buf.iter().position(|&b| b == b'\n') {
-                let l: Vec<u8> = self.buf.drain(..=p).collect();
-                return String::from_utf8_lossy(&l).trim_end().to_string();
-            }
-            let n = self.buf.len() + 1;
-            self.fill(n);
-        }
-    }
-
-    /// The next command, keep-alive PINGs skipped, name lower-cased.
-    fn command(&mut self) -> Vec<String> {
-        loop {
-            let head = self.line();
-            let n: usize = head
-                .strip_prefix('*')
-                .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("bad command header {head:?}"));
-            let mut argv = Vec::new();
-            for _ in 0..n {
-                let len: usize = self
-                    .line()
-                    .strip_prefix('$')
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or_else(|| panic!("bad argument header"));
-                self.fill(len + 2);
-                let a: Vec<u8> = self.buf.drain(..len + 2).collect();
-                argv.push(String::from_utf8_lossy(&a[..len]).into_owned());
-            }
-            if let Some(first) = argv.first_mut() {
-                *first = first.to_ascii_lowercase();
-            }
-            if argv != ["ping"] {
-                return argv;
-            }
-        }
-    }
-}
-
 /// The keys the target acknowledged go to replicas and the AOF as one
 /// `DEL`; a copy, or a MIGRATE whose keys were all refused, propagates
 /// nothing.
@@ -705,7 +623,7 @@ fn moved_keys_are_propagated_as_del() {
         let dst = TestServer::start(ServerKind::Reference, &[]);
         let port = dst.port().to_string();
         let (mut s, mut d) = (src.conn(), dst.conn());
-        let mut link = Link::attach(&src);
+        let mut link = Stream::attach(&src);
         s.cmd(&["MSET", "a", "1", "b", "2", "c", "3"]);
         d.cmd(&["SET", "b", "busy"]);
         let r = migrate(
@@ -728,7 +646,7 @@ fn moved_keys_are_propagated_as_del() {
         s.cmd(&["SET", "marker2", "x"]);
         let r = migrate(&mut s, "127.0.0.1", &port, &["b", "0", "5000", "REPLACE"]);
         assert_resp_eq!(r, b"+OK\r\n");
-        let stream: Vec<Vec<String>> = (0..6).map(|_| link.command()).collect();
+        let stream = link.commands(6);
         // The AOF has the same DELs.
         let dir = src.dir().join("appendonlydir");
         let want_ac = b"*3\r\n$3\r\nDEL\r\n$1\r\na\r\n$1\r\nc\r\n".as_slice();

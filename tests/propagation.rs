@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 use redis_testkit::{ServerKind, TestServer};
 
 /// A raw replica link: `SYNC`, the RDB skipped, then the command stream.
-struct Stream {
+pub(crate) struct Stream {
     sock: TcpStream,
     buf: Vec<u8>,
 }
 
 impl Stream {
-    fn attach(s: &TestServer) -> Stream {
+    pub(crate) fn attach(s: &TestServer) -> Stream {
         let mut sock = TcpStream::connect(s.addr()).unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -96,7 +96,7 @@ impl Stream {
     }
 
     /// The next `n` commands, keep-alive PINGs skipped.
-    fn commands(&mut self, n: usize) -> Vec<Vec<String>> {
+    pub(crate) fn commands(&mut self, n: usize) -> Vec<Vec<String>> {
         let mut out = Vec::new();
         while out.len() < n {
             let c = self.command();

@@ -2,17 +2,12 @@
 //! Lua script ids (`EVAL` → `EVALSHA`, `SCRIPT LOAD`) and `redis.sha1hex`.
 //! Small inputs only; no streaming API is needed.
 
+use crate::sha256::{hex, padded, write_be};
+
 /// The SHA-1 digest of `data`.
 pub fn sha1(data: &[u8]) -> [u8; 20] {
     let mut h: [u32; 5] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
-    let mut msg = data.to_vec();
-    let bit_len = (data.len() as u64).wrapping_mul(8);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&bit_len.to_be_bytes());
-    for block in msg.chunks_exact(64) {
+    for block in padded(data).chunks_exact(64) {
         let mut w = [0u32; 80];
         for (i, word) in block.chunks_exact(4).enumerate() {
             w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
@@ -45,15 +40,13 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
         }
     }
     let mut out = [0u8; 20];
-    for (i, v) in h.iter().enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&v.to_be_bytes());
-    }
+    write_be(&h, &mut out);
     out
 }
 
 /// The digest as 40 lower-case hex digits (a script id).
 pub fn sha1_hex(data: &[u8]) -> String {
-    sha1(data).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&sha1(data))
 }
 
 #[cfg(test)]

@@ -19,14 +19,7 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
         0x5be0cd19,
     ];
-    let mut msg = data.to_vec();
-    let bit_len = (data.len() as u64).wrapping_mul(8);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&bit_len.to_be_bytes());
-    for block in msg.chunks_exact(64) {
+    for block in padded(data).chunks_exact(64) {
         let mut w = [0u32; 64];
         for (i, word) in block.chunks_exact(4).enumerate() {
             w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
@@ -65,15 +58,38 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
         }
     }
     let mut out = [0u8; 32];
-    for (i, v) in h.iter().enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&v.to_be_bytes());
-    }
+    write_be(&h, &mut out);
     out
+}
+
+/// `data` padded as SHA-1 and SHA-2 do (Merkle–Damgård): `0x80`, zeros up
+/// to 56 mod 64, the bit length as a big-endian u64.
+pub(crate) fn padded(data: &[u8]) -> Vec<u8> {
+    let mut msg = data.to_vec();
+    let bit_len = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bit_len.to_be_bytes());
+    msg
+}
+
+/// The state words as the big-endian digest bytes.
+pub(crate) fn write_be(words: &[u32], out: &mut [u8]) {
+    for (chunk, v) in out.chunks_exact_mut(4).zip(words) {
+        chunk.copy_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// Lower-case hex digits of a digest.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The digest as 64 lower-case hex digits (how ACL shows passwords).
 pub fn sha256_hex(data: &[u8]) -> String {
-    sha256(data).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&sha256(data))
 }
 
 #[cfg(test)]
