@@ -35,7 +35,7 @@ mod replication;
 pub(crate) mod report;
 pub(crate) mod server;
 mod throughput;
-mod tool;
+pub(crate) mod tool;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -39,7 +39,7 @@ use redis_testkit::process::{children, signal};
 
 use crate::bench::client::encode;
 use crate::bench::report::{self, fmt, median, ratio, Table};
-use crate::bench::server::{cpu_ticks, fresh_dir, Side};
+use crate::bench::server::{copy_tree, cpu_ticks, fresh_dir, Side};
 use crate::bench::Ctx;
 use crate::json::Json;
 
@@ -660,27 +660,12 @@ impl Cluster {
         let keep = crate::bench::target_dir()
             .join("bench/cluster-failed")
             .join(what);
+        let _ = std::fs::remove_dir_all(&keep);
         match copy_tree(&self._scratch.0, &keep) {
             Ok(()) => format!("all logs kept in {}", keep.display()),
             Err(e) => format!("logs not kept: {e}"),
         }
     }
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
-    let _ = std::fs::remove_dir_all(to);
-    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
-    let entries = std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))?;
-    for e in entries.flatten() {
-        let p = e.path();
-        let dest = to.join(e.file_name());
-        if p.is_dir() {
-            copy_tree(&p, &dest)?;
-        } else {
-            std::fs::copy(&p, &dest).map_err(|e| format!("{}: {e}", p.display()))?;
-        }
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------- figures
@@ -796,13 +781,9 @@ impl Drop for Bench {
 
 /// `(test, requests/s)` rows of redis-benchmark's `--csv` output.
 fn parse_csv(out: &str) -> Vec<(String, f64)> {
-    out.lines()
-        .filter(|l| l.starts_with('"'))
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').map(|c| c.trim_matches('"')).collect();
-            Some((f.first()?.to_string(), f.get(1)?.parse().ok()?))
-        })
+    crate::bench::tool::parse_csv(out)
+        .into_iter()
+        .map(|(test, rps, _)| (test, rps))
         .collect()
 }
 

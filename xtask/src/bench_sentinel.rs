@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use crate::bench::client::{info_field, Client, Reply};
 use crate::bench::report::{self, fmt, median, ratio, Table};
-use crate::bench::server::{fresh_dir, Side};
+use crate::bench::server::{copy_tree, fresh_dir, Side};
 use crate::bench::Ctx;
 use crate::json::{self, Json};
 
@@ -645,6 +645,7 @@ fn round(s: &Setup, side: Side, turn: usize) -> Result<Sample, String> {
             let keep = crate::bench::target_dir()
                 .join("bench/sentinel-failed")
                 .join(format!("{side:?}-round{}", turn + 1).to_lowercase());
+            let _ = std::fs::remove_dir_all(&keep);
             let kept = match copy_tree(&root.0, &keep) {
                 Ok(()) => format!("all logs kept in {}", keep.display()),
                 Err(c) => format!("logs not kept: {c}"),
@@ -657,22 +658,6 @@ fn round(s: &Setup, side: Side, turn: usize) -> Result<Sample, String> {
             ))
         }
     }
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
-    let _ = std::fs::remove_dir_all(to);
-    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
-    let entries = std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))?;
-    for e in entries.flatten() {
-        let p = e.path();
-        let dest = to.join(e.file_name());
-        if p.is_dir() {
-            copy_tree(&p, &dest)?;
-        } else {
-            std::fs::copy(&p, &dest).map_err(|e| format!("{}: {e}", p.display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// Median, min and max of one figure per side.

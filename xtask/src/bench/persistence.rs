@@ -5,14 +5,13 @@
 //! reference's forked child included) and the worst latency of a probe
 //! client sending PING every millisecond.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::client::{Client, Dataset};
 use super::report::{fmt, median, pair, ratio, Table};
-use super::server::{children, fresh_dir, pss, rss, Side, Srv};
+use super::server::{children, copy_tree, fresh_dir, pss, rss, Side, Srv};
 use super::tool::{self, Background};
 use super::Ctx;
 use crate::json::Json;
@@ -89,20 +88,6 @@ fn aof_throughput(ctx: &Ctx, f: &mut Figures) -> Result<(), String> {
             [median(&p99[0]), median(&p99[1])],
             3,
         );
-    }
-    Ok(())
-}
-
-fn copy_tree(src: &Path, dst: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dst).map_err(|e| format!("{}: {e}", dst.display()))?;
-    for e in std::fs::read_dir(src).map_err(|e| format!("{}: {e}", src.display()))? {
-        let e = e.map_err(|e| e.to_string())?;
-        let to = dst.join(e.file_name());
-        if e.path().is_dir() {
-            copy_tree(&e.path(), &to)?;
-        } else {
-            std::fs::copy(e.path(), &to).map_err(|e| format!("{}: {e}", to.display()))?;
-        }
     }
     Ok(())
 }
