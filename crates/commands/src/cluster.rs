@@ -165,7 +165,7 @@ fn setslot(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn meet(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     node(ctx)?;
     if argv.len() > 5 {
-        return Err(error::SYNTAX);
+        return Err(error::subcommand_syntax(&argv[1], "CLUSTER"));
     }
     let text = |a: &Bytes| String::from_utf8_lossy(a).into_owned();
     let port = args::int(&argv[3]).map_err(|_| {
@@ -214,6 +214,7 @@ fn reset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         None => false,
         Some(a) if argv.len() == 3 && is(a, "hard") => true,
         Some(a) if argv.len() == 3 && is(a, "soft") => false,
+        Some(_) if argv.len() > 3 => return Err(error::subcommand_syntax(&argv[1], "CLUSTER")),
         Some(_) => return Err(error::SYNTAX),
     };
     let empty = db0_empty(ctx);
@@ -232,6 +233,7 @@ fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         None => FailoverMode::Default,
         Some(a) if argv.len() == 3 && is(a, "force") => FailoverMode::Force,
         Some(a) if argv.len() == 3 && is(a, "takeover") => FailoverMode::Takeover,
+        Some(_) if argv.len() > 3 => return Err(error::subcommand_syntax(&argv[1], "CLUSTER")),
         Some(_) => return Err(error::SYNTAX),
     };
     let t = now(ctx);
