@@ -59,4 +59,19 @@ pub trait Host {
     /// `redis.log`: a line for the server log (the engine applies the
     /// configured verbosity).
     fn log(&mut self, level: LogLevel, msg: &str);
+
+    /// Called while a script runs, every [`TICK_INSTRUCTIONS`] Lua
+    /// instructions: the host checks the time limit, serves what may be
+    /// served while a script is busy, and decides whether the script must
+    /// stop. `Some(error)` (e.g. `ERR Script killed by user with SCRIPT
+    /// KILL...`) ends it: the error is raised in the script, and raised
+    /// again at every instruction of the script's own code afterwards, so
+    /// `pcall` cannot keep it alive.
+    fn tick(&mut self) -> Option<Vec<u8>> {
+        None
+    }
 }
+
+/// How many Lua instructions run between two [`Host::tick`] calls
+/// (upstream's count hook uses the same period).
+pub const TICK_INSTRUCTIONS: u32 = 100_000;

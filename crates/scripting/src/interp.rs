@@ -6,15 +6,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic};
+use mlua::{
+    Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic, VmState,
+};
 use redis_common::log::LogLevel;
 use redis_common::sha1::sha1_hex;
 use redis_resp::{Frame, Protocol};
 
 use crate::convert::{frame_to_lua, lua_to_frame, one_line};
-use crate::host::{CallContext, Host};
-use crate::rand48::Rand48;
-use crate::redislib::{self, command_args, Shared, HOST_KEY};
+use crate::host::{CallContext, Host, TICK_INSTRUCTIONS};
+use crate::rand48::{Rand48, RandSource};
+use crate::redislib::{self, command_args, raise_table, Shared, HOST_KEY};
 use crate::shebang::{self, ScriptFlags};
 
 /// The version scripts see as `redis.REDIS_VERSION`.
@@ -22,8 +24,11 @@ pub const REDIS_VERSION: &str = "7.0.15";
 /// `redis.REDIS_VERSION_NUM`: `0x00MMmmpp`.
 pub const REDIS_VERSION_NUM: i64 = 0x0007_000f;
 
-const PRELUDE: &str = include_str!("prelude.lua");
+pub(crate) const PRELUDE: &str = include_str!("prelude.lua");
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+/// Bookkeeping per cached script besides its body and id (the map entry,
+/// the compiled function's handle).
+const SCRIPT_OVERHEAD: usize = 64;
 
 /// One cached script.
 struct Script {
@@ -55,26 +60,105 @@ impl std::fmt::Debug for Interpreter {
     }
 }
 
-fn internal(e: mlua::Error) -> Frame {
+pub(crate) fn internal(e: mlua::Error) -> Frame {
     Frame::Error(one_line(format!("ERR {e}").as_bytes()))
 }
 
-fn new_state(shared: &Arc<Shared>) -> mlua::Result<State> {
+/// A Lua state with the standard libraries scripts get and the bridge
+/// table the prelude takes; `chunk` is the name user code is compiled
+/// under. The caller runs [`PRELUDE`] with the bridge and installs the
+/// tick hook.
+pub(crate) fn base_state(shared: &Arc<Shared>, chunk: &'static str) -> mlua::Result<(Lua, Table)> {
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
         LuaOptions::default(),
     )?;
-    let bridge = redislib::bridge(&lua, shared)?;
+    let bridge = redislib::bridge(&lua, shared, chunk)?;
     bridge.raw_set("version", REDIS_VERSION)?;
     bridge.raw_set("version_num", REDIS_VERSION_NUM)?;
+    Ok((lua, bridge))
+}
+
+fn new_state(shared: &Arc<Shared>) -> mlua::Result<State> {
+    let (lua, bridge) = base_state(shared, "@user_script")?;
     let genv = lua.globals();
     let (env, run): (Table, Function) = lua.load(PRELUDE).set_name("=redis_lib").call(bridge)?;
+    install_tick_hook(&lua);
     Ok(State {
         lua,
         genv,
         run,
         env,
     })
+}
+
+/// The periodic hook: asks the host (through the per-run host function)
+/// whether the script may go on. Outside a run there is no host function
+/// and the hook does nothing.
+pub(crate) fn install_tick_hook(lua: &Lua) {
+    lua.set_hook(
+        HookTriggers::new().every_nth_instruction(TICK_INSTRUCTIONS),
+        |lua, _| {
+            let Value::Function(host) = lua.named_registry_value::<Value>(HOST_KEY)? else {
+                return Ok(VmState::Continue);
+            };
+            let (go_on, err): (bool, Value) = host.call(("tick",))?;
+            if go_on {
+                return Ok(VmState::Continue);
+            }
+            let text = match err {
+                Value::String(s) => s.as_bytes().to_vec(),
+                _ => b"ERR Script killed".to_vec(),
+            };
+            install_kill_hook(lua, text.clone());
+            Err(raise_table(text))
+        },
+    );
+}
+
+/// After a kill: the error again at every instruction of the script's own
+/// code (not inside the sandbox's error handler), so a `pcall` that caught
+/// it cannot keep the script running. Replaced by the tick hook when the
+/// run ends.
+fn install_kill_hook(lua: &Lua, text: Vec<u8>) {
+    lua.set_hook(
+        HookTriggers::new().every_nth_instruction(1),
+        move |_, dbg| {
+            if dbg.source().source.as_deref() == Some("=redis_lib") {
+                return Ok(VmState::Continue);
+            }
+            Err(raise_table(text.clone()))
+        },
+    );
+}
+
+/// Runs `body` with `handler` as the per-run host function (what the
+/// library functions and the tick hook reach through [`HOST_KEY`]); the
+/// host function is gone and the tick hook back in place afterwards.
+pub(crate) fn with_host_fn<R>(
+    lua: &Lua,
+    mut handler: impl FnMut(&Lua, &str, Variadic<Value>) -> mlua::Result<(bool, Value)>,
+    body: impl FnOnce() -> mlua::Result<R>,
+) -> mlua::Result<R> {
+    let result = lua.scope(|scope| {
+        let f = scope.create_function_mut(|lua, (op, args): (mlua::String, Variadic<Value>)| {
+            let op = op.to_str()?.to_string();
+            handler(lua, &op, args)
+        })?;
+        lua.set_named_registry_value(HOST_KEY, f)?;
+        body()
+    });
+    let _ = lua.set_named_registry_value(HOST_KEY, Value::Nil);
+    // A killed run leaves the kill hook behind.
+    install_tick_hook(lua);
+    result
+}
+
+/// The `(ok, value)` pair the prelude's runner returns.
+pub(crate) fn outcome(out: MultiValue) -> (bool, Value) {
+    let mut it = out.into_iter();
+    let ok = matches!(it.next(), Some(Value::Boolean(true)));
+    (ok, it.next().unwrap_or(Value::Nil))
 }
 
 fn err_table(lua: &Lua, msg: &[u8]) -> mlua::Result<Value> {
@@ -85,7 +169,27 @@ fn err_table(lua: &Lua, msg: &[u8]) -> mlua::Result<Value> {
 
 /// The per-run host function: `(op, ...)` → `(true, value)`, or
 /// `(false, error text)` for the library function to raise.
-fn host_op(
+/// The `(level, message)` the `log` host operation carries.
+pub(crate) fn log_args(args: &[Value]) -> (LogLevel, String) {
+    let level = match args.first() {
+        Some(Value::Number(n)) => *n as i64,
+        Some(Value::Integer(n)) => *n,
+        _ => 0,
+    };
+    let level = match level {
+        0 => LogLevel::Debug,
+        1 => LogLevel::Verbose,
+        2 => LogLevel::Notice,
+        _ => LogLevel::Warning,
+    };
+    let msg = match args.get(1) {
+        Some(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+        _ => String::new(),
+    };
+    (level, msg)
+}
+
+pub(crate) fn host_op(
     lua: &Lua,
     host: &mut dyn Host,
     shared: &Shared,
@@ -126,22 +230,12 @@ fn host_op(
                 )),
             }
         }
+        "tick" => match host.tick() {
+            None => Ok((true, Value::Nil)),
+            Some(e) => Ok((false, text(&e)?)),
+        },
         "log" => {
-            let level = match args.first() {
-                Some(Value::Number(n)) => *n as i64,
-                Some(Value::Integer(n)) => *n,
-                _ => 0,
-            };
-            let level = match level {
-                0 => LogLevel::Debug,
-                1 => LogLevel::Verbose,
-                2 => LogLevel::Notice,
-                _ => LogLevel::Warning,
-            };
-            let msg = match args.get(1) {
-                Some(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
-                _ => String::new(),
-            };
+            let (level, msg) = log_args(&args);
             host.log(level, &msg);
             Ok((true, Value::Nil))
         }
@@ -212,6 +306,20 @@ impl Interpreter {
             .map(|s| (s.flags, s.body.clone()))
     }
 
+    /// Memory of the Lua state in bytes (`INFO`'s `used_memory_lua`).
+    pub fn used_memory(&self) -> usize {
+        self.state.lua.used_memory()
+    }
+
+    /// Memory of the script cache outside Lua: the bodies and their ids
+    /// (`INFO`'s `used_memory_scripts_eval`).
+    pub fn scripts_memory(&self) -> usize {
+        self.scripts
+            .values()
+            .map(|s| s.body.len() + 40 + SCRIPT_OVERHEAD)
+            .sum()
+    }
+
     /// Number of cached scripts (`INFO`'s `number_of_cached_scripts`).
     pub fn cached_scripts(&self) -> usize {
         self.scripts.len()
@@ -228,6 +336,19 @@ impl Interpreter {
     /// The `math.random` generator's state (process-wide in upstream).
     pub fn rand_state(&self) -> Rand48 {
         self.shared.rand()
+    }
+
+    /// The handle of the `math.random` generator, to share it with the
+    /// function engine ([`crate::FunctionEngine::set_rand_source`]): upstream
+    /// has one generator for `EVAL` and `FCALL`.
+    pub fn rand_source(&self) -> RandSource {
+        self.shared.rand_source()
+    }
+
+    /// Draws `math.random` from `src` from now on (see
+    /// [`Interpreter::rand_source`]).
+    pub fn set_rand_source(&mut self, src: RandSource) {
+        self.shared.set_rand_source(src);
     }
 
     /// `EVAL`: loads (or finds) the script, then runs it.
@@ -292,26 +413,18 @@ impl Interpreter {
         st.genv.raw_set("KEYS", list(keys)?)?;
         st.genv.raw_set("ARGV", list(args)?)?;
         let shared = Arc::clone(&self.shared);
-        let result = lua.scope(|scope| {
-            let f =
-                scope.create_function_mut(|lua, (op, args): (mlua::String, Variadic<Value>)| {
-                    let op = op.to_str()?.to_string();
-                    host_op(lua, host, &shared, &op, args)
-                })?;
-            lua.set_named_registry_value(HOST_KEY, f)?;
-            let out: MultiValue = st.run.call(func.clone())?;
-            let mut it = out.into_iter();
-            let ok = matches!(it.next(), Some(Value::Boolean(true)));
-            Ok((ok, it.next().unwrap_or(Value::Nil)))
-        });
-        let _ = lua.set_named_registry_value(HOST_KEY, Value::Nil);
-        result
+        with_host_fn(
+            lua,
+            |lua, op, args| host_op(lua, host, &shared, op, args),
+            || Ok(outcome(st.run.call(func.clone())?)),
+        )
     }
 }
 
 /// The reply for an error that ended a script:
-/// `<err> script: <sha>, on @user_script:<line>.`
-fn script_error(err: &Value, sha: &str) -> Frame {
+/// `<err> script: <sha>, on @user_script:<line>.` (for functions the name
+/// of the function and `@user_function`).
+pub(crate) fn script_error(err: &Value, sha: &str) -> Frame {
     let Value::Table(t) = err else {
         return Frame::error(format!("ERR unknown error script: {sha}"));
     };

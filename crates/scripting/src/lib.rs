@@ -6,14 +6,17 @@
 //! - [`Interpreter`]: one Lua 5.1 state (mlua, vendored, `Send`) with
 //!   7.0.15's sandbox: base (without `print`, `dofile`, `loadfile`,
 //!   `getfenv`, `setfenv`, `newproxy`), `coroutine`, `table`, `string`,
-//!   `math`, `bit`, `struct` and `redis`. The globals and every library
-//!   table are read-only (`Attempt to modify a readonly table`, also through
-//!   `rawset`/`setmetatable`); reading a missing global fails with `Script
-//!   attempted to access nonexistent global variable '<name>'`; chunks made
-//!   by `loadstring`/`load` see the same globals; `pcall` returns the text
-//!   of `{err=...}` errors like 7.0's; `math.random` runs on upstream's
-//!   rand48 ([`rand48`]), process-wide and *not* reset between scripts,
-//!   exactly as the reference.
+//!   `math`, `bit`, `struct`, `cjson`, `cmsgpack` and `redis`. The globals
+//!   and every library table are read-only (`Attempt to modify a readonly
+//!   table`, also through `rawset`/`setmetatable`); reading a missing
+//!   global fails with `Script attempted to access nonexistent global
+//!   variable '<name>'`; chunks made by `loadstring`/`load` see the same
+//!   globals; `pcall` returns the text of `{err=...}` errors like 7.0's;
+//!   the base functions the sandbox replaces are C-like (`baselib`: named
+//!   as called in argument errors, located in the script even when
+//!   tail-called); `math.random` runs on upstream's rand48 ([`rand48`]),
+//!   *not* reset between scripts, exactly as the reference, and shared with
+//!   the function engine once both are given one [`RandSource`].
 //! - The `redis` library: `call`, `pcall`, `acl_check_cmd`, `log` (through
 //!   [`Host`]), `error_reply`, `status_reply`, `sha1hex`, `setresp`,
 //!   `set_repl`, `replicate_commands`, `breakpoint`/`debug` (no-ops),
@@ -29,6 +32,10 @@
 //!   SHA-1 of their body (`redis_common::sha1`) and compiled as chunk
 //!   `@user_script` (upstream registers them as `f_<sha>`; the name is
 //!   internal and not visible to scripts).
+//! - [`functions`]: the function engine ([`FunctionEngine`]: `FUNCTION
+//!   LOAD|DELETE|FLUSH|LIST|DUMP|RESTORE|STATS` data and `FCALL`), its own
+//!   Lua state built from the same sandbox; see its module documentation
+//!   for the semantics and what the engine must do.
 //! - [`shebang`]: `#!lua flags=...` parsing with 7.0's errors; the shebang
 //!   line is left out of the compiled code but still counts as line 1.
 //! - Errors that end a script become `<err> script: <sha>, on
@@ -53,22 +60,26 @@
 //!   [`Interpreter::exists`], [`Interpreter::flush`]; `INFO`'s
 //!   `number_of_cached_scripts` is [`Interpreter::cached_scripts`].
 //!
+//! # What the engine must do to wire `FUNCTION`/`FCALL`
+//! See [`functions`]: keep one [`FunctionEngine`] beside the
+//! [`Interpreter`] and share the generator
+//! (`engine.set_rand_source(interp.rand_source())`).
+//!
 //! # Missing
-//! The `cjson` and `cmsgpack` libraries; `FUNCTION`/`FCALL` (libraries,
-//! `redis.register_function`, no `loadstring` there); busy scripts
-//! (`lua-time-limit`, `BUSY`, `SCRIPT KILL`: needs an instruction-count hook
-//! and a way for the engine to serve other clients meanwhile — a script that
-//! loops forever now blocks its caller forever); the Lua debugger (LDB);
-//! memory accounting (`used_memory_lua`). Known differences from the
-//! reference: `#`, `ipairs` and `unpack` see `_G` and the library tables as
-//! empty (they are proxies; `pairs`, `next` and `rawget` see through them);
-//! `getmetatable(_G)` also shows `__newindex`; `-0.0` passed to
+//! The Lua debugger (LDB). Known differences from the reference: `#`,
+//! `ipairs` and `unpack` see `_G` and the library tables as empty (they
+//! are proxies; `pairs`, `next` and `rawget` see through them); `pairs(t)`
+//! returns Lua's own `next`, not the global one; `-0.0` passed to
 //! `redis.call` becomes `"0"` (mlua hands integral numbers over as
 //! integers), not `"-0"`; `error({})` (which crashes the reference) gives
 //! `ERR unknown error`.
 
+mod baselib;
 pub mod bitlib;
+pub mod cjson;
+pub mod cmsgpack;
 pub mod convert;
+pub mod functions;
 pub mod host;
 pub mod interp;
 pub mod rand48;
@@ -76,8 +87,10 @@ mod redislib;
 pub mod shebang;
 mod structlib;
 
+pub use functions::{FunctionEngine, FunctionInfo, LibraryInfo, RestorePolicy};
 pub use host::{CallContext, Host, ReplFlags};
 pub use interp::{Interpreter, REDIS_VERSION, REDIS_VERSION_NUM};
+pub use rand48::RandSource;
 pub use shebang::ScriptFlags;
 
 #[cfg(test)]

@@ -3,7 +3,13 @@
 -- skipped when an error is located in the user's script).
 -- Called with the bridge table B (Rust primitives); returns the proxy that
 -- scripts see as their globals and the function that runs one script.
+-- With B.functions set it builds the state of the function engine instead
+-- (FUNCTION LOAD / FCALL): no KEYS/ARGV, no error handler global, a
+-- smaller `redis` table, and it returns the environment of library chunks,
+-- the function that runs a callback with (keys, args) and the switch
+-- between the load-time and the run-time globals.
 local B = ...
+local functions = B.functions
 local G = _G
 local type, error, select, tostring, tonumber = type, error, select, tostring, tonumber
 local raw_rawset, raw_rawget, raw_next = rawset, rawget, next
@@ -17,35 +23,33 @@ local RO = "Attempt to modify a readonly table"
 local backing = raw_setmetatable({}, {__mode = "k"})
 local function deny() error(RO, 2) end
 
+-- What getmetatable shows of a protected metatable: a read-only table
+-- with its __index only (upstream's metatables have no __newindex: the
+-- tables are read-only by a flag).
+local function hide(mt)
+  local shown = {__index = mt.__index}
+  local view = {}
+  backing[view] = shown
+  raw_setmetatable(view, {__index = shown, __newindex = deny, __metatable = view})
+  mt.__metatable = view
+end
+
 local function protect(t)
   local p = {}
   backing[p] = t
   local mt = {__index = t, __newindex = deny}
-  local view = {}
-  backing[view] = mt
-  raw_setmetatable(view, {__index = mt, __newindex = deny, __metatable = view})
-  mt.__metatable = view
+  hide(mt)
   raw_setmetatable(p, mt)
   return p
 end
 
--- Base functions that would see through (or break) the proxies.
-local function unproxy(t) return backing[t] or t end
-G.rawset = function(t, k, v)
-  if backing[t] then error(RO, 0) end
-  return raw_rawset(t, k, v)
-end
-G.rawget = function(t, k) return raw_rawget(unproxy(t), k) end
-local function next_(t, k) return raw_next(unproxy(t), k) end
-G.next = next_
-G.pairs = function(t)
-  if type(t) ~= "table" then error("bad argument #1 to 'pairs' (table expected, got " .. type(t) .. ")", 2) end
-  return next_, t, nil
-end
-G.setmetatable = function(t, mt)
-  if backing[t] then error(RO, 0) end
-  return raw_setmetatable(t, mt)
-end
+-- Base functions that would see through (or break) the proxies: Rust
+-- functions (see baselib.rs) that hand over to the helpers below.
+G.rawset = B.g_rawset
+G.rawget = B.g_rawget
+G.next = B.g_next
+G.pairs = B.g_pairs
+G.setmetatable = B.g_setmetatable
 
 -- 7.0's pcall hands back the message of an error table ({err=...}).
 local function pcall_result(ok, ...)
@@ -57,14 +61,16 @@ local function pcall_result(ok, ...)
   end
   return ok, ...
 end
-G.pcall = function(...) return pcall_result(raw_pcall(...)) end
+local function lua_pcall(...) return pcall_result(raw_pcall(...)) end
+G.pcall = B.g_pcall
 -- Handlers given to xpcall see the values upstream raises.
-G.xpcall = function(f, h)
+local function lua_xpcall(f, h)
   return raw_xpcall(f, function(e)
     if type(e) == "userdata" then e = B.decode(e) end
     return h(e)
   end)
 end
+G.xpcall = B.g_xpcall
 
 -- math.random / math.randomseed on the server's rand48 generator.
 math.random = B.random
@@ -98,9 +104,11 @@ redis.sha1hex = B.sha1hex
 redis.log = B.log
 redis.setresp = B.setresp
 redis.set_repl = B.set_repl
-redis.replicate_commands = function() return true end
-redis.breakpoint = function() return false end
-redis.debug = function() end
+if not functions then
+  redis.replicate_commands = function() return true end
+  redis.breakpoint = function() return false end
+  redis.debug = function() end
+end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
 redis.REDIS_VERSION = B.version
@@ -111,6 +119,9 @@ redis.REDIS_VERSION_NUM = B.version_num
 local function handler(e)
   if type(e) == "userdata" then e = B.decode(e) end
   if type(e) ~= "table" or backing[e] then e = {err = "ERR " .. tostring(e)} end
+  -- A number is a message too (as lua_tostring sees it).
+  local msg = raw_rawget(e, "err")
+  if type(msg) == "number" then raw_rawset(e, "err", tostring(msg)) end
   local src, line = B.where()
   if src then
     raw_rawset(e, "source", src)
@@ -118,7 +129,7 @@ local function handler(e)
   end
   return e
 end
-G.__redis__err__handler = handler
+if not functions then G.__redis__err__handler = handler end
 
 -- Only what 7.0 leaves to scripts.
 local keep = {
@@ -127,7 +138,7 @@ local keep = {
   next = true, pairs = true, pcall = true, rawequal = true, rawget = true, rawset = true,
   select = true, setmetatable = true, string = true, table = true, tonumber = true,
   tostring = true, type = true, unpack = true, xpcall = true, _VERSION = true,
-  __redis__err__handler = true,
+  __redis__err__handler = not functions,
 }
 local names = {}
 for k in raw_next, G do names[#names + 1] = k end
@@ -137,26 +148,20 @@ end
 raw_rawset(G, "redis", redis)
 raw_rawset(G, "bit", B.bit)
 raw_rawset(G, "struct", B.struct)
+raw_rawset(G, "cjson", B.cjson)
+raw_rawset(G, "cmsgpack", B.cmsgpack)
 -- Library tables have no visible metatable, as upstream's read-only ones.
 local libs = {}
-for _, lib in ipairs({"bit", "coroutine", "math", "string", "struct", "table", "redis"}) do
+for _, lib in ipairs({"bit", "cjson", "cmsgpack", "coroutine", "math", "string", "struct", "table", "redis"}) do
   local p = protect(raw_rawget(G, lib))
   libs[p] = true
   raw_rawset(G, lib, p)
 end
-G.getmetatable = function(...)
-  if select("#", ...) == 0 then error("bad argument #1 to 'getmetatable' (value expected)", 2) end
-  local t = ...
-  if libs[t] then return nil end
-  return raw_getmetatable(t)
-end
+G.getmetatable = B.g_getmetatable
 -- Strings index the protected string library; their metatable is read-only.
 local smt = raw_getmetatable("")
 smt.__index = raw_rawget(G, "string")
-local sview = {}
-backing[sview] = smt
-raw_setmetatable(sview, {__index = smt, __newindex = deny, __metatable = sview})
-smt.__metatable = sview
+hide(smt)
 
 -- Globals: reading a missing one is an error, writing any is.
 local env = {}
@@ -171,10 +176,7 @@ local genv_mt = {
   end,
   __newindex = deny,
 }
-local gview = {}
-backing[gview] = genv_mt
-raw_setmetatable(gview, {__index = genv_mt, __newindex = deny, __metatable = gview})
-genv_mt.__metatable = gview
+hide(genv_mt)
 raw_setmetatable(env, genv_mt)
 raw_rawset(G, "_G", env)
 
@@ -183,8 +185,59 @@ local function with_env(f, ...)
   if f then setfenv(f, env) end
   return f, ...
 end
-G.loadstring = function(...) return with_env(raw_loadstring(...)) end
-G.load = function(...) return with_env(raw_load(...)) end
+G.loadstring = B.g_loadstring
+G.load = B.g_load
+
+B.g_init({
+  backing = backing, libs = libs, getmetatable = raw_getmetatable, next = raw_next,
+  pcall = lua_pcall, xpcall = lua_xpcall,
+  loadstring = function(...) return with_env(raw_loadstring(...)) end,
+  load = function(...) return with_env(raw_load(...)) end,
+})
 
 local function run(f) return raw_xpcall(f, handler) end
-return env, run
+if not functions then return env, run end
+
+-- The function engine. Library chunks and every closure they create have
+-- `fenv` as their environment; its lookups go to the load-time globals
+-- while FUNCTION LOAD runs the chunk, and to the run-time globals (those of
+-- EVAL) otherwise, so callbacks see the full API when they are called.
+local function missing(k)
+  return "Script attempted to access nonexistent global variable '" .. tostring(k) .. "'"
+end
+-- The `redis` table seen at load time: only what registers and logs.
+local api = {
+  register_function = B.register_function, log = B.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = B.version, REDIS_VERSION_NUM = B.version_num,
+}
+local function strict(t)
+  local p = {}
+  backing[p] = t
+  local mt = {
+    __index = function(_, k)
+      local v = raw_rawget(t, k)
+      if v == nil then error(missing(k), 2) end
+      return v
+    end,
+    __newindex = deny,
+  }
+  hide(mt)
+  raw_setmetatable(p, mt)
+  return p, mt
+end
+local _, load_mt = strict({redis = (strict(api))})
+local load_index = load_mt.__index
+local run_index = genv_mt.__index
+local fenv = {}
+backing[fenv] = G
+local fenv_mt = {__index = run_index, __newindex = deny}
+hide(fenv_mt)
+raw_setmetatable(fenv, fenv_mt)
+local function loading(on)
+  raw_rawset(fenv_mt, "__index", on and load_index or run_index)
+end
+local function call(f, keys, args)
+  return raw_xpcall(function() return f(keys, args) end, handler)
+end
+return fenv, run, call, loading

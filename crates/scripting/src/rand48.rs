@@ -58,3 +58,45 @@ impl Rand48 {
         (self.next_u31() % LRAND48_MAX) as f64 / LRAND48_MAX as f64
     }
 }
+
+/// A generator shared by several Lua states: upstream has one rand48 state
+/// per process, so `EVAL` scripts and functions draw from the same
+/// sequence (a `math.random()` in a function moves the next `EVAL`'s
+/// value). Clones share the state.
+#[derive(Clone, Debug)]
+pub struct RandSource {
+    state: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Default for RandSource {
+    fn default() -> Self {
+        RandSource::new()
+    }
+}
+
+impl RandSource {
+    /// A new source at the rand48 default state.
+    pub fn new() -> RandSource {
+        RandSource {
+            state: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(
+                Rand48::default().state(),
+            )),
+        }
+    }
+
+    /// The current generator.
+    pub fn get(&self) -> Rand48 {
+        Rand48::from_state(self.state.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Stores `g` as the current generator.
+    pub fn set(&self, g: Rand48) {
+        self.state
+            .store(g.state(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether both handles share one state.
+    pub fn same(&self, other: &RandSource) -> bool {
+        std::sync::Arc::ptr_eq(&self.state, &other.state)
+    }
+}

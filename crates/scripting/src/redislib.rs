@@ -7,8 +7,8 @@
 //! into what upstream raises (an `{err=...}` table or a message string)
 //! with `decode`.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use mlua::{Function, Lua, Table, Value, Variadic};
@@ -16,7 +16,7 @@ use redis_common::sha1::sha1_hex;
 use redis_resp::Protocol;
 
 use crate::host::ReplFlags;
-use crate::rand48::Rand48;
+use crate::rand48::{Rand48, RandSource};
 
 /// Name of the registry slot holding the per-run host function.
 pub(crate) const HOST_KEY: &str = "redis_scripting_host";
@@ -41,11 +41,11 @@ impl std::fmt::Display for Raise {
 
 impl std::error::Error for Raise {}
 
-fn raise_table(text: impl Into<Vec<u8>>) -> mlua::Error {
+pub(crate) fn raise_table(text: impl Into<Vec<u8>>) -> mlua::Error {
     mlua::Error::external(Raise::Table(text.into()))
 }
 
-fn raise(msg: impl Into<String>) -> mlua::Error {
+pub(crate) fn raise(msg: impl Into<String>) -> mlua::Error {
     mlua::Error::external(Raise::Message(msg.into()))
 }
 
@@ -128,7 +128,7 @@ fn check_int(lua: &Lua, args: &[Value], i: usize) -> mlua::Result<i64> {
 /// the interpreter stays `Send`).
 #[derive(Debug)]
 pub(crate) struct Shared {
-    rand: AtomicU64,
+    rand: Mutex<RandSource>,
     resp: AtomicU8,
     repl: AtomicU8,
 }
@@ -136,18 +136,35 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn new() -> Shared {
         Shared {
-            rand: AtomicU64::new(Rand48::default().state()),
+            rand: Mutex::new(RandSource::new()),
             resp: AtomicU8::new(2),
             repl: AtomicU8::new(3),
         }
     }
 
+    fn source(&self) -> MutexGuard<'_, RandSource> {
+        match self.rand.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
     pub fn rand(&self) -> Rand48 {
-        Rand48::from_state(self.rand.load(Ordering::Relaxed))
+        self.source().get()
     }
 
     pub fn set_rand(&self, g: Rand48) {
-        self.rand.store(g.state(), Ordering::Relaxed);
+        self.source().set(g);
+    }
+
+    /// The generator's handle (to share it with another Lua state).
+    pub fn rand_source(&self) -> RandSource {
+        self.source().clone()
+    }
+
+    /// Draws from `src` from now on.
+    pub fn set_rand_source(&self, src: RandSource) {
+        *self.source() = src;
     }
 
     pub fn resp(&self) -> Protocol {
@@ -182,12 +199,17 @@ fn host_fn(lua: &Lua) -> mlua::Result<Function> {
     }
 }
 
-/// Builds the bridge table `B` the prelude installs.
-pub(crate) fn bridge(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
+/// Builds the bridge table `B` the prelude installs. `chunk` is the name
+/// user code is compiled under (`@user_script`, `@user_function`): errors
+/// are located in the innermost frame of such code.
+pub(crate) fn bridge(lua: &Lua, shared: &Arc<Shared>, chunk: &'static str) -> mlua::Result<Table> {
     let b = lua.create_table()?;
     b.raw_set("decode", lua.create_function(decode)?)?;
     b.raw_set("bit", crate::bitlib::create(lua)?)?;
     b.raw_set("struct", crate::structlib::create(lua)?)?;
+    b.raw_set("cjson", crate::cjson::create(lua)?)?;
+    b.raw_set("cmsgpack", crate::cmsgpack::create(lua)?)?;
+    crate::baselib::install(lua, &b)?;
     for (name, op) in [("call", "call"), ("pcall", "pcall"), ("acl", "acl")] {
         b.raw_set(
             name,
@@ -322,13 +344,13 @@ pub(crate) fn bridge(lua: &Lua, shared: &Arc<Shared>) -> mlua::Result<Table> {
     )?;
     b.raw_set(
         "where",
-        lua.create_function(|lua, ()| {
+        lua.create_function(move |lua, ()| {
             for level in 0..256 {
                 let Some(frame) = lua.inspect_stack(level) else {
                     break;
                 };
-                if frame.source().source.as_deref() == Some("@user_script") {
-                    return Ok((Some("@user_script".to_string()), Some(frame.curr_line())));
+                if frame.source().source.as_deref() == Some(chunk) {
+                    return Ok((Some(chunk.to_string()), Some(frame.curr_line())));
                 }
             }
             Ok((None, None))

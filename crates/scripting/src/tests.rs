@@ -113,9 +113,9 @@ fn strings(items: &[&str]) -> Frame {
 fn globals_are_those_of_7_0() {
     let body =
         "local t={} for k,v in pairs(_G) do t[#t+1]=k..':'..type(v) end table.sort(t) return t";
-    // The reference also has cjson and cmsgpack (not yet here).
     let expected = "ARGV:table KEYS:table _G:table _VERSION:string __redis__err__handler:function \
-        assert:function bit:table collectgarbage:function coroutine:table error:function gcinfo:function \
+        assert:function bit:table cjson:table cmsgpack:table collectgarbage:function coroutine:table \
+        error:function gcinfo:function \
         getmetatable:function ipairs:function load:function loadstring:function math:table \
         next:function pairs:function pcall:function rawequal:function rawget:function \
         rawset:function redis:table select:function setmetatable:function string:table \
@@ -1126,4 +1126,146 @@ fn base_library_behaviour() {
 fn interpreter_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<Interpreter>();
+}
+
+#[test]
+fn error_tables_with_number_messages() {
+    // The reference reads the `err` field as a string, numbers included.
+    let body = "error({err=5})";
+    assert_eq!(eval(body), script_err(body, "5", 1));
+    let body = "error({err=5.5})";
+    assert_eq!(eval(body), script_err(body, "5.5", 1));
+}
+
+#[test]
+fn metatables_show_only_index() {
+    assert_eq!(
+        eval("local t={} for k,v in pairs(getmetatable(_G)) do t[#t+1]=k..':'..type(v) end table.sort(t) return t"),
+        strings(&["__index:function"])
+    );
+    assert_eq!(
+        eval("return {getmetatable(_G).__newindex == nil, getmetatable(_G).__metatable == nil}"),
+        Frame::Array(vec![Frame::Integer(1), Frame::Integer(1)])
+    );
+    assert_eq!(
+        eval("local t={} for k,v in pairs(getmetatable('')) do t[#t+1]=k..':'..type(v) end table.sort(t) return t"),
+        strings(&["__index:table"])
+    );
+    assert_eq!(
+        eval("return getmetatable('').__index == string"),
+        Frame::Integer(1)
+    );
+    let body = "getmetatable('').__index = 1";
+    assert_eq!(
+        eval(body),
+        script_err(
+            body,
+            "ERR user_script:1: Attempt to modify a readonly table",
+            1
+        )
+    );
+}
+
+#[test]
+fn base_functions_are_c_like() {
+    // As the reference's C functions: named as called, located in the
+    // script even when tail-called.
+    let cases: &[(&str, &str)] = &[
+        ("setmetatable(1, {})", "e:ERR user_script:1: bad argument #1 to 'setmetatable' (table expected, got number) script: ffabce3cc23f006ee7f408dacb056fa39cdb178f, on @user_script:1."),
+        ("return rawset(1, 2, 3)", "e:ERR user_script:1: bad argument #1 to 'rawset' (table expected, got number) script: 589b9376ebf5c95bc82befcde10e84e9035b3b79, on @user_script:1."),
+        ("return rawget(1)", "e:ERR user_script:1: bad argument #1 to 'rawget' (table expected, got number) script: 632c12304f535ca23a79c81359e7897d667d250b, on @user_script:1."),
+        ("return pairs(nil)", "e:ERR user_script:1: bad argument #1 to 'pairs' (table expected, got nil) script: a535da6440828f635b77339d464e26606059706b, on @user_script:1."),
+        ("return next(1)", "e:ERR user_script:1: bad argument #1 to 'next' (table expected, got number) script: 3f89bafea3b9a9791a5e0a9b6b2cb2beafa74b80, on @user_script:1."),
+        ("pcall()", "nil"),
+        ("return rawset(_G, 'x', 1)", "e:ERR Attempt to modify a readonly table script: 6ec33e5ae28ed74be2865c4f74dabce76f044b0e, on @user_script:1."),
+        ("return setmetatable(_G, {})", "e:ERR Attempt to modify a readonly table script: 6272db8503d65d1a388d09238bbfa63398419ac5, on @user_script:1."),
+        ("return getmetatable()", "e:ERR user_script:1: bad argument #1 to 'getmetatable' (value expected) script: 079907dcac7a4f1ecf68e10e298d3983826b55b6, on @user_script:1."),
+        ("return loadstring(1)", "nil"),
+        ("xpcall()", "e:ERR user_script:1: bad argument #2 to 'xpcall' (value expected) script: 4d5e3f44759c3410c81b3e34a722844bcd97a0a8, on @user_script:1."),
+        ("return rawset({}, nil, 1)", "e:ERR table index is nil script: 5896009464192fbab25680c7f3a63b35ca0d9242, on @user_script:1."),
+        ("return pcall()", "nil"),
+        ("return {pcall()}", "[nil,b:attempt to call a boolean value]"),
+        ("return {xpcall()}", "e:ERR user_script:1: bad argument #2 to 'xpcall' (value expected) script: d727c70de45f8a2f0b17e65e3aef5af48430e076, on @user_script:1."),
+        ("return {loadstring(1)}", "[]"),
+        ("return {pcall(1)}", "[nil,b:attempt to call a number value]"),
+        ("return {xpcall(1)}", "e:ERR user_script:1: bad argument #2 to 'xpcall' (value expected) script: e40f239103323e6668595f5d650ac6e66f395afc, on @user_script:1."),
+        ("return {xpcall(function() error('x') end)}", "e:ERR user_script:1: bad argument #2 to 'xpcall' (value expected) script: 43c43597fe9e92cf818fb0401984bcf66cf3f5dc, on @user_script:1."),
+        ("return {loadstring()}", "e:ERR user_script:1: bad argument #1 to 'loadstring' (string expected, got no value) script: 4197a3e500e3826ec02ae91cd67b77e17cff7483, on @user_script:1."),
+        ("return {load()}", "e:ERR user_script:1: bad argument #1 to 'load' (function expected, got no value) script: 5bbac19491bf2ead23f9d4b457f70a28fb483d4e, on @user_script:1."),
+        ("return {load(1)}", "e:ERR user_script:1: bad argument #1 to 'load' (function expected, got number) script: ffe25487bc57e229fe86b200eddcc27493e3cc03, on @user_script:1."),
+        ("return setmetatable({}, 1)", "e:ERR user_script:1: bad argument #2 to 'setmetatable' (nil or table expected) script: edfb36201dfdaf2c684477466ddae43ab9ff3c77, on @user_script:1."),
+        ("local t = setmetatable({}, {__metatable=1}) return setmetatable(t, {})", "e:ERR user_script:1: cannot change a protected metatable script: 96a82f5d48fdb519bc44ecb1a807e2632b28cb77, on @user_script:1."),
+        ("return rawget({})", "e:ERR user_script:1: bad argument #2 to 'rawget' (value expected) script: 158371e2706c5bc7b931bb809705f12ad3c1591b, on @user_script:1."),
+        ("return rawset({}, 1)", "e:ERR user_script:1: bad argument #3 to 'rawset' (value expected) script: 0a7f1dc523ece10cd9e05cbd156450383b97300d, on @user_script:1."),
+        ("return rawset({})", "e:ERR user_script:1: bad argument #2 to 'rawset' (value expected) script: 59b2548f7cb361a90806e28d78852e5e8e1fb78a, on @user_script:1."),
+        ("return rawset({}, 0/0, 1)", "e:ERR table index is NaN script: d9b70d715d8762a13ec7b724f3cb6224edc36419, on @user_script:1."),
+        ("return next({}, 'nokey')", "e:ERR invalid key to 'next' script: f27dc2a9951ade42a5f85a8b584e0390da6ce499, on @user_script:1."),
+        ("return {next({})}", "[]"),
+        ("return rawequal()", "e:ERR user_script:1: bad argument #1 to 'rawequal' (value expected) script: 5582a38f6c269d01f7dd86e19a58e213acf1bf21, on @user_script:1."),
+    ];
+    for (body, want) in cases {
+        assert_eq!(canon(&eval(body)), *want, "{body}");
+    }
+}
+
+#[test]
+fn cjson_and_cmsgpack_are_read_only_globals() {
+    let body = "cjson.x = 1";
+    assert_eq!(
+        eval(body),
+        script_err(
+            body,
+            "ERR user_script:1: Attempt to modify a readonly table",
+            1
+        )
+    );
+    let body = "cmsgpack.x = 1";
+    assert_eq!(
+        eval(body),
+        script_err(
+            body,
+            "ERR user_script:1: Attempt to modify a readonly table",
+            1
+        )
+    );
+    assert_eq!(
+        eval("return {type(getmetatable(cjson)), type(getmetatable(cmsgpack)), rawget(cjson, 'encode') ~= nil, #cjson}"),
+        Frame::Array(vec![bulk("nil"), bulk("nil"), Frame::Integer(1), Frame::Integer(0)])
+    );
+    // pairs visits them in upstream's order.
+    assert_eq!(
+        eval("local t={} for k in pairs(cjson) do t[#t+1]=k end return t"),
+        strings(&[
+            "_NAME",
+            "encode",
+            "decode_max_depth",
+            "_VERSION",
+            "decode_invalid_numbers",
+            "encode_keep_buffer",
+            "null",
+            "encode_number_precision",
+            "new",
+            "encode_max_depth",
+            "encode_invalid_numbers",
+            "decode",
+            "encode_sparse_array"
+        ])
+    );
+    assert_eq!(
+        eval("local t={} for k in pairs(cmsgpack) do t[#t+1]=k end return t"),
+        strings(&[
+            "_DESCRIPTION",
+            "pack",
+            "_NAME",
+            "unpack",
+            "_COPYRIGHT",
+            "_VERSION",
+            "unpack_one",
+            "unpack_limit"
+        ])
+    );
+    assert_eq!(
+        eval("return cjson.null == cjson.decode('null')"),
+        Frame::Integer(1)
+    );
 }
