@@ -28,6 +28,7 @@ mod replication;
 mod replication_load;
 mod replication_resync;
 mod replication_stress;
+mod scripting;
 mod sentinel;
 mod sentinel_netns;
 mod sentinel_scripts;

@@ -309,3 +309,56 @@ fn xreadgroup_propagates_the_consumers_it_creates_with_noack() {
         ],
     );
 }
+
+#[test]
+fn scripts_propagate_their_effects() {
+    // One write alone, several wrapped in MULTI/EXEC with the script's
+    // SELECT, expiry made absolute, nothing for a read-only script, and
+    // the redis.set_repl choices (REPL_NONE and REPL_AOF never reach
+    // replicas).
+    same_stream(
+        11,
+        &[
+            &["EVAL", "redis.call('set', KEYS[1], 'a')", "1", "k1"],
+            &[
+                "EVAL",
+                "redis.call('set','x','1') redis.call('incr','x') return 1",
+                "0",
+            ],
+            &["EVAL", "return redis.call('get','x')", "0"],
+            &[
+                "EVAL",
+                "redis.call('select','3') redis.call('set','y','1') return 1",
+                "0",
+            ],
+            &[
+                "EVAL",
+                "redis.set_repl(redis.REPL_NONE) redis.call('set','none','1') redis.set_repl(redis.REPL_ALL) redis.call('set','all','1') return 1",
+                "0",
+            ],
+            &[
+                "EVAL",
+                "redis.set_repl(redis.REPL_AOF) redis.call('set','aof','1') return 1",
+                "0",
+            ],
+            &["EVAL", "redis.call('set','last','1')", "0"],
+        ],
+    );
+}
+
+#[test]
+fn scripts_inside_transactions_share_its_wrapper() {
+    same_stream(
+        5,
+        &[
+            &["MULTI"],
+            &[
+                "EVAL",
+                "redis.call('set','a','1') redis.call('set','b','2')",
+                "0",
+            ],
+            &["SET", "c", "3"],
+            &["EXEC"],
+        ],
+    );
+}

@@ -1,4 +1,5 @@
-"""redis-py against a running server: strings, expiry, pipelines, RESP3.
+"""redis-py against a running server: strings, expiry, pipelines, RESP3,
+scripts (register_script, Lock).
 
 Usage: python test_redispy.py PORT
 Exits non-zero (an exception) on the first mismatch; prints
@@ -104,6 +105,73 @@ def check_resp3(port):
     r3.close()
 
 
+def check_scripts(r):
+    # register_script: EVALSHA first, EVAL after NOSCRIPT (redis-py's
+    # Script object), then EVALSHA again.
+    r.script_flush()
+    incr_by = r.register_script(
+        "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+    )
+    r.delete("counter")
+    expect(incr_by(keys=["counter"], args=[5]), 5, "Script first call")
+    expect(incr_by(keys=["counter"], args=[2]), 7, "Script cached call")
+    expect(r.script_exists(incr_by.sha), [True], "SCRIPT EXISTS")
+    expect(r.eval("return {1, 'two', {3}}", 0), [1, b"two", [3]], "EVAL nested")
+    from redis.exceptions import NoScriptError
+
+    try:
+        r.evalsha("f" * 40, 0)
+    except NoScriptError:
+        pass
+    else:
+        raise AssertionError("EVALSHA of an unknown script did not fail")
+    expect_error(
+        lambda: r.eval("return redis.call('incr', KEYS[1])", 1, "s"),
+        "not an integer",
+        "error inside script",
+    )
+    # redis-py's Lock: acquire, extend, reacquire, release, and the
+    # LockNotOwnedError of a lock that expired and was taken over.
+    from redis.exceptions import LockError, LockNotOwnedError
+
+    lock = r.lock("resource", timeout=10, blocking=False)
+    expect(lock.acquire(), True, "Lock.acquire")
+    expect(r.lock("resource", blocking=False).acquire(), False, "second Lock.acquire")
+    expect(lock.owned(), True, "Lock.owned")
+    expect(lock.extend(10), True, "Lock.extend")
+    ttl = r.pttl("resource")
+    if not 10000 < ttl <= 20000:
+        raise AssertionError(f"Lock.extend: pttl {ttl}")
+    expect(lock.reacquire(), True, "Lock.reacquire")
+    lock.release()
+    expect(r.exists("resource"), 0, "Lock.release")
+    try:
+        lock.release()
+    except LockError:
+        pass
+    else:
+        raise AssertionError("releasing an unlocked Lock did not fail")
+    stolen = r.lock("resource", timeout=10, blocking=False)
+    expect(stolen.acquire(), True, "Lock.acquire again")
+    r.set("resource", "someone-else")
+    try:
+        stolen.extend(5)
+    except LockNotOwnedError:
+        pass
+    else:
+        raise AssertionError("extending a lock taken over did not fail")
+    try:
+        stolen.release()
+    except LockNotOwnedError:
+        pass
+    else:
+        raise AssertionError("releasing a lock taken over did not fail")
+    expect(r.get("resource"), b"someone-else", "a lock not owned is left alone")
+    with r.lock("ctx", timeout=5):
+        expect(r.exists("ctx"), 1, "Lock as context manager")
+    expect(r.exists("ctx"), 0, "Lock released by the context manager")
+
+
 def main():
     port = int(sys.argv[1])
     r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
@@ -113,6 +181,7 @@ def main():
     check_expiry(r)
     check_pipeline(r)
     check_resp3(port)
+    check_scripts(r)
     expect(r.dbsize() > 0, True, "DBSIZE")
     r.close()
     print("redis-py checks passed")

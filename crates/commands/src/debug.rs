@@ -83,6 +83,10 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ctx.st.active_expire = args::int(&argv[2]).unwrap_or(1) != 0;
             ctx.ok();
         }
+        ("set-disable-deny-scripts", 3) => {
+            ctx.st.scripting.disable_deny = args::int(&argv[2]).unwrap_or(0) != 0;
+            ctx.ok();
+        }
         ("log", 3) => {
             let msg = String::from_utf8_lossy(&argv[2]).into_owned();
             ctx.st.log_warning(&format!("DEBUG LOG: {msg}"));
@@ -267,12 +271,15 @@ fn populate(ctx: &mut Ctx, args_: &[Bytes]) -> CmdResult {
 fn reload(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
     let mut save = true;
     let mut flush = true;
+    let mut merge = false;
     for a in opts {
         if is(a, "nosave") {
             save = false;
         } else if is(a, "noflush") {
             flush = false;
-        } else if !is(a, "merge") {
+        } else if is(a, "merge") {
+            merge = true;
+        } else {
             return Err(CmdError::fixed(
                 "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
             ));
@@ -286,8 +293,17 @@ fn reload(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
     if flush {
         ctx.st.ks.flush_all();
     }
+    // Libraries: replaced by the file's, or (NOFLUSH) kept, the file's
+    // added — replacing ours of the same name with MERGE, failing without.
+    ctx.st.scripting.rdb_policy = Some(match (flush, merge) {
+        (true, _) => redis_scripting::RestorePolicy::Flush,
+        (false, true) => redis_scripting::RestorePolicy::Replace,
+        (false, false) => redis_scripting::RestorePolicy::Append,
+    });
     let now = ctx.now;
-    if ctx.st.load_rdb(now).is_err() {
+    let loaded = ctx.st.load_rdb(now);
+    ctx.st.scripting.rdb_policy = None;
+    if loaded.is_err() {
         return Err(CmdError::fixed(
             "ERR Error trying to load the RDB dump, check server logs.",
         ));

@@ -17,6 +17,8 @@
 //! - [`persistence`] (SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, SHUTDOWN),
 //!   [`replication`] (REPLICAOF, REPLCONF, PSYNC, SYNC, ROLE, WAIT, FAILOVER),
 //!   [`cluster`] (CLUSTER, READONLY, READWRITE, ASKING: standalone replies).
+//! - [`scripting`] (EVAL, EVALSHA, their `_RO` forms, SCRIPT),
+//!   [`functions`] (FUNCTION, FCALL, FCALL_RO).
 //! - Helpers: [`args`] (the [`args::Args`] argument cursor and the parsers
 //!   several families share: SCAN options, the `*MPOP` tail), [`float`]
 //!   (long double arithmetic of INCRBYFLOAT), [`help`] (HELP texts),
@@ -31,6 +33,7 @@ pub mod connection;
 pub mod debug;
 pub mod digest;
 pub mod float;
+pub mod functions;
 pub mod geo;
 pub mod hash;
 pub mod help;
@@ -44,6 +47,7 @@ pub mod module;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod set;
 pub mod sort;
 pub mod stream;
@@ -81,6 +85,8 @@ pub const MODULES: &[&[(&str, Handler)]] = &[
     replication::COMMANDS,
     cluster::COMMANDS,
     migrate::COMMANDS,
+    scripting::COMMANDS,
+    functions::COMMANDS,
 ];
 
 /// The process-wide command table. Building it cannot fail for the lists

@@ -116,6 +116,10 @@ pub fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if (abort && argv.len() != 2) || (req.nosave && req.save) {
         return Err(SYNTAX);
     }
+    if !req.nosave && ctx.st.scripting.busy() {
+        // Under a busy script only SHUTDOWN NOSAVE goes through.
+        return Err(ctx.st.scripting.busy_error());
+    }
     if abort {
         if !ctx.st.abort_shutdown() {
             return Err(CmdError::fixed("ERR No shutdown in progress."));

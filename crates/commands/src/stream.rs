@@ -21,6 +21,7 @@ use redis_storage::{Entry, Value};
 use crate::args::{self, is, Args};
 use redis_engine::blocking::TimeoutReply;
 use redis_engine::ctx::Ctx;
+use redis_engine::dispatch::Caller;
 use redis_engine::error::{self, CmdError, CmdResult, NO_SUCH_KEY, SYNTAX, WRONGTYPE};
 use redis_engine::table::Handler;
 
@@ -865,6 +866,30 @@ fn serve_group_read(
 /// XREAD and XREADGROUP: parse, check every key and ID, serve what is
 /// there, else block (with BLOCK) or answer a null array.
 fn xread_generic(ctx: &mut Ctx, argv: &[Bytes], group_cmd: bool) -> CmdResult {
+    if ctx.caller == Caller::Script {
+        // Upstream refuses BLOCK from scripts outright (elsewhere where
+        // nothing may block, it just does not wait).
+        let mut i = 1;
+        let mut block = false;
+        while let Some(a) = argv.get(i) {
+            if is(a, "block") {
+                block = true;
+                break;
+            }
+            i += match () {
+                _ if is(a, "group") => 3,
+                _ if is(a, "count") => 2,
+                _ if is(a, "streams") => break,
+                _ => 1,
+            };
+        }
+        if block {
+            return Err(CmdError::msg(format!(
+                "ERR {} command is not allowed with BLOCK option from scripts",
+                String::from_utf8_lossy(&argv[0])
+            )));
+        }
+    }
     let o = ReadOpts::parse(Args::new(&argv[1..]), group_cmd, ctx.now)?;
     let from = resolve_read_ids(ctx, &o)?;
     let (db, now) = (ctx.db(), ctx.now);

@@ -546,6 +546,22 @@ impl State {
                 let _ = std::io::Write::write_all(resp, &ts);
             }
         }
+        // A RESP base loads the function libraries first (upstream's
+        // `rewriteFunctions`: one `FUNCTION LOAD` each).
+        let codes = self.scripting.function_codes();
+        if let Some(resp) = self
+            .persistence
+            .bgsave
+            .as_mut()
+            .and_then(|bg| bg.resp.as_mut())
+        {
+            let mut buf = bytes::BytesMut::new();
+            for code in &codes {
+                redis_resp::encode_request(&[&b"FUNCTION"[..], &b"LOAD"[..], &code[..]], &mut buf);
+            }
+            // A failed write fails the rewrite when the writer ends.
+            let _ = std::io::Write::write_all(resp, &buf);
+        }
         self.log_notice(&format!(
             "Background append only file rewriting started by pid {}",
             std::process::id()

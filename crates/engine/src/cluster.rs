@@ -758,3 +758,63 @@ impl State {
         self.cluster_apply(actions, now);
     }
 }
+
+impl State {
+    /// Upstream's `scriptVerifyClusterState`: in cluster mode a script's
+    /// command may only touch keys served here, and (unless the script
+    /// declared `allow-cross-slot-keys`) all in the one slot of its
+    /// declared keys or of the first key it touched.
+    pub(crate) fn script_cluster_check(
+        &mut self,
+        cmd: &Cmd,
+        client: &Client,
+        argv: &[Bytes],
+        now: i64,
+    ) -> Option<CmdError> {
+        self.cluster.as_ref()?;
+        if self.scripting.run.as_ref()?.obey {
+            return None;
+        }
+        let keys = cmd_keys(cmd.meta, argv);
+        let slot = keys.keys.first().map(|k| key_hash_slot(k));
+        let routed = {
+            let view = RouteView::of(self, now)?;
+            let flags = ClientFlags {
+                asking: client.asking,
+                readonly: client.readonly,
+            };
+            route(&[keys], flags, &view)
+        };
+        match routed {
+            Err(crate::cluster_route::Redirect::DownReadOnly) => {
+                return Some(CmdError::fixed("ERR Script attempted to execute a write command while the cluster is down and readonly"));
+            }
+            Err(crate::cluster_route::Redirect::Down) => {
+                return Some(CmdError::fixed(
+                    "ERR Script attempted to execute a command while the cluster is down",
+                ));
+            }
+            Err(_) => {
+                return Some(CmdError::fixed(
+                    "ERR Script attempted to access a non local key in a cluster node",
+                ));
+            }
+            Ok(()) => {}
+        }
+        let run = self.scripting.run.as_mut()?;
+        if let Some(slot) = slot {
+            if !run.flags.allow_cross_slot_keys {
+                match run.slot {
+                    None => run.slot = Some(slot),
+                    Some(s) if s != slot => {
+                        return Some(CmdError::fixed(
+                            "ERR Script attempted to access keys that do not hash to the same slot",
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        None
+    }
+}

@@ -34,12 +34,15 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// True where nothing may block: inside `EXEC` (and when loading the
-    /// AOF), a blocking command answers as if it timed out at once.
+    /// True where nothing may block: inside `EXEC`, a script, or when
+    /// loading the AOF, a blocking command answers as if it timed out at
+    /// once.
     pub fn cannot_block(&self) -> bool {
         matches!(
             self.caller,
-            crate::dispatch::Caller::Exec | crate::dispatch::Caller::AofLoad
+            crate::dispatch::Caller::Exec
+                | crate::dispatch::Caller::AofLoad
+                | crate::dispatch::Caller::Script
         )
     }
 

@@ -25,6 +25,7 @@ use crate::ctx::Ctx;
 use crate::error::{self, CmdError};
 use crate::table::{flags, Cmd, Special};
 use crate::State;
+use redis_scripting::shebang::ScriptFlags;
 
 /// Who runs a command. Upstream encodes this in client flags
 /// (`CLIENT_MASTER`, the AOF's fake client) and `call()` flags.
@@ -43,6 +44,10 @@ pub enum Caller {
     /// A blocked client's command run again once a key it waits on is
     /// ready: checked when it first ran.
     BlockedRetry,
+    /// A command a Lua script calls (`redis.call`/`redis.pcall`): the
+    /// script checks of [`State::script_call`], then the full `call()`;
+    /// its propagation is collected for the script's transaction.
+    Script,
     /// A command read from the append-only file at startup: no checks, no
     /// statistics, no propagation (upstream's fake AOF client with
     /// `CMD_CALL_NONE`). A command with the wrong number of arguments is
@@ -101,7 +106,7 @@ fn may_replicate(cmd: &Cmd) -> bool {
 }
 
 impl Effective {
-    fn of(cmd: &Cmd, client: &Client) -> Effective {
+    fn of(cmd: &Cmd, client: &Client, script: Option<ScriptFlags>) -> Effective {
         let mut e = Effective {
             write: cmd.has(flags::WRITE),
             read: cmd.has(flags::READONLY),
@@ -110,6 +115,14 @@ impl Effective {
             deny_stale: !cmd.has(flags::STALE),
             deny_loading: !cmd.has(flags::LOADING),
         };
+        if let Some(f) = script.filter(|f| f.shebang) {
+            // A script that declared flags is checked as the command its
+            // flags describe (upstream's `scriptFlagsToCmdFlags`).
+            e.write = !f.no_writes;
+            e.denyoom = !f.no_writes && !f.allow_oom;
+            e.deny_stale = !f.allow_stale;
+            e.may_replicate = e.write;
+        }
         if cmd.special == Special::Exec {
             if let Some(m) = &client.multi {
                 e.write |= m.flags & flags::WRITE != 0;
@@ -173,7 +186,7 @@ impl State {
         }
         let verdict = match caller {
             Caller::Client | Caller::Primary => self.check(caller, cmd, client, &argv, now),
-            Caller::Exec | Caller::BlockedRetry => Verdict::Run,
+            Caller::Exec | Caller::BlockedRetry | Caller::Script => Verdict::Run,
             Caller::AofLoad => {
                 if !arity_ok(cmd, argv.len()) {
                     return Called::Done(name);
@@ -236,6 +249,7 @@ impl State {
                 // outer call drains them).
                 if !self.blocking.ready.is_empty()
                     && matches!(caller, Caller::Client | Caller::Primary)
+                    && self.scripting.run.is_none()
                 {
                     // At the time of the service, not of the command's
                     // start: a key that expired meanwhile (EXEC with DEBUG
@@ -281,13 +295,26 @@ impl State {
         // Client eviction (upstream's `evictClients` at this point): the
         // replies of the commands before this one count; if this very
         // client goes, its command is not run and gets no reply.
-        if self.cached.maxmemory_clients > 0 && self.evict_clients(Some(client.id)) {
+        let busy = self.scripting.busy();
+        if self.cached.maxmemory_clients > 0 && !busy && self.evict_clients(Some(client.id)) {
             client.close_after_reply = true;
             return Verdict::Drop;
         }
-        let eff = Effective::of(cmd, client);
-        if self.cached.maxmemory > 0 {
+        let script = match cmd.special {
+            Special::Eval => crate::script::eval_flags(self, argv, false),
+            Special::EvalSha => crate::script::eval_flags(self, argv, true),
+            Special::Fcall => crate::script::fcall_flags(self, argv),
+            _ => None,
+        };
+        let eff = Effective::of(cmd, client, script);
+        if !busy {
+            self.pre_command_oom = false;
+        }
+        // Nothing is evicted under a running script (upstream skips this
+        // while busy).
+        if self.cached.maxmemory > 0 && !busy {
             let out_of_memory = !self.perform_evictions(now);
+            self.pre_command_oom = out_of_memory;
             // Queueing inside MULTI takes memory too: only the commands
             // that end or leave the transaction pass.
             let reject_on_oom = eff.denyoom
@@ -352,8 +379,9 @@ impl State {
                 "LOADING Redis is loading the dataset in memory",
             ));
         }
-        // A busy script or function refuses all but `allow_busy` commands
-        // here once scripting exists.
+        if busy && !cmd.has(flags::ALLOW_BUSY) {
+            return Verdict::Reject(self.scripting.busy_error());
+        }
         if client.is_replica_link && (eff.may_replicate || eff.write || eff.read) {
             return Verdict::Reject(CmdError::fixed(
                 "ERR Replica can't interact with the keyspace",
@@ -607,6 +635,15 @@ impl State {
         if self.notify_flags.wants('n') && cmd.has(flags::WRITE) {
             self.note_new_candidates(cmd, client.db, &argv, now);
         }
+        if matches!(
+            cmd.special,
+            Special::Eval | Special::EvalSha | Special::Fcall
+        ) && caller.observed()
+            && !self.monitors.is_empty()
+        {
+            // MONITOR shows a script before the commands it calls.
+            self.feed_monitors(client, &argv, now);
+        }
         let mark = out.len();
         let start = self.clock_mark;
         let (res, dirty, rewrite, force_repl, push_reply) = {
@@ -824,6 +861,118 @@ impl State {
             return;
         }
         self.feed_command(db, argv);
+    }
+}
+
+impl State {
+    /// A command called by a script (upstream's `scriptCall`): resolved,
+    /// checked as upstream checks a script's commands, then run as
+    /// [`Caller::Script`]. Errors are written to `out` like replies (the
+    /// script raises them or hands them to `pcall`); they are not counted
+    /// as the script's own (that is the script's final reply).
+    pub fn script_call(
+        &mut self,
+        client: &mut Client,
+        argv: Vec<Bytes>,
+        out: &mut BytesMut,
+        now: i64,
+    ) {
+        let fail = |out: &mut BytesMut, text: &[u8]| {
+            out.extend_from_slice(b"-");
+            out.extend_from_slice(text);
+            out.extend_from_slice(b"\r\n");
+        };
+        let reg = self.registry;
+        let Ok(cmd) = reg.resolve(&argv) else {
+            fail(out, b"ERR Unknown Redis command called from script");
+            return;
+        };
+        if !arity_ok(cmd, argv.len()) {
+            fail(
+                out,
+                b"ERR Wrong number of args calling Redis command from script",
+            );
+            return;
+        }
+        if cmd.has(flags::NOSCRIPT) && !self.scripting.disable_deny {
+            fail(out, b"ERR This Redis command is not allowed from script");
+            return;
+        }
+        // ACL permissions are checked here once users exist (issue: ACL).
+        let Some(run) = self.scripting.run.as_ref() else {
+            fail(out, b"ERR redis.call called outside of a script");
+            return;
+        };
+        let (read_only, obey, wrote, oom, allow_oom) = (
+            run.read_only,
+            run.obey,
+            run.wrote,
+            run.oom,
+            run.flags.allow_oom,
+        );
+        // A stale replica (link down, `replica-serve-stale-data no`) lets
+        // an `allow-stale` script run only the commands flagged stale.
+        let stale = self
+            .master
+            .as_ref()
+            .is_some_and(|m| !m.state.is_up() && !self.cached.replica_serve_stale_data);
+        if stale && !obey && !cmd.has(flags::STALE) {
+            fail(out, b"ERR Can not execute the command on a stale replica");
+            return;
+        }
+        if cmd.has(flags::WRITE) {
+            if read_only {
+                fail(
+                    out,
+                    b"ERR Write commands are not allowed from read-only scripts.",
+                );
+                return;
+            }
+            if !obey {
+                // Only scripts without flags get here unchecked: the
+                // others were checked before they started.
+                if self.rejects_writes() {
+                    fail(
+                        out,
+                        b"READONLY You can't write against a read only replica.",
+                    );
+                    return;
+                }
+                if let Some(e) = self.disk_error() {
+                    fail(out, &e.0);
+                    return;
+                }
+                if self.master.is_none() && !self.enough_good_replicas(now) {
+                    fail(out, b"NOREPLICAS Not enough good replicas to write.");
+                    return;
+                }
+            }
+        }
+        // Out of memory: refused only before the script's first write (it
+        // cannot stop halfway through its effects).
+        if !allow_oom
+            && self.cached.maxmemory > 0
+            && !obey
+            && !wrote
+            && oom
+            && cmd.has(flags::DENYOOM)
+        {
+            fail(
+                out,
+                b"OOM command not allowed when used memory > 'maxmemory'.",
+            );
+            return;
+        }
+        if let Some(e) = self.script_cluster_check(cmd, client, &argv, now) {
+            fail(out, &e.0);
+            return;
+        }
+        if cmd.has(flags::WRITE) {
+            if let Some(run) = self.scripting.run.as_mut() {
+                run.wrote = true;
+            }
+        }
+        self.execute(Caller::Script, cmd, client, argv, out, now);
     }
 }
 

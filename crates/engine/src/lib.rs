@@ -38,6 +38,8 @@
 //! - [`migrate_cache`]: the connections `MIGRATE` keeps open.
 //! - [`histogram`]: latency histograms; [`latency`]: the latency monitor.
 //! - [`live_config`]: `CONFIG SET` of listeners, `dir` and `loglevel`.
+//! - [`script`]: Lua scripts — the `EVAL` family, a script's commands
+//!   through the dispatcher, effects propagation, busy scripts.
 //! - [`inactive`]: directives accepted without effect, and their startup
 //!   warnings.
 
@@ -66,6 +68,7 @@ pub mod persist_types;
 pub mod pubsub;
 pub mod replica;
 pub mod replication;
+pub mod script;
 pub mod shutdown;
 pub mod state;
 pub mod table;

@@ -19,11 +19,14 @@ pub struct SlowlogEntry {
 
 impl State {
     pub(crate) fn feed_monitors(&mut self, client: &Client, argv: &[Bytes], now: i64) {
-        let addr = self
-            .clients
-            .get(&client.id)
-            .map(|c| c.addr.clone())
-            .unwrap_or_default();
+        let addr = if client.id == crate::script::SCRIPT_CLIENT_ID {
+            "lua".to_string()
+        } else {
+            self.clients
+                .get(&client.id)
+                .map(|c| c.addr.clone())
+                .unwrap_or_default()
+        };
         let mut line = format!(
             "+{}.{:06} [{} {}]",
             now / 1000,

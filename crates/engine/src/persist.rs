@@ -74,6 +74,9 @@ pub enum LoadError {
     /// An entry names a database beyond `databases` (the count).
     #[error("FATAL: Data file was created with a Redis server configured to handle more than {0} databases. Exiting")]
     TooManyDbs(usize),
+    /// A function library of the file does not load.
+    #[error("Failed loading library: {0}")]
+    Functions(String),
 }
 
 /// Persistence status for `INFO persistence` and the save machinery.
@@ -653,6 +656,10 @@ impl State {
             )?;
         }
         w.aux(b"aof-base", if aof_base { b"1" } else { b"0" })?;
+        // Function libraries come before the data, as upstream writes them.
+        for code in self.scripting.function_codes() {
+            w.function(&code)?;
+        }
         Ok(w)
     }
 
@@ -1062,6 +1069,7 @@ impl State {
         const BATCH: usize = 64;
         let mut batch: Vec<(Key, Entry, Option<i64>)> = Vec::with_capacity(BATCH);
         let mut batch_db = 0usize;
+        let mut functions: Vec<Bytes> = Vec::new();
         while let Some(item) = reader.next_item().map_err(LoadError::Corrupt)? {
             let same_db = matches!(&item, RdbItem::Entry(e) if e.db as usize == batch_db);
             if !batch.is_empty() && (!same_db || batch.len() >= BATCH) {
@@ -1116,6 +1124,7 @@ impl State {
                     loaded += 1;
                 }
                 RdbItem::SelectDb(db) => current_db = db as usize,
+                RdbItem::Function(code) => functions.push(code),
                 RdbItem::ResizeDb {
                     db_size,
                     expires_size,
@@ -1134,6 +1143,12 @@ impl State {
         }
         if !batch.is_empty() {
             self.ks.dbs[batch_db].insert_entries(batch);
+        }
+        // The file's libraries replace ours (a full sync, DEBUG RELOAD).
+        if let Err(e) = self.scripting.load_functions(&functions) {
+            return Err(LoadError::Functions(
+                String::from_utf8_lossy(&e.0).into_owned(),
+            ));
         }
         self.resume_history(history);
         Ok((loaded, expired))
@@ -1246,6 +1261,7 @@ impl State {
     /// counters) a loader built in a separate state, ending `loading`.
     pub fn adopt_loaded(&mut self, mut tmp: State) {
         std::mem::swap(&mut self.ks, &mut tmp.ks);
+        self.scripting.adopt_functions(&mut tmp.scripting);
         self.ks.is_replica = self.master.is_some();
         self.ensure_slot_index();
         self.aof = tmp.aof.take();

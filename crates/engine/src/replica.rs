@@ -301,6 +301,8 @@ impl State {
         }
         let fresh = std::mem::take(&mut tmp.ks.dbs);
         let old = std::mem::replace(&mut self.ks.dbs, fresh);
+        // The primary's function libraries come with its data.
+        self.scripting.adopt_functions(&mut tmp.scripting);
         self.ensure_slot_index();
         old
     }

@@ -79,6 +79,30 @@ impl ReplicaLink {
 
 /// Replication state of this server as a primary (and the IDs and
 /// backlog a replica keeps too).
+/// Where a propagated command goes (upstream's `PROPAGATE_AOF` and
+/// `PROPAGATE_REPL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Targets {
+    pub aof: bool,
+    pub replicas: bool,
+}
+
+impl Targets {
+    /// Both the AOF and the replication stream.
+    pub const ALL: Targets = Targets {
+        aof: true,
+        replicas: true,
+    };
+}
+
+/// A command collected while a transaction or a script runs.
+#[derive(Debug)]
+pub struct PropOp {
+    pub db: usize,
+    pub argv: Vec<Bytes>,
+    pub to: Targets,
+}
+
 #[derive(Debug)]
 pub struct Replication {
     /// The replication ID pair and `master_repl_offset`.
@@ -101,7 +125,10 @@ pub struct Replication {
     /// not at all when never (upstream 7.0's `also_propagate`).
     /// Each entry: database, command, and whether it goes to the AOF too
     /// (PUBLISH goes to replicas only).
-    pub exec_ops: Option<Vec<(usize, Vec<Bytes>, bool)>>,
+    pub exec_ops: Option<Vec<PropOp>>,
+    /// Where propagated commands go now: both by default; a script's
+    /// `redis.set_repl` narrows it for the commands it calls.
+    pub targets: Targets,
     pub sync_full: u64,
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
@@ -127,6 +154,7 @@ impl Replication {
             last_db: None,
             stream_db: 0,
             exec_ops: None,
+            targets: Targets::ALL,
             sync_full: 0,
             sync_partial_ok: 0,
             sync_partial_err: 0,
@@ -234,14 +262,35 @@ impl State {
     }
 
     fn feed_command_to(&mut self, db: usize, argv: &[Bytes], aof: bool) {
-        if let Some(ops) = self.repl.exec_ops.as_mut() {
-            ops.push((db, argv.to_vec(), aof));
+        let t = self.repl.targets;
+        let to = Targets {
+            aof: aof && t.aof,
+            replicas: t.replicas,
+        };
+        if !to.aof && !to.replicas {
             return;
         }
-        self.feed_one(db, argv, aof);
+        if let Some(ops) = self.repl.exec_ops.as_mut() {
+            ops.push(PropOp {
+                db,
+                argv: argv.to_vec(),
+                to,
+            });
+            return;
+        }
+        self.feed_one(db, argv, to);
     }
 
-    fn feed_one(&mut self, db: usize, argv: &[Bytes], aof: bool) {
+    fn feed_one(&mut self, db: usize, argv: &[Bytes], to: Targets) {
+        let aof = to.aof;
+        if !to.replicas {
+            // Upstream's PROPAGATE_AOF alone: the stream (and the
+            // replication offset) do not see it.
+            if aof && self.aof.is_some() {
+                self.aof_command(db, argv);
+            }
+            return;
+        }
         if self.master.is_some() {
             // A replica's own writes (replica-read-only no) and PUBLISH stay
             // local: its stream is its primary's, relayed byte for byte.
@@ -268,6 +317,12 @@ impl State {
         }
     }
 
+    /// Drops what an `EXEC` (or a script) collected without propagating it
+    /// (a script stopped by `SHUTDOWN NOSAVE`).
+    pub fn abandon_exec_propagation(&mut self) {
+        self.repl.exec_ops = None;
+    }
+
     /// `EXEC` starts: what its commands propagate is collected.
     pub fn begin_exec_propagation(&mut self) {
         self.repl.exec_ops = Some(Vec::new());
@@ -282,17 +337,20 @@ impl State {
         };
         match ops.as_slice() {
             [] => {}
-            [(db, argv, aof)] => self.feed_one(*db, argv, *aof),
-            [(first_db, ..), ..] => {
-                // The AOF gets the wrapper only around what it receives.
-                let aof = ops.iter().any(|(_, _, a)| *a);
-                self.feed_one(*first_db, &[Bytes::from_static(b"MULTI")], aof);
-                let mut last = *first_db;
-                for (db, argv, a) in &ops {
-                    self.feed_one(*db, argv, *a);
-                    last = *db;
+            [op] => self.feed_one(op.db, &op.argv, op.to),
+            [first, ..] => {
+                // Each target gets the wrapper only around what it receives.
+                let to = Targets {
+                    aof: ops.iter().any(|o| o.to.aof),
+                    replicas: ops.iter().any(|o| o.to.replicas),
+                };
+                self.feed_one(first.db, &[Bytes::from_static(b"MULTI")], to);
+                let mut last = first.db;
+                for op in &ops {
+                    self.feed_one(op.db, &op.argv, op.to);
+                    last = op.db;
                 }
-                self.feed_one(last, &[Bytes::from_static(b"EXEC")], aof);
+                self.feed_one(last, &[Bytes::from_static(b"EXEC")], to);
             }
         }
     }

@@ -160,6 +160,11 @@ pub struct State {
     pub shutdown: Option<ShutdownRequest>,
     /// Woken when `shutdown` is set.
     pub shutdown_notify: Arc<Notify>,
+    /// Lua scripts: the interpreter, the running script, the busy state.
+    pub scripting: crate::script::Scripting,
+    /// Whether the server was out of memory when the current command was
+    /// checked (upstream's `pre_command_oom_state`; scripts decide by it).
+    pub pre_command_oom: bool,
     /// `CLIENT PAUSE`: deadline in ms and whether only writes are paused.
     pub pause: Option<(i64, bool)>,
     pub supervised: String,
@@ -326,6 +331,8 @@ impl State {
             rng,
             shutdown: None,
             shutdown_notify: Arc::new(Notify::new()),
+            scripting: crate::script::Scripting::default(),
+            pre_command_oom: false,
             pause: None,
             supervised: "no".into(),
             version: REDIS_VERSION,

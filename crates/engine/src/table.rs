@@ -75,6 +75,12 @@ pub enum Special {
     Ping,
     /// Protected by `enable-debug-command`.
     Debug,
+    /// `EVAL`/`EVAL_RO` and `EVALSHA`/`EVALSHA_RO`: their flags come from
+    /// the script's shebang.
+    Eval,
+    EvalSha,
+    /// `FCALL`/`FCALL_RO`: their flags come from the function's.
+    Fcall,
     /// Protected by `enable-module-command`.
     Module,
     /// The (P|S)(UN)SUBSCRIBE family, allowed in RESP2 pub/sub mode.
@@ -92,6 +98,9 @@ impl Special {
             "reset" => Special::Reset,
             "ping" => Special::Ping,
             "debug" => Special::Debug,
+            "eval" | "eval_ro" => Special::Eval,
+            "evalsha" | "evalsha_ro" => Special::EvalSha,
+            "fcall" | "fcall_ro" => Special::Fcall,
             "module" => Special::Module,
             "subscribe" | "ssubscribe" | "psubscribe" | "unsubscribe" | "sunsubscribe"
             | "punsubscribe" => Special::Subscription,

@@ -305,6 +305,12 @@ where
             match self.session.execute(&mut self.pending, &mut self.out, io) {
                 Flow::Continue => break,
                 Flow::Stop => return Err(CloseReason::Shutdown),
+                Flow::Offloaded => {
+                    if let Some(wait) = self.session.offload_wait() {
+                        wait.await;
+                    }
+                    io = std::mem::take(&mut self.io);
+                }
                 Flow::RetryAfter(d) => {
                     // Bounded: the session's pause has a deadline. A kill
                     // is noticed after each (short) sleep. Replies of what

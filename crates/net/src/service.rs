@@ -118,6 +118,12 @@ pub trait Session: Send + 'static {
         None
     }
 
+    /// After [`Flow::Offloaded`]: resolves when the offloaded request is
+    /// done. The loop neither reads nor writes meanwhile.
+    fn offload_wait(&mut self) -> Option<DurableWait> {
+        None
+    }
+
     /// The connection is gone; forget the client. The service logs the
     /// reason as it sees fit (this crate logs nothing).
     fn closed(self, reason: CloseReason);
@@ -134,6 +140,10 @@ pub enum Flow {
     RetryAfter(Duration),
     /// The server is shutting down: close without writing anything more.
     Stop,
+    /// A request was handed to another thread (a script that may run for
+    /// long): await [`Session::offload_wait`], then call `execute` again,
+    /// which collects its result and goes on with `pending`.
+    Offloaded,
 }
 
 /// How long a blocked client waits.

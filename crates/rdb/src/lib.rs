@@ -38,6 +38,9 @@ mod writer;
 pub use consts::RDB_VERSION;
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;
-pub use payload::{dump_payload, dump_payload_with, parse_payload, parse_payload_checked};
+pub use payload::{
+    dump_payload, dump_payload_with, functions_payload, parse_functions_payload, parse_payload,
+    parse_payload_checked, FunctionsPayloadError,
+};
 pub use reader::{is_object_type, read_all, ChecksumStatus, Progress, RdbFile, RdbReader};
 pub use writer::{RdbWriter, WriterOptions, DEFAULT_PACKED_THRESHOLD};

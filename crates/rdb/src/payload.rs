@@ -68,3 +68,63 @@ pub fn parse_payload_checked(p: &[u8], verify_checksum: bool, deep: bool) -> Res
     }
     Ok(v)
 }
+
+/// `FUNCTION DUMP`: every library as a FUNCTION2 record (its code), then
+/// the RDB version and the CRC64, as upstream's payload.
+pub fn functions_payload(codes: &[&[u8]], compress: bool) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut out = Out::new(&mut buf);
+    for code in codes {
+        // Writing into a Vec cannot fail.
+        let _ = out
+            .put(&[crate::consts::OP_FUNCTION2])
+            .and_then(|()| out.string(code, compress));
+    }
+    buf.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+    let crc = crc64(0, &buf);
+    buf.extend_from_slice(&crc.to_le_bytes());
+    buf
+}
+
+/// Why a `FUNCTION RESTORE` payload is refused (upstream's reply texts).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FunctionsPayloadError {
+    #[error("ERR DUMP payload version or checksum are wrong")]
+    VersionOrChecksum,
+    #[error("ERR given type is not a function")]
+    NotAFunction,
+    #[error("ERR Pre-GA function format not supported")]
+    PreGa,
+    #[error("ERR Bad data format")]
+    BadData,
+}
+
+/// `FUNCTION RESTORE`: the library codes of a payload.
+pub fn parse_functions_payload(
+    p: &[u8],
+) -> std::result::Result<Vec<Vec<u8>>, FunctionsPayloadError> {
+    if p.len() < 10 {
+        return Err(FunctionsPayloadError::VersionOrChecksum);
+    }
+    let footer = p.len() - 10;
+    let version = u16::from_le_bytes([p[footer], p[footer + 1]]);
+    let mut stored = [0u8; 8];
+    stored.copy_from_slice(&p[p.len() - 8..]);
+    if version as u32 > RDB_VERSION || crc64(0, &p[..p.len() - 8]) != u64::from_le_bytes(stored) {
+        return Err(FunctionsPayloadError::VersionOrChecksum);
+    }
+    let body = &p[..footer];
+    let mut input = Input::new(body);
+    let mut codes = Vec::new();
+    while input.offset() < body.len() as u64 {
+        match input.u8() {
+            Ok(crate::consts::OP_FUNCTION2) => {}
+            Ok(crate::consts::OP_FUNCTION_PRE_GA) => return Err(FunctionsPayloadError::PreGa),
+            Ok(_) => return Err(FunctionsPayloadError::NotAFunction),
+            Err(_) => return Err(FunctionsPayloadError::BadData),
+        }
+        let code = input.string().map_err(|_| FunctionsPayloadError::BadData)?;
+        codes.push(code.to_vec());
+    }
+    Ok(codes)
+}

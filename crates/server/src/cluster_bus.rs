@@ -156,7 +156,7 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) {
             _ = wake.notified() => {}
             _ = cron.tick() => {
                 let now = now_ms();
-                if let Ok(mut st) = shared.state.lock() {
+                if let Some(mut st) = shared.lock_unless_busy() {
                     st.cluster_tick(now);
                     enforce_limits(&mut st, &links, now);
                     publish_buffers(&mut st, &links);
@@ -177,12 +177,12 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) {
 /// Executes the queued bus work until none is left.
 fn run_ops(shared: &Arc<Shared>, links: &Arc<Links>, tracker: &TaskTracker) {
     for _ in 0..64 {
-        let (ops, limit) = match shared.state.lock() {
-            Ok(mut st) => {
+        let (ops, limit) = match shared.lock_unless_busy() {
+            Some(mut st) => {
                 let limit = st.config.get_u64("cluster-link-sendbuf-limit") as usize;
                 (st.cluster_take_bus_ops(), limit)
             }
-            Err(_) => return,
+            None => return,
         };
         if ops.is_empty() {
             return;
@@ -234,7 +234,7 @@ fn run_ops(shared: &Arc<Shared>, links: &Arc<Links>, tracker: &TaskTracker) {
             }
         }
         if !over.is_empty() {
-            if let Ok(mut st) = shared.state.lock() {
+            if let Some(mut st) = shared.lock_unless_busy() {
                 let now = now_ms();
                 for link in over {
                     free_over_limit(&mut st, links, link, now);
@@ -372,7 +372,7 @@ async fn accept_loop(
         if let Ok(mut m) = links.map.lock() {
             m.insert(link, io);
         }
-        if let Ok(mut st) = shared.state.lock() {
+        if let Some(mut st) = shared.lock_unless_busy() {
             let now = now_ms().max(0) as u64;
             if let Some(c) = st.cluster.as_mut() {
                 c.core
@@ -424,7 +424,7 @@ async fn connect(
     match stream {
         Ok(Ok(stream)) => {
             let _ = stream.set_nodelay(true);
-            if let Ok(mut st) = shared.state.lock() {
+            if let Some(mut st) = shared.lock_unless_busy() {
                 let now = now_ms();
                 if let Some(core) = st.cluster_core() {
                     let actions = core.on_link_connected(link, now.max(0) as u64);
@@ -443,7 +443,7 @@ fn closed(shared: &Shared, links: &Links, link: LinkId) {
     if !links.remove(link) {
         return;
     }
-    if let Ok(mut st) = shared.state.lock() {
+    if let Some(mut st) = shared.lock_unless_busy() {
         let now = now_ms();
         if let Some(c) = st.cluster.as_mut() {
             c.link_buffers.remove(&link);
@@ -498,7 +498,7 @@ async fn serve_link(
                 events.fetch_add(1, Ordering::Relaxed);
                 match bus::decode(&frame) {
                     Ok(msg) => {
-                        if let Ok(mut st) = shared.state.lock() {
+                        if let Some(mut st) = shared.lock_unless_busy() {
                             let now = now_ms();
                             if let Some(core) = st.cluster_core() {
                                 let actions = core.on_packet(link, msg, now.max(0) as u64);

@@ -25,9 +25,10 @@ pub mod replica_link;
 pub mod session;
 
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use redis_engine::script::{Access, ScriptWatch};
 use redis_engine::State;
 use redis_net::Acceptors;
 use tokio_util::sync::CancellationToken;
@@ -43,17 +44,58 @@ pub struct Shared {
     pub connected: AtomicUsize,
     /// The cluster bus listeners, bound at startup, taken by the bus task.
     pub bus_listeners: Mutex<Vec<std::net::TcpListener>>,
+    /// What tasks may know of a running script without the lock (see
+    /// `redis_engine::script`): nobody waits behind a busy one.
+    pub watch: Arc<ScriptWatch>,
 }
 
 impl Shared {
     /// Wraps a prepared state.
     pub fn new(state: State) -> Arc<Shared> {
+        let watch = Arc::clone(&state.scripting.watch);
         Arc::new(Shared {
+            watch,
             state: Mutex::new(state),
             shutdown: CancellationToken::new(),
             connected: AtomicUsize::new(0),
             bus_listeners: Mutex::new(Vec::new()),
         })
+    }
+}
+
+impl Shared {
+    /// The lock, waited for even behind a busy script (paths that can
+    /// neither skip their work nor hand it over).
+    pub fn lock(&self) -> Option<MutexGuard<'_, State>> {
+        loop {
+            match self.watch.access(&self.state) {
+                Access::Locked(g) => return Some(g),
+                Access::Poisoned => return None,
+                Access::Busy => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+    }
+
+    /// The lock, or `None` while a script is busy (periodic work that
+    /// skips a round, as upstream's cron does during a busy script).
+    pub fn lock_unless_busy(&self) -> Option<MutexGuard<'_, State>> {
+        match self.watch.access(&self.state) {
+            Access::Locked(g) => Some(g),
+            Access::Poisoned | Access::Busy => None,
+        }
+    }
+
+    /// The lock, waiting asynchronously behind a busy script (the
+    /// primary's stream is applied once the script is over, as upstream).
+    pub async fn lock_async(&self) -> Option<MutexGuard<'_, State>> {
+        loop {
+            match self.watch.access(&self.state) {
+                Access::Locked(g) => return Some(g),
+                Access::Poisoned => return None,
+                Access::Busy => {}
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 }
 
@@ -121,12 +163,12 @@ async fn background(shared: Arc<Shared>) {
         // Bounded by the save: each step makes progress or waits for the
         // writer thread with a short sleep.
         loop {
-            let (more, waiting) = match shared.state.lock() {
-                Ok(mut st) => (
+            let (more, waiting) = match shared.lock_async().await {
+                Some(mut st) => (
                     st.bgsave_slice(redis_engine::persist::SLICE_BUDGET),
                     st.bgsave_waiting(),
                 ),
-                Err(_) => return,
+                None => return,
             };
             if !more {
                 break;
@@ -146,12 +188,12 @@ async fn background(shared: Arc<Shared>) {
 /// Periodic work at `hz` (raised with many clients by `dynamic-hz`).
 async fn cron(shared: Arc<Shared>) {
     loop {
-        let hz = shared.state.lock().map_or(10, |s| s.hz.max(1));
+        let hz = shared.lock_unless_busy().map_or(10, |s| s.hz.max(1));
         tokio::select! {
             _ = shared.shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
         }
-        if let Ok(mut st) = shared.state.lock() {
+        if let Some(mut st) = shared.lock_unless_busy() {
             st.cron(now_ms());
         }
     }

@@ -87,18 +87,18 @@ enum SyncLoadError {
 
 /// Runs until shutdown, (re)connecting whenever a primary is configured.
 pub async fn run(shared: Arc<Shared>) {
-    let Some(wake) = shared.state.lock().ok().map(|s| s.repl_notify.clone()) else {
+    let Some(wake) = shared.lock().map(|s| s.repl_notify.clone()) else {
         return;
     };
     loop {
         // Replication starts once the dataset on disk is loaded, as upstream.
-        if shared.state.lock().is_ok_and(|s| s.persistence.loading) {
+        if shared.lock().is_some_and(|s| s.persistence.loading) {
             tokio::select! {
                 _ = shared.shutdown.cancelled() => return,
                 _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
             }
         }
-        let target = shared.state.lock().ok().and_then(|s| {
+        let target = shared.lock().and_then(|s| {
             s.master
                 .as_ref()
                 .map(|m| (m.host.clone(), m.port, m.generation))
@@ -131,7 +131,7 @@ pub async fn run(shared: Arc<Shared>) {
             Some(Err(e)) => log::log(e.level(), &e.to_string()),
             Some(Ok(())) => {}
             None => {
-                if let Ok(mut st) = shared.state.lock() {
+                if let Some(mut st) = shared.lock() {
                     st.persistence.loading = false;
                     st.persistence.async_loading = false;
                 }
@@ -152,7 +152,14 @@ pub async fn run(shared: Arc<Shared>) {
 }
 
 fn lock(shared: &Shared) -> Result<MutexGuard<'_, redis_engine::State>, LinkError> {
-    shared.state.lock().map_err(|_| LinkError::LockPoisoned)
+    shared.lock().ok_or(LinkError::LockPoisoned)
+}
+
+/// [`lock`] for the stream loop: a busy script is waited for without
+/// holding the thread (the primary's stream is applied after the script,
+/// as upstream).
+async fn lock_async(shared: &Shared) -> Result<MutexGuard<'_, redis_engine::State>, LinkError> {
+    shared.lock_async().await.ok_or(LinkError::LockPoisoned)
 }
 
 /// Applies `f` to the master link if it is still the one we follow.
@@ -161,7 +168,7 @@ fn set_link(
     generation: u64,
     f: impl FnOnce(&mut redis_engine::replica::MasterLink),
 ) {
-    if let Ok(mut st) = shared.state.lock() {
+    if let Some(mut st) = shared.lock() {
         if let Some(m) = st.master.as_mut() {
             if m.generation == generation {
                 f(m);
@@ -205,7 +212,7 @@ impl Log for LinkLog<'_> {
     fn transfer_progress(&mut self, total: i64, read: i64) {
         let delta = (read - self.counted).max(0);
         self.counted = self.counted.max(read);
-        let Ok(mut st) = self.shared.state.lock() else {
+        let Some(mut st) = self.shared.lock() else {
             return;
         };
         st.repl.net_input_bytes += delta as u64;
@@ -640,9 +647,11 @@ impl<'a> MasterClient<'a> {
 
 impl Drop for MasterClient<'_> {
     fn drop(&mut self) {
-        if let Ok(mut st) = self.shared.state.lock() {
-            st.remove_client(self.id);
-        }
+        let id = self.id;
+        let _ = self
+            .shared
+            .watch
+            .with_state(&self.shared.state, move |st| st.remove_client(id));
     }
 }
 
@@ -702,7 +711,7 @@ async fn stream_commands(
                     Ok(0) | Err(_) => return Err(ReplError::ConnectionLost.into()),
                     Ok(n) => {
                         live.on_data(now_ms());
-                        if let Ok(mut st) = shared.state.lock() {
+                        if let Some(mut st) = shared.lock_async().await {
                             st.repl.net_input_bytes += n as u64;
                         }
                     }
@@ -713,7 +722,7 @@ async fn stream_commands(
         match live.poll(now_ms(), timeout_secs) {
             Some(ReplicaAction::Timeout) => return Err(ReplicaLiveness::timeout_error().into()),
             Some(ReplicaAction::SendAck) => {
-                let off = lock(shared)?.repl.ids.master_repl_offset;
+                let off = lock_async(shared).await?.repl.ids.master_repl_offset;
                 send_ack(&mut link, off).await?;
             }
             None => {}
@@ -723,7 +732,7 @@ async fn stream_commands(
         }
         let mut acks: Vec<i64> = Vec::new();
         {
-            let mut st = lock(shared)?;
+            let mut st = lock_async(shared).await?;
             // Checked under the same lock as the commands run: once this
             // server was promoted or pointed elsewhere (PSYNC FAILOVER,
             // REPLICAOF) while the bytes waited, they belong to a primary

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use redis_engine::client::{Client, ClientInfo};
 use redis_engine::dispatch::{Called, Caller};
+use redis_engine::script::Access;
 use redis_engine::State;
 use redis_net::{
     Blocked, CloseReason, ConnSettings, ConnSignal, DurableWait, Flow, IoDelta, OutputLimit, Peer,
@@ -43,20 +44,25 @@ impl Service for ServerService {
 
     fn open(&self, peer: &Peer, signal: Arc<ConnSignal>) -> Result<ClientSession, Bytes> {
         let now = now_ms();
-        let Ok(mut st) = self.shared.state.lock() else {
-            return Err(Bytes::new());
-        };
-        // Checked under the lock the shutdown takes to kill every client.
-        if self.shared.shutdown.is_cancelled() {
-            return Err(Bytes::new());
-        }
-        let id = admit(&mut st, peer, &signal, now).map_err(Bytes::from_static)?;
-        let mut client = Client::new(id, signal, peer.is_local);
-        // Like upstream, a client starts authenticated when the default
-        // user needs no password at connection time.
-        client.authenticated = st.cached.requirepass.is_none();
-        let settings = settings_of(&st, &client);
-        drop(st);
+        let shared = Arc::clone(&self.shared);
+        let peer = peer.clone();
+        // While a script is busy the admission is handed to it (upstream
+        // accepts connections then too).
+        let admitted = self.shared.watch.with_state(&self.shared.state, move |st| {
+            // Checked under the lock the shutdown takes to kill every
+            // client.
+            if shared.shutdown.is_cancelled() {
+                return Err(Bytes::new());
+            }
+            let id = admit(st, &peer, &signal, now).map_err(Bytes::from_static)?;
+            let mut client = Client::new(id, signal, peer.is_local);
+            // Like upstream, a client starts authenticated when the
+            // default user needs no password at connection time.
+            client.authenticated = st.cached.requirepass.is_none();
+            let settings = settings_of(st, &client);
+            Ok((client, settings))
+        });
+        let (client, settings) = admitted.unwrap_or_else(|| Err(Bytes::new()))?;
         self.shared.connected.fetch_add(1, Ordering::Relaxed);
         Ok(ClientSession {
             shared: self.shared.clone(),
@@ -64,15 +70,15 @@ impl Service for ServerService {
             settings,
             blocked: None,
             durable: None,
+            offload: None,
         })
     }
 
     fn tcp_keepalive(&self) -> Option<Duration> {
         let secs = self
             .shared
-            .state
-            .lock()
-            .map_or(0, |s| s.cached.tcp_keepalive);
+            .lock_unless_busy()
+            .map_or(300, |s| s.cached.tcp_keepalive);
         (secs > 0).then(|| Duration::from_secs(secs))
     }
 
@@ -150,6 +156,25 @@ pub struct ClientSession {
     blocked: Option<Blocked>,
     /// `appendfsync always`: the write sequence the replies wait for.
     durable: Option<(redis_aof::AofHandle, u64)>,
+    /// A script command running on a thread of its own.
+    offload: Option<Offload>,
+}
+
+/// A request run on a blocking thread (a script that may turn out busy):
+/// the result, and the signal that it is there.
+struct Offload {
+    result: Arc<std::sync::Mutex<Option<Finished>>>,
+    done: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+/// What an offloaded (or handed-over) batch gives back.
+struct Finished {
+    client: Client,
+    pending: VecDeque<Vec<Bytes>>,
+    out: BytesMut,
+    end: BatchEnd,
+    cached: Cached,
+    shutdown: bool,
 }
 
 /// What a session caches for the loop, computed under the lock:
@@ -187,30 +212,48 @@ impl Session for ClientSession {
         out: &mut BytesMut,
         io: IoDelta,
     ) -> Flow {
-        let Ok(mut st) = self.shared.state.lock() else {
-            return Flow::Stop;
-        };
-        st.stats.net_input_bytes += io.read_bytes;
-        // What a replica link writes is replication traffic, counted
-        // apart as upstream does.
-        if self.client.is_replica_link {
-            st.repl.net_output_bytes += io.written_bytes;
-        } else {
-            st.stats.net_output_bytes += io.written_bytes;
+        if let Some(off) = self.offload.take() {
+            let finished = match off.result.lock() {
+                Ok(mut r) => r.take(),
+                Err(_) => None,
+            };
+            let Some(f) = finished else {
+                // The thread went away without a result: nothing sane to
+                // reply; close.
+                return Flow::Stop;
+            };
+            match self.take_finished(f, pending, out) {
+                Some(flow) => return flow,
+                None if pending.is_empty() && io.is_empty() => return Flow::Continue,
+                None => {}
+            }
         }
-        st.stats.total_reads += io.reads;
-        st.stats.total_writes += io.writes;
+        let shared = Arc::clone(&self.shared);
+        let mut st = match shared.watch.access(&shared.state) {
+            Access::Locked(st) => st,
+            Access::Busy => return self.execute_while_busy(pending, out, io),
+            Access::Poisoned => return Flow::Stop,
+        };
+        count_io(&mut st, &self.client, io);
         let qbuf = (io.batch_bytes + io.query_buffer, io.query_buffer);
-        let paused = run_batch(&mut st, &mut self.client, pending, out, qbuf);
+        let end = run_batch(&mut st, &mut self.client, pending, out, qbuf, true);
         if st.shutdown.is_some() {
             // The main task runs the shutdown; no reply.
             return Flow::Stop;
         }
         (self.settings, self.blocked, self.durable) = cached(&st, &self.client);
-        match paused {
-            Some(ms) => Flow::RetryAfter(Duration::from_millis(ms)),
-            None => Flow::Continue,
+        drop(st);
+        if end.offload {
+            return self.offload(pending);
         }
+        flow_of(end)
+    }
+
+    fn offload_wait(&mut self) -> Option<DurableWait> {
+        let rx = self.offload.as_mut()?.done.take()?;
+        Some(Box::pin(async move {
+            let _ = rx.await;
+        }))
     }
 
     fn blocked(&self) -> Option<Blocked> {
@@ -222,7 +265,8 @@ impl Session for ClientSession {
     }
 
     fn on_push(&mut self) {
-        let Ok(st) = self.shared.state.lock() else {
+        // While a script is busy nobody is served: refreshed after it.
+        let Some(st) = self.shared.lock_unless_busy() else {
             return;
         };
         if self.client.blocked.is_some() && !st.blocking.waiters.contains_key(&self.client.id) {
@@ -233,7 +277,7 @@ impl Session for ClientSession {
     }
 
     fn on_block_timeout(&mut self, out: &mut BytesMut) {
-        let Ok(mut st) = self.shared.state.lock() else {
+        let Some(mut st) = self.shared.lock() else {
             return;
         };
         if let Some(reply) = st.timeout_blocked(self.client.id) {
@@ -266,23 +310,37 @@ impl Session for ClientSession {
             _ => {}
         }
         self.shared.connected.fetch_sub(1, Ordering::Relaxed);
-        if let Ok(mut st) = self.shared.state.lock() {
-            st.forget_client(&self.client);
-        }
+        let client = self.client;
+        let _ = self
+            .shared
+            .watch
+            .with_state(&self.shared.state, move |st| st.forget_client(&client));
     }
 }
 
+/// How a batch ended.
+#[derive(Clone, Copy, Debug, Default)]
+struct BatchEnd {
+    /// `CLIENT PAUSE` postponed a request (back at the front of
+    /// `pending`): the milliseconds to wait.
+    paused: Option<u64>,
+    /// The request at the front of `pending` is a script to run on a
+    /// thread of its own.
+    offload: bool,
+}
+
 /// Executes the pending requests under the lock (stopping after a command
-/// that closes, blocks or shuts down) and refreshes the shared client info.
-/// Returns the milliseconds to wait when `CLIENT PAUSE` postponed a
-/// request (it is back at the front of `pending`).
+/// that closes, blocks or shuts down, and — when `may_offload` — before a
+/// script that is not known to be quick) and refreshes the shared client
+/// info.
 fn run_batch(
     st: &mut State,
     client: &mut Client,
     pending: &mut VecDeque<Vec<Bytes>>,
     out: &mut BytesMut,
     qbuf: (usize, usize),
-) -> Option<u64> {
+    may_offload: bool,
+) -> BatchEnd {
     let now = now_ms();
     // While the batch runs the query buffer still holds it (CLIENT LIST
     // `qbuf` of the client asking counts its own command, as upstream's);
@@ -295,13 +353,19 @@ fn run_batch(
     // evicts after each read.
     if pending.is_empty() && st.cached.maxmemory_clients > 0 && st.evict_clients(Some(client.id)) {
         client.close_after_reply = true;
-        return None;
+        return BatchEnd::default();
     }
     st.begin_batch();
     st.aof_begin_batch();
     let mut last: Option<&'static str> = None;
     let mut paused = None;
+    let mut offload = false;
     while let Some(argv) = pending.pop_front() {
+        if may_offload && client.multi.is_none() && st.scripting.should_offload(&argv) {
+            pending.push_front(argv);
+            offload = true;
+            break;
+        }
         match st.call(Caller::Client, client, argv, out, now) {
             Called::Done(name) => last = name.or(last),
             Called::Postponed(argv) => {
@@ -338,7 +402,134 @@ fn run_batch(
             }
         }
     }
-    paused
+    BatchEnd { paused, offload }
+}
+
+/// Adds a connection's traffic to the server counters.
+fn count_io(st: &mut State, client: &Client, io: IoDelta) {
+    st.stats.net_input_bytes += io.read_bytes;
+    // What a replica link writes is replication traffic, counted apart as
+    // upstream does.
+    if client.is_replica_link {
+        st.repl.net_output_bytes += io.written_bytes;
+    } else {
+        st.stats.net_output_bytes += io.written_bytes;
+    }
+    st.stats.total_reads += io.reads;
+    st.stats.total_writes += io.writes;
+}
+
+/// What the loop does after a batch that was not offloaded.
+fn flow_of(end: BatchEnd) -> Flow {
+    match end.paused {
+        Some(ms) => Flow::RetryAfter(Duration::from_millis(ms)),
+        None => Flow::Continue,
+    }
+}
+
+impl ClientSession {
+    /// Runs the script at the front of `pending` on a blocking thread,
+    /// which announces itself before it takes the lock
+    /// ([`redis_engine::script::ScriptWatch::lock_for_script`]): should the
+    /// script turn out busy, this connection's thread stays free to serve
+    /// the others.
+    fn offload(&mut self, pending: &mut VecDeque<Vec<Bytes>>) -> Flow {
+        let Some(argv) = pending.pop_front() else {
+            return Flow::Continue;
+        };
+        let placeholder = Client::detached(self.client.id);
+        let mut client = std::mem::replace(&mut self.client, placeholder);
+        let shared = Arc::clone(&self.shared);
+        let result = Arc::new(std::sync::Mutex::new(None));
+        let slot = Arc::clone(&result);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::task::spawn_blocking(move || {
+            let watch = Arc::clone(&shared.watch);
+            let Some(mut st) = watch.lock_for_script(&shared.state) else {
+                return;
+            };
+            let mut batch = VecDeque::from([argv]);
+            let mut out = BytesMut::new();
+            let end = run_batch(&mut st, &mut client, &mut batch, &mut out, (0, 0), false);
+            let finished = Finished {
+                cached: cached(&st, &client),
+                shutdown: st.shutdown.is_some(),
+                client,
+                pending: batch,
+                out,
+                end,
+            };
+            drop(st);
+            watch.retire();
+            if let Ok(mut r) = slot.lock() {
+                *r = Some(finished);
+            }
+            let _ = tx.send(());
+        });
+        self.offload = Some(Offload {
+            result,
+            done: Some(rx),
+        });
+        Flow::Offloaded
+    }
+
+    /// Takes back the client and the replies of an offloaded or handed-over
+    /// batch. `Some(flow)` when the loop must not go on with `pending`.
+    fn take_finished(
+        &mut self,
+        f: Finished,
+        pending: &mut VecDeque<Vec<Bytes>>,
+        out: &mut BytesMut,
+    ) -> Option<Flow> {
+        self.client = f.client;
+        out.extend_from_slice(&f.out);
+        for argv in f.pending.into_iter().rev() {
+            pending.push_front(argv);
+        }
+        (self.settings, self.blocked, self.durable) = f.cached;
+        if f.shutdown {
+            return Some(Flow::Stop);
+        }
+        if f.end.paused.is_some() || self.client.close_after_reply || self.client.blocked.is_some()
+        {
+            return Some(flow_of(f.end));
+        }
+        None
+    }
+
+    /// A script is busy: the batch is handed to it with the client, and
+    /// served by its periodic hook (the dispatcher answers `-BUSY` to all
+    /// but the commands allowed then).
+    fn execute_while_busy(
+        &mut self,
+        pending: &mut VecDeque<Vec<Bytes>>,
+        out: &mut BytesMut,
+        io: IoDelta,
+    ) -> Flow {
+        let placeholder = Client::detached(self.client.id);
+        let mut client = std::mem::replace(&mut self.client, placeholder);
+        let mut batch = std::mem::take(pending);
+        let qbuf = (io.batch_bytes + io.query_buffer, io.query_buffer);
+        let done = self.shared.watch.with_state(&self.shared.state, move |st| {
+            count_io(st, &client, io);
+            let mut out = BytesMut::new();
+            let end = run_batch(st, &mut client, &mut batch, &mut out, qbuf, false);
+            Finished {
+                cached: cached(st, &client),
+                shutdown: st.shutdown.is_some(),
+                client,
+                pending: batch,
+                out,
+                end,
+            }
+        });
+        let Some(f) = done else {
+            return Flow::Stop;
+        };
+        let end = f.end;
+        self.take_finished(f, pending, out)
+            .unwrap_or_else(|| flow_of(end))
+    }
 }
 
 /// `appendfsync always`: returns once the batch's writes are on disk.

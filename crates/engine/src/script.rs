@@ -1,0 +1,891 @@
+//! Scripts on the engine's side (upstream `script.c` and the engine half
+//! of `eval.c`): the Lua interpreter lives in [`Scripting`]; a run is
+//! prepared (the shebang flags checked against the server's state, as
+//! upstream's `scriptPrepareForRun`), the script's `redis.call`s go through
+//! the dispatcher as [`Caller::Script`] on a client of its own, their
+//! effects are collected and propagated as one transaction, and a script
+//! that runs past `busy-reply-threshold` makes the server *busy*.
+//!
+//! # Busy scripts
+//! The script holds the server lock while it runs. Connections see
+//! [`ScriptWatch`] (shared outside the lock): while a script runs they
+//! wait for the lock as they would behind any command, but once it is busy
+//! they hand their work (a batch with its client, a close...) to the script
+//! through [`ScriptWatch::with_state`]. The script's periodic hook ([`Host::tick`])
+//! serves them with the dispatcher, which answers `-BUSY` to everything but
+//! the `allow_busy` commands (`SCRIPT KILL`, `FUNCTION KILL`, `SHUTDOWN
+//! NOSAVE`, `AUTH`, `HELLO`, `MULTI`…), as upstream's
+//! `processEventsWhileBlocked`.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use redis_common::log::LogLevel;
+use redis_resp::{Frame, Protocol};
+use redis_scripting::shebang::ScriptFlags;
+use redis_scripting::{CallContext, FunctionEngine, Host, Interpreter, RestorePolicy};
+
+use crate::client::Client;
+use crate::ctx::Ctx;
+use crate::dispatch::Caller;
+use crate::error::{CmdError, CmdResult};
+use crate::replication::Targets;
+use crate::State;
+
+/// The id of the client scripts run their commands as (`CLIENT LIST` does
+/// not show it; `MONITOR` shows it as `lua`).
+pub const SCRIPT_CLIENT_ID: u64 = u64::MAX;
+
+/// Upstream's `shared.slowevalerr`.
+pub const BUSY_EVAL: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// Upstream's `shared.slowscripterr`.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/// Which kind of script runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScriptKind {
+    Eval,
+    Function,
+}
+
+/// The script being run (upstream's `scriptRunCtx`).
+#[derive(Debug)]
+pub struct ScriptRun {
+    pub kind: ScriptKind,
+    /// The SHA-1 of an `EVAL` script, or the function's name.
+    pub name: String,
+    pub start: Instant,
+    /// `_RO` variants and `no-writes` scripts (`SCRIPT_READ_ONLY`).
+    pub read_only: bool,
+    pub flags: ScriptFlags,
+    /// Run for our primary or the AOF: never refused, never killed.
+    pub obey: bool,
+    /// A write command was called (`SCRIPT_WRITE_DIRTY`): unkillable.
+    pub wrote: bool,
+    /// `SCRIPT KILL`/`FUNCTION KILL` asked it to stop.
+    pub killed: bool,
+    /// `SHUTDOWN NOSAVE` while it ran: stop it whatever it did.
+    pub shutdown: bool,
+    /// Past `busy-reply-threshold`: the server is busy.
+    pub timed_out: bool,
+    /// The OOM state computed before the script's command ran
+    /// (upstream's `pre_command_oom_state`).
+    pub oom: bool,
+    /// Cluster mode: the slot of the keys the script declared or first
+    /// touched (its commands must stay in it).
+    pub slot: Option<u16>,
+    /// The command that runs a function (`FUNCTION STATS`); empty for
+    /// `EVAL` scripts.
+    pub argv: Vec<Bytes>,
+}
+
+/// Work a connection hands to a busy script (its batch, its close...): run
+/// by the script's periodic hook with the server state, as upstream's
+/// `processEventsWhileBlocked` serves clients.
+pub type Job = Box<dyn FnOnce(&mut State) + Send>;
+
+/// How a caller got at the server state.
+pub enum Access<'a> {
+    /// The lock is held.
+    Locked(MutexGuard<'a, State>),
+    /// A script holds it and is busy: hand the work over
+    /// ([`ScriptWatch::submit`]) or skip it.
+    Busy,
+    /// The lock is poisoned (a thread panicked holding it).
+    Poisoned,
+}
+
+/// What connections and tasks may know of a running script without the
+/// lock.
+#[derive(Default)]
+pub struct ScriptWatch {
+    /// Scripts announced or running (an offloaded script announces itself
+    /// before it takes the lock).
+    running: AtomicUsize,
+    busy: AtomicBool,
+    /// Callers committed to a blocking `lock()`: a script about to start
+    /// lets them through first, so none of them waits behind it.
+    waiters: AtomicUsize,
+    queue: Mutex<Vec<Job>>,
+}
+
+impl std::fmt::Debug for ScriptWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptWatch")
+            .field("running", &self.running())
+            .field("busy", &self.busy())
+            .finish()
+    }
+}
+
+impl ScriptWatch {
+    fn queue(&self) -> MutexGuard<'_, Vec<Job>> {
+        match self.queue.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// A script holds (or is about to take) the server lock.
+    pub fn running(&self) -> bool {
+        self.running.load(Ordering::SeqCst) > 0
+    }
+
+    /// The running script is past `busy-reply-threshold`.
+    pub fn busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire)
+    }
+
+    /// Locks `state` for a caller that must not wait behind a busy script:
+    /// while a script runs it waits as it would behind any command, but
+    /// gives up with [`Access::Busy`] once the script is busy.
+    pub fn access<'a>(&self, state: &'a Mutex<State>) -> Access<'a> {
+        loop {
+            self.waiters.fetch_add(1, Ordering::SeqCst);
+            if !self.running() {
+                let locked = state.lock();
+                self.waiters.fetch_sub(1, Ordering::SeqCst);
+                return match locked {
+                    Ok(g) => Access::Locked(g),
+                    Err(_) => Access::Poisoned,
+                };
+            }
+            self.waiters.fetch_sub(1, Ordering::SeqCst);
+            match state.try_lock() {
+                Ok(g) => return Access::Locked(g),
+                Err(std::sync::TryLockError::Poisoned(_)) => return Access::Poisoned,
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            if self.busy() {
+                return Access::Busy;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+    }
+
+    /// Runs `f` on the state: under the lock, or — while a script is busy
+    /// — handed to the script, waiting for it to be done.
+    pub fn with_state<R: Send + 'static>(
+        &self,
+        state: &Mutex<State>,
+        f: impl FnOnce(&mut State) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut job: Job = match self.access(state) {
+            Access::Locked(mut g) => return Some(f(&mut g)),
+            Access::Poisoned => return None,
+            Access::Busy => Box::new(move |st: &mut State| {
+                let _ = tx.send(f(st));
+            }),
+        };
+        loop {
+            match self.submit(job) {
+                Ok(()) => return rx.recv().ok(),
+                Err(back) => job = back,
+            }
+            match self.access(state) {
+                Access::Locked(mut g) => {
+                    job(&mut g);
+                    return rx.recv().ok();
+                }
+                Access::Poisoned => return None,
+                Access::Busy => {}
+            }
+        }
+    }
+
+    /// Hands `job` to the busy script; given back when the script is no
+    /// longer busy.
+    pub fn submit(&self, job: Job) -> Result<(), Job> {
+        let mut q = self.queue();
+        if !self.busy() {
+            return Err(job);
+        }
+        q.push(job);
+        Ok(())
+    }
+
+    /// For a thread about to run a script: announces it (so callers stop
+    /// committing to a blocking lock), then takes the lock once no
+    /// committed caller is left waiting. Pair with [`ScriptWatch::retire`].
+    pub fn lock_for_script<'a>(&self, state: &'a Mutex<State>) -> Option<MutexGuard<'a, State>> {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        loop {
+            let Ok(g) = state.lock() else {
+                self.running.fetch_sub(1, Ordering::SeqCst);
+                return None;
+            };
+            if self.waiters.load(Ordering::SeqCst) == 0 {
+                return Some(g);
+            }
+            drop(g);
+            std::thread::yield_now();
+        }
+    }
+
+    /// Ends what [`ScriptWatch::lock_for_script`] announced.
+    pub fn retire(&self) {
+        self.running.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn start(&self) {
+        self.running.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn set_busy(&self) {
+        let _q = self.queue();
+        self.busy.store(true, Ordering::Release);
+    }
+
+    fn take(&self) -> Vec<Job> {
+        std::mem::take(&mut *self.queue())
+    }
+
+    /// The script ended: no longer busy; what is still queued is returned
+    /// to be run now.
+    fn end(&self) -> Vec<Job> {
+        let left = {
+            let mut q = self.queue();
+            self.busy.store(false, Ordering::Release);
+            std::mem::take(&mut *q)
+        };
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        left
+    }
+}
+
+/// Scripting state kept in [`State`].
+#[derive(Debug, Default)]
+pub struct Scripting {
+    /// The `EVAL` interpreter, created on first use; taken out while a
+    /// script runs (the run borrows the server state).
+    interp: Option<Interpreter>,
+    /// The function libraries and their Lua state, created on first use;
+    /// taken out while a function runs.
+    functions: Option<FunctionEngine>,
+    /// Function and library counts kept for `INFO` while the engine is
+    /// taken out.
+    function_counts: (usize, usize),
+    /// How the next RDB load treats the libraries we have (`DEBUG RELOAD
+    /// NOFLUSH [MERGE]`: keep them, and fail or replace on a clash);
+    /// replaced by the file's when unset.
+    pub rdb_policy: Option<RestorePolicy>,
+    /// The script running now.
+    pub run: Option<ScriptRun>,
+    pub watch: Arc<ScriptWatch>,
+    /// `DEBUG set-disable-deny-scripts`: scripts may call `noscript`
+    /// commands (tests only).
+    pub disable_deny: bool,
+    /// The client scripts call commands as, kept between runs.
+    client: Option<Client>,
+    /// Scripts cached by `EVAL`/`SCRIPT LOAD`, kept in step for `INFO`
+    /// while the interpreter is taken out.
+    cached: usize,
+    /// Scripts (SHA-1s, function names) whose last run was quick: they run
+    /// on the connection's thread. Any other is run on a thread of its
+    /// own, so that connections can be answered if it turns out busy.
+    quick: HashSet<String>,
+}
+
+/// A run shorter than this marks its script as quick.
+const QUICK_RUN: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// `redis.call` from a non-`EVAL` context or a broken interpreter.
+fn interp_error(e: Frame) -> CmdError {
+    match e {
+        Frame::Error(t) => CmdError(t),
+        _ => CmdError::fixed("ERR scripting is not available"),
+    }
+}
+
+impl Scripting {
+    /// The `EVAL` interpreter (created on first use).
+    pub fn interp(&mut self) -> Result<&mut Interpreter, CmdError> {
+        if self.interp.is_none() {
+            self.interp = Some(Interpreter::new().map_err(interp_error)?);
+        }
+        self.interp
+            .as_mut()
+            .ok_or_else(|| CmdError::fixed("ERR scripting is not available"))
+    }
+
+    /// The function engine (created on first use), to change libraries:
+    /// what was learnt of the old functions' run times is forgotten.
+    pub fn functions_mut(&mut self) -> Result<&mut FunctionEngine, CmdError> {
+        self.quick.retain(|k| !k.starts_with("f:"));
+        self.functions()
+    }
+
+    /// The function engine (created on first use).
+    pub fn functions(&mut self) -> Result<&mut FunctionEngine, CmdError> {
+        if self.functions.is_none() {
+            let mut engine = FunctionEngine::new().map_err(interp_error)?;
+            // One `math.random` generator for scripts and functions, as
+            // upstream.
+            engine.set_rand_source(self.interp()?.rand_source());
+            self.functions = Some(engine);
+        }
+        self.functions
+            .as_mut()
+            .ok_or_else(|| CmdError::fixed("ERR functions are not available"))
+    }
+
+    /// The library codes, for RDB files and `FUNCTION DUMP`.
+    pub fn function_codes(&self) -> Vec<Bytes> {
+        self.functions
+            .as_ref()
+            .map(FunctionEngine::codes)
+            .unwrap_or_default()
+    }
+
+    /// Takes the libraries of a state loaded aside (startup loading, a
+    /// full sync).
+    pub fn adopt_functions(&mut self, other: &mut Scripting) {
+        std::mem::swap(&mut self.functions, &mut other.functions);
+        self.quick.retain(|k| !k.starts_with("f:"));
+        if let (Some(f), Some(i)) = (self.functions.as_mut(), self.interp.as_ref()) {
+            f.set_rand_source(i.rand_source());
+        }
+    }
+
+    /// What libraries logged with `redis.log` while they loaded.
+    pub fn take_load_log(&mut self) -> Vec<(LogLevel, String)> {
+        self.functions
+            .as_mut()
+            .map(FunctionEngine::take_load_log)
+            .unwrap_or_default()
+    }
+
+    /// Loads the libraries of an RDB file: they replace ours, unless
+    /// [`Scripting::rdb_policy`] says otherwise (`DEBUG RELOAD NOFLUSH`).
+    pub fn load_functions(&mut self, codes: &[Bytes]) -> CmdResult {
+        let policy = self.rdb_policy.take().unwrap_or(RestorePolicy::Flush);
+        if codes.is_empty() && (self.functions.is_none() || policy != RestorePolicy::Flush) {
+            return Ok(());
+        }
+        self.functions_mut()?
+            .restore(codes, policy)
+            .map_err(interp_error)
+    }
+
+    /// Whether a connection should run `argv` on a thread of its own (see
+    /// [`ScriptWatch`]): a script command whose script is not known to be
+    /// quick.
+    pub fn should_offload(&self, argv: &[Bytes]) -> bool {
+        let (Some(name), Some(script)) = (argv.first(), argv.get(1)) else {
+            return false;
+        };
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        if is("evalsha") || is("evalsha_ro") {
+            // Lower-cased on the stack: the hot path of EVALSHA.
+            let mut id = [0u8; 40];
+            if script.len() != id.len() {
+                return false;
+            }
+            for (d, s) in id.iter_mut().zip(script.iter()) {
+                *d = s.to_ascii_lowercase();
+            }
+            return std::str::from_utf8(&id).is_ok_and(|k| !self.quick.contains(k));
+        }
+        let key = if is("eval") || is("eval_ro") {
+            redis_common::sha1::sha1_hex(script)
+        } else if is("fcall") || is("fcall_ro") {
+            format!("f:{}", String::from_utf8_lossy(script))
+        } else {
+            return false;
+        };
+        !self.quick.contains(&key)
+    }
+
+    /// Remembers how long a script's run took.
+    fn note_duration(&mut self, kind: ScriptKind, name: &str, took: std::time::Duration) {
+        let key = match kind {
+            ScriptKind::Eval => name.to_string(),
+            ScriptKind::Function => format!("f:{name}"),
+        };
+        if took < QUICK_RUN {
+            if !self.quick.contains(&key) {
+                self.quick.insert(key);
+            }
+        } else {
+            self.quick.remove(&key);
+        }
+    }
+
+    /// `SCRIPT FLUSH`: a new interpreter with an empty cache.
+    pub fn flush(&mut self) -> CmdResult {
+        if let Some(i) = self.interp.as_mut() {
+            i.flush().map_err(interp_error)?;
+        }
+        self.quick.retain(|k| k.starts_with("f:"));
+        Ok(())
+    }
+
+    /// The figures of `INFO memory`'s script lines.
+    pub fn memory(&self) -> ScriptMemory {
+        let (vm_eval, scripts_eval) = self
+            .interp
+            .as_ref()
+            .map_or((0, 0), |i| (i.used_memory(), i.scripts_memory()));
+        let (functions, libraries) = self
+            .functions
+            .as_ref()
+            .map_or(self.function_counts, FunctionEngine::counts);
+        let (vm_functions, functions_memory) = self
+            .functions
+            .as_ref()
+            .map_or((0, 0), |f| (f.used_memory(), f.libraries_memory()));
+        ScriptMemory {
+            vm_eval,
+            scripts_eval,
+            cached_scripts: self.cached_scripts(),
+            functions,
+            libraries,
+            vm_functions,
+            functions_memory,
+        }
+    }
+
+    /// `INFO`'s `number_of_cached_scripts`.
+    pub fn cached_scripts(&self) -> usize {
+        self.interp
+            .as_ref()
+            .map_or(self.cached, Interpreter::cached_scripts)
+    }
+
+    /// True while a script is past its time limit (the dispatcher refuses
+    /// all but `allow_busy` commands).
+    pub fn busy(&self) -> bool {
+        self.run.as_ref().is_some_and(|r| r.timed_out)
+    }
+
+    /// The `-BUSY` error for the running script's kind.
+    pub fn busy_error(&self) -> CmdError {
+        match self.run.as_ref().map(|r| r.kind) {
+            Some(ScriptKind::Function) => CmdError::fixed(BUSY_FUNCTION),
+            _ => CmdError::fixed(BUSY_EVAL),
+        }
+    }
+
+    /// `SCRIPT KILL` (`eval`) / `FUNCTION KILL`: upstream's `scriptKill`.
+    pub fn kill(&mut self, kind: ScriptKind) -> CmdResult {
+        let Some(run) = self.run.as_mut() else {
+            return Err(CmdError::fixed(
+                "NOTBUSY No scripts in execution right now.",
+            ));
+        };
+        if run.obey {
+            return Err(CmdError::fixed("UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed."));
+        }
+        if run.wrote {
+            return Err(CmdError::fixed("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."));
+        }
+        if run.kind != kind {
+            return Err(match run.kind {
+                ScriptKind::Eval => CmdError::fixed(BUSY_EVAL),
+                ScriptKind::Function => CmdError::fixed(BUSY_FUNCTION),
+            });
+        }
+        run.killed = true;
+        Ok(())
+    }
+}
+
+/// Memory and counts of scripts and functions, for `INFO memory`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScriptMemory {
+    /// The `EVAL` Lua state (`used_memory_vm_eval`, `used_memory_lua`).
+    pub vm_eval: usize,
+    /// The script cache (`used_memory_scripts_eval`).
+    pub scripts_eval: usize,
+    pub cached_scripts: usize,
+    pub functions: usize,
+    pub libraries: usize,
+    /// The functions' Lua state (`used_memory_vm_functions`).
+    pub vm_functions: usize,
+    /// The function libraries (`used_memory_functions`).
+    pub functions_memory: usize,
+}
+
+/// One `EVAL`-family request, parsed.
+#[derive(Debug)]
+pub struct EvalRequest<'a> {
+    /// The body (`EVAL`) or the SHA-1 (`EVALSHA`).
+    pub script: &'a Bytes,
+    pub by_sha: bool,
+    /// `EVAL_RO` / `EVALSHA_RO`.
+    pub read_only: bool,
+    pub keys: &'a [Bytes],
+    pub args: &'a [Bytes],
+}
+
+const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+/// The shebang flags of the script an `EVAL`-family command names, if it
+/// is known (cached, or an `EVAL` body with a valid shebang). The
+/// dispatcher derives the command's flags from them (upstream's
+/// `evalGetCommandFlags`).
+pub fn eval_flags(st: &State, argv: &[Bytes], by_sha: bool) -> Option<ScriptFlags> {
+    let script = argv.get(1)?;
+    if by_sha && script.len() != 40 {
+        return None;
+    }
+    let known = st
+        .scripting
+        .interp
+        .as_ref()
+        .and_then(|i| i.script(&sha_of(script, by_sha)))
+        .map(|(flags, _)| flags);
+    match known {
+        Some(f) => Some(f),
+        None if by_sha => None,
+        None => redis_scripting::shebang::parse(script)
+            .ok()
+            .map(|p| p.flags),
+    }
+}
+
+fn sha_of(script: &[u8], by_sha: bool) -> Vec<u8> {
+    if by_sha {
+        script.to_ascii_lowercase()
+    } else {
+        redis_common::sha1::sha1_hex(script).into_bytes()
+    }
+}
+
+/// Runs `EVAL`, `EVALSHA`, `EVAL_RO` or `EVALSHA_RO` and writes the reply.
+pub fn eval(ctx: &mut Ctx, req: EvalRequest) -> CmdResult {
+    let interp = ctx.st.scripting.interp()?;
+    let sha = if req.by_sha {
+        let sha = String::from_utf8_lossy(req.script).to_ascii_lowercase();
+        if sha.len() != 40 || !interp.exists(sha.as_bytes()) {
+            return Err(CmdError::fixed(NOSCRIPT));
+        }
+        sha
+    } else {
+        interp.load(req.script).map_err(interp_error)?
+    };
+    let Some((flags, _)) = interp.script(sha.as_bytes()) else {
+        return Err(CmdError::fixed(NOSCRIPT));
+    };
+    prepare_run(ctx, flags, req.read_only)?;
+    let mut interp = match ctx.st.scripting.interp.take() {
+        Some(i) => i,
+        None => return Err(CmdError::fixed("ERR scripting is not available")),
+    };
+    ctx.st.scripting.cached = interp.cached_scripts();
+    let run = ScriptRun {
+        kind: ScriptKind::Eval,
+        name: sha.clone(),
+        start: Instant::now(),
+        read_only: req.read_only || flags.no_writes,
+        flags,
+        obey: ctx.caller == Caller::Primary
+            || ctx.caller == Caller::AofLoad
+            || ctx.client.is_master,
+        wrote: false,
+        killed: false,
+        shutdown: false,
+        timed_out: false,
+        oom: ctx.st.pre_command_oom,
+        slot: None,
+        argv: Vec::new(),
+    };
+    let reply = run_script(ctx, run, req.keys, |host| {
+        interp.evalsha(host, sha.as_bytes(), req.keys, req.args)
+    });
+    ctx.st.scripting.interp = Some(interp);
+    ctx.st.scripting.cached = 0;
+    reply_frame(ctx, reply)
+}
+
+/// One `FCALL`/`FCALL_RO` request, parsed.
+#[derive(Debug)]
+pub struct FcallRequest<'a> {
+    pub name: &'a Bytes,
+    pub read_only: bool,
+    pub keys: &'a [Bytes],
+    pub args: &'a [Bytes],
+    /// The whole command (`FUNCTION STATS` shows it).
+    pub argv: &'a [Bytes],
+}
+
+/// The flags of the function an `FCALL` names, if it exists.
+pub fn fcall_flags(st: &State, argv: &[Bytes]) -> Option<ScriptFlags> {
+    let name = argv.get(1)?;
+    st.scripting
+        .functions
+        .as_ref()?
+        .function(name)
+        .map(|f| f.flags)
+}
+
+/// Runs `FCALL` or `FCALL_RO` and writes the reply.
+pub fn fcall(ctx: &mut Ctx, req: FcallRequest) -> CmdResult {
+    let engine = ctx.st.scripting.functions()?;
+    let Some(info) = engine.function(req.name) else {
+        return Err(CmdError::fixed("ERR Function not found"));
+    };
+    let mut flags = info.flags;
+    flags.shebang = true;
+    prepare_run(ctx, flags, req.read_only)?;
+    let mut engine = match ctx.st.scripting.functions.take() {
+        Some(e) => e,
+        None => return Err(CmdError::fixed("ERR functions are not available")),
+    };
+    ctx.st.scripting.function_counts = engine.counts();
+    let run = ScriptRun {
+        kind: ScriptKind::Function,
+        name: info.name.clone(),
+        start: Instant::now(),
+        read_only: req.read_only || flags.no_writes,
+        flags,
+        obey: ctx.caller == Caller::Primary
+            || ctx.caller == Caller::AofLoad
+            || ctx.client.is_master,
+        wrote: false,
+        killed: false,
+        shutdown: false,
+        timed_out: false,
+        oom: ctx.st.pre_command_oom,
+        slot: None,
+        argv: req.argv.to_vec(),
+    };
+    let reply = run_script(ctx, run, req.keys, |host| {
+        engine.call(host, req.name, req.keys, req.args)
+    });
+    ctx.st.scripting.functions = Some(engine);
+    reply_frame(ctx, reply)
+}
+
+/// Writes a script's result: an error result is the command's error.
+pub fn reply_frame(ctx: &mut Ctx, frame: Frame) -> CmdResult {
+    if let Frame::Error(e) = frame {
+        return Err(CmdError(e));
+    }
+    let proto = ctx.client.proto;
+    frame.encode(proto, ctx.out);
+    Ok(())
+}
+
+/// Upstream's `scriptPrepareForRun` checks, for scripts that declared
+/// flags (a script without a shebang is checked command by command).
+fn prepare_run(ctx: &mut Ctx, flags: ScriptFlags, ro_command: bool) -> CmdResult {
+    let st = &*ctx.st;
+    let obey =
+        ctx.caller == Caller::Primary || ctx.caller == Caller::AofLoad || ctx.client.is_master;
+    let stale = st
+        .master
+        .as_ref()
+        .is_some_and(|m| !m.state.is_up() && !st.cached.replica_serve_stale_data);
+    if !flags.shebang {
+        if stale && !obey {
+            return Err(CmdError::fixed(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            ));
+        }
+        return Ok(());
+    }
+    if flags.no_cluster && st.cluster.is_some() {
+        return Err(CmdError::fixed(
+            "ERR Can not run script on cluster, 'no-cluster' flag is set.",
+        ));
+    }
+    if !flags.allow_oom
+        && !flags.no_writes
+        && st.cached.maxmemory > 0
+        && st.pre_command_oom
+        && !obey
+    {
+        return Err(CmdError::fixed(
+            "OOM command not allowed when used memory > 'maxmemory'.",
+        ));
+    }
+    if stale && !flags.allow_stale && !obey {
+        return Err(CmdError::fixed(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        ));
+    }
+    if !flags.no_writes {
+        if st.rejects_writes() && !obey {
+            return Err(CmdError::fixed(
+                "READONLY Can not run script with write flag on readonly replica",
+            ));
+        }
+        if !obey {
+            if let Some(e) = st.disk_error() {
+                if e.0.starts_with(b"MISCONF Redis is configured to save RDB") {
+                    return Err(CmdError::fixed("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts."));
+                }
+                return Err(e);
+            }
+        }
+        if ro_command {
+            return Err(CmdError::fixed(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ));
+        }
+        let now = ctx.now;
+        if st.master.is_none() && !ctx.st.enough_good_replicas(now) {
+            return Err(CmdError::fixed(
+                "NOREPLICAS Not enough good replicas to write.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs a script with the engine as its host: sets the run up, collects
+/// its effects into one transaction, and tears it down (serving what
+/// connections handed over while it was busy).
+pub fn run_script(
+    ctx: &mut Ctx,
+    run: ScriptRun,
+    keys: &[Bytes],
+    body: impl FnOnce(&mut dyn Host) -> Frame,
+) -> Frame {
+    let mut sclient = ctx
+        .st
+        .scripting
+        .client
+        .take()
+        .unwrap_or_else(|| Client::detached(SCRIPT_CLIENT_ID));
+    sclient.db = ctx.client.db;
+    sclient.proto = Protocol::Resp2;
+    sclient.authenticated = true;
+    if sclient.user != ctx.client.user {
+        sclient.user.clone_from(&ctx.client.user);
+    }
+    sclient.is_master = ctx.client.is_master;
+    sclient.multi = None;
+    sclient.asking = ctx.client.asking;
+    sclient.readonly = ctx.client.readonly;
+    let mut run = run;
+    if run.slot.is_none() && ctx.st.cluster.is_some() {
+        run.slot = keys.first().map(|k| redis_cluster::slot::key_hash_slot(k));
+    }
+    ctx.st.scripting.run = Some(run);
+    ctx.st.scripting.watch.start();
+    // Effects go out together, after the script (7.0's effects
+    // replication); inside EXEC the transaction already collects them.
+    let own_wrap = ctx.st.repl.exec_ops.is_none();
+    if own_wrap {
+        ctx.st.begin_exec_propagation();
+    }
+    let reply = {
+        let mut host = EngineHost {
+            st: &mut *ctx.st,
+            sclient: &mut sclient,
+            now: ctx.now,
+        };
+        body(&mut host)
+    };
+    ctx.st.repl.targets = Targets::ALL;
+    let run = ctx.st.scripting.run.take();
+    if let Some(r) = &run {
+        ctx.st
+            .scripting
+            .note_duration(r.kind, &r.name, r.start.elapsed());
+    }
+    if own_wrap {
+        if run.as_ref().is_some_and(|r| r.shutdown) {
+            ctx.st.abandon_exec_propagation();
+        } else {
+            ctx.st.end_exec_propagation();
+        }
+    }
+    ctx.st.scripting.client = Some(sclient);
+    let watch = Arc::clone(&ctx.st.scripting.watch);
+    for job in watch.end() {
+        job(ctx.st);
+    }
+    reply
+}
+
+/// The engine as a script's host: one per run.
+struct EngineHost<'a> {
+    st: &'a mut State,
+    sclient: &'a mut Client,
+    now: i64,
+}
+
+impl EngineHost<'_> {
+    /// Runs the work connections handed over while the script is busy.
+    fn serve_busy_requests(&mut self) {
+        let watch = Arc::clone(&self.st.scripting.watch);
+        for job in watch.take() {
+            job(self.st);
+        }
+    }
+}
+
+impl Host for EngineHost<'_> {
+    fn call(&mut self, argv: Vec<Bytes>, cctx: &CallContext) -> Frame {
+        self.sclient.proto = cctx.resp;
+        self.st.repl.targets = Targets {
+            aof: cctx.repl.aof,
+            replicas: cctx.repl.replica,
+        };
+        let mut out = BytesMut::new();
+        self.st.script_call(self.sclient, argv, &mut out, self.now);
+        self.st.repl.targets = Targets::ALL;
+        let mut buf = out;
+        match redis_resp::decode(&mut buf) {
+            Ok(Some(f)) => f,
+            _ => Frame::Null,
+        }
+    }
+
+    fn acl_check_cmd(&mut self, argv: &[Bytes]) -> Option<bool> {
+        // Every user may run every command until ACL users exist.
+        self.st.registry.resolve(argv).ok().map(|_| true)
+    }
+
+    fn log(&mut self, level: LogLevel, msg: &str) {
+        self.st.log(level, msg);
+    }
+
+    fn tick(&mut self) -> Option<Vec<u8>> {
+        let threshold = self.st.config.get_int("busy-reply-threshold");
+        let run = self.st.scripting.run.as_mut()?;
+        if !run.timed_out {
+            let elapsed = run.start.elapsed().as_millis() as i64;
+            if threshold <= 0 || elapsed < threshold {
+                return None;
+            }
+            run.timed_out = true;
+            let what = match run.kind {
+                ScriptKind::Eval => "SCRIPT KILL",
+                ScriptKind::Function => "FUNCTION KILL",
+            };
+            let name = run.name.clone();
+            self.st.log_warning(&format!(
+                "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {what} command. Script name is: {name}."
+            ));
+            self.st.scripting.watch.set_busy();
+        }
+        self.serve_busy_requests();
+        let run = self.st.scripting.run.as_mut()?;
+        if self.st.shutdown.is_some() {
+            run.shutdown = true;
+        }
+        if run.shutdown {
+            return Some(b"ERR Script killed by a server shutdown".to_vec());
+        }
+        if run.killed {
+            let what = match run.kind {
+                ScriptKind::Eval => "SCRIPT KILL",
+                ScriptKind::Function => "FUNCTION KILL",
+            };
+            self.st
+                .log_warning(&format!("Lua script killed by user with {what}."));
+            return Some(format!("ERR Script killed by user with {what}...").into_bytes());
+        }
+        None
+    }
+}

@@ -1,0 +1,156 @@
+//! Scripts as processes see them: a busy script answered `-BUSY` to other
+//! clients, `SCRIPT KILL`, a script that wrote is `-UNKILLABLE`, `SHUTDOWN
+//! NOSAVE` still stops the server; script effects reaching a reference
+//! replica and surviving an AOF restart. Each behaviour scenario runs on the
+//! reference and on ours with the same assertions.
+
+use std::time::{Duration, Instant};
+
+use redis_testkit::{Conn, ServerKind, TempDir, TestServer};
+
+fn req(args: &[&str]) -> Vec<u8> {
+    redis_testkit::conn::encode_request(args)
+}
+
+/// Polls `c` with PING until it answers `-BUSY` (bounded).
+fn wait_busy(c: &mut Conn) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = c.cmd(&["PING"]);
+        if r.starts_with(b"-BUSY Redis is busy running a script.") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never busy: {}",
+            String::from_utf8_lossy(&r)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn busy_scenario(kind: ServerKind) {
+    let mut s = TestServer::start(kind, &["--busy-reply-threshold", "50"]);
+    let mut runner = s.conn();
+    let mut other = s.conn();
+    // A read-only script is killed by SCRIPT KILL, even when it keeps
+    // catching errors with pcall.
+    runner.send_raw(&req(&[
+        "EVAL",
+        "local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end",
+        "0",
+    ]));
+    wait_busy(&mut other);
+    assert!(other.cmd(&["GET", "x"]).starts_with(b"-BUSY"));
+    assert_eq!(
+        other.cmd(&["FUNCTION", "KILL"]),
+        b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    // Connections opened while busy are served (and refused) too.
+    let mut late = s.conn();
+    assert!(late.cmd(&["PING"]).starts_with(b"-BUSY"));
+    assert_eq!(late.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(late.cmd(&["DISCARD"]), b"+OK\r\n");
+    assert_eq!(other.cmd(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    let killed = String::from_utf8_lossy(&runner.read_reply_raw()).into_owned();
+    assert!(
+        killed.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{killed}"
+    );
+    assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n");
+    assert_eq!(runner.cmd(&["PING"]), b"+PONG\r\n");
+    assert_eq!(
+        other.cmd(&["SCRIPT", "KILL"]),
+        b"-NOTBUSY No scripts in execution right now.\r\n"
+    );
+    // A script that wrote cannot be killed; SHUTDOWN needs NOSAVE.
+    runner.send_raw(&req(&[
+        "EVAL",
+        "redis.call('set', KEYS[1], 'y') while true do end",
+        "1",
+        "x",
+    ]));
+    wait_busy(&mut other);
+    let unkillable = String::from_utf8_lossy(&other.cmd(&["SCRIPT", "KILL"])).into_owned();
+    assert!(unkillable.starts_with("-UNKILLABLE Sorry the script already executed write commands"));
+    assert!(other.cmd(&["SHUTDOWN"]).starts_with(b"-BUSY"));
+    other.send_raw(&req(&["SHUTDOWN", "NOSAVE"]));
+    let status = s.wait_exit(Duration::from_secs(10));
+    assert!(status.is_some(), "SHUTDOWN NOSAVE did not stop the server");
+}
+
+#[test]
+fn busy_script_reference() {
+    busy_scenario(ServerKind::Reference);
+}
+
+#[test]
+fn busy_script_ours() {
+    busy_scenario(ServerKind::Ours);
+}
+
+fn pipelined_ping_after_busy(kind: ServerKind) {
+    // The script and a PING in one pipeline: the PING is answered after
+    // the script ends, on the same connection ("no false dead client").
+    let s = TestServer::start(kind, &["--busy-reply-threshold", "50"]);
+    let mut runner = s.conn();
+    let mut other = s.conn();
+    let mut pipe = req(&["EVAL", "while 1 do redis.call('ping') end", "0"]);
+    pipe.extend_from_slice(&req(&["PING"]));
+    runner.send_raw(&pipe);
+    wait_busy(&mut other);
+    assert_eq!(other.cmd(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    let killed = runner.read_reply_raw();
+    assert!(killed.starts_with(b"-ERR Script killed by user"));
+    assert_eq!(runner.read_reply_raw(), b"+PONG\r\n");
+}
+
+#[test]
+fn pipelined_command_after_a_killed_script() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        pipelined_ping_after_busy(kind);
+    }
+}
+
+#[test]
+fn script_effects_reach_a_reference_replica_and_survive_aof_restart() {
+    let dir = TempDir::new();
+    let args = [
+        "--dir",
+        dir.path_str(),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let mut primary = TestServer::start(ServerKind::Ours, &args);
+    let replica = TestServer::start(ServerKind::Reference, &[]);
+    let mut r = replica.conn();
+    let port = primary.port().to_string();
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
+    let mut c = primary.conn();
+    let script = "redis.call('set', KEYS[1], ARGV[1]) redis.call('incr', 'n') \
+                  redis.call('expire', KEYS[1], 1000) return redis.call('get', 'n')";
+    for i in 0..20 {
+        let v = format!("v{i}");
+        c.cmd(&["EVAL", script, "1", &format!("k{i}"), &v]);
+    }
+    // The effects, not the script, reach the replica: it has no script.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while r.cmd(&["GET", "n"]) != b"$2\r\n20\r\n" {
+        assert!(Instant::now() < deadline, "replica never caught up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(r.cmd(&["GET", "k7"]), b"$2\r\nv7\r\n");
+    let ttl = String::from_utf8_lossy(&r.cmd(&["TTL", "k7"])).into_owned();
+    assert!(ttl.starts_with(':') && ttl != ":-1\r\n", "{ttl}");
+    assert_eq!(r.cmd(&["SCRIPT", "EXISTS", "x"]), b"*1\r\n:0\r\n");
+    // Restart from the AOF: the same data.
+    drop(c);
+    primary.signal("-TERM");
+    assert!(primary.wait_exit(Duration::from_secs(10)).is_some());
+    let again = TestServer::start(ServerKind::Ours, &args);
+    let mut c = again.conn();
+    assert_eq!(c.cmd(&["GET", "n"]), b"$2\r\n20\r\n");
+    assert_eq!(c.cmd(&["GET", "k19"]), b"$3\r\nv19\r\n");
+}
