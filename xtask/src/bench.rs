@@ -33,6 +33,7 @@ mod memory;
 mod persistence;
 mod replication;
 pub(crate) mod report;
+mod scripts;
 pub(crate) mod server;
 mod throughput;
 pub(crate) mod tool;
@@ -43,7 +44,14 @@ use std::time::{Duration, Instant};
 
 use crate::json::Json;
 
-const SECTIONS: &[&str] = &["basic", "types", "memory", "persistence", "replication"];
+const SECTIONS: &[&str] = &[
+    "basic",
+    "types",
+    "scripts",
+    "memory",
+    "persistence",
+    "replication",
+];
 
 /// Sections run only when named: they need more than the rest (the
 /// sentinel section: our redis-sentinel and redis-py in `.venv`; the
@@ -257,6 +265,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "memory" => memory::run(&ctx),
             "persistence" => persistence::run(&ctx),
             "replication" => replication::run(&ctx),
+            "scripts" => scripts::run(&ctx),
             "sentinel" => crate::bench_sentinel::run(&ctx),
             "cluster" => crate::bench_cluster::run(&ctx),
             _ => Err(format!("no section {section}")),

@@ -207,7 +207,9 @@ fn sleep(ctx: &mut Ctx, secs: &[u8]) {
 /// `DEBUG OBJECT key`: upstream's one-line description of a value.
 fn object(ctx: &mut Ctx, key: &Bytes) -> CmdResult {
     let (db, now) = (ctx.db(), ctx.now);
-    if !ctx.st.ks.exists(db, key, now) {
+    // Looked up in the table, as upstream's `dictFind`: a key logically
+    // expired but not deleted yet (on a replica) is still shown.
+    if ctx.st.ks.dbs[db].get(key).is_none() {
         return Err(NO_SUCH_KEY);
     }
     let line = ctx.st.ks.dbs[db].get(key).map(|e| {

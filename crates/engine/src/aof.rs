@@ -369,7 +369,12 @@ impl State {
                 }
             }
         }
-        self.aof_load_files(&dir, now)?;
+        // Loading, as upstream's startLoading: a script replayed from the
+        // file that runs for long has other clients answered `-LOADING`.
+        self.persistence.loading = true;
+        let loaded = self.aof_load_files(&dir, now);
+        self.persistence.loading = false;
+        loaded?;
         self.dirty = 0;
         self.log_warning("Append Only File loaded by DEBUG LOADAOF");
         Ok(())

@@ -903,12 +903,13 @@ impl State {
             fail(out, b"ERR redis.call called outside of a script");
             return;
         };
-        let (read_only, obey, wrote, oom, allow_oom) = (
+        let (read_only, obey, wrote, oom, allow_oom, loading) = (
             run.read_only,
             run.obey,
             run.wrote,
             run.oom,
             run.flags.allow_oom,
+            run.loading,
         );
         // A stale replica (link down, `replica-serve-stale-data no`) lets
         // an `allow-stale` script run only the commands flagged stale.
@@ -920,32 +921,32 @@ impl State {
             fail(out, b"ERR Can not execute the command on a stale replica");
             return;
         }
-        if cmd.has(flags::WRITE) {
-            if read_only {
+        // A read-only script may not run what could replicate either
+        // (PUBLISH).
+        if read_only && (cmd.has(flags::WRITE) || cmd.has(flags::MAY_REPLICATE)) {
+            fail(
+                out,
+                b"ERR Write commands are not allowed from read-only scripts.",
+            );
+            return;
+        }
+        // Only scripts without flags get here unchecked: the others were
+        // checked before they started.
+        if cmd.has(flags::WRITE) && !obey {
+            if self.rejects_writes() {
                 fail(
                     out,
-                    b"ERR Write commands are not allowed from read-only scripts.",
+                    b"READONLY You can't write against a read only replica.",
                 );
                 return;
             }
-            if !obey {
-                // Only scripts without flags get here unchecked: the
-                // others were checked before they started.
-                if self.rejects_writes() {
-                    fail(
-                        out,
-                        b"READONLY You can't write against a read only replica.",
-                    );
-                    return;
-                }
-                if let Some(e) = self.disk_error() {
-                    fail(out, &e.0);
-                    return;
-                }
-                if self.master.is_none() && !self.enough_good_replicas(now) {
-                    fail(out, b"NOREPLICAS Not enough good replicas to write.");
-                    return;
-                }
+            if let Some(e) = self.disk_error() {
+                fail(out, &e.0);
+                return;
+            }
+            if self.master.is_none() && !self.enough_good_replicas(now) {
+                fail(out, b"NOREPLICAS Not enough good replicas to write.");
+                return;
             }
         }
         // Out of memory: refused only before the script's first write (it
@@ -972,7 +973,12 @@ impl State {
                 run.wrote = true;
             }
         }
-        self.execute(Caller::Script, cmd, client, argv, out, now);
+        let caller = if loading {
+            Caller::AofLoad
+        } else {
+            Caller::Script
+        };
+        self.execute(caller, cmd, client, argv, out, now);
     }
 }
 

@@ -44,10 +44,6 @@ pub const INACTIVE: &[(&str, &str)] = &[
         "active defragmentation is not implemented",
     ),
     (
-        "busy-reply-threshold",
-        "scripting and functions are not implemented",
-    ),
-    (
         "cluster-announce-tls-port",
         "TLS is not implemented",
     ),

@@ -168,16 +168,8 @@ pub struct Registry {
 
 /// Commands upstream flags `MAY_REPLICATE`: held by `CLIENT PAUSE WRITE`
 /// and refused to replica links like writes.
-pub const MAY_REPLICATE_COMMANDS: &[&str] = &[
-    "publish",
-    "spublish",
-    "pfcount",
-    "eval",
-    "evalsha",
-    "fcall",
-    "script|load",
-    "script|flush",
-];
+pub const MAY_REPLICATE_COMMANDS: &[&str] =
+    &["publish", "spublish", "pfcount", "eval", "evalsha", "fcall"];
 
 fn flag_bits(m: &CommandMeta) -> u32 {
     use flags::*;

@@ -104,12 +104,10 @@ use redis_common::log::LogLevel;
 use redis_resp::{Frame, Protocol};
 
 use crate::convert::{lua_to_frame, one_line};
-use crate::host::Host;
-use crate::interp::{
-    base_state, host_op, install_tick_hook, internal, log_args, outcome, script_error,
-    with_host_fn, PRELUDE,
-};
+use crate::host::{CallContext, Host};
+use crate::interp::{base_state, install_tick_hook, internal, script_error, with_host, PRELUDE};
 use crate::rand48::RandSource;
+use crate::raw::{run_protected, Lists};
 use crate::redislib::{raise_table, Shared};
 use crate::shebang::ScriptFlags;
 #[cfg(doc)]
@@ -336,11 +334,24 @@ pub fn parse_metadata(code: &[u8]) -> Result<Metadata, Vec<u8>> {
     })
 }
 
-/// A registered function with its callback.
+/// A registered function. Its callback lives in the Lua state, in the
+/// store table under `id` (not as an mlua handle: those are limited to
+/// about 8000); dropping the `Func` queues the slot for clearing
+/// ([`FunctionEngine::sweep`]).
 struct Func {
     info: FunctionInfo,
-    callback: Function,
+    id: i64,
+    graveyard: Graveyard,
 }
+
+impl Drop for Func {
+    fn drop(&mut self) {
+        lock(&self.graveyard).push(self.id);
+    }
+}
+
+/// Ids of dropped functions whose callbacks are still in the store.
+type Graveyard = Arc<Mutex<Vec<i64>>>;
 
 /// A loaded library.
 struct Library {
@@ -411,11 +422,19 @@ fn size_class(n: usize) -> usize {
     n.div_ceil(spacing) * spacing
 }
 
-/// Registrations of the library being loaded (`None` outside a load).
-type Pending = Arc<Mutex<Option<Vec<Func>>>>;
+/// What `redis.register_function` works with.
+#[derive(Default)]
+struct Registrations {
+    /// Functions of the library being loaded (`None` outside a load).
+    funcs: Option<Vec<Func>>,
+    /// The id the next callback gets in the store.
+    next_id: i64,
+}
 
-fn lock(p: &Pending) -> MutexGuard<'_, Option<Vec<Func>>> {
-    match p.lock() {
+type Pending = Arc<Mutex<Registrations>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
     }
@@ -572,12 +591,20 @@ fn parse_registration(lua: &Lua, args: &[Value]) -> mlua::Result<Registration> {
     }
 }
 
-/// `redis.register_function`, bound to the engine's pending registrations.
-fn register_function(lua: &Lua, pending: &Pending) -> mlua::Result<Function> {
+/// `redis.register_function`, bound to the engine's pending registrations;
+/// callbacks go to the store table `B.store` (registry slot
+/// [`STORE_KEY`]).
+fn register_function(
+    lua: &Lua,
+    pending: &Pending,
+    graveyard: &Graveyard,
+) -> mlua::Result<Function> {
     let pending = Arc::clone(pending);
+    let graveyard = Arc::clone(graveyard);
     lua.create_function(move |lua, args: Variadic<Value>| {
         let mut guard = lock(&pending);
-        let Some(funcs) = guard.as_mut() else {
+        let regs = &mut *guard;
+        let Some(funcs) = regs.funcs.as_mut() else {
             return Err(reg_error(
                 "redis.register_function can only be called on FUNCTION LOAD command",
             ));
@@ -594,6 +621,10 @@ fn register_function(lua: &Lua, pending: &Pending) -> mlua::Result<Function> {
         {
             return Err(reg_error("Function already exists in the library"));
         }
+        let store: Table = lua.named_registry_value(STORE_KEY)?;
+        regs.next_id += 1;
+        let id = regs.next_id;
+        store.raw_set(id, reg.callback)?;
         funcs.push(Func {
             info: FunctionInfo {
                 name,
@@ -601,38 +632,58 @@ fn register_function(lua: &Lua, pending: &Pending) -> mlua::Result<Function> {
                 description: reg.description.map(Bytes::from),
                 flags: reg.flags,
             },
-            callback: reg.callback,
+            id,
+            graveyard: Arc::clone(&graveyard),
         });
         Ok(())
     })
 }
+
+/// Registry slot of the store table (callbacks by id).
+const STORE_KEY: &str = "redis_scripting_store";
 
 /// The Lua state of the engine.
 struct State {
     lua: Lua,
     /// The environment of library chunks (load-time or run-time globals).
     fenv: Table,
-    /// `run(f)`: runs a chunk under the error handler.
+    /// `run(nil, f)`: runs a chunk under the error handler.
     run: Function,
-    /// `call(f, keys, args)`: runs a callback under the error handler.
+    /// `call(id, keys, args)`: runs a callback under the error handler.
     call: Function,
     /// `loading(on)`: switches `fenv` between the two sets of globals.
     loading: Function,
+    /// The callbacks by id (also `B.store` and the registry's
+    /// [`STORE_KEY`]).
+    store: Table,
+    /// The prelude's bridge table `B`.
+    bridge: Table,
 }
 
-fn new_state(shared: &Arc<Shared>, pending: &Pending) -> mlua::Result<State> {
-    let (lua, bridge) = base_state(shared, CHUNK)?;
+fn new_state(
+    shared: &Arc<Shared>,
+    pending: &Pending,
+    graveyard: &Graveyard,
+) -> mlua::Result<State> {
+    let (lua, bridge, store) = base_state(shared, CHUNK)?;
+    lua.set_named_registry_value(STORE_KEY, &store)?;
+    let b = bridge.clone();
     bridge.raw_set("functions", true)?;
-    bridge.raw_set("register_function", register_function(&lua, pending)?)?;
+    bridge.raw_set(
+        "register_function",
+        register_function(&lua, pending, graveyard)?,
+    )?;
     let (fenv, run, call, loading): (Table, Function, Function, Function) =
         lua.load(PRELUDE).set_name("=redis_lib").call(bridge)?;
-    install_tick_hook(&lua);
+    install_tick_hook(&lua, shared);
     Ok(State {
         lua,
         fenv,
         run,
         call,
         loading,
+        store,
+        bridge: b,
     })
 }
 
@@ -640,8 +691,9 @@ fn new_state(shared: &Arc<Shared>, pending: &Pending) -> mlua::Result<State> {
 #[derive(Default)]
 struct Libraries {
     map: BTreeMap<String, Library>,
-    /// Lower-cased function name → library name.
-    index: HashMap<String, String>,
+    /// Lower-cased function name → library name and position in its
+    /// `functions`.
+    index: HashMap<String, (String, usize)>,
 }
 
 impl Libraries {
@@ -649,7 +701,7 @@ impl Libraries {
     /// taken by a library not in `ignore`.
     fn clash<'a>(&self, lib: &'a Library, ignore: &HashSet<String>) -> Option<&'a str> {
         lib.functions.iter().find_map(|f| {
-            let owner = self.index.get(&f.info.name.to_ascii_lowercase())?;
+            let (owner, _) = self.index.get(&f.info.name.to_ascii_lowercase())?;
             (!ignore.contains(owner)).then_some(f.info.name.as_str())
         })
     }
@@ -663,19 +715,17 @@ impl Libraries {
     }
 
     fn insert(&mut self, lib: Library) {
-        for f in &lib.functions {
+        for (i, f) in lib.functions.iter().enumerate() {
             self.index
-                .insert(f.info.name.to_ascii_lowercase(), lib.name.clone());
+                .insert(f.info.name.to_ascii_lowercase(), (lib.name.clone(), i));
         }
         self.map.insert(lib.name.clone(), lib);
     }
 
     fn find(&self, name: &[u8]) -> Option<&Func> {
         let key = String::from_utf8_lossy(name).to_ascii_lowercase();
-        let lib = self.map.get(self.index.get(&key)?)?;
-        lib.functions
-            .iter()
-            .find(|f| f.info.name.eq_ignore_ascii_case(&key))
+        let (lib, i) = self.index.get(&key)?;
+        self.map.get(lib)?.functions.get(*i)
     }
 }
 
@@ -686,6 +736,7 @@ pub struct FunctionEngine {
     libs: Libraries,
     shared: Arc<Shared>,
     pending: Pending,
+    graveyard: Graveyard,
     load_log: Vec<(LogLevel, String)>,
     load_timeout: Duration,
 }
@@ -703,13 +754,15 @@ impl FunctionEngine {
     /// An engine without libraries, with a Lua state of its own.
     pub fn new() -> Result<FunctionEngine, Frame> {
         let shared = Arc::new(Shared::new());
-        let pending: Pending = Arc::new(Mutex::new(None));
-        let state = new_state(&shared, &pending).map_err(internal)?;
+        let pending: Pending = Arc::default();
+        let graveyard: Graveyard = Arc::default();
+        let state = new_state(&shared, &pending, &graveyard).map_err(internal)?;
         Ok(FunctionEngine {
             state,
             libs: Libraries::default(),
             shared,
             pending,
+            graveyard,
             load_log: Vec::new(),
             load_timeout: LOAD_TIMEOUT,
         })
@@ -720,6 +773,12 @@ impl FunctionEngine {
     /// exists`, metadata, compile and load errors). A failed load changes
     /// nothing.
     pub fn load(&mut self, code: &[u8], replace: bool) -> Result<String, Frame> {
+        let result = self.load_library(code, replace);
+        self.sweep();
+        result
+    }
+
+    fn load_library(&mut self, code: &[u8], replace: bool) -> Result<String, Frame> {
         let meta = parse_metadata(code).map_err(err_frame)?;
         if !replace && self.libs.map.contains_key(&meta.name) {
             return Err(err_frame(format!(
@@ -756,19 +815,19 @@ impl FunctionEngine {
                 };
                 err_frame(format!("ERR Error compiling function: {msg}"))
             })?;
-        *lock(&self.pending) = Some(Vec::new());
-        let deadline = Instant::now() + self.load_timeout;
-        let mut logs = Vec::new();
+        lock(&self.pending).funcs = Some(Vec::new());
+        let mut host = LoadHost {
+            deadline: Instant::now() + self.load_timeout,
+            logs: Vec::new(),
+        };
         let result = st.loading.call::<()>(true).and_then(|()| {
-            with_host_fn(
-                &st.lua,
-                |lua, op, args| load_host_op(lua, op, &args, deadline, &mut logs),
-                || Ok(outcome(st.run.call(chunk)?)),
-            )
+            with_host(&st.lua, &self.shared, &mut host, || {
+                st.run.call::<(bool, Value)>((Value::Nil, chunk))
+            })
         });
         let restored = st.loading.call::<()>(false);
-        let funcs = lock(&self.pending).take().unwrap_or_default();
-        self.load_log.extend(logs);
+        let funcs = lock(&self.pending).funcs.take().unwrap_or_default();
+        self.load_log.extend(host.logs);
         restored.map_err(internal)?;
         match result.map_err(internal)? {
             (true, _) => {}
@@ -794,17 +853,42 @@ impl FunctionEngine {
     /// `FUNCTION DELETE name` (`ERR Library not found`).
     pub fn delete(&mut self, library: &[u8]) -> Result<(), Frame> {
         let name = String::from_utf8_lossy(library);
-        match self.libs.remove(&name) {
-            Some(_) => Ok(()),
-            None => Err(err_frame("ERR Library not found")),
+        let removed = self.libs.remove(&name);
+        let found = removed.is_some();
+        drop(removed);
+        self.sweep();
+        match found {
+            true => Ok(()),
+            false => Err(err_frame("ERR Library not found")),
         }
     }
 
     /// `FUNCTION FLUSH`: every library goes.
     pub fn flush(&mut self) -> Result<(), Frame> {
         self.libs = Libraries::default();
-        self.state.lua.gc_collect().map_err(internal)?;
+        // A fresh store: the old one keeps the size it grew to.
+        lock(&self.graveyard).clear();
+        let st = &mut self.state;
+        let store = st.lua.create_table().map_err(internal)?;
+        st.bridge.raw_set("store", &store).map_err(internal)?;
+        st.lua
+            .set_named_registry_value(STORE_KEY, &store)
+            .map_err(internal)?;
+        st.store = store;
+        st.lua.gc_collect().map_err(internal)?;
         Ok(())
+    }
+
+    /// Clears the store slots of the functions dropped since the last
+    /// sweep (their libraries were replaced, deleted, flushed or failed to
+    /// load), so their callbacks can be collected.
+    fn sweep(&self) {
+        let dead = std::mem::take(&mut *lock(&self.graveyard));
+        for id in dead {
+            // Only a memory error could fail; the slot then stays (a leak,
+            // not a wrong answer: ids are never reused).
+            let _ = self.state.store.raw_set(id, Value::Nil);
+        }
     }
 
     /// The libraries for `FUNCTION LIST`, sorted by name (the reference's
@@ -832,31 +916,15 @@ impl FunctionEngine {
         let Some(f) = self.libs.find(name) else {
             return Frame::error("ERR Function not found");
         };
-        let fname = f.info.name.clone();
-        let callback = f.callback.clone();
         self.shared.set_resp(Protocol::Resp2);
         self.shared.set_repl(3);
         let st = &self.state;
-        let lua = &st.lua;
-        let list = |items: &[Bytes]| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(item)?)?;
-            }
-            Ok(t)
-        };
-        let shared = Arc::clone(&self.shared);
-        let result = list(keys).and_then(|k| {
-            let a = list(args)?;
-            with_host_fn(
-                lua,
-                |lua, op, args| host_op(lua, host, &shared, op, args),
-                || Ok(outcome(st.call.call((callback, k, a))?)),
-            )
+        let result = with_host(&st.lua, &self.shared, host, || {
+            run_protected(&st.lua, &st.call, f.id, Lists::Arguments, keys, args)
         });
         match result {
             Ok((true, value)) => lua_to_frame(&value, self.shared.resp()),
-            Ok((false, err)) => script_error(&err, &fname),
+            Ok((false, err)) => script_error(&err, &f.info.name),
             Err(e) => internal(e),
         }
     }
@@ -873,6 +941,12 @@ impl FunctionEngine {
     /// with one name: `ERR Library 'x' already exists`); merging: `ERR
     /// Library x already exists` (append), `ERR Function f already exists`.
     pub fn restore(&mut self, codes: &[Bytes], policy: RestorePolicy) -> Result<(), Frame> {
+        let result = self.restore_libraries(codes, policy);
+        self.sweep();
+        result
+    }
+
+    fn restore_libraries(&mut self, codes: &[Bytes], policy: RestorePolicy) -> Result<(), Frame> {
         let mut incoming = Libraries::default();
         let mut order = Vec::with_capacity(codes.len());
         let none = HashSet::new();
@@ -963,29 +1037,29 @@ impl FunctionEngine {
     }
 }
 
-/// The host function while a library loads: `redis.log` lines are kept,
-/// the tick ends the run after the deadline.
-fn load_host_op(
-    lua: &Lua,
-    op: &str,
-    args: &[Value],
+/// The host while a library loads: `redis.log` lines are kept, the tick
+/// ends the run after the deadline. The rest of the `redis` library is out
+/// of reach of load-time code.
+struct LoadHost {
     deadline: Instant,
-    logs: &mut Vec<(LogLevel, String)>,
-) -> mlua::Result<(bool, Value)> {
-    match op {
-        "log" => {
-            logs.push(log_args(args));
-            Ok((true, Value::Nil))
-        }
-        "tick" if Instant::now() >= deadline => Ok((
-            false,
-            Value::String(lua.create_string("ERR FUNCTION LOAD timeout")?),
-        )),
-        "tick" => Ok((true, Value::Nil)),
-        _ => Ok((
-            false,
-            Value::String(lua.create_string("ERR redis library called outside of a script")?),
-        )),
+    logs: Vec<(LogLevel, String)>,
+}
+
+impl Host for LoadHost {
+    fn call(&mut self, _: Vec<Bytes>, _: &CallContext) -> Frame {
+        Frame::error("ERR redis library called outside of a script")
+    }
+
+    fn acl_check_cmd(&mut self, _: &[Bytes]) -> Option<bool> {
+        None
+    }
+
+    fn log(&mut self, level: LogLevel, msg: &str) {
+        self.logs.push((level, msg.to_string()));
+    }
+
+    fn tick(&mut self) -> Option<Vec<u8>> {
+        (Instant::now() >= self.deadline).then(|| b"ERR FUNCTION LOAD timeout".to_vec())
     }
 }
 

@@ -3,20 +3,19 @@
 //! and the running of a script against a [`Host`].
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mlua::{
-    Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic, VmState,
-};
-use redis_common::log::LogLevel;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 use redis_common::sha1::sha1_hex;
 use redis_resp::{Frame, Protocol};
 
-use crate::convert::{frame_to_lua, lua_to_frame, one_line};
-use crate::host::{CallContext, Host, TICK_INSTRUCTIONS};
+use crate::convert::{lua_to_frame, one_line};
+use crate::host::{Host, TICK_INSTRUCTIONS};
 use crate::rand48::{Rand48, RandSource};
-use crate::redislib::{self, command_args, raise_table, Shared, HOST_KEY};
+use crate::raw::{run_protected, Lists};
+use crate::redislib::{self, raise_table, Shared};
 use crate::shebang::{self, ScriptFlags};
 
 /// The version scripts see as `redis.REDIS_VERSION`.
@@ -27,28 +26,45 @@ pub const REDIS_VERSION_NUM: i64 = 0x0007_000f;
 pub(crate) const PRELUDE: &str = include_str!("prelude.lua");
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 /// Bookkeeping per cached script besides its body and id (the map entry,
-/// the compiled function's handle).
+/// the slot of the compiled function).
 const SCRIPT_OVERHEAD: usize = 64;
 
-/// One cached script.
+/// A script id as the cache keys it: 40 lower-case hex digits.
+type Sha = [u8; 40];
+
+/// `sha` as a cache key (ids are compared without case, as upstream);
+/// `None` when it cannot be one (not 40 bytes long).
+fn sha_key(sha: &[u8]) -> Option<Sha> {
+    let mut key: Sha = sha.try_into().ok()?;
+    key.make_ascii_lowercase();
+    Some(key)
+}
+
+/// One cached script. The compiled function lives in the Lua state, in the
+/// store table under `id` (one mlua handle per script would exhaust
+/// mlua's reference stack after about 8000 scripts).
 struct Script {
     body: Bytes,
     flags: ScriptFlags,
-    func: Function,
+    id: i64,
 }
 
 /// The Lua state and everything tied to it.
 struct State {
     lua: Lua,
     genv: Table,
+    /// `run(id)`: runs `store[id]` under the error handler, `(ok, value)`.
     run: Function,
     env: Table,
+    /// The compiled scripts by id.
+    store: Table,
 }
 
 /// Lua scripting for one server: create once, call from the engine.
 pub struct Interpreter {
     state: State,
-    scripts: HashMap<String, Script>,
+    scripts: HashMap<Sha, Script>,
+    next_id: i64,
     shared: Arc<Shared>,
 }
 
@@ -67,8 +83,12 @@ pub(crate) fn internal(e: mlua::Error) -> Frame {
 /// A Lua state with the standard libraries scripts get and the bridge
 /// table the prelude takes; `chunk` is the name user code is compiled
 /// under. The caller runs [`PRELUDE`] with the bridge and installs the
-/// tick hook.
-pub(crate) fn base_state(shared: &Arc<Shared>, chunk: &'static str) -> mlua::Result<(Lua, Table)> {
+/// tick hook. The bridge's `store` table (returned too) is where the
+/// prelude's runners find functions given by id.
+pub(crate) fn base_state(
+    shared: &Arc<Shared>,
+    chunk: &'static str,
+) -> mlua::Result<(Lua, Table, Table)> {
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
         LuaOptions::default(),
@@ -76,40 +96,36 @@ pub(crate) fn base_state(shared: &Arc<Shared>, chunk: &'static str) -> mlua::Res
     let bridge = redislib::bridge(&lua, shared, chunk)?;
     bridge.raw_set("version", REDIS_VERSION)?;
     bridge.raw_set("version_num", REDIS_VERSION_NUM)?;
-    Ok((lua, bridge))
+    let store = lua.create_table()?;
+    bridge.raw_set("store", &store)?;
+    Ok((lua, bridge, store))
 }
 
 fn new_state(shared: &Arc<Shared>) -> mlua::Result<State> {
-    let (lua, bridge) = base_state(shared, "@user_script")?;
+    let (lua, bridge, store) = base_state(shared, "@user_script")?;
     let genv = lua.globals();
     let (env, run): (Table, Function) = lua.load(PRELUDE).set_name("=redis_lib").call(bridge)?;
-    install_tick_hook(&lua);
+    install_tick_hook(&lua, shared);
     Ok(State {
         lua,
         genv,
         run,
         env,
+        store,
     })
 }
 
-/// The periodic hook: asks the host (through the per-run host function)
-/// whether the script may go on. Outside a run there is no host function
-/// and the hook does nothing.
-pub(crate) fn install_tick_hook(lua: &Lua) {
+/// The periodic hook: asks the host of the run whether the script may go
+/// on. Outside a run there is no host and the hook does nothing.
+pub(crate) fn install_tick_hook(lua: &Lua, shared: &Arc<Shared>) {
+    let sh = Arc::clone(shared);
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(TICK_INSTRUCTIONS),
-        |lua, _| {
-            let Value::Function(host) = lua.named_registry_value::<Value>(HOST_KEY)? else {
+        move |lua, _| {
+            let Some(Some(text)) = sh.host.with(|h| h.tick()) else {
                 return Ok(VmState::Continue);
             };
-            let (go_on, err): (bool, Value) = host.call(("tick",))?;
-            if go_on {
-                return Ok(VmState::Continue);
-            }
-            let text = match err {
-                Value::String(s) => s.as_bytes().to_vec(),
-                _ => b"ERR Script killed".to_vec(),
-            };
+            sh.killed.store(true, Ordering::Relaxed);
             install_kill_hook(lua, text.clone());
             Err(raise_table(text))
         },
@@ -132,115 +148,19 @@ fn install_kill_hook(lua: &Lua, text: Vec<u8>) {
     );
 }
 
-/// Runs `body` with `handler` as the per-run host function (what the
-/// library functions and the tick hook reach through [`HOST_KEY`]); the
-/// host function is gone and the tick hook back in place afterwards.
-pub(crate) fn with_host_fn<R>(
+/// Runs `body` with `host` lent to the library functions and the tick hook
+/// (see [`crate::raw::HostSlot`]); after a kill the tick hook is put back.
+pub(crate) fn with_host<R>(
     lua: &Lua,
-    mut handler: impl FnMut(&Lua, &str, Variadic<Value>) -> mlua::Result<(bool, Value)>,
-    body: impl FnOnce() -> mlua::Result<R>,
-) -> mlua::Result<R> {
-    let result = lua.scope(|scope| {
-        let f = scope.create_function_mut(|lua, (op, args): (mlua::String, Variadic<Value>)| {
-            let op = op.to_str()?.to_string();
-            handler(lua, &op, args)
-        })?;
-        lua.set_named_registry_value(HOST_KEY, f)?;
-        body()
-    });
-    let _ = lua.set_named_registry_value(HOST_KEY, Value::Nil);
-    // A killed run leaves the kill hook behind.
-    install_tick_hook(lua);
-    result
-}
-
-/// The `(ok, value)` pair the prelude's runner returns.
-pub(crate) fn outcome(out: MultiValue) -> (bool, Value) {
-    let mut it = out.into_iter();
-    let ok = matches!(it.next(), Some(Value::Boolean(true)));
-    (ok, it.next().unwrap_or(Value::Nil))
-}
-
-fn err_table(lua: &Lua, msg: &[u8]) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    t.raw_set("err", lua.create_string(msg)?)?;
-    Ok(Value::Table(t))
-}
-
-/// The per-run host function: `(op, ...)` → `(true, value)`, or
-/// `(false, error text)` for the library function to raise.
-/// The `(level, message)` the `log` host operation carries.
-pub(crate) fn log_args(args: &[Value]) -> (LogLevel, String) {
-    let level = match args.first() {
-        Some(Value::Number(n)) => *n as i64,
-        Some(Value::Integer(n)) => *n,
-        _ => 0,
-    };
-    let level = match level {
-        0 => LogLevel::Debug,
-        1 => LogLevel::Verbose,
-        2 => LogLevel::Notice,
-        _ => LogLevel::Warning,
-    };
-    let msg = match args.get(1) {
-        Some(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
-        _ => String::new(),
-    };
-    (level, msg)
-}
-
-pub(crate) fn host_op(
-    lua: &Lua,
+    shared: &Arc<Shared>,
     host: &mut dyn Host,
-    shared: &Shared,
-    op: &str,
-    args: Variadic<Value>,
-) -> mlua::Result<(bool, Value)> {
-    let text = |t: &[u8]| -> mlua::Result<Value> { Ok(Value::String(lua.create_string(t)?)) };
-    match op {
-        "call" | "pcall" => {
-            let pcall = op == "pcall";
-            let argv = match command_args(&args) {
-                Ok(argv) => argv,
-                Err(e) if pcall => return Ok((true, err_table(lua, e.as_bytes())?)),
-                Err(e) => return Ok((false, text(e.as_bytes())?)),
-            };
-            let resp = shared.resp();
-            let ctx = CallContext {
-                resp,
-                repl: shared.repl(),
-                pcall,
-            };
-            match host.call(argv, &ctx) {
-                Frame::Error(e) if pcall => Ok((true, err_table(lua, &e)?)),
-                Frame::Error(e) => Ok((false, text(&e)?)),
-                reply => Ok((true, frame_to_lua(lua, reply, resp)?)),
-            }
-        }
-        "acl" => {
-            let argv = match command_args(&args) {
-                Ok(argv) => argv,
-                Err(e) => return Ok((false, text(e.as_bytes())?)),
-            };
-            match host.acl_check_cmd(&argv) {
-                Some(ok) => Ok((true, Value::Boolean(ok))),
-                None => Ok((
-                    false,
-                    text(b"ERR Invalid command passed to redis.acl_check_cmd()")?,
-                )),
-            }
-        }
-        "tick" => match host.tick() {
-            None => Ok((true, Value::Nil)),
-            Some(e) => Ok((false, text(&e)?)),
-        },
-        "log" => {
-            let (level, msg) = log_args(&args);
-            host.log(level, &msg);
-            Ok((true, Value::Nil))
-        }
-        _ => Ok((true, Value::Nil)),
+    body: impl FnOnce() -> R,
+) -> R {
+    let result = shared.host.lend(host, body);
+    if shared.killed.swap(false, Ordering::Relaxed) {
+        install_tick_hook(lua, shared);
     }
+    result
 }
 
 impl Interpreter {
@@ -251,6 +171,7 @@ impl Interpreter {
         Ok(Interpreter {
             state,
             scripts: HashMap::new(),
+            next_id: 1,
             shared,
         })
     }
@@ -260,7 +181,8 @@ impl Interpreter {
     /// A body already cached is not compiled again. The error is the reply.
     pub fn load(&mut self, body: &[u8]) -> Result<String, Frame> {
         let sha = sha1_hex(body);
-        if self.scripts.contains_key(&sha) {
+        let key = sha_key(sha.as_bytes()).ok_or_else(|| Frame::error(NOSCRIPT))?;
+        if self.scripts.contains_key(&key) {
             return Ok(sha);
         }
         let parsed = shebang::parse(body).map_err(|e| Frame::Error(Bytes::from(e)))?;
@@ -281,12 +203,15 @@ impl Interpreter {
                     format!("ERR Error compiling script (new function): {msg}").as_bytes(),
                 ))
             })?;
+        let id = self.next_id;
+        self.state.store.raw_set(id, func).map_err(internal)?;
+        self.next_id += 1;
         self.scripts.insert(
-            sha.clone(),
+            key,
             Script {
                 body: Bytes::copy_from_slice(body),
                 flags: parsed.flags,
-                func,
+                id,
             },
         );
         Ok(sha)
@@ -294,16 +219,14 @@ impl Interpreter {
 
     /// `SCRIPT EXISTS` for one id (case-insensitive, as upstream).
     pub fn exists(&self, sha: &[u8]) -> bool {
-        self.scripts
-            .contains_key(&String::from_utf8_lossy(sha).to_ascii_lowercase())
+        sha_key(sha).is_some_and(|k| self.scripts.contains_key(&k))
     }
 
     /// The flags and body of a cached script (the engine checks the flags
     /// before running it: `no-writes`, `allow-oom`, …).
     pub fn script(&self, sha: &[u8]) -> Option<(ScriptFlags, Bytes)> {
-        self.scripts
-            .get(&String::from_utf8_lossy(sha).to_ascii_lowercase())
-            .map(|s| (s.flags, s.body.clone()))
+        let s = self.scripts.get(&sha_key(sha)?)?;
+        Some((s.flags, s.body.clone()))
     }
 
     /// Memory of the Lua state in bytes (`INFO`'s `used_memory_lua`).
@@ -330,6 +253,7 @@ impl Interpreter {
     pub fn flush(&mut self) -> Result<(), Frame> {
         self.state = new_state(&self.shared).map_err(internal)?;
         self.scripts.clear();
+        self.next_id = 1;
         Ok(())
     }
 
@@ -360,7 +284,7 @@ impl Interpreter {
         args: &[Bytes],
     ) -> Frame {
         match self.load(body) {
-            Ok(sha) => self.run(host, &sha, keys, args),
+            Ok(sha) => self.evalsha(host, sha.as_bytes(), keys, args),
             Err(e) => e,
         }
     }
@@ -373,51 +297,34 @@ impl Interpreter {
         keys: &[Bytes],
         args: &[Bytes],
     ) -> Frame {
-        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-        if sha.len() != 40 || !self.scripts.contains_key(&sha) {
-            return Frame::error(NOSCRIPT);
-        }
-        self.run(host, &sha, keys, args)
-    }
-
-    fn run(&mut self, host: &mut dyn Host, sha: &str, keys: &[Bytes], args: &[Bytes]) -> Frame {
-        let Some(script) = self.scripts.get(sha) else {
+        let Some(key) = sha_key(sha) else {
             return Frame::error(NOSCRIPT);
         };
-        let func = script.func.clone();
+        let Some(script) = self.scripts.get(&key) else {
+            return Frame::error(NOSCRIPT);
+        };
+        let id = script.id;
         self.shared.set_resp(Protocol::Resp2);
         self.shared.set_repl(3);
-        match self.run_function(host, &func, keys, args) {
+        match self.run_script(host, id, keys, args) {
             Ok((true, value)) => lua_to_frame(&value, self.shared.resp()),
-            Ok((false, err)) => script_error(&err, sha),
+            // The key is lower-case hex.
+            Ok((false, err)) => script_error(&err, &String::from_utf8_lossy(&key)),
             Err(e) => internal(e),
         }
     }
 
-    fn run_function(
-        &mut self,
+    fn run_script(
+        &self,
         host: &mut dyn Host,
-        func: &Function,
+        id: i64,
         keys: &[Bytes],
         args: &[Bytes],
     ) -> mlua::Result<(bool, Value)> {
         let st = &self.state;
-        let lua = &st.lua;
-        let list = |items: &[Bytes]| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(item)?)?;
-            }
-            Ok(t)
-        };
-        st.genv.raw_set("KEYS", list(keys)?)?;
-        st.genv.raw_set("ARGV", list(args)?)?;
-        let shared = Arc::clone(&self.shared);
-        with_host_fn(
-            lua,
-            |lua, op, args| host_op(lua, host, &shared, op, args),
-            || Ok(outcome(st.run.call(func.clone())?)),
-        )
+        with_host(&st.lua, &self.shared, host, || {
+            run_protected(&st.lua, &st.run, id, Lists::Globals(&st.genv), keys, args)
+        })
     }
 }
 

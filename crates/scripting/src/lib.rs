@@ -83,6 +83,7 @@ pub mod functions;
 pub mod host;
 pub mod interp;
 pub mod rand48;
+mod raw;
 mod redislib;
 pub mod shebang;
 mod structlib;
@@ -93,6 +94,8 @@ pub use interp::{Interpreter, REDIS_VERSION, REDIS_VERSION_NUM};
 pub use rand48::RandSource;
 pub use shebang::ScriptFlags;
 
+#[cfg(test)]
+mod scale_tests;
 #[cfg(test)]
 mod structtests;
 #[cfg(test)]

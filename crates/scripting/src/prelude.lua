@@ -25,9 +25,9 @@ local function deny() error(RO, 2) end
 
 -- What getmetatable shows of a protected metatable: a read-only table
 -- with its __index only (upstream's metatables have no __newindex: the
--- tables are read-only by a flag).
-local function hide(mt)
-  local shown = {__index = mt.__index}
+-- tables are read-only by a flag), or `index` in its place.
+local function hide(mt, index)
+  local shown = {__index = index or mt.__index}
   local view = {}
   backing[view] = shown
   raw_setmetatable(view, {__index = shown, __newindex = deny, __metatable = view})
@@ -163,20 +163,28 @@ local smt = raw_getmetatable("")
 smt.__index = raw_rawget(G, "string")
 hide(smt)
 
--- Globals: reading a missing one is an error, writing any is.
+-- Globals: reading a missing one is an error, writing any is. Reads go
+-- from the proxy to G through __index tables (no Lua call for a global
+-- that exists); G's own __index raises the error, with the position of
+-- the code that read (level 2: the VM calls it from that code's frame).
+-- Both metatables show `global_index`, a function doing the same.
+local function missing_global(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+local function global_index(_, k)
+  local v = raw_rawget(G, k)
+  if v == nil then
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end
+  return v
+end
+local g_mt = {__index = missing_global}
+hide(g_mt, global_index)
+raw_setmetatable(G, g_mt)
 local env = {}
 backing[env] = G
-local genv_mt = {
-  __index = function(_, k)
-    local v = raw_rawget(G, k)
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = deny,
-}
-hide(genv_mt)
+local genv_mt = {__index = G, __newindex = deny}
+hide(genv_mt, global_index)
 raw_setmetatable(env, genv_mt)
 raw_rawset(G, "_G", env)
 
@@ -195,7 +203,14 @@ B.g_init({
   load = function(...) return with_env(raw_load(...)) end,
 })
 
-local function run(f) return raw_xpcall(f, handler) end
+-- Functions given by id are in B.store (compiled scripts, function
+-- callbacks): the Rust side keeps ids, not one handle per function, and
+-- may replace the table. Only the first value a script returns is the
+-- reply.
+local function run(id, f)
+  local ok, v = raw_xpcall(f or B.store[id], handler)
+  return ok, v
+end
 if not functions then return env, run end
 
 -- The function engine. Library chunks and every closure they create have
@@ -232,12 +247,14 @@ local run_index = genv_mt.__index
 local fenv = {}
 backing[fenv] = G
 local fenv_mt = {__index = run_index, __newindex = deny}
-hide(fenv_mt)
+hide(fenv_mt, global_index)
 raw_setmetatable(fenv, fenv_mt)
 local function loading(on)
   raw_rawset(fenv_mt, "__index", on and load_index or run_index)
 end
-local function call(f, keys, args)
-  return raw_xpcall(function() return f(keys, args) end, handler)
+local function call(id, keys, args)
+  local f = B.store[id]
+  local ok, v = raw_xpcall(function() return f(keys, args) end, handler)
+  return ok, v
 end
 return fenv, run, call, loading

@@ -6,20 +6,28 @@
 //! Errors they raise are [`Raise`] values; the Lua side turns them back
 //! into what upstream raises (an `{err=...}` table or a message string)
 //! with `decode`.
+//!
+//! `redis.call`, `pcall`, `acl_check_cmd` and `log` reach the server through
+//! the [`crate::Host`] the run lends to [`Shared::host`]; they and
+//! `sha1hex`, `setresp`, `set_repl` take any number of arguments
+//! ([`c_like`]: 7999 of them, as `unpack` makes, are fine).
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use mlua::{Function, Lua, Table, Value, Variadic};
+use mlua::{Lua, Table, Value, Variadic};
+use redis_common::log::LogLevel;
 use redis_common::sha1::sha1_hex;
-use redis_resp::Protocol;
+use redis_resp::{Frame, Protocol};
 
-use crate::host::ReplFlags;
+use crate::convert::frame_to_lua;
+use crate::host::{CallContext, ReplFlags};
 use crate::rand48::{Rand48, RandSource};
+use crate::raw::{c_like, Args, HostSlot};
 
-/// Name of the registry slot holding the per-run host function.
-pub(crate) const HOST_KEY: &str = "redis_scripting_host";
+/// What the library functions raise when no run lends them a host.
+const OUTSIDE: &str = "ERR redis library called outside of a script";
 
 /// An error raised by a library function.
 #[derive(Debug, Clone)]
@@ -131,6 +139,11 @@ pub(crate) struct Shared {
     rand: Mutex<RandSource>,
     resp: AtomicU8,
     repl: AtomicU8,
+    /// The host of the run in progress.
+    pub host: HostSlot,
+    /// Set when a tick killed the run (the kill hook is in place and the
+    /// tick hook must come back when the run ends).
+    pub killed: AtomicBool,
 }
 
 impl Shared {
@@ -139,6 +152,8 @@ impl Shared {
             rand: Mutex::new(RandSource::new()),
             resp: AtomicU8::new(2),
             repl: AtomicU8::new(3),
+            host: HostSlot::default(),
+            killed: AtomicBool::new(false),
         }
     }
 
@@ -192,13 +207,6 @@ impl Shared {
     }
 }
 
-fn host_fn(lua: &Lua) -> mlua::Result<Function> {
-    match lua.named_registry_value::<Value>(HOST_KEY)? {
-        Value::Function(f) => Ok(f),
-        _ => Err(raise_table("ERR redis library called outside of a script")),
-    }
-}
-
 /// Builds the bridge table `B` the prelude installs. `chunk` is the name
 /// user code is compiled under (`@user_script`, `@user_function`): errors
 /// are located in the innermost frame of such code.
@@ -210,60 +218,87 @@ pub(crate) fn bridge(lua: &Lua, shared: &Arc<Shared>, chunk: &'static str) -> ml
     b.raw_set("cjson", crate::cjson::create(lua)?)?;
     b.raw_set("cmsgpack", crate::cmsgpack::create(lua)?)?;
     crate::baselib::install(lua, &b)?;
-    for (name, op) in [("call", "call"), ("pcall", "pcall"), ("acl", "acl")] {
-        b.raw_set(
-            name,
-            lua.create_function(move |lua, args: Variadic<Value>| {
-                let (ok, v): (bool, Value) = host_fn(lua)?.call((op, args))?;
-                if ok {
-                    return Ok(v);
-                }
-                match v {
-                    Value::String(s) => Err(raise_table(s.as_bytes().to_vec())),
-                    _ => Err(raise_table("ERR unknown error")),
-                }
-            })?,
-        )?;
-    }
+    let sh = Arc::clone(shared);
+    b.raw_set(
+        "call",
+        c_like(lua, move |lua, args| command(lua, &sh, &args, false))?,
+    )?;
+    let sh = Arc::clone(shared);
+    b.raw_set(
+        "pcall",
+        c_like(lua, move |lua, args| command(lua, &sh, &args, true))?,
+    )?;
+    let sh = Arc::clone(shared);
+    b.raw_set(
+        "acl",
+        c_like(lua, move |_, args| {
+            let argv = command_args(&args)?.map_err(raise_table)?;
+            match sh.host.with(|h| h.acl_check_cmd(&argv)) {
+                Some(Some(ok)) => Ok(ok),
+                Some(None) => Err(raise_table(
+                    "ERR Invalid command passed to redis.acl_check_cmd()",
+                )),
+                None => Err(raise_table(OUTSIDE)),
+            }
+        })?,
+    )?;
+    let sh = Arc::clone(shared);
     b.raw_set(
         "log",
-        lua.create_function(|lua, args: Variadic<Value>| {
+        c_like(lua, move |lua, args| {
             if args.len() < 2 {
                 return Err(raise_table(
                     "ERR redis.log() requires two arguments or more.",
                 ));
             }
-            let level = match &args[0] {
+            let level = match args.get(0)? {
                 Value::Number(n) => n.trunc() as i32 as i64,
-                Value::Integer(n) => *n,
+                Value::Integer(n) => n,
                 _ => {
                     return Err(raise_table(
                         "ERR First argument must be a number (log level).",
                     ))
                 }
             };
-            if !(0..=3).contains(&level) {
-                return Err(raise_table("ERR Invalid debug level."));
-            }
-            let mut parts: Vec<Vec<u8>> = Vec::new();
-            for v in args.iter().skip(1) {
-                if matches!(v, Value::String(_) | Value::Number(_) | Value::Integer(_)) {
-                    if let Some(s) = lua.coerce_string(v.clone())? {
-                        parts.push(s.as_bytes().to_vec());
+            let level = match level {
+                0 => LogLevel::Debug,
+                1 => LogLevel::Verbose,
+                2 => LogLevel::Notice,
+                3 => LogLevel::Warning,
+                _ => return Err(raise_table("ERR Invalid debug level.")),
+            };
+            let mut msg: Vec<u8> = Vec::new();
+            let mut glued = false;
+            for i in 1..args.len() {
+                let v = args.get(i)?;
+                let part = match &v {
+                    Value::String(s) => Some(s.as_bytes().to_vec()),
+                    Value::Number(_) | Value::Integer(_) => {
+                        lua.coerce_string(v.clone())?.map(|s| s.as_bytes().to_vec())
                     }
+                    _ => None,
+                };
+                if let Some(part) = part {
+                    if glued {
+                        msg.push(b' ');
+                    }
+                    msg.extend_from_slice(&part);
+                    glued = true;
                 }
             }
-            let msg = lua.create_string(parts.join(&b' '))?;
-            host_fn(lua)?.call::<()>(("log", level, msg))
+            let msg = String::from_utf8_lossy(&msg);
+            sh.host
+                .with(|h| h.log(level, &msg))
+                .ok_or_else(|| raise_table(OUTSIDE))
         })?,
     )?;
     b.raw_set(
         "sha1hex",
-        lua.create_function(|lua, args: Variadic<Value>| {
+        c_like(lua, |lua, args| {
             if args.len() != 1 {
                 return Err(raise_table("ERR wrong number of arguments"));
             }
-            let data = match &args[0] {
+            let data = match &args.get(0)? {
                 v @ (Value::String(_) | Value::Number(_) | Value::Integer(_)) => lua
                     .coerce_string(v.clone())?
                     .map(|s| s.as_bytes().to_vec())
@@ -276,11 +311,11 @@ pub(crate) fn bridge(lua: &Lua, shared: &Arc<Shared>, chunk: &'static str) -> ml
     let sh = Arc::clone(shared);
     b.raw_set(
         "setresp",
-        lua.create_function(move |lua, args: Variadic<Value>| {
+        c_like(lua, move |lua, args| {
             if args.len() != 1 {
                 return Err(raise_table("ERR redis.setresp() requires one argument."));
             }
-            match to_int(lua, args.first())? {
+            match to_int(lua, Some(&args.get(0)?))? {
                 2 => sh.set_resp(Protocol::Resp2),
                 3 => sh.set_resp(Protocol::Resp3),
                 _ => return Err(raise_table("ERR RESP version must be 2 or 3.")),
@@ -291,11 +326,11 @@ pub(crate) fn bridge(lua: &Lua, shared: &Arc<Shared>, chunk: &'static str) -> ml
     let sh = Arc::clone(shared);
     b.raw_set(
         "set_repl",
-        lua.create_function(move |lua, args: Variadic<Value>| {
+        c_like(lua, move |lua, args| {
             if args.len() != 1 {
                 return Err(raise_table("ERR redis.set_repl() requires two arguments."));
             }
-            let flags = to_int(lua, args.first())?;
+            let flags = to_int(lua, Some(&args.get(0)?))?;
             if !(0..=3).contains(&flags) {
                 return Err(raise_table(
                     "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
@@ -359,21 +394,74 @@ pub(crate) fn bridge(lua: &Lua, shared: &Arc<Shared>, chunk: &'static str) -> ml
     Ok(b)
 }
 
-/// Converts the arguments of `redis.call` and friends into a command line.
-pub(crate) fn command_args(args: &[Value]) -> Result<Vec<Bytes>, &'static str> {
+/// Converts the arguments of `redis.call` and friends into a command line
+/// (the inner error is the text to raise).
+pub(crate) fn command_args(args: &Args) -> mlua::Result<Result<Vec<Bytes>, &'static str>> {
+    const NOT_STRING: &str = "ERR Lua redis lib command arguments must be strings or integers";
     if args.is_empty() {
-        return Err("ERR Please specify at least one argument for this redis lib call");
+        return Ok(Err(
+            "ERR Please specify at least one argument for this redis lib call",
+        ));
     }
     let mut argv = Vec::with_capacity(args.len());
-    for a in args {
-        match a {
-            Value::String(s) => argv.push(Bytes::from(s.as_bytes().to_vec())),
-            Value::Number(n) => argv.push(Bytes::from(redis_resp::format_double(*n))),
-            // mlua hands integral numbers over as integers (losing the sign
-            // of -0, which upstream would send as "-0").
-            Value::Integer(i) => argv.push(Bytes::from(redis_resp::format_double(*i as f64))),
-            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+    match args {
+        Args::List(values) => {
+            for v in values.iter() {
+                match command_arg(v) {
+                    Some(arg) => argv.push(arg),
+                    None => return Ok(Err(NOT_STRING)),
+                }
+            }
+        }
+        Args::Packed(t, n) => {
+            for i in 1..=*n {
+                match command_arg(&t.raw_get(i)?) {
+                    Some(arg) => argv.push(arg),
+                    None => return Ok(Err(NOT_STRING)),
+                }
+            }
         }
     }
-    Ok(argv)
+    Ok(Ok(argv))
+}
+
+/// One argument of a command line: strings, and numbers as upstream
+/// formats them.
+fn command_arg(v: &Value) -> Option<Bytes> {
+    match v {
+        Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::Number(n) => Some(Bytes::from(redis_resp::format_double(*n))),
+        // mlua hands integral numbers over as integers (losing the sign of
+        // -0, which upstream would send as "-0").
+        Value::Integer(i) => Some(Bytes::from(redis_resp::format_double(*i as f64))),
+        _ => None,
+    }
+}
+
+/// `redis.call` / `redis.pcall`: runs the command through the host of the
+/// run; errors are raised (`call`) or handed back as `{err=...}` (`pcall`).
+fn command(lua: &Lua, shared: &Shared, args: &Args, pcall: bool) -> mlua::Result<Value> {
+    let argv = match command_args(args)? {
+        Ok(argv) => argv,
+        Err(e) if pcall => return err_table(lua, e.as_bytes()),
+        Err(e) => return Err(raise_table(e)),
+    };
+    let ctx = CallContext {
+        resp: shared.resp(),
+        repl: shared.repl(),
+        pcall,
+    };
+    match shared.host.with(|h| h.call(argv, &ctx)) {
+        None => Err(raise_table(OUTSIDE)),
+        Some(Frame::Error(e)) if pcall => err_table(lua, &e),
+        Some(Frame::Error(e)) => Err(raise_table(e.to_vec())),
+        Some(reply) => frame_to_lua(lua, reply, ctx.resp),
+    }
+}
+
+/// `{err=<msg>}`.
+pub(crate) fn err_table(lua: &Lua, msg: &[u8]) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set("err", lua.create_string(msg)?)?;
+    Ok(Value::Table(t))
 }

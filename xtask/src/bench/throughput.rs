@@ -55,7 +55,38 @@ impl Throughput {
         pipeline: u32,
         n: u64,
     ) -> Result<(), String> {
-        let (rows, ticks) = tool::run(server, test, pipeline, n, &[])?;
+        let sampled = tool::run(server, test, pipeline, n, &[])?;
+        self.add(server, prefix, sampled, pipeline, n);
+        Ok(())
+    }
+
+    /// One redis-benchmark run of a custom `command`, stored as `label`.
+    pub fn sample_command(
+        &mut self,
+        server: &Srv,
+        label: &str,
+        command: &[&str],
+        pipeline: u32,
+        n: u64,
+    ) -> Result<(), String> {
+        let (rows, ticks) = tool::run_command(server, command, pipeline, n)?;
+        let rows = rows
+            .into_iter()
+            .map(|(_, r, p)| (String::new(), r, p))
+            .collect();
+        self.add(server, label, (rows, ticks), pipeline, n);
+        Ok(())
+    }
+
+    fn add(
+        &mut self,
+        server: &Srv,
+        prefix: &str,
+        sampled: (Vec<tool::Row>, u64),
+        pipeline: u32,
+        n: u64,
+    ) {
+        let (rows, ticks) = sampled;
         let n_rows = rows.len() as f64;
         for (name, rps, p99) in rows {
             let label = format!("{prefix}{name}");
@@ -72,7 +103,6 @@ impl Throughput {
             s.cpu_ticks += ticks as f64 / n_rows;
             s.requests += n;
         }
-        Ok(())
     }
 
     /// The table (today's format) and the JSON rows.

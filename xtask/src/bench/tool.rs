@@ -48,13 +48,37 @@ pub fn run(
     n: u64,
     extra: &[&str],
 ) -> Result<(Vec<Row>, u64), String> {
-    let what = format!("redis-benchmark -t {test} -P {pipeline}");
+    let mut args = vec!["-t", test];
+    args.extend_from_slice(extra);
+    run_args(server, &format!("-t {test}"), &args, pipeline, n)
+}
+
+/// Runs `redis-benchmark -P <pipeline> -n <n> <command...>` (a custom
+/// command, such as `EVALSHA <sha> 1 key`) against `server`, bounded in
+/// time; returns the rows and the server's CPU ticks spent meanwhile.
+pub fn run_command(
+    server: &Srv,
+    command: &[&str],
+    pipeline: u32,
+    n: u64,
+) -> Result<(Vec<Row>, u64), String> {
+    run_args(server, &command.join(" "), command, pipeline, n)
+}
+
+fn run_args(
+    server: &Srv,
+    label: &str,
+    args: &[&str],
+    pipeline: u32,
+    n: u64,
+) -> Result<(Vec<Row>, u64), String> {
+    let what = format!("redis-benchmark {label} -P {pipeline}");
     let before = cpu_ticks(server.pid())?;
     let mut child = Command::new(BENCHMARK)
         .args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
-        .args(["-t", test, "-c", CLIENTS, "-n", &n.to_string()])
+        .args(["-c", CLIENTS, "-n", &n.to_string()])
         .args(["-P", &pipeline.to_string(), "--csv"])
-        .args(extra)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
