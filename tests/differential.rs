@@ -595,7 +595,7 @@ macro_rules! scripts {
 
 scripts!(
     keyspace, expire, strings, protocol, server, hash, zset, set, list, stream, bitops, sort, hll,
-    cluster, geo, multi, blocking, pubsub, limits, debug, scripting
+    cluster, geo, multi, blocking, pubsub, limits, debug, scripting, tracking, acl
 );
 
 #[test]

@@ -513,7 +513,7 @@ fn inactive_directives_warn_at_startup() {
         &[
             "--busy-reply-threshold",
             "100",
-            "--tracking-table-max-keys",
+            "--watchdog-period",
             "10",
             "--tls-port",
             "0",
@@ -521,7 +521,7 @@ fn inactive_directives_warn_at_startup() {
     );
     let log = s.log_contents();
     assert!(
-        log.contains("WARNING: 'tracking-table-max-keys 10' is accepted but has no effect in this version (see docs/compatibility.md)"),
+        log.contains("WARNING: 'watchdog-period 10' is accepted but has no effect in this version (see docs/compatibility.md)"),
         "{log}"
     );
     // Active since scripting exists.

@@ -9,6 +9,7 @@ use crate::keys::reply_help;
 use redis_engine::client::ReplyMode;
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{CmdError, CmdResult, SYNTAX};
+use redis_engine::tracking::{Options as TrackingOptions, PrefixCheck};
 
 /// Rejects names upstream refuses (spaces, newlines, non-printables).
 pub fn validate_name(n: &[u8]) -> CmdResult {
@@ -391,6 +392,170 @@ pub fn no_evict(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 /// # Format
+/// `CLIENT TRACKING <ON | OFF> [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`
+pub fn tracking(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let id = ctx.client.id;
+    let mut opts = TrackingOptions::default();
+    let mut redirect: u64 = 0;
+    let mut prefixes: Vec<Bytes> = Vec::new();
+    let mut j = 3;
+    while j < argv.len() {
+        let more = j + 1 < argv.len();
+        let a = &argv[j];
+        if is(a, "redirect") && more {
+            j += 1;
+            if redirect != 0 {
+                return Err(CmdError::fixed(
+                    "ERR A client can only redirect to a single other client",
+                ));
+            }
+            let r = args::int(&argv[j])?;
+            // The client must exist now (it may go away later).
+            let exists = u64::try_from(r).is_ok_and(|r| ctx.st.clients.contains_key(&r));
+            if !exists {
+                return Err(CmdError::fixed(
+                    "ERR The client ID you want redirect to does not exist",
+                ));
+            }
+            redirect = r as u64;
+        } else if is(a, "bcast") {
+            opts.bcast = true;
+        } else if is(a, "optin") {
+            opts.optin = true;
+        } else if is(a, "optout") {
+            opts.optout = true;
+        } else if is(a, "noloop") {
+            opts.noloop = true;
+        } else if is(a, "prefix") && more {
+            j += 1;
+            prefixes.push(argv[j].clone());
+        } else {
+            return Err(SYNTAX);
+        }
+        j += 1;
+    }
+    if is(&argv[2], "on") {
+        let cur = ctx.st.tracking_of(id);
+        if !opts.bcast && !prefixes.is_empty() {
+            return Err(CmdError::fixed(
+                "ERR PREFIX option requires BCAST mode to be enabled",
+            ));
+        }
+        if cur.on && cur.bcast != opts.bcast {
+            return Err(CmdError::fixed("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."));
+        }
+        if opts.bcast && (opts.optin || opts.optout) {
+            return Err(CmdError::fixed(
+                "ERR OPTIN and OPTOUT are not compatible with BCAST",
+            ));
+        }
+        if opts.optin && opts.optout {
+            return Err(CmdError::fixed(
+                "ERR You can't specify both OPTIN mode and OPTOUT mode",
+            ));
+        }
+        if (opts.optin && cur.optout) || (opts.optout && cur.optin) {
+            return Err(CmdError::fixed("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."));
+        }
+        if opts.bcast {
+            match ctx.st.tracking_check_prefixes(id, &prefixes) {
+                PrefixCheck::Ok => {}
+                PrefixCheck::Err(e) => return Err(e),
+                PrefixCheck::ErrThenOk(e) => {
+                    // Upstream 7.0 replies the error, then goes on.
+                    ctx.st.count_error(&e);
+                    ctx.out.extend_from_slice(b"-");
+                    ctx.out.extend_from_slice(&e.0);
+                    ctx.out.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+        ctx.st.tracking_enable(id, redirect, opts, &prefixes);
+    } else if is(&argv[2], "off") {
+        ctx.st.tracking_disable(id);
+    } else {
+        return Err(SYNTAX);
+    }
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT CACHING <YES | NO>`
+pub fn caching(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let id = ctx.client.id;
+    let t = ctx.st.tracking_of(id);
+    if !t.on {
+        return Err(CmdError::fixed("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"));
+    }
+    if is(&argv[2], "yes") {
+        if !t.optin {
+            return Err(CmdError::fixed(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+    } else if is(&argv[2], "no") {
+        if !t.optout {
+            return Err(CmdError::fixed(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(SYNTAX);
+    }
+    ctx.st.tracking_set_caching(id);
+    ctx.ok();
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT GETREDIR`
+pub fn getredir(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let t = ctx.st.tracking_of(ctx.client.id);
+    ctx.int(if t.on { t.redirect as i64 } else { -1 });
+    Ok(())
+}
+
+/// # Format
+/// `CLIENT TRACKINGINFO`
+pub fn trackinginfo(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let t = ctx.st.tracking_of(ctx.client.id);
+    let mut fl: Vec<&str> = vec![if t.on { "on" } else { "off" }];
+    if t.bcast {
+        fl.push("bcast");
+    }
+    if t.optin {
+        fl.push("optin");
+        if t.caching {
+            fl.push("caching-yes");
+        }
+    }
+    if t.optout {
+        fl.push("optout");
+        if t.caching {
+            fl.push("caching-no");
+        }
+    }
+    if t.noloop {
+        fl.push("noloop");
+    }
+    if t.broken_redir {
+        fl.push("broken_redirect");
+    }
+    ctx.map(3);
+    ctx.bulk(b"flags");
+    ctx.set(fl.len());
+    for f in fl {
+        ctx.bulk(f.as_bytes());
+    }
+    ctx.bulk(b"redirect");
+    ctx.int(if t.on { t.redirect as i64 } else { -1 });
+    ctx.bulk(b"prefixes");
+    ctx.bulk_array(t.prefixes.iter());
+    Ok(())
+}
+
+/// # Format
 /// `CLIENT HELP`
 pub fn help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     reply_help(ctx, help::CLIENT);
@@ -410,5 +575,9 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("client|unblock", unblock),
     ("client|reply", reply),
     ("client|no-evict", no_evict),
+    ("client|tracking", tracking),
+    ("client|caching", caching),
+    ("client|getredir", getredir),
+    ("client|trackinginfo", trackinginfo),
     ("client|help", help),
 ];

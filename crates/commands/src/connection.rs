@@ -46,14 +46,8 @@ pub fn quit(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 }
 
 fn check_password(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
-    let ok = user == b"default"
-        && match &ctx.st.cached.requirepass {
-            // `nopass`: the default user accepts any password.
-            None => true,
-            Some(p) => p.as_ref() == pass,
-        };
-    if ok {
-        ctx.client.authenticated = true;
+    let now = ctx.now;
+    if ctx.st.acl_authenticate(ctx.client, user, pass, now) {
         Ok(())
     } else {
         Err(WRONGPASS)
@@ -66,7 +60,7 @@ pub fn auth(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 3 {
         return Err(SYNTAX);
     }
-    if argv.len() == 2 && ctx.st.cached.requirepass.is_none() {
+    if argv.len() == 2 && ctx.st.acl.users.default_user().nopass() {
         return Err(CmdError::fixed("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
     }
     let (user, pass): (&[u8], &[u8]) = if argv.len() == 3 {
@@ -115,7 +109,7 @@ pub fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if let Some((u, p)) = auth {
         check_password(ctx, u, p)?;
     }
-    if !ctx.client.authenticated && ctx.st.cached.requirepass.is_some() {
+    if !ctx.client.authenticated && ctx.st.acl_auth_required() {
         return Err(CmdError::fixed("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if let Some(n) = name {
@@ -153,6 +147,8 @@ pub fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `RESET`
 pub fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let id = ctx.client.id;
+    ctx.st.tracking_disable(id);
     redis_engine::pubsub::forget(ctx.st, ctx.client);
     ctx.client.subs.clear();
     ctx.client.psubs.clear();
@@ -171,9 +167,11 @@ pub fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         ctx.st.monitors.retain(|&m| m != id);
     }
     // Back to the default user: authenticated only if it needs no password.
-    ctx.client.authenticated = ctx.st.cached.requirepass.is_none();
+    ctx.client.authenticated = !ctx.st.acl_auth_required();
+    ctx.client.user = "default".into();
     let id = ctx.client.id;
     if let Some(info) = ctx.st.clients.get_mut(&id) {
+        info.user = "default".into();
         info.name = Bytes::new();
         info.is_monitor = false;
         info.no_evict = false;

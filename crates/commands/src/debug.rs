@@ -293,6 +293,7 @@ fn reload(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
             .map_err(|_| CmdError::fixed("ERR Error trying to save the DB"))?;
     }
     if flush {
+        ctx.st.tracking_flush();
         ctx.st.ks.flush_all();
     }
     // Libraries: replaced by the file's, or (NOFLUSH) kept, the file's

@@ -318,6 +318,7 @@ pub fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(ctx, argv)?;
     let db = ctx.db();
     ctx.st.touch_watched_db(db, ctx.now);
+    ctx.st.tracking_flush();
     let n = ctx.st.ks.flush_db(db, lazy);
     ctx.st.signal_blocked_keys_of_db(db);
     // Upstream counts one change per removed key, and at least one so the
@@ -338,6 +339,7 @@ pub fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     for db in 0..ctx.st.ks.len() {
         ctx.st.touch_watched_db(db, ctx.now);
     }
+    ctx.st.tracking_flush();
     let n = ctx.st.ks.flush_all_lazy(lazy);
     for db in 0..ctx.st.ks.len() {
         ctx.st.signal_blocked_keys_of_db(db);

@@ -9,6 +9,7 @@
 //!   [`stream`], [`bitops`], [`hyperloglog`], [`geo`], [`sort`]; the
 //!   keyspace and expiry: [`keys`]; moving keys to another server:
 //!   [`migrate`] (MIGRATE, RESTORE-ASKING).
+//! - [`acl`] (ACL).
 //! - [`connection`] (AUTH, HELLO, PING, SELECT, RESET…), [`client`]
 //!   (CLIENT), [`transaction`] (MULTI/EXEC/WATCH), [`pubsub`].
 //! - [`introspection`] (COMMAND, SLOWLOG, LATENCY, MEMORY, MONITOR, TIME),
@@ -24,6 +25,7 @@
 //!   (long double arithmetic of INCRBYFLOAT), [`help`] (HELP texts),
 //!   [`digest`].
 
+pub mod acl;
 pub mod args;
 pub mod bitops;
 pub mod client;
@@ -87,6 +89,7 @@ pub const MODULES: &[&[(&str, Handler)]] = &[
     migrate::COMMANDS,
     scripting::COMMANDS,
     functions::COMMANDS,
+    acl::COMMANDS,
 ];
 
 /// The process-wide command table. Building it cannot fail for the lists

@@ -43,7 +43,9 @@ struct Opts<'a> {
 impl<'a> Opts<'a> {
     /// Parses the options after the key; an option missing its values is
     /// a syntax error, SORT_RO knows no STORE.
-    fn parse(mut a: Args<'a>, read_only: bool) -> Result<Opts<'a>, CmdError> {
+    /// `full_access`: the user may read every key (else BY and GET are
+    /// refused, as upstream).
+    fn parse(mut a: Args<'a>, read_only: bool, full_access: bool) -> Result<Opts<'a>, CmdError> {
         let mut o = Opts {
             limit_count: -1,
             ..Opts::default()
@@ -63,11 +65,21 @@ impl<'a> Opts<'a> {
                 o.store = Some(a.key()?);
             } else if is(opt, "by") && left >= 1 {
                 let p = a.bytes()?;
+                if !full_access {
+                    return Err(CmdError::fixed(
+                        "ERR BY option of SORT denied due to insufficient ACL permissions.",
+                    ));
+                }
                 // A pattern that names no key per element cannot order
                 // anything: it only means "keep the natural order".
                 o.dont_sort = !p.contains(&b'*');
                 o.by = Some(p);
             } else if is(opt, "get") && left >= 1 {
+                if !full_access {
+                    return Err(CmdError::fixed(
+                        "ERR GET option of SORT denied due to insufficient ACL permissions.",
+                    ));
+                }
                 o.gets.push(a.bytes()?);
             } else {
                 return Err(SYNTAX);
@@ -321,7 +333,8 @@ enum Source {
 /// SORT and SORT_RO: parse, check the source's type, load the elements
 /// (only the LIMIT range when nothing is sorted), sort, then reply or store.
 fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
-    let mut o = Opts::parse(Args::new(&argv[2..]), read_only)?;
+    let full_access = ctx.st.acl_full_key_read(ctx.client, argv);
+    let mut o = Opts::parse(Args::new(&argv[2..]), read_only, full_access)?;
     let key = &argv[1];
     let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
     let kind = {
@@ -332,8 +345,10 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
             Some(_) => return Err(WRONGTYPE),
         }
     };
-    // A stored result must not depend on a set's internal order.
-    if o.dont_sort && matches!(kind, Source::Set) && o.store.is_some() {
+    // A stored result, or one a script sees, must not depend on a set's
+    // internal order (replicas and AOF replay must get the same result).
+    let for_script = ctx.caller == redis_engine::dispatch::Caller::Script;
+    if o.dont_sort && matches!(kind, Source::Set) && (o.store.is_some() || for_script) {
         o.dont_sort = false;
         o.alpha = true;
         o.by = None;

@@ -353,6 +353,7 @@ impl State {
         for db in 0..self.ks.len() {
             self.touch_watched_db(db, crate::state::now_ms());
         }
+        self.tracking_flush();
         self.ks.flush_all();
         let mut dir = self.aof_dir_from_disk()?;
         if dir.manifest.load_order().is_empty() {

@@ -172,6 +172,8 @@ pub struct ClientInfo {
     pub is_replica: bool,
     /// Our primary's replication link (flag `M`, type `master`).
     pub is_master: bool,
+    /// Client-side caching (`CLIENT TRACKING`).
+    pub tracking: crate::tracking::ClientTracking,
     pub signal: Arc<ConnSignal>,
 }
 
@@ -212,6 +214,7 @@ impl ClientInfo {
             blocked: false,
             is_replica: false,
             is_master: false,
+            tracking: crate::tracking::ClientTracking::default(),
             signal,
         }
     }
@@ -233,6 +236,15 @@ impl ClientInfo {
         }
         if self.blocked {
             f.push('b');
+        }
+        if self.tracking.on {
+            f.push('t');
+        }
+        if self.tracking.broken_redir {
+            f.push('R');
+        }
+        if self.tracking.bcast {
+            f.push('B');
         }
         if self.sub + self.psub + self.ssub > 0 {
             f.push('P');
@@ -264,7 +276,7 @@ impl ClientInfo {
         let idle = (now_ms - self.last_interaction_ms).max(0) / 1000;
         let (obl, oll, omem) = self.output_buffers();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs=16384 rbp=16384 obl={obl} oll={oll} omem={omem} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs=16384 rbp=16384 obl={obl} oll={oll} omem={omem} tot-mem={} events={} cmd={} user={} redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -285,6 +297,11 @@ impl ClientInfo {
             if obl > 0 { "rw" } else { "r" },
             self.last_cmd,
             self.user,
+            if self.tracking.on {
+                self.tracking.redirect as i64
+            } else {
+                -1
+            },
             self.resp,
         )
     }

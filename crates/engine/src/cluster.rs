@@ -480,6 +480,7 @@ impl State {
                     for db in 0..self.ks.len() {
                         self.touch_watched_db(db, now);
                     }
+                    self.tracking_flush();
                     self.ks.flush_all();
                     self.dirty += 1;
                 }

@@ -195,6 +195,11 @@ impl Ctx<'_> {
     /// every handler that writes a key must call it once per key and event.
     pub fn key_event(&mut self, db: usize, key: &[u8], class: char, event: &str) {
         self.st.touch_key(db, key);
+        // An invalidation redirected to this very client goes out here,
+        // where upstream writes it (not inside a script's reply).
+        if self.caller != crate::dispatch::Caller::Script {
+            self.st.tracking_take_own(self.out);
+        }
         // Not only list/zset/stream events: RENAME, MOVE, COPY and RESTORE
         // (generic events) can put a list onto a key clients wait on. The
         // call is free when nobody is blocked, and a waiter whose key holds

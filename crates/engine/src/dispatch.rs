@@ -10,7 +10,7 @@
 //! `CMD_CALL_*` flags do; no other code runs a handler.
 //!
 //! The check order (each one only where it applies): lookup → arity →
-//! protected commands → authentication → `NO_MULTI` → (ACL) → (cluster
+//! protected commands → authentication → `NO_MULTI` → ACL → (cluster
 //! redirection) → OOM → MISCONF → NOREPLICAS → READONLY → pub/sub context
 //! → MASTERDOWN → LOADING → (busy script) → replica keyspace access →
 //! client pause → MULTI queueing. Hooks not implemented yet are marked
@@ -25,6 +25,7 @@ use crate::ctx::Ctx;
 use crate::error::{self, CmdError};
 use crate::table::{flags, Cmd, Special};
 use crate::State;
+use redis_acl::LogContext;
 use redis_scripting::shebang::ScriptFlags;
 
 /// Who runs a command. Upstream encodes this in client flags
@@ -105,6 +106,35 @@ fn may_replicate(cmd: &Cmd) -> bool {
     cmd.has(flags::MAY_REPLICATE)
 }
 
+impl State {
+    /// The flags a queued command adds to its transaction's (upstream's
+    /// `getCommandFlags`): a script that declared flags counts as the
+    /// command they describe, so EXEC on a replica that became read-only
+    /// meanwhile is refused for a writing script too.
+    fn queued_flags(&self, cmd: &Cmd, argv: &[Bytes]) -> (u32, bool) {
+        let script = match cmd.special {
+            Special::Eval => crate::script::eval_flags(self, argv, false),
+            Special::EvalSha => crate::script::eval_flags(self, argv, true),
+            Special::Fcall => crate::script::fcall_flags(self, argv),
+            _ => None,
+        };
+        let Some(f) = script.filter(|f| f.shebang) else {
+            return (cmd.flags, may_replicate(cmd));
+        };
+        let mut bits = cmd.flags & !(flags::STALE | flags::DENYOOM | flags::WRITE);
+        if !f.allow_oom && !f.no_writes {
+            bits |= flags::DENYOOM;
+        }
+        if !f.no_writes {
+            bits |= flags::WRITE;
+        }
+        if f.allow_stale {
+            bits |= flags::STALE;
+        }
+        (bits, !f.no_writes)
+    }
+}
+
 impl Effective {
     fn of(cmd: &Cmd, client: &Client, script: Option<ScriptFlags>) -> Effective {
         let mut e = Effective {
@@ -148,7 +178,20 @@ impl State {
         out: &mut BytesMut,
         now: i64,
     ) -> Called {
+        // Client-side caching follows the top-level command's client
+        // (upstream's `current_client`).
+        let top = matches!(
+            caller,
+            Caller::Client | Caller::Primary | Caller::BlockedRetry
+        );
+        let saved = top.then(|| self.tracking_enter(client.id));
         let called = self.call_checked(caller, client, argv, out, now);
+        if let Some(saved) = saved {
+            let keep_caching = client.multi.is_some()
+                || matches!(&called, Called::Postponed(_))
+                || matches!(&called, Called::Done(Some(n)) if n.starts_with("client|"));
+            self.tracking_leave(saved, keep_caching, out);
+        }
         // `ASKING` lasts one command (or one transaction), as upstream's
         // `resetClient`.
         if client.asking
@@ -186,6 +229,13 @@ impl State {
         }
         let verdict = match caller {
             Caller::Client | Caller::Primary => self.check(caller, cmd, client, &argv, now),
+            // ACL rules may have changed since the command was queued.
+            Caller::Exec if self.acl_needs_check(client) => {
+                match self.acl_check_command(client, cmd, &argv, LogContext::Multi, now) {
+                    Ok(()) => Verdict::Run,
+                    Err(d) => Verdict::Reject(CmdError::msg(crate::acl::exec_denied_message(d))),
+                }
+            }
             Caller::Exec | Caller::BlockedRetry | Caller::Script => Verdict::Run,
             Caller::AofLoad => {
                 if !arity_ok(cmd, argv.len()) {
@@ -198,6 +248,12 @@ impl State {
                 }
             }
         };
+        if matches!(
+            caller,
+            Caller::Client | Caller::Primary | Caller::BlockedRetry
+        ) {
+            self.tracking_checked(caller == Caller::Client, out);
+        }
         match verdict {
             Verdict::Redirect(e) => {
                 // Upstream discards a redirected transaction (a plain
@@ -231,10 +287,11 @@ impl State {
             }
             Verdict::Drop => return Called::Done(None),
             Verdict::Queue => {
+                let (bits, may_repl) = self.queued_flags(cmd, &argv);
                 if let Some(m) = client.multi.as_mut() {
-                    m.flags |= cmd.flags;
-                    m.inv_flags |= !cmd.flags;
-                    m.may_replicate |= may_replicate(cmd);
+                    m.flags |= bits;
+                    m.inv_flags |= !bits;
+                    m.may_replicate |= may_repl;
                     m.bytes += argv.iter().map(Bytes::len).sum::<usize>();
                     m.queue.push(argv);
                 }
@@ -278,7 +335,7 @@ impl State {
         if let Some(e) = self.protected_check(cmd, client) {
             return Verdict::Reject(e);
         }
-        if !client.authenticated && self.cached.requirepass.is_some() && !cmd.has(flags::NO_AUTH) {
+        if !client.authenticated && self.acl_auth_required() && !cmd.has(flags::NO_AUTH) {
             return Verdict::Reject(error::NOAUTH);
         }
         if client.multi.is_some() && cmd.has(flags::NO_MULTI) {
@@ -286,7 +343,16 @@ impl State {
                 "ERR Command not allowed inside a transaction",
             ));
         }
-        // ACL permissions are checked here once users exist (issue: ACL).
+        if caller == Caller::Client && self.acl_needs_check(client) {
+            let context = if client.multi.is_some() {
+                LogContext::Multi
+            } else {
+                LogContext::TopLevel
+            };
+            if let Err(d) = self.acl_check_command(client, cmd, argv, context, now) {
+                return Verdict::Reject(CmdError::msg(d.noperm_message(&cmd.full_name)));
+            }
+        }
         if self.cluster.is_some() && caller == Caller::Client {
             if let Some(e) = self.cluster_redirect(cmd, client, argv, now) {
                 return Verdict::Redirect(e);
@@ -538,6 +604,9 @@ impl State {
 
     /// Counts an error reply in `INFO errorstats`.
     pub fn count_error(&mut self, e: &CmdError) {
+        if std::mem::take(&mut self.error_counted) {
+            return;
+        }
         self.stats.total_error_replies += 1;
         let code = String::from_utf8_lossy(e.code()).into_owned();
         *self.errorstats.entry(code).or_insert(0) += 1;
@@ -644,6 +713,7 @@ impl State {
             // MONITOR shows a script before the commands it calls.
             self.feed_monitors(client, &argv, now);
         }
+        self.tracking_before(cmd, client.id, &argv);
         let mark = out.len();
         let start = self.clock_mark;
         let (res, dirty, rewrite, force_repl, push_reply) = {
@@ -675,6 +745,7 @@ impl State {
             self.dirty += dirty;
             return;
         }
+        self.tracking_after(cmd, client.id, &argv, caller == Caller::Script);
         // One clock read per command: the end of this one starts the next.
         let end = Instant::now();
         self.clock_mark = end;
@@ -877,16 +948,46 @@ impl State {
         out: &mut BytesMut,
         now: i64,
     ) {
+        // A refusal is an error reply of its own (counted in errorstats,
+        // and as a rejected call of the command once it is known); the
+        // script's final error, if it is this one, is not counted again.
+        let failed = std::cell::Cell::new(false);
+        let idx = std::cell::Cell::new(None);
+        let mark = out.len();
+        self.script_call_checked(client, argv, out, now, &failed, &idx);
+        if failed.get() {
+            let end = out.len().saturating_sub(2);
+            let text = out.get(mark + 1..end).unwrap_or_default();
+            self.count_error(&CmdError(Bytes::copy_from_slice(text)));
+            if let Some(s) = idx.get().and_then(|i| self.cmdstats.get_mut(i)) {
+                s.rejected += 1;
+            }
+        }
+    }
+
+    /// [`State::script_call`]'s checks and the call; a refusal sets
+    /// `failed` (and `idx` is the command's statistics slot once known).
+    fn script_call_checked(
+        &mut self,
+        client: &mut Client,
+        argv: Vec<Bytes>,
+        out: &mut BytesMut,
+        now: i64,
+        failed: &std::cell::Cell<bool>,
+        idx: &std::cell::Cell<Option<usize>>,
+    ) {
         let fail = |out: &mut BytesMut, text: &[u8]| {
             out.extend_from_slice(b"-");
             out.extend_from_slice(text);
             out.extend_from_slice(b"\r\n");
+            failed.set(true);
         };
         let reg = self.registry;
         let Ok(cmd) = reg.resolve(&argv) else {
             fail(out, b"ERR Unknown Redis command called from script");
             return;
         };
+        idx.set(Some(cmd.idx));
         if !arity_ok(cmd, argv.len()) {
             fail(
                 out,
@@ -898,7 +999,12 @@ impl State {
             fail(out, b"ERR This Redis command is not allowed from script");
             return;
         }
-        // ACL permissions are checked here once users exist (issue: ACL).
+        if self.acl_needs_check(client) {
+            if let Err(d) = self.acl_check_command(client, cmd, &argv, LogContext::Lua, now) {
+                fail(out, crate::acl::script_denied_message(d).as_bytes());
+                return;
+            }
+        }
         let Some(run) = self.scripting.run.as_ref() else {
             fail(out, b"ERR redis.call called outside of a script");
             return;
@@ -944,7 +1050,10 @@ impl State {
                 fail(out, &e.0);
                 return;
             }
-            if self.master.is_none() && !self.enough_good_replicas(now) {
+            // Like OOM, only before the script's first write: a script
+            // that started writing may finish (its effects go out as one
+            // transaction).
+            if !wrote && self.master.is_none() && !self.enough_good_replicas(now) {
                 fail(out, b"NOREPLICAS Not enough good replicas to write.");
                 return;
             }

@@ -9,15 +9,6 @@ use redis_config::{lookup, Config, TABLE};
 
 /// (directive, why it has no effect).
 pub const INACTIVE: &[(&str, &str)] = &[
-    (
-        "acl-pubsub-default",
-        "ACL users other than `default` are not implemented",
-    ),
-    ("aclfile", "ACL files are not implemented"),
-    (
-        "acllog-max-len",
-        "the ACL log (`ACL LOG`) is not implemented",
-    ),
     ("activedefrag", "active defragmentation is not implemented"),
     (
         "active-defrag-cycle-max",
@@ -111,10 +102,6 @@ pub const INACTIVE: &[(&str, &str)] = &[
     ("tls-session-cache-size", "TLS is not implemented"),
     ("tls-session-cache-timeout", "TLS is not implemented"),
     ("tls-session-caching", "TLS is not implemented"),
-    (
-        "tracking-table-max-keys",
-        "client-side caching (CLIENT TRACKING) is not implemented",
-    ),
     (
         "use-exit-on-panic",
         "there is no debug panic path (`DEBUG PANIC`); a panic is logged and ends the process either way",

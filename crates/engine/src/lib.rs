@@ -40,9 +40,12 @@
 //! - [`live_config`]: `CONFIG SET` of listeners, `dir` and `loglevel`.
 //! - [`script`]: Lua scripts — the `EVAL` family, a script's commands
 //!   through the dispatcher, effects propagation, busy scripts.
+//! - [`acl`]: ACL users, the ACL LOG and the permission check (the model
+//!   is `redis-acl`).
 //! - [`inactive`]: directives accepted without effect, and their startup
 //!   warnings.
 
+pub mod acl;
 pub mod aof;
 pub mod aof_rewrite;
 pub mod blocking;
@@ -72,6 +75,7 @@ pub mod script;
 pub mod shutdown;
 pub mod state;
 pub mod table;
+pub mod tracking;
 pub mod watch;
 
 pub use client::{Client, ClientInfo, ConnSignal, ReplyMode};

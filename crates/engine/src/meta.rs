@@ -694,10 +694,55 @@ fn push_range(out: &mut Vec<usize>, first: i64, last: i64, step: i64) {
 
 /// Applies every key spec; None when one of them cannot be applied.
 fn keys_from_specs(m: &CommandMeta, argv: &[Bytes]) -> Option<Vec<usize>> {
+    Some(
+        spec_keys(m, argv)?
+            .into_iter()
+            .map(|(pos, _)| pos)
+            .collect(),
+    )
+}
+
+/// The key positions of `m` in `argv` (command name at 0), each with the
+/// key spec that found it, in spec order, for ACL checks. When the specs
+/// cannot be applied, the per-command extraction's keys come with the
+/// first spec (first key) or the last (the others). Empty when the
+/// command has no keys or its arguments are malformed.
+pub fn keys_with_specs<'a>(
+    m: &'a CommandMeta,
+    argv: &[Bytes],
+) -> Vec<(usize, Option<&'a KeySpec>)> {
+    if !m.has_keys() || !m.arity_ok(argv.len()) {
+        return Vec::new();
+    }
+    match spec_keys(m, argv) {
+        Some(keys) => keys
+            .into_iter()
+            .map(|(pos, i)| (pos, m.key_specs.get(i)))
+            .collect(),
+        // The per-command extractions list the main key first and what
+        // they find later (SORT's and GEORADIUS's STORE) after it, which
+        // the first and the last specs describe.
+        None => keys_fallback(m, argv)
+            .into_iter()
+            .enumerate()
+            .map(|(i, pos)| {
+                let spec = if i == 0 {
+                    m.key_specs.first()
+                } else {
+                    m.key_specs.last()
+                };
+                (pos, spec)
+            })
+            .collect(),
+    }
+}
+
+/// [`keys_from_specs`] with the index of the spec of each key.
+fn spec_keys(m: &CommandMeta, argv: &[Bytes]) -> Option<Vec<(usize, usize)>> {
     let argc = i64::try_from(argv.len()).ok()?;
     let arg = |i: i64| usize::try_from(i).ok().and_then(|i| argv.get(i));
     let mut out = Vec::new();
-    for spec in &m.key_specs {
+    for (spec_idx, spec) in m.key_specs.iter().enumerate() {
         if spec.has_flag("not_key") {
             continue;
         }
@@ -763,7 +808,9 @@ fn keys_from_specs(m: &CommandMeta, argv: &[Bytes]) -> Option<Vec<usize>> {
         if first < 1 || first >= argc || last >= argc || last < first {
             return None;
         }
-        push_range(&mut out, first, last, step);
+        let mut positions = Vec::new();
+        push_range(&mut positions, first, last, step);
+        out.extend(positions.into_iter().map(|p| (p, spec_idx)));
     }
     Some(out)
 }

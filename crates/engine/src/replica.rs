@@ -274,6 +274,7 @@ impl State {
         for db in 0..self.ks.len() {
             self.touch_watched_db(db, crate::state::now_ms());
         }
+        self.tracking_flush();
         self.ks.flush_all_lazy(self.cached.replica_lazy_flush);
     }
 
@@ -299,6 +300,7 @@ impl State {
         for db in 0..self.ks.len() {
             self.touch_watched_db(db, crate::state::now_ms());
         }
+        self.tracking_flush();
         let fresh = std::mem::take(&mut tmp.ks.dbs);
         let old = std::mem::replace(&mut self.ks.dbs, fresh);
         // The primary's function libraries come with its data.

@@ -292,7 +292,19 @@ pub struct Scripting {
     /// Scripts (SHA-1s, function names) whose last run was quick: they run
     /// on the connection's thread. Any other is run on a thread of its
     /// own, so that connections can be answered if it turns out busy.
-    quick: HashSet<String>,
+    quick: HashSet<Sha>,
+    /// Functions (by name) whose last run was quick, as `quick`.
+    quick_functions: HashSet<Vec<u8>>,
+}
+
+/// A script id as 40 lower-case hex digits, on the stack.
+type Sha = [u8; 40];
+
+/// `id` lower-cased as a [`Sha`], if it has the length of one.
+fn sha_key(id: &[u8]) -> Option<Sha> {
+    let mut key: Sha = id.try_into().ok()?;
+    key.make_ascii_lowercase();
+    Some(key)
 }
 
 /// A run shorter than this marks its script as quick.
@@ -320,7 +332,7 @@ impl Scripting {
     /// The function engine (created on first use), to change libraries:
     /// what was learnt of the old functions' run times is forgotten.
     pub fn functions_mut(&mut self) -> Result<&mut FunctionEngine, CmdError> {
-        self.quick.retain(|k| !k.starts_with("f:"));
+        self.quick_functions.clear();
         self.functions()
     }
 
@@ -350,7 +362,7 @@ impl Scripting {
     /// full sync).
     pub fn adopt_functions(&mut self, other: &mut Scripting) {
         std::mem::swap(&mut self.functions, &mut other.functions);
-        self.quick.retain(|k| !k.starts_with("f:"));
+        self.quick_functions.clear();
         if let (Some(f), Some(i)) = (self.functions.as_mut(), self.interp.as_ref()) {
             f.set_rand_source(i.rand_source());
         }
@@ -390,38 +402,43 @@ impl Scripting {
             return true;
         }
         if is("evalsha") || is("evalsha_ro") {
-            // Lower-cased on the stack: the hot path of EVALSHA.
-            let mut id = [0u8; 40];
-            if script.len() != id.len() {
-                return false;
-            }
-            for (d, s) in id.iter_mut().zip(script.iter()) {
-                *d = s.to_ascii_lowercase();
-            }
-            return std::str::from_utf8(&id).is_ok_and(|k| !self.quick.contains(k));
+            return sha_key(script).is_none_or(|k| !self.quick.contains(&k));
         }
-        let key = if is("eval") || is("eval_ro") {
-            redis_common::sha1::sha1_hex(script)
-        } else if is("fcall") || is("fcall_ro") {
-            format!("f:{}", String::from_utf8_lossy(script))
-        } else {
-            return false;
-        };
-        !self.quick.contains(&key)
+        if is("eval") || is("eval_ro") {
+            let sha = redis_common::sha1::sha1_hex(script);
+            return sha_key(sha.as_bytes()).is_none_or(|k| !self.quick.contains(&k));
+        }
+        if is("fcall") || is("fcall_ro") {
+            return !self.quick_functions.contains(script.as_ref());
+        }
+        false
     }
 
-    /// Remembers how long a script's run took.
+    /// Remembers whether a script's run was quick (the set changes only
+    /// when that changes: no allocation on the hot path).
     fn note_duration(&mut self, kind: ScriptKind, name: &str, took: std::time::Duration) {
-        let key = match kind {
-            ScriptKind::Eval => name.to_string(),
-            ScriptKind::Function => format!("f:{name}"),
-        };
-        if took < QUICK_RUN {
-            if !self.quick.contains(&key) {
-                self.quick.insert(key);
+        let quick = took < QUICK_RUN;
+        match kind {
+            ScriptKind::Eval => {
+                let Some(key) = sha_key(name.as_bytes()) else {
+                    return;
+                };
+                if quick {
+                    self.quick.insert(key);
+                } else {
+                    self.quick.remove(&key);
+                }
             }
-        } else {
-            self.quick.remove(&key);
+            ScriptKind::Function => {
+                let name = name.as_bytes();
+                if quick {
+                    if !self.quick_functions.contains(name) {
+                        self.quick_functions.insert(name.to_vec());
+                    }
+                } else {
+                    self.quick_functions.remove(name);
+                }
+            }
         }
     }
 
@@ -430,7 +447,7 @@ impl Scripting {
         if let Some(i) = self.interp.as_mut() {
             i.flush().map_err(interp_error)?;
         }
-        self.quick.retain(|k| k.starts_with("f:"));
+        self.quick.clear();
         Ok(())
     }
 
@@ -543,12 +560,13 @@ pub fn eval_flags(st: &State, argv: &[Bytes], by_sha: bool) -> Option<ScriptFlag
     if by_sha && script.len() != 40 {
         return None;
     }
-    let known = st
-        .scripting
-        .interp
-        .as_ref()
-        .and_then(|i| i.script(&sha_of(script, by_sha)))
-        .map(|(flags, _)| flags);
+    let interp = st.scripting.interp.as_ref();
+    let known = if by_sha {
+        interp.and_then(|i| i.script_flags(script))
+    } else {
+        let sha = redis_common::sha1::sha1_hex(script);
+        interp.and_then(|i| i.script_flags(sha.as_bytes()))
+    };
     match known {
         Some(f) => Some(f),
         None if by_sha => None,
@@ -558,27 +576,19 @@ pub fn eval_flags(st: &State, argv: &[Bytes], by_sha: bool) -> Option<ScriptFlag
     }
 }
 
-fn sha_of(script: &[u8], by_sha: bool) -> Vec<u8> {
-    if by_sha {
-        script.to_ascii_lowercase()
-    } else {
-        redis_common::sha1::sha1_hex(script).into_bytes()
-    }
-}
-
 /// Runs `EVAL`, `EVALSHA`, `EVAL_RO` or `EVALSHA_RO` and writes the reply.
 pub fn eval(ctx: &mut Ctx, req: EvalRequest) -> CmdResult {
     let interp = ctx.st.scripting.interp()?;
     let sha = if req.by_sha {
-        let sha = String::from_utf8_lossy(req.script).to_ascii_lowercase();
-        if sha.len() != 40 || !interp.exists(sha.as_bytes()) {
-            return Err(CmdError::fixed(NOSCRIPT));
-        }
-        sha
+        sha_key(req.script)
     } else {
-        interp.load(req.script).map_err(interp_error)?
+        let sha = interp.load(req.script).map_err(interp_error)?;
+        sha_key(sha.as_bytes())
     };
-    let Some((flags, _)) = interp.script(sha.as_bytes()) else {
+    let Some(sha) = sha else {
+        return Err(CmdError::fixed(NOSCRIPT));
+    };
+    let Some(flags) = interp.script_flags(&sha) else {
         return Err(CmdError::fixed(NOSCRIPT));
     };
     prepare_run(ctx, flags, req.read_only)?;
@@ -589,7 +599,8 @@ pub fn eval(ctx: &mut Ctx, req: EvalRequest) -> CmdResult {
     ctx.st.scripting.cached = interp.cached_scripts();
     let run = ScriptRun {
         kind: ScriptKind::Eval,
-        name: sha.clone(),
+        // Hex digits: always UTF-8.
+        name: std::str::from_utf8(&sha).unwrap_or_default().to_owned(),
         start: Instant::now(),
         read_only: req.read_only || flags.no_writes,
         flags,
@@ -606,8 +617,11 @@ pub fn eval(ctx: &mut Ctx, req: EvalRequest) -> CmdResult {
         loading: ctx.caller == Caller::AofLoad,
     };
     let reply = run_script(ctx, run, req.keys, |host| {
-        interp.evalsha(host, sha.as_bytes(), req.keys, req.args)
+        interp.evalsha(host, &sha, req.keys, req.args)
     });
+    if matches!(reply, Frame::Error(_)) {
+        ctx.st.error_counted = interp.last_error_counted();
+    }
     ctx.st.scripting.interp = Some(interp);
     ctx.st.scripting.cached = 0;
     reply_frame(ctx, reply)
@@ -669,6 +683,9 @@ pub fn fcall(ctx: &mut Ctx, req: FcallRequest) -> CmdResult {
     let reply = run_script(ctx, run, req.keys, |host| {
         engine.call(host, req.name, req.keys, req.args)
     });
+    if matches!(reply, Frame::Error(_)) {
+        ctx.st.error_counted = engine.last_error_counted();
+    }
     ctx.st.scripting.functions = Some(engine);
     reply_frame(ctx, reply)
 }
@@ -841,19 +858,31 @@ impl Host for EngineHost<'_> {
             aof: cctx.repl.aof,
             replicas: cctx.repl.replica,
         };
-        let mut out = BytesMut::new();
+        // Room for a typical reply: growing from empty showed in profiles.
+        let mut out = BytesMut::with_capacity(128);
         self.st.script_call(self.sclient, argv, &mut out, self.now);
         self.st.repl.targets = Targets::ALL;
         let mut buf = out;
-        match redis_resp::decode(&mut buf) {
-            Ok(Some(f)) => f,
-            _ => Frame::Null,
+        // Attributes are not shown to scripts: the reply is what follows.
+        loop {
+            match redis_resp::decode(&mut buf) {
+                Ok(Some(Frame::Attribute(_))) => continue,
+                Ok(Some(f)) => return f,
+                _ => return Frame::Null,
+            }
         }
     }
 
     fn acl_check_cmd(&mut self, argv: &[Bytes]) -> Option<bool> {
-        // Every user may run every command until ACL users exist.
-        self.st.registry.resolve(argv).ok().map(|_| true)
+        // The script's user (the caller's), checked without logging.
+        let cmd = self.st.registry.resolve(argv).ok()?;
+        if !self.st.acl_needs_check(self.sclient) {
+            return Some(true);
+        }
+        let Some(user) = self.st.acl.users.get(self.sclient.user.as_bytes()) else {
+            return Some(false);
+        };
+        Some(crate::acl::check_user(user, cmd, argv).is_ok())
     }
 
     fn log(&mut self, level: LogLevel, msg: &str) {

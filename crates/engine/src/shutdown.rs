@@ -188,6 +188,12 @@ impl State {
         }
         self.shutdown_pending = None;
         self.shutdown = Some(req);
+        // The ports close now, before any connection sees its reply or
+        // its end: a client reconnecting right after SHUTDOWN is refused,
+        // as with upstream, whose process is gone by then.
+        if let Some(l) = self.listeners.take() {
+            l.close();
+        }
         self.shutdown_notify.notify_one();
         ShutdownStep::Exit
     }

@@ -165,6 +165,10 @@ pub struct State {
     /// Whether the server was out of memory when the current command was
     /// checked (upstream's `pre_command_oom_state`; scripts decide by it).
     pub pre_command_oom: bool,
+    /// The error the current command is about to reply was counted in
+    /// `INFO errorstats` already (a script's error that came from a
+    /// command it called, upstream's `ERR_REPLY_FLAG_NO_STATS_UPDATE`).
+    pub error_counted: bool,
     /// `CLIENT PAUSE`: deadline in ms and whether only writes are paused.
     pub pause: Option<(i64, bool)>,
     pub supervised: String,
@@ -202,6 +206,8 @@ pub struct State {
     /// moment the role changes; the server installs it.
     pub set_log_role: fn(char),
     pub pubsub: PubSub,
+    /// Client-side caching (`CLIENT TRACKING`).
+    pub tracking: crate::tracking::Tracking,
     pub notify_flags: NotifyFlags,
     /// Keys of the running write command that did not exist before it
     /// (only tracked when `new` events are enabled): the first key event on
@@ -290,6 +296,8 @@ pub struct State {
     pub allocator_bg_thread: Option<bool>,
     /// The connections `MIGRATE` keeps open to its targets.
     pub migrate_sockets: crate::migrate_cache::MigrateCache,
+    /// ACL users and the ACL LOG.
+    pub acl: crate::acl::Acl,
 }
 
 /// The function log lines are handed to.
@@ -333,6 +341,7 @@ impl State {
             shutdown_notify: Arc::new(Notify::new()),
             scripting: crate::script::Scripting::default(),
             pre_command_oom: false,
+            error_counted: false,
             pause: None,
             supervised: "no".into(),
             version: REDIS_VERSION,
@@ -351,6 +360,7 @@ impl State {
             set_log_level: |_| {},
             set_log_role: |_| {},
             pubsub: PubSub::default(),
+            tracking: crate::tracking::Tracking::default(),
             notify_flags: NotifyFlags::default(),
             new_candidates: Vec::new(),
             blocking: Blocking::default(),
@@ -388,6 +398,7 @@ impl State {
             exec_argv0: String::new(),
             allocator_bg_thread: None,
             migrate_sockets: Default::default(),
+            acl: crate::acl::Acl::new(registry),
         };
         st.apply_config();
         st.ks = Keyspace::new(st.cached.databases);
@@ -403,6 +414,7 @@ impl State {
         }
         let c = &self.config;
         let pass = c.get_str("requirepass");
+        self.acl.apply_config(c);
         let usize_of = |name: &str| usize::try_from(c.get_int(name)).unwrap_or(0);
         self.cached = Cached {
             requirepass: if pass.is_empty() {
@@ -493,6 +505,8 @@ impl State {
         // CONFIG SET repl-backlog-size keeps the newest history that fits.
         let backlog_size = usize::try_from(self.config.get_int("repl-backlog-size")).unwrap_or(0);
         self.repl.backlog.resize(backlog_size);
+        self.tracking.max_keys =
+            u64::try_from(self.config.get_int("tracking-table-max-keys")).unwrap_or(0);
         self.notify_flags = NotifyFlags::parse(&self.config.notify_keyspace_letters());
         self.ks.track_misses = self.notify_flags.wants('m');
         if !self.ks.track_misses {
@@ -534,6 +548,7 @@ impl State {
     /// keys, blocking registration, and its entry.
     pub fn forget_client(&mut self, c: &Client) {
         crate::pubsub::forget(self, c);
+        self.tracking_disable(c.id);
         self.unwatch_all(c.id, &c.watched);
         self.unblock(c.id);
         self.wait_clients.retain(|w| w.0 != c.id);
@@ -562,6 +577,9 @@ impl State {
         self.hz = self.effective_hz();
         if self.active_expire {
             self.active_expire_cron(now);
+        }
+        if self.tracking.clients > 0 {
+            self.tracking_limit();
         }
         let used = (self.used_memory)() as u64;
         self.peak_memory = self.peak_memory.max(used);
@@ -606,6 +624,9 @@ impl State {
                 self.pause = None;
             }
         }
+        // What the cron's expiry and evictions invalidated for BCAST
+        // clients goes out now (upstream: before sleeping).
+        self.tracking_broadcast(None);
     }
 
     /// The cron frequency for now: `hz`, doubled (up to 500) while there

@@ -10,6 +10,10 @@ use crate::State;
 impl State {
     /// Marks clients watching `key` so that their `EXEC` fails.
     pub fn touch_key(&mut self, db: usize, key: &[u8]) {
+        // Client-side caching hangs off the same hook (upstream's
+        // `signalModifiedKey`).
+        let modifier = self.tracking_modifier();
+        self.tracking_invalidate_key(key, true, modifier);
         if self.watched.is_empty() {
             return;
         }
@@ -21,6 +25,7 @@ impl State {
     /// [`State::touch_key`] for a deletion by expiry: clients that watched
     /// the key when it had already expired see no change.
     pub(crate) fn touch_expired_key(&mut self, db: usize, key: &Bytes) {
+        self.tracking_invalidate_key(key, true, None);
         if self.watched.is_empty() {
             return;
         }

@@ -218,6 +218,22 @@ pub(crate) fn install(lua: &Lua, b: &Table) -> mlua::Result<()> {
                 }
             }
             check_opt_string(lua, &args, 2)?;
+            if let Some(Value::String(src)) = args.first() {
+                if src.as_bytes().first() == Some(&0x1b) {
+                    // Upstream's Lua refuses precompiled chunks: it parses
+                    // them as text, which fails on the signature byte.
+                    let name = match args.get(1) {
+                        Some(Value::String(n)) => n.as_bytes().to_vec(),
+                        _ => src.as_bytes().to_vec(),
+                    };
+                    let mut msg = chunk_id(&name);
+                    msg.extend_from_slice(b":1: unexpected symbol near 'char(27)'");
+                    return Ok(MultiValue::from_vec(vec![
+                        Value::Nil,
+                        Value::String(lua.create_string(&msg)?),
+                    ]));
+                }
+            }
             relay(lua, "loadstring", args)
         })?,
     )?;
@@ -239,4 +255,39 @@ pub(crate) fn install(lua: &Lua, b: &Table) -> mlua::Result<()> {
         })?,
     )?;
     Ok(())
+}
+
+/// How Lua 5.1 names a chunk in messages (`luaO_chunkid`): `=name` as is,
+/// `@file` as the file (its tail when long), source text as
+/// `[string "first line..."]`; C string rules, so a NUL ends the name.
+fn chunk_id(name: &[u8]) -> Vec<u8> {
+    const ID_SIZE: usize = 60;
+    let name = name.split(|&c| c == 0).next().unwrap_or_default();
+    match name.split_first() {
+        Some((b'=', rest)) => rest.iter().take(ID_SIZE - 1).copied().collect(),
+        Some((b'@', rest)) => {
+            let room = ID_SIZE - b" '...' ".len() - 1;
+            if rest.len() > room {
+                let mut out = b"...".to_vec();
+                out.extend_from_slice(rest.get(rest.len() - room..).unwrap_or_default());
+                out
+            } else {
+                rest.to_vec()
+            }
+        }
+        _ => {
+            let line = name
+                .iter()
+                .position(|&c| c == b'\n' || c == b'\r')
+                .unwrap_or(name.len());
+            let len = line.min(ID_SIZE - b" [string \"...\"] ".len() - 1);
+            let mut out = b"[string \"".to_vec();
+            out.extend_from_slice(name.get(..len).unwrap_or_default());
+            if len < name.len() {
+                out.extend_from_slice(b"...");
+            }
+            out.extend_from_slice(b"\"]");
+            out
+        }
+    }
 }

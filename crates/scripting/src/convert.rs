@@ -32,6 +32,20 @@ pub fn one_line(text: &[u8]) -> Bytes {
     )
 }
 
+/// Whether a script's result (or the error that ended it) is a command's
+/// error reply the server counted already: an error table carrying
+/// `ignore_error_stats_update`, as `redis.call`/`redis.pcall` build them.
+pub fn error_counted(value: &Value) -> bool {
+    let Value::Table(t) = value else {
+        return false;
+    };
+    matches!(t.raw_get::<Value>("err"), Ok(Value::String(_)))
+        && matches!(
+            t.raw_get::<Value>("ignore_error_stats_update"),
+            Ok(Value::Boolean(true))
+        )
+}
+
 /// The integer a Lua number becomes in a reply (`(long long)` cast).
 pub fn number_to_integer(n: f64) -> i64 {
     if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
@@ -91,7 +105,8 @@ fn table_to_frame(t: &Table, resp: Protocol, depth: usize) -> Frame {
         return Frame::Double(n as f64);
     }
     if let Some(s) = bytes_of(&field("big_number")) {
-        return Frame::BigNumber(Bytes::from(s));
+        // Upstream maps CR and LF to spaces (the text goes on one line).
+        return Frame::BigNumber(one_line(&s));
     }
     if let Value::Table(m) = field("map") {
         let mut pairs = Vec::new();

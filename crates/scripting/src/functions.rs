@@ -922,11 +922,23 @@ impl FunctionEngine {
         let result = with_host(&st.lua, &self.shared, host, || {
             run_protected(&st.lua, &st.call, f.id, Lists::Arguments, keys, args)
         });
+        let counted = matches!(&result, Ok((_, v)) if crate::convert::error_counted(v));
+        self.shared
+            .error_counted
+            .store(counted, std::sync::atomic::Ordering::Relaxed);
         match result {
             Ok((true, value)) => lua_to_frame(&value, self.shared.resp()),
             Ok((false, err)) => script_error(&err, &f.info.name),
             Err(e) => internal(e),
         }
+    }
+
+    /// Whether the last call's error reply was counted in the server's
+    /// error statistics already (by the command that failed in it).
+    pub fn last_error_counted(&self) -> bool {
+        self.shared
+            .error_counted
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The libraries' code, sorted by library name (`FUNCTION DUMP`, RDB,

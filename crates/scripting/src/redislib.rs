@@ -12,7 +12,7 @@
 //! `sha1hex`, `setresp`, `set_repl` take any number of arguments
 //! ([`c_like`]: 7999 of them, as `unpack` makes, are fine).
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -34,6 +34,9 @@ const OUTSIDE: &str = "ERR redis library called outside of a script";
 pub(crate) enum Raise {
     /// Raised as `{err=<text>}` (errors of `redis.call` and friends).
     Table(Vec<u8>),
+    /// A command's error reply raised by `redis.call`: `{err=<text>,
+    /// ignore_error_stats_update=true}` (the server counted it already).
+    Reply(Vec<u8>),
     /// Raised as a string.
     Message(String),
 }
@@ -41,7 +44,7 @@ pub(crate) enum Raise {
 impl std::fmt::Display for Raise {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Raise::Table(t) => write!(f, "{}", String::from_utf8_lossy(t)),
+            Raise::Table(t) | Raise::Reply(t) => write!(f, "{}", String::from_utf8_lossy(t)),
             Raise::Message(m) => f.write_str(m),
         }
     }
@@ -105,6 +108,7 @@ fn decode(lua: &Lua, v: Value) -> mlua::Result<Value> {
             t.raw_set("err", lua.create_string(text)?)?;
             Value::Table(t)
         }
+        Some(Raise::Reply(text)) => reply_err_table(lua, text)?,
         Some(Raise::Message(m)) => Value::String(lua.create_string(m)?),
         None => Value::String(lua.create_string(e.to_string())?),
     })
@@ -144,6 +148,12 @@ pub(crate) struct Shared {
     /// Set when a tick killed the run (the kill hook is in place and the
     /// tick hook must come back when the run ends).
     pub killed: AtomicBool,
+    /// Runs since the last garbage-collection step (see
+    /// [`crate::interp::with_host`]).
+    pub runs: AtomicU32,
+    /// The last run's error reply came from a command it called and was
+    /// counted then (see [`crate::convert::error_counted`]).
+    pub error_counted: AtomicBool,
 }
 
 impl Shared {
@@ -154,6 +164,8 @@ impl Shared {
             repl: AtomicU8::new(3),
             host: HostSlot::default(),
             killed: AtomicBool::new(false),
+            runs: AtomicU32::new(0),
+            error_counted: AtomicBool::new(false),
         }
     }
 
@@ -453,10 +465,20 @@ fn command(lua: &Lua, shared: &Shared, args: &Args, pcall: bool) -> mlua::Result
     };
     match shared.host.with(|h| h.call(argv, &ctx)) {
         None => Err(raise_table(OUTSIDE)),
-        Some(Frame::Error(e)) if pcall => err_table(lua, &e),
-        Some(Frame::Error(e)) => Err(raise_table(e.to_vec())),
+        Some(Frame::Error(e)) if pcall => reply_err_table(lua, &e),
+        Some(Frame::Error(e)) => Err(mlua::Error::external(Raise::Reply(e.to_vec()))),
         Some(reply) => frame_to_lua(lua, reply, ctx.resp),
     }
+}
+
+/// `{err=<msg>, ignore_error_stats_update=true}`: a command's error reply
+/// as `redis.call`/`redis.pcall` hand it to the script (the flag tells the
+/// server not to count it again if the script returns it).
+fn reply_err_table(lua: &Lua, msg: &[u8]) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set("err", lua.create_string(msg)?)?;
+    t.raw_set("ignore_error_stats_update", true)?;
+    Ok(Value::Table(t))
 }
 
 /// `{err=<msg>}`.

@@ -793,6 +793,7 @@ async fn stream_commands(
                     Err(e) => return Err(LinkError::Protocol(e.0)),
                 }
             }
+            st.tracking_broadcast(None);
         }
         for off in acks {
             send_ack(&mut link, off).await?;

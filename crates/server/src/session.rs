@@ -58,7 +58,7 @@ impl Service for ServerService {
             let mut client = Client::new(id, signal, peer.is_local);
             // Like upstream, a client starts authenticated when the
             // default user needs no password at connection time.
-            client.authenticated = st.cached.requirepass.is_none();
+            client.authenticated = !st.acl_auth_required();
             let settings = settings_of(st, &client);
             Ok((client, settings))
         });
@@ -98,7 +98,7 @@ fn admit(
         st.stats.rejected_connections += 1;
         return Err(b"-ERR max number of clients reached\r\n");
     }
-    if st.cached.protected_mode && st.cached.requirepass.is_none() && !peer.is_local {
+    if st.cached.protected_mode && st.acl.users.default_user().nopass() && !peer.is_local {
         st.stats.rejected_connections += 1;
         return Err(PROTECTED_MODE_ERROR.as_bytes());
     }
@@ -144,7 +144,7 @@ fn settings_of(st: &State, client: &Client) -> ConnSettings {
             soft: l.soft,
             soft_for: Duration::from_secs(l.soft_seconds),
         },
-        auth_required: c.requirepass.is_some() && !client.authenticated,
+        auth_required: st.acl_auth_required() && !client.authenticated,
     }
 }
 
@@ -381,6 +381,8 @@ fn run_batch(
     }
     // The batch's AOF data goes out with one write before any reply.
     st.aof_end_batch();
+    // Broadcast invalidations gathered meanwhile (upstream: before sleep).
+    st.tracking_broadcast(Some((client.id, &mut *out)));
     let resp = if client.proto == Protocol::Resp3 {
         3
     } else {

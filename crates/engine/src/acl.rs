@@ -1,0 +1,598 @@
+//! ACL wiring: the engine's [`Catalog`] over its command table
+//! ([`EngineCatalog`]), the users and the ACL LOG behind the server lock
+//! ([`Acl`]), and the permission check the dispatcher, `EXEC` and scripts
+//! run (upstream's `ACLCheckAllPerm` and `addACLLogEntry`). The ACL model
+//! itself is `redis-acl`.
+//!
+//! Hot path: a client of the `default` user while that user may run
+//! everything (`on`, `+@all ~* &*`, the default) skips the check entirely
+//! ([`State::acl_needs_check`] is a flag test and a short compare).
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use redis_acl::{
+    AclLog, Catalog, Category, CategorySet, ChannelRef, CheckRequest, CmdId, Denied, KeyAccess,
+    LogContext, LogEntry, LogReason, PubsubDefault, User, Users, DEFAULT_USER,
+};
+
+use crate::client::Client;
+use crate::meta::{CommandMeta, KeySpec};
+use crate::table::{flags, Cmd, Registry};
+use crate::State;
+
+/// The command table as the ACL model sees it: every registered command
+/// and subcommand, its statistics index as its [`CmdId`].
+#[derive(Debug, Default)]
+pub struct EngineCatalog {
+    top: Vec<CmdId>,
+    subs: Vec<Vec<CmdId>>,
+    parent: Vec<Option<CmdId>>,
+    names: Vec<String>,
+    cats: Vec<CategorySet>,
+    by_name: HashMap<String, CmdId>,
+    sub_by_name: HashMap<(u32, String), CmdId>,
+}
+
+fn categories_of(m: &CommandMeta) -> CategorySet {
+    let cats: Vec<Category> = m
+        .acl_categories
+        .iter()
+        .filter_map(|c| Category::from_name(c.as_bytes()))
+        .collect();
+    CategorySet::of(&cats)
+}
+
+fn id_of(cmd: &Cmd) -> CmdId {
+    CmdId(u32::try_from(cmd.idx).unwrap_or(u32::MAX))
+}
+
+impl EngineCatalog {
+    /// The catalog of `reg` (commands sorted by name, so `ACL LIST` is
+    /// stable across runs).
+    pub fn new(reg: &Registry) -> EngineCatalog {
+        let n = reg.len();
+        let mut c = EngineCatalog {
+            top: Vec::new(),
+            subs: vec![Vec::new(); n],
+            parent: vec![None; n],
+            names: reg.names.clone(),
+            cats: vec![CategorySet::EMPTY; n],
+            by_name: HashMap::new(),
+            sub_by_name: HashMap::new(),
+        };
+        let mut tops: Vec<&Cmd> = reg.by_name.values().collect();
+        tops.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+        for cmd in tops {
+            let id = id_of(cmd);
+            c.top.push(id);
+            c.by_name.insert(cmd.full_name.clone(), id);
+            if let Some(slot) = c.cats.get_mut(cmd.idx) {
+                *slot = categories_of(cmd.meta);
+            }
+            let mut subs: Vec<&Cmd> = cmd.subs.values().collect();
+            subs.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+            let mut ids = Vec::with_capacity(subs.len());
+            for sub in subs {
+                let sid = id_of(sub);
+                ids.push(sid);
+                if let Some(slot) = c.cats.get_mut(sub.idx) {
+                    *slot = categories_of(sub.meta);
+                }
+                if let Some(slot) = c.parent.get_mut(sub.idx) {
+                    *slot = Some(id);
+                }
+                let short = sub
+                    .full_name
+                    .split_once('|')
+                    .map_or(sub.full_name.as_str(), |(_, s)| s);
+                c.sub_by_name.insert((id.0, short.to_string()), sid);
+            }
+            if let Some(slot) = c.subs.get_mut(cmd.idx) {
+                *slot = ids;
+            }
+        }
+        c
+    }
+}
+
+impl Catalog for EngineCatalog {
+    fn commands(&self) -> &[CmdId] {
+        &self.top
+    }
+
+    fn subcommands(&self, cmd: CmdId) -> &[CmdId] {
+        self.subs.get(cmd.0 as usize).map_or(&[], Vec::as_slice)
+    }
+
+    fn lookup(&self, name: &str) -> Option<CmdId> {
+        self.by_name.get(name).copied()
+    }
+
+    fn subcommand(&self, parent: CmdId, name: &str) -> Option<CmdId> {
+        self.sub_by_name.get(&(parent.0, name.to_string())).copied()
+    }
+
+    fn parent(&self, cmd: CmdId) -> Option<CmdId> {
+        self.parent.get(cmd.0 as usize).copied().flatten()
+    }
+
+    fn full_name(&self, cmd: CmdId) -> String {
+        self.names.get(cmd.0 as usize).cloned().unwrap_or_default()
+    }
+
+    fn categories(&self, cmd: CmdId) -> CategorySet {
+        self.cats
+            .get(cmd.0 as usize)
+            .copied()
+            .unwrap_or(CategorySet::EMPTY)
+    }
+}
+
+/// The ACL state behind the server lock.
+#[derive(Debug)]
+pub struct Acl {
+    pub users: Users,
+    pub log: AclLog,
+    pub catalog: EngineCatalog,
+    /// The `default` user is on and may run everything: its clients are
+    /// not checked.
+    pub default_open: bool,
+    /// The `default` user is on and needs no password: new clients start
+    /// authenticated and nothing asks for `AUTH`.
+    pub default_nopass: bool,
+    /// The `requirepass` value last applied to the default user.
+    applied_requirepass: Option<String>,
+}
+
+impl Acl {
+    /// Only the default user, over `reg`'s commands.
+    pub fn new(reg: &Registry) -> Acl {
+        let mut a = Acl {
+            users: Users::new(),
+            log: AclLog::default(),
+            catalog: EngineCatalog::new(reg),
+            default_open: true,
+            default_nopass: true,
+            applied_requirepass: None,
+        };
+        a.refresh();
+        a
+    }
+
+    /// Recomputes the cached facts about the default user; call after any
+    /// change to the users.
+    pub fn refresh(&mut self) {
+        let d = self.users.default_user();
+        let root = d.root();
+        self.default_open =
+            d.enabled() && root.all_commands() && root.all_keys() && root.all_channels();
+        self.default_nopass = d.enabled() && d.nopass();
+    }
+
+    /// The ACL directives of the configuration: `requirepass`,
+    /// `acllog-max-len`, `acl-pubsub-default`.
+    pub fn apply_config(&mut self, c: &redis_config::Config) {
+        self.apply_requirepass(c.get_str("requirepass"));
+        self.log
+            .set_max_len(usize::try_from(c.get_int("acllog-max-len")).unwrap_or(0));
+        let pubsub = if c.get_enum("acl-pubsub-default") == "allchannels" {
+            PubsubDefault::AllChannels
+        } else {
+            PubsubDefault::ResetChannels
+        };
+        self.users.set_pubsub_default(pubsub);
+    }
+
+    /// `requirepass` (at startup and on `CONFIG SET`): applied to the
+    /// default user when it changed.
+    pub fn apply_requirepass(&mut self, pass: &str) {
+        if self.applied_requirepass.as_deref() == Some(pass) {
+            return;
+        }
+        self.applied_requirepass = Some(pass.to_string());
+        let p = (!pass.is_empty()).then_some(pass.as_bytes());
+        self.users.set_requirepass(p, &self.catalog);
+        self.refresh();
+    }
+}
+
+/// What a key spec lets an ACL check ask: read for `ACCESS`, write for
+/// `INSERT`/`DELETE`/`UPDATE`.
+fn access_of_spec(s: &KeySpec) -> KeyAccess {
+    KeyAccess {
+        read: s.has_flag("access"),
+        write: s.has_flag("insert") || s.has_flag("delete") || s.has_flag("update"),
+    }
+}
+
+fn access_of(spec: Option<&KeySpec>, m: &CommandMeta) -> KeyAccess {
+    match spec {
+        Some(s) => access_of_spec(s),
+        None => m.key_specs.iter().fold(KeyAccess::NONE, |acc, s| {
+            let a = access_of_spec(s);
+            KeyAccess {
+                read: acc.read || a.read,
+                write: acc.write || a.write,
+            }
+        }),
+    }
+}
+
+/// The flags upstream's key functions give the keys of the commands whose
+/// spec says `variable_flags`: `SET` reads only with `GET`, `BITFIELD`
+/// writes unless it only has `GET` (and `OVERFLOW`) operations.
+fn variable_access(cmd: &Cmd, argv: &[Bytes]) -> KeyAccess {
+    let is = |a: &Bytes, w: &str| a.eq_ignore_ascii_case(w.as_bytes());
+    match cmd.full_name.as_str() {
+        "set" => {
+            if argv.iter().skip(3).any(|a| is(a, "get")) {
+                KeyAccess::READ_WRITE
+            } else {
+                KeyAccess::WRITE
+            }
+        }
+        "bitfield" => {
+            let mut j = 2;
+            let mut readonly = true;
+            while j < argv.len() {
+                let rem = argv.len() - j - 1;
+                let a = &argv[j];
+                if is(a, "get") && rem >= 2 {
+                    j += 2;
+                } else if is(a, "overflow") && rem >= 1 {
+                    j += 1;
+                } else {
+                    readonly = false;
+                    break;
+                }
+                j += 1;
+            }
+            if readonly {
+                KeyAccess::READ
+            } else {
+                KeyAccess::READ_WRITE
+            }
+        }
+        _ => KeyAccess::READ_WRITE,
+    }
+}
+
+/// The channels a command publishes or subscribes to (upstream's
+/// `getChannelsFromCommand`, without the unsubscribe family).
+fn channels_of<'a>(cmd: &Cmd, argv: &'a [Bytes]) -> Vec<ChannelRef<'a>> {
+    let lit = |b: &'a Bytes| ChannelRef {
+        name: b,
+        is_pattern: false,
+    };
+    match cmd.full_name.as_str() {
+        "publish" | "spublish" => argv.get(1).map(lit).into_iter().collect(),
+        "subscribe" | "ssubscribe" => argv.iter().skip(1).map(lit).collect(),
+        "psubscribe" => argv
+            .iter()
+            .skip(1)
+            .map(|b| ChannelRef {
+                name: b,
+                is_pattern: true,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Checks `argv` (resolved to `cmd`) for `user`; on refusal, why and the
+/// refused object (the command's full name, the key or the channel).
+pub fn check_user(user: &User, cmd: &Cmd, argv: &[Bytes]) -> Result<(), (Denied, Vec<u8>)> {
+    let keys: Vec<(&[u8], KeyAccess)> = crate::meta::keys_with_specs(cmd.meta, argv)
+        .into_iter()
+        .filter_map(|(pos, spec)| {
+            let access = match spec {
+                Some(s) if s.has_flag("variable_flags") => variable_access(cmd, argv),
+                _ => access_of(spec, cmd.meta),
+            };
+            argv.get(pos).map(|k| (&k[..], access))
+        })
+        .collect();
+    let channels = channels_of(cmd, argv);
+    let first_arg = if cmd.full_name.contains('|') {
+        argv.get(2)
+    } else {
+        argv.get(1)
+    };
+    let req = CheckRequest {
+        cmd: id_of(cmd),
+        no_auth: cmd.has(flags::NO_AUTH),
+        first_arg: first_arg.map(|b| &b[..]),
+        keys: &keys,
+        channels: &channels,
+    };
+    user.check(&req).map_err(|d| {
+        let object = match d {
+            Denied::Command => cmd.full_name.as_bytes().to_vec(),
+            Denied::Key(i) => keys.get(i).map(|k| k.0.to_vec()).unwrap_or_default(),
+            Denied::Channel(i) => channels.get(i).map(|c| c.name.to_vec()).unwrap_or_default(),
+        };
+        (d, object)
+    })
+}
+
+/// The reply of a command refused when queued commands run in `EXEC`.
+pub fn exec_denied_message(d: Denied) -> String {
+    let reason = match d {
+        Denied::Command => "no permission to execute the command or subcommand",
+        Denied::Key(_) => "no permission to touch the specified keys",
+        Denied::Channel(_) => "no permission to access one of the channels used as arguments",
+    };
+    format!(
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}"
+    )
+}
+
+/// The error a script's `redis.call` gets for a refused command.
+pub fn script_denied_message(d: Denied) -> &'static str {
+    match d {
+        Denied::Command => "ERR The user executing the script can't run this command or subcommand",
+        Denied::Key(_) => "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments",
+        Denied::Channel(_) => "ERR The user executing the script can't publish to the channel mentioned in the command",
+    }
+}
+
+impl State {
+    /// Whether `client`'s commands must be checked at all (false on the
+    /// hot path: the unrestricted default user).
+    #[inline]
+    pub fn acl_needs_check(&self, client: &Client) -> bool {
+        !(self.acl.default_open && client.user.as_bytes() == DEFAULT_USER)
+    }
+
+    /// Whether `client`'s user may run `argv` with read access to every
+    /// key (upstream's `ACLUserCheckCmdWithUnrestrictedKeyAccess`, for
+    /// SORT's BY and GET patterns).
+    pub fn acl_full_key_read(&self, client: &Client, argv: &[Bytes]) -> bool {
+        if !self.acl_needs_check(client) {
+            return true;
+        }
+        let Ok(cmd) = self.registry.resolve(argv) else {
+            return false;
+        };
+        let Some(user) = self.acl.users.get(client.user.as_bytes()) else {
+            return false;
+        };
+        let first_arg = argv.get(1).map(|b| &b[..]);
+        user.all_selectors().any(|s| {
+            s.allows_command(id_of(cmd), first_arg)
+                && (s.all_keys() || s.key_patterns().iter().any(|p| p.pattern == b"*" && p.read))
+        })
+    }
+
+    /// Whether clients must authenticate before running commands (the
+    /// default user is off or has passwords).
+    #[inline]
+    pub fn acl_auth_required(&self) -> bool {
+        !self.acl.default_nopass
+    }
+
+    /// Checks a command of `client` and logs a refusal in `context`.
+    pub fn acl_check_command(
+        &mut self,
+        client: &Client,
+        cmd: &Cmd,
+        argv: &[Bytes],
+        context: LogContext,
+        now: i64,
+    ) -> Result<(), Denied> {
+        let Some(user) = self.acl.users.get(client.user.as_bytes()) else {
+            // The user was deleted under this client (it is being closed).
+            return Err(Denied::Command);
+        };
+        match check_user(user, cmd, argv) {
+            Ok(()) => Ok(()),
+            Err((d, object)) => {
+                let username = client.user.clone().into_bytes();
+                let name = cmd.full_name.as_str();
+                self.acl_log(client.id, &username, d.into(), context, &object, name, now);
+                Err(d)
+            }
+        }
+    }
+
+    /// Adds an ACL LOG entry for `client_id`.
+    /// `cmd_name` is the command being refused (the client's `cmd=` from
+    /// now on, as upstream sets it before its checks).
+    #[allow(clippy::too_many_arguments)]
+    pub fn acl_log(
+        &mut self,
+        client_id: u64,
+        username: &[u8],
+        reason: LogReason,
+        context: LogContext,
+        object: &[u8],
+        cmd_name: &str,
+        now: i64,
+    ) {
+        let info = match self.clients.get_mut(&client_id) {
+            Some(c) => {
+                if c.last_cmd != cmd_name {
+                    c.last_cmd = cmd_name.to_string();
+                }
+                c.line(now)
+            }
+            None => String::new(),
+        };
+        self.acl.log.add(LogEntry::new(
+            reason,
+            context,
+            object,
+            username,
+            info.as_bytes(),
+            now,
+        ));
+    }
+
+    /// Authenticates `client` as `name`/`pass` (`AUTH`, `HELLO AUTH`); a
+    /// failure is logged and answered `WRONGPASS` by the caller.
+    pub fn acl_authenticate(
+        &mut self,
+        client: &mut Client,
+        name: &[u8],
+        pass: &[u8],
+        now: i64,
+    ) -> bool {
+        if self.acl.users.authenticate(name, pass) {
+            let name = String::from_utf8_lossy(name).into_owned();
+            if let Some(info) = self.clients.get_mut(&client.id) {
+                info.user.clone_from(&name);
+            }
+            client.user = name;
+            client.authenticated = true;
+            true
+        } else {
+            let context = if client.multi.is_some() {
+                LogContext::Multi
+            } else {
+                LogContext::TopLevel
+            };
+            self.acl_log(
+                client.id,
+                name,
+                LogReason::Auth,
+                context,
+                b"AUTH",
+                "auth",
+                now,
+            );
+            false
+        }
+    }
+
+    /// After users changed: closes the clients of users that no longer
+    /// exist (`only`: just those names; `None`: every client whose user is
+    /// not `default`, as `ACL LOAD` replaces every user) and the pub/sub
+    /// clients of changed users that lost a subscription's permission.
+    /// `me` is the client that made the change: it is closed after its
+    /// reply.
+    pub fn acl_users_changed(&mut self, me: &mut Client, deleted: Option<&[Vec<u8>]>) {
+        let mut victims: Vec<u64> = Vec::new();
+        for info in self.clients.values() {
+            let gone = match deleted {
+                Some(names) => names.iter().any(|n| n.as_slice() == info.user.as_bytes()),
+                None => info.user.as_bytes() != DEFAULT_USER,
+            };
+            if gone {
+                victims.push(info.id);
+            }
+        }
+        for id in self.acl_revoked_subscribers() {
+            if !victims.contains(&id) {
+                victims.push(id);
+            }
+        }
+        self.acl.refresh();
+        for id in victims {
+            if id == me.id {
+                me.close_after_reply = true;
+            } else if let Some(c) = self.clients.get(&id) {
+                c.signal.kill();
+            }
+        }
+    }
+
+    /// Clients subscribed to a channel or pattern their user may no
+    /// longer access.
+    fn acl_revoked_subscribers(&self) -> Vec<u64> {
+        let mut out = Vec::new();
+        let user_of = |id: &u64| self.clients.get(id).map(|c| c.user.clone());
+        let mut check = |map: &HashMap<Bytes, Vec<u64>>, is_pattern: bool| {
+            for (name, ids) in map {
+                for id in ids {
+                    let Some(uname) = user_of(id) else { continue };
+                    let Some(user) = self.acl.users.get(uname.as_bytes()) else {
+                        continue;
+                    };
+                    if !user.can_access_channel(ChannelRef { name, is_pattern })
+                        && !out.contains(id)
+                    {
+                        out.push(*id);
+                    }
+                }
+            }
+        };
+        check(&self.pubsub.channels, false);
+        check(&self.pubsub.shard_channels, false);
+        check(&self.pubsub.patterns, true);
+        out
+    }
+}
+
+/// Upstream's refusal to start with both `user` directives and `aclfile`.
+pub const USERS_AND_ACLFILE: &str = "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.";
+
+impl State {
+    /// At startup: the `user` directives of the configuration, or the
+    /// `aclfile` (not both). The error is the line to log before exiting.
+    pub fn acl_startup(&mut self) -> Result<(), String> {
+        let declared = self.config.extra_directives("user");
+        let aclfile = self.config.get_str("aclfile").to_string();
+        if !declared.is_empty() && !aclfile.is_empty() {
+            return Err(USERS_AND_ACLFILE.to_string());
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for args in &declared {
+            let Some((name, rules)) = args.split_first() else {
+                continue;
+            };
+            if seen.contains(&name.as_str()) {
+                return Err(format!("Duplicate user '{name}' found"));
+            }
+            seen.push(name);
+            let mut all: Vec<&[u8]> = vec![b"reset"];
+            all.extend(rules.iter().map(|r| r.as_bytes()));
+            let acl = &mut self.acl;
+            acl.users
+                .set_user(name.as_bytes(), &all, &acl.catalog)
+                .map_err(|e| {
+                    format!(
+                        "Error in user declaration '{name}': {}",
+                        String::from_utf8_lossy(&e.to_bytes())
+                    )
+                })?;
+        }
+        self.acl.refresh();
+        if !aclfile.is_empty() {
+            self.acl_load_file(&aclfile)
+                .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// `ACL LOAD` (and startup with `aclfile`): replaces every user with
+    /// the file's, or changes nothing and returns upstream's error text.
+    pub fn acl_load_file(&mut self, path: &str) -> Result<(), String> {
+        let text = std::fs::read(path).map_err(|e| {
+            format!(
+                "Error loading ACLs, opening file '{path}': {}",
+                redis_common::os::strerror(&e)
+            )
+        })?;
+        let acl = &mut self.acl;
+        acl.users.load_acl_file(path, &text, &acl.catalog)?;
+        acl.refresh();
+        Ok(())
+    }
+
+    /// `ACL SAVE`: writes every user to `path` through a temporary file
+    /// renamed over it. The error is the line to log.
+    pub fn acl_save_file(&self, path: &str) -> Result<(), String> {
+        let text = self.acl.users.to_acl_file(&self.acl.catalog);
+        let tmp = format!("{path}.tmp-{}", std::process::id());
+        std::fs::write(&tmp, &text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                format!(
+                    "Opening temp ACL file for ACL SAVE: {}",
+                    redis_common::os::strerror(&e)
+                )
+            })
+    }
+}
