@@ -24,6 +24,7 @@ mod migrate;
 mod persistence;
 mod primary_side;
 mod propagation;
+mod proxy;
 mod replication;
 mod replication_load;
 mod replication_resync;

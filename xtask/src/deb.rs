@@ -55,6 +55,11 @@ const BINARIES: &[Binary] = &[
         dest: "usr/libexec/redis/redis-sentinel",
     },
     Binary {
+        cargo_package: "redis-proxy",
+        name: "redis-proxy",
+        dest: "usr/libexec/redis/redis-proxy",
+    },
+    Binary {
         cargo_package: "redis-benchmark",
         name: "redis-benchmark",
         dest: "usr/bin/redis-benchmark",
@@ -93,6 +98,15 @@ const DAEMONS: &[Daemon] = &[
         conf: "sentinel.conf",
         synopsis: "Persistent key-value database with network interface (monitoring)",
         description: "This package contains the Redis Sentinel monitoring and failover daemon.",
+    },
+    Daemon {
+        package: "redis-proxy",
+        binary: "redis-proxy",
+        conf_src: "debian/proxy.conf",
+        conf: "proxy.conf",
+        synopsis: "Persistent key-value database with network interface (proxy)",
+        description: "This package contains redis-proxy, one endpoint in front of a Sentinel-managed\n\
+                      primary or a Redis Cluster for clients that know neither.",
     },
 ];
 
