@@ -11,6 +11,10 @@
 //! - `persistence`: AOF write throughput, RDB/AOF load time, BGSAVE memory
 //!   growth and latency under write load;
 //! - `replication`: write throughput with replicas, full-sync time, lag;
+//! - `scripts`: EVALSHA/FCALL throughput and the memory of 10,000 cached
+//!   scripts;
+//! - `access`: SET/GET as an ACL user against the default user, and with
+//!   50 BCAST tracking clients (see `access`);
 //! - `sentinel` (only when named, not part of the default or `all`): how
 //!   fast our redis-sentinel + redis-server fail over against Debian's,
 //!   see `crate::bench_sentinel`; `--rounds R` sets its rounds per side
@@ -20,6 +24,11 @@
 //!   kill -9 of a primary, and the memory of the keys-per-slot index, see
 //!   `crate::bench_cluster`; `--rounds R` sets both its throughput rounds
 //!   and its failover rounds per side (defaults 3 and 5, quick 1 and 2).
+//! - `proxy` (only when named): redis-benchmark SET/GET at -P 1 and -P 16
+//!   direct to our redis-server, through our `redis-proxy --static` and
+//!   through Debian's nutcracker (twemproxy) when installed, in front of
+//!   that same server: requests/s, ratios and the p50 a proxy adds, see
+//!   `proxy`; `--rounds R` sets its rounds.
 //!
 //! Every figure is a pair measured in the same run and reported as the
 //! ratio ours/reference; repeated runs alternate which server goes first so
@@ -28,9 +37,11 @@
 //! Every server and load generator is killed by PID when its owner is
 //! dropped, so a failing section leaves nothing running.
 
+mod access;
 pub(crate) mod client;
 mod memory;
 mod persistence;
+mod proxy;
 mod replication;
 pub(crate) mod report;
 mod scripts;
@@ -48,6 +59,7 @@ const SECTIONS: &[&str] = &[
     "basic",
     "types",
     "scripts",
+    "access",
     "memory",
     "persistence",
     "replication",
@@ -55,8 +67,9 @@ const SECTIONS: &[&str] = &[
 
 /// Sections run only when named: they need more than the rest (the
 /// sentinel section: our redis-sentinel and redis-py in `.venv`; the
-/// cluster section: a dozen processes per round and minutes).
-const EXTRA_SECTIONS: &[&str] = &["sentinel", "cluster"];
+/// cluster section: a dozen processes per round and minutes; the proxy
+/// section: our redis-proxy and Debian's nutcracker).
+const EXTRA_SECTIONS: &[&str] = &["sentinel", "cluster", "proxy"];
 
 /// What to run and how much; `--quick` shrinks everything so that a full
 /// quick run stays under a minute.
@@ -158,6 +171,8 @@ pub struct Ctx {
     pub ours: PathBuf,
     /// Our redis-sentinel, built only when the sentinel section runs.
     pub ours_sentinel: Option<PathBuf>,
+    /// Our redis-proxy, built only when the proxy section runs.
+    pub ours_proxy: Option<PathBuf>,
     pub reference: PathBuf,
     pub opts: Options,
     pub tick: f64,
@@ -232,6 +247,7 @@ fn ours_binaries(names: &[&str]) -> Result<Vec<PathBuf>, String> {
 pub fn run(args: &[String]) -> Result<(), String> {
     let opts = parse_options(args)?;
     let sentinel = opts.sections.iter().any(|s| s == "sentinel");
+    let proxy = opts.sections.iter().any(|s| s == "proxy");
     let needs_benchmark = opts.sections.iter().any(|s| s != "sentinel");
     if needs_benchmark && !std::path::Path::new(tool::BENCHMARK).is_file() {
         return Err(format!(
@@ -239,15 +255,24 @@ pub fn run(args: &[String]) -> Result<(), String> {
             tool::BENCHMARK
         ));
     }
-    let names: &[&str] = if sentinel {
-        &["redis-server", "redis-sentinel"]
-    } else {
-        &["redis-server"]
+    let mut names = vec!["redis-server"];
+    if sentinel {
+        names.push("redis-sentinel");
+    }
+    if proxy {
+        names.push("redis-proxy");
+    }
+    let bins = ours_binaries(&names)?;
+    let bin = |name: &str| {
+        names
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| bins.get(i).cloned())
     };
-    let mut bins = ours_binaries(names)?.into_iter();
     let ctx = Ctx {
-        ours: bins.next().ok_or("no redis-server")?,
-        ours_sentinel: bins.next(),
+        ours: bin("redis-server").ok_or("no redis-server")?,
+        ours_sentinel: bin("redis-sentinel"),
+        ours_proxy: bin("redis-proxy"),
         reference: PathBuf::from("/usr/bin/redis-server"),
         opts,
         tick: server::clock_ticks_per_sec(),
@@ -266,8 +291,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "persistence" => persistence::run(&ctx),
             "replication" => replication::run(&ctx),
             "scripts" => scripts::run(&ctx),
+            "access" => access::run(&ctx),
             "sentinel" => crate::bench_sentinel::run(&ctx),
             "cluster" => crate::bench_cluster::run(&ctx),
+            "proxy" => proxy::run(&ctx),
             _ => Err(format!("no section {section}")),
         };
         match result {
@@ -296,6 +323,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         (
             "ours_sentinel",
             ctx.ours_sentinel
+                .as_ref()
+                .map_or(Json::Null, |p| report::s(&p.display().to_string())),
+        ),
+        (
+            "ours_proxy",
+            ctx.ours_proxy
                 .as_ref()
                 .map_or(Json::Null, |p| report::s(&p.display().to_string())),
         ),

@@ -84,7 +84,8 @@ struct Sample {
 
 /// A spawned server or sentinel in its own directory (stdout and stderr to
 /// `stdout` there, its log to `log`); killed by PID and reaped on drop.
-struct Proc {
+/// Also the guard of the proxy section's proxies.
+pub(crate) struct Proc {
     label: String,
     port: u16,
     dir: PathBuf,
@@ -92,7 +93,12 @@ struct Proc {
 }
 
 impl Proc {
-    fn spawn(label: &str, mut cmd: Command, port: u16, dir: &Path) -> Result<Proc, String> {
+    pub(crate) fn spawn(
+        label: &str,
+        mut cmd: Command,
+        port: u16,
+        dir: &Path,
+    ) -> Result<Proc, String> {
         let out = File::create(dir.join("stdout"))
             .map_err(|e| format!("{}/stdout: {e}", dir.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
@@ -115,12 +121,20 @@ impl Proc {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn client(&self) -> Result<Client, String> {
         Client::connect(self.addr()).map_err(|e| format!("{}: {e}", self.label))
     }
 
     /// Polls PING until +PONG; fails early when the process exits.
-    fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
+    pub(crate) fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
         let t0 = Instant::now();
         loop {
             if let Some(st) = self.child.try_wait().map_err(|e| e.to_string())? {
@@ -147,13 +161,13 @@ impl Proc {
     }
 
     /// SIGKILL by PID, then reap (so the process is gone on return).
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
     /// The last `n` lines of the log file and of stdout/stderr.
-    fn tail(&self, n: usize) -> String {
+    pub(crate) fn tail(&self, n: usize) -> String {
         let mut out = format!(
             "--- {} (port {}, pid {})\n",
             self.label,
@@ -187,7 +201,7 @@ fn last_lines(text: &str, n: usize) -> String {
 
 /// The round's scratch directory, removed on drop (after the processes
 /// in it: declare it before them).
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub(crate) PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -282,7 +296,7 @@ impl Drop for Script {
 
 /// A loopback port free right now, chosen by the kernel, outside the
 /// reserved range and not already used in this round.
-fn pick_port(taken: &[u16]) -> Result<u16, String> {
+pub(crate) fn pick_port(taken: &[u16]) -> Result<u16, String> {
     for _ in 0..1000 {
         let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
         let port = l.local_addr().map_err(|e| e.to_string())?.port();
@@ -298,7 +312,7 @@ fn pick_port(taken: &[u16]) -> Result<u16, String> {
 /// Starts a process in `root/<name>` on a fresh port, with the command
 /// built by `make(port, dir)`, and waits until it answers PING; retries
 /// with another port when the one picked was taken meanwhile.
-fn start(
+pub(crate) fn start(
     label: &str,
     root: &Path,
     name: &str,
@@ -324,7 +338,7 @@ fn start(
     Err(last)
 }
 
-fn path_str(p: &Path) -> Result<&str, String> {
+pub(crate) fn path_str(p: &Path) -> Result<&str, String> {
     p.to_str()
         .ok_or_else(|| format!("{} is not UTF-8", p.display()))
 }

@@ -17,6 +17,13 @@ fn options() {
         .sections
         .iter()
         .any(|s| s == "cluster"));
+    assert!(!parse_options(&["all".into()])
+        .unwrap()
+        .sections
+        .iter()
+        .any(|s| s == "proxy"));
+    let o = parse_options(&["proxy".into(), "--quick".into()]).unwrap();
+    assert_eq!((o.sections.len(), o.rounds), (1, 1));
     let o = parse_options(&["cluster".into(), "--rounds".into(), "2".into()]).unwrap();
     assert_eq!((o.sections.len(), o.rounds, o.sentinel_rounds), (1, 2, 2));
     let o = parse_options(&[

@@ -21,6 +21,8 @@ const DEBIAN_TOOLS: &[&str] = &[
     // The multi-host Sentinel tests partition network namespaces with
     // nftables drop rules (tests/sentinel_netns.rs).
     "/usr/sbin/nft",
+    // `cargo xtask bench proxy` compares redis-proxy with twemproxy.
+    "/usr/sbin/nutcracker",
 ];
 
 /// Runs a command with inherited output; Ok if it exited 0.
@@ -61,6 +63,7 @@ fn ensure_debian_tools() -> Result<(), String> {
                 "redis-tools",
                 "haproxy",
                 "nftables",
+                "nutcracker",
             ])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;

@@ -15,8 +15,26 @@ const RUN_LIMIT: Duration = Duration::from_secs(60);
 /// One CSV row of redis-benchmark: test name, requests/s, p99 in ms.
 pub type Row = (String, f64, Option<f64>);
 
+/// One CSV row with the latency columns the sections use (ms; `None`
+/// when redis-benchmark is too old to print them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvRow {
+    pub test: String,
+    pub rps: f64,
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+}
+
 /// Parses `--csv` output; p99 is `None` when the column is absent.
 pub fn parse_csv(out: &str) -> Vec<Row> {
+    parse_csv_rows(out)
+        .into_iter()
+        .map(|r| (r.test, r.rps, r.p99))
+        .collect()
+}
+
+/// Parses `--csv` output with the p50 and p99 columns when present.
+pub fn parse_csv_rows(out: &str) -> Vec<CsvRow> {
     let mut lines = out.lines().filter(|l| l.starts_with('"'));
     let Some(header) = lines.next() else {
         return Vec::new();
@@ -25,15 +43,20 @@ pub fn parse_csv(out: &str) -> Vec<Row> {
         .split(',')
         .map(|c| c.trim_matches('"').to_string())
         .collect();
+    let p50_col = cols.iter().position(|c| c == "p50_latency_ms");
     let p99_col = cols.iter().position(|c| c == "p99_latency_ms");
     lines
         .filter_map(|l| {
             // Test names such as "MSET (10 keys)" contain no commas, so a
             // plain split is enough.
             let f: Vec<&str> = l.split(',').map(|c| c.trim_matches('"')).collect();
-            let rps = f.get(1)?.parse().ok()?;
-            let p99 = p99_col.and_then(|i| f.get(i)?.parse().ok());
-            Some((f.first()?.to_string(), rps, p99))
+            let col = |i: Option<usize>| i.and_then(|i| f.get(i)?.parse().ok());
+            Some(CsvRow {
+                test: f.first()?.to_string(),
+                rps: f.get(1)?.parse().ok()?,
+                p50: col(p50_col),
+                p99: col(p99_col),
+            })
         })
         .collect()
 }
@@ -50,7 +73,38 @@ pub fn run(
 ) -> Result<(Vec<Row>, u64), String> {
     let mut args = vec!["-t", test];
     args.extend_from_slice(extra);
-    run_args(server, &format!("-t {test}"), &args, pipeline, n)
+    let (rows, ticks) = run_args(
+        (server.port(), server.pid()),
+        &format!("-t {test}"),
+        &args,
+        pipeline,
+        n,
+    )?;
+    Ok((rows_of(rows), ticks))
+}
+
+/// Runs `redis-benchmark -t <test> -P <pipeline> -n <n>` against whatever
+/// listens on loopback `port` (a proxy, say), bounded in time; returns the
+/// rows with their p50 and p99 and the CPU ticks process `pid` (the one
+/// serving `port`) spent meanwhile.
+pub fn run_at(
+    port: u16,
+    pid: u32,
+    test: &str,
+    pipeline: u32,
+    n: u64,
+) -> Result<(Vec<CsvRow>, u64), String> {
+    run_args(
+        (port, pid),
+        &format!("-t {test}"),
+        &["-t", test],
+        pipeline,
+        n,
+    )
+}
+
+fn rows_of(rows: Vec<CsvRow>) -> Vec<Row> {
+    rows.into_iter().map(|r| (r.test, r.rps, r.p99)).collect()
 }
 
 /// Runs `redis-benchmark -P <pipeline> -n <n> <command...>` (a custom
@@ -62,20 +116,29 @@ pub fn run_command(
     pipeline: u32,
     n: u64,
 ) -> Result<(Vec<Row>, u64), String> {
-    run_args(server, &command.join(" "), command, pipeline, n)
+    let (rows, ticks) = run_args(
+        (server.port(), server.pid()),
+        &command.join(" "),
+        command,
+        pipeline,
+        n,
+    )?;
+    Ok((rows_of(rows), ticks))
 }
 
+/// Runs redis-benchmark with `args` against loopback `port`, bounded in
+/// time; `pid` is the process whose CPU ticks are counted.
 fn run_args(
-    server: &Srv,
+    (port, pid): (u16, u32),
     label: &str,
     args: &[&str],
     pipeline: u32,
     n: u64,
-) -> Result<(Vec<Row>, u64), String> {
+) -> Result<(Vec<CsvRow>, u64), String> {
     let what = format!("redis-benchmark {label} -P {pipeline}");
-    let before = cpu_ticks(server.pid())?;
+    let before = cpu_ticks(pid)?;
     let mut child = Command::new(BENCHMARK)
-        .args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
         .args(["-c", CLIENTS, "-n", &n.to_string()])
         .args(["-P", &pipeline.to_string(), "--csv"])
         .args(args)
@@ -97,11 +160,11 @@ fn run_args(
         std::thread::sleep(Duration::from_millis(10));
     }
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let after = cpu_ticks(server.pid())?;
+    let after = cpu_ticks(pid)?;
     if !out.status.success() {
         return Err(format!("{what} failed: {}", out.status));
     }
-    let rows = parse_csv(&String::from_utf8_lossy(&out.stdout));
+    let rows = parse_csv_rows(&String::from_utf8_lossy(&out.stdout));
     if rows.is_empty() {
         return Err(format!("{what} printed no CSV rows"));
     }
@@ -154,5 +217,12 @@ mod tests {
             vec![("SET".to_string(), 10.5, None)]
         );
         assert!(parse_csv("garbage").is_empty());
+        let full = parse_csv_rows(out);
+        assert_eq!(full[0].p50, Some(1.071));
+        assert_eq!(full[1].p99, Some(4.343));
+        assert_eq!(
+            parse_csv_rows("\"test\",\"rps\"\n\"SET\",\"10.5\"\n")[0].p50,
+            None
+        );
     }
 }
