@@ -105,7 +105,8 @@ const DAEMONS: &[Daemon] = &[
         conf_src: "debian/proxy.conf",
         conf: "proxy.conf",
         synopsis: "Persistent key-value database with network interface (proxy)",
-        description: "This package contains redis-proxy, one endpoint in front of a Sentinel-managed\n\
+        description:
+            "This package contains redis-proxy, one endpoint in front of a Sentinel-managed\n\
                       primary or a Redis Cluster for clients that know neither.",
     },
 ];

@@ -80,6 +80,10 @@ fn frame_of(v: Value) -> Frame {
 /// # Format
 /// `ACL SETUSER username [rule ...]`
 pub fn setuser(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    // Nothing about the user shows in MONITOR or the slow log.
+    for i in 2..argv.len() {
+        ctx.redact_arg(i);
+    }
     let acl = &mut ctx.st.acl;
     acl.users
         .set_user(&argv[2], &argv[3..], &acl.catalog)

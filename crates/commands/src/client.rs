@@ -340,12 +340,13 @@ pub fn unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     match ctx.st.unblock(id) {
         Some(w) => {
-            let reply = if error {
-                bytes::Bytes::from_static(b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n")
+            if error {
+                let e = CmdError::fixed("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                ctx.st.fail_waiter(&w, &e);
             } else {
-                redis_engine::blocking::timeout_bytes(w.proto, w.timeout_reply)
-            };
-            let _ = w.signal.push.send(reply);
+                let reply = redis_engine::blocking::timeout_bytes(w.proto, w.timeout_reply);
+                let _ = w.signal.push.send(reply);
+            }
             ctx.int(1);
         }
         None => ctx.int(0),

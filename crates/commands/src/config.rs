@@ -28,6 +28,17 @@ pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() % 2 != 0 {
         return Err(redis_engine::error::wrong_arity("config|set"));
     }
+    // Secret values (passwords) never show in MONITOR or the slow log,
+    // whether or not the command succeeds.
+    for (i, pair) in argv[2..].chunks_exact(2).enumerate() {
+        let name = String::from_utf8_lossy(&pair[0]);
+        if redis_config::lookup(&name)
+            .and_then(|d| redis_config::TABLE.get(d))
+            .is_some_and(|d| d.is(redis_config::SENSITIVE))
+        {
+            ctx.redact_arg(3 + 2 * i);
+        }
+    }
     let pairs: Vec<(Vec<u8>, Vec<u8>)> = argv[2..]
         .chunks_exact(2)
         .map(|p| (p[0].to_vec(), p[1].to_vec()))

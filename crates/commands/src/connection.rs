@@ -60,6 +60,9 @@ pub fn auth(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 3 {
         return Err(SYNTAX);
     }
+    for i in 1..argv.len() {
+        ctx.redact_arg(i);
+    }
     if argv.len() == 2 && ctx.st.acl.users.default_user().nopass() {
         return Err(CmdError::fixed("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
     }
@@ -94,6 +97,8 @@ pub fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     while i < argv.len() {
         let more = argv.len() - i - 1;
         if is(&argv[i], "auth") && more >= 2 {
+            ctx.redact_arg(i + 1);
+            ctx.redact_arg(i + 2);
             auth = Some((&argv[i + 1], &argv[i + 2]));
             i += 3;
         } else if is(&argv[i], "setname") && more >= 1 {

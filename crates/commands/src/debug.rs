@@ -116,6 +116,13 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ("protocol", 3) => protocol(ctx, &argv[2])?,
         ("reload", _) => reload(ctx, &argv[2..])?,
         ("loadaof", _) => loadaof(ctx),
+        ("config-rewrite-force-all", 2) => {
+            ctx.st
+                .config
+                .rewrite_config_file_force_all()
+                .map_err(CmdError::msg)?;
+            ctx.ok();
+        }
         ("set-skip-checksum-validation", 3) => {
             ctx.st.skip_checksum_validation = args::int(&argv[2]).unwrap_or(0) != 0;
             ctx.ok();

@@ -70,7 +70,12 @@ pub fn command_count(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 pub fn command_list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let metas = registered_metas(ctx.st.registry);
     let names: Vec<&str> = match argv.len() {
-        2 => metas.iter().map(|m| m.name.as_str()).collect(),
+        // Like upstream, each container's subcommands follow it.
+        2 => metas
+            .iter()
+            .flat_map(|m| std::iter::once(*m).chain(m.subcommands.iter()))
+            .map(|m| m.name.as_str())
+            .collect(),
         5 if is(&argv[2], "filterby") => {
             let arg = &argv[4];
             if is(&argv[3], "module") {
@@ -79,6 +84,7 @@ pub fn command_list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 let cat = String::from_utf8_lossy(arg).to_ascii_lowercase();
                 metas
                     .iter()
+                    .flat_map(|m| std::iter::once(*m).chain(m.subcommands.iter()))
                     .filter(|m| {
                         m.acl_categories
                             .iter()
@@ -163,6 +169,39 @@ pub fn command_docs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `COMMAND GETKEYS command [arg [arg ...]]`
 pub fn command_getkeys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let args = &argv[2..];
+    let m = getkeys_meta(ctx, args)?;
+    let pos = meta::get_keys(m, args).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    ctx.array(pos.len());
+    for p in pos {
+        ctx.bulk(&args[p]);
+    }
+    Ok(())
+}
+
+/// # Format
+/// `COMMAND GETKEYSANDFLAGS command [arg [arg ...]]`
+pub fn command_getkeysandflags(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let args = &argv[2..];
+    let m = getkeys_meta(ctx, args)?;
+    let keys = meta::get_keys_and_flags(m, args).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    let reply: Vec<Frame> = keys
+        .into_iter()
+        .filter_map(|(p, flags)| {
+            let key = args.get(p)?.clone();
+            let flags = flags
+                .iter()
+                .map(|f| Frame::Simple(Bytes::from_static(f.as_bytes())))
+                .collect();
+            Some(Frame::Array(vec![Frame::Bulk(key), Frame::Set(flags)]))
+        })
+        .collect();
+    ctx.frame(&Frame::Array(reply));
+    Ok(())
+}
+
+/// The command `COMMAND GETKEYS` / `GETKEYSANDFLAGS` are asked about
+/// (name first in `args`), its arity checked.
+fn getkeys_meta(ctx: &Ctx, args: &[Bytes]) -> Result<&'static meta::CommandMeta, CmdError> {
     let reg = ctx.st.registry;
     let Some(top) = reg.lookup(&args[0]) else {
         return Err(CmdError::fixed("ERR Invalid command specified"));
@@ -180,12 +219,7 @@ pub fn command_getkeys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let pos = meta::get_keys(m, args).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
-    ctx.array(pos.len());
-    for p in pos {
-        ctx.bulk(&args[p]);
-    }
-    Ok(())
+    Ok(m)
 }
 
 /// # Format
@@ -626,6 +660,7 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("command|count", command_count),
     ("command|docs", command_docs),
     ("command|getkeys", command_getkeys),
+    ("command|getkeysandflags", command_getkeysandflags),
     ("command|help", command_help),
     ("command|info", command_info),
     ("command|list", command_list),

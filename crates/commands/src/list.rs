@@ -917,6 +917,7 @@ mod tests {
                 dirty: 0,
                 force_repl: false,
                 push_reply: false,
+                redact: Vec::new(),
             };
             let r = f(&mut ctx);
             let (rewrite, dirty) = (ctx.rewrite.take(), ctx.dirty);

@@ -299,9 +299,35 @@ struct Job<'a> {
     opts: Opts<'a>,
 }
 
+/// The indexes of the credentials given with `AUTH` / `AUTH2`, which
+/// MONITOR and the slow log do not show.
+fn secret_args(argv: &[Bytes]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut j = 6;
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        let a = &argv[j];
+        if is(a, "auth") && more >= 1 {
+            out.push(j + 1);
+            j += 2;
+        } else if is(a, "auth2") && more >= 2 {
+            out.extend([j + 1, j + 2]);
+            j += 3;
+        } else if is(a, "keys") {
+            break;
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
 /// # Format
 /// `MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password] [AUTH2 username password] [KEYS key [key ...]]`
 pub fn migrate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    for i in secret_args(argv) {
+        ctx.redact_arg(i);
+    }
     let opts = Opts::parse(argv)?;
     let mut timeout = args::int(&argv[5])?;
     let dbid = args::int(&argv[4])?;

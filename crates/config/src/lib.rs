@@ -155,24 +155,47 @@ impl Default for Config {
 }
 
 /// Builds the extra config text from command-line options the way
-/// upstream's `main()` does: each `--name` starts a new line, other
-/// arguments are appended quoted, and a bare `--save` means `save ""`.
+/// upstream's `main()` does (7.0.15): each `--name` starts a new line and
+/// other arguments are appended quoted. A lone `--name` takes what follows
+/// as its value even when that starts with `--`; `--name value` in one
+/// argument does not. A bare `--save` (last, or followed by an option)
+/// means `save ""`, and `--sentinel` takes no value.
 pub fn options_text(cli_args: &[String]) -> String {
     let mut out = String::new();
+    // Whether the last option already has its value.
+    let mut handled_last = true;
     for (i, arg) in cli_args.iter().enumerate() {
-        if let Some(name) = arg.strip_prefix("--") {
-            if !out.is_empty() {
-                out.push('\n');
+        match arg.strip_prefix("--") {
+            Some(name) if handled_last => {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(name);
+                out.push(' ');
+                let words = split_args(arg.as_bytes()).map_or(0, |v| v.len());
+                if words == 1 {
+                    handled_last = false;
+                    let next = cli_args.get(i + 1);
+                    let next_is_option = next.is_some_and(|n| n.starts_with("--"));
+                    if arg.eq_ignore_ascii_case("--save") {
+                        if next_is_option {
+                            out.push_str("\"\"");
+                            handled_last = true;
+                        } else if next.is_none() {
+                            out.push_str("\"\"");
+                        }
+                    } else if arg.eq_ignore_ascii_case("--sentinel") && next_is_option {
+                        handled_last = true;
+                    }
+                } else {
+                    handled_last = true;
+                }
             }
-            out.push_str(name);
-            out.push(' ');
-            let next_is_option = cli_args.get(i + 1).is_none_or(|n| n.starts_with("--"));
-            if name == "save" && next_is_option {
-                out.push_str("\"\" ");
+            _ => {
+                out.push_str(&value::repr(arg));
+                out.push(' ');
+                handled_last = true;
             }
-        } else {
-            out.push_str(&value::repr(arg));
-            out.push(' ');
         }
     }
     out
@@ -341,6 +364,10 @@ impl Config {
                     let cobl = def.kind == Kind::Special(Special::ClientOutputBufferLimit);
                     if args.len() == 1 && is_multi_arg(def) && !(cobl && args[0].is_empty()) {
                         args = words(&args[0]);
+                    }
+                    // A set of flags takes them as one argument or several.
+                    if value::is_flag_enum(def) && args.len() != 1 {
+                        args = vec![args.join(" ")];
                     }
                     let args = &args[..];
                     // Every plain directive takes exactly one argument;
@@ -715,6 +742,20 @@ impl Config {
             .map_err(|e| format!("ERR Rewriting config file: {}", value::io_reason(&e)))
     }
 
+    /// `DEBUG CONFIG-REWRITE-FORCE-ALL`: a rewrite of the config file that
+    /// writes every directive, those at their defaults included.
+    pub fn rewrite_config_file_force_all(&self) -> Result<(), String> {
+        let Some(path) = &self.config_file else {
+            return Err("ERR The server is running without a config file".to_string());
+        };
+        self.rewrite_with(path, true).map_err(|e| {
+            format!(
+                "ERR CONFIG-REWRITE-FORCE-ALL failed: {}",
+                value::io_reason(&e)
+            )
+        })
+    }
+
     /// Rewrites `path` like upstream's `CONFIG REWRITE`: comments, unknown
     /// lines and line order are kept; each known directive's first line is
     /// replaced in place (extra lines of it are blanked, and runs of blank
@@ -724,6 +765,12 @@ impl Config {
     /// because its default depends on the working directory). The file is
     /// replaced atomically.
     pub fn rewrite(&self, path: &Path) -> io::Result<()> {
+        self.rewrite_with(path, false)
+    }
+
+    /// [`Config::rewrite`]; with `force_all`, directives at their defaults
+    /// are written too.
+    fn rewrite_with(&self, path: &Path, force_all: bool) -> io::Result<()> {
         let old = match std::fs::read(path) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
@@ -765,7 +812,7 @@ impl Config {
                 Kind::Special(Special::Dir | Special::Save | Special::LatencyPercentiles)
             );
             let cur = &self.values[idx];
-            if slots[idx].is_empty() && *cur == default && !forced {
+            if slots[idx].is_empty() && *cur == default && !forced && !force_all {
                 continue;
             }
             // Strings upstream stores as NULL when empty: their lines go.
@@ -773,7 +820,7 @@ impl Config {
             let formatted = if null {
                 Vec::new()
             } else {
-                value::format_rewrite(def, cur, &default)
+                value::format_rewrite(def, cur, &default, force_all)
             };
             let mut new_lines = formatted.into_iter();
             for &slot in &slots[idx] {

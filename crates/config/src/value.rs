@@ -115,6 +115,55 @@ fn range_err(min: i64, max: i64) -> String {
     format!("argument must be between {min} and {max} inclusive")
 }
 
+/// Enum directives that take a set of their names, space separated
+/// (upstream's multi-argument enums): `shutdown-on-sigint`,
+/// `shutdown-on-sigterm`.
+pub(crate) fn is_flag_enum(def: &Directive) -> bool {
+    matches!(def.name, "shutdown-on-sigint" | "shutdown-on-sigterm")
+}
+
+/// A set of flags among `names` (the first, `default`, meaning none),
+/// stored as the names given, in table order; `default` when none is.
+fn parse_flag_enum(names: &[&str], s: &str) -> Result<Value, String> {
+    let mut given = vec![false; names.len()];
+    let mut any = false;
+    for w in s.split_whitespace() {
+        let i = names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(w))
+            .ok_or_else(|| {
+                format!(
+                    "argument(s) must be one of the following: {}",
+                    names.join(", ")
+                )
+            })?;
+        given[i] = true;
+        any = true;
+    }
+    if !any {
+        return Err(format!(
+            "argument(s) must be one of the following: {}",
+            names.join(", ")
+        ));
+    }
+    let has = |n: &str| names.iter().zip(&given).any(|(m, g)| *g && *m == n);
+    if has("save") && has("nosave") {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".to_string());
+    }
+    let set: Vec<&str> = names
+        .iter()
+        .zip(&given)
+        .skip(1)
+        .filter(|(_, g)| **g)
+        .map(|(n, _)| *n)
+        .collect();
+    Ok(Value::Str(if set.is_empty() {
+        names.first().copied().unwrap_or_default().to_string()
+    } else {
+        set.join(" ")
+    }))
+}
+
 /// Parses a scalar directive from its single textual argument.
 /// `current` is needed by kinds that merge (`client-output-buffer-limit`).
 pub(crate) fn parse(def: &Directive, args: &[String], current: &Value) -> Result<Value, String> {
@@ -180,6 +229,7 @@ pub(crate) fn parse(def: &Directive, args: &[String], current: &Value) -> Result
             }
             Ok(Value::Int(v))
         }
+        Kind::Enum(names) if is_flag_enum(def) => parse_flag_enum(names, one()?),
         Kind::Enum(names) => {
             let s = one()?;
             let found = names
@@ -502,13 +552,20 @@ pub(crate) fn repr(s: &str) -> String {
 
 /// The lines `CONFIG REWRITE` writes for a value (without the name for
 /// multi-line directives handled here).
-pub(crate) fn format_rewrite(def: &Directive, v: &Value, default: &Value) -> Vec<String> {
+pub(crate) fn format_rewrite(
+    def: &Directive,
+    v: &Value,
+    default: &Value,
+    force_all: bool,
+) -> Vec<String> {
     let name = def.name;
     let line = |rest: String| vec![format!("{name} {rest}")];
     match (def.kind, v) {
         (Kind::Memory { .. }, Value::Int(i)) => line(format_memory(*i as u64)),
         (Kind::MemoryU64, Value::UInt(u)) => line(format_memory(*u)),
         (_, Value::MemPct(i)) if *i >= 0 => line(format_memory(*i as u64)),
+        // Upstream writes a set of flags as separate words.
+        (_, Value::Str(s)) if is_flag_enum(def) => line(s.clone()),
         (_, Value::Str(s)) => line(repr(s)),
         (_, Value::Save(p)) if p.is_empty() => line("\"\"".to_string()),
         (_, Value::Save(p)) => p.iter().map(|(s, c)| format!("save {s} {c}")).collect(),
@@ -519,7 +576,7 @@ pub(crate) fn format_rewrite(def: &Directive, v: &Value, default: &Value) -> Vec
                 _ => *l,
             };
             (0..3)
-                .filter(|&i| l[i] != defaults[i])
+                .filter(|&i| force_all || l[i] != defaults[i])
                 .map(|i| {
                     format!(
                         "{name} {} {} {} {}",

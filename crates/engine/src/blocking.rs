@@ -176,7 +176,18 @@ impl State {
     fn fail_group_read(&mut self, id: u64) {
         let Some(w) = self.unblock(id) else { return };
         let e = crate::error::CmdError::fixed("UNBLOCKED the stream key no longer exists");
-        self.push_error(&w.signal, &e);
+        self.fail_waiter(&w, &e);
+    }
+
+    /// Ends a wait with an error reply that counts as the failure of the
+    /// blocked command: `failed_calls` of its statistics and the error
+    /// statistics (upstream's `updateStatsOnUnblock` with an error).
+    pub fn fail_waiter(&mut self, w: &Waiter, e: &crate::error::CmdError) {
+        let idx = self.registry.resolve(&w.argv).ok().map(|c| c.idx);
+        if let Some(s) = idx.and_then(|i| self.cmdstats.get_mut(i)) {
+            s.failed += 1;
+        }
+        self.push_error(&w.signal, e);
     }
 
     /// Ends a wait with an error reply sent through the client's mailbox,

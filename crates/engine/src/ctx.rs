@@ -31,6 +31,9 @@ pub struct Ctx<'a> {
     /// RESP3 alike), which `CLIENT REPLY OFF|SKIP` does not suppress:
     /// upstream sends pushes whatever the reply mode.
     pub push_reply: bool,
+    /// Indexes of arguments MONITOR and the slow log show as `(redacted)`
+    /// (passwords: upstream's `redactClientCommandArgument`).
+    pub redact: Vec<usize>,
 }
 
 impl Ctx<'_> {
@@ -71,6 +74,13 @@ impl Ctx<'_> {
 
     pub fn lru(&self) -> u32 {
         self.st.ks.initial_access(self.now)
+    }
+
+    /// Shows argument `i` as `(redacted)` in MONITOR and the slow log.
+    pub fn redact_arg(&mut self, i: usize) {
+        if !self.redact.contains(&i) {
+            self.redact.push(i);
+        }
     }
 
     /// `+OK`.

@@ -538,7 +538,8 @@ impl State {
 
     /// A command from our primary (or read from the AOF) failed: upstream
     /// logs it as critical, and with `propagation-error-behavior panic`
-    /// (or `panic-on-replicas`, for the primary's commands only) stops.
+    /// (or `panic-on-replicas`, for the primary's commands only) stops,
+    /// unless this is a writable replica.
     fn propagated_command_failed(&mut self, caller: Caller, name: &str, e: &CmdError) {
         let from_primary = caller != Caller::AofLoad;
         let text = String::from_utf8_lossy(&e.0).into_owned();
@@ -550,9 +551,12 @@ impl State {
         self.log_warning(&format!(
             "== CRITICAL == This {who} is sending an error to its {to}: '{text}' after processing the command '{name}'"
         ));
+        // As upstream: a writable replica is expected to diverge from its
+        // primary, so its errors never stop it; AOF loading stops only
+        // with `panic`.
         let panic = match self.config.get_enum("propagation-error-behavior") {
-            "panic" => true,
-            "panic-on-replicas" => from_primary,
+            "panic" => !from_primary || self.cached.replica_read_only,
+            "panic-on-replicas" => from_primary && self.cached.replica_read_only,
             _ => false,
         };
         if panic {
@@ -716,7 +720,7 @@ impl State {
         self.tracking_before(cmd, client.id, &argv);
         let mark = out.len();
         let start = self.clock_mark;
-        let (res, dirty, rewrite, force_repl, push_reply) = {
+        let (res, dirty, rewrite, force_repl, push_reply, redact) = {
             let mut ctx = Ctx {
                 st: self,
                 client,
@@ -727,9 +731,17 @@ impl State {
                 dirty: 0,
                 force_repl: false,
                 push_reply: false,
+                redact: Vec::new(),
             };
             let r = handler(&mut ctx, &argv);
-            (r, ctx.dirty, ctx.rewrite, ctx.force_repl, ctx.push_reply)
+            (
+                r,
+                ctx.dirty,
+                ctx.rewrite,
+                ctx.force_repl,
+                ctx.push_reply,
+                ctx.redact,
+            )
         };
         self.ks.expiry_frozen = false;
         if let Err(e) = &res {
@@ -842,11 +854,23 @@ impl State {
             self.save_after_command = false;
             self.save_after_flushall();
         }
+        // What MONITOR and the slow log show: passwords redacted.
+        let shown: std::borrow::Cow<'_, [Bytes]> = if redact.is_empty() {
+            std::borrow::Cow::Borrowed(&argv[..])
+        } else {
+            let mut v = argv.to_vec();
+            for i in redact {
+                if let Some(a) = v.get_mut(i) {
+                    *a = Bytes::from_static(b"(redacted)");
+                }
+            }
+            std::borrow::Cow::Owned(v)
+        };
         if !self.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
-            self.feed_monitors(client, &argv, now);
+            self.feed_monitors(client, &shown, now);
         }
         if !cmd.has(flags::SKIP_SLOWLOG) {
-            self.slowlog_push(client, &argv, usec, now);
+            self.slowlog_push(client, &shown, usec, now);
         }
     }
 

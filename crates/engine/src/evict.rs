@@ -93,7 +93,14 @@ impl State {
             self.log_warning(&format!(
                 "WARNING: the new maxmemory value set via CONFIG SET ({max}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy."
             ));
-            self.perform_evictions(now);
+            if self.repl.exec_ops.is_some() || self.scripting.run.is_some() {
+                // Inside EXEC or a script the commands after this one run
+                // first, as upstream's time proc only runs between
+                // commands: the cron (or the next command) evicts.
+                self.evict_running = true;
+            } else {
+                self.perform_evictions(now);
+            }
         }
     }
 
@@ -142,6 +149,14 @@ impl State {
         let threshold = self.cached.latency_monitor_threshold;
         let start = Instant::now();
         let mut evicted = 0u64;
+        // As upstream: what must go is measured once, and what a deletion
+        // frees is measured around the deletion alone. The invalidation
+        // messages, keyspace events and propagated DELs that follow it take
+        // memory too (freed once written out); counting them would make
+        // every eviction ask for more, and tracking clients could drain the
+        // dataset.
+        let to_free = self.memory_for_eviction().saturating_sub(max);
+        let mut freed = 0u64;
         let result = loop {
             let Some((db, key)) = self.pick_victim(pool, rank, samples, now) else {
                 // Values queued for the lazy-free thread may be about to
@@ -153,7 +168,9 @@ impl State {
                 break self.memory_for_eviction() <= max;
             };
             let del_start = Instant::now();
+            let before = (self.used_memory)() as u64;
             self.ks.delete(db, &key, lazy);
+            freed += before.saturating_sub((self.used_memory)() as u64);
             self.latency_monitor.add_if_needed(
                 threshold,
                 "eviction-del",
@@ -166,7 +183,7 @@ impl State {
             crate::pubsub::notify(self, db, &key, 'e', "evicted", None);
             let cmd: &'static [u8] = if lazy { b"UNLINK" } else { b"DEL" };
             self.propagate(db, &[Bytes::from_static(cmd), key]);
-            if self.memory_for_eviction() <= max {
+            if freed >= to_free || self.memory_for_eviction() <= max {
                 break true;
             }
             // Every 16 keys: out of time? Then the cron continues.

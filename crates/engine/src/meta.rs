@@ -737,6 +737,73 @@ pub fn keys_with_specs<'a>(
     }
 }
 
+/// `COMMAND GETKEYSANDFLAGS`: the key positions [`get_keys`] finds (with
+/// its errors), each with the flags upstream reports for it — its key
+/// spec's, or for the commands whose spec says `variable_flags` (`SET`,
+/// `BITFIELD`) the ones these arguments give.
+pub fn get_keys_and_flags(
+    m: &CommandMeta,
+    argv: &[Bytes],
+) -> Result<Vec<(usize, Vec<&'static str>)>, &'static str> {
+    get_keys(m, argv)?;
+    Ok(keys_with_specs(m, argv)
+        .into_iter()
+        .map(|(pos, spec)| (pos, key_flags(m, argv, spec)))
+        .collect())
+}
+
+/// The flags of one key, in upstream's reply order.
+fn key_flags(m: &CommandMeta, argv: &[Bytes], spec: Option<&KeySpec>) -> Vec<&'static str> {
+    const ORDER: [&str; 9] = [
+        "RO", "RW", "OW", "RM", "access", "update", "insert", "delete", "not_key",
+    ];
+    let Some(spec) = spec else {
+        return Vec::new();
+    };
+    if spec.has_flag("variable_flags") {
+        if let Some(f) = variable_key_flags(m, argv) {
+            return f.to_vec();
+        }
+    }
+    // The per-command extractions give their keys definite flags: an
+    // `incomplete` spec's marker is not among them.
+    ORDER
+        .iter()
+        .copied()
+        .filter(|f| spec.flags.iter().any(|g| g == f))
+        .collect()
+}
+
+/// What upstream's key functions report for `SET` (reads with `GET`) and
+/// `BITFIELD` (writes unless it only has `GET` and `OVERFLOW`).
+fn variable_key_flags(m: &CommandMeta, argv: &[Bytes]) -> Option<&'static [&'static str]> {
+    let is = |a: &Bytes, w: &str| a.eq_ignore_ascii_case(w.as_bytes());
+    match m.name.as_str() {
+        "set" => Some(if argv.iter().skip(3).any(|a| is(a, "get")) {
+            &["RW", "access", "update"]
+        } else {
+            &["OW", "update"]
+        }),
+        "bitfield" => {
+            let mut j = 2;
+            while j < argv.len() {
+                let rem = argv.len() - j - 1;
+                let a = &argv[j];
+                if is(a, "get") && rem >= 2 {
+                    j += 2;
+                } else if is(a, "overflow") && rem >= 1 {
+                    j += 1;
+                } else {
+                    return Some(&["RW", "access", "update"]);
+                }
+                j += 1;
+            }
+            Some(&["RO", "access"])
+        }
+        _ => None,
+    }
+}
+
 /// [`keys_from_specs`] with the index of the spec of each key.
 fn spec_keys(m: &CommandMeta, argv: &[Bytes]) -> Option<Vec<(usize, usize)>> {
     let argc = i64::try_from(argv.len()).ok()?;
