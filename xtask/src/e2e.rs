@@ -237,11 +237,23 @@ fn deb_paths(deb: &Path) -> Result<BTreeSet<String>, String> {
     Ok(set)
 }
 
+/// Packages Debian does not ship.
+const OURS_ONLY_PACKAGES: &[&str] = &["redis-proxy"];
+
 /// Every path of ours is one of Debian's, except the daemons' home.
 fn check_layout(built: &[Built], debian: &BTreeMap<String, PathBuf>) -> Result<(), String> {
     let ours_only_ok = |p: &str| p == "usr/libexec" || p.starts_with("usr/libexec/redis");
     let mut problems = Vec::new();
     for b in built {
+        // Packages of our own (redis-proxy) have no Debian counterpart to
+        // compare with; every other package must have one.
+        if OURS_ONLY_PACKAGES.contains(&b.package.as_str()) {
+            println!(
+                "e2e:   {}: ours only, no Debian package to compare",
+                b.package
+            );
+            continue;
+        }
         let theirs = debian
             .get(&b.package)
             .ok_or_else(|| format!("no Debian package {}", b.package))?;
