@@ -219,42 +219,19 @@ fn access_of(spec: Option<&KeySpec>, m: &CommandMeta) -> KeyAccess {
     }
 }
 
-/// The flags upstream's key functions give the keys of the commands whose
-/// spec says `variable_flags`: `SET` reads only with `GET`, `BITFIELD`
-/// writes unless it only has `GET` (and `OVERFLOW`) operations.
+/// The access upstream's key functions give the keys of the commands whose
+/// spec says `variable_flags` (`SET` reads only with `GET`, `BITFIELD`
+/// writes unless it only has `GET`/`OVERFLOW`): read from the same flags
+/// `COMMAND GETKEYSANDFLAGS` shows ([`crate::meta::variable_key_flags`]).
 fn variable_access(cmd: &Cmd, argv: &[Bytes]) -> KeyAccess {
-    let is = |a: &Bytes, w: &str| a.eq_ignore_ascii_case(w.as_bytes());
-    match cmd.full_name.as_str() {
-        "set" => {
-            if argv.iter().skip(3).any(|a| is(a, "get")) {
-                KeyAccess::READ_WRITE
-            } else {
-                KeyAccess::WRITE
-            }
-        }
-        "bitfield" => {
-            let mut j = 2;
-            let mut readonly = true;
-            while j < argv.len() {
-                let rem = argv.len() - j - 1;
-                let a = &argv[j];
-                if is(a, "get") && rem >= 2 {
-                    j += 2;
-                } else if is(a, "overflow") && rem >= 1 {
-                    j += 1;
-                } else {
-                    readonly = false;
-                    break;
-                }
-                j += 1;
-            }
-            if readonly {
-                KeyAccess::READ
-            } else {
-                KeyAccess::READ_WRITE
-            }
-        }
-        _ => KeyAccess::READ_WRITE,
+    match crate::meta::variable_key_flags(cmd.meta, argv) {
+        Some(flags) => KeyAccess {
+            read: flags.contains(&"access"),
+            write: flags
+                .iter()
+                .any(|f| matches!(*f, "insert" | "delete" | "update")),
+        },
+        None => KeyAccess::READ_WRITE,
     }
 }
 

@@ -776,7 +776,10 @@ fn key_flags(m: &CommandMeta, argv: &[Bytes], spec: Option<&KeySpec>) -> Vec<&'s
 
 /// What upstream's key functions report for `SET` (reads with `GET`) and
 /// `BITFIELD` (writes unless it only has `GET` and `OVERFLOW`).
-fn variable_key_flags(m: &CommandMeta, argv: &[Bytes]) -> Option<&'static [&'static str]> {
+pub(crate) fn variable_key_flags(
+    m: &CommandMeta,
+    argv: &[Bytes],
+) -> Option<&'static [&'static str]> {
     let is = |a: &Bytes, w: &str| a.eq_ignore_ascii_case(w.as_bytes());
     match m.name.as_str() {
         "set" => Some(if argv.iter().skip(3).any(|a| is(a, "get")) {

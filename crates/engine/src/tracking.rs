@@ -120,18 +120,10 @@ impl Tracking {
 
 /// `*1` + the key: the value part of a one-key invalidation.
 fn key_array(key: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(key.len() + 16);
-    v.extend_from_slice(b"*1\r\n");
-    push_bulk(&mut v, key);
-    v
-}
-
-fn push_bulk(v: &mut Vec<u8>, b: &[u8]) {
-    v.push(b'$');
-    v.extend_from_slice(itoa_buf(b.len() as i64).as_bytes());
-    v.extend_from_slice(b"\r\n");
-    v.extend_from_slice(b);
-    v.extend_from_slice(b"\r\n");
+    let mut v = BytesMut::with_capacity(key.len() + 16);
+    redis_resp::write::write_array_len(&mut v, 1);
+    redis_resp::write::write_bulk(&mut v, key);
+    v.to_vec()
 }
 
 /// The null upstream sends for "everything is invalid" (`shared.null`
@@ -516,13 +508,7 @@ impl State {
         if !self.tracking.used || self.tracking.clients == 0 {
             return;
         }
-        if matches!(
-            cmd.special,
-            crate::table::Special::Eval
-                | crate::table::Special::EvalSha
-                | crate::table::Special::Fcall
-        ) && self.trk(id).is_some_and(|t| t.on && !t.bcast)
-        {
+        if runs_script(cmd) && self.trk(id).is_some_and(|t| t.on && !t.bcast) {
             self.tracking.script_keys = Some((id, Self::command_keys(cmd, argv)));
         }
     }
@@ -534,13 +520,7 @@ impl State {
         if !self.tracking.used || self.tracking.clients == 0 {
             return;
         }
-        if matches!(
-            cmd.special,
-            crate::table::Special::Eval
-                | crate::table::Special::EvalSha
-                | crate::table::Special::Fcall
-        ) && !in_script
-        {
+        if runs_script(cmd) && !in_script {
             self.tracking.script_keys = None;
         }
         if !cmd.has(flags::READONLY)
@@ -664,14 +644,20 @@ fn broadcast_value(keys: &Modified, skip: Option<u64>) -> Option<Vec<u8>> {
     if list.is_empty() {
         return None;
     }
-    let mut v = Vec::new();
-    v.push(b'*');
-    v.extend_from_slice(itoa_buf(list.len() as i64).as_bytes());
-    v.extend_from_slice(b"\r\n");
+    let mut v = BytesMut::new();
+    redis_resp::write::write_array_len(&mut v, list.len());
     for k in list {
-        push_bulk(&mut v, k);
+        redis_resp::write::write_bulk(&mut v, k);
     }
-    Some(v)
+    Some(v.to_vec())
+}
+
+/// `EVAL`, `EVALSHA`, `FCALL` and their `_RO` variants.
+fn runs_script(cmd: &Cmd) -> bool {
+    matches!(
+        cmd.special,
+        crate::table::Special::Eval | crate::table::Special::EvalSha | crate::table::Special::Fcall
+    )
 }
 
 #[cfg(test)]
