@@ -373,7 +373,7 @@ fn propagation_error_behavior_decides_whether_a_replica_goes_on() {
     ] {
         let primary = TestServer::start(ServerKind::Ours, &["--repl-diskless-sync-delay", "0"]);
         let port = primary.port().to_string();
-        let mut replica = TestServer::start(
+        let replica = TestServer::start(
             kind,
             &[
                 "--replicaof",
