@@ -456,7 +456,20 @@ impl Fake {
 
     /// The commands processed since the last call, the RESTORE payloads
     /// kept and a TTL other than 0 shown as `<ttl>`.
+    ///
+    /// A source may return before the target has parsed everything it
+    /// sent (a reply split over two lines answers two commands at once), so
+    /// this first waits until nothing new arrived for 100 ms (at most 3 s).
     fn take_seen(&self) -> Vec<(usize, Vec<String>)> {
+        let mut last = usize::MAX;
+        for _ in 0..30 {
+            let n = self.state.lock().unwrap().seen.len();
+            if n == last {
+                break;
+            }
+            last = n;
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let seen = std::mem::take(&mut self.state.lock().unwrap().seen);
         seen.into_iter()
             .map(|(c, argv)| {

@@ -49,7 +49,7 @@ pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let changed = ctx
         .st
         .config
-        .set_from(&pairs, ctx.client.is_local)
+        .set_from(&pairs, ctx.client.is_local, ctx.st.persistence.loading)
         .map_err(CmdError::msg)?;
     let given: Vec<String> = pairs
         .iter()

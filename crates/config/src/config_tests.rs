@@ -553,8 +553,27 @@ fn config_set_values() {
     )
     .unwrap();
     assert!(p.set(&pairs(&["dbfilename", "x.rdb"])).is_err());
-    assert!(p.set_from(&pairs(&["dbfilename", "x.rdb"]), true).is_ok());
+    assert!(p
+        .set_from(&pairs(&["dbfilename", "x.rdb"]), true, false)
+        .is_ok());
     assert_eq!(p.get_str("dbfilename"), "x.rdb");
+    // While loading, `dir` and `appendonly` are refused with -LOADING
+    // (after the protected check), other parameters are not.
+    let loading = |p: &mut Config, kv: &[&str]| p.set_from(&pairs(kv), true, true);
+    assert_eq!(
+        loading(&mut p, &["dir", "/tmp"]).unwrap_err(),
+        "LOADING Redis is loading the dataset in memory"
+    );
+    assert_eq!(
+        loading(&mut p, &["loglevel", "debug", "appendonly", "yes"]).unwrap_err(),
+        "LOADING Redis is loading the dataset in memory"
+    );
+    assert_eq!(p.get_enum("loglevel"), "notice");
+    assert!(loading(&mut p, &["loglevel", "debug"]).is_ok());
+    assert!(p
+        .set_from(&pairs(&["dir", "/tmp"]), false, true)
+        .unwrap_err()
+        .contains("can't set protected config"));
 }
 
 #[test]

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use redis_common::args::split_args;
 use redis_common::glob::string_match;
 
-pub use table::{lookup, Directive, Kind, Special, HIDDEN, IMMUTABLE, PROTECTED, SENSITIVE, TABLE};
+pub use table::{
+    lookup, Directive, Kind, Special, DENY_LOADING, HIDDEN, IMMUTABLE, PROTECTED, SENSITIVE, TABLE,
+};
 use value::Value;
 pub use value::{notify, BufferLimit};
 
@@ -439,15 +441,18 @@ impl Config {
     /// reply text without the leading `-`. Protected parameters are refused
     /// unless `enable-protected-configs` is `yes`.
     pub fn set(&mut self, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<&'static str>, String> {
-        self.set_from(pairs, false)
+        self.set_from(pairs, false, false)
     }
 
     /// [`Config::set`] for a client connected over loopback or a unix
-    /// socket, for which `enable-protected-configs local` also applies.
+    /// socket (`local_client`), for which `enable-protected-configs local`
+    /// also applies, while a dataset may be loading (`loading`: parameters
+    /// flagged [`DENY_LOADING`] get `-LOADING`).
     pub fn set_from(
         &mut self,
         pairs: &[(Vec<u8>, Vec<u8>)],
         local_client: bool,
+        loading: bool,
     ) -> Result<Vec<&'static str>, String> {
         let failed = |given: &str, msg: &str| {
             format!("ERR CONFIG SET failed (possibly related to argument '{given}') - {msg}")
@@ -474,6 +479,9 @@ impl Config {
             }
             if def.is(PROTECTED) && !protected_ok {
                 return Err(failed(&given, "can't set protected config"));
+            }
+            if def.is(DENY_LOADING) && loading {
+                return Err("LOADING Redis is loading the dataset in memory".to_string());
             }
             if !seen_names.insert(given.to_ascii_lowercase()) {
                 return Err(failed(&given, "duplicate parameter"));

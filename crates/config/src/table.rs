@@ -61,6 +61,8 @@ pub const PROTECTED: u32 = 2;
 pub const SENSITIVE: u32 = 4;
 /// Not listed by glob patterns in `CONFIG GET`, only by exact name.
 pub const HIDDEN: u32 = 8;
+/// `CONFIG SET` answers `-LOADING` while a dataset is being loaded.
+pub const DENY_LOADING: u32 = 16;
 
 /// One `redis.conf` directive.
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +74,8 @@ pub struct Directive {
     pub kind: Kind,
     /// Default value as `CONFIG GET` prints it (`dir` is computed).
     pub default: &'static str,
-    /// Bit set of [`IMMUTABLE`], [`PROTECTED`], [`SENSITIVE`], [`HIDDEN`].
+    /// Bit set of [`IMMUTABLE`], [`PROTECTED`], [`SENSITIVE`], [`HIDDEN`],
+    /// [`DENY_LOADING`].
     pub flags: u32,
 }
 
@@ -207,7 +210,7 @@ pub static TABLE: &[Directive] = &[
         "everysec",
         0,
     ),
-    d("appendonly", &[], Kind::Bool, "no", 0),
+    d("appendonly", &[], Kind::Bool, "no", DENY_LOADING),
     d(
         "auto-aof-rewrite-min-size",
         &[],
@@ -366,7 +369,13 @@ pub static TABLE: &[Directive] = &[
         IMMUTABLE,
     ),
     d("dbfilename", &[], Kind::String, "dump.rdb", PROTECTED),
-    d("dir", &[], Kind::Special(Special::Dir), "", PROTECTED),
+    d(
+        "dir",
+        &[],
+        Kind::Special(Special::Dir),
+        "",
+        PROTECTED | DENY_LOADING,
+    ),
     d("disable-thp", &[], Kind::Bool, "yes", IMMUTABLE),
     d("dynamic-hz", &[], Kind::Bool, "yes", 0),
     d(

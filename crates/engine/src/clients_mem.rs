@@ -60,6 +60,24 @@ pub fn output_owed(c: &ClientInfo) -> usize {
     n
 }
 
+/// What upstream's preallocated reply buffer (16 KB, counted in
+/// [`CLIENT_FIXED_OVERHEAD`]) holds of a client's pending output.
+const REPLY_BUFFER: usize = 16 * 1024;
+
+impl State {
+    /// Output owed to normal clients that fits their reply buffers:
+    /// upstream writes it into memory counted since the client connected,
+    /// so queuing it (invalidation messages of the keys being evicted,
+    /// replies) allocates nothing there and must not make eviction go on.
+    pub fn reply_buffer_allowance(&self) -> u64 {
+        self.clients
+            .values()
+            .filter(|c| !c.is_replica)
+            .map(|c| output_owed(c).min(REPLY_BUFFER) as u64)
+            .sum()
+    }
+}
+
 /// The memory attributed to a client: its output counted by the buffer
 /// holding it (what the allocator gave, as upstream counts allocation
 /// sizes), so client eviction acts before the keys pay for it.

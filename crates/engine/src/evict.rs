@@ -121,7 +121,11 @@ impl State {
             return true;
         }
         let max = max as u64;
-        let used = self.memory_for_eviction();
+        let mut used = self.memory_for_eviction();
+        if used > max {
+            // Only when over: a walk over the clients.
+            used = used.saturating_sub(self.reply_buffer_allowance());
+        }
         if used <= max {
             self.note_under_maxmemory();
             redis_storage::dict::set_keyspace_grow_budget(max - used);
@@ -155,8 +159,16 @@ impl State {
         // memory too (freed once written out); counting them would make
         // every eviction ask for more, and tracking clients could drain the
         // dataset.
-        let to_free = self.memory_for_eviction().saturating_sub(max);
+        let allowance = self.reply_buffer_allowance();
+        let to_free = self
+            .memory_for_eviction()
+            .saturating_sub(allowance)
+            .saturating_sub(max);
         let mut freed = 0u64;
+        // Invalidation messages queued by this cycle sit in output buffers
+        // until written out; upstream's preallocated reply buffers take
+        // them without allocating.
+        let sent_at_start = self.tracking.sent_bytes();
         let result = loop {
             let Some((db, key)) = self.pick_victim(pool, rank, samples, now) else {
                 // Values queued for the lazy-free thread may be about to
@@ -169,8 +181,14 @@ impl State {
             };
             let del_start = Instant::now();
             let before = (self.used_memory)() as u64;
+            let sent_before = self.tracking.sent_bytes();
             self.ks.delete(db, &key, lazy);
-            freed += before.saturating_sub((self.used_memory)() as u64);
+            // The key's tracking entry goes too (upstream frees it as part
+            // of the deletion); the invalidations queued then are output,
+            // not part of what the deletion freed.
+            self.touch_key(db, &key);
+            let queued = self.tracking.sent_bytes() - sent_before;
+            freed += (before + queued).saturating_sub((self.used_memory)() as u64);
             self.latency_monitor.add_if_needed(
                 threshold,
                 "eviction-del",
@@ -179,11 +197,14 @@ impl State {
             );
             self.stats.evicted_keys += 1;
             evicted += 1;
-            self.touch_key(db, &key);
             crate::pubsub::notify(self, db, &key, 'e', "evicted", None);
             let cmd: &'static [u8] = if lazy { b"UNLINK" } else { b"DEL" };
             self.propagate(db, &[Bytes::from_static(cmd), key]);
-            if freed >= to_free || self.memory_for_eviction() <= max {
+            let queued_total = self.tracking.sent_bytes() - sent_at_start;
+            let over = self
+                .memory_for_eviction()
+                .saturating_sub(allowance + queued_total);
+            if freed >= to_free || over <= max {
                 break true;
             }
             // Every 16 keys: out of time? Then the cron continues.
@@ -198,7 +219,8 @@ impl State {
             start.elapsed().as_millis() as u64,
             crate::state::unix_secs(),
         );
-        if self.memory_for_eviction() <= max {
+        let now_used = self.memory_for_eviction();
+        if now_used <= max || now_used.saturating_sub(self.reply_buffer_allowance()) <= max {
             self.note_under_maxmemory();
         }
         result

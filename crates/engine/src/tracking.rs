@@ -90,6 +90,10 @@ pub struct Tracking {
     /// While a script runs for a tracking client: that client and the
     /// script's declared keys (what its read-only commands track).
     script_keys: Option<(u64, Vec<Bytes>)>,
+    /// Bytes of invalidation messages handed to clients so far (queued
+    /// output, freed once written): eviction leaves them out of what a
+    /// deletion freed.
+    sent_bytes: u64,
 }
 
 /// What [`State::tracking_enter`] saved from an outer command.
@@ -102,6 +106,11 @@ pub struct Saved {
 }
 
 impl Tracking {
+    /// Bytes of invalidation messages handed to clients so far.
+    pub fn sent_bytes(&self) -> u64 {
+        self.sent_bytes
+    }
+
     /// `tracking_total_keys`.
     pub fn total_keys(&self) -> usize {
         self.table.len()
@@ -385,12 +394,16 @@ impl State {
     /// Hands bytes to a client: the current one gets them at its next
     /// flush point, the others through their push channel.
     fn tracking_deliver(&mut self, dest: u64, m: &[u8]) {
+        // What queuing it took, as the allocator counts it.
+        let before = (self.used_memory)();
         if self.tracking.current == Some(dest) {
             self.tracking.own.extend_from_slice(m);
         } else if let Some(d) = self.clients.get(&dest) {
             // A receiver whose task already ended simply misses it.
             let _ = d.signal.push.send(Bytes::copy_from_slice(m));
         }
+        let grew = (self.used_memory)().saturating_sub(before);
+        self.tracking.sent_bytes += grew as u64;
     }
 
     /// The modifier recorded for a broadcast key changed now: the current
@@ -485,7 +498,13 @@ impl State {
         for k in keys {
             let set = match self.tracking.table.get_mut(k) {
                 Some(s) => s,
-                None => self.tracking.table.entry(k.clone()).or_default(),
+                // A copy: the argument may be a slice of the client's
+                // whole read buffer, which the table must not keep alive.
+                None => self
+                    .tracking
+                    .table
+                    .entry(Bytes::copy_from_slice(k))
+                    .or_default(),
             };
             if set.insert(sid) {
                 self.tracking.items += 1;

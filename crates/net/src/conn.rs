@@ -44,8 +44,12 @@ const MIN_READ_RESERVE: usize = 4096;
 const LOW_READ_ROOM: usize = 1024;
 /// Largest single read-buffer reservation, however big the argument.
 const MAX_READ_RESERVE: usize = 64 * 1024 * 1024;
-/// An emptied output buffer larger than this is released.
-const KEEP_OUTPUT_CAPACITY: usize = 64 * 1024;
+/// An emptied output buffer larger than this is released: upstream's
+/// reply buffer size (`PROTO_REPLY_CHUNK_BYTES`), beyond which its
+/// replies go to chunks freed once written. Bigger kept buffers would pin
+/// memory that counts against `maxmemory` (ten tracking clients each
+/// sent a burst of invalidations kept 400 KB and made eviction go on).
+const KEEP_OUTPUT_CAPACITY: usize = 16 * 1024;
 /// How much of the query buffer a query-buffer-limit report carries.
 const QBUF_HEAD: usize = 64;
 /// Bound on writing an admission refusal (a few hundred bytes that a
@@ -421,8 +425,10 @@ where
 
     fn wrote(&mut self, n: usize) {
         self.out.advance(n);
-        if self.out.is_empty() && self.out.capacity() > KEEP_OUTPUT_CAPACITY {
-            // Keep big one-off reply buffers from pinning memory.
+        // Keep big one-off reply buffers from pinning memory. `capacity`
+        // counts from the first unwritten byte; reclaiming the written room
+        // (no allocation) tells whether the whole buffer is that big.
+        if self.out.is_empty() && self.out.try_reclaim(KEEP_OUTPUT_CAPACITY + 1) {
             self.out = BytesMut::new();
         }
         self.signal.set_output(self.out.len(), self.out.capacity());
