@@ -19,6 +19,8 @@ use bytes::Bytes;
 use mlua::{Lua, Table, Value};
 use redis_resp::{Frame, Protocol};
 
+use crate::raw::Scalar;
+
 /// Nesting deeper than this is refused (self-referencing tables).
 const MAX_DEPTH: usize = 1000;
 
@@ -59,6 +61,35 @@ pub fn number_to_integer(n: f64) -> i64 {
 /// selected with `redis.setresp` (2 unless changed).
 pub fn lua_to_frame(value: &Value, resp: Protocol) -> Frame {
     to_frame(value, resp, 0)
+}
+
+/// A run's value read as a [`Scalar`] as a reply (as [`lua_to_frame`]
+/// would make it of the same value).
+pub(crate) fn scalar_to_frame(value: Scalar, resp: Protocol) -> Frame {
+    match value {
+        Scalar::Nil => Frame::Null,
+        Scalar::Boolean(true) => match resp {
+            Protocol::Resp2 => Frame::Integer(1),
+            Protocol::Resp3 => Frame::Boolean(true),
+        },
+        Scalar::Boolean(false) => match resp {
+            Protocol::Resp2 => Frame::Null,
+            Protocol::Resp3 => Frame::Boolean(false),
+        },
+        Scalar::Number(n) => Frame::Integer(number_to_integer(n)),
+        Scalar::Bulk(b) => Frame::Bulk(b),
+        Scalar::Status(s) => Frame::Simple(one_line_owned(s)),
+        Scalar::Error { text, .. } => Frame::Error(one_line_owned(text)),
+    }
+}
+
+/// [`one_line`] without a copy when there is nothing to replace.
+fn one_line_owned(text: Bytes) -> Bytes {
+    if text.iter().any(|&c| c == b'\r' || c == b'\n') {
+        one_line(&text)
+    } else {
+        text
+    }
 }
 
 fn bytes_of(v: &Value) -> Option<Vec<u8>> {

@@ -103,11 +103,11 @@ use mlua::{Function, Lua, Table, Value, Variadic};
 use redis_common::log::LogLevel;
 use redis_resp::{Frame, Protocol};
 
-use crate::convert::{lua_to_frame, one_line};
+use crate::convert::{lua_to_frame, one_line, scalar_to_frame};
 use crate::host::{CallContext, Host};
 use crate::interp::{base_state, install_tick_hook, internal, script_error, with_host, PRELUDE};
 use crate::rand48::RandSource;
-use crate::raw::{run_protected, Lists};
+use crate::raw::{run_protected, Lists, Ran, Scalar};
 use crate::redislib::{raise_table, Shared};
 use crate::shebang::ScriptFlags;
 #[cfg(doc)]
@@ -649,8 +649,8 @@ struct State {
     fenv: Table,
     /// `run(nil, f)`: runs a chunk under the error handler.
     run: Function,
-    /// `call(id, keys, args)`: runs a callback under the error handler.
-    call: Function,
+    /// The prelude's error handler, which callbacks run under.
+    handler: Function,
     /// `loading(on)`: switches `fenv` between the two sets of globals.
     loading: Function,
     /// The callbacks by id (also `B.store` and the registry's
@@ -673,14 +673,14 @@ fn new_state(
         "register_function",
         register_function(&lua, pending, graveyard)?,
     )?;
-    let (fenv, run, call, loading): (Table, Function, Function, Function) =
+    let (fenv, run, handler, loading): (Table, Function, Function, Function) =
         lua.load(PRELUDE).set_name("=redis_lib").call(bridge)?;
     install_tick_hook(&lua, shared);
     Ok(State {
         lua,
         fenv,
         run,
-        call,
+        handler,
         loading,
         store,
         bridge: b,
@@ -693,7 +693,7 @@ struct Libraries {
     map: BTreeMap<String, Library>,
     /// Lower-cased function name → library name and position in its
     /// `functions`.
-    index: HashMap<String, (String, usize)>,
+    index: HashMap<Box<[u8]>, (String, usize)>,
 }
 
 impl Libraries {
@@ -701,7 +701,9 @@ impl Libraries {
     /// taken by a library not in `ignore`.
     fn clash<'a>(&self, lib: &'a Library, ignore: &HashSet<String>) -> Option<&'a str> {
         lib.functions.iter().find_map(|f| {
-            let (owner, _) = self.index.get(&f.info.name.to_ascii_lowercase())?;
+            let (owner, _) = self
+                .index
+                .get(f.info.name.to_ascii_lowercase().as_bytes())?;
             (!ignore.contains(owner)).then_some(f.info.name.as_str())
         })
     }
@@ -709,22 +711,46 @@ impl Libraries {
     fn remove(&mut self, name: &str) -> Option<Library> {
         let lib = self.map.remove(name)?;
         for f in &lib.functions {
-            self.index.remove(&f.info.name.to_ascii_lowercase());
+            self.index
+                .remove(f.info.name.to_ascii_lowercase().as_bytes());
         }
         Some(lib)
     }
 
     fn insert(&mut self, lib: Library) {
         for (i, f) in lib.functions.iter().enumerate() {
-            self.index
-                .insert(f.info.name.to_ascii_lowercase(), (lib.name.clone(), i));
+            self.index.insert(
+                f.info
+                    .name
+                    .to_ascii_lowercase()
+                    .into_bytes()
+                    .into_boxed_slice(),
+                (lib.name.clone(), i),
+            );
         }
         self.map.insert(lib.name.clone(), lib);
     }
 
     fn find(&self, name: &[u8]) -> Option<&Func> {
-        let key = String::from_utf8_lossy(name).to_ascii_lowercase();
-        let (lib, i) = self.index.get(&key)?;
+        // Registered names pass `valid_name` (ASCII): nothing else can
+        // match. Short names are lower-cased without an allocation.
+        if !valid_name(name) {
+            return None;
+        }
+        let mut buf = [0u8; 64];
+        let owned;
+        let key: &[u8] = match buf.get_mut(..name.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(name);
+                dst.make_ascii_lowercase();
+                dst
+            }
+            None => {
+                owned = name.to_ascii_lowercase();
+                &owned
+            }
+        };
+        let (lib, i) = self.index.get(key)?;
         self.map.get(lib)?.functions.get(*i)
     }
 }
@@ -920,15 +946,28 @@ impl FunctionEngine {
         self.shared.set_repl(3);
         let st = &self.state;
         let result = with_host(&st.lua, &self.shared, host, || {
-            run_protected(&st.lua, &st.call, f.id, Lists::Arguments, keys, args)
+            run_protected(
+                &st.lua,
+                &st.handler,
+                &st.store,
+                f.id,
+                Lists::Arguments,
+                keys,
+                args,
+            )
         });
-        let counted = matches!(&result, Ok((_, v)) if crate::convert::error_counted(v));
+        let counted = match &result {
+            Ok(Ran::Scalar(Scalar::Error { counted, .. })) => *counted,
+            Ok(Ran::Value(_, v)) => crate::convert::error_counted(v),
+            _ => false,
+        };
         self.shared
             .error_counted
             .store(counted, std::sync::atomic::Ordering::Relaxed);
         match result {
-            Ok((true, value)) => lua_to_frame(&value, self.shared.resp()),
-            Ok((false, err)) => script_error(&err, &f.info.name),
+            Ok(Ran::Scalar(value)) => scalar_to_frame(value, self.shared.resp()),
+            Ok(Ran::Value(true, value)) => lua_to_frame(&value, self.shared.resp()),
+            Ok(Ran::Value(false, err)) => script_error(&err, &f.info.name),
             Err(e) => internal(e),
         }
     }

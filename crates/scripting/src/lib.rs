@@ -69,10 +69,8 @@
 //! The Lua debugger (LDB). Known differences from the reference: `#`,
 //! `ipairs` and `unpack` see `_G` and the library tables as empty (they
 //! are proxies; `pairs`, `next` and `rawget` see through them); `pairs(t)`
-//! returns Lua's own `next`, not the global one; `-0.0` passed to
-//! `redis.call` becomes `"0"` (mlua hands integral numbers over as
-//! integers), not `"-0"`; `error({})` (which crashes the reference) gives
-//! `ERR unknown error`.
+//! returns Lua's own `next`, not the global one; `error({})` (which
+//! crashes the reference) gives `ERR unknown error`.
 
 mod baselib;
 pub mod bitlib;

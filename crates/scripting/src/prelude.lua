@@ -2,11 +2,11 @@
 -- interpreter with the chunk name "=redis_lib" (frames of this chunk are
 -- skipped when an error is located in the user's script).
 -- Called with the bridge table B (Rust primitives); returns the proxy that
--- scripts see as their globals and the function that runs one script.
+-- scripts see as their globals and the error handler scripts run under.
 -- With B.functions set it builds the state of the function engine instead
 -- (FUNCTION LOAD / FCALL): no KEYS/ARGV, no error handler global, a
 -- smaller `redis` table, and it returns the environment of library chunks,
--- the function that runs a callback with (keys, args) and the switch
+-- the function that runs a chunk, the error handler and the switch
 -- between the load-time and the run-time globals.
 local B = ...
 local functions = B.functions
@@ -203,15 +203,14 @@ B.g_init({
   load = function(...) return with_env(raw_load(...)) end,
 })
 
--- Functions given by id are in B.store (compiled scripts, function
--- callbacks): the Rust side keeps ids, not one handle per function, and
--- may replace the table. Only the first value a script returns is the
--- reply.
+-- Scripts and function callbacks are run by the Rust side (raw.rs), which
+-- calls them from B.store under `handler` with the Lua API. `run` is for
+-- the rest (library chunks at load time). Only the first value is kept.
 local function run(id, f)
   local ok, v = raw_xpcall(f or B.store[id], handler)
   return ok, v
 end
-if not functions then return env, run end
+if not functions then return env, handler end
 
 -- The function engine. Library chunks and every closure they create have
 -- `fenv` as their environment; its lookups go to the load-time globals
@@ -252,9 +251,4 @@ raw_setmetatable(fenv, fenv_mt)
 local function loading(on)
   raw_rawset(fenv_mt, "__index", on and load_index or run_index)
 end
-local function call(id, keys, args)
-  local f = B.store[id]
-  local ok, v = raw_xpcall(function() return f(keys, args) end, handler)
-  return ok, v
-end
-return fenv, run, call, loading
+return fenv, run, handler, loading

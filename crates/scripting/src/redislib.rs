@@ -8,9 +8,12 @@
 //! with `decode`.
 //!
 //! `redis.call`, `pcall`, `acl_check_cmd` and `log` reach the server through
-//! the [`crate::Host`] the run lends to [`Shared::host`]; they and
-//! `sha1hex`, `setresp`, `set_repl` take any number of arguments
-//! ([`c_like`]: 7999 of them, as `unpack` makes, are fine).
+//! the [`crate::Host`] the run lends to [`Shared::host`]. `redis.call` and
+//! `redis.pcall` are C functions on the Lua API
+//! ([`crate::raw::command_function`]: they raise `{err=...}` tables
+//! themselves); the others and `sha1hex`, `setresp`, `set_repl` take any
+//! number of arguments ([`c_like`]: 7999 of them, as `unpack` makes, are
+//! fine).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,24 +22,20 @@ use bytes::Bytes;
 use mlua::{Lua, Table, Value, Variadic};
 use redis_common::log::LogLevel;
 use redis_common::sha1::sha1_hex;
-use redis_resp::{Frame, Protocol};
+use redis_resp::Protocol;
 
-use crate::convert::frame_to_lua;
-use crate::host::{CallContext, ReplFlags};
+use crate::host::ReplFlags;
 use crate::rand48::{Rand48, RandSource};
-use crate::raw::{c_like, Args, HostSlot};
+use crate::raw::{c_like, command_function, Args, HostSlot};
 
 /// What the library functions raise when no run lends them a host.
-const OUTSIDE: &str = "ERR redis library called outside of a script";
+pub(crate) const OUTSIDE: &str = "ERR redis library called outside of a script";
 
 /// An error raised by a library function.
 #[derive(Debug, Clone)]
 pub(crate) enum Raise {
     /// Raised as `{err=<text>}` (errors of `redis.call` and friends).
     Table(Vec<u8>),
-    /// A command's error reply raised by `redis.call`: `{err=<text>,
-    /// ignore_error_stats_update=true}` (the server counted it already).
-    Reply(Vec<u8>),
     /// Raised as a string.
     Message(String),
 }
@@ -44,7 +43,7 @@ pub(crate) enum Raise {
 impl std::fmt::Display for Raise {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Raise::Table(t) | Raise::Reply(t) => write!(f, "{}", String::from_utf8_lossy(t)),
+            Raise::Table(t) => write!(f, "{}", String::from_utf8_lossy(t)),
             Raise::Message(m) => f.write_str(m),
         }
     }
@@ -108,7 +107,6 @@ fn decode(lua: &Lua, v: Value) -> mlua::Result<Value> {
             t.raw_set("err", lua.create_string(text)?)?;
             Value::Table(t)
         }
-        Some(Raise::Reply(text)) => reply_err_table(lua, text)?,
         Some(Raise::Message(m)) => Value::String(lua.create_string(m)?),
         None => Value::String(lua.create_string(e.to_string())?),
     })
@@ -230,16 +228,8 @@ pub(crate) fn bridge(lua: &Lua, shared: &Arc<Shared>, chunk: &'static str) -> ml
     b.raw_set("cjson", crate::cjson::create(lua)?)?;
     b.raw_set("cmsgpack", crate::cmsgpack::create(lua)?)?;
     crate::baselib::install(lua, &b)?;
-    let sh = Arc::clone(shared);
-    b.raw_set(
-        "call",
-        c_like(lua, move |lua, args| command(lua, &sh, &args, false))?,
-    )?;
-    let sh = Arc::clone(shared);
-    b.raw_set(
-        "pcall",
-        c_like(lua, move |lua, args| command(lua, &sh, &args, true))?,
-    )?;
+    b.raw_set("call", command_function(lua, shared, false)?)?;
+    b.raw_set("pcall", command_function(lua, shared, true)?)?;
     let sh = Arc::clone(shared);
     b.raw_set(
         "acl",
@@ -448,42 +438,4 @@ fn command_arg(v: &Value) -> Option<Bytes> {
         Value::Integer(i) => Some(Bytes::from(redis_resp::format_double(*i as f64))),
         _ => None,
     }
-}
-
-/// `redis.call` / `redis.pcall`: runs the command through the host of the
-/// run; errors are raised (`call`) or handed back as `{err=...}` (`pcall`).
-fn command(lua: &Lua, shared: &Shared, args: &Args, pcall: bool) -> mlua::Result<Value> {
-    let argv = match command_args(args)? {
-        Ok(argv) => argv,
-        Err(e) if pcall => return err_table(lua, e.as_bytes()),
-        Err(e) => return Err(raise_table(e)),
-    };
-    let ctx = CallContext {
-        resp: shared.resp(),
-        repl: shared.repl(),
-        pcall,
-    };
-    match shared.host.with(|h| h.call(argv, &ctx)) {
-        None => Err(raise_table(OUTSIDE)),
-        Some(Frame::Error(e)) if pcall => reply_err_table(lua, &e),
-        Some(Frame::Error(e)) => Err(mlua::Error::external(Raise::Reply(e.to_vec()))),
-        Some(reply) => frame_to_lua(lua, reply, ctx.resp),
-    }
-}
-
-/// `{err=<msg>, ignore_error_stats_update=true}`: a command's error reply
-/// as `redis.call`/`redis.pcall` hand it to the script (the flag tells the
-/// server not to count it again if the script returns it).
-fn reply_err_table(lua: &Lua, msg: &[u8]) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    t.raw_set("err", lua.create_string(msg)?)?;
-    t.raw_set("ignore_error_stats_update", true)?;
-    Ok(Value::Table(t))
-}
-
-/// `{err=<msg>}`.
-pub(crate) fn err_table(lua: &Lua, msg: &[u8]) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    t.raw_set("err", lua.create_string(msg)?)?;
-    Ok(Value::Table(t))
 }

@@ -451,8 +451,7 @@ fn redis_call_and_pcall() {
         ev("local ok,e=xpcall(function() error({err='x'}) end, function(m) return type(m) end) return e"),
         bulk("table")
     );
-    // Numbers become arguments as %.17g. The reference sends -0.0 as "-0";
-    // mlua turns integral numbers into integers first, so "0" here.
+    // Numbers become arguments as %.17g (-0.0 as "-0", as the reference).
     assert_eq!(ev("return redis.call('set','a',1.5)"), Frame::simple("OK"));
     assert_eq!(
         ev("redis.call('set','n1',0.1+0.2) redis.call('set','n2',1e15) redis.call('set','n3',2^53) \
@@ -463,7 +462,7 @@ fn redis_call_and_pcall() {
             "0.30000000000000004",
             "1000000000000000",
             "9007199254740992",
-            "0",
+            "-0",
             "0.33333333333333331",
             "1e+17"
         ])
