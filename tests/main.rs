@@ -25,6 +25,7 @@ mod persistence;
 mod primary_side;
 mod propagation;
 mod proxy;
+mod proxy_failover;
 mod replication;
 mod replication_load;
 mod replication_resync;

@@ -14,14 +14,15 @@ use redis_testkit::sentinel::{safe_port, wait_listed, wait_role, Node, Sentinel,
 use redis_testkit::server::ours_binary;
 use redis_testkit::{ChildGuard, Conn, ServerKind, TestServer};
 
-/// A running proxy, killed (by PID) when dropped.
-struct Proxy {
+/// A running proxy, killed (by PID) when dropped (also used by
+/// `proxy_failover`).
+pub(crate) struct Proxy {
     _child: ChildGuard,
     port: u16,
 }
 
 impl Proxy {
-    fn start(args: &[&str]) -> Proxy {
+    pub(crate) fn start(args: &[&str]) -> Proxy {
         let port = safe_port();
         let p = port.to_string();
         let mut all = vec!["--port", &p, "--bind", "127.0.0.1"];
@@ -42,7 +43,7 @@ impl Proxy {
         proxy
     }
 
-    fn addr(&self) -> std::net::SocketAddr {
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
         ([127, 0, 0, 1], self.port).into()
     }
 
@@ -54,7 +55,7 @@ impl Proxy {
         text(&self.conn().cmd(args))
     }
 
-    fn info_field(&self, field: &str) -> String {
+    pub(crate) fn info_field(&self, field: &str) -> String {
         let info = self.cmd(&["INFO", "proxy"]);
         info.lines()
             .find_map(|l| l.strip_prefix(&format!("{field}:")))

@@ -28,7 +28,11 @@
 //!   direct to our redis-server, through our `redis-proxy --static` and
 //!   through Debian's nutcracker (twemproxy) when installed, in front of
 //!   that same server: requests/s, ratios and the p50 a proxy adds, see
-//!   `proxy`; `--rounds R` sets its rounds.
+//!   `proxy`; then the client-visible unavailability of a Sentinel
+//!   failover through our redis-proxy against HAProxy with seed 002's
+//!   tcp-check, both in front of the same group (`proxy_failover`).
+//!   `--rounds R` sets its throughput rounds and its failover rounds
+//!   (default 5, quick 2).
 //!
 //! Every figure is a pair measured in the same run and reported as the
 //! ratio ours/reference; repeated runs alternate which server goes first so
@@ -42,6 +46,7 @@ pub(crate) mod client;
 mod memory;
 mod persistence;
 mod proxy;
+mod proxy_failover;
 mod replication;
 pub(crate) mod report;
 mod scripts;
@@ -256,7 +261,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ));
     }
     let mut names = vec!["redis-server"];
-    if sentinel {
+    // The proxy section's failover rounds run our sentinels too.
+    if sentinel || proxy {
         names.push("redis-sentinel");
     }
     if proxy {

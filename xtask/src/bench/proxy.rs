@@ -13,7 +13,8 @@
 //! latencies, the p50 a proxy adds to the direct one in µs, and the CPU per
 //! request of the process serving the port (the server when direct, the
 //! proxy alone otherwise). The targets are reported per row, never
-//! asserted. The failover window against HAProxy is not measured here.
+//! asserted. Then the failover window against HAProxy running seed 002's
+//! tcp-check, see `proxy_failover`; its table follows this one.
 //! Every process is killed by PID when its guard drops.
 
 use std::collections::BTreeMap;
@@ -278,10 +279,6 @@ fn render(acc: &Acc, ctx: &Ctx, stopped_early: bool, nutcracker: bool) -> (Table
             "{NUTCRACKER} not installed (`apt-get install nutcracker`, or `cargo xtask test` as root): no nutcracker column."
         ));
     }
-    t.notes.push(
-        "not measured: the failover window against HAProxy (sentinel mode), out of scope here."
-            .into(),
-    );
     if stopped_early {
         t.notes
             .push("stopped early: time budget reached (fewer rounds than asked)".into());
@@ -289,11 +286,31 @@ fn render(acc: &Acc, ctx: &Ctx, stopped_early: bool, nutcracker: bool) -> (Table
     (t, Json::Arr(json))
 }
 
+/// Throughput first (its processes are gone before the failover rounds
+/// start), then the failover window against HAProxy, whose table is
+/// appended below this one and whose figures go under `failover`.
 pub fn run(ctx: &Ctx) -> Result<(Table, Json), String> {
     let bin = ctx
         .ours_proxy
         .as_deref()
         .ok_or("our redis-proxy was not built")?;
+    let (mut t, json) = throughput(ctx, bin)?;
+    let (ft, fjson) = super::proxy_failover::run(ctx, bin)?;
+    t.notes.push(String::new());
+    t.notes.extend(
+        ft.render()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string),
+    );
+    let Json::Obj(mut fields) = json else {
+        return Err("proxy: throughput figures are not an object".into());
+    };
+    fields.push(("failover".to_string(), fjson));
+    Ok((t, Json::Obj(fields)))
+}
+
+fn throughput(ctx: &Ctx, bin: &Path) -> Result<(Table, Json), String> {
     // Declared first so it is removed after the processes in it are gone.
     let root = Scratch(fresh_dir()?);
     let server = ctx.start(Side::Ours, &[])?;
