@@ -13,10 +13,12 @@
 //! keys taken at random.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use rand::Rng;
 use redis_storage::string::itoa_buf;
+use tokio::sync::{watch, Notify};
 
 use crate::error::CmdError;
 use crate::table::{flags, Cmd};
@@ -94,7 +96,33 @@ pub struct Tracking {
     /// output, freed once written): eviction leaves them out of what a
     /// deletion freed.
     sent_bytes: u64,
+    /// A deferred broadcast is due: the flusher was woken and has not run.
+    flush_due: bool,
+    /// The server's broadcast flusher and the writers waiting for it.
+    gate: FlushGate,
 }
+
+/// Deferred broadcasts (see [`State::tracking_broadcast_soon`]): what
+/// wakes the server's flusher, and the count of broadcasts sent, which
+/// the connections that wrote wait on before their replies go out.
+#[derive(Debug)]
+struct FlushGate {
+    wake: Arc<Notify>,
+    sent: watch::Sender<u64>,
+}
+
+impl Default for FlushGate {
+    fn default() -> Self {
+        FlushGate {
+            wake: Arc::new(Notify::new()),
+            sent: watch::channel(0).0,
+        }
+    }
+}
+
+/// What a connection's replies wait for: the broadcast count to pass the
+/// one it was given.
+pub type FlushTicket = (watch::Receiver<u64>, u64);
 
 /// What [`State::tracking_enter`] saved from an outer command.
 #[derive(Debug, Default)]
@@ -106,6 +134,11 @@ pub struct Saved {
 }
 
 impl Tracking {
+    /// What the server's broadcast flusher waits on.
+    pub fn flush_signal(&self) -> Arc<Notify> {
+        self.gate.wake.clone()
+    }
+
     /// Bytes of invalidation messages handed to clients so far.
     pub fn sent_bytes(&self) -> u64 {
         self.sent_bytes
@@ -564,6 +597,45 @@ impl State {
         }
     }
 
+    /// After a connection's batch: its broadcast invalidations go out
+    /// together with those of the batches other connections run meanwhile.
+    /// Upstream sends them once per event-loop iteration, after serving
+    /// every ready client and before writing any reply; here a flusher
+    /// task, woken now, sends them once the connections already scheduled
+    /// have run (it yields first), so a burst of writes from many clients
+    /// costs one message per tracking client instead of one per write.
+    /// The returned ticket holds this connection's replies until then, so
+    /// that, as upstream, no writer sees its reply before the tracking
+    /// clients were sent the invalidation. A connection that is itself a
+    /// BCAST client gets its own invalidations in place, before its reply,
+    /// and sends everyone's at once.
+    pub fn tracking_broadcast_soon(&mut self, me: (u64, &mut BytesMut)) -> Option<FlushTicket> {
+        if !self.tracking.used || self.tracking.clients == 0 || self.tracking.prefixes.is_empty() {
+            return None;
+        }
+        if self.trk(me.0).is_some_and(|t| t.on && t.bcast) {
+            self.tracking_broadcast(Some(me));
+            return None;
+        }
+        if !self.tracking.prefixes.values().any(|b| !b.keys.is_empty()) {
+            return None;
+        }
+        if !self.tracking.flush_due {
+            self.tracking.flush_due = true;
+            self.tracking.gate.wake.notify_one();
+        }
+        let rx = self.tracking.gate.sent.subscribe();
+        let seen = *rx.borrow();
+        Some((rx, seen))
+    }
+
+    /// The flusher's turn: sends what [`State::tracking_broadcast_soon`]
+    /// left pending.
+    pub fn tracking_flush_deferred(&mut self) {
+        self.tracking.flush_due = false;
+        self.tracking_broadcast(None);
+    }
+
     /// Sends the batched broadcast invalidations (upstream
     /// `trackingBroadcastInvalidationMessages`, run before sleeping).
     /// `me` is the connection whose batch just ran, served in place.
@@ -608,6 +680,7 @@ impl State {
         }
         let own = std::mem::replace(&mut self.tracking.own, saved_own);
         self.tracking.current = saved;
+        self.tracking.gate.sent.send_modify(|n| *n += 1);
         if let Some(out) = out {
             out.extend_from_slice(&own);
         }

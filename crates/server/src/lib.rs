@@ -122,6 +122,7 @@ pub async fn run(listeners: Listeners, shared: Arc<Shared>) {
     }
     tracker.spawn(cron(shared.clone()));
     tracker.spawn(background(shared.clone()));
+    tracker.spawn(tracking_flusher(shared.clone()));
     tracker.spawn(replica_link::run(shared.clone()));
     let bus = shared
         .bus_listeners
@@ -181,6 +182,27 @@ async fn background(shared: Arc<Shared>) {
             if shared.shutdown.is_cancelled() {
                 return;
             }
+        }
+    }
+}
+
+/// Sends the broadcast invalidations connections left pending (see
+/// `State::tracking_broadcast_soon`): after a yield, so that the
+/// connections already scheduled run their batches first and their
+/// invalidations go out together.
+async fn tracking_flusher(shared: Arc<Shared>) {
+    let Some(wake) = shared.state.lock().ok().map(|s| s.tracking.flush_signal()) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = wake.notified() => {}
+        }
+        tokio::task::yield_now().await;
+        match shared.lock_async().await {
+            Some(mut st) => st.tracking_flush_deferred(),
+            None => return,
         }
     }
 }

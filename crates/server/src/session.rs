@@ -70,6 +70,7 @@ impl Service for ServerService {
             settings,
             blocked: None,
             durable: None,
+            broadcast: None,
             offload: None,
         })
     }
@@ -156,6 +157,9 @@ pub struct ClientSession {
     blocked: Option<Blocked>,
     /// `appendfsync always`: the write sequence the replies wait for.
     durable: Option<(redis_aof::AofHandle, u64)>,
+    /// The deferred broadcast of the batch's invalidations, which the
+    /// replies wait for too.
+    broadcast: Option<redis_engine::tracking::FlushTicket>,
     /// A script command running on a thread of its own.
     offload: Option<Offload>,
 }
@@ -236,17 +240,18 @@ impl Session for ClientSession {
         };
         count_io(&mut st, &self.client, io);
         let qbuf = (io.batch_bytes + io.query_buffer, io.query_buffer);
-        let end = run_batch(&mut st, &mut self.client, pending, out, qbuf, true);
+        let mut end = run_batch(&mut st, &mut self.client, pending, out, qbuf, true);
         if st.shutdown.is_some() {
             // The main task runs the shutdown; no reply.
             return Flow::Stop;
         }
         (self.settings, self.blocked, self.durable) = cached(&st, &self.client);
+        self.broadcast = end.broadcast.take();
         drop(st);
         if end.offload {
             return self.offload(pending);
         }
-        flow_of(end)
+        flow_of(&end)
     }
 
     fn offload_wait(&mut self) -> Option<DurableWait> {
@@ -288,8 +293,17 @@ impl Session for ClientSession {
     }
 
     fn durable_wait(&mut self) -> Option<DurableWait> {
-        let (aof, seq) = self.durable.take()?;
-        Some(Box::pin(wait_durable(aof, seq)))
+        match (self.durable.take(), self.broadcast.take()) {
+            (None, None) => None,
+            (Some((aof, seq)), None) => Some(Box::pin(wait_durable(aof, seq))),
+            (durable, Some((mut rx, seen))) => Some(Box::pin(async move {
+                if let Some((aof, seq)) = durable {
+                    wait_durable(aof, seq).await;
+                }
+                // Ends when the flusher sent it (or the server is gone).
+                let _ = rx.wait_for(|n| *n > seen).await;
+            })),
+        }
     }
 
     fn closed(self, reason: CloseReason) {
@@ -319,7 +333,7 @@ impl Session for ClientSession {
 }
 
 /// How a batch ended.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Debug, Default)]
 struct BatchEnd {
     /// `CLIENT PAUSE` postponed a request (back at the front of
     /// `pending`): the milliseconds to wait.
@@ -327,6 +341,9 @@ struct BatchEnd {
     /// The request at the front of `pending` is a script to run on a
     /// thread of its own.
     offload: bool,
+    /// The replies wait for the deferred broadcast of the batch's
+    /// invalidations.
+    broadcast: Option<redis_engine::tracking::FlushTicket>,
 }
 
 /// Executes the pending requests under the lock (stopping after a command
@@ -381,8 +398,9 @@ fn run_batch(
     }
     // The batch's AOF data goes out with one write before any reply.
     st.aof_end_batch();
-    // Broadcast invalidations gathered meanwhile (upstream: before sleep).
-    st.tracking_broadcast(Some((client.id, &mut *out)));
+    // Broadcast invalidations gathered meanwhile (upstream: before sleep),
+    // sent with those of other connections' batches.
+    let broadcast = st.tracking_broadcast_soon((client.id, &mut *out));
     let resp = if client.proto == Protocol::Resp3 {
         3
     } else {
@@ -404,7 +422,11 @@ fn run_batch(
             }
         }
     }
-    BatchEnd { paused, offload }
+    BatchEnd {
+        paused,
+        offload,
+        broadcast,
+    }
 }
 
 /// Adds a connection's traffic to the server counters.
@@ -422,7 +444,7 @@ fn count_io(st: &mut State, client: &Client, io: IoDelta) {
 }
 
 /// What the loop does after a batch that was not offloaded.
-fn flow_of(end: BatchEnd) -> Flow {
+fn flow_of(end: &BatchEnd) -> Flow {
     match end.paused {
         Some(ms) => Flow::RetryAfter(Duration::from_millis(ms)),
         None => Flow::Continue,
@@ -494,7 +516,7 @@ impl ClientSession {
         }
         if f.end.paused.is_some() || self.client.close_after_reply || self.client.blocked.is_some()
         {
-            return Some(flow_of(f.end));
+            return Some(flow_of(&f.end));
         }
         None
     }
@@ -528,9 +550,13 @@ impl ClientSession {
         let Some(f) = done else {
             return Flow::Stop;
         };
-        let end = f.end;
-        self.take_finished(f, pending, out)
-            .unwrap_or_else(|| flow_of(end))
+        let paused = f.end.paused;
+        self.take_finished(f, pending, out).unwrap_or_else(|| {
+            flow_of(&BatchEnd {
+                paused,
+                ..BatchEnd::default()
+            })
+        })
     }
 }
 
