@@ -26,6 +26,7 @@ mod primary_side;
 mod propagation;
 mod proxy;
 mod proxy_failover;
+mod proxy_pubsub;
 mod replication;
 mod replication_load;
 mod replication_resync;

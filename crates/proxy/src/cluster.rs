@@ -103,6 +103,8 @@ impl SlotMap {
 pub struct ClusterState {
     map: RwLock<SlotMap>,
     wake: Notify,
+    /// Bumped whenever slots may have changed owner.
+    gen: std::sync::atomic::AtomicU64,
 }
 
 impl ClusterState {
@@ -129,7 +131,13 @@ impl ClusterState {
                 *o = i;
             }
         }
+        self.gen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.wake();
+    }
+
+    /// Changes whenever the map changed.
+    pub fn generation(&self) -> u64 {
+        self.gen.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Asks the refresher for a new map now.
@@ -140,7 +148,10 @@ impl ClusterState {
     /// Replaces the map.
     pub fn set(&self, map: SlotMap) {
         if let Ok(mut g) = self.map.write() {
-            *g = map;
+            if g.owner != map.owner || g.nodes != map.nodes {
+                *g = map;
+                self.gen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
     }
 }

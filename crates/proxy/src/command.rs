@@ -8,7 +8,7 @@
 //! taken as its key (a cluster node then redirects if that guess was
 //! wrong, and keyless commands run on any node).
 
-use bytes::Bytes;
+use crate::request::ArgList;
 
 /// Where a command's keys are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,8 +82,52 @@ pub enum Kind {
     Pinned,
     Split(Split),
     FanOut(FanOut),
+    /// Pub/sub: relayed over a connection of the client's own.
+    PubSub(PubSub),
     /// Refused with the reason.
     Unsupported(&'static str),
+}
+
+/// The subscription commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PubSub {
+    Subscribe,
+    PSubscribe,
+    SSubscribe,
+    Unsubscribe,
+    PUnsubscribe,
+    SUnsubscribe,
+}
+
+impl PubSub {
+    /// True for the commands that add subscriptions.
+    pub fn subscribes(self) -> bool {
+        matches!(
+            self,
+            PubSub::Subscribe | PubSub::PSubscribe | PubSub::SSubscribe
+        )
+    }
+
+    /// The family: 0 channels, 1 patterns, 2 shard channels.
+    pub fn family(self) -> usize {
+        match self {
+            PubSub::Subscribe | PubSub::Unsubscribe => 0,
+            PubSub::PSubscribe | PubSub::PUnsubscribe => 1,
+            PubSub::SSubscribe | PubSub::SUnsubscribe => 2,
+        }
+    }
+
+    /// The lowercase name, as confirmations spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PubSub::Subscribe => "subscribe",
+            PubSub::PSubscribe => "psubscribe",
+            PubSub::SSubscribe => "ssubscribe",
+            PubSub::Unsubscribe => "unsubscribe",
+            PubSub::PUnsubscribe => "punsubscribe",
+            PubSub::SUnsubscribe => "sunsubscribe",
+        }
+    }
 }
 
 /// Everything the proxy needs about one command.
@@ -96,7 +140,6 @@ pub struct Spec {
 }
 
 const ADMIN: &str = "administrative command: connect to the server directly";
-const PUBSUB: &str = "pub/sub needs a connection of its own: connect to the server directly";
 const REPLICATION: &str = "replication protocol: connect to the server directly";
 const CLUSTER: &str = "the proxy presents the cluster as one server";
 
@@ -110,9 +153,9 @@ pub fn upper_name(name: &[u8], buf: &mut [u8; 32]) -> Option<usize> {
 }
 
 /// Looks up the command named by `args[0]` (`args` is never empty).
-pub fn lookup(args: &[Bytes]) -> Spec {
+pub fn lookup<A: ArgList + ?Sized>(args: &A) -> Spec {
     let mut buf = [0u8; 32];
-    let name = args.first().map(|a| a.as_ref()).unwrap_or_default();
+    let name = args.arg(0).unwrap_or_default();
     let Some(n) = upper_name(name, &mut buf) else {
         return forward(Keys::First, false);
     };
@@ -226,7 +269,9 @@ pub fn lookup(args: &[Bytes]) -> Spec {
         b"BRPOPLPUSH" | b"BLMOVE" => spec(Kind::Pinned, Two, false),
         b"BLMPOP" | b"BZMPOP" => spec(Kind::Pinned, NumKeysAt(2, false), false),
         b"XREAD" | b"XREADGROUP" => {
-            let blocking = args.iter().any(|a| a.eq_ignore_ascii_case(b"BLOCK"));
+            let blocking = (1..args.count())
+                .filter_map(|i| args.arg(i))
+                .any(|a| a.eq_ignore_ascii_case(b"BLOCK"));
             let kind = if blocking {
                 Kind::Pinned
             } else {
@@ -243,9 +288,14 @@ pub fn lookup(args: &[Bytes]) -> Spec {
         b"SCRIPT" | b"FUNCTION" => spec(Kind::FanOut(FanOut::Same), None, false),
         b"TIME" | b"LASTSAVE" | b"COMMAND" | b"LOLWUT" | b"WAIT" => spec(Kind::Forward, None, true),
 
-        b"SUBSCRIBE" | b"PSUBSCRIBE" | b"SSUBSCRIBE" | b"UNSUBSCRIBE" | b"PUNSUBSCRIBE"
-        | b"SUNSUBSCRIBE" => spec(Kind::Unsupported(PUBSUB), None, false),
-        b"PUBLISH" | b"SPUBLISH" | b"PUBSUB" => spec(Kind::Forward, None, false),
+        b"SUBSCRIBE" => spec(Kind::PubSub(PubSub::Subscribe), None, false),
+        b"PSUBSCRIBE" => spec(Kind::PubSub(PubSub::PSubscribe), None, false),
+        b"SSUBSCRIBE" => spec(Kind::PubSub(PubSub::SSubscribe), All, false),
+        b"UNSUBSCRIBE" => spec(Kind::PubSub(PubSub::Unsubscribe), None, false),
+        b"PUNSUBSCRIBE" => spec(Kind::PubSub(PubSub::PUnsubscribe), None, false),
+        b"SUNSUBSCRIBE" => spec(Kind::PubSub(PubSub::SUnsubscribe), All, false),
+        b"PUBLISH" | b"PUBSUB" => spec(Kind::Forward, None, false),
+        b"SPUBLISH" => spec(Kind::Forward, First, false),
         b"SYNC" | b"PSYNC" | b"REPLCONF" => spec(Kind::Unsupported(REPLICATION), None, false),
         b"CLUSTER" | b"READONLY" | b"READWRITE" | b"ASKING" => {
             spec(Kind::Unsupported(CLUSTER), None, false)
@@ -268,8 +318,8 @@ fn forward(keys: Keys, readonly: bool) -> Spec {
 }
 
 /// The indexes in `args` of the command's keys, appended to `out`.
-pub fn key_indexes(keys: Keys, args: &[Bytes], out: &mut Vec<usize>) {
-    let n = args.len();
+pub fn key_indexes<A: ArgList + ?Sized>(keys: Keys, args: &A, out: &mut Vec<usize>) {
+    let n = args.count();
     match keys {
         Keys::None => {}
         Keys::First => {
@@ -287,14 +337,17 @@ pub fn key_indexes(keys: Keys, args: &[Bytes], out: &mut Vec<usize>) {
                 out.push(1);
             }
             let count = args
-                .get(at)
+                .arg(at)
                 .and_then(|a| std::str::from_utf8(a).ok())
                 .and_then(|s| s.parse::<usize>().ok())
                 .unwrap_or(0);
             out.extend((at + 1..n).take(count));
         }
         Keys::Streams => {
-            if let Some(p) = args.iter().position(|a| a.eq_ignore_ascii_case(b"STREAMS")) {
+            if let Some(p) = (0..n).find(|&i| {
+                args.arg(i)
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"STREAMS"))
+            }) {
                 let rest = n - p - 1;
                 out.extend((p + 1..n).take(rest / 2));
             }

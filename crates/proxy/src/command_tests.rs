@@ -1,6 +1,7 @@
 //! Tests of the command table and key positions.
 
 use super::*;
+use bytes::Bytes;
 
 fn args(s: &[&str]) -> Vec<Bytes> {
     s.iter()
@@ -31,10 +32,16 @@ fn kinds() {
         lookup(&args(&["xread", "block", "0", "STREAMS", "s", "0"])).kind,
         Kind::Pinned
     );
-    assert!(matches!(
+    assert_eq!(
         lookup(&args(&["subscribe", "c"])).kind,
-        Kind::Unsupported(_)
-    ));
+        Kind::PubSub(PubSub::Subscribe)
+    );
+    assert_eq!(keys_of(&["ssubscribe", "a", "b"]), vec![1, 2]);
+    assert_eq!(keys_of(&["spublish", "a", "msg"]), vec![1]);
+    assert!(PubSub::SSubscribe.subscribes());
+    assert!(!PubSub::PUnsubscribe.subscribes());
+    assert_eq!(PubSub::PUnsubscribe.family(), 1);
+    assert_eq!(PubSub::SUnsubscribe.name(), "sunsubscribe");
     let long = "x".repeat(100);
     assert_eq!(lookup(&args(&[&long])).kind, Kind::Forward);
 }

@@ -6,10 +6,13 @@
 //! `port`, `bind`, `requirepass`, `proxy-mode sentinel|cluster|static`,
 //! `sentinel HOST:PORT…`, `master-name NAME`, `cluster-node HOST:PORT…`,
 //! `static-backend HOST:PORT`, `backend-user`, `backend-pass`,
-//! `sentinel-user`, `sentinel-pass`, `connect-timeout-ms`, `timeout`
+//! `sentinel-user`, `sentinel-pass`, `connect-timeout-ms`,
+//! `backend-timeout-ms` (longest wait for a backend's reply on a shared
+//! connection, 0 = no limit), `timeout`
 //! (client idle seconds, 0 = never), `maxclients`,
 //! `proxy-read-from primary|replica`, `failover-hold-ms`,
 //! `backend-connections`, `sentinel-poll-ms`, `max-redirects`,
+//! `io-threads` (threads serving clients, default 1),
 //! `logfile`, `loglevel`.
 
 use std::path::PathBuf;
@@ -60,6 +63,9 @@ pub struct Config {
     pub sentinel_user: Option<String>,
     pub sentinel_pass: Option<String>,
     pub connect_timeout_ms: u64,
+    /// Longest wait for a reply on a shared backend connection (ms); 0
+    /// waits forever.
+    pub backend_timeout_ms: u64,
     /// Client idle timeout in seconds; 0 disables it.
     pub timeout: u64,
     pub maxclients: usize,
@@ -69,6 +75,8 @@ pub struct Config {
     pub backend_connections: usize,
     pub sentinel_poll_ms: u64,
     pub max_redirects: u32,
+    /// Threads serving clients (1: one event loop, like twemproxy).
+    pub io_threads: usize,
     pub logfile: String,
     pub loglevel: String,
 }
@@ -89,6 +97,7 @@ impl Default for Config {
             sentinel_user: None,
             sentinel_pass: None,
             connect_timeout_ms: 1000,
+            backend_timeout_ms: 0,
             timeout: 0,
             maxclients: 10000,
             read_from: ReadFrom::Primary,
@@ -96,6 +105,7 @@ impl Default for Config {
             backend_connections: 2,
             sentinel_poll_ms: 1000,
             max_redirects: 5,
+            io_threads: 1,
             logfile: String::new(),
             loglevel: "notice".into(),
         }
@@ -159,6 +169,12 @@ pub struct Cli {
     /// `primary` or `replica` for read-only commands (sentinel mode).
     #[arg(long)]
     pub proxy_read_from: Option<String>,
+    /// Longest wait for a backend's reply on a shared connection (ms, 0: none).
+    #[arg(long)]
+    pub backend_timeout_ms: Option<u64>,
+    /// Threads serving clients (default 1).
+    #[arg(long)]
+    pub io_threads: Option<usize>,
     /// Log file (empty: standard output).
     #[arg(long)]
     pub logfile: Option<String>,
@@ -212,6 +228,12 @@ impl Cli {
         }
         if let Some(h) = self.failover_hold_ms {
             cfg.failover_hold_ms = h;
+        }
+        if let Some(t) = self.io_threads {
+            cfg.io_threads = t;
+        }
+        if let Some(t) = self.backend_timeout_ms {
+            cfg.backend_timeout_ms = t;
         }
         if let Some(r) = self.proxy_read_from {
             cfg.read_from = parse_read_from(&r).map_err(ConfigError::Invalid)?;
@@ -359,6 +381,7 @@ fn apply(cfg: &mut Config, name: &str, args: &[String]) -> Result<(), String> {
         "sentinel-user" => cfg.sentinel_user = opt(args)?,
         "sentinel-pass" => cfg.sentinel_pass = opt(args)?,
         "connect-timeout-ms" => cfg.connect_timeout_ms = number(args)?,
+        "backend-timeout-ms" => cfg.backend_timeout_ms = number(args)?,
         "timeout" => cfg.timeout = number(args)?,
         "maxclients" => cfg.maxclients = number(args)?,
         "proxy-read-from" => cfg.read_from = parse_read_from(one(args)?)?,
@@ -366,6 +389,7 @@ fn apply(cfg: &mut Config, name: &str, args: &[String]) -> Result<(), String> {
         "backend-connections" => cfg.backend_connections = number(args)?,
         "sentinel-poll-ms" => cfg.sentinel_poll_ms = number(args)?,
         "max-redirects" => cfg.max_redirects = number(args)?,
+        "io-threads" => cfg.io_threads = number(args)?,
         "logfile" => cfg.logfile = one(args)?.to_string(),
         "loglevel" => cfg.loglevel = one(args)?.to_string(),
         "daemonize" => {
@@ -398,6 +422,9 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
     }
     if cfg.backend_connections == 0 {
         return bad("backend-connections must be at least 1");
+    }
+    if cfg.io_threads == 0 || cfg.io_threads > 256 {
+        return bad("io-threads must be between 1 and 256");
     }
     if cfg.maxclients == 0 {
         return bad("maxclients must be at least 1");

@@ -75,3 +75,32 @@ fn packaged_config_is_valid() {
     assert_eq!(cfg.mode, Mode::Sentinel);
     assert_eq!(cfg.bind, vec!["127.0.0.1", "-::1"]);
 }
+
+#[test]
+fn timeouts_and_threads() {
+    let mut cfg = Config::default();
+    assert_eq!(cfg.backend_timeout_ms, 0);
+    assert_eq!(cfg.io_threads, 1);
+    parse_into(
+        &mut cfg,
+        "backend-timeout-ms 250\nio-threads 4\nstatic-backend h:1\n",
+    )
+    .unwrap();
+    validate(&cfg).unwrap();
+    assert_eq!(cfg.backend_timeout_ms, 250);
+    assert_eq!(cfg.io_threads, 4);
+    cfg.io_threads = 0;
+    assert!(validate(&cfg).is_err());
+    let cli = Cli::parse_from([
+        "redis-proxy",
+        "--static",
+        "h:1",
+        "--backend-timeout-ms",
+        "40",
+        "--io-threads",
+        "2",
+    ]);
+    let cfg = cli.into_config().unwrap();
+    assert_eq!(cfg.backend_timeout_ms, 40);
+    assert_eq!(cfg.io_threads, 2);
+}

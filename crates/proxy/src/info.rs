@@ -87,10 +87,11 @@ pub fn render(shared: &Shared, section: Option<&[u8]>) -> String {
             let avg = lat.checked_div(req).unwrap_or(0);
             let _ = write!(
                 out,
-                "backend{i}:addr={addr},requests={req},errors={},avg_latency_us={avg},connects={},connect_failures={}\r\n",
+                "backend{i}:addr={addr},requests={req},errors={},avg_latency_us={avg},connects={},connect_failures={},timeouts={}\r\n",
                 s.errors.load(Ordering::Relaxed),
                 s.connects.load(Ordering::Relaxed),
-                s.connect_failures.load(Ordering::Relaxed)
+                s.connect_failures.load(Ordering::Relaxed),
+                s.timeouts.load(Ordering::Relaxed)
             );
         }
         out.push_str("\r\n");

@@ -12,14 +12,17 @@
 //! - [`config`]: the config file (redis.conf syntax) and command line.
 //! - [`command`]: the command table (local, forwarded, pinned, split,
 //!   fanned out, refused) and key positions.
+//! - [`request`]: in-place request framing on the forwarding path.
 //! - [`resp`]: raw reply framing on the forwarding path.
+//! - [`pubsub`]: what a subscribed client's relayed frames mean.
 //! - [`backend`]: pipelined backend connections and their pool.
 //! - [`router`]: the shared state and request targets.
 //! - [`sentinel`]: following the primary through Sentinel.
 //! - [`cluster`]: the slot map and redirections.
 //! - [`merge`]: reassembling split and fanned-out replies.
-//! - [`session`]: one client connection (reader and writer tasks).
+//! - [`session`]: one client connection (one task).
 //! - [`info`]: the proxy's own `INFO`.
+//! - [`notify`]: systemd readiness.
 //! - [`run`]: accepting clients until shutdown.
 
 pub mod backend;
@@ -28,6 +31,9 @@ pub mod command;
 pub mod config;
 pub mod info;
 pub mod merge;
+pub mod notify;
+pub mod pubsub;
+pub mod request;
 pub mod resp;
 pub mod router;
 pub mod sentinel;
@@ -73,6 +79,8 @@ where
         env!("CARGO_PKG_VERSION"),
         shared.cfg.mode.name()
     ));
+    // systemd (Type=notify units): the listeners are up.
+    notify::notify("READY=1");
     for l in listeners {
         let shared = shared.clone();
         background.spawn(async move {
@@ -93,6 +101,7 @@ where
         });
     }
     shutdown.await;
+    notify::notify("STOPPING=1");
     background.abort_all();
     while background.join_next().await.is_some() {}
     redis_common::logger::notice("redis-proxy is now ready to exit, bye bye...");

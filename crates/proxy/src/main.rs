@@ -1,5 +1,6 @@
 //! `redis-proxy`: parses the command line, sets up logging, builds the
-//! runtime and hands over to [`redis_proxy::serve`].
+//! runtime (one thread, or `io-threads` workers) and hands over to
+//! [`redis_proxy::serve`].
 
 use clap::Parser;
 
@@ -17,10 +18,19 @@ fn main() {
         eprintln!("Can't open the log file: {e}");
         std::process::exit(1);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `io-threads 1` (the default): one thread serves everything, as
+    // twemproxy does; more spread clients over that many workers.
+    let built = if cfg.io_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cfg.io_threads)
+            .enable_all()
+            .build()
+    };
+    let runtime = match built {
         Ok(r) => r,
         Err(e) => {
             eprintln!("Can't start the runtime: {e}");

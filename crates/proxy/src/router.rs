@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::backend::{Fail, Job, Pool, Require, Setup};
+use crate::backend::{Pool, Require, Setup};
 use crate::cluster::ClusterState;
 use crate::config::{Config, Mode, ReadFrom};
 use crate::sentinel::SentinelState;
@@ -57,6 +57,8 @@ impl Shared {
             user: cfg.backend_user.clone(),
             pass: cfg.backend_pass.clone(),
             connect_timeout: Duration::from_millis(cfg.connect_timeout_ms.max(1)),
+            request_timeout: (cfg.backend_timeout_ms > 0)
+                .then(|| Duration::from_millis(cfg.backend_timeout_ms)),
         };
         let pool = Pool::new(setup, cfg.backend_connections);
         let sentinel = (cfg.mode == Mode::Sentinel).then(SentinelState::default);
@@ -132,20 +134,22 @@ impl Shared {
         }
     }
 
-    /// Sends `job` to the connection `target` resolves to; when there is
-    /// none, the job fails as not sent (the client may hold and retry).
-    pub fn dispatch(&self, job: Job, target: &Target, resp3: bool, client: u64) {
-        match self.resolve(target) {
-            Err(e) => job.fail(Fail::NotSent(e)),
-            Ok((addr, require)) => {
-                let conn = self.pool.get(&addr, resp3, client, require);
-                if let Err(job) = conn.send(job) {
-                    if let Some(s) = &self.sentinel {
-                        s.wake();
-                    }
-                    job.fail(Fail::NotSent(format!("{addr}: no connection")));
-                }
-            }
+    /// Changes whenever where targets resolve to may have changed (a new
+    /// primary or replica list, a new slot map): connections cached by a
+    /// client are looked up again then.
+    pub fn epoch(&self) -> u64 {
+        let s = self.sentinel.as_ref().map(|s| s.generation()).unwrap_or(0);
+        let c = self.cluster.as_ref().map(|c| c.generation()).unwrap_or(0);
+        s.wrapping_add(c)
+    }
+
+    /// Wakes whatever follows the deployment (after a failure).
+    pub fn wake(&self) {
+        if let Some(c) = &self.cluster {
+            c.wake();
+        }
+        if let Some(s) = &self.sentinel {
+            s.wake();
         }
     }
 }

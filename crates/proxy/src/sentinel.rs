@@ -3,10 +3,11 @@
 //!
 //! - One subscriber task per sentinel listens to `+switch-master` and
 //!   switches the moment the event arrives.
-//! - A poller asks the sentinels (`SENTINEL GET-MASTER-ADDR-BY-NAME`, and
+//! - A poller asks every sentinel (`SENTINEL MASTER`, and the chosen one
 //!   `SENTINEL REPLICAS` when reads go to replicas) at start, every
 //!   `sentinel-poll-ms` as a safety net, and at once when a request finds
-//!   no usable primary.
+//!   no usable primary. It follows the answer with the highest
+//!   `config-epoch`, never one older than a switch already followed.
 //!
 //! A switch only changes where new connections go; each new primary
 //! connection still proves itself with `ROLE` (see [`crate::backend`]),
@@ -29,6 +30,13 @@ pub struct SentinelState {
     replicas: RwLock<Vec<String>>,
     next_replica: AtomicUsize,
     wake: Notify,
+    /// Bumped whenever the primary or the replica list changed.
+    gen: std::sync::atomic::AtomicU64,
+    /// The lowest `config-epoch` a sentinel's answer must carry to be
+    /// believed: the highest seen so far, one more after a
+    /// `+switch-master` (a failover raises the epoch), so a sentinel that
+    /// missed the failover cannot switch the proxy back.
+    min_epoch: std::sync::atomic::AtomicU64,
 }
 
 impl SentinelState {
@@ -45,6 +53,11 @@ impl SentinelState {
         }
         let i = self.next_replica.fetch_add(1, Ordering::Relaxed) % g.len();
         g.get(i).cloned()
+    }
+
+    /// Changes whenever the primary or the replicas changed.
+    pub fn generation(&self) -> u64 {
+        self.gen.load(Ordering::Relaxed)
     }
 
     /// Asks the poller to query the sentinels now.
@@ -67,6 +80,7 @@ fn set_primary(shared: &Shared, addr: String, why: &str) -> bool {
         }
         Err(_) => return false,
     };
+    s.gen.fetch_add(1, Ordering::Relaxed);
     if let Some(old) = &old {
         shared.pool.forget(old);
         shared
@@ -141,7 +155,11 @@ async fn subscribe_once(shared: &Shared, addr: &str) -> Result<(), String> {
         }
         let text = String::from_utf8_lossy(payload);
         if let Some(new) = parse_switch(&text, &shared.cfg.master_name) {
-            set_primary(shared, new, "+switch-master");
+            if set_primary(shared, new, "+switch-master") {
+                if let Some(s) = &shared.sentinel {
+                    s.min_epoch.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             if let Some(s) = &shared.sentinel {
                 s.wake();
             }
@@ -183,41 +201,109 @@ async fn poller(shared: Arc<Shared>) {
     }
 }
 
+/// Asks every reachable sentinel (`SENTINEL MASTER`) and follows the
+/// answer with the highest `config-epoch`, if it is not older than what
+/// the proxy already knows: a sentinel that missed a failover (it was
+/// down, or partitioned away) still names the old primary with the old
+/// epoch.
 async fn query(shared: &Shared) {
+    let Some(state) = &shared.sentinel else {
+        return;
+    };
     let name = shared.cfg.master_name.as_str();
+    // (rank, epoch, primary, the sentinel's connection)
+    let mut best: Option<(u64, u64, String, Client)> = None;
     for addr in &shared.cfg.sentinels {
         let Ok(mut c) = connect(shared, addr).await else {
             continue;
         };
+        let Ok(reply) = c.cmd(&["SENTINEL", "MASTER", name]).await else {
+            continue;
+        };
+        let Some((epoch, configured)) = master_of(&reply) else {
+            continue;
+        };
+        // During a failover this already names the promoted replica,
+        // before the epoch and `SENTINEL MASTER` change.
         let Ok(reply) = c.cmd(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", name]).await else {
             continue;
         };
-        let Frame::Array(items) = reply else {
+        let Some(primary) = addr_of(&reply) else {
             continue;
         };
-        let (Some(Frame::Bulk(ip)), Some(Frame::Bulk(port))) = (items.first(), items.get(1)) else {
-            continue;
-        };
-        let Ok(port) = String::from_utf8_lossy(port).parse::<u16>() else {
-            continue;
-        };
-        set_primary(
-            shared,
-            join_addr(&String::from_utf8_lossy(ip), port),
-            "sentinel query",
-        );
-        if shared.cfg.read_from == crate::config::ReadFrom::Replica {
-            if let Ok(reply) = c.cmd(&["SENTINEL", "REPLICAS", name]).await {
-                let healthy = healthy_replicas(&reply);
-                if let Some(s) = &shared.sentinel {
-                    if let Ok(mut g) = s.replicas.write() {
-                        *g = healthy;
-                    }
+        let rank = epoch * 2 + u64::from(primary != configured);
+        if best.as_ref().is_none_or(|(r, ..)| rank > *r) {
+            best = Some((rank, epoch, primary, c));
+        }
+    }
+    let Some((_, epoch, primary, mut c)) = best else {
+        return;
+    };
+    if epoch < state.min_epoch.load(Ordering::Relaxed) {
+        redis_common::logger::verbose(&format!(
+            "Sentinels name {primary} with config-epoch {epoch}, older than a switch already followed: ignored"
+        ));
+        return;
+    }
+    state.min_epoch.fetch_max(epoch, Ordering::Relaxed);
+    set_primary(shared, primary, "sentinel query");
+    if shared.cfg.read_from == crate::config::ReadFrom::Replica {
+        if let Ok(reply) = c.cmd(&["SENTINEL", "REPLICAS", name]).await {
+            let healthy = healthy_replicas(&reply);
+            if let Ok(mut g) = state.replicas.write() {
+                if *g != healthy {
+                    *g = healthy;
+                    state.gen.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
-        return;
     }
+}
+
+/// The field/value pairs of one sentinel reply entry (RESP2 flat array or
+/// RESP3 map), as text.
+fn fields(f: &Frame) -> Vec<(String, String)> {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match f {
+        Frame::Array(kv) => kv
+            .chunks(2)
+            .filter_map(|p| match p {
+                [Frame::Bulk(k), Frame::Bulk(v)] => Some((text(k), text(v))),
+                _ => None,
+            })
+            .collect(),
+        Frame::Map(kv) => kv
+            .iter()
+            .filter_map(|p| match p {
+                (Frame::Bulk(k), Frame::Bulk(v)) => Some((text(k), text(v))),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The address in a `SENTINEL GET-MASTER-ADDR-BY-NAME` reply.
+pub fn addr_of(reply: &Frame) -> Option<String> {
+    let Frame::Array(items) = reply else {
+        return None;
+    };
+    let (Some(Frame::Bulk(ip)), Some(Frame::Bulk(port))) = (items.first(), items.get(1)) else {
+        return None;
+    };
+    let port = String::from_utf8_lossy(port).parse::<u16>().ok()?;
+    Some(join_addr(&String::from_utf8_lossy(ip), port))
+}
+
+/// `(config-epoch, primary address)` from a `SENTINEL MASTER` reply.
+pub fn master_of(reply: &Frame) -> Option<(u64, String)> {
+    let fields = fields(reply);
+    let get = |k: &str| fields.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+    let port = get("port")?.parse::<u16>().ok()?;
+    let epoch = get("config-epoch")
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(0);
+    Some((epoch, join_addr(get("ip")?, port)))
 }
 
 /// The addresses of the replicas in a `SENTINEL REPLICAS` reply that are
@@ -228,19 +314,7 @@ pub fn healthy_replicas(reply: &Frame) -> Vec<String> {
     };
     let mut out = Vec::new();
     for r in list {
-        let fields: Vec<(String, String)> = match r {
-            Frame::Array(kv) => kv
-                .chunks(2)
-                .filter_map(|p| match p {
-                    [Frame::Bulk(k), Frame::Bulk(v)] => Some((
-                        String::from_utf8_lossy(k).into_owned(),
-                        String::from_utf8_lossy(v).into_owned(),
-                    )),
-                    _ => None,
-                })
-                .collect(),
-            _ => continue,
-        };
+        let fields = fields(r);
         let get = |k: &str| fields.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
         let flags = get("flags").unwrap_or("");
         if flags.contains("down") || flags.contains("disconnected") {

@@ -38,3 +38,43 @@ fn replicas_reply() {
     ]);
     assert_eq!(healthy_replicas(&r), vec!["10.0.0.2:6380".to_string()]);
 }
+
+#[test]
+fn master_reply() {
+    let b = |s: &str| Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()));
+    let r = Frame::Array(vec![
+        b("name"),
+        b("m"),
+        b("ip"),
+        b("10.0.0.2"),
+        b("port"),
+        b("6380"),
+        b("config-epoch"),
+        b("3"),
+    ]);
+    assert_eq!(master_of(&r), Some((3, "10.0.0.2:6380".to_string())));
+    let m = Frame::Map(vec![
+        (b("ip"), b("::1")),
+        (b("port"), b("7")),
+        (b("config-epoch"), b("0")),
+    ]);
+    assert_eq!(master_of(&m), Some((0, "[::1]:7".to_string())));
+    assert_eq!(
+        master_of(&Frame::Error(Bytes::from_static(
+            b"ERR No such master with that name"
+        ))),
+        None
+    );
+    assert_eq!(master_of(&Frame::Array(vec![b("ip"), b("x")])), None);
+}
+
+#[test]
+fn master_addr_reply() {
+    let b = |s: &str| Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()));
+    assert_eq!(
+        addr_of(&Frame::Array(vec![b("10.0.0.2"), b("6380")])),
+        Some("10.0.0.2:6380".to_string())
+    );
+    assert_eq!(addr_of(&Frame::Array(vec![b("10.0.0.2"), b("x")])), None);
+    assert_eq!(addr_of(&Frame::Null), None);
+}
