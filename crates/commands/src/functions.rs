@@ -55,20 +55,16 @@ fn split_keys(argv: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), CmdError> {
 }
 
 fn fcall_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
-    // The function is looked up before its arguments are read.
-    if ctx.st.scripting.functions()?.function(&argv[1]).is_none() {
-        return Err(CmdError::fixed("ERR Function not found"));
-    }
-    let (keys, args) = split_keys(argv)?;
     // Only the function's effects are propagated.
     ctx.rewrite = Some(Vec::new());
+    // The function is looked up before its arguments are read: a bad
+    // `numkeys` is reported only for a function that exists.
     script::fcall(
         ctx,
         FcallRequest {
             name: &argv[1],
             read_only,
-            keys,
-            args,
+            split: split_keys(argv),
             argv,
         },
     )
@@ -301,7 +297,7 @@ pub fn function_stats(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
             return Err(CmdError::fixed(script::BUSY_EVAL));
         }
         Some(r) => Frame::Map(vec![
-            (Frame::bulk("name"), Frame::bulk(r.name.clone())),
+            (Frame::bulk("name"), Frame::Bulk(r.name.clone())),
             (
                 Frame::bulk("command"),
                 Frame::Array(r.argv.iter().cloned().map(Frame::Bulk).collect()),

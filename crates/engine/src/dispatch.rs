@@ -761,6 +761,8 @@ impl State {
         // One clock read per command: the end of this one starts the next.
         let end = Instant::now();
         self.clock_mark = end;
+        // A script that ran in this command: its duration, with this clock.
+        self.scripting.note_ended(end);
         let usec = end.saturating_duration_since(start).as_micros() as u64;
         if self.cached.latency_tracking {
             if let Some(h) = self.latency.get_mut(cmd.idx) {

@@ -26,7 +26,7 @@ use bytes::{Bytes, BytesMut};
 use redis_common::log::LogLevel;
 use redis_resp::{Frame, Protocol};
 use redis_scripting::shebang::ScriptFlags;
-use redis_scripting::{CallContext, FunctionEngine, Host, Interpreter, RestorePolicy};
+use redis_scripting::{CallContext, FunctionEngine, Host, Interpreter, RestorePolicy, ShaHash};
 
 use crate::client::Client;
 use crate::ctx::Ctx;
@@ -57,8 +57,9 @@ pub enum ScriptKind {
 #[derive(Debug)]
 pub struct ScriptRun {
     pub kind: ScriptKind,
-    /// The SHA-1 of an `EVAL` script, or the function's name.
-    pub name: String,
+    /// The SHA-1 of an `EVAL` script (lower-case hex), or the function's
+    /// name as registered.
+    pub name: Bytes,
     pub start: Instant,
     /// `_RO` variants and `no-writes` scripts (`SCRIPT_READ_ONLY`).
     pub read_only: bool,
@@ -79,8 +80,9 @@ pub struct ScriptRun {
     /// Cluster mode: the slot of the keys the script declared or first
     /// touched (its commands must stay in it).
     pub slot: Option<u16>,
-    /// The command that runs a function (`FUNCTION STATS`); empty for
-    /// `EVAL` scripts.
+    /// The command that runs a function (`FUNCTION STATS`), copied when
+    /// the run turns busy (only then can a client ask); empty for `EVAL`
+    /// scripts.
     pub argv: Vec<Bytes>,
     /// Replayed from the AOF being loaded: its commands run as loading
     /// runs them (no statistics, no propagation).
@@ -292,9 +294,16 @@ pub struct Scripting {
     /// Scripts (SHA-1s, function names) whose last run was quick: they run
     /// on the connection's thread. Any other is run on a thread of its
     /// own, so that connections can be answered if it turns out busy.
-    quick: HashSet<Sha>,
+    quick: HashSet<Sha, ShaHash>,
     /// Functions (by name) whose last run was quick, as `quick`.
-    quick_functions: HashSet<Vec<u8>>,
+    quick_functions: HashSet<Vec<u8>, ShaHash>,
+    /// The script that just ended, and when it started: the dispatcher
+    /// notes how long it ran with the clock it reads at the end of the
+    /// command anyway ([`Scripting::note_ended`]).
+    ended: Option<(ScriptKind, Bytes, Instant)>,
+    /// The buffer scripts' commands write their replies into, kept
+    /// between calls.
+    reply_buf: BytesMut,
 }
 
 /// A script id as 40 lower-case hex digits, on the stack.
@@ -414,13 +423,21 @@ impl Scripting {
         false
     }
 
+    /// Called by the dispatcher with the clock it read after a command: if
+    /// that command ran a script, remembers whether the run was quick.
+    pub fn note_ended(&mut self, end: Instant) {
+        if let Some((kind, name, start)) = self.ended.take() {
+            self.note_duration(kind, &name, end.saturating_duration_since(start));
+        }
+    }
+
     /// Remembers whether a script's run was quick (the set changes only
     /// when that changes: no allocation on the hot path).
-    fn note_duration(&mut self, kind: ScriptKind, name: &str, took: std::time::Duration) {
+    fn note_duration(&mut self, kind: ScriptKind, name: &[u8], took: std::time::Duration) {
         let quick = took < QUICK_RUN;
         match kind {
             ScriptKind::Eval => {
-                let Some(key) = sha_key(name.as_bytes()) else {
+                let Some(key) = sha_key(name) else {
                     return;
                 };
                 if quick {
@@ -430,7 +447,6 @@ impl Scripting {
                 }
             }
             ScriptKind::Function => {
-                let name = name.as_bytes();
                 if quick {
                     if !self.quick_functions.contains(name) {
                         self.quick_functions.insert(name.to_vec());
@@ -578,29 +594,42 @@ pub fn eval_flags(st: &State, argv: &[Bytes], by_sha: bool) -> Option<ScriptFlag
 
 /// Runs `EVAL`, `EVALSHA`, `EVAL_RO` or `EVALSHA_RO` and writes the reply.
 pub fn eval(ctx: &mut Ctx, req: EvalRequest) -> CmdResult {
-    let interp = ctx.st.scripting.interp()?;
-    let sha = if req.by_sha {
-        sha_key(req.script)
-    } else {
-        let sha = interp.load(req.script).map_err(interp_error)?;
-        sha_key(sha.as_bytes())
-    };
-    let Some(sha) = sha else {
-        return Err(CmdError::fixed(NOSCRIPT));
-    };
-    let Some(flags) = interp.script_flags(&sha) else {
-        return Err(CmdError::fixed(NOSCRIPT));
-    };
-    prepare_run(ctx, flags, req.read_only)?;
+    ctx.st.scripting.interp()?;
     let mut interp = match ctx.st.scripting.interp.take() {
         Some(i) => i,
         None => return Err(CmdError::fixed("ERR scripting is not available")),
     };
+    let result = eval_with(ctx, &mut interp, req);
+    ctx.st.scripting.interp = Some(interp);
+    ctx.st.scripting.cached = 0;
+    result
+}
+
+/// [`eval`] with the interpreter taken out of the state.
+fn eval_with(ctx: &mut Ctx, interp: &mut Interpreter, req: EvalRequest) -> CmdResult {
+    let loaded;
+    let sha: &[u8] = if req.by_sha {
+        req.script
+    } else {
+        loaded = interp.load(req.script).map_err(interp_error)?;
+        loaded.as_bytes()
+    };
+    let interp = &*interp;
+    let Some(found) = interp.find(sha) else {
+        return Err(CmdError::fixed(NOSCRIPT));
+    };
+    let flags = found.flags();
+    prepare_run(ctx, flags, req.read_only)?;
     ctx.st.scripting.cached = interp.cached_scripts();
+    // The id as sent is usually the lower-case one: shared, not copied.
+    let name = if req.script.as_ref() == found.sha().as_slice() {
+        req.script.clone()
+    } else {
+        Bytes::copy_from_slice(found.sha())
+    };
     let run = ScriptRun {
         kind: ScriptKind::Eval,
-        // Hex digits: always UTF-8.
-        name: std::str::from_utf8(&sha).unwrap_or_default().to_owned(),
+        name,
         start: Instant::now(),
         read_only: req.read_only || flags.no_writes,
         flags,
@@ -616,14 +645,12 @@ pub fn eval(ctx: &mut Ctx, req: EvalRequest) -> CmdResult {
         argv: Vec::new(),
         loading: ctx.caller == Caller::AofLoad,
     };
-    let reply = run_script(ctx, run, req.keys, |host| {
-        interp.evalsha(host, &sha, req.keys, req.args)
+    let reply = run_script(ctx, run, req.keys, &[], |host| {
+        interp.run(host, found, req.keys, req.args)
     });
     if matches!(reply, Frame::Error(_)) {
         ctx.st.error_counted = interp.last_error_counted();
     }
-    ctx.st.scripting.interp = Some(interp);
-    ctx.st.scripting.cached = 0;
     reply_frame(ctx, reply)
 }
 
@@ -632,8 +659,9 @@ pub fn eval(ctx: &mut Ctx, req: EvalRequest) -> CmdResult {
 pub struct FcallRequest<'a> {
     pub name: &'a Bytes,
     pub read_only: bool,
-    pub keys: &'a [Bytes],
-    pub args: &'a [Bytes],
+    /// The keys and the arguments, or the error of a bad `numkeys`
+    /// (reported only once the function is known to exist).
+    pub split: Result<(&'a [Bytes], &'a [Bytes]), CmdError>,
     /// The whole command (`FUNCTION STATS` shows it).
     pub argv: &'a [Bytes],
 }
@@ -641,30 +669,42 @@ pub struct FcallRequest<'a> {
 /// The flags of the function an `FCALL` names, if it exists.
 pub fn fcall_flags(st: &State, argv: &[Bytes]) -> Option<ScriptFlags> {
     let name = argv.get(1)?;
-    st.scripting
-        .functions
-        .as_ref()?
-        .function(name)
-        .map(|f| f.flags)
+    st.scripting.functions.as_ref()?.function_flags(name)
 }
 
-/// Runs `FCALL` or `FCALL_RO` and writes the reply.
+/// Runs `FCALL` or `FCALL_RO` and writes the reply (`ERR Function not
+/// found` first, then the error of a bad `numkeys`).
 pub fn fcall(ctx: &mut Ctx, req: FcallRequest) -> CmdResult {
-    let engine = ctx.st.scripting.functions()?;
-    let Some(info) = engine.function(req.name) else {
-        return Err(CmdError::fixed("ERR Function not found"));
-    };
-    let mut flags = info.flags;
-    flags.shebang = true;
-    prepare_run(ctx, flags, req.read_only)?;
-    let mut engine = match ctx.st.scripting.functions.take() {
+    ctx.st.scripting.functions()?;
+    let engine = match ctx.st.scripting.functions.take() {
         Some(e) => e,
         None => return Err(CmdError::fixed("ERR functions are not available")),
     };
+    let result = fcall_with(ctx, &engine, req);
+    ctx.st.scripting.functions = Some(engine);
+    result
+}
+
+/// [`fcall`] with the function engine taken out of the state.
+fn fcall_with(ctx: &mut Ctx, engine: &FunctionEngine, req: FcallRequest) -> CmdResult {
+    let Some(found) = engine.find(req.name) else {
+        return Err(CmdError::fixed("ERR Function not found"));
+    };
+    let (keys, args) = req.split?;
+    let info = found.info();
+    let mut flags = info.flags;
+    flags.shebang = true;
+    prepare_run(ctx, flags, req.read_only)?;
     ctx.st.scripting.function_counts = engine.counts();
+    // The name as sent is usually the registered one: shared, not copied.
+    let name = if req.name.as_ref() == info.name.as_bytes() {
+        req.name.clone()
+    } else {
+        Bytes::copy_from_slice(info.name.as_bytes())
+    };
     let run = ScriptRun {
         kind: ScriptKind::Function,
-        name: info.name.clone(),
+        name,
         start: Instant::now(),
         read_only: req.read_only || flags.no_writes,
         flags,
@@ -677,16 +717,15 @@ pub fn fcall(ctx: &mut Ctx, req: FcallRequest) -> CmdResult {
         timed_out: false,
         oom: ctx.st.pre_command_oom,
         slot: None,
-        argv: req.argv.to_vec(),
+        argv: Vec::new(),
         loading: ctx.caller == Caller::AofLoad,
     };
-    let reply = run_script(ctx, run, req.keys, |host| {
-        engine.call(host, req.name, req.keys, req.args)
+    let reply = run_script(ctx, run, keys, req.argv, |host| {
+        engine.call_found(host, found, keys, args)
     });
     if matches!(reply, Frame::Error(_)) {
         ctx.st.error_counted = engine.last_error_counted();
     }
-    ctx.st.scripting.functions = Some(engine);
     reply_frame(ctx, reply)
 }
 
@@ -769,11 +808,13 @@ fn prepare_run(ctx: &mut Ctx, flags: ScriptFlags, ro_command: bool) -> CmdResult
 
 /// Runs a script with the engine as its host: sets the run up, collects
 /// its effects into one transaction, and tears it down (serving what
-/// connections handed over while it was busy).
+/// connections handed over while it was busy). `command` is what
+/// [`ScriptRun::argv`] becomes if the run turns busy.
 pub fn run_script(
     ctx: &mut Ctx,
     run: ScriptRun,
     keys: &[Bytes],
+    command: &[Bytes],
     body: impl FnOnce(&mut dyn Host) -> Frame,
 ) -> Frame {
     let mut sclient = ctx
@@ -809,18 +850,20 @@ pub fn run_script(
             st: &mut *ctx.st,
             sclient: &mut sclient,
             now: ctx.now,
+            command,
         };
         body(&mut host)
     };
     ctx.st.repl.targets = Targets::ALL;
     let run = ctx.st.scripting.run.take();
-    if let Some(r) = &run {
-        ctx.st
-            .scripting
-            .note_duration(r.kind, &r.name, r.start.elapsed());
+    let shutdown = run.as_ref().is_some_and(|r| r.shutdown);
+    if let Some(r) = run {
+        // How long it ran is noted with the dispatcher's clock read at the
+        // end of the command ([`Scripting::note_ended`]).
+        ctx.st.scripting.ended = Some((r.kind, r.name, r.start));
     }
     if own_wrap {
-        if run.as_ref().is_some_and(|r| r.shutdown) {
+        if shutdown {
             ctx.st.abandon_exec_propagation();
         } else {
             ctx.st.end_exec_propagation();
@@ -834,11 +877,67 @@ pub fn run_script(
     reply
 }
 
+/// The largest reply buffer kept between scripts' commands.
+const REPLY_BUF_KEPT: usize = 16 * 1024;
+
+/// The reply a script's command wrote, as a frame: the usual one-line and
+/// bulk replies are read directly (no copy of the whole buffer into
+/// shared memory), anything else through the decoder.
+fn reply_frame_of(out: &mut BytesMut) -> Frame {
+    if let Some(f) = plain_reply(out) {
+        return f;
+    }
+    // Attributes are not shown to scripts: the reply is what follows.
+    loop {
+        match redis_resp::decode(out) {
+            Ok(Some(Frame::Attribute(_))) => continue,
+            Ok(Some(f)) => return f,
+            _ => return Frame::Null,
+        }
+    }
+}
+
+/// `out` as a frame when it holds exactly one status, error, integer,
+/// null or bulk reply (`None`: anything else, left to the decoder).
+fn plain_reply(out: &[u8]) -> Option<Frame> {
+    let (&kind, rest) = out.split_first()?;
+    let cr = rest.iter().position(|&b| b == b'\r')?;
+    let (line, after) = rest.split_at(cr);
+    let after = after.strip_prefix(b"\r\n")?;
+    let int = || {
+        std::str::from_utf8(line)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+    };
+    match kind {
+        b'+' if after.is_empty() => Some(Frame::Simple(if line == b"OK" {
+            Bytes::from_static(b"OK")
+        } else {
+            Bytes::copy_from_slice(line)
+        })),
+        b'-' if after.is_empty() => Some(Frame::Error(Bytes::copy_from_slice(line))),
+        b':' if after.is_empty() => int().map(Frame::Integer),
+        b'_' if after.is_empty() && line.is_empty() => Some(Frame::Null),
+        b'$' => match int()? {
+            -1 if after.is_empty() => Some(Frame::Null),
+            n if n >= 0 => {
+                let n = usize::try_from(n).ok()?;
+                let payload = after.get(..n)?;
+                (after.get(n..)? == b"\r\n").then(|| Frame::Bulk(Bytes::copy_from_slice(payload)))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The engine as a script's host: one per run.
 struct EngineHost<'a> {
     st: &'a mut State,
     sclient: &'a mut Client,
     now: i64,
+    /// The command that runs the script.
+    command: &'a [Bytes],
 }
 
 impl EngineHost<'_> {
@@ -858,19 +957,20 @@ impl Host for EngineHost<'_> {
             aof: cctx.repl.aof,
             replicas: cctx.repl.replica,
         };
-        // Room for a typical reply: growing from empty showed in profiles.
-        let mut out = BytesMut::with_capacity(128);
+        // One buffer for the replies of all the scripts' commands.
+        let mut out = std::mem::take(&mut self.st.scripting.reply_buf);
+        out.clear();
+        if out.capacity() < 128 {
+            out.reserve(128);
+        }
         self.st.script_call(self.sclient, argv, &mut out, self.now);
         self.st.repl.targets = Targets::ALL;
-        let mut buf = out;
-        // Attributes are not shown to scripts: the reply is what follows.
-        loop {
-            match redis_resp::decode(&mut buf) {
-                Ok(Some(Frame::Attribute(_))) => continue,
-                Ok(Some(f)) => return f,
-                _ => return Frame::Null,
-            }
+        let frame = reply_frame_of(&mut out);
+        // A large reply's room is not kept.
+        if out.capacity() <= REPLY_BUF_KEPT {
+            self.st.scripting.reply_buf = out;
         }
+        frame
     }
 
     fn acl_check_cmd(&mut self, argv: &[Bytes]) -> Option<bool> {
@@ -898,11 +998,14 @@ impl Host for EngineHost<'_> {
                 return None;
             }
             run.timed_out = true;
+            if run.kind == ScriptKind::Function {
+                run.argv = self.command.to_vec();
+            }
             let what = match run.kind {
                 ScriptKind::Eval => "SCRIPT KILL",
                 ScriptKind::Function => "FUNCTION KILL",
             };
-            let name = run.name.clone();
+            let name = String::from_utf8_lossy(&run.name).into_owned();
             self.st.log_warning(&format!(
                 "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {what} command. Script name is: {name}."
             ));
@@ -928,3 +1031,7 @@ impl Host for EngineHost<'_> {
         None
     }
 }
+
+#[cfg(test)]
+#[path = "script_tests.rs"]
+mod tests;

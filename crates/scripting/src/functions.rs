@@ -73,7 +73,7 @@
 //!   `used_memory_vm_functions` ([`FunctionEngine::used_memory`]),
 //!   `used_memory_functions` ([`FunctionEngine::libraries_memory`]).
 //! - `FCALL`/`FCALL_RO name numkeys key... arg...`: first
-//!   [`FunctionEngine::function`] (`ERR Function not found`, before any
+//!   [`FunctionEngine::find`] (`ERR Function not found`, before any
 //!   check of numkeys), then numkeys as a strict integer (`-0`, `+1`, `01`
 //!   refused: `ERR Bad number of keys provided`), `ERR Number of keys can't
 //!   be negative`, `ERR Number of keys can't be greater than number of
@@ -81,7 +81,8 @@
 //!   function without `no-writes`: `ERR Can not execute a script with
 //!   write flag using *_ro command.`; `no-writes`, `allow-oom`,
 //!   `allow-stale`, `no-cluster`, `allow-cross-slot-keys` as for `EVAL`),
-//!   then [`FunctionEngine::call`] with a [`Host`]: the run is a busy
+//!   then [`FunctionEngine::call_found`] with what `find` returned (or
+//!   [`FunctionEngine::call`] by name) with a [`Host`]: the run is a busy
 //!   function for `BUSY ... FUNCTION KILL`/`FUNCTION STATS`, its effects
 //!   are replicated as `EVAL`'s.
 //!
@@ -105,7 +106,9 @@ use redis_resp::{Frame, Protocol};
 
 use crate::convert::{lua_to_frame, one_line, scalar_to_frame};
 use crate::host::{CallContext, Host};
-use crate::interp::{base_state, install_tick_hook, internal, script_error, with_host, PRELUDE};
+use crate::interp::{
+    base_state, install_tick_hook, internal, script_error, with_host, ShaHash, PRELUDE,
+};
 use crate::rand48::RandSource;
 use crate::raw::{run_protected, Lists, Ran, Scalar};
 use crate::redislib::{raise_table, Shared};
@@ -693,7 +696,7 @@ struct Libraries {
     map: BTreeMap<String, Library>,
     /// Lower-cased function name → library name and position in its
     /// `functions`.
-    index: HashMap<Box<[u8]>, (String, usize)>,
+    index: HashMap<Box<[u8]>, (String, usize), ShaHash>,
 }
 
 impl Libraries {
@@ -752,6 +755,28 @@ impl Libraries {
         };
         let (lib, i) = self.index.get(key)?;
         self.map.get(lib)?.functions.get(*i)
+    }
+}
+
+/// A function found by [`FunctionEngine::find`]: what `FCALL` checks
+/// (its flags) and what [`FunctionEngine::call_found`] runs, borrowed.
+#[derive(Clone, Copy)]
+pub struct FoundFunction<'a> {
+    func: &'a Func,
+}
+
+impl std::fmt::Debug for FoundFunction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FoundFunction")
+            .field("info", &self.func.info)
+            .finish()
+    }
+}
+
+impl<'a> FoundFunction<'a> {
+    /// The function as `FUNCTION LIST` shows it.
+    pub fn info(&self) -> &'a FunctionInfo {
+        &self.func.info
     }
 }
 
@@ -928,6 +953,18 @@ impl FunctionEngine {
         self.libs.find(name).map(|f| f.info.clone())
     }
 
+    /// The flags of the function `FCALL` would run, without a copy of its
+    /// description (the dispatcher's check of every `FCALL`).
+    pub fn function_flags(&self, name: &[u8]) -> Option<ScriptFlags> {
+        self.libs.find(name).map(|f| f.info.flags)
+    }
+
+    /// The function `FCALL` would run, for the engine to check its flags
+    /// and then [`FunctionEngine::call_found`] it with one lookup.
+    pub fn find(&self, name: &[u8]) -> Option<FoundFunction<'_>> {
+        self.libs.find(name).map(|func| FoundFunction { func })
+    }
+
     /// `FCALL`/`FCALL_RO` once the engine has checked the function's flags:
     /// runs it with `keys` and `args` as its two arguments. The reply, or
     /// the error reply (`ERR Function not found`, or the error that ended
@@ -939,9 +976,22 @@ impl FunctionEngine {
         keys: &[Bytes],
         args: &[Bytes],
     ) -> Frame {
-        let Some(f) = self.libs.find(name) else {
-            return Frame::error("ERR Function not found");
-        };
+        match self.find(name) {
+            Some(found) => self.call_found(host, found, keys, args),
+            None => Frame::error("ERR Function not found"),
+        }
+    }
+
+    /// Runs a function [`FunctionEngine::find`] found on this engine
+    /// (`FCALL` without a second lookup): as [`FunctionEngine::call`].
+    pub fn call_found(
+        &self,
+        host: &mut dyn Host,
+        found: FoundFunction<'_>,
+        keys: &[Bytes],
+        args: &[Bytes],
+    ) -> Frame {
+        let f = found.func;
         self.shared.set_resp(Protocol::Resp2);
         self.shared.set_repl(3);
         let st = &self.state;

@@ -52,16 +52,25 @@ fn sha_key(sha: &[u8]) -> Option<Sha> {
 /// Hashes script ids for the cache: they are SHA-1 digests already, so a
 /// few multiply-rotate rounds over their words (keyed per process, from
 /// the standard library's random keys) spread them as well as SipHash
-/// does, at a fraction of its cost on the `EVALSHA` path (the engine looks
-/// a script up twice per call).
+/// does, at a fraction of its cost on the `EVALSHA` path. Also used for
+/// the function index and by the engine for its own per-call sets of
+/// script ids and function names (short keys chosen by the server's
+/// administrators, not by clients).
 #[derive(Clone, Debug)]
-struct ShaHash {
+pub struct ShaHash {
     k0: u64,
     k1: u64,
 }
 
+impl Default for ShaHash {
+    fn default() -> ShaHash {
+        ShaHash::new()
+    }
+}
+
 impl ShaHash {
-    fn new() -> ShaHash {
+    /// A hasher keyed from the standard library's per-process keys.
+    pub fn new() -> ShaHash {
         let s = RandomState::new();
         ShaHash {
             k0: s.hash_one(0x5eed_u64),
@@ -83,7 +92,7 @@ impl BuildHasher for ShaHash {
 
 /// The hasher of [`ShaHash`].
 #[derive(Debug)]
-struct ShaHasher {
+pub struct ShaHasher {
     h: u64,
     k: u64,
 }
@@ -142,6 +151,34 @@ struct State {
     env: Table,
     /// The compiled scripts by id.
     store: Table,
+}
+
+/// A cached script found by [`Interpreter::find`]: its id and flags, and
+/// what [`Interpreter::run`] needs to run it.
+#[derive(Clone, Copy)]
+pub struct FoundScript<'a> {
+    key: &'a Sha,
+    script: &'a Script,
+}
+
+impl std::fmt::Debug for FoundScript<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FoundScript")
+            .field("sha", &String::from_utf8_lossy(self.key))
+            .finish()
+    }
+}
+
+impl<'a> FoundScript<'a> {
+    /// The script's shebang flags.
+    pub fn flags(&self) -> ScriptFlags {
+        self.script.flags
+    }
+
+    /// The script's id: 40 lower-case hex digits.
+    pub fn sha(&self) -> &'a [u8; 40] {
+        self.key
+    }
 }
 
 /// Lua scripting for one server: create once, call from the engine.
@@ -397,16 +434,32 @@ impl Interpreter {
         keys: &[Bytes],
         args: &[Bytes],
     ) -> Frame {
-        let Some(key) = sha_key(sha) else {
-            return Frame::error(NOSCRIPT);
-        };
-        let Some(script) = self.scripts.get(&key) else {
-            return Frame::error(NOSCRIPT);
-        };
-        let id = script.id;
+        match self.find(sha) {
+            Some(found) => self.run(host, found, keys, args),
+            None => Frame::error(NOSCRIPT),
+        }
+    }
+
+    /// A cached script by id (case-insensitive), for the engine to check
+    /// its flags and then [`Interpreter::run`] it with one cache lookup.
+    pub fn find(&self, sha: &[u8]) -> Option<FoundScript<'_>> {
+        let (key, script) = self.scripts.get_key_value(&sha_key(sha)?)?;
+        Some(FoundScript { key, script })
+    }
+
+    /// Runs a script [`Interpreter::find`] found (`EVALSHA` without a
+    /// second lookup): the reply, or the error that ended it.
+    pub fn run(
+        &self,
+        host: &mut dyn Host,
+        found: FoundScript<'_>,
+        keys: &[Bytes],
+        args: &[Bytes],
+    ) -> Frame {
+        let key = found.key;
         self.shared.set_resp(Protocol::Resp2);
         self.shared.set_repl(3);
-        let result = self.run_script(host, id, keys, args);
+        let result = self.run_script(host, found.script.id, keys, args);
         let counted = match &result {
             Ok(Ran::Scalar(Scalar::Error { counted, .. })) => *counted,
             Ok(Ran::Value(_, v)) => error_counted(v),
@@ -417,7 +470,7 @@ impl Interpreter {
             Ok(Ran::Scalar(value)) => scalar_to_frame(value, self.shared.resp()),
             Ok(Ran::Value(true, value)) => lua_to_frame(&value, self.shared.resp()),
             // The key is lower-case hex.
-            Ok(Ran::Value(false, err)) => script_error(&err, &String::from_utf8_lossy(&key)),
+            Ok(Ran::Value(false, err)) => script_error(&err, &String::from_utf8_lossy(key)),
             Err(e) => internal(e),
         }
     }

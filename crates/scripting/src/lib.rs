@@ -54,8 +54,9 @@
 //!   upstream's effects replication does).
 //! - `EVAL`/`EVALSHA`/`EVAL_RO`/`EVALSHA_RO`: parse numkeys, check the
 //!   script's flags with [`Interpreter::script`] after [`Interpreter::load`],
-//!   then [`Interpreter::eval`]/[`Interpreter::evalsha`]; the returned frame
-//!   is the reply (encode it for the client's protocol).
+//!   then [`Interpreter::eval`]/[`Interpreter::evalsha`] (or, with one cache
+//!   lookup, [`Interpreter::find`] for the flags and [`Interpreter::run`]);
+//!   the returned frame is the reply (encode it for the client's protocol).
 //! - `SCRIPT LOAD|EXISTS|FLUSH` map onto [`Interpreter::load`],
 //!   [`Interpreter::exists`], [`Interpreter::flush`]; `INFO`'s
 //!   `number_of_cached_scripts` is [`Interpreter::cached_scripts`].
@@ -86,9 +87,9 @@ mod redislib;
 pub mod shebang;
 mod structlib;
 
-pub use functions::{FunctionEngine, FunctionInfo, LibraryInfo, RestorePolicy};
+pub use functions::{FoundFunction, FunctionEngine, FunctionInfo, LibraryInfo, RestorePolicy};
 pub use host::{CallContext, Host, ReplFlags};
-pub use interp::{Interpreter, REDIS_VERSION, REDIS_VERSION_NUM};
+pub use interp::{FoundScript, Interpreter, ShaHash, REDIS_VERSION, REDIS_VERSION_NUM};
 pub use rand48::RandSource;
 pub use shebang::ScriptFlags;
 
