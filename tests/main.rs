@@ -25,6 +25,7 @@ mod persistence;
 mod primary_side;
 mod propagation;
 mod proxy;
+mod proxy_cluster;
 mod proxy_failover;
 mod proxy_pubsub;
 mod replication;

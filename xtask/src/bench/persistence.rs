@@ -197,7 +197,7 @@ fn one_bgsave(ctx: &Ctx, srv: &Srv, n: u64) -> Result<SaveFigures, String> {
         };
         peak_rss = peak_rss.max(sum(&|p| rss(p, ctx.page)) as f64);
         // PSS and INFO are costlier: every tenth sample (~20 ms).
-        if i.is_multiple_of(10) {
+        if i % 10 == 0 {
             peak_pss = peak_pss.max(sum(&pss) as f64);
             match c.info_num("persistence", "rdb_bgsave_in_progress") {
                 Ok(0.0) => break,

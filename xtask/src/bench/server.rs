@@ -46,7 +46,7 @@ impl Side {
     /// Both sides, the first one alternating with `turn` so that warm-up
     /// and drift of the machine's load hit both alike.
     pub fn order(turn: usize) -> [Side; 2] {
-        if turn.is_multiple_of(2) {
+        if turn % 2 == 0 {
             [Side::Ours, Side::Ref]
         } else {
             [Side::Ref, Side::Ours]
