@@ -90,6 +90,17 @@ impl<S> LineLink<S> {
             self.buf.reserve(GROW);
         }
     }
+
+    /// Makes room for `missing` more bytes at once: the rest of a big
+    /// argument whose size the parser knows. Grown step by step, the
+    /// buffer would double on the way, and the argument, a slice of it,
+    /// would keep the whole allocation alive in the dataset (a 32 MB value
+    /// held 64 MB on a replica).
+    pub fn reserve_for(&mut self, missing: usize) {
+        if missing > self.buf.capacity() - self.buf.len() {
+            self.buf.reserve(missing);
+        }
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> LineLink<S> {

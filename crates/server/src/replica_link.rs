@@ -694,6 +694,8 @@ async fn stream_commands(
         }
         let timeout_secs = repl_timeout(shared);
         let wait_ms = (live.next_wakeup(timeout_secs) - now_ms()).max(0) as u64;
+        // The rest of a big argument is read into room reserved at once.
+        link.reserve_for(parser.reserve_hint());
         tokio::select! {
             _ = shared.shutdown.cancelled() => return Ok(()),
             _ = wake.notified() => {
