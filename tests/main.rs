@@ -33,6 +33,7 @@ mod replication_load;
 mod replication_resync;
 mod replication_stress;
 mod scripting;
+mod scripting_ldb;
 mod sentinel;
 mod sentinel_netns;
 mod sentinel_scripts;

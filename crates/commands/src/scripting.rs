@@ -27,6 +27,25 @@ pub fn split_keys(argv: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), CmdError> {
 }
 
 fn eval_generic(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, read_only: bool) -> CmdResult {
+    if ctx.client.ldb {
+        if by_sha {
+            return Err(CmdError::fixed(
+                "ERR Please use EVAL instead of EVALSHA for debugging",
+            ));
+        }
+        // The connection gives a console to the EVAL it runs on a thread
+        // of its own (not inside MULTI, nor for the AOF or a primary).
+        if let Some(console) = ctx.client.ldb_console.take() {
+            let started = script::debug_begin(ctx, &argv[1], console);
+            let result = started.and_then(|()| eval_plain(ctx, argv, by_sha, read_only));
+            script::debug_end(ctx);
+            return result;
+        }
+    }
+    eval_plain(ctx, argv, by_sha, read_only)
+}
+
+fn eval_plain(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, read_only: bool) -> CmdResult {
     let (keys, args) = split_keys(argv)?;
     // Only the effects of the script are propagated, by the commands it
     // calls; the script command itself never is.
@@ -126,15 +145,31 @@ pub fn script_kill(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 /// # Format
 /// `SCRIPT DEBUG YES|SYNC|NO`
+///
+/// `SYNC` debugs the next `EVAL` of this connection with LDB (the server
+/// is held for the session and the changes stay). `YES` (a forked session
+/// whose changes are rolled back) needs a fork of the server, which this
+/// server never does: it is refused with a pointer to `SYNC`.
 pub fn script_debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if !ctx.out.is_empty() {
+        return Err(CmdError::fixed(
+            "ERR SCRIPT DEBUG must be called outside a pipeline",
+        ));
+    }
     let mode = &argv[2];
     if mode.eq_ignore_ascii_case(b"no") {
+        ctx.client.ldb = false;
         ctx.ok();
         return Ok(());
     }
-    if mode.eq_ignore_ascii_case(b"yes") || mode.eq_ignore_ascii_case(b"sync") {
+    if mode.eq_ignore_ascii_case(b"sync") {
+        ctx.client.ldb = true;
+        ctx.ok();
+        return Ok(());
+    }
+    if mode.eq_ignore_ascii_case(b"yes") {
         return Err(CmdError::fixed(
-            "ERR The Lua debugger (SCRIPT DEBUG YES|SYNC) is not supported yet",
+            "ERR SCRIPT DEBUG YES (forked sessions) is not supported: use SCRIPT DEBUG SYNC (redis-cli --ldb-sync-mode)",
         ));
     }
     Err(CmdError::fixed("ERR Use SCRIPT DEBUG YES/SYNC/NO"))

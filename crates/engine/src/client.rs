@@ -86,6 +86,12 @@ pub struct Client {
     /// This is our primary's stream being applied (no replies, no
     /// read-only check, no re-propagation).
     pub is_master: bool,
+    /// `SCRIPT DEBUG SYNC` is on: the next `EVAL` runs under the Lua
+    /// debugger.
+    pub ldb: bool,
+    /// The debugging client's console, given by the connection for the
+    /// `EVAL` it runs on a thread of its own.
+    pub ldb_console: Option<Box<dyn crate::script::LdbConsole>>,
 }
 
 impl Client {
@@ -118,6 +124,8 @@ impl Client {
             asking: false,
             readonly: false,
             is_master: false,
+            ldb: false,
+            ldb_console: None,
         }
     }
 
@@ -214,6 +222,7 @@ impl ClientInfo {
             blocked: false,
             is_replica: false,
             is_master: false,
+
             tracking: crate::tracking::ClientTracking::default(),
             signal,
         }

@@ -113,6 +113,9 @@ pub struct ScriptWatch {
     /// before it takes the lock).
     running: AtomicUsize,
     busy: AtomicBool,
+    /// The busy script is under the Lua debugger: clients wait (retrying)
+    /// instead of being answered `-BUSY`, as upstream blocks them.
+    debugging: AtomicBool,
     /// Callers committed to a blocking `lock()`: a script about to start
     /// lets them through first, so none of them waits behind it.
     waiters: AtomicUsize,
@@ -242,6 +245,16 @@ impl ScriptWatch {
         self.running.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// The running script is a `SCRIPT DEBUG SYNC` session.
+    pub fn debugging(&self) -> bool {
+        self.debugging.load(Ordering::Acquire)
+    }
+
+    fn set_debugging(&self) {
+        self.debugging.store(true, Ordering::Release);
+        self.set_busy();
+    }
+
     fn set_busy(&self) {
         let _q = self.queue();
         self.busy.store(true, Ordering::Release);
@@ -257,6 +270,7 @@ impl ScriptWatch {
         let left = {
             let mut q = self.queue();
             self.busy.store(false, Ordering::Release);
+            self.debugging.store(false, Ordering::Release);
             std::mem::take(&mut *q)
         };
         self.running.fetch_sub(1, Ordering::SeqCst);
@@ -264,9 +278,54 @@ impl ScriptWatch {
     }
 }
 
+/// What the Lua debugger's console got (see
+/// [`redis_scripting::Host::ldb_poll`]).
+pub use redis_scripting::LdbInput;
+
+/// The Lua debugger's console, as the connection provides it.
+pub trait LdbConsole: Send + std::fmt::Debug {
+    /// Bytes for the debugging client.
+    fn send(&mut self, bytes: &[u8]);
+    /// The client's next bytes, waiting up to `wait`.
+    fn poll(&mut self, wait: std::time::Duration) -> LdbInput;
+}
+
+/// Starts a `SCRIPT DEBUG SYNC` session for the `EVAL` of `body`: the
+/// console is lent to the run, and other clients are answered `-BUSY`
+/// while it lasts (upstream blocks them). Pair with [`debug_end`].
+pub fn debug_begin(ctx: &mut Ctx, body: &[u8], console: Box<dyn LdbConsole>) -> CmdResult {
+    ctx.st
+        .log_warning("Redis synchronous debugging eval session started");
+    let timeout = ctx.st.config.get_int("busy-reply-threshold").max(0) as u64;
+    ctx.st.scripting.ldb_console = Some(console);
+    ctx.st
+        .scripting
+        .interp()?
+        .debug_begin(body, timeout)
+        .map_err(interp_error)
+}
+
+/// Ends the session [`debug_begin`] started: the console gets its last
+/// lines (`<endsession>`), the script's reply follows and the connection
+/// closes after it, as upstream signals the end of a session.
+pub fn debug_end(ctx: &mut Ctx) {
+    let tail = match ctx.st.scripting.interp() {
+        Ok(i) => i.debug_end(),
+        Err(_) => Vec::new(),
+    };
+    if let Some(mut c) = ctx.st.scripting.ldb_console.take() {
+        c.send(&tail);
+    }
+    ctx.st
+        .log_warning("Redis synchronous debugging eval session ended");
+    ctx.client.close_after_reply = true;
+}
+
 /// Scripting state kept in [`State`].
 #[derive(Debug, Default)]
 pub struct Scripting {
+    /// The console of a `SCRIPT DEBUG SYNC` session in progress.
+    ldb_console: Option<Box<dyn LdbConsole>>,
     /// The `EVAL` interpreter, created on first use; taken out while a
     /// script runs (the run borrows the server state).
     interp: Option<Interpreter>,
@@ -941,6 +1000,19 @@ struct EngineHost<'a> {
 }
 
 impl EngineHost<'_> {
+    /// A debugging session holds the server for as long as its user
+    /// wants: other connections wait without holding a thread (they retry
+    /// instead of handing their requests over), and the little work that
+    /// is still handed over (closes) is served while the debugger waits.
+    fn debug_busy(&mut self) {
+        if let Some(run) = self.st.scripting.run.as_mut() {
+            if !run.timed_out {
+                run.timed_out = true;
+                self.st.scripting.watch.set_debugging();
+            }
+        }
+    }
+
     /// Runs the work connections handed over while the script is busy.
     fn serve_busy_requests(&mut self) {
         let watch = Arc::clone(&self.st.scripting.watch);
@@ -987,6 +1059,33 @@ impl Host for EngineHost<'_> {
 
     fn log(&mut self, level: LogLevel, msg: &str) {
         self.st.log(level, msg);
+    }
+
+    fn ldb_send(&mut self, bytes: &[u8]) {
+        self.debug_busy();
+        if let Some(c) = self.st.scripting.ldb_console.as_mut() {
+            c.send(bytes);
+        }
+    }
+
+    fn ldb_poll(&mut self, wait: std::time::Duration) -> LdbInput {
+        self.debug_busy();
+        self.serve_busy_requests();
+        if self.st.shutdown.is_some() {
+            if let Some(run) = self.st.scripting.run.as_mut() {
+                run.shutdown = true;
+            }
+            return LdbInput::Stop(b"Script killed by a server shutdown".to_vec());
+        }
+        if self.st.scripting.run.as_ref().is_some_and(|r| r.killed) {
+            self.st
+                .log_warning("Lua script killed by user with SCRIPT KILL.");
+            return LdbInput::Stop(b"Script killed by user with SCRIPT KILL...".to_vec());
+        }
+        match self.st.scripting.ldb_console.as_mut() {
+            Some(c) => c.poll(wait),
+            None => LdbInput::Closed,
+        }
     }
 
     fn tick(&mut self) -> Option<Vec<u8>> {

@@ -35,7 +35,9 @@ use redis_resp::{Limits, ProtocolError, RequestParser};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::mailbox::{push_channel, ConnSignal, PushReceiver};
-use crate::service::{Blocked, CloseReason, ConnSettings, Flow, IoDelta, Peer, Service, Session};
+use crate::service::{
+    Blocked, CloseReason, ConnSettings, Console, DurableWait, Flow, IoDelta, Peer, Service, Session,
+};
 
 /// Read buffers start this small (ten thousand idle connections cost
 /// little; memory counts against `maxmemory`) and never reserve less.
@@ -310,8 +312,12 @@ where
                 Flow::Continue => break,
                 Flow::Stop => return Err(CloseReason::Shutdown),
                 Flow::Offloaded => {
+                    let console = self.session.offload_console();
                     if let Some(wait) = self.session.offload_wait() {
-                        wait.await;
+                        match console {
+                            Some(c) => self.relay(c, wait).await,
+                            None => wait.await,
+                        }
                     }
                     io = std::mem::take(&mut self.io);
                 }
@@ -333,6 +339,89 @@ where
         self.signal.set_output(self.out.len(), self.out.capacity());
         self.after_session_call().await;
         Ok(())
+    }
+
+    /// While an offloaded request with a console runs: the client's input
+    /// goes to the console as read, the console's output to the client.
+    /// Returns once the request is done, with the console's last output
+    /// in `out` (before the request's reply). A client that goes away only
+    /// closes the console's input.
+    async fn relay(&mut self, mut console: Console, mut wait: DurableWait) {
+        enum Ev {
+            Done,
+            Out(Option<Bytes>),
+            Wrote(usize),
+            Read(usize),
+            Gone,
+        }
+        let mut input = Some(console.input);
+        if !self.rbuf.is_empty() {
+            if let Some(tx) = &input {
+                let _ = tx.send(self.rbuf.split().to_vec());
+            }
+        }
+        let mut output_open = true;
+        let mut dead = false;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let ev = {
+                let stream = &mut *self.stream;
+                let out = &self.out;
+                let output = &mut console.output;
+                let wait = &mut wait;
+                let buf = &mut buf;
+                poll_fn(|cx| {
+                    if output_open {
+                        if let Poll::Ready(m) = output.poll_recv(cx) {
+                            return Poll::Ready(Ev::Out(m));
+                        }
+                    }
+                    if !dead && !out.is_empty() {
+                        match Pin::new(&mut *stream).poll_write(cx, out) {
+                            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                                return Poll::Ready(Ev::Gone)
+                            }
+                            Poll::Ready(Ok(n)) => return Poll::Ready(Ev::Wrote(n)),
+                            Poll::Pending => {}
+                        }
+                    }
+                    if !dead {
+                        let mut rb = tokio::io::ReadBuf::new(buf);
+                        match Pin::new(&mut *stream).poll_read(cx, &mut rb) {
+                            Poll::Ready(Ok(())) if rb.filled().is_empty() => {
+                                return Poll::Ready(Ev::Gone)
+                            }
+                            Poll::Ready(Ok(())) => return Poll::Ready(Ev::Read(rb.filled().len())),
+                            Poll::Ready(Err(_)) => return Poll::Ready(Ev::Gone),
+                            Poll::Pending => {}
+                        }
+                    }
+                    wait.as_mut().poll(cx).map(|()| Ev::Done)
+                })
+                .await
+            };
+            match ev {
+                Ev::Done => break,
+                Ev::Out(Some(b)) => self.out.extend_from_slice(&b),
+                Ev::Out(None) => output_open = false,
+                Ev::Wrote(n) => self.wrote(n),
+                Ev::Read(n) => {
+                    self.io.read_bytes += n as u64;
+                    self.io.reads += 1;
+                    if let (Some(tx), Some(data)) = (&input, buf.get(..n)) {
+                        let _ = tx.send(data.to_vec());
+                    }
+                }
+                Ev::Gone => {
+                    dead = true;
+                    input = None;
+                }
+            }
+        }
+        while let Ok(b) = console.output.try_recv() {
+            self.out.extend_from_slice(&b);
+        }
+        drop(input);
     }
 
     /// Writes the output for `d` (a paused client's wait): only writes, so

@@ -35,6 +35,6 @@ pub use conn::serve;
 pub use listener::{bind_all, bind_tcp_all, bind_unix, BindError, Listeners};
 pub use mailbox::{push_channel, Closed, ConnSignal, PushReceiver, PushSender};
 pub use service::{
-    Blocked, CloseReason, ConnSettings, DurableWait, Flow, IoDelta, OutputLimit, Peer, Service,
-    Session, PROTECTED_MODE_ERROR,
+    Blocked, CloseReason, ConnSettings, Console, DurableWait, Flow, IoDelta, OutputLimit, Peer,
+    Service, Session, PROTECTED_MODE_ERROR,
 };

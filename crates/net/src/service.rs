@@ -124,9 +124,25 @@ pub trait Session: Send + 'static {
         None
     }
 
+    /// After [`Flow::Offloaded`]: a console the offloaded request talks to
+    /// the client through while it runs (the Lua debugger of `SCRIPT DEBUG
+    /// SYNC`). Asked once, before [`Session::offload_wait`].
+    fn offload_console(&mut self) -> Option<Console> {
+        None
+    }
+
     /// The connection is gone; forget the client. The service logs the
     /// reason as it sees fit (this crate logs nothing).
     fn closed(self, reason: CloseReason);
+}
+
+/// The loop's end of an offloaded request's console: what the client
+/// sends goes to `input` as read (dropped when the client goes away), and
+/// what arrives on `output` is written to it, until the request is done.
+#[derive(Debug)]
+pub struct Console {
+    pub input: std::sync::mpsc::Sender<Vec<u8>>,
+    pub output: tokio::sync::mpsc::UnboundedReceiver<Bytes>,
 }
 
 /// What the loop does after [`Session::execute`].

@@ -43,6 +43,19 @@ pub struct CallContext {
     pub pcall: bool,
 }
 
+/// What [`Host::ldb_poll`] got from the debugging client.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LdbInput {
+    /// Bytes the client sent.
+    Data(Vec<u8>),
+    /// Nothing within the wait.
+    Nothing,
+    /// The client is gone.
+    Closed,
+    /// The script must stop with this error (`SCRIPT KILL`, shutdown).
+    Stop(Vec<u8>),
+}
+
 /// Implemented by the engine for the duration of one script run.
 pub trait Host {
     /// Runs `argv` as the script's client would and returns the reply. Error
@@ -69,6 +82,18 @@ pub trait Host {
     /// `pcall` cannot keep it alive.
     fn tick(&mut self) -> Option<Vec<u8>> {
         None
+    }
+
+    /// The Lua debugger's console (`SCRIPT DEBUG SYNC`): bytes for the
+    /// debugging client.
+    fn ldb_send(&mut self, _bytes: &[u8]) {}
+
+    /// The Lua debugger waits for its client: the next bytes it sent,
+    /// within `wait` (zero: only what is there). The host serves what may
+    /// be served meanwhile (as for a busy script) and says when the script
+    /// must stop.
+    fn ldb_poll(&mut self, _wait: std::time::Duration) -> LdbInput {
+        LdbInput::Closed
     }
 }
 

@@ -475,6 +475,25 @@ impl Interpreter {
         }
     }
 
+    /// `SCRIPT DEBUG SYNC`: starts a Lua debugger session (LDB) on this
+    /// thread for the script `body` about to be run with `EVAL`. The
+    /// script stops at its first line; the console goes through
+    /// [`Host::ldb_send`] and [`Host::ldb_poll`] of the run's host. A
+    /// stop is forced after `timeout_ms` without one (0: 5 seconds).
+    /// Pair with [`Interpreter::debug_end`].
+    pub fn debug_begin(&mut self, body: &[u8], timeout_ms: u64) -> Result<(), Frame> {
+        crate::ldb::begin(&self.shared, body, timeout_ms);
+        crate::ldb_raw::install_hook(&self.state.lua).map_err(internal)
+    }
+
+    /// Ends the debugger session: the usual hook is back, and the
+    /// session's last console lines (with `<endsession>`) are returned,
+    /// encoded, for the client; the script's reply goes after them.
+    pub fn debug_end(&mut self) -> Vec<u8> {
+        install_tick_hook(&self.state.lua, &self.shared);
+        crate::ldb::end()
+    }
+
     /// Whether the last run's error reply was counted in the server's
     /// error statistics already (by the command that failed in it).
     pub fn last_error_counted(&self) -> bool {

@@ -19,7 +19,7 @@
 //!   the function engine once both are given one [`RandSource`].
 //! - The `redis` library: `call`, `pcall`, `acl_check_cmd`, `log` (through
 //!   [`Host`]), `error_reply`, `status_reply`, `sha1hex`, `setresp`,
-//!   `set_repl`, `replicate_commands`, `breakpoint`/`debug` (no-ops),
+//!   `set_repl`, `replicate_commands`, `breakpoint`/`debug` (for LDB),
 //!   `LOG_*`, `REPL_*`, `REDIS_VERSION`, `REDIS_VERSION_NUM`, with the
 //!   reference's error texts and error values (tables or strings, as seen
 //!   through `pcall`).
@@ -81,6 +81,8 @@ pub mod convert;
 pub mod functions;
 pub mod host;
 pub mod interp;
+mod ldb;
+mod ldb_raw;
 pub mod rand48;
 mod raw;
 mod redislib;
@@ -88,7 +90,7 @@ pub mod shebang;
 mod structlib;
 
 pub use functions::{FoundFunction, FunctionEngine, FunctionInfo, LibraryInfo, RestorePolicy};
-pub use host::{CallContext, Host, ReplFlags};
+pub use host::{CallContext, Host, LdbInput, ReplFlags};
 pub use interp::{FoundScript, Interpreter, ShaHash, REDIS_VERSION, REDIS_VERSION_NUM};
 pub use rand48::RandSource;
 pub use shebang::ScriptFlags;

@@ -106,8 +106,8 @@ redis.setresp = B.setresp
 redis.set_repl = B.set_repl
 if not functions then
   redis.replicate_commands = function() return true end
-  redis.breakpoint = function() return false end
-  redis.debug = function() end
+  redis.breakpoint = B.breakpoint
+  redis.debug = B.debug
 end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3

@@ -1,4 +1,4 @@
-//! The crate's only unsafe code (every item that needs it says so with
+//! The crate's unsafe code, with [`crate::ldb_raw`] (every item that needs it says so with
 //! `#[allow(unsafe_code)]`, every block with a `SAFETY` comment):
 //!
 //! - [`HostSlot`]: where the library functions find the [`Host`] of the run
@@ -639,8 +639,20 @@ unsafe fn dispatch(
         repl: shared.repl(),
         pcall,
     };
+    // A debugging session that is stepping logs the command and reply.
+    let logged = crate::ldb::with(|l| {
+        if l.step {
+            l.log_command(&argv);
+        }
+        l.step
+    }) == Some(true);
     match shared.host.with(|h| h.call(argv, &ctx)) {
-        Some(frame) => Reply::Frame(frame),
+        Some(frame) => {
+            if logged {
+                crate::ldb::with(|l| l.log_reply(&frame, resp));
+            }
+            Reply::Frame(frame)
+        }
         None => Reply::Outside,
     }
 }

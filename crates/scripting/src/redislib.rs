@@ -230,6 +230,8 @@ pub(crate) fn bridge(lua: &Lua, shared: &Arc<Shared>, chunk: &'static str) -> ml
     crate::baselib::install(lua, &b)?;
     b.raw_set("call", command_function(lua, shared, false)?)?;
     b.raw_set("pcall", command_function(lua, shared, true)?)?;
+    b.raw_set("debug", crate::ldb_raw::debug_function(lua, false)?)?;
+    b.raw_set("breakpoint", crate::ldb_raw::debug_function(lua, true)?)?;
     let sh = Arc::clone(shared);
     b.raw_set(
         "acl",

@@ -72,6 +72,7 @@ impl Service for ServerService {
             durable: None,
             broadcast: None,
             offload: None,
+            console: None,
         })
     }
 
@@ -162,6 +163,9 @@ pub struct ClientSession {
     broadcast: Option<redis_engine::tracking::FlushTicket>,
     /// A script command running on a thread of its own.
     offload: Option<Offload>,
+    /// The loop's end of the console of an offloaded `EVAL` under the Lua
+    /// debugger.
+    console: Option<redis_net::Console>,
 }
 
 /// A request run on a blocking thread (a script that may turn out busy):
@@ -235,6 +239,13 @@ impl Session for ClientSession {
         let shared = Arc::clone(&self.shared);
         let mut st = match shared.watch.access(&shared.state) {
             Access::Locked(st) => st,
+            // Blocked as upstream blocks everyone during a debugging
+            // session, without holding this thread (which may be the one
+            // relaying the debugger's console).
+            Access::Busy if shared.watch.debugging() => {
+                // (The traffic counters of these few retries are lost.)
+                return Flow::RetryAfter(Duration::from_millis(5));
+            }
             Access::Busy => return self.execute_while_busy(pending, out, io),
             Access::Poisoned => return Flow::Stop,
         };
@@ -252,6 +263,10 @@ impl Session for ClientSession {
             return self.offload(pending);
         }
         flow_of(&end)
+    }
+
+    fn offload_console(&mut self) -> Option<redis_net::Console> {
+        self.console.take()
     }
 
     fn offload_wait(&mut self) -> Option<DurableWait> {
@@ -378,7 +393,10 @@ fn run_batch(
     let mut paused = None;
     let mut offload = false;
     while let Some(argv) = pending.pop_front() {
-        if may_offload && client.multi.is_none() && st.scripting.should_offload(&argv) {
+        if may_offload
+            && client.multi.is_none()
+            && (st.scripting.should_offload(&argv) || debugged_eval(client, &argv))
+        {
             pending.push_front(argv);
             offload = true;
             break;
@@ -429,6 +447,52 @@ fn run_batch(
     }
 }
 
+/// An `EVAL` under the Lua debugger (`SCRIPT DEBUG SYNC`): it runs on a
+/// thread of its own with a console to the client.
+fn debugged_eval(client: &Client, argv: &[Bytes]) -> bool {
+    client.ldb
+        && argv
+            .first()
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"eval") || n.eq_ignore_ascii_case(b"eval_ro"))
+}
+
+/// The debugger's end of a console: what the client sends arrives on
+/// `input`; `output` goes to the client.
+#[derive(Debug)]
+struct ChannelConsole {
+    input: std::sync::mpsc::Receiver<Vec<u8>>,
+    output: tokio::sync::mpsc::UnboundedSender<Bytes>,
+}
+
+impl redis_engine::script::LdbConsole for ChannelConsole {
+    fn send(&mut self, bytes: &[u8]) {
+        let _ = self.output.send(Bytes::copy_from_slice(bytes));
+    }
+
+    fn poll(&mut self, wait: Duration) -> redis_engine::script::LdbInput {
+        use redis_engine::script::LdbInput;
+        use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+        let first = if wait.is_zero() {
+            match self.input.try_recv() {
+                Ok(d) => d,
+                Err(TryRecvError::Empty) => return LdbInput::Nothing,
+                Err(TryRecvError::Disconnected) => return LdbInput::Closed,
+            }
+        } else {
+            match self.input.recv_timeout(wait) {
+                Ok(d) => d,
+                Err(RecvTimeoutError::Timeout) => return LdbInput::Nothing,
+                Err(RecvTimeoutError::Disconnected) => return LdbInput::Closed,
+            }
+        };
+        let mut data = first;
+        while let Ok(more) = self.input.try_recv() {
+            data.extend_from_slice(&more);
+        }
+        LdbInput::Data(data)
+    }
+}
+
 /// Adds a connection's traffic to the server counters.
 fn count_io(st: &mut State, client: &Client, io: IoDelta) {
     st.stats.net_input_bytes += io.read_bytes;
@@ -463,6 +527,18 @@ impl ClientSession {
         };
         let placeholder = Client::detached(self.client.id);
         let mut client = std::mem::replace(&mut self.client, placeholder);
+        if debugged_eval(&client, &argv) {
+            let (in_tx, in_rx) = std::sync::mpsc::channel();
+            let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
+            client.ldb_console = Some(Box::new(ChannelConsole {
+                input: in_rx,
+                output: out_tx,
+            }));
+            self.console = Some(redis_net::Console {
+                input: in_tx,
+                output: out_rx,
+            });
+        }
         let shared = Arc::clone(&self.shared);
         let result = Arc::new(std::sync::Mutex::new(None));
         let slot = Arc::clone(&result);
@@ -506,6 +582,7 @@ impl ClientSession {
         out: &mut BytesMut,
     ) -> Option<Flow> {
         self.client = f.client;
+        self.client.ldb_console = None;
         out.extend_from_slice(&f.out);
         for argv in f.pending.into_iter().rev() {
             pending.push_front(argv);
