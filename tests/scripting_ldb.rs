@@ -109,21 +109,29 @@ fn session(kind: ServerKind) -> Vec<String> {
             );
         }
     }
-    transcript.push(mask(&c.read_until_close().unwrap_or_else(String::into_bytes)));
+    transcript.push(mask(
+        &c.read_until_close().unwrap_or_else(String::into_bytes),
+    ));
     transcript.push(mask(&other.read_reply_raw()));
     // A protocol error ends a session with the script's error.
     let mut c = s.conn();
     c.cmd(&["SCRIPT", "DEBUG", "SYNC"]);
-    c.send_raw(&redis_testkit::conn::encode_request(&["EVAL", "return 1", "0"]));
+    c.send_raw(&redis_testkit::conn::encode_request(&[
+        "EVAL", "return 1", "0",
+    ]));
     transcript.push(mask(&c.read_reply_raw()));
     c.send_raw(b"hello\r\n");
-    transcript.push(mask(&c.read_until_close().unwrap_or_else(String::into_bytes)));
+    transcript.push(mask(
+        &c.read_until_close().unwrap_or_else(String::into_bytes),
+    ));
     // EVALSHA is refused, SCRIPT DEBUG in a pipeline too.
     let mut c = s.conn();
     c.cmd(&["SCRIPT", "DEBUG", "SYNC"]);
     transcript.push(mask(&c.cmd(&["EVALSHA", &"0".repeat(40), "0"])));
     let mut pipe = redis_testkit::conn::encode_request(&["PING"]);
-    pipe.extend_from_slice(&redis_testkit::conn::encode_request(&["SCRIPT", "DEBUG", "NO"]));
+    pipe.extend_from_slice(&redis_testkit::conn::encode_request(&[
+        "SCRIPT", "DEBUG", "NO",
+    ]));
     c.send_raw(&pipe);
     transcript.push(mask(&c.read_reply_raw()));
     transcript.push(mask(&c.read_reply_raw()));
