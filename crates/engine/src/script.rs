@@ -1077,11 +1077,6 @@ impl Host for EngineHost<'_> {
             }
             return LdbInput::Stop(b"Script killed by a server shutdown".to_vec());
         }
-        if self.st.scripting.run.as_ref().is_some_and(|r| r.killed) {
-            self.st
-                .log_warning("Lua script killed by user with SCRIPT KILL.");
-            return LdbInput::Stop(b"Script killed by user with SCRIPT KILL...".to_vec());
-        }
         match self.st.scripting.ldb_console.as_mut() {
             Some(c) => c.poll(wait),
             None => LdbInput::Closed,

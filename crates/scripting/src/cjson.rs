@@ -489,8 +489,8 @@ impl From<Value> for Item {
 // Number formatting and parsing
 
 /// C's `printf("%.<prec>g", x)` for finite and infinite `x` (NaN gives
-/// `nan`).
-fn format_g(x: f64, prec: usize) -> String {
+/// `nan`, as lua-cjson writes it). Also the Lua debugger's `%g`.
+pub(crate) fn format_g(x: f64, prec: usize) -> String {
     if x.is_nan() {
         return "nan".to_string();
     }

@@ -114,21 +114,7 @@ pub(crate) fn active() -> bool {
 
 /// Starts a session for a script whose body is `body`.
 pub(crate) fn begin(shared: &Arc<Shared>, body: &[u8], timeout_ms: u64) {
-    let ldb = Ldb {
-        src: body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect(),
-        step: true,
-        luabp: false,
-        breakpoints: Vec::new(),
-        logs: Vec::new(),
-        maxlen: DEFAULT_MAXLEN,
-        maxlen_hint_sent: false,
-        current_line: -1,
-        input: Vec::new(),
-        gone: false,
-        timeout_ms: if timeout_ms == 0 { 5000 } else { timeout_ms },
-        since: Instant::now(),
-        shared: Arc::clone(shared),
-    };
+    let ldb = Ldb::new(shared, body, timeout_ms);
     SESSION.with(|s| {
         if let Ok(mut g) = s.try_borrow_mut() {
             *g = Some(ldb);
@@ -175,37 +161,9 @@ pub(crate) enum Parsed {
     Error,
 }
 
-/// `atoi`: optional blanks and sign, then the leading digits (0 when
-/// there are none).
+/// C's `atoi` of a console argument.
 fn atoi(text: &[u8]) -> i64 {
-    let mut it = text
-        .iter()
-        .copied()
-        .skip_while(u8::is_ascii_whitespace)
-        .peekable();
-    let neg = match it.peek() {
-        Some(b'-') => {
-            it.next();
-            true
-        }
-        Some(b'+') => {
-            it.next();
-            false
-        }
-        _ => false,
-    };
-    let mut n: i64 = 0;
-    for b in it {
-        if !b.is_ascii_digit() {
-            break;
-        }
-        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
-    }
-    if neg {
-        -n
-    } else {
-        n
-    }
+    redis_common::units::atoi(&String::from_utf8_lossy(text))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -262,54 +220,15 @@ pub(crate) fn parse_command(input: &mut Vec<u8>) -> Parsed {
     Parsed::Command(args)
 }
 
-/// `s` quoted as upstream's `sdscatrepr`: `"..."` with `\n`, `\r`, `\t`,
-/// `\a`, `\b`, `\\`, `\"` and `\xHH` for other unprintable bytes.
-pub(crate) fn repr(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    for &b in s {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            7 => out.extend_from_slice(b"\\a"),
-            8 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(b),
-            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
-}
+pub(crate) use redis_common::repr::repr_into as repr;
 
-/// A number as C's `%g` prints it (six significant digits).
+/// A number as glibc's `%g` prints it (six significant digits; a NaN with
+/// the sign bit, as Lua's `0/0` makes on x86, is `-nan`).
 pub(crate) fn fmt_g(x: f64) -> String {
-    if x.is_nan() {
-        return if x.is_sign_negative() { "-nan" } else { "nan" }.to_string();
+    if x.is_nan() && x.is_sign_negative() {
+        return "-nan".to_string();
     }
-    if x.is_infinite() {
-        return if x < 0.0 { "-inf" } else { "inf" }.to_string();
-    }
-    if x == 0.0 {
-        return if x.is_sign_negative() { "-0" } else { "0" }.to_string();
-    }
-    let sci = format!("{x:.5e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let strip = |s: &str| -> String {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", strip(mantissa), exp.abs())
-    } else {
-        let decimals = (5 - exp).max(0) as usize;
-        strip(&format!("{x:.decimals$}"))
-    }
+    crate::cjson::format_g(x, 6)
 }
 
 /// Error texts of commands a script was not allowed to run (refused
@@ -325,6 +244,25 @@ const REFUSALS: &[&str] = &[
 ];
 
 impl Ldb {
+    /// A session stopping at the script's first line.
+    fn new(shared: &Arc<Shared>, body: &[u8], timeout_ms: u64) -> Ldb {
+        Ldb {
+            src: body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect(),
+            step: true,
+            luabp: false,
+            breakpoints: Vec::new(),
+            logs: Vec::new(),
+            maxlen: DEFAULT_MAXLEN,
+            maxlen_hint_sent: false,
+            current_line: -1,
+            input: Vec::new(),
+            gone: false,
+            timeout_ms: if timeout_ms == 0 { 5000 } else { timeout_ms },
+            since: Instant::now(),
+            shared: Arc::clone(shared),
+        }
+    }
+
     /// Adds a log line.
     pub(crate) fn log(&mut self, line: Vec<u8>) {
         self.logs.push(line);
@@ -354,13 +292,9 @@ impl Ldb {
         out
     }
 
-    fn is_breakpoint(&self, line: i64) -> bool {
-        self.breakpoints.contains(&line)
-    }
-
     /// Whether the script must stop at `line` for a breakpoint.
-    pub(crate) fn breakpoint_at(&self, line: i64) -> bool {
-        self.is_breakpoint(line)
+    pub(crate) fn is_breakpoint(&self, line: i64) -> bool {
+        self.breakpoints.contains(&line)
     }
 
     /// Logs source line `line` as the listing shows it: `-> ` for the

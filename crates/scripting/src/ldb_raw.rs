@@ -139,7 +139,7 @@ unsafe fn hook_body(state: *mut ffi::lua_State, ar: *mut ffi::lua_Debug) -> Outc
         if l.gone {
             return None;
         }
-        let bp = l.breakpoint_at(line) || l.luabp;
+        let bp = l.is_breakpoint(line) || l.luabp;
         let mut timeout = false;
         if count_event && !l.step && !bp {
             if l.since.elapsed() < Duration::from_millis(l.timeout_ms) {

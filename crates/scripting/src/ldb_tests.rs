@@ -4,21 +4,9 @@
 use super::*;
 
 fn session(src: &str) -> Ldb {
-    Ldb {
-        src: src.split('\n').map(|l| l.as_bytes().to_vec()).collect(),
-        step: true,
-        luabp: false,
-        breakpoints: Vec::new(),
-        logs: Vec::new(),
-        maxlen: DEFAULT_MAXLEN,
-        maxlen_hint_sent: false,
-        current_line: 1,
-        input: Vec::new(),
-        gone: false,
-        timeout_ms: 5000,
-        since: Instant::now(),
-        shared: Arc::new(Shared::new()),
-    }
+    let mut l = Ldb::new(&Arc::new(Shared::new()), src.as_bytes(), 0);
+    l.current_line = 1;
+    l
 }
 
 fn lines(l: &mut Ldb) -> Vec<String> {
