@@ -3,7 +3,9 @@
 //! values, `eval`, `redis`, `maxlen`, bad commands — gives the same bytes
 //! on both servers (function addresses masked), the session ends with
 //! `<endsession>`, the script's reply and a closed connection; another
-//! client waits for the session instead of being refused.
+//! client waits for the session instead of being refused. A forked
+//! session (`SCRIPT DEBUG YES`) gives the same console, blocks nobody, and
+//! its changes are rolled back.
 
 use std::time::Duration;
 
@@ -136,6 +138,62 @@ fn session(kind: ServerKind) -> Vec<String> {
     transcript.push(mask(&c.read_reply_raw()));
     transcript.push(mask(&c.read_reply_raw()));
     transcript
+}
+
+/// A `SCRIPT DEBUG YES` session on `kind`: its transcript, what another
+/// client saw during it and the data after it.
+fn forked_session(kind: ServerKind) -> Vec<String> {
+    let s = TestServer::start(kind, &[]);
+    let mut other = s.conn();
+    other.cmd(&["SET", "str", "orig"]);
+    let mut c = s.conn();
+    let mut transcript = vec![mask(&c.cmd(&["SCRIPT", "DEBUG", "YES"]))];
+    c.send_raw(&redis_testkit::conn::encode_request(&[
+        "EVAL", SCRIPT, "1", "list", "arg1",
+    ]));
+    transcript.push(mask(&c.read_reply_raw()));
+    for cmd in [
+        &["s"][..],
+        &["s"],
+        &["next"],
+        &["s"],
+        &["p"],
+        &["redis", "get", "str"],
+        &["c"],
+    ] {
+        c.send_raw(&redis_testkit::conn::encode_request(cmd));
+        transcript.push(format!("{cmd:?} -> {}", mask(&c.read_reply_raw())));
+    }
+    // The server serves others during the session, on the data of before.
+    other.send_raw(&redis_testkit::conn::encode_request(&[
+        "LRANGE", "list", "0", "-1",
+    ]));
+    assert!(
+        other.reply_pending(Duration::from_secs(5)),
+        "{kind:?}: another client waits for a forked session"
+    );
+    transcript.push(mask(&other.read_reply_raw()));
+    transcript.push(mask(&other.cmd(&["SCRIPT", "KILL"])));
+    c.send_raw(&redis_testkit::conn::encode_request(&["c"]));
+    transcript.push(mask(
+        &c.read_until_close().unwrap_or_else(String::into_bytes),
+    ));
+    // Rolled back.
+    transcript.push(mask(&other.cmd(&["LRANGE", "list", "0", "-1"])));
+    transcript.push(mask(&other.cmd(&["GET", "str"])));
+    transcript
+}
+
+#[test]
+fn forked_sessions_match_the_reference() {
+    let reference = forked_session(ServerKind::Reference);
+    let ours = forked_session(ServerKind::Ours);
+    assert!(reference.len() > 10, "{reference:#?}");
+    assert!(
+        reference.iter().any(|r| r.contains("endsession")),
+        "{reference:#?}"
+    );
+    assert_eq!(reference, ours);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{CmdError, CmdResult};
-use redis_engine::script::{self, EvalRequest, ScriptKind};
+use redis_engine::script::{self, EvalRequest, LdbMode, ScriptKind};
 use redis_engine::table::Handler;
 
 use crate::args::Args;
@@ -27,7 +27,7 @@ pub fn split_keys(argv: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), CmdError> {
 }
 
 fn eval_generic(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, read_only: bool) -> CmdResult {
-    if ctx.client.ldb {
+    if ctx.client.ldb.is_some() {
         if by_sha {
             return Err(CmdError::fixed(
                 "ERR Please use EVAL instead of EVALSHA for debugging",
@@ -146,10 +146,10 @@ pub fn script_kill(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `SCRIPT DEBUG YES|SYNC|NO`
 ///
-/// `SYNC` debugs the next `EVAL` of this connection with LDB (the server
-/// is held for the session and the changes stay). `YES` (a forked session
-/// whose changes are rolled back) needs a fork of the server, which this
-/// server never does: it is refused with a pointer to `SYNC`.
+/// The next `EVAL` of this connection runs under the Lua debugger: with
+/// `SYNC` the server is held for the session and the changes stay; with
+/// `YES` the session works on a copy of the dataset (upstream forks for
+/// it), nobody waits, and the changes are rolled back.
 pub fn script_debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if !ctx.out.is_empty() {
         return Err(CmdError::fixed(
@@ -157,22 +157,18 @@ pub fn script_debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ));
     }
     let mode = &argv[2];
-    if mode.eq_ignore_ascii_case(b"no") {
-        ctx.client.ldb = false;
-        ctx.ok();
-        return Ok(());
-    }
-    if mode.eq_ignore_ascii_case(b"sync") {
-        ctx.client.ldb = true;
-        ctx.ok();
-        return Ok(());
-    }
-    if mode.eq_ignore_ascii_case(b"yes") {
-        return Err(CmdError::fixed(
-            "ERR SCRIPT DEBUG YES (forked sessions) is not supported: use SCRIPT DEBUG SYNC (redis-cli --ldb-sync-mode)",
-        ));
-    }
-    Err(CmdError::fixed("ERR Use SCRIPT DEBUG YES/SYNC/NO"))
+    let ldb = if mode.eq_ignore_ascii_case(b"no") {
+        None
+    } else if mode.eq_ignore_ascii_case(b"yes") {
+        Some(LdbMode::Forked)
+    } else if mode.eq_ignore_ascii_case(b"sync") {
+        Some(LdbMode::Sync)
+    } else {
+        return Err(CmdError::fixed("ERR Use SCRIPT DEBUG YES/SYNC/NO"));
+    };
+    ctx.client.ldb = ldb;
+    ctx.ok();
+    Ok(())
 }
 
 /// # Format

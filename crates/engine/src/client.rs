@@ -86,9 +86,9 @@ pub struct Client {
     /// This is our primary's stream being applied (no replies, no
     /// read-only check, no re-propagation).
     pub is_master: bool,
-    /// `SCRIPT DEBUG SYNC` is on: the next `EVAL` runs under the Lua
-    /// debugger.
-    pub ldb: bool,
+    /// `SCRIPT DEBUG YES|SYNC` is on: the next `EVAL` runs under the Lua
+    /// debugger, in this mode.
+    pub ldb: Option<crate::script::LdbMode>,
     /// The debugging client's console, given by the connection for the
     /// `EVAL` it runs on a thread of its own.
     pub ldb_console: Option<Box<dyn crate::script::LdbConsole>>,
@@ -124,7 +124,7 @@ impl Client {
             asking: false,
             readonly: false,
             is_master: false,
-            ldb: false,
+            ldb: None,
             ldb_console: None,
         }
     }

@@ -72,6 +72,7 @@ pub mod pubsub;
 pub mod replica;
 pub mod replication;
 pub mod script;
+pub mod script_fork;
 pub mod shutdown;
 pub mod state;
 pub mod table;

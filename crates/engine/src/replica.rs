@@ -191,9 +191,11 @@ impl State {
         self.wait_clients.clear();
     }
 
-    /// True when this replica refuses writes from ordinary clients.
+    /// True when this replica refuses writes from ordinary clients (the
+    /// keyspace's flag covers a replica's `SCRIPT DEBUG YES` copy, which
+    /// has no link to a primary).
     pub fn rejects_writes(&self) -> bool {
-        self.master.is_some() && self.cached.replica_read_only
+        (self.master.is_some() || self.ks.is_replica) && self.cached.replica_read_only
     }
 }
 

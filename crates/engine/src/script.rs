@@ -290,12 +290,25 @@ pub trait LdbConsole: Send + std::fmt::Debug {
     fn poll(&mut self, wait: std::time::Duration) -> LdbInput;
 }
 
-/// Starts a `SCRIPT DEBUG SYNC` session for the `EVAL` of `body`: the
-/// console is lent to the run, and other clients are answered `-BUSY`
-/// while it lasts (upstream blocks them). Pair with [`debug_end`].
+/// How `SCRIPT DEBUG` debugs a client's next `EVAL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LdbMode {
+    /// `SYNC`: the session holds the server, and its changes stay.
+    Sync,
+    /// `YES`: the session runs on a copy of the dataset
+    /// ([`crate::script_fork`]), blocks nobody, and its changes go with it
+    /// (upstream forks for it).
+    Forked,
+}
+
+/// Starts a debugging session for the `EVAL` of `body`: the console is
+/// lent to the run. In `SYNC` mode other clients wait while it lasts, as
+/// upstream blocks them. Pair with [`debug_end`].
 pub fn debug_begin(ctx: &mut Ctx, body: &[u8], console: Box<dyn LdbConsole>) -> CmdResult {
-    ctx.st
-        .log_warning("Redis synchronous debugging eval session started");
+    ctx.st.log_warning(match ctx.client.ldb {
+        Some(LdbMode::Forked) => "Redis forked for debugging eval",
+        _ => "Redis synchronous debugging eval session started",
+    });
     let timeout = ctx.st.config.get_int("busy-reply-threshold").max(0) as u64;
     ctx.st.scripting.ldb_console = Some(console);
     ctx.st
@@ -316,8 +329,10 @@ pub fn debug_end(ctx: &mut Ctx) {
     if let Some(mut c) = ctx.st.scripting.ldb_console.take() {
         c.send(&tail);
     }
-    ctx.st
-        .log_warning("Redis synchronous debugging eval session ended");
+    ctx.st.log_warning(match ctx.client.ldb {
+        Some(LdbMode::Forked) => "Lua debugging session child exiting",
+        _ => "Redis synchronous debugging eval session ended",
+    });
     ctx.client.close_after_reply = true;
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use redis_engine::client::{Client, ClientInfo};
 use redis_engine::dispatch::{Called, Caller};
-use redis_engine::script::Access;
+use redis_engine::script::{Access, LdbMode};
 use redis_engine::State;
 use redis_net::{
     Blocked, CloseReason, ConnSettings, ConnSignal, DurableWait, Flow, IoDelta, OutputLimit, Peer,
@@ -447,10 +447,25 @@ fn run_batch(
     }
 }
 
+/// Runs one offloaded command on `st` for `client`.
+fn run_alone(st: &mut State, mut client: Client, argv: Vec<Bytes>) -> Finished {
+    let mut batch = VecDeque::from([argv]);
+    let mut out = BytesMut::new();
+    let end = run_batch(st, &mut client, &mut batch, &mut out, (0, 0), false);
+    Finished {
+        cached: cached(st, &client),
+        shutdown: st.shutdown.is_some(),
+        client,
+        pending: batch,
+        out,
+        end,
+    }
+}
+
 /// An `EVAL` under the Lua debugger (`SCRIPT DEBUG SYNC`): it runs on a
 /// thread of its own with a console to the client.
 fn debugged_eval(client: &Client, argv: &[Bytes]) -> bool {
-    client.ldb
+    client.ldb.is_some()
         && argv
             .first()
             .is_some_and(|n| n.eq_ignore_ascii_case(b"eval") || n.eq_ignore_ascii_case(b"eval_ro"))
@@ -543,24 +558,25 @@ impl ClientSession {
         let result = Arc::new(std::sync::Mutex::new(None));
         let slot = Arc::clone(&result);
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let forked = client.ldb == Some(LdbMode::Forked) && debugged_eval(&client, &argv);
         tokio::task::spawn_blocking(move || {
             let watch = Arc::clone(&shared.watch);
             let Some(mut st) = watch.lock_for_script(&shared.state) else {
                 return;
             };
-            let mut batch = VecDeque::from([argv]);
-            let mut out = BytesMut::new();
-            let end = run_batch(&mut st, &mut client, &mut batch, &mut out, (0, 0), false);
-            let finished = Finished {
-                cached: cached(&st, &client),
-                shutdown: st.shutdown.is_some(),
-                client,
-                pending: batch,
-                out,
-                end,
+            let finished = if forked {
+                // A session on a copy of the dataset: the server is
+                // released as soon as the copy is made.
+                let mut copy = redis_engine::script_fork::fork_for_debugging(&st, &client);
+                drop(st);
+                watch.retire();
+                run_alone(&mut copy, client, argv)
+            } else {
+                let finished = run_alone(&mut st, client, argv);
+                drop(st);
+                watch.retire();
+                finished
             };
-            drop(st);
-            watch.retire();
             if let Ok(mut r) = slot.lock() {
                 *r = Some(finished);
             }

@@ -151,6 +151,15 @@ impl Db {
         }
     }
 
+    /// Replaces this database's keys and deadlines with copies of `src`'s
+    /// (the dataset of a `SCRIPT DEBUG YES` session, which works on a
+    /// copy of its own as upstream's forked session works on the fork's).
+    pub(crate) fn copy_data_from(&mut self, src: &Db) {
+        self.map = src.map.clone();
+        self.expires = src.expires.clone();
+        self.avg_ttl = src.avg_ttl;
+    }
+
     /// Pre-sizes an empty database for `keys` keys, `volatile` of them with a
     /// deadline (loading uses the RDB's RESIZEDB hint). No-op otherwise.
     pub fn reserve(&mut self, keys: usize, volatile: usize) {

@@ -76,6 +76,18 @@ impl Keyspace {
         }
     }
 
+    /// Copies every database's keys and deadlines from `from`, and
+    /// whether it is a replica's (expired keys are then hidden, not
+    /// deleted): the dataset of a `SCRIPT DEBUG YES` session. The
+    /// databases keep their own identities; `from` is not changed.
+    pub fn copy_data_from(&mut self, from: &Keyspace) {
+        for (db, src) in self.dbs.iter_mut().zip(&from.dbs) {
+            db.copy_data_from(src);
+        }
+        self.is_replica = from.is_replica;
+        self.snapshot_epoch = from.snapshot_epoch;
+    }
+
     /// Cluster mode: database 0 (the only one a cluster serves) keeps
     /// its keys per hash slot from now on (see [`crate::slots`]).
     pub fn enable_slot_index(&mut self, slot_of: crate::slots::SlotFn) {
