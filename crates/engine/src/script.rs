@@ -704,7 +704,8 @@ fn eval_with(ctx: &mut Ctx, interp: &mut Interpreter, req: EvalRequest) -> CmdRe
     let run = ScriptRun {
         kind: ScriptKind::Eval,
         name,
-        start: Instant::now(),
+        // The command's own start (no clock read of its own).
+        start: ctx.st.clock_mark,
         read_only: req.read_only || flags.no_writes,
         flags,
         obey: ctx.caller == Caller::Primary
@@ -779,7 +780,8 @@ fn fcall_with(ctx: &mut Ctx, engine: &FunctionEngine, req: FcallRequest) -> CmdR
     let run = ScriptRun {
         kind: ScriptKind::Function,
         name,
-        start: Instant::now(),
+        // The command's own start (no clock read of its own).
+        start: ctx.st.clock_mark,
         read_only: req.read_only || flags.no_writes,
         flags,
         obey: ctx.caller == Caller::Primary
