@@ -277,12 +277,42 @@ fn bad_config_files_fail_like_upstream() {
         ("port 7000\n", vec!["--appendfsync", "sometimes"]),
         ("protected-mode maybe\n", vec![]),
         ("bind \"127.0.0.1\n", vec![]),
+        // `user` lines: syntax errors and duplicates at their line, with
+        // 7.0's choice of the argument named.
+        ("user alice on badrule\n", vec![]),
+        ("user alice badrule\n", vec![]),
+        ("user alice on >p ~x ~y bad\n", vec![]),
+        ("user alice on (+get ~x) bad\n", vec![]),
+        ("user alice (+get\n", vec![]),
+        ("user alice on >p\nuser alice off\n", vec![]),
+        ("user default off\nuser default on\n", vec![]),
     ] {
         let (rc_ref, err_ref) = bad_config(ServerKind::Reference, contents, &extra);
         let (rc_ours, err_ours) = bad_config(ServerKind::Ours, contents, &extra);
         assert_eq!(rc_ref, 1, "{err_ref}");
         assert_eq!(rc_ours, rc_ref, "exit code for {contents:?}: {err_ours}");
         assert_eq!(err_ours.trim(), err_ref.trim(), "stderr for {contents:?}");
+    }
+}
+
+/// `user` lines whose users cannot be made fail after the file was read,
+/// with upstream's log lines.
+#[test]
+fn bad_users_fail_at_startup_like_upstream() {
+    for contents in ["user alice on +nosuchcmd\n", "user \"al ice\" on\n"] {
+        let run = |kind| {
+            let (rc, out) = bad_config(kind, contents, &[]);
+            let lines: Vec<String> = out
+                .lines()
+                .filter(|l| l.contains("ACL"))
+                .map(|l| l.split_once(" # ").map_or(l, |(_, m)| m).to_string())
+                .collect();
+            (rc, lines)
+        };
+        let reference = run(ServerKind::Reference);
+        assert_eq!(reference.0, 1, "{reference:?}");
+        assert_eq!(reference.1.len(), 2, "{reference:?}");
+        assert_eq!(run(ServerKind::Ours), reference, "{contents:?}");
     }
 }
 
@@ -305,6 +335,42 @@ fn info_field(c: &mut Conn, section: &str, field: &str) -> i64 {
         .find_map(|l| l.strip_prefix(&format!("{field}:")))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {field} in INFO {section}: {text}"))
+}
+
+/// 7.2's INFO `acl_access_denied_*`: one per denial of each reason (as
+/// ACL LOG records them), kept by `ACL LOG RESET`, cleared by `CONFIG
+/// RESETSTAT`.
+#[test]
+fn acl_denials_are_counted_per_reason() {
+    let s = TestServer::start(ServerKind::Ours, &[]);
+    let mut admin = s.conn();
+    admin.cmd(&[
+        "ACL",
+        "SETUSER",
+        "u",
+        "on",
+        ">pw",
+        "~a*",
+        "&c*",
+        "+get",
+        "+subscribe",
+    ]);
+    let mut c = s.conn();
+    assert!(c.cmd(&["AUTH", "u", "wrong"]).starts_with(b"-WRONGPASS"));
+    assert!(c.cmd(&["AUTH", "nosuch", "pw"]).starts_with(b"-WRONGPASS"));
+    assert_eq!(c.cmd(&["AUTH", "u", "pw"]), b"+OK\r\n");
+    assert!(c.cmd(&["GET", "b"]).starts_with(b"-NOPERM"));
+    assert!(c.cmd(&["SET", "a", "1"]).starts_with(b"-NOPERM"));
+    assert!(c.cmd(&["SUBSCRIBE", "zz"]).starts_with(b"-NOPERM"));
+    let counts = |c: &mut Conn| {
+        ["auth", "cmd", "key", "channel"]
+            .map(|r| info_field(c, "stats", &format!("acl_access_denied_{r}")))
+    };
+    assert_eq!(counts(&mut admin), [2, 1, 1, 1]);
+    assert_eq!(admin.cmd(&["ACL", "LOG", "RESET"]), b"+OK\r\n");
+    assert_eq!(counts(&mut admin), [2, 1, 1, 1]);
+    assert_eq!(admin.cmd(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+    assert_eq!(counts(&mut admin), [0, 0, 0, 0]);
 }
 
 #[test]

@@ -16,6 +16,7 @@
 //! - [`users`]: the [`Users`] set (default user, atomic `ACL SETUSER`,
 //!   `ACL DELUSER`, authentication, `requirepass`) and [`genpass`].
 //! - [`aclfile`]: `ACL LOAD` parsing and `ACL SAVE` text.
+//! - [`config_users`]: the `user` directives of `redis.conf`.
 //! - [`log`]: the ACL LOG ([`AclLog`], [`LogEntry`]).
 //! - [`value`]: the reply tree ([`Value`]) for structured replies.
 //! - [`error`]: [`RuleError`] and [`AclError`] with upstream's texts.
@@ -39,6 +40,7 @@
 
 pub mod aclfile;
 pub mod catalog;
+pub mod config_users;
 pub mod error;
 pub mod log;
 pub mod selector;
@@ -48,6 +50,7 @@ pub mod value;
 
 pub use aclfile::{parse_acl_file, LOAD_FAILED_SUFFIX};
 pub use catalog::{Catalog, Category, CategorySet, CmdId, StaticCatalog};
+pub use config_users::check_config_line;
 pub use error::{AclError, RuleError};
 pub use log::{AclLog, LogContext, LogEntry, LogReason};
 pub use selector::{ChannelRef, KeyAccess, KeyPattern, PubsubDefault, Selector};

@@ -151,6 +151,10 @@ impl LogEntry {
 pub struct AclLog {
     entries: VecDeque<LogEntry>,
     max_len: usize,
+    /// Events recorded per reason, in [`LogReason`] order (7.2's INFO
+    /// `acl_access_denied_*`): kept by `ACL LOG RESET`, cleared by
+    /// `CONFIG RESETSTAT`.
+    denied: [u64; 4],
 }
 
 impl Default for AclLog {
@@ -165,6 +169,7 @@ impl AclLog {
         AclLog {
             entries: VecDeque::new(),
             max_len,
+            denied: [0; 4],
         }
     }
 
@@ -181,6 +186,9 @@ impl AclLog {
 
     /// Records an event (see the module documentation for grouping).
     pub fn add(&mut self, entry: LogEntry) {
+        if let Some(n) = self.denied.get_mut(entry.reason as usize) {
+            *n += 1;
+        }
         let scan = self.entries.len().min(GROUPING_SCAN);
         if let Some(pos) = (0..scan).find(|&i| self.entries[i].groups_with(&entry)) {
             if let Some(mut found) = self.entries.remove(pos) {
@@ -210,6 +218,17 @@ impl AclLog {
     /// Whether the log is empty.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// How many events of `reason` were recorded (INFO
+    /// `acl_access_denied_auth|cmd|key|channel`).
+    pub fn denied(&self, reason: LogReason) -> u64 {
+        self.denied.get(reason as usize).copied().unwrap_or(0)
+    }
+
+    /// `CONFIG RESETSTAT`: the per-reason counts start again from zero.
+    pub fn reset_counts(&mut self) {
+        self.denied = [0; 4];
     }
 
     /// `ACL LOG RESET`.

@@ -5,6 +5,7 @@ use redis_engine::table::Handler;
 
 use crate::help;
 use crate::keys::reply_help;
+use redis_config::UserLines;
 use redis_engine::ctx::Ctx;
 use redis_engine::error::{CmdError, CmdResult};
 use redis_engine::state::{CmdStat, Stats};
@@ -96,6 +97,7 @@ pub fn resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     st.repl.net_input_bytes = 0;
     st.repl.net_output_bytes = 0;
     st.persistence.rdb_saves = 0;
+    st.acl.log.reset_counts();
     if let Some(aof) = st.aof.as_mut() {
         aof.rewrites = 0;
     }
@@ -106,7 +108,11 @@ pub fn resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// # Format
 /// `CONFIG REWRITE`
 pub fn rewrite(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    ctx.st.config.rewrite_config_file().map_err(CmdError::msg)?;
+    let users = ctx.st.acl_config_lines();
+    ctx.st
+        .config
+        .rewrite_config_file(users.as_deref().map_or(UserLines::Drop, UserLines::Replace))
+        .map_err(CmdError::msg)?;
     ctx.ok();
     Ok(())
 }

@@ -117,9 +117,13 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ("reload", _) => reload(ctx, &argv[2..])?,
         ("loadaof", _) => loadaof(ctx),
         ("config-rewrite-force-all", 2) => {
+            let users = ctx.st.acl_config_lines();
             ctx.st
                 .config
-                .rewrite_config_file_force_all()
+                .rewrite_config_file_force_all(users.as_deref().map_or(
+                    redis_config::UserLines::Drop,
+                    redis_config::UserLines::Replace,
+                ))
                 .map_err(CmdError::msg)?;
             ctx.ok();
         }

@@ -337,6 +337,7 @@ fn load_semantics() {
             version: "7.0.15".into(),
             sentinel: true,
             commands: None,
+            user_check: None,
         },
     )
     .unwrap();
@@ -350,6 +351,7 @@ fn load_semantics() {
             version: "9.9.9".into(),
             sentinel: false,
             commands: None,
+            user_check: None,
         },
     )
     .unwrap_err();
@@ -628,10 +630,78 @@ fn rewrite_keeps_layout() {
     assert_eq!(std::fs::read_to_string(&p).unwrap(), want);
     // Without a config file.
     assert_eq!(
-        Config::default().rewrite_config_file().unwrap_err(),
+        Config::default()
+            .rewrite_config_file(UserLines::Keep)
+            .unwrap_err(),
         "ERR The server is running without a config file"
     );
-    assert!(again.rewrite_config_file().is_ok());
+    assert!(again.rewrite_config_file(UserLines::Keep).is_ok());
+}
+
+#[test]
+fn rewrite_replaces_user_lines_in_order_and_appends_the_rest() {
+    let dir = tmpdir();
+    let p = dir.join("u.conf");
+    let text = "user a on\n# c\nuser b off\nport 27320\nuser c on\n";
+    std::fs::write(&p, text).unwrap();
+    let c = Config::load(Some(&p), &[]).unwrap();
+    let users = ["user a off".to_string(), "user d on".to_string()];
+    c.rewrite_config_file(UserLines::Replace(&users)).unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&p).unwrap(),
+        format!(
+            "user a off\n# c\nuser d on\nport 27320\n\n{REWRITE_SIGNATURE}\nsave 3600 1\nsave 300 100\nsave 60 10000\nlatency-tracking-info-percentiles 50 99 99.9\ndir \"{}\"\n",
+            cwd.display()
+        )
+    );
+    let more = [
+        "user a on".to_string(),
+        "user b on".to_string(),
+        "user x on".to_string(),
+    ];
+    c.rewrite_config_file(UserLines::Replace(&more)).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.starts_with("user a on\n# c\nuser b on\n"), "{text}");
+    assert!(
+        text.ends_with(&format!("dir \"{}\"\nuser x on\n", cwd.display())),
+        "{text}"
+    );
+    c.rewrite_config_file(UserLines::Drop).unwrap();
+    assert!(!std::fs::read_to_string(&p).unwrap().contains("user "));
+}
+
+#[test]
+fn user_lines_are_checked_while_the_file_is_read() {
+    fn check(argv: &[String]) -> Result<(), (usize, String)> {
+        if argv.iter().any(|a| a == "bad") {
+            Err((0, "Syntax error".to_string()))
+        } else {
+            Ok(())
+        }
+    }
+    let opts = LoadOptions {
+        user_check: Some(check),
+        ..LoadOptions::default()
+    };
+    let load = |text: &str| Config::load_with(Some(&file_with(text)), &[], &opts);
+    assert!(load("user a on\nuser b on\n").is_ok());
+    assert_eq!(
+        load("port 1\nuser a on bad\n").unwrap_err().to_string(),
+        banner(
+            2,
+            "user a on bad",
+            "Error in user declaration 'user': Syntax error"
+        )
+    );
+    assert_eq!(
+        load("user a on\nuser a off\n").unwrap_err().to_string(),
+        banner(
+            2,
+            "user a off",
+            "Error in user declaration 'a': Duplicate user found. A user can only be defined once in config files"
+        )
+    );
 }
 
 #[test]

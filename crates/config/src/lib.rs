@@ -81,7 +81,16 @@ pub struct LoadOptions {
     /// in rename-command`, `Target command name already exists`); when
     /// `None` the lines are only stored.
     pub commands: Option<Vec<String>>,
+    /// Checks the rules of a `user` line (the whole line's arguments) as
+    /// the file is read; the error is the index of the argument to name in
+    /// `Error in user declaration '<arg>': <reason>` and the reason. Given
+    /// by the server (the ACL model is not this crate's); `None` stores the
+    /// lines unchecked.
+    pub user_check: Option<UserCheck>,
 }
+
+/// See [`LoadOptions::user_check`].
+pub type UserCheck = fn(&[String]) -> Result<(), (usize, String)>;
 
 impl Default for LoadOptions {
     fn default() -> Self {
@@ -89,6 +98,7 @@ impl Default for LoadOptions {
             version: DEFAULT_VERSION.to_string(),
             sentinel: false,
             commands: None,
+            user_check: None,
         }
     }
 }
@@ -345,7 +355,27 @@ impl Config {
                     ld.rename(&argv[1], &argv[2]).map_err(fail)?;
                     self.extra.push(argv);
                 }
-                "user" | "loadmodule" if argv.len() >= 2 => self.extra.push(argv),
+                "user" if argv.len() >= 2 => {
+                    let declared = |msg: &str, arg: usize| {
+                        let named = argv.get(arg).map_or("", String::as_str);
+                        fail(format!("Error in user declaration '{named}': {msg}"))
+                    };
+                    let duplicate = self
+                        .extra
+                        .iter()
+                        .any(|a| a[0].eq_ignore_ascii_case("user") && a.get(1) == argv.get(1));
+                    if duplicate {
+                        return Err(declared(
+                            "Duplicate user found. A user can only be defined once in config files",
+                            1,
+                        ));
+                    }
+                    if let Some(check) = ld.opts.user_check {
+                        check(&argv).map_err(|(arg, msg)| declared(&msg, arg))?;
+                    }
+                    self.extra.push(argv);
+                }
+                "loadmodule" if argv.len() >= 2 => self.extra.push(argv),
                 // A bare `sentinel` line is ignored by upstream.
                 "sentinel" if argv.len() == 1 => {}
                 "sentinel" => {
@@ -699,6 +729,14 @@ impl Config {
         }
     }
 
+    /// Sets `pidfile`, which `CONFIG SET` refuses (immutable): a daemonized
+    /// server without one uses upstream's default path, and reports it.
+    pub fn set_pidfile(&mut self, path: &str) {
+        if let Some(i) = lookup("pidfile") {
+            self.values[i] = Value::Str(path.to_string());
+        }
+    }
+
     /// Changes `dir` after the server has successfully `chdir`ed.
     pub fn set_dir(&mut self, abs_dir: &str) {
         if let Some(i) = lookup("dir") {
@@ -741,22 +779,22 @@ impl Config {
     }
 
     /// `CONFIG REWRITE` against the remembered config file, with upstream's
-    /// error texts.
-    pub fn rewrite_config_file(&self) -> Result<(), String> {
+    /// error texts; `users` says what becomes of the `user` lines.
+    pub fn rewrite_config_file(&self, users: UserLines<'_>) -> Result<(), String> {
         let Some(path) = &self.config_file else {
             return Err("ERR The server is running without a config file".to_string());
         };
-        self.rewrite(path)
+        self.rewrite_with(path, false, users)
             .map_err(|e| format!("ERR Rewriting config file: {}", value::io_reason(&e)))
     }
 
     /// `DEBUG CONFIG-REWRITE-FORCE-ALL`: a rewrite of the config file that
     /// writes every directive, those at their defaults included.
-    pub fn rewrite_config_file_force_all(&self) -> Result<(), String> {
+    pub fn rewrite_config_file_force_all(&self, users: UserLines<'_>) -> Result<(), String> {
         let Some(path) = &self.config_file else {
             return Err("ERR The server is running without a config file".to_string());
         };
-        self.rewrite_with(path, true).map_err(|e| {
+        self.rewrite_with(path, true, users).map_err(|e| {
             format!(
                 "ERR CONFIG-REWRITE-FORCE-ALL failed: {}",
                 value::io_reason(&e)
@@ -773,12 +811,12 @@ impl Config {
     /// because its default depends on the working directory). The file is
     /// replaced atomically.
     pub fn rewrite(&self, path: &Path) -> io::Result<()> {
-        self.rewrite_with(path, false)
+        self.rewrite_with(path, false, UserLines::Keep)
     }
 
     /// [`Config::rewrite`]; with `force_all`, directives at their defaults
     /// are written too.
-    fn rewrite_with(&self, path: &Path, force_all: bool) -> io::Result<()> {
+    fn rewrite_with(&self, path: &Path, force_all: bool, users: UserLines<'_>) -> io::Result<()> {
         let old = match std::fs::read(path) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
@@ -794,6 +832,7 @@ impl Config {
         }
         // Slots in the old file per directive (index in TABLE).
         let mut slots: Vec<Vec<usize>> = vec![Vec::new(); TABLE.len()];
+        let mut user_slots = Vec::new();
         let mut has_signature = false;
         for (n, raw) in lines.iter().enumerate() {
             let line = raw.trim_matches([' ', '\t', '\r', '\n']);
@@ -807,7 +846,9 @@ impl Config {
                 continue;
             };
             let Some(first) = argv.first() else { continue };
-            if let Some(idx) = lookup(&String::from_utf8_lossy(first)) {
+            if first.eq_ignore_ascii_case(b"user") {
+                user_slots.push(n);
+            } else if let Some(idx) = lookup(&String::from_utf8_lossy(first)) {
                 slots[idx].push(n);
             }
         }
@@ -846,6 +887,23 @@ impl Config {
                 1
             }
         });
+        // Then the users, as upstream's rewrite does after the parameters:
+        // in place of the old `user` lines, the rest appended.
+        match users {
+            UserLines::Keep => {}
+            UserLines::Drop => {
+                for &slot in &user_slots {
+                    lines[slot] = String::new();
+                }
+            }
+            UserLines::Replace(new) => {
+                let mut new_lines = new.iter();
+                for &slot in &user_slots {
+                    lines[slot] = new_lines.next().cloned().unwrap_or_default();
+                }
+                appended.extend(new_lines.cloned());
+            }
+        }
         if !appended.is_empty() && !has_signature {
             if lines.last().is_some_and(|l| !l.is_empty()) {
                 lines.push(String::new());
@@ -865,6 +923,19 @@ impl Config {
         text.push('\n');
         write_atomically(path, text.as_bytes())
     }
+}
+
+/// What [`Config::rewrite_config_file`] does with the `user` lines, which
+/// the server describes (the ACL model is not this crate's).
+#[derive(Debug, Clone, Copy)]
+pub enum UserLines<'a> {
+    /// Left as they are.
+    Keep,
+    /// Removed (an `aclfile` holds the users).
+    Drop,
+    /// Replaced by these `user ...` lines, in order; those beyond the old
+    /// lines' count are appended.
+    Replace(&'a [String]),
 }
 
 /// String directives 7.0 keeps as NULL when set to "" (its

@@ -501,38 +501,28 @@ impl State {
     }
 }
 
+/// The check of a `user` line while the configuration is read.
+pub use redis_acl::check_config_line;
+
 /// Upstream's refusal to start with both `user` directives and `aclfile`.
 pub const USERS_AND_ACLFILE: &str = "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.";
 
 impl State {
     /// At startup: the `user` directives of the configuration, or the
-    /// `aclfile` (not both). The error is the line to log before exiting.
+    /// `aclfile` (not both). The error is the lines to log before exiting.
     pub fn acl_startup(&mut self) -> Result<(), String> {
         let declared = self.config.extra_directives("user");
         let aclfile = self.config.get_str("aclfile").to_string();
         if !declared.is_empty() && !aclfile.is_empty() {
             return Err(USERS_AND_ACLFILE.to_string());
         }
-        let mut seen: Vec<&str> = Vec::new();
-        for args in &declared {
-            let Some((name, rules)) = args.split_first() else {
-                continue;
-            };
-            if seen.contains(&name.as_str()) {
-                return Err(format!("Duplicate user '{name}' found"));
-            }
-            seen.push(name);
-            let mut all: Vec<&[u8]> = vec![b"reset"];
-            all.extend(rules.iter().map(|r| r.as_bytes()));
-            let acl = &mut self.acl;
-            acl.users
-                .set_user(name.as_bytes(), &all, &acl.catalog)
-                .map_err(|e| {
-                    format!(
-                        "Error in user declaration '{name}': {}",
-                        String::from_utf8_lossy(&e.to_bytes())
-                    )
-                })?;
+        let acl = &mut self.acl;
+        let notices = acl
+            .users
+            .load_configured(&declared, &acl.catalog)
+            .map_err(|e| format!("{e}\nCritical error while loading ACLs. Exiting."))?;
+        for n in notices {
+            self.log(crate::state::LogLevel::Notice, &n);
         }
         self.acl.refresh();
         if !aclfile.is_empty() {
@@ -540,6 +530,23 @@ impl State {
                 .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
         }
         Ok(())
+    }
+
+    /// The `user` lines `CONFIG REWRITE` writes (every user, as `ACL LIST`
+    /// shows it), or `None` when an `aclfile` holds the users (the file's
+    /// `user` lines are then dropped, as upstream does).
+    pub fn acl_config_lines(&self) -> Option<Vec<String>> {
+        if !self.config.get_str("aclfile").is_empty() {
+            return None;
+        }
+        Some(
+            self.acl
+                .users
+                .list(&self.acl.catalog)
+                .iter()
+                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .collect(),
+        )
     }
 
     /// `ACL LOAD` (and startup with `aclfile`): replaces every user with

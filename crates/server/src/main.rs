@@ -314,6 +314,7 @@ fn main() {
     // the file loads, so a bad one is reported at its line like upstream.
     let opts = redis_config::LoadOptions {
         commands: Some(redis_commands::command_names()),
+        user_check: Some(redis_engine::acl::check_config_line),
         ..redis_config::LoadOptions::default()
     };
     let config = match Config::load_with(args.config_file.as_deref(), &args.rest, &opts) {
@@ -398,7 +399,7 @@ fn main() {
 }
 
 async fn serve(
-    config: Config,
+    mut config: Config,
     registry: &'static Registry,
     config_file: Option<PathBuf>,
     daemonize: bool,
@@ -406,14 +407,12 @@ async fn serve(
     log::set_role('M');
     let port = config.get_int("port").clamp(0, 65535) as u16;
     let supervised = redis_net::process::supervised_mode(config.get_str("supervised"));
-    let pidfile = {
-        let p = config.get_str("pidfile").to_string();
-        if p.is_empty() && daemonize {
-            "/var/run/redis.pid".to_string()
-        } else {
-            p
-        }
-    };
+    // A daemon without a pidfile gets upstream's default one, which
+    // `CONFIG GET` and `CONFIG REWRITE` then show, as upstream's do.
+    if daemonize && config.get_str("pidfile").is_empty() {
+        config.set_pidfile("/var/run/redis.pid");
+    }
+    let pidfile = config.get_str("pidfile").to_string();
     if port == 0 && config.get_str("unixsocket").is_empty() {
         log::warning("Configured to not listen anywhere, exiting.");
         return 1;
@@ -455,7 +454,9 @@ async fn serve(
     };
     let mut state = new_state(config, registry, port, config_file.as_deref(), supervised);
     if let Err(e) = state.acl_startup() {
-        log::warning(&e);
+        for line in e.lines() {
+            log::warning(line);
+        }
         return 1;
     }
     let bus_listeners = match bus_listeners {
