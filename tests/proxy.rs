@@ -115,6 +115,22 @@ fn proxy_static_mode_local_commands_and_forwarding() {
     assert_eq!(text(&c.cmd(&["INCR", "t"])), "+QUEUED");
     assert_eq!(text(&c.cmd(&["INCR", "t"])), "+QUEUED");
     assert_eq!(text(&c.cmd(&["EXEC"])), "*2\r\n:1\r\n:2");
+    // Commands the proxy answers itself are queued inside a transaction
+    // too (one EXEC entry per queued command); a refused one discards it.
+    assert_eq!(text(&c.cmd(&["MULTI"])), "+OK");
+    assert_eq!(text(&c.cmd(&["PING"])), "+QUEUED");
+    assert_eq!(text(&c.cmd(&["ECHO", "e"])), "+QUEUED");
+    assert_eq!(text(&c.cmd(&["SELECT", "0"])), "+QUEUED");
+    assert_eq!(text(&c.cmd(&["INCR", "t"])), "+QUEUED");
+    assert_eq!(
+        text(&c.cmd(&["EXEC"])),
+        "*4\r\n+PONG\r\n$1\r\ne\r\n+OK\r\n:3"
+    );
+    assert_eq!(text(&c.cmd(&["MULTI"])), "+OK");
+    assert!(text(&c.cmd(&["SELECT", "1"])).starts_with("-ERR redis-proxy"));
+    assert_eq!(text(&c.cmd(&["PING"])), "+QUEUED");
+    assert!(text(&c.cmd(&["EXEC"])).starts_with("-EXECABORT"));
+    assert_eq!(text(&c.cmd(&["PING"])), "+PONG");
 
     // HELLO 3 switches this client to RESP3 (a map reply), and forwarded
     // replies come in RESP3 too.

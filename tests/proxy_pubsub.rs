@@ -172,13 +172,23 @@ fn proxy_cluster_transactions_shard_channels_and_select() {
     assert_eq!(text(&c.cmd(&["MULTI"])), "+OK");
     assert_eq!(text(&c.cmd(&["PUBLISH", "nobody", "x"])), "+QUEUED");
     assert_eq!(text(&c.cmd(&["EXEC"])), "*1\r\n:0");
+    // Commands the proxy answers itself are queued as well: before the
+    // first key (in the proxy) and after it (on the node).
+    assert_eq!(text(&c.cmd(&["MULTI"])), "+OK");
+    assert_eq!(text(&c.cmd(&["PING"])), "+QUEUED");
+    assert_eq!(text(&c.cmd(&["INCR", "{u}a"])), "+QUEUED");
+    assert_eq!(text(&c.cmd(&["ECHO", "e"])), "+QUEUED");
+    assert_eq!(text(&c.cmd(&["EXEC"])), "*3\r\n+PONG\r\n:3\r\n$1\r\ne");
+    assert_eq!(text(&c.cmd(&["MULTI"])), "+OK");
+    assert_eq!(text(&c.cmd(&["PING", "x"])), "+QUEUED");
+    assert_eq!(text(&c.cmd(&["EXEC"])), "*1\r\n$1\r\nx");
     assert_eq!(text(&c.cmd(&["MULTI"])), "+OK");
     assert_eq!(text(&c.cmd(&["DISCARD"])), "+OK");
 
     // EVAL goes to its keys' slot.
     assert_eq!(
         text(&c.cmd(&["EVAL", "return redis.call('GET', KEYS[1])", "1", "{u}a"])),
-        "2"
+        "3"
     );
 
     // Shard channels: subscribed on the slot's node, SPUBLISH routed too.

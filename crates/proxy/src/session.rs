@@ -630,6 +630,20 @@ impl Session {
             return self.relayed(args, spec, req);
         }
         match spec.kind {
+            // Inside a transaction these are queued like any command (the
+            // reply to `EXEC` has one entry per queued command); refused
+            // ones discard the transaction, as the server's queue does.
+            Kind::Local(l @ (Local::Ping | Local::Echo | Local::Select))
+                if self.tx.in_multi || self.tx.queued.is_some() =>
+            {
+                match self.simple_local_check(l, &args) {
+                    Err(e) => {
+                        self.tx.dirty = true;
+                        self.err(&e)
+                    }
+                    Ok(()) => self.pinned_send(args, spec, req),
+                }
+            }
             Kind::Local(l) => self.local(l, args),
             Kind::Unsupported(why) => {
                 let name = String::from_utf8_lossy(args.get(0).unwrap_or_default()).to_lowercase();
@@ -1414,38 +1428,58 @@ impl Session {
         ))
     }
 
+    /// The proxy's refusal of `PING`, `ECHO` or `SELECT` (arity, a
+    /// database other than 0), if any.
+    fn simple_local_check(&self, l: Local, args: &Args<'_>) -> Result<(), String> {
+        let arity = |name: &str| {
+            Err(format!(
+                "ERR wrong number of arguments for '{name}' command"
+            ))
+        };
+        match l {
+            Local::Ping if !(1..=2).contains(&args.len()) => arity("ping"),
+            Local::Echo if args.len() != 2 => arity("echo"),
+            Local::Select if args.len() != 2 => arity("select"),
+            Local::Select => {
+                let db = args
+                    .get(1)
+                    .and_then(|a| std::str::from_utf8(a).ok())
+                    .and_then(|s| s.parse::<i64>().ok());
+                match db {
+                    Some(0) => Ok(()),
+                    Some(_) if self.shared.cfg.mode == Mode::Cluster => Err(
+                        "ERR redis-proxy: SELECT is not allowed in cluster mode (only database 0 exists)".into(),
+                    ),
+                    Some(_) => Err(
+                        "ERR redis-proxy: only database 0 is available through the proxy (backend connections are shared)".into(),
+                    ),
+                    None => Err("ERR value is not an integer or out of range".into()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn local(&mut self, l: Local, args: Args<'_>) -> Next {
+        if let Err(e) = self.simple_local_check(l, &args) {
+            return self.err(&e);
+        }
         let args = args.to_vec();
         match l {
-            Local::Ping => match args.len() {
-                1 => self.ready(Bytes::from_static(b"+PONG\r\n")),
-                2 => self.frame(Frame::Bulk(args[1].clone())),
-                _ => self.arity("ping"),
+            Local::Ping => match args.get(1) {
+                Some(a) => self.frame(Frame::Bulk(a.clone())),
+                None => self.ready(Bytes::from_static(b"+PONG\r\n")),
             },
             Local::Echo => match args.get(1) {
-                Some(a) if args.len() == 2 => self.frame(Frame::Bulk(a.clone())),
-                _ => self.arity("echo"),
+                Some(a) => self.frame(Frame::Bulk(a.clone())),
+                None => self.arity("echo"),
             },
             Local::Quit => {
                 self.ready(Bytes::from_static(b"+OK\r\n"));
                 self.push(Body::Close);
                 Next::Stop
             }
-            Local::Select => match args.get(1).map(|a| {
-                std::str::from_utf8(a)
-                    .ok()
-                    .and_then(|s| s.parse::<i64>().ok())
-            }) {
-                _ if args.len() != 2 => self.arity("select"),
-                Some(Some(0)) => self.ready(Bytes::from_static(b"+OK\r\n")),
-                Some(Some(_)) if self.shared.cfg.mode == Mode::Cluster => {
-                    self.err("ERR redis-proxy: SELECT is not allowed in cluster mode (only database 0 exists)")
-                }
-                Some(Some(_)) => self.err(
-                    "ERR redis-proxy: only database 0 is available through the proxy (backend connections are shared)",
-                ),
-                _ => self.err("ERR value is not an integer or out of range"),
-            },
+            Local::Select => self.ready(Bytes::from_static(b"+OK\r\n")),
             Local::Auth => {
                 let (user, pass) = match args.as_slice() {
                     [_, p] => (Bytes::from_static(b"default"), p.clone()),
