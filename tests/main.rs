@@ -11,6 +11,7 @@
 
 mod aof;
 mod check_order;
+mod cli_eval;
 mod cli_cluster;
 mod clients;
 mod cluster;

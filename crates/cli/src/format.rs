@@ -62,24 +62,30 @@ fn strip_zeros(s: &str) -> &str {
     }
 }
 
+/// Writes a status (simple string) reply in the raw format; the Lua
+/// debugger's status lines are coloured through this (see `ldb`).
+pub type StatusWriter<'a> = &'a mut dyn FnMut(&[u8], &mut Vec<u8>);
+
 /// Renders a reply in the requested mode, including the trailing separator.
-/// `verbatim` is upstream's "raw strings" switch used for INFO-like commands.
+/// `verbatim` is upstream's "raw strings" switch used for INFO-like commands;
+/// `status` writes the status replies of the raw format.
 pub fn format_reply(
     f: &Frame,
     mode: Output,
     verbatim: bool,
     mb_delim: &[u8],
     cmd_delim: &[u8],
+    status: StatusWriter,
 ) -> Result<Vec<u8>, Unrenderable> {
     let mut out = Vec::new();
     if verbatim {
-        raw(f, mb_delim, &mut out)?;
+        raw_with(f, mb_delim, &mut out, status)?;
         return Ok(out);
     }
     match mode {
         Output::Standard => tty(f, "", &mut out)?,
         Output::Raw => {
-            raw(f, mb_delim, &mut out)?;
+            raw_with(f, mb_delim, &mut out, status)?;
             out.extend_from_slice(cmd_delim);
         }
         Output::Csv => {
@@ -255,13 +261,24 @@ fn digits(mut n: usize) -> usize {
 
 /// The raw format (default when stdout is not a tty); no trailing separator.
 pub fn raw(f: &Frame, mb_delim: &[u8], out: &mut Vec<u8>) -> Result<(), Unrenderable> {
+    raw_with(f, mb_delim, out, &mut |s, o| o.extend_from_slice(s))
+}
+
+/// [`raw`] with status replies written by `status`.
+pub fn raw_with(
+    f: &Frame,
+    mb_delim: &[u8],
+    out: &mut Vec<u8>,
+    status: StatusWriter,
+) -> Result<(), Unrenderable> {
     match f {
         Frame::Null | Frame::NullArray => {}
         Frame::Error(e) => {
             out.extend_from_slice(e);
             out.push(b'\n');
         }
-        Frame::Simple(s) | Frame::Bulk(s) => out.extend_from_slice(s),
+        Frame::Simple(s) => status(s, out),
+        Frame::Bulk(s) => out.extend_from_slice(s),
         Frame::Verbatim { text, .. } => out.extend_from_slice(text),
         Frame::Boolean(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
         Frame::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
@@ -273,7 +290,7 @@ pub fn raw(f: &Frame, mb_delim: &[u8], out: &mut Vec<u8>) -> Result<(), Unrender
                 if i > 0 {
                     out.extend_from_slice(mb_delim);
                 }
-                raw(item, mb_delim, out)?;
+                raw_with(item, mb_delim, out, status)?;
             }
         }
         Frame::Map(pairs) => {
@@ -281,9 +298,9 @@ pub fn raw(f: &Frame, mb_delim: &[u8], out: &mut Vec<u8>) -> Result<(), Unrender
                 if i > 0 {
                     out.extend_from_slice(mb_delim);
                 }
-                raw(k, mb_delim, out)?;
+                raw_with(k, mb_delim, out, status)?;
                 out.push(b' ');
-                raw(v, mb_delim, out)?;
+                raw_with(v, mb_delim, out, status)?;
             }
         }
     }

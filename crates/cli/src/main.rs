@@ -7,9 +7,11 @@
 //! - [`help`]: `help` rendered from the server's `COMMAND DOCS`.
 //! - [`repl`]: interactive mode and commands read from a non-tty stdin.
 //! - [`pipe`]: `--pipe` mass insertion.
+//! - [`eval`]: `--eval` and the Lua debugger client (`--ldb`).
 //! - [`cluster`]: `--cluster` cluster manager.
 
 mod cluster;
+mod eval;
 mod format;
 mod help;
 mod opts;
@@ -23,13 +25,12 @@ use opts::Parsed;
 use session::Session;
 
 fn main() {
-    let args: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let mut argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+    let prog = argv.next().unwrap_or_else(|| "redis-cli".into());
+    let args: Vec<String> = argv.collect();
     // FAKETTY lets tests get the human format without a pty, as upstream allows.
     let stdout_tty = std::io::stdout().is_terminal() || std::env::var_os("FAKETTY").is_some();
-    let (mut cfg, rest) = match opts::parse(&args, stdout_tty) {
+    let (mut cfg, rest) = match opts::parse(&prog, &args, stdout_tty) {
         Parsed::Run(cfg, rest) => (*cfg, rest),
         Parsed::Exit {
             stdout,
@@ -77,6 +78,12 @@ fn main() {
             std::process::exit(1);
         }
         std::process::exit(pipe::run(&mut session));
+    }
+
+    // The words after `--eval <file>` are its keys and arguments (-x and -X
+    // do not apply, as upstream).
+    if session.cfg.eval.is_some() {
+        std::process::exit(eval::run(&mut session, rest));
     }
 
     if rest.is_empty() {

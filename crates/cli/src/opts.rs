@@ -43,6 +43,12 @@ pub struct Config {
     pub verbose: bool,
     /// `--cluster <subcommand> ...`: run the cluster manager.
     pub cluster_cmd: Option<crate::cluster::Command>,
+    /// `--eval <file>`: run the Lua script in that file.
+    pub eval: Option<String>,
+    /// `--ldb` or `--ldb-sync-mode`: debug the `--eval` script.
+    pub eval_ldb: bool,
+    /// `--ldb-sync-mode`: the synchronous debugger (changes are kept).
+    pub eval_ldb_sync: bool,
 }
 
 /// What `parse` decided.
@@ -171,8 +177,9 @@ fn parse_uri(cfg: &mut Config, uri: &str) -> Result<(), Parsed> {
     Ok(())
 }
 
-/// Parses `args` (without the program name). `stdout_tty` picks the default output.
-pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
+/// Parses `args` (without the program name, `prog`, which one message
+/// names). `stdout_tty` picks the default output.
+pub fn parse(prog: &str, args: &[String], stdout_tty: bool) -> Parsed {
     let mut cfg = Config {
         host: "127.0.0.1".into(),
         port: 6379,
@@ -203,6 +210,9 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
         push_output: stdout_tty,
         verbose: false,
         cluster_cmd: None,
+        eval: None,
+        eval_ldb: false,
+        eval_ldb_sync: false,
     };
     // The `--cluster-*` options, kept even without `--cluster`.
     let mut cc = crate::cluster::Command::default();
@@ -270,6 +280,18 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
             "-D" if has_val => cfg.cmd_delim = val().into_bytes(),
             "-e" => cfg.set_errcode = true,
             "--verbose" => cfg.verbose = true,
+            "--eval" if has_val => cfg.eval = Some(val()),
+            // The debugger's replies are status lines: upstream switches to
+            // raw output here, so a later --no-raw, --csv or --json wins.
+            "--ldb" => {
+                cfg.eval_ldb = true;
+                cfg.output = Output::Raw;
+            }
+            "--ldb-sync-mode" => {
+                cfg.eval_ldb = true;
+                cfg.eval_ldb_sync = true;
+                cfg.output = Output::Raw;
+            }
             "-2" => cfg.resp2 = true,
             "-3" => cfg.resp3 = true,
             "--show-pushes" if has_val => {
@@ -368,6 +390,12 @@ pub fn parse(args: &[String], stdout_tty: bool) -> Parsed {
     }
     if cfg.resp2 && cfg.resp3 {
         return fail("Options -2 and -3 are mutually exclusive.");
+    }
+    if cfg.eval_ldb && cfg.eval.is_none() {
+        return fail(&format!(
+            "Options --ldb and --ldb-sync-mode require --eval.\n\
+             Try {prog} --help for more information."
+        ));
     }
     // JSON output talks RESP3 unless -2 says otherwise (maps become
     // objects), as upstream's.

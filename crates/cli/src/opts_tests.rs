@@ -5,7 +5,7 @@ use super::*;
 
 fn run(args: &[&str]) -> (Config, Vec<String>) {
     let v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    match parse(&v, false) {
+    match parse("redis-cli", &v, false) {
         Parsed::Run(c, rest) => (*c, rest),
         Parsed::Exit { .. } => panic!("unexpected exit"),
     }
@@ -64,11 +64,48 @@ fn cluster_manager_options() {
     let (c, _) = run(&["--cluster", "check", "--cluster-yes", "h:1", "x"]);
     assert_eq!(c.cluster_cmd.unwrap().args, vec!["h:1", "x"]);
     let v = vec!["--cluster".to_string()];
-    assert!(matches!(parse(&v, false), Parsed::Exit { code: 1, .. }));
+    assert!(matches!(
+        parse("redis-cli", &v, false),
+        Parsed::Exit { code: 1, .. }
+    ));
 }
 
 #[test]
 fn unknown_option() {
     let v = vec!["--stat".to_string()];
-    assert!(matches!(parse(&v, false), Parsed::Exit { code: 1, .. }));
+    assert!(matches!(
+        parse("redis-cli", &v, false),
+        Parsed::Exit { code: 1, .. }
+    ));
+}
+
+#[test]
+fn eval_and_debugger_options() {
+    let (c, rest) = run(&["--ldb", "--eval", "f.lua", "k", ",", "a"]);
+    assert_eq!(c.eval.as_deref(), Some("f.lua"));
+    assert!(c.eval_ldb && !c.eval_ldb_sync);
+    assert_eq!(rest, vec!["k", ",", "a"]);
+    // The debugger switches to raw output; later options still win.
+    assert_eq!(run(&["--ldb", "--eval", "f"]).0.output, Output::Raw);
+    let (c, _) = run(&["--ldb-sync-mode", "--csv", "--ldb", "--eval", "f"]);
+    assert!(c.eval_ldb_sync);
+    assert_eq!(c.output, Output::Raw);
+    assert_eq!(
+        run(&["--ldb-sync-mode", "--no-raw", "--eval", "f"])
+            .0
+            .output,
+        Output::Standard
+    );
+    let v = vec!["--ldb".to_string(), "ping".to_string()];
+    match parse("./cli", &v, false) {
+        Parsed::Exit { stderr, code, .. } => {
+            assert_eq!(code, 1);
+            assert_eq!(
+                stderr,
+                "Options --ldb and --ldb-sync-mode require --eval.\n\
+                 Try ./cli --help for more information.\n"
+            );
+        }
+        Parsed::Run(..) => panic!("--ldb without --eval must fail"),
+    }
 }

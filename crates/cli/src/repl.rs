@@ -145,13 +145,16 @@ pub fn run(session: &mut Session) {
     };
 
     // Like upstream, a failed first connection is not fatal here: every command retries.
-    if session.connect(false) && matches!(input, Input::Tty { .. }) {
-        // Upstream loads the help table at startup, so help works offline later.
+    // Upstream loads the help table at startup, so help works offline later
+    // (not with --eval: the connection may be in a debugging session).
+    if session.connect(false) && matches!(input, Input::Tty { .. }) && session.cfg.eval.is_none() {
         session.load_help();
     }
 
     loop {
-        let prompt = if session.connected() {
+        let prompt = if session.ldb.active {
+            crate::eval::PROMPT.to_string()
+        } else if session.connected() {
             session.prompt()
         } else {
             "not connected> ".to_string()
@@ -162,7 +165,13 @@ pub fn run(session: &mut Session) {
         if line.is_empty() {
             continue;
         }
-        let Some(argv) = redis_common::args::split_args(line.as_bytes()) else {
+        let debugger_eval = if session.ldb.active {
+            crate::eval::debugger_eval(&line)
+        } else {
+            None
+        };
+        let Some(argv) = debugger_eval.or_else(|| redis_common::args::split_args(line.as_bytes()))
+        else {
             out(b"Invalid argument(s)\n");
             input.remember(&line);
             continue;
@@ -187,6 +196,9 @@ pub fn run(session: &mut Session) {
         let first = &argv[0];
         if first.eq_ignore_ascii_case(b"quit") || first.eq_ignore_ascii_case(b"exit") {
             std::process::exit(0);
+        } else if session.cfg.eval_ldb && first.eq_ignore_ascii_case(b"restart") {
+            // Also after a session ended, as upstream.
+            crate::eval::restart(session);
         } else if first.first() == Some(&b':') && first[1..].eq_ignore_ascii_case(b"set") {
             // Preferences (hints) have no effect in this implementation.
         } else if argv.len() == 3 && first.eq_ignore_ascii_case(b"connect") {

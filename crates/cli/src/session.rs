@@ -37,6 +37,8 @@ pub struct Session {
     shutdown: bool,
     last_type: LastType,
     help: Option<Vec<help::Entry>>,
+    /// The Lua debugger (`--ldb`) state.
+    pub ldb: crate::eval::Ldb,
 }
 
 /// Writes to stdout and flushes, like upstream's fwrite+fflush per reply.
@@ -91,6 +93,7 @@ impl Session {
             shutdown: false,
             last_type: LastType::Other,
             help: None,
+            ldb: crate::eval::Ldb::default(),
         })
     }
 
@@ -124,7 +127,8 @@ impl Session {
         p
     }
 
-    fn roundtrip(&mut self, args: &[&[u8]]) -> Option<Frame> {
+    /// Sends one command and returns its reply without printing it.
+    pub fn roundtrip(&mut self, args: &[&[u8]]) -> Option<Frame> {
         let c = self.client.as_mut()?;
         self.rt.block_on(c.cmd(args)).ok()
     }
@@ -252,15 +256,19 @@ impl Session {
         }
     }
 
-    fn is_help(args: &[Vec<u8>]) -> bool {
-        args.first()
-            .is_some_and(|a| a.eq_ignore_ascii_case(b"help") || a == b"?")
+    /// `help` and `?` are answered here, except in a Lua debugging
+    /// session, whose own `help` is the server's.
+    fn is_help(&self, args: &[Vec<u8>]) -> bool {
+        !self.ldb.active
+            && args
+                .first()
+                .is_some_and(|a| a.eq_ignore_ascii_case(b"help") || a == b"?")
     }
 
     /// Runs a command `repeat` times, reconnecting and following cluster
     /// redirects as needed. Err means the command could not be completed.
     pub fn issue(&mut self, args: &[Vec<u8>], repeat: i64) -> Result<(), ()> {
-        if Self::is_help(args) {
+        if self.is_help(args) {
             self.print_help(&args[1..]);
             return Ok(());
         }
@@ -296,7 +304,7 @@ impl Session {
             return Ok(());
         };
         let command = lower(first);
-        if Self::is_help(args) {
+        if self.is_help(args) {
             self.print_help(&args[1..]);
             return Ok(());
         }
@@ -451,21 +459,49 @@ impl Session {
             }
         }
         if print {
-            match format::format_reply(
+            let (active, colors) = (self.ldb.active, self.ldb.colors);
+            let mut ended = false;
+            let rendered = format::format_reply(
                 &frame,
                 self.cfg.output,
                 output_raw,
                 &self.cfg.mb_delim,
                 &self.cfg.cmd_delim,
-            ) {
+                &mut |s, o| crate::eval::write_status(s, o, active, colors, &mut ended),
+            );
+            match rendered {
                 Ok(bytes) => out(&bytes),
                 Err(format::Unrenderable(code)) => {
                     eprintln!("Unknown reply type: {code}");
                     std::process::exit(1);
                 }
             }
+            if ended {
+                return self.end_ldb_session();
+            }
         }
         Ok(())
+    }
+
+    /// After the debugger's `<endsession>`: the script's reply follows, shown
+    /// in the human format, which stays the output format from here on.
+    fn end_ldb_session(&mut self) -> Result<(), Option<String>> {
+        self.ldb.active = false;
+        self.cfg.output = Output::Standard;
+        if std::mem::take(&mut self.ldb.starting) {
+            // The session ended with the EVAL itself: upstream gives up.
+            out(b"Eval debugging session can't start:\n");
+            let _ = self.read_reply(false);
+            std::process::exit(0);
+        }
+        let res = self.read_reply(false);
+        out(crate::eval::ended_message(self.cfg.eval_ldb_sync));
+        // The server closes the session's connection: the REPL goes on with
+        // a new one (upstream reconnects too, silently).
+        if res.is_ok() {
+            self.connect(true);
+        }
+        res
     }
 }
 

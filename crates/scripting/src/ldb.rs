@@ -246,8 +246,20 @@ const REFUSALS: &[&str] = &[
 impl Ldb {
     /// A session stopping at the script's first line.
     fn new(shared: &Arc<Shared>, body: &[u8], timeout_ms: u64) -> Ldb {
+        // The source lines, as upstream keeps them: trailing CRs and LFs
+        // trimmed first (no empty last line), nothing for an empty body.
+        let end = body
+            .iter()
+            .rposition(|&b| b != b'\n' && b != b'\r')
+            .map_or(0, |i| i + 1);
+        let body = &body[..end];
+        let src = if body.is_empty() {
+            Vec::new()
+        } else {
+            body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect()
+        };
         Ldb {
-            src: body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect(),
+            src,
             step: true,
             luabp: false,
             breakpoints: Vec::new(),

@@ -124,6 +124,16 @@ fn lists_and_breakpoints() {
 }
 
 #[test]
+fn trailing_line_ends_make_no_source_line() {
+    let mut l = session("local a = 1\r\nreturn a\n\n");
+    l.current_line = 2;
+    l.list(0, 5);
+    // (A CR inside a line shows as a space on the console.)
+    assert_eq!(lines(&mut l), ["   1   local a = 1 ", "-> 2   return a"]);
+    assert!(session("\n\r\n").src.is_empty());
+}
+
+#[test]
 fn maxlen_trims_values_and_replies() {
     let mut l = session("return 1");
     l.maxlen_command(Some(b"3"));
