@@ -20,6 +20,7 @@ mod config_runtime;
 mod differential;
 mod directives;
 mod error_precedence;
+mod lolwut;
 mod memory;
 mod migrate;
 mod persistence;

@@ -14,7 +14,8 @@
 //!   (CLIENT), [`transaction`] (MULTI/EXEC/WATCH), [`pubsub`].
 //! - [`introspection`] (COMMAND, SLOWLOG, LATENCY, MEMORY, MONITOR, TIME),
 //!   [`info`] (INFO), [`config`] (CONFIG), [`debug`] (DEBUG), [`module`]
-//!   (MODULE, which loads nothing).
+//!   (MODULE, which loads nothing), [`lolwut`] (LOLWUT: the version and
+//!   computer art).
 //! - [`persistence`] (SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, SHUTDOWN),
 //!   [`replication`] (REPLICAOF, REPLCONF, PSYNC, SYNC, ROLE, WAIT, FAILOVER),
 //!   [`cluster`] (CLUSTER, READONLY, READWRITE, ASKING: standalone replies).
@@ -44,6 +45,7 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod list;
+pub mod lolwut;
 pub mod migrate;
 pub mod module;
 pub mod persistence;
@@ -83,6 +85,7 @@ pub const MODULES: &[&[(&str, Handler)]] = &[
     config::COMMANDS,
     debug::COMMANDS,
     module::COMMANDS,
+    lolwut::COMMANDS,
     persistence::COMMANDS,
     replication::COMMANDS,
     cluster::COMMANDS,
