@@ -1,5 +1,5 @@
 //! Scripts as processes see them: a busy script answered `-BUSY` to other
-//! clients, `SCRIPT KILL`, a script that wrote is `-UNKILLABLE`, `SHUTDOWN
+//! clients (also one that was quick before), `SCRIPT KILL`, a script that wrote is `-UNKILLABLE`, `SHUTDOWN
 //! NOSAVE` still stops the server; script effects reaching a reference
 //! replica and surviving an AOF restart. Each behaviour scenario runs on the
 //! reference and on ours with the same assertions.
@@ -87,6 +87,92 @@ fn busy_script_reference() {
 #[test]
 fn busy_script_ours() {
     busy_scenario(ServerKind::Ours);
+}
+
+/// A script (and a function) that was quick many times, then loops:
+/// other clients, new ones too, get `-BUSY` and `SCRIPT KILL` /
+/// `FUNCTION KILL` end it; one that wrote first is `-UNKILLABLE` and
+/// `SHUTDOWN NOSAVE` stops the server. (Ours runs a script known to be
+/// quick in line on its connection's thread: the thread hands its other
+/// connections over when the script turns busy.)
+fn quick_script_turning_slow(kind: ServerKind) {
+    let mut s = TestServer::start(kind, &["--busy-reply-threshold", "50"]);
+    let mut runner = s.conn();
+    let mut other = s.conn();
+    let load = |c: &mut Conn, body: &str| {
+        let r = c.cmd(&["SCRIPT", "LOAD", body]);
+        String::from_utf8_lossy(&r)
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let spin = load(
+        &mut runner,
+        "while redis.call('get', KEYS[1]) == 'loop' do end return 1",
+    );
+    for _ in 0..5 {
+        assert_eq!(runner.cmd(&["EVALSHA", &spin, "1", "k"]), b":1\r\n");
+    }
+    assert_eq!(other.cmd(&["SET", "k", "loop"]), b"+OK\r\n");
+    runner.send_raw(&req(&["EVALSHA", &spin, "1", "k"]));
+    wait_busy(&mut other);
+    let mut late = s.conn();
+    assert!(late.cmd(&["GET", "k"]).starts_with(b"-BUSY"));
+    assert_eq!(other.cmd(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    let killed = String::from_utf8_lossy(&runner.read_reply_raw()).into_owned();
+    assert!(
+        killed.starts_with("-ERR Script killed by user with SCRIPT KILL"),
+        "{killed}"
+    );
+    assert_eq!(late.cmd(&["PING"]), b"+PONG\r\n");
+
+    // A function.
+    let lib = "#!lua name=spinlib\nredis.register_function('spin', function(keys) while redis.call('get', keys[1]) == 'loop' do end return 1 end)";
+    assert_eq!(other.cmd(&["FUNCTION", "LOAD", lib]), b"$7\r\nspinlib\r\n");
+    for _ in 0..5 {
+        assert_eq!(runner.cmd(&["FCALL", "spin", "1", "f"]), b":1\r\n");
+    }
+    assert_eq!(other.cmd(&["SET", "f", "loop"]), b"+OK\r\n");
+    runner.send_raw(&req(&["FCALL", "spin", "1", "f"]));
+    wait_busy(&mut other);
+    assert_eq!(other.cmd(&["FUNCTION", "KILL"]), b"+OK\r\n");
+    let killed = String::from_utf8_lossy(&runner.read_reply_raw()).into_owned();
+    // (Upstream's text names SCRIPT KILL for functions too.)
+    assert!(
+        killed.starts_with(
+            "-ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:"
+        ),
+        "{killed}"
+    );
+
+    // A quick script that writes before it loops.
+    assert_eq!(other.cmd(&["SET", "k", "no"]), b"+OK\r\n");
+    let write_spin = load(
+        &mut runner,
+        "redis.call('incr', KEYS[2]) while redis.call('get', KEYS[1]) == 'loop' do end return 1",
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            runner.cmd(&["EVALSHA", &write_spin, "2", "k", "n"]),
+            b":1\r\n"
+        );
+    }
+    assert_eq!(other.cmd(&["SET", "k", "loop"]), b"+OK\r\n");
+    runner.send_raw(&req(&["EVALSHA", &write_spin, "2", "k", "n"]));
+    wait_busy(&mut other);
+    let unkillable = String::from_utf8_lossy(&other.cmd(&["SCRIPT", "KILL"])).into_owned();
+    assert!(unkillable.starts_with("-UNKILLABLE"), "{unkillable}");
+    other.send_raw(&req(&["SHUTDOWN", "NOSAVE"]));
+    let status = s.wait_exit(Duration::from_secs(10));
+    assert!(status.is_some(), "SHUTDOWN NOSAVE did not stop the server");
+}
+
+#[test]
+fn a_quick_script_that_turns_slow_is_busy_and_killable() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        quick_script_turning_slow(kind);
+    }
 }
 
 fn pipelined_ping_after_busy(kind: ServerKind) {

@@ -87,6 +87,8 @@ pub struct ScriptRun {
     /// Replayed from the AOF being loaded: its commands run as loading
     /// runs them (no statistics, no propagation).
     pub loading: bool,
+    /// Busy ticks that called the busy hook (see [`set_busy_hook`]).
+    pub release_tries: u8,
 }
 
 /// Work a connection hands to a busy script (its batch, its close...): run
@@ -276,6 +278,20 @@ impl ScriptWatch {
         self.running.fetch_sub(1, Ordering::SeqCst);
         left
     }
+}
+
+/// Called on a busy script's first ticks: see [`set_busy_hook`].
+static BUSY_HOOK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// How many ticks of a busy run call the hook.
+const BUSY_RELEASE_TRIES: u8 = 3;
+
+/// Installs what a script does on its thread once it is busy, before it
+/// serves the handed-over requests: the server hands the other work of
+/// that thread (other connections, when the script runs in line on a
+/// runtime worker) to another thread. Set once at startup.
+pub fn set_busy_hook(hook: fn()) {
+    let _ = BUSY_HOOK.set(hook);
 }
 
 /// What the Lua debugger's console got (see
@@ -719,6 +735,7 @@ fn eval_with(ctx: &mut Ctx, interp: &mut Interpreter, req: EvalRequest) -> CmdRe
         slot: None,
         argv: Vec::new(),
         loading: ctx.caller == Caller::AofLoad,
+        release_tries: 0,
     };
     let reply = run_script(ctx, run, req.keys, &[], |host| {
         interp.run(host, found, req.keys, req.args)
@@ -795,6 +812,7 @@ fn fcall_with(ctx: &mut Ctx, engine: &FunctionEngine, req: FcallRequest) -> CmdR
         slot: None,
         argv: Vec::new(),
         loading: ctx.caller == Caller::AofLoad,
+        release_tries: 0,
     };
     let reply = run_script(ctx, run, keys, req.argv, |host| {
         engine.call_found(host, found, keys, args)
@@ -1122,6 +1140,16 @@ impl Host for EngineHost<'_> {
             ));
             self.st.scripting.watch.set_busy();
         }
+        // The first busy ticks release the thread's other work, if it has
+        // any (see `set_busy_hook`).
+        if let Some(run) = self.st.scripting.run.as_mut() {
+            if run.release_tries < BUSY_RELEASE_TRIES {
+                run.release_tries += 1;
+                if let Some(hook) = BUSY_HOOK.get() {
+                    hook();
+                }
+            }
+        }
         self.serve_busy_requests();
         let run = self.st.scripting.run.as_mut()?;
         if self.st.shutdown.is_some() {
@@ -1131,13 +1159,10 @@ impl Host for EngineHost<'_> {
             return Some(b"ERR Script killed by a server shutdown".to_vec());
         }
         if run.killed {
-            let what = match run.kind {
-                ScriptKind::Eval => "SCRIPT KILL",
-                ScriptKind::Function => "FUNCTION KILL",
-            };
+            // Upstream's texts name SCRIPT KILL for functions too.
             self.st
-                .log_warning(&format!("Lua script killed by user with {what}."));
-            return Some(format!("ERR Script killed by user with {what}...").into_bytes());
+                .log_warning("Lua script killed by user with SCRIPT KILL.");
+            return Some(b"ERR Script killed by user with SCRIPT KILL...".to_vec());
         }
         None
     }

@@ -61,7 +61,7 @@ impl Host for Mock {
         self.ticks += 1;
         match self.kill_after {
             Some(n) if self.ticks > n => {
-                Some(b"ERR Script killed by user with FUNCTION KILL...".to_vec())
+                Some(b"ERR Script killed by user with SCRIPT KILL...".to_vec())
             }
             _ => None,
         }
@@ -1318,7 +1318,7 @@ redis.register_function('ok', function() return 'fine' end)",
     };
     assert_eq!(
         fcall(&mut e, &mut h, "test", &[], &[]),
-        err("ERR Script killed by user with FUNCTION KILL... script: test, on @user_function:2.")
+        err("ERR Script killed by user with SCRIPT KILL... script: test, on @user_function:2.")
     );
     assert_eq!(h.ticks, 4);
     let mut h = Mock {
@@ -1326,7 +1326,7 @@ redis.register_function('ok', function() return 'fine' end)",
         ..Mock::default()
     };
     assert!(
-        matches!(fcall(&mut e, &mut h, "caught", &[], &[]), Frame::Error(t) if t.starts_with(b"ERR Script killed by user with FUNCTION KILL..."))
+        matches!(fcall(&mut e, &mut h, "caught", &[], &[]), Frame::Error(t) if t.starts_with(b"ERR Script killed by user with SCRIPT KILL..."))
     );
     assert_eq!(
         fcall(&mut e, &mut Mock::default(), "ok", &[], &[]),
