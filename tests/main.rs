@@ -11,8 +11,8 @@
 
 mod aof;
 mod check_order;
-mod cli_eval;
 mod cli_cluster;
+mod cli_eval;
 mod clients;
 mod cluster;
 mod cluster_seed002;
