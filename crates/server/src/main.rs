@@ -369,19 +369,25 @@ fn main() {
             std::process::exit(1);
         }
     }
-    // `io-threads 1` (the default) runs everything on one worker thread
-    // like upstream's event loop: on small machines the other cores are
-    // better left to clients and the kernel than spent on cross-thread
-    // wake-ups. It is tokio's multi-thread scheduler with one worker, not
-    // the current-thread one, so that a script turning busy on the worker
-    // can hand the worker's other connections to a new thread (see
-    // `release_worker`) and they get `-BUSY` as upstream's do (measured
-    // cost: within the noise, 2-3% at most, on pipelined SETs).
+    // `io-threads 1` (the default) runs everything on one thread like
+    // upstream's event loop: on small machines the other cores are better
+    // left to clients and the kernel than spent on cross-thread wake-ups.
+    // (tokio's multi-thread scheduler with one worker would let a busy
+    // script hand the other connections over, see `release_worker`, but it
+    // polls the last woken task first, which reorders commands that arrive
+    // together on different connections: upstream's tests of blocked
+    // clients and WATCH saw it under load.)
     let io_threads = config.get_int("io-threads").clamp(1, 128) as usize;
-    let built = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(io_threads)
-        .enable_all()
-        .build();
+    let built = if io_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(io_threads)
+            .enable_all()
+            .build()
+    };
     redis_engine::script::set_busy_hook(release_worker);
     let runtime = match built {
         Ok(r) => r,
@@ -392,12 +398,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    // On a worker, as every connection: the main thread only waits.
-    let code = runtime.block_on(async move {
-        tokio::spawn(serve(config, registry, args.config_file, daemonize))
-            .await
-            .unwrap_or(1)
-    });
+    let code = runtime.block_on(serve(config, registry, args.config_file, daemonize));
     // Connection tasks may still be parked on sockets; do not wait for them.
     runtime.shutdown_background();
     std::process::exit(code);
@@ -408,7 +409,8 @@ fn main() {
 /// move to a new thread while this one goes on with the script, so the
 /// other connections are served (`-BUSY`, `SCRIPT KILL`). The short wait
 /// lets the new thread take them; elsewhere (a script's own thread) this
-/// only waits.
+/// only waits. Only the multi-thread scheduler (`io-threads` 2 or more)
+/// can do this; with one thread the others wait for the script.
 fn release_worker() {
     let on_worker = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
