@@ -4,8 +4,8 @@
 //! the reference `redis-server`; their stdout must be identical byte for
 //! byte (nothing in these sessions varies between runs, so nothing is
 //! masked). `TERM` is set so the debugger's colours are part of what is
-//! compared. Our client against our own server runs the synchronous
-//! session only (forked `SCRIPT DEBUG YES` is not required of our server).
+//! compared. Our client against our own server runs a synchronous and a
+//! forked session, compared with Debian's client against the reference.
 //!
 //! Servers listen on free loopback ports in their own temp dirs; scripts
 //! live in another temp dir, the clients' working directory. Every run is
@@ -301,16 +301,21 @@ fn ldb_restart_rereads_the_script() {
     same(&srv, dir.path(), &args, "continue\nrestart\ncontinue\n");
 }
 
+/// Our client against our server gives what Debian's client gives
+/// against the reference, for a synchronous and a forked session (the
+/// last command shows whether the session's write stayed).
 #[test]
-fn ldb_sync_session_on_our_server() {
+fn ldb_sessions_on_our_server() {
     let dir = scripts();
-    let args = ["--ldb-sync-mode", "--eval", "debug.lua", "k1", ",", "v1"];
-    let stdin = "step\nprint\nredis ping\nrestart\nstep\nstep\ncontinue\nget k1\n";
-    let reference_srv = TestServer::start(ServerKind::Reference, &[]);
-    let expected = run(&reference(), &reference_srv, dir.path(), &args, stdin);
-    drop(reference_srv);
-    let our_srv = TestServer::start(ServerKind::Ours, &[]);
-    let got = run(&ours(), &our_srv, dir.path(), &args, stdin);
-    assert_eq!(text(&expected.stdout), text(&got.stdout));
-    assert_eq!(expected.status.code(), got.status.code());
+    for mode in ["--ldb-sync-mode", "--ldb"] {
+        let args = [mode, "--eval", "debug.lua", "k1", ",", "v1"];
+        let stdin = "step\nprint\nlist\nredis ping\nrestart\nstep\nstep\ncontinue\nget k1\n";
+        let reference_srv = TestServer::start(ServerKind::Reference, &[]);
+        let expected = run(&reference(), &reference_srv, dir.path(), &args, stdin);
+        drop(reference_srv);
+        let our_srv = TestServer::start(ServerKind::Ours, &[]);
+        let got = run(&ours(), &our_srv, dir.path(), &args, stdin);
+        assert_eq!(text(&expected.stdout), text(&got.stdout), "{mode}");
+        assert_eq!(expected.status.code(), got.status.code(), "{mode}");
+    }
 }
