@@ -1466,13 +1466,10 @@ impl Session {
         }
         let args = args.to_vec();
         match l {
-            Local::Ping => match args.get(1) {
+            // (`ECHO` has its argument: checked above.)
+            Local::Ping | Local::Echo => match args.get(1) {
                 Some(a) => self.frame(Frame::Bulk(a.clone())),
                 None => self.ready(Bytes::from_static(b"+PONG\r\n")),
-            },
-            Local::Echo => match args.get(1) {
-                Some(a) => self.frame(Frame::Bulk(a.clone())),
-                None => self.arity("echo"),
             },
             Local::Quit => {
                 self.ready(Bytes::from_static(b"+OK\r\n"));

@@ -447,11 +447,16 @@ fn run_batch(
     }
 }
 
-/// Runs one offloaded command on `st` for `client`.
-fn run_alone(st: &mut State, mut client: Client, argv: Vec<Bytes>) -> Finished {
-    let mut batch = VecDeque::from([argv]);
+/// Runs `batch` on `st` for a client taken from its connection (an
+/// offloaded command, or a batch handed to a busy script).
+fn run_handed(
+    st: &mut State,
+    mut client: Client,
+    mut batch: VecDeque<Vec<Bytes>>,
+    qbuf: (usize, usize),
+) -> Finished {
     let mut out = BytesMut::new();
-    let end = run_batch(st, &mut client, &mut batch, &mut out, (0, 0), false);
+    let end = run_batch(st, &mut client, &mut batch, &mut out, qbuf, false);
     Finished {
         cached: cached(st, &client),
         shutdown: st.shutdown.is_some(),
@@ -570,9 +575,9 @@ impl ClientSession {
                 let mut copy = redis_engine::script_fork::fork_for_debugging(&st, &client);
                 drop(st);
                 watch.retire();
-                run_alone(&mut copy, client, argv)
+                run_handed(&mut copy, client, VecDeque::from([argv]), (0, 0))
             } else {
-                let finished = run_alone(&mut st, client, argv);
+                let finished = run_handed(&mut st, client, VecDeque::from([argv]), (0, 0));
                 drop(st);
                 watch.retire();
                 finished
@@ -624,21 +629,12 @@ impl ClientSession {
         io: IoDelta,
     ) -> Flow {
         let placeholder = Client::detached(self.client.id);
-        let mut client = std::mem::replace(&mut self.client, placeholder);
-        let mut batch = std::mem::take(pending);
+        let client = std::mem::replace(&mut self.client, placeholder);
+        let batch = std::mem::take(pending);
         let qbuf = (io.batch_bytes + io.query_buffer, io.query_buffer);
         let done = self.shared.watch.with_state(&self.shared.state, move |st| {
             count_io(st, &client, io);
-            let mut out = BytesMut::new();
-            let end = run_batch(st, &mut client, &mut batch, &mut out, qbuf, false);
-            Finished {
-                cached: cached(st, &client),
-                shutdown: st.shutdown.is_some(),
-                client,
-                pending: batch,
-                out,
-                end,
-            }
+            run_handed(st, client, batch, qbuf)
         });
         let Some(f) = done else {
             return Flow::Stop;
