@@ -30,12 +30,5 @@ pub fn os_line() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn strips_the_errno_suffix() {
-        let e = std::io::Error::from_raw_os_error(2);
-        assert_eq!(super::strerror(&e), "No such file or directory");
-        let other = std::io::Error::other("plain");
-        assert_eq!(super::strerror(&other), "plain");
-    }
-}
+#[path = "os_tests.rs"]
+mod tests;
