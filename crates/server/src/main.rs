@@ -369,25 +369,20 @@ fn main() {
             std::process::exit(1);
         }
     }
-    // `io-threads 1` (the default) runs everything on one thread like
-    // upstream's event loop: on small machines the other cores are better
-    // left to clients and the kernel than spent on cross-thread wake-ups.
-    // (tokio's multi-thread scheduler with one worker would let a busy
-    // script hand the other connections over, see `release_worker`, but it
-    // polls the last woken task first, which reorders commands that arrive
-    // together on different connections: upstream's tests of blocked
-    // clients and WATCH saw it under load.)
+    // `io-threads 1` (the default) runs everything on one worker thread
+    // like upstream's event loop: on small machines the other cores are
+    // better left to clients and the kernel than spent on cross-thread
+    // wake-ups. It is tokio's multi-thread scheduler with one worker, not
+    // the current-thread one, so that a script turning busy on the worker
+    // can hand the worker's other connections to a new thread (see
+    // `release_worker`) and they get `-BUSY` as upstream's do. Its LIFO
+    // slot (the task woken last polled first) is off: it reordered
+    // commands arriving together on different connections, which
+    // upstream's tests of blocked clients and WATCH saw under load. That
+    // switch needs `--cfg tokio_unstable` (.cargo/config.toml); a build
+    // without it keeps the single-threaded runtime for one thread.
     let io_threads = config.get_int("io-threads").clamp(1, 128) as usize;
-    let built = if io_threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(io_threads)
-            .enable_all()
-            .build()
-    };
+    let built = runtime_builder(io_threads).enable_all().build();
     redis_engine::script::set_busy_hook(release_worker);
     let runtime = match built {
         Ok(r) => r,
@@ -398,10 +393,38 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = runtime.block_on(serve(config, registry, args.config_file, daemonize));
+    // On a worker, as every connection: the main thread only waits.
+    let code = runtime.block_on(async move {
+        tokio::spawn(serve(config, registry, args.config_file, daemonize))
+            .await
+            .unwrap_or(1)
+    });
     // Connection tasks may still be parked on sockets; do not wait for them.
     runtime.shutdown_background();
     std::process::exit(code);
+}
+
+/// The runtime for `io_threads` workers: the multi-thread scheduler in
+/// FIFO order (see `main`).
+#[cfg(tokio_unstable)]
+fn runtime_builder(io_threads: usize) -> tokio::runtime::Builder {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.worker_threads(io_threads).disable_lifo_slot();
+    b
+}
+
+/// Without `tokio_unstable` the LIFO slot cannot be turned off: one
+/// thread keeps upstream's order on the current-thread scheduler (where a
+/// quick script turning busy holds everyone), more threads use the
+/// multi-thread one as it is.
+#[cfg(not(tokio_unstable))]
+fn runtime_builder(io_threads: usize) -> tokio::runtime::Builder {
+    if io_threads <= 1 {
+        return tokio::runtime::Builder::new_current_thread();
+    }
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.worker_threads(io_threads);
+    b
 }
 
 /// A script running on a runtime worker (one that was quick before, run
@@ -409,8 +432,7 @@ fn main() {
 /// move to a new thread while this one goes on with the script, so the
 /// other connections are served (`-BUSY`, `SCRIPT KILL`). The short wait
 /// lets the new thread take them; elsewhere (a script's own thread) this
-/// only waits. Only the multi-thread scheduler (`io-threads` 2 or more)
-/// can do this; with one thread the others wait for the script.
+/// only waits. Only the multi-thread scheduler can do this.
 fn release_worker() {
     let on_worker = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
