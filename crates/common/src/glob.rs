@@ -24,6 +24,13 @@ pub fn string_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
     if s.is_empty() {
         return pattern.is_empty();
     }
+    // The common `prefix*` (ACL key patterns, `SCAN MATCH user:*`) is a
+    // prefix comparison.
+    if let Some((b'*', head)) = pattern.split_last() {
+        if !nocase && !head.iter().any(|c| matches!(c, b'*' | b'?' | b'[' | b'\\')) {
+            return s.starts_with(head);
+        }
+    }
     let fold = |c: u8| if nocase { c.to_ascii_lowercase() } else { c };
     let (mut p, mut i) = (0usize, 0usize);
     // Position in the pattern just after the last `*` seen, and the string

@@ -44,3 +44,22 @@ fn no_exponential_blowup() {
     let pattern = "*".repeat(5000) + "x";
     assert!(string_match(pattern.as_bytes(), b"yyyyyx", false));
 }
+
+#[test]
+fn prefix_patterns() {
+    // The `prefix*` fast path agrees with the general matcher's answers.
+    assert!(string_match(b"key:*", b"key:1", false));
+    assert!(string_match(b"key:*", b"key:", false));
+    assert!(!string_match(b"key:*", b"ke", false));
+    assert!(!string_match(b"key:*", b"kez:1", false));
+    assert!(!string_match(b"key:*", b"", false));
+    assert!(string_match(b"*", b"a", false));
+    assert!(!string_match(b"*", b"", false));
+    // Specials before the star, or case folding, take the general path.
+    assert!(string_match(b"k?y:*", b"kay:1", false));
+    assert!(string_match(b"k[ae]y:*", b"key:1", false));
+    assert!(string_match(b"k\\?y*", b"k?y1", false));
+    assert!(!string_match(b"k\\?y*", b"kay1", false));
+    assert!(string_match(b"KEY:*", b"key:1", true));
+    assert!(string_match(b"a**", b"abc", false));
+}

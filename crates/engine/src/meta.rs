@@ -255,11 +255,53 @@ pub struct KeySpec {
     pub flags: Vec<String>,
     pub begin_search: BeginSearch,
     pub find_keys: FindKeys,
+    /// The flags the per-command checks (ACL, key extraction) ask about,
+    /// as bits ([`KeySpec::NOT_KEY`] …), so that they compare no strings.
+    bits: u8,
 }
 
 impl KeySpec {
+    pub const NOT_KEY: u8 = 1;
+    pub const INCOMPLETE: u8 = 2;
+    pub const VARIABLE_FLAGS: u8 = 4;
+    /// `access`: the command reads the key's value.
+    pub const ACCESS: u8 = 8;
+    /// `insert`, `delete` or `update`: it writes it.
+    pub const WRITE: u8 = 16;
+
+    /// A spec with these flags (the bits are derived from them).
+    pub fn new(flags: Vec<String>, begin_search: BeginSearch, find_keys: FindKeys) -> KeySpec {
+        let has = |f: &str| flags.iter().any(|x| x.eq_ignore_ascii_case(f));
+        let mut bits = 0;
+        for (flag, bit) in [
+            ("not_key", Self::NOT_KEY),
+            ("incomplete", Self::INCOMPLETE),
+            ("variable_flags", Self::VARIABLE_FLAGS),
+            ("access", Self::ACCESS),
+            ("insert", Self::WRITE),
+            ("delete", Self::WRITE),
+            ("update", Self::WRITE),
+        ] {
+            if has(flag) {
+                bits |= bit;
+            }
+        }
+        KeySpec {
+            flags,
+            begin_search,
+            find_keys,
+            bits,
+        }
+    }
+
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+    }
+
+    /// Whether the spec has one of `bits` ([`KeySpec::NOT_KEY`] …).
+    #[inline]
+    pub fn has_bits(&self, bits: u8) -> bool {
+        self.bits & bits != 0
     }
 
     fn parse(v: &MetaValue) -> Result<KeySpec, MetaError> {
@@ -301,11 +343,7 @@ impl KeySpec {
             },
             _ => FindKeys::Unknown,
         };
-        Ok(KeySpec {
-            flags,
-            begin_search,
-            find_keys,
-        })
+        Ok(KeySpec::new(flags, begin_search, find_keys))
     }
 }
 
@@ -382,7 +420,7 @@ impl CommandMeta {
     /// Whether any key spec designates real keys (`COMMAND GETKEYS` refuses
     /// commands without one, e.g. SPUBLISH whose spec is `not_key`).
     pub fn has_keys(&self) -> bool {
-        self.key_specs.iter().any(|s| !s.has_flag("not_key"))
+        self.key_specs.iter().any(|s| !s.has_bits(KeySpec::NOT_KEY))
     }
 }
 
@@ -809,15 +847,28 @@ pub(crate) fn variable_key_flags(
 
 /// [`keys_from_specs`] with the index of the spec of each key.
 fn spec_keys(m: &CommandMeta, argv: &[Bytes]) -> Option<Vec<(usize, usize)>> {
+    let mut out = Vec::new();
+    each_spec_key(m, argv, |pos, spec| out.push((pos, spec)))?;
+    Some(out)
+}
+
+/// Calls `f` with the position of each key the specs find and the index
+/// of its spec, in order, allocating nothing (the per-command checks run
+/// it). None when a spec cannot be applied: `f` may have been called for
+/// the keys of the specs before it, which the caller then drops.
+pub(crate) fn each_spec_key(
+    m: &CommandMeta,
+    argv: &[Bytes],
+    mut f: impl FnMut(usize, usize),
+) -> Option<()> {
     let argc = i64::try_from(argv.len()).ok()?;
     let arg = |i: i64| usize::try_from(i).ok().and_then(|i| argv.get(i));
-    let mut out = Vec::new();
     for (spec_idx, spec) in m.key_specs.iter().enumerate() {
-        if spec.has_flag("not_key") {
+        if spec.has_bits(KeySpec::NOT_KEY) {
             continue;
         }
         // The reference does not trust incomplete specs for extraction.
-        if spec.has_flag("incomplete") {
+        if spec.has_bits(KeySpec::INCOMPLETE) {
             return None;
         }
         let mut first = match &spec.begin_search {
@@ -878,11 +929,14 @@ fn spec_keys(m: &CommandMeta, argv: &[Bytes]) -> Option<Vec<(usize, usize)>> {
         if first < 1 || first >= argc || last >= argc || last < first {
             return None;
         }
-        let mut positions = Vec::new();
-        push_range(&mut positions, first, last, step);
-        out.extend(positions.into_iter().map(|p| (p, spec_idx)));
+        let step = usize::try_from(step.max(1)).unwrap_or(1);
+        if let (Ok(first), Ok(last)) = (usize::try_from(first), usize::try_from(last)) {
+            for pos in (first..=last).step_by(step) {
+                f(pos, spec_idx);
+            }
+        }
     }
-    Some(out)
+    Some(())
 }
 
 /// Per-command extraction for when the specs cannot be applied; mirrors the
