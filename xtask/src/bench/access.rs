@@ -8,6 +8,10 @@
 //!   BCAST PREFIX key:` mode, so every SET sends 50 invalidations; ours
 //!   against the reference in the same setup. The tracking connections
 //!   are drained by a thread so their replies never pile up.
+//!
+//! Both comparisons run their two sides back to back in each round (user
+//! and default, ours and the reference) and report the median of the
+//! rounds' ratios (and the median requests/s of each side).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -42,15 +46,41 @@ fn add_user(s: &Srv) -> Result<(), String> {
     Ok(())
 }
 
-/// Median requests/s of `test` at `pipeline` over the rounds, with `extra`
-/// redis-benchmark arguments.
-fn rps(ctx: &Ctx, s: &Srv, test: &str, pipeline: u32, extra: &[&str]) -> Result<f64, String> {
-    let mut v = Vec::new();
-    for _ in 0..ctx.opts.rounds.max(1) {
-        let (rows, _) = tool::run(s, test, pipeline, ctx.opts.requests, extra)?;
-        v.extend(rows.into_iter().map(|(_, r, _)| r));
+/// Requests/s of one redis-benchmark run of `test` at `pipeline` with
+/// `extra` arguments.
+fn once(ctx: &Ctx, s: &Srv, test: &str, pipeline: u32, extra: &[&str]) -> Result<f64, String> {
+    let (rows, _) = tool::run(s, test, pipeline, ctx.opts.requests, extra)?;
+    rows.first()
+        .map(|(_, r, _)| *r)
+        .ok_or_else(|| format!("{test}: no figures"))
+}
+
+/// The median over the rounds of the ratio with/without `extra`
+/// arguments for `test` at `pipeline`, each round running both back to
+/// back: this VM's speed drifts by tens of percent within a minute,
+/// which two series run one after the other (or their medians) would
+/// report as a difference.
+fn paired_ratio(
+    ctx: &Ctx,
+    s: &Srv,
+    test: &str,
+    pipeline: u32,
+    extra: &[&str],
+) -> Result<Option<f64>, String> {
+    let mut ratios = Vec::new();
+    for round in 0..ctx.opts.rounds.max(1) {
+        // Which goes first alternates too (the second run of a pair
+        // tends to be the slower one here).
+        let (plain, with) = if round % 2 == 0 {
+            let plain = once(ctx, s, test, pipeline, &[])?;
+            (plain, once(ctx, s, test, pipeline, extra)?)
+        } else {
+            let with = once(ctx, s, test, pipeline, extra)?;
+            (once(ctx, s, test, pipeline, &[])?, with)
+        };
+        ratios.extend(report::ratio(Some(with), Some(plain)));
     }
-    median(&v).ok_or_else(|| format!("{test}: no figures"))
+    Ok(median(&ratios))
 }
 
 /// Connections in BCAST tracking mode on `port`, read and discarded by a
@@ -108,22 +138,32 @@ pub fn run(ctx: &Ctx) -> Result<(Table, Json), String> {
             }
             let mut acl = [None, None];
             for side in Side::BOTH {
-                let s = &pair[side.idx()];
-                let plain = rps(ctx, s, test, p, &[])?;
-                let user = rps(ctx, s, test, p, USER_ARGS)?;
-                acl[side.idx()] = report::ratio(Some(user), Some(plain));
+                acl[side.idx()] = paired_ratio(ctx, &pair[side.idx()], test, p, USER_ARGS)?;
             }
-            let mut tracked = [None, None];
-            for side in Side::BOTH {
-                let s = &pair[side.idx()];
-                let stop = Arc::new(AtomicBool::new(false));
-                let drain = trackers(s.port(), &stop)?;
-                let r = rps(ctx, s, test, p, &[]);
-                stop.store(true, Ordering::Relaxed);
-                let _ = drain.join();
-                tracked[side.idx()] = Some(r?);
+            // Ours and the reference back to back in each round; the
+            // median of the rounds' ratios.
+            let mut runs: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+            let mut ratios = Vec::new();
+            for round in 0..ctx.opts.rounds.max(1) {
+                let mut order = Side::BOTH;
+                if round % 2 == 1 {
+                    order.reverse();
+                }
+                for side in order {
+                    let s = &pair[side.idx()];
+                    let stop = Arc::new(AtomicBool::new(false));
+                    let drain = trackers(s.port(), &stop)?;
+                    let r = once(ctx, s, test, p, &[]);
+                    stop.store(true, Ordering::Relaxed);
+                    let _ = drain.join();
+                    runs[side.idx()].push(r?);
+                }
+                if let (Some(o), Some(r)) = (runs[0].last(), runs[1].last()) {
+                    ratios.extend(report::ratio(Some(*o), Some(*r)));
+                }
             }
-            let ratio = report::ratio(tracked[0], tracked[1]);
+            let tracked = [median(&runs[0]), median(&runs[1])];
+            let ratio = median(&ratios);
             t.row(vec![
                 test.to_string(),
                 p.to_string(),
