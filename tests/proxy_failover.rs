@@ -21,7 +21,10 @@
 //! write was lost nor acknowledged by the old primary after the new one
 //! took over; and the proxy's longest gap between two acknowledgements is
 //! within the failover time seen on the sentinels (`+switch-master`) plus
-//! a small margin. Both windows and error counts are printed; which front
+//! a small margin. A client subscribed through the proxy before the stop
+//! gets a message published through it after the failover (the proxy
+//! subscribed it again on the new primary). Both windows and error counts
+//! are printed; which front
 //! is faster is the benchmark's business (`cargo xtask bench proxy`),
 //! never asserted here.
 
@@ -113,6 +116,51 @@ impl Session {
             Ok(_) if line.ends_with("\r\n") => Ok(line.trim_end().to_string()),
             Ok(_) => Err(format!("partial reply {line:?}")),
             Err(e) => Err(format!("read: {e}")),
+        }
+    }
+}
+
+/// A client subscribed to `channel` through `addr`.
+struct Subscriber {
+    conn: TcpStream,
+    seen: Vec<u8>,
+}
+
+impl Subscriber {
+    fn subscribe(addr: SocketAddr, channel: &str) -> Subscriber {
+        let conn = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+        conn.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut s = Subscriber {
+            conn,
+            seen: Vec::new(),
+        };
+        s.conn
+            .write_all(&encode_request(&["SUBSCRIBE", channel]))
+            .unwrap();
+        s.wait_for(
+            &format!("subscribe\r\n${}\r\n{channel}", channel.len()),
+            Duration::from_secs(5),
+        );
+        s
+    }
+
+    /// Reads until `text` was seen (true) or `limit` passed (false).
+    fn wait_for(&mut self, text: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let mut buf = [0u8; 4096];
+        loop {
+            if String::from_utf8_lossy(&self.seen).contains(text) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            match self.conn.read(&mut buf) {
+                Ok(0) => return false,
+                Ok(n) => self.seen.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
         }
     }
 }
@@ -525,6 +573,19 @@ fn proxy_failover_window_against_haproxy_seed002() {
         }
     });
 
+    // A subscriber through the proxy, checked before the stop.
+    let mut sub = Subscriber::subscribe(proxy.addr(), "news");
+    let mut publisher = Session::open(proxy.addr(), false).unwrap();
+    assert_eq!(
+        publisher.request(&["PUBLISH", "news", "before"]).unwrap(),
+        ":1"
+    );
+    assert!(
+        sub.wait_for("before", Duration::from_secs(5)),
+        "{:?}",
+        String::from_utf8_lossy(&sub.seen)
+    );
+
     let (t0, gone) = stop_like_systemctl(&primary);
     let switches: Vec<Instant> = events
         .iter()
@@ -557,6 +618,21 @@ fn proxy_failover_window_against_haproxy_seed002() {
     );
     std::thread::sleep(Duration::from_secs(1));
     drop(stopper);
+
+    // The subscriber hears what is published after the failover, once the
+    // proxy has subscribed it on the new primary (it retries every few
+    // hundred milliseconds): published until heard, ten seconds at most.
+    let heard = (0..20).any(|i| {
+        let msg = format!("after-{i}");
+        let published = Session::open(proxy.addr(), false)
+            .and_then(|mut p| p.request(&["PUBLISH", "news", &msg]));
+        published.is_ok() && sub.wait_for(&msg, Duration::from_millis(500))
+    });
+    assert!(
+        heard,
+        "the subscriber heard nothing published after the failover: {:?}",
+        String::from_utf8_lossy(&sub.seen)
+    );
     let logs: Vec<WriterLog> = writers.into_iter().map(|w| w.join().unwrap()).collect();
 
     println!(
