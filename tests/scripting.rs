@@ -183,6 +183,96 @@ fn a_quick_script_that_turns_slow_is_busy_and_killable() {
     }
 }
 
+/// A busy script on a replica in the middle of an async (swapdb) load of
+/// a full sync: other clients get `-BUSY`, `SCRIPT KILL` ends it and the
+/// server answers again (upstream's `Busy script during async loading`,
+/// in integration/replication; ours used to wait for the lock on the
+/// thread serving clients while it reported the transfer's progress).
+fn busy_script_during_async_loading(kind: ServerKind) {
+    let dbg = ["--enable-debug-command", "yes"];
+    let primary = TestServer::start(kind, &dbg);
+    let replica = TestServer::start(kind, &dbg);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    for (name, value) in [
+        ("repl-diskless-sync", "yes"),
+        ("repl-diskless-sync-delay", "0"),
+    ] {
+        assert_eq!(p.cmd(&["CONFIG", "SET", name, value]), b"+OK\r\n");
+    }
+    for (name, value) in [
+        ("repl-diskless-load", "swapdb"),
+        ("replica-read-only", "no"),
+    ] {
+        assert_eq!(r.cmd(&["CONFIG", "SET", name, value]), b"+OK\r\n");
+    }
+    let port = primary.port().to_string();
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
+    let field = |c: &mut Conn, name: &str| c.info_field("all", name).unwrap_or_default();
+    let wait = |c: &mut Conn, name: &str, want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while field(c, name) != want {
+            assert!(Instant::now() < deadline, "{name} never {want}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait(&mut r, "master_link_status", "up");
+    assert_eq!(
+        r.cmd(&["DEBUG", "POPULATE", "2000", "replica", "10"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        p.cmd(&["DEBUG", "POPULATE", "2000", "primary", "100000"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        p.cmd(&["CONFIG", "SET", "rdbcompression", "no"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(r.cmd(&["SET", "mykey", "myvalue"]), b"+OK\r\n");
+    // The replica's next sync is a full one (the backlog is outgrown) of
+    // the same history, which a swapdb load serves the old data during;
+    // the primary makes it last (10 ms per key).
+    let big = "A".repeat(16384);
+    assert_eq!(p.cmd(&["MULTI"]), b"+OK\r\n");
+    p.cmd(&["CLIENT", "KILL", "TYPE", "replica"]);
+    p.cmd(&["CONFIG", "SET", "repl-backlog-size", "16384"]);
+    for i in 0..10 {
+        p.cmd(&["SET", &format!("{i} string_{i}"), &big]);
+    }
+    assert!(p.cmd(&["EXEC"]).starts_with(b"*"));
+    assert_eq!(
+        p.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "10000"]),
+        b"+OK\r\n"
+    );
+    wait(&mut r, "async_loading", "1");
+    assert_eq!(r.cmd(&["GET", "mykey"]), b"$7\r\nmyvalue\r\n");
+
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "lua-time-limit", "10"]),
+        b"+OK\r\n"
+    );
+    let mut runner = replica.conn();
+    runner.send_raw(&req(&["EVAL", "while true do end", "0"]));
+    wait_busy(&mut r);
+    assert_eq!(r.cmd(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    let killed = String::from_utf8_lossy(&runner.read_reply_raw()).into_owned();
+    assert!(killed.starts_with("-ERR Script killed by user"), "{killed}");
+    assert_eq!(r.cmd(&["PING"]), b"+PONG\r\n");
+    assert_eq!(field(&mut r, "async_loading"), "1");
+    // Speeds up the end.
+    assert_eq!(
+        p.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]),
+        b"+OK\r\n"
+    );
+}
+
+#[test]
+fn a_busy_script_during_async_loading_is_killable() {
+    for kind in [ServerKind::Reference, ServerKind::Ours] {
+        busy_script_during_async_loading(kind);
+    }
+}
+
 fn pipelined_ping_after_busy(kind: ServerKind) {
     // The script and a PING in one pipeline: the PING is answered after
     // the script ends, on the same connection ("no false dead client").

@@ -65,15 +65,23 @@ impl Shared {
 
 impl Shared {
     /// The lock, waited for even behind a busy script (paths that can
-    /// neither skip their work nor hand it over).
+    /// neither skip their work nor hand it over). On a runtime worker the
+    /// wait behind a busy script hands the worker's other connections to
+    /// another thread first ([`off_worker`]), so they are answered
+    /// (`-BUSY`, `SCRIPT KILL`) meanwhile.
     pub fn lock(&self) -> Option<MutexGuard<'_, State>> {
-        loop {
+        match self.watch.access(&self.state) {
+            Access::Locked(g) => return Some(g),
+            Access::Poisoned => return None,
+            Access::Busy => {}
+        }
+        off_worker(|| loop {
             match self.watch.access(&self.state) {
                 Access::Locked(g) => return Some(g),
                 Access::Poisoned => return None,
                 Access::Busy => std::thread::sleep(Duration::from_millis(1)),
             }
-        }
+        })
     }
 
     /// The lock, or `None` while a script is busy (periodic work that
@@ -96,6 +104,20 @@ impl Shared {
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+    }
+}
+
+/// Runs `wait` (something that blocks the thread) so that, on a worker
+/// of tokio's multi-thread scheduler, the worker's other tasks move to
+/// another thread first (`block_in_place`); elsewhere (the current-thread
+/// runtime, a blocking thread, no runtime) it just runs.
+pub fn off_worker<R>(wait: impl FnOnce() -> R) -> R {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        tokio::task::block_in_place(wait)
+    } else {
+        wait()
     }
 }
 

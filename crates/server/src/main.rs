@@ -434,11 +434,7 @@ fn runtime_builder(io_threads: usize) -> tokio::runtime::Builder {
 /// lets the new thread take them; elsewhere (a script's own thread) this
 /// only waits. Only the multi-thread scheduler can do this.
 fn release_worker() {
-    let on_worker = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if on_worker {
-        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(1)));
-    }
+    redis_server::off_worker(|| std::thread::sleep(std::time::Duration::from_millis(1)));
 }
 
 async fn serve(

@@ -177,21 +177,25 @@ fn set_link(
     }
 }
 
+/// Whether the link still follows the primary of `generation`. While a
+/// script is busy it does (`REPLICAOF` waits for the script), and the
+/// link's task must not wait for the lock on a thread serving clients.
 fn still_current(shared: &Shared, generation: u64) -> bool {
+    if shared.watch.busy() {
+        return true;
+    }
     shared
-        .state
         .lock()
-        .ok()
         .and_then(|s| s.master.as_ref().map(|m| m.generation == generation))
         .unwrap_or(false)
 }
 
-/// `repl-timeout` in seconds (at least 1).
-fn repl_timeout(shared: &Shared) -> i64 {
+/// `repl-timeout` in seconds (at least 1); `last` while a script is busy
+/// (the link's task does not wait for the lock then).
+fn repl_timeout(shared: &Shared, last: i64) -> i64 {
     shared
-        .state
-        .lock()
-        .map_or(60, |s| s.config.get_int("repl-timeout"))
+        .lock_unless_busy()
+        .map_or(last, |s| s.config.get_int("repl-timeout"))
         .max(1)
 }
 
@@ -210,11 +214,13 @@ impl Log for LinkLog<'_> {
     }
 
     fn transfer_progress(&mut self, total: i64, read: i64) {
-        let delta = (read - self.counted).max(0);
-        self.counted = self.counted.max(read);
-        let Some(mut st) = self.shared.lock() else {
+        // Skipped while a script is busy (this runs on a thread serving
+        // clients); the bytes are counted at the next report.
+        let Some(mut st) = self.shared.lock_unless_busy() else {
             return;
         };
+        let delta = (read - self.counted).max(0);
+        self.counted = self.counted.max(read);
         st.repl.net_input_bytes += delta as u64;
         let now = now_ms();
         if let Some(m) = st.master.as_mut() {
@@ -319,7 +325,7 @@ async fn connect(
     set_link(shared, generation, |m| {
         m.set_state(LinkState::Connecting, now_ms())
     });
-    let timeout = Duration::from_secs(repl_timeout(shared) as u64);
+    let timeout = Duration::from_secs(repl_timeout(shared, 60) as u64);
     let source = lock(shared)?.config.get_str("bind-source-addr").to_string();
     let stream = tokio::time::timeout(timeout, connect_from(host, port, &source))
         .await
@@ -688,11 +694,12 @@ async fn stream_commands(
     // Bytes that arrived with the PSYNC reply are applied before waiting.
     let mut process_now = !link.buffer().is_empty();
     let wake = lock(shared)?.repl_notify.clone();
+    let mut timeout_secs = repl_timeout(shared, 60);
     loop {
         if signal.is_killed() {
             return Err(ReplError::ConnectionLost.into());
         }
-        let timeout_secs = repl_timeout(shared);
+        timeout_secs = repl_timeout(shared, timeout_secs);
         let wait_ms = (live.next_wakeup(timeout_secs) - now_ms()).max(0) as u64;
         // The rest of a big argument is read into room reserved at once.
         link.reserve_for(parser.reserve_hint());
