@@ -259,6 +259,19 @@ fn busy_script_during_async_loading(kind: ServerKind) {
     assert!(killed.starts_with("-ERR Script killed by user"), "{killed}");
     assert_eq!(r.cmd(&["PING"]), b"+PONG\r\n");
     assert_eq!(field(&mut r, "async_loading"), "1");
+    // What an async load refuses (upstream's next test in that unit).
+    let loading = b"-LOADING Redis is loading the dataset in memory\r\n";
+    assert_eq!(r.cmd(&["CONFIG", "SET", "appendonly", "no"]), loading);
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "repl-diskless-load", "disabled"]),
+        loading
+    );
+    assert_eq!(r.cmd(&["REPLICAOF", "NO", "ONE"]), loading);
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "repl-backlog-size", "16384"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(field(&mut r, "async_loading"), "1");
     // Speeds up the end.
     assert_eq!(
         p.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]),

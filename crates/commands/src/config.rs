@@ -50,7 +50,12 @@ pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let changed = ctx
         .st
         .config
-        .set_from(&pairs, ctx.client.is_local, ctx.st.persistence.loading)
+        // (An async load counts: upstream's `loading` is set then too.)
+        .set_from(
+            &pairs,
+            ctx.client.is_local,
+            ctx.st.persistence.loading || ctx.st.persistence.async_loading,
+        )
         .map_err(CmdError::msg)?;
     let given: Vec<String> = pairs
         .iter()

@@ -709,7 +709,7 @@ pub static TABLE: &[Directive] = &[
         &[],
         Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
         "disabled",
-        0,
+        DENY_LOADING,
     ),
     d("repl-diskless-sync", &[], Kind::Bool, "yes", 0),
     d(

@@ -100,6 +100,7 @@ struct Effective {
     may_replicate: bool,
     deny_stale: bool,
     deny_loading: bool,
+    deny_async_loading: bool,
 }
 
 fn may_replicate(cmd: &Cmd) -> bool {
@@ -144,6 +145,7 @@ impl Effective {
             may_replicate: cmd.has(flags::WRITE) || may_replicate(cmd),
             deny_stale: !cmd.has(flags::STALE),
             deny_loading: !cmd.has(flags::LOADING),
+            deny_async_loading: cmd.has(flags::NO_ASYNC_LOADING),
         };
         if let Some(f) = script.filter(|f| f.shebang) {
             // A script that declared flags is checked as the command its
@@ -161,6 +163,7 @@ impl Effective {
                 e.may_replicate |= m.flags & flags::WRITE != 0 || m.may_replicate;
                 e.deny_stale |= m.inv_flags & flags::STALE != 0;
                 e.deny_loading |= m.inv_flags & flags::LOADING != 0;
+                e.deny_async_loading |= m.flags & flags::NO_ASYNC_LOADING != 0;
             }
         }
         e
@@ -440,7 +443,9 @@ impl State {
                 ));
             }
         }
-        if self.persistence.loading && eff.deny_loading {
+        if (self.persistence.loading && eff.deny_loading)
+            || (self.persistence.async_loading && eff.deny_async_loading)
+        {
             return Verdict::Reject(CmdError::fixed(
                 "LOADING Redis is loading the dataset in memory",
             ));

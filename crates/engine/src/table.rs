@@ -59,6 +59,8 @@ pub mod flags {
     /// Upstream's internal `MAY_REPLICATE` (not shown by `COMMAND INFO`,
     /// so set by name from [`MAY_REPLICATE_COMMANDS`](super::MAY_REPLICATE_COMMANDS)).
     pub const MAY_REPLICATE: u32 = 1 << 14;
+    /// Refused with `-LOADING` during an async (swapdb) load.
+    pub const NO_ASYNC_LOADING: u32 = 1 << 15;
 }
 
 /// Commands the dispatcher treats specially, recognised once when the
@@ -192,6 +194,7 @@ fn flag_bits(m: &CommandMeta) -> u32 {
         ("pubsub", PUBSUB),
         ("no_multi", NO_MULTI),
         ("allow_busy", ALLOW_BUSY),
+        ("no_async_loading", NO_ASYNC_LOADING),
     ] {
         if m.has_flag(name) {
             f |= bit;
