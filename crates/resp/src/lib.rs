@@ -30,4 +30,5 @@ pub use request::{
 };
 
 #[cfg(test)]
+#[path = "lib_tests.rs"]
 mod tests;

@@ -100,4 +100,5 @@ mod scale_tests;
 #[cfg(test)]
 mod structtests;
 #[cfg(test)]
+#[path = "lib_tests.rs"]
 mod tests;

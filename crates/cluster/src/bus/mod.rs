@@ -41,6 +41,7 @@ mod wire;
 #[cfg(test)]
 mod capture_tests;
 #[cfg(test)]
+#[path = "bus_tests.rs"]
 mod tests;
 
 pub use error::BusError;

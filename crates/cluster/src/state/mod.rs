@@ -47,6 +47,7 @@ mod views;
 #[cfg(test)]
 mod failover_tests;
 #[cfg(test)]
+#[path = "state_tests.rs"]
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};

@@ -16,6 +16,7 @@ mod monitor;
 mod replies;
 mod select;
 #[cfg(test)]
+#[path = "state_tests.rs"]
 mod tests;
 mod timings;
 
