@@ -751,6 +751,26 @@ fn redis_cli_rdb_and_replica_modes_work_against_our_server() {
 /// Sends a signal to a test server's process by PID.
 fn signal(server: &TestServer, sig: &str) {
     assert!(server.signal(sig), "kill {sig} {} failed", server.pid());
+    if sig == "-STOP" {
+        // `kill` returns before the process is stopped (it may still be
+        // running on the other core for a moment, long enough on a loaded
+        // machine to acknowledge the next write): wait for state T.
+        let path = format!("/proc/{}/stat", server.pid());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let stat = std::fs::read_to_string(&path).unwrap_or_default();
+            let state = stat.rsplit(") ").next().and_then(|r| r.chars().next());
+            if state == Some('T') {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} not stopped: {stat}",
+                server.pid()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 fn stat(c: &mut Conn, section: &str, name: &str) -> i64 {
