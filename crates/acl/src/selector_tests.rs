@@ -90,3 +90,29 @@ fn getuser_field_texts() {
     assert_eq!(s.describe_keys(), b"".to_vec());
     assert_eq!(s.describe_channels(), b"".to_vec());
 }
+
+#[test]
+fn prefix_patterns_match_like_the_glob() {
+    let keys: [&[u8]; 7] = [b"", b"k", b"key", b"key:", b"key:1", b"kex:1", b"*"];
+    for pat in [
+        &b"*"[..],
+        b"key:*",
+        b"key*",
+        b"k\\*",
+        b"k?y:*",
+        b"",
+        b"key:1",
+        b"[k]ey:*",
+    ] {
+        let p = KeyPattern::new(pat, true, true);
+        for key in keys {
+            assert_eq!(
+                p.matches(key),
+                string_match(pat, key, false),
+                "{:?} {:?}",
+                String::from_utf8_lossy(pat),
+                String::from_utf8_lossy(key)
+            );
+        }
+    }
+}

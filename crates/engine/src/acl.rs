@@ -18,7 +18,7 @@ use redis_acl::{
 
 use crate::client::Client;
 use crate::meta::{CommandMeta, KeySpec};
-use crate::table::{flags, Cmd, Registry};
+use crate::table::{flags, ChannelArgs, Cmd, Registry};
 use crate::State;
 
 /// The command table as the ACL model sees it: every registered command
@@ -226,10 +226,8 @@ fn access_of(spec: Option<&KeySpec>, m: &CommandMeta) -> KeyAccess {
 fn variable_access(cmd: &Cmd, argv: &[Bytes]) -> KeyAccess {
     match crate::meta::variable_key_flags(cmd.meta, argv) {
         Some(flags) => KeyAccess {
-            read: flags.contains(&"access"),
-            write: flags
-                .iter()
-                .any(|f| matches!(*f, "insert" | "delete" | "update")),
+            read: flags.reads(),
+            write: flags.writes(),
         },
         None => KeyAccess::READ_WRITE,
     }
@@ -242,10 +240,11 @@ fn channels_of<'a>(cmd: &Cmd, argv: &'a [Bytes]) -> Vec<ChannelRef<'a>> {
         name: b,
         is_pattern: false,
     };
-    match cmd.full_name.as_str() {
-        "publish" | "spublish" => argv.get(1).map(lit).into_iter().collect(),
-        "subscribe" | "ssubscribe" => argv.iter().skip(1).map(lit).collect(),
-        "psubscribe" => argv
+    match cmd.channel_args {
+        ChannelArgs::None => Vec::new(),
+        ChannelArgs::First => argv.get(1).map(lit).into_iter().collect(),
+        ChannelArgs::All => argv.iter().skip(1).map(lit).collect(),
+        ChannelArgs::AllPatterns => argv
             .iter()
             .skip(1)
             .map(|b| ChannelRef {
@@ -253,17 +252,61 @@ fn channels_of<'a>(cmd: &Cmd, argv: &'a [Bytes]) -> Vec<ChannelRef<'a>> {
                 is_pattern: true,
             })
             .collect(),
-        _ => Vec::new(),
     }
 }
 
 /// Checks `argv` (resolved to `cmd`) for `user`; on refusal, why and the
 /// refused object (the command's full name, the key or the channel).
 pub fn check_user(user: &User, cmd: &Cmd, argv: &[Bytes]) -> Result<(), (Denied, Vec<u8>)> {
+    let id = id_of(cmd);
+    let no_auth = cmd.has(flags::NO_AUTH);
+    let first_arg = if cmd.is_sub { argv.get(2) } else { argv.get(1) }.map(|b| &b[..]);
+    let m = cmd.meta;
+    // A selector that allows the command and every key and channel it
+    // could name settles it without looking at the arguments (a user
+    // with `~*`, or a keyless command): upstream's shortcut too.
+    let needs_channels = cmd.channel_args != ChannelArgs::None;
+    let mut has_keys = None;
+    for s in user.all_selectors() {
+        if (no_auth || s.allows_command(id, first_arg))
+            && (s.all_channels() || !needs_channels)
+            && (s.all_keys() || !*has_keys.get_or_insert_with(|| m.has_keys()))
+        {
+            return Ok(());
+        }
+    }
     let access = |spec: Option<&KeySpec>| match spec {
         Some(s) if s.has_bits(KeySpec::VARIABLE_FLAGS) => variable_access(cmd, argv),
         _ => access_of(spec, cmd.meta),
     };
+    // A user of one selector (most are) and a command without channels:
+    // each key goes straight from the specs to the selector, in
+    // `check_selector`'s order (command, then keys), building nothing.
+    // Measured: a third of the general path's cost in the server.
+    if user.selectors().is_empty() && !needs_channels && m.arity_ok(argv.len()) {
+        let s = user.root();
+        if !no_auth && !s.allows_command(id, first_arg) {
+            return Err((Denied::Command, cmd.full_name.as_bytes().to_vec()));
+        }
+        let mut seen = 0usize;
+        let mut refused: Option<(usize, &[u8])> = None;
+        let complete = crate::meta::each_spec_key(m, argv, |pos, i| {
+            let Some(k) = argv.get(pos) else {
+                return;
+            };
+            if refused.is_none() && !s.allows_key(k, access(m.key_specs.get(i))) {
+                refused = Some((seen, &k[..]));
+            }
+            seen += 1;
+        });
+        if complete.is_some() {
+            return match refused {
+                None => Ok(()),
+                Some((i, k)) => Err((Denied::Key(i), k.to_vec())),
+            };
+        }
+        // A spec that cannot be applied: the general path below.
+    }
     // The keys straight from the specs, on the stack up to INLINE_KEYS
     // (this runs for every command of a restricted user); the
     // per-command extraction when the specs cannot be applied.
@@ -271,7 +314,6 @@ pub fn check_user(user: &User, cmd: &Cmd, argv: &[Bytes]) -> Result<(), (Denied,
     let mut inline = [(&b""[..], KeyAccess::NONE); INLINE_KEYS];
     let mut n = 0;
     let mut spilled: Vec<(&[u8], KeyAccess)> = Vec::new();
-    let m = cmd.meta;
     let from_specs = !m.has_keys()
         || !m.arity_ok(argv.len())
         || crate::meta::each_spec_key(m, argv, |pos, i| {
@@ -306,17 +348,10 @@ pub fn check_user(user: &User, cmd: &Cmd, argv: &[Bytes]) -> Result<(), (Denied,
         &spilled
     };
     let channels = channels_of(cmd, argv);
-    // (A byte loop: `str::contains` calls memchr, which showed in
-    // profiles of a restricted user's commands.)
-    let first_arg = if cmd.full_name.bytes().any(|b| b == b'|') {
-        argv.get(2)
-    } else {
-        argv.get(1)
-    };
     let req = CheckRequest {
-        cmd: id_of(cmd),
-        no_auth: cmd.has(flags::NO_AUTH),
-        first_arg: first_arg.map(|b| &b[..]),
+        cmd: id,
+        no_auth,
+        first_arg,
         keys,
         channels: &channels,
     };
@@ -617,3 +652,7 @@ impl State {
             })
     }
 }
+
+#[cfg(test)]
+#[path = "acl_tests.rs"]
+mod tests;

@@ -800,7 +800,7 @@ fn key_flags(m: &CommandMeta, argv: &[Bytes], spec: Option<&KeySpec>) -> Vec<&'s
     };
     if spec.has_flag("variable_flags") {
         if let Some(f) = variable_key_flags(m, argv) {
-            return f.to_vec();
+            return f.names().to_vec();
         }
     }
     // The per-command extractions give their keys definite flags: an
@@ -812,18 +812,48 @@ fn key_flags(m: &CommandMeta, argv: &[Bytes], spec: Option<&KeySpec>) -> Vec<&'s
         .collect()
 }
 
+/// The flags upstream's key functions give the key of a command whose
+/// spec says `variable_flags`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VariableFlags {
+    /// `RW access update`: `SET … GET`, a writing `BITFIELD`.
+    ReadWrite,
+    /// `OW update`: a plain `SET`.
+    Overwrite,
+    /// `RO access`: a `BITFIELD` with only `GET`/`OVERFLOW`.
+    ReadOnly,
+}
+
+impl VariableFlags {
+    /// The flag names, in `COMMAND GETKEYSANDFLAGS` order.
+    pub(crate) fn names(self) -> &'static [&'static str] {
+        match self {
+            VariableFlags::ReadWrite => &["RW", "access", "update"],
+            VariableFlags::Overwrite => &["OW", "update"],
+            VariableFlags::ReadOnly => &["RO", "access"],
+        }
+    }
+
+    /// Whether the key is read (`access`).
+    pub(crate) fn reads(self) -> bool {
+        self != VariableFlags::Overwrite
+    }
+
+    /// Whether the key is written (`insert`, `delete` or `update`).
+    pub(crate) fn writes(self) -> bool {
+        self != VariableFlags::ReadOnly
+    }
+}
+
 /// What upstream's key functions report for `SET` (reads with `GET`) and
 /// `BITFIELD` (writes unless it only has `GET` and `OVERFLOW`).
-pub(crate) fn variable_key_flags(
-    m: &CommandMeta,
-    argv: &[Bytes],
-) -> Option<&'static [&'static str]> {
+pub(crate) fn variable_key_flags(m: &CommandMeta, argv: &[Bytes]) -> Option<VariableFlags> {
     let is = |a: &Bytes, w: &str| a.eq_ignore_ascii_case(w.as_bytes());
     match m.name.as_str() {
         "set" => Some(if argv.iter().skip(3).any(|a| is(a, "get")) {
-            &["RW", "access", "update"]
+            VariableFlags::ReadWrite
         } else {
-            &["OW", "update"]
+            VariableFlags::Overwrite
         }),
         "bitfield" => {
             let mut j = 2;
@@ -835,11 +865,11 @@ pub(crate) fn variable_key_flags(
                 } else if is(a, "overflow") && rem >= 1 {
                     j += 1;
                 } else {
-                    return Some(&["RW", "access", "update"]);
+                    return Some(VariableFlags::ReadWrite);
                 }
                 j += 1;
             }
-            Some(&["RO", "access"])
+            Some(VariableFlags::ReadOnly)
         }
         _ => None,
     }

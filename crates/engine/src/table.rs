@@ -122,9 +122,39 @@ pub struct Cmd {
     pub special: Special,
     /// Index into the per-command statistics.
     pub idx: usize,
+    /// A subcommand (`config|get`): its first argument is `argv[2]`.
+    pub is_sub: bool,
+    /// Which arguments are pub/sub channels, for the ACL check.
+    pub channel_args: ChannelArgs,
     /// `None` for a container command (`CONFIG`), which only dispatches.
     pub handler: Option<Handler>,
     pub subs: NameMap<Cmd>,
+}
+
+/// The arguments of a command an ACL check must match against the user's
+/// channel patterns (upstream's `getChannelsFromCommand`, without the
+/// unsubscribe family), decided once per command rather than per call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelArgs {
+    /// No channel arguments.
+    None,
+    /// `PUBLISH`/`SPUBLISH`: the first argument.
+    First,
+    /// `SUBSCRIBE`/`SSUBSCRIBE`: every argument.
+    All,
+    /// `PSUBSCRIBE`: every argument, each a pattern.
+    AllPatterns,
+}
+
+impl ChannelArgs {
+    fn of(full_name: &str) -> ChannelArgs {
+        match full_name {
+            "publish" | "spublish" => ChannelArgs::First,
+            "subscribe" | "ssubscribe" => ChannelArgs::All,
+            "psubscribe" => ChannelArgs::AllPatterns,
+            _ => ChannelArgs::None,
+        }
+    }
 }
 
 impl Cmd {
@@ -212,6 +242,8 @@ fn new_cmd(meta: &'static CommandMeta, names: &mut Vec<String>) -> Cmd {
         flags: flag_bits(meta),
         special: Special::of(&meta.name),
         idx,
+        is_sub: meta.name.contains('|'),
+        channel_args: ChannelArgs::of(&meta.name),
         handler: None,
         subs: NameMap::default(),
     }

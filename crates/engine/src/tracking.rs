@@ -75,6 +75,11 @@ pub struct Tracking {
     prefixes: BTreeMap<Bytes, Bcast>,
     /// Clients with tracking on (`tracking_clients`).
     pub clients: usize,
+    /// Of those, the ones in default (not BCAST) mode: only they record
+    /// the keys they read, or use `CLIENT CACHING`. While there are none,
+    /// a command needs no look at its client's tracking state (a client
+    /// lookup per command cost BCAST setups a few percent at `-P 16`).
+    key_clients: usize,
     /// `tracking-table-max-keys` (0: no limit).
     pub max_keys: u64,
     /// Consecutive limit passes that could not get under the limit.
@@ -250,6 +255,12 @@ impl State {
         if !t.on {
             self.tracking.clients += 1;
         }
+        if t.on && !t.bcast {
+            self.tracking.key_clients = self.tracking.key_clients.saturating_sub(1);
+        }
+        if !opts.bcast {
+            self.tracking.key_clients += 1;
+        }
         t.on = true;
         t.broken_redir = false;
         t.redirect = redirect;
@@ -293,6 +304,9 @@ impl State {
         }
         if t.on {
             self.tracking.clients = self.tracking.clients.saturating_sub(1);
+            if !t.bcast {
+                self.tracking.key_clients = self.tracking.key_clients.saturating_sub(1);
+            }
             let redirect = t.redirect;
             *t = ClientTracking {
                 redirect,
@@ -367,7 +381,7 @@ impl State {
                         }
                     }
                 }
-                if !keep_caching {
+                if !keep_caching && self.tracking.key_clients > 0 {
                     if let Some(t) = self.trk_mut(id) {
                         t.caching = false;
                     }
@@ -560,7 +574,10 @@ impl State {
         if !self.tracking.used || self.tracking.clients == 0 {
             return;
         }
-        if runs_script(cmd) && self.trk(id).is_some_and(|t| t.on && !t.bcast) {
+        if runs_script(cmd)
+            && self.tracking.key_clients > 0
+            && self.trk(id).is_some_and(|t| t.on && !t.bcast)
+        {
             self.tracking.script_keys = Some((id, Self::command_keys(cmd, argv)));
         }
     }
@@ -589,7 +606,7 @@ impl State {
                 self.tracking_remember(tid, &keys);
                 self.tracking.script_keys = Some((tid, keys));
             }
-        } else if self.trk(id).is_some_and(|t| t.on && !t.bcast) {
+        } else if self.tracking.key_clients > 0 && self.trk(id).is_some_and(|t| t.on && !t.bcast) {
             let keys = Self::command_keys(cmd, argv);
             if !keys.is_empty() {
                 self.tracking_remember(id, &keys);

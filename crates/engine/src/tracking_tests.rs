@@ -41,3 +41,46 @@ fn error_text_shows_a_prefix_like_printf() {
     assert_eq!(shown(b"ab\r\ncd"), "ab  cd");
     assert_eq!(shown(b"ab\0cd"), "ab");
 }
+
+#[test]
+fn key_tracking_clients_are_counted_apart_from_bcast_ones() {
+    let mut st = State::new(
+        redis_config::Config::default(),
+        1_000_000,
+        crate::Registry::empty(),
+    );
+    let (tx, _rx) = redis_net::push_channel();
+    let signal = std::sync::Arc::new(crate::client::ConnSignal::new(tx));
+    let info = || {
+        crate::client::ClientInfo::new(
+            "127.0.0.1:1".into(),
+            "127.0.0.1:2".into(),
+            8,
+            false,
+            signal.clone(),
+            1_000_000,
+        )
+    };
+    let a = st.add_client(info());
+    let b = st.add_client(info());
+    let bcast = Options {
+        bcast: true,
+        ..Options::default()
+    };
+    st.tracking_enable(a, 0, bcast, &[Bytes::from_static(b"key:")]);
+    assert_eq!((st.tracking.clients, st.tracking.key_clients), (1, 0));
+    st.tracking_enable(b, 0, Options::default(), &[]);
+    assert_eq!((st.tracking.clients, st.tracking.key_clients), (2, 1));
+    // Enabling again (new options) counts once.
+    let optin = Options {
+        optin: true,
+        ..Options::default()
+    };
+    st.tracking_enable(b, 0, optin, &[]);
+    assert_eq!((st.tracking.clients, st.tracking.key_clients), (2, 1));
+    st.tracking_disable(b);
+    assert_eq!((st.tracking.clients, st.tracking.key_clients), (1, 0));
+    st.tracking_disable(a);
+    st.tracking_disable(a);
+    assert_eq!((st.tracking.clients, st.tracking.key_clients), (0, 0));
+}

@@ -9,6 +9,11 @@
 //!   against the reference in the same setup. The tracking connections
 //!   are drained by a thread so their replies never pile up.
 //!
+//! - The ACL cost is also shown as the server's CPU time per request,
+//!   default over user (`cpu` columns, 1.0 = no cost): on this 2-core
+//!   VM redis-benchmark and the server share the cores, so throughput
+//!   at `-P 16` moves with scheduling as well as with the server's work.
+//!
 //! Both comparisons run their two sides back to back in each round (user
 //! and default, ours and the reference) and report the median of the
 //! rounds' ratios (and the median requests/s of each side).
@@ -20,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::report::{self, fmt, median, obj, Table};
-use super::server::{Side, Srv};
+use super::server::{cpu_ns, Side, Srv};
 use super::tool;
 use super::Ctx;
 use crate::json::Json;
@@ -47,27 +52,42 @@ fn add_user(s: &Srv) -> Result<(), String> {
 }
 
 /// Requests/s of one redis-benchmark run of `test` at `pipeline` with
-/// `extra` arguments.
-fn once(ctx: &Ctx, s: &Srv, test: &str, pipeline: u32, extra: &[&str]) -> Result<f64, String> {
+/// `extra` arguments, and the server's CPU time per request (ns, all its
+/// threads, from schedstat).
+fn once(
+    ctx: &Ctx,
+    s: &Srv,
+    test: &str,
+    pipeline: u32,
+    extra: &[&str],
+) -> Result<(f64, f64), String> {
+    let before = cpu_ns(s.pid())?;
     let (rows, _) = tool::run(s, test, pipeline, ctx.opts.requests, extra)?;
-    rows.first()
+    let spent = cpu_ns(s.pid())?.saturating_sub(before);
+    let rps = rows
+        .first()
         .map(|(_, r, _)| *r)
-        .ok_or_else(|| format!("{test}: no figures"))
+        .ok_or_else(|| format!("{test}: no figures"))?;
+    Ok((rps, spent as f64 / ctx.opts.requests.max(1) as f64))
 }
 
 /// The median over the rounds of the ratio with/without `extra`
 /// arguments for `test` at `pipeline`, each round running both back to
 /// back: this VM's speed drifts by tens of percent within a minute,
 /// which two series run one after the other (or their medians) would
-/// report as a difference.
+/// report as a difference. Two ratios: requests/s with/without, and the
+/// server's CPU per request without/with (so that both read "1.0 = no
+/// cost, lower = slower"); the second does not depend on how the two
+/// cores were shared with redis-benchmark during the run.
 fn paired_ratio(
     ctx: &Ctx,
     s: &Srv,
     test: &str,
     pipeline: u32,
     extra: &[&str],
-) -> Result<Option<f64>, String> {
+) -> Result<(Option<f64>, Option<f64>), String> {
     let mut ratios = Vec::new();
+    let mut cpu_ratios = Vec::new();
     for round in 0..ctx.opts.rounds.max(1) {
         // Which goes first alternates too (the second run of a pair
         // tends to be the slower one here).
@@ -78,9 +98,10 @@ fn paired_ratio(
             let with = once(ctx, s, test, pipeline, extra)?;
             (once(ctx, s, test, pipeline, &[])?, with)
         };
-        ratios.extend(report::ratio(Some(with), Some(plain)));
+        ratios.extend(report::ratio(Some(with.0), Some(plain.0)));
+        cpu_ratios.extend(report::ratio(Some(plain.1), Some(with.1)));
     }
-    Ok(median(&ratios))
+    Ok((median(&ratios), median(&cpu_ratios)))
 }
 
 /// Connections in BCAST tracking mode on `port`, read and discarded by a
@@ -123,7 +144,9 @@ pub fn run(ctx: &Ctx) -> Result<(Table, Json), String> {
             "test",
             "P",
             "ours user/default",
+            "ours cpu",
             "ref user/default",
+            "ref cpu",
             "tracking ours rps",
             "tracking ref rps",
             "ratio",
@@ -137,8 +160,10 @@ pub fn run(ctx: &Ctx) -> Result<(Table, Json), String> {
                 break;
             }
             let mut acl = [None, None];
+            let mut acl_cpu = [None, None];
             for side in Side::BOTH {
-                acl[side.idx()] = paired_ratio(ctx, &pair[side.idx()], test, p, USER_ARGS)?;
+                (acl[side.idx()], acl_cpu[side.idx()]) =
+                    paired_ratio(ctx, &pair[side.idx()], test, p, USER_ARGS)?;
             }
             // Ours and the reference back to back in each round; the
             // median of the rounds' ratios.
@@ -156,7 +181,7 @@ pub fn run(ctx: &Ctx) -> Result<(Table, Json), String> {
                     let r = once(ctx, s, test, p, &[]);
                     stop.store(true, Ordering::Relaxed);
                     let _ = drain.join();
-                    runs[side.idx()].push(r?);
+                    runs[side.idx()].push(r?.0);
                 }
                 if let (Some(o), Some(r)) = (runs[0].last(), runs[1].last()) {
                     ratios.extend(report::ratio(Some(*o), Some(*r)));
@@ -168,7 +193,9 @@ pub fn run(ctx: &Ctx) -> Result<(Table, Json), String> {
                 test.to_string(),
                 p.to_string(),
                 fmt(acl[0], 3),
+                fmt(acl_cpu[0], 3),
                 fmt(acl[1], 3),
+                fmt(acl_cpu[1], 3),
                 fmt(tracked[0], 0),
                 fmt(tracked[1], 0),
                 fmt(ratio, 2),
@@ -177,6 +204,10 @@ pub fn run(ctx: &Ctx) -> Result<(Table, Json), String> {
                 ("test", report::s(test)),
                 ("pipeline", report::num(Some(f64::from(p)))),
                 ("acl_user_over_default", report::pair(acl[0], acl[1])),
+                (
+                    "acl_cpu_default_over_user",
+                    report::pair(acl_cpu[0], acl_cpu[1]),
+                ),
                 ("tracking_rps", report::pair(tracked[0], tracked[1])),
             ]));
         }

@@ -120,6 +120,31 @@ pub fn cpu_ticks(pid: u32) -> Result<u64, String> {
     Ok(ut + st)
 }
 
+/// Nanoseconds all threads of a process have spent on a CPU, from each
+/// thread's `/proc/<pid>/task/<tid>/schedstat` (first field): exact where
+/// [`cpu_ticks`] counts 10 ms ticks.
+pub fn cpu_ns(pid: u32) -> Result<u64, String> {
+    let dir = format!("/proc/{pid}/task");
+    let mut total = 0u64;
+    for e in std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))? {
+        let path = e
+            .map_err(|e| format!("{dir}: {e}"))?
+            .path()
+            .join("schedstat");
+        // A thread may exit between the listing and the read.
+        let Ok(s) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let ns: u64 = s
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{}: bad schedstat", path.display()))?;
+        total += ns;
+    }
+    Ok(total)
+}
+
 fn getconf(name: &str, default: f64) -> f64 {
     Command::new("getconf")
         .arg(name)
