@@ -27,6 +27,15 @@
 //! are printed; which front
 //! is faster is the benchmark's business (`cargo xtask bench proxy`),
 //! never asserted here.
+//!
+//! `failover-on-refused-ms` (the proxy asks the sentinels to fail over
+//! once the primary refuses connections and most sentinels cannot reach
+//! it): the same group without HAProxy, with sentinels whose
+//! `down-after-milliseconds 30000` keeps them from failing over on their
+//! own within these tests. With `--failover-on-refused-ms 500` the proxy
+//! follows the promoted replica after a SIGTERM of the primary, with a
+//! writer running through it and with no traffic at all; with the option
+//! off, nothing fails over within 5 s.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -705,6 +714,328 @@ fn proxy_failover_window_against_haproxy_seed002() {
         first_switch - t0
     );
     assert_eq!(proxy.info_field("failovers_seen"), "1");
+}
+
+/// Sentinels slower than any test here: only the proxy's trigger can
+/// start a failover within one.
+const SLOW_DOWN_AFTER_MS: u64 = 30_000;
+
+/// A primary and a replica of ours, three of our sentinels (quorum 2,
+/// [`SLOW_DOWN_AFTER_MS`]) and our proxy with `proxy_args`, all set up.
+struct SlowGroup {
+    primary: Node,
+    replica: Node,
+    sentinels: Vec<Sentinel>,
+    proxy: Proxy,
+    proxy_log: PathBuf,
+    _dir: TempDir,
+}
+
+impl SlowGroup {
+    fn start(proxy_args: &[&str]) -> SlowGroup {
+        let auth = ["--requirepass", PASS, "--masterauth", PASS];
+        let primary = Node::start(ServerKind::Ours, "redis1", &auth);
+        let pp = primary.port().to_string();
+        let replica_args: Vec<&str> = auth
+            .iter()
+            .copied()
+            .chain(["--replicaof", "127.0.0.1", &pp])
+            .collect();
+        let replica = Node::start(ServerKind::Ours, "redis2", &replica_args);
+        wait_role(&replica, Some(primary.port()), Duration::from_secs(10));
+        let body = format!(
+            "sentinel monitor {MASTER} 127.0.0.1 {pp} 2\n\
+             sentinel down-after-milliseconds {MASTER} {SLOW_DOWN_AFTER_MS}\n\
+             sentinel failover-timeout {MASTER} {FAILOVER_TIMEOUT_MS}\n\
+             sentinel parallel-syncs {MASTER} 1\n\
+             sentinel auth-pass {MASTER} {PASS}\n"
+        );
+        let sentinels: Vec<Sentinel> = (1..=3)
+            .map(|i| Sentinel::start(SentinelKind::Ours, &format!("s{i}"), &body))
+            .collect();
+        for s in &sentinels {
+            wait_for(
+                Duration::from_secs(30),
+                &format!("{}: knows the replica and both peers", s.label()),
+                || {
+                    let r = s.records(&["SENTINEL", "REPLICAS", MASTER])?;
+                    let p = s.records(&["SENTINEL", "SENTINELS", MASTER])?;
+                    let replica_ok = r.len() == 1
+                        && r[0].get("flags").map(String::as_str) == Some("slave")
+                        && r[0].get("master-link-status").map(String::as_str) == Some("ok");
+                    if replica_ok && p.len() == 2 {
+                        Ok(())
+                    } else {
+                        Err(format!("replicas {r:?}, sentinels {p:?}"))
+                    }
+                },
+            );
+        }
+        let list: Vec<String> = sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port()))
+            .collect();
+        let dir = TempDir::new();
+        let proxy_log = dir.join("proxy.log");
+        let mut args = vec![
+            "--sentinel",
+            &list.join(","),
+            "--master",
+            MASTER,
+            "--backend-pass",
+            PASS,
+            "--failover-hold-ms",
+            "10000",
+            "--loglevel",
+            "verbose",
+            "--logfile",
+            proxy_log.to_str().unwrap(),
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+        args.extend(proxy_args.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let proxy = Proxy::start(&args);
+        let group = SlowGroup {
+            primary,
+            replica,
+            sentinels,
+            proxy,
+            proxy_log,
+            _dir: dir,
+        };
+        let want = group.addr_of(&group.primary);
+        wait_for(
+            Duration::from_secs(10),
+            "the proxy to learn the primary",
+            || match group.proxy.info_field("primary") {
+                p if p == want => Ok(()),
+                p => Err(p),
+            },
+        );
+        group
+    }
+
+    fn addr_of(&self, node: &Node) -> String {
+        format!("127.0.0.1:{}", node.port())
+    }
+
+    fn proxy_log(&self) -> String {
+        std::fs::read_to_string(&self.proxy_log).unwrap_or_default()
+    }
+
+    /// `SENTINEL MASTER` of every sentinel: (flags, last-ok-ping-reply,
+    /// port), for the report.
+    fn sentinel_views(&self) -> Vec<String> {
+        self.sentinels
+            .iter()
+            .map(|s| match s.record(&["SENTINEL", "MASTER", MASTER]) {
+                Ok(r) => format!(
+                    "port {} flags {} last-ok-ping-reply {}",
+                    r.get("port").map(String::as_str).unwrap_or("?"),
+                    r.get("flags").map(String::as_str).unwrap_or("?"),
+                    r.get("last-ok-ping-reply")
+                        .map(String::as_str)
+                        .unwrap_or("?")
+                ),
+                Err(e) => e,
+            })
+            .collect()
+    }
+
+    /// Waits (bounded) until the proxy names the replica and every
+    /// sentinel does; the time it took from `t0`.
+    fn wait_switched(&self, t0: Instant, limit: Duration) -> Duration {
+        let want = self.addr_of(&self.replica);
+        wait_for(
+            limit,
+            "the proxy to follow the promoted replica",
+            || match self.proxy.info_field("primary") {
+                p if p == want => Ok(()),
+                p => Err(format!(
+                    "proxy names {p}; sentinels: {:?}",
+                    self.sentinel_views()
+                )),
+            },
+        );
+        let took = t0.elapsed();
+        for s in &self.sentinels {
+            wait_for(
+                limit,
+                &format!("{} to name the replica", s.label()),
+                || match s.master_addr(MASTER)? {
+                    Some((_, p)) if p == self.replica.port() => Ok(()),
+                    other => Err(format!("{other:?}")),
+                },
+            );
+        }
+        wait_role(&self.replica, None, limit);
+        took
+    }
+}
+
+/// The proxy's log when a test fails.
+struct DumpLogOnPanic<'a>(&'a SlowGroup);
+
+impl Drop for DumpLogOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- proxy log:\n{}", self.0.proxy_log());
+            for s in &self.0.sentinels {
+                eprintln!("--- {}", s.report());
+            }
+        }
+    }
+}
+
+#[test]
+fn proxy_failover_on_refused_asks_the_sentinels() {
+    let g = SlowGroup::start(&["--failover-on-refused-ms", "500"]);
+    let _dump = DumpLogOnPanic(&g);
+    assert_eq!(g.proxy.info_field("failover_on_refused_ms"), "500");
+    assert_eq!(g.proxy.info_field("failovers_requested"), "0");
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let w = {
+        let (stop, count, addr) = (stop.clone(), count.clone(), g.proxy.addr());
+        std::thread::spawn(move || writer(addr, false, "log:trigger", &stop, &count))
+    };
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let stopper = StopOnDrop(stop.clone());
+    wait_for(
+        Duration::from_secs(10),
+        "the writer to write",
+        || match count.load(Ordering::Relaxed) {
+            n if n >= 100 => Ok(()),
+            n => Err(n.to_string()),
+        },
+    );
+    let (t0, gone) = stop_like_systemctl(&g.primary);
+    println!("after the exit: {:?}", g.sentinel_views());
+    let switched = g.wait_switched(t0, Duration::from_secs(15));
+    let at_switch = count.load(Ordering::Relaxed);
+    wait_for(
+        Duration::from_secs(15),
+        "the writer to write again",
+        || match count.load(Ordering::Relaxed) {
+            n if n >= at_switch + 50 => Ok(()),
+            n => Err(format!("{n} acks, {at_switch} at the switch")),
+        },
+    );
+    drop(stopper);
+    let log = w.join().unwrap();
+    println!(
+        "failover-on-refused-ms 500: primary exited {:+.3} s, proxy switched {:+.3} s after SIGTERM",
+        secs(gone - t0),
+        secs(switched)
+    );
+    let window = report("proxy", &log, t0);
+    let text = g.proxy_log();
+    let asked: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("Asked sentinel"))
+        .collect();
+    println!("   proxy log: {asked:?}");
+    assert_eq!(asked.len(), 1, "{text}");
+    assert!(
+        asked[0].contains(&format!(
+            "to fail over '{MASTER}': primary 127.0.0.1:{}",
+            g.primary.port()
+        )) && asked[0].contains("sentinels cannot reach it"),
+        "{}",
+        asked[0]
+    );
+    assert_eq!(g.proxy.info_field("failovers_requested"), "1");
+    assert_eq!(g.proxy.info_field("failovers_seen"), "1");
+    // Far sooner than the sentinels' own 30 s detection.
+    assert!(window < Duration::from_secs(10), "window {window:?}");
+    let bad = misplaced(&log, &list_on(&g.replica, "log:trigger"));
+    assert!(
+        bad.is_empty(),
+        "acknowledged writes lost or misplaced: {bad:?}"
+    );
+}
+
+#[test]
+fn proxy_failover_on_refused_without_traffic() {
+    let g = SlowGroup::start(&["--failover-on-refused-ms", "500"]);
+    let _dump = DumpLogOnPanic(&g);
+    // One write opens the proxy's connection to the primary; then nothing.
+    let mut s = Session::open(g.proxy.addr(), false).unwrap();
+    assert_eq!(s.request(&["SET", "k", "v"]).unwrap(), "+OK");
+    drop(s);
+    let (t0, _) = stop_like_systemctl(&g.primary);
+    let switched = g.wait_switched(t0, Duration::from_secs(15));
+    println!("idle proxy: switched {:.3} s after SIGTERM", secs(switched));
+    let mut s = Session::open(g.proxy.addr(), false).unwrap();
+    let r = wait_for(
+        Duration::from_secs(10),
+        "a write through the proxy",
+        || match s.request(&["SET", "k", "w"]) {
+            Ok(r) if r == "+OK" => Ok(r),
+            other => {
+                s = Session::open(g.proxy.addr(), false)?;
+                Err(format!("{other:?}"))
+            }
+        },
+    );
+    assert_eq!(r, "+OK");
+    assert_eq!(g.proxy.info_field("failovers_requested"), "1");
+}
+
+#[test]
+fn proxy_failover_on_refused_off_leaves_it_to_the_sentinels() {
+    let g = SlowGroup::start(&[]);
+    let _dump = DumpLogOnPanic(&g);
+    assert_eq!(g.proxy.info_field("failover_on_refused_ms"), "0");
+    let old = g.addr_of(&g.primary);
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let w = {
+        let (stop, count, addr) = (stop.clone(), count.clone(), g.proxy.addr());
+        std::thread::spawn(move || writer(addr, false, "log:off", &stop, &count))
+    };
+    wait_for(
+        Duration::from_secs(10),
+        "the writer to write",
+        || match count.load(Ordering::Relaxed) {
+            n if n >= 20 => Ok(()),
+            n => Err(n.to_string()),
+        },
+    );
+    stop_like_systemctl(&g.primary);
+    // Requests keep coming (every connect refused) for 5 s.
+    std::thread::sleep(Duration::from_secs(5));
+    stop.store(true, Ordering::Relaxed);
+    let log = w.join().unwrap();
+    assert!(!log.failures.is_empty(), "writes failed after the stop");
+    let views = g.sentinel_views();
+    println!("option off, 5 s after the exit: {views:?}");
+    for s in &g.sentinels {
+        assert_eq!(
+            s.master_addr(MASTER).unwrap(),
+            Some(("127.0.0.1".to_string(), g.primary.port())),
+            "{}",
+            s.label()
+        );
+        let r = s.record(&["SENTINEL", "MASTER", MASTER]).unwrap();
+        let flags = r.get("flags").cloned().unwrap_or_default();
+        assert!(
+            !flags.contains("failover_in_progress") && !flags.contains("o_down"),
+            "{}: {flags}",
+            s.label()
+        );
+    }
+    assert_eq!(g.proxy.info_field("primary"), old);
+    assert_eq!(g.proxy.info_field("failovers_requested"), "0");
+    assert_eq!(g.proxy.info_field("failovers_seen"), "0");
+    assert!(!g.proxy_log().contains("Asked sentinel"));
 }
 
 #[test]

@@ -30,9 +30,10 @@
 //!   that same server: requests/s, ratios and the p50 a proxy adds, see
 //!   `proxy`; then the client-visible unavailability of a Sentinel
 //!   failover through our redis-proxy against HAProxy with seed 002's
-//!   tcp-check, both in front of the same group (`proxy_failover`).
-//!   `--rounds R` sets its throughput rounds and its failover rounds
-//!   (default 5, quick 2).
+//!   tcp-check, both in front of the same group (`proxy_failover`), in
+//!   plain rounds and in rounds where the proxy runs with
+//!   `--failover-on-refused-ms`. `--rounds R` sets its throughput rounds
+//!   and its failover rounds of each kind (default 5, quick 2).
 //!
 //! Every figure is a pair measured in the same run and reported as the
 //! ratio ours/reference; repeated runs alternate which server goes first so

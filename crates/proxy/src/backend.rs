@@ -27,7 +27,13 @@
 //! [`Pool`] keeps the shared connections per address, protocol and index
 //! (clients are spread over `backend-connections` of them, each client
 //! always on the same one so its requests stay in order) and the
-//! per-address statistics `INFO` shows.
+//! per-address statistics `INFO` shows. The statistics also keep each
+//! address's *refusal streak*: since when every TCP connect to it was
+//! refused (`ECONNREFUSED`: nothing listens there). Any other outcome of
+//! a connect (connected, timed out, any other error) ends the streak; they
+//! also keep when a connection to the address was last closed by the
+//! server. The pool's [`Pool::alarms`] is notified on every refusal and
+//! every such loss (see [`crate::trigger`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -211,6 +217,61 @@ pub struct Stats {
     pub connects: AtomicU64,
     pub connect_failures: AtomicU64,
     pub timeouts: AtomicU64,
+    /// When the current streak of refused connects began (`None`: the
+    /// last connect was not refused).
+    refused_since: Mutex<Option<Instant>>,
+    /// When a connection to the address was last closed by the server
+    /// (or broke) while in use.
+    lost_at: Mutex<Option<Instant>>,
+}
+
+/// How one TCP connect attempt ended, as far as refusal streaks go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Something accepted the connection.
+    Connected,
+    /// `ECONNREFUSED`: nothing listens on the port.
+    Refused,
+    /// A timeout or any other error: proves nothing either way.
+    Unknown,
+}
+
+impl Reach {
+    /// The kind of a failed connect's error.
+    pub fn of_error(e: &std::io::Error) -> Reach {
+        if e.kind() == std::io::ErrorKind::ConnectionRefused {
+            Reach::Refused
+        } else {
+            Reach::Unknown
+        }
+    }
+}
+
+impl Stats {
+    /// Records a connect attempt's outcome: a refusal opens a streak (or
+    /// continues it), anything else ends it. True when it was a refusal.
+    pub fn note_connect(&self, how: Reach) -> bool {
+        let mut g = lock(&self.refused_since);
+        if how == Reach::Refused {
+            if g.is_none() {
+                *g = Some(Instant::now());
+            }
+            true
+        } else {
+            *g = None;
+            false
+        }
+    }
+
+    /// Since when every connect was refused, if the last one was.
+    pub fn refused_since(&self) -> Option<Instant> {
+        *lock(&self.refused_since)
+    }
+
+    /// When a connection to the address was last lost.
+    pub fn lost_at(&self) -> Option<Instant> {
+        *lock(&self.lost_at)
+    }
 }
 
 /// One request waiting to be written, or written and waiting for its
@@ -242,6 +303,27 @@ struct State {
     kill: Notify,
     /// When the connection failed to come up (connect, auth or role).
     failed_at: Mutex<Option<Instant>>,
+}
+
+/// Counts connect outcomes and losses into `stats`, and wakes `alarms` on
+/// a refusal or a loss.
+#[derive(Clone, Debug)]
+struct Witness {
+    stats: Arc<Stats>,
+    alarms: Arc<Notify>,
+}
+
+impl Witness {
+    fn saw(&self, how: Reach) {
+        if self.stats.note_connect(how) {
+            self.alarms.notify_one();
+        }
+    }
+
+    fn lost(&self) {
+        *lock(&self.stats.lost_at) = Some(Instant::now());
+        self.alarms.notify_one();
+    }
 }
 
 /// The connection is gone; the request was not queued.
@@ -279,12 +361,17 @@ impl Conn {
             Use::Relay(s) => Some(s),
             _ => None,
         };
+        let stats = pool.stats(addr);
         let task = Task {
             addr: addr.to_string(),
             resp3,
             require,
             setup: pool.setup.clone(),
-            stats: pool.stats(addr),
+            witness: Witness {
+                stats: stats.clone(),
+                alarms: pool.alarms.clone(),
+            },
+            stats,
             state: state.clone(),
             timeout,
             relay,
@@ -355,6 +442,9 @@ pub struct Pool {
     per_addr: usize,
     conns: Mutex<HashMap<String, Vec<Option<Conn>>>>,
     stats: Mutex<BTreeMap<String, Arc<Stats>>>,
+    /// Notified whenever a connect to any address was refused, or a
+    /// connection was lost.
+    alarms: Arc<Notify>,
 }
 
 impl Pool {
@@ -364,6 +454,43 @@ impl Pool {
             per_addr: per_addr.max(1),
             conns: Mutex::new(HashMap::new()),
             stats: Mutex::new(BTreeMap::new()),
+            alarms: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Notified (one stored permit) whenever a connect was refused or a
+    /// connection was closed by its server.
+    pub fn alarms(&self) -> &Notify {
+        &self.alarms
+    }
+
+    /// Since when every connect to `addr` was refused, if the last one
+    /// was (never creates statistics for `addr`).
+    pub fn refused_since(&self, addr: &str) -> Option<Instant> {
+        lock(&self.stats).get(addr).and_then(|s| s.refused_since())
+    }
+
+    /// When a connection to `addr` was last lost (never creates
+    /// statistics for `addr`).
+    pub fn lost_at(&self, addr: &str) -> Option<Instant> {
+        lock(&self.stats).get(addr).and_then(|s| s.lost_at())
+    }
+
+    /// Records a connect attempt to `addr` made outside the pool's
+    /// connections (the trigger's probes).
+    pub fn note_connect(&self, addr: &str, how: Reach) {
+        let w = Witness {
+            stats: self.stats(addr),
+            alarms: self.alarms.clone(),
+        };
+        w.saw(how);
+    }
+
+    /// Ends the refusal streak of `addr`, if any (its role changed: the
+    /// clock starts again).
+    pub fn reset_refusals(&self, addr: &str) {
+        if let Some(s) = lock(&self.stats).get(addr) {
+            s.note_connect(Reach::Unknown);
         }
     }
 
@@ -436,6 +563,7 @@ struct Task {
     require: Require,
     setup: Setup,
     stats: Arc<Stats>,
+    witness: Witness,
     state: Arc<State>,
     timeout: Option<Duration>,
     relay: Option<Sink>,
@@ -471,7 +599,11 @@ impl Task {
         let stream = match connected {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return self.give_up(e),
-            Err(_) => return self.give_up("connect timed out".into()),
+            Err(_) => {
+                // Timed out, maybe in the TCP connect: no refusal.
+                self.witness.saw(Reach::Unknown);
+                return self.give_up("connect timed out".into());
+            }
         };
         let (mut rd, mut wr) = stream.into_split();
         let mut inflight: VecDeque<Inflight> = VecDeque::new();
@@ -535,6 +667,11 @@ impl Task {
             }
         };
         self.state.dead.store(true, Ordering::Relaxed);
+        if let End::Failed(_) = &end {
+            // The server closed it (or it broke): perhaps the server is
+            // gone, which only a connect can tell.
+            self.witness.lost();
+        }
         if let End::Garbage(w) = &end {
             redis_common::logger::warning(&format!("Backend {}: {w}", self.addr));
         }
@@ -663,9 +800,16 @@ impl Task {
 
     /// Connects, authenticates, switches protocol and checks the role.
     async fn connect(&self) -> Result<TcpStream, String> {
-        let mut s = TcpStream::connect(&self.addr)
-            .await
-            .map_err(|e| redis_common::os::strerror(&e))?;
+        let mut s = match TcpStream::connect(&self.addr).await {
+            Ok(s) => {
+                self.witness.saw(Reach::Connected);
+                s
+            }
+            Err(e) => {
+                self.witness.saw(Reach::of_error(&e));
+                return Err(redis_common::os::strerror(&e));
+            }
+        };
         let _ = s.set_nodelay(true);
         let mut buf = BytesMut::new();
         let pass = self.setup.pass.as_deref();

@@ -171,3 +171,70 @@ async fn a_refused_connection_fails_as_not_sent() {
             >= 1
     );
 }
+
+#[tokio::test]
+async fn refusal_streaks() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    drop(l);
+    let pool = pool(None);
+    assert_eq!(pool.refused_since(&addr), None);
+    let inbox: Sink = Arc::default();
+    let conn = pool.get(&addr, false, 0, Require::Any);
+    let _ = conn.send(b"*1\r\n$4\r\nPING\r\n", false, 0, Some((tag(1), &inbox)));
+    collect(&inbox, 1).await;
+    // The refusal opened a streak and woke whoever watches refusals.
+    tokio::time::timeout(Duration::from_secs(5), pool.alarms().notified())
+        .await
+        .unwrap();
+    let since = pool.refused_since(&addr).unwrap();
+    // Another refusal keeps the streak's start.
+    pool.note_connect(&addr, Reach::Refused);
+    assert_eq!(pool.refused_since(&addr), Some(since));
+    // A timeout (or any other error) ends it, a refusal opens a new one.
+    pool.note_connect(&addr, Reach::Unknown);
+    assert_eq!(pool.refused_since(&addr), None);
+    pool.note_connect(&addr, Reach::Refused);
+    assert!(pool.refused_since(&addr).is_some());
+    pool.reset_refusals(&addr);
+    assert_eq!(pool.refused_since(&addr), None);
+    pool.note_connect(&addr, Reach::Refused);
+    // A connection that comes up ends it.
+    let l = TcpListener::bind(&addr).await.unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            drop(s);
+        }
+    });
+    tokio::time::sleep(RECONNECT_BACKOFF * 2).await;
+    let conn = pool.get(&addr, false, 1, Require::Any);
+    let _ = conn.send(b"*1\r\n$4\r\nPING\r\n", false, 0, Some((tag(2), &inbox)));
+    let got = collect(&inbox, 1).await;
+    assert!(got.items[0].fail.is_some(), "{got:?}");
+    assert_eq!(pool.refused_since(&addr), None);
+    // The server closed the connection: a loss, and an alarm.
+    assert!(pool.lost_at(&addr).is_some());
+    tokio::time::timeout(Duration::from_secs(5), pool.alarms().notified())
+        .await
+        .unwrap();
+    // Statistics are never created by a look-up.
+    assert_eq!(pool.refused_since("127.0.0.1:1"), None);
+    assert!(pool.all_stats().iter().all(|(a, _)| a == &addr));
+}
+
+#[test]
+fn reach_of_errors() {
+    use std::io::{Error, ErrorKind};
+    assert_eq!(
+        Reach::of_error(&Error::from(ErrorKind::ConnectionRefused)),
+        Reach::Refused
+    );
+    assert_eq!(
+        Reach::of_error(&Error::from(ErrorKind::TimedOut)),
+        Reach::Unknown
+    );
+    assert_eq!(
+        Reach::of_error(&Error::from(ErrorKind::ConnectionReset)),
+        Reach::Unknown
+    );
+}

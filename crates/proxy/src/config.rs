@@ -13,7 +13,10 @@
 //! `proxy-read-from primary|replica`, `failover-hold-ms`,
 //! `backend-connections`, `sentinel-poll-ms`, `max-redirects`,
 //! `io-threads` (threads serving clients, default 1),
-//! `logfile`, `loglevel`.
+//! `failover-on-refused-ms` (sentinel mode: ask the sentinels to fail
+//! over once the primary refused connections that long and a majority of
+//! them cannot reach it either, see [`crate::trigger`]; 0, the default,
+//! never asks), `logfile`, `loglevel`.
 
 use std::path::PathBuf;
 
@@ -77,6 +80,10 @@ pub struct Config {
     pub max_redirects: u32,
     /// Threads serving clients (1: one event loop, like twemproxy).
     pub io_threads: usize,
+    /// Sentinel mode: how long (ms) every connect to the primary must have
+    /// been refused before the proxy asks the sentinels to fail over
+    /// (with their majority's agreement); 0 never asks.
+    pub failover_on_refused_ms: u64,
     pub logfile: String,
     pub loglevel: String,
 }
@@ -106,6 +113,7 @@ impl Default for Config {
             sentinel_poll_ms: 1000,
             max_redirects: 5,
             io_threads: 1,
+            failover_on_refused_ms: 0,
             logfile: String::new(),
             loglevel: "notice".into(),
         }
@@ -175,6 +183,11 @@ pub struct Cli {
     /// Threads serving clients (default 1).
     #[arg(long)]
     pub io_threads: Option<usize>,
+    /// Sentinel mode: ask the sentinels to fail over once every connect to
+    /// the primary was refused this long (ms) and most sentinels cannot
+    /// reach it either (0: never).
+    #[arg(long)]
+    pub failover_on_refused_ms: Option<u64>,
     /// Log file (empty: standard output).
     #[arg(long)]
     pub logfile: Option<String>,
@@ -234,6 +247,9 @@ impl Cli {
         }
         if let Some(t) = self.backend_timeout_ms {
             cfg.backend_timeout_ms = t;
+        }
+        if let Some(t) = self.failover_on_refused_ms {
+            cfg.failover_on_refused_ms = t;
         }
         if let Some(r) = self.proxy_read_from {
             cfg.read_from = parse_read_from(&r).map_err(ConfigError::Invalid)?;
@@ -390,6 +406,7 @@ fn apply(cfg: &mut Config, name: &str, args: &[String]) -> Result<(), String> {
         "sentinel-poll-ms" => cfg.sentinel_poll_ms = number(args)?,
         "max-redirects" => cfg.max_redirects = number(args)?,
         "io-threads" => cfg.io_threads = number(args)?,
+        "failover-on-refused-ms" => cfg.failover_on_refused_ms = number(args)?,
         "logfile" => cfg.logfile = one(args)?.to_string(),
         "loglevel" => cfg.loglevel = one(args)?.to_string(),
         "daemonize" => {

@@ -104,3 +104,23 @@ fn timeouts_and_threads() {
     assert_eq!(cfg.backend_timeout_ms, 40);
     assert_eq!(cfg.io_threads, 2);
 }
+
+#[test]
+fn failover_on_refused() {
+    let mut cfg = Config::default();
+    assert_eq!(cfg.failover_on_refused_ms, 0);
+    parse_into(&mut cfg, "failover-on-refused-ms 1500\n").unwrap();
+    assert_eq!(cfg.failover_on_refused_ms, 1500);
+    assert!(parse_into(&mut cfg, "failover-on-refused-ms soon\n").is_err());
+    assert!(parse_into(&mut cfg, "failover-on-refused-ms 1 2\n").is_err());
+    let cli = Cli::parse_from([
+        "redis-proxy",
+        "--sentinel",
+        "h:1",
+        "--master",
+        "m",
+        "--failover-on-refused-ms",
+        "500",
+    ]);
+    assert_eq!(cli.into_config().unwrap().failover_on_refused_ms, 500);
+}

@@ -1,6 +1,7 @@
 //! The proxy's own `INFO`: `# Server`, `# Clients`, `# Stats` and the
 //! `# Proxy` section (mode, current backends, per-backend traffic,
-//! latency and errors, failovers seen, slot-map refreshes).
+//! latency and errors, failovers seen and requested, slot-map
+//! refreshes).
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -57,9 +58,10 @@ pub fn render(shared: &Shared, section: Option<&[u8]>) -> String {
                     .unwrap_or_default();
                 let _ = write!(
                     out,
-                    "master_name:{}\r\nprimary:{primary}\r\nsentinels:{}\r\n",
+                    "master_name:{}\r\nprimary:{primary}\r\nsentinels:{}\r\nfailover_on_refused_ms:{}\r\n",
                     shared.cfg.master_name,
-                    shared.cfg.sentinels.join(",")
+                    shared.cfg.sentinels.join(","),
+                    shared.cfg.failover_on_refused_ms
                 );
             }
             Mode::Cluster => {
@@ -74,8 +76,9 @@ pub fn render(shared: &Shared, section: Option<&[u8]>) -> String {
         let stats = shared.pool.all_stats();
         let _ = write!(
             out,
-            "failovers_seen:{}\r\nmap_refreshes:{}\r\nredirections:{}\r\nheld_requests:{}\r\nbackends:{}\r\n",
+            "failovers_seen:{}\r\nfailovers_requested:{}\r\nmap_refreshes:{}\r\nredirections:{}\r\nheld_requests:{}\r\nbackends:{}\r\n",
             c.failovers.load(Ordering::Relaxed),
+            c.failovers_requested.load(Ordering::Relaxed),
             c.map_refreshes.load(Ordering::Relaxed),
             c.redirects.load(Ordering::Relaxed),
             c.held.load(Ordering::Relaxed),

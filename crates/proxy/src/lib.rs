@@ -18,6 +18,8 @@
 //! - [`backend`]: pipelined backend connections and their pool.
 //! - [`router`]: the shared state and request targets.
 //! - [`sentinel`]: following the primary through Sentinel.
+//! - [`trigger`]: asking the sentinels to fail over early when the
+//!   primary refuses connections (`failover-on-refused-ms`).
 //! - [`cluster`]: the slot map and redirections.
 //! - [`merge`]: reassembling split and fanned-out replies.
 //! - [`session`]: one client connection (one task).
@@ -38,6 +40,7 @@ pub mod resp;
 pub mod router;
 pub mod sentinel;
 pub mod session;
+pub mod trigger;
 
 use std::future::Future;
 use std::sync::Arc;

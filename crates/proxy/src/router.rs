@@ -30,6 +30,8 @@ pub enum Target {
 #[derive(Debug, Default)]
 pub struct Counters {
     pub failovers: AtomicU64,
+    /// `SENTINEL FAILOVER`s the proxy asked for (and a sentinel accepted).
+    pub failovers_requested: AtomicU64,
     pub map_refreshes: AtomicU64,
     pub held: AtomicU64,
     pub redirects: AtomicU64,

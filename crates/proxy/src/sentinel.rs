@@ -9,6 +9,9 @@
 //!   no usable primary. It follows the answer with the highest
 //!   `config-epoch`, never one older than a switch already followed.
 //!
+//! With `failover-on-refused-ms`, [`crate::trigger`] may also ask the
+//! sentinels to fail over early, and wakes the poller to see the result.
+//!
 //! A switch only changes where new connections go; each new primary
 //! connection still proves itself with `ROLE` (see [`crate::backend`]),
 //! so a stale answer from a sentinel never gets a write.
@@ -81,7 +84,10 @@ fn set_primary(shared: &Shared, addr: String, why: &str) -> bool {
         Err(_) => return false,
     };
     s.gen.fetch_add(1, Ordering::Relaxed);
+    // A new primary: refusal streaks (see `crate::trigger`) start again.
+    shared.pool.reset_refusals(&addr);
     if let Some(old) = &old {
+        shared.pool.reset_refusals(old);
         shared.pool.forget(old);
         shared
             .counters
@@ -106,9 +112,12 @@ pub fn start(shared: &Arc<Shared>, tasks: &mut tokio::task::JoinSet<()>) {
         tasks.spawn(subscriber(shared.clone(), addr));
     }
     tasks.spawn(poller(shared.clone()));
+    crate::trigger::start(shared, tasks);
 }
 
-async fn connect(shared: &Shared, addr: &str) -> Result<Client, String> {
+/// A connection to the sentinel at `addr`, authenticated with
+/// `sentinel-user`/`sentinel-pass` when configured.
+pub(crate) async fn connect(shared: &Shared, addr: &str) -> Result<Client, String> {
     let timeout = Duration::from_millis(shared.cfg.connect_timeout_ms.max(1));
     let mut c = Client::connect_timeout(addr, timeout)
         .await
@@ -262,7 +271,7 @@ async fn query(shared: &Shared) {
 
 /// The field/value pairs of one sentinel reply entry (RESP2 flat array or
 /// RESP3 map), as text.
-fn fields(f: &Frame) -> Vec<(String, String)> {
+pub(crate) fn fields(f: &Frame) -> Vec<(String, String)> {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match f {
         Frame::Array(kv) => kv

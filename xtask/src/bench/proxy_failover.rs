@@ -23,10 +23,21 @@
 //! timeouts, refused or closed connections). Every acknowledged push must
 //! be on the new primary where its reply put it, or the round fails (a
 //! lost write is a defect, not a figure). The target is a window
-//! ratio proxy/HAProxy of at most 1/3: reported, never asserted. Rounds:
-//! `--rounds R`, else 5 (quick: 2); a failed round keeps every log under
-//! `<target>/bench/proxy-failover-failed/`. Every process is killed by PID
-//! when its guard drops.
+//! ratio proxy/HAProxy of at most 1/3: reported, never asserted.
+//!
+//! Two kinds of rounds alternate: *normal* (as above) and *trigger*, the
+//! same with the proxy started with `--failover-on-refused-ms 1000`: it
+//! asks the sentinels to fail over once every connect to the primary was
+//! refused for a second and most sentinels cannot reach it either, well
+//! before their `down-after-milliseconds`. The existing figures come from
+//! the normal rounds only. In a trigger round HAProxy profits from the
+//! early failover too, so the trigger rounds' proxy window is reported as
+//! a figure of its own, its ratio taken against the median HAProxy window
+//! of the *normal* rounds (what the proxy replaces); the trigger rounds'
+//! HAProxy window and `failovers_requested` are in the notes and the JSON.
+//! Rounds: `--rounds R` of each kind, else 5 (quick: 2); a failed round
+//! keeps every log under `<target>/bench/proxy-failover-failed/`. Every
+//! process is killed by PID when its guard drops.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -58,6 +69,8 @@ const FAILOVER_TIMEOUT_MS: u64 = 6000;
 const HAPROXY_INTER_MS: u64 = 3000;
 /// The proxy's hold, as docs/proxy.md configures seed 002.
 const HOLD_MS: u64 = 10_000;
+/// The proxy's `--failover-on-refused-ms` in trigger rounds.
+const TRIGGER_MS: u64 = 1000;
 /// The target for the window ratio proxy/HAProxy.
 pub const TARGET_RATIO: f64 = 1.0 / 3.0;
 
@@ -91,9 +104,30 @@ pub(crate) struct WriterLog {
     pub(crate) attempts: u64,
 }
 
+/// The two kinds of rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The proxy with its defaults: the sentinels fail over on their own.
+    Normal,
+    /// The proxy with `--failover-on-refused-ms` [`TRIGGER_MS`].
+    Trigger,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Normal => "normal",
+            Kind::Trigger => "trigger",
+        }
+    }
+}
+
 /// The figures of one round, in seconds after the SIGTERM.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
+    kind: Kind,
+    /// The proxy's `failovers_requested` at the end of the round.
+    requested: u64,
     /// Longest gap between acks, per front.
     window: [f64; 2],
     errors: [f64; 2],
@@ -481,7 +515,12 @@ struct Setup<'a> {
 
 /// The steps of a round; processes go into `procs` as they start so the
 /// caller can report their logs when a step fails.
-fn round_steps(s: &Setup, root: &Path, procs: &mut Vec<Proc>) -> Result<Sample, String> {
+fn round_steps(
+    s: &Setup,
+    kind: Kind,
+    root: &Path,
+    procs: &mut Vec<Proc>,
+) -> Result<Sample, String> {
     let mut taken = Vec::new();
     let primary = start_server(s.server, root, "primary", &mut taken, None)?;
     let pport = primary.port();
@@ -551,6 +590,9 @@ fn round_steps(s: &Setup, root: &Path, procs: &mut Vec<Proc>) -> Result<Sample, 
             .args(["--backend-pass", PASS])
             .args(["--failover-hold-ms", &HOLD_MS.to_string()])
             .args(["--logfile", &format!("{}/log", path_str(dir)?)]);
+        if kind == Kind::Trigger {
+            cmd.args(["--failover-on-refused-ms", &TRIGGER_MS.to_string()]);
+        }
         Ok(cmd)
     })?;
     let proxy_port = proxy.port();
@@ -623,6 +665,13 @@ fn round_steps(s: &Setup, root: &Path, procs: &mut Vec<Proc>) -> Result<Sample, 
         .collect::<Result<_, _>>()?;
     let (t0, exited_at, first_switch) = steps?;
     let t0s = t0.duration_since(origin).as_secs_f64();
+    let requested = {
+        let mut c = Client::connect(SocketAddr::from(([127, 0, 0, 1], proxy_port)))?;
+        let info = c.info("proxy")?;
+        info_field(&info, "failovers_requested")
+            .and_then(|n| n.trim().parse().ok())
+            .ok_or_else(|| format!("no failovers_requested in the proxy's INFO: {info}"))?
+    };
 
     // Every acknowledged push is on the new primary where its reply said.
     let mut c = authed(rport)?;
@@ -647,6 +696,8 @@ fn round_steps(s: &Setup, root: &Path, procs: &mut Vec<Proc>) -> Result<Sample, 
         errors[i] = log.errors as f64;
     }
     Ok(Sample {
+        kind,
+        requested,
         window,
         errors,
         back,
@@ -658,10 +709,10 @@ fn round_steps(s: &Setup, root: &Path, procs: &mut Vec<Proc>) -> Result<Sample, 
 /// One round; on failure every process is killed, the logs are kept under
 /// `<target>/bench/proxy-failover-failed/` and their tails go into the
 /// error.
-fn round(s: &Setup, n: usize) -> Result<Sample, String> {
+fn round(s: &Setup, kind: Kind, n: usize) -> Result<Sample, String> {
     let root = Scratch(fresh_dir()?);
     let mut procs = Vec::new();
-    match round_steps(s, &root.0, &mut procs) {
+    match round_steps(s, kind, &root.0, &mut procs) {
         Ok(sample) => Ok(sample),
         Err(e) => {
             for p in procs.iter_mut() {
@@ -669,7 +720,7 @@ fn round(s: &Setup, n: usize) -> Result<Sample, String> {
             }
             let keep = crate::bench::target_dir()
                 .join("bench/proxy-failover-failed")
-                .join(format!("round{n}"));
+                .join(format!("round{n}-{}", kind.name()));
             let _ = std::fs::remove_dir_all(&keep);
             let kept = match copy_tree(&root.0, &keep) {
                 Ok(()) => format!("all logs kept in {}", keep.display()),
@@ -677,7 +728,8 @@ fn round(s: &Setup, n: usize) -> Result<Sample, String> {
             };
             let tails: Vec<String> = procs.iter().map(|p| p.tail(30)).collect();
             Err(format!(
-                "proxy failover round {n}: {e}\n{}({kept})",
+                "proxy failover round {n} ({}): {e}\n{}({kept})",
+                kind.name(),
                 tails.join("")
             ))
         }
@@ -693,7 +745,7 @@ pub fn run(ctx: &Ctx, proxy: &Path) -> Result<(Table, Json), String> {
     let rounds = ctx.opts.sentinel_rounds as usize;
     let mut t = Table::new(
         &format!(
-            "proxy failover window vs HAProxy tcp-check ({rounds} rounds, SIGTERM of the primary)"
+            "proxy failover window vs HAProxy tcp-check ({rounds} normal + {rounds} trigger rounds, SIGTERM of the primary)"
         ),
         &[
             "figure",
@@ -723,13 +775,19 @@ pub fn run(ctx: &Ctx, proxy: &Path) -> Result<(Table, Json), String> {
         proxy,
     };
     let mut samples = Vec::new();
-    for n in 1..=rounds {
-        let s = round(&setup, n)?;
+    let mut triggered = Vec::new();
+    // normal, trigger, normal, trigger, ...
+    let plan = (1..=rounds).flat_map(|n| [(n, Kind::Normal), (n, Kind::Trigger)]);
+    for (i, (n, kind)) in plan.enumerate() {
+        let s = round(&setup, kind, i + 1)?;
         eprintln!(
-            "bench: proxy failover round {n}/{rounds}: window proxy {:.3} s ({} errors), haproxy {:.3} s ({} errors); primary exited {:.3} s, +switch-master {:.3} s, writing again {:.3} / {:.3} s after SIGTERM",
-            s.window[0], s.errors[0], s.window[1], s.errors[1], s.exited, s.switch, s.back[0], s.back[1]
+            "bench: proxy failover round {n}/{rounds} ({}): window proxy {:.3} s ({} errors), haproxy {:.3} s ({} errors); primary exited {:.3} s, +switch-master {:.3} s, writing again {:.3} / {:.3} s after SIGTERM; failovers_requested {}",
+            kind.name(), s.window[0], s.errors[0], s.window[1], s.errors[1], s.exited, s.switch, s.back[0], s.back[1], s.requested
         );
-        samples.push(s);
+        match s.kind {
+            Kind::Normal => samples.push(s),
+            Kind::Trigger => triggered.push(s),
+        }
     }
 
     type Figure = (&'static str, &'static str, usize, fn(&Sample, usize) -> f64);
@@ -788,6 +846,41 @@ pub fn run(ctx: &Ctx, proxy: &Path) -> Result<(Table, Json), String> {
             ]),
         ));
     }
+    // The trigger rounds' proxy window against the normal rounds' HAProxy.
+    let normal_haproxy: Vec<f64> = samples.iter().map(|s| s.window[1]).collect();
+    let (nh, nhmax) = stats(&normal_haproxy);
+    let tp: Vec<f64> = triggered.iter().map(|s| s.window[0]).collect();
+    let th: Vec<f64> = triggered.iter().map(|s| s.window[1]).collect();
+    let tsw: Vec<f64> = triggered.iter().map(|s| s.switch).collect();
+    let treq: Vec<f64> = triggered.iter().map(|s| s.requested as f64).collect();
+    let (tpm, tpmax) = stats(&tp);
+    let tr = ratio(tpm, nh);
+    t.row(vec![
+        format!(
+            "window s, proxy --failover-on-refused-ms {TRIGGER_MS} (vs normal rounds' haproxy)"
+        ),
+        fmt(tpm, 3),
+        fmt(tpmax, 3),
+        fmt(nh, 3),
+        fmt(nhmax, 3),
+        fmt(tr, 2),
+        target(tr),
+    ]);
+    json.push((
+        "trigger".to_string(),
+        obj(vec![
+            ("failover_on_refused_ms", Json::Num(TRIGGER_MS.to_string())),
+            ("rounds", Json::Num(triggered.len().to_string())),
+            ("proxy_window_s", report::num(tpm)),
+            ("proxy_window_max_s", report::num(tpmax)),
+            ("haproxy_normal_window_s", report::num(nh)),
+            ("ratio", report::num(tr)),
+            ("proxy_samples", list(&tp)),
+            ("haproxy_samples", list(&th)),
+            ("switch_master_s", list(&tsw)),
+            ("failovers_requested", list(&treq)),
+        ]),
+    ));
     let sw: Vec<f64> = samples.iter().map(|s| s.switch).collect();
     let ex: Vec<f64> = samples.iter().map(|s| s.exited).collect();
     json.push(("switch_master_s".to_string(), list(&sw)));
@@ -802,6 +895,12 @@ pub fn run(ctx: &Ctx, proxy: &Path) -> Result<(Table, Json), String> {
     ));
     t.notes.push(format!(
         "Writer per front: RPUSH every {PACE:?}, {REQUEST_TIMEOUT:?} per request, {RETRY_PAUSE:?} pause after an error; window = longest gap between two acks; every ack verified on the new primary. Target (not asserted): window ratio <= {TARGET_RATIO:.2}."
+    ));
+    t.notes.push(format!(
+        "Rounds alternate normal / trigger; the first three rows are the normal rounds'. Trigger rounds: the proxy runs with --failover-on-refused-ms {TRIGGER_MS} and asks the sentinels to fail over once the primary refused connections that long and most sentinels cannot reach it; HAProxy profits from that failover too (its window there: {} s median), so the trigger row compares the proxy with the normal rounds' HAProxy. Trigger rounds: +switch-master {} s after SIGTERM (median), failovers_requested per round {:?}.",
+        fmt(median(&th), 3),
+        fmt(median(&tsw), 3),
+        treq.iter().map(|r| *r as u64).collect::<Vec<_>>()
     ));
     Ok((t, Json::Obj(json)))
 }
