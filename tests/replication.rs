@@ -752,20 +752,27 @@ fn redis_cli_rdb_and_replica_modes_work_against_our_server() {
 fn signal(server: &TestServer, sig: &str) {
     assert!(server.signal(sig), "kill {sig} {} failed", server.pid());
     if sig == "-STOP" {
-        // `kill` returns before the process is stopped (it may still be
-        // running on the other core for a moment, long enough on a loaded
-        // machine to acknowledge the next write): wait for state T.
-        let path = format!("/proc/{}/stat", server.pid());
+        // `kill` returns before the process is stopped: the main thread
+        // takes the signal and then stops the others, which may run on
+        // the other core meanwhile, long enough on a loaded machine to
+        // acknowledge the next write. Wait until every thread is in state T.
+        let dir = format!("/proc/{}/task", server.pid());
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let stat = std::fs::read_to_string(&path).unwrap_or_default();
-            let state = stat.rsplit(") ").next().and_then(|r| r.chars().next());
-            if state == Some('T') {
+            let states: Vec<char> = std::fs::read_dir(&dir)
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+                        .filter_map(|st| st.rsplit(") ").next().and_then(|r| r.chars().next()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !states.is_empty() && states.iter().all(|&c| c == 'T') {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
-                "{} not stopped: {stat}",
+                "{} not stopped: thread states {states:?}",
                 server.pid()
             );
             std::thread::sleep(Duration::from_millis(1));

@@ -603,8 +603,47 @@ fn install_payload(
     Ok((old, tmp))
 }
 
-/// Sends `REPLCONF ACK <offset>`.
+/// Whether a stop signal (`SIGSTOP`, `SIGTSTP`) sent to the process is
+/// still queued, not yet taken by any thread: the `ShdPnd`/`SigPnd` masks
+/// of `/proc/thread-self/status` (`sigpending(2)` cannot tell: it only
+/// reports blocked signals, and a stop signal cannot be blocked).
+fn stop_signal_pending() -> bool {
+    const STOPS: u64 = (1 << (libc::SIGSTOP - 1)) | (1 << (libc::SIGTSTP - 1));
+    let Ok(status) = std::fs::read_to_string("/proc/thread-self/status") else {
+        return false;
+    };
+    status.lines().any(|l| {
+        let mask = l
+            .strip_prefix("ShdPnd:")
+            .or_else(|| l.strip_prefix("SigPnd:"));
+        mask.and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|m| m & STOPS != 0)
+    })
+}
+
+/// Waits (at most 2 s) while a stop signal is queued. A signal sent to the
+/// process goes to its main thread, which stops the others once it runs;
+/// until then this thread (a runtime worker) may still run. A single-
+/// threaded server stops before it can answer anything, and tests (and
+/// operators) rely on that: upstream's `unit/wait` SIGSTOPs a replica and
+/// expects `WAIT` to get no acknowledgement. So no `REPLCONF ACK` leaves
+/// while a stop is queued; once the main thread took the signal, the
+/// stop is already pending here too, and the system call of the check
+/// itself is where this thread stops. Checked only before an ACK (once
+/// a second, and per `GETACK`): it reads a /proc file.
+async fn wait_out_stop_signal() {
+    for _ in 0..2000 {
+        if !stop_signal_pending() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+/// Sends `REPLCONF ACK <offset>` (never while a stop signal is queued:
+/// see [`wait_out_stop_signal`]).
 async fn send_ack(link: &mut LineLink<TcpStream>, offset: i64) -> Result<(), LinkError> {
+    wait_out_stop_signal().await;
     let off = offset.to_string();
     link.send(&[b"REPLCONF", b"ACK", off.as_bytes()])
         .await
