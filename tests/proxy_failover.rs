@@ -733,15 +733,20 @@ struct SlowGroup {
 
 impl SlowGroup {
     fn start(proxy_args: &[&str]) -> SlowGroup {
+        SlowGroup::start_kinds(ServerKind::Ours, [SentinelKind::Ours; 3], proxy_args)
+    }
+
+    /// The group on servers of `server` kind, with sentinels of `kinds`.
+    fn start_kinds(server: ServerKind, kinds: [SentinelKind; 3], proxy_args: &[&str]) -> SlowGroup {
         let auth = ["--requirepass", PASS, "--masterauth", PASS];
-        let primary = Node::start(ServerKind::Ours, "redis1", &auth);
+        let primary = Node::start(server, "redis1", &auth);
         let pp = primary.port().to_string();
         let replica_args: Vec<&str> = auth
             .iter()
             .copied()
             .chain(["--replicaof", "127.0.0.1", &pp])
             .collect();
-        let replica = Node::start(ServerKind::Ours, "redis2", &replica_args);
+        let replica = Node::start(server, "redis2", &replica_args);
         wait_role(&replica, Some(primary.port()), Duration::from_secs(10));
         let body = format!(
             "sentinel monitor {MASTER} 127.0.0.1 {pp} 2\n\
@@ -750,8 +755,10 @@ impl SlowGroup {
              sentinel parallel-syncs {MASTER} 1\n\
              sentinel auth-pass {MASTER} {PASS}\n"
         );
-        let sentinels: Vec<Sentinel> = (1..=3)
-            .map(|i| Sentinel::start(SentinelKind::Ours, &format!("s{i}"), &body))
+        let sentinels: Vec<Sentinel> = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| Sentinel::start(*k, &format!("s{}", i + 1), &body))
             .collect();
         for s in &sentinels {
             wait_for(
@@ -892,7 +899,31 @@ impl Drop for DumpLogOnPanic<'_> {
 #[test]
 fn proxy_failover_on_refused_asks_the_sentinels() {
     let g = SlowGroup::start(&["--failover-on-refused-ms", "500"]);
-    let _dump = DumpLogOnPanic(&g);
+    trigger_round(&g);
+}
+
+/// The same against Debian's servers, watched by two of Debian's sentinels
+/// and one of ours: the reference's `SENTINEL MASTER` fields are the
+/// evidence, and a reference sentinel may be the one asked.
+#[test]
+fn proxy_failover_on_refused_asks_mixed_sentinels() {
+    let g = SlowGroup::start_kinds(
+        ServerKind::Reference,
+        [
+            SentinelKind::Reference,
+            SentinelKind::Ours,
+            SentinelKind::Reference,
+        ],
+        &["--failover-on-refused-ms", "500"],
+    );
+    trigger_round(&g);
+}
+
+/// A writer through the proxy, SIGTERM of the primary: the proxy asks one
+/// sentinel to fail over and follows the promoted replica long before the
+/// sentinels' own 30 s, and no acknowledged write is lost.
+fn trigger_round(g: &SlowGroup) {
+    let _dump = DumpLogOnPanic(g);
     assert_eq!(g.proxy.info_field("failover_on_refused_ms"), "500");
     assert_eq!(g.proxy.info_field("failovers_requested"), "0");
     let stop = Arc::new(AtomicBool::new(false));
