@@ -470,34 +470,7 @@ fn proxy_failover_window_against_haproxy_seed002() {
             .stderr(out),
     );
 
-    let body = format!(
-        "sentinel monitor {MASTER} 127.0.0.1 {pp} 2\n\
-         sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}\n\
-         sentinel failover-timeout {MASTER} {FAILOVER_TIMEOUT_MS}\n\
-         sentinel parallel-syncs {MASTER} 1\n\
-         sentinel auth-pass {MASTER} {PASS}\n"
-    );
-    let sentinels: Vec<Sentinel> = (1..=3)
-        .map(|i| Sentinel::start(SentinelKind::Ours, &format!("s{i}"), &body))
-        .collect();
-    for s in &sentinels {
-        wait_for(
-            Duration::from_secs(30),
-            &format!("{}: knows the replica and both peers", s.label()),
-            || {
-                let r = s.records(&["SENTINEL", "REPLICAS", MASTER])?;
-                let p = s.records(&["SENTINEL", "SENTINELS", MASTER])?;
-                let replica_ok = r.len() == 1
-                    && r[0].get("flags").map(String::as_str) == Some("slave")
-                    && r[0].get("master-link-status").map(String::as_str) == Some("ok");
-                if replica_ok && p.len() == 2 {
-                    Ok(())
-                } else {
-                    Err(format!("replicas {r:?}, sentinels {p:?}"))
-                }
-            },
-        );
-    }
+    let sentinels = start_sentinels(&[SentinelKind::Ours; 3], &pp, DOWN_AFTER_MS);
     let list: Vec<String> = sentinels
         .iter()
         .map(|s| format!("127.0.0.1:{}", s.port()))
@@ -722,6 +695,43 @@ const SLOW_DOWN_AFTER_MS: u64 = 30_000;
 
 /// A primary and a replica of ours, three of our sentinels (quorum 2,
 /// [`SLOW_DOWN_AFTER_MS`]) and our proxy with `proxy_args`, all set up.
+/// Three sentinels of `kinds` watching the primary on port `pp` with the
+/// guide's settings and `down_after` ms, once each knows the replica and
+/// both peers.
+fn start_sentinels(kinds: &[SentinelKind], pp: &str, down_after: u64) -> Vec<Sentinel> {
+    let body = format!(
+        "sentinel monitor {MASTER} 127.0.0.1 {pp} 2\n\
+         sentinel down-after-milliseconds {MASTER} {down_after}\n\
+         sentinel failover-timeout {MASTER} {FAILOVER_TIMEOUT_MS}\n\
+         sentinel parallel-syncs {MASTER} 1\n\
+         sentinel auth-pass {MASTER} {PASS}\n"
+    );
+    let sentinels: Vec<Sentinel> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Sentinel::start(*k, &format!("s{}", i + 1), &body))
+        .collect();
+    for s in &sentinels {
+        wait_for(
+            Duration::from_secs(30),
+            &format!("{}: knows the replica and both peers", s.label()),
+            || {
+                let r = s.records(&["SENTINEL", "REPLICAS", MASTER])?;
+                let p = s.records(&["SENTINEL", "SENTINELS", MASTER])?;
+                let replica_ok = r.len() == 1
+                    && r[0].get("flags").map(String::as_str) == Some("slave")
+                    && r[0].get("master-link-status").map(String::as_str) == Some("ok");
+                if replica_ok && p.len() == 2 {
+                    Ok(())
+                } else {
+                    Err(format!("replicas {r:?}, sentinels {p:?}"))
+                }
+            },
+        );
+    }
+    sentinels
+}
+
 struct SlowGroup {
     primary: Node,
     replica: Node,
@@ -748,36 +758,7 @@ impl SlowGroup {
             .collect();
         let replica = Node::start(server, "redis2", &replica_args);
         wait_role(&replica, Some(primary.port()), Duration::from_secs(10));
-        let body = format!(
-            "sentinel monitor {MASTER} 127.0.0.1 {pp} 2\n\
-             sentinel down-after-milliseconds {MASTER} {SLOW_DOWN_AFTER_MS}\n\
-             sentinel failover-timeout {MASTER} {FAILOVER_TIMEOUT_MS}\n\
-             sentinel parallel-syncs {MASTER} 1\n\
-             sentinel auth-pass {MASTER} {PASS}\n"
-        );
-        let sentinels: Vec<Sentinel> = kinds
-            .iter()
-            .enumerate()
-            .map(|(i, k)| Sentinel::start(*k, &format!("s{}", i + 1), &body))
-            .collect();
-        for s in &sentinels {
-            wait_for(
-                Duration::from_secs(30),
-                &format!("{}: knows the replica and both peers", s.label()),
-                || {
-                    let r = s.records(&["SENTINEL", "REPLICAS", MASTER])?;
-                    let p = s.records(&["SENTINEL", "SENTINELS", MASTER])?;
-                    let replica_ok = r.len() == 1
-                        && r[0].get("flags").map(String::as_str) == Some("slave")
-                        && r[0].get("master-link-status").map(String::as_str) == Some("ok");
-                    if replica_ok && p.len() == 2 {
-                        Ok(())
-                    } else {
-                        Err(format!("replicas {r:?}, sentinels {p:?}"))
-                    }
-                },
-            );
-        }
+        let sentinels = start_sentinels(&kinds, &pp, SLOW_DOWN_AFTER_MS);
         let list: Vec<String> = sentinels
             .iter()
             .map(|s| format!("127.0.0.1:{}", s.port()))

@@ -94,10 +94,9 @@ impl MasterView {
 
 /// Reads a `SENTINEL MASTER` reply (RESP2 flat array or RESP3 map).
 pub fn view_of(reply: &Frame) -> Option<MasterView> {
+    let (_, addr) = sentinel::master_of(reply)?;
     let fields = sentinel::fields(reply);
     let get = |k: &str| fields.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
-    let port = get("port")?.parse::<u16>().ok()?;
-    let addr = crate::config::join_addr(get("ip")?, port);
     let flags = get("flags")
         .unwrap_or("")
         .split(',')
