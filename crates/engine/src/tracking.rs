@@ -402,6 +402,13 @@ impl State {
     /// tracking client `id`, to it or its redirection (upstream
     /// `sendTrackingMessage`).
     fn tracking_send(&mut self, id: u64, value: &[u8]) {
+        self.tracking_send_framed(id, &mut Framed::new(value));
+    }
+
+    /// [`State::tracking_send`] of one value to many clients: each framing
+    /// is built once and shared (a broadcast sends the same bytes to every
+    /// tracking client of a prefix).
+    fn tracking_send_framed(&mut self, id: u64, framed: &mut Framed<'_>) {
         let Some(info) = self.clients.get(&id) else {
             return;
         };
@@ -416,7 +423,7 @@ impl State {
                     let mut m = b">2\r\n$21\r\ntracking-redir-broken\r\n:".to_vec();
                     m.extend_from_slice(itoa_buf(redirect as i64).as_bytes());
                     m.extend_from_slice(b"\r\n");
-                    self.tracking_deliver(id, &m);
+                    self.tracking_deliver(id, Bytes::from(m));
                 }
                 return;
             }
@@ -425,29 +432,27 @@ impl State {
         let Some(d) = self.clients.get(&dest) else {
             return;
         };
-        let mut m = Vec::with_capacity(value.len() + 48);
-        if d.resp >= 3 {
-            m.extend_from_slice(b">2\r\n$10\r\ninvalidate\r\n");
+        let m = if d.resp >= 3 {
+            framed.get(0, b">2\r\n$10\r\ninvalidate\r\n")
         } else if dest != id && d.sub + d.psub + d.ssub > 0 {
-            m.extend_from_slice(b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n");
+            framed.get(1, b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n")
         } else {
             // RESP2 without a subscribed redirection: nowhere to send.
             return;
-        }
-        m.extend_from_slice(value);
-        self.tracking_deliver(dest, &m);
+        };
+        self.tracking_deliver(dest, m);
     }
 
     /// Hands bytes to a client: the current one gets them at its next
     /// flush point, the others through their push channel.
-    fn tracking_deliver(&mut self, dest: u64, m: &[u8]) {
+    fn tracking_deliver(&mut self, dest: u64, m: Bytes) {
         // What queuing it took, as the allocator counts it.
         let before = (self.used_memory)();
         if self.tracking.current == Some(dest) {
-            self.tracking.own.extend_from_slice(m);
+            self.tracking.own.extend_from_slice(&m);
         } else if let Some(d) = self.clients.get(&dest) {
             // A receiver whose task already ended simply misses it.
-            let _ = d.signal.push.send(Bytes::copy_from_slice(m));
+            let _ = d.signal.push.send(m);
         }
         let grew = (self.used_memory)().saturating_sub(before);
         self.tracking.sent_bytes += grew as u64;
@@ -684,14 +689,15 @@ impl State {
             .collect();
         for (keys, clients) in work {
             let common = broadcast_value(&keys, None);
+            let mut framed = common.as_deref().map(Framed::new);
             for id in clients {
                 let noloop = self.trk(id).is_some_and(|t| t.noloop);
                 if noloop {
                     if let Some(v) = broadcast_value(&keys, Some(id)) {
                         self.tracking_send(id, &v);
                     }
-                } else if let Some(v) = &common {
-                    self.tracking_send(id, v);
+                } else if let Some(f) = &mut framed {
+                    self.tracking_send_framed(id, f);
                 }
             }
         }
@@ -736,6 +742,35 @@ impl State {
         } else {
             self.tracking.limit_rounds += 1;
         }
+    }
+}
+
+/// An invalidation value and its two framings (RESP3 push, RESP2
+/// `__redis__:invalidate` message), each built on first use.
+struct Framed<'a> {
+    value: &'a [u8],
+    built: [Option<Bytes>; 2],
+}
+
+impl<'a> Framed<'a> {
+    fn new(value: &'a [u8]) -> Framed<'a> {
+        Framed {
+            value,
+            built: [None, None],
+        }
+    }
+
+    /// The message with framing `which` (0 or 1) and its `header`.
+    fn get(&mut self, which: usize, header: &[u8]) -> Bytes {
+        let value = self.value;
+        self.built[which]
+            .get_or_insert_with(|| {
+                let mut m = Vec::with_capacity(header.len() + value.len());
+                m.extend_from_slice(header);
+                m.extend_from_slice(value);
+                Bytes::from(m)
+            })
+            .clone()
     }
 }
 
