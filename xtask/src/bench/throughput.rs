@@ -1,5 +1,7 @@
 //! redis-benchmark throughput tables: `basic` (the classic string and
-//! connection tests) and `types` (list, set, hash and sorted-set commands),
+//! connection tests, and SET/GET over 100,000 random keys: without `-r`
+//! every request names the same key, which hides the keyspace's cache
+//! misses) and `types` (list, set, hash and sorted-set commands),
 //! plus the accumulator the persistence and replication sections reuse for
 //! their write-throughput rows. Median requests/s and p99 over the rounds,
 //! server CPU µs per request from /proc (utime+stime).
@@ -15,6 +17,9 @@ use crate::json::Json;
 
 const PIPELINES: &[u32] = &[1, 16];
 const BASIC: &[&str] = &["set", "get", "incr", "mset", "ping"];
+/// Tests run again with `-r RANDOM_KEYS` in `basic` (rows `r100k:set`…).
+const RANDOM_TESTS: &[&str] = &["set", "get"];
+const RANDOM_KEYS: &str = "100000";
 const TYPES: &[&str] = &[
     "lpush",
     "rpush",
@@ -45,17 +50,17 @@ pub struct Throughput {
 }
 
 impl Throughput {
-    /// One redis-benchmark run of `test` against `server`; each CSV row is
-    /// stored under `prefix` + its name.
+    /// One redis-benchmark run of `test` with `extra` arguments against
+    /// `server`; each CSV row is stored under `prefix` + its name.
     pub fn sample(
         &mut self,
         server: &Srv,
-        prefix: &str,
+        (prefix, extra): (&str, &[&str]),
         test: &str,
         pipeline: u32,
         n: u64,
     ) -> Result<(), String> {
-        let sampled = tool::run(server, test, pipeline, n, &[])?;
+        let sampled = tool::run(server, test, pipeline, n, extra)?;
         self.add(server, prefix, sampled, pipeline, n);
         Ok(())
     }
@@ -155,14 +160,19 @@ impl Throughput {
 }
 
 /// Runs `tests` at each pipeline depth against a fresh pair, alternating
-/// the side that goes first per test and round.
-fn table(ctx: &Ctx, title: &str, tests: &[&str]) -> Result<(Table, Json), String> {
+/// the side that goes first per test and round; `random` tests run again
+/// over `-r RANDOM_KEYS` keys.
+fn table(ctx: &Ctx, title: &str, tests: &[&str], random: &[&str]) -> Result<(Table, Json), String> {
+    let plain = tests.iter().map(|t| (*t, ("", &[][..])));
+    let rand_args: &[&str] = &["-r", RANDOM_KEYS];
+    let rand = random.iter().map(|t| (*t, ("r100k:", rand_args)));
+    let runs: Vec<(&str, (&str, &[&str]))> = plain.chain(rand).collect();
     let pair = ctx.start_pair(&[])?;
     let mut acc = Throughput::default();
     let started = Instant::now();
     'rounds: for round in 0..ctx.opts.rounds as usize {
         for &pipeline in PIPELINES {
-            for (ti, test) in tests.iter().enumerate() {
+            for (ti, &(test, variant)) in runs.iter().enumerate() {
                 if started.elapsed() > ctx.opts.budget() {
                     acc.stopped_early = true;
                     break 'rounds;
@@ -175,7 +185,7 @@ fn table(ctx: &Ctx, title: &str, tests: &[&str]) -> Result<(Table, Json), String
                     ctx.opts.requests
                 };
                 for side in Side::order(round + ti) {
-                    acc.sample(&pair[side.idx()], "", test, pipeline, n)?;
+                    acc.sample(&pair[side.idx()], variant, test, pipeline, n)?;
                 }
             }
         }
@@ -197,9 +207,9 @@ fn table(ctx: &Ctx, title: &str, tests: &[&str]) -> Result<(Table, Json), String
 }
 
 pub fn basic(ctx: &Ctx) -> Result<(Table, Json), String> {
-    table(ctx, "basic: redis-benchmark", BASIC)
+    table(ctx, "basic: redis-benchmark", BASIC, RANDOM_TESTS)
 }
 
 pub fn types(ctx: &Ctx) -> Result<(Table, Json), String> {
-    table(ctx, "types: redis-benchmark data-type commands", TYPES)
+    table(ctx, "types: redis-benchmark data-type commands", TYPES, &[])
 }
