@@ -28,12 +28,23 @@ fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c StrValue>, CmdErr
     }
 }
 
-/// Writes the string value of `key` (or null) as a bulk reply.
+/// Writes the string value of `key` (or null) as a bulk reply, straight
+/// from the stored value (no copy of it first: `GET` is the hot path).
 fn reply_value(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
-    let v = read(ctx, key)?.map(StrValue::to_bytes);
-    match v {
-        Some(b) => ctx.bulk(&b),
-        None => ctx.null(),
+    let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
+    let found = match ctx.st.ks.lookup_read(db, key, now, lru) {
+        None => false,
+        Some(e) => match &e.value {
+            Value::Str(s) => {
+                let out = &mut *ctx.out;
+                s.with_bytes(|b| redis_resp::write::write_bulk(out, b));
+                true
+            }
+            _ => return Err(WRONGTYPE),
+        },
+    };
+    if !found {
+        ctx.null();
     }
     Ok(())
 }

@@ -281,16 +281,19 @@ impl RequestParser {
             // The two bytes after the payload are skipped unchecked.
             pos = end + 2;
         }
-        let whole = buf.split_to(pos).freeze();
+        // Every argument but the last is a slice of the request (one
+        // reference count each); the last is the request itself, cut down
+        // to it, which saves a count and its release per request.
+        let (&(last_start, last_end), rest) = ranges.get(..n)?.split_last()?;
+        let mut whole = buf.split_to(pos).freeze();
         self.scanned = 0;
         self.stuck = false;
-        Some(
-            ranges
-                .iter()
-                .take(n)
-                .map(|&(s, e)| whole.slice(s..e))
-                .collect(),
-        )
+        let mut args = Vec::with_capacity(n);
+        args.extend(rest.iter().map(|&(s, e)| whole.slice(s..e)));
+        whole.truncate(last_end);
+        whole.advance(last_start);
+        args.push(whole);
+        Some(args)
     }
 
     /// Finds `target` in `buf` as upstream's `strchr` would (a NUL stops
