@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 use redis_engine::table::Handler;
+use redis_storage::keyspace::Keyspace;
 use redis_storage::string::StrValue;
 use redis_storage::Value;
 
@@ -19,7 +20,17 @@ use redis_engine::error::{
 /// Reads a string key: `Ok(None)` if missing, `WRONGTYPE` otherwise.
 fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c StrValue>, CmdError> {
     let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
-    match ctx.st.ks.lookup_read(db, key, now, lru) {
+    read_in(&mut ctx.st.ks, (db, now, lru), key)
+}
+
+/// [`read`] on the keyspace alone, so that the caller may write the
+/// reply while it holds the value.
+fn read_in<'k>(
+    ks: &'k mut Keyspace,
+    (db, now, lru): (usize, i64, u32),
+    key: &[u8],
+) -> Result<Option<&'k StrValue>, CmdError> {
+    match ks.lookup_read(db, key, now, lru) {
         None => Ok(None),
         Some(e) => match &e.value {
             Value::Str(s) => Ok(Some(s)),
@@ -31,20 +42,13 @@ fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c StrValue>, CmdErr
 /// Writes the string value of `key` (or null) as a bulk reply, straight
 /// from the stored value (no copy of it first: `GET` is the hot path).
 fn reply_value(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
-    let (db, now, lru) = (ctx.db(), ctx.now, ctx.lru());
-    let found = match ctx.st.ks.lookup_read(db, key, now, lru) {
-        None => false,
-        Some(e) => match &e.value {
-            Value::Str(s) => {
-                let out = &mut *ctx.out;
-                s.with_bytes(|b| redis_resp::write::write_bulk(out, b));
-                true
-            }
-            _ => return Err(WRONGTYPE),
-        },
-    };
-    if !found {
-        ctx.null();
+    let at = (ctx.db(), ctx.now, ctx.lru());
+    match read_in(&mut ctx.st.ks, at, key)? {
+        Some(s) => {
+            let out = &mut *ctx.out;
+            s.with_bytes(|b| redis_resp::write::write_bulk(out, b));
+        }
+        None => ctx.null(),
     }
     Ok(())
 }

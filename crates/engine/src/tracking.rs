@@ -433,9 +433,9 @@ impl State {
             return;
         };
         let m = if d.resp >= 3 {
-            framed.get(0, b">2\r\n$10\r\ninvalidate\r\n")
+            framed.push()
         } else if dest != id && d.sub + d.psub + d.ssub > 0 {
-            framed.get(1, b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n")
+            framed.message()
         } else {
             // RESP2 without a subscribed redirection: nowhere to send.
             return;
@@ -749,29 +749,48 @@ impl State {
 /// `__redis__:invalidate` message), each built on first use.
 struct Framed<'a> {
     value: &'a [u8],
-    built: [Option<Bytes>; 2],
+    push: Option<Bytes>,
+    message: Option<Bytes>,
 }
 
 impl<'a> Framed<'a> {
     fn new(value: &'a [u8]) -> Framed<'a> {
         Framed {
             value,
-            built: [None, None],
+            push: None,
+            message: None,
         }
     }
 
-    /// The message with framing `which` (0 or 1) and its `header`.
-    fn get(&mut self, which: usize, header: &[u8]) -> Bytes {
+    /// The RESP3 `invalidate` push.
+    fn push(&mut self) -> Bytes {
         let value = self.value;
-        self.built[which]
+        self.push
+            .get_or_insert_with(|| framed(b">2\r\n$10\r\ninvalidate\r\n", value))
+            .clone()
+    }
+
+    /// The RESP2 message on `__redis__:invalidate` (to a subscribed
+    /// redirection).
+    fn message(&mut self) -> Bytes {
+        let value = self.value;
+        self.message
             .get_or_insert_with(|| {
-                let mut m = Vec::with_capacity(header.len() + value.len());
-                m.extend_from_slice(header);
-                m.extend_from_slice(value);
-                Bytes::from(m)
+                framed(
+                    b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n",
+                    value,
+                )
             })
             .clone()
     }
+}
+
+/// `header` followed by `value`.
+fn framed(header: &[u8], value: &[u8]) -> Bytes {
+    let mut m = Vec::with_capacity(header.len() + value.len());
+    m.extend_from_slice(header);
+    m.extend_from_slice(value);
+    Bytes::from(m)
 }
 
 /// The keys a prefix saw modified, with their last modifier.
